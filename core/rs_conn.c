@@ -1,0 +1,898 @@
+/* core/rs_conn.c — see rs_conn.h.
+ *
+ * The life of a connection:
+ *
+ *   accept ─▶ idle ──first byte──▶ headers ──▶ body ──▶ message complete
+ *               ▲   (keep-alive     (header      (body      │ dispatch to the
+ *               │    timeout)        deadline)    timeout)   ▼ loop's handler
+ *               └──── response written, queue empty ◀── FIFO of requests
+ *
+ * Requests are queued in arrival order; a handler may answer any of them at
+ * any time, and the writer sends the ready prefix of the queue in one
+ * uv_write (pipelined answers leave in order, in as few syscalls as the
+ * client allows). Parsing pauses when `limits.pipeline` requests wait, and
+ * resumes when the queue drains.
+ *
+ * Request bytes (url, headers, body) are copied out of the loop's shared
+ * read buffer into the request, so that buffer can serve every connection.
+ * Response bodies are never copied: the iovec points at the handler's bytes
+ * until release. */
+#include "rs_conn.h"
+
+#include "rs_log.h"
+
+#include <errno.h>
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+  RS__REQ_PARSING = 0,
+  RS__REQ_DISPATCHED,            /* the handler has it */
+  RS__REQ_READY,                 /* answered, waiting for earlier answers */
+  RS__REQ_WRITING,               /* in the outstanding uv_write */
+};
+
+#define RS__MAX_IOV 64
+#define RS__LINGER_MS 2000       /* read-and-discard after a final error */
+#define RS__FREE_REQS_MAX 256
+
+struct rs_conn_s {
+  uv_tcp_t tcp;                  /* first: the handle's data is the conn */
+  uv_timer_t timer;
+  llhttp_t parser;
+  rs_loop_t *loop;
+  rs_conn_t *prev, *next;        /* loop->conns */
+
+  rs_req_t *parsing;             /* the request being parsed, if any */
+  rs_req_t *head, *tail;         /* requests parsed, in order, not yet written */
+  size_t nqueued;
+  size_t nwriting;
+  uv_write_t wreq;
+
+  char *leftover;                /* bytes read but not parsed (paused) */
+  size_t leftover_len;
+  const char *rbuf;              /* the read buffer being parsed, for obs-fold */
+  char last_byte;                /* last byte of the previous read */
+
+  uint64_t hdr_deadline;         /* end of the header phase (slowloris) */
+  size_t body_limit_left;
+  rs_req_error_t error;          /* set by a callback that refused the request */
+  int hdr_state;                 /* 0 none, 1 in a field, 2 in a value */
+  int handles;                   /* handles still open; freed at 0 */
+  char peer[64];
+
+  bool writing;
+  bool paused;                   /* parser paused, reads stopped */
+  bool in_body;
+  bool no_more;                  /* take no further requests */
+  bool read_eof;                 /* the client half-closed */
+  bool lingering;
+  bool closed;
+  bool te_bad;                   /* a Transfer-Encoding we do not speak */
+};
+
+static llhttp_settings_t rs__settings;
+static bool rs__settings_ready;
+#define RS__RBUF_SIZE (64 * 1024)
+static _Thread_local char *rs__tl_rbuf;
+
+static void rs__conn_close(rs_conn_t *c);
+static void rs__conn_flush(rs_conn_t *c);
+static void rs__conn_arm(rs_conn_t *c);
+static void rs__conn_parse(rs_conn_t *c, const char *data, size_t len);
+static void rs__conn_fail(rs_conn_t *c, rs_req_error_t kind, const char *detail);
+
+/* ------------------------------------------------------------------ requests */
+
+static rs_req_t *rs__req_new(rs_conn_t *c) {
+  rs_loop_t *loop = c->loop;
+  rs_req_t *r = loop->free_reqs;
+  if (r != NULL) {
+    loop->free_reqs = r->_next;
+    loop->nfree_reqs--;
+  } else {
+    r = rs_xmalloc(sizeof(*r));
+  }
+  /* Clear the public part and the private bookkeeping, not the inline
+   * buffers (6 KB that would be rewritten anyway). */
+  memset(r, 0, offsetof(rs_req_t, _head_inline));
+  r->_conn = c;
+  r->loop = loop;
+  r->_buf = r->_buf_inline;
+  r->_cap = sizeof(r->_buf_inline);
+  r->headers = r->_hdr_inline;
+  r->_hcap = RS_REQ_INLINE_HDRS;
+  r->_head = r->_head_inline;
+  r->id = ((uint64_t)loop->index << 40) | ++loop->req_seq;
+  r->start_ms = uv_now(&loop->uv);
+  return r;
+}
+
+static void rs__req_release_resp(rs_req_t *r) {
+  if (r->_resp.release != NULL) {
+    void (*fn)(void *) = r->_resp.release;
+    r->_resp.release = NULL;
+    fn(r->_resp.release_ud);
+  }
+}
+
+static void rs__req_free(rs_req_t *r) {
+  rs_loop_t *loop = r->loop;
+  rs__req_release_resp(r);
+  if (r->_buf != r->_buf_inline) free(r->_buf);
+  if (r->headers != r->_hdr_inline) free(r->headers);
+  if (r->_head != r->_head_inline) free(r->_head);
+  free(r->_body);
+  if (loop->nfree_reqs < RS__FREE_REQS_MAX) {
+    r->_next = loop->free_reqs;
+    loop->free_reqs = r;
+    loop->nfree_reqs++;
+  } else {
+    free(r);
+  }
+}
+
+void rs_conn_loop_dispose(rs_loop_t *loop) {
+  while (loop->free_reqs != NULL) {
+    rs_req_t *r = loop->free_reqs;
+    loop->free_reqs = r->_next;
+    free(r);
+  }
+  loop->nfree_reqs = 0;
+  rs_buf_free(&loop->access);
+}
+
+/* Append bytes to the request's url/header arena. Pointers into it are
+ * stored as offsets until the headers are complete (it may move). */
+static int rs__req_append(rs_req_t *r, const char *p, size_t n) {
+  if (r->_len + n > r->_cap) {
+    size_t cap = r->_cap * 2;
+    while (cap < r->_len + n) cap *= 2;
+    char *nb;
+    if (r->_buf == r->_buf_inline) {
+      nb = malloc(cap);
+      if (nb != NULL) memcpy(nb, r->_buf, r->_len);
+    } else {
+      nb = realloc(r->_buf, cap);
+    }
+    if (nb == NULL) return -1;
+    r->_buf = nb;
+    r->_cap = cap;
+  }
+  memcpy(r->_buf + r->_len, p, n);
+  r->_len += n;
+  return 0;
+}
+
+const rs_str_t *rs_req_header(const rs_req_t *req, const char *lname) {
+  size_t n = strlen(lname);
+  for (size_t i = 0; i < req->nheaders; i++)
+    if (rs_str_ieq(req->headers[i].name.p, req->headers[i].name.len, lname, n))
+      return &req->headers[i].value;
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ parser callbacks */
+
+#define RS__CONN(p) ((rs_conn_t *)(p)->data)
+
+static int rs__refuse(rs_conn_t *c, rs_req_error_t kind) {
+  c->error = kind;
+  return HPE_USER;
+}
+
+static int rs__on_message_begin(llhttp_t *p) {
+  rs_conn_t *c = RS__CONN(p);
+  c->parsing = rs__req_new(c);
+  c->hdr_deadline = uv_now(&c->loop->uv) + c->loop->cfg->timeouts.header;
+  c->hdr_state = 0;
+  c->in_body = false;
+  c->te_bad = false;
+  return 0;
+}
+
+static int rs__on_url(llhttp_t *p, const char *at, size_t n) {
+  rs_conn_t *c = RS__CONN(p);
+  rs_req_t *r = c->parsing;
+  if (r->url.len + n > c->loop->cfg->limits.url) return rs__refuse(c, RS_REQ_E_URL_TOO_LONG);
+  if (memchr(at, '\0', n) != NULL) return rs__refuse(c, RS_REQ_E_BAD_CHAR);
+  if (r->url.len == 0) r->url.p = (const char *)(uintptr_t)r->_len;
+  if (rs__req_append(r, at, n) != 0) return rs__refuse(c, RS_REQ_E_HEADERS_TOO_LARGE);
+  r->url.len += n;
+  r->_hdr_bytes += n;
+  return 0;
+}
+
+static int rs__count_header_bytes(rs_conn_t *c, rs_req_t *r, size_t n) {
+  r->_hdr_bytes += n;
+  /* 16 for the method and version, 4 per line for ": " and CRLF */
+  return r->_hdr_bytes + 16 + 4 * r->nheaders > c->loop->cfg->limits.header_bytes ? -1 : 0;
+}
+
+static int rs__on_header_field(llhttp_t *p, const char *at, size_t n) {
+  rs_conn_t *c = RS__CONN(p);
+  rs_req_t *r = c->parsing;
+  if (c->hdr_state != 1) {     /* a new header line begins */
+    if (r->nheaders == c->loop->cfg->limits.headers)
+      return rs__refuse(c, RS_REQ_E_TOO_MANY_HEADERS);
+    if (r->nheaders == r->_hcap) {
+      size_t cap = r->_hcap * 2;
+      rs_header_t *nh = r->headers == r->_hdr_inline ? malloc(cap * sizeof(*nh))
+                                                     : realloc(r->headers, cap * sizeof(*nh));
+      if (nh == NULL) return rs__refuse(c, RS_REQ_E_HEADERS_TOO_LARGE);
+      if (r->headers == r->_hdr_inline) memcpy(nh, r->headers, r->nheaders * sizeof(*nh));
+      r->headers = nh;
+      r->_hcap = cap;
+    }
+    rs_header_t *h = &r->headers[r->nheaders++];
+    h->name.p = (const char *)(uintptr_t)r->_len;
+    h->name.len = 0;
+    h->value.p = NULL;
+    h->value.len = 0;
+    c->hdr_state = 1;
+  }
+  /* llhttp lets "Host : x" through as a field "Host "; RFC 9112 §5.1 says
+   * whitespace before the colon must be refused (a smuggling vector). */
+  for (size_t i = 0; i < n; i++)
+    if (at[i] == ' ' || at[i] == '\t' || at[i] == '\0') return rs__refuse(c, RS_REQ_E_BAD_CHAR);
+  if (rs__count_header_bytes(c, r, n) != 0) return rs__refuse(c, RS_REQ_E_HEADERS_TOO_LARGE);
+  if (rs__req_append(r, at, n) != 0) return rs__refuse(c, RS_REQ_E_HEADERS_TOO_LARGE);
+  r->headers[r->nheaders - 1].name.len += n;
+  return 0;
+}
+
+static int rs__on_header_value(llhttp_t *p, const char *at, size_t n) {
+  rs_conn_t *c = RS__CONN(p);
+  rs_req_t *r = c->parsing;
+  rs_header_t *h = &r->headers[r->nheaders - 1];
+  /* obs-fold: llhttp hands a continuation line over as more value, starting
+   * right after the line break. The byte before `at` tells: a value never
+   * starts right after a LF otherwise. */
+  char before = at > c->rbuf ? at[-1] : c->last_byte;
+  if (before == '\n') return rs__refuse(c, RS_REQ_E_OBS_FOLD);
+  if (memchr(at, '\0', n) != NULL) return rs__refuse(c, RS_REQ_E_BAD_CHAR);
+  if (c->hdr_state != 2) {
+    h->value.p = (const char *)(uintptr_t)r->_len;
+    c->hdr_state = 2;
+  }
+  if (rs__count_header_bytes(c, r, n) != 0) return rs__refuse(c, RS_REQ_E_HEADERS_TOO_LARGE);
+  if (rs__req_append(r, at, n) != 0) return rs__refuse(c, RS_REQ_E_HEADERS_TOO_LARGE);
+  h->value.len += n;
+  return 0;
+}
+
+/* Only "chunked" is a transfer coding we decode; anything else (gzip,
+ * "gzip, chunked", …) is 501, as RFC 9112 §6.1 asks. */
+static bool rs__te_supported(const char *v, size_t n) {
+  size_t i = 0;
+  bool any = false;
+  while (i < n) {
+    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+    size_t s = i;
+    while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t') i++;
+    if (i > s) {
+      if (!rs_str_ieq(v + s, i - s, "chunked", 7)) return false;
+      any = true;
+    }
+  }
+  return any;
+}
+
+static int rs__on_header_value_complete(llhttp_t *p) {
+  rs_conn_t *c = RS__CONN(p);
+  rs_req_t *r = c->parsing;
+  c->hdr_state = 0;
+  if (r->nheaders == 0) return 0;
+  rs_header_t *h = &r->headers[r->nheaders - 1];
+  if (h->value.p == NULL) h->value.p = (const char *)(uintptr_t)r->_len;  /* empty value */
+  const char *name = r->_buf + (uintptr_t)h->name.p;
+  if (rs_str_ieq(name, h->name.len, "transfer-encoding", 17) &&
+      !rs__te_supported(r->_buf + (uintptr_t)h->value.p, h->value.len)) {
+    c->te_bad = true;
+    return rs__refuse(c, RS_REQ_E_UNSUPPORTED_TE);
+  }
+  return 0;
+}
+
+/* Turn the offsets recorded while parsing into pointers, split the target,
+ * find Host. Returns a refusal kind or RS_REQ_OK. */
+static rs_req_error_t rs__req_finish_head(rs_conn_t *c, rs_req_t *r) {
+  const char *base = r->_buf;
+  r->url.p = base + (uintptr_t)r->url.p;
+  const rs_str_t *host = NULL;
+  int nhost = 0;
+  for (size_t i = 0; i < r->nheaders; i++) {
+    rs_header_t *h = &r->headers[i];
+    h->name.p = base + (uintptr_t)h->name.p;
+    h->value.p = h->value.p == NULL ? base + r->_len : base + (uintptr_t)h->value.p;
+    if (rs_str_ieq(h->name.p, h->name.len, "host", 4)) {
+      host = &h->value;
+      nhost++;
+    } else if (rs_str_ieq(h->name.p, h->name.len, "expect", 6)) {
+      if (!rs_str_ieq(h->value.p, h->value.len, "100-continue", 12)) return RS_REQ_E_EXPECTATION;
+      r->_expect_continue = r->http_minor >= 1;
+    }
+  }
+  if (nhost > 1) return RS_REQ_E_BAD_REQUEST;
+  /* RFC 9112 §3.2: a 1.1 request without Host is a 400. */
+  if (nhost == 0 && r->http_major == 1 && r->http_minor >= 1) return RS_REQ_E_BAD_REQUEST;
+  if (host != NULL) r->host = *host;
+
+  const char *u = r->url.p;
+  size_t ulen = r->url.len;
+  /* absolute-form (proxies send it): take the path after the authority */
+  if (ulen > 7 && (memcmp(u, "http://", 7) == 0 || (ulen > 8 && memcmp(u, "https://", 8) == 0))) {
+    const char *auth = u + (u[4] == 's' ? 8 : 7);
+    const char *slash = memchr(auth, '/', (size_t)(u + ulen - auth));
+    if (host == NULL) r->host = (rs_str_t){ auth, (size_t)((slash ? slash : u + ulen) - auth) };
+    ulen = slash ? (size_t)(u + ulen - slash) : 0;
+    u = slash ? slash : "/";
+    if (ulen == 0) ulen = 1;
+  }
+  if (ulen == 0 || (u[0] != '/' && !(ulen == 1 && u[0] == '*'))) return RS_REQ_E_BAD_REQUEST;
+  const char *q = memchr(u, '?', ulen);
+  r->path = (rs_str_t){ u, q ? (size_t)(q - u) : ulen };
+  r->query = q ? (rs_str_t){ q + 1, (size_t)(u + ulen - q - 1) } : (rs_str_t){ u + ulen, 0 };
+  (void)c;
+  return RS_REQ_OK;
+}
+
+static int rs__on_headers_complete(llhttp_t *p) {
+  rs_conn_t *c = RS__CONN(p);
+  rs_req_t *r = c->parsing;
+  r->http_major = p->http_major;
+  r->http_minor = p->http_minor;
+  if (p->http_major != 1) return rs__refuse(c, RS_REQ_E_BAD_VERSION);
+  /* llhttp refuses these itself; checked again so that no lenient flag or
+   * parser upgrade can ever let a smuggling vector through. */
+  if ((p->flags & F_CONTENT_LENGTH) && (p->flags & F_TRANSFER_ENCODING))
+    return rs__refuse(c, RS_REQ_E_CL_AND_TE);
+  rs_req_error_t e = rs__req_finish_head(c, r);
+  if (e != RS_REQ_OK) return rs__refuse(c, e);
+
+  size_t limit = c->loop->cfg->limits.body;
+  if ((p->flags & F_CONTENT_LENGTH) && p->content_length > limit)
+    return rs__refuse(c, RS_REQ_E_BODY_TOO_LARGE);
+  c->body_limit_left = limit;
+  if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
+    r->_body = malloc((size_t)p->content_length);
+    if (r->_body == NULL) return rs__refuse(c, RS_REQ_E_BODY_TOO_LARGE);
+    r->_body_cap = (size_t)p->content_length;
+  }
+
+  const char *mname = llhttp_method_name((llhttp_method_t)p->method);
+  r->method = (rs_str_t){ mname, strlen(mname) };
+  r->method_bit = rs_method_bit(mname, r->method.len);
+  r->head = p->method == HTTP_HEAD;
+
+  bool has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
+  c->in_body = has_body;
+  /* Expect: 100-continue: say "go on" now unless an earlier answer is still
+   * owed (it would leave out of order); the client then sends after its own
+   * short wait, which is what RFC 9110 §10.1.1 allows. */
+  if (r->_expect_continue && has_body && c->head == NULL && !c->writing) {
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    uv_buf_t b = uv_buf_init((char *)cont, sizeof(cont) - 1);
+    int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (w > 0) RS_COUNTER_ADD(c->loop->counters.bytes_out, (uint64_t)w);
+  }
+  return 0;
+}
+
+static int rs__on_body(llhttp_t *p, const char *at, size_t n) {
+  rs_conn_t *c = RS__CONN(p);
+  rs_req_t *r = c->parsing;
+  if (n > c->body_limit_left) return rs__refuse(c, RS_REQ_E_BODY_TOO_LARGE);
+  c->body_limit_left -= n;
+  if (r->body_len + n > r->_body_cap) {
+    size_t cap = r->_body_cap ? r->_body_cap * 2 : 4096;
+    while (cap < r->body_len + n) cap *= 2;
+    char *nb = realloc(r->_body, cap);
+    if (nb == NULL) return rs__refuse(c, RS_REQ_E_BODY_TOO_LARGE);
+    r->_body = nb;
+    r->_body_cap = cap;
+  }
+  memcpy(r->_body + r->body_len, at, n);
+  r->body_len += n;
+  return 0;
+}
+
+static int rs__on_message_complete(llhttp_t *p) {
+  rs_conn_t *c = RS__CONN(p);
+  rs_req_t *r = c->parsing;
+  rs_loop_t *loop = c->loop;
+  c->parsing = NULL;
+  c->in_body = false;
+  r->body = r->_body;
+  r->keep_alive = llhttp_should_keep_alive(p) && !loop->draining && !c->read_eof &&
+                  !(p->flags & F_UPGRADE);
+  if (!r->keep_alive) c->no_more = true;
+
+  r->_state = RS__REQ_DISPATCHED;
+  r->_next = NULL;
+  if (c->tail) c->tail->_next = r; else c->head = r;
+  c->tail = r;
+  c->nqueued++;
+  loop->handler(r);            /* may answer (and write) right now */
+
+  if (c->closed || c->no_more || c->nqueued >= loop->cfg->limits.pipeline) return HPE_PAUSED;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ responses */
+
+static char *rs__put(char *p, const char *s, size_t n) {
+  memcpy(p, s, n);
+  return p + n;
+}
+
+static char *rs__put_u64(char *p, uint64_t v) {
+  char tmp[24];
+  int i = 0;
+  do { tmp[i++] = (char)('0' + v % 10); v /= 10; } while (v);
+  while (i) *p++ = tmp[--i];
+  return p;
+}
+
+static void rs__access_log(rs_req_t *r, rs_conn_t *c) {
+  rs_loop_t *loop = r->loop;
+  const rs_str_t *ua = r->nheaders ? rs_req_header(r, "user-agent") : NULL;
+  const rs_str_t *ref = r->nheaders ? rs_req_header(r, "referer") : NULL;
+  uint64_t ms = uv_now(&loop->uv) - r->start_ms;
+  rs_buf_printf(&loop->access, "%s - - [%s] \"%.*s %.*s HTTP/%d.%d\" %d %zu \"%.*s\" \"%.*s\" %llu.%03llu\n",
+                c && c->peer[0] ? c->peer : "-", loop->log_time,
+                (int)r->method.len, r->method.p ? r->method.p : "", (int)RS_MIN(r->url.len, 2048),
+                r->url.p ? r->url.p : "", r->http_major, r->http_minor, r->_status,
+                r->head ? (size_t)0 : r->_resp.body_len,
+                ref ? (int)ref->len : 1, ref ? ref->p : "-", ua ? (int)ua->len : 1, ua ? ua->p : "-",
+                (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
+  if (loop->access.len > 32 * 1024) rs_conn_flush_access_log(loop);
+}
+
+void rs_conn_flush_access_log(rs_loop_t *loop) {
+  if (loop->access.len == 0) return;
+  rs_log_access_write(loop->access.p, loop->access.len);
+  loop->access.len = 0;
+}
+
+void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
+  rs_conn_t *c = r->_conn;
+  r->_resp = *resp;
+  r->_status = resp->status;
+  if (c == NULL) {             /* the client went away while we worked */
+    rs__req_free(r);
+    return;
+  }
+  rs_loop_t *loop = c->loop;
+  int status = resp->status;
+  if (status < 100 || status > 999) status = 500;
+  bool close = !r->keep_alive || loop->draining;
+  if (close) {
+    r->keep_alive = false;
+    c->no_more = true;
+  }
+
+  const char *reason = rs_http_reason(status);
+  size_t reason_len = strlen(reason);
+  size_t need = 64 + reason_len + loop->date_len + 48 + resp->headers_len + 2;
+  if (need > sizeof(r->_head_inline)) r->_head = rs_xmalloc(need);
+  char *p = r->_head;
+  p = rs__put(p, "HTTP/1.1 ", 9);
+  *p++ = (char)('0' + status / 100);
+  *p++ = (char)('0' + status / 10 % 10);
+  *p++ = (char)('0' + status % 10);
+  *p++ = ' ';
+  p = rs__put(p, reason, reason_len);
+  p = rs__put(p, "\r\nServer: rustyssr\r\n", 20);
+  p = rs__put(p, loop->date, loop->date_len);
+  if (status != 204 && status != 304 && status >= 200) {
+    p = rs__put(p, "Content-Length: ", 16);
+    p = rs__put_u64(p, resp->body_len);
+    p = rs__put(p, "\r\n", 2);
+  }
+  if (close) p = rs__put(p, "Connection: close\r\n", 19);
+  else if (r->http_minor == 0) p = rs__put(p, "Connection: keep-alive\r\n", 24);
+  if (resp->headers_len) p = rs__put(p, resp->headers, resp->headers_len);
+  p = rs__put(p, "\r\n", 2);
+  r->_head_len = (size_t)(p - r->_head);
+
+  r->_iov[0] = uv_buf_init(r->_head, (unsigned)r->_head_len);
+  bool body = !r->head && resp->body_len > 0 && status != 204 && status != 304;
+  r->_iov[1] = uv_buf_init((char *)(body ? resp->body : ""), body ? (unsigned)resp->body_len : 0);
+  r->_bytes_out = r->_head_len + (body ? resp->body_len : 0);
+
+  RS_COUNTER_ADD(loop->counters.requests[status / 100 <= 5 ? status / 100 : 5], 1);
+  if (rs_log_access_on()) rs__access_log(r, c);
+
+  r->_state = RS__REQ_READY;
+  if (r == c->head) rs__conn_flush(c);
+}
+
+void rs_req_respond_static(rs_req_t *req, int status, const char *headers, const char *body,
+                           size_t body_len) {
+  rs_resp_t resp = { .status = status, .headers = headers, .headers_len = headers ? strlen(headers) : 0,
+                     .body = body, .body_len = body_len };
+  rs_req_respond(req, &resp);
+}
+
+static void rs__conn_resume(rs_conn_t *c);
+static void rs__conn_linger(rs_conn_t *c);
+
+static void rs__on_write(uv_write_t *w, int status) {
+  rs_conn_t *c = RS_CONTAINER_OF(w, rs_conn_t, wreq);
+  rs_loop_t *loop = c->loop;
+  bool last_close = false;
+  c->writing = false;
+  for (size_t i = 0; i < c->nwriting; i++) {
+    rs_req_t *r = c->head;
+    c->head = r->_next;
+    if (c->head == NULL) c->tail = NULL;
+    c->nqueued--;
+    if (status == 0) RS_COUNTER_ADD(loop->counters.bytes_out, r->_bytes_out);
+    if (!r->keep_alive) last_close = true;
+    rs__req_free(r);
+  }
+  c->nwriting = 0;
+  if (c->closed) return;
+  if (status < 0) {
+    rs_log_debug("client %s: write failed: %s", c->peer, uv_strerror(status));
+    rs__conn_close(c);
+    return;
+  }
+  if (last_close) {
+    rs__conn_linger(c);
+    return;
+  }
+  rs__conn_flush(c);
+  if (c->closed) return;
+  if (c->head == NULL && c->parsing == NULL && (c->read_eof || (loop->draining && c->no_more))) {
+    rs__conn_close(c);
+    return;
+  }
+  if (c->head == NULL && loop->draining && c->parsing == NULL) {
+    rs__conn_close(c);
+    return;
+  }
+  rs__conn_resume(c);
+  if (!c->closed) rs__conn_arm(c);
+}
+
+static void rs__conn_flush(rs_conn_t *c) {
+  if (c->writing || c->closed) return;
+  uv_buf_t bufs[RS__MAX_IOV];
+  unsigned n = 0;
+  size_t nreq = 0;
+  for (rs_req_t *r = c->head; r != NULL && r->_state == RS__REQ_READY && n + 2 <= RS__MAX_IOV;
+       r = r->_next) {
+    bufs[n++] = r->_iov[0];
+    if (r->_iov[1].len) bufs[n++] = r->_iov[1];
+    r->_state = RS__REQ_WRITING;
+    nreq++;
+    if (!r->keep_alive) break;   /* nothing after a closing answer */
+  }
+  if (nreq == 0) return;
+  c->nwriting = nreq;
+  c->writing = true;
+  int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, rs__on_write);
+  if (rc != 0) {
+    /* uv_write refused (the socket is gone): the callback will not run. */
+    c->writing = false;
+    c->nwriting = 0;
+    for (rs_req_t *r = c->head; r != NULL && r->_state == RS__REQ_WRITING; r = r->_next)
+      r->_state = RS__REQ_READY;
+    rs__conn_close(c);
+    return;
+  }
+  rs__conn_arm(c);
+}
+
+/* ------------------------------------------------------------------ reading */
+
+static void rs__alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  /* One read buffer per loop thread: request bytes are copied out of it
+   * during parsing, and unparsed bytes saved per connection when paused. */
+  if (rs__tl_rbuf == NULL) rs__tl_rbuf = rs_xmalloc(RS__RBUF_SIZE);
+  *buf = uv_buf_init(rs__tl_rbuf, RS__RBUF_SIZE);
+}
+
+static void rs__on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  rs_conn_t *c = s->data;
+  if (nread == 0) return;
+  if (nread < 0) {
+    if (c->lingering || nread != UV_EOF) {
+      rs__conn_close(c);
+      return;
+    }
+    /* EOF: answer what was asked (a half-closed client still reads),
+     * then close. A request cut in the middle is dropped. */
+    c->read_eof = true;
+    c->no_more = true;
+    uv_read_stop(s);
+    if (c->parsing != NULL) {
+      rs__req_free(c->parsing);
+      c->parsing = NULL;
+    }
+    if (c->head == NULL && !c->writing) rs__conn_close(c);
+    return;
+  }
+  RS_COUNTER_ADD(c->loop->counters.bytes_in, (uint64_t)nread);
+  if (c->lingering) return;
+  rs__conn_parse(c, buf->base, (size_t)nread);
+  if (!c->closed) rs__conn_arm(c);
+}
+
+static void rs__conn_parse(rs_conn_t *c, const char *data, size_t len) {
+  c->rbuf = data;
+  enum llhttp_errno e = llhttp_execute(&c->parser, data, len);
+  if (len > 0) c->last_byte = data[len - 1];
+  if (e == HPE_OK || c->closed) return;
+  if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
+    if (e == HPE_PAUSED_UPGRADE) c->no_more = true;
+    const char *pos = llhttp_get_error_pos(&c->parser);
+    size_t rest = pos != NULL && pos >= data && pos <= data + len ? (size_t)(data + len - pos) : 0;
+    c->paused = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (!c->no_more && rest > 0) {
+      char *keep = rs_xmalloc(rest);
+      memcpy(keep, pos, rest);
+      free(c->leftover);       /* may be the buffer being parsed: done with it */
+      c->leftover = keep;
+      c->leftover_len = rest;
+    }
+    return;
+  }
+  rs_req_error_t kind = c->error;
+  if (kind == RS_REQ_OK) {
+    switch (e) {
+      case HPE_UNEXPECTED_CONTENT_LENGTH:
+        kind = strstr(llhttp_get_error_reason(&c->parser), "Duplicate") ? RS_REQ_E_DUP_CL
+                                                                       : RS_REQ_E_CL_AND_TE;
+        break;
+      case HPE_INVALID_TRANSFER_ENCODING:
+        kind = c->te_bad ? RS_REQ_E_UNSUPPORTED_TE : RS_REQ_E_BAD_REQUEST;
+        break;
+      case HPE_INVALID_VERSION: kind = RS_REQ_E_BAD_VERSION; break;
+      case HPE_INVALID_HEADER_TOKEN:
+      case HPE_LF_EXPECTED:
+      case HPE_CR_EXPECTED: kind = RS_REQ_E_BAD_CHAR; break;
+      default: kind = RS_REQ_E_BAD_REQUEST; break;
+    }
+  }
+  rs__conn_fail(c, kind, llhttp_get_error_reason(&c->parser));
+}
+
+/* Take the parked bytes again once the queue has room. */
+static void rs__conn_resume(rs_conn_t *c) {
+  if (!c->paused || c->no_more || c->closed) return;
+  if (c->nqueued >= c->loop->cfg->limits.pipeline) return;
+  c->paused = false;
+  llhttp_resume(&c->parser);
+  char *data = c->leftover;
+  size_t len = c->leftover_len;
+  c->leftover = NULL;
+  c->leftover_len = 0;
+  if (data != NULL) {
+    c->leftover = data;        /* so a nested pause may free it */
+    rs__conn_parse(c, data, len);
+    if (c->leftover == data) {
+      c->leftover = NULL;
+      free(data);
+    }
+  }
+  if (!c->paused && !c->closed && !c->no_more)
+    uv_read_start((uv_stream_t *)&c->tcp, rs__alloc, rs__on_read);
+}
+
+static const char *rs__conn_peer(rs_conn_t *c) {
+  if (c->peer[0]) return c->peer;
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  char ip[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET6) {
+      uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+      port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    } else {
+      uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+      port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+  }
+  snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, port);
+  return c->peer;
+}
+
+/* Refuse the request being read: answer with the kind's status and
+ * "Connection: close" after every earlier answer, then linger and close. */
+static void rs__conn_fail(rs_conn_t *c, rs_req_error_t kind, const char *detail) {
+  rs_loop_t *loop = c->loop;
+  int status = rs_req_error_status(kind);
+  rs_log_info("client %s: %d %s: %s%s%s", rs__conn_peer(c), status, rs_req_error_label(kind),
+              detail ? "(" : "", detail ? detail : "", detail ? ")" : "");
+  RS_COUNTER_ADD(loop->counters.req_errors[kind], 1);
+
+  rs_req_t *r = c->parsing;
+  c->parsing = NULL;
+  if (r == NULL) r = rs__req_new(c);
+  /* The partial request stays only for the access log; its pointers are
+   * offsets while headers are unfinished, so keep none of them. */
+  r->url = (rs_str_t){ NULL, 0 };
+  r->nheaders = 0;
+  if (r->method.p == NULL) r->method = (rs_str_t){ "-", 1 };
+  if (r->http_major == 0) r->http_major = 1, r->http_minor = 1;
+  r->head = false;
+  r->keep_alive = false;
+  r->_error = kind;
+  c->no_more = true;
+  c->in_body = false;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+
+  r->_state = RS__REQ_DISPATCHED;
+  r->_next = NULL;
+  if (c->tail) c->tail->_next = r; else c->head = r;
+  c->tail = r;
+  c->nqueued++;
+  rs_str_t page = rs_http_error_page(status);
+  rs_req_respond_static(r, status, "Content-Type: text/html\r\n", page.p, page.len);
+}
+
+/* ------------------------------------------------------------------ timers, close */
+
+static void rs__on_timer(uv_timer_t *t) {
+  rs_conn_t *c = t->data;
+  if (c->lingering || c->writing) {
+    if (c->writing) rs_log_info("client %s: timed out writing the response", rs__conn_peer(c));
+    rs__conn_close(c);
+    return;
+  }
+  if (c->parsing != NULL) {
+    rs__conn_fail(c, c->in_body ? RS_REQ_E_BODY_TIMEOUT : RS_REQ_E_HEADER_TIMEOUT, NULL);
+    return;
+  }
+  if (c->head == NULL) rs__conn_close(c);  /* idle keep-alive ends quietly */
+}
+
+static void rs__conn_arm(rs_conn_t *c) {
+  const rs_config_t *cfg = c->loop->cfg;
+  uint64_t now = uv_now(&c->loop->uv);
+  uint64_t ms;
+  if (c->closed || c->lingering) return;
+  if (c->writing) ms = cfg->timeouts.write;
+  else if (c->parsing != NULL && c->in_body) ms = cfg->timeouts.body;
+  else if (c->parsing != NULL) ms = c->hdr_deadline > now ? c->hdr_deadline - now : 1;
+  else if (c->head != NULL) {  /* a handler is working: its own clock runs */
+    uv_timer_stop(&c->timer);
+    return;
+  } else ms = cfg->timeouts.keepalive;
+  uv_timer_start(&c->timer, rs__on_timer, ms, 0);
+}
+
+static void rs__on_shutdown(uv_shutdown_t *req, int status) { free(req); }
+
+/* After a closing answer: send FIN, then read and drop whatever the client
+ * still sends, for a short while, so that our answer is not lost to a reset
+ * (nginx's lingering close). */
+static void rs__conn_linger(rs_conn_t *c) {
+  if (c->closed) return;
+  if (c->read_eof) {
+    rs__conn_close(c);
+    return;
+  }
+  c->lingering = true;
+  uv_shutdown_t *sr = rs_xmalloc(sizeof(*sr));
+  if (uv_shutdown(sr, (uv_stream_t *)&c->tcp, rs__on_shutdown) != 0) {
+    free(sr);
+    rs__conn_close(c);
+    return;
+  }
+  uv_read_start((uv_stream_t *)&c->tcp, rs__alloc, rs__on_read);
+  uv_timer_start(&c->timer, rs__on_timer, RS__LINGER_MS, 0);
+}
+
+static void rs__on_handle_closed(uv_handle_t *h) {
+  rs_conn_t *c = h->data;
+  if (--c->handles > 0) return;
+  free(c->leftover);
+  free(c);
+}
+
+static void rs__conn_close(rs_conn_t *c) {
+  if (c->closed) return;
+  c->closed = true;
+  rs_loop_t *loop = c->loop;
+  if (c->parsing != NULL) {
+    rs__req_free(c->parsing);
+    c->parsing = NULL;
+  }
+  /* Requests a handler still holds become orphans (it frees them when it
+   * answers); written ones are freed by the write callback, which libuv
+   * calls with UV_ECANCELED before the close callback. */
+  rs_req_t *r = c->head;
+  size_t skip = c->nwriting;
+  while (r != NULL && skip > 0) {
+    r = r->_next;
+    skip--;
+  }
+  while (r != NULL) {
+    rs_req_t *next = r->_next;
+    if (r->_state == RS__REQ_DISPATCHED) {
+      r->_conn = NULL;
+      r->_next = NULL;
+    } else {
+      rs__req_free(r);
+    }
+    r = next;
+  }
+  if (c->nwriting == 0) {
+    c->head = c->tail = NULL;
+  } else {
+    rs_req_t *last = c->head;
+    for (size_t i = 1; i < c->nwriting; i++) last = last->_next;
+    last->_next = NULL;
+    c->tail = last;
+  }
+  if (c->prev) c->prev->next = c->next; else loop->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  loop->nconns--;
+  RS_COUNTER_ADD(loop->counters.conns_closed, 1);
+  uv_close((uv_handle_t *)&c->timer, rs__on_handle_closed);
+  uv_close((uv_handle_t *)&c->tcp, rs__on_handle_closed);
+  if (loop->draining && loop->nconns == 0) uv_async_send(&loop->wake);
+}
+
+/* ------------------------------------------------------------------ accept, drain */
+
+void rs_conn_global_init(void) {
+  if (rs__settings_ready) return;
+  llhttp_settings_init(&rs__settings);
+  rs__settings.on_message_begin = rs__on_message_begin;
+  rs__settings.on_url = rs__on_url;
+  rs__settings.on_header_field = rs__on_header_field;
+  rs__settings.on_header_value = rs__on_header_value;
+  rs__settings.on_header_value_complete = rs__on_header_value_complete;
+  rs__settings.on_headers_complete = rs__on_headers_complete;
+  rs__settings.on_body = rs__on_body;
+  rs__settings.on_message_complete = rs__on_message_complete;
+  rs__settings_ready = true;
+}
+
+void rs_conn_accept(rs_loop_t *loop, uv_stream_t *listener) {
+  rs_conn_t *c = rs_xcalloc(1, sizeof(*c));
+  c->loop = loop;
+  uv_tcp_init(&loop->uv, &c->tcp);
+  c->tcp.data = c;
+  c->handles = 1;
+  if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+    uv_close((uv_handle_t *)&c->tcp, rs__on_handle_closed);
+    return;
+  }
+  uv_timer_init(&loop->uv, &c->timer);
+  c->timer.data = c;
+  c->handles = 2;
+  uv_tcp_nodelay(&c->tcp, 1);
+  llhttp_init(&c->parser, HTTP_REQUEST, &rs__settings);
+  c->parser.data = c;
+  c->next = loop->conns;
+  if (loop->conns) loop->conns->prev = c;
+  loop->conns = c;
+  loop->nconns++;
+  RS_COUNTER_ADD(loop->counters.conns_opened, 1);
+  if (rs_log_access_on()) rs__conn_peer(c);
+  uv_read_start((uv_stream_t *)&c->tcp, rs__alloc, rs__on_read);
+  rs__conn_arm(c);
+}
+
+void rs_conn_drain_all(rs_loop_t *loop, bool force) {
+  rs_conn_t *c = loop->conns;
+  while (c != NULL) {
+    rs_conn_t *next = c->next;
+    /* A request whose bytes have begun to arrive is in flight: it is
+     * answered (with Connection: close). Only idle connections go now. */
+    bool idle = c->parsing == NULL && c->head == NULL && !c->writing;
+    if (force || idle || c->lingering) rs__conn_close(c);
+    else c->no_more = c->head != NULL || c->no_more;
+    c = next;
+  }
+}

@@ -1,0 +1,106 @@
+/* core/rs_conn.h — HTTP/1.1 connections on a loop: llhttp parsing, limits,
+ * timeouts, pipelining, keep-alive and ordered responses.
+ *
+ * A connection belongs to the loop that accepted it; every function here is
+ * called on that loop's thread only. A request lives from its first byte
+ * until its response has been written (or the connection died); handlers
+ * may answer it later (from a completion), in any order: responses still
+ * leave in request order. */
+#ifndef RS_CONN_H
+#define RS_CONN_H
+
+#include "rs_server.h"
+
+typedef struct {
+  rs_str_t name;
+  rs_str_t value;
+} rs_header_t;
+
+/* What a handler answers with. Nothing is copied: headers and body must stay
+ * valid until release(release_ud) is called, once, when the bytes have been
+ * written or dropped (a dead client). */
+typedef struct {
+  int status;
+  const char *headers;           /* "Name: value\r\n"..., may be NULL */
+  size_t headers_len;
+  const char *body;
+  size_t body_len;
+  void (*release)(void *ud);
+  void *release_ud;
+} rs_resp_t;
+
+#define RS_REQ_INLINE_BUF 2048
+#define RS_REQ_INLINE_HDRS 24
+
+struct rs_req_s {
+  /* The request, valid until the response is written. */
+  rs_str_t method;               /* static string */
+  unsigned method_bit;           /* RS_M_* (0 for a method the router lacks) */
+  rs_str_t url;                  /* request-target as sent */
+  rs_str_t path;                 /* url up to '?' */
+  rs_str_t query;                /* after '?', without it */
+  rs_str_t host;                 /* Host header (empty if none) */
+  rs_header_t *headers;
+  size_t nheaders;
+  const char *body;
+  size_t body_len;
+  uint8_t http_major, http_minor;
+  bool keep_alive;               /* the client allows reuse after this one */
+  bool head;                     /* HEAD: headers only */
+  uint64_t id;                   /* unique in the process: loop << 40 | seq */
+  uint64_t start_ms;
+  rs_loop_t *loop;
+  void *data;                    /* the handler's */
+
+  /* private to rs_conn.c */
+  rs_conn_t *_conn;              /* NULL once the client has gone */
+  rs_req_t *_next;
+  int _state;
+  rs_req_error_t _error;
+  int _status;
+  size_t _bytes_out;
+  rs_resp_t _resp;
+  uv_buf_t _iov[2];
+  char *_head;                   /* status line + headers (inline or heap) */
+  size_t _head_len;
+  char *_buf;                    /* url + header bytes, then body */
+  size_t _len, _cap;
+  char *_body;                   /* body bytes (heap), when any */
+  size_t _body_cap;
+  size_t _hcap;
+  size_t _hdr_bytes;
+  bool _expect_continue;
+  char _head_inline[512];
+  char _buf_inline[RS_REQ_INLINE_BUF];
+  rs_header_t _hdr_inline[RS_REQ_INLINE_HDRS];
+};
+
+/* Answer req. Call once per request, on its loop. When the client has gone
+ * the response is dropped and release is called at once. */
+void rs_req_respond(rs_req_t *req, const rs_resp_t *resp);
+
+/* A short answer with a body in static storage (error pages, "ok"). */
+void rs_req_respond_static(rs_req_t *req, int status, const char *headers,
+                           const char *body, size_t body_len);
+
+/* The value of the first header called name (lower-case literal), or NULL. */
+const rs_str_t *rs_req_header(const rs_req_t *req, const char *lname);
+
+/* Set up what every connection shares (llhttp settings). Main thread,
+ * once, before loops start. */
+void rs_conn_global_init(void);
+
+/* Accept one connection on listener of loop. */
+void rs_conn_accept(rs_loop_t *loop, uv_stream_t *listener);
+
+/* Drain: close idle connections, let busy ones finish and close. With
+ * force, close every connection now. */
+void rs_conn_drain_all(rs_loop_t *loop, bool force);
+
+/* Free the loop's recycled requests. */
+void rs_conn_loop_dispose(rs_loop_t *loop);
+
+/* Flush buffered access-log lines. */
+void rs_conn_flush_access_log(rs_loop_t *loop);
+
+#endif

@@ -1,0 +1,34 @@
+/* core/rs_dispatch.c — see rs_dispatch.h. */
+#include "rs_dispatch.h"
+
+#include "rs_router.h"
+
+static const char rs__html[] = "Content-Type: text/html\r\n";
+
+static void rs__respond_error(rs_req_t *req, int status) {
+  rs_str_t page = rs_http_error_page(status);
+  rs_req_respond_static(req, status, rs__html, page.p, page.len);
+}
+
+void rs_dispatch(rs_req_t *req) {
+  const rs_config_t *cfg = req->loop->cfg;
+  const rs_route_t *route = rs_router_match(cfg->router, req->method_bit, req->host.p, req->host.len,
+                                            req->path.p, req->path.len);
+  if (route == NULL) {
+    rs__respond_error(req, 404);
+    return;
+  }
+  switch (route->action) {
+    case RS_ACTION_RESPOND: {
+      /* The route's bytes live as long as the config: nothing to release. */
+      rs_resp_t resp = { .status = route->respond.status,
+                         .headers = route->respond.headers,
+                         .headers_len = route->respond.headers_len,
+                         .body = route->respond.body,
+                         .body_len = route->respond.body_len };
+      rs_req_respond(req, &resp);
+      return;
+    }
+  }
+  rs__respond_error(req, 500);
+}

@@ -1,0 +1,406 @@
+/* core/rs_server.c — see rs_server.h.
+ *
+ * Start-up: every listening socket is created and bound here on the main
+ * thread, so that "address in use" is an error at start, not a dead
+ * thread. Each loop thread then opens its own socket in its own loop, pins
+ * itself, and waits at a barrier with the main thread; only after the
+ * barrier does anyone accept (h2o's run_loop, nginx's workers).
+ *
+ * Shutdown: SIGTERM/SIGINT bump drain_gen and wake every loop; each loop
+ * closes its listener and its idle connections, lets the busy ones finish
+ * (answers go out with Connection: close), and ends when it has none left.
+ * A timer on the main loop bumps force_gen at the deadline. A second signal
+ * forces at once. */
+#include "rs_server.h"
+
+#include "rs_admin.h"
+#include "rs_conn.h"
+#include "rs_dispatch.h"
+#include "rs_log.h"
+#include "rs_metrics.h"
+#include "rs_topo.h"
+#include "rs_v8.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int rs_server_listen_socket(const rs_addr_t *addr, int backlog, bool reuseport, int *port_out) {
+  struct sockaddr_storage ss;
+  socklen_t slen;
+  memset(&ss, 0, sizeof(ss));
+  int family = strchr(addr->host, ':') ? AF_INET6 : AF_INET;
+  if (family == AF_INET6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((uint16_t)addr->port);
+    if (inet_pton(AF_INET6, addr->host, &a->sin6_addr) != 1) return -EINVAL;
+    slen = sizeof(*a);
+  } else {
+    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)addr->port);
+    if (inet_pton(AF_INET, addr->host, &a->sin_addr) != 1) return -EINVAL;
+    slen = sizeof(*a);
+  }
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  /* Debian's libuv 1.44 has no UV_TCP_REUSEPORT: set it on the raw fd
+   * before bind, then hand the fd to uv_tcp_open on the owning loop. */
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+      (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
+      (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)) {
+    int e = -errno;
+    close(fd);
+    return e;
+  }
+  if (bind(fd, (struct sockaddr *)&ss, slen) != 0 || listen(fd, backlog) != 0) {
+    int e = -errno;
+    close(fd);
+    return e;
+  }
+  if (port_out != NULL) {
+    slen = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &slen);
+    *port_out = ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                         : ((struct sockaddr_in *)&ss)->sin_port);
+  }
+  return fd;
+}
+
+/* ------------------------------------------------------------------ loops */
+
+static void rs__update_time(rs_loop_t *loop) {
+  time_t t = time(NULL);
+  loop->date_len = rs_http_date_line(loop->date, t);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(loop->log_time, sizeof(loop->log_time), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+}
+
+static void rs__on_tick(uv_timer_t *t) {
+  rs_loop_t *loop = t->data;
+  rs__update_time(loop);
+  rs_conn_flush_access_log(loop);
+}
+
+static void rs__on_connection(uv_stream_t *listener, int status) {
+  rs_loop_t *loop = listener->data;
+  if (status < 0) {
+    rs_log_warn("accept on loop %d: %s", loop->index, uv_strerror(status));
+    return;
+  }
+  if (loop->draining) return;
+  rs_conn_accept(loop, listener);
+}
+
+static void rs__loop_close_walk(uv_handle_t *h, void *arg) {
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+/* Called on the loop when woken, and when its last connection closed. */
+static void rs__loop_check(rs_loop_t *loop) {
+  rs_server_t *srv = loop->server;
+  /* acquire: pairs with the main thread's release store, so the loop sees
+   * the config state the main thread had when it decided to stop. */
+  int drain = __atomic_load_n(&srv->drain_gen, __ATOMIC_ACQUIRE);
+  int force = __atomic_load_n(&srv->force_gen, __ATOMIC_ACQUIRE);
+  if (drain > 0 && !loop->draining) {
+    loop->draining = true;
+    if (loop->listening) {
+      uv_close((uv_handle_t *)&loop->listener, NULL);
+      loop->listening = false;
+    }
+    rs_conn_drain_all(loop, false);
+  }
+  if (force > 0) rs_conn_drain_all(loop, true);
+  if (loop->draining && loop->nconns == 0 && !loop->closed) {
+    /* Under wake_lock: once `closed` is seen, the main thread never sends
+     * to this loop's async handle again (it is about to be closed). */
+    uv_mutex_lock(&srv->wake_lock);
+    __atomic_store_n(&loop->closed, true, __ATOMIC_RELEASE);
+    uv_mutex_unlock(&srv->wake_lock);
+    rs_conn_flush_access_log(loop);
+    if (loop->index > 0) {
+      uv_walk(&loop->uv, rs__loop_close_walk, NULL);
+      uv_async_send(&srv->loop_done);
+    } else {
+      uv_close((uv_handle_t *)&loop->wake, NULL);
+      uv_close((uv_handle_t *)&loop->tick, NULL);
+    }
+  }
+}
+
+static void rs__on_wake(uv_async_t *a) { rs__loop_check(a->data); }
+
+static int rs__loop_init(rs_loop_t *loop, rs_server_t *srv, int index, int fd, rs_handler_fn handler,
+                         uv_async_cb wake_cb, void *wake_data) {
+  memset(loop, 0, sizeof(*loop));
+  loop->index = index;
+  loop->server = srv;
+  loop->cfg = srv->cfg;
+  loop->handler = handler;
+  loop->listen_fd = fd;
+  int rc = uv_loop_init(&loop->uv);
+  if (rc != 0) return rc;
+  uv_async_init(&loop->uv, &loop->wake, wake_cb);
+  loop->wake.data = wake_data;
+  uv_timer_init(&loop->uv, &loop->tick);
+  loop->tick.data = loop;
+  rs__update_time(loop);
+  return 0;
+}
+
+static int rs__loop_listen(rs_loop_t *loop) {
+  if (loop->listen_fd < 0) return 0;
+  uv_tcp_init(&loop->uv, &loop->listener);
+  loop->listener.data = loop;
+  int rc = uv_tcp_open(&loop->listener, loop->listen_fd);
+  if (rc == 0) rc = uv_listen((uv_stream_t *)&loop->listener, loop->cfg->backlog, rs__on_connection);
+  if (rc != 0) return rc;
+  loop->listening = true;
+  /* The Date line changes once a second; the tick keeps it (and the access
+   * log's clock) fresh without a time() call per request. Unref'd: it
+   * does not keep the loop alive. */
+  uv_timer_start(&loop->tick, rs__on_tick, 1000, 1000);
+  uv_unref((uv_handle_t *)&loop->tick);
+  return 0;
+}
+
+static void rs__loop_thread(void *arg) {
+  rs_loop_t *loop = arg;
+  rs_server_t *srv = loop->server;
+  rs_log_set_thread(loop->index);
+  char where[96] = "unpinned (pin = false)";
+  if (srv->cfg->pin) rs_topo_pin_self(loop->index - 1, where, sizeof(where));
+  int rc = rs__loop_listen(loop);
+  if (rc != 0) rs_log_error("loop %d: listen: %s", loop->index, uv_strerror(rc));
+  else rs_log_info("loop %d: listening on %s:%d, %s", loop->index, srv->cfg->listen.host, srv->port, where);
+  uv_barrier_wait(&srv->barrier);
+  uv_run(&loop->uv, UV_RUN_DEFAULT);
+  rs_conn_loop_dispose(loop);
+  /* Handles close in the run above; a last pass collects their callbacks. */
+  uv_run(&loop->uv, UV_RUN_NOWAIT);
+  if (uv_loop_close(&loop->uv) != 0) rs_log_warn("loop %d: handles left open at exit", loop->index);
+}
+
+/* ------------------------------------------------------------------ metrics */
+
+static void rs__collect(rs_buf_t *out, void *ud) {
+  rs_server_t *srv = ud;
+  rs_loop_counters_t sum;
+  memset(&sum, 0, sizeof(sum));
+  for (int i = 0; i < srv->nloops; i++) {
+    const rs_loop_counters_t *c = &srv->loops[i]->counters;
+    for (int k = 0; k < 6; k++) sum.requests[k] += RS_COUNTER_GET(c->requests[k]);
+    sum.conns_opened += RS_COUNTER_GET(c->conns_opened);
+    sum.conns_closed += RS_COUNTER_GET(c->conns_closed);
+    sum.bytes_in += RS_COUNTER_GET(c->bytes_in);
+    sum.bytes_out += RS_COUNTER_GET(c->bytes_out);
+    for (int k = 0; k < RS_REQ_E_MAX; k++) sum.req_errors[k] += RS_COUNTER_GET(c->req_errors[k]);
+  }
+  rs_metrics_family(out, "rustyssr_info", "gauge", "Build information.");
+  rs_buf_printf(out, "rustyssr_info{version=\"%s\",v8=\"%s\"} 1\n", RS_VERSION, rs_v8_version());
+  rs_metrics_family(out, "rustyssr_workers", "gauge", "Loop threads serving requests.");
+  rs_buf_printf(out, "rustyssr_workers %d\n", srv->nloops);
+  rs_metrics_family(out, "rustyssr_requests_total", "counter", "Requests answered, by status class.");
+  for (int k = 1; k <= 5; k++)
+    rs_buf_printf(out, "rustyssr_requests_total{class=\"%dxx\"} %llu\n", k,
+                  (unsigned long long)sum.requests[k]);
+  rs_metrics_family(out, "rustyssr_connections_open", "gauge", "Client connections open now.");
+  rs_buf_printf(out, "rustyssr_connections_open %llu\n",
+                (unsigned long long)(sum.conns_opened - RS_MIN(sum.conns_closed, sum.conns_opened)));
+  rs_metrics_family(out, "rustyssr_connections_total", "counter", "Client connections accepted.");
+  rs_buf_printf(out, "rustyssr_connections_total %llu\n", (unsigned long long)sum.conns_opened);
+  rs_metrics_family(out, "rustyssr_received_bytes_total", "counter", "Bytes read from clients.");
+  rs_buf_printf(out, "rustyssr_received_bytes_total %llu\n", (unsigned long long)sum.bytes_in);
+  rs_metrics_family(out, "rustyssr_sent_bytes_total", "counter", "Bytes written to clients.");
+  rs_buf_printf(out, "rustyssr_sent_bytes_total %llu\n", (unsigned long long)sum.bytes_out);
+  rs_metrics_family(out, "rustyssr_request_errors_total", "counter",
+                    "Requests refused before a handler, by kind.");
+  for (int k = 1; k < RS_REQ_E_MAX; k++)
+    rs_buf_printf(out, "rustyssr_request_errors_total{kind=\"%s\",status=\"%d\"} %llu\n",
+                  rs_req_error_label((rs_req_error_t)k), rs_req_error_status((rs_req_error_t)k),
+                  (unsigned long long)sum.req_errors[k]);
+}
+
+/* ------------------------------------------------------------------ main loop */
+
+static void rs__wake_all(rs_server_t *srv) {
+  uv_mutex_lock(&srv->wake_lock);
+  for (int i = 0; i < srv->nloops; i++)
+    if (!__atomic_load_n(&srv->loops[i]->closed, __ATOMIC_ACQUIRE)) uv_async_send(&srv->loops[i]->wake);
+  uv_mutex_unlock(&srv->wake_lock);
+  if (!srv->admin.closed) uv_async_send(&srv->admin.wake);
+}
+
+static void rs__on_deadline(uv_timer_t *t) {
+  rs_server_t *srv = t->data;
+  rs_log_warn("shutdown: deadline of %llu ms passed, closing the connections left",
+              (unsigned long long)srv->cfg->timeouts.shutdown);
+  __atomic_store_n(&srv->force_gen, 1, __ATOMIC_RELEASE);
+  rs__wake_all(srv);
+}
+
+static void rs__maybe_finish(rs_server_t *srv) {
+  if (srv->loops_done < srv->nloops || !srv->admin.closed) return;
+  uv_close((uv_handle_t *)&srv->deadline, NULL);
+  uv_close((uv_handle_t *)&srv->loop_done, NULL);
+  uv_close((uv_handle_t *)&srv->sigterm, NULL);
+  uv_close((uv_handle_t *)&srv->sigint, NULL);
+  uv_close((uv_handle_t *)&srv->sighup, NULL);
+}
+
+static void rs__on_loop_done(uv_async_t *a) {
+  rs_server_t *srv = a->data;
+  int done = 0;
+  for (int i = 0; i < srv->nloops; i++)
+    if (__atomic_load_n(&srv->loops[i]->closed, __ATOMIC_ACQUIRE)) done++;
+  srv->loops_done = done;
+  rs__maybe_finish(srv);
+}
+
+static void rs__on_admin_wake(uv_async_t *a) {
+  rs_server_t *srv = a->data;
+  rs__loop_check(&srv->admin);
+  rs__maybe_finish(srv);
+}
+
+static void rs__on_signal(uv_signal_t *s, int signum) {
+  rs_server_t *srv = s->data;
+  if (signum == SIGHUP) {
+    rs_log_warn("SIGHUP: configuration reload is not available yet; keeping the current one");
+    return;
+  }
+  if (srv->stopping) {
+    rs_log_warn("%s again: closing every connection now", strsignal(signum));
+    __atomic_store_n(&srv->force_gen, 1, __ATOMIC_RELEASE);
+    rs__wake_all(srv);
+    return;
+  }
+  srv->stopping = true;
+  rs_log_info("%s: graceful shutdown, finishing requests in flight (deadline %llu ms)",
+              strsignal(signum), (unsigned long long)srv->cfg->timeouts.shutdown);
+  __atomic_store_n(&srv->drain_gen, 1, __ATOMIC_RELEASE);
+  uv_timer_start(&srv->deadline, rs__on_deadline, srv->cfg->timeouts.shutdown, 0);
+  rs__wake_all(srv);
+}
+
+int rs_server_run(rs_config_t *cfg) {
+  rs_server_t srv;
+  memset(&srv, 0, sizeof(srv));
+  srv.cfg = cfg;
+  int rc = 0;
+  uv_mutex_init(&srv.wake_lock);
+
+  signal(SIGPIPE, SIG_IGN);
+  rs_http_init();
+  rs_conn_global_init();
+  if (rs_topo_init() != 0) rs_log_warn("hwloc: no topology; threads will not be pinned");
+  srv.nloops = cfg->workers > 0 ? cfg->workers : rs_topo_cores();
+  rs_log_info("rustyssr %s (V8 %s): %d loop thread%s, %d core%s, %d PU%s, pinning %s", RS_VERSION,
+              rs_v8_version(), srv.nloops, srv.nloops == 1 ? "" : "s", rs_topo_cores(),
+              rs_topo_cores() == 1 ? "" : "s", rs_topo_pus(), rs_topo_pus() == 1 ? "" : "s",
+              cfg->pin ? "on" : "off");
+
+  /* Listeners first: every failure here is reported before a thread runs. */
+  int *fds = rs_xcalloc((size_t)srv.nloops, sizeof(int));
+  for (int i = 0; i < srv.nloops; i++) fds[i] = -1;
+  int admin_fd = -1;
+  rs_addr_t addr = cfg->listen;
+  for (int i = 0; i < srv.nloops; i++) {
+    int port = 0;
+    fds[i] = rs_server_listen_socket(&addr, cfg->backlog, true, &port);
+    if (fds[i] < 0) {
+      rs_log_error("listen on %s:%d: %s", addr.host, addr.port, strerror(-fds[i]));
+      rc = fds[i];
+      goto fail_sockets;
+    }
+    addr.port = port;          /* port 0: the others join the port the first got */
+    srv.port = port;
+  }
+  if (cfg->admin_enabled) {
+    admin_fd = rs_server_listen_socket(&cfg->admin, cfg->backlog, false, &srv.admin_port);
+    if (admin_fd < 0) {
+      rs_log_error("admin listen on %s:%d: %s", cfg->admin.host, cfg->admin.port, strerror(-admin_fd));
+      rc = admin_fd;
+      goto fail_sockets;
+    }
+  }
+
+  rc = rs__loop_init(&srv.admin, &srv, 0, admin_fd, rs_admin_handle, rs__on_admin_wake, &srv);
+  if (rc != 0) goto fail_sockets;
+  rc = rs__loop_listen(&srv.admin);
+  if (rc != 0) {
+    rs_log_error("admin listener: %s", uv_strerror(rc));
+    goto fail_sockets;
+  }
+  uv_async_init(&srv.admin.uv, &srv.loop_done, rs__on_loop_done);
+  srv.loop_done.data = &srv;
+  uv_timer_init(&srv.admin.uv, &srv.deadline);
+  srv.deadline.data = &srv;
+  uv_signal_init(&srv.admin.uv, &srv.sigterm);
+  uv_signal_init(&srv.admin.uv, &srv.sigint);
+  uv_signal_init(&srv.admin.uv, &srv.sighup);
+  srv.sigterm.data = srv.sigint.data = srv.sighup.data = &srv;
+  uv_signal_start(&srv.sigterm, rs__on_signal, SIGTERM);
+  uv_signal_start(&srv.sigint, rs__on_signal, SIGINT);
+  uv_signal_start(&srv.sighup, rs__on_signal, SIGHUP);
+  rs_metrics_register("server", rs__collect, &srv);
+
+  srv.loops = rs_xcalloc((size_t)srv.nloops, sizeof(rs_loop_t *));
+  for (int i = 0; i < srv.nloops; i++) {
+    /* Each loop on its own cache lines: its counters are written hot. */
+    if (posix_memalign((void **)&srv.loops[i], RS_CACHELINE, sizeof(rs_loop_t)) != 0) abort();
+    rc = rs__loop_init(srv.loops[i], &srv, i + 1, fds[i], rs_dispatch, rs__on_wake, srv.loops[i]);
+    if (rc != 0) {
+      rs_log_error("loop %d: %s", i + 1, uv_strerror(rc));
+      abort();
+    }
+    fds[i] = -1;               /* the loop owns it now */
+  }
+  uv_barrier_init(&srv.barrier, (unsigned)srv.nloops + 1);
+  for (int i = 0; i < srv.nloops; i++) {
+    if (uv_thread_create(&srv.loops[i]->thread, rs__loop_thread, srv.loops[i]) != 0) {
+      rs_log_error("cannot start loop thread %d", i + 1);
+      abort();
+    }
+  }
+  uv_barrier_wait(&srv.barrier);
+  if (cfg->admin_enabled) rs_log_info("admin: listening on %s:%d", cfg->admin.host, srv.admin_port);
+  rs_log_info("ready: serving http://%s:%d/", cfg->listen.host, srv.port);
+
+  uv_run(&srv.admin.uv, UV_RUN_DEFAULT);
+
+  for (int i = 0; i < srv.nloops; i++) {
+    uv_thread_join(&srv.loops[i]->thread);
+    free(srv.loops[i]);
+  }
+  free(srv.loops);
+  uv_barrier_destroy(&srv.barrier);
+  rs_conn_loop_dispose(&srv.admin);
+  uv_run(&srv.admin.uv, UV_RUN_NOWAIT);
+  uv_loop_close(&srv.admin.uv);
+  rs_metrics_reset();
+  rs_topo_dispose();
+  free(fds);
+  uv_mutex_destroy(&srv.wake_lock);
+  rs_log_info("exit");
+  return srv.exit_code;
+
+fail_sockets:
+  for (int i = 0; i < srv.nloops; i++)
+    if (fds[i] >= 0) close(fds[i]);
+  if (admin_fd >= 0 && !srv.admin.listening) close(admin_fd);
+  free(fds);
+  rs_topo_dispose();
+  uv_mutex_destroy(&srv.wake_lock);
+  return rc < 0 ? rc : -1;
+}

@@ -1,0 +1,359 @@
+/* lua/rs_lconfig.c — see rs_lconfig.h. The state, the rustyssr module and
+ * ssr.config; ssr.route lives in rs_lroute.c, the checks in rs_lutil.c. */
+#include "rs_lconfig.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rs_lroute.h"
+#include "rs_lutil.h"
+
+#define RS__DAY_MS 86400000LL    /* a longer timeout is a unit mistake */
+
+static const char *const rs__config_keys[] = {
+  "listen", "admin", "backlog", "workers", "pin", "limits", "timeouts", "log", NULL
+};
+static const char *const rs__limits_keys[] = {
+  "url", "header_bytes", "headers", "body", "pipeline", NULL
+};
+static const char *const rs__timeouts_keys[] = {
+  "header_ms", "body_ms", "keepalive_ms", "write_ms", "shutdown_ms", NULL
+};
+static const char *const rs__log_keys[] = { "error", "level", "access", NULL };
+static const char *const rs__levels[] = { "error", "warn", "info", "debug" };
+
+/* An address: "host:port" as rs_addr_parse reads it, or a port number on
+ * default_host. */
+static void rs__config_addr(lua_State *L, int idx, const char *name,
+                            const char *default_host, rs_addr_t *a) {
+  char desc[64];
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    a->port = (int)rs_lutil_int(L, idx, "ssr.config", name, 0, 65535);
+    snprintf(a->host, sizeof(a->host), "%s", default_host);
+    return;
+  }
+  if (lua_type(L, idx) != LUA_TSTRING)
+    rs_lutil_error(L, "ssr.config: '%s' must be \"host:port\" or a port number, got %s",
+                   name, rs_lutil_describe(L, idx, desc, sizeof(desc)));
+  const char *why = "";
+  if (rs_addr_parse(lua_tostring(L, idx), a, &why) != 0)
+    rs_lutil_error(L, "ssr.config: '%s' = \"%.64s\": %s", name, lua_tostring(L, idx), why);
+}
+
+/* limits = { url = 8192, header_bytes = "32KB", headers = 100, body = "1MB",
+ * pipeline = 32 } */
+static void rs__config_limits(lua_State *L, int t, rs_config_t *c) {
+  rs_lutil_check_keys(L, t, "ssr.config.limits", rs__limits_keys);
+  if (rs_lutil_field(L, t, "url")) {
+    c->limits.url = rs_lutil_size(L, -1, "ssr.config", "limits.url", 1, 1u << 20);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "header_bytes")) {
+    c->limits.header_bytes =
+        rs_lutil_size(L, -1, "ssr.config", "limits.header_bytes", 256, 16u << 20);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "headers")) {
+    c->limits.headers = (size_t)rs_lutil_int(L, -1, "ssr.config", "limits.headers", 1, 10000);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "body")) {
+    c->limits.body = rs_lutil_size(L, -1, "ssr.config", "limits.body", 1, (size_t)4 << 30);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "pipeline")) {
+    c->limits.pipeline = (size_t)rs_lutil_int(L, -1, "ssr.config", "limits.pipeline", 1, 1024);
+    lua_pop(L, 1);
+  }
+}
+
+/* timeouts = { header_ms = 10000, ..., shutdown_ms = 10000 }: positive, but
+ * a shutdown deadline of 0 means "close at once". */
+static void rs__config_timeouts(lua_State *L, int t, rs_config_t *c) {
+  static const struct { const char *key, *name; size_t off; long long min; } f[] = {
+    { "header_ms", "timeouts.header_ms", offsetof(rs_config_t, timeouts.header), 1 },
+    { "body_ms", "timeouts.body_ms", offsetof(rs_config_t, timeouts.body), 1 },
+    { "keepalive_ms", "timeouts.keepalive_ms", offsetof(rs_config_t, timeouts.keepalive), 1 },
+    { "write_ms", "timeouts.write_ms", offsetof(rs_config_t, timeouts.write), 1 },
+    { "shutdown_ms", "timeouts.shutdown_ms", offsetof(rs_config_t, timeouts.shutdown), 0 },
+  };
+  rs_lutil_check_keys(L, t, "ssr.config.timeouts", rs__timeouts_keys);
+  for (size_t i = 0; i < RS_ARRAY_SIZE(f); i++) {
+    if (!rs_lutil_field(L, t, f[i].key)) continue;
+    uint64_t *dst = (uint64_t *)((char *)c + f[i].off);
+    *dst = (uint64_t)rs_lutil_int(L, -1, "ssr.config", f[i].name, f[i].min, RS__DAY_MS);
+    lua_pop(L, 1);
+  }
+}
+
+/* log = { error = "stderr", level = "info", access = false }. The strings are
+ * borrowed from the table (stack slot 1) and copied only on success. */
+static void rs__config_log(lua_State *L, int t, rs_config_t *c,
+                           const char **error, const char **access, bool *access_set) {
+  char desc[64];
+  rs_lutil_check_keys(L, t, "ssr.config.log", rs__log_keys);
+  if (rs_lutil_field(L, t, "error")) {
+    size_t n;
+    *error = rs_lutil_string(L, -1, "ssr.config", "log.error",
+                             "\"stderr\" or a file path", &n);
+    if (n == 0)
+      rs_lutil_error(L, "ssr.config: 'log.error' must be \"stderr\" or a file path, got an empty string");
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "level")) {
+    const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    size_t i = 0;
+    while (i < RS_ARRAY_SIZE(rs__levels) && strcmp(s, rs__levels[i]) != 0) i++;
+    if (i == RS_ARRAY_SIZE(rs__levels))
+      rs_lutil_error(L, "ssr.config: 'log.level' must be \"error\", \"warn\", \"info\" "
+                     "or \"debug\", got %s", rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    c->log.level = (rs_log_level_t)i;
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "access")) {
+    *access_set = true;
+    if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+      *access = NULL;
+    } else {
+      size_t n;
+      *access = rs_lutil_string(L, -1, "ssr.config", "log.access",
+                                "false, \"stderr\" or a file path", &n);
+      if (n == 0)
+        rs_lutil_error(L, "ssr.config: 'log.access' must be false, \"stderr\" or a "
+                       "file path, got an empty string");
+    }
+    lua_pop(L, 1);
+  }
+}
+
+/* A nested table (limits, timeouts, log) or raise. Pushes it. */
+static bool rs__config_sub(lua_State *L, const char *key) {
+  char desc[64];
+  if (!rs_lutil_field(L, 1, key)) return false;
+  if (lua_type(L, -1) != LUA_TTABLE)
+    rs_lutil_error(L, "ssr.config: '%s' must be a table, got %s", key,
+                   rs_lutil_describe(L, -1, desc, sizeof(desc)));
+  return true;
+}
+
+/* ssr.config(t): the server settings; at most once per file.
+ * Lua stack before: t   after: (nothing returned)
+ * Everything is checked into a copy first, so an error (even one the file
+ * catches with pcall) leaves cfg untouched. */
+static int rs__config(lua_State *L) {
+  rs_lconfig_ctx_t *ctx = lua_touserdata(L, lua_upvalueindex(1));
+  char desc[64];
+  if (lua_type(L, 1) != LUA_TTABLE || lua_gettop(L) != 1)
+    rs_lutil_error(L, "ssr.config: expected one table, as in ssr.config { listen = \":8080\" }, got %s",
+                   rs_lutil_describe(L, 1, desc, sizeof(desc)));
+  if (ctx->config_where[0])
+    rs_lutil_error(L, "ssr.config: called twice (first at %s)", ctx->config_where);
+  rs_lutil_check_keys(L, 1, "ssr.config", rs__config_keys);
+
+  rs_config_t c = *ctx->cfg;     /* shallow: owned strings stay ctx->cfg's */
+  const char *log_error = NULL, *log_access = NULL;
+  bool access_set = false;
+
+  if (rs_lutil_field(L, 1, "listen")) {
+    rs__config_addr(L, -1, "listen", "0.0.0.0", &c.listen);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, 1, "admin")) {
+    if (lua_type(L, -1) == LUA_TBOOLEAN) {
+      c.admin_enabled = lua_toboolean(L, -1);  /* true keeps the address */
+    } else {
+      rs__config_addr(L, -1, "admin", "127.0.0.1", &c.admin);
+      c.admin_enabled = true;
+    }
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, 1, "backlog")) {
+    c.backlog = (int)rs_lutil_int(L, -1, "ssr.config", "backlog", 1, 65535);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, 1, "workers")) {
+    bool is_auto = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "auto") == 0;
+    if (is_auto) {
+      c.workers = 0;
+    } else {
+      lua_Number n = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+      if (!(n >= 1 && n <= 1e9 && n == (lua_Number)(long)n))
+        rs_lutil_error(L, "ssr.config: 'workers' must be \"auto\" or a positive integer, got %s",
+                       rs_lutil_describe(L, -1, desc, sizeof(desc)));
+      if (n > 1024)
+        rs_lutil_error(L, "ssr.config: 'workers' must be at most 1024, got %s",
+                       rs_lutil_describe(L, -1, desc, sizeof(desc)));
+      c.workers = (int)n;
+    }
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, 1, "pin")) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      rs_lutil_error(L, "ssr.config: 'pin' must be a boolean, got %s",
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    c.pin = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  if (rs__config_sub(L, "limits")) {
+    rs__config_limits(L, lua_gettop(L), &c);
+    lua_pop(L, 1);
+  }
+  if (rs__config_sub(L, "timeouts")) {
+    rs__config_timeouts(L, lua_gettop(L), &c);
+    lua_pop(L, 1);
+  }
+  if (rs__config_sub(L, "log")) {
+    rs__config_log(L, lua_gettop(L), &c, &log_error, &log_access, &access_set);
+    lua_pop(L, 1);
+  }
+
+  /* Commit: nothing below raises. */
+  rs_config_t *cfg = ctx->cfg;
+  if (log_error != NULL) {
+    c.log.error = rs_xstrdup(log_error);
+    free(cfg->log.error);
+  }
+  if (access_set) {
+    c.log.access = log_access ? rs_xstrdup(log_access) : NULL;
+    free(cfg->log.access);
+  }
+  *cfg = c;
+  rs_lutil_where(L, ctx->config_where, sizeof(ctx->config_where));
+  if (ctx->config_where[0] == '\0') strcpy(ctx->config_where, "?");
+  return 0;
+}
+
+/* Lua stack before: setup (light userdata)   after: (nothing)
+ * Run under lua_cpcall: an out-of-memory error in here is caught instead of
+ * reaching the panic handler. */
+typedef struct {
+  const char *dir;
+  rs_config_t *cfg;
+} rs__setup_t;
+
+static int rs__setup(lua_State *L) {
+  rs__setup_t *s = lua_touserdata(L, 1);
+  luaL_openlibs(L);
+
+  lua_getglobal(L, "package");
+  if (s->dir != NULL && strcmp(s->dir, ".") != 0)
+    lua_pushfstring(L, "./?.lua;./?/init.lua;%s/?.lua;%s/?/init.lua", s->dir, s->dir);
+  else
+    lua_pushliteral(L, "./?.lua;./?/init.lua");
+  lua_setfield(L, -2, "path");
+
+  lua_getfield(L, -1, "loaded");
+  lua_newtable(L);                           /* the module */
+  int module = lua_gettop(L);
+  rs_lconfig_ctx_t *ctx = lua_newuserdata(L, sizeof(*ctx));
+  memset(ctx, 0, sizeof(*ctx));
+  ctx->cfg = s->cfg;
+  int uctx = lua_gettop(L);
+
+  lua_pushvalue(L, uctx);
+  lua_pushcclosure(L, rs__config, 1);
+  lua_setfield(L, module, "config");
+  rs_lroute_register(L, module, uctx);
+#ifdef RS_VERSION
+  lua_pushliteral(L, RS_VERSION);
+  lua_setfield(L, module, "version");
+#endif
+
+  lua_pop(L, 1);                             /* ctx: the closures hold it */
+  lua_setfield(L, -2, "rustyssr");           /* package.loaded.rustyssr */
+  return 0;
+}
+
+lua_State *rs_lconfig_state_new(const char *config_dir, rs_config_t *cfg,
+                                char *err, size_t errlen) {
+  lua_State *L = luaL_newstate();
+  if (L == NULL) {
+    snprintf(err, errlen, "cannot create a Lua state (out of memory)");
+    return NULL;
+  }
+  rs__setup_t s = { config_dir, cfg };
+  if (lua_cpcall(L, rs__setup, &s) != 0) {
+    snprintf(err, errlen, "cannot set up the Lua state: %s", lua_tostring(L, -1));
+    lua_close(L);
+    return NULL;
+  }
+  return L;
+}
+
+/* Does msg start with "something:LINE:"? Lua's messages with a position do. */
+static bool rs__has_position(const char *msg) {
+  const char *p = strchr(msg, ':');
+  if (p == NULL || p[1] < '0' || p[1] > '9') return false;
+  for (p++; *p >= '0' && *p <= '9'; p++) {}
+  return *p == ':';
+}
+
+/* Message handler: error("x", 0) and error({}) get the user's position too.
+ * Lua stack before: err   after: "where: message" */
+static int rs__msgh(lua_State *L) {
+  char where[LUA_IDSIZE + 16], desc[64];
+  if (lua_type(L, 1) == LUA_TSTRING && rs__has_position(lua_tostring(L, 1))) return 1;
+  rs_lutil_where(L, where, sizeof(where));
+  const char *msg = lua_type(L, 1) == LUA_TSTRING
+                        ? lua_tostring(L, 1)
+                        : lua_pushfstring(L, "error object is a %s",
+                                          rs_lutil_describe(L, 1, desc, sizeof(desc)));
+  if (where[0]) lua_pushfstring(L, "%s: %s", where, msg);
+  else lua_pushstring(L, msg);
+  return 1;
+}
+
+int rs_lconfig_run(lua_State *L, const char *name, const char *chunk, size_t len,
+                   char *err, size_t errlen) {
+  int top = lua_gettop(L);
+  lua_pushcfunction(L, rs__msgh);
+  int rc;
+  if (chunk == NULL) {
+    rc = luaL_loadfile(L, name);
+  } else {
+    /* "=name": messages read "name:3:" rather than [string "name"]:3: */
+    lua_pushfstring(L, "=%s", name);
+    rc = luaL_loadbuffer(L, chunk, len, lua_tostring(L, -1));
+    lua_remove(L, -2);
+  }
+  if (rc == 0) rc = lua_pcall(L, 0, 0, top + 1);
+  if (rc != 0) {
+    const char *msg = lua_tostring(L, -1);
+    snprintf(err, errlen, "%s", msg ? msg : "unknown error");
+  }
+  lua_settop(L, top);
+  return rc == 0 ? 0 : -1;
+}
+
+/* The folder of a path: "a/b/c.lua" → "a/b", "c.lua" → NULL. */
+static char *rs__dirname(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (slash == NULL) return NULL;
+  if (slash == path) return rs_xstrdup("/");
+  return rs_xstrndup(path, (size_t)(slash - path));
+}
+
+static int rs__load(const char *name, const char *chunk, rs_config_t *cfg,
+                    char *err, size_t errlen) {
+  char *dir = rs__dirname(name);
+  lua_State *L = rs_lconfig_state_new(dir, cfg, err, errlen);
+  free(dir);
+  if (L == NULL) return -1;
+  int rc = rs_lconfig_run(L, name, chunk, chunk ? strlen(chunk) : 0, err, errlen);
+  lua_close(L);
+  return rc;
+}
+
+int rs_lconfig_load(const char *path, rs_config_t *cfg, char *err, size_t errlen) {
+  free(cfg->file);
+  cfg->file = rs_xstrdup(path);
+  return rs__load(path, NULL, cfg, err, errlen);
+}
+
+int rs_lconfig_check_string(const char *chunk, const char *chunkname,
+                            rs_config_t *cfg, char *err, size_t errlen) {
+  return rs__load(chunkname, chunk, cfg, err, errlen);
+}

@@ -1,0 +1,60 @@
+/* lua/rs_lconfig.h — runs the Lua config file and fills an rs_config_t.
+ *
+ *   local ssr = require "rustyssr"
+ *   ssr.config { listen = "127.0.0.1:8080", workers = "auto", ... }
+ *   ssr.route("GET", "/hello", { respond = { status = 200, body = "hi\n" } })
+ *   ssr.respond("/health", 200, "ok\n")
+ *
+ * Errors read "FILE:LINE: reason", FILE:LINE being the user's line: Lua's own
+ * message for a syntax or runtime error, the offending ssr.* call for a value
+ * the module refuses.
+ *
+ * Loading is two steps so that the routing issue can keep one state per loop
+ * thread: rs_lconfig_state_new opens a state with the module registered,
+ * rs_lconfig_run runs the file in it. rs_lconfig_load does both on a
+ * throw-away state. */
+#ifndef RS_LCONFIG_H
+#define RS_LCONFIG_H
+
+#include <lua.h>
+
+#include "rs_config.h"
+
+/* Run the config file at path and fill cfg, which the caller has set up with
+ * rs_config_init (the file overrides the defaults it names). Sets cfg->file.
+ * Returns 0, or -1 with err set to "FILE:LINE: reason"; cfg may then be half
+ * filled and is still the caller's to dispose: load a reload into a fresh
+ * cfg and keep the old one on failure. Main thread; the Lua state is closed
+ * before returning. */
+int rs_lconfig_load(const char *path, rs_config_t *cfg, char *err, size_t errlen);
+
+/* The same from a string (for tests): chunkname names the chunk in messages
+ * ("t.lua" gives "t.lua:3: ..."); when it contains a '/', require also
+ * searches its folder. cfg->file is left alone. */
+int rs_lconfig_check_string(const char *chunk, const char *chunkname,
+                            rs_config_t *cfg, char *err, size_t errlen);
+
+/* A new LuaJIT state with the standard libraries, package.path set to
+ * "./?.lua;./?/init.lua;DIR/?.lua;DIR/?/init.lua" (DIR = config_dir, NULL
+ * for none), and require "rustyssr" returning the module whose calls fill
+ * cfg. cfg must outlive the state. Returns NULL with err set when the state
+ * cannot be made (out of memory). The caller lua_close()s it. */
+lua_State *rs_lconfig_state_new(const char *config_dir, rs_config_t *cfg,
+                                char *err, size_t errlen);
+
+/* Run a chunk in a state from rs_lconfig_state_new: the file at name when
+ * chunk is NULL, else chunk[0..len) named name. Returns 0, or -1 with err
+ * set to "FILE:LINE: reason". L's stack is left as it was. */
+int rs_lconfig_run(lua_State *L, const char *name, const char *chunk, size_t len,
+                   char *err, size_t errlen);
+
+/* The module's state: one per lua_State, a userdata that every module
+ * function holds as upvalue 1. For lua/ only. The routing issue adds here
+ * what a loop thread's state needs (e.g. a mode in which ssr.route anchors
+ * its hooks instead of adding to cfg->router). */
+typedef struct {
+  rs_config_t *cfg;              /* what the calls fill (borrowed) */
+  char config_where[LUA_IDSIZE + 16]; /* "file:line" of ssr.config, "" before */
+} rs_lconfig_ctx_t;
+
+#endif

@@ -1,0 +1,354 @@
+/* lua/rs_lroute.c — see rs_lroute.h.
+ *
+ *   ssr.route(methods, path, { respond = { status, headers, body },
+ *                              priority = 0, host = "example.com" })
+ *   ssr.respond(path, status, body, headers)    -- a GET route, fixed answer
+ *
+ * Everything is checked before anything is allocated (see rs_lutil.h); the
+ * response headers are rendered once, here, into the "Name: value\r\n" lines
+ * the server copies out as they are. The routing issue adds the other
+ * actions (render, proxy, static, redirect) and Lua hooks as more keys of
+ * the options table: rs__spec_t grows, rs__route_new fills the new fields. */
+#include "rs_lroute.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rs_lconfig.h"
+#include "rs_lutil.h"
+#include "rs_router.h"
+
+#define RS__MAX_HEADERS 64       /* per route; a fixed answer needs a few */
+
+static const char *const rs__route_keys[] = { "respond", "priority", "host", NULL };
+static const char *const rs__respond_keys[] = { "status", "headers", "body", NULL };
+
+/* A route being declared: borrowed strings from the call's arguments, which
+ * stay on the stack until the route is built. */
+typedef struct {
+  const char *fn;                /* "ssr.route" or "ssr.respond", for messages */
+  unsigned methods;
+  const char *path;
+  const char *host;              /* NULL = any host */
+  int priority;
+  int status;
+  const char *body;              /* NULL = none */
+  size_t body_len;
+  int headers;                   /* stack index of the headers table, 0 = none */
+  const char *status_name, *body_name, *headers_name;
+} rs__spec_t;
+
+typedef struct {
+  const char *name, *value;
+  size_t name_len, value_len;
+  int key, seq;                  /* which table key, which array element */
+  bool is_num;                   /* value is num (re-pointed after sorting) */
+  char num[32];                  /* a number value, formatted */
+} rs__header_t;
+
+/* One method name, or "*" for all. */
+static unsigned rs__method(lua_State *L, int idx, const char *fn) {
+  char desc[64];
+  size_t len;
+  if (lua_type(L, idx) != LUA_TSTRING)
+    rs_lutil_error(L, "%s: a method must be a string, got %s", fn,
+                   rs_lutil_describe(L, idx, desc, sizeof(desc)));
+  const char *s = lua_tolstring(L, idx, &len);
+  if (len == 1 && s[0] == '*') return RS_M_ANY;
+  unsigned bit = rs_method_bit(s, len);
+  if (bit == 0)
+    rs_lutil_error(L, "%s: unknown method \"%.32s\" (one of "
+#define XX(name, b) #name ", "
+                   RS_METHOD_MAP(XX)
+#undef XX
+                   "or \"*\"; methods are upper-case)", fn, s);
+  return bit;
+}
+
+/* "GET", "*" or { "GET", "POST" }. */
+static unsigned rs__methods(lua_State *L, int idx, const char *fn) {
+  char desc[64];
+  if (lua_type(L, idx) == LUA_TSTRING) return rs__method(L, idx, fn);
+  if (lua_type(L, idx) != LUA_TTABLE)
+    rs_lutil_error(L, "%s: argument 1 must be a method or a list of methods, got %s",
+                   fn, rs_lutil_describe(L, idx, desc, sizeof(desc)));
+  unsigned mask = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    if (lua_type(L, -2) != LUA_TNUMBER)
+      rs_lutil_error(L, "%s: the method list must be an array, as in {\"GET\", \"POST\"}", fn);
+    mask |= rs__method(L, lua_gettop(L), fn);
+    lua_pop(L, 1);
+  }
+  if (mask == 0) rs_lutil_error(L, "%s: the method list is empty", fn);
+  return mask;
+}
+
+/* RFC 9110 tchar. */
+static bool rs__is_token(const char *s, size_t len) {
+  static const char extra[] = "!#$%&'*+-.^_`|~";
+  if (len == 0) return false;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || (c != 0 && strchr(extra, c) != NULL);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/* Headers the server writes itself or that would break the framing. */
+static bool rs__is_reserved(const char *name, size_t len) {
+  static const char *const reserved[] = {
+    "content-length", "transfer-encoding", "connection", "keep-alive",
+    "upgrade", "date",
+  };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(reserved); i++)
+    if (rs_str_ieq(name, len, reserved[i], strlen(reserved[i]))) return true;
+  return false;
+}
+
+/* One header value (a string or a number) at idx into h. */
+static void rs__header_value(lua_State *L, int idx, const rs__spec_t *sp,
+                             rs__header_t *h) {
+  char desc[64];
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    /* lua_tolstring would leave the only copy of the string on the stack. */
+    lua_Number n = lua_tonumber(L, idx);
+    if (n > -1e15 && n < 1e15 && n == floor(n)) snprintf(h->num, sizeof(h->num), "%lld", (long long)n);
+    else snprintf(h->num, sizeof(h->num), "%.14g", (double)n);
+    h->is_num = true;
+    h->value_len = strlen(h->num);
+    return;
+  }
+  if (lua_type(L, idx) != LUA_TSTRING)
+    rs_lutil_error(L, "%s: header \"%.64s\" must be a string, a number or a list of "
+                   "strings, got %s", sp->fn, h->name,
+                   rs_lutil_describe(L, idx, desc, sizeof(desc)));
+  h->value = lua_tolstring(L, idx, &h->value_len);
+  for (size_t i = 0; i < h->value_len; i++) {
+    unsigned char c = (unsigned char)h->value[i];
+    if (c == '\r' || c == '\n')
+      rs_lutil_error(L, "%s: header \"%.64s\" has a CR or LF in its value "
+                     "(that would split the response)", sp->fn, h->name);
+    if ((c < 0x20 && c != '\t') || c == 0x7f)
+      rs_lutil_error(L, "%s: header \"%.64s\" has a control character in its value",
+                     sp->fn, h->name);
+  }
+}
+
+static int rs__header_cmp(const void *a, const void *b) {
+  const rs__header_t *x = a, *y = b;
+  size_t n = RS_MIN(x->name_len, y->name_len);
+  int c = strncasecmp(x->name, y->name, n);
+  if (c != 0) return c;
+  if (x->name_len != y->name_len) return x->name_len < y->name_len ? -1 : 1;
+  if (x->key != y->key) return x->key < y->key ? -1 : 1;
+  return x->seq - y->seq;
+}
+
+/* Check the headers table and sort its entries into hs (by name, values of
+ * one key in array order). Returns how many. */
+static size_t rs__headers_collect(lua_State *L, const rs__spec_t *sp,
+                                  rs__header_t *hs) {
+  char desc[64];
+  size_t n = 0;
+  int key = 0;
+  lua_pushnil(L);
+  while (lua_next(L, sp->headers)) {
+    int v = lua_gettop(L);
+    if (lua_type(L, v - 1) != LUA_TSTRING)
+      rs_lutil_error(L, "%s: '%s' must map header names to values, got a key %s",
+                     sp->fn, sp->headers_name, rs_lutil_describe(L, v - 1, desc, sizeof(desc)));
+    size_t name_len;
+    const char *name = lua_tolstring(L, v - 1, &name_len);
+    if (!rs__is_token(name, name_len))
+      rs_lutil_error(L, "%s: header name \"%.64s\" has an invalid character", sp->fn, name);
+    if (rs__is_reserved(name, name_len))
+      rs_lutil_error(L, "%s: header \"%.64s\" is set by the server", sp->fn, name);
+    size_t count = lua_type(L, v) == LUA_TTABLE ? lua_objlen(L, v) : 1;
+    if (count == 0)
+      rs_lutil_error(L, "%s: header \"%.64s\" has an empty list of values", sp->fn, name);
+    for (size_t i = 0; i < count; i++) {
+      if (n == RS__MAX_HEADERS)
+        rs_lutil_error(L, "%s: more than %d response headers", sp->fn, RS__MAX_HEADERS);
+      rs__header_t *h = &hs[n++];
+      memset(h, 0, sizeof(*h));
+      h->name = name;
+      h->name_len = name_len;
+      h->key = key;
+      h->seq = (int)i;
+      if (lua_type(L, v) == LUA_TTABLE) {
+        lua_rawgeti(L, v, (int)i + 1);
+        rs__header_value(L, -1, sp, h);  /* the string stays in the table */
+        lua_pop(L, 1);
+      } else {
+        rs__header_value(L, v, sp, h);
+      }
+    }
+    key++;
+    lua_pop(L, 1);
+  }
+  qsort(hs, n, sizeof(*hs), rs__header_cmp);
+  for (size_t i = 0; i < n; i++)
+    if (hs[i].is_num) hs[i].value = hs[i].num;   /* qsort moved num */
+  for (size_t i = 1; i < n; i++)
+    if (hs[i].key != hs[i - 1].key && hs[i].name_len == hs[i - 1].name_len &&
+        strncasecmp(hs[i].name, hs[i - 1].name, hs[i].name_len) == 0)
+      rs_lutil_error(L, "%s: header \"%.64s\" is given twice (names ignore case; "
+                     "use a list for several values)", sp->fn, hs[i].name);
+  return n;
+}
+
+/* Everything but the path, method and host, all checked: raises on a bad
+ * value, allocates nothing. */
+static void rs__spec_check(lua_State *L, rs__spec_t *sp) {
+  if (sp->status < 200)
+    rs_lutil_error(L, "%s: '%s' %d is not a final answer: use 200..599", sp->fn,
+                   sp->status_name, sp->status);
+  if (sp->body && sp->body_len > 0 &&
+      (sp->status == 204 || sp->status == 205 || sp->status == 304))
+    rs_lutil_error(L, "%s: a %d answer has no body", sp->fn, sp->status);
+}
+
+/* Render the headers and build the route. Lua errors come only before the
+ * first allocation; rs_router_add frees the route when it refuses it. */
+static void rs__route_add(lua_State *L, rs__spec_t *sp) {
+  rs_lconfig_ctx_t *ctx = lua_touserdata(L, lua_upvalueindex(1));
+  rs__header_t hs[RS__MAX_HEADERS];
+  size_t n = sp->headers ? rs__headers_collect(L, sp, hs) : 0;
+  rs__spec_check(L, sp);
+
+  static const char ct[] = "Content-Type: text/plain; charset=utf-8\r\n";
+  bool has_ct = false;
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++) {
+    len += hs[i].name_len + 2 + hs[i].value_len + 2;
+    has_ct = has_ct || rs_str_ieq(hs[i].name, hs[i].name_len, "content-type", 12);
+  }
+  bool add_ct = !has_ct && sp->body && sp->body_len > 0;
+  if (add_ct) len += sizeof(ct) - 1;
+
+  char where[LUA_IDSIZE + 16];
+  rs_lutil_where(L, where, sizeof(where));
+
+  /* No Lua error from here on. */
+  rs_route_t *r = rs_xcalloc(1, sizeof(*r));
+  r->methods = sp->methods;
+  r->host = sp->host ? rs_xstrdup(sp->host) : NULL;
+  r->path = rs_xstrdup(sp->path);
+  r->priority = sp->priority;
+  r->action = RS_ACTION_RESPOND;
+  r->where = rs_xstrdup(where[0] ? where : "?");
+  r->respond.status = sp->status;
+  /* Never NULL, even when empty: the server may memcpy them as they are. */
+  char *p = r->respond.headers = rs_xmalloc(len + 1);
+  for (size_t i = 0; i < n; i++) {
+    memcpy(p, hs[i].name, hs[i].name_len), p += hs[i].name_len;
+    memcpy(p, ": ", 2), p += 2;
+    memcpy(p, hs[i].value, hs[i].value_len), p += hs[i].value_len;
+    memcpy(p, "\r\n", 2), p += 2;
+  }
+  if (add_ct) memcpy(p, ct, sizeof(ct) - 1), p += sizeof(ct) - 1;
+  *p = '\0';
+  r->respond.headers_len = len;
+  r->respond.body = rs_xstrndup(sp->body ? sp->body : "", sp->body ? sp->body_len : 0);
+  r->respond.body_len = sp->body ? sp->body_len : 0;
+
+  const char *why = "";
+  if (rs_router_add(ctx->cfg->router, r, &why) != 0)
+    rs_lutil_error(L, "%s \"%.128s\": %s", sp->fn, sp->path, why);
+}
+
+static const char *rs__path(lua_State *L, int idx, const char *fn) {
+  return rs_lutil_string(L, idx, fn, "path", "a string starting with '/'", NULL);
+}
+
+/* ssr.route(methods, path, opts)
+ * Lua stack before: methods, path, opts   after: (nothing returned) */
+static int rs__route(lua_State *L) {
+  char desc[64];
+  rs__spec_t sp = { .fn = "ssr.route", .status = 200, .status_name = "respond.status",
+                    .body_name = "respond.body", .headers_name = "respond.headers" };
+  sp.methods = rs__methods(L, 1, sp.fn);
+  sp.path = rs__path(L, 2, sp.fn);
+  if (lua_type(L, 3) != LUA_TTABLE)
+    rs_lutil_error(L, "ssr.route: argument 3 must be a table of options, as in "
+                   "{ respond = { status = 200, body = \"hi\" } }, got %s",
+                   rs_lutil_describe(L, 3, desc, sizeof(desc)));
+  lua_settop(L, 3);
+  rs_lutil_check_keys(L, 3, "ssr.route options", rs__route_keys);
+
+  if (rs_lutil_field(L, 3, "priority")) {   /* slot 4 */
+    sp.priority = (int)rs_lutil_int(L, -1, sp.fn, "priority", -1000000, 1000000);
+  } else {
+    lua_pushnil(L);
+  }
+  if (rs_lutil_field(L, 3, "host")) {       /* slot 5 */
+    sp.host = rs_lutil_string(L, -1, sp.fn, "host", "a host name", NULL);
+  } else {
+    lua_pushnil(L);
+  }
+  if (!rs_lutil_field(L, 3, "respond"))     /* slot 6 */
+    rs_lutil_error(L, "ssr.route: no action: give 'respond' = { status = ..., body = ... }");
+  if (lua_type(L, 6) != LUA_TTABLE)
+    rs_lutil_error(L, "ssr.route: 'respond' must be a table, got %s",
+                   rs_lutil_describe(L, 6, desc, sizeof(desc)));
+  rs_lutil_check_keys(L, 6, "ssr.route respond", rs__respond_keys);
+
+  if (rs_lutil_field(L, 6, "status"))
+    sp.status = (int)rs_lutil_int(L, -1, sp.fn, sp.status_name, 100, 599);
+  else
+    lua_pushnil(L);                          /* slot 7 */
+  if (rs_lutil_field(L, 6, "body"))         /* slot 8 */
+    sp.body = rs_lutil_string(L, -1, sp.fn, sp.body_name, "a string", &sp.body_len);
+  else
+    lua_pushnil(L);
+  if (rs_lutil_field(L, 6, "headers")) {    /* slot 9 */
+    if (lua_type(L, -1) != LUA_TTABLE)
+      rs_lutil_error(L, "ssr.route: 'respond.headers' must be a table, got %s",
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    sp.headers = lua_gettop(L);
+  }
+  rs__route_add(L, &sp);
+  return 0;
+}
+
+/* ssr.respond(path, status, body, headers): a GET (and HEAD) route with a
+ * fixed answer. status defaults to 200; body and headers may be nil.
+ * Lua stack before: path, status, body, headers   after: (nothing returned) */
+static int rs__respond(lua_State *L) {
+  char desc[64];
+  rs__spec_t sp = { .fn = "ssr.respond", .methods = RS_M_GET, .status = 200,
+                    .status_name = "status", .body_name = "body",
+                    .headers_name = "headers" };
+  if (lua_gettop(L) > 4)
+    rs_lutil_error(L, "ssr.respond: expected (path, status, body, headers), got %d arguments",
+                   lua_gettop(L));
+  lua_settop(L, 4);
+  sp.path = rs__path(L, 1, sp.fn);
+  if (!lua_isnil(L, 2)) sp.status = (int)rs_lutil_int(L, 2, sp.fn, "status", 100, 599);
+  if (!lua_isnil(L, 3))
+    sp.body = rs_lutil_string(L, 3, sp.fn, "body", "a string", &sp.body_len);
+  if (!lua_isnil(L, 4)) {
+    if (lua_type(L, 4) != LUA_TTABLE)
+      rs_lutil_error(L, "ssr.respond: 'headers' must be a table, got %s",
+                     rs_lutil_describe(L, 4, desc, sizeof(desc)));
+    sp.headers = 4;
+  }
+  rs__route_add(L, &sp);
+  return 0;
+}
+
+void rs_lroute_register(lua_State *L, int module_idx, int ctx_idx) {
+  lua_pushvalue(L, ctx_idx);
+  lua_pushcclosure(L, rs__route, 1);
+  lua_setfield(L, module_idx, "route");
+  lua_pushvalue(L, ctx_idx);
+  lua_pushcclosure(L, rs__respond, 1);
+  lua_setfield(L, module_idx, "respond");
+}

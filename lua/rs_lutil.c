@@ -1,0 +1,164 @@
+/* lua/rs_lutil.c — see rs_lutil.h. */
+#include "rs_lutil.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rs_config.h"
+
+void rs_lutil_where(lua_State *L, char *buf, size_t len) {
+  lua_Debug ar;
+  buf[0] = '\0';
+  /* Level 0 is the running C function; the first frame with a line is the
+   * user's call, even when a C function such as pcall sits between. */
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    lua_getinfo(L, "Sl", &ar);
+    if (ar.currentline > 0) {
+      snprintf(buf, len, "%s:%d", ar.short_src, ar.currentline);
+      return;
+    }
+  }
+}
+
+void rs_lutil_error(lua_State *L, const char *fmt, ...) {
+  char msg[512], where[LUA_IDSIZE + 16];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  rs_lutil_where(L, where, sizeof(where));
+  if (where[0]) lua_pushfstring(L, "%s: %s", where, msg);
+  else lua_pushstring(L, msg);
+  lua_error(L);
+  __builtin_unreachable();
+}
+
+const char *rs_lutil_describe(lua_State *L, int idx, char *buf, size_t len) {
+  switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+      size_t n;
+      const char *s = lua_tolstring(L, idx, &n);
+      if (n > 40) snprintf(buf, len, "string \"%.37s...\"", s);
+      else snprintf(buf, len, "string \"%.*s\"", (int)n, s);
+      break;
+    }
+    case LUA_TNUMBER:
+      snprintf(buf, len, "number %.14g", (double)lua_tonumber(L, idx));
+      break;
+    case LUA_TBOOLEAN:
+      snprintf(buf, len, "boolean %s", lua_toboolean(L, idx) ? "true" : "false");
+      break;
+    default:
+      snprintf(buf, len, "%s", lua_typename(L, lua_type(L, idx)));
+      break;
+  }
+  return buf;
+}
+
+/* Levenshtein distance, for "did you mean". Keys are short; longer words
+ * count as far apart. */
+static size_t rs__distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 31 || lb > 31) return SIZE_MAX;
+  size_t row[32];
+  for (size_t j = 0; j <= lb; j++) row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j];
+      size_t best = diag + (a[i - 1] != b[j - 1]);
+      if (row[j] + 1 < best) best = row[j] + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+void rs_lutil_check_keys(lua_State *L, int idx, const char *ctx,
+                         const char *const *keys) {
+  idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+  char desc[64];
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);                           /* the value */
+    if (lua_type(L, -1) != LUA_TSTRING)
+      rs_lutil_error(L, "unknown key [%s] in %s",
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)), ctx);
+    const char *k = lua_tostring(L, -1);
+    const char *near = NULL;
+    size_t near_d = SIZE_MAX;
+    bool known = false;
+    for (const char *const *p = keys; *p; p++) {
+      if (strcmp(k, *p) == 0) { known = true; break; }
+      /* "header" for "header_ms": a missing suffix counts as one typo. */
+      size_t d = strlen(k) >= 3 && strncmp(k, *p, strlen(k)) == 0 ? 1 : rs__distance(k, *p);
+      if (d < near_d) { near_d = d; near = *p; }
+    }
+    if (known) continue;
+    if (near != NULL && near_d <= 2 && near_d < strlen(near))
+      rs_lutil_error(L, "unknown key '%.64s' in %s (did you mean '%s'?)", k, ctx, near);
+    rs_lutil_error(L, "unknown key '%.64s' in %s", k, ctx);
+  }
+}
+
+bool rs_lutil_field(lua_State *L, int idx, const char *key) {
+  idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+  lua_pushstring(L, key);
+  lua_rawget(L, idx);
+  if (!lua_isnil(L, -1)) return true;
+  lua_pop(L, 1);
+  return false;
+}
+
+long long rs_lutil_int(lua_State *L, int idx, const char *ctx, const char *name,
+                       long long min, long long max) {
+  char desc[64];
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    lua_Number n = lua_tonumber(L, idx);
+    /* The range test first: it also refuses NaN and keeps the cast defined. */
+    if (n >= (lua_Number)min && n <= (lua_Number)max && n == floor(n))
+      return (long long)n;
+  }
+  rs_lutil_error(L, "%s: '%s' must be an integer between %lld and %lld, got %s",
+                 ctx, name, min, max, rs_lutil_describe(L, idx, desc, sizeof(desc)));
+}
+
+size_t rs_lutil_size(lua_State *L, int idx, const char *ctx, const char *name,
+                     size_t min, size_t max) {
+  char desc[64];
+  size_t v = 0;
+  bool ok = false;
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    lua_Number n = lua_tonumber(L, idx);
+    /* 2^63 is exact as a double; anything at or past it is out anyway. */
+    if (n >= 0 && n < 9223372036854775808.0 && n == floor(n)) {
+      v = (size_t)n;
+      ok = true;
+    }
+  } else if (lua_type(L, idx) == LUA_TSTRING) {
+    ok = rs_size_parse(lua_tostring(L, idx), &v) == 0;
+  }
+  if (!ok || v < min || v > max)
+    rs_lutil_error(L, "%s: '%s' must be a size between %zu and %zu bytes "
+                   "(a number, or a string like \"64KB\"), got %s",
+                   ctx, name, min, max, rs_lutil_describe(L, idx, desc, sizeof(desc)));
+  return v;
+}
+
+const char *rs_lutil_string(lua_State *L, int idx, const char *ctx,
+                            const char *name, const char *what, size_t *len) {
+  char desc[64];
+  size_t n = 0;
+  const char *s = NULL;
+  if (lua_type(L, idx) == LUA_TSTRING) s = lua_tolstring(L, idx, &n);
+  if (s == NULL || strlen(s) != n)
+    rs_lutil_error(L, "%s: '%s' must be %s, got %s", ctx, name, what,
+                   rs_lutil_describe(L, idx, desc, sizeof(desc)));
+  if (len) *len = n;
+  return s;
+}

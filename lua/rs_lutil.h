@@ -1,0 +1,54 @@
+/* lua/rs_lutil.h — argument checks shared by the rustyssr Lua bindings.
+ *
+ * Every check raises a Lua error "FILE:LINE: message" where FILE:LINE is the
+ * user's call (the innermost Lua function with a current line), never a C
+ * frame. They allocate no C memory, so a raised error leaks nothing: callers
+ * validate everything first and allocate last. All raw accesses: a config
+ * table's metatable is not consulted. */
+#ifndef RS_LUTIL_H
+#define RS_LUTIL_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "rs_common.h"
+
+/* "file:line" of the innermost Lua code on L's stack, or "" when there is
+ * none (a C caller). Truncated to fit buf. */
+void rs_lutil_where(lua_State *L, char *buf, size_t len);
+
+/* Raise "where: message" (printf-style format). Never returns. */
+void rs_lutil_error(lua_State *L, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
+/* A short human description of the value at idx for messages: `string
+ * "lots"`, `number 1.5`, `boolean true`, `table`, `nil`. Does not touch the
+ * stack (lua_tolstring would turn a number slot into a string). */
+const char *rs_lutil_describe(lua_State *L, int idx, char *buf, size_t len);
+
+/* Raise on any key of the table at idx that is not in keys (NULL-ended):
+ * "unknown key 'listn' in ssr.config (did you mean 'listen'?)". */
+void rs_lutil_check_keys(lua_State *L, int idx, const char *ctx,
+                         const char *const *keys);
+
+/* Push t[key] (raw) when it is not nil and return true; push nothing and
+ * return false when it is nil. */
+bool rs_lutil_field(lua_State *L, int idx, const char *key);
+
+/* The value at idx as an integer in [min, max], or raise
+ * "ctx: 'name' must be an integer between min and max, got ...". */
+long long rs_lutil_int(lua_State *L, int idx, const char *ctx, const char *name,
+                       long long min, long long max);
+
+/* The value at idx as a byte count in [min, max]: an integer, or a size
+ * string as rs_size_parse reads it ("64KB"). */
+size_t rs_lutil_size(lua_State *L, int idx, const char *ctx, const char *name,
+                     size_t min, size_t max);
+
+/* The value at idx as a string with no NUL byte; raise "ctx: 'name' must be
+ * WHAT, got ..." otherwise. The string stays owned by Lua: valid while the
+ * value stays referenced. */
+const char *rs_lutil_string(lua_State *L, int idx, const char *ctx,
+                            const char *name, const char *what, size_t *len);
+
+#endif

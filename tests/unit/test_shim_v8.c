@@ -1,0 +1,592 @@
+/* tests/unit/test_shim_v8.c — the C shim over V8 (shim/rs_v8.h), driven
+ * with the hand-written bundles in tests/js/. Links rs_shim only. */
+#include "rs_v8.h"
+#include "tap.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+#define JS(name) RS_TEST_DIR "/js/" name
+#define CASES JS("shim_cases.js")
+
+/* ------------------------------------------------------------ helpers */
+
+typedef struct {
+  int level;
+  uint64_t id;
+  char msg[512];
+} logline_t;
+
+static logline_t logs[64];
+static int nlogs;
+
+static void on_log(void *ud, int level, uint64_t id, const char *msg, size_t len) {
+  (void)ud;
+  if (nlogs >= 64) return;
+  logs[nlogs].level = level;
+  logs[nlogs].id = id;
+  snprintf(logs[nlogs].msg, sizeof logs[nlogs].msg, "%.*s", (int)len, msg);
+  ASSERT_EQ(msg[len], '\0');
+  nlogs++;
+}
+
+static rs_v8_engine_t *make_engine(const char *path, int heap_mb, const void *cache,
+                                   size_t cache_len) {
+  rs_v8_opts_t o = {0};
+  o.bundle_path = path;
+  o.heap_mb = heap_mb;
+  o.code_cache = cache;
+  o.code_cache_len = cache_len;
+  o.log = on_log;
+  char err[512] = "";
+  rs_v8_engine_t *e = NULL;
+  int rc = rs_v8_engine_create(&o, &e, err, sizeof err);
+  if (rc != 0) fprintf(stderr, "# create %s: %d %s\n", path, rc, err);
+  return e;
+}
+
+/* Renders the case at `path` with no query, params or headers. */
+static rs_v8_outcome_t render_path(rs_v8_engine_t *e, const char *path, uint64_t id,
+                                   const char *props, rs_v8_result_t *r) {
+  rs_v8_request_t rq = {0};
+  rq.id = id;
+  rq.url = path;
+  rq.url_len = strlen(path);
+  rq.method = "GET";
+  rq.method_len = 3;
+  rq.path = path;
+  rq.path_len = strlen(path);
+  rq.props_json = props;
+  rq.props_len = props ? strlen(props) : 0;
+  return rs_v8_render(e, &rq, r);
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int contains(const char *hay, const char *needle) {
+  return hay && strstr(hay, needle) != NULL;
+}
+
+static rs_v8_engine_t *E; /* the shared engine on shim_cases.js */
+
+/* ------------------------------------------------------------ tests */
+
+static void test_init(void) {
+  ASSERT_EQ(rs_v8_init(2), 0);
+  ASSERT_EQ(rs_v8_init(4), 0); /* idempotent */
+  ASSERT(strncmp(rs_v8_version(), "1", 1) == 0);
+  ASSERT_STR_EQ(rs_v8_outcome_name(RS_V8_TIMEOUT), "TIMEOUT");
+  ASSERT_STR_EQ(rs_v8_outcome_desc(RS_V8_OK), "ok");
+  ASSERT_STR_EQ(rs_v8_outcome_name((rs_v8_outcome_t)99), "UNKNOWN");
+  E = make_engine(CASES, 64, NULL, 0);
+  ASSERT(E != NULL);
+  ASSERT_EQ(rs_v8_engine_cache_status(E), RS_V8_CACHE_NONE);
+}
+
+static void test_string_result(void) {
+  rs_v8_result_t r;
+  ASSERT_EQ(render_path(E, "/string", 1, NULL, &r), RS_V8_OK);
+  ASSERT_EQ(r.outcome, RS_V8_OK);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(r.ttl, -1);
+  ASSERT_EQ(r.nheaders, 0);
+  ASSERT_EQ(r.ntags, 0);
+  ASSERT_MEM_EQ(r.html, r.html_len, "<p>hello</p>", 12);
+  ASSERT_EQ(r.html[r.html_len], '\0');
+  ASSERT_STR_EQ(r.error, "");
+}
+
+static void test_object_result(void) {
+  rs_v8_result_t r;
+  ASSERT_EQ(render_path(E, "/object", 2, NULL, &r), RS_V8_OK);
+  ASSERT_EQ(r.status, 201);
+  ASSERT_EQ(r.ttl, 60);
+  ASSERT_MEM_EQ(r.html, r.html_len, "<i>o</i>", 8);
+  ASSERT_EQ(r.nheaders, 4);
+  ASSERT_STR_EQ(r.headers[0].name, "x-test");
+  ASSERT_STR_EQ(r.headers[0].value, "yes");
+  ASSERT_STR_EQ(r.headers[1].name, "set-cookie");
+  ASSERT_STR_EQ(r.headers[1].value, "a=1");
+  ASSERT_STR_EQ(r.headers[2].name, "set-cookie");
+  ASSERT_STR_EQ(r.headers[2].value, "b=2");
+  ASSERT_STR_EQ(r.headers[3].name, "x-num");
+  ASSERT_MEM_EQ(r.headers[3].value, r.headers[3].value_len, "5", 1);
+  ASSERT_EQ(r.ntags, 2);
+  ASSERT_MEM_EQ(r.tags[0].ptr, r.tags[0].len, "product:1", 9);
+  ASSERT_MEM_EQ(r.tags[1].ptr, r.tags[1].len, "home", 4);
+
+  ASSERT_EQ(render_path(E, "/object-min", 3, NULL, &r), RS_V8_OK);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(r.ttl, -1);
+  ASSERT_EQ(r.nheaders, 0);
+  ASSERT_MEM_EQ(r.html, r.html_len, "min", 3);
+}
+
+static void test_promise_result(void) {
+  rs_v8_result_t r;
+  ASSERT_EQ(render_path(E, "/promise", 4, NULL, &r), RS_V8_OK);
+  ASSERT_MEM_EQ(r.html, r.html_len, "<p>promised</p>", 15);
+  ASSERT_EQ(render_path(E, "/async", 5, NULL, &r), RS_V8_OK);
+  ASSERT_EQ(r.status, 202);
+  ASSERT_MEM_EQ(r.html, r.html_len, "<p>42</p>", 9);
+  ASSERT_EQ(render_path(E, "/microtask-order", 6, NULL, &r), RS_V8_OK);
+  ASSERT_MEM_EQ(r.html, r.html_len, "abc", 3);
+}
+
+static void test_errors(void) {
+  rs_v8_result_t r;
+  ASSERT_EQ(render_path(E, "/throw", 7, NULL, &r), RS_V8_ERROR);
+  ASSERT_EQ(r.outcome, RS_V8_ERROR);
+  ASSERT_EQ(r.status, 500);
+  ASSERT_EQ(r.html_len, 0);
+  ASSERT(contains(r.error, "shim_cases.js:"));
+  ASSERT(contains(r.error, "Error: boom from render"));
+  ASSERT(contains(r.stack, "Error: boom from render"));
+  ASSERT(contains(r.stack, "    at "));
+  ASSERT_EQ(strlen(r.error), r.error_len);
+
+  ASSERT_EQ(render_path(E, "/throw-string", 8, NULL, &r), RS_V8_ERROR);
+  ASSERT(contains(r.error, "a bare string"));
+  ASSERT_STR_EQ(r.stack, "");
+
+  ASSERT_EQ(render_path(E, "/reject", 9, NULL, &r), RS_V8_ERROR);
+  ASSERT(contains(r.error, "TypeError: rejected here"));
+  ASSERT(contains(r.error, "shim_cases.js:"));
+  ASSERT(contains(r.stack, "    at "));
+  ASSERT_EQ(render_path(E, "/reject-async", 10, NULL, &r), RS_V8_ERROR);
+  ASSERT(contains(r.error, "RangeError: late failure"));
+
+  ASSERT_EQ(render_path(E, "/number", 11, NULL, &r), RS_V8_ERROR);
+  ASSERT(contains(r.error, "render returned number"));
+  ASSERT_EQ(render_path(E, "/undefined", 12, NULL, &r), RS_V8_ERROR);
+  ASSERT(contains(r.error, "render returned undefined"));
+  ASSERT_EQ(render_path(E, "/html-not-string", 13, NULL, &r), RS_V8_ERROR);
+  ASSERT(contains(r.error, "html is number"));
+  ASSERT_EQ(render_path(E, "/bad-status", 14, NULL, &r), RS_V8_ERROR);
+  ASSERT(contains(r.error, "status"));
+  ASSERT_EQ(render_path(E, "/bad-header", 15, NULL, &r), RS_V8_ERROR);
+  ASSERT(contains(r.error, "control character"));
+  ASSERT_EQ(r.nheaders, 0);
+  ASSERT_EQ(render_path(E, "/bad-header-name", 16, NULL, &r), RS_V8_ERROR);
+  ASSERT(contains(r.error, "invalid header name"));
+  ASSERT_EQ(render_path(E, "/bad-tags", 17, NULL, &r), RS_V8_ERROR);
+  ASSERT(contains(r.error, "tags"));
+  ASSERT_EQ(render_path(E, "/never", 18, NULL, &r), RS_V8_ERROR);
+  ASSERT(contains(r.error, "render promise never settled"));
+  ASSERT_EQ(render_path(E, "/deep", 19, NULL, &r), RS_V8_ERROR);
+  ASSERT(contains(r.error, "RangeError: Maximum call stack size exceeded"));
+  ASSERT_EQ(render_path(E, "/nope", 20, NULL, &r), RS_V8_ERROR);
+  ASSERT(contains(r.error, "no case for /nope"));
+
+  ASSERT_EQ(render_path(E, "/string", 21, "{not json", &r), RS_V8_BADARG);
+  ASSERT(contains(r.error, "props: "));
+  ASSERT(contains(r.error, "SyntaxError"));
+  /* After all that, the engine still renders. */
+  ASSERT_EQ(render_path(E, "/string", 22, NULL, &r), RS_V8_OK);
+}
+
+/* ---- termination */
+
+typedef struct {
+  rs_v8_engine_t *e;
+  uint64_t id;
+  int delay_ms;
+  int hit, wrong_hit;
+} killer_t;
+
+static void *killer(void *arg) {
+  killer_t *k = arg;
+  usleep((useconds_t)k->delay_ms * 1000);
+  /* A terminate for another request must not touch the running one. */
+  k->wrong_hit = rs_v8_terminate(k->e, k->id + 1000);
+  k->hit = rs_v8_terminate(k->e, k->id);
+  return NULL;
+}
+
+static void test_terminate(void) {
+  const char *paths[] = {"/loop", "/async-loop"};
+  for (int i = 0; i < 2; i++) {
+    rs_v8_result_t r;
+    killer_t k = {E, 100 + (uint64_t)i, 100, 0, 0};
+    pthread_t t;
+    double t0 = now_ms();
+    pthread_create(&t, NULL, killer, &k);
+    ASSERT_EQ(render_path(E, paths[i], k.id, NULL, &r), RS_V8_TIMEOUT);
+    double took = now_ms() - t0;
+    pthread_join(t, NULL);
+    ASSERT_EQ(k.hit, 1);
+    ASSERT_EQ(k.wrong_hit, 0);
+    ASSERT(took >= 90 && took < 5000);
+    ASSERT(contains(r.error, "terminated"));
+    ASSERT(rs_v8_engine_usable(E));
+    ASSERT_EQ(render_path(E, "/string", 200 + (uint64_t)i, NULL, &r), RS_V8_OK);
+    ASSERT_MEM_EQ(r.html, r.html_len, "<p>hello</p>", 12);
+  }
+}
+
+static void test_terminate_late(void) {
+  rs_v8_result_t r;
+  ASSERT_EQ(render_path(E, "/string", 300, NULL, &r), RS_V8_OK);
+  /* The watchdog fires just after the render finished: a no-op. */
+  ASSERT_EQ(rs_v8_terminate(E, 300), 0);
+  ASSERT_EQ(render_path(E, "/async", 301, NULL, &r), RS_V8_OK);
+  ASSERT_MEM_EQ(r.html, r.html_len, "<p>42</p>", 9);
+}
+
+/* The race itself: a thread keeps terminating the render that just ended
+ * while renders keep starting. No render may be hit. */
+static atomic_uint_fast64_t last_done;
+static atomic_int race_stop;
+
+static void *late_killer(void *arg) {
+  rs_v8_engine_t *e = arg;
+  while (!atomic_load(&race_stop)) rs_v8_terminate(e, atomic_load(&last_done));
+  return NULL;
+}
+
+static void test_terminate_race(void) {
+  pthread_t t;
+  atomic_store(&race_stop, 0);
+  atomic_store(&last_done, 1000);
+  pthread_create(&t, NULL, late_killer, E);
+  int bad = 0;
+  for (uint64_t id = 1001; id < 3001; id++) {
+    rs_v8_result_t r;
+    if (render_path(E, (id & 1) ? "/async" : "/string", id, NULL, &r) != RS_V8_OK) bad++;
+    atomic_store(&last_done, id);
+  }
+  atomic_store(&race_stop, 1);
+  pthread_join(t, NULL);
+  ASSERT_EQ(bad, 0);
+}
+
+/* ---- heap limit */
+
+static void test_oom(void) {
+  rs_v8_engine_t *e = make_engine(CASES, 32, NULL, 0);
+  ASSERT(e != NULL);
+  size_t used = 0, limit = 0;
+  rs_v8_engine_heap(e, &used, &limit);
+  ASSERT(used > 0 && used < limit);
+  ASSERT(limit <= 40u << 20);
+  rs_v8_result_t r;
+  ASSERT_EQ(render_path(e, "/oom", 400, NULL, &r), RS_V8_OOM);
+  ASSERT(contains(r.error, "heap limit"));
+  ASSERT_EQ(rs_v8_engine_usable(e), 0);
+  ASSERT_EQ(render_path(e, "/string", 401, NULL, &r), RS_V8_DEAD);
+  rs_v8_engine_destroy(e);
+  /* A fresh engine in its place works. */
+  e = make_engine(CASES, 32, NULL, 0);
+  ASSERT(e != NULL);
+  ASSERT_EQ(render_path(e, "/string", 402, NULL, &r), RS_V8_OK);
+  ASSERT_MEM_EQ(r.html, r.html_len, "<p>hello</p>", 12);
+  rs_v8_engine_destroy(e);
+}
+
+/* ---- loading */
+
+static int create_err(const char *path, int timeout_ms, char *err, size_t n) {
+  rs_v8_opts_t o = {0};
+  o.bundle_path = path;
+  o.load_timeout_ms = timeout_ms;
+  o.log = on_log;
+  rs_v8_engine_t *e = (rs_v8_engine_t *)&o; /* must come back NULL */
+  int rc = rs_v8_engine_create(&o, &e, err, n);
+  if (e != NULL) return 12345;
+  return rc;
+}
+
+static void test_load_errors(void) {
+  char err[512];
+  ASSERT_EQ(create_err(JS("does_not_exist.js"), 0, err, sizeof err), -ENOENT);
+  ASSERT(contains(err, "does_not_exist.js: No such file or directory"));
+  ASSERT_EQ(create_err(JS("syntax_error.js"), 0, err, sizeof err), -EINVAL);
+  ASSERT(contains(err, "js/syntax_error.js:3: SyntaxError: Unexpected token '}'"));
+  ASSERT_EQ(create_err(JS("top_level_throw.js"), 0, err, sizeof err), -EINVAL);
+  ASSERT(contains(err, "js/top_level_throw.js:2: Error: top-level failure"));
+  ASSERT_EQ(create_err(JS("no_render.js"), 0, err, sizeof err), -EINVAL);
+  ASSERT(contains(err, "no_render.js: no global function 'render'"));
+  ASSERT(contains(err, "typeof render is 'undefined'"));
+  double t0 = now_ms();
+  ASSERT_EQ(create_err(JS("load_loop.js"), 100, err, sizeof err), -ETIMEDOUT);
+  ASSERT(now_ms() - t0 < 5000);
+  ASSERT(contains(err, "load_loop.js: top-level code ran longer than 100 ms"));
+  ASSERT_EQ(create_err(RS_TEST_DIR "/js", 0, err, sizeof err), -EISDIR);
+
+  /* Another function name, and a bundle from memory. */
+  static const char src[] = "function paint(req) { return 'painted ' + req.path; }";
+  rs_v8_opts_t o = {0};
+  o.bundle_path = "inline.js";
+  o.bundle_src = src;
+  o.bundle_len = sizeof src - 1;
+  o.render_fn = "paint";
+  rs_v8_engine_t *e = NULL;
+  ASSERT_EQ(rs_v8_engine_create(&o, &e, err, sizeof err), 0);
+  rs_v8_result_t r;
+  ASSERT_EQ(render_path(e, "/x", 1, NULL, &r), RS_V8_OK);
+  ASSERT_MEM_EQ(r.html, r.html_len, "painted /x", 10);
+  rs_v8_engine_destroy(e);
+  rs_v8_engine_destroy(NULL);
+}
+
+/* ---- console and the globals */
+
+static void test_console(void) {
+  nlogs = 0;
+  rs_v8_pair_t h[] = {{"X-N", 3, "77", 2}};
+  rs_v8_request_t rq = {0};
+  rq.id = 4242;
+  rq.path = "/console";
+  rq.path_len = 8;
+  rq.headers = h;
+  rq.nheaders = 1;
+  rs_v8_result_t r;
+  ASSERT_EQ(rs_v8_render(E, &rq, &r), RS_V8_OK);
+  ASSERT_EQ(nlogs, 5);
+  ASSERT_EQ(logs[0].level, RS_V8_LOG_INFO);
+  ASSERT_EQ(logs[0].id, 4242);
+  ASSERT_STR_EQ(logs[0].msg, "hello 77 {\"a\":[1,\"b\"]}");
+  ASSERT_EQ(logs[1].level, RS_V8_LOG_WARN);
+  ASSERT_STR_EQ(logs[1].msg, "careful");
+  ASSERT_EQ(logs[2].level, RS_V8_LOG_ERROR);
+  ASSERT(strncmp(logs[2].msg, "Error: logged error\n    at ", 27) == 0);
+  ASSERT_EQ(logs[3].level, RS_V8_LOG_DEBUG);
+  ASSERT_STR_EQ(logs[4].msg, "info 1.5 true null undefined");
+
+  nlogs = 0;
+  ASSERT_EQ(render_path(E, "/microtask-throw", 4343, NULL, &r), RS_V8_OK);
+  ASSERT_EQ(nlogs, 1);
+  ASSERT_EQ(logs[0].level, RS_V8_LOG_ERROR);
+  ASSERT_EQ(logs[0].id, 4343);
+  ASSERT(contains(logs[0].msg, "thrown in a microtask"));
+}
+
+static void test_no_node(void) {
+  rs_v8_result_t r;
+  ASSERT_EQ(render_path(E, "/no-node", 500, NULL, &r), RS_V8_OK);
+  ASSERT_STR_EQ(r.html, "undefined,undefined,undefined,undefined,undefined,undefined,"
+                        "function,function,function,function");
+  ASSERT_EQ(render_path(E, "/intl", 501, NULL, &r), RS_V8_OK);
+  /* "1 234,5" with a narrow no-break space, then "ёж". */
+  ASSERT_STR_EQ(r.html, "1\xc2\xa0" "234,5|\xd1\x91\xd0\xb6");
+}
+
+static void test_textcodec(void) {
+  rs_v8_result_t r;
+  ASSERT_EQ(render_path(E, "/textcodec", 600, NULL, &r), RS_V8_OK);
+  if (r.outcome != RS_V8_OK) fprintf(stderr, "# %s\n", r.error);
+  static const char want[] = "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82, "
+                             "\xd0\xbc\xd0\xb8\xd1\x80! \xf0\x9f\x98\x80";
+  ASSERT_MEM_EQ(r.html, r.html_len, want, sizeof want - 1);
+}
+
+static void test_utf8_output(void) {
+  rs_v8_result_t r;
+  ASSERT_EQ(render_path(E, "/utf8", 700, NULL, &r), RS_V8_OK);
+  static const char want[] = "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82, "
+                             "\xd0\xbc\xd0\xb8\xd1\x80! \xf0\x9f\x98\x80 \xc3\xa9";
+  ASSERT_MEM_EQ(r.html, r.html_len, want, sizeof want - 1);
+  ASSERT_EQ(render_path(E, "/lone-surrogate", 701, NULL, &r), RS_V8_OK);
+  ASSERT_MEM_EQ(r.html, r.html_len, "a\xef\xbf\xbd" "b", 5);
+  ASSERT_EQ(render_path(E, "/nul", 702, NULL, &r), RS_V8_OK);
+  ASSERT_MEM_EQ(r.html, r.html_len, "a\0b", 3);
+
+  /* A big page, then a small one: the buffer is reused, the bytes exact. */
+  ASSERT_EQ(render_path(E, "/big", 703, "{\"n\":20000,\"chunk\":\"\xd0\xaf\xd0\xb1 \"}", &r),
+            RS_V8_OK);
+  ASSERT_EQ(r.html_len, 20000 * 5);
+  ASSERT_MEM_EQ(r.html + 99995, 5, "\xd0\xaf\xd0\xb1 ", 5);
+  ASSERT_EQ(render_path(E, "/utf8", 704, NULL, &r), RS_V8_OK);
+  ASSERT_MEM_EQ(r.html, r.html_len, want, sizeof want - 1);
+
+  /* Taking the buffer. */
+  char *mine = rs_v8_result_take_html(E, &r);
+  ASSERT(mine != NULL);
+  ASSERT(r.html == NULL);
+  ASSERT(rs_v8_result_take_html(E, &r) == NULL);
+  ASSERT_MEM_EQ(mine, sizeof want - 1, want, sizeof want - 1);
+  ASSERT_EQ(mine[sizeof want - 1], '\0');
+  free(mine);
+  ASSERT_EQ(render_path(E, "/string", 705, NULL, &r), RS_V8_OK);
+  ASSERT_MEM_EQ(r.html, r.html_len, "<p>hello</p>", 12);
+  ASSERT_EQ(render_path(E, "/throw", 706, NULL, &r), RS_V8_ERROR);
+  ASSERT(rs_v8_result_take_html(E, &r) == NULL);
+}
+
+static void test_globals_persist(void) {
+  rs_v8_result_t r;
+  ASSERT_EQ(render_path(E, "/count", 800, NULL, &r), RS_V8_OK);
+  int a = atoi(r.html);
+  ASSERT_EQ(render_path(E, "/count", 801, NULL, &r), RS_V8_OK);
+  ASSERT_EQ(atoi(r.html), a + 1);
+}
+
+static void test_request_fields(void) {
+  rs_v8_pair_t q[] = {{"a", 1, "1", 1}, {"b", 1, "x y", 3}, {"a", 1, "2", 1},
+                      {"a", 1, "3", 1}, {"\xd1\x8f", 2, "\xd0\xaf", 2}};
+  rs_v8_pair_t p[] = {{"id", 2, "42", 2}};
+  rs_v8_pair_t h[] = {{"Host", 4, "example.com", 11},
+                      {"Accept", 6, "text/html", 9},
+                      {"accept", 6, "*/*", 3},
+                      {"Cookie", 6, "a=1", 3},
+                      {"cookie", 6, "b=2", 3}};
+  rs_v8_request_t rq = {0};
+  rq.id = 900;
+  rq.url = "/request?a=1&b=x%20y&a=2&a=3";
+  rq.url_len = strlen(rq.url);
+  rq.method = "POST";
+  rq.method_len = 4;
+  rq.path = "/request";
+  rq.path_len = 8;
+  rq.query = q;
+  rq.nquery = 5;
+  rq.params = p;
+  rq.nparams = 1;
+  rq.headers = h;
+  rq.nheaders = 5;
+  rq.props_json = "{\"user\":{\"name\":\"\xd0\x98\xd0\xb2\xd0\xb0\xd0\xbd\"},\"n\":[1,2]}";
+  rq.props_len = strlen(rq.props_json);
+  rs_v8_result_t r;
+  ASSERT_EQ(rs_v8_render(E, &rq, &r), RS_V8_OK);
+  static const char want[] =
+      "{\"url\":\"/request?a=1&b=x%20y&a=2&a=3\",\"method\":\"POST\",\"path\":\"/request\","
+      "\"query\":{\"a\":[\"1\",\"2\",\"3\"],\"b\":\"x y\",\"\xd1\x8f\":\"\xd0\xaf\"},"
+      "\"params\":{\"id\":\"42\"},"
+      "\"headers\":{\"host\":\"example.com\",\"accept\":\"text/html, */*\","
+      "\"cookie\":\"a=1; b=2\"},"
+      "\"props\":{\"user\":{\"name\":\"\xd0\x98\xd0\xb2\xd0\xb0\xd0\xbd\"},\"n\":[1,2]}}";
+  ASSERT_MEM_EQ(r.html, r.html_len, want, sizeof want - 1);
+}
+
+/* ---- code cache */
+
+static void test_code_cache(void) {
+  rs_v8_result_t r;
+  void *blob = NULL;
+  size_t len = 0;
+  ASSERT_EQ(render_path(E, "/async", 1000, NULL, &r), RS_V8_OK);
+  ASSERT_EQ(rs_v8_engine_code_cache(E, &blob, &len), 0);
+  ASSERT(blob != NULL && len > 100);
+
+  rs_v8_engine_t *e2 = make_engine(CASES, 64, blob, len);
+  ASSERT(e2 != NULL);
+  ASSERT_EQ(rs_v8_engine_cache_status(e2), RS_V8_CACHE_ACCEPTED);
+  ASSERT_EQ(render_path(e2, "/async", 1001, NULL, &r), RS_V8_OK);
+  ASSERT_MEM_EQ(r.html, r.html_len, "<p>42</p>", 9);
+  ASSERT_EQ(render_path(e2, "/textcodec", 1002, NULL, &r), RS_V8_OK);
+  rs_v8_engine_destroy(e2);
+
+  /* The blob of another bundle is refused, and the engine works anyway. */
+  rs_v8_engine_t *e3 = make_engine(JS("no_render.js"), 0, blob, len);
+  ASSERT(e3 == NULL); /* no render(): create fails for its own reason */
+  static const char src[] = "function render() { return 'other'; }";
+  rs_v8_opts_t o = {0};
+  o.bundle_path = "other.js";
+  o.bundle_src = src;
+  o.bundle_len = sizeof src - 1;
+  o.code_cache = blob;
+  o.code_cache_len = len;
+  char err[256];
+  ASSERT_EQ(rs_v8_engine_create(&o, &e3, err, sizeof err), 0);
+  ASSERT_EQ(rs_v8_engine_cache_status(e3), RS_V8_CACHE_REJECTED);
+  ASSERT_EQ(render_path(e3, "/", 1003, NULL, &r), RS_V8_OK);
+  ASSERT_MEM_EQ(r.html, r.html_len, "other", 5);
+  rs_v8_engine_destroy(e3);
+
+  /* A damaged blob for the right bundle: V8's own checksum refuses it. */
+  ((unsigned char *)blob)[len - 7] ^= 0x5a;
+  ((unsigned char *)blob)[len / 2] ^= 0x5a;
+  rs_v8_engine_t *e4 = make_engine(CASES, 64, blob, len);
+  ASSERT(e4 != NULL);
+  ASSERT_EQ(rs_v8_engine_cache_status(e4), RS_V8_CACHE_REJECTED);
+  ASSERT_EQ(render_path(e4, "/string", 1004, NULL, &r), RS_V8_OK);
+  rs_v8_engine_destroy(e4);
+  free(blob);
+}
+
+/* ---- engines on threads */
+
+typedef struct {
+  int n;
+  int ok;
+  char err[256];
+} worker_t;
+
+static void *worker(void *arg) {
+  worker_t *w = arg;
+  rs_v8_engine_t *e = make_engine(CASES, 64, NULL, 0);
+  if (!e) return NULL;
+  for (int i = 0; i < w->n; i++) {
+    rs_v8_result_t r;
+    const char *path = (i % 3 == 0) ? "/async" : (i % 3 == 1) ? "/utf8" : "/textcodec";
+    if (render_path(e, path, (uint64_t)i, NULL, &r) == RS_V8_OK) w->ok++;
+    else snprintf(w->err, sizeof w->err, "%s", r.error);
+  }
+  rs_v8_engine_destroy(e);
+  return NULL;
+}
+
+static void test_threads(void) {
+  worker_t w[2] = {{300, 0, ""}, {300, 0, ""}};
+  pthread_t t[2];
+  for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, worker, &w[i]);
+  for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+  if (w[0].err[0]) fprintf(stderr, "# %s\n", w[0].err);
+  ASSERT_EQ(w[0].ok, 300);
+  ASSERT_EQ(w[1].ok, 300);
+}
+
+/* An engine made on this thread, used by another, destroyed here. */
+static void *render_once(void *arg) {
+  rs_v8_result_t r;
+  return render_path(arg, "/async", 1, NULL, &r) == RS_V8_OK ? arg : NULL;
+}
+
+static void test_handoff(void) {
+  rs_v8_engine_t *e = make_engine(CASES, 0, NULL, 0);
+  ASSERT(e != NULL);
+  pthread_t t;
+  void *ret = NULL;
+  pthread_create(&t, NULL, render_once, e);
+  pthread_join(t, &ret);
+  ASSERT(ret == e);
+  rs_v8_result_t r;
+  ASSERT_EQ(render_path(e, "/string", 2, NULL, &r), RS_V8_OK);
+  rs_v8_engine_destroy(e);
+}
+
+static void test_done(void) {
+  rs_v8_engine_destroy(E);
+  E = NULL;
+}
+
+int main(void) {
+  RS_TEST(test_init);
+  RS_TEST(test_string_result);
+  RS_TEST(test_object_result);
+  RS_TEST(test_promise_result);
+  RS_TEST(test_errors);
+  RS_TEST(test_terminate);
+  RS_TEST(test_terminate_late);
+  RS_TEST(test_terminate_race);
+  RS_TEST(test_oom);
+  RS_TEST(test_load_errors);
+  RS_TEST(test_console);
+  RS_TEST(test_no_node);
+  RS_TEST(test_textcodec);
+  RS_TEST(test_utf8_output);
+  RS_TEST(test_globals_persist);
+  RS_TEST(test_request_fields);
+  RS_TEST(test_code_cache);
+  RS_TEST(test_threads);
+  RS_TEST(test_handoff);
+  RS_TEST(test_done);
+  RS_TEST_DONE();
+}

@@ -74,9 +74,9 @@ struct rs_conn_s {
 };
 
 static llhttp_settings_t rs__settings;
+static _Thread_local char *rs__tl_rbuf;  /* the loop thread's read buffer */
 static bool rs__settings_ready;
 #define RS__RBUF_SIZE (64 * 1024)
-static _Thread_local char *rs__tl_rbuf;
 
 static void rs__conn_close(rs_conn_t *c);
 static void rs__conn_flush(rs_conn_t *c);
@@ -142,6 +142,9 @@ void rs_conn_loop_dispose(rs_loop_t *loop) {
   }
   loop->nfree_reqs = 0;
   rs_buf_free(&loop->access);
+  /* The read buffer is the calling thread's, and this is its loop's end. */
+  free(rs__tl_rbuf);
+  rs__tl_rbuf = NULL;
 }
 
 /* Append bytes to the request's url/header arena. Pointers into it are

@@ -8,6 +8,7 @@
 #include "rs_config.h"
 #include "rs_lconfig.h"
 #include "rs_log.h"
+#include "rs_pool.h"
 #include "rs_server.h"
 #include "rs_v8.h"
 
@@ -50,6 +51,12 @@ int main(int argc, char **argv) {
   if (rs_lconfig_load(path, &cfg, err, sizeof(err)) != 0) {
     fprintf(stderr, "rustyssr: %s\n", err);
     if (test) fprintf(stderr, "rustyssr: configuration file %s test failed\n", path);
+    rs_config_dispose(&cfg);
+    return 1;
+  }
+  if (test && cfg.render.bundle != NULL && rs_pool_check(&cfg, err, sizeof(err)) != 0) {
+    fprintf(stderr, "rustyssr: %s\n", err);
+    fprintf(stderr, "rustyssr: configuration file %s test failed\n", path);
     rs_config_dispose(&cfg);
     return 1;
   }

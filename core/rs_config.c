@@ -36,6 +36,14 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->log.level = RS_LOG_INFO;
   cfg->log.access = NULL;
 
+  cfg->render.bundle = NULL;
+  cfg->render.fn = rs_xstrdup("render");
+  cfg->render.threads = 0;
+  cfg->render.queue = 512;
+  cfg->render.timeout_ms = 2000;
+  cfg->render.heap_mb = 128;
+  cfg->render.debug = false;
+
   cfg->router = rs_router_create();
 }
 
@@ -43,6 +51,8 @@ void rs_config_dispose(rs_config_t *cfg) {
   free(cfg->file);
   free(cfg->log.error);
   free(cfg->log.access);
+  free(cfg->render.bundle);
+  free(cfg->render.fn);
   rs_router_destroy(cfg->router);
   memset(cfg, 0, sizeof(*cfg));
 }

@@ -48,6 +48,16 @@ typedef struct rs_config_s {
     char *access;                /* NULL = off, "stderr" or a file path (owned) */
   } log;
 
+  struct {                       /* the render pool (core/rs_pool.h) */
+    char *bundle;                /* the JS bundle's path; NULL = no pool (owned) */
+    char *fn;                    /* the global render function, "render" (owned) */
+    int threads;                 /* render threads; 0 = one per core */
+    size_t queue;                /* jobs waiting beyond that → 503 (512) */
+    uint64_t timeout_ms;         /* queue wait, and then render time → 504 (2000) */
+    int heap_mb;                 /* V8 heap per isolate (128) */
+    bool debug;                  /* error pages show the JS error and stack */
+  } render;
+
   rs_router_t *router;           /* the routes the file declared (owned) */
 } rs_config_t;
 

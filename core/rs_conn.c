@@ -823,6 +823,7 @@ static void rs__conn_close(rs_conn_t *c) {
     if (r->_state == RS__REQ_DISPATCHED) {
       r->_conn = NULL;
       r->_next = NULL;
+      if (r->on_abort != NULL) r->on_abort(r);
     } else {
       rs__req_free(r);
     }

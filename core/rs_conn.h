@@ -51,6 +51,10 @@ struct rs_req_s {
   uint64_t start_ms;
   rs_loop_t *loop;
   void *data;                    /* the handler's */
+  /* Set by a handler that answers later: called on the loop when the
+   * client goes away first. The handler must still call rs_req_respond
+   * (which then only releases). */
+  void (*on_abort)(rs_req_t *req);
 
   /* private to rs_conn.c */
   rs_conn_t *_conn;              /* NULL once the client has gone */

@@ -1,6 +1,7 @@
 /* core/rs_dispatch.c — see rs_dispatch.h. */
 #include "rs_dispatch.h"
 
+#include "rs_render.h"
 #include "rs_router.h"
 
 static const char rs__html[] = "Content-Type: text/html\r\n";
@@ -29,6 +30,9 @@ void rs_dispatch(rs_req_t *req) {
       rs_req_respond(req, &resp);
       return;
     }
+    case RS_ACTION_RENDER:
+      rs_render_request(req, route);
+      return;
   }
   rs__respond_error(req, 500);
 }

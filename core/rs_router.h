@@ -33,7 +33,8 @@ enum {
 unsigned rs_method_bit(const char *name, size_t len);
 
 typedef enum {
-  RS_ACTION_RESPOND = 1,
+  RS_ACTION_RESPOND = 1,         /* a fixed answer */
+  RS_ACTION_RENDER,              /* the bundle renders it (core/rs_render.h) */
 } rs_action_t;
 
 typedef struct rs_route_s {

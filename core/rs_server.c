@@ -121,7 +121,7 @@ static void rs__loop_check(rs_loop_t *loop) {
     rs_conn_drain_all(loop, false);
   }
   if (force > 0) rs_conn_drain_all(loop, true);
-  if (loop->draining && loop->nconns == 0 && !loop->closed) {
+  if (loop->draining && loop->nconns == 0 && loop->pending_jobs == 0 && !loop->closed) {
     /* Under wake_lock: once `closed` is seen, the main thread never sends
      * to this loop's async handle again (it is about to be closed). */
     uv_mutex_lock(&srv->wake_lock);
@@ -154,6 +154,8 @@ static int rs__loop_init(rs_loop_t *loop, rs_server_t *srv, int index, int fd, r
   loop->wake.data = wake_data;
   uv_timer_init(&loop->uv, &loop->tick);
   loop->tick.data = loop;
+  loop->pool = srv->pool;
+  if (loop->pool != NULL && index > 0) rs_pool_inbox_init(&loop->inbox, &loop->uv);
   rs__update_time(loop);
   return 0;
 }
@@ -188,6 +190,7 @@ static void rs__loop_thread(void *arg) {
   rs_conn_loop_dispose(loop);
   /* Handles close in the run above; a last pass collects their callbacks. */
   uv_run(&loop->uv, UV_RUN_NOWAIT);
+  if (loop->pool != NULL) uv_mutex_destroy(&loop->inbox.lock);
   if (uv_loop_close(&loop->uv) != 0) rs_log_warn("loop %d: handles left open at exit", loop->index);
 }
 
@@ -354,6 +357,14 @@ int rs_server_run(rs_config_t *cfg) {
   uv_signal_start(&srv.sigint, rs__on_signal, SIGINT);
   uv_signal_start(&srv.sighup, rs__on_signal, SIGHUP);
   rs_metrics_register("server", rs__collect, &srv);
+  if (cfg->render.bundle != NULL) {
+    char err[1024];
+    if (rs_pool_create(cfg, &srv.pool, err, sizeof(err)) != 0) {
+      rs_log_error("render: %s", err);
+      rc = -EINVAL;
+      goto fail_sockets;
+    }
+  }
 
   srv.loops = rs_xcalloc((size_t)srv.nloops, sizeof(rs_loop_t *));
   for (int i = 0; i < srv.nloops; i++) {
@@ -385,6 +396,7 @@ int rs_server_run(rs_config_t *cfg) {
   }
   free(srv.loops);
   uv_barrier_destroy(&srv.barrier);
+  rs_pool_destroy(srv.pool);
   rs_conn_loop_dispose(&srv.admin);
   uv_run(&srv.admin.uv, UV_RUN_NOWAIT);
   uv_loop_close(&srv.admin.uv);

@@ -12,6 +12,7 @@
 #include "rs_common.h"
 #include "rs_config.h"
 #include "rs_http.h"
+#include "rs_pool.h"
 
 #include <uv.h>
 
@@ -62,6 +63,10 @@ struct rs_loop_s {
   int drain_seen;                /* last drain generation acted on */
   bool closed;
 
+  rs_pool_t *pool;               /* the render pool, NULL without a bundle */
+  rs_pool_inbox_t inbox;         /* finished render jobs for this loop */
+  size_t pending_jobs;           /* submitted, not yet back */
+
   rs_loop_counters_t counters;
 };
 
@@ -70,6 +75,7 @@ struct rs_server_s {
   int nloops;
   rs_loop_t **loops;             /* worker loops, index 1..N in loops[0..N-1] */
   rs_loop_t admin;               /* the main thread's loop */
+  rs_pool_t *pool;
   uv_signal_t sigterm, sigint, sighup;
   uv_timer_t deadline;
   uv_mutex_t wake_lock;          /* orders wake-ups against a loop's close */

@@ -14,7 +14,10 @@
 #define RS__DAY_MS 86400000LL    /* a longer timeout is a unit mistake */
 
 static const char *const rs__config_keys[] = {
-  "listen", "admin", "backlog", "workers", "pin", "limits", "timeouts", "log", NULL
+  "listen", "admin", "backlog", "workers", "pin", "limits", "timeouts", "log", "render", NULL
+};
+static const char *const rs__render_keys[] = {
+  "bundle", "fn", "threads", "queue", "timeout_ms", "heap_mb", "debug", NULL
 };
 static const char *const rs__limits_keys[] = {
   "url", "header_bytes", "headers", "body", "pipeline", NULL
@@ -129,6 +132,56 @@ static void rs__config_log(lua_State *L, int t, rs_config_t *c,
   }
 }
 
+/* render = { bundle = "app/dist/server.js", fn = "render", threads = "auto",
+ * queue = 512, timeout_ms = 2000, heap_mb = 128, debug = false }
+ * Strings are returned borrowed (*bundle, *fn) and copied at commit. */
+static void rs__config_render(lua_State *L, int t, rs_config_t *c, const char **bundle,
+                              const char **fn) {
+  char desc[64];
+  rs_lutil_check_keys(L, t, "ssr.config.render", rs__render_keys);
+  if (rs_lutil_field(L, t, "bundle")) {
+    size_t n;
+    *bundle = rs_lutil_string(L, -1, "ssr.config", "render.bundle", "a file path", &n);
+    if (n == 0) rs_lutil_error(L, "ssr.config: 'render.bundle' must be a file path, got an empty string");
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "fn")) {
+    size_t n;
+    *fn = rs_lutil_string(L, -1, "ssr.config", "render.fn", "a global function name", &n);
+    if (n == 0 || n > 128) rs_lutil_error(L, "ssr.config: 'render.fn' must be a global function name");
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "threads")) {
+    if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "auto") == 0)
+      c->render.threads = 0;
+    else if (lua_type(L, -1) == LUA_TNUMBER)
+      c->render.threads = (int)rs_lutil_int(L, -1, "ssr.config", "render.threads", 1, 1024);
+    else
+      rs_lutil_error(L, "ssr.config: 'render.threads' must be \"auto\" or a positive integer, got %s",
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "queue")) {
+    c->render.queue = (size_t)rs_lutil_int(L, -1, "ssr.config", "render.queue", 1, 1000000);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "timeout_ms")) {
+    c->render.timeout_ms = (uint64_t)rs_lutil_int(L, -1, "ssr.config", "render.timeout_ms", 1, RS__DAY_MS);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "heap_mb")) {
+    c->render.heap_mb = (int)rs_lutil_int(L, -1, "ssr.config", "render.heap_mb", 8, 65536);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "debug")) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      rs_lutil_error(L, "ssr.config: 'render.debug' must be a boolean, got %s",
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    c->render.debug = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+}
+
 /* A nested table (limits, timeouts, log) or raise. Pushes it. */
 static bool rs__config_sub(lua_State *L, const char *key) {
   char desc[64];
@@ -155,6 +208,7 @@ static int rs__config(lua_State *L) {
 
   rs_config_t c = *ctx->cfg;     /* shallow: owned strings stay ctx->cfg's */
   const char *log_error = NULL, *log_access = NULL;
+  const char *render_bundle = NULL, *render_fn = NULL;
   bool access_set = false;
 
   if (rs_lutil_field(L, 1, "listen")) {
@@ -210,8 +264,23 @@ static int rs__config(lua_State *L) {
     lua_pop(L, 1);
   }
 
+  if (rs__config_sub(L, "render")) {
+    rs__config_render(L, lua_gettop(L), &c, &render_bundle, &render_fn);
+    lua_pop(L, 1);
+  }
+
   /* Commit: nothing below raises. */
   rs_config_t *cfg = ctx->cfg;
+  if (render_bundle != NULL) {
+    /* A relative bundle path is taken from the directory rustyssr runs in,
+     * as nginx takes paths from its prefix. */
+    c.render.bundle = rs_xstrdup(render_bundle);
+    free(cfg->render.bundle);
+  }
+  if (render_fn != NULL) {
+    c.render.fn = rs_xstrdup(render_fn);
+    free(cfg->render.fn);
+  }
   if (log_error != NULL) {
     c.log.error = rs_xstrdup(log_error);
     free(cfg->log.error);
@@ -336,6 +405,20 @@ static char *rs__dirname(const char *path) {
   return rs_xstrndup(path, (size_t)(slash - path));
 }
 
+/* What only the whole file can tell: a render route needs a bundle. */
+static int rs__check_whole(const rs_config_t *cfg, char *err, size_t errlen) {
+  if (cfg->render.bundle != NULL) return 0;
+  for (size_t i = 0; i < rs_router_count(cfg->router); i++) {
+    const rs_route_t *r = rs_router_get(cfg->router, i);
+    if (r->action == RS_ACTION_RENDER) {
+      snprintf(err, errlen, "%s: a render route needs ssr.config { render = { bundle = \"...\" } }",
+               r->where);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 static int rs__load(const char *name, const char *chunk, rs_config_t *cfg,
                     char *err, size_t errlen) {
   char *dir = rs__dirname(name);
@@ -344,6 +427,7 @@ static int rs__load(const char *name, const char *chunk, rs_config_t *cfg,
   if (L == NULL) return -1;
   int rc = rs_lconfig_run(L, name, chunk, chunk ? strlen(chunk) : 0, err, errlen);
   lua_close(L);
+  if (rc == 0) rc = rs__check_whole(cfg, err, errlen);
   return rc;
 }
 

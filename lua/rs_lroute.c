@@ -24,13 +24,14 @@
 
 #define RS__MAX_HEADERS 64       /* per route; a fixed answer needs a few */
 
-static const char *const rs__route_keys[] = { "respond", "priority", "host", NULL };
+static const char *const rs__route_keys[] = { "respond", "render", "priority", "host", NULL };
 static const char *const rs__respond_keys[] = { "status", "headers", "body", NULL };
 
 /* A route being declared: borrowed strings from the call's arguments, which
  * stay on the stack until the route is built. */
 typedef struct {
   const char *fn;                /* "ssr.route" or "ssr.respond", for messages */
+  rs_action_t action;
   unsigned methods;
   const char *path;
   const char *host;              /* NULL = any host */
@@ -242,7 +243,7 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   r->host = sp->host ? rs_xstrdup(sp->host) : NULL;
   r->path = rs_xstrdup(sp->path);
   r->priority = sp->priority;
-  r->action = RS_ACTION_RESPOND;
+  r->action = sp->action ? sp->action : RS_ACTION_RESPOND;
   r->where = rs_xstrdup(where[0] ? where : "?");
   r->respond.status = sp->status;
   /* Never NULL, even when empty: the server may memcpy them as they are. */
@@ -293,8 +294,20 @@ static int rs__route(lua_State *L) {
   } else {
     lua_pushnil(L);
   }
+  if (rs_lutil_field(L, 3, "render")) {     /* render = true: the bundle answers */
+    if (lua_type(L, -1) != LUA_TBOOLEAN || !lua_toboolean(L, -1))
+      rs_lutil_error(L, "ssr.route: 'render' must be true, got %s",
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    lua_pop(L, 1);
+    if (rs_lutil_field(L, 3, "respond"))
+      rs_lutil_error(L, "ssr.route: give one action, 'respond' or 'render', not both");
+    sp.action = RS_ACTION_RENDER;
+    rs__route_add(L, &sp);
+    return 0;
+  }
   if (!rs_lutil_field(L, 3, "respond"))     /* slot 6 */
-    rs_lutil_error(L, "ssr.route: no action: give 'respond' = { status = ..., body = ... }");
+    rs_lutil_error(L, "ssr.route: no action: give 'respond' = { status = ..., body = ... } "
+                   "or 'render' = true");
   if (lua_type(L, 6) != LUA_TTABLE)
     rs_lutil_error(L, "ssr.route: 'respond' must be a table, got %s",
                    rs_lutil_describe(L, 6, desc, sizeof(desc)));

@@ -1,6 +1,586 @@
-// shim/rs_v8.cc — see rs_v8.h.
-#include "rs_v8.h"
+// shim/rs_v8.cc — process set-up, engines (create, destroy, code cache,
+// heap, terminate), and the helpers the other shim files share.
+// Rendering is in rs_v8_render.cc, the JS globals in rs_v8_globals.cc.
+#include "rs_v8_internal.h"
 
-#include <v8.h>
+#include <libplatform/libplatform.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <thread>
+
+using namespace rs__v8;
 
 extern "C" const char *rs_v8_version(void) { return v8::V8::GetVersion(); }
+
+// ------------------------------------------------------------ outcomes
+
+extern "C" const char *rs_v8_outcome_desc(rs_v8_outcome_t o) {
+  switch (o) {
+#define RS__V8_DESC(name, desc) case RS_V8_##name: return desc;
+    RS_V8_OUTCOME_MAP(RS__V8_DESC)
+#undef RS__V8_DESC
+    default: return "unknown";
+  }
+}
+
+extern "C" const char *rs_v8_outcome_name(rs_v8_outcome_t o) {
+  switch (o) {
+#define RS__V8_NAME(name, desc) case RS_V8_##name: return #name;
+    RS_V8_OUTCOME_MAP(RS__V8_NAME)
+#undef RS__V8_NAME
+    default: return "UNKNOWN";
+  }
+}
+
+// ------------------------------------------------------------ process
+
+static std::once_flag g_once;
+static int g_init_rc = -EAGAIN;
+// Deliberately never freed: V8 cannot be re-initialized, and tearing the
+// platform down from a static destructor races V8's own exit-time work.
+static v8::Platform *g_platform = nullptr;
+
+v8::Platform *rs__v8::platform() { return g_platform; }
+
+extern "C" int rs_v8_init(int platform_threads) {
+  std::call_once(g_once, [platform_threads] {
+    // libnode is built against the system ICU, whose data is linked in
+    // (libicudata), so there is no data file to point V8 at; this call is
+    // then a cheap no-op that keeps Intl working if that ever changes.
+    v8::V8::InitializeICU();
+    std::unique_ptr<v8::Platform> p = v8::platform::NewDefaultPlatform(
+        platform_threads > 0 ? platform_threads : 0);
+    if (!p) {
+      g_init_rc = -ENOMEM;
+      return;
+    }
+    g_platform = p.release();
+    v8::V8::InitializePlatform(g_platform);
+    if (!v8::V8::Initialize()) {
+      g_init_rc = -EINVAL;
+      return;
+    }
+    g_init_rc = 0;
+  });
+  return g_init_rc;
+}
+
+// ------------------------------------------------------------ helpers
+
+v8::Local<v8::String> rs__v8::str(v8::Isolate *iso, const char *p, size_t n) {
+  // Only fails above String::kMaxLength; callers bound their lengths.
+  v8::Local<v8::String> s;
+  if (n > (size_t)v8::String::kMaxLength ||
+      !v8::String::NewFromUtf8(iso, p ? p : "", v8::NewStringType::kNormal,
+                               (int)n).ToLocal(&s))
+    return v8::String::Empty(iso);
+  return s;
+}
+
+void rs__v8::append_utf8(v8::Isolate *iso, v8::Local<v8::String> s,
+                         std::string *out) {
+  size_t at = out->size();
+  // 3 bytes per UTF-16 unit is the worst case; one pass, no Utf8Length.
+  out->resize(at + 3 * (size_t)s->Length());
+  out->resize(at + write_utf8(iso, s, &(*out)[at], out->size() - at));
+}
+
+void rs__v8::append_value(v8::Isolate *iso, v8::Local<v8::Context> ctx,
+                          v8::Local<v8::Value> v, std::string *out) {
+  if (v->IsString()) return append_utf8(iso, v.As<v8::String>(), out);
+  v8::TryCatch tc(iso);
+  v8::Local<v8::String> s;
+  // ToString runs JS (toString, Symbol.toPrimitive) and throws for symbols;
+  // ToDetailString never throws.
+  if (v->ToString(ctx).ToLocal(&s) || v->ToDetailString(ctx).ToLocal(&s))
+    return append_utf8(iso, s, out);
+  out->append("[unprintable value]");
+}
+
+void rs__v8::describe_exception(v8::Isolate *iso, v8::Local<v8::Context> ctx,
+                                v8::Local<v8::Value> exc,
+                                v8::Local<v8::Message> msg, std::string *out,
+                                std::string *stack) {
+  v8::TryCatch tc(iso);  // nothing here may leak an exception to the caller
+  out->clear();
+  if (msg.IsEmpty() && !exc.IsEmpty()) msg = v8::Exception::CreateMessage(iso, exc);
+  if (!msg.IsEmpty()) {
+    v8::Local<v8::Value> name = msg->GetScriptResourceName();
+    int line = msg->GetLineNumber(ctx).FromMaybe(0);
+    if (!name.IsEmpty() && name->IsString() && line > 0) {
+      append_utf8(iso, name.As<v8::String>(), out);
+      out->append(":").append(std::to_string(line)).append(": ");
+    }
+  }
+  if (exc.IsEmpty())
+    out->append("unknown error");
+  else
+    append_value(iso, ctx, exc, out);
+  if (!stack) return;
+  stack->clear();
+  if (!exc.IsEmpty() && exc->IsObject()) {
+    v8::Local<v8::Value> st;
+    if (exc.As<v8::Object>()
+            ->Get(ctx, engine_of(iso)->keys[KEY_stack].Get(iso))
+            .ToLocal(&st) &&
+        st->IsString())
+      append_utf8(iso, st.As<v8::String>(), stack);
+  }
+}
+
+static void set_err(char *err, size_t errlen, const std::string &m) {
+  if (!err || errlen == 0) return;
+  snprintf(err, errlen, "%s", m.c_str());
+}
+
+// A 64-bit hash of the bundle, word at a time, to tie a code cache to the
+// exact bytes it was made from. V8's own check compares only the source
+// length, so a rebuilt bundle of the same length would run stale bytecode.
+static uint64_t hash_bytes(const char *p, size_t n) {
+  const uint64_t k = 0x9E3779B97F4A7C15ull;
+  uint64_t h = 0x243F6A8885A308D3ull ^ (n * k);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, p + i, 8);
+    h = (h ^ w) * k;
+    h ^= h >> 31;
+  }
+  uint64_t w = 0;
+  memcpy(&w, p + i, n - i);
+  h = (h ^ w) * k;
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9ull;
+  return h ^ (h >> 32);
+}
+
+// The blob handed out by rs_v8_engine_code_cache: this header, then V8's.
+struct cache_header {
+  char magic[4];  // "RSC1"
+  uint32_t v8_len;
+  uint64_t bundle_len;
+  uint64_t bundle_hash;
+};
+
+static int read_file(const char *path, std::string *out, std::string *why) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) goto fail;
+  struct stat st;
+  if (fstat(fd, &st) != 0) goto fail_fd;
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    errno = EISDIR;
+    goto fail;
+  }
+  out->resize((size_t)st.st_size);
+  for (size_t got = 0; got < out->size();) {
+    ssize_t r = read(fd, &(*out)[got], out->size() - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) goto fail_fd;
+    if (r == 0) {  // shrank under us
+      out->resize(got);
+      break;
+    }
+    got += (size_t)r;
+  }
+  close(fd);
+  return 0;
+fail_fd : {
+  int saved = errno;
+  close(fd);
+  errno = saved;
+}
+fail:
+  *why = std::string(path) + ": " + strerror(errno);
+  return -errno;
+}
+
+// ------------------------------------------------------------ stacks
+
+// V8 assumes it may use 984 KB of stack below where the isolate is first
+// used on a thread. A render thread with a smaller stack (256 KB, say)
+// would then crash on deep recursion instead of getting a RangeError, so
+// give V8 the real bottom of this thread's stack, less a margin for the C++
+// frames V8 and the shim run below JS. Threads with big stacks keep V8's
+// usual 984 KB.
+void rs__v8::enter_thread(rs_v8_engine_s *e) {
+  pthread_t self = pthread_self();
+  if (e->stack_thread_set && pthread_equal(e->stack_thread, self)) return;
+  char here;
+  uintptr_t sp = reinterpret_cast<uintptr_t>(&here);
+  uintptr_t limit = sp > (984u << 10) ? sp - (984u << 10) : 0;
+  pthread_attr_t attr;
+  if (pthread_getattr_np(self, &attr) == 0) {
+    void *lo = nullptr;
+    size_t size = 0;
+    if (pthread_attr_getstack(&attr, &lo, &size) == 0 && lo) {
+      size_t margin = size / 8 > (64u << 10) ? size / 8 : (64u << 10);
+      uintptr_t floor = reinterpret_cast<uintptr_t>(lo) + margin;
+      if (floor > limit) limit = floor < sp ? floor : sp;
+    }
+    pthread_attr_destroy(&attr);
+  }
+  e->isolate->SetStackLimit(limit);
+  e->stack_thread = self;
+  e->stack_thread_set = true;
+}
+
+// ------------------------------------------------------------ allocator
+
+// ArrayBuffer memory lives outside the V8 heap; cap it at the heap limit so
+// a bundle cannot take the process's memory through typed arrays. Over the
+// cap, V8 sees a failed allocation and throws a RangeError in JS.
+class counting_allocator final : public v8::ArrayBuffer::Allocator {
+ public:
+  explicit counting_allocator(size_t cap) : cap_(cap) {}
+  void *Allocate(size_t n) override { return take(n, calloc(1, n ? n : 1)); }
+  void *AllocateUninitialized(size_t n) override { return take(n, malloc(n ? n : 1)); }
+  void Free(void *p, size_t n) override {
+    free(p);
+    // Relaxed: a counter, not a guard of other memory.
+    used_.fetch_sub(n, std::memory_order_relaxed);
+  }
+
+ private:
+  // Counts p's n bytes in, or frees it and returns null if that would pass
+  // the cap (allocating first keeps the count exact when malloc fails).
+  void *take(size_t n, void *p) {
+    if (!p) return nullptr;
+    // Relaxed: only the count matters; no data is published through it.
+    size_t u = used_.fetch_add(n, std::memory_order_relaxed);
+    if (u + n <= cap_) return p;
+    used_.fetch_sub(n, std::memory_order_relaxed);
+    free(p);
+    return nullptr;
+  }
+  size_t cap_;
+  std::atomic<size_t> used_{0};
+};
+
+// ------------------------------------------------------------ heap limit
+
+// Called by V8 inside a GC when the heap nears its limit. Returning the
+// current limit would make V8 abort the process; instead stop the JS that
+// is allocating, give V8 room to finish what it is doing, and condemn the
+// engine (its heap may be full of live garbage held by globals).
+//
+// How much room: the terminate lands at the next stack check, so little is
+// allocated after this call, except the allocation in flight, which may be
+// one huge object (new Array(2e7).fill(0) wants 160 MB at once; V8 caps a
+// single array or string near 1 GB). If the room is smaller than that
+// object, V8 aborts ("Reached heap limit"). So the first call grants up to
+// 1 GB on top of the limit: memory that is only used if that one object
+// really is that big, and is given back when the engine is destroyed.
+static size_t near_heap_limit(void *data, size_t current, size_t initial) {
+  rs_v8_engine_s *e = static_cast<rs_v8_engine_s *>(data);
+  e->oom.store(true, std::memory_order_relaxed);
+  e->isolate->TerminateExecution();
+  // A builtin that allocates without stack checks may call back a few times
+  // before the terminate lands; after that, let V8 die rather than eat the
+  // machine's memory.
+  if (++e->oom_calls > 8) return current;
+  size_t extra = e->oom_calls == 1 ? (size_t)1 << 30 : initial / 2;
+  if (extra < (32u << 20)) extra = 32u << 20;
+  return current + extra;
+}
+
+// ------------------------------------------------------------ load watchdog
+
+// Bounds the bundle's top level: a thread that terminates the isolate if
+// loading takes longer than ms. It fires at most once; `fired` is read after
+// join, so the join orders it.
+class load_watch {
+ public:
+  load_watch(v8::Isolate *iso, int ms) {
+    if (ms < 0) return;
+    th_ = std::thread([this, iso, ms] {
+      std::unique_lock<std::mutex> lk(mu_);
+      if (!cv_.wait_for(lk, std::chrono::milliseconds(ms), [this] { return done_; })) {
+        fired_ = true;
+        iso->TerminateExecution();
+      }
+    });
+  }
+  // Stops the watch; true if it fired (then a terminate may be pending, and
+  // the engine is thrown away whatever the script did).
+  bool stop() {
+    if (!th_.joinable()) return false;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      done_ = true;
+    }
+    cv_.notify_one();
+    th_.join();
+    return fired_;
+  }
+  ~load_watch() { stop(); }
+
+ private:
+  std::thread th_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false, fired_ = false;
+};
+
+// ------------------------------------------------------------ engines
+
+// Compiles and runs the bundle, then finds the render function. The isolate
+// is locked and entered, a context scope is open. Returns 0 or -errno with
+// *why set.
+static int load_bundle(rs_v8_engine_s *e, v8::Local<v8::Context> ctx,
+                       const rs_v8_opts_t *o, const char *src, size_t len,
+                       std::string *why) {
+  v8::Isolate *iso = e->isolate;
+  v8::TryCatch tc(iso);
+  v8::Local<v8::String> source;
+  if (!v8::String::NewFromUtf8(iso, src, v8::NewStringType::kNormal, (int)len)
+           .ToLocal(&source)) {
+    *why = e->bundle_path + ": cannot make a string of the bundle";
+    return -ENOMEM;
+  }
+  v8::ScriptOrigin origin = script_origin(iso, str(iso, e->bundle_path.data(),
+                                                   e->bundle_path.size()));
+
+  // A code cache is used only if it was made from these very bytes.
+  v8::ScriptCompiler::CachedData *cd = nullptr;
+  if (o->code_cache && o->code_cache_len > sizeof(cache_header)) {
+    cache_header h;
+    memcpy(&h, o->code_cache, sizeof h);
+    if (memcmp(h.magic, "RSC1", 4) == 0 &&
+        h.v8_len == o->code_cache_len - sizeof h && h.bundle_len == len &&
+        h.bundle_hash == e->bundle_hash)
+      cd = new v8::ScriptCompiler::CachedData(
+          static_cast<const uint8_t *>(o->code_cache) + sizeof h, (int)h.v8_len,
+          v8::ScriptCompiler::CachedData::BufferNotOwned);
+    else
+      e->cache_status = RS_V8_CACHE_REJECTED;
+  } else if (o->code_cache) {
+    e->cache_status = RS_V8_CACHE_REJECTED;
+  }
+  v8::ScriptCompiler::Source ssrc(source, origin, cd);  // owns cd
+  v8::Local<v8::UnboundScript> us;
+  load_watch watch(iso, o->load_timeout_ms == 0 ? 10000 : o->load_timeout_ms);
+  bool ok = v8::ScriptCompiler::CompileUnboundScript(
+                iso, &ssrc,
+                cd ? v8::ScriptCompiler::kConsumeCodeCache
+                   : v8::ScriptCompiler::kNoCompileOptions)
+                .ToLocal(&us);
+  if (cd)
+    e->cache_status = ssrc.GetCachedData()->rejected ? RS_V8_CACHE_REJECTED
+                                                      : RS_V8_CACHE_ACCEPTED;
+  v8::Local<v8::Value> fnv;
+  if (ok) {
+    e->script.Reset(iso, us);
+    e->cur_request_id = 0;
+    ok = !us->BindToCurrentContext()->Run(ctx).IsEmpty();
+    // Top-level promise chains (async init) settle before the first render.
+    if (ok) iso->PerformMicrotaskCheckpoint();
+    ok = ok && !tc.HasCaught();
+    if (ok && !iso->IsExecutionTerminating()) report_unhandled(e, ctx, v8::Local<v8::Value>());
+    e->unhandled.clear();
+  }
+  const char *fname = o->render_fn && *o->render_fn ? o->render_fn : "render";
+  if (ok) ok = ctx->Global()->Get(ctx, str(iso, fname, strlen(fname))).ToLocal(&fnv);
+  bool timed_out = watch.stop();
+
+  if (e->oom.load(std::memory_order_relaxed)) {
+    *why = e->bundle_path + ": heap limit (" +
+           std::to_string(e->heap_limit >> 20) + " MB) reached while loading";
+    return -ENOMEM;
+  }
+  if (timed_out) {
+    *why = e->bundle_path + ": top-level code ran longer than " +
+           std::to_string(o->load_timeout_ms ? o->load_timeout_ms : 10000) +
+           " ms";
+    return -ETIMEDOUT;
+  }
+  if (!ok) {
+    describe_exception(iso, ctx, tc.Exception(), tc.Message(), why, nullptr);
+    if (tc.Message().IsEmpty() && why->find(e->bundle_path) != 0)
+      *why = e->bundle_path + ": " + *why;
+    return -EINVAL;
+  }
+  if (!fnv->IsFunction()) {
+    std::string t;
+    append_utf8(iso, fnv->TypeOf(iso), &t);
+    *why = e->bundle_path + ": no global function '" + fname +
+           "' after loading (typeof " + fname + " is '" + t + "')";
+    return -EINVAL;
+  }
+  e->render_fn.Reset(iso, fnv.As<v8::Function>());
+  return 0;
+}
+
+extern "C" int rs_v8_engine_create(const rs_v8_opts_t *o, rs_v8_engine_t **out,
+                                   char *err, size_t errlen) {
+  *out = nullptr;
+  if (g_init_rc != 0) {
+    set_err(err, errlen, "rs_v8_init was not called or failed");
+    return -EAGAIN;
+  }
+  if (!o || !o->bundle_path) {
+    set_err(err, errlen, "no bundle path");
+    return -EINVAL;
+  }
+  std::string file, why;
+  const char *src = o->bundle_src;
+  size_t len = o->bundle_len;
+  if (!src) {
+    int rc = read_file(o->bundle_path, &file, &why);
+    if (rc != 0) {
+      set_err(err, errlen, why);
+      return rc;
+    }
+    src = file.data();
+    len = file.size();
+  }
+  if (len > (size_t)v8::String::kMaxLength) {
+    set_err(err, errlen, std::string(o->bundle_path) + ": bundle too large");
+    return -EFBIG;
+  }
+
+  rs_v8_engine_s *e = new rs_v8_engine_s;
+  e->bundle_path = o->bundle_path;
+  e->bundle_len = len;
+  e->bundle_hash = hash_bytes(src, len);
+  e->log = o->log;
+  e->log_ud = o->log_ud;
+  e->heap_limit = (size_t)(o->heap_mb > 0 ? o->heap_mb : 128) << 20;
+  e->allocator = new counting_allocator(e->heap_limit);
+
+  v8::Isolate::CreateParams params;
+  params.array_buffer_allocator = e->allocator;
+  params.constraints.ConfigureDefaultsFromHeapSize(0, e->heap_limit);
+  e->isolate = v8::Isolate::New(params);
+  v8::Isolate *iso = e->isolate;
+  int rc = 0;
+  {
+    v8::Locker locker(iso);
+    v8::Isolate::Scope iscope(iso);
+    v8::HandleScope hs(iso);
+    iso->SetData(0, e);
+    iso->AddNearHeapLimitCallback(near_heap_limit, e);
+    iso->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
+    iso->AddMessageListener(on_message);
+    iso->SetPromiseRejectCallback(on_promise_reject);
+    enter_thread(e);
+
+#define RS__V8_KEY_INIT(k)                                                    \
+  e->keys[KEY_##k].Reset(iso, v8::String::NewFromUtf8Literal(                 \
+                                  iso, #k, v8::NewStringType::kInternalized));
+    RS__V8_KEY_MAP(RS__V8_KEY_INIT)
+#undef RS__V8_KEY_INIT
+    e->privs[PRIV_DECODER_STATE].Reset(
+        iso, v8::Private::New(iso, v8::String::NewFromUtf8Literal(
+                                       iso, "rs.decoderState")));
+
+    v8::Local<v8::Context> ctx = v8::Context::New(iso);
+    if (ctx.IsEmpty()) {
+      why = "cannot create a V8 context";
+      rc = -ENOMEM;
+    } else {
+      e->context.Reset(iso, ctx);
+      v8::Context::Scope cscope(ctx);
+      v8::TryCatch tc(iso);
+      if (!install_globals(iso, ctx)) {
+        describe_exception(iso, ctx, tc.Exception(), tc.Message(), &why, nullptr);
+        rc = -ENOMEM;
+      } else {
+        rc = load_bundle(e, ctx, o, src, len, &why);
+      }
+    }
+  }
+  if (rc != 0) {
+    // No log callback after a failed create: forget it before tearing down.
+    e->log = nullptr;
+    rs_v8_engine_destroy(e);
+    set_err(err, errlen, why);
+    return rc;
+  }
+  *out = e;
+  return 0;
+}
+
+extern "C" void rs_v8_engine_destroy(rs_v8_engine_t *e) {
+  if (!e) return;
+  v8::Isolate *iso = e->isolate;
+  {
+    v8::Locker locker(iso);
+    v8::Isolate::Scope iscope(iso);
+    e->unhandled.clear();
+    e->render_fn.Reset();
+    e->script.Reset();
+    e->u8_ctor.Reset();
+    e->context.Reset();
+    for (auto &k : e->keys) k.Reset();
+    for (auto &p : e->privs) p.Reset();
+  }
+  iso->Dispose();
+  // After Dispose: nothing can post tasks for this isolate any more.
+  v8::platform::NotifyIsolateShutdown(g_platform, iso);
+  delete e->allocator;
+  free(e->buf);
+  delete e;
+}
+
+extern "C" rs_v8_cache_status_t rs_v8_engine_cache_status(const rs_v8_engine_t *e) {
+  return e->cache_status;
+}
+
+extern "C" int rs_v8_engine_usable(const rs_v8_engine_t *e) {
+  return !e->dead && !e->oom.load(std::memory_order_relaxed);
+}
+
+extern "C" int rs_v8_engine_code_cache(rs_v8_engine_t *e, void **out, size_t *len) {
+  *out = nullptr;
+  *len = 0;
+  v8::Isolate *iso = e->isolate;
+  v8::Locker locker(iso);
+  v8::Isolate::Scope iscope(iso);
+  v8::HandleScope hs(iso);
+  std::unique_ptr<v8::ScriptCompiler::CachedData> cd(
+      v8::ScriptCompiler::CreateCodeCache(e->script.Get(iso)));
+  if (!cd || cd->length <= 0) return -EINVAL;
+  cache_header h;
+  memcpy(h.magic, "RSC1", 4);
+  h.v8_len = (uint32_t)cd->length;
+  h.bundle_len = e->bundle_len;
+  h.bundle_hash = e->bundle_hash;
+  unsigned char *p = static_cast<unsigned char *>(malloc(sizeof h + h.v8_len));
+  if (!p) return -ENOMEM;
+  memcpy(p, &h, sizeof h);
+  memcpy(p + sizeof h, cd->data, h.v8_len);
+  *out = p;
+  *len = sizeof h + h.v8_len;
+  return 0;
+}
+
+extern "C" void rs_v8_engine_heap(rs_v8_engine_t *e, size_t *used, size_t *limit) {
+  v8::Isolate *iso = e->isolate;
+  v8::Locker locker(iso);
+  v8::Isolate::Scope iscope(iso);
+  v8::HeapStatistics hs;
+  iso->GetHeapStatistics(&hs);
+  if (used) *used = hs.used_heap_size();
+  if (limit) *limit = hs.heap_size_limit();
+}
+
+extern "C" int rs_v8_terminate(rs_v8_engine_t *e, uint64_t request_id) {
+  // Under term_mu the render cannot start or finish, so the render we hit is
+  // the one named, and the render's finish sees term_hit and cancels the
+  // terminate before any later JS runs.
+  std::lock_guard<std::mutex> lk(e->term_mu);
+  if (!e->running || e->running_id != request_id) return 0;
+  e->term_hit = true;
+  e->isolate->TerminateExecution();
+  return 1;
+}

@@ -366,6 +366,19 @@ static void test_console(void) {
   ASSERT_EQ(logs[0].level, RS_V8_LOG_ERROR);
   ASSERT_EQ(logs[0].id, 4343);
   ASSERT(contains(logs[0].msg, "thrown in a microtask"));
+
+  /* A rejection nobody handled is logged; handled ones, even late, and the
+   * render's own rejection (that one is the render error) are not. */
+  nlogs = 0;
+  ASSERT_EQ(render_path(E, "/unhandled", 4444, NULL, &r), RS_V8_OK);
+  ASSERT_EQ(nlogs, 1);
+  ASSERT_EQ(logs[0].level, RS_V8_LOG_ERROR);
+  ASSERT_EQ(logs[0].id, 4444);
+  ASSERT(strncmp(logs[0].msg, "unhandled promise rejection: Error: nobody listens\n    at ", 58) == 0);
+  nlogs = 0;
+  ASSERT_EQ(render_path(E, "/reject", 4445, NULL, &r), RS_V8_ERROR);
+  ASSERT_EQ(render_path(E, "/reject-async", 4446, NULL, &r), RS_V8_ERROR);
+  ASSERT_EQ(nlogs, 0);
 }
 
 static void test_no_node(void) {
@@ -481,11 +494,20 @@ static void test_code_cache(void) {
   ASSERT_EQ(render_path(e2, "/async", 1001, NULL, &r), RS_V8_OK);
   ASSERT_MEM_EQ(r.html, r.html_len, "<p>42</p>", 9);
   ASSERT_EQ(render_path(e2, "/textcodec", 1002, NULL, &r), RS_V8_OK);
+  /* An engine made from a cache can make one too. */
+  void *blob2 = NULL;
+  size_t len2 = 0;
+  ASSERT_EQ(rs_v8_engine_code_cache(e2, &blob2, &len2), 0);
   rs_v8_engine_destroy(e2);
+  e2 = make_engine(CASES, 64, blob2, len2);
+  ASSERT(e2 != NULL);
+  ASSERT_EQ(rs_v8_engine_cache_status(e2), RS_V8_CACHE_ACCEPTED);
+  ASSERT_EQ(render_path(e2, "/string", 1005, NULL, &r), RS_V8_OK);
+  rs_v8_engine_destroy(e2);
+  free(blob2);
 
   /* The blob of another bundle is refused, and the engine works anyway. */
-  rs_v8_engine_t *e3 = make_engine(JS("no_render.js"), 0, blob, len);
-  ASSERT(e3 == NULL); /* no render(): create fails for its own reason */
+  rs_v8_engine_t *e3 = NULL;
   static const char src[] = "function render() { return 'other'; }";
   rs_v8_opts_t o = {0};
   o.bundle_path = "other.js";
@@ -562,6 +584,30 @@ static void test_handoff(void) {
   rs_v8_engine_destroy(e);
 }
 
+/* A render thread with a small stack: deep recursion is a RangeError, not
+ * a crash (the shim gives V8 the thread's real stack bounds). */
+static void *deep_once(void *arg) {
+  rs_v8_result_t r;
+  rs_v8_outcome_t oc = render_path(arg, "/deep", 1, NULL, &r);
+  return (oc == RS_V8_ERROR && contains(r.error, "Maximum call stack")) ? arg : NULL;
+}
+
+static void test_small_stack(void) {
+  pthread_attr_t at;
+  pthread_attr_init(&at);
+  pthread_attr_setstacksize(&at, 256 << 10);
+  pthread_t t;
+  void *ret = NULL;
+  pthread_create(&t, &at, deep_once, E);
+  pthread_join(t, &ret);
+  pthread_attr_destroy(&at);
+  ASSERT(ret == E);
+  /* And back on this thread, with its own limit. */
+  ASSERT(deep_once(E) == E);
+  rs_v8_result_t r;
+  ASSERT_EQ(render_path(E, "/string", 2, NULL, &r), RS_V8_OK);
+}
+
 static void test_done(void) {
   rs_v8_engine_destroy(E);
   E = NULL;
@@ -587,6 +633,7 @@ int main(void) {
   RS_TEST(test_code_cache);
   RS_TEST(test_threads);
   RS_TEST(test_handoff);
+  RS_TEST(test_small_stack);
   RS_TEST(test_done);
   RS_TEST_DONE();
 }

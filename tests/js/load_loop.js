@@ -1,0 +1,2 @@
+// tests/js/load_loop.js — a top level that never finishes.
+for (;;) {}

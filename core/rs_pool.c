@@ -113,43 +113,9 @@ int rs_pool_check(const rs_config_t *cfg, char *err, size_t errlen) {
 
 /* ------------------------------------------------------------------ completions */
 
-void rs_pool_inbox_init(rs_pool_inbox_t *inbox, uv_loop_t *loop);
-
-static void rs__inbox_drain(uv_async_t *a) {
-  rs_pool_inbox_t *inbox = a->data;
-  uv_mutex_lock(&inbox->lock);
-  rs_render_job_t *job = inbox->head;
-  inbox->head = inbox->tail = NULL;
-  uv_mutex_unlock(&inbox->lock);
-  while (job != NULL) {
-    rs_render_job_t *next = job->_next;
-    job->done(job);
-    job = next;
-  }
-}
-
-void rs_pool_inbox_init(rs_pool_inbox_t *inbox, uv_loop_t *loop) {
-  memset(inbox, 0, sizeof(*inbox));
-  uv_mutex_init(&inbox->lock);
-  uv_async_init(loop, &inbox->async, rs__inbox_drain);
-  inbox->async.data = inbox;
-}
-
-void rs_pool_inbox_close(rs_pool_inbox_t *inbox) {
-  if (!uv_is_closing((uv_handle_t *)&inbox->async)) uv_close((uv_handle_t *)&inbox->async, NULL);
-}
-
 static void rs__deliver(rs_render_job_t *job) {
-  rs_pool_inbox_t *inbox = job->inbox;
   job->finished_ms = rs_now_ms();
-  job->_next = NULL;
-  uv_mutex_lock(&inbox->lock);
-  bool was_empty = inbox->head == NULL;
-  if (inbox->tail) inbox->tail->_next = job; else inbox->head = job;
-  inbox->tail = job;
-  uv_mutex_unlock(&inbox->lock);
-  /* A non-empty list already has a wake-up on its way. */
-  if (was_empty) uv_async_send(&inbox->async);
+  rs_inbox_post(job->inbox, &job->task);
 }
 
 /* ------------------------------------------------------------------ rendering */
@@ -326,6 +292,7 @@ static void rs__worker_main(void *arg) {
       while (b < RS__NHIST && (double)us > rs__hist_ms[b] * 1000) b++;
       RS_COUNTER_ADD(w->hist[b], 1);
       RS_COUNTER_ADD(w->hist_sum_us, us);
+      if (job->after_render != NULL) job->after_render(job);
     }
     RS_COUNTER_ADD(w->outcomes[job->outcome], 1);
     rs__deliver(job);

@@ -11,6 +11,7 @@
 
 #include "rs_common.h"
 #include "rs_config.h"
+#include "rs_inbox.h"
 #include "rs_v8.h"
 
 #include <uv.h>
@@ -37,20 +38,19 @@ const char *rs_render_outcome_label(rs_render_outcome_t o);
 typedef struct rs_pool_s rs_pool_t;
 typedef struct rs_render_job_s rs_render_job_t;
 
-/* Where finished jobs go: one per loop thread, initialised on that loop. */
-typedef struct rs_pool_inbox_s {
-  uv_async_t async;
-  uv_mutex_t lock;
-  rs_render_job_t *head, *tail;  /* under lock */
-} rs_pool_inbox_t;
-
 struct rs_render_job_s {
+  /* Finished jobs come back as this task, run on `inbox`'s loop: set
+   * task.run (the "done" callback) and inbox before submitting. */
+  rs_task_t task;
+  rs_inbox_t *inbox;             /* the submitting loop's */
+  /* Optional, on the render thread right after the render (e.g. build the
+   * cache entry and its compressed variants there, not on the loop). */
+  void (*after_render)(rs_render_job_t *job);
+
   /* Input: filled by the submitter; borrowed pointers must stay valid
    * until done() runs (the request they point into lives that long). */
   rs_v8_request_t req;
-  void (*done)(rs_render_job_t *job);  /* on the submitting loop */
   void *data;                    /* the submitter's */
-  rs_pool_inbox_t *inbox;        /* the submitting loop's */
 
   /* Set by the submitter on any thread, read by the render thread: the
    * client has gone, do not render. Relaxed: a late look only costs one
@@ -88,12 +88,8 @@ int rs_pool_check(const rs_config_t *cfg, char *err, size_t errlen);
  * Main thread, after every loop has stopped submitting. */
 void rs_pool_destroy(rs_pool_t *pool);
 
-/* Set up / tear down a loop's inbox. On that loop's thread. */
-void rs_pool_inbox_init(rs_pool_inbox_t *inbox, uv_loop_t *loop);
-void rs_pool_inbox_close(rs_pool_inbox_t *inbox);
-
-/* Queue a job. Returns 0 (done() will run later on job->inbox's loop), or
- * -EBUSY when the queue is full (done() will not run; counted as
+/* Queue a job. Returns 0 (job->task.run will run later on job->inbox's
+ * loop), or -EBUSY when the queue is full (it will not; counted as
  * rejected). Loop threads. */
 int rs_pool_submit(rs_pool_t *pool, rs_render_job_t *job);
 

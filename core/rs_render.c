@@ -66,7 +66,8 @@ static void rs__respond_error(rs_req_t *req, int status, bool retry) {
                         page.p, page.len);
 }
 
-static void rs__done(rs_render_job_t *job) {
+static void rs__done(rs_task_t *task) {
+  rs_render_job_t *job = RS_CONTAINER_OF(task, rs_render_job_t, task);
   rs__render_t *rj = (rs__render_t *)job;
   rs_req_t *req = rj->req;
   rs_loop_t *loop = req->loop;
@@ -180,7 +181,7 @@ void rs_render_request(rs_req_t *req, const rs_route_t *route) {
     .query = query, .nquery = n,
     .headers = hdrs, .nheaders = req->nheaders,
   };
-  job->done = rs__done;
+  job->task.run = rs__done;
   job->inbox = &loop->inbox;
   req->data = job;
 

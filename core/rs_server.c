@@ -155,7 +155,7 @@ static int rs__loop_init(rs_loop_t *loop, rs_server_t *srv, int index, int fd, r
   uv_timer_init(&loop->uv, &loop->tick);
   loop->tick.data = loop;
   loop->pool = srv->pool;
-  if (loop->pool != NULL && index > 0) rs_pool_inbox_init(&loop->inbox, &loop->uv);
+  if (index > 0) rs_inbox_init(&loop->inbox, &loop->uv);
   rs__update_time(loop);
   return 0;
 }
@@ -190,7 +190,7 @@ static void rs__loop_thread(void *arg) {
   rs_conn_loop_dispose(loop);
   /* Handles close in the run above; a last pass collects their callbacks. */
   uv_run(&loop->uv, UV_RUN_NOWAIT);
-  if (loop->pool != NULL) uv_mutex_destroy(&loop->inbox.lock);
+  rs_inbox_dispose(&loop->inbox);
   if (uv_loop_close(&loop->uv) != 0) rs_log_warn("loop %d: handles left open at exit", loop->index);
 }
 

@@ -64,7 +64,7 @@ struct rs_loop_s {
   bool closed;
 
   rs_pool_t *pool;               /* the render pool, NULL without a bundle */
-  rs_pool_inbox_t inbox;         /* finished render jobs for this loop */
+  rs_inbox_t inbox;              /* work handed to this loop by other threads */
   size_t pending_jobs;           /* submitted, not yet back */
 
   rs_loop_counters_t counters;

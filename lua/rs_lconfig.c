@@ -272,8 +272,6 @@ static int rs__config(lua_State *L) {
   /* Commit: nothing below raises. */
   rs_config_t *cfg = ctx->cfg;
   if (render_bundle != NULL) {
-    /* A relative bundle path is taken from the directory rustyssr runs in,
-     * as nginx takes paths from its prefix. */
     c.render.bundle = rs_xstrdup(render_bundle);
     free(cfg->render.bundle);
   }
@@ -428,6 +426,19 @@ static int rs__load(const char *name, const char *chunk, rs_config_t *cfg,
   int rc = rs_lconfig_run(L, name, chunk, chunk ? strlen(chunk) : 0, err, errlen);
   lua_close(L);
   if (rc == 0) rc = rs__check_whole(cfg, err, errlen);
+  /* A relative bundle path is relative to the config file's folder, so the
+   * gateway starts the same from any working directory. */
+  if (rc == 0 && chunk == NULL && cfg->render.bundle != NULL && cfg->render.bundle[0] != '/') {
+    char *d = rs__dirname(name);
+    if (d != NULL && strcmp(d, ".") != 0) {
+      size_t n = strlen(d) + 1 + strlen(cfg->render.bundle) + 1;
+      char *joined = rs_xmalloc(n);
+      snprintf(joined, n, "%s/%s", d, cfg->render.bundle);
+      free(cfg->render.bundle);
+      cfg->render.bundle = joined;
+    }
+    free(d);
+  }
   return rc;
 }
 

@@ -80,9 +80,20 @@ def test_port_in_use():
 
 
 def test_example_config_checks():
+    """The example must pass -t. Its bundle is the demo app's (built with npm
+    by scripts/run); tests do not need npm, so the check runs on a copy that
+    points at a hand-written bundle instead."""
+    import tempfile
     example = os.path.join(os.path.dirname(TESTS), "rustyssr.lua.example")
-    code, out = run_config_check(example, test=True)
+    text = open(example).read()
+    assert 'bundle = "bench/app/dist/server.js"' in text
+    d = tempfile.mkdtemp(prefix="rs-example-")
+    path = os.path.join(d, "rustyssr.lua")
+    with open(path, "w") as f:
+        f.write(text.replace("bench/app/dist/server.js", os.path.join(TESTS, "js", "shim_cases.js")))
+    code, out = run_config_check(path, test=True)
     assert code == 0, out
+    assert "test is successful" in out, out
 
 
 if __name__ == "__main__":

@@ -1,7 +1,13 @@
 /* core/rs_admin.c — see rs_admin.h. */
 #include "rs_admin.h"
 
+#include "rs_cache.h"
+#include "rs_log.h"
 #include "rs_metrics.h"
+#include "rs_page.h"
+#include "rs_render.h"
+
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +23,87 @@ static bool rs__path_is(const rs_req_t *req, const char *path) {
 
 static void rs__free_buf(void *p) { free(p); }
 
+static void rs__json(rs_req_t *req, int status, rs_buf_t *b) {
+  static const char h[] = "Content-Type: application/json\r\nCache-Control: no-store\r\n";
+  rs_resp_t resp = { .status = status, .headers = h, .headers_len = sizeof(h) - 1,
+                     .body = b->p ? b->p : "", .body_len = b->len,
+                     .release = rs__free_buf, .release_ud = b->p };
+  rs_req_respond(req, &resp);
+}
+
+/* PURGE /path?query (Host: site) drops the page of that URL, the way
+ * Varnish and nginx's cache_purge do; POST /purge with key=, prefix=, tag=
+ * (each repeatable) and all=1, in the query or as a form body, drops by
+ * key, by key prefix and by tag. Both answer {"purged": N}. */
+static void rs__purge(rs_req_t *req, bool by_url) {
+  rs_cache_t *cache = req->loop->cache;
+  rs_buf_t b = { 0 };
+  if (cache == NULL) {
+    rs_buf_printf(&b, "{\"error\": \"the page cache is off\"}\n");
+    rs__json(req, 404, &b);
+    return;
+  }
+  size_t n = 0;
+  if (by_url) {
+    char kbuf[512], *key;
+    size_t klen = rs_page_key("GET", 3, req->host.p, req->host.len, req->path.p, req->path.len,
+                              req->query.p, req->query.len, kbuf, sizeof(kbuf), &key);
+    n = rs_cache_purge_key(cache, key, klen);
+    rs_log_info("admin: PURGE %.*s: %zu page(s)", (int)RS_MIN(klen, 512), key, n);
+    if (key != kbuf) free(key);
+  } else {
+    /* Parameters from the query and from a form body, alike. */
+    const char *srcs[2] = { req->query.p, req->body };
+    size_t lens[2] = { req->query.len, req->body_len };
+    bool any = false;
+    for (int s = 0; s < 2; s++) {
+      const char *q = srcs[s], *end = srcs[s] + lens[s];
+      while (q != NULL && q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(q, '=', (size_t)(stop - q));
+        if (eq != NULL) {
+          size_t vlen = (size_t)(stop - eq - 1);
+          char *v = rs_xmalloc(vlen + 1);
+          vlen = rs_url_decode(v, eq + 1, vlen, true);
+          size_t nlen = (size_t)(eq - q);
+          if (nlen == 3 && memcmp(q, "key", 3) == 0) n += rs_cache_purge_key(cache, v, vlen), any = true;
+          else if (nlen == 6 && memcmp(q, "prefix", 6) == 0) n += rs_cache_purge_prefix(cache, v, vlen), any = true;
+          else if (nlen == 3 && memcmp(q, "tag", 3) == 0) n += rs_cache_purge_tag(cache, v, vlen), any = true;
+          else if (nlen == 3 && memcmp(q, "all", 3) == 0 && vlen == 1 && v[0] == '1')
+            n += rs_cache_purge_all(cache), any = true;
+          free(v);
+        }
+        q = stop + 1;
+      }
+    }
+    if (!any) {
+      rs_buf_printf(&b, "{\"error\": \"give key=, prefix=, tag= or all=1\"}\n");
+      rs__json(req, 400, &b);
+      return;
+    }
+    rs_log_info("admin: purge %.*s: %zu page(s)", (int)RS_MIN(req->query.len + req->body_len, 512),
+                req->query.len ? req->query.p : req->body, n);
+  }
+  rs_buf_printf(&b, "{\"purged\": %zu}\n", n);
+  rs__json(req, 200, &b);
+}
+
 void rs_admin_handle(rs_req_t *req) {
+  if (req->method_bit == RS_M_PURGE) {
+    rs__purge(req, true);
+    return;
+  }
+  if (rs__path_is(req, "/purge")) {
+    if (req->method_bit != RS_M_POST) {
+      rs_str_t p405 = rs_http_error_page(405);
+      rs_req_respond_static(req, 405, "Content-Type: text/html\r\nAllow: POST, PURGE\r\n", p405.p,
+                            p405.len);
+      return;
+    }
+    rs__purge(req, false);
+    return;
+  }
   bool get = req->method_bit == RS_M_GET || req->method_bit == RS_M_HEAD;
   if (rs__path_is(req, "/health")) {
     if (!get) goto not_allowed;

@@ -44,6 +44,19 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->render.heap_mb = 128;
   cfg->render.debug = false;
 
+  cfg->cache.enabled = true;
+  cfg->cache.max_entries = 100000;
+  cfg->cache.max_bytes = (size_t)512 << 20;
+  cfg->cache.shards = 128;
+  cfg->cache.ttl_ms = 60000;
+  cfg->cache.grace_ms = 10000;
+  cfg->cache.l1_hot = 8;
+  cfg->cache.l1_entries = 128;
+  cfg->cache.l1_bytes = (size_t)8 << 20;
+  cfg->cache.gzip_level = 6;
+  cfg->cache.brotli_quality = 5;
+  cfg->cache.min_compress = 1024;
+
   cfg->router = rs_router_create();
 }
 

@@ -58,6 +58,21 @@ typedef struct rs_config_s {
     bool debug;                  /* error pages show the JS error and stack */
   } render;
 
+  struct {                       /* the page cache (core/rs_page.h) */
+    bool enabled;                /* cache = false turns it off */
+    size_t max_entries;          /* L2, whole cache (100000) */
+    size_t max_bytes;            /* L2, whole cache, all variants counted (512 MiB) */
+    unsigned shards;             /* L2 shards, a power of two (128) */
+    uint64_t ttl_ms;             /* when neither route nor bundle says (60 s) */
+    uint64_t grace_ms;           /* stale-while-revalidate / if-error window (10 s) */
+    size_t l1_hot;               /* L1 ultra-hot slots per loop (8) */
+    size_t l1_entries;           /* L1 map entries per loop (128) */
+    size_t l1_bytes;             /* L1 bytes per loop (8 MiB) */
+    int gzip_level;              /* 0 = no gzip variant (6) */
+    int brotli_quality;          /* -1 = no br variant (5) */
+    size_t min_compress;         /* smaller bodies are kept identity only (1 KiB) */
+  } cache;
+
   rs_router_t *router;           /* the routes the file declared (owned) */
 } rs_config_t;
 

@@ -54,7 +54,11 @@ struct rs_conn_s {
   char *leftover;                /* bytes read but not parsed (paused) */
   size_t leftover_len;
   const char *rbuf;              /* the read buffer being parsed, for obs-fold */
-  char last_byte;                /* last byte of the previous read */
+  char last_byte;                /* last non-SP/HT byte of the previous reads */
+  char last2[2];                 /* the last two bytes of the previous reads */
+  const char *rend;              /* end of the read buffer being parsed */
+  uint8_t crlf_need;             /* bytes of a chunk's CRLF still to check */
+  bool hdr_check;                /* paused at the end of the header section */
 
   uint64_t hdr_deadline;         /* end of the header phase (slowloris) */
   size_t body_limit_left;
@@ -71,6 +75,9 @@ struct rs_conn_s {
   bool lingering;
   bool closed;
   bool te_bad;                   /* a Transfer-Encoding we do not speak */
+  bool served;                   /* a request has completed on it */
+  bool write_timed;              /* the write clock runs for this write */
+  size_t write_left;             /* write queue bytes when it last moved */
 };
 
 static llhttp_settings_t rs__settings;
@@ -214,9 +221,19 @@ static int rs__count_header_bytes(rs_conn_t *c, rs_req_t *r, size_t n) {
   return r->_hdr_bytes + 16 + 4 * r->nheaders > c->loop->cfg->limits.header_bytes ? -1 : 0;
 }
 
+/* Trailer fields (after a chunked body) are read and dropped: the header
+ * pointers are final by then and one more append could move the arena under
+ * them. Their bytes count against the body limit. */
+static int rs__trailer_bytes(rs_conn_t *c, size_t n) {
+  if (n > c->body_limit_left) return rs__refuse(c, RS_REQ_E_BODY_TOO_LARGE);
+  c->body_limit_left -= n;
+  return 0;
+}
+
 static int rs__on_header_field(llhttp_t *p, const char *at, size_t n) {
   rs_conn_t *c = RS__CONN(p);
   rs_req_t *r = c->parsing;
+  if (c->in_body) return rs__trailer_bytes(c, n);
   if (c->hdr_state != 1) {     /* a new header line begins */
     if (r->nheaders == c->loop->cfg->limits.headers)
       return rs__refuse(c, RS_REQ_E_TOO_MANY_HEADERS);
@@ -249,13 +266,21 @@ static int rs__on_header_field(llhttp_t *p, const char *at, size_t n) {
 static int rs__on_header_value(llhttp_t *p, const char *at, size_t n) {
   rs_conn_t *c = RS__CONN(p);
   rs_req_t *r = c->parsing;
-  rs_header_t *h = &r->headers[r->nheaders - 1];
   /* obs-fold: llhttp hands a continuation line over as more value, starting
-   * right after the line break. The byte before `at` tells: a value never
-   * starts right after a LF otherwise. */
-  char before = at > c->rbuf ? at[-1] : c->last_byte;
-  if (before == '\n') return rs__refuse(c, RS_REQ_E_OBS_FOLD);
+   * right after the line break ("a" CRLF SP "b"), or after the whitespace
+   * when the value was empty so far ("X:" CRLF SP "b"). Looking back over
+   * SP/HT from `at` tells: a value never follows a LF otherwise. An empty
+   * value comes as a zero-length span at the start of the next line: no
+   * fold. last_byte is the last non-SP/HT byte of the previous reads. */
+  if (n > 0) {
+    const char *q = at;
+    while (q > c->rbuf && (q[-1] == ' ' || q[-1] == '\t')) q--;
+    char before = q > c->rbuf ? q[-1] : c->last_byte;
+    if (before == '\n') return rs__refuse(c, RS_REQ_E_OBS_FOLD);
+  }
   if (memchr(at, '\0', n) != NULL) return rs__refuse(c, RS_REQ_E_BAD_CHAR);
+  if (c->in_body) return rs__trailer_bytes(c, n);
+  rs_header_t *h = &r->headers[r->nheaders - 1];
   if (c->hdr_state != 2) {
     h->value.p = (const char *)(uintptr_t)r->_len;
     c->hdr_state = 2;
@@ -287,7 +312,7 @@ static int rs__on_header_value_complete(llhttp_t *p) {
   rs_conn_t *c = RS__CONN(p);
   rs_req_t *r = c->parsing;
   c->hdr_state = 0;
-  if (r->nheaders == 0) return 0;
+  if (r->nheaders == 0 || c->in_body) return 0;
   rs_header_t *h = &r->headers[r->nheaders - 1];
   if (h->value.p == NULL) h->value.p = (const char *)(uintptr_t)r->_len;  /* empty value */
   const char *name = r->_buf + (uintptr_t)h->name.p;
@@ -329,7 +354,8 @@ static rs_req_error_t rs__req_finish_head(rs_conn_t *c, rs_req_t *r) {
   if (ulen > 7 && (memcmp(u, "http://", 7) == 0 || (ulen > 8 && memcmp(u, "https://", 8) == 0))) {
     const char *auth = u + (u[4] == 's' ? 8 : 7);
     const char *slash = memchr(auth, '/', (size_t)(u + ulen - auth));
-    if (host == NULL) r->host = (rs_str_t){ auth, (size_t)((slash ? slash : u + ulen) - auth) };
+    /* RFC 9112 §3.2.2: the target's authority wins over Host. */
+    r->host = (rs_str_t){ auth, (size_t)((slash ? slash : u + ulen) - auth) };
     ulen = slash ? (size_t)(u + ulen - slash) : 0;
     u = slash ? slash : "/";
     if (ulen == 0) ulen = 1;
@@ -381,6 +407,20 @@ static int rs__on_headers_complete(llhttp_t *p) {
     int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (w > 0) RS_COUNTER_ADD(c->loop->counters.bytes_out, (uint64_t)w);
   }
+  /* Pause so that rs__conn_parse sees where the header section ended: llhttp
+   * takes a bare LF for the empty line, which we refuse. Resuming goes on
+   * as returning 0 would. */
+  c->hdr_check = true;
+  return HPE_PAUSED;
+}
+
+/* llhttp (non-strict) skips any two bytes after a chunk's data: check
+ * they are CRLF, here or at the start of the next read. */
+static int rs__chunk_crlf(rs_conn_t *c, const char *s, const char *end) {
+  while (c->crlf_need > 0 && s < end) {
+    if (*s++ != (c->crlf_need == 2 ? '\r' : '\n')) return rs__refuse(c, RS_REQ_E_BAD_REQUEST);
+    c->crlf_need--;
+  }
   return 0;
 }
 
@@ -399,6 +439,10 @@ static int rs__on_body(llhttp_t *p, const char *at, size_t n) {
   }
   memcpy(r->_body + r->body_len, at, n);
   r->body_len += n;
+  if ((p->flags & F_CHUNKED) && p->content_length == 0) {   /* end of a chunk's data */
+    c->crlf_need = 2;
+    return rs__chunk_crlf(c, at + n, c->rend);
+  }
   return 0;
 }
 
@@ -418,6 +462,7 @@ static int rs__on_message_complete(llhttp_t *p) {
   if (c->tail) c->tail->_next = r; else c->head = r;
   c->tail = r;
   c->nqueued++;
+  c->served = true;
   loop->handler(r);            /* may answer (and write) right now */
 
   if (c->closed || c->no_more || c->nqueued >= loop->cfg->limits.pipeline) return HPE_PAUSED;
@@ -479,7 +524,7 @@ void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
 
   const char *reason = rs_http_reason(status);
   size_t reason_len = strlen(reason);
-  size_t need = 64 + reason_len + loop->date_len + 48 + resp->headers_len + 2;
+  size_t need = 64 + reason_len + loop->date_len + 48 + resp->headers_len + resp->extra_len + 2;
   if (need > sizeof(r->_head_inline)) r->_head = rs_xmalloc(need);
   char *p = r->_head;
   p = rs__put(p, "HTTP/1.1 ", 9);
@@ -498,9 +543,12 @@ void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
   if (close) p = rs__put(p, "Connection: close\r\n", 19);
   else if (r->http_minor == 0) p = rs__put(p, "Connection: keep-alive\r\n", 24);
   if (resp->headers_len) p = rs__put(p, resp->headers, resp->headers_len);
+  if (resp->extra_len) p = rs__put(p, resp->extra, resp->extra_len);
   p = rs__put(p, "\r\n", 2);
   r->_head_len = (size_t)(p - r->_head);
 
+  r->_resp.extra = NULL;         /* copied into the head above */
+  r->_resp.extra_len = 0;
   r->_iov[0] = uv_buf_init(r->_head, (unsigned)r->_head_len);
   bool body = !r->head && resp->body_len > 0 && status != 204 && status != 304;
   r->_iov[1] = uv_buf_init((char *)(body ? resp->body : ""), body ? (unsigned)resp->body_len : 0);
@@ -528,6 +576,7 @@ static void rs__on_write(uv_write_t *w, int status) {
   rs_loop_t *loop = c->loop;
   bool last_close = false;
   c->writing = false;
+  c->write_timed = false;
   for (size_t i = 0; i < c->nwriting; i++) {
     rs_req_t *r = c->head;
     c->head = r->_next;
@@ -582,6 +631,7 @@ static void rs__conn_flush(rs_conn_t *c) {
   if (rc != 0) {
     /* uv_write refused (the socket is gone): the callback will not run. */
     c->writing = false;
+    c->write_timed = false;
     c->nwriting = 0;
     for (rs_req_t *r = c->head; r != NULL && r->_state == RS__REQ_WRITING; r = r->_next)
       r->_state = RS__REQ_READY;
@@ -627,9 +677,41 @@ static void rs__on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 }
 
 static void rs__conn_parse(rs_conn_t *c, const char *data, size_t len) {
+  if (c->crlf_need > 0 && rs__chunk_crlf(c, data, data + len) != 0) {
+    rs__conn_fail(c, c->error, "no CRLF after chunk data");
+    return;
+  }
   c->rbuf = data;
-  enum llhttp_errno e = llhttp_execute(&c->parser, data, len);
-  if (len > 0) c->last_byte = data[len - 1];
+  c->rend = data + len;
+  const char *from = data;
+  enum llhttp_errno e;
+  for (;;) {
+    e = llhttp_execute(&c->parser, from, (size_t)(data + len - from));
+    if (e != HPE_PAUSED || !c->hdr_check || c->closed) break;
+    /* Paused at the end of the header section: it must end in CRLF CRLF. */
+    c->hdr_check = false;
+    from = llhttp_get_error_pos(&c->parser);
+    size_t off = (size_t)(from - data);
+    char cr = off >= 2 ? from[-2] : off == 1 ? c->last2[1] : c->last2[0];
+    if (cr != '\r') {
+      rs__conn_fail(c, RS_REQ_E_BAD_CHAR, "bare LF ending the header section");
+      return;
+    }
+    llhttp_resume(&c->parser);
+  }
+  if (len >= 2) {
+    c->last2[0] = data[len - 2];
+    c->last2[1] = data[len - 1];
+  } else if (len == 1) {
+    c->last2[0] = c->last2[1];
+    c->last2[1] = data[0];
+  }
+  for (size_t i = len; i > 0; i--) {
+    if (data[i - 1] != ' ' && data[i - 1] != '\t') {
+      c->last_byte = data[i - 1];
+      break;
+    }
+  }
   if (e == HPE_OK || c->closed) return;
   if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
     if (e == HPE_PAUSED_UPGRADE) c->no_more = true;
@@ -656,7 +738,12 @@ static void rs__conn_parse(rs_conn_t *c, const char *data, size_t len) {
       case HPE_INVALID_TRANSFER_ENCODING:
         kind = c->te_bad ? RS_REQ_E_UNSUPPORTED_TE : RS_REQ_E_BAD_REQUEST;
         break;
-      case HPE_INVALID_VERSION: kind = RS_REQ_E_BAD_VERSION; break;
+      case HPE_INVALID_VERSION:
+        /* Well-formed but not ours (HTTP/3.1) is 505; a version that is not
+         * even well-formed ("HTTP/11", "HTTP/1.1 x") is a bad request line. */
+        kind = strcmp(llhttp_get_error_reason(&c->parser), "Invalid HTTP version") == 0
+                   ? RS_REQ_E_BAD_VERSION : RS_REQ_E_BAD_REQUEST;
+        break;
       case HPE_INVALID_HEADER_TOKEN:
       case HPE_LF_EXPECTED:
       case HPE_CR_EXPECTED: kind = RS_REQ_E_BAD_CHAR; break;
@@ -745,6 +832,16 @@ static void rs__conn_fail(rs_conn_t *c, rs_req_error_t kind, const char *detail)
 
 static void rs__on_timer(uv_timer_t *t) {
   rs_conn_t *c = t->data;
+  if (c->writing && !c->lingering) {
+    /* write_ms is for a write making no progress: a client that reads,
+     * however slowly, gets another period. */
+    size_t left = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    if (left < c->write_left) {
+      c->write_left = left;
+      uv_timer_start(&c->timer, rs__on_timer, c->loop->cfg->timeouts.write, 0);
+      return;
+    }
+  }
   if (c->lingering || c->writing) {
     if (c->writing) rs_log_info("client %s: timed out writing the response", rs__conn_peer(c));
     rs__conn_close(c);
@@ -762,13 +859,24 @@ static void rs__conn_arm(rs_conn_t *c) {
   uint64_t now = uv_now(&c->loop->uv);
   uint64_t ms;
   if (c->closed || c->lingering) return;
-  if (c->writing) ms = cfg->timeouts.write;
-  else if (c->parsing != NULL && c->in_body) ms = cfg->timeouts.body;
+  if (c->writing) {
+    /* One clock per write, restarted only by progress (rs__on_timer): bytes
+     * the client sends meanwhile must not keep a stuck write alive. */
+    if (c->write_timed) return;
+    c->write_timed = true;
+    c->write_left = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    ms = cfg->timeouts.write;
+  } else if (c->parsing != NULL && c->in_body) ms = cfg->timeouts.body;
   else if (c->parsing != NULL) ms = c->hdr_deadline > now ? c->hdr_deadline - now : 1;
   else if (c->head != NULL) {  /* a handler is working: its own clock runs */
     uv_timer_stop(&c->timer);
     return;
-  } else ms = cfg->timeouts.keepalive;
+  } else {
+    /* A new connection that has sent nothing yet gets the header timeout,
+     * as nginx's client_header_timeout: keep-alive patience is for clients
+     * that have been served. */
+    ms = c->served ? cfg->timeouts.keepalive : cfg->timeouts.header;
+  }
   uv_timer_start(&c->timer, rs__on_timer, ms, 0);
 }
 
@@ -843,7 +951,7 @@ static void rs__conn_close(rs_conn_t *c) {
   RS_COUNTER_ADD(loop->counters.conns_closed, 1);
   uv_close((uv_handle_t *)&c->timer, rs__on_handle_closed);
   uv_close((uv_handle_t *)&c->tcp, rs__on_handle_closed);
-  if (loop->draining && loop->nconns == 0) uv_async_send(&loop->wake);
+  rs_server_loop_maybe_done(loop);
 }
 
 /* ------------------------------------------------------------------ accept, drain */

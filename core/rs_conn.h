@@ -23,6 +23,8 @@ typedef struct {
   int status;
   const char *headers;           /* "Name: value\r\n"..., may be NULL */
   size_t headers_len;
+  const char *extra;             /* more header lines, copied at once (short: */
+  size_t extra_len;              /* Age, X-Cache, Content-Encoding...) */
   const char *body;
   size_t body_len;
   void (*release)(void *ud);

@@ -196,6 +196,11 @@ static void rs__worker_render(rs__worker_t *w, rs_render_job_t *job) {
       job->body_len = res.html_len;
       job->body = rs_v8_result_take_html(w->engine, &res);
       rs__render_headers(job, &res);
+      if (res.ntags > 0) {
+        job->tags = rs_xcalloc(res.ntags, sizeof(char *));
+        for (size_t i = 0; i < res.ntags; i++) job->tags[i] = rs_xstrndup(res.tags[i].ptr, res.tags[i].len);
+        job->ntags = res.ntags;
+      }
       break;
     case RS_V8_TIMEOUT:
       job->outcome = RS_RENDER_TIMEOUT;
@@ -481,5 +486,7 @@ void rs_render_job_free(rs_render_job_t *job) {
   free(job->body);
   free(job->headers);
   free(job->error);
+  for (size_t i = 0; i < job->ntags; i++) free(job->tags[i]);
+  free(job->tags);
   free(job);
 }

@@ -67,9 +67,12 @@ struct rs_render_job_s {
   char *headers;                 /* "Name: value\r\n"... for OK (malloc'd) */
   size_t headers_len;
   char *error;                   /* one line + stack for the log (malloc'd) */
+  char **tags;                   /* purge tags the bundle gave (each malloc'd) */
+  size_t ntags;
   uint64_t queued_ms, started_ms, finished_ms;
 
   /* private */
+  const char *_extra;            /* rs_render_uncached's extra header lines */
   uint64_t _deadline_ms;
   rs_render_job_t *_next;
 };

@@ -2,6 +2,7 @@
 #include "rs_render.h"
 
 #include "rs_log.h"
+#include "rs_page.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 static const char rs__html[] = "Content-Type: text/html\r\n";
+static const char rs__html_retry[] = "Content-Type: text/html\r\nRetry-After: 1\r\n";
 
 size_t rs_url_decode(char *dst, const char *src, size_t len, bool plus) {
   static const signed char hex[256] = {
@@ -29,23 +31,69 @@ size_t rs_url_decode(char *dst, const char *src, size_t len, bool plus) {
   return o;
 }
 
-/* A job and, after it, its pairs and decoded query bytes: one allocation. */
-typedef struct {
-  rs_render_job_t job;
-  rs_req_t *req;
-} rs__render_t;
-
-static void rs__on_abort(rs_req_t *req) {
-  rs_render_job_t *job = req->data;
-  /* relaxed: see rs_render_job_t.cancelled */
-  __atomic_store_n(&job->cancelled, 1, __ATOMIC_RELAXED);
+static char *rs__copy(char **p, const char *s, size_t n) {
+  char *d = *p;
+  memcpy(d, s, n);
+  *p += n;
+  return d;
 }
 
-static void rs__free_body(void *p) { free(p); }
-static void rs__free_job(void *job) { rs_render_job_free(job); }
+rs_render_job_t *rs_render_job_new(const rs_req_t *req) {
+  /* One allocation: the job, the pairs, then the bytes they point to. */
+  size_t nq = req->query.len > 0 ? 1 : 0;
+  for (size_t i = 0; i < req->query.len; i++)
+    if (req->query.p[i] == '&') nq++;
+  size_t bytes = req->url.len + req->method.len + req->path.len + req->query.len;
+  for (size_t i = 0; i < req->nheaders; i++)
+    bytes += req->headers[i].name.len + req->headers[i].value.len;
+  size_t size = sizeof(rs_render_job_t) + (nq + req->nheaders) * sizeof(rs_v8_pair_t) + bytes + 1;
+  rs_render_job_t *job = calloc(1, size);
+  if (job == NULL) return NULL;
+  rs_v8_pair_t *hdrs = (rs_v8_pair_t *)(job + 1);
+  rs_v8_pair_t *query = hdrs + req->nheaders;
+  char *p = (char *)(query + nq);
 
-static char *rs__html_escape(const char *s, size_t n, size_t *out_len) {
+  for (size_t i = 0; i < req->nheaders; i++) {
+    const rs_header_t *h = &req->headers[i];
+    hdrs[i].name = rs__copy(&p, h->name.p, h->name.len);
+    hdrs[i].name_len = h->name.len;
+    hdrs[i].value = rs__copy(&p, h->value.p, h->value.len);
+    hdrs[i].value_len = h->value.len;
+  }
+  /* Query: split on '&', then '='; names and values percent-decoded with
+   * '+' as a space, as Node's querystring does. Empty pieces ("a&&b") skip. */
+  size_t n = 0;
+  const char *q = req->query.p, *end = req->query.p + req->query.len;
+  while (q < end) {
+    const char *amp = memchr(q, '&', (size_t)(end - q));
+    const char *stop = amp ? amp : end;
+    if (stop > q) {
+      const char *eq = memchr(q, '=', (size_t)(stop - q));
+      const char *kend = eq ? eq : stop;
+      query[n].name = p;
+      query[n].name_len = rs_url_decode(p, q, (size_t)(kend - q), true);
+      p += query[n].name_len;
+      query[n].value = p;
+      query[n].value_len = eq ? rs_url_decode(p, eq + 1, (size_t)(stop - eq - 1), true) : 0;
+      p += query[n].value_len;
+      n++;
+    }
+    q = stop + 1;
+  }
+  job->req = (rs_v8_request_t){
+    .id = req->id,
+    .url = rs__copy(&p, req->url.p, req->url.len), .url_len = req->url.len,
+    .method = rs__copy(&p, req->method.p, req->method.len), .method_len = req->method.len,
+    .path = rs__copy(&p, req->path.p, req->path.len), .path_len = req->path.len,
+    .query = query, .nquery = n,
+    .headers = hdrs, .nheaders = req->nheaders,
+  };
+  return job;
+}
+
+static char *rs__html_escape(const char *s, size_t n) {
   rs_buf_t b = { 0 };
+  rs_buf_reserve(&b, n + 1);
   for (size_t i = 0; i < n; i++) {
     switch (s[i]) {
       case '<': rs_buf_append(&b, "&lt;", 4); break;
@@ -55,42 +103,49 @@ static char *rs__html_escape(const char *s, size_t n, size_t *out_len) {
       default: rs_buf_append(&b, s + i, 1); break;
     }
   }
-  *out_len = b.len;
   return b.p;
 }
 
-static void rs__respond_error(rs_req_t *req, int status, bool retry) {
-  rs_str_t page = rs_http_error_page(status);
-  rs_req_respond_static(req, status,
-                        retry ? "Content-Type: text/html\r\nRetry-After: 1\r\n" : rs__html,
-                        page.p, page.len);
+static void rs__free(void *p) { free(p); }
+static void rs__free_job(void *job) { rs_render_job_free(job); }
+
+int rs_render_error_status(rs_render_outcome_t o) {
+  switch (o) {
+    case RS_RENDER_OK: return 200;
+    case RS_RENDER_ERROR: return 500;
+    case RS_RENDER_TIMEOUT: return 504;
+    default: return 503;
+  }
 }
 
-static void rs__done(rs_task_t *task) {
-  rs_render_job_t *job = RS_CONTAINER_OF(task, rs_render_job_t, task);
-  rs__render_t *rj = (rs__render_t *)job;
-  rs_req_t *req = rj->req;
-  rs_loop_t *loop = req->loop;
-  loop->pending_jobs--;
-  req->on_abort = NULL;
+void rs_render_respond_error(rs_req_t *req, int status) {
+  rs_str_t page = rs_http_error_page(status);
+  rs_req_respond_static(req, status, status == 503 ? rs__html_retry : rs__html, page.p, page.len);
+}
+
+void rs_render_respond(rs_req_t *req, rs_render_job_t *job, const char *extra) {
+  const rs_config_t *cfg = req->loop->cfg;
+  const rs_v8_request_t *in = &job->req;
+  unsigned long long id = (unsigned long long)in->id;
+  int url_len = (int)RS_MIN(in->url_len, 512);
+  size_t extra_len = extra ? strlen(extra) : 0;
 
   switch (job->outcome) {
     case RS_RENDER_OK: {
       /* The job is released with the response: body and headers are its,
        * and leave without a copy. */
       rs_resp_t resp = { .status = job->status, .headers = job->headers,
-                         .headers_len = job->headers_len, .body = job->body ? job->body : "",
-                         .body_len = job->body_len, .release = rs__free_job, .release_ud = job };
+                         .headers_len = job->headers_len, .extra = extra, .extra_len = extra_len,
+                         .body = job->body ? job->body : "", .body_len = job->body_len,
+                         .release = rs__free_job, .release_ud = job };
       rs_req_respond(req, &resp);
-      break;
+      return;
     }
     case RS_RENDER_ERROR:
-      rs_log_error("render error for %.*s %.*s [req %llx]: %s", (int)req->method.len, req->method.p,
-                   (int)RS_MIN(req->url.len, 512), req->url.p, (unsigned long long)req->id,
+      rs_log_error("render error for %.*s [req %llx]: %s", url_len, in->url, id,
                    job->error ? job->error : "?");
-      if (loop->cfg->render.debug && job->error != NULL) {
-        size_t n;
-        char *esc = rs__html_escape(job->error, strlen(job->error), &n);
+      if (cfg->render.debug && job->error != NULL) {
+        char *esc = rs__html_escape(job->error, strlen(job->error));
         rs_buf_t b = { 0 };
         rs_buf_printf(&b, "<!doctype html><html><head><title>500 render error</title></head><body>"
                           "<h1>500 render error</h1><pre>%s</pre><hr>rustyssr (render.debug = true)"
@@ -98,101 +153,83 @@ static void rs__done(rs_task_t *task) {
         free(esc);
         rs_render_job_free(job);
         rs_resp_t resp = { .status = 500, .headers = rs__html, .headers_len = sizeof(rs__html) - 1,
-                           .body = b.p, .body_len = b.len, .release = rs__free_body, .release_ud = b.p };
+                           .extra = extra, .extra_len = extra_len, .body = b.p, .body_len = b.len,
+                           .release = rs__free, .release_ud = b.p };
         rs_req_respond(req, &resp);
-        break;
+        return;
       }
-      rs_render_job_free(job);
-      rs__respond_error(req, 500, false);
       break;
     case RS_RENDER_TIMEOUT:
       rs_log_error("render timed out after %llu ms for %.*s [req %llx]",
-                   (unsigned long long)loop->cfg->render.timeout_ms, (int)RS_MIN(req->url.len, 512),
-                   req->url.p, (unsigned long long)req->id);
-      rs_render_job_free(job);
-      rs__respond_error(req, 504, false);
+                   (unsigned long long)cfg->render.timeout_ms, url_len, in->url, id);
       break;
     case RS_RENDER_OOM:
       rs_log_error("render hit the heap limit (%d MB) for %.*s [req %llx]: isolate replaced",
-                   loop->cfg->render.heap_mb, (int)RS_MIN(req->url.len, 512), req->url.p,
-                   (unsigned long long)req->id);
-      rs_render_job_free(job);
-      rs__respond_error(req, 503, true);
+                   cfg->render.heap_mb, url_len, in->url, id);
       break;
-    default:                     /* expired in the queue, or nobody to answer */
-      rs_render_job_free(job);
-      rs__respond_error(req, 503, true);
+    case RS_RENDER_EXPIRED:
+      rs_log_warn("render for %.*s [req %llx] waited past %llu ms in the queue", url_len, in->url, id,
+                  (unsigned long long)cfg->render.timeout_ms);
+      break;
+    default:
       break;
   }
-  if (loop->draining && loop->nconns == 0 && loop->pending_jobs == 0) uv_async_send(&loop->wake);
+  int status = rs_render_error_status(job->outcome);
+  rs_render_job_free(job);
+  rs_render_respond_error(req, status);
 }
 
-void rs_render_request(rs_req_t *req, const rs_route_t *route) {
-  rs_loop_t *loop = req->loop;
-  (void)route;
+/* ------------------------------------------------------------------ uncached */
 
-  /* Count query pairs to size the one allocation. */
-  size_t nq = 0;
-  for (size_t i = 0; i < req->query.len; i++)
-    if (req->query.p[i] == '&') nq++;
-  if (req->query.len > 0) nq++;
-  size_t size = sizeof(rs__render_t) + (nq + req->nheaders) * sizeof(rs_v8_pair_t) + req->query.len + 1;
-  rs__render_t *rj = calloc(1, size);
-  if (rj == NULL) {
-    rs__respond_error(req, 503, true);
+typedef struct {
+  rs_render_job_t *job;
+  const char *extra;
+} rs__uncached_t;
+
+static void rs__uncached_abort(rs_req_t *req) {
+  rs_render_job_t *job = req->data;
+  /* relaxed: see rs_render_job_t.cancelled */
+  __atomic_store_n(&job->cancelled, 1, __ATOMIC_RELAXED);
+}
+
+static void rs__uncached_done(rs_task_t *task) {
+  rs_render_job_t *job = RS_CONTAINER_OF(task, rs_render_job_t, task);
+  rs_req_t *req = job->data;
+  rs_loop_t *loop = req->loop;
+  loop->pending_jobs--;
+  req->on_abort = NULL;
+  req->data = NULL;
+  rs_render_respond(req, job, job->_extra);
+  rs_server_loop_maybe_done(loop);
+}
+
+void rs_render_uncached(rs_req_t *req, const char *extra) {
+  rs_loop_t *loop = req->loop;
+  rs_render_job_t *job = rs_render_job_new(req);
+  if (job == NULL) {
+    rs_render_respond_error(req, 503);
     return;
   }
-  rs_render_job_t *job = &rj->job;
-  rj->req = req;
-  rs_v8_pair_t *hdrs = (rs_v8_pair_t *)(rj + 1);
-  rs_v8_pair_t *query = hdrs + req->nheaders;
-  char *qbuf = (char *)(query + nq);
-
-  for (size_t i = 0; i < req->nheaders; i++) {
-    hdrs[i] = (rs_v8_pair_t){ req->headers[i].name.p, req->headers[i].name.len,
-                              req->headers[i].value.p, req->headers[i].value.len };
-  }
-  /* Query: split on '&', then '='; names and values percent-decoded with
-   * '+' as space, as Node's querystring does. Empty pieces ("a&&b") skip. */
-  size_t n = 0, o = 0;
-  const char *q = req->query.p, *end = req->query.p + req->query.len;
-  while (q < end) {
-    const char *amp = memchr(q, '&', (size_t)(end - q));
-    const char *stop = amp ? amp : end;
-    if (stop > q) {
-      const char *eq = memchr(q, '=', (size_t)(stop - q));
-      const char *kend = eq ? eq : stop;
-      query[n].name = qbuf + o;
-      query[n].name_len = rs_url_decode(qbuf + o, q, (size_t)(kend - q), true);
-      o += query[n].name_len;
-      query[n].value = qbuf + o;
-      query[n].value_len = eq ? rs_url_decode(qbuf + o, eq + 1, (size_t)(stop - eq - 1), true) : 0;
-      o += query[n].value_len;
-      n++;
-    }
-    q = stop + 1;
-  }
-
-  job->req = (rs_v8_request_t){
-    .id = req->id,
-    .url = req->url.p, .url_len = req->url.len,
-    .method = req->method.p, .method_len = req->method.len,
-    .path = req->path.p, .path_len = req->path.len,
-    .query = query, .nquery = n,
-    .headers = hdrs, .nheaders = req->nheaders,
-  };
-  job->task.run = rs__done;
+  job->task.run = rs__uncached_done;
   job->inbox = &loop->inbox;
-  req->data = job;
-
+  job->data = req;
+  job->_extra = extra;
   if (rs_pool_submit(loop->pool, job) != 0) {
     rs_log_warn("render queue full (%zu): 503 for %.*s", loop->cfg->render.queue,
                 (int)RS_MIN(req->url.len, 512), req->url.p);
-    req->data = NULL;
-    free(rj);
-    rs__respond_error(req, 503, true);
+    rs_render_job_free(job);
+    rs_render_respond_error(req, 503);
     return;
   }
   loop->pending_jobs++;
-  req->on_abort = rs__on_abort;
+  req->data = job;
+  req->on_abort = rs__uncached_abort;
+}
+
+void rs_render_request(rs_req_t *req, const rs_route_t *route) {
+  if (req->loop->cache != NULL && route->render.cache) {
+    rs_page_request(req, route);
+    return;
+  }
+  rs_render_uncached(req, NULL);
 }

@@ -1,9 +1,12 @@
-/* core/rs_render.h — the `render` action: a request goes to the render
- * pool (core/rs_pool.h) and its answer comes back to the same loop.
+/* core/rs_render.h — render jobs made from requests, and the answers made
+ * from finished jobs. The `render` route action goes through the page cache
+ * (core/rs_page.h), which uses these; a request that bypasses the cache
+ * uses them directly.
  *
- * The job borrows the request's own bytes (url, path, headers): the request
- * stays alive until it is answered, even when its client has gone, so
- * nothing but the decoded query is copied. */
+ * A job owns a copy of what the bundle sees of the request (url, method,
+ * path, decoded query, headers): a request is a few hundred bytes, a render
+ * a few hundred microseconds, and owning the copy lets a job outlive its
+ * request (background refreshes, clients that leave). Loop threads. */
 #ifndef RS_RENDER_H
 #define RS_RENDER_H
 
@@ -11,7 +14,28 @@
 #include "rs_pool.h"
 #include "rs_router.h"
 
-/* Answer req by rendering it. Loop thread; loop->pool must be set. */
+/* A job for req (copied), not yet submitted; NULL when out of memory.
+ * Set job->task.run and job->inbox, then rs_pool_submit. */
+rs_render_job_t *rs_render_job_new(const rs_req_t *req);
+
+/* Answer req from a finished job, which it takes: OK → the page (zero
+ * copy), ERROR → 500 generic page (the message in the page only with
+ * render.debug), TIMEOUT → 504, OOM/EXPIRED/REJECTED → 503 + Retry-After.
+ * extra: more header lines for the answer ("X-Cache: BYPASS\r\n") or NULL.
+ * Logs failures with the request id. */
+void rs_render_respond(rs_req_t *req, rs_render_job_t *job, const char *extra);
+
+/* The error status a failed outcome answers with (500, 503, 504). */
+int rs_render_error_status(rs_render_outcome_t o);
+
+/* Answer req with an error page for status (503 carries Retry-After). */
+void rs_render_respond_error(rs_req_t *req, int status);
+
+/* Render req without the cache and answer it (X-Cache: extra header lines
+ * may be given, e.g. "X-Cache: BYPASS\r\n"). */
+void rs_render_uncached(rs_req_t *req, const char *extra);
+
+/* The `render` route action. */
 void rs_render_request(rs_req_t *req, const rs_route_t *route);
 
 /* Percent-decode src into dst (at least len bytes), '+' as a space when

@@ -45,6 +45,12 @@ typedef struct rs_route_s {
   rs_action_t action;
   char *where;                   /* "file:line" of the declaration, for logs (owned) */
 
+  struct {                       /* RS_ACTION_RENDER */
+    bool cache;                  /* through the page cache (default true) */
+    int64_t ttl_ms;              /* -1: the bundle's ttl, else cache.ttl */
+    int64_t grace_ms;            /* -1: cache.grace */
+  } render;
+
   struct {                       /* RS_ACTION_RESPOND */
     int status;
     char *headers;               /* pre-rendered "Name: value\r\n"... (owned);

@@ -18,6 +18,7 @@
 #include "rs_dispatch.h"
 #include "rs_log.h"
 #include "rs_metrics.h"
+#include "rs_page.h"
 #include "rs_topo.h"
 #include "rs_v8.h"
 
@@ -79,6 +80,7 @@ int rs_server_listen_socket(const rs_addr_t *addr, int backlog, bool reuseport, 
 
 static void rs__update_time(rs_loop_t *loop) {
   time_t t = time(NULL);
+  loop->now_unix = t;
   loop->date_len = rs_http_date_line(loop->date, t);
   struct tm tm;
   gmtime_r(&t, &tm);
@@ -140,6 +142,10 @@ static void rs__loop_check(rs_loop_t *loop) {
 
 static void rs__on_wake(uv_async_t *a) { rs__loop_check(a->data); }
 
+void rs_server_loop_maybe_done(rs_loop_t *loop) {
+  if (loop->draining && loop->nconns == 0 && loop->pending_jobs == 0) uv_async_send(&loop->wake);
+}
+
 static int rs__loop_init(rs_loop_t *loop, rs_server_t *srv, int index, int fd, rs_handler_fn handler,
                          uv_async_cb wake_cb, void *wake_data) {
   memset(loop, 0, sizeof(*loop));
@@ -155,7 +161,9 @@ static int rs__loop_init(rs_loop_t *loop, rs_server_t *srv, int index, int fd, r
   uv_timer_init(&loop->uv, &loop->tick);
   loop->tick.data = loop;
   loop->pool = srv->pool;
+  loop->cache = srv->cache;
   if (index > 0) rs_inbox_init(&loop->inbox, &loop->uv);
+  if (index > 0 && loop->cache != NULL) rs_page_loop_init(loop);
   rs__update_time(loop);
   return 0;
 }
@@ -190,6 +198,7 @@ static void rs__loop_thread(void *arg) {
   rs_conn_loop_dispose(loop);
   /* Handles close in the run above; a last pass collects their callbacks. */
   uv_run(&loop->uv, UV_RUN_NOWAIT);
+  rs_page_loop_dispose(loop);
   rs_inbox_dispose(&loop->inbox);
   if (uv_loop_close(&loop->uv) != 0) rs_log_warn("loop %d: handles left open at exit", loop->index);
 }
@@ -252,8 +261,19 @@ static void rs__on_deadline(uv_timer_t *t) {
   rs__wake_all(srv);
 }
 
+static void rs__on_sweep(uv_timer_t *t) {
+  rs_server_t *srv = t->data;
+  rs_cache_sweep(srv->cache, rs_now_ms());
+}
+
+static void rs__collect_cache(rs_buf_t *out, void *ud) {
+  rs_server_t *srv = ud;
+  rs_page_collect(out, srv->loops, srv->nloops, srv->cache);
+}
+
 static void rs__maybe_finish(rs_server_t *srv) {
   if (srv->loops_done < srv->nloops || !srv->admin.closed) return;
+  if (srv->cache != NULL) uv_close((uv_handle_t *)&srv->sweep, NULL);
   uv_close((uv_handle_t *)&srv->deadline, NULL);
   uv_close((uv_handle_t *)&srv->loop_done, NULL);
   uv_close((uv_handle_t *)&srv->sigterm, NULL);
@@ -364,6 +384,20 @@ int rs_server_run(rs_config_t *cfg) {
       rc = -EINVAL;
       goto fail_sockets;
     }
+    if (cfg->cache.enabled) {
+      rs_cache_opts_t co = { .max_entries = cfg->cache.max_entries, .max_bytes = cfg->cache.max_bytes,
+                             .shards = cfg->cache.shards };
+      srv.cache = rs_cache_create(&co);
+      srv.admin.cache = srv.cache;
+      uv_timer_init(&srv.admin.uv, &srv.sweep);
+      srv.sweep.data = &srv;
+      uv_timer_start(&srv.sweep, rs__on_sweep, 1000, 1000);
+      uv_unref((uv_handle_t *)&srv.sweep);
+      rs_log_info("cache: %zu entries, %zu MB, %u shards, L1 %zu+%zu per loop, default ttl %llu s, "
+                  "grace %llu s", cfg->cache.max_entries, cfg->cache.max_bytes >> 20, cfg->cache.shards,
+                  cfg->cache.l1_hot, cfg->cache.l1_entries, (unsigned long long)cfg->cache.ttl_ms / 1000,
+                  (unsigned long long)cfg->cache.grace_ms / 1000);
+    }
   }
 
   srv.loops = rs_xcalloc((size_t)srv.nloops, sizeof(rs_loop_t *));
@@ -377,6 +411,7 @@ int rs_server_run(rs_config_t *cfg) {
     }
     fds[i] = -1;               /* the loop owns it now */
   }
+  if (srv.cache != NULL) rs_metrics_register("cache", rs__collect_cache, &srv);
   uv_barrier_init(&srv.barrier, (unsigned)srv.nloops + 1);
   for (int i = 0; i < srv.nloops; i++) {
     if (uv_thread_create(&srv.loops[i]->thread, rs__loop_thread, srv.loops[i]) != 0) {
@@ -397,6 +432,7 @@ int rs_server_run(rs_config_t *cfg) {
   free(srv.loops);
   uv_barrier_destroy(&srv.barrier);
   rs_pool_destroy(srv.pool);
+  if (srv.cache != NULL) rs_cache_destroy(srv.cache);
   rs_conn_loop_dispose(&srv.admin);
   uv_run(&srv.admin.uv, UV_RUN_NOWAIT);
   uv_loop_close(&srv.admin.uv);

@@ -51,6 +51,7 @@ struct rs_loop_s {
   char date[RS_HTTP_DATE_LINE_MAX]; /* "Date: ...\r\n", updated each second */
   size_t date_len;
   char log_time[32];             /* "24/Nov/2026:01:02:03 +0000" for access lines */
+  time_t now_unix;               /* wall clock, refreshed by the tick (Age) */
   uint64_t now_ms;               /* monotonic, refreshed by the tick and reads */
   uint64_t req_seq;
   rs_conn_t *conns;              /* every open connection (intrusive list) */
@@ -64,6 +65,9 @@ struct rs_loop_s {
   bool closed;
 
   rs_pool_t *pool;               /* the render pool, NULL without a bundle */
+  struct rs_cache_s *cache;      /* L2, shared; NULL when caching is off */
+  struct rs_l1_s *l1;            /* this loop's L1 */
+  struct rs_page_counters_s *page; /* this loop's cache counters (rs_page.h) */
   rs_inbox_t inbox;              /* work handed to this loop by other threads */
   size_t pending_jobs;           /* submitted, not yet back */
 
@@ -76,6 +80,8 @@ struct rs_server_s {
   rs_loop_t **loops;             /* worker loops, index 1..N in loops[0..N-1] */
   rs_loop_t admin;               /* the main thread's loop */
   rs_pool_t *pool;
+  struct rs_cache_s *cache;
+  uv_timer_t sweep;              /* housekeeping: expired pages, once a second */
   uv_signal_t sigterm, sigint, sighup;
   uv_timer_t deadline;
   uv_mutex_t wake_lock;          /* orders wake-ups against a loop's close */
@@ -90,6 +96,11 @@ struct rs_server_s {
   bool stopping;
   int exit_code;
 };
+
+/* A loop finishing its drain re-checks whether it may stop; call after
+ * anything that may have been the last thing it waited for (a connection
+ * closed, a render job back). Loop thread. */
+void rs_server_loop_maybe_done(rs_loop_t *loop);
 
 /* Bind the listeners (failures come back here, before any thread starts),
  * start the loop threads behind a barrier, then run the main loop until a

@@ -14,8 +14,14 @@
 #define RS__DAY_MS 86400000LL    /* a longer timeout is a unit mistake */
 
 static const char *const rs__config_keys[] = {
-  "listen", "admin", "backlog", "workers", "pin", "limits", "timeouts", "log", "render", NULL
+  "listen", "admin", "backlog", "workers", "pin", "limits", "timeouts", "log", "render",
+  "cache", NULL
 };
+static const char *const rs__cache_keys[] = {
+  "max_entries", "max_bytes", "shards", "ttl", "grace", "l1", "gzip_level", "brotli_quality",
+  "min_compress", NULL
+};
+static const char *const rs__l1_keys[] = { "hot", "entries", "bytes", NULL };
 static const char *const rs__render_keys[] = {
   "bundle", "fn", "threads", "queue", "timeout_ms", "heap_mb", "debug", NULL
 };
@@ -182,6 +188,77 @@ static void rs__config_render(lua_State *L, int t, rs_config_t *c, const char **
   }
 }
 
+/* cache = false, or cache = { max_entries = 100000, max_bytes = "512MB",
+ * shards = 128, ttl = 60, grace = 10, l1 = { hot = 8, entries = 128,
+ * bytes = "8MB" }, gzip_level = 6, brotli_quality = 5, min_compress = 1024 } */
+static void rs__config_cache(lua_State *L, int t, rs_config_t *c) {
+  char desc[64];
+  if (lua_type(L, t) == LUA_TBOOLEAN) {
+    c->cache.enabled = lua_toboolean(L, t);
+    return;
+  }
+  if (lua_type(L, t) != LUA_TTABLE)
+    rs_lutil_error(L, "ssr.config: 'cache' must be a table or a boolean, got %s",
+                   rs_lutil_describe(L, t, desc, sizeof(desc)));
+  c->cache.enabled = true;
+  rs_lutil_check_keys(L, t, "ssr.config.cache", rs__cache_keys);
+  if (rs_lutil_field(L, t, "max_entries")) {
+    c->cache.max_entries = (size_t)rs_lutil_int(L, -1, "ssr.config", "cache.max_entries", 1, 1000000000);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "max_bytes")) {
+    c->cache.max_bytes = rs_lutil_size(L, -1, "ssr.config", "cache.max_bytes", 4096, (size_t)1 << 40);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "shards")) {
+    long long n = rs_lutil_int(L, -1, "ssr.config", "cache.shards", 1, 4096);
+    if (n & (n - 1))
+      rs_lutil_error(L, "ssr.config: 'cache.shards' must be a power of two, got %lld", n);
+    c->cache.shards = (unsigned)n;
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "ttl")) {
+    c->cache.ttl_ms = 1000 * (uint64_t)rs_lutil_int(L, -1, "ssr.config", "cache.ttl", 0, 31536000);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "grace")) {
+    c->cache.grace_ms = 1000 * (uint64_t)rs_lutil_int(L, -1, "ssr.config", "cache.grace", 0, 31536000);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "l1")) {
+    int l1 = lua_gettop(L);
+    if (lua_type(L, l1) != LUA_TTABLE)
+      rs_lutil_error(L, "ssr.config: 'cache.l1' must be a table, got %s",
+                     rs_lutil_describe(L, l1, desc, sizeof(desc)));
+    rs_lutil_check_keys(L, l1, "ssr.config.cache.l1", rs__l1_keys);
+    if (rs_lutil_field(L, l1, "hot")) {
+      c->cache.l1_hot = (size_t)rs_lutil_int(L, -1, "ssr.config", "cache.l1.hot", 0, 64);
+      lua_pop(L, 1);
+    }
+    if (rs_lutil_field(L, l1, "entries")) {
+      c->cache.l1_entries = (size_t)rs_lutil_int(L, -1, "ssr.config", "cache.l1.entries", 0, 65536);
+      lua_pop(L, 1);
+    }
+    if (rs_lutil_field(L, l1, "bytes")) {
+      c->cache.l1_bytes = rs_lutil_size(L, -1, "ssr.config", "cache.l1.bytes", 0, (size_t)1 << 32);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "gzip_level")) {
+    c->cache.gzip_level = (int)rs_lutil_int(L, -1, "ssr.config", "cache.gzip_level", 0, 9);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "brotli_quality")) {
+    c->cache.brotli_quality = (int)rs_lutil_int(L, -1, "ssr.config", "cache.brotli_quality", -1, 11);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "min_compress")) {
+    c->cache.min_compress = rs_lutil_size(L, -1, "ssr.config", "cache.min_compress", 0, (size_t)1 << 30);
+    lua_pop(L, 1);
+  }
+}
+
 /* A nested table (limits, timeouts, log) or raise. Pushes it. */
 static bool rs__config_sub(lua_State *L, const char *key) {
   char desc[64];
@@ -264,6 +341,10 @@ static int rs__config(lua_State *L) {
     lua_pop(L, 1);
   }
 
+  if (rs_lutil_field(L, 1, "cache")) {
+    rs__config_cache(L, lua_gettop(L), &c);
+    lua_pop(L, 1);
+  }
   if (rs__config_sub(L, "render")) {
     rs__config_render(L, lua_gettop(L), &c, &render_bundle, &render_fn);
     lua_pop(L, 1);

@@ -26,12 +26,15 @@
 
 static const char *const rs__route_keys[] = { "respond", "render", "priority", "host", NULL };
 static const char *const rs__respond_keys[] = { "status", "headers", "body", NULL };
+static const char *const rs__render_keys[] = { "cache", "ttl", "grace", NULL };
 
 /* A route being declared: borrowed strings from the call's arguments, which
  * stay on the stack until the route is built. */
 typedef struct {
   const char *fn;                /* "ssr.route" or "ssr.respond", for messages */
   rs_action_t action;
+  bool render_cache;
+  int64_t render_ttl_ms, render_grace_ms;
   unsigned methods;
   const char *path;
   const char *host;              /* NULL = any host */
@@ -244,6 +247,9 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   r->path = rs_xstrdup(sp->path);
   r->priority = sp->priority;
   r->action = sp->action ? sp->action : RS_ACTION_RESPOND;
+  r->render.cache = sp->render_cache;
+  r->render.ttl_ms = sp->render_ttl_ms;
+  r->render.grace_ms = sp->render_grace_ms;
   r->where = rs_xstrdup(where[0] ? where : "?");
   r->respond.status = sp->status;
   /* Never NULL, even when empty: the server may memcpy them as they are. */
@@ -294,10 +300,33 @@ static int rs__route(lua_State *L) {
   } else {
     lua_pushnil(L);
   }
-  if (rs_lutil_field(L, 3, "render")) {     /* render = true: the bundle answers */
-    if (lua_type(L, -1) != LUA_TBOOLEAN || !lua_toboolean(L, -1))
-      rs_lutil_error(L, "ssr.route: 'render' must be true, got %s",
+  if (rs_lutil_field(L, 3, "render")) {     /* the bundle answers */
+    /* render = true, or render = { cache = true, ttl = 300, grace = 60 }
+     * (seconds; ttl when the bundle gives none, grace after it) */
+    sp.render_cache = true;
+    sp.render_ttl_ms = sp.render_grace_ms = -1;
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      int t = lua_gettop(L);
+      rs_lutil_check_keys(L, t, "ssr.route render", rs__render_keys);
+      if (rs_lutil_field(L, t, "cache")) {
+        if (lua_type(L, -1) != LUA_TBOOLEAN)
+          rs_lutil_error(L, "ssr.route: 'render.cache' must be a boolean, got %s",
+                         rs_lutil_describe(L, -1, desc, sizeof(desc)));
+        sp.render_cache = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+      }
+      if (rs_lutil_field(L, t, "ttl")) {
+        sp.render_ttl_ms = 1000 * rs_lutil_int(L, -1, sp.fn, "render.ttl", 0, 31536000);
+        lua_pop(L, 1);
+      }
+      if (rs_lutil_field(L, t, "grace")) {
+        sp.render_grace_ms = 1000 * rs_lutil_int(L, -1, sp.fn, "render.grace", 0, 31536000);
+        lua_pop(L, 1);
+      }
+    } else if (lua_type(L, -1) != LUA_TBOOLEAN || !lua_toboolean(L, -1)) {
+      rs_lutil_error(L, "ssr.route: 'render' must be true or a table, got %s",
                      rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    }
     lua_pop(L, 1);
     if (rs_lutil_field(L, 3, "respond"))
       rs_lutil_error(L, "ssr.route: give one action, 'respond' or 'render', not both");

@@ -188,8 +188,9 @@ static bool rs__ghost_take(rs__shard_t *s, uint64_t h) {
 
 /* ------------------------------------------------------------------ policy */
 
-/* A hit. LRU moves the entry; the others set a bit, and only when it is not
- * set yet, so a hot entry's line is not dirtied on every hit. */
+/* A hit. LRU relinks the entry (three entries' lines written); the others
+ * set a bit (S3-FIFO: count to 3), and only until it is set, so a hot
+ * entry's line is not dirtied on every hit. */
 static inline void rs__touch(rs_cache_t *c, rs__shard_t *s, rs_entry_t *e) {
   switch (c->policy) {
   case RS_CACHE_POLICY_LRU:

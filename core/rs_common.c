@@ -45,6 +45,12 @@ uint64_t rs_now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t rs_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 bool rs_str_ieq(const char *s, size_t slen, const char *lower, size_t n) {
   if (slen != n) return false;
   for (size_t i = 0; i < n; i++) {

@@ -24,8 +24,9 @@ void *rs_xrealloc(void *p, size_t n);
 char *rs_xstrdup(const char *s);
 char *rs_xstrndup(const char *s, size_t n);
 
-/* Milliseconds on a monotonic clock; any thread. */
+/* Milliseconds (and microseconds) on a monotonic clock; any thread. */
 uint64_t rs_now_ms(void);
+uint64_t rs_now_us(void);
 
 /* A byte string that does not own its bytes. */
 typedef struct {

@@ -53,7 +53,7 @@ typedef struct rs_config_s {
     char *fn;                    /* the global render function, "render" (owned) */
     int threads;                 /* render threads; 0 = one per core */
     size_t queue;                /* jobs waiting beyond that → 503 (512) */
-    uint64_t timeout_ms;         /* queue wait, and then render time → 504 (2000) */
+    uint64_t timeout_ms;         /* queue wait (→ 503), then render time (→ 504) (2000) */
     int heap_mb;                 /* V8 heap per isolate (128) */
     bool debug;                  /* error pages show the JS error and stack */
   } render;

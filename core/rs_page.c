@@ -325,7 +325,7 @@ static int rs__flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *rou
     job->inbox = &loop->inbox;
     job->data = fl;
     job->after_render = rs__after_render;
-    if (rs_pool_submit(loop->pool, job) == 0) {
+    if (rs_pool_submit_ex(loop->pool, job, req == NULL) == 0) {
       loop->pending_jobs++;
       return 0;
     }

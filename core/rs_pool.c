@@ -59,9 +59,13 @@ struct rs_pool_s {
   uv_cond_t wd_cond;
   bool wd_stop;                  /* under wd_lock */
 
+  char *src;                     /* the bundle as read at start */
+  size_t src_len;
   void *code_cache;
   size_t code_cache_len;
+  int aborting;                  /* atomic: shutdown forced, stop everything */
   uint64_t rejected;             /* atomic: any loop thread adds */
+  uint64_t skipped;              /* atomic: background jobs refused */
   uint64_t cancelled_at_submit;
 };
 
@@ -86,11 +90,16 @@ static void rs__js_log(void *ud, int level, uint64_t request_id, const char *msg
     rs_log_write((rs_log_level_t)level, "js: %.*s", (int)len, msg);
 }
 
-static int rs__engine_new(const rs_config_t *cfg, const void *cache, size_t cache_len,
-                          rs_v8_engine_t **out, char *err, size_t errlen) {
+/* An engine from the bundle's bytes as read once at start (src), so that a
+ * replaced isolate runs what the others run, whatever became of the file
+ * since; src NULL reads the file (rustyssr -t). */
+static int rs__engine_new(const rs_config_t *cfg, const char *src, size_t src_len, const void *cache,
+                          size_t cache_len, rs_v8_engine_t **out, char *err, size_t errlen) {
   rs_v8_opts_t o;
   memset(&o, 0, sizeof(o));
   o.bundle_path = cfg->render.bundle;
+  o.bundle_src = src;
+  o.bundle_len = src_len;
   o.render_fn = cfg->render.fn;
   o.heap_mb = cfg->render.heap_mb;
   o.load_timeout_ms = (int)RS_MIN(cfg->render.timeout_ms * 5, 60000);
@@ -106,7 +115,7 @@ int rs_pool_check(const rs_config_t *cfg, char *err, size_t errlen) {
     return -1;
   }
   rs_v8_engine_t *e;
-  if (rs__engine_new(cfg, NULL, 0, &e, err, errlen) != 0) return -1;
+  if (rs__engine_new(cfg, NULL, 0, NULL, 0, &e, err, errlen) != 0) return -1;
   rs_v8_engine_destroy(e);
   return 0;
 }
@@ -135,10 +144,14 @@ static void rs__render_headers(rs_render_job_t *job, const rs_v8_result_t *res) 
   char *p = job->headers = rs_xmalloc(len + 1);
   for (size_t i = 0; i < res->nheaders; i++) {
     const rs_v8_pair_t *h = &res->headers[i];
-    /* Framing is the server's to set: a bundle cannot smuggle a length. */
+    /* Framing and Date are the server's to set: a bundle cannot smuggle a
+     * length nor send a second Date. */
     if (rs_str_ieq(h->name, h->name_len, "content-length", 14) ||
         rs_str_ieq(h->name, h->name_len, "transfer-encoding", 17) ||
-        rs_str_ieq(h->name, h->name_len, "connection", 10)) {
+        rs_str_ieq(h->name, h->name_len, "connection", 10) ||
+        rs_str_ieq(h->name, h->name_len, "keep-alive", 10) ||
+        rs_str_ieq(h->name, h->name_len, "upgrade", 7) ||
+        rs_str_ieq(h->name, h->name_len, "date", 4)) {
       len -= h->name_len + 2 + h->value_len + 2;
       continue;
     }
@@ -156,13 +169,15 @@ static void rs__worker_render(rs__worker_t *w, rs_render_job_t *job) {
   rs_pool_t *pool = w->pool;
   const rs_config_t *cfg = pool->cfg;
   char err[512];
+  job->started_ms = rs_now_ms();
   if (w->engine == NULL || !rs_v8_engine_usable(w->engine)) {
     rs_v8_engine_t *fresh = NULL;
     uint64_t t0 = rs_now_ms();
-    if (rs__engine_new(cfg, pool->code_cache, pool->code_cache_len, &fresh, err, sizeof(err)) != 0) {
+    if (rs__engine_new(cfg, pool->src, pool->src_len, pool->code_cache, pool->code_cache_len, &fresh, err, sizeof(err)) != 0) {
       rs_log_error("render %d: cannot recreate the isolate: %s", w->index, err);
       job->outcome = RS_RENDER_OOM;
       job->status = 503;
+      job->error = rs_xstrdup("no isolate: it could not be recreated");
       return;
     }
     uv_mutex_lock(&w->lock);
@@ -175,6 +190,7 @@ static void rs__worker_render(rs__worker_t *w, rs_render_job_t *job) {
                 (unsigned long long)(rs_now_ms() - t0));
   }
 
+  uint64_t t_us = rs_now_us();
   job->started_ms = rs_now_ms();
   uv_mutex_lock(&w->lock);
   w->running_id = job->req.id;
@@ -187,6 +203,11 @@ static void rs__worker_render(rs__worker_t *w, rs_render_job_t *job) {
   uv_mutex_lock(&w->lock);
   w->running_id = 0;
   uv_mutex_unlock(&w->lock);
+  uint64_t us = rs_now_us() - t_us;
+  size_t b = 0;
+  while (b < RS__NHIST && (double)us > rs__hist_ms[b] * 1000) b++;
+  RS_COUNTER_ADD(w->hist[b], 1);
+  RS_COUNTER_ADD(w->hist_sum_us, us);
 
   switch (o) {
     case RS_V8_OK:
@@ -230,7 +251,7 @@ static void rs__worker_render(rs__worker_t *w, rs_render_job_t *job) {
     uv_mutex_unlock(&w->lock);
     rs_v8_engine_destroy(old);
     rs_v8_engine_t *fresh = NULL;
-    if (rs__engine_new(cfg, pool->code_cache, pool->code_cache_len, &fresh, err, sizeof(err)) == 0) {
+    if (rs__engine_new(cfg, pool->src, pool->src_len, pool->code_cache, pool->code_cache_len, &fresh, err, sizeof(err)) == 0) {
       uv_mutex_lock(&w->lock);
       w->engine = fresh;
       uv_mutex_unlock(&w->lock);
@@ -257,7 +278,7 @@ static void rs__worker_main(void *arg) {
     char err[512];
     uint64_t t0 = rs_now_ms();
     rs_v8_engine_t *e = NULL;
-    if (rs__engine_new(pool->cfg, pool->code_cache, pool->code_cache_len, &e, err, sizeof(err)) != 0)
+    if (rs__engine_new(pool->cfg, pool->src, pool->src_len, pool->code_cache, pool->code_cache_len, &e, err, sizeof(err)) != 0)
       rs_log_error("render %d: %s", w->index, err);
     uv_mutex_lock(&w->lock);
     w->engine = e;
@@ -287,16 +308,12 @@ static void rs__worker_main(void *arg) {
     if (__atomic_load_n(&job->cancelled, __ATOMIC_RELAXED)) {
       job->outcome = RS_RENDER_CANCELLED;
       job->status = 499;
-    } else if (stopping || now > job->_deadline_ms) {
+    } else if (stopping || now > job->_deadline_ms ||
+               __atomic_load_n(&pool->aborting, __ATOMIC_RELAXED)) {
       job->outcome = RS_RENDER_EXPIRED;
       job->status = 503;
     } else {
       rs__worker_render(w, job);
-      uint64_t us = (rs_now_ms() - job->started_ms) * 1000;
-      size_t b = 0;
-      while (b < RS__NHIST && (double)us > rs__hist_ms[b] * 1000) b++;
-      RS_COUNTER_ADD(w->hist[b], 1);
-      RS_COUNTER_ADD(w->hist_sum_us, us);
       if (job->after_render != NULL) job->after_render(job);
     }
     RS_COUNTER_ADD(w->outcomes[job->outcome], 1);
@@ -360,6 +377,10 @@ static void rs__collect(rs_buf_t *out, void *ud) {
   uv_mutex_lock(&pool->qlock);
   size_t depth = pool->qlen;
   uv_mutex_unlock(&pool->qlock);
+  rs_metrics_family(out, "rustyssr_render_background_skipped_total", "counter",
+                    "Background renders (cache refreshes) not queued: the queue was half full.");
+  rs_buf_printf(out, "rustyssr_render_background_skipped_total %llu\n",
+                (unsigned long long)__atomic_load_n(&pool->skipped, __ATOMIC_RELAXED));
   rs_metrics_family(out, "rustyssr_render_queue_depth", "gauge", "Render jobs waiting for a thread.");
   rs_buf_printf(out, "rustyssr_render_queue_depth %zu\n", depth);
   rs_metrics_family(out, "rustyssr_render_queue_capacity", "gauge", "render.queue.");
@@ -397,14 +418,39 @@ int rs_pool_create(const rs_config_t *cfg, rs_pool_t **out, char *err, size_t er
     snprintf(err, errlen, "V8 could not start");
     return -1;
   }
+  /* Read once: every isolate, first or replaced, loads these bytes. */
+  char *src = NULL;
+  size_t src_len = 0;
+  FILE *f = fopen(cfg->render.bundle, "rb");
+  if (f != NULL) {
+    if (fseek(f, 0, SEEK_END) == 0) {
+      long n = ftell(f);
+      if (n >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        src = rs_xmalloc((size_t)n + 1);
+        src_len = fread(src, 1, (size_t)n, f);
+        if (src_len != (size_t)n) {
+          free(src);
+          src = NULL;
+          src_len = 0;
+        }
+      }
+    }
+    fclose(f);
+  }
+  /* (When it could not be read, the shim reads it and says why.) */
   /* The first isolate is made here so a broken bundle stops the start. */
   rs_v8_engine_t *first = NULL;
   uint64_t t0 = rs_now_ms();
-  if (rs__engine_new(cfg, NULL, 0, &first, err, errlen) != 0) return -1;
+  if (rs__engine_new(cfg, src, src_len, NULL, 0, &first, err, errlen) != 0) {
+    free(src);
+    return -1;
+  }
   uint64_t cold_ms = rs_now_ms() - t0;
 
   rs_pool_t *pool = rs_xcalloc(1, sizeof(*pool));
   pool->cfg = cfg;
+  pool->src = src;
+  pool->src_len = src_len;
   pool->nthreads = cfg->render.threads > 0 ? cfg->render.threads : rs_topo_cores();
   if (rs_v8_engine_code_cache(first, &pool->code_cache, &pool->code_cache_len) != 0) {
     pool->code_cache = NULL;
@@ -458,19 +504,27 @@ void rs_pool_destroy(rs_pool_t *pool) {
   uv_mutex_destroy(&pool->wd_lock);
   uv_cond_destroy(&pool->wd_cond);
   free(pool->code_cache);
+  free(pool->src);
   free(pool);
 }
 
 int rs_pool_submit(rs_pool_t *pool, rs_render_job_t *job) {
+  return rs_pool_submit_ex(pool, job, false);
+}
+
+int rs_pool_submit_ex(rs_pool_t *pool, rs_render_job_t *job, bool background) {
   job->queued_ms = rs_now_ms();
   job->_deadline_ms = job->queued_ms + pool->cfg->render.timeout_ms;
   job->_next = NULL;
   job->ttl = -1;
+  /* Background work may use only half the queue: the other half is kept
+   * for requests that have a client waiting. */
+  size_t cap = background ? pool->cfg->render.queue / 2 : pool->cfg->render.queue;
   uv_mutex_lock(&pool->qlock);
-  if (pool->qlen >= pool->cfg->render.queue || pool->stopping) {
+  if (pool->qlen >= cap || pool->stopping) {
     uv_mutex_unlock(&pool->qlock);
-    /* relaxed: a counter, read on scrape */
-    __atomic_fetch_add(&pool->rejected, 1, __ATOMIC_RELAXED);
+    /* relaxed: counters, read on scrape */
+    __atomic_fetch_add(background ? &pool->skipped : &pool->rejected, 1, __ATOMIC_RELAXED);
     return -EBUSY;
   }
   if (pool->qtail) pool->qtail->_next = job; else pool->qhead = job;
@@ -479,6 +533,19 @@ int rs_pool_submit(rs_pool_t *pool, rs_render_job_t *job) {
   uv_cond_signal(&pool->qcond);
   uv_mutex_unlock(&pool->qlock);
   return 0;
+}
+
+void rs_pool_abort(rs_pool_t *pool) {
+  if (pool == NULL) return;
+  /* relaxed: workers look at it between jobs; the terminations below are
+   * what stops the renders running now. */
+  __atomic_store_n(&pool->aborting, 1, __ATOMIC_RELAXED);
+  for (int i = 0; i < pool->nthreads; i++) {
+    rs__worker_t *w = &pool->workers[i];
+    uv_mutex_lock(&w->lock);
+    if (w->running_id != 0 && w->engine != NULL) rs_v8_terminate(w->engine, w->running_id);
+    uv_mutex_unlock(&w->lock);
+  }
 }
 
 void rs_render_job_free(rs_render_job_t *job) {

@@ -96,6 +96,14 @@ void rs_pool_destroy(rs_pool_t *pool);
  * rejected). Loop threads. */
 int rs_pool_submit(rs_pool_t *pool, rs_render_job_t *job);
 
+/* The same for work no client waits for (cache refreshes): admitted only
+ * while the queue is less than half full, refusals counted apart. */
+int rs_pool_submit_ex(rs_pool_t *pool, rs_render_job_t *job, bool background);
+
+/* Shutdown forced: terminate the renders running now and answer every
+ * queued job EXPIRED without rendering. Any thread. */
+void rs_pool_abort(rs_pool_t *pool);
+
 /* Free what a job still owns (body, headers, error) and the job. */
 void rs_render_job_free(rs_render_job_t *job);
 

@@ -164,8 +164,8 @@ void rs_render_respond(rs_req_t *req, rs_render_job_t *job, const char *extra) {
                    (unsigned long long)cfg->render.timeout_ms, url_len, in->url, id);
       break;
     case RS_RENDER_OOM:
-      rs_log_error("render hit the heap limit (%d MB) for %.*s [req %llx]: isolate replaced",
-                   cfg->render.heap_mb, url_len, in->url, id);
+      rs_log_error("render hit the heap limit (%d MB) for %.*s [req %llx]: %s", cfg->render.heap_mb,
+                   url_len, in->url, id, job->error ? job->error : "isolate replaced");
       break;
     case RS_RENDER_EXPIRED:
       rs_log_warn("render for %.*s [req %llx] waited past %llu ms in the queue", url_len, in->url, id,

@@ -258,6 +258,7 @@ static void rs__on_deadline(uv_timer_t *t) {
   rs_log_warn("shutdown: deadline of %llu ms passed, closing the connections left",
               (unsigned long long)srv->cfg->timeouts.shutdown);
   __atomic_store_n(&srv->force_gen, 1, __ATOMIC_RELEASE);
+  rs_pool_abort(srv->pool);
   rs__wake_all(srv);
 }
 
@@ -305,6 +306,7 @@ static void rs__on_signal(uv_signal_t *s, int signum) {
   if (srv->stopping) {
     rs_log_warn("%s again: closing every connection now", strsignal(signum));
     __atomic_store_n(&srv->force_gen, 1, __ATOMIC_RELEASE);
+    rs_pool_abort(srv->pool);
     rs__wake_all(srv);
     return;
   }

@@ -1,0 +1,173 @@
+/* bench/render_one.c — renders per second of ONE V8 isolate, in process, no
+ * HTTP: the render bundle loaded through shim/rs_v8.h exactly as a render
+ * thread of rustyssr loads it, then rs_v8_render over a list of URLs for a
+ * fixed time on the calling thread, taking each page's bytes as the pool does
+ * (rs_v8_result_take_html, then free). The Node counterpart is
+ * bench/node/render-bench.js --encode. bench/render.sh builds and runs it;
+ * by hand, from the repo root:
+ *
+ *   L=build/deps/root/usr/lib/x86_64-linux-gnu
+ *   gcc -O2 -Ishim bench/render_one.c -o build/release/render_one \
+ *       build/release/librs_shim.a $L/libnode.so.108 -Wl,-rpath,$L -lstdc++ -lpthread -lm
+ *   build/release/render_one [--seconds 5] [--warmup 1] [--json] BUNDLE URL...
+ *
+ * The request object is built the way core/rs_render.c builds it: url as
+ * given, path = the part before '?', query split on '&' and '=' and
+ * percent-decoded with '+' as a space (a repeated name becomes an array in
+ * the shim), the same three headers render-bench.js sends. */
+#include "rs_v8.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static size_t decode(char *dst, const char *src, size_t len) {
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (src[i] == '%' && i + 2 < len && hexval(src[i + 1]) >= 0 && hexval(src[i + 2]) >= 0) {
+      dst[o++] = (char)(hexval(src[i + 1]) * 16 + hexval(src[i + 2]));
+      i += 2;
+    } else {
+      dst[o++] = src[i] == '+' ? ' ' : src[i];
+    }
+  }
+  return o;
+}
+
+typedef struct {
+  rs_v8_request_t req;
+  rs_v8_pair_t query[64];
+  char qbuf[4096];
+} request_t;
+
+static const rs_v8_pair_t kHeaders[] = {
+  { "host", 4, "127.0.0.1:3000", 14 },
+  { "user-agent", 10, "render-bench", 12 },
+  { "accept", 6, "text/html", 9 },
+};
+
+static void build(request_t *r, const char *url, uint64_t id) {
+  memset(r, 0, sizeof(*r));
+  size_t len = strlen(url);
+  const char *q = memchr(url, '?', len);
+  r->req.id = id;
+  r->req.url = url;
+  r->req.url_len = len;
+  r->req.method = "GET";
+  r->req.method_len = 3;
+  r->req.path = url;
+  r->req.path_len = q ? (size_t)(q - url) : len;
+  r->req.headers = kHeaders;
+  r->req.nheaders = sizeof(kHeaders) / sizeof(kHeaders[0]);
+  r->req.query = r->query;
+  if (q == NULL) return;
+  const char *p = q + 1, *end = url + len;
+  size_t n = 0, o = 0;
+  while (p < end && n < 64 && o + (size_t)(end - p) < sizeof(r->qbuf)) {
+    const char *amp = memchr(p, '&', (size_t)(end - p));
+    const char *stop = amp ? amp : end;
+    if (stop > p) {
+      const char *eq = memchr(p, '=', (size_t)(stop - p));
+      const char *kend = eq ? eq : stop;
+      r->query[n].name = r->qbuf + o;
+      r->query[n].name_len = decode(r->qbuf + o, p, (size_t)(kend - p));
+      o += r->query[n].name_len;
+      r->query[n].value = r->qbuf + o;
+      r->query[n].value_len = eq ? decode(r->qbuf + o, eq + 1, (size_t)(stop - eq - 1)) : 0;
+      o += r->query[n].value_len;
+      n++;
+    }
+    p = stop + 1;
+  }
+  r->req.nquery = n;
+}
+
+static void usage(void) {
+  fprintf(stderr, "usage: render_one [--seconds 5] [--warmup 1] [--json] BUNDLE URL...\n");
+  exit(2);
+}
+
+/* Renders for `secs` seconds over the URLs; returns renders and bytes. */
+static void run(rs_v8_engine_t *e, request_t *reqs, int nreq, double secs, long *renders,
+                double *bytes, double *elapsed) {
+  long n = 0;
+  double b = 0, t0 = now_s(), t = t0, end = t0 + secs;
+  rs_v8_result_t res;
+  while (t < end) {
+    for (int k = 0; k < 16; k++) {   /* the clock every 16 renders, as render-bench.js */
+      request_t *r = &reqs[n % nreq];
+      r->req.id = (uint64_t)n + 1;
+      if (rs_v8_render(e, &r->req, &res) != RS_V8_OK || res.status != 200) {
+        fprintf(stderr, "render_one: %.*s: %s (status %d)\n", (int)r->req.url_len, r->req.url,
+                res.error ? res.error : "?", res.status);
+        exit(1);
+      }
+      b += (double)res.html_len;
+      free(rs_v8_result_take_html(e, &res));
+      n++;
+    }
+    t = now_s();
+  }
+  *renders = n;
+  *bytes = b;
+  *elapsed = t - t0;
+}
+
+int main(int argc, char **argv) {
+  double secs = 5, warmup = 1;
+  int json = 0, i = 1;
+  for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+    if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) secs = atof(argv[++i]);
+    else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) warmup = atof(argv[++i]);
+    else if (strcmp(argv[i], "--json") == 0) json = 1;
+    else usage();
+  }
+  if (argc - i < 2 || !(secs > 0) || warmup < 0) usage();
+  const char *bundle = argv[i++];
+  int nreq = argc - i;
+  request_t *reqs = calloc((size_t)nreq, sizeof(*reqs));
+  for (int k = 0; k < nreq; k++) build(&reqs[k], argv[i + k], 1);
+
+  if (rs_v8_init(0) != 0) {
+    fprintf(stderr, "render_one: V8 could not start\n");
+    return 1;
+  }
+  rs_v8_opts_t o;
+  memset(&o, 0, sizeof(o));
+  o.bundle_path = bundle;
+  o.heap_mb = 128;                   /* render.heap_mb's default */
+  char err[512];
+  rs_v8_engine_t *e = NULL;
+  if (rs_v8_engine_create(&o, &e, err, sizeof(err)) != 0) {
+    fprintf(stderr, "render_one: %s\n", err);
+    return 1;
+  }
+  long n;
+  double bytes, el;
+  if (warmup > 0) run(e, reqs, nreq, warmup, &n, &bytes, &el);
+  run(e, reqs, nreq, secs, &n, &bytes, &el);
+  if (json)
+    printf("{\"v8\":\"%s\",\"urls\":%d,\"seconds\":%.3f,\"renders\":%ld,\"renders_per_s\":%.0f,"
+           "\"us_per_render\":%.1f,\"avg_page\":%.0f}\n",
+           rs_v8_version(), nreq, el, n, n / el, el * 1e6 / n, bytes / n);
+  else
+    printf("V8 %s: %ld renders in %.3f s over %d URL(s): %.0f renders/s, %.1f us/render, %.0f bytes/page\n",
+           rs_v8_version(), n, el, nreq, n / el, el * 1e6 / n, bytes / n);
+  rs_v8_engine_destroy(e);
+  free(reqs);
+  return 0;
+}

@@ -26,6 +26,11 @@
  * saturates; LRU relinks the entry on every hit). The others stay
  * selectable (opts.policy) for the bench and for odd workloads.
  *
+ * Shards: 128 by default (RS_CACHE_DEFAULT_SHARDS). rs_cache_get + release
+ * on 100k warm entries, Zipf(0.99), 2 threads, M lookups per CPU-second,
+ * median of 9: 16 → 9.1, 32 → 12.1, 64 → 12.1, 128 → 14.1, 256 → 14.2 (one
+ * thread: 7.1–8.3 whatever the count). 256 is within the noise of 128.
+ *
  * Purge epochs: per shard. Every purge takes a new global epoch E and,
  * under each shard lock it visits, sets that shard's purge_epoch = E (a key
  * purge visits one shard, the others all of them). An insert is refused

@@ -20,9 +20,15 @@ typedef enum {
 
 typedef struct rs_entry_s {
   uint64_t hash;                 /* XXH3-64 of key */
-  char *key;                     /* the full key, compared on every lookup */
+  char *key;                     /* the full key, compared on every lookup
+                                    (NUL-terminated, in the entry's block) */
   size_t key_len;
   int status;
+  uint8_t _dead;                 /* private, atomic: set once, when L2 drops
+                                    (or refuses) the entry. Here, in the
+                                    padding of the first line, which an L1
+                                    hit reads anyway (key, key_len) and
+                                    nothing writes after build. */
   char *headers;                 /* stored header block: "Name: value\r\n"...,
                                     includes ETag and, when variants exist,
                                     "Vary: Accept-Encoding"; never Content-
@@ -44,11 +50,7 @@ typedef struct rs_entry_s {
   size_t size;                   /* bytes accounted: the entry itself, key,
                                     headers, tags and all variants */
 
-  /* private */
-  uint8_t _dead;                 /* atomic: set once, when L2 drops it. Kept
-                                    with the read-only fields an L1 hit reads
-                                    (key, created_ms, ttl_ms), away from the
-                                    line that refcounts and L2 write. */
+  /* private (and _dead above) */
   /* The fields below change after build (refcounts from any thread, L2's
    * queue under a shard lock): on their own cache line, so those writes
    * never invalidate the line an L1 hit on another core reads. That is why

@@ -6,6 +6,7 @@
 #include "rs_entry.h"
 
 #include <brotli/decode.h>
+#include <pthread.h>
 #include <zlib.h>
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -275,6 +276,64 @@ static void test_refcount(void) {
   rs_entry_release(NULL);
 }
 
+static bool gunzip_eq(const rs_entry_t *e, const char *want, size_t len) {
+  char *out = malloc(len + 16);
+  z_stream zs;
+  memset(&zs, 0, sizeof zs);
+  if (inflateInit2(&zs, 31) != Z_OK) { free(out); return false; }
+  zs.next_in = (Bytef *)e->body[RS_ENC_GZIP].p;
+  zs.avail_in = (uInt)e->body[RS_ENC_GZIP].len;
+  zs.next_out = (Bytef *)out;
+  zs.avail_out = (uInt)(len + 16);
+  int rc = inflate(&zs, Z_FINISH);
+  bool ok = rc == Z_STREAM_END && zs.total_out == len && memcmp(out, want, len) == 0;
+  inflateEnd(&zs);
+  free(out);
+  return ok;
+}
+
+/* The deflate state is per thread and reused: level changes, pages that
+ * do not compress (an unfinished stream) in between, and threads that exit
+ * (the destructor frees it: LSan would see a leak). */
+static void *build_many(void *arg) {
+  size_t len;
+  char *html = html_page(&len);
+  long bad = 0;
+  char *noise = malloc(4096);
+  uint64_t x = 0x2545f4914f6cdd1dull;
+  for (int i = 0; i < 4096; i++) {
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    noise[i] = (char)(x >> 32);
+  }
+  for (int i = 0; i < 20; i++) {
+    rs_entry_spec_t s = spec_for(html, len - (size_t)i);
+    s.gzip_level = 1 + (i % 3) * 4;
+    s.brotli_quality = -1;
+    rs_entry_t *e = rs_entry_build(&s);
+    if (e == NULL || e->body[RS_ENC_GZIP].p == NULL || !gunzip_eq(e, html, len - (size_t)i)) bad++;
+    rs_entry_release(e);
+    s = spec_for(noise, 4096);                 /* deflate stops short of the end */
+    s.gzip_level = 1 + (i % 3) * 4;
+    e = rs_entry_build(&s);
+    if (e->body[RS_ENC_GZIP].p != NULL) bad++;
+    rs_entry_release(e);
+  }
+  free(noise);
+  free(html);
+  return (void *)bad;
+}
+
+static void test_deflater_reuse(void) {
+  ASSERT_EQ((long)build_many(NULL), 0);        /* this thread */
+  pthread_t th[3];
+  for (int i = 0; i < 3; i++) ASSERT_EQ(pthread_create(&th[i], NULL, build_many, NULL), 0);
+  for (int i = 0; i < 3; i++) {
+    void *bad;
+    pthread_join(th[i], &bad);
+    ASSERT_EQ((long)bad, 0);
+  }
+}
+
 /* A fake entry with chosen variant sizes (pick reads only body[]). */
 static rs_entry_t fake(size_t id, size_t gz, size_t br) {
   static const char bytes[1] = { 0 };
@@ -412,6 +471,7 @@ int main(void) {
   RS_TEST(test_stored_headers);
   RS_TEST(test_tags);
   RS_TEST(test_refcount);
+  RS_TEST(test_deflater_reuse);
   RS_TEST(test_pick_table);
   RS_TEST(test_pick_ties);
   RS_TEST(test_pick_fuzz);

@@ -135,6 +135,25 @@ class Server:
         return parse_metrics(r.body.decode())
 
 
+# Small assertion helpers shared by the test files.
+
+def eq(a, b, what=""):
+    assert a == b, "%s: got %r, expected %r" % (what, a, b)
+
+
+def err_key(kind, status):
+    return 'rustyssr_request_errors_total{kind="%s",status="%d"}' % (kind, status)
+
+
+def wait_log(srv, needle, timeout=2.0):
+    deadline = time.time() + timeout * SLOW
+    while time.time() < deadline:
+        if needle in srv.log():
+            return
+        time.sleep(0.02)
+    raise AssertionError("no %r in the log:\n%s" % (needle, srv.log()))
+
+
 def check_sanitizer_clean(log):
     for bad in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer"):
         assert bad not in log, "sanitizer report in the server log:\n" + log

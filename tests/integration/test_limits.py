@@ -13,7 +13,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rslib import SLOW, Reader, Server, main  # noqa: E402
+from rslib import SLOW, Reader, Server, eq, err_key, main, wait_log  # noqa: E402
 
 ROUTES = r'''
 ssr.route("GET", "/hello", { respond = { status = 200, body = "hi\n" } })
@@ -32,23 +32,6 @@ def server(**kw):
     cfg = {"limits": LIMITS}
     cfg.update(kw.pop("config", {}))
     return Server(config=cfg, routes=kw.pop("routes", ROUTES), **kw)
-
-
-def eq(a, b, what=""):
-    assert a == b, "%s: got %r, expected %r" % (what, a, b)
-
-
-def err_key(kind, status):
-    return 'rustyssr_request_errors_total{kind="%s",status="%d"}' % (kind, status)
-
-
-def wait_log(srv, needle, timeout=2.0):
-    deadline = time.time() + timeout * SLOW
-    while time.time() < deadline:
-        if needle in srv.log():
-            return
-        time.sleep(0.02)
-    raise AssertionError("no %r in the log:\n%s" % (needle, srv.log()))
 
 
 def check_refused(srv, sock, rd, status, kind, before):

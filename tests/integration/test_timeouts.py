@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rslib import SLOW, Reader, Server, main  # noqa: E402
+from rslib import SLOW, Reader, Server, eq, err_key, main, wait_log  # noqa: E402
 
 ROUTES = r'''
 ssr.route("GET", "/hello", { respond = { status = 200, body = "hi\n" } })
@@ -20,23 +20,6 @@ ssr.route({"GET","POST"}, "/echo", { respond = { status = 200, body = "ok" } })
 ssr.route("GET", "/big", { respond = { status = 200, body = string.rep("0123456789abcdef", 512 * 1024) } })
 '''
 BIG = 8 * 1024 * 1024
-
-
-def eq(a, b, what=""):
-    assert a == b, "%s: got %r, expected %r" % (what, a, b)
-
-
-def err_key(kind, status):
-    return 'rustyssr_request_errors_total{kind="%s",status="%d"}' % (kind, status)
-
-
-def wait_log(srv, needle, timeout=2.0):
-    deadline = time.time() + timeout * SLOW
-    while time.time() < deadline:
-        if needle in srv.log():
-            return
-        time.sleep(0.02)
-    raise AssertionError("no %r in the log:\n%s" % (needle, srv.log()))
 
 
 def check_elapsed(elapsed, ms, what):

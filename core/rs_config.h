@@ -68,8 +68,8 @@ typedef struct rs_config_s {
     size_t l1_hot;               /* L1 ultra-hot slots per loop (8) */
     size_t l1_entries;           /* L1 map entries per loop (128) */
     size_t l1_bytes;             /* L1 bytes per loop (8 MiB) */
-    int gzip_level;              /* 0 = no gzip variant (6) */
-    int brotli_quality;          /* -1 = no br variant (5) */
+    int gzip_level;              /* 0 = no gzip variant (1) */
+    int brotli_quality;          /* -1 = no br variant (4) */
     size_t min_compress;         /* smaller bodies are kept identity only (1 KiB) */
   } cache;
 

@@ -22,10 +22,13 @@
 #include "rs_log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <llhttp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
 
 enum {
   RS__REQ_PARSING = 0,
@@ -37,6 +40,7 @@ enum {
 #define RS__MAX_IOV 64
 #define RS__LINGER_MS 2000       /* read-and-discard after a final error */
 #define RS__FREE_REQS_MAX 256
+#define RS__SENDFILE_SLICE (512 * 1024)  /* file bytes per loop turn and connection */
 
 struct rs_conn_s {
   uv_tcp_t tcp;                  /* first: the handle's data is the conn */
@@ -78,6 +82,10 @@ struct rs_conn_s {
   bool served;                   /* a request has completed on it */
   bool write_timed;              /* the write clock runs for this write */
   size_t write_left;             /* write queue bytes when it last moved */
+  bool sending;                  /* head's file body is going out (sendfile) */
+  uv_poll_t *fpoll;              /* POLLOUT watch for sendfile, on fpoll_fd */
+  int fpoll_fd;                  /* a dup of the socket: libuv lets only one
+                                    handle watch an fd, and tcp has it */
 };
 
 static llhttp_settings_t rs__settings;
@@ -87,6 +95,8 @@ static bool rs__settings_ready;
 
 static void rs__conn_close(rs_conn_t *c);
 static void rs__conn_flush(rs_conn_t *c);
+static void rs__conn_send_file(rs_conn_t *c);
+static void rs__on_write(uv_write_t *w, int status);
 static void rs__conn_arm(rs_conn_t *c);
 static void rs__conn_parse(rs_conn_t *c, const char *data, size_t len);
 static void rs__conn_fail(rs_conn_t *c, rs_req_error_t kind, const char *detail);
@@ -493,7 +503,7 @@ static void rs__access_log(rs_req_t *r, rs_conn_t *c) {
                 c && c->peer[0] ? c->peer : "-", loop->log_time,
                 (int)r->method.len, r->method.p ? r->method.p : "", (int)RS_MIN(r->url.len, 2048),
                 r->url.p ? r->url.p : "", r->http_major, r->http_minor, r->_status,
-                r->head ? (size_t)0 : r->_resp.body_len,
+                r->head ? (size_t)0 : r->_resp.body_len + r->_resp.file_len,
                 ref ? (int)ref->len : 1, ref ? ref->p : "-", ua ? (int)ua->len : 1, ua ? ua->p : "-",
                 (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
   if (loop->access.len > 32 * 1024) rs_conn_flush_access_log(loop);
@@ -537,7 +547,7 @@ void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
   p = rs__put(p, loop->date, loop->date_len);
   if (status != 204 && status != 304 && status >= 200) {
     p = rs__put(p, "Content-Length: ", 16);
-    p = rs__put_u64(p, resp->body_len);
+    p = rs__put_u64(p, resp->body_len + resp->file_len);
     p = rs__put(p, "\r\n", 2);
   }
   if (close) p = rs__put(p, "Connection: close\r\n", 19);
@@ -552,7 +562,9 @@ void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
   r->_iov[0] = uv_buf_init(r->_head, (unsigned)r->_head_len);
   bool body = !r->head && resp->body_len > 0 && status != 204 && status != 304;
   r->_iov[1] = uv_buf_init((char *)(body ? resp->body : ""), body ? (unsigned)resp->body_len : 0);
-  r->_bytes_out = r->_head_len + (body ? resp->body_len : 0);
+  bool file = !r->head && resp->file_len > 0 && status != 204 && status != 304;
+  if (!file) r->_resp.file_len = 0;   /* nothing to send: rs__on_write checks it */
+  r->_bytes_out = r->_head_len + (body ? resp->body_len : 0) + (file ? resp->file_len : 0);
 
   RS_COUNTER_ADD(loop->counters.requests[status / 100 <= 5 ? status / 100 : 5], 1);
   if (rs_log_access_on()) rs__access_log(r, c);
@@ -579,6 +591,15 @@ static void rs__on_write(uv_write_t *w, int status) {
   c->write_timed = false;
   for (size_t i = 0; i < c->nwriting; i++) {
     rs_req_t *r = c->head;
+    if (status == 0 && r->_resp.file_len > 0 && !c->closed) {
+      /* Its head is out (it is the last of the batch): now its file, which
+       * comes back here with file_len 0, or with an error. */
+      c->nwriting = 1;
+      c->writing = true;
+      c->sending = true;
+      rs__conn_send_file(c);
+      return;
+    }
     c->head = r->_next;
     if (c->head == NULL) c->tail = NULL;
     c->nqueued--;
@@ -611,6 +632,112 @@ static void rs__on_write(uv_write_t *w, int status) {
   if (!c->closed) rs__conn_arm(c);
 }
 
+/* ------------------------------------------------------------------ file bodies
+ *
+ * After its head has been written, the request at the head of the queue
+ * sends its file with sendfile(2) on the non-blocking socket: as much as
+ * the socket takes, at most RS__SENDFILE_SLICE per loop turn so that one
+ * fast reader does not hold the loop; then a uv_poll waits for POLLOUT on
+ * a dup of the socket (the tcp handle owns the socket's own fd, and an fd
+ * may have one watcher only; the dup is another fd for the same socket, and
+ * uv_poll_stop removes it from epoll). A regular file in the page cache
+ * never blocks sendfile; a cold one blocks the loop for the disk read, as
+ * nginx without aio does. The end goes through rs__on_write, as a write. */
+
+static void rs__on_writable(uv_poll_t *p, int status, int events);
+
+/* Bytes queued and not yet taken by the socket, for the write clock. */
+static size_t rs__conn_unsent(rs_conn_t *c) {
+  size_t n = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+  if (c->sending && c->head != NULL) n += c->head->_resp.file_len;
+  return n;
+}
+
+static void rs__conn_file_end(rs_conn_t *c, int status) {
+  c->sending = false;
+  if (c->fpoll != NULL) uv_poll_stop(c->fpoll);
+  rs__on_write(&c->wreq, status);
+}
+
+static int rs__conn_wait_writable(rs_conn_t *c) {
+  if (c->fpoll == NULL) {
+    uv_os_fd_t fd;
+    int rc = uv_fileno((uv_handle_t *)&c->tcp, &fd);
+    if (rc != 0) return rc;
+    int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dfd < 0) return uv_translate_sys_error(errno);
+    uv_poll_t *p = rs_xmalloc(sizeof(*p));
+    rc = uv_poll_init_socket(&c->loop->uv, p, dfd);
+    if (rc != 0) {
+      free(p);
+      close(dfd);
+      return rc;
+    }
+    p->data = c;
+    c->fpoll = p;
+    c->fpoll_fd = dfd;
+    c->handles++;
+  }
+  return uv_poll_start(c->fpoll, UV_WRITABLE, rs__on_writable);
+}
+
+static void rs__conn_send_file(rs_conn_t *c) {
+  rs_req_t *r = c->head;
+  rs_resp_t *resp = &r->_resp;
+  uv_os_fd_t sock;
+  if (uv_fileno((uv_handle_t *)&c->tcp, &sock) != 0) {
+    rs__conn_file_end(c, UV_EBADF);
+    return;
+  }
+  size_t budget = RS__SENDFILE_SLICE;
+  while (resp->file_len > 0 && budget > 0) {
+    off_t off = (off_t)resp->file_off;
+    ssize_t n = sendfile(sock, resp->file_fd, &off, RS_MIN(resp->file_len, budget));
+    if (n > 0) {
+      resp->file_off += n;
+      resp->file_len -= (size_t)n;
+      budget -= (size_t)n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    /* 0: the file is shorter than when it was opened (truncated since);
+     * the Content-Length cannot be kept, so the connection ends. */
+    int err = n == 0 ? UV_EIO : uv_translate_sys_error(errno);
+    rs_log_info("client %s: sending a file body: %s", c->peer[0] ? c->peer : "-",
+                n == 0 ? "the file was truncated" : uv_strerror(err));
+    rs__conn_file_end(c, err);
+    return;
+  }
+  if (resp->file_len == 0) {
+    rs__conn_file_end(c, 0);
+    return;
+  }
+  /* The socket is full, or this turn's share is used: come back when it is
+   * writable (at once, next turn, in the second case). */
+  int rc = rs__conn_wait_writable(c);
+  if (rc != 0) {
+    rs_log_error("client %s: cannot wait to send a file: %s", c->peer[0] ? c->peer : "-",
+                 uv_strerror(rc));
+    rs__conn_file_end(c, rc);
+    return;
+  }
+  rs__conn_arm(c);
+}
+
+static void rs__on_writable(uv_poll_t *p, int status, int events) {
+  rs_conn_t *c = p->data;
+  if (!c->sending) {
+    uv_poll_stop(p);
+    return;
+  }
+  if (status < 0) {
+    rs__conn_file_end(c, status);
+    return;
+  }
+  rs__conn_send_file(c);
+}
+
 static void rs__conn_flush(rs_conn_t *c) {
   if (c->writing || c->closed) return;
   uv_buf_t bufs[RS__MAX_IOV];
@@ -623,6 +750,7 @@ static void rs__conn_flush(rs_conn_t *c) {
     r->_state = RS__REQ_WRITING;
     nreq++;
     if (!r->keep_alive) break;   /* nothing after a closing answer */
+    if (r->_resp.file_len > 0) break;  /* its file goes before anything else */
   }
   if (nreq == 0) return;
   c->nwriting = nreq;
@@ -794,6 +922,10 @@ static const char *rs__conn_peer(rs_conn_t *c) {
   return c->peer;
 }
 
+const char *rs_req_peer(rs_req_t *req) {
+  return req->_conn != NULL ? rs__conn_peer(req->_conn) : "-";
+}
+
 /* Refuse the request being read: answer with the kind's status and
  * "Connection: close" after every earlier answer, then linger and close. */
 static void rs__conn_fail(rs_conn_t *c, rs_req_error_t kind, const char *detail) {
@@ -835,7 +967,7 @@ static void rs__on_timer(uv_timer_t *t) {
   if (c->writing && !c->lingering) {
     /* write_ms is for a write making no progress: a client that reads,
      * however slowly, gets another period. */
-    size_t left = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    size_t left = rs__conn_unsent(c);
     if (left < c->write_left) {
       c->write_left = left;
       uv_timer_start(&c->timer, rs__on_timer, c->loop->cfg->timeouts.write, 0);
@@ -864,7 +996,7 @@ static void rs__conn_arm(rs_conn_t *c) {
      * the client sends meanwhile must not keep a stuck write alive. */
     if (c->write_timed) return;
     c->write_timed = true;
-    c->write_left = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    c->write_left = rs__conn_unsent(c);
     ms = cfg->timeouts.write;
   } else if (c->parsing != NULL && c->in_body) ms = cfg->timeouts.body;
   else if (c->parsing != NULL) ms = c->hdr_deadline > now ? c->hdr_deadline - now : 1;
@@ -909,6 +1041,13 @@ static void rs__on_handle_closed(uv_handle_t *h) {
   free(c);
 }
 
+static void rs__on_fpoll_closed(uv_handle_t *h) {
+  int fd = ((rs_conn_t *)h->data)->fpoll_fd;
+  rs__on_handle_closed(h);     /* may free the conn */
+  close(fd);
+  free(h);
+}
+
 static void rs__conn_close(rs_conn_t *c) {
   if (c->closed) return;
   c->closed = true;
@@ -920,6 +1059,12 @@ static void rs__conn_close(rs_conn_t *c) {
   /* Requests a handler still holds become orphans (it frees them when it
    * answers); written ones are freed by the write callback, which libuv
    * calls with UV_ECANCELED before the close callback. */
+  if (c->sending) {
+    /* The file's request is in no uv_write: free it with the others. */
+    c->sending = false;
+    c->writing = false;
+    c->nwriting = 0;
+  }
   rs_req_t *r = c->head;
   size_t skip = c->nwriting;
   while (r != NULL && skip > 0) {
@@ -950,6 +1095,7 @@ static void rs__conn_close(rs_conn_t *c) {
   loop->nconns--;
   RS_COUNTER_ADD(loop->counters.conns_closed, 1);
   uv_close((uv_handle_t *)&c->timer, rs__on_handle_closed);
+  if (c->fpoll != NULL) uv_close((uv_handle_t *)c->fpoll, rs__on_fpoll_closed);
   uv_close((uv_handle_t *)&c->tcp, rs__on_handle_closed);
   rs_server_loop_maybe_done(loop);
 }

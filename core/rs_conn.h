@@ -27,6 +27,14 @@ typedef struct {
   size_t extra_len;              /* Age, X-Cache, Content-Encoding...) */
   const char *body;
   size_t body_len;
+  /* A file body, for files too large to hold (core/rs_static.c): after body,
+   * file_len bytes of file_fd from file_off go out with sendfile(2), when
+   * the socket can take them. Content-Length counts body_len + file_len.
+   * Used only when file_len > 0; never sent for HEAD or a 304 (file_fd may
+   * then be -1). The fd stays the handler's: close it in release. */
+  int file_fd;
+  int64_t file_off;
+  size_t file_len;
   void (*release)(void *ud);
   void *release_ud;
 } rs_resp_t;
@@ -44,6 +52,9 @@ struct rs_req_s {
   rs_str_t host;                 /* Host header (empty if none) */
   rs_header_t *headers;
   size_t nheaders;
+  const rs_header_t *params;     /* the route's :params (name, value), set by
+                                    the dispatcher; slices of path */
+  size_t nparams;
   const char *body;
   size_t body_len;
   uint8_t http_major, http_minor;
@@ -88,6 +99,9 @@ void rs_req_respond(rs_req_t *req, const rs_resp_t *resp);
 /* A short answer with a body in static storage (error pages, "ok"). */
 void rs_req_respond_static(rs_req_t *req, int status, const char *headers,
                            const char *body, size_t body_len);
+
+/* The client's "ip:port" ("-" once it has gone). Loop thread. */
+const char *rs_req_peer(rs_req_t *req);
 
 /* The value of the first header called name (lower-case literal), or NULL. */
 const rs_str_t *rs_req_header(const rs_req_t *req, const char *lname);

@@ -1,8 +1,10 @@
 /* core/rs_dispatch.c — see rs_dispatch.h. */
 #include "rs_dispatch.h"
 
+#include "rs_lhooks.h"
 #include "rs_render.h"
 #include "rs_router.h"
+#include "rs_static.h"
 
 static const char rs__html[] = "Content-Type: text/html\r\n";
 
@@ -14,13 +16,23 @@ static void rs__respond_error(rs_req_t *req, int status) {
 void rs_dispatch(rs_req_t *req) {
   const rs_config_t *cfg = req->loop->cfg;
   const rs_route_t *route = rs_router_match(cfg->router, req->method_bit, req->host.p, req->host.len,
-                                            req->path.p, req->path.len);
+                                            req->path.p, req->path.len, NULL, NULL);
   if (route == NULL) {
     rs__respond_error(req, 404);
     return;
   }
   switch (route->action) {
     case RS_ACTION_RESPOND: {
+      if (route->hooks.handler) {  /* respond = function(req) ... end */
+        rs_lhooks_call_t c;
+        rs_lhooks_begin(&c, req->loop->lua, req, route);
+        rs_resp_t resp;
+        int rc = rs_lhooks_respond(&c, &resp);
+        rs_lhooks_end(&c);
+        if (rc == 0) rs_req_respond(req, &resp);
+        else rs__respond_error(req, 500);
+        return;
+      }
       /* The route's bytes live as long as the config: nothing to release. */
       rs_resp_t resp = { .status = route->respond.status,
                          .headers = route->respond.headers,
@@ -32,6 +44,9 @@ void rs_dispatch(rs_req_t *req) {
     }
     case RS_ACTION_RENDER:
       rs_render_request(req, route);
+      return;
+    case RS_ACTION_STATIC:
+      rs_static_request(req, route);
       return;
   }
   rs__respond_error(req, 500);

@@ -1,6 +1,7 @@
 /* core/rs_page.c — see rs_page.h. */
 #include "rs_page.h"
 
+#include "rs_lhooks.h"
 #include "rs_log.h"
 #include "rs_metrics.h"
 #include "rs_render.h"
@@ -17,6 +18,7 @@ typedef struct rs_page_waiter_s {
   rs_waiter_t w;                 /* linked by the cache, woken by the completer */
   rs_task_t task;                /* runs on the waiter's loop */
   rs_req_t *req;
+  const rs_route_t *route;
   rs_loop_t *loop;
   rs_entry_t *entry;             /* set by wake */
   int status;                    /* set by wake: error status, or -1 = render yourself */
@@ -237,7 +239,18 @@ static void rs__waiter_run(rs_task_t *task) {
   } else if (pw->status < 0) {
     /* The page was not storable (e.g. it set a cookie): never share it;
      * this request renders its own. */
-    rs_render_uncached(req, "X-Cache: BYPASS\r\n");
+    char *props = NULL;
+    size_t plen = 0;
+    int rc = 0;
+    if (pw->route->hooks.props) {
+      rs_lhooks_call_t lc;
+      rs_lhooks_begin(&lc, loop->lua, req, pw->route);
+      rc = rs_lhooks_props(&lc, &props, &plen);
+      rs_lhooks_end(&lc);
+    }
+    if (rc == 0) rs_render_uncached(req, "X-Cache: BYPASS\r\n", props, plen);
+    else rs_render_respond_error(req, 500);
+    free(props);
   } else {
     rs_render_respond_error(req, pw->status);
   }
@@ -308,7 +321,7 @@ static void rs__flight_done(rs_task_t *task) {
  * (the job then renders from its own copy of `from`). Returns 0, or -1 when
  * the job could not be queued (the flight is then completed as failed). */
 static int rs__flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
-                            size_t key_len, uint64_t hash) {
+                            size_t key_len, uint64_t hash, const char *props, size_t props_len) {
   rs_loop_t *loop = from->loop;
   rs__flight_t *fl = rs_xcalloc(1, sizeof(*fl));
   fl->loop = loop;
@@ -319,7 +332,7 @@ static int rs__flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *rou
   fl->route_ttl_ms = route->render.ttl_ms;
   fl->route_grace_ms = route->render.grace_ms;
   fl->epoch = rs_cache_epoch(loop->cache);
-  rs_render_job_t *job = rs_render_job_new(from);
+  rs_render_job_t *job = rs_render_job_new(from, props, props_len);
   if (job != NULL) {
     job->task.run = rs__flight_done;
     job->inbox = &loop->inbox;
@@ -344,25 +357,43 @@ static int rs__flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *rou
 
 /* ------------------------------------------------------------------ the request */
 
+/* The route's props hook, run only when a render is about to start (a
+ * hit never pays for it). Returns 0, or -1 when the hook failed (logged). */
+static int rs__props(rs_lhooks_call_t *lc, const rs_route_t *route, char **props, size_t *len) {
+  if (!route->hooks.props || *props != NULL) return 0;
+  return rs_lhooks_props(lc, props, len);
+}
+
 void rs_page_request(rs_req_t *req, const rs_route_t *route) {
   rs_loop_t *loop = req->loop;
   rs_page_counters_t *pc = loop->page;
-  if (req->method_bit != RS_M_GET && req->method_bit != RS_M_HEAD) {
-    rs_render_uncached(req, NULL);
-    return;
-  }
-  /* Personalised requests are not looked up, nor stored (a route will be
-   * able to allow them with the routing issue). */
-  if (req->nheaders && (rs_req_header(req, "authorization") || rs_req_header(req, "cookie"))) {
-    RS_COUNTER_ADD(pc->bypass, 1);
-    rs_render_uncached(req, "X-Cache: BYPASS\r\n");
-    return;
+  rs_lhooks_call_t lc;
+  bool lua = route->hooks.key || route->hooks.bypass || route->hooks.props;
+  if (lua) rs_lhooks_begin(&lc, loop->lua, req, route);
+  char *props = NULL, *hkey = NULL, *key = NULL;
+  size_t plen = 0, klen = 0;
+  char kbuf[RS__KEY_INLINE];
+
+  bool personal = req->nheaders && (rs_req_header(req, "authorization") || rs_req_header(req, "cookie"));
+  bool bypass = personal;
+  if (!bypass && route->hooks.bypass && rs_lhooks_bypass(&lc, &bypass) != 0) goto fail;
+  if (bypass || (req->method_bit != RS_M_GET && req->method_bit != RS_M_HEAD)) {
+    /* Personalised requests, and those a bypass rule picks, are not looked
+     * up nor stored. */
+    if (rs__props(&lc, route, &props, &plen) != 0) goto fail;
+    if (bypass) RS_COUNTER_ADD(pc->bypass, 1);
+    rs_render_uncached(req, bypass ? "X-Cache: BYPASS\r\n" : NULL, props, plen);
+    goto out;
   }
   RS_COUNTER_ADD(pc->lookups, 1);
-  char kbuf[RS__KEY_INLINE];
-  char *key;
-  size_t klen = rs_page_key(req->method.p, req->method.len, req->host.p, req->host.len, req->path.p,
-                            req->path.len, req->query.p, req->query.len, kbuf, sizeof(kbuf), &key);
+  if (route->hooks.key) {
+    /* The hook's string is the key, as it is: it replaces the default. */
+    if (rs_lhooks_key(&lc, &hkey, &klen) != 0) goto fail;
+    key = hkey;
+  } else {
+    klen = rs_page_key(req->method.p, req->method.len, req->host.p, req->host.len, req->path.p,
+                       req->path.len, req->query.p, req->query.len, kbuf, sizeof(kbuf), &key);
+  }
   uint64_t hash = rs_cache_hash(loop->cache, key, klen);
   uint64_t now = uv_now(&loop->uv);
 
@@ -389,23 +420,47 @@ void rs_page_request(rs_req_t *req, const rs_route_t *route) {
       break;
     case RS_LOOKUP_STALE_REFRESH:
       RS_COUNTER_ADD(pc->stale, 1);
-      rs__flight_start(req, NULL, route, key, klen, hash);
+      if (rs__props(&lc, route, &props, &plen) == 0) {
+        rs__flight_start(req, NULL, route, key, klen, hash, props, plen);
+      } else {                   /* no refresh: the stale page stays (stale-if-error) */
+        rs_waiter_t *w = rs_cache_complete(loop->cache, hash, key, klen, NULL, false);
+        for (rs_waiter_t *next; w != NULL; w = next) {
+          next = w->next;
+          w->wake(w, NULL, 500);
+        }
+      }
       rs_page_respond_entry(req, e, "STALE", rs__release_entry, e);
       break;
     case RS_LOOKUP_MISS_LEADER:
       RS_COUNTER_ADD(pc->misses, 1);
-      if (rs__flight_start(req, req, route, key, klen, hash) != 0) rs_render_respond_error(req, 503);
+      if (rs__props(&lc, route, &props, &plen) != 0) {
+        rs_waiter_t *w = rs_cache_complete(loop->cache, hash, key, klen, NULL, false);
+        for (rs_waiter_t *next; w != NULL; w = next) {
+          next = w->next;
+          w->wake(w, NULL, 500);
+        }
+        rs_render_respond_error(req, 500);
+        break;
+      }
+      if (rs__flight_start(req, req, route, key, klen, hash, props, plen) != 0)
+        rs_render_respond_error(req, 503);
       break;
     case RS_LOOKUP_MISS_WAIT:
       RS_COUNTER_ADD(pc->misses, 1);
       RS_COUNTER_ADD(pc->coalesced, 1);
       pc->spare = NULL;          /* the cache holds it now */
       pw->req = req;
+      pw->route = route;
       loop->pending_jobs++;
       break;
   }
+  goto out;
+fail:
+  rs_render_respond_error(req, 500);
 out:
+  if (lua) rs_lhooks_end(&lc);
   if (key != kbuf) free(key);
+  free(props);
 }
 
 /* ------------------------------------------------------------------ loops, metrics */

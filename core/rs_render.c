@@ -2,6 +2,7 @@
 #include "rs_render.h"
 
 #include "rs_log.h"
+#include "rs_lhooks.h"
 #include "rs_page.h"
 
 #include <errno.h>
@@ -38,20 +39,30 @@ static char *rs__copy(char **p, const char *s, size_t n) {
   return d;
 }
 
-rs_render_job_t *rs_render_job_new(const rs_req_t *req) {
+rs_render_job_t *rs_render_job_new(const rs_req_t *req, const char *props, size_t props_len) {
   /* One allocation: the job, the pairs, then the bytes they point to. */
   size_t nq = req->query.len > 0 ? 1 : 0;
   for (size_t i = 0; i < req->query.len; i++)
     if (req->query.p[i] == '&') nq++;
-  size_t bytes = req->url.len + req->method.len + req->path.len + req->query.len;
+  size_t bytes = req->url.len + req->method.len + req->path.len + req->query.len + props_len;
+  for (size_t i = 0; i < req->nparams; i++) bytes += req->params[i].name.len + req->params[i].value.len;
   for (size_t i = 0; i < req->nheaders; i++)
     bytes += req->headers[i].name.len + req->headers[i].value.len;
-  size_t size = sizeof(rs_render_job_t) + (nq + req->nheaders) * sizeof(rs_v8_pair_t) + bytes + 1;
+  size_t size = sizeof(rs_render_job_t) + (nq + req->nheaders + req->nparams) * sizeof(rs_v8_pair_t) +
+                bytes + 1;
   rs_render_job_t *job = calloc(1, size);
   if (job == NULL) return NULL;
   rs_v8_pair_t *hdrs = (rs_v8_pair_t *)(job + 1);
-  rs_v8_pair_t *query = hdrs + req->nheaders;
+  rs_v8_pair_t *params = hdrs + req->nheaders;
+  rs_v8_pair_t *query = params + req->nparams;
   char *p = (char *)(query + nq);
+  for (size_t i = 0; i < req->nparams; i++) {
+    const rs_header_t *h = &req->params[i];
+    params[i].name = rs__copy(&p, h->name.p, h->name.len);
+    params[i].name_len = h->name.len;
+    params[i].value = rs__copy(&p, h->value.p, h->value.len);
+    params[i].value_len = h->value.len;
+  }
 
   for (size_t i = 0; i < req->nheaders; i++) {
     const rs_header_t *h = &req->headers[i];
@@ -86,8 +97,13 @@ rs_render_job_t *rs_render_job_new(const rs_req_t *req) {
     .method = rs__copy(&p, req->method.p, req->method.len), .method_len = req->method.len,
     .path = rs__copy(&p, req->path.p, req->path.len), .path_len = req->path.len,
     .query = query, .nquery = n,
+    .params = params, .nparams = req->nparams,
     .headers = hdrs, .nheaders = req->nheaders,
   };
+  if (props_len > 0) {
+    job->req.props_json = rs__copy(&p, props, props_len);
+    job->req.props_len = props_len;
+  }
   return job;
 }
 
@@ -203,9 +219,9 @@ static void rs__uncached_done(rs_task_t *task) {
   rs_server_loop_maybe_done(loop);
 }
 
-void rs_render_uncached(rs_req_t *req, const char *extra) {
+void rs_render_uncached(rs_req_t *req, const char *extra, const char *props, size_t props_len) {
   rs_loop_t *loop = req->loop;
-  rs_render_job_t *job = rs_render_job_new(req);
+  rs_render_job_t *job = rs_render_job_new(req, props, props_len);
   if (job == NULL) {
     rs_render_respond_error(req, 503);
     return;
@@ -231,5 +247,18 @@ void rs_render_request(rs_req_t *req, const rs_route_t *route) {
     rs_page_request(req, route);
     return;
   }
-  rs_render_uncached(req, NULL);
+  char *props = NULL;
+  size_t plen = 0;
+  if (route->hooks.props) {
+    rs_lhooks_call_t c;
+    rs_lhooks_begin(&c, req->loop->lua, req, route);
+    int rc = rs_lhooks_props(&c, &props, &plen);
+    rs_lhooks_end(&c);
+    if (rc != 0) {
+      rs_render_respond_error(req, 500);
+      return;
+    }
+  }
+  rs_render_uncached(req, NULL, props, plen);
+  free(props);
 }

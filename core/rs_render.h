@@ -14,9 +14,10 @@
 #include "rs_pool.h"
 #include "rs_router.h"
 
-/* A job for req (copied), not yet submitted; NULL when out of memory.
- * Set job->task.run and job->inbox, then rs_pool_submit. */
-rs_render_job_t *rs_render_job_new(const rs_req_t *req);
+/* A job for req (copied, and props: JSON text, may be NULL), not yet
+ * submitted; NULL when out of memory. Set job->task.run and job->inbox,
+ * then rs_pool_submit. */
+rs_render_job_t *rs_render_job_new(const rs_req_t *req, const char *props, size_t props_len);
 
 /* Answer req from a finished job, which it takes: OK → the page (zero
  * copy), ERROR → 500 generic page (the message in the page only with
@@ -32,8 +33,8 @@ int rs_render_error_status(rs_render_outcome_t o);
 void rs_render_respond_error(rs_req_t *req, int status);
 
 /* Render req without the cache and answer it (X-Cache: extra header lines
- * may be given, e.g. "X-Cache: BYPASS\r\n"). */
-void rs_render_uncached(rs_req_t *req, const char *extra);
+ * may be given, e.g. "X-Cache: BYPASS\r\n"; props as for job_new). */
+void rs_render_uncached(rs_req_t *req, const char *extra, const char *props, size_t props_len);
 
 /* The `render` route action. */
 void rs_render_request(rs_req_t *req, const rs_route_t *route);

@@ -35,21 +35,36 @@ unsigned rs_method_bit(const char *name, size_t len);
 typedef enum {
   RS_ACTION_RESPOND = 1,         /* a fixed answer */
   RS_ACTION_RENDER,              /* the bundle renders it (core/rs_render.h) */
+  RS_ACTION_STATIC,              /* files under a root (core/rs_static.h) */
 } rs_action_t;
 
 typedef struct rs_route_s {
   unsigned methods;              /* RS_M_* mask; a GET route also answers HEAD */
   char *host;                    /* NULL = any host (owned) */
-  char *path;                    /* exact path, or a prefix ending in '*' (owned) */
+  char *path;                    /* exact, with ":param" segments, and/or a prefix
+                                    ending in '*' (owned) */
   int priority;                  /* higher first among equally specific routes */
   rs_action_t action;
   char *where;                   /* "file:line" of the declaration, for logs (owned) */
+
+  struct {                       /* Lua hooks the route declared (lua/rs_lhooks.h);
+                                    a route with none never enters Lua */
+    bool handler;                /* respond = function(req) */
+    bool key, bypass, props;
+  } hooks;
 
   struct {                       /* RS_ACTION_RENDER */
     bool cache;                  /* through the page cache (default true) */
     int64_t ttl_ms;              /* -1: the bundle's ttl, else cache.ttl */
     int64_t grace_ms;            /* -1: cache.grace */
   } render;
+
+  struct {                       /* RS_ACTION_STATIC */
+    char *root;                  /* the folder, as resolved at load (owned) */
+    char *index;                 /* file for a path ending in '/'; NULL = none (owned) */
+    int64_t max_age;             /* Cache-Control: public, max-age=N; -1 = none */
+    bool etag;                   /* send ETag, honour If-None-Match */
+  } files;
 
   struct {                       /* RS_ACTION_RESPOND */
     int status;
@@ -75,28 +90,62 @@ void rs_router_destroy(rs_router_t *r);
 /* Take ownership of route (heap-allocated by the caller with its strings).
  * Returns 0, or -EINVAL with *why set (a static string) when the path is not
  * absolute or the '*' is not last; the route is then freed. Also rejected:
- * spaces, control characters, '?' or '#' in the path; an empty host, a host
- * with a ":port" or a '*'. Sets the private fields (_order = the number of
- * routes added before it) and lower-cases host. Main thread, before the
- * loop threads start. */
+ * spaces, control characters, '?' or '#' in the path; a ':' anywhere but at
+ * the start of a segment; a ":param" whose name is empty, is not letters,
+ * digits or '_' up to the next '/', repeats another's in the same path, or
+ * comes after the '*'; more than RS_ROUTE_MAX_PARAMS params; an empty host,
+ * a host with a ":port", a '*' in a host other than a leading "*.". Sets the
+ * private fields (_order = the number of routes added before it) and
+ * lower-cases host. Main thread, before the loop threads start. */
 int rs_router_add(rs_router_t *r, rs_route_t *route, const char **why);
 
 /* Free a route that was never added. */
 void rs_route_free(rs_route_t *route);
 
-/* The best route for a request, or NULL. Order: exact paths before
- * prefixes, longer prefixes before shorter, then higher priority, then
- * declaration order; a route with a host before one without. Loop threads
- * call it concurrently; it reads only.
- * Precisely: among routes of the same path, those with a host come first,
- * then higher priority, then declaration order; a route whose host or
- * method does not fit is skipped. host is the request's Host, compared
- * case-insensitively without its ":port" (NULL/0 = none: only routes without
- * a host match). HEAD is answered by a GET route unless a route of the same
- * path lists HEAD itself. */
+/* A ":name" segment captured by rs_router_match. name is a slice of the
+ * route's path (not NUL-terminated), valid as long as the router; value is
+ * a slice of the request's path, as sent (not percent-decoded), valid as long
+ * as that path. */
+typedef struct {
+  rs_str_t name, value;
+} rs_route_param_t;
+
+/* The most ":params" a route may have: an array this long is never short. */
+#define RS_ROUTE_MAX_PARAMS 16
+
+/* The best route for a request, or NULL. Loop threads call it concurrently;
+ * it reads only and allocates nothing.
+ *
+ * host is the request's Host (NULL/0 = none: only routes without a host
+ * match), compared case-insensitively without its ":port" or a trailing dot.
+ * The host is chosen first, then the path, as nginx picks a server and then
+ * a location: routes whose host is the request's are tried first; then
+ * routes with a wildcard host "*.suffix", longest suffix first ("*.a.com"
+ * matches "x.a.com" and "x.y.a.com", not "a.com"); then routes without a
+ * host. A host class whose routes fit neither path nor method gives way to
+ * the next one.
+ *
+ * Within a host class, most specific path first:
+ *   1. an exact path;
+ *   2. a path with ":params" (each matches one non-empty segment, without
+ *      '/'; the path may end in '*' too, e.g. "/files/:bucket/" then '*'):
+ *      between two of them, the first segment where they differ decides: a
+ *      static segment beats a ":param", which beats a segment ending in '*'
+ *      (a longer text before the '*' first) — so "/product/new" beats
+ *      "/product/:id", and "/a/:x/:y" beats "/a/:x/" then '*';
+ *   3. a prefix (a path ending in '*', no params), longer before shorter.
+ * Among routes of the same path and host: higher priority, then
+ * declaration order. A route whose method does not fit is skipped. HEAD is
+ * answered by a GET route unless a route of the same path lists HEAD itself.
+ *
+ * params/nparams: *nparams is the capacity of params on entry, the number
+ * of ":params" stored on return (0 for a route without any, or on NULL); at
+ * most *nparams are stored, in path order. nparams may be NULL (params are
+ * then not wanted, and params is not read). */
 const rs_route_t *rs_router_match(const rs_router_t *r, unsigned method_bit,
                                   const char *host, size_t host_len,
-                                  const char *path, size_t path_len);
+                                  const char *path, size_t path_len,
+                                  rs_route_param_t *params, size_t *nparams);
 
 size_t rs_router_count(const rs_router_t *r);
 

@@ -16,6 +16,7 @@
 #include "rs_admin.h"
 #include "rs_conn.h"
 #include "rs_dispatch.h"
+#include "rs_lhooks.h"
 #include "rs_log.h"
 #include "rs_metrics.h"
 #include "rs_page.h"
@@ -184,10 +185,29 @@ static int rs__loop_listen(rs_loop_t *loop) {
   return 0;
 }
 
+static bool rs__has_hooks(const rs_config_t *cfg) {
+  for (size_t i = 0; i < rs_router_count(cfg->router); i++) {
+    const rs_route_t *r = rs_router_get(cfg->router, i);
+    if (r->hooks.handler || r->hooks.key || r->hooks.bypass || r->hooks.props) return true;
+  }
+  return false;
+}
+
 static void rs__loop_thread(void *arg) {
   rs_loop_t *loop = arg;
   rs_server_t *srv = loop->server;
   rs_log_set_thread(loop->index);
+  if (rs__has_hooks(srv->cfg)) {
+    /* One Lua state per loop thread, running the same file. */
+    char err[1024];
+    loop->lua = rs_lhooks_create(srv->cfg, err, sizeof(err));
+    if (loop->lua == NULL) {
+      rs_log_error("loop %d: Lua: %s", loop->index, err);
+      loop->start_failed = true;
+    } else {
+      rs_log_info("loop %d: Lua hooks ready", loop->index);
+    }
+  }
   char where[96] = "unpinned (pin = false)";
   if (srv->cfg->pin) rs_topo_pin_self(loop->index - 1, where, sizeof(where));
   int rc = rs__loop_listen(loop);
@@ -199,6 +219,8 @@ static void rs__loop_thread(void *arg) {
   /* Handles close in the run above; a last pass collects their callbacks. */
   uv_run(&loop->uv, UV_RUN_NOWAIT);
   rs_page_loop_dispose(loop);
+  rs_lhooks_destroy(loop->lua);
+  loop->lua = NULL;
   rs_inbox_dispose(&loop->inbox);
   if (uv_loop_close(&loop->uv) != 0) rs_log_warn("loop %d: handles left open at exit", loop->index);
 }
@@ -422,6 +444,17 @@ int rs_server_run(rs_config_t *cfg) {
     }
   }
   uv_barrier_wait(&srv.barrier);
+  for (int i = 0; i < srv.nloops; i++) {
+    if (srv.loops[i]->start_failed) {
+      /* A loop could not set up (its Lua state): stop the others, fail. */
+      srv.exit_code = 1;
+      srv.stopping = true;
+      __atomic_store_n(&srv.drain_gen, 1, __ATOMIC_RELEASE);
+      __atomic_store_n(&srv.force_gen, 1, __ATOMIC_RELEASE);
+      rs__wake_all(&srv);
+      break;
+    }
+  }
   if (cfg->admin_enabled) rs_log_info("admin: listening on %s:%d", cfg->admin.host, srv.admin_port);
   rs_log_info("ready: serving http://%s:%d/", cfg->listen.host, srv.port);
 

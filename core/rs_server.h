@@ -68,6 +68,8 @@ struct rs_loop_s {
   struct rs_cache_s *cache;      /* L2, shared; NULL when caching is off */
   struct rs_l1_s *l1;            /* this loop's L1 */
   struct rs_page_counters_s *page; /* this loop's cache counters (rs_page.h) */
+  struct rs_lhooks_s *lua;       /* this loop's Lua state, when a route has hooks */
+  bool start_failed;
   rs_inbox_t inbox;              /* work handed to this loop by other threads */
   size_t pending_jobs;           /* submitted, not yet back */
 

@@ -400,6 +400,8 @@ static int rs__setup(lua_State *L) {
   memset(ctx, 0, sizeof(*ctx));
   ctx->cfg = s->cfg;
   int uctx = lua_gettop(L);
+  lua_pushvalue(L, uctx);
+  lua_setfield(L, LUA_REGISTRYINDEX, "rustyssr.ctx");
 
   lua_pushvalue(L, uctx);
   lua_pushcclosure(L, rs__config, 1);
@@ -413,6 +415,13 @@ static int rs__setup(lua_State *L) {
   lua_pop(L, 1);                             /* ctx: the closures hold it */
   lua_setfield(L, -2, "rustyssr");           /* package.loaded.rustyssr */
   return 0;
+}
+
+rs_lconfig_ctx_t *rs_lconfig_ctx(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "rustyssr.ctx");
+  rs_lconfig_ctx_t *ctx = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return ctx;
 }
 
 lua_State *rs_lconfig_state_new(const char *config_dir, rs_config_t *cfg,

@@ -55,6 +55,15 @@ int rs_lconfig_run(lua_State *L, const char *name, const char *chunk, size_t len
 typedef struct {
   rs_config_t *cfg;              /* what the calls fill (borrowed) */
   char config_where[LUA_IDSIZE + 16]; /* "file:line" of ssr.config, "" before */
+  /* A loop thread's state (lua/rs_lhooks.c) runs the same file: each route
+   * that ssr.route adds is shown to on_route with its options table at
+   * opts_idx (0 when the route was given as a bare function, which is then
+   * at fn_idx), so the hook functions can be anchored by route order. */
+  void (*on_route)(void *ud, lua_State *L, const rs_route_t *route, int opts_idx, int fn_idx);
+  void *on_route_ud;
 } rs_lconfig_ctx_t;
+
+/* The module state of L (from rs_lconfig_state_new). */
+rs_lconfig_ctx_t *rs_lconfig_ctx(lua_State *L);
 
 #endif

@@ -11,12 +11,14 @@
  * the options table: rs__spec_t grows, rs__route_new fills the new fields. */
 #include "rs_lroute.h"
 
+#include <errno.h>
 #include <lauxlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "rs_lconfig.h"
 #include "rs_lutil.h"
@@ -24,16 +26,26 @@
 
 #define RS__MAX_HEADERS 64       /* per route; a fixed answer needs a few */
 
-static const char *const rs__route_keys[] = { "respond", "render", "priority", "host", NULL };
+static const char *const rs__route_keys[] = { "respond", "render", "static", "priority", "host",
+                                               "key", "bypass", "props", NULL };
 static const char *const rs__respond_keys[] = { "status", "headers", "body", NULL };
 static const char *const rs__render_keys[] = { "cache", "ttl", "grace", NULL };
+static const char *const rs__static_keys[] = { "root", "index", "max_age", "etag", NULL };
+static const char *const rs__static_fn_keys[] = { "root", "index", "max_age", "etag",
+                                                  "host", "priority", NULL };
 
 /* A route being declared: borrowed strings from the call's arguments, which
  * stay on the stack until the route is built. */
 typedef struct {
   const char *fn;                /* "ssr.route" or "ssr.respond", for messages */
   rs_action_t action;
+  bool hook_handler, hook_key, hook_bypass, hook_props;
+  int opts_idx, fn_idx;          /* where the hook functions are (0 = none) */
   bool render_cache;
+  const char *static_root;       /* resolved, on the stack; NULL = not static */
+  const char *static_index;      /* NULL = none */
+  int64_t static_max_age;        /* -1 = none */
+  bool static_etag;
   int64_t render_ttl_ms, render_grace_ms;
   unsigned methods;
   const char *path;
@@ -250,7 +262,15 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   r->render.cache = sp->render_cache;
   r->render.ttl_ms = sp->render_ttl_ms;
   r->render.grace_ms = sp->render_grace_ms;
+  r->files.root = sp->static_root ? rs_xstrdup(sp->static_root) : NULL;
+  r->files.index = sp->static_index ? rs_xstrdup(sp->static_index) : NULL;
+  r->files.max_age = sp->static_max_age;
+  r->files.etag = sp->static_etag;
   r->where = rs_xstrdup(where[0] ? where : "?");
+  r->hooks.handler = sp->hook_handler;
+  r->hooks.key = sp->hook_key;
+  r->hooks.bypass = sp->hook_bypass;
+  r->hooks.props = sp->hook_props;
   r->respond.status = sp->status;
   /* Never NULL, even when empty: the server may memcpy them as they are. */
   char *p = r->respond.headers = rs_xmalloc(len + 1);
@@ -269,10 +289,102 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   const char *why = "";
   if (rs_router_add(ctx->cfg->router, r, &why) != 0)
     rs_lutil_error(L, "%s \"%.128s\": %s", sp->fn, sp->path, why);
+  /* A loop thread's state anchors the hook functions (lua/rs_lhooks.c). */
+  if (ctx->on_route != NULL) ctx->on_route(ctx->on_route_ud, L, r, sp->opts_idx, sp->fn_idx);
+}
+
+/* key = function(req), bypass = function(req), props = function(req): the
+ * render hooks. Only functions; only with render. */
+static void rs__hooks(lua_State *L, rs__spec_t *sp) {
+  char desc[64];
+  static const char *const names[] = { "key", "bypass", "props" };
+  bool *flags[] = { &sp->hook_key, &sp->hook_bypass, &sp->hook_props };
+  for (int i = 0; i < 3; i++) {
+    if (!rs_lutil_field(L, 3, names[i])) continue;
+    if (lua_type(L, -1) != LUA_TFUNCTION)
+      rs_lutil_error(L, "ssr.route: '%s' must be a function(req), got %s", names[i],
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    if (sp->action != RS_ACTION_RENDER)
+      rs_lutil_error(L, "ssr.route: a '%s' hook goes with 'render'", names[i]);
+    lua_pop(L, 1);
+    *flags[i] = true;
+    sp->opts_idx = 3;
+  }
 }
 
 static const char *rs__path(lua_State *L, int idx, const char *fn) {
   return rs_lutil_string(L, idx, fn, "path", "a string starting with '/'", NULL);
+}
+
+/* The options of a static route in the table at t (static = {...} of
+ * ssr.route, or ssr.static's own): root (required; relative to the config
+ * file's folder, as render.bundle; it must be a folder now), index (a file
+ * name, or false), max_age (seconds), etag. pre prefixes the names in
+ * messages ("static." or ""). Pushes the resolved root, which
+ * sp->static_root points into. */
+static void rs__static_opts(lua_State *L, int t, rs__spec_t *sp, const char *pre) {
+  rs_lconfig_ctx_t *ctx = lua_touserdata(L, lua_upvalueindex(1));
+  char desc[64], name[32];
+  sp->action = RS_ACTION_STATIC;
+  sp->static_index = "index.html";
+  sp->static_max_age = -1;
+  sp->static_etag = true;
+  if ((sp->methods & ~(unsigned)(RS_M_GET | RS_M_HEAD)) != 0)
+    rs_lutil_error(L, "%s: a static route answers GET and HEAD only", sp->fn);
+  if (strstr(sp->path, "/:") != NULL)
+    rs_lutil_error(L, "%s: a static route's path cannot have ':params' (files live under "
+                   "a fixed prefix)", sp->fn);
+  if (rs_lutil_field(L, t, "index")) {      /* the table keeps the string */
+    snprintf(name, sizeof(name), "%sindex", pre);
+    if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+      sp->static_index = NULL;
+    } else {
+      const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+      if (s == NULL || s[0] == '\0' || strlen(s) != lua_objlen(L, -1) || strchr(s, '/') != NULL ||
+          strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        rs_lutil_error(L, "%s: '%s' must be a file name (no '/') or false, got %s", sp->fn, name,
+                       rs_lutil_describe(L, -1, desc, sizeof(desc)));
+      sp->static_index = s;
+    }
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "max_age")) {
+    snprintf(name, sizeof(name), "%smax_age", pre);
+    sp->static_max_age = rs_lutil_int(L, -1, sp->fn, name, 0, 315360000);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "etag")) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      rs_lutil_error(L, "%s: '%setag' must be a boolean, got %s", sp->fn, pre,
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    sp->static_etag = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  snprintf(name, sizeof(name), "%sroot", pre);
+  if (!rs_lutil_field(L, t, "root")) lua_pushnil(L);
+  size_t n;
+  const char *root = rs_lutil_string(L, -1, sp->fn, name, "a folder path", &n);
+  if (n == 0) rs_lutil_error(L, "%s: '%s' must be a folder path, got an empty string", sp->fn, name);
+  /* Relative to the config file's folder (cfg->file is set while a file
+   * loads), so the gateway serves the same files from any working folder. */
+  const char *file = ctx->cfg->file;
+  const char *slash = file != NULL ? strrchr(file, '/') : NULL;
+  if (root[0] != '/' && slash != NULL) {
+    lua_pushlstring(L, file, slash == file ? 1 : (size_t)(slash - file));
+    lua_pushliteral(L, "/");
+    lua_pushvalue(L, -3);
+    lua_concat(L, 3);
+  } else {
+    lua_pushvalue(L, -1);
+  }
+  sp->static_root = lua_tostring(L, -1);
+  struct stat st;
+  if (stat(sp->static_root, &st) != 0)
+    rs_lutil_error(L, "%s: '%s' = \"%.200s\": %.512s: %s", sp->fn, name, root, sp->static_root,
+                   errno == ENOENT ? "no such folder" : strerror(errno));
+  if (!S_ISDIR(st.st_mode))
+    rs_lutil_error(L, "%s: '%s' = \"%.200s\": %.512s is not a folder", sp->fn, name, root,
+                   sp->static_root);
 }
 
 /* ssr.route(methods, path, opts)
@@ -283,6 +395,13 @@ static int rs__route(lua_State *L) {
                     .body_name = "respond.body", .headers_name = "respond.headers" };
   sp.methods = rs__methods(L, 1, sp.fn);
   sp.path = rs__path(L, 2, sp.fn);
+  if (lua_type(L, 3) == LUA_TFUNCTION) {   /* ssr.route(m, path, function(req) ... end) */
+    lua_settop(L, 3);
+    sp.hook_handler = true;
+    sp.fn_idx = 3;
+    rs__route_add(L, &sp);
+    return 0;
+  }
   if (lua_type(L, 3) != LUA_TTABLE)
     rs_lutil_error(L, "ssr.route: argument 3 must be a table of options, as in "
                    "{ respond = { status = 200, body = \"hi\" } }, got %s",
@@ -299,6 +418,17 @@ static int rs__route(lua_State *L) {
     sp.host = rs_lutil_string(L, -1, sp.fn, "host", "a host name", NULL);
   } else {
     lua_pushnil(L);
+  }
+  if (rs_lutil_field(L, 3, "static")) {     /* files under a root */
+    if (lua_type(L, -1) != LUA_TTABLE)
+      rs_lutil_error(L, "ssr.route: 'static' must be a table, as in { root = \"dist\" }, got %s",
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    rs_lutil_check_keys(L, -1, "ssr.route static", rs__static_keys);
+    if (rs_lutil_field(L, 3, "respond") || rs_lutil_field(L, 3, "render"))
+      rs_lutil_error(L, "ssr.route: give one action: 'static' goes with no 'respond' or 'render'");
+    rs__static_opts(L, lua_gettop(L), &sp, "static.");
+    rs__route_add(L, &sp);
+    return 0;
   }
   if (rs_lutil_field(L, 3, "render")) {     /* the bundle answers */
     /* render = true, or render = { cache = true, ttl = 300, grace = 60 }
@@ -331,14 +461,22 @@ static int rs__route(lua_State *L) {
     if (rs_lutil_field(L, 3, "respond"))
       rs_lutil_error(L, "ssr.route: give one action, 'respond' or 'render', not both");
     sp.action = RS_ACTION_RENDER;
+    rs__hooks(L, &sp);
     rs__route_add(L, &sp);
     return 0;
   }
+  rs__hooks(L, &sp);                         /* only to refuse them here */
   if (!rs_lutil_field(L, 3, "respond"))     /* slot 6 */
     rs_lutil_error(L, "ssr.route: no action: give 'respond' = { status = ..., body = ... } "
                    "or 'render' = true");
+  if (lua_type(L, 6) == LUA_TFUNCTION) {    /* respond = function(req) ... end */
+    sp.hook_handler = true;
+    sp.opts_idx = 3;
+    rs__route_add(L, &sp);
+    return 0;
+  }
   if (lua_type(L, 6) != LUA_TTABLE)
-    rs_lutil_error(L, "ssr.route: 'respond' must be a table, got %s",
+    rs_lutil_error(L, "ssr.route: 'respond' must be a table or a function(req), got %s",
                    rs_lutil_describe(L, 6, desc, sizeof(desc)));
   rs_lutil_check_keys(L, 6, "ssr.route respond", rs__respond_keys);
 
@@ -386,6 +524,34 @@ static int rs__respond(lua_State *L) {
   return 0;
 }
 
+/* ssr.static(prefix, opts): a GET (and HEAD) prefix route for prefix, with
+ * a '/' added when it lacks one, serving the files under opts.root; opts
+ * are those of static = {...} in ssr.route, plus host and priority.
+ * Lua stack before: prefix, opts   after: (nothing returned) */
+static int rs__static(lua_State *L) {
+  char desc[64];
+  rs__spec_t sp = { .fn = "ssr.static", .methods = RS_M_GET, .status = 200 };
+  if (lua_gettop(L) > 2)
+    rs_lutil_error(L, "ssr.static: expected (prefix, options), got %d arguments", lua_gettop(L));
+  lua_settop(L, 2);
+  size_t n;
+  const char *prefix = rs_lutil_string(L, 1, sp.fn, "prefix", "a path prefix starting with '/'", &n);
+  if (lua_type(L, 2) != LUA_TTABLE)
+    rs_lutil_error(L, "ssr.static: argument 2 must be a table of options, as in "
+                   "{ root = \"dist\" }, got %s", rs_lutil_describe(L, 2, desc, sizeof(desc)));
+  rs_lutil_check_keys(L, 2, "ssr.static options", rs__static_fn_keys);
+  if (n > 0 && prefix[n - 1] == '*') lua_pushvalue(L, 1);          /* slot 3 */
+  else lua_pushfstring(L, n > 0 && prefix[n - 1] == '/' ? "%s*" : "%s/*", prefix);
+  sp.path = lua_tostring(L, 3);
+  if (rs_lutil_field(L, 2, "priority"))
+    sp.priority = (int)rs_lutil_int(L, -1, sp.fn, "priority", -1000000, 1000000);
+  if (rs_lutil_field(L, 2, "host"))
+    sp.host = rs_lutil_string(L, -1, sp.fn, "host", "a host name", NULL);
+  rs__static_opts(L, 2, &sp, "");
+  rs__route_add(L, &sp);
+  return 0;
+}
+
 void rs_lroute_register(lua_State *L, int module_idx, int ctx_idx) {
   lua_pushvalue(L, ctx_idx);
   lua_pushcclosure(L, rs__route, 1);
@@ -393,4 +559,7 @@ void rs_lroute_register(lua_State *L, int module_idx, int ctx_idx) {
   lua_pushvalue(L, ctx_idx);
   lua_pushcclosure(L, rs__respond, 1);
   lua_setfield(L, module_idx, "respond");
+  lua_pushvalue(L, ctx_idx);
+  lua_pushcclosure(L, rs__static, 1);
+  lua_setfield(L, module_idx, "static");
 }

@@ -3,6 +3,7 @@
  * routes it declares, require relative to the config file, the fixtures in
  * tests/lua/. */
 #include <errno.h>
+#include <sys/stat.h>
 
 #include "rs_config.h"
 #include "rs_lconfig.h"
@@ -22,7 +23,7 @@ static int run(const char *chunk, rs_config_t *cfg) {
 static const rs_route_t *match(const rs_config_t *cfg, unsigned m, const char *host,
                                const char *path) {
   return rs_router_match(cfg->router, m, host, host ? strlen(host) : 0, path,
-                         strlen(path));
+                         strlen(path), NULL, NULL);
 }
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -302,12 +303,12 @@ static void test_errors(void) {
       "t.lua:3: ssr.route: 'path' must be a string starting with '/', got nil" },
     { P "ssr.route('GET', '/a*b', { respond = {} })",
       "t.lua:3: ssr.route \"/a*b\": '*' is only allowed at the end of a path" },
-    { P "ssr.route('GET', '/p/:id', { respond = {} })",
-      "t.lua:3: ssr.route \"/p/:id\": ':param' path segments are not supported yet" },
+    { P "ssr.route('GET', '/p/:id/:id', { respond = {} })",
+      "t.lua:3: ssr.route \"/p/:id/:id\": duplicate ':param' name in the path" },
     { P "ssr.route('GET', '/x', { respond = {}, host = 'a.com:80' })",
       "t.lua:3: ssr.route \"/x\": host must not carry a port (the port is ignored when matching)" },
-    { P "ssr.route('GET', '/x', { respond = {}, host = '*.a.com' })",
-      "t.lua:3: ssr.route \"/x\": wildcard hosts are not supported yet" },
+    { P "ssr.route('GET', '/x', { respond = {}, host = 'a.*.com' })",
+      "t.lua:3: ssr.route \"/x\": a wildcard host must be '*.' and a domain, as in '*.example.com'" },
     { P "ssr.route('GET', '/x', { respond = {}, priority = 1.5 })",
       "t.lua:3: ssr.route: 'priority' must be an integer between -1000000 and 1000000, got number 1.5" },
     { P "ssr.route('GET', '/x', {})",
@@ -329,10 +330,14 @@ static void test_errors(void) {
     { "local ssr = require 'rustyssr'\nssr.config { render = { timeout_ms = 0 } }",
       "t.lua:2: ssr.config: 'render.timeout_ms' must be an integer between 1 and 86400000, got number 0" },
     { P "ssr.route('GET', '/x', { respond = 200 })",
-      "t.lua:3: ssr.route: 'respond' must be a table, got number 200" },
-    { P "ssr.route('GET', '/x', function() end)",
+      "t.lua:3: ssr.route: 'respond' must be a table or a function(req), got number 200" },
+    { P "ssr.route('GET', '/x', 42)",
       "t.lua:3: ssr.route: argument 3 must be a table of options, as in "
-      "{ respond = { status = 200, body = \"hi\" } }, got function" },
+      "{ respond = { status = 200, body = \"hi\" } }, got number 42" },
+    { P "ssr.route('GET', '/x', { render = true, key = 'k' })",
+      "t.lua:3: ssr.route: 'key' must be a function(req), got string \"k\"" },
+    { P "ssr.route('GET', '/x', { respond = {}, bypass = function() end })",
+      "t.lua:3: ssr.route: a 'bypass' hook goes with 'render'" },
     { P "ssr.route('GET', '/x', { respond = { status = 600 } })",
       "t.lua:3: ssr.route: 'respond.status' must be an integer between 100 and 599, got number 600" },
     { P "ssr.route('GET', '/x', { respond = { status = 99 } })",
@@ -578,6 +583,139 @@ static void test_state_reuse(void) {
   rs_config_dispose(&c);
 }
 
+/* Static routes: the options, the root resolved and checked at load, and
+ * every error with its file:line. Roots are absolute (the fixture tree) but
+ * for the relative cases. */
+static void test_static_routes(void) {
+  char chunk[1024], msg[1024];
+  rs_config_t c;
+  snprintf(chunk, sizeof(chunk), P
+           "ssr.route('GET', '/assets/*', { static = { root = '%s/static', index = false,\n"
+           "  max_age = 60, etag = false } })\n"
+           "ssr.static('/s', { root = '%s/static/', host = 'a.com', priority = 5 })\n"
+           "ssr.static('/t/*', { root = '%s/static', index = 'home.htm', max_age = 0 })\n"
+           "ssr.route('GET', '/favicon.ico', { static = { root = '.' } })\n",
+           RS_TEST_DIR, RS_TEST_DIR, RS_TEST_DIR);
+  int rc = run(chunk, &c);
+  ASSERT_STR_EQ(err, "");
+  ASSERT_EQ(rc, 0);
+  ASSERT_EQ(rs_router_count(c.router), 4);
+  const rs_route_t *r = rs_router_get(c.router, 0);
+  ASSERT_EQ(r->action, RS_ACTION_STATIC);
+  ASSERT_EQ(r->methods, RS_M_GET);
+  ASSERT_STR_EQ(r->files.root, RS_TEST_DIR "/static");
+  ASSERT(r->files.index == NULL);
+  ASSERT_EQ(r->files.max_age, 60);
+  ASSERT(!r->files.etag);
+  ASSERT_STR_EQ(r->where, "t.lua:3");
+  r = rs_router_get(c.router, 1);            /* the shorthand's defaults */
+  ASSERT_EQ(r->action, RS_ACTION_STATIC);
+  ASSERT_EQ(r->methods, RS_M_GET);
+  ASSERT_STR_EQ(r->path, "/s/*");
+  ASSERT_STR_EQ(r->host, "a.com");
+  ASSERT_EQ(r->priority, 5);
+  ASSERT_STR_EQ(r->files.root, RS_TEST_DIR "/static/");
+  ASSERT_STR_EQ(r->files.index, "index.html");
+  ASSERT_EQ(r->files.max_age, -1);
+  ASSERT(r->files.etag);
+  ASSERT_STR_EQ(r->where, "t.lua:5");
+  r = rs_router_get(c.router, 2);
+  ASSERT_STR_EQ(r->path, "/t/*");
+  ASSERT_STR_EQ(r->files.index, "home.htm");
+  ASSERT_EQ(r->files.max_age, 0);
+  r = rs_router_get(c.router, 3);            /* no config file: the current folder */
+  ASSERT_STR_EQ(r->path, "/favicon.ico");
+  ASSERT_STR_EQ(r->files.root, ".");
+  rs_config_dispose(&c);
+
+  static const struct { const char *chunk, *msg; } cases[] = {
+    { P "ssr.route('GET', '/a/*', { static = { rot = 'x' } })",
+      "t.lua:3: unknown key 'rot' in ssr.route static (did you mean 'root'?)" },
+    { P "ssr.static('/a/', { root = '.', maxage = 1 })",
+      "t.lua:3: unknown key 'maxage' in ssr.static options (did you mean 'max_age'?)" },
+    { P "ssr.route('GET', '/a/*', { static = {} })",
+      "t.lua:3: ssr.route: 'static.root' must be a folder path, got nil" },
+    { P "ssr.static('/a/', { root = '' })",
+      "t.lua:3: ssr.static: 'root' must be a folder path, got an empty string" },
+    { P "ssr.static('/a/', { root = 5 })",
+      "t.lua:3: ssr.static: 'root' must be a folder path, got number 5" },
+    { P "ssr.route('GET', '/a/*', { static = { root = '/nonexistent-rs-dir' } })",
+      "t.lua:3: ssr.route: 'static.root' = \"/nonexistent-rs-dir\": /nonexistent-rs-dir: no such folder" },
+    { P "ssr.static('/a/', {\n  root = 'no-such-rs-dir' })",
+      "t.lua:3: ssr.static: 'root' = \"no-such-rs-dir\": no-such-rs-dir: no such folder" },
+    { P "ssr.route('GET', '/a/*', { static = { root = '.', index = 'a/b' } })",
+      "t.lua:3: ssr.route: 'static.index' must be a file name (no '/') or false, got string \"a/b\"" },
+    { P "ssr.route('GET', '/a/*', { static = { root = '.', index = true } })",
+      "t.lua:3: ssr.route: 'static.index' must be a file name (no '/') or false, got boolean true" },
+    { P "ssr.static('/a/', { root = '.', index = '..' })",
+      "t.lua:3: ssr.static: 'index' must be a file name (no '/') or false, got string \"..\"" },
+    { P "ssr.route('GET', '/a/*', { static = { root = '.', max_age = -1 } })",
+      "t.lua:3: ssr.route: 'static.max_age' must be an integer between 0 and 315360000, got number -1" },
+    { P "ssr.route('GET', '/a/*', { static = { root = '.', etag = 'yes' } })",
+      "t.lua:3: ssr.route: 'static.etag' must be a boolean, got string \"yes\"" },
+    { P "ssr.route({ 'GET', 'POST' }, '/a/*', { static = { root = '.' } })",
+      "t.lua:3: ssr.route: a static route answers GET and HEAD only" },
+    { P "ssr.route('GET', '/a/*', { static = { root = '.' }, respond = {} })",
+      "t.lua:3: ssr.route: give one action: 'static' goes with no 'respond' or 'render'" },
+    { P "ssr.route('GET', '/a/*', { static = true })",
+      "t.lua:3: ssr.route: 'static' must be a table, as in { root = \"dist\" }, got boolean true" },
+    { P "ssr.static('/a/')",
+      "t.lua:3: ssr.static: argument 2 must be a table of options, as in { root = \"dist\" }, got nil" },
+    { P "ssr.static(5, { root = '.' })",
+      "t.lua:3: ssr.static: 'prefix' must be a path prefix starting with '/', got number 5" },
+    { P "ssr.static('/a/', { root = '.' }, 3)",
+      "t.lua:3: ssr.static: expected (prefix, options), got 3 arguments" },
+    { P "ssr.static('/a/', { root = '.', priority = 'high' })",
+      "t.lua:3: ssr.static: 'priority' must be an integer between -1000000 and 1000000, got string \"high\"" },
+  };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(cases); i++) {
+    rc = run(cases[i].chunk, &c);
+    if (rc != -1) TAP_FAIL("case %zu accepted: %s", i, cases[i].chunk);
+    ASSERT_STR_EQ(err, cases[i].msg);
+    rs_config_dispose(&c);
+  }
+
+  /* A root that is a file. */
+  snprintf(chunk, sizeof(chunk), P "ssr.static('/a/', { root = '%s/static/hello.txt' })", RS_TEST_DIR);
+  snprintf(msg, sizeof(msg), "t.lua:3: ssr.static: 'root' = \"%s/static/hello.txt\": "
+           "%s/static/hello.txt is not a folder", RS_TEST_DIR, RS_TEST_DIR);
+  ASSERT_EQ(run(chunk, &c), -1);
+  ASSERT_STR_EQ(err, msg);
+  rs_config_dispose(&c);
+
+  /* From a file: a relative root is under the file's folder, and errors
+   * name the file and line. */
+  char dir[] = "/tmp/rs-cfg-XXXXXX", path[256];
+  ASSERT(mkdtemp(dir) != NULL);
+  snprintf(path, sizeof(path), "%s/public", dir);
+  ASSERT_EQ(mkdir(path, 0755), 0);
+  snprintf(path, sizeof(path), "%s/site.lua", dir);
+  FILE *f = fopen(path, "w");
+  ASSERT(f != NULL);
+  fputs("local ssr = require 'rustyssr'\nssr.static('/assets/', { root = 'public' })\n"
+        "ssr.static('/other/', { root = 'missing' })\n", f);
+  fclose(f);
+  rs_config_init(&c);
+  ASSERT_EQ(rs_lconfig_load(path, &c, err, sizeof(err)), -1);
+  snprintf(msg, sizeof(msg), "%s:3: ssr.static: 'root' = \"missing\": %s/missing: no such folder",
+           path, dir);
+  if (strlen(path) < LUA_IDSIZE) ASSERT_STR_EQ(err, msg);
+  else ASSERT(ends_with(err, "/missing: no such folder"));
+  rs_config_dispose(&c);
+  f = fopen(path, "w");
+  ASSERT(f != NULL);
+  fputs("local ssr = require 'rustyssr'\nssr.static('/assets/', { root = 'public' })\n", f);
+  fclose(f);
+  rs_config_init(&c);
+  rc = rs_lconfig_load(path, &c, err, sizeof(err));
+  ASSERT_STR_EQ(rc == 0 ? "" : err, "");
+  snprintf(msg, sizeof(msg), "%s/public", dir);
+  ASSERT_STR_EQ(rs_router_get(c.router, 0)->files.root, msg);
+  rs_config_dispose(&c);
+  snprintf(chunk, sizeof(chunk), "rm -rf '%s'", dir);
+  ASSERT_EQ(system(chunk), 0);
+}
+
 int main(void) {
   RS_TEST(test_defaults);
   RS_TEST(test_addr_parse);
@@ -590,5 +728,6 @@ int main(void) {
   RS_TEST(test_load_file);
   RS_TEST(test_fixtures);
   RS_TEST(test_state_reuse);
+  RS_TEST(test_static_routes);
   RS_TEST_DONE();
 }

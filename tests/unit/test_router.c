@@ -1,8 +1,10 @@
 /* tests/unit/test_router.c — the route table: every match-order rule, HEAD
- * via GET, hosts, prefixes, refusals, and concurrent matching. */
+ * via GET, exact and wildcard hosts, prefixes, ":params", refusals,
+ * concurrent matching, and a micro-benchmark (printed, not asserted). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "rs_router.h"
 #include "tap.h"
@@ -26,12 +28,29 @@ static void add(rs_router_t *rt, unsigned methods, const char *host,
   if (rc != 0) fprintf(stderr, "# add %s: %s\n", path, why);
 }
 
-/* The status of the matched route, 0 for none. */
+/* The status of the matched route, 0 for none; its params as "a=1,b=2" in
+ * ps (when ps is not NULL). */
+static int stp(const rs_router_t *rt, unsigned method, const char *host,
+               const char *path, char *ps, size_t pslen) {
+  rs_route_param_t params[RS_ROUTE_MAX_PARAMS];
+  size_t n = RS_ROUTE_MAX_PARAMS;
+  const rs_route_t *r = rs_router_match(rt, method, host, host ? strlen(host) : 0,
+                                        path, strlen(path), params, &n);
+  if (ps != NULL) {
+    size_t off = 0;
+    ps[0] = '\0';
+    for (size_t i = 0; i < n && off < pslen; i++)
+      off += (size_t)snprintf(ps + off, pslen - off, "%s%.*s=%.*s", i ? "," : "",
+                              (int)params[i].name.len, params[i].name.p,
+                              (int)params[i].value.len, params[i].value.p);
+  }
+  if (r == NULL && n != 0) return -1;          /* no route, no params */
+  return r ? r->respond.status : 0;
+}
+
 static int st(const rs_router_t *rt, unsigned method, const char *host,
               const char *path) {
-  const rs_route_t *r = rs_router_match(rt, method, host, host ? strlen(host) : 0,
-                                        path, strlen(path));
-  return r ? r->respond.status : 0;
+  return stp(rt, method, host, path, NULL, 0);
 }
 
 static void test_method_bit(void) {
@@ -135,11 +154,18 @@ static void test_host_in_prefixes(void) {
   rs_router_t *rt = rs_router_create();
   add(rt, RS_M_GET, NULL, "/a/b/*", 0, 1);
   add(rt, RS_M_GET, "x.com", "/a/*", 0, 2);
-  /* A longer prefix without a host still beats a shorter one with a host:
-   * path specificity comes first. */
-  ASSERT_EQ(st(rt, RS_M_GET, "x.com", "/a/b/c"), 1);
+  add(rt, RS_M_GET, "x.com", "/exact", 0, 3);
+  add(rt, RS_M_GET, NULL, "/*", 0, 4);
+  /* The host is chosen first, then the path (nginx: server, then location):
+   * a shorter prefix of the request's host beats a longer one without. */
+  ASSERT_EQ(st(rt, RS_M_GET, "x.com", "/a/b/c"), 2);
+  ASSERT_EQ(st(rt, RS_M_GET, "y.com", "/a/b/c"), 1);
   ASSERT_EQ(st(rt, RS_M_GET, "x.com", "/a/c"), 2);
-  ASSERT_EQ(st(rt, RS_M_GET, "y.com", "/a/c"), 0);
+  ASSERT_EQ(st(rt, RS_M_GET, "y.com", "/a/c"), 4);
+  /* No route of x.com fits: the routes without a host get their turn. */
+  ASSERT_EQ(st(rt, RS_M_GET, "x.com", "/b"), 4);
+  ASSERT_EQ(st(rt, RS_M_GET, "x.com", "/exact"), 3);
+  ASSERT_EQ(st(rt, RS_M_POST, "x.com", "/exact"), 0);
   rs_router_destroy(rt);
 }
 
@@ -181,12 +207,35 @@ static void test_refused(void) {
     { NULL, "/a\tb", "path must not contain spaces or control characters" },
     { NULL, "/a?b", "path must not contain '?' or '#'" },
     { NULL, "/a#b", "path must not contain '?' or '#'" },
-    { NULL, "/product/:id", "':param' path segments are not supported yet" },
+    { NULL, "/:/x", "empty ':param' name" },
+    { NULL, "/a/:", "empty ':param' name" },
+    { NULL, "/:x/:y/:x", "duplicate ':param' name in the path" },
+    { NULL, "/a:b", "':' is only allowed at the start of a segment, as in '/:name'" },
+    { NULL, "/a/b:c/d", "':' is only allowed at the start of a segment, as in '/:name'" },
+    { NULL, "/::x", "a ':param' name is letters, digits or '_' up to the next '/'" },
+    { NULL, "/:x:y", "a ':param' name is letters, digits or '_' up to the next '/'" },
+    { NULL, "/:id.json", "a ':param' name is letters, digits or '_' up to the next '/'" },
+    { NULL, "/:id*", "a ':param' name is letters, digits or '_' up to the next '/'" },
+    { NULL, "/:*", "a ':param' name is letters, digits or '_' up to the next '/'" },
+    { NULL, "/:x-y", "a ':param' name is letters, digits or '_' up to the next '/'" },
+    { NULL, "/a/*/:id", "a ':param' cannot follow '*'" },
+    { NULL, "/*:id", "'*' is only allowed at the end of a path" },
+    { NULL, "/:a/:b/:c/:d/:e/:f/:g/:h/:i/:j/:k/:l/:m/:n/:o/:p/:q",
+      "too many ':param' segments (at most 16)" },
     { "", "/x", "host must not be empty" },
     { ".", "/x", "host must not be empty" },
     { "a.com:80", "/x", "host must not carry a port (the port is ignored when matching)" },
-    { "*.a.com", "/x", "wildcard hosts are not supported yet" },
+    { "*.a.com:80", "/x", "a wildcard host must be '*.' and a domain, as in '*.example.com'" },
     { "a b", "/x", "host must be a plain host name" },
+    { "*", "/x", "a wildcard host must be '*.' and a domain, as in '*.example.com'" },
+    { "*.", "/x", "a wildcard host must be '*.' and a domain, as in '*.example.com'" },
+    { "*a.com", "/x", "a wildcard host must be '*.' and a domain, as in '*.example.com'" },
+    { "a.*.com", "/x", "a wildcard host must be '*.' and a domain, as in '*.example.com'" },
+    { "a.com.*", "/x", "a wildcard host must be '*.' and a domain, as in '*.example.com'" },
+    { "*.*.a.com", "/x", "a wildcard host must be '*.' and a domain, as in '*.example.com'" },
+    { "*..a.com", "/x", "a wildcard host must be '*.' and a domain, as in '*.example.com'" },
+    { "**.a.com", "/x", "a wildcard host must be '*.' and a domain, as in '*.example.com'" },
+    { "*.[::1]", "/x", "a wildcard host must be '*.' and a domain, as in '*.example.com'" },
   };
   rs_router_t *rt = rs_router_create();
   for (size_t i = 0; i < RS_ARRAY_SIZE(bad); i++) {
@@ -196,8 +245,19 @@ static void test_refused(void) {
               -EINVAL);
     ASSERT_STR_EQ(why, bad[i].why);
   }
-  ASSERT_EQ(rs_router_add(rt, mk(RS_M_GET, NULL, "/a:b", 0, 200), NULL), 0);  /* mid-segment ':' */
-  ASSERT_EQ(rs_router_count(rt), 1);
+  static const struct { const char *host, *path; } good[] = {
+    { NULL, "/:id" }, { NULL, "/a/:Id_2/*" }, { NULL, "/:x/:y/" }, { NULL, "/:x/b*" },
+    { NULL, "/:a/:b/:c/:d/:e/:f/:g/:h/:i/:j/:k/:l/:m/:n/:o/:p" },   /* 16 */
+    { "*.a.com", "/x" }, { "*.A.Com.", "/x" }, { "*.com", "/x" }, { "a-b.c", "/x" },
+  };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(good); i++) {
+    const char *why = "(none)";
+    int rc = rs_router_add(rt, mk(RS_M_GET, good[i].host, good[i].path, 0, 200), &why);
+    if (rc != 0) fprintf(stderr, "# %s %s: %s\n", good[i].host, good[i].path, why);
+    ASSERT_EQ(rc, 0);
+  }
+  ASSERT_STR_EQ(rs_router_get(rt, 6)->host, "*.a.com");     /* lower-cased, no dot */
+  ASSERT_EQ(rs_router_count(rt), RS_ARRAY_SIZE(good));
   ASSERT_EQ(rs_router_get(rt, 0)->_order, 0);
   rs_route_free(mk(RS_M_GET, "h", "/never-added", 0, 200));
   rs_route_free(NULL);
@@ -240,31 +300,412 @@ static void test_many(void) {
   rs_router_destroy(rt);
 }
 
-/* Loop threads match at once; run under -DSANITIZE=thread to check. */
-typedef struct { const rs_router_t *rt; int bad; } rs__ctx_t;
+/* Table-driven checks: routes (declared in order, status = index + 1), then
+ * requests with the status and params expected. */
+typedef struct {
+  unsigned methods;
+  const char *host, *path;
+  int priority;
+} rt_def_t;
+
+typedef struct {
+  unsigned method;
+  const char *host, *path;
+  int status;                    /* 0: no route */
+  const char *params;            /* "name=value,..." in path order */
+} rt_case_t;
+
+static rs_router_t *build(const rt_def_t *defs, size_t n) {
+  rs_router_t *rt = rs_router_create();
+  for (size_t i = 0; i < n; i++)
+    add(rt, defs[i].methods, defs[i].host, defs[i].path, defs[i].priority, (int)i + 1);
+  return rt;
+}
+
+/* The number of cases that fail, each printed. */
+static int check_cases(const rs_router_t *rt, const rt_case_t *cases, size_t n,
+                       bool quiet) {
+  int bad = 0;
+  char ps[256];
+  for (size_t i = 0; i < n; i++) {
+    const rt_case_t *c = &cases[i];
+    int got = stp(rt, c->method, c->host, c->path, ps, sizeof(ps));
+    if (got == c->status && strcmp(ps, c->params) == 0) continue;
+    bad++;
+    if (!quiet)
+      fprintf(stderr, "# case %zu: %s %s%s: want %d {%s}, got %d {%s}\n", i,
+              c->host ? c->host : "(no host)", c->path,
+              c->method == RS_M_HEAD ? " (HEAD)" : c->method == RS_M_POST ? " (POST)" : "",
+              c->status, c->params, got, ps);
+  }
+  return bad;
+}
+
+static const rt_def_t params_defs[] = {
+  { RS_M_GET, NULL, "/product/new", 0 },            /* 1 */
+  { RS_M_GET, NULL, "/product/:id", 0 },            /* 2 */
+  { RS_M_GET, NULL, "/product/:id/reviews", 0 },    /* 3 */
+  { RS_M_GET, NULL, "/catalog/:slug", 0 },          /* 4 */
+  { RS_M_GET, NULL, "/catalog/:slug/page/:n", 0 },  /* 5 */
+  { RS_M_GET, NULL, "/files/:bucket/*", 0 },        /* 6 */
+  { RS_M_GET, NULL, "/files/*", 0 },                /* 7 */
+  { RS_M_GET, NULL, "/files/:bucket/docs/*", 0 },   /* 8 */
+  { RS_M_GET, NULL, "/u/:uid/posts/:pid", 0 },      /* 9 */
+  { RS_M_GET, NULL, "/u/:uid/posts/latest", 0 },    /* 10 */
+  { RS_M_GET, NULL, "/u/me/posts/:pid", 0 },        /* 11 */
+  { RS_M_GET, NULL, "/a/:x/c", 0 },                 /* 12 */
+  { RS_M_GET, NULL, "/a/b/:y/z", 0 },               /* 13 */
+  { RS_M_GET, NULL, "/t/:x/:y", 0 },                /* 14 */
+  { RS_M_GET, NULL, "/t/:x/*", 0 },                 /* 15 */
+  { RS_M_GET, NULL, "/t/:x/ab*", 0 },               /* 16 */
+  { RS_M_GET, NULL, "/t/:x/a*", 0 },                /* 17 */
+  { RS_M_GET, NULL, "/api/v2/*", 0 },               /* 18 */
+  { RS_M_GET, NULL, "/api/:version/*", 0 },         /* 19 */
+  { RS_M_GET, NULL, "/api/v2/status", 0 },          /* 20 */
+  { RS_M_GET, NULL, "/s/:x/", 0 },                  /* 21 */
+  { RS_M_GET, NULL, "/*", 100 },                    /* 22: priority never crosses kinds */
+  { RS_M_GET, NULL, "/:page", 0 },                  /* 23 */
+  { RS_M_POST, NULL, "/product/:id", 0 },           /* 24 */
+  { RS_M_GET, NULL, "/m/:x", 0 },                   /* 25 */
+  { RS_M_POST, NULL, "/m/fixed", 0 },               /* 26 */
+  { RS_M_POST, NULL, "/n/fixed", 0 },               /* 27 */
+  { RS_M_POST, NULL, "/n/:x", 0 },                  /* 28 */
+  { RS_M_GET, NULL, "/n/*", 0 },                    /* 29 */
+};
+
+static const rt_case_t params_cases[] = {
+  /* exact > params > prefix; per segment: static > param > '*' */
+  { RS_M_GET, NULL, "/product/new", 1, "" },
+  { RS_M_GET, NULL, "/product/42", 2, "id=42" },
+  { RS_M_HEAD, NULL, "/product/42", 2, "id=42" },
+  { RS_M_POST, NULL, "/product/42", 24, "id=42" },
+  { RS_M_GET, NULL, "/product/a%2Fb", 2, "id=a%2Fb" },          /* raw, not decoded */
+  { RS_M_GET, NULL, "/product/42/reviews", 3, "id=42" },
+  { RS_M_GET, NULL, "/product/new/reviews", 3, "id=new" },      /* backtracks */
+  { RS_M_GET, NULL, "/product/42/other", 22, "" },
+  { RS_M_GET, NULL, "/product/", 22, "" },                      /* a param is never empty */
+  { RS_M_GET, NULL, "/product", 23, "page=product" },
+  { RS_M_GET, NULL, "/catalog/shoes", 4, "slug=shoes" },
+  { RS_M_GET, NULL, "/catalog/shoes/page/3", 5, "slug=shoes,n=3" },
+  { RS_M_GET, NULL, "/catalog/shoes/page/", 22, "" },
+  { RS_M_GET, NULL, "/catalog//page/3", 22, "" },
+  { RS_M_GET, NULL, "/catalog/shoes/", 22, "" },
+  { RS_M_GET, NULL, "/files/b1/a/b.txt", 6, "bucket=b1" },
+  { RS_M_GET, NULL, "/files/b1/", 6, "bucket=b1" },             /* '*' may be empty */
+  { RS_M_GET, NULL, "/files/b1", 7, "" },                       /* "/:bucket/" then the rest */
+  { RS_M_GET, NULL, "/files/", 7, "" },
+  { RS_M_GET, NULL, "/files/b1/docs/x", 8, "bucket=b1" },
+  { RS_M_GET, NULL, "/files/b1/docs/", 8, "bucket=b1" },
+  { RS_M_GET, NULL, "/files/b1/docs", 6, "bucket=b1" },
+  { RS_M_GET, NULL, "/files/b1/docsx", 6, "bucket=b1" },
+  { RS_M_GET, NULL, "/u/7/posts/5", 9, "uid=7,pid=5" },
+  { RS_M_GET, NULL, "/u/7/posts/latest", 10, "uid=7" },
+  { RS_M_GET, NULL, "/u/me/posts/latest", 11, "pid=latest" },   /* the first difference decides */
+  { RS_M_GET, NULL, "/u/me/posts/5", 11, "pid=5" },
+  { RS_M_GET, NULL, "/a/b/c", 12, "x=b" },                      /* backtracks, drops y */
+  { RS_M_GET, NULL, "/a/b/q/z", 13, "y=q" },
+  { RS_M_GET, NULL, "/a/b/q/z/", 22, "" },
+  { RS_M_GET, NULL, "/t/1/2", 14, "x=1,y=2" },
+  { RS_M_GET, NULL, "/t/1/abc", 14, "x=1,y=abc" },              /* param > '*' */
+  { RS_M_GET, NULL, "/t/1/2/3", 15, "x=1" },                    /* more segments, then '*' */
+  { RS_M_GET, NULL, "/t/1/abc/d", 16, "x=1" },                  /* longer text before '*' */
+  { RS_M_GET, NULL, "/t/1/ax/d", 17, "x=1" },
+  { RS_M_GET, NULL, "/t/1/", 15, "x=1" },
+  { RS_M_GET, NULL, "/t/1", 22, "" },
+  { RS_M_GET, NULL, "/api/v2/status", 20, "" },
+  { RS_M_GET, NULL, "/api/v2/users", 19, "version=v2" },        /* params > prefix */
+  { RS_M_GET, NULL, "/api/v3/x", 19, "version=v3" },
+  { RS_M_GET, NULL, "/api/v2", 22, "" },
+  { RS_M_GET, NULL, "/s/x/", 21, "x=x" },
+  { RS_M_GET, NULL, "/s/x", 22, "" },
+  { RS_M_GET, NULL, "/hello", 23, "page=hello" },
+  { RS_M_GET, NULL, "/", 22, "" },
+  { RS_M_GET, NULL, "/m/fixed", 25, "x=fixed" },                /* method skips to the param */
+  { RS_M_POST, NULL, "/m/fixed", 26, "" },
+  { RS_M_GET, NULL, "/n/fixed", 29, "" },                       /* ...and on to the prefix */
+  { RS_M_POST, NULL, "/n/other", 28, "x=other" },
+  { RS_M_DELETE, NULL, "/n/other", 0, "" },
+  { RS_M_GET, NULL, "", 0, "" },
+  { RS_M_GET, NULL, "*", 0, "" },
+};
+
+static void test_params(void) {
+  rs_router_t *rt = build(params_defs, RS_ARRAY_SIZE(params_defs));
+  ASSERT_EQ(rs_router_count(rt), RS_ARRAY_SIZE(params_defs));
+  ASSERT_EQ(check_cases(rt, params_cases, RS_ARRAY_SIZE(params_cases), false), 0);
+  rs_router_destroy(rt);
+}
+
+static void test_params_priority(void) {
+  static const rt_def_t defs[] = {
+    { RS_M_GET, NULL, "/p/:id", 0 },              /* 1 */
+    { RS_M_GET, NULL, "/p/:pid", 5 },             /* 2: same shape, higher priority */
+    { RS_M_GET, NULL, "/q/:a", 0 },               /* 3 */
+    { RS_M_GET, NULL, "/q/:b", 0 },               /* 4: declared later */
+    { RS_M_HEAD, NULL, "/h/:x", 0 },              /* 5 */
+    { RS_M_GET, NULL, "/h/:y", 9 },               /* 6 */
+    { RS_M_GET, NULL, "/r/:a/*", 0 },             /* 7 */
+    { RS_M_GET, NULL, "/r/:b/*", 1 },             /* 8 */
+  };
+  static const rt_case_t cases[] = {
+    { RS_M_GET, NULL, "/p/x", 2, "pid=x" },
+    { RS_M_GET, NULL, "/q/x", 3, "a=x" },
+    { RS_M_GET, NULL, "/h/1", 6, "y=1" },
+    { RS_M_HEAD, NULL, "/h/1", 5, "x=1" },        /* an explicit HEAD route wins */
+    { RS_M_GET, NULL, "/r/1/2", 8, "b=1" },
+  };
+  rs_router_t *rt = build(defs, RS_ARRAY_SIZE(defs));
+  ASSERT_EQ(check_cases(rt, cases, RS_ARRAY_SIZE(cases), false), 0);
+  rs_router_destroy(rt);
+}
+
+static const rt_def_t hosts_defs[] = {
+  { RS_M_GET, NULL, "/", 0 },                     /* 1 */
+  { RS_M_GET, "example.com", "/", 0 },            /* 2 */
+  { RS_M_GET, "*.example.com", "/", 0 },          /* 3 */
+  { RS_M_GET, "*.b.example.com", "/", 0 },        /* 4 */
+  { RS_M_GET, "*.example.com", "/only-wild", 0 }, /* 5 */
+  { RS_M_GET, NULL, "/only-any", 0 },             /* 6 */
+  { RS_M_GET, "*.example.com", "/p/:id", 0 },     /* 7 */
+  { RS_M_GET, NULL, "/p/new", 0 },                /* 8 */
+  { RS_M_GET, "*.Example.ORG.", "/x/*", 0 },      /* 9 */
+  { RS_M_GET, NULL, "/x/y", 0 },                  /* 10 */
+  { RS_M_POST, "*.example.com", "/post", 0 },     /* 11 */
+  { RS_M_GET, NULL, "/post", 0 },                 /* 12 */
+  { RS_M_GET, "[::1]", "/", 0 },                  /* 13 */
+  { RS_M_GET, "*.com", "/tld", 0 },               /* 14 */
+};
+
+static const rt_case_t hosts_cases[] = {
+  /* exact host > longest wildcard suffix > shorter one > no host */
+  { RS_M_GET, "example.com", "/", 2, "" },
+  { RS_M_GET, "EXAMPLE.com.:443", "/", 2, "" },
+  { RS_M_GET, "a.example.com", "/", 3, "" },
+  { RS_M_GET, "A.Example.Com:8080", "/", 3, "" },
+  { RS_M_GET, "a.example.com.", "/", 3, "" },
+  { RS_M_GET, "a.b.example.com", "/", 4, "" },
+  { RS_M_GET, "x.a.b.example.com", "/", 4, "" },                /* any depth */
+  { RS_M_GET, "b.example.com", "/", 3, "" },                    /* "*.b..." needs a label */
+  { RS_M_GET, ".example.com", "/", 1, "" },
+  { RS_M_GET, "example.com.evil.org", "/", 1, "" },
+  { RS_M_GET, "notexample.com", "/", 1, "" },
+  { RS_M_GET, "[::1]:8080", "/", 13, "" },
+  { RS_M_GET, NULL, "/", 1, "" },
+  { RS_M_GET, "", "/", 1, "" },
+  { RS_M_GET, ":80", "/", 1, "" },
+  /* falling back a host class at a time */
+  { RS_M_GET, "example.com", "/only-wild", 0, "" },             /* "*.example.com" is not example.com */
+  { RS_M_GET, "a.b.example.com", "/only-wild", 5, "" },
+  { RS_M_GET, "a.example.com", "/only-any", 6, "" },
+  { RS_M_GET, "example.com", "/only-any", 6, "" },
+  /* the host first, then the path */
+  { RS_M_GET, "a.example.com", "/p/new", 7, "id=new" },
+  { RS_M_GET, "example.com", "/p/new", 8, "" },
+  { RS_M_GET, "other.org", "/p/new", 8, "" },
+  { RS_M_GET, "a.example.org", "/x/y", 9, "" },
+  { RS_M_GET, "example.org", "/x/y", 10, "" },
+  { RS_M_GET, "a.example.com", "/post", 12, "" },               /* the method does not fit */
+  { RS_M_POST, "a.example.com", "/post", 11, "" },
+  { RS_M_POST, "example.com", "/post", 0, "" },
+  { RS_M_GET, "a.b.example.com", "/tld", 14, "" },
+  { RS_M_GET, "com", "/tld", 0, "" },
+};
+
+static void test_wildcard_hosts(void) {
+  rs_router_t *rt = build(hosts_defs, RS_ARRAY_SIZE(hosts_defs));
+  ASSERT_STR_EQ(rs_router_get(rt, 8)->host, "*.example.org");
+  ASSERT_EQ(rs_router_get(rt, 8)->_host_len, 13);
+  ASSERT_EQ(check_cases(rt, hosts_cases, RS_ARRAY_SIZE(hosts_cases), false), 0);
+  rs_router_destroy(rt);
+
+  /* Many hosts: the site table grows. */
+  rt = rs_router_create();
+  char host[64];
+  for (int i = 0; i < 300; i++) {
+    snprintf(host, sizeof(host), "h%d.test", i);
+    add(rt, RS_M_GET, host, "/", 0, 1000 + i);
+    snprintf(host, sizeof(host), "*.w%d.test", i);
+    add(rt, RS_M_GET, host, "/", 0, 2000 + i);
+  }
+  for (int i = 0; i < 300; i++) {
+    snprintf(host, sizeof(host), "H%d.TEST", i);
+    ASSERT_EQ(st(rt, RS_M_GET, host, "/"), 1000 + i);
+    snprintf(host, sizeof(host), "a.w%d.test:1", i);
+    ASSERT_EQ(st(rt, RS_M_GET, host, "/"), 2000 + i);
+  }
+  ASSERT_EQ(st(rt, RS_M_GET, "w1.test", "/"), 0);
+  rs_router_destroy(rt);
+}
+
+static void test_params_out(void) {
+  rs_router_t *rt = rs_router_create();
+  add(rt, RS_M_GET, NULL, "/c/:a/:b/:c", 0, 1);
+  add(rt, RS_M_GET, NULL, "/e", 0, 2);
+  rs_route_param_t p[3];
+  memset(p, 0xab, sizeof(p));
+  size_t n = 2;                                   /* capacity 2 of 3 */
+  const rs_route_t *r = rs_router_match(rt, RS_M_GET, NULL, 0, "/c/x/yy/z", 9, p, &n);
+  ASSERT(r != NULL && r->respond.status == 1);
+  ASSERT_EQ(n, 2);
+  ASSERT_MEM_EQ(p[0].name.p, p[0].name.len, "a", 1);
+  ASSERT_MEM_EQ(p[1].name.p, p[1].name.len, "b", 1);
+  ASSERT_MEM_EQ(p[1].value.p, p[1].value.len, "yy", 2);
+  ASSERT_EQ(p[2].name.len, 0xababababababababull);              /* untouched */
+  const char *path = "/c/x/yy/z";
+  ASSERT(p[1].value.p == path + 5 || p[1].value.len == 2);      /* a slice, no copy */
+
+  n = 0;                                          /* capacity 0 */
+  ASSERT(rs_router_match(rt, RS_M_GET, NULL, 0, "/c/1/2/3", 8, p, &n) == r);
+  ASSERT_EQ(n, 0);
+  ASSERT(rs_router_match(rt, RS_M_GET, NULL, 0, "/c/1/2/3", 8, NULL, NULL) == r);
+  n = 3;
+  ASSERT(rs_router_match(rt, RS_M_GET, NULL, 0, "/c/1/2/3", 8, NULL, &n) == r);
+  ASSERT_EQ(n, 0);
+  n = 3;                                          /* a route without params */
+  ASSERT(rs_router_match(rt, RS_M_GET, NULL, 0, "/e", 2, p, &n) == rs_router_get(rt, 1));
+  ASSERT_EQ(n, 0);
+  n = 3;                                          /* no route */
+  ASSERT(rs_router_match(rt, RS_M_GET, NULL, 0, "/c/1/2", 6, p, &n) == NULL);
+  ASSERT_EQ(n, 0);
+  n = 3;                                          /* the values point into the path */
+  char buf[] = "/c/1/22/333";
+  ASSERT(rs_router_match(rt, RS_M_GET, NULL, 0, buf, strlen(buf), p, &n) == r);
+  ASSERT_EQ(n, 3);
+  ASSERT(p[0].value.p == buf + 3 && p[0].value.len == 1);
+  ASSERT(p[1].value.p == buf + 5 && p[1].value.len == 2);
+  ASSERT(p[2].value.p == buf + 8 && p[2].value.len == 3);
+  ASSERT(p[2].name.p == rs_router_get(rt, 0)->path + 10 && p[2].name.len == 1);
+  rs_router_destroy(rt);
+}
+
+/* Many ":param" routes in one trie, and the deepest one allowed. */
+static void test_many_params(void) {
+  rs_router_t *rt = rs_router_create();
+  char path[128];
+  for (int i = 0; i < 500; i++) {
+    snprintf(path, sizeof(path), "/m/:id/k%d", i);
+    add(rt, RS_M_GET, NULL, path, 0, 1000 + i);
+    snprintf(path, sizeof(path), "/m/s%d/:id", i);
+    add(rt, RS_M_GET, NULL, path, 0, 2000 + i);
+  }
+  add(rt, RS_M_GET, NULL, "/:a/:b/:c/:d/:e/:f/:g/:h/:i/:j/:k/:l/:m/:n/:o/:p", 0, 7);
+  char ps[512];
+  for (int i = 0; i < 500; i++) {
+    snprintf(path, sizeof(path), "/m/s%d/k%d", i, i);       /* static segment first */
+    ASSERT_EQ(stp(rt, RS_M_GET, NULL, path, ps, sizeof(ps)), 2000 + i);
+    snprintf(path, sizeof(path), "id=k%d", i);
+    ASSERT_STR_EQ(ps, path);
+    snprintf(path, sizeof(path), "/m/x%d/k%d", i, i);
+    ASSERT_EQ(stp(rt, RS_M_GET, NULL, path, ps, sizeof(ps)), 1000 + i);
+  }
+  ASSERT_EQ(stp(rt, RS_M_GET, NULL, "/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16", ps, sizeof(ps)), 7);
+  ASSERT_STR_EQ(ps, "a=1,b=2,c=3,d=4,e=5,f=6,g=7,h=8,i=9,j=10,k=11,l=12,m=13,n=14,o=15,p=16");
+  ASSERT_EQ(st(rt, RS_M_GET, NULL, "/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17"), 0);
+  rs_router_destroy(rt);
+}
+
+/* Loop threads match at once, with params and wildcard hosts; run under
+ * -DSANITIZE=thread to check. */
+typedef struct { const rs_router_t *params, *hosts; int loops, bad; } rs__ctx_t;
 
 static void *rs__matcher(void *arg) {
   rs__ctx_t *c = arg;
-  for (int i = 0; i < 20000; i++) {
-    if (st(c->rt, RS_M_GET, "x.com:80", "/a") != 2) c->bad++;
-    if (st(c->rt, RS_M_HEAD, NULL, "/static/y") != 3) c->bad++;
+  for (int i = 0; i < c->loops; i++) {
+    c->bad += check_cases(c->params, params_cases, RS_ARRAY_SIZE(params_cases), true);
+    c->bad += check_cases(c->hosts, hosts_cases, RS_ARRAY_SIZE(hosts_cases), true);
   }
   return NULL;
 }
 
 static void test_concurrent(void) {
-  rs_router_t *rt = rs_router_create();
-  add(rt, RS_M_GET, NULL, "/a", 0, 1);
-  add(rt, RS_M_GET, "x.com", "/a", 0, 2);
-  add(rt, RS_M_GET, NULL, "/static/*", 0, 3);
-  pthread_t t[4];
-  rs__ctx_t c[4];
-  for (int i = 0; i < 4; i++) {
-    c[i] = (rs__ctx_t){ rt, 0 };
-    pthread_create(&t[i], NULL, rs__matcher, &c[i]);
+  rs_router_t *rp = build(params_defs, RS_ARRAY_SIZE(params_defs));
+  rs_router_t *rh = build(hosts_defs, RS_ARRAY_SIZE(hosts_defs));
+  enum { N = 8 };
+  pthread_t t[N];
+  rs__ctx_t c[N];
+  for (int i = 0; i < N; i++) {
+    c[i] = (rs__ctx_t){ rp, rh, 2000, 0 };
+    ASSERT_EQ(pthread_create(&t[i], NULL, rs__matcher, &c[i]), 0);
   }
-  for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
-  for (int i = 0; i < 4; i++) ASSERT_EQ(c[i].bad, 0);
+  for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < N; i++) ASSERT_EQ(c[i].bad, 0);
+  rs_router_destroy(rp);
+  rs_router_destroy(rh);
+}
+
+/* Matches per second on a table of about 50 routes (exact paths, prefixes,
+ * params, exact and wildcard hosts). Printed, never asserted: timing depends
+ * on the machine, and sanitizer builds are slow. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RS__BENCH_N 20000
+#else
+#define RS__BENCH_N 2000000
+#endif
+
+static double rs__now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int rs__bench(const rs_router_t *rt, const char *label, const char *host,
+                     const char *const *paths, size_t np, int expect_min) {
+  size_t hl = host ? strlen(host) : 0, lens[8];
+  for (size_t i = 0; i < np; i++) lens[i] = strlen(paths[i]);
+  double best = 0;
+  int bad = 0;
+  for (int rep = 0; rep < 3; rep++) {
+    double t0 = rs__now();
+    for (int i = 0; i < RS__BENCH_N; i++) {
+      rs_route_param_t p[RS_ROUTE_MAX_PARAMS];
+      size_t n = RS_ROUTE_MAX_PARAMS, k = (size_t)i % np;
+      const rs_route_t *r = rs_router_match(rt, RS_M_GET, host, hl, paths[k], lens[k], p, &n);
+      if (r == NULL || r->respond.status < expect_min) bad++;
+    }
+    double rate = RS__BENCH_N / (rs__now() - t0);
+    if (rate > best) best = rate;
+  }
+  printf("# bench %-32s %7.1f M matches/s\n", label, best / 1e6);
+  return bad;
+}
+
+static void test_bench(void) {
+  rs_router_t *rt = rs_router_create();
+  static const char *const exact[] = { "/", "/health", "/about", "/contact", "/login",
+    "/logout", "/api/v1/status", "/api/v1/users", "/api/v1/orders", "/blog",
+    "/blog/archive", "/pricing", "/docs", "/docs/getting-started", "/terms", "/privacy",
+    "/robots.txt", "/favicon.ico", "/sitemap.xml", "/product/new" };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(exact); i++) add(rt, RS_M_GET, NULL, exact[i], 0, 100);
+  static const char *const pre[] = { "/static/*", "/assets/*", "/assets/img/*", "/api/*",
+    "/api/v1/*", "/docs/*", "/blog/*", "/files/*", "/dl*", "/*" };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(pre); i++) add(rt, RS_M_GET, NULL, pre[i], 0, 200);
+  static const char *const hosted[][2] = { { "example.com", "/" }, { "example.com", "/about" },
+    { "admin.example.com", "/" }, { "admin.example.com", "/api/*" },
+    { "api.example.com", "/v1/*" }, { "shop.example.org", "/cart" },
+    { "*.example.com", "/" }, { "*.example.com", "/product/:id" },
+    { "*.shop.example.com", "/*" }, { "*.example.org", "/x/*" } };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(hosted); i++)
+    add(rt, RS_M_GET, hosted[i][0], hosted[i][1], 0, 300);
+  static const char *const par[] = { "/product/:id", "/product/:id/reviews", "/catalog/:slug",
+    "/catalog/:slug/page/:n", "/files/:bucket/*", "/user/:uid/posts/:pid", "/user/:uid",
+    "/api/v1/users/:id", "/api/v1/orders/:id/items/:item", "/blog/:year/:month/:slug" };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(par); i++) add(rt, RS_M_GET, NULL, par[i], 0, 400);
+  printf("# bench: %zu routes\n", rs_router_count(rt));
+
+  static const char *const q_exact[] = { "/", "/health", "/api/v1/status",
+    "/docs/getting-started", "/sitemap.xml", "/product/new" };
+  static const char *const q_pre[] = { "/static/app.js", "/assets/img/logo.png", "/api/v2/x",
+    "/nothing/here" };
+  static const char *const q_par[] = { "/product/42", "/catalog/shoes/page/3",
+    "/files/b1/a/b.txt", "/api/v1/orders/7/items/9" };
+  int bad = 0;
+  bad += rs__bench(rt, "exact, no Host", NULL, q_exact, 6, 100);
+  bad += rs__bench(rt, "exact, Host example.com:8080", "example.com:8080", q_exact, 6, 100);
+  bad += rs__bench(rt, "exact, Host www.example.net", "www.example.net", q_exact, 6, 100);
+  bad += rs__bench(rt, "prefix, no Host", NULL, q_pre, 4, 200);
+  bad += rs__bench(rt, "params, no Host", NULL, q_par, 4, 400);
+  bad += rs__bench(rt, "params, Host a.b.example.com", "a.b.example.com", q_par, 4, 300);
+  ASSERT_EQ(bad, 0);
   rs_router_destroy(rt);
 }
 
@@ -280,6 +721,12 @@ int main(void) {
   RS_TEST(test_refused);
   RS_TEST(test_private_fields);
   RS_TEST(test_many);
+  RS_TEST(test_params);
+  RS_TEST(test_params_priority);
+  RS_TEST(test_wildcard_hosts);
+  RS_TEST(test_params_out);
+  RS_TEST(test_many_params);
   RS_TEST(test_concurrent);
+  RS_TEST(test_bench);
   RS_TEST_DONE();
 }

@@ -52,8 +52,8 @@ struct rs_req_s {
   rs_str_t host;                 /* Host header (empty if none) */
   rs_header_t *headers;
   size_t nheaders;
-  const rs_header_t *params;     /* the route's :params (name, value), set by
-                                    the dispatcher; slices of path */
+  const rs_route_param_t *params; /* the route's :params (name, value), set by
+                                    the dispatcher; raw slices of path */
   size_t nparams;
   const char *body;
   size_t body_len;
@@ -90,6 +90,7 @@ struct rs_req_s {
   char _head_inline[512];
   char _buf_inline[RS_REQ_INLINE_BUF];
   rs_header_t _hdr_inline[RS_REQ_INLINE_HDRS];
+  rs_route_param_t _params[RS_ROUTE_MAX_PARAMS];  /* not cleared per request */
 };
 
 /* Answer req. Call once per request, on its loop. When the client has gone

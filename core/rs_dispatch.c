@@ -15,8 +15,11 @@ static void rs__respond_error(rs_req_t *req, int status) {
 
 void rs_dispatch(rs_req_t *req) {
   const rs_config_t *cfg = req->loop->cfg;
+  size_t np = RS_ROUTE_MAX_PARAMS;
   const rs_route_t *route = rs_router_match(cfg->router, req->method_bit, req->host.p, req->host.len,
-                                            req->path.p, req->path.len, NULL, NULL);
+                                            req->path.p, req->path.len, req->_params, &np);
+  req->params = req->_params;
+  req->nparams = route != NULL ? np : 0;
   if (route == NULL) {
     rs__respond_error(req, 404);
     return;

@@ -57,7 +57,7 @@ rs_render_job_t *rs_render_job_new(const rs_req_t *req, const char *props, size_
   rs_v8_pair_t *query = params + req->nparams;
   char *p = (char *)(query + nq);
   for (size_t i = 0; i < req->nparams; i++) {
-    const rs_header_t *h = &req->params[i];
+    const rs_route_param_t *h = &req->params[i];
     params[i].name = rs__copy(&p, h->name.p, h->name.len);
     params[i].name_len = h->name.len;
     params[i].value = rs__copy(&p, h->value.p, h->value.len);

@@ -99,9 +99,9 @@ struct rs_router_s {
   rs__site_t **site_slots;       /* open addressing over sites 1.. */
   size_t nsite_slots;            /* a power of two, or 0 */
   size_t nwild;                  /* wildcard sites */
-  uint64_t wild_lens;            /* bit (len % 64) set for each wildcard
-                                    suffix length: most suffixes of a request
-                                    are skipped without hashing them */
+  uint64_t wild_bloom;           /* rs__wild_bit of each wildcard suffix:
+                                    most suffixes of a request's Host are
+                                    skipped without hashing them */
 };
 
 /* The state of one match, on the caller's stack. */
@@ -339,6 +339,13 @@ static void rs__group_add(rs_router_t *r, rs__site_t *s, rs_route_t *route) {
   rs__list_insert(&g->routes, route);
 }
 
+/* A bit for a wildcard suffix from its length and its first and last bytes
+ * (| 0x20 lower-cases letters, and is applied on both sides). */
+static inline unsigned rs__wild_bit(const char *p, size_t len) {
+  unsigned a = (unsigned char)p[0] | 0x20u, z = (unsigned char)p[len - 1] | 0x20u;
+  return (uint32_t)(((uint32_t)len | a << 16 | z << 24) * 0x9e3779b1u) >> 26;
+}
+
 /* Where a site's (wild, host) is or would go; the table is never full. */
 static inline rs__site_t **rs__site_slot(rs__site_t **slots, size_t nslots,
                                   const char *host, size_t len, bool wild,
@@ -386,7 +393,7 @@ static rs__site_t *rs__site_get(rs_router_t *r, const char *host) {
   r->sites[r->nsites++] = s;
   if (wild) {
     r->nwild++;
-    r->wild_lens |= 1ull << (len % 64);
+    r->wild_bloom |= 1ull << rs__wild_bit(key, len);
   }
   return s;
 }
@@ -575,7 +582,8 @@ static const rs_route_t *rs__node_next(const rs__node_t *n, rs__m_t *m,
 
 /* The first route in per-segment order (static, then ":param", then tails)
  * for the request's segment starting at pos. Depth-first: a branch that
- * fails backtracks, so "/a/:x/c" still matches "/a/b/c" next to "/a/b/d". */
+ * fails backtracks, so "/a/:x/c" still matches "/a/b/c" next to
+ * "/a/b/:y/z". */
 static const rs_route_t *rs__node_match(const rs__node_t *n, rs__m_t *m,
                                         size_t pos) {
   const char *seg = m->path + pos;
@@ -658,7 +666,9 @@ static const rs_route_t *rs__host_match(const rs_router_t *r, const char *host,
   /* "*.example.com" is the suffix after a dot that is not the first byte:
    * "a.example.com" and "a.b.example.com" have it, "example.com" not. */
   for (size_t i = 1; i + 1 < hl; i++) {
-    if (host[i] != '.' || !(r->wild_lens & (1ull << ((hl - i - 1) % 64)))) continue;
+    if (host[i] != '.' ||
+        !(r->wild_bloom & (1ull << rs__wild_bit(host + i + 1, hl - i - 1))))
+      continue;
     s = rs__site_find(r, host + i + 1, hl - i - 1, true);
     if (s && (route = rs__site_match(r, s, m)) != NULL) return route;
   }

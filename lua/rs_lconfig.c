@@ -399,6 +399,7 @@ static int rs__setup(lua_State *L) {
   rs_lconfig_ctx_t *ctx = lua_newuserdata(L, sizeof(*ctx));
   memset(ctx, 0, sizeof(*ctx));
   ctx->cfg = s->cfg;
+  if (s->dir != NULL) snprintf(ctx->config_dir, sizeof(ctx->config_dir), "%s", s->dir);
   int uctx = lua_gettop(L);
   lua_pushvalue(L, uctx);
   lua_setfield(L, LUA_REGISTRYINDEX, "rustyssr.ctx");

@@ -55,6 +55,8 @@ int rs_lconfig_run(lua_State *L, const char *name, const char *chunk, size_t len
 typedef struct {
   rs_config_t *cfg;              /* what the calls fill (borrowed) */
   char config_where[LUA_IDSIZE + 16]; /* "file:line" of ssr.config, "" before */
+  char config_dir[4096];         /* the folder given to rs_lconfig_state_new, ""
+                                    for none: relative static roots start there */
   /* A loop thread's state (lua/rs_lhooks.c) runs the same file: each route
    * that ssr.route adds is shown to on_route with its options table at
    * opts_idx (0 when the route was given as a bare function, which is then

@@ -365,15 +365,11 @@ static void rs__static_opts(lua_State *L, int t, rs__spec_t *sp, const char *pre
   size_t n;
   const char *root = rs_lutil_string(L, -1, sp->fn, name, "a folder path", &n);
   if (n == 0) rs_lutil_error(L, "%s: '%s' must be a folder path, got an empty string", sp->fn, name);
-  /* Relative to the config file's folder (cfg->file is set while a file
-   * loads), so the gateway serves the same files from any working folder. */
-  const char *file = ctx->cfg->file;
-  const char *slash = file != NULL ? strrchr(file, '/') : NULL;
-  if (root[0] != '/' && slash != NULL) {
-    lua_pushlstring(L, file, slash == file ? 1 : (size_t)(slash - file));
-    lua_pushliteral(L, "/");
-    lua_pushvalue(L, -3);
-    lua_concat(L, 3);
+  /* Relative to the config file's folder, so the gateway serves the same
+   * files from any working folder (loop threads' states get it too). */
+  if (root[0] != '/' && ctx->config_dir[0] != '\0' && strcmp(ctx->config_dir, ".") != 0) {
+    lua_pushfstring(L, "%s%s%s", ctx->config_dir,
+                    ctx->config_dir[strlen(ctx->config_dir) - 1] == '/' ? "" : "/", root);
   } else {
     lua_pushvalue(L, -1);
   }

@@ -48,6 +48,9 @@ ssr.route("GET", "/keyerr/*", { render = true, key = function(req) return {} end
 ssr.route("GET", "/short/*", { render = { ttl = 1, grace = 0 } })
 ssr.route("GET", "/long/*", { render = { ttl = 60 } })
 ssr.route("GET", "/plain", { respond = { status = 200, body = "no lua" } })
+ssr.route("GET", "/p/:id/:slug", function(req) return 200, req.params.id .. "/" .. req.params.slug end)
+ssr.route("GET", "/product/:id", { render = true,
+  props = function(req) return { id = req.params.id } end })
 ''' % {"lua": os.path.join(TESTS, "lua")}
 
 
@@ -57,7 +60,7 @@ def server(**kw):
 
 
 def props_of(body):
-    m = re.search(rb"<pre id=props>(.*)</pre>", body)
+    m = re.search(rb"<pre id=props>(.*?)</pre>", body)
     assert m, body
     return json.loads(m.group(1))
 
@@ -147,6 +150,17 @@ def test_per_route_ttl():
         assert srv.get("/long/a").header("x-cache").startswith("HIT")
 
 
+def test_params_reach_hooks_and_bundle():
+    with server() as srv:
+        r = srv.get("/p/42/red-shoes")
+        assert r.status == 200 and r.body == b"42/red-shoes", r
+        assert srv.get("/p/42").status == 404
+        b = srv.get("/product/7")
+        assert props_of(b.body) == {"id": "7"}, b.body
+        m = re.search(rb"<pre id=params>(.*?)</pre>", b.body)
+        assert m and json.loads(m.group(1)) == {"id": "7"}, b.body
+
+
 def test_no_hooks_no_lua_state():
     srv = Server(routes='ssr.respond("/x", 200, "x")')
     with srv:
@@ -157,4 +171,4 @@ def test_no_hooks_no_lua_state():
 if __name__ == "__main__":
     main([test_respond_handlers_and_module_routes, test_request_object, test_hook_errors_are_500_and_logged,
           test_key_hook_splits_and_merges, test_bypass_hook, test_props_reach_the_bundle, test_per_route_ttl,
-          test_no_hooks_no_lua_state])
+          test_params_reach_hooks_and_bundle, test_no_hooks_no_lua_state])

@@ -667,6 +667,8 @@ static void test_static_routes(void) {
       "t.lua:3: ssr.static: expected (prefix, options), got 3 arguments" },
     { P "ssr.static('/a/', { root = '.', priority = 'high' })",
       "t.lua:3: ssr.static: 'priority' must be an integer between -1000000 and 1000000, got string \"high\"" },
+    { P "ssr.static('/u/:id/', { root = '.' })",
+      "t.lua:3: ssr.static: a static route's path cannot have ':params' (files live under a fixed prefix)" },
   };
   for (size_t i = 0; i < RS_ARRAY_SIZE(cases); i++) {
     rc = run(cases[i].chunk, &c);

@@ -69,3 +69,27 @@ size_t rs_http_date_line(char *buf, time_t t) {
                    tm.tm_hour, tm.tm_min, tm.tm_sec);
   return n > 0 ? (size_t)n : 0;
 }
+
+/* Does the If-None-Match list hold etag ("*" holds anything; a NULL etag
+ * only that)? Weak comparison, RFC 9110 §13.1.2: W/ is ignored. */
+bool rs_http_etag_match(const rs_str_t *inm, const char *etag, size_t etag_len) {
+  const char *p = inm->p, *end = inm->p + inm->len;
+  while (p < end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) p++;
+    if (p == end) break;
+    if (*p == '*') return true;
+    if (end - p >= 2 && p[0] == 'W' && p[1] == '/') p += 2;
+    const char *s = p;
+    if (p < end && *p == '"') {
+      p++;
+      while (p < end && *p != '"') p++;
+      if (p < end) p++;
+    } else {
+      while (p < end && *p != ',' && *p != ' ' && *p != '\t') p++;
+    }
+    if (etag != NULL && (size_t)(p - s) == etag_len && memcmp(s, etag, etag_len) == 0)
+      return true;
+    if (p == s) p++;             /* a stray byte: step over it */
+  }
+  return false;
+}

@@ -86,6 +86,11 @@ rs_str_t rs_http_error_page(int status);
 /* Build the tables above. Main thread, once, before threads start. */
 void rs_http_init(void);
 
+/* Does the If-None-Match value inm hold etag ("*" holds anything; a NULL
+ * etag only that)? Weak comparison (RFC 9110 §13.1.2): W/ is ignored. Pure;
+ * any thread. */
+bool rs_http_etag_match(const rs_str_t *inm, const char *etag, size_t etag_len);
+
 /* Format "Date: Tue, 24 Nov 2026 01:02:03 GMT\r\n" for t into buf (at least
  * RS_HTTP_DATE_LINE_MAX bytes). Returns the length. */
 #define RS_HTTP_DATE_LINE_MAX 48

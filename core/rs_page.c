@@ -102,27 +102,6 @@ size_t rs_page_key(const char *method, size_t mlen, const char *host, size_t hle
 
 /* ------------------------------------------------------------------ HTTP on a hit */
 
-static bool rs__etag_matches(const rs_str_t *inm, const rs_entry_t *e) {
-  /* If-None-Match: "*" or a list of (weak or strong) tags; weak compare
-   * (RFC 9110 §13.1.2). */
-  const char *p = inm->p, *end = inm->p + inm->len;
-  while (p < end) {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) p++;
-    if (p < end && *p == '*') return true;
-    if (end - p >= 2 && p[0] == 'W' && p[1] == '/') p += 2;
-    const char *s = p;
-    if (p < end && *p == '"') {
-      p++;
-      while (p < end && *p != '"') p++;
-      if (p < end) p++;
-    } else {
-      while (p < end && *p != ',' && *p != ' ') p++;
-    }
-    if ((size_t)(p - s) == e->etag_len && memcmp(s, e->etag, e->etag_len) == 0) return true;
-  }
-  return false;
-}
-
 void rs_page_respond_entry(rs_req_t *req, rs_entry_t *e, const char *xcache,
                            void (*release)(void *ud), void *ud) {
   rs_loop_t *loop = req->loop;
@@ -136,7 +115,7 @@ void rs_page_respond_entry(rs_req_t *req, rs_entry_t *e, const char *xcache,
                      .release = release, .release_ud = ud, .extra = extra };
 
   const rs_str_t *inm = req->nheaders ? rs_req_header(req, "if-none-match") : NULL;
-  if (inm != NULL && e->status == 200 && rs__etag_matches(inm, e)) {
+  if (inm != NULL && e->status == 200 && rs_http_etag_match(inm, e->etag, e->etag_len)) {
     RS_COUNTER_ADD(loop->page->not_modified, 1);
     resp.status = 304;
     resp.extra_len = (size_t)snprintf(extra, sizeof(extra), "Age: %ld\r\nX-Cache: %s\r\n", age, xcache);

@@ -183,30 +183,6 @@ static int rs__static_http_time(const char *v, size_t n, time_t *out) {
   return 0;
 }
 
-/* Does the If-None-Match list hold etag ("*" holds anything; a NULL etag
- * only that)? Weak comparison, RFC 9110 §13.1.2: W/ is ignored. */
-static bool rs__static_inm(const rs_str_t *inm, const char *etag, size_t etag_len) {
-  const char *p = inm->p, *end = inm->p + inm->len;
-  while (p < end) {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) p++;
-    if (p == end) break;
-    if (*p == '*') return true;
-    if (end - p >= 2 && p[0] == 'W' && p[1] == '/') p += 2;
-    const char *s = p;
-    if (p < end && *p == '"') {
-      p++;
-      while (p < end && *p != '"') p++;
-      if (p < end) p++;
-    } else {
-      while (p < end && *p != ',' && *p != ' ' && *p != '\t') p++;
-    }
-    if (etag != NULL && (size_t)(p - s) == etag_len && memcmp(s, etag, etag_len) == 0)
-      return true;
-    if (p == s) p++;             /* a stray byte: step over it */
-  }
-  return false;
-}
-
 static uint64_t rs__digits(const char *s, size_t n, size_t *i, bool *any) {
   uint64_t v = 0;
   *any = false;
@@ -362,7 +338,7 @@ static void rs__static_answer(rs_req_t *req, const rs_route_t *route, int fd, co
   const rs_str_t *inm = rs_req_header(req, "if-none-match");
   bool not_modified = false;
   if (inm != NULL) {
-    not_modified = rs__static_inm(inm, route->files.etag ? etag : NULL, (size_t)el);
+    not_modified = rs_http_etag_match(inm, route->files.etag ? etag : NULL, (size_t)el);
   } else {
     const rs_str_t *ims = rs_req_header(req, "if-modified-since");
     time_t t;

@@ -4,6 +4,8 @@
 #include "rs_lhooks.h"
 #include "rs_render.h"
 #include "rs_router.h"
+
+#include <stdlib.h>
 #include "rs_static.h"
 
 static const char rs__html[] = "Content-Type: text/html\r\n";
@@ -48,6 +50,20 @@ void rs_dispatch(rs_req_t *req) {
     case RS_ACTION_RENDER:
       rs_render_request(req, route);
       return;
+    case RS_ACTION_REDIRECT: {
+      /* Location: to[?query]; a tiny HTML body, as nginx's return 301. */
+      rs_buf_t b = { 0 };
+      bool q = route->redirect.keep_query && req->query.len > 0;
+      rs_buf_printf(&b, "Location: %s%s%.*s\r\nContent-Type: text/html\r\n", route->redirect.to, q ? "?" : "",
+                    q ? (int)req->query.len : 0, q ? req->query.p : "");
+      size_t hlen = b.len;
+      rs_str_t page = rs_http_error_page(route->redirect.status);
+      rs_buf_append(&b, page.p, page.len);
+      rs_resp_t resp = { .status = route->redirect.status, .headers = b.p, .headers_len = hlen,
+                         .body = b.p + hlen, .body_len = b.len - hlen, .release = free, .release_ud = b.p };
+      rs_req_respond(req, &resp);
+      return;
+    }
     case RS_ACTION_STATIC:
       rs_static_request(req, route);
       return;

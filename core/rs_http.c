@@ -28,7 +28,7 @@ const char *rs_req_error_label(rs_req_error_t e) {
   return (unsigned)e < RS_REQ_E_MAX ? rs__req_errors[e].label : "unknown";
 }
 
-/* Error pages, indexed by status - 100. Only 4xx and 5xx get one. */
+/* Pages, indexed by status - 100: 3xx (redirect bodies), 4xx and 5xx. */
 static char *rs__pages[500];
 static size_t rs__page_lens[500];
 
@@ -40,7 +40,7 @@ void rs_http_init(void) {
   };
   for (size_t i = 0; i < RS_ARRAY_SIZE(codes); i++) {
     int c = codes[i];
-    if (c < 400 || rs__pages[c - 100] != NULL) continue;
+    if (c < 300 || c == 304 || rs__pages[c - 100] != NULL) continue;
     char buf[512];
     int n = snprintf(buf, sizeof(buf),
                      "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
@@ -53,7 +53,7 @@ void rs_http_init(void) {
 }
 
 rs_str_t rs_http_error_page(int status) {
-  if (status >= 400 && status < 600 && rs__pages[status - 100] != NULL)
+  if (status >= 300 && status < 600 && rs__pages[status - 100] != NULL)
     return (rs_str_t){ rs__pages[status - 100], rs__page_lens[status - 100] };
   return rs_http_error_page(status >= 500 ? 500 : 400);
 }

@@ -79,7 +79,7 @@ typedef enum {
 int rs_req_error_status(rs_req_error_t e);
 const char *rs_req_error_label(rs_req_error_t e);
 
-/* A small HTML error page for a status (nginx's shape), built once.
+/* A small HTML page for a 3xx, 4xx or 5xx status (nginx's shape), built once.
  * Static storage; any thread after rs_http_init. */
 rs_str_t rs_http_error_page(int status);
 

@@ -221,6 +221,7 @@ void rs_route_free(rs_route_t *route) {
   free(route->respond.body);
   free(route->files.root);
   free(route->files.index);
+  free(route->redirect.to);
   free(route);
 }
 

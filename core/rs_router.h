@@ -36,6 +36,7 @@ typedef enum {
   RS_ACTION_RESPOND = 1,         /* a fixed answer */
   RS_ACTION_RENDER,              /* the bundle renders it (core/rs_render.h) */
   RS_ACTION_STATIC,              /* files under a root (core/rs_static.h) */
+  RS_ACTION_REDIRECT,            /* Location: to (core/rs_dispatch.c) */
 } rs_action_t;
 
 typedef struct rs_route_s {
@@ -58,6 +59,12 @@ typedef struct rs_route_s {
     int64_t ttl_ms;              /* -1: the bundle's ttl, else cache.ttl */
     int64_t grace_ms;            /* -1: cache.grace */
   } render;
+
+  struct {                       /* RS_ACTION_REDIRECT */
+    char *to;                    /* the target (owned) */
+    int status;                  /* 301, 302, 303, 307 or 308 */
+    bool keep_query;             /* append the request's ?query */
+  } redirect;
 
   struct {                       /* RS_ACTION_STATIC */
     char *root;                  /* the folder, as resolved at load (owned) */

@@ -26,7 +26,8 @@
 
 #define RS__MAX_HEADERS 64       /* per route; a fixed answer needs a few */
 
-static const char *const rs__route_keys[] = { "respond", "render", "static", "priority", "host",
+static const char *const rs__redirect_keys[] = { "to", "status", "keep_query", NULL };
+static const char *const rs__route_keys[] = { "respond", "render", "static", "redirect", "priority", "host",
                                                "key", "bypass", "props", NULL };
 static const char *const rs__respond_keys[] = { "status", "headers", "body", NULL };
 static const char *const rs__render_keys[] = { "cache", "ttl", "grace", NULL };
@@ -39,6 +40,9 @@ static const char *const rs__static_fn_keys[] = { "root", "index", "max_age", "e
 typedef struct {
   const char *fn;                /* "ssr.route" or "ssr.respond", for messages */
   rs_action_t action;
+  const char *redirect_to;       /* borrowed from the options table */
+  int redirect_status;
+  bool redirect_keep_query;
   bool hook_handler, hook_key, hook_bypass, hook_props;
   int opts_idx, fn_idx;          /* where the hook functions are (0 = none) */
   bool render_cache;
@@ -267,6 +271,9 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   r->files.max_age = sp->static_max_age;
   r->files.etag = sp->static_etag;
   r->where = rs_xstrdup(where[0] ? where : "?");
+  r->redirect.to = sp->redirect_to ? rs_xstrdup(sp->redirect_to) : NULL;
+  r->redirect.status = sp->redirect_status;
+  r->redirect.keep_query = sp->redirect_keep_query;
   r->hooks.handler = sp->hook_handler;
   r->hooks.key = sp->hook_key;
   r->hooks.bypass = sp->hook_bypass;
@@ -414,6 +421,37 @@ static int rs__route(lua_State *L) {
     sp.host = rs_lutil_string(L, -1, sp.fn, "host", "a host name", NULL);
   } else {
     lua_pushnil(L);
+  }
+  if (rs_lutil_field(L, 3, "redirect")) {   /* redirect = "/new" or { to, status, keep_query } */
+    int t = lua_gettop(L);
+    sp.action = RS_ACTION_REDIRECT;
+    sp.redirect_status = 301;
+    if (lua_type(L, t) == LUA_TTABLE) {
+      rs_lutil_check_keys(L, t, "ssr.route redirect", rs__redirect_keys);
+      if (!rs_lutil_field(L, t, "to"))
+        rs_lutil_error(L, "ssr.route: 'redirect.to' is required, as in redirect = { to = \"/new\" }");
+      sp.redirect_to = rs_lutil_string(L, -1, sp.fn, "redirect.to", "a URL or path", NULL);
+      if (rs_lutil_field(L, t, "status")) {
+        sp.redirect_status = (int)rs_lutil_int(L, -1, sp.fn, "redirect.status", 301, 308);
+        if (sp.redirect_status > 303 && sp.redirect_status < 307)
+          rs_lutil_error(L, "ssr.route: 'redirect.status' must be 301, 302, 303, 307 or 308, got %d",
+                         sp.redirect_status);
+      }
+      if (rs_lutil_field(L, t, "keep_query")) {
+        if (lua_type(L, -1) != LUA_TBOOLEAN)
+          rs_lutil_error(L, "ssr.route: 'redirect.keep_query' must be a boolean, got %s",
+                         rs_lutil_describe(L, -1, desc, sizeof(desc)));
+        sp.redirect_keep_query = lua_toboolean(L, -1);
+      }
+    } else {
+      sp.redirect_to = rs_lutil_string(L, t, sp.fn, "redirect", "a URL or path, or a table", NULL);
+    }
+    if (sp.redirect_to[0] == '\0' || strpbrk(sp.redirect_to, "\r\n") != NULL)
+      rs_lutil_error(L, "ssr.route: 'redirect' target must be a non-empty URL without CR or LF");
+    if (rs_lutil_field(L, 3, "respond") || rs_lutil_field(L, 3, "render") || rs_lutil_field(L, 3, "static"))
+      rs_lutil_error(L, "ssr.route: give one action: 'redirect' goes with no 'respond', 'render' or 'static'");
+    rs__route_add(L, &sp);
+    return 0;
   }
   if (rs_lutil_field(L, 3, "static")) {     /* files under a root */
     if (lua_type(L, -1) != LUA_TTABLE)

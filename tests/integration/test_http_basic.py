@@ -12,6 +12,8 @@ ROUTES = r'''
 ssr.route("GET", "/hello", { respond = { status = 200, headers = { ["X-Test"] = "yes" }, body = "hello world\n" } })
 ssr.route({"GET", "POST", "PUT"}, "/echo", { respond = { status = 201, body = "made" } })
 ssr.route("GET", "/empty", { respond = { status = 204 } })
+ssr.route("GET", "/old", { redirect = "/new" })
+ssr.route("GET", "/moved/*", { redirect = { to = "https://example.com/there", status = 308, keep_query = true } })
 for i = 0, 9 do
   ssr.route("GET", "/p" .. i, { respond = { status = 200, body = "p" .. i } })
 end
@@ -194,6 +196,17 @@ def test_many_connections_both_loops():
         assert srv.metrics()["rustyssr_connections_open"] == 0
 
 
+def test_redirects():
+    with server() as srv:
+        r = srv.get("/old?x=1")
+        assert r.status == 301 and r.header("location") == "/new", r
+        assert b"301 Moved Permanently" in r.body
+        r = srv.get("/moved/a?x=1&y=2")
+        assert r.status == 308 and r.header("location") == "https://example.com/there?x=1&y=2", r
+        r = srv.get("/moved/a")
+        assert r.header("location") == "https://example.com/there", r
+
+
 def test_access_log_lines():
     path = os.path.join(tempfile.mkdtemp(prefix="rs-access-"), "access.log")
     with server(config={"log": '{ access = "%s", level = "info" }' % path}) as srv:
@@ -212,4 +225,4 @@ if __name__ == "__main__":
           test_pipelining_100_in_order, test_pipelining_split_across_writes, test_head_has_length_but_no_body,
           test_content_length_body, test_chunked_body, test_expect_100_continue, test_connection_close_closes,
           test_http10, test_204_has_no_length_or_body, test_half_closed_client_still_answered,
-          test_absolute_form_target, test_many_connections_both_loops, test_access_log_lines])
+          test_absolute_form_target, test_many_connections_both_loops, test_redirects, test_access_log_lines])

@@ -7,12 +7,17 @@
 //   node bench/node/server.js [--port 3000] [--host 127.0.0.1] [--workers N]
 //        [--cache none|lru] [--lru-size 10000] [--ttl-ms 0]
 //        [--bundle path] [--render-fn render] [--sched rr|none] [--quiet]
+//        [--stats-port N]
 //
 // --workers defaults to one per core; --workers 0 serves from this one process
 // without a cluster. --ttl-ms 0 means cached pages never expire. --sched picks
 // node:cluster's scheduling: rr (Node's default on Linux: the primary accepts
 // and hands connections round-robin) or none (the workers accept themselves).
 // SIGTERM or SIGINT: the primary stops its workers, then exits 0.
+// --stats-port N (for bench/run): GET http://HOST:N/stats answers
+// {"workers":W,"requests":R,"renders":N,"hits":H} summed over the workers
+// (the primary asks each over the cluster's IPC channel), so a benchmark can
+// count renders as it counts rustyssr's from /metrics.
 
 const cluster = require('node:cluster');
 const http = require('node:http');
@@ -23,7 +28,7 @@ function parseArgs(argv) {
   const o = {
     port: 3000, host: '127.0.0.1', workers: os.availableParallelism(),
     cache: 'none', lruSize: 10000, ttlMs: 0, bundle: DEFAULT_BUNDLE,
-    renderFn: 'render', sched: 'rr', quiet: false,
+    renderFn: 'render', sched: 'rr', quiet: false, statsPort: 0,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -47,6 +52,7 @@ function parseArgs(argv) {
       case '--render-fn': o.renderFn = val(); break;
       case '--sched': o.sched = val(); break;
       case '--quiet': o.quiet = true; break;
+      case '--stats-port': o.statsPort = int(); break;
       case '-h': case '--help': usage(); break;
       default: usage(`unknown argument ${a}`);
     }
@@ -60,7 +66,7 @@ function parseArgs(argv) {
 function usage(err) {
   const text = 'usage: node server.js [--port 3000] [--host 127.0.0.1] [--workers N] ' +
     '[--cache none|lru] [--lru-size 10000] [--ttl-ms 0] [--bundle path] [--render-fn render] ' +
-    '[--sched rr|none] [--quiet]';
+    '[--sched rr|none] [--quiet] [--stats-port N]';
   if (err) {
     process.stderr.write(`server.js: ${err}\n${text}\n`);
     process.exit(2);
@@ -78,6 +84,7 @@ const ERROR_PAGE = Buffer.from('<!doctype html><html><head><meta charset="utf-8"
 function serve() {
   const render = loadBundle(opts.bundle, opts.renderFn);
   const lru = opts.cache === 'lru' ? new LRU(opts.lruSize, opts.ttlMs) : null;
+  const counts = { requests: 0, renders: 0, hits: 0 };
 
   function send(res, status, headers, body, xcache) {
     const h = { 'content-type': 'text/html; charset=utf-8' };
@@ -97,12 +104,17 @@ function serve() {
   const server = http.createServer((req, res) => {
     const method = req.method;
     const url = req.url;
+    counts.requests++;
     let key;
     if (lru) {
       key = cacheKey(method === 'HEAD' ? 'GET' : method, req.headers.host, url);
       const hit = lru.get(key, Date.now());
-      if (hit !== undefined) return send(res, hit.status, hit.headers, hit.body, 'HIT');
+      if (hit !== undefined) {
+        counts.hits++;
+        return send(res, hit.status, hit.headers, hit.body, 'HIT');
+      }
     }
+    counts.renders++;
     const done = (r) => {
       let out;
       try { out = normalizeResult(r); } catch (e) { return fail(res, e); }
@@ -138,11 +150,50 @@ function serve() {
   if (cluster.isWorker) process.on('disconnect', stop);
 
   server.listen(opts.port, opts.host);
+  server.counts = counts;
+  if (cluster.isWorker) {
+    process.on('message', (m) => {
+      if (m && m.cmd === 'stats') process.send({ cmd: 'stats', id: m.id, counts });
+    });
+  }
   return server;
+}
+
+// GET /stats on --stats-port: the counters summed over `sources`, a function
+// returning a Promise of [{ requests, renders, hits }, ...].
+function serveStats(sources) {
+  const srv = http.createServer((req, res) => {
+    sources().then((list) => {
+      const sum = { workers: list.length, requests: 0, renders: 0, hits: 0 };
+      for (const c of list) { sum.requests += c.requests; sum.renders += c.renders; sum.hits += c.hits; }
+      const body = JSON.stringify(sum) + '\n';
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    }, (e) => { res.writeHead(500); res.end(String(e) + '\n'); });
+  });
+  srv.listen(opts.statsPort, opts.host);
+  srv.unref();
+  return srv;
+}
+
+// The primary's side: ask every live worker, wait for all answers (1 s at most).
+let statsSeq = 0;
+function askWorkers() {
+  const ws = Object.values(cluster.workers);
+  const id = ++statsSeq;
+  return Promise.all(ws.map((w) => new Promise((resolve) => {
+    const t = setTimeout(() => { w.off('message', on); resolve({ requests: 0, renders: 0, hits: 0 }); }, 1000);
+    function on(m) {
+      if (m && m.cmd === 'stats' && m.id === id) { clearTimeout(t); w.off('message', on); resolve(m.counts); }
+    }
+    w.on('message', on);
+    w.send({ cmd: 'stats', id });
+  })));
 }
 
 if (opts.workers === 0) {
   const server = serve();
+  if (opts.statsPort) serveStats(() => Promise.resolve([server.counts]));
   server.on('listening', () => {
     log(`listening on http://${opts.host}:${opts.port} (single process, cache ${opts.cache})`);
   });
@@ -155,6 +206,7 @@ if (opts.workers === 0) {
     process.exit(1);
   }
   cluster.schedulingPolicy = opts.sched === 'none' ? cluster.SCHED_NONE : cluster.SCHED_RR;
+  if (opts.statsPort) serveStats(askWorkers);
   let stopping = false;
   let listening = 0;
   const fork = () => cluster.fork();

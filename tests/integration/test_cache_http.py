@@ -158,6 +158,24 @@ def test_stale_while_revalidate():
         assert srv.metrics()["rustyssr_cache_stale_total"] >= 1
 
 
+def test_misses_go_before_background_refreshes():
+    """One render thread: three stale hits queue three refreshes (the first
+    starts at once), then a miss arrives. The miss must be rendered right
+    after the running refresh, before the two waiting ones: the bundle's
+    render counter in its page says in which order they ran."""
+    with server(cache="{ ttl = 1, grace = 30 }") as srv:
+        for p in ("/slow/a", "/slow/b", "/slow/c"):
+            assert get(srv, p).status == 200
+        assert n_in(get(srv, "/slow/c").body) == 3
+        time.sleep(1.3)
+        for p in ("/slow/a", "/slow/b", "/slow/c"):
+            r = get(srv, p)
+            assert r.header("x-cache") == "STALE", r
+        miss = get(srv, "/slow/new")
+        assert miss.header("x-cache") == "MISS", miss
+        assert n_in(miss.body) == 5, "the miss waited behind refreshes: render #%d" % n_in(miss.body)
+
+
 def test_stale_if_error():
     with server(cache="{ ttl = 1, grace = 30 }") as srv:
         good = get(srv, "/flaky")
@@ -269,5 +287,5 @@ def test_metrics_present():
 if __name__ == "__main__":
     main([test_miss_then_hits_l1_and_l2, test_herd_of_200_renders_once, test_etag_304_and_head_and_age,
           test_accept_encoding_variants, test_query_order_shares_a_page, test_stale_while_revalidate,
-          test_stale_if_error, test_never_stored, test_bypass_authorization_and_cookie, test_bundle_ttl,
+          test_misses_go_before_background_refreshes, test_stale_if_error, test_never_stored, test_bypass_authorization_and_cookie, test_bundle_ttl,
           test_purges_reach_every_l1, test_metrics_present])

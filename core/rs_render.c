@@ -197,11 +197,6 @@ void rs_render_respond(rs_req_t *req, rs_render_job_t *job, const char *extra) {
 
 /* ------------------------------------------------------------------ uncached */
 
-typedef struct {
-  rs_render_job_t *job;
-  const char *extra;
-} rs__uncached_t;
-
 static void rs__uncached_abort(rs_req_t *req) {
   rs_render_job_t *job = req->data;
   /* relaxed: see rs_render_job_t.cancelled */

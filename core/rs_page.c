@@ -4,6 +4,7 @@
 #include "rs_lhooks.h"
 #include "rs_log.h"
 #include "rs_metrics.h"
+#include "rs_policy.h"
 #include "rs_render.h"
 
 #include <stdio.h>
@@ -31,6 +32,7 @@ typedef struct {
   char *key;
   size_t key_len;
   uint64_t hash;
+  const rs_route_t *route;       /* lives as long as the config the request came with */
   int64_t route_ttl_ms, route_grace_ms;
   uint64_t epoch;
   rs_entry_t *entry;             /* built on the render thread */
@@ -141,45 +143,13 @@ static void rs__release_l1(void *ud) {
   req->data = NULL;
 }
 
-/* ------------------------------------------------------------------ what may be stored */
-
-/* Does [v, end) hold the token tok (lower-case), case-insensitively? */
-static bool rs__has_token(const char *v, const char *end, const char *tok) {
-  size_t n = strlen(tok);
-  for (; v + n <= end; v++)
-    if (rs_str_ieq(v, n, tok, n)) return true;
-  return false;
-}
-
-/* Never store Set-Cookie, Cache-Control private or no-store, or a status
- * outside 200/301/302/404. The render thread calls it on the job's own
- * header block (names lower-cased by the shim). */
-static bool rs__storable(int status, const char *h, size_t len) {
-  if (status != 200 && status != 301 && status != 302 && status != 404) return false;
-  const char *p = h, *end = h + len;
-  while (p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    const char *line_end = eol ? eol : end;
-    const char *colon = memchr(p, ':', (size_t)(line_end - p));
-    if (colon != NULL) {
-      size_t nlen = (size_t)(colon - p);
-      if (rs_str_ieq(p, nlen, "set-cookie", 10)) return false;
-      if (rs_str_ieq(p, nlen, "cache-control", 13) &&
-          (rs__has_token(colon + 1, line_end, "private") || rs__has_token(colon + 1, line_end, "no-store")))
-        return false;
-    }
-    p = line_end + 1;
-  }
-  return true;
-}
-
 /* ------------------------------------------------------------------ flights */
 
 static void rs__after_render(rs_render_job_t *job) {
   rs__flight_t *fl = job->data;
   if (job->outcome != RS_RENDER_OK) return;
   const rs_config_t *cfg = fl->loop->cfg;
-  fl->storable = rs__storable(job->status, job->headers, job->headers_len);
+  fl->storable = rs_policy_storable(fl->route, job->status, job->headers, job->headers_len);
   uint64_t ttl = job->ttl >= 0 ? (uint64_t)job->ttl * 1000
                  : fl->route_ttl_ms >= 0 ? (uint64_t)fl->route_ttl_ms : cfg->cache.ttl_ms;
   uint64_t grace = fl->route_grace_ms >= 0 ? (uint64_t)fl->route_grace_ms : cfg->cache.grace_ms;
@@ -308,6 +278,7 @@ static int rs__flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *rou
   fl->key = rs_xstrndup(key, key_len);
   fl->key_len = key_len;
   fl->hash = hash;
+  fl->route = route;
   fl->route_ttl_ms = route->render.ttl_ms;
   fl->route_grace_ms = route->render.grace_ms;
   fl->epoch = rs_cache_epoch(loop->cache);
@@ -353,8 +324,7 @@ void rs_page_request(rs_req_t *req, const rs_route_t *route) {
   size_t plen = 0, klen = 0;
   char kbuf[RS__KEY_INLINE];
 
-  bool personal = req->nheaders && (rs_req_header(req, "authorization") || rs_req_header(req, "cookie"));
-  bool bypass = personal;
+  bool bypass = rs_policy_bypass(req, route);
   if (!bypass && route->hooks.bypass && rs_lhooks_bypass(&lc, &bypass) != 0) goto fail;
   if (bypass || (req->method_bit != RS_M_GET && req->method_bit != RS_M_HEAD)) {
     /* Personalised requests, and those a bypass rule picks, are not looked

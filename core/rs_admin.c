@@ -5,6 +5,7 @@
 #include "rs_log.h"
 #include "rs_metrics.h"
 #include "rs_page.h"
+#include "rs_policy.h"
 #include "rs_render.h"
 
 #include <stdio.h>
@@ -45,12 +46,11 @@ static void rs__purge(rs_req_t *req, bool by_url) {
   }
   size_t n = 0;
   if (by_url) {
-    char kbuf[512], *key;
-    size_t klen = rs_page_key("GET", 3, req->host.p, req->host.len, req->path.p, req->path.len,
-                              req->query.p, req->query.len, kbuf, sizeof(kbuf), &key);
-    n = rs_cache_purge_key(cache, key, klen);
-    rs_log_info("admin: PURGE %.*s: %zu page(s)", (int)RS_MIN(klen, 512), key, n);
-    if (key != kbuf) free(key);
+    n = rs_policy_purge_url(cache, req->host.p, req->host.len, req->path.p, req->path.len,
+                            req->query.p, req->query.len);
+    rs_log_info("admin: PURGE %.*s%s%.*s (host %.*s): %zu page(s)", (int)RS_MIN(req->path.len, 512),
+                req->path.p, req->query.len ? "?" : "", (int)RS_MIN(req->query.len, 512), req->query.p,
+                (int)RS_MIN(req->host.len, 256), req->host.p, n);
   } else {
     /* Parameters from the query and from a form body, alike. */
     const char *srcs[2] = { req->query.p, req->body };
@@ -66,12 +66,12 @@ static void rs__purge(rs_req_t *req, bool by_url) {
           size_t vlen = (size_t)(stop - eq - 1);
           char *v = rs_xmalloc(vlen + 1);
           vlen = rs_url_decode(v, eq + 1, vlen, true);
-          size_t nlen = (size_t)(eq - q);
-          if (nlen == 3 && memcmp(q, "key", 3) == 0) n += rs_cache_purge_key(cache, v, vlen), any = true;
-          else if (nlen == 6 && memcmp(q, "prefix", 6) == 0) n += rs_cache_purge_prefix(cache, v, vlen), any = true;
-          else if (nlen == 3 && memcmp(q, "tag", 3) == 0) n += rs_cache_purge_tag(cache, v, vlen), any = true;
-          else if (nlen == 3 && memcmp(q, "all", 3) == 0 && vlen == 1 && v[0] == '1')
-            n += rs_cache_purge_all(cache), any = true;
+          int by = rs_policy_purge_by(q, (size_t)(eq - q));
+          if (by == RS_PURGE_ALL && !(vlen == 1 && v[0] == '1')) by = -1;
+          if (by >= 0 && by != RS_PURGE_URL) {  /* a URL purge is PURGE /path */
+            n += rs_policy_purge(cache, (rs_purge_by_t)by, v, vlen, NULL, 0);
+            any = true;
+          }
           free(v);
         }
         q = stop + 1;

@@ -544,6 +544,21 @@ int rs_cache_put(rs_cache_t *c, rs_entry_t *e) {
   return rc;
 }
 
+int rs_cache_replace(rs_cache_t *c, rs_entry_t *old, rs_entry_t *e) {
+  assert(old->hash == e->hash && old->key_len == e->key_len);
+  rs__shard_t *s = rs__shard(c, e->hash);
+  rs_entry_t *grave = NULL;
+  int rc = -ENOENT;
+  uv_mutex_lock(&s->lock);
+  if (!rs_entry_dead(old) && *rs__find(s, e->hash, e->key, e->key_len) == old)
+    rc = rs__insert(c, s, e, e->epoch, &grave);
+  else
+    __atomic_store_n(&e->_dead, 1, __ATOMIC_RELAXED);
+  uv_mutex_unlock(&s->lock);
+  rs__bury(grave);
+  return rc;
+}
+
 /* ------------------------------------------------------------------ purge */
 
 static uint64_t rs__epoch_bump(rs_cache_t *c) {

@@ -111,6 +111,14 @@ rs_waiter_t *rs_cache_complete(rs_cache_t *c, uint64_t hash, const char *key, si
  * render's own rs_cache_epoch() also refuses the insert. */
 int rs_cache_put(rs_cache_t *c, rs_entry_t *e);
 
+/* Replace old with e (the same key, e.g. old completed with its deferred
+ * variants: rs_entry_complete) only if old is still the entry L2 holds for
+ * that key: a newer render or a purge since wins. The cache takes its own
+ * reference to e; old is marked dead as any replaced entry is, so every L1
+ * lets go of it at its next lookup. Returns 0, or -ENOENT when old is gone
+ * (e is then marked dead and not stored), or rs_cache_put's errors. */
+int rs_cache_replace(rs_cache_t *c, rs_entry_t *old, rs_entry_t *e);
+
 /* Purges. Each bumps the epoch, marks removed entries dead (so every L1
  * stops serving them at its next lookup) and returns how many it removed. */
 size_t rs_cache_purge_key(rs_cache_t *c, const char *key, size_t len);

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,7 +68,35 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->router = rs_router_create();
 }
 
+void rs_upstream_conf_init(rs_upstream_conf_t *u) {
+  memset(u, 0, sizeof(*u));
+  u->keepalive = 32;
+  u->connect_timeout_ms = 1000;
+  u->send_timeout_ms = 10000;
+  u->read_timeout_ms = 30000;
+  u->idle_timeout_ms = 60000;
+  u->retries = 1;
+  u->max_fails = 1;                /* nginx's defaults: max_fails=1 fail_timeout=10s */
+  u->fail_timeout_ms = 10000;
+}
+
+const rs_upstream_conf_t *rs_config_upstream(const rs_config_t *cfg, const char *name) {
+  for (size_t i = 0; i < cfg->nupstreams; i++)
+    if (strcmp(cfg->upstreams[i].name, name) == 0) return &cfg->upstreams[i];
+  return NULL;
+}
+
 void rs_config_dispose(rs_config_t *cfg) {
+  if (cfg->routers != NULL)      /* views first: they index router's routes */
+    for (size_t i = 0; i <= cfg->nservers; i++) rs_router_destroy(cfg->routers[i]);
+  free(cfg->routers);
+  for (size_t i = 0; i < cfg->nservers; i++) free(cfg->servers[i].name);
+  free(cfg->servers);
+  for (size_t i = 0; i < cfg->nupstreams; i++) {
+    free(cfg->upstreams[i].name);
+    free(cfg->upstreams[i].servers);
+  }
+  free(cfg->upstreams);
   free(cfg->file);
   free(cfg->log.error);
   free(cfg->log.access);
@@ -75,6 +104,81 @@ void rs_config_dispose(rs_config_t *cfg) {
   free(cfg->render.fn);
   rs_router_destroy(cfg->router);
   memset(cfg, 0, sizeof(*cfg));
+}
+
+int rs_config_server_find(const rs_config_t *cfg, const char *name) {
+  for (size_t i = 0; i < cfg->nservers; i++)
+    if (strcmp(cfg->servers[i].name, name) == 0) return (int)i;
+  return -1;
+}
+
+static int rs__server_cmp(const void *a, const void *b) {
+  return strcmp(((const struct rs_server_conf_s *)a)->name, ((const struct rs_server_conf_s *)b)->name);
+}
+
+static bool rs__addr_eq(const rs_addr_t *a, const rs_addr_t *b) {
+  if (a->port != b->port || a->port == 0) return false;  /* port 0: each its own */
+  if (strcmp(a->host, b->host) == 0) return true;
+  /* 0.0.0.0:p takes p on every IPv4 address */
+  bool a6 = strchr(a->host, ':') != NULL, b6 = strchr(b->host, ':') != NULL;
+  if (a6 != b6) return false;
+  return strcmp(a->host, a6 ? "::" : "0.0.0.0") == 0 || strcmp(b->host, b6 ? "::" : "0.0.0.0") == 0;
+}
+
+int rs_config_finish(rs_config_t *cfg, const char *where, char *err, size_t errlen) {
+  if (where == NULL || where[0] == '\0') where = cfg->file ? cfg->file : "?";
+  if (cfg->nservers > 1) qsort(cfg->servers, cfg->nservers, sizeof(cfg->servers[0]), rs__server_cmp);
+  for (size_t i = 0; i < cfg->nservers; i++) {
+    const struct rs_server_conf_s *s = &cfg->servers[i];
+    if (rs__addr_eq(&s->addr, &cfg->listen)) {
+      snprintf(err, errlen, "%s: ssr.config: servers.%s = \"%s:%d\" is the address of 'listen'", where,
+               s->name, s->addr.host, s->addr.port);
+      return -1;
+    }
+    if (cfg->admin_enabled && rs__addr_eq(&s->addr, &cfg->admin)) {
+      snprintf(err, errlen, "%s: ssr.config: servers.%s = \"%s:%d\" is the address of 'admin'", where,
+               s->name, s->addr.host, s->addr.port);
+      return -1;
+    }
+    for (size_t k = 0; k < i; k++) {
+      if (rs__addr_eq(&s->addr, &cfg->servers[k].addr)) {
+        snprintf(err, errlen, "%s: ssr.config: servers.%s and servers.%s have the same address %s:%d",
+                 where, cfg->servers[k].name, s->name, s->addr.host, s->addr.port);
+        return -1;
+      }
+    }
+  }
+  if (cfg->admin_enabled && rs__addr_eq(&cfg->listen, &cfg->admin)) {
+    snprintf(err, errlen, "%s: ssr.config: 'listen' and 'admin' have the same address %s:%d", where,
+             cfg->listen.host, cfg->listen.port);
+    return -1;
+  }
+  for (size_t i = 0; i < rs_router_count(cfg->router); i++) {
+    const rs_route_t *r = rs_router_get(cfg->router, i);
+    if (r->server != NULL && rs_config_server_find(cfg, r->server) < 0) {
+      rs_buf_t names = { 0 };
+      for (size_t k = 0; k < cfg->nservers; k++)
+        rs_buf_printf(&names, "%s%s", k ? ", " : "", cfg->servers[k].name);
+      snprintf(err, errlen, "%s: unknown server '%s' (%s%s)", r->where, r->server,
+               cfg->nservers ? "ssr.config servers: " : "ssr.config declares no servers",
+               names.p ? names.p : "");
+      rs_buf_free(&names);
+      return -1;
+    }
+  }
+  if (cfg->nservers == 0) return 0;
+  cfg->routers = rs_xcalloc(cfg->nservers + 1, sizeof(*cfg->routers));
+  for (size_t i = 0; i <= cfg->nservers; i++) cfg->routers[i] = rs_router_create_view();
+  for (size_t i = 0; i < rs_router_count(cfg->router); i++) {
+    rs_route_t *r = (rs_route_t *)rs_router_get(cfg->router, i);
+    size_t k = r->server ? (size_t)rs_config_server_find(cfg, r->server) + 1 : 0;
+    const char *why = "";
+    if (rs_router_add(cfg->routers[k], r, &why) != 0) {  /* checked once already */
+      snprintf(err, errlen, "%s: %s", r->where, why);
+      return -1;
+    }
+  }
+  return 0;
 }
 
 /* Digits only, no sign, no spaces: "08080" is fine, "+80" and "80 " are not. */

@@ -13,6 +13,23 @@ typedef struct {
   int port;                      /* 1..65535; 0 in tests = pick a free port */
 } rs_addr_t;
 
+/* One named upstream (ssr.config { upstreams = { NAME = {...} } }); the
+ * runtime that uses it is core/rs_upstream.h. */
+typedef struct {
+  char *name;                    /* (owned) */
+  rs_addr_t *servers;            /* numeric host:port each (owned) */
+  size_t nservers;               /* at least 1 */
+  size_t keepalive;              /* idle connections kept per loop per server (32) */
+  uint64_t connect_timeout_ms;   /* (1000) */
+  uint64_t send_timeout_ms;      /* a request write making no progress (10000) */
+  uint64_t read_timeout_ms;      /* between two reads of the response (30000) */
+  uint64_t idle_timeout_ms;      /* a pooled connection unused this long closes (60000) */
+  int retries;                   /* more servers tried when a connect fails (1) */
+  int max_fails;                 /* failures within fail_timeout that mark a
+                                    server down (1; 0 = never) */
+  uint64_t fail_timeout_ms;      /* the window and the down time (10000) */
+} rs_upstream_conf_t;
+
 typedef enum { RS_LOG_ERROR = 0, RS_LOG_WARN, RS_LOG_INFO, RS_LOG_DEBUG } rs_log_level_t;
 
 typedef struct rs_config_s {
@@ -71,15 +88,53 @@ typedef struct rs_config_s {
     int gzip_level;              /* 0 = no gzip variant (1) */
     int brotli_quality;          /* -1 = no br variant (4) */
     size_t min_compress;         /* smaller bodies are kept identity only (1 KiB) */
+    bool clear_on_reload;        /* SIGHUP purges every page (false) */
   } cache;
 
-  rs_router_t *router;           /* the routes the file declared (owned) */
+  rs_upstream_conf_t *upstreams; /* upstreams = { name = {...} } (owned) */
+  size_t nupstreams;
+
+  rs_router_t *router;           /* every route the file declared, whatever its
+                                    listener (owned; iterate this one) */
+
+  /* servers = { backend = "127.0.0.1:9000" }: more listeners of the same
+   * process, each answering only the routes that name it (server = "backend");
+   * routes without a server belong to `listen`. Sorted by name. */
+  struct rs_server_conf_s {
+    char *name;                  /* owned */
+    rs_addr_t addr;
+  } *servers;
+  size_t nservers;
+  /* Per listener, what it matches: [0] = listen, [1 + i] = servers[i]; views
+   * over `router` (rs_router_create_view), built once the file has loaded.
+   * NULL when there are no servers: `router` then serves listen alone. */
+  rs_router_t **routers;
 } rs_config_t;
+
+/* The routes listener `i` matches (0 = listen, 1 + k = servers[k]). */
+static inline const rs_router_t *rs_config_router(const rs_config_t *cfg, size_t i) {
+  return cfg->routers != NULL ? cfg->routers[i] : cfg->router;
+}
+
+/* Index of the server called name in cfg->servers, or -1. */
+int rs_config_server_find(const rs_config_t *cfg, const char *name);
+
+/* Sort the servers, check that no two listeners (listen, admin, servers)
+ * share an address, check each route's server name, and build the
+ * per-listener views (cfg->routers). Returns 0, or -1 with err set to
+ * "FILE:LINE: reason" (the route's or where's, the ssr.config call, for an
+ * address clash). Main thread, once the file has loaded. */
+int rs_config_finish(rs_config_t *cfg, const char *where, char *err, size_t errlen);
 
 /* Fill cfg with the defaults above (router created empty). */
 void rs_config_init(rs_config_t *cfg);
 /* Free what cfg owns; cfg itself is the caller's. */
 void rs_config_dispose(rs_config_t *cfg);
+
+/* Set u's defaults (servers empty, name NULL). */
+void rs_upstream_conf_init(rs_upstream_conf_t *u);
+/* The upstream called name, or NULL. */
+const rs_upstream_conf_t *rs_config_upstream(const rs_config_t *cfg, const char *name);
 
 /* Parse "host:port", "[v6]:port" or ":port"/"port" (host 0.0.0.0) into a.
  * Returns 0, or -EINVAL with *why set to a static reason. */

@@ -19,6 +19,7 @@
  * until release. */
 #include "rs_conn.h"
 
+#include "rs_dispatch.h"
 #include "rs_log.h"
 
 #include <errno.h>
@@ -35,7 +36,25 @@ enum {
   RS__REQ_DISPATCHED,            /* the handler has it */
   RS__REQ_READY,                 /* answered, waiting for earlier answers */
   RS__REQ_WRITING,               /* in the outstanding uv_write */
+  RS__REQ_STREAMING,             /* head written, body written as it comes */
 };
+
+/* rs_req_t._stream: how a streamed body is framed. */
+enum { RS__ST_LENGTH = 1, RS__ST_CHUNKED, RS__ST_EOF, RS__ST_NONE };
+#define RS__STREAM_HIGH (256 * 1024)  /* queued bytes that stop the producer */
+#define RS__STREAM_LOW (64 * 1024)    /* ... and let it go on again */
+
+/* A piece of a streamed body, in its own uv_write. */
+typedef struct rs__chunk_s {
+  uv_write_t w;
+  rs_conn_t *c;
+  struct rs__chunk_s *next;
+  size_t len;                    /* data bytes */
+  size_t wire;                   /* bytes on the wire (with chunk framing) */
+  bool raw;                      /* data goes out as it is (the chunked end) */
+  char prefix[24];
+  char data[];
+} rs__chunk_t;
 
 #define RS__MAX_IOV 64
 #define RS__LINGER_MS 2000       /* read-and-discard after a final error */
@@ -48,6 +67,7 @@ struct rs_conn_s {
   llhttp_t parser;
   rs_loop_t *loop;
   rs_conn_t *prev, *next;        /* loop->conns */
+  int server;                    /* the listener that accepted it (rs_req_t.server) */
 
   rs_req_t *parsing;             /* the request being parsed, if any */
   rs_req_t *head, *tail;         /* requests parsed, in order, not yet written */
@@ -83,6 +103,10 @@ struct rs_conn_s {
   bool write_timed;              /* the write clock runs for this write */
   size_t write_left;             /* write queue bytes when it last moved */
   bool sending;                  /* head's file body is going out (sendfile) */
+  bool body_held;                /* reads stopped: a streamed body's consumer is full */
+  size_t swrites;                /* streamed body writes in flight */
+  size_t spending;               /* their data bytes */
+  uint64_t sdone, sdone_seen;    /* pieces written: progress for the write clock */
   uv_poll_t *fpoll;              /* POLLOUT watch for sendfile, on fpoll_fd */
   int fpoll_fd;                  /* a dup of the socket: libuv lets only one
                                     handle watch an fd, and tcp has it */
@@ -100,6 +124,9 @@ static void rs__on_write(uv_write_t *w, int status);
 static void rs__conn_arm(rs_conn_t *c);
 static void rs__conn_parse(rs_conn_t *c, const char *data, size_t len);
 static void rs__conn_fail(rs_conn_t *c, rs_req_error_t kind, const char *detail);
+static void rs__alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void rs__on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void rs__dispatch_early(rs_conn_t *c, rs_req_t *r);
 
 /* ------------------------------------------------------------------ requests */
 
@@ -123,6 +150,7 @@ static rs_req_t *rs__req_new(rs_conn_t *c) {
   r->_hcap = RS_REQ_INLINE_HDRS;
   r->_head = r->_head_inline;
   r->id = ((uint64_t)loop->index << 40) | ++loop->req_seq;
+  r->server = c->server;
   r->start_ms = uv_now(&loop->uv);
   return r;
 }
@@ -138,9 +166,19 @@ static void rs__req_release_resp(rs_req_t *r) {
 static void rs__req_free(rs_req_t *r) {
   rs_loop_t *loop = r->loop;
   rs__req_release_resp(r);
+  rs_buf_free(&r->hook_headers);
+  if (r->gen != NULL) {          /* after the response: its bytes may be the route's */
+    rs_loop_gen_unref(r->gen);
+    r->gen = NULL;
+  }
   if (r->_buf != r->_buf_inline) free(r->_buf);
   if (r->headers != r->_hdr_inline) free(r->headers);
   if (r->_head != r->_head_inline) free(r->_head);
+  while (r->_chunks != NULL) {
+    rs__chunk_t *ch = r->_chunks;
+    r->_chunks = ch->next;
+    free(ch);
+  }
   free(r->_body);
   if (loop->nfree_reqs < RS__FREE_REQS_MAX) {
     r->_next = loop->free_reqs;
@@ -437,8 +475,18 @@ static int rs__chunk_crlf(rs_conn_t *c, const char *s, const char *end) {
 static int rs__on_body(llhttp_t *p, const char *at, size_t n) {
   rs_conn_t *c = RS__CONN(p);
   rs_req_t *r = c->parsing;
+  if (r == NULL || c->closed) return HPE_PAUSED;   /* a streamed request's answer ended it */
   if (n > c->body_limit_left) return rs__refuse(c, RS_REQ_E_BODY_TOO_LARGE);
   c->body_limit_left -= n;
+  if (r->body_streamed) {
+    if (r->on_body != NULL) r->on_body(r, at, n);
+    if (c->closed) return HPE_PAUSED;
+    if ((p->flags & F_CHUNKED) && p->content_length == 0) {
+      c->crlf_need = 2;
+      return rs__chunk_crlf(c, at + n, c->rend);
+    }
+    return 0;
+  }
   if (r->body_len + n > r->_body_cap) {
     size_t cap = r->_body_cap ? r->_body_cap * 2 : 4096;
     while (cap < r->body_len + n) cap *= 2;
@@ -460,8 +508,19 @@ static int rs__on_message_complete(llhttp_t *p) {
   rs_conn_t *c = RS__CONN(p);
   rs_req_t *r = c->parsing;
   rs_loop_t *loop = c->loop;
+  if (r == NULL || c->closed) return HPE_PAUSED;
   c->parsing = NULL;
   c->in_body = false;
+  if (r->body_streamed) {        /* dispatched already: tell it the body ended */
+    r->body_complete = true;
+    if (c->body_held) {          /* nothing more to hold back: read on */
+      c->body_held = false;
+      if (!c->no_more) uv_read_start((uv_stream_t *)&c->tcp, rs__alloc, rs__on_read);
+    }
+    if (r->on_body != NULL) r->on_body(r, NULL, 0);
+    if (c->closed || c->no_more || c->nqueued >= loop->cfg->limits.pipeline) return HPE_PAUSED;
+    return 0;
+  }
   r->body = r->_body;
   r->keep_alive = llhttp_should_keep_alive(p) && !loop->draining && !c->read_eof &&
                   !(p->flags & F_UPGRADE);
@@ -526,7 +585,8 @@ void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
   rs_loop_t *loop = c->loop;
   int status = resp->status;
   if (status < 100 || status > 999) status = 500;
-  bool close = !r->keep_alive || loop->draining;
+  /* An answer before the whole streamed body came: the rest is not read. */
+  bool close = !r->keep_alive || loop->draining || (r->body_streamed && !r->body_complete);
   if (close) {
     r->keep_alive = false;
     c->no_more = true;
@@ -534,7 +594,8 @@ void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
 
   const char *reason = rs_http_reason(status);
   size_t reason_len = strlen(reason);
-  size_t need = 64 + reason_len + loop->date_len + 48 + resp->headers_len + resp->extra_len + 2;
+  size_t need = 64 + reason_len + loop->date_len + 48 + resp->headers_len + resp->extra_len +
+                r->hook_headers.len + 2;
   if (need > sizeof(r->_head_inline)) r->_head = rs_xmalloc(need);
   char *p = r->_head;
   p = rs__put(p, "HTTP/1.1 ", 9);
@@ -545,15 +606,20 @@ void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
   p = rs__put(p, reason, reason_len);
   p = rs__put(p, "\r\nServer: rustyssr\r\n", 20);
   p = rs__put(p, loop->date, loop->date_len);
-  if (status != 204 && status != 304 && status >= 200) {
+  if (r->_stream == RS__ST_CHUNKED) {
+    p = rs__put(p, "Transfer-Encoding: chunked\r\n", 28);
+  } else if (r->_stream == RS__ST_EOF || r->_stream == RS__ST_NONE) {
+    /* the body ends with the connection, or there is none to announce */
+  } else if (status != 204 && status != 304 && status >= 200) {
     p = rs__put(p, "Content-Length: ", 16);
-    p = rs__put_u64(p, resp->body_len + resp->file_len);
+    p = rs__put_u64(p, r->_stream ? (uint64_t)r->_stream_len : resp->body_len + resp->file_len);
     p = rs__put(p, "\r\n", 2);
   }
   if (close) p = rs__put(p, "Connection: close\r\n", 19);
   else if (r->http_minor == 0) p = rs__put(p, "Connection: keep-alive\r\n", 24);
   if (resp->headers_len) p = rs__put(p, resp->headers, resp->headers_len);
   if (resp->extra_len) p = rs__put(p, resp->extra, resp->extra_len);
+  if (r->hook_headers.len) p = rs__put(p, r->hook_headers.p, r->hook_headers.len);
   p = rs__put(p, "\r\n", 2);
   r->_head_len = (size_t)(p - r->_head);
 
@@ -583,6 +649,192 @@ void rs_req_respond_static(rs_req_t *req, int status, const char *headers, const
 static void rs__conn_resume(rs_conn_t *c);
 static void rs__conn_linger(rs_conn_t *c);
 
+/* ------------------------------------------------------------------ streamed bodies
+ *
+ * A streamed answer's head goes out like any other (rs_req_respond, with
+ * its framing in _stream); once written, the request stays at the head of
+ * the queue in STREAMING state, and each piece the handler writes goes out
+ * in a uv_write of its own (libuv keeps them in order). Pieces written
+ * before the head left wait on the request. When the handler has ended
+ * the body and every piece is out, the chunked end (if any) follows, then
+ * the request completes as a written answer does. The conn's write clock
+ * runs while pieces are in flight; while none are, the handler's own
+ * clock does (the proxy's read timeout). */
+
+static void rs__conn_next(rs_conn_t *c, bool last_close);
+static void rs__stream_finish(rs_conn_t *c);
+
+static void rs__on_chunk_written(uv_write_t *w, int status) {
+  rs__chunk_t *ch = w->data;
+  rs_conn_t *c = ch->c;
+  c->swrites--;
+  c->spending -= ch->len;
+  c->sdone++;
+  if (status == 0) RS_COUNTER_ADD(c->loop->counters.bytes_out, ch->wire);
+  free(ch);
+  if (c->closed) return;
+  if (status < 0) {
+    rs_log_debug("client %s: write failed: %s", c->peer, uv_strerror(status));
+    rs__conn_close(c);
+    return;
+  }
+  if (c->swrites == 0) c->write_timed = false;
+  rs_req_t *r = c->head;
+  if (r != NULL && r->_state == RS__REQ_STREAMING && r->_stream_drain && c->spending <= RS__STREAM_LOW) {
+    r->_stream_drain = false;
+    if (r->on_drain != NULL) r->on_drain(r);
+    if (c->closed) return;
+    r = c->head;
+  }
+  if (r != NULL && r->_state == RS__REQ_STREAMING && r->_stream_ended && c->swrites == 0) {
+    rs__stream_finish(c);
+    return;
+  }
+  rs__conn_arm(c);
+}
+
+static void rs__chunk_write(rs_conn_t *c, rs__chunk_t *ch) {
+  uv_buf_t b[3];
+  unsigned n = 0;
+  rs_req_t *r = c->head;
+  ch->c = c;
+  ch->w.data = ch;
+  if (r->_stream == RS__ST_CHUNKED && !ch->raw) {
+    int k = snprintf(ch->prefix, sizeof(ch->prefix), "%zx\r\n", ch->len);
+    b[n++] = uv_buf_init(ch->prefix, (unsigned)k);
+    b[n++] = uv_buf_init(ch->data, (unsigned)ch->len);
+    b[n++] = uv_buf_init((char *)"\r\n", 2);
+    ch->wire = (size_t)k + ch->len + 2;
+  } else {
+    b[n++] = uv_buf_init(ch->data, (unsigned)ch->len);
+    ch->wire = ch->len;
+  }
+  c->swrites++;
+  c->spending += ch->len;
+  if (uv_write(&ch->w, (uv_stream_t *)&c->tcp, b, n, rs__on_chunk_written) != 0) {
+    /* The socket is gone; its close comes with the read side's error. */
+    c->swrites--;
+    c->spending -= ch->len;
+    free(ch);
+  }
+}
+
+/* The head has been written: send what waited, finish if all is said. */
+static void rs__stream_kick(rs_conn_t *c) {
+  rs_req_t *r = c->head;
+  while (r->_chunks != NULL) {
+    rs__chunk_t *ch = r->_chunks;
+    r->_chunks = ch->next;
+    rs__chunk_write(c, ch);
+  }
+  r->_chunks_tail = NULL;
+  r->_chunks_bytes = 0;
+  if (r->_stream_ended && c->swrites == 0) rs__stream_finish(c);
+  else rs__conn_arm(c);
+}
+
+static void rs__stream_finish(rs_conn_t *c) {
+  rs_req_t *r = c->head;
+  if (r->_stream == RS__ST_CHUNKED && !r->_stream_term) {
+    r->_stream_term = true;
+    rs__chunk_t *ch = rs_xmalloc(sizeof(*ch) + 5);
+    memset(ch, 0, sizeof(*ch));
+    memcpy(ch->data, "0\r\n\r\n", 5);
+    ch->len = 5;
+    ch->raw = true;
+    rs__chunk_write(c, ch);
+    rs__conn_arm(c);
+    return;
+  }
+  c->head = r->_next;
+  if (c->head == NULL) c->tail = NULL;
+  c->nqueued--;
+  c->write_timed = false;
+  bool last_close = !r->keep_alive;
+  if (c->parsing == r) {         /* answered before its body ended: dropped */
+    c->parsing = NULL;
+    c->in_body = false;
+  }
+  rs__req_free(r);
+  rs__conn_next(c, last_close);
+}
+
+int rs_req_stream_start(rs_req_t *r, int status, const char *headers, size_t headers_len,
+                        int64_t content_length) {
+  bool no_body = r->head || status < 200 || status == 204 || status == 304;
+  if (content_length >= 0) {
+    r->_stream = RS__ST_LENGTH;
+    r->_stream_len = content_length;
+  } else if (no_body) {
+    r->_stream = RS__ST_NONE;
+  } else if (r->http_minor >= 1) {
+    r->_stream = RS__ST_CHUNKED;
+  } else {
+    r->_stream = RS__ST_EOF;
+    r->keep_alive = false;       /* the end of the body is the end of the connection */
+  }
+  if (no_body && r->_stream == RS__ST_LENGTH && status != 204 && status != 304 && !r->head)
+    r->_stream = RS__ST_NONE;
+  /* The head is built from a copy: the handler's buffer may go now. */
+  char *h = rs_xmalloc(headers_len + 1);
+  memcpy(h, headers, headers_len);
+  rs_resp_t resp = { .status = status, .headers = h, .headers_len = headers_len, .release = free,
+                     .release_ud = h };
+  bool gone = r->_conn == NULL;
+  if (gone) {
+    /* Keep the request: the handler ends it (and frees it) with _end. */
+    r->_resp = resp;
+    return -ECONNRESET;
+  }
+  rs_req_respond(r, &resp);
+  return 0;
+}
+
+bool rs_req_stream_write(rs_req_t *r, const char *p, size_t n) {
+  rs_conn_t *c = r->_conn;
+  if (n == 0 || r->_stream_ended || c == NULL || c->closed) return true;
+  if (r->_stream == RS__ST_NONE || r->head) return true;
+  rs__chunk_t *ch = rs_xmalloc(sizeof(*ch) + n);
+  memset(ch, 0, sizeof(*ch));
+  memcpy(ch->data, p, n);
+  ch->len = n;
+  size_t pending;
+  if (r->_state == RS__REQ_STREAMING) {
+    rs__chunk_write(c, ch);
+    rs__conn_arm(c);
+    pending = c->spending;
+  } else {
+    if (r->_chunks_tail) r->_chunks_tail->next = ch; else r->_chunks = ch;
+    r->_chunks_tail = ch;
+    r->_chunks_bytes += n;
+    pending = r->_chunks_bytes;
+  }
+  if (pending > RS__STREAM_HIGH) {
+    r->_stream_drain = true;
+    return false;
+  }
+  return true;
+}
+
+void rs_req_stream_end(rs_req_t *r, bool complete) {
+  rs_conn_t *c = r->_conn;
+  r->_stream_ended = true;
+  r->on_drain = NULL;
+  r->on_abort = NULL;
+  if (c == NULL) {               /* the client went first */
+    rs__req_free(r);
+    return;
+  }
+  if (!complete) {
+    /* An incomplete body cannot be told apart from a complete one except
+     * by closing: the connection goes, and the request with it. */
+    r->keep_alive = false;
+    rs__conn_close(c);
+    return;
+  }
+  if (r->_state == RS__REQ_STREAMING && c->swrites == 0) rs__stream_finish(c);
+}
+
 static void rs__on_write(uv_write_t *w, int status) {
   rs_conn_t *c = RS_CONTAINER_OF(w, rs_conn_t, wreq);
   rs_loop_t *loop = c->loop;
@@ -600,11 +852,34 @@ static void rs__on_write(uv_write_t *w, int status) {
       rs__conn_send_file(c);
       return;
     }
+    if (status == 0 && r->_stream && !c->closed) {
+      /* Its head is out (the last of the batch): the body follows as the
+       * handler writes it (rs__stream_kick, rs__on_chunk_written). */
+      c->nwriting = 0;
+      r->_state = RS__REQ_STREAMING;
+      RS_COUNTER_ADD(loop->counters.bytes_out, r->_head_len);
+      rs__stream_kick(c);
+      if (c->closed) return;
+      rs__conn_resume(c);
+      if (!c->closed) rs__conn_arm(c);
+      return;
+    }
     c->head = r->_next;
     if (c->head == NULL) c->tail = NULL;
     c->nqueued--;
+    if (r->_stream && !r->_stream_ended) {
+      /* The client went before the head did: the handler still holds it. */
+      r->_conn = NULL;
+      r->_next = NULL;
+      if (r->on_abort != NULL) r->on_abort(r);
+      continue;
+    }
     if (status == 0) RS_COUNTER_ADD(loop->counters.bytes_out, r->_bytes_out);
     if (!r->keep_alive) last_close = true;
+    if (c->parsing == r) {       /* answered before its body ended: dropped */
+      c->parsing = NULL;
+      c->in_body = false;
+    }
     rs__req_free(r);
   }
   c->nwriting = 0;
@@ -614,6 +889,12 @@ static void rs__on_write(uv_write_t *w, int status) {
     rs__conn_close(c);
     return;
   }
+  rs__conn_next(c, last_close);
+}
+
+/* After an answer has been written: close, or send the next, or read more. */
+static void rs__conn_next(rs_conn_t *c, bool last_close) {
+  rs_loop_t *loop = c->loop;
   if (last_close) {
     rs__conn_linger(c);
     return;
@@ -751,6 +1032,7 @@ static void rs__conn_flush(rs_conn_t *c) {
     nreq++;
     if (!r->keep_alive) break;   /* nothing after a closing answer */
     if (r->_resp.file_len > 0) break;  /* its file goes before anything else */
+    if (r->_stream) break;       /* its body goes before anything else */
   }
   if (nreq == 0) return;
   c->nwriting = nreq;
@@ -791,6 +1073,11 @@ static void rs__on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     c->read_eof = true;
     c->no_more = true;
     uv_read_stop(s);
+    if (c->parsing != NULL && c->parsing->body_streamed) {
+      /* A streamed body cut short: its handler cannot finish it. */
+      rs__conn_close(c);
+      return;
+    }
     if (c->parsing != NULL) {
       rs__req_free(c->parsing);
       c->parsing = NULL;
@@ -802,6 +1089,27 @@ static void rs__on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (c->lingering) return;
   rs__conn_parse(c, buf->base, (size_t)nread);
   if (!c->closed) rs__conn_arm(c);
+}
+
+/* A request whose route takes its body as it comes (a proxy): into the
+ * queue and to the handler now; the body follows through req->on_body. */
+static void rs__dispatch_early(rs_conn_t *c, rs_req_t *r) {
+  rs_loop_t *loop = c->loop;
+  llhttp_t *p = &c->parser;
+  r->body_streamed = true;
+  r->body_length = (p->flags & F_CONTENT_LENGTH) ? (int64_t)p->content_length : -1;
+  free(r->_body);
+  r->_body = NULL;
+  r->_body_cap = 0;
+  r->keep_alive = llhttp_should_keep_alive(p) && !loop->draining && !c->read_eof;
+  if (!r->keep_alive) c->no_more = true;
+  r->_state = RS__REQ_DISPATCHED;
+  r->_next = NULL;
+  if (c->tail) c->tail->_next = r; else c->head = r;
+  c->tail = r;
+  c->nqueued++;
+  c->served = true;
+  loop->handler(r);
 }
 
 static void rs__conn_parse(rs_conn_t *c, const char *data, size_t len) {
@@ -825,6 +1133,10 @@ static void rs__conn_parse(rs_conn_t *c, const char *data, size_t len) {
       rs__conn_fail(c, RS_REQ_E_BAD_CHAR, "bare LF ending the header section");
       return;
     }
+    if (c->in_body && c->parsing != NULL && c->loop->handler == rs_dispatch &&
+        rs_dispatch_streams_body(c->parsing))
+      rs__dispatch_early(c, c->parsing);
+    if (c->closed) return;
     llhttp_resume(&c->parser);
   }
   if (len >= 2) {
@@ -899,7 +1211,7 @@ static void rs__conn_resume(rs_conn_t *c) {
       free(data);
     }
   }
-  if (!c->paused && !c->closed && !c->no_more)
+  if (!c->paused && !c->closed && !c->no_more && !c->body_held)
     uv_read_start((uv_stream_t *)&c->tcp, rs__alloc, rs__on_read);
 }
 
@@ -922,6 +1234,16 @@ static const char *rs__conn_peer(rs_conn_t *c) {
   return c->peer;
 }
 
+void rs_req_body_pause(rs_req_t *req, bool paused) {
+  rs_conn_t *c = req->_conn;
+  if (c == NULL || c->closed || c->lingering || c->body_held == paused) return;
+  if (paused && c->parsing != req) return;   /* its body is all in */
+  c->body_held = paused;
+  if (paused) uv_read_stop((uv_stream_t *)&c->tcp);
+  else if (!c->paused && !c->read_eof) uv_read_start((uv_stream_t *)&c->tcp, rs__alloc, rs__on_read);
+  rs__conn_arm(c);
+}
+
 const char *rs_req_peer(rs_req_t *req) {
   return req->_conn != NULL ? rs__conn_peer(req->_conn) : "-";
 }
@@ -934,6 +1256,11 @@ static void rs__conn_fail(rs_conn_t *c, rs_req_error_t kind, const char *detail)
   rs_log_info("client %s: %d %s: %s%s%s", rs__conn_peer(c), status, rs_req_error_label(kind),
               detail ? "(" : "", detail ? detail : "", detail ? ")" : "");
   RS_COUNTER_ADD(loop->counters.req_errors[kind], 1);
+  if (c->parsing != NULL && c->parsing->body_streamed) {
+    /* Its handler has it (and may be answering): the connection ends. */
+    rs__conn_close(c);
+    return;
+  }
 
   rs_req_t *r = c->parsing;
   c->parsing = NULL;
@@ -964,18 +1291,21 @@ static void rs__conn_fail(rs_conn_t *c, rs_req_error_t kind, const char *detail)
 
 static void rs__on_timer(uv_timer_t *t) {
   rs_conn_t *c = t->data;
-  if (c->writing && !c->lingering) {
+  if ((c->writing || c->swrites > 0) && !c->lingering) {
     /* write_ms is for a write making no progress: a client that reads,
      * however slowly, gets another period. */
     size_t left = rs__conn_unsent(c);
-    if (left < c->write_left) {
+    /* A streamed body refills the queue as it drains: count its pieces
+     * written too. */
+    if (left < c->write_left || c->sdone != c->sdone_seen) {
       c->write_left = left;
+      c->sdone_seen = c->sdone;
       uv_timer_start(&c->timer, rs__on_timer, c->loop->cfg->timeouts.write, 0);
       return;
     }
   }
-  if (c->lingering || c->writing) {
-    if (c->writing) rs_log_info("client %s: timed out writing the response", rs__conn_peer(c));
+  if (c->lingering || c->writing || c->swrites > 0) {
+    if (c->writing || c->swrites > 0) rs_log_info("client %s: timed out writing the response", rs__conn_peer(c));
     rs__conn_close(c);
     return;
   }
@@ -991,13 +1321,16 @@ static void rs__conn_arm(rs_conn_t *c) {
   uint64_t now = uv_now(&c->loop->uv);
   uint64_t ms;
   if (c->closed || c->lingering) return;
-  if (c->writing) {
+  if (c->writing || c->swrites > 0) {
     /* One clock per write, restarted only by progress (rs__on_timer): bytes
      * the client sends meanwhile must not keep a stuck write alive. */
     if (c->write_timed) return;
     c->write_timed = true;
     c->write_left = rs__conn_unsent(c);
     ms = cfg->timeouts.write;
+  } else if (c->body_held) {     /* the body's consumer is slow, not the client */
+    uv_timer_stop(&c->timer);
+    return;
   } else if (c->parsing != NULL && c->in_body) ms = cfg->timeouts.body;
   else if (c->parsing != NULL) ms = c->hdr_deadline > now ? c->hdr_deadline - now : 1;
   else if (c->head != NULL) {  /* a handler is working: its own clock runs */
@@ -1053,7 +1386,7 @@ static void rs__conn_close(rs_conn_t *c) {
   c->closed = true;
   rs_loop_t *loop = c->loop;
   if (c->parsing != NULL) {
-    rs__req_free(c->parsing);
+    if (!c->parsing->body_streamed) rs__req_free(c->parsing);  /* else it is queued */
     c->parsing = NULL;
   }
   /* Requests a handler still holds become orphans (it frees them when it
@@ -1073,7 +1406,8 @@ static void rs__conn_close(rs_conn_t *c) {
   }
   while (r != NULL) {
     rs_req_t *next = r->_next;
-    if (r->_state == RS__REQ_DISPATCHED) {
+    if (r->_state == RS__REQ_DISPATCHED ||
+        (r->_stream && !r->_stream_ended && r->_state != RS__REQ_WRITING)) {
       r->_conn = NULL;
       r->_next = NULL;
       if (r->on_abort != NULL) r->on_abort(r);
@@ -1116,9 +1450,10 @@ void rs_conn_global_init(void) {
   rs__settings_ready = true;
 }
 
-void rs_conn_accept(rs_loop_t *loop, uv_stream_t *listener) {
+void rs_conn_accept(rs_loop_t *loop, uv_stream_t *listener, int server) {
   rs_conn_t *c = rs_xcalloc(1, sizeof(*c));
   c->loop = loop;
+  c->server = server;
   uv_tcp_init(&loop->uv, &c->tcp);
   c->tcp.data = c;
   c->handles = 1;

@@ -63,11 +63,32 @@ struct rs_req_s {
   uint64_t id;                   /* unique in the process: loop << 40 | seq */
   uint64_t start_ms;
   rs_loop_t *loop;
+  int server;                    /* the listener that accepted it: 0 = listen,
+                                    1 + k = the config's servers[k] */
+  /* The configuration generation it was dispatched under (rs_server.h):
+   * its routes, Lua state and render pool outlive the request, even across
+   * a reload. Set by the dispatcher, released when the request is freed. */
+  struct rs_loop_gen_s *gen;
   void *data;                    /* the handler's */
   /* Set by a handler that answers later: called on the loop when the
    * client goes away first. The handler must still call rs_req_respond
    * (which then only releases). */
   void (*on_abort)(rs_req_t *req);
+  /* Set by a streaming handler (rs_req_stream_write returned false): called
+   * on the loop when the bytes queued for the client fell low again. */
+  void (*on_drain)(rs_req_t *req);
+  /* A streamed request body (proxy routes, see rs_dispatch_streams_body):
+   * the request is dispatched when its headers are complete, with body
+   * NULL; the bytes then come to on_body as they arrive (n == 0, p == NULL:
+   * the end), as long as on_body is set. body_length is the Content-Length,
+   * or -1 for a chunked body. */
+  bool body_streamed;
+  bool body_complete;            /* every body byte has arrived */
+  int64_t body_length;
+  void (*on_body)(rs_req_t *req, const char *p, size_t n);
+  /* Header lines ("Name: value\r\n") a Lua hook added with req:set_header:
+   * written into whatever answer the request gets; freed with it. */
+  rs_buf_t hook_headers;
 
   /* private to rs_conn.c */
   rs_conn_t *_conn;              /* NULL once the client has gone */
@@ -87,6 +108,11 @@ struct rs_req_s {
   size_t _hcap;
   size_t _hdr_bytes;
   bool _expect_continue;
+  uint8_t _stream;               /* rs_req_stream_start's framing; 0 = not streamed */
+  bool _stream_ended, _stream_term, _stream_drain;
+  int64_t _stream_len;
+  struct rs__chunk_s *_chunks, *_chunks_tail;  /* written once the head has left */
+  size_t _chunks_bytes;
   char _head_inline[512];
   char _buf_inline[RS_REQ_INLINE_BUF];
   rs_header_t _hdr_inline[RS_REQ_INLINE_HDRS];
@@ -101,6 +127,36 @@ void rs_req_respond(rs_req_t *req, const rs_resp_t *resp);
 void rs_req_respond_static(rs_req_t *req, int status, const char *headers,
                            const char *body, size_t body_len);
 
+/* Streaming answers (the proxy): the head now, the body as it comes.
+ *
+ * rs_req_stream_start sends status and headers ("Name: value\r\n"...,
+ * copied; no Content-Length, Transfer-Encoding or Connection among them).
+ * content_length >= 0 is sent as Content-Length and the body must be that
+ * long; -1 sends the body chunked to HTTP/1.1 clients, and to 1.0 clients
+ * until the connection closes. HEAD, 1xx, 204 and 304 answers send no body
+ * whatever is written. Returns 0, or -ECONNRESET when the client has gone
+ * (then write is a no-op and end only frees). Call once, instead of
+ * rs_req_respond.
+ *
+ * rs_req_stream_write copies n bytes for the client. Returns false when
+ * the bytes queued and not yet taken by the client passed a high mark
+ * (256 KB): stop producing until req->on_drain runs. Writing after the
+ * client left drops the bytes (on_abort has run or will).
+ *
+ * rs_req_stream_end: complete = true ends the body (the chunked end, then
+ * the next answer of the connection); false means the body is incomplete:
+ * the connection closes. The request belongs to rs_conn again after it: the
+ * handler must not touch it. Loop thread, all three. */
+int rs_req_stream_start(rs_req_t *req, int status, const char *headers, size_t headers_len,
+                        int64_t content_length);
+bool rs_req_stream_write(rs_req_t *req, const char *p, size_t n);
+void rs_req_stream_end(rs_req_t *req, bool complete);
+
+/* Stop (true) or resume (false) reading a streamed request body from the
+ * client: the proxy's backpressure. The body timeout does not run while
+ * paused. Loop thread. */
+void rs_req_body_pause(rs_req_t *req, bool paused);
+
 /* The client's "ip:port" ("-" once it has gone). Loop thread. */
 const char *rs_req_peer(rs_req_t *req);
 
@@ -111,8 +167,9 @@ const rs_str_t *rs_req_header(const rs_req_t *req, const char *lname);
  * once, before loops start. */
 void rs_conn_global_init(void);
 
-/* Accept one connection on listener of loop. */
-void rs_conn_accept(rs_loop_t *loop, uv_stream_t *listener);
+/* Accept one connection on listener of loop; server: which listener (0 =
+ * listen, 1 + k = servers[k]), given to each of its requests. */
+void rs_conn_accept(rs_loop_t *loop, uv_stream_t *listener, int server);
 
 /* Drain: close idle connections, let busy ones finish and close. With
  * force, close every connection now. */

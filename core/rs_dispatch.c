@@ -2,10 +2,12 @@
 #include "rs_dispatch.h"
 
 #include "rs_lhooks.h"
+#include "rs_page.h"
 #include "rs_render.h"
 #include "rs_router.h"
 
 #include <stdlib.h>
+#include "rs_proxy.h"
 #include "rs_static.h"
 
 static const char rs__html[] = "Content-Type: text/html\r\n";
@@ -15,11 +17,24 @@ static void rs__respond_error(rs_req_t *req, int status) {
   rs_req_respond_static(req, status, rs__html, page.p, page.len);
 }
 
+bool rs_dispatch_streams_body(const rs_req_t *req) {
+  rs_loop_gen_t *lg = req->loop->gen;
+  if (lg == NULL) return false;
+  const rs_route_t *route = rs_router_match(lg->routers[req->server], req->method_bit, req->host.p,
+                                            req->host.len, req->path.p, req->path.len, NULL, NULL);
+  return route != NULL && route->action == RS_ACTION_PROXY;
+}
+
 void rs_dispatch(rs_req_t *req) {
-  const rs_config_t *cfg = req->loop->cfg;
+  /* The request holds the loop's current generation until it is freed: its
+   * route, Lua state and pool stay valid across a reload (rs_server.h). The
+   * listener that accepted it picks the routes. */
+  rs_loop_gen_t *lg = req->loop->gen;
+  req->gen = lg;
+  rs_loop_gen_ref(lg);
   size_t np = RS_ROUTE_MAX_PARAMS;
-  const rs_route_t *route = rs_router_match(cfg->router, req->method_bit, req->host.p, req->host.len,
-                                            req->path.p, req->path.len, req->_params, &np);
+  const rs_route_t *route = rs_router_match(lg->routers[req->server], req->method_bit, req->host.p,
+                                            req->host.len, req->path.p, req->path.len, req->_params, &np);
   req->params = req->_params;
   req->nparams = route != NULL ? np : 0;
   if (route == NULL) {
@@ -28,14 +43,8 @@ void rs_dispatch(rs_req_t *req) {
   }
   switch (route->action) {
     case RS_ACTION_RESPOND: {
-      if (route->hooks.handler) {  /* respond = function(req) ... end */
-        rs_lhooks_call_t c;
-        rs_lhooks_begin(&c, req->loop->lua, req, route);
-        rs_resp_t resp;
-        int rc = rs_lhooks_respond(&c, &resp);
-        rs_lhooks_end(&c);
-        if (rc == 0) rs_req_respond(req, &resp);
-        else rs__respond_error(req, 500);
+      if (route->hooks.handler) {  /* respond = function(req) ... end (may wait) */
+        rs_lhooks_respond_request(req, route);
         return;
       }
       /* The route's bytes live as long as the config: nothing to release. */
@@ -66,6 +75,10 @@ void rs_dispatch(rs_req_t *req) {
     }
     case RS_ACTION_STATIC:
       rs_static_request(req, route);
+      return;
+    case RS_ACTION_PROXY:
+      if (rs_page_proxy_cached(req, route)) return;   /* GET/HEAD of a route with a ttl */
+      rs_proxy_request(req, route);
       return;
   }
   rs__respond_error(req, 500);

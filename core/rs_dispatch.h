@@ -10,4 +10,9 @@
 /* rs_handler_fn for worker loops. Loop thread. */
 void rs_dispatch(rs_req_t *req);
 
+/* Does req (headers complete, a body to come) go to a route that takes its
+ * body as it arrives (a proxy route)? rs_conn then dispatches it before
+ * the body. Loop thread. */
+bool rs_dispatch_streams_body(const rs_req_t *req);
+
 #endif

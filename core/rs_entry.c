@@ -165,6 +165,16 @@ static char *rs__brotli(const char *in, size_t len, int quality, size_t *out_len
   return q ? q : out;
 }
 
+/* Build variant enc of e's identity body at level (gzip) or quality (br);
+ * left NULL when it would not be smaller or memory is short. */
+static void rs__variant(rs_entry_t *e, rs_encoding_t enc, int level) {
+  const char *in = e->body[RS_ENC_IDENTITY].p;
+  size_t len = e->body[RS_ENC_IDENTITY].len, n = 0;
+  char *out = enc == RS_ENC_GZIP ? rs__gzip(in, len, RS_MIN(level, 9), &n)
+                                 : rs__brotli(in, len, RS_MIN(level, BROTLI_MAX_QUALITY), &n);
+  if (out) { e->body[enc].p = out; e->body[enc].len = n; }
+}
+
 static void rs__entry_free(rs_entry_t *e) {
   for (int i = 0; i < RS_ENC_MAX; i++) free((void *)(uintptr_t)e->body[i].p);
   for (size_t i = 0; i < e->ntags; i++) free(e->tags[i]);
@@ -225,19 +235,19 @@ rs_entry_t *rs_entry_build(rs_entry_spec_t *spec) {
 
   bool compress = blen >= spec->min_compress && blen > 1;
   if (compress && spec->gzip_level > 0) {
-    size_t n;
-    char *z = rs__gzip(ident, blen, RS_MIN(spec->gzip_level, 9), &n);
-    if (z) { e->body[RS_ENC_GZIP].p = z; e->body[RS_ENC_GZIP].len = n; }
+    if (spec->defer & (1u << RS_ENC_GZIP)) e->deferred |= 1u << RS_ENC_GZIP;
+    else rs__variant(e, RS_ENC_GZIP, spec->gzip_level);
   }
   if (compress && spec->brotli_quality >= 0) {
-    size_t n;
-    char *b = rs__brotli(ident, blen, RS_MIN(spec->brotli_quality, BROTLI_MAX_QUALITY), &n);
-    if (b) { e->body[RS_ENC_BR].p = b; e->body[RS_ENC_BR].len = n; }
+    if (spec->defer & (1u << RS_ENC_BR)) e->deferred |= 1u << RS_ENC_BR;
+    else rs__variant(e, RS_ENC_BR, spec->brotli_quality);
   }
 
   uint64_t h = XXH3_64bits(ident, blen);
   e->etag_len = (size_t)snprintf(e->etag, sizeof e->etag, "\"%016llx\"", (unsigned long long)h);
-  bool vary = e->body[RS_ENC_GZIP].p || e->body[RS_ENC_BR].p;
+  /* Vary as soon as the page may ever be sent compressed: a shared cache
+   * downstream must not keep the identity bytes for everyone. */
+  bool vary = e->body[RS_ENC_GZIP].p || e->body[RS_ENC_BR].p || e->deferred;
   e->headers = rs__headers_build(spec, e->etag, e->etag_len, vary, &e->headers_len);
   if (e->headers == NULL) goto fail;
 
@@ -255,6 +265,59 @@ fail:
   /* body_owned stays the caller's: un-adopt it before freeing. */
   if (spec->body_owned && e->body[RS_ENC_IDENTITY].p == spec->body_owned)
     e->body[RS_ENC_IDENTITY].p = NULL;
+  rs__entry_free(e);
+  return NULL;
+}
+
+static char *rs__dup(const void *p, size_t n) {
+  char *q = malloc(n ? n : 1);
+  if (q != NULL && n) memcpy(q, p, n);
+  return q;
+}
+
+rs_entry_t *rs_entry_complete(const rs_entry_t *src, int gzip_level, int brotli_quality) {
+  size_t block = (sizeof(rs_entry_t) + src->key_len + 1 + RS_CACHELINE - 1) &
+                 ~(size_t)(RS_CACHELINE - 1);
+  rs_entry_t *e = aligned_alloc(RS_CACHELINE, block);
+  if (e == NULL) return NULL;
+  memset(e, 0, sizeof *e);
+  e->hash = src->hash;
+  e->status = src->status;
+  e->ttl_ms = src->ttl_ms;
+  e->grace_ms = src->grace_ms;
+  e->epoch = src->epoch;
+  e->created_ms = src->created_ms;
+  e->created_unix = src->created_unix;
+  memcpy(e->etag, src->etag, sizeof e->etag);
+  e->etag_len = src->etag_len;
+  e->key_len = src->key_len;
+  e->key = (char *)(e + 1);
+  memcpy(e->key, src->key, src->key_len + 1);
+  e->headers = rs__dup(src->headers, src->headers_len);
+  e->headers_len = src->headers_len;
+  if (e->headers == NULL) goto fail;
+  if (src->ntags) {
+    e->tags = calloc(src->ntags, sizeof *e->tags);
+    if (e->tags == NULL) goto fail;
+    for (size_t i = 0; i < src->ntags; i++, e->ntags++) {
+      e->tags[i] = rs__dup(src->tags[i], strlen(src->tags[i]) + 1);
+      if (e->tags[i] == NULL) goto fail;
+      e->size += strlen(src->tags[i]) + 1;
+    }
+  }
+  for (int i = 0; i < RS_ENC_MAX; i++) {
+    if (src->body[i].p == NULL) continue;
+    e->body[i].p = rs__dup(src->body[i].p, src->body[i].len);
+    if (e->body[i].p == NULL) goto fail;
+    e->body[i].len = src->body[i].len;
+  }
+  if ((src->deferred & (1u << RS_ENC_GZIP)) && gzip_level > 0) rs__variant(e, RS_ENC_GZIP, gzip_level);
+  if ((src->deferred & (1u << RS_ENC_BR)) && brotli_quality >= 0) rs__variant(e, RS_ENC_BR, brotli_quality);
+  e->size += sizeof *e + e->key_len + e->headers_len + e->ntags * sizeof(char *);
+  for (int i = 0; i < RS_ENC_MAX; i++) e->size += e->body[i].len;
+  e->_refs = 1;
+  return e;
+fail:
   rs__entry_free(e);
   return NULL;
 }
@@ -354,11 +417,8 @@ static void rs__element(const char *p, size_t len, int q[RS__NCODING]) {
   if (qv > q[coding]) q[coding] = qv;
 }
 
-rs_encoding_t rs_entry_pick(const rs_entry_t *e, const char *accept, size_t len) {
-  if (accept == NULL || len == 0) return RS_ENC_IDENTITY;
-  if (e->body[RS_ENC_GZIP].p == NULL && e->body[RS_ENC_BR].p == NULL)
-    return RS_ENC_IDENTITY;                    /* the common cheap case */
-
+/* Effective q (0..1000) of each variant for an Accept-Encoding value. */
+static void rs__effective_q(const char *accept, size_t len, int eff[RS_ENC_MAX]) {
   int q[RS__NCODING] = { -1, -1, -1, -1 };     /* -1: not listed */
   const char *p = accept, *end = accept + len;
   while (p < end) {
@@ -374,12 +434,26 @@ rs_encoding_t rs_entry_pick(const rs_entry_t *e, const char *accept, size_t len)
 
   /* Effective q per variant: listed, else "*", else the default
    * (identity acceptable, other codings not). */
-  int eff[RS_ENC_MAX];
   for (int i = 0; i < RS_ENC_MAX; i++) {
     if (q[i] >= 0) eff[i] = q[i];
     else if (q[RS__CODING_STAR] >= 0) eff[i] = q[RS__CODING_STAR];
     else eff[i] = i == RS_ENC_IDENTITY ? 1000 : 0;
   }
+}
+
+unsigned rs_entry_accepts(const char *accept, size_t len) {
+  if (accept == NULL || len == 0) return 0;
+  int eff[RS_ENC_MAX];
+  rs__effective_q(accept, len, eff);
+  return (eff[RS_ENC_GZIP] > 0 ? 1u << RS_ENC_GZIP : 0) | (eff[RS_ENC_BR] > 0 ? 1u << RS_ENC_BR : 0);
+}
+
+rs_encoding_t rs_entry_pick(const rs_entry_t *e, const char *accept, size_t len) {
+  if (accept == NULL || len == 0) return RS_ENC_IDENTITY;
+  if (e->body[RS_ENC_GZIP].p == NULL && e->body[RS_ENC_BR].p == NULL)
+    return RS_ENC_IDENTITY;                    /* the common cheap case */
+  int eff[RS_ENC_MAX];
+  rs__effective_q(accept, len, eff);
 
   /* Smallest acceptable existing variant; ties: higher q, then br > gzip >
    * identity (the loop order, with a strict comparison, does the last). */

@@ -29,6 +29,9 @@ typedef struct rs_entry_s {
                                     padding of the first line, which an L1
                                     hit reads anyway (key, key_len) and
                                     nothing writes after build. */
+  uint8_t deferred;              /* (1 << RS_ENC_*) variants worth building
+                                    that were left for later (spec->defer):
+                                    rs_entry_complete builds them */
   char *headers;                 /* stored header block: "Name: value\r\n"...,
                                     includes ETag and, when variants exist,
                                     "Vary: Accept-Encoding"; never Content-
@@ -60,6 +63,7 @@ typedef struct rs_entry_s {
                                     under the shard lock */
   uint8_t _queue;                /* which L2 queue holds it (S3-FIFO: small
                                     or main), under the shard lock */
+  uint8_t _completing;           /* atomic: rs_entry_claim_completion taken */
   struct rs_entry_s *_next;      /* L2 bucket chain, under the shard lock */
   struct rs_entry_s *_qprev, *_qnext; /* L2 eviction queue, under the shard lock */
 } rs_entry_t;
@@ -84,7 +88,19 @@ typedef struct {
   int gzip_level;                /* 1..9, 0 = no gzip variant */
   int brotli_quality;            /* 0..11, -1 = no br variant */
   size_t min_compress;           /* bodies shorter than this stay identity only */
+  unsigned defer;                /* (1 << RS_ENC_GZIP) | (1 << RS_ENC_BR): do not
+                                    build these now (entry->deferred records
+                                    the ones that would have been); 0 = all */
 } rs_entry_spec_t;
+
+/* Variants on demand. Compressing costs about as much as a third of a
+ * render (demo page: br 4 ~100 µs, gzip 1 ~40 µs, render ~500 µs), and on a
+ * miss only one client is waiting: the page cache builds the variant that
+ * client takes and defers the others (spec->defer). When a later client
+ * accepts a deferred one, the first such hit claims the completion and a
+ * render thread builds the full entry, which replaces the partial one in L2
+ * (rs_cache_replace). Pages asked for once never pay for variants nobody
+ * wanted. */
 
 /* Build an entry with one reference (the caller's). Compresses gzip and br
  * variants when the body is at least min_compress bytes and the result is
@@ -97,6 +113,20 @@ typedef struct {
  * Content-Encoding, Transfer-Encoding, Age, Date or ETag are dropped, since
  * the writer or the cache supplies those. */
 rs_entry_t *rs_entry_build(rs_entry_spec_t *spec);
+
+/* A copy of e with every deferred variant built (deferred = 0), the same
+ * key, headers, ETag, tags, times and epoch: the page it replaces, complete.
+ * Any thread (a render thread). NULL when out of memory. */
+rs_entry_t *rs_entry_complete(const rs_entry_t *e, int gzip_level, int brotli_quality);
+
+/* True for the one caller that should start e's completion: e has deferred
+ * variants that accept (a mask from rs_entry_accepts) wants, and nobody
+ * claimed it before. Any thread; one atomic exchange, only when it may be
+ * true. */
+static inline bool rs_entry_claim_completion(rs_entry_t *e, unsigned accept) {
+  return (e->deferred & accept) != 0 && !__atomic_load_n(&e->_completing, __ATOMIC_RELAXED) &&
+         !__atomic_exchange_n(&e->_completing, 1, __ATOMIC_RELAXED);
+}
 
 /* Take another reference. Any thread holding one already. */
 void rs_entry_ref(rs_entry_t *e);
@@ -133,5 +163,20 @@ static inline bool rs_entry_servable(const rs_entry_t *e, uint64_t now_ms) {
  * not parse is ignored, as is any other parameter. Equal sizes (br and gzip
  * can tie) go to the higher q, then br, then gzip, then identity. */
 rs_encoding_t rs_entry_pick(const rs_entry_t *e, const char *accept, size_t len);
+
+/* The codings an Accept-Encoding value accepts (q > 0), as a mask of
+ * (1 << RS_ENC_GZIP) and (1 << RS_ENC_BR), with rs_entry_pick's rules.
+ * 0 for NULL or empty. Pure; any thread. */
+unsigned rs_entry_accepts(const char *accept, size_t len);
+
+/* The one variant to build for a client with that mask when the others
+ * are deferred: br if it takes it, else gzip, else none. Returns the mask
+ * of variants to defer (spec->defer). */
+static inline unsigned rs_entry_defer_for(unsigned accept) {
+  unsigned all = (1u << RS_ENC_GZIP) | (1u << RS_ENC_BR);
+  if (accept & (1u << RS_ENC_BR)) return all & ~(1u << RS_ENC_BR);
+  if (accept & (1u << RS_ENC_GZIP)) return all & ~(1u << RS_ENC_GZIP);
+  return all;
+}
 
 #endif

@@ -5,8 +5,11 @@
 #include "rs_log.h"
 #include "rs_metrics.h"
 #include "rs_policy.h"
+#include "rs_proxy.h"
 #include "rs_render.h"
+#include "rs_upstream.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,9 @@ typedef struct rs_page_waiter_s {
 /* The flight a leader (or a background refresh) owns. */
 typedef struct {
   rs_loop_t *loop;
+  const rs_config_t *cfg;        /* the generation's of the request it started from:
+                                    the render thread reads it (never loop->cfg, which
+                                    a reload switches) */
   rs_req_t *req;                 /* NULL for a background refresh */
   char *key;
   size_t key_len;
@@ -148,20 +154,31 @@ static void rs__release_l1(void *ud) {
 static void rs__after_render(rs_render_job_t *job) {
   rs__flight_t *fl = job->data;
   if (job->outcome != RS_RENDER_OK) return;
-  const rs_config_t *cfg = fl->loop->cfg;
+  const rs_config_t *cfg = fl->cfg;
   fl->storable = rs_policy_storable(fl->route, job->status, job->headers, job->headers_len);
   uint64_t ttl = job->ttl >= 0 ? (uint64_t)job->ttl * 1000
                  : fl->route_ttl_ms >= 0 ? (uint64_t)fl->route_ttl_ms : cfg->cache.ttl_ms;
   uint64_t grace = fl->route_grace_ms >= 0 ? (uint64_t)fl->route_grace_ms : cfg->cache.grace_ms;
   if (ttl == 0) fl->storable = false;
+  /* The bundle's tags, then the route's (tags = {...}) that it lacks. */
+  const char *tags[64];
   size_t tag_lens[64];
-  size_t ntags = RS_MIN(job->ntags, 64);
-  for (size_t i = 0; i < ntags; i++) tag_lens[i] = strlen(job->tags[i]);
+  size_t ntags = 0;
+  for (size_t i = 0; i < job->ntags && ntags < 64; i++, ntags++) {
+    tags[ntags] = job->tags[i];
+    tag_lens[ntags] = strlen(job->tags[i]);
+  }
+  for (size_t i = 0; fl->route != NULL && i < fl->route->cache.ntags && ntags < 64; i++) {
+    const char *t = fl->route->cache.tags[i];
+    size_t tl = strlen(t), k = 0;
+    while (k < ntags && !(tag_lens[k] == tl && memcmp(tags[k], t, tl) == 0)) k++;
+    if (k == ntags) tags[ntags] = t, tag_lens[ntags++] = tl;
+  }
   rs_entry_spec_t spec = {
     .key = fl->key, .key_len = fl->key_len, .hash = fl->hash,
     .status = job->status, .headers = job->headers, .headers_len = job->headers_len,
     .body = job->body ? job->body : "", .body_len = job->body_len, .body_owned = job->body,
-    .tags = (const char *const *)job->tags, .tag_lens = tag_lens, .ntags = ntags,
+    .tags = tags, .tag_lens = tag_lens, .ntags = ntags,
     .ttl_ms = ttl, .grace_ms = grace, .epoch = fl->epoch,
     .gzip_level = cfg->cache.gzip_level, .brotli_quality = cfg->cache.brotli_quality,
     .min_compress = cfg->cache.min_compress,
@@ -187,19 +204,8 @@ static void rs__waiter_run(rs_task_t *task) {
     rs_page_respond_entry(req, pw->entry, "MISS", rs__release_entry, pw->entry);
   } else if (pw->status < 0) {
     /* The page was not storable (e.g. it set a cookie): never share it;
-     * this request renders its own. */
-    char *props = NULL;
-    size_t plen = 0;
-    int rc = 0;
-    if (pw->route->hooks.props) {
-      rs_lhooks_call_t lc;
-      rs_lhooks_begin(&lc, loop->lua, req, pw->route);
-      rc = rs_lhooks_props(&lc, &props, &plen);
-      rs_lhooks_end(&lc);
-    }
-    if (rc == 0) rs_render_uncached(req, "X-Cache: BYPASS\r\n", props, plen);
-    else rs_render_respond_error(req, 500);
-    free(props);
+     * this request renders its own (its props hook may wait). */
+    rs_page_uncached(req, pw->route, "X-Cache: BYPASS\r\n");
   } else {
     rs_render_respond_error(req, pw->status);
   }
@@ -274,6 +280,7 @@ static int rs__flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *rou
   rs_loop_t *loop = from->loop;
   rs__flight_t *fl = rs_xcalloc(1, sizeof(*fl));
   fl->loop = loop;
+  fl->cfg = from->gen ? from->gen->cfg : loop->cfg;
   fl->req = req;
   fl->key = rs_xstrndup(key, key_len);
   fl->key_len = key_len;
@@ -288,7 +295,8 @@ static int rs__flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *rou
     job->inbox = &loop->inbox;
     job->data = fl;
     job->after_render = rs__after_render;
-    if (rs_pool_submit_ex(loop->pool, job, req == NULL) == 0) {
+    /* The pool of the request's generation: across a reload, the bundle it started with. */
+    if (rs_pool_submit_ex(from->gen ? from->gen->pool : loop->pool, job, req == NULL) == 0) {
       loop->pending_jobs++;
       return 0;
     }
@@ -305,45 +313,331 @@ static int rs__flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *rou
   return -1;
 }
 
-/* ------------------------------------------------------------------ the request */
+/* ------------------------------------------------------------------ cached proxy */
 
-/* The route's props hook, run only when a render is about to start (a
- * hit never pays for it). Returns 0, or -1 when the hook failed (logged). */
-static int rs__props(rs_lhooks_call_t *lc, const rs_route_t *route, char **props, size_t *len) {
-  if (!route->hooks.props || *props != NULL) return 0;
-  return rs_lhooks_props(lc, props, len);
+/* A proxy route through the page cache: the flight's producer is a fetch
+ * of the page from the route's upstream (a GET, whatever the client sent:
+ * HEAD is answered from it), and its answer becomes an entry, built here
+ * on the loop (variants included), stored when rs_policy_storable says. */
+
+/* Response headers the cache never keeps: hop-by-hop ones, and those the
+ * gateway writes itself. */
+static bool rs__proxy_drop(const rs_str_t *n) {
+  static const rs_str_t drop[] = {
+    RS_STR("connection"), RS_STR("keep-alive"), RS_STR("proxy-connection"), RS_STR("te"),
+    RS_STR("trailer"), RS_STR("transfer-encoding"), RS_STR("upgrade"), RS_STR("content-length"),
+    RS_STR("date"), RS_STR("server"), RS_STR("age"), RS_STR("etag"), RS_STR("vary"), RS_STR("x-cache"),
+  };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(drop); i++)
+    if (rs_str_ieq(n->p, n->len, drop[i].p, drop[i].len)) return true;
+  return false;
 }
 
-void rs_page_request(rs_req_t *req, const rs_route_t *route) {
+static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
+  rs__flight_t *fl = ud;
+  rs_loop_t *loop = fl->loop;
+  rs_req_t *req = fl->req;
+  const rs_config_t *cfg = fl->cfg;
+  loop->pending_jobs--;
+  rs_entry_t *e = NULL;
+  int fail = 0;
+  if (err != 0) {
+    fail = err == -ETIMEDOUT ? 504 : 502;
+    rs_log_warn("cached proxy: upstream %s failed for %.*s: %s", fl->route->proxy.upstream,
+                (int)RS_MIN(fl->key_len, 512), fl->key, rs_fetch_strerror(err));
+  } else {
+    rs_buf_t hb = { 0 };
+    bool encoded = false;
+    for (size_t i = 0; i < res->nheaders; i++) {
+      const rs_fetch_header_t *h = &res->headers[i];
+      if (rs__proxy_drop(&h->name)) continue;
+      if (rs_str_ieq(h->name.p, h->name.len, "content-encoding", 16)) {
+        /* already encoded by the upstream: answered as it is, never stored
+         * (the cache builds its own variants from identity bodies) */
+        if (!rs_str_ieq(h->value.p, h->value.len, "identity", 8)) encoded = true;
+        else continue;
+      }
+      rs_buf_printf(&hb, "%.*s: %.*s\r\n", (int)h->name.len, h->name.p, (int)h->value.len, h->value.p);
+    }
+    fl->storable = !encoded && rs_policy_storable(fl->route, res->status, hb.p, hb.len);
+    uint64_t ttl = fl->route_ttl_ms >= 0 ? (uint64_t)fl->route_ttl_ms : cfg->cache.ttl_ms;
+    uint64_t grace = fl->route_grace_ms >= 0 ? (uint64_t)fl->route_grace_ms : cfg->cache.grace_ms;
+    if (ttl == 0) fl->storable = false;
+    const rs_route_t *r = fl->route;
+    size_t tag_lens[64];
+    size_t ntags = RS_MIN(r->cache.ntags, 64);
+    for (size_t i = 0; i < ntags; i++) tag_lens[i] = strlen(r->cache.tags[i]);
+    char *body = res->body_len ? rs_xmalloc(res->body_len) : NULL;
+    if (body != NULL) memcpy(body, res->body, res->body_len);
+    rs_entry_spec_t spec = {
+      .key = fl->key, .key_len = fl->key_len, .hash = fl->hash,
+      .status = res->status, .headers = hb.p ? hb.p : "", .headers_len = hb.len,
+      .body = body ? body : "", .body_len = res->body_len, .body_owned = body,
+      .tags = r->cache.tags, .tag_lens = tag_lens, .ntags = ntags,
+      .ttl_ms = ttl, .grace_ms = grace, .epoch = fl->epoch,
+      .gzip_level = encoded ? 0 : cfg->cache.gzip_level,
+      .brotli_quality = encoded ? -1 : cfg->cache.brotli_quality,
+      .min_compress = cfg->cache.min_compress,
+    };
+    e = rs_entry_build(&spec);
+    free(spec.body_owned);       /* NULL when the entry adopted it */
+    rs_buf_free(&hb);
+    if (e == NULL) fail = 502;
+  }
+
+  bool store = e != NULL && fl->storable;
+  if (e != NULL && !fl->storable) RS_COUNTER_ADD(loop->page->uncacheable, 1);
+  rs_waiter_t *w = rs_cache_complete(loop->cache, fl->hash, fl->key, fl->key_len, e, store);
+  while (w != NULL) {
+    rs_waiter_t *next = w->next;
+    if (store) {
+      rs_entry_ref(e);
+      w->wake(w, e, 0);
+    } else {
+      w->wake(w, NULL, e != NULL ? -1 : fail);
+    }
+    w = next;
+  }
+  if (store && loop->l1 != NULL) rs_l1_offer(loop->l1, e, uv_now(&loop->uv));
+  if (req != NULL) {
+    if (e != NULL) rs_page_respond_entry(req, e, "MISS", rs__release_entry, e);
+    else rs_render_respond_error(req, fail);
+  } else if (e == NULL) {
+    RS_COUNTER_ADD(loop->page->refresh_failed, 1);
+  } else {
+    rs_entry_release(e);
+  }
+  rs__flight_free(fl);
+  rs_server_loop_maybe_done(loop);
+}
+
+/* Start the fetch that owns the flight (req NULL: a background refresh).
+ * Returns 0, or the status to answer with when it could not start (the
+ * flight is then completed as failed). */
+static int rs__proxy_flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
+                                  size_t key_len, uint64_t hash) {
+  rs_loop_t *loop = from->loop;
+  rs__flight_t *fl = rs_xcalloc(1, sizeof(*fl));
+  fl->loop = loop;
+  fl->cfg = from->gen ? from->gen->cfg : loop->cfg;
+  fl->req = req;
+  fl->key = rs_xstrndup(key, key_len);
+  fl->key_len = key_len;
+  fl->hash = hash;
+  fl->route = route;
+  fl->route_ttl_ms = route->render.ttl_ms;
+  fl->route_grace_ms = route->render.grace_ms;
+  fl->epoch = rs_cache_epoch(loop->cache);
+
+  /* The path as the proxy action rewrites it (rs_proxy.c): proxy.path in
+   * place of what the route's prefix matched. */
+  rs_buf_t path = { 0 };
+  const char *rest = from->path.p, *pre = "";
+  size_t rest_len = from->path.len;
+  if (route->proxy.path != NULL) {
+    pre = route->proxy.path;
+    if (route->_is_prefix) {
+      size_t skip = RS_MIN(route->_prefix_len, from->path.len);
+      rest += skip, rest_len -= skip;
+      size_t pl = strlen(pre);
+      if (pl > 0 && pre[pl - 1] == '/' && rest_len > 0 && rest[0] == '/') rest++, rest_len--;
+    } else {
+      rest_len = 0;
+    }
+    if (pre[0] == '\0' && rest_len == 0) pre = "/";
+  }
+  rs_buf_printf(&path, "%s%.*s%s%.*s", pre, (int)rest_len, rest, from->query.len ? "?" : "",
+                (int)from->query.len, from->query.p);
+
+  /* What a shared page may depend on: no cookie, no credentials, identity. */
+  rs_fetch_header_t hs[8];
+  size_t n = 0;
+  char rid[24], xff[64];
+  const char *host = route->proxy.host_mode == RS_PROXY_HOST_LITERAL ? route->proxy.host
+                     : route->proxy.host_mode == RS_PROXY_HOST_UPSTREAM ? route->proxy.upstream : NULL;
+  if (host != NULL) hs[n++] = (rs_fetch_header_t){ RS_STR("Host"), { host, strlen(host) } };
+  else if (from->host.len) hs[n++] = (rs_fetch_header_t){ RS_STR("Host"), from->host };
+  if (from->host.len) hs[n++] = (rs_fetch_header_t){ RS_STR("X-Forwarded-Host"), from->host };
+  hs[n++] = (rs_fetch_header_t){ RS_STR("X-Forwarded-Proto"), RS_STR("http") };
+  const char *peer = rs_req_peer(from);
+  const char *colon = strrchr(peer, ':');
+  size_t pl = colon ? (size_t)(colon - peer) : strlen(peer);
+  if (pl > 1 && peer[0] == '[') peer++, pl -= 2;
+  snprintf(xff, sizeof(xff), "%.*s", (int)pl, peer);
+  hs[n++] = (rs_fetch_header_t){ RS_STR("X-Forwarded-For"), { xff, strlen(xff) } };
+  snprintf(rid, sizeof(rid), "%llx", (unsigned long long)from->id);
+  hs[n++] = (rs_fetch_header_t){ RS_STR("X-Request-Id"), { rid, strlen(rid) } };
+  const rs_str_t *v = rs_req_header(from, "accept");
+  if (v != NULL) hs[n++] = (rs_fetch_header_t){ RS_STR("Accept"), *v };
+  v = rs_req_header(from, "user-agent");
+  if (v != NULL) hs[n++] = (rs_fetch_header_t){ RS_STR("User-Agent"), *v };
+
+  rs_fetch_opts_t o = { .target = route->proxy.upstream, .method = "GET", .path = path.p,
+                        .headers = hs, .nheaders = n };
+  int err = 0;
+  rs_fetch_t *f = rs_fetch_start(loop, &o, rs__proxy_fetched, fl, &err);
+  rs_buf_free(&path);
+  if (f != NULL) {
+    loop->pending_jobs++;
+    return 0;
+  }
+  int status = err == -ETIMEDOUT ? 504 : 502;
+  rs_log_warn("cached proxy: upstream %s: %s", route->proxy.upstream, rs_fetch_strerror(err));
+  rs_waiter_t *w = rs_cache_complete(loop->cache, hash, key, key_len, NULL, false);
+  while (w != NULL) {
+    rs_waiter_t *next = w->next;
+    w->wake(w, NULL, status);
+    w = next;
+  }
+  rs__flight_free(fl);
+  return status;
+}
+
+bool rs_page_proxy_cached(rs_req_t *req, const rs_route_t *route) {
+  /* A proxy route caches when it gives a ttl > 0 (the route's ttl =),
+   * for GET and HEAD, and the cache is on. */
+  if (req->loop->cache == NULL || route->render.ttl_ms <= 0 || route->proxy.upstream == NULL ||
+      (req->method_bit != RS_M_GET && req->method_bit != RS_M_HEAD))
+    return false;
+  rs_page_request(req, route);
+  return true;
+}
+
+/* ------------------------------------------------------------------ the request */
+
+/* A request's way through the cache, in small steps (bypass → key →
+ * lookup → props → render) that can each stop at a Lua hook that yields
+ * and go on from its done callback (lua/rs_lhooks.h). From a per-loop free
+ * list: a hit costs no allocation. */
+enum {
+  RS__S_BYPASS, RS__S_BYPASS_DONE, RS__S_KEY_DONE, RS__S_PROPS_DONE,
+  RS__S_UNCACHED, RS__S_UNCACHED_DONE,
+};
+#define RS__NOHOOK 100           /* a step's outcome when no hook ran */
+#define RS__FLOWS_FREE_MAX 64
+
+typedef struct rs__pflow_s {
+  rs_req_t *req;
+  const rs_route_t *route;
+  rs_lreq_t *lc;                 /* the request's Lua, from its first hook */
+  int step;
+  bool bypass;
+  const char *extra;             /* X-Cache line of an uncached render */
+  const char *key;               /* kbuf, heap (key_heap) or lc's */
+  size_t klen;
+  bool key_heap;
+  uint64_t hash;
+  rs_entry_t *stale;             /* STALE_REFRESH: the page to answer with */
+  struct rs__pflow_s *next;
+  char kbuf[RS__KEY_INLINE];
+} rs__pflow_t;
+
+static rs__pflow_t *rs__pflow_new(rs_req_t *req, const rs_route_t *route, int step) {
+  rs_page_counters_t *pc = req->loop->page;
+  rs__pflow_t *fl = pc->flows;
+  if (fl != NULL) {
+    pc->flows = fl->next;
+    pc->nflows--;
+  } else {
+    fl = rs_xmalloc(sizeof(*fl));
+  }
+  memset(fl, 0, offsetof(rs__pflow_t, kbuf));
+  fl->req = req;
+  fl->route = route;
+  fl->step = step;
+  return fl;
+}
+
+static void rs__pflow_free(rs__pflow_t *fl, rs_loop_t *loop) {
+  if (fl->lc != NULL) rs_lreq_end(fl->lc);
+  if (fl->key_heap) free((char *)fl->key);
+  rs_page_counters_t *pc = loop->page;
+  if (pc->nflows < RS__FLOWS_FREE_MAX) {
+    fl->next = pc->flows;
+    pc->flows = fl;
+    pc->nflows++;
+  } else {
+    free(fl);
+  }
+}
+
+static void rs__pflow_go(rs__pflow_t *fl, int rc);
+
+static void rs__pflow_resumed(rs_lreq_t *lc, int rc) { rs__pflow_go(lc->ud, rc); }
+
+/* Run the route's hook; on a yield, the flow goes on at step next. */
+static int rs__pflow_hook(rs__pflow_t *fl, rs_hook_t hook, int next) {
+  fl->step = next;
+  if (fl->lc == NULL) {
+    fl->lc = rs_lreq_start(fl->req->gen->lua, fl->req, fl->route);  /* its generation's state */
+    fl->lc->ud = fl;
+  }
+  return rs_lreq_run(fl->lc, hook, rs__pflow_resumed);
+}
+
+/* A hook failed (500), exited (its answer), or its client left. The Lua
+ * ends before the answer: answering a request whose client has gone frees
+ * it, and with it perhaps the generation its Lua state belongs to. */
+static void rs__pflow_end(rs__pflow_t *fl, int rc) {
+  rs_req_t *req = fl->req;
+  rs_resp_t resp = fl->lc->resp;
+  rs__pflow_free(fl, req->loop);
+  if (rc == RS_LHOOK_EXIT) rs_req_respond(req, &resp);
+  else rs_render_respond_error(req, 500);
+}
+
+static void rs__fail_flight(rs_loop_t *loop, rs__pflow_t *fl, int status) {
+  rs_waiter_t *w = rs_cache_complete(loop->cache, fl->hash, fl->key, fl->klen, NULL, false);
+  for (rs_waiter_t *next; w != NULL; w = next) {
+    next = w->next;
+    w->wake(w, NULL, status);
+  }
+}
+
+/* After the props hook of a leader or a refresh (rc RS__NOHOOK without one). */
+static void rs__pflow_render(rs__pflow_t *fl, int rc) {
+  rs_req_t *req = fl->req;
+  rs_loop_t *loop = req->loop;
+  rs_entry_t *stale = fl->stale;
+  const char *props = fl->lc != NULL ? fl->lc->props : NULL;
+  size_t plen = fl->lc != NULL ? fl->lc->props_len : 0;
+  if (rc == RS_LHOOK_OK || rc == RS__NOHOOK) {
+    int failed;
+    if (fl->route->action == RS_ACTION_PROXY)
+      failed = rs__proxy_flight_start(req, stale != NULL ? NULL : req, fl->route, fl->key, fl->klen, fl->hash);
+    else if (rs__flight_start(req, stale != NULL ? NULL : req, fl->route, fl->key, fl->klen, fl->hash, props,
+                              plen) != 0)
+      failed = 503;
+    else
+      failed = 0;
+    rs__pflow_free(fl, loop);
+    if (stale != NULL) rs_page_respond_entry(req, stale, "STALE", rs__release_entry, stale);
+    else if (failed != 0) rs_render_respond_error(req, failed);
+    return;
+  }
+  /* A failed hook fails the flight (its waiters: 500); one that exited or
+   * lost its client lets each waiter render its own. */
+  rs__fail_flight(loop, fl, rc == RS_LHOOK_FAIL ? 500 : -1);
+  rs_resp_t resp = fl->lc->resp;
+  rs__pflow_free(fl, loop);
+  if (stale != NULL && rc == RS_LHOOK_FAIL) {
+    /* no refresh: the stale page stays (stale-if-error) */
+    rs_page_respond_entry(req, stale, "STALE", rs__release_entry, stale);
+    return;
+  }
+  if (stale != NULL) rs_entry_release(stale);
+  if (rc == RS_LHOOK_EXIT) rs_req_respond(req, &resp);
+  else rs_render_respond_error(req, 500);
+}
+
+static void rs__pflow_lookup(rs__pflow_t *fl) {
+  rs_req_t *req = fl->req;
+  const rs_route_t *route = fl->route;
   rs_loop_t *loop = req->loop;
   rs_page_counters_t *pc = loop->page;
-  rs_lhooks_call_t lc;
-  bool lua = route->hooks.key || route->hooks.bypass || route->hooks.props;
-  if (lua) rs_lhooks_begin(&lc, loop->lua, req, route);
-  char *props = NULL, *hkey = NULL, *key = NULL;
-  size_t plen = 0, klen = 0;
-  char kbuf[RS__KEY_INLINE];
-
-  bool bypass = rs_policy_bypass(req, route);
-  if (!bypass && route->hooks.bypass && rs_lhooks_bypass(&lc, &bypass) != 0) goto fail;
-  if (bypass || (req->method_bit != RS_M_GET && req->method_bit != RS_M_HEAD)) {
-    /* Personalised requests, and those a bypass rule picks, are not looked
-     * up nor stored. */
-    if (rs__props(&lc, route, &props, &plen) != 0) goto fail;
-    if (bypass) RS_COUNTER_ADD(pc->bypass, 1);
-    rs_render_uncached(req, bypass ? "X-Cache: BYPASS\r\n" : NULL, props, plen);
-    goto out;
-  }
-  RS_COUNTER_ADD(pc->lookups, 1);
-  if (route->hooks.key) {
-    /* The hook's string is the key, as it is: it replaces the default. */
-    if (rs_lhooks_key(&lc, &hkey, &klen) != 0) goto fail;
-    key = hkey;
-  } else {
-    klen = rs_page_key(req->method.p, req->method.len, req->host.p, req->host.len, req->path.p,
-                       req->path.len, req->query.p, req->query.len, kbuf, sizeof(kbuf), &key);
-  }
-  uint64_t hash = rs_cache_hash(loop->cache, key, klen);
+  const char *key = fl->key;
+  size_t klen = fl->klen;
+  uint64_t hash = fl->hash = rs_cache_hash(loop->cache, key, klen);
   uint64_t now = uv_now(&loop->uv);
 
   rs_l1_ref_t *ref;
@@ -351,49 +645,40 @@ void rs_page_request(rs_req_t *req, const rs_route_t *route) {
   if (e != NULL) {
     RS_COUNTER_ADD(pc->hits_l1, 1);
     req->data = ref;
+    rs__pflow_free(fl, loop);
     rs_page_respond_entry(req, e, "HIT-L1", rs__release_l1, req);
-    goto out;
+    return;
   }
 
   if (pc->spare == NULL) pc->spare = rs__waiter_new(loop);
   rs_page_waiter_t *pw = pc->spare;
+  int rc = RS__NOHOOK;
   switch (rs_cache_lookup(loop->cache, hash, key, klen, rs_now_ms(), &e, &pw->w)) {
     case RS_LOOKUP_HIT:
       RS_COUNTER_ADD(pc->hits_l2, 1);
       if (loop->l1 != NULL) rs_l1_offer(loop->l1, e, now);
+      rs__pflow_free(fl, loop);
       rs_page_respond_entry(req, e, "HIT-L2", rs__release_entry, e);
-      break;
+      return;
     case RS_LOOKUP_STALE:
       RS_COUNTER_ADD(pc->stale, 1);
+      rs__pflow_free(fl, loop);
       rs_page_respond_entry(req, e, "STALE", rs__release_entry, e);
-      break;
+      return;
     case RS_LOOKUP_STALE_REFRESH:
+      /* The props of the refresh come first (they need the request); a
+       * props hook that waits on a fetch delays this stale answer. */
       RS_COUNTER_ADD(pc->stale, 1);
-      if (rs__props(&lc, route, &props, &plen) == 0) {
-        rs__flight_start(req, NULL, route, key, klen, hash, props, plen);
-      } else {                   /* no refresh: the stale page stays (stale-if-error) */
-        rs_waiter_t *w = rs_cache_complete(loop->cache, hash, key, klen, NULL, false);
-        for (rs_waiter_t *next; w != NULL; w = next) {
-          next = w->next;
-          w->wake(w, NULL, 500);
-        }
-      }
-      rs_page_respond_entry(req, e, "STALE", rs__release_entry, e);
-      break;
+      fl->stale = e;
+      /* fallthrough */
     case RS_LOOKUP_MISS_LEADER:
-      RS_COUNTER_ADD(pc->misses, 1);
-      if (rs__props(&lc, route, &props, &plen) != 0) {
-        rs_waiter_t *w = rs_cache_complete(loop->cache, hash, key, klen, NULL, false);
-        for (rs_waiter_t *next; w != NULL; w = next) {
-          next = w->next;
-          w->wake(w, NULL, 500);
-        }
-        rs_render_respond_error(req, 500);
-        break;
+      if (fl->stale == NULL) RS_COUNTER_ADD(pc->misses, 1);
+      if (route->hooks.props) {
+        rc = rs__pflow_hook(fl, RS_HOOK_PROPS, RS__S_PROPS_DONE);
+        if (rc == RS_LHOOK_YIELD) return;
       }
-      if (rs__flight_start(req, req, route, key, klen, hash, props, plen) != 0)
-        rs_render_respond_error(req, 503);
-      break;
+      rs__pflow_render(fl, rc);
+      return;
     case RS_LOOKUP_MISS_WAIT:
       RS_COUNTER_ADD(pc->misses, 1);
       RS_COUNTER_ADD(pc->coalesced, 1);
@@ -401,15 +686,112 @@ void rs_page_request(rs_req_t *req, const rs_route_t *route) {
       pw->req = req;
       pw->route = route;
       loop->pending_jobs++;
-      break;
+      rs__pflow_free(fl, loop);
+      return;
   }
-  goto out;
-fail:
-  rs_render_respond_error(req, 500);
-out:
-  if (lua) rs_lhooks_end(&lc);
-  if (key != kbuf) free(key);
-  free(props);
+}
+
+static void rs__pflow_go(rs__pflow_t *fl, int rc) {
+  rs_req_t *req = fl->req;
+  const rs_route_t *route = fl->route;
+  rs_loop_t *loop = req->loop;
+  rs_page_counters_t *pc = loop->page;
+  switch (fl->step) {
+    case RS__S_BYPASS:
+      fl->bypass = rs_policy_bypass(req, route);
+      rc = RS__NOHOOK;
+      if (!fl->bypass && route->hooks.bypass) {
+        rc = rs__pflow_hook(fl, RS_HOOK_BYPASS, RS__S_BYPASS_DONE);
+        if (rc == RS_LHOOK_YIELD) return;
+      }
+      /* fallthrough */
+    case RS__S_BYPASS_DONE:
+      if (rc != RS__NOHOOK) {
+        if (rc != RS_LHOOK_OK) {
+          rs__pflow_end(fl, rc);
+          return;
+        }
+        fl->bypass = fl->lc->bypass;
+      }
+      if (fl->bypass || (req->method_bit != RS_M_GET && req->method_bit != RS_M_HEAD)) {
+        /* Personalised requests, and those a bypass rule picks, are not
+         * looked up nor stored. */
+        if (fl->bypass) RS_COUNTER_ADD(pc->bypass, 1);
+        fl->extra = fl->bypass ? "X-Cache: BYPASS\r\n" : NULL;
+        fl->step = RS__S_UNCACHED;
+        rs__pflow_go(fl, RS__NOHOOK);
+        return;
+      }
+      RS_COUNTER_ADD(pc->lookups, 1);
+      rc = RS__NOHOOK;
+      if (route->hooks.key) {
+        rc = rs__pflow_hook(fl, RS_HOOK_KEY, RS__S_KEY_DONE);
+        if (rc == RS_LHOOK_YIELD) return;
+      }
+      /* fallthrough */
+    case RS__S_KEY_DONE:
+      if (rc != RS__NOHOOK) {
+        if (rc != RS_LHOOK_OK) {
+          rs__pflow_end(fl, rc);
+          return;
+        }
+        /* The hook's string is the key, as it is: it replaces the default. */
+        fl->key = fl->lc->key;
+        fl->klen = fl->lc->key_len;
+      } else {
+        char *k;
+        fl->klen = rs_page_key(req->method.p, req->method.len, req->host.p, req->host.len, req->path.p,
+                               req->path.len, req->query.p, req->query.len, fl->kbuf, sizeof(fl->kbuf), &k);
+        fl->key = k;
+        fl->key_heap = k != fl->kbuf;
+      }
+      rs__pflow_lookup(fl);
+      return;
+    case RS__S_PROPS_DONE:
+      rs__pflow_render(fl, rc);
+      return;
+    case RS__S_UNCACHED:
+      rc = RS__NOHOOK;
+      if (route->hooks.props) {
+        rc = rs__pflow_hook(fl, RS_HOOK_PROPS, RS__S_UNCACHED_DONE);
+        if (rc == RS_LHOOK_YIELD) return;
+      }
+      /* fallthrough */
+    case RS__S_UNCACHED_DONE:
+      if (rc != RS__NOHOOK && rc != RS_LHOOK_OK) {
+        rs__pflow_end(fl, rc);
+        return;
+      }
+    {
+      char *props = fl->lc != NULL ? fl->lc->props : NULL;
+      size_t plen = fl->lc != NULL ? fl->lc->props_len : 0;
+      const char *extra = fl->extra;
+      if (fl->lc != NULL) fl->lc->props = NULL;    /* taken */
+      rs__pflow_free(fl, loop);
+      if (route->action == RS_ACTION_PROXY) rs_proxy_request(req, route);   /* streamed, not stored */
+      else rs_render_uncached(req, extra, props, plen);
+      free(props);
+      return;
+    }
+  }
+}
+
+void rs_page_request(rs_req_t *req, const rs_route_t *route) {
+  rs__pflow_go(rs__pflow_new(req, route, RS__S_BYPASS), RS__NOHOOK);
+}
+
+void rs_page_uncached(rs_req_t *req, const rs_route_t *route, const char *extra) {
+  if (route->action == RS_ACTION_PROXY) {
+    rs_proxy_request(req, route);
+    return;
+  }
+  if (!route->hooks.props) {
+    rs_render_uncached(req, extra, NULL, 0);
+    return;
+  }
+  rs__pflow_t *fl = rs__pflow_new(req, route, RS__S_UNCACHED);
+  fl->extra = extra;
+  rs__pflow_go(fl, RS__NOHOOK);
 }
 
 /* ------------------------------------------------------------------ loops, metrics */
@@ -428,7 +810,14 @@ void rs_page_loop_init(rs_loop_t *loop) {
 void rs_page_loop_dispose(rs_loop_t *loop) {
   if (loop->l1 != NULL) rs_l1_destroy(loop->l1);
   loop->l1 = NULL;
-  if (loop->page != NULL) free(loop->page->spare);
+  if (loop->page != NULL) {
+    free(loop->page->spare);
+    while (loop->page->flows != NULL) {
+      struct rs__pflow_s *fl = loop->page->flows;
+      loop->page->flows = fl->next;
+      free(fl);
+    }
+  }
   free(loop->page);
   loop->page = NULL;
 }

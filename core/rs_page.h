@@ -35,6 +35,8 @@ typedef struct rs_page_counters_s {
   uint64_t uncacheable;          /* rendered pages not stored (Set-Cookie, …) */
   uint64_t refresh_failed;       /* background refreshes that failed (stale kept) */
   struct rs_page_waiter_s *spare; /* a waiter ready for the next lookup */
+  struct rs__pflow_s *flows;     /* request flows ready for reuse (rs_page.c) */
+  size_t nflows;
 } __attribute__((aligned(RS_CACHELINE))) rs_page_counters_t;
 
 /* Set up / tear down the loop's L1 and counters. On the loop's thread (or
@@ -42,8 +44,24 @@ typedef struct rs_page_counters_s {
 void rs_page_loop_init(rs_loop_t *loop);
 void rs_page_loop_dispose(rs_loop_t *loop);
 
-/* The render action through the cache. */
+/* The render action through the cache. The route's Lua hooks (bypass,
+ * key, props) run in the request's coroutine; one that yields (ssr.fetch,
+ * ssr.sleep) suspends the flow, which goes on when it finishes. A hook
+ * that fails answers 500; one that calls req:exit answers with its answer
+ * (a leader's flight then fails and its waiters render their own). A hit
+ * never runs the props hook. */
 void rs_page_request(rs_req_t *req, const rs_route_t *route);
+
+/* A proxy route (RS_ACTION_PROXY) through the page cache: when the route
+ * gives a ttl > 0, the cache is on and req is GET or HEAD, answers req like a
+ * render route whose pages come from a GET to the upstream (stored when
+ * rs_policy_storable says; an upstream's Content-Encoding is answered as
+ * it is and never stored), and returns true; else false (stream it). */
+bool rs_page_proxy_cached(rs_req_t *req, const rs_route_t *route);
+
+/* Render req without the cache (extra: an X-Cache line or NULL), after the
+ * route's props hook, which may wait. */
+void rs_page_uncached(rs_req_t *req, const rs_route_t *route, const char *extra);
 
 /* The default cache key: "GET host/path?query" with the host lower-cased
  * and without its port, HEAD folded into GET, and the query's parameters

@@ -1,12 +1,99 @@
 /* core/rs_policy.c — see rs_policy.h. */
 #include "rs_policy.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-bool rs_policy_bypass(const rs_req_t *req, const rs_route_t *route) {
-  (void)route;
-  return req->nheaders && (rs_req_header(req, "authorization") || rs_req_header(req, "cookie"));
+#include "rs_cache.h"
+#include "rs_page.h"
+#include "rs_render.h"
+
+/* ------------------------------------------------------------------ bypass */
+
+static bool rs__listed(const char *const *names, const char *s, size_t n) {
+  for (; *names != NULL; names++)
+    if (strlen(*names) == n && memcmp(*names, s, n) == 0) return true;
+  return false;
 }
+
+static bool rs__is_space(char c) { return c == ' ' || c == '\t'; }
+
+/* A listed cookie with a non-empty value in any Cookie header ("a=1; b=2";
+ * a quoted value counts without its quotes, as req.cookie reads it). */
+static bool rs__cookie_hit(const rs_req_t *req, const char *const *names) {
+  for (size_t i = 0; i < req->nheaders; i++) {
+    const rs_header_t *h = &req->headers[i];
+    if (!rs_str_ieq(h->name.p, h->name.len, "cookie", 6)) continue;
+    const char *c = h->value.p, *end = h->value.p + h->value.len;
+    while (c < end) {
+      const char *semi = memchr(c, ';', (size_t)(end - c));
+      const char *stop = semi ? semi : end;
+      while (c < stop && rs__is_space(*c)) c++;
+      const char *eq = memchr(c, '=', (size_t)(stop - c));
+      if (eq != NULL && eq > c) {
+        const char *ne = eq;
+        while (ne > c && rs__is_space(ne[-1])) ne--;
+        const char *v = eq + 1, *ve = stop;
+        while (v < ve && rs__is_space(*v)) v++;
+        while (ve > v && rs__is_space(ve[-1])) ve--;
+        if (ve - v >= 2 && v[0] == '"' && ve[-1] == '"') v++, ve--;
+        if (ve > v && rs__listed(names, c, (size_t)(ne - c))) return true;
+      }
+      c = stop + 1;
+    }
+  }
+  return false;
+}
+
+/* A listed header (names lower-case) with a non-blank value. */
+static bool rs__header_hit(const rs_req_t *req, const char *const *names) {
+  for (size_t i = 0; i < req->nheaders; i++) {
+    const rs_header_t *h = &req->headers[i];
+    const char *v = h->value.p, *ve = h->value.p + h->value.len;
+    while (v < ve && rs__is_space(*v)) v++;
+    if (v == ve) continue;
+    for (const char *const *n = names; *n != NULL; n++)
+      if (rs_str_ieq(h->name.p, h->name.len, *n, strlen(*n))) return true;
+  }
+  return false;
+}
+
+/* A listed query parameter (its name percent-decoded) with a non-empty
+ * value: "?preview=1" counts, "?preview=" and "?preview" do not. */
+static bool rs__query_hit(const rs_req_t *req, const char *const *names) {
+  const char *q = req->query.p, *end = req->query.p + req->query.len;
+  char small[128];
+  while (q != NULL && q < end) {
+    const char *amp = memchr(q, '&', (size_t)(end - q));
+    const char *stop = amp ? amp : end;
+    const char *eq = memchr(q, '=', (size_t)(stop - q));
+    if (eq != NULL && eq + 1 < stop) {
+      size_t n = (size_t)(eq - q);
+      if (memchr(q, '%', n) == NULL && memchr(q, '+', n) == NULL) {
+        if (rs__listed(names, q, n)) return true;
+      } else if (n <= sizeof(small)) {  /* longer names are never listed ones */
+        size_t dn = rs_url_decode(small, q, n, true);
+        if (rs__listed(names, small, dn)) return true;
+      }
+    }
+    q = stop + 1;
+  }
+  return false;
+}
+
+bool rs_policy_bypass(const rs_req_t *req, const rs_route_t *route) {
+  if (route == NULL)
+    return req->nheaders && (rs_req_header(req, "authorization") || rs_req_header(req, "cookie"));
+  if (req->nheaders) {
+    if (!route->cache.authorization && rs_req_header(req, "authorization")) return true;
+    if (!route->cache.cookie && rs_req_header(req, "cookie")) return true;
+    if (route->cache.bypass_header && rs__header_hit(req, route->cache.bypass_header)) return true;
+    if (route->cache.bypass_cookie && rs__cookie_hit(req, route->cache.bypass_cookie)) return true;
+  }
+  return route->cache.bypass_query && req->query.len && rs__query_hit(req, route->cache.bypass_query);
+}
+
+/* ------------------------------------------------------------------ storable */
 
 /* Does [v, end) hold the token tok (lower-case), case-insensitively? */
 static bool rs__has_token(const char *v, const char *end, const char *tok) {
@@ -16,9 +103,19 @@ static bool rs__has_token(const char *v, const char *end, const char *tok) {
   return false;
 }
 
+bool rs_policy_status_ok(const rs_route_t *route, int status) {
+  if (status < 0 || status >= 64 * (int)RS_ARRAY_SIZE(route->cache.statuses)) return false;
+  if (route != NULL) {
+    const uint64_t *bits = route->cache.statuses;
+    uint64_t any = 0;
+    for (size_t i = 0; i < RS_ARRAY_SIZE(route->cache.statuses); i++) any |= bits[i];
+    if (any) return (bits[status / 64] >> (status % 64)) & 1;
+  }
+  return status == 200 || status == 301 || status == 302 || status == 404;
+}
+
 bool rs_policy_storable(const rs_route_t *route, int status, const char *h, size_t len) {
-  (void)route;
-  if (status != 200 && status != 301 && status != 302 && status != 404) return false;
+  if (!rs_policy_status_ok(route, status)) return false;
   const char *p = h, *end = h + len;
   while (p < end) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -34,4 +131,44 @@ bool rs_policy_storable(const rs_route_t *route, int status, const char *h, size
     p = line_end + 1;
   }
   return true;
+}
+
+/* ------------------------------------------------------------------ purge */
+
+int rs_policy_purge_by(const char *name, size_t len) {
+  static const char *const names[] = {
+#define XX(n, str) str,
+    RS_PURGE_MAP(XX)
+#undef XX
+  };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(names); i++)
+    if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0) return (int)i;
+  return -1;
+}
+
+size_t rs_policy_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len,
+                       const char *host, size_t host_len) {
+  switch (by) {
+    case RS_PURGE_KEY: return rs_cache_purge_key(cache, v, len);
+    case RS_PURGE_PREFIX: return rs_cache_purge_prefix(cache, v, len);
+    case RS_PURGE_TAG: return rs_cache_purge_tag(cache, v, len);
+    case RS_PURGE_ALL: return rs_cache_purge_all(cache);
+    case RS_PURGE_URL: {
+      const char *qm = memchr(v, '?', len);
+      size_t plen = qm ? (size_t)(qm - v) : len;
+      return rs_policy_purge_url(cache, host, host_len, v, plen, qm ? qm + 1 : NULL,
+                                 qm ? len - plen - 1 : 0);
+    }
+    default: return 0;
+  }
+}
+
+size_t rs_policy_purge_url(struct rs_cache_s *cache, const char *host, size_t host_len,
+                           const char *path, size_t path_len, const char *query, size_t query_len) {
+  char kbuf[512], *key;
+  size_t klen = rs_page_key("GET", 3, host ? host : "", host ? host_len : 0, path, path_len,
+                            query, query_len, kbuf, sizeof(kbuf), &key);
+  size_t n = rs_cache_purge_key(cache, key, klen);
+  if (key != kbuf) free(key);
+  return n;
 }

@@ -1,24 +1,70 @@
 /* core/rs_policy.h — a route's cache policy, decided in C: which requests
- * skip the cache (bypass) and which answers may be stored.
+ * skip the cache (bypass), which answers may be stored, and the purges that
+ * the admin listener and Lua's ssr.purge share.
  *
- * rs_page.c (and the cached proxy path) ask these two questions; the
- * route's declarative options (lua/rs_lroute.c) fill what they read. Any
- * thread: both read only the route and their arguments. */
+ * rs_page.c (and the cached proxy path) ask the first two questions; the
+ * route's declarative options (lua/rs_lcache.c, through lua/rs_lroute.c)
+ * fill route->cache, which they read. No Lua on the request path. Any
+ * thread: they read only the route and their arguments. */
 #ifndef RS_POLICY_H
 #define RS_POLICY_H
 
 #include "rs_conn.h"
 #include "rs_router.h"
 
+struct rs_cache_s;
+
 /* Does req skip the cache (not looked up, not stored) by the route's
  * declarative rules? Requests carrying Authorization or Cookie do unless
- * the route allows them. A Lua bypass hook is asked separately, after. */
+ * the route allows them (route->cache.authorization / .cookie); then any
+ * cookie, header or query parameter named in route->cache.bypass_* that is
+ * present with a non-empty value does. A Lua bypass hook is asked
+ * separately, after. route may be NULL (defaults). */
 bool rs_policy_bypass(const rs_req_t *req, const rs_route_t *route);
 
 /* May an answer with this status and header block ("name: value\r\n"...,
  * names in any case) be stored for route? Never with Set-Cookie or
- * Cache-Control private / no-store; statuses as the route says (default
- * 200, 301, 302, 404). route may be NULL (defaults). */
+ * Cache-Control private / no-store; statuses as the route says
+ * (route->cache.statuses; default 200, 301, 302, 404). route may be NULL
+ * (defaults). */
 bool rs_policy_storable(const rs_route_t *route, int status, const char *headers, size_t len);
+
+/* May status be stored for route (the status rule of rs_policy_storable)? */
+bool rs_policy_status_ok(const rs_route_t *route, int status);
+
+/* ------------------------------------------------------------------ purge */
+
+/* What a purge selects. */
+#define RS_PURGE_MAP(XX) \
+  XX(KEY, "key")         \
+  XX(PREFIX, "prefix")   \
+  XX(TAG, "tag")         \
+  XX(ALL, "all")         \
+  XX(URL, "url")
+
+typedef enum {
+#define XX(name, str) RS_PURGE_##name,
+  RS_PURGE_MAP(XX)
+#undef XX
+  RS_PURGE_MAX
+} rs_purge_by_t;
+
+/* The selector called name ("key", "prefix", "tag", "all", "url"), or -1. */
+int rs_policy_purge_by(const char *name, size_t len);
+
+/* Drop from cache the pages that v[0..len) selects: a key, a key prefix,
+ * a tag, everything (v unused), or a URL ("/path?query", with host: the
+ * page under its default key, as rs_page_key builds it; pages stored under a
+ * key hook's key are not found that way). Bumps the purge epoch, so every
+ * loop's L1 stops serving them at its next lookup and a render that began
+ * before never puts its page back. Returns how many pages were removed.
+ * Any thread. */
+size_t rs_policy_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len,
+                       const char *host, size_t host_len);
+
+/* The URL purge with the path and the query apart (query without '?';
+ * NULL/0 for none), as the admin listener has them. */
+size_t rs_policy_purge_url(struct rs_cache_s *cache, const char *host, size_t host_len,
+                           const char *path, size_t path_len, const char *query, size_t query_len);
 
 #endif

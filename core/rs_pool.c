@@ -73,6 +73,9 @@ struct rs_pool_s {
   uint64_t rejected;             /* atomic: any loop thread adds */
   uint64_t skipped;              /* atomic: background jobs refused */
   uint64_t cancelled_at_submit;
+  /* atomic: jobs submitted and not yet handed back to their loop. A pool
+   * retired by a reload is destroyed once it reaches 0 (rs_pool_idle). */
+  size_t inflight;
 };
 
 static const char *const rs__outcome_labels[] = {
@@ -128,9 +131,12 @@ int rs_pool_check(const rs_config_t *cfg, char *err, size_t errlen) {
 
 /* ------------------------------------------------------------------ completions */
 
-static void rs__deliver(rs_render_job_t *job) {
+static void rs__deliver(rs_pool_t *pool, rs_render_job_t *job) {
   job->finished_ms = rs_now_ms();
   rs_inbox_post(job->inbox, &job->task);
+  /* release: the job's after_render (which may read the generation's
+   * routes) happens before a reader that sees the count reach 0 frees them. */
+  __atomic_fetch_sub(&pool->inflight, 1, __ATOMIC_RELEASE);
 }
 
 /* ------------------------------------------------------------------ rendering */
@@ -320,11 +326,12 @@ static void rs__worker_main(void *arg) {
       job->outcome = RS_RENDER_EXPIRED;
       job->status = 503;
     } else {
-      rs__worker_render(w, job);
+      if (job->no_render) job->outcome = RS_RENDER_OK;
+      else rs__worker_render(w, job);
       if (job->after_render != NULL) job->after_render(job);
     }
-    RS_COUNTER_ADD(w->outcomes[job->outcome], 1);
-    rs__deliver(job);
+    if (!job->no_render) RS_COUNTER_ADD(w->outcomes[job->outcome], 1);
+    rs__deliver(pool, job);
   }
   uv_mutex_lock(&w->lock);
   rs_v8_engine_t *e = w->engine;
@@ -364,7 +371,7 @@ static void rs__watchdog_main(void *arg) {
 
 /* ------------------------------------------------------------------ metrics */
 
-static void rs__collect(rs_buf_t *out, void *ud) {
+void rs_pool_collect(rs_buf_t *out, void *ud) {
   rs_pool_t *pool = ud;
   uint64_t outcomes[RS_RENDER_OUTCOME_MAX] = { 0 };
   uint64_t hist[RS__NHIST + 1] = { 0 };
@@ -487,7 +494,6 @@ int rs_pool_create(const rs_config_t *cfg, rs_pool_t **out, char *err, size_t er
   for (int i = 0; i < pool->nthreads; i++)
     if (uv_thread_create(&pool->workers[i].thread, rs__worker_main, &pool->workers[i]) != 0) abort();
   if (uv_thread_create(&pool->watchdog, rs__watchdog_main, pool) != 0) abort();
-  rs_metrics_register("render", rs__collect, pool);
   *out = pool;
   return 0;
 }
@@ -535,12 +541,18 @@ int rs_pool_submit_ex(rs_pool_t *pool, rs_render_job_t *job, bool background) {
     return -EBUSY;
   }
   int which = background ? 1 : 0;
+  __atomic_fetch_add(&pool->inflight, 1, __ATOMIC_RELAXED);  /* under qlock: before any deliver */
   if (pool->q[which].tail) pool->q[which].tail->_next = job; else pool->q[which].head = job;
   pool->q[which].tail = job;
   pool->qlen++;
   uv_cond_signal(&pool->qcond);
   uv_mutex_unlock(&pool->qlock);
   return 0;
+}
+
+bool rs_pool_idle(const rs_pool_t *pool) {
+  /* acquire: pairs with rs__deliver's release */
+  return pool == NULL || __atomic_load_n(&pool->inflight, __ATOMIC_ACQUIRE) == 0;
 }
 
 void rs_pool_abort(rs_pool_t *pool) {

@@ -46,6 +46,10 @@ struct rs_render_job_s {
   /* Optional, on the render thread right after the render (e.g. build the
    * cache entry and its compressed variants there, not on the loop). */
   void (*after_render)(rs_render_job_t *job);
+  /* Skip V8: run after_render only (outcome OK). For work that belongs on
+   * a render thread but is not a render (completing a cache entry's
+   * variants, rs_entry_complete). */
+  bool no_render;
 
   /* Input: filled by the submitter; borrowed pointers must stay valid
    * until done() runs (the request they point into lives that long). */
@@ -80,7 +84,9 @@ struct rs_render_job_s {
 /* Start V8 and `cfg->render.threads` render threads, each loading the
  * bundle. The first engine is made here, on the calling thread, so that a
  * broken bundle is an error now: returns 0, or -1 with err holding
- * "FILE:LINE: reason". Main thread. */
+ * "FILE:LINE: reason". cfg must outlive the pool. Main thread, at start and
+ * on each reload (SIGHUP makes a new pool for the new configuration; the
+ * old one is destroyed once idle). */
 int rs_pool_create(const rs_config_t *cfg, rs_pool_t **out, char *err, size_t errlen);
 
 /* Load the bundle once and throw it away (for `rustyssr -t`). Same
@@ -99,6 +105,15 @@ int rs_pool_submit(rs_pool_t *pool, rs_render_job_t *job);
 /* The same for work no client waits for (cache refreshes): admitted only
  * while the queue is less than half full, refusals counted apart. */
 int rs_pool_submit_ex(rs_pool_t *pool, rs_render_job_t *job, bool background);
+
+/* No job submitted to pool is still queued, rendering or on its way back
+ * (its done task has been posted to its loop). NULL is idle. Any thread. */
+bool rs_pool_idle(const rs_pool_t *pool);
+
+/* The pool's metric families (rustyssr_renders_total, ...), as an
+ * rs_metrics collector: the server registers one that forwards to the pool
+ * in use, which a reload replaces. Main thread. */
+void rs_pool_collect(rs_buf_t *out, void *pool);
 
 /* Shutdown forced: terminate the renders running now and answer every
  * queued job EXPIRED without rendering. Any thread. */

@@ -225,7 +225,8 @@ void rs_render_uncached(rs_req_t *req, const char *extra, const char *props, siz
   job->inbox = &loop->inbox;
   job->data = req;
   job->_extra = extra;
-  if (rs_pool_submit(loop->pool, job) != 0) {
+  /* The pool of the request's generation: across a reload, the bundle it started with. */
+  if (rs_pool_submit(req->gen ? req->gen->pool : loop->pool, job) != 0) {
     rs_log_warn("render queue full (%zu): 503 for %.*s", loop->cfg->render.queue,
                 (int)RS_MIN(req->url.len, 512), req->url.p);
     rs_render_job_free(job);
@@ -242,18 +243,5 @@ void rs_render_request(rs_req_t *req, const rs_route_t *route) {
     rs_page_request(req, route);
     return;
   }
-  char *props = NULL;
-  size_t plen = 0;
-  if (route->hooks.props) {
-    rs_lhooks_call_t c;
-    rs_lhooks_begin(&c, req->loop->lua, req, route);
-    int rc = rs_lhooks_props(&c, &props, &plen);
-    rs_lhooks_end(&c);
-    if (rc != 0) {
-      rs_render_respond_error(req, 500);
-      return;
-    }
-  }
-  rs_render_uncached(req, NULL, props, plen);
-  free(props);
+  rs_page_uncached(req, route, NULL);   /* after the props hook, which may wait */
 }

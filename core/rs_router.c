@@ -89,6 +89,7 @@ typedef struct {
 struct rs_router_s {
   rs_route_t **all;              /* declaration order; owns the routes */
   size_t n, cap;
+  bool view;                     /* borrows the routes (rs_router_create_view) */
 
   rs__group_t *slots;            /* open addressing; key == NULL is empty */
   size_t nslots;                 /* a power of two, or 0 */
@@ -212,8 +213,15 @@ rs_router_t *rs_router_create(void) {
   return r;
 }
 
+rs_router_t *rs_router_create_view(void) {
+  rs_router_t *r = rs_router_create();
+  r->view = true;
+  return r;
+}
+
 void rs_route_free(rs_route_t *route) {
   if (route == NULL) return;
+  free(route->server);
   free(route->host);
   free(route->path);
   free(route->where);
@@ -222,6 +230,10 @@ void rs_route_free(rs_route_t *route) {
   free(route->files.root);
   free(route->files.index);
   free(route->redirect.to);
+  free(route->proxy.upstream);
+  free(route->proxy.path);
+  free(route->proxy.host);
+  free(route->cache._mem);
   free(route);
 }
 
@@ -247,7 +259,8 @@ void rs_router_destroy(rs_router_t *r) {
   }
   free(r->sites);
   free(r->site_slots);
-  for (size_t i = 0; i < r->n; i++) rs_route_free(r->all[i]);
+  if (!r->view)
+    for (size_t i = 0; i < r->n; i++) rs_route_free(r->all[i]);
   free(r->all);
   free(r);
 }
@@ -519,7 +532,7 @@ int rs_router_add(rs_router_t *r, rs_route_t *route, const char **why) {
   if (bad == NULL) bad = rs__check_host(route->host);
   if (bad != NULL) {
     if (why) *why = bad;
-    rs_route_free(route);
+    if (!r->view) rs_route_free(route);
     return -EINVAL;
   }
 
@@ -527,7 +540,7 @@ int rs_router_add(rs_router_t *r, rs_route_t *route, const char **why) {
   route->_is_prefix = route->path[len - 1] == '*';
   route->_prefix_len = route->_is_prefix ? len - 1 : len;
   route->_host_len = route->host ? strlen(route->host) : 0;
-  route->_order = (unsigned)r->n;
+  if (!r->view) route->_order = (unsigned)r->n;
 
   if (r->n == r->cap) {
     r->cap = r->cap ? r->cap * 2 : 16;

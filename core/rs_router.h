@@ -37,7 +37,11 @@ typedef enum {
   RS_ACTION_RENDER,              /* the bundle renders it (core/rs_render.h) */
   RS_ACTION_STATIC,              /* files under a root (core/rs_static.h) */
   RS_ACTION_REDIRECT,            /* Location: to (core/rs_dispatch.c) */
+  RS_ACTION_PROXY,               /* to an upstream (core/rs_proxy.h) */
 } rs_action_t;
+
+/* proxy.host: which Host header the upstream gets. */
+enum { RS_PROXY_HOST_KEEP = 0, RS_PROXY_HOST_UPSTREAM, RS_PROXY_HOST_LITERAL };
 
 typedef struct rs_route_s {
   unsigned methods;              /* RS_M_* mask; a GET route also answers HEAD */
@@ -47,6 +51,8 @@ typedef struct rs_route_s {
   int priority;                  /* higher first among equally specific routes */
   rs_action_t action;
   char *where;                   /* "file:line" of the declaration, for logs (owned) */
+  char *server;                  /* the listener it belongs to: a name from ssr.config's
+                                    servers, NULL = the main one (listen) (owned) */
 
   struct {                       /* Lua hooks the route declared (lua/rs_lhooks.h);
                                     a route with none never enters Lua */
@@ -60,11 +66,35 @@ typedef struct rs_route_s {
     int64_t grace_ms;            /* -1: cache.grace */
   } render;
 
+  struct {                       /* the cache policy of a route that caches
+                                    (core/rs_policy.h; filled by lua/rs_lcache.c).
+                                    All zero = the defaults. Its ttl and grace are
+                                    render.ttl_ms / grace_ms above. */
+    bool cookie;                 /* requests with Cookie may be looked up and stored */
+    bool authorization;          /* the same for Authorization */
+    const char *const *bypass_cookie;  /* NULL-ended names; the request skips the */
+    const char *const *bypass_header;  /* cache when one is present and non-empty; */
+    const char *const *bypass_query;   /* NULL = none. Header names lower-case */
+    const char *const *tags;     /* added to every page the route stores */
+    size_t ntags;
+    uint64_t statuses[10];       /* bit s: status s may be stored; all zero =
+                                    200, 301, 302, 404 */
+    char *_mem;                  /* owns the lists and their strings */
+  } cache;
+
   struct {                       /* RS_ACTION_REDIRECT */
     char *to;                    /* the target (owned) */
     int status;                  /* 301, 302, 303, 307 or 308 */
     bool keep_query;             /* append the request's ?query */
   } redirect;
+
+  struct {                       /* RS_ACTION_PROXY (core/rs_proxy.h) */
+    char *upstream;              /* the upstream's name in ssr.config (owned) */
+    char *path;                  /* replaces what the route's prefix matched;
+                                    NULL = the path as sent (owned) */
+    int host_mode;               /* RS_PROXY_HOST_* */
+    char *host;                  /* the literal Host, for _LITERAL (owned) */
+  } proxy;
 
   struct {                       /* RS_ACTION_STATIC */
     char *root;                  /* the folder, as resolved at load (owned) */
@@ -93,6 +123,12 @@ typedef struct rs_router_s rs_router_t;
 
 rs_router_t *rs_router_create(void);
 void rs_router_destroy(rs_router_t *r);
+
+/* A router that indexes routes owned by another router (one listener's
+ * share of the config's routes, rs_config.h): rs_router_add on it keeps
+ * route->_order as the owner set it and never frees the route;
+ * rs_router_destroy frees only the index. Main thread. */
+rs_router_t *rs_router_create_view(void);
 
 /* Take ownership of route (heap-allocated by the caller with its strings).
  * Returns 0, or -EINVAL with *why set (a static string) when the path is not

@@ -6,6 +6,10 @@
  * itself, and waits at a barrier with the main thread; only after the
  * barrier does anyone accept (h2o's run_loop, nginx's workers).
  *
+ * Reload: SIGHUP → rs_reload (core/rs_reload.h): a new generation of
+ * config, routes, render pool and per-loop Lua states, taken by each loop
+ * through its inbox; requests in flight keep theirs.
+ *
  * Shutdown: SIGTERM/SIGINT bump drain_gen and wake every loop; each loop
  * closes its listener and its idle connections, lets the busy ones finish
  * (answers go out with Connection: close), and ends when it has none left.
@@ -16,11 +20,14 @@
 #include "rs_admin.h"
 #include "rs_conn.h"
 #include "rs_dispatch.h"
+#include "rs_lcache.h"
 #include "rs_lhooks.h"
 #include "rs_log.h"
 #include "rs_metrics.h"
 #include "rs_page.h"
+#include "rs_reload.h"
 #include "rs_topo.h"
+#include "rs_upstream.h"
 #include "rs_v8.h"
 
 #include <arpa/inet.h>
@@ -92,20 +99,31 @@ static void rs__on_tick(uv_timer_t *t) {
   rs_loop_t *loop = t->data;
   rs__update_time(loop);
   rs_conn_flush_access_log(loop);
+  if (loop->gens != NULL && loop->gens->_next != NULL) rs_loop_gens_sweep(loop);
 }
 
-static void rs__on_connection(uv_stream_t *listener, int status) {
-  rs_loop_t *loop = listener->data;
+static void rs__on_connection(uv_stream_t *stream, int status) {
+  rs_listener_t *l = stream->data;
+  rs_loop_t *loop = l->loop;
   if (status < 0) {
     rs_log_warn("accept on loop %d: %s", loop->index, uv_strerror(status));
     return;
   }
   if (loop->draining) return;
-  rs_conn_accept(loop, listener);
+  rs_conn_accept(loop, stream, l->server);
 }
 
 static void rs__loop_close_walk(uv_handle_t *h, void *arg) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void rs__loop_unlisten(rs_loop_t *loop) {
+  for (int k = 0; k < loop->nlsn; k++) {
+    if (loop->lsn[k].open) {
+      uv_close((uv_handle_t *)&loop->lsn[k].tcp, NULL);
+      loop->lsn[k].open = false;
+    }
+  }
 }
 
 /* Called on the loop when woken, and when its last connection closed. */
@@ -117,10 +135,7 @@ static void rs__loop_check(rs_loop_t *loop) {
   int force = __atomic_load_n(&srv->force_gen, __ATOMIC_ACQUIRE);
   if (drain > 0 && !loop->draining) {
     loop->draining = true;
-    if (loop->listening) {
-      uv_close((uv_handle_t *)&loop->listener, NULL);
-      loop->listening = false;
-    }
+    rs__loop_unlisten(loop);
     rs_conn_drain_all(loop, false);
   }
   if (force > 0) rs_conn_drain_all(loop, true);
@@ -147,21 +162,27 @@ void rs_server_loop_maybe_done(rs_loop_t *loop) {
   if (loop->draining && loop->nconns == 0 && loop->pending_jobs == 0) uv_async_send(&loop->wake);
 }
 
-static int rs__loop_init(rs_loop_t *loop, rs_server_t *srv, int index, int fd, rs_handler_fn handler,
-                         uv_async_cb wake_cb, void *wake_data) {
+/* fds: one per listener (-1 = none), taken over by the loop. */
+static int rs__loop_init(rs_loop_t *loop, rs_server_t *srv, int index, const int *fds, int nfds,
+                         rs_handler_fn handler, uv_async_cb wake_cb, void *wake_data) {
   memset(loop, 0, sizeof(*loop));
   loop->index = index;
   loop->server = srv;
   loop->cfg = srv->cfg;
   loop->handler = handler;
-  loop->listen_fd = fd;
+  loop->nlsn = nfds;
+  loop->lsn = rs_xcalloc((size_t)RS_MAX(nfds, 1), sizeof(rs_listener_t));
+  for (int k = 0; k < nfds; k++) {
+    loop->lsn[k].loop = loop;
+    loop->lsn[k].server = k;
+    loop->lsn[k].fd = fds[k];
+  }
   int rc = uv_loop_init(&loop->uv);
   if (rc != 0) return rc;
   uv_async_init(&loop->uv, &loop->wake, wake_cb);
   loop->wake.data = wake_data;
   uv_timer_init(&loop->uv, &loop->tick);
   loop->tick.data = loop;
-  loop->pool = srv->pool;
   loop->cache = srv->cache;
   if (index > 0) rs_inbox_init(&loop->inbox, &loop->uv);
   if (index > 0 && loop->cache != NULL) rs_page_loop_init(loop);
@@ -170,12 +191,17 @@ static int rs__loop_init(rs_loop_t *loop, rs_server_t *srv, int index, int fd, r
 }
 
 static int rs__loop_listen(rs_loop_t *loop) {
-  if (loop->listen_fd < 0) return 0;
-  uv_tcp_init(&loop->uv, &loop->listener);
-  loop->listener.data = loop;
-  int rc = uv_tcp_open(&loop->listener, loop->listen_fd);
-  if (rc == 0) rc = uv_listen((uv_stream_t *)&loop->listener, loop->cfg->backlog, rs__on_connection);
-  if (rc != 0) return rc;
+  for (int k = 0; k < loop->nlsn; k++) {
+    rs_listener_t *l = &loop->lsn[k];
+    if (l->fd < 0) continue;
+    uv_tcp_init(&loop->uv, &l->tcp);
+    l->tcp.data = l;
+    int rc = uv_tcp_open(&l->tcp, l->fd);
+    l->open = true;              /* the handle owns the fd now, even on failure */
+    l->fd = -1;
+    if (rc == 0) rc = uv_listen((uv_stream_t *)&l->tcp, loop->cfg->backlog, rs__on_connection);
+    if (rc != 0) return rc;
+  }
   loop->listening = true;
   /* The Date line changes once a second; the tick keeps it (and the access
    * log's clock) fresh without a time() call per request. Unref'd: it
@@ -185,42 +211,40 @@ static int rs__loop_listen(rs_loop_t *loop) {
   return 0;
 }
 
-static bool rs__has_hooks(const rs_config_t *cfg) {
-  for (size_t i = 0; i < rs_router_count(cfg->router); i++) {
-    const rs_route_t *r = rs_router_get(cfg->router, i);
-    if (r->hooks.handler || r->hooks.key || r->hooks.bypass || r->hooks.props) return true;
-  }
-  return false;
-}
-
 static void rs__loop_thread(void *arg) {
   rs_loop_t *loop = arg;
   rs_server_t *srv = loop->server;
   rs_log_set_thread(loop->index);
-  if (rs__has_hooks(srv->cfg)) {
-    /* One Lua state per loop thread, running the same file. */
-    char err[1024];
-    loop->lua = rs_lhooks_create(srv->cfg, err, sizeof(err));
-    if (loop->lua == NULL) {
-      rs_log_error("loop %d: Lua: %s", loop->index, err);
-      loop->start_failed = true;
-    } else {
-      rs_log_info("loop %d: Lua hooks ready", loop->index);
-    }
+  rs_lcache_thread_init(loop->cache);      /* ssr.purge's cache on this thread */
+  char err[1024];
+  if (rs_loop_gen_open(loop->gen, err, sizeof(err)) != 0) {
+    rs_log_error("loop %d: Lua: %s", loop->index, err);
+    loop->start_failed = true;
+  } else {
+    __atomic_store_n(&loop->gen->state, RS_LOOP_GEN_ACTIVE, __ATOMIC_RELEASE);
+    rs_loop_gen_use(loop, loop->gen);
+    if (loop->lua != NULL) rs_log_info("loop %d: Lua hooks ready", loop->index);
   }
   char where[96] = "unpinned (pin = false)";
-  if (srv->cfg->pin) rs_topo_pin_self(loop->index - 1, where, sizeof(where));
+  if (loop->cfg->pin) rs_topo_pin_self(loop->index - 1, where, sizeof(where));
   int rc = rs__loop_listen(loop);
-  if (rc != 0) rs_log_error("loop %d: listen: %s", loop->index, uv_strerror(rc));
-  else rs_log_info("loop %d: listening on %s:%d, %s", loop->index, srv->cfg->listen.host, srv->port, where);
+  if (rc != 0) {
+    rs_log_error("loop %d: listen: %s", loop->index, uv_strerror(rc));
+  } else {
+    for (int k = 0; k < srv->nlisteners; k++)
+      rs_log_info("loop %d: listening on %s:%d%s%s, %s", loop->index, srv->lsn_addrs[k].host,
+                  srv->lsn_addrs[k].port, k ? " for server " : "", k ? srv->lsn_names[k] : "", where);
+  }
   uv_barrier_wait(&srv->barrier);
   uv_run(&loop->uv, UV_RUN_DEFAULT);
   rs_conn_loop_dispose(loop);
   /* Handles close in the run above; a last pass collects their callbacks. */
   uv_run(&loop->uv, UV_RUN_NOWAIT);
   rs_page_loop_dispose(loop);
-  rs_lhooks_destroy(loop->lua);
+  /* Every request is gone: close every share this loop still holds. */
+  while (loop->gens != NULL) rs_loop_gen_close(loop->gens);
   loop->lua = NULL;
+  loop->upstreams = NULL;
   rs_inbox_dispose(&loop->inbox);
   if (uv_loop_close(&loop->uv) != 0) rs_log_warn("loop %d: handles left open at exit", loop->index);
 }
@@ -263,6 +287,18 @@ static void rs__collect(rs_buf_t *out, void *ud) {
     rs_buf_printf(out, "rustyssr_request_errors_total{kind=\"%s\",status=\"%d\"} %llu\n",
                   rs_req_error_label((rs_req_error_t)k), rs_req_error_status((rs_req_error_t)k),
                   (unsigned long long)sum.req_errors[k]);
+  rs_metrics_family(out, "rustyssr_reloads_total", "counter", "Configuration reloads (SIGHUP), by result.");
+  rs_buf_printf(out, "rustyssr_reloads_total{result=\"ok\"} %llu\n", (unsigned long long)srv->reloads_ok);
+  rs_buf_printf(out, "rustyssr_reloads_total{result=\"failed\"} %llu\n",
+                (unsigned long long)srv->reloads_failed);
+  rs_metrics_family(out, "rustyssr_config_generations", "gauge",
+                    "Configurations alive: the current one, plus those that requests in flight still use.");
+  rs_buf_printf(out, "rustyssr_config_generations %d\n", rs_reload_gen_count(srv));
+}
+
+static void rs__collect_render(rs_buf_t *out, void *ud) {
+  rs_server_t *srv = ud;
+  if (srv->gen != NULL && rs_gen_pool(srv->gen) != NULL) rs_pool_collect(out, rs_gen_pool(srv->gen));
 }
 
 /* ------------------------------------------------------------------ main loop */
@@ -280,7 +316,7 @@ static void rs__on_deadline(uv_timer_t *t) {
   rs_log_warn("shutdown: deadline of %llu ms passed, closing the connections left",
               (unsigned long long)srv->cfg->timeouts.shutdown);
   __atomic_store_n(&srv->force_gen, 1, __ATOMIC_RELEASE);
-  rs_pool_abort(srv->pool);
+  rs_reload_abort_pools(srv);
   rs__wake_all(srv);
 }
 
@@ -298,6 +334,7 @@ static void rs__maybe_finish(rs_server_t *srv) {
   if (srv->loops_done < srv->nloops || !srv->admin.closed) return;
   if (srv->cache != NULL) uv_close((uv_handle_t *)&srv->sweep, NULL);
   uv_close((uv_handle_t *)&srv->deadline, NULL);
+  uv_close((uv_handle_t *)&srv->gen_timer, NULL);
   uv_close((uv_handle_t *)&srv->loop_done, NULL);
   uv_close((uv_handle_t *)&srv->sigterm, NULL);
   uv_close((uv_handle_t *)&srv->sigint, NULL);
@@ -322,17 +359,21 @@ static void rs__on_admin_wake(uv_async_t *a) {
 static void rs__on_signal(uv_signal_t *s, int signum) {
   rs_server_t *srv = s->data;
   if (signum == SIGHUP) {
-    rs_log_warn("SIGHUP: configuration reload is not available yet; keeping the current one");
+    rs_reload(srv);
     return;
   }
   if (srv->stopping) {
     rs_log_warn("%s again: closing every connection now", strsignal(signum));
     __atomic_store_n(&srv->force_gen, 1, __ATOMIC_RELEASE);
-    rs_pool_abort(srv->pool);
+    rs_reload_abort_pools(srv);
     rs__wake_all(srv);
     return;
   }
   srv->stopping = true;
+  if (srv->gen_timer_on) {       /* retired generations are freed at exit */
+    uv_timer_stop(&srv->gen_timer);
+    srv->gen_timer_on = false;
+  }
   rs_log_info("%s: graceful shutdown, finishing requests in flight (deadline %llu ms)",
               strsignal(signum), (unsigned long long)srv->cfg->timeouts.shutdown);
   __atomic_store_n(&srv->drain_gen, 1, __ATOMIC_RELEASE);
@@ -357,22 +398,35 @@ int rs_server_run(rs_config_t *cfg) {
               rs_topo_cores() == 1 ? "" : "s", rs_topo_pus(), rs_topo_pus() == 1 ? "" : "s",
               cfg->pin ? "on" : "off");
 
-  /* Listeners first: every failure here is reported before a thread runs. */
-  int *fds = rs_xcalloc((size_t)srv.nloops, sizeof(int));
-  for (int i = 0; i < srv.nloops; i++) fds[i] = -1;
-  int admin_fd = -1;
-  rs_addr_t addr = cfg->listen;
-  for (int i = 0; i < srv.nloops; i++) {
-    int port = 0;
-    fds[i] = rs_server_listen_socket(&addr, cfg->backlog, true, &port);
-    if (fds[i] < 0) {
-      rs_log_error("listen on %s:%d: %s", addr.host, addr.port, strerror(-fds[i]));
-      rc = fds[i];
-      goto fail_sockets;
-    }
-    addr.port = port;          /* port 0: the others join the port the first got */
-    srv.port = port;
+  /* Listeners first: every failure here is reported before a thread runs.
+   * fds[i * nl + k]: loop i's socket for listener k (0 = listen, 1 + j =
+   * servers[j]). */
+  int nl = srv.nlisteners = 1 + (int)cfg->nservers;
+  srv.lsn_names = rs_xcalloc((size_t)nl, sizeof(char *));
+  srv.lsn_addrs = rs_xcalloc((size_t)nl, sizeof(rs_addr_t));
+  for (int k = 0; k < nl; k++) {
+    srv.lsn_names[k] = k ? rs_xstrdup(cfg->servers[k - 1].name) : NULL;
+    srv.lsn_addrs[k] = k ? cfg->servers[k - 1].addr : cfg->listen;
   }
+  int *fds = rs_xcalloc((size_t)(srv.nloops * nl), sizeof(int));
+  for (int i = 0; i < srv.nloops * nl; i++) fds[i] = -1;
+  int admin_fd = -1;
+  rs_gen_t *gen0 = NULL;
+  for (int k = 0; k < nl; k++) {
+    rs_addr_t *addr = &srv.lsn_addrs[k];
+    for (int i = 0; i < srv.nloops; i++) {
+      int port = 0;
+      int fd = fds[i * nl + k] = rs_server_listen_socket(addr, cfg->backlog, true, &port);
+      if (fd < 0) {
+        rs_log_error("listen on %s:%d%s%s%s: %s", addr->host, addr->port, k ? " (server " : "",
+                     k ? srv.lsn_names[k] : "", k ? ")" : "", strerror(-fd));
+        rc = fd;
+        goto fail_sockets;
+      }
+      addr->port = port;         /* port 0: the others join the port the first got */
+    }
+  }
+  srv.port = srv.lsn_addrs[0].port;
   if (cfg->admin_enabled) {
     admin_fd = rs_server_listen_socket(&cfg->admin, cfg->backlog, false, &srv.admin_port);
     if (admin_fd < 0) {
@@ -382,8 +436,10 @@ int rs_server_run(rs_config_t *cfg) {
     }
   }
 
-  rc = rs__loop_init(&srv.admin, &srv, 0, admin_fd, rs_admin_handle, rs__on_admin_wake, &srv);
+  rc = rs__loop_init(&srv.admin, &srv, 0, &admin_fd, admin_fd >= 0 ? 1 : 0, rs_admin_handle,
+                     rs__on_admin_wake, &srv);
   if (rc != 0) goto fail_sockets;
+  admin_fd = -1;                 /* the admin loop owns it now */
   rc = rs__loop_listen(&srv.admin);
   if (rc != 0) {
     rs_log_error("admin listener: %s", uv_strerror(rc));
@@ -393,6 +449,8 @@ int rs_server_run(rs_config_t *cfg) {
   srv.loop_done.data = &srv;
   uv_timer_init(&srv.admin.uv, &srv.deadline);
   srv.deadline.data = &srv;
+  uv_timer_init(&srv.admin.uv, &srv.gen_timer);
+  srv.gen_timer.data = &srv;
   uv_signal_init(&srv.admin.uv, &srv.sigterm);
   uv_signal_init(&srv.admin.uv, &srv.sigint);
   uv_signal_init(&srv.admin.uv, &srv.sighup);
@@ -401,9 +459,12 @@ int rs_server_run(rs_config_t *cfg) {
   uv_signal_start(&srv.sigint, rs__on_signal, SIGINT);
   uv_signal_start(&srv.sighup, rs__on_signal, SIGHUP);
   rs_metrics_register("server", rs__collect, &srv);
+  rs_metrics_register("render", rs__collect_render, &srv);  /* the current pool's, when any */
+  rs_lhooks_metrics_register();
+  rs_pool_t *pool0 = NULL;
   if (cfg->render.bundle != NULL) {
     char err[1024];
-    if (rs_pool_create(cfg, &srv.pool, err, sizeof(err)) != 0) {
+    if (rs_pool_create(cfg, &pool0, err, sizeof(err)) != 0) {
       rs_log_error("render: %s", err);
       rc = -EINVAL;
       goto fail_sockets;
@@ -428,14 +489,17 @@ int rs_server_run(rs_config_t *cfg) {
   for (int i = 0; i < srv.nloops; i++) {
     /* Each loop on its own cache lines: its counters are written hot. */
     if (posix_memalign((void **)&srv.loops[i], RS_CACHELINE, sizeof(rs_loop_t)) != 0) abort();
-    rc = rs__loop_init(srv.loops[i], &srv, i + 1, fds[i], rs_dispatch, rs__on_wake, srv.loops[i]);
+    rc = rs__loop_init(srv.loops[i], &srv, i + 1, &fds[i * nl], nl, rs_dispatch, rs__on_wake, srv.loops[i]);
     if (rc != 0) {
       rs_log_error("loop %d: %s", i + 1, uv_strerror(rc));
       abort();
     }
-    fds[i] = -1;               /* the loop owns it now */
+    for (int k = 0; k < nl; k++) fds[i * nl + k] = -1;  /* the loop owns them now */
   }
+  gen0 = srv.gen = rs_gen_new(&srv, cfg, false, pool0);
+  for (int i = 0; i < srv.nloops; i++) rs_loop_gen_use(srv.loops[i], rs_gen_share(gen0, i));
   if (srv.cache != NULL) rs_metrics_register("cache", rs__collect_cache, &srv);
+  rs_upstream_metrics_register(srv.nloops);
   uv_barrier_init(&srv.barrier, (unsigned)srv.nloops + 1);
   for (int i = 0; i < srv.nloops; i++) {
     if (uv_thread_create(&srv.loops[i]->thread, rs__loop_thread, srv.loops[i]) != 0) {
@@ -456,33 +520,47 @@ int rs_server_run(rs_config_t *cfg) {
     }
   }
   if (cfg->admin_enabled) rs_log_info("admin: listening on %s:%d", cfg->admin.host, srv.admin_port);
+  for (int k = 1; k < nl; k++)
+    rs_log_info("server %s: serving http://%s:%d/", srv.lsn_names[k], srv.lsn_addrs[k].host,
+                srv.lsn_addrs[k].port);
   rs_log_info("ready: serving http://%s:%d/", cfg->listen.host, srv.port);
 
   uv_run(&srv.admin.uv, UV_RUN_DEFAULT);
 
   for (int i = 0; i < srv.nloops; i++) {
     uv_thread_join(&srv.loops[i]->thread);
-    free(srv.loops[i]);
+    free(srv.loops[i]->lsn);
   }
-  free(srv.loops);
   uv_barrier_destroy(&srv.barrier);
-  rs_pool_destroy(srv.pool);
+  /* The loops have stopped: every generation goes, pools first (their
+   * threads may still hold the configs). */
+  rs_reload_free_all(&srv);
+  for (int i = 0; i < srv.nloops; i++) free(srv.loops[i]);
+  free(srv.loops);
   if (srv.cache != NULL) rs_cache_destroy(srv.cache);
   rs_conn_loop_dispose(&srv.admin);
   uv_run(&srv.admin.uv, UV_RUN_NOWAIT);
   uv_loop_close(&srv.admin.uv);
+  free(srv.admin.lsn);
   rs_metrics_reset();
   rs_topo_dispose();
   free(fds);
+  for (int k = 0; k < nl; k++) free(srv.lsn_names[k]);
+  free(srv.lsn_names);
+  free(srv.lsn_addrs);
   uv_mutex_destroy(&srv.wake_lock);
   rs_log_info("exit");
   return srv.exit_code;
 
 fail_sockets:
-  for (int i = 0; i < srv.nloops; i++)
+  for (int i = 0; i < srv.nloops * nl; i++)
     if (fds[i] >= 0) close(fds[i]);
-  if (admin_fd >= 0 && !srv.admin.listening) close(admin_fd);
+  if (admin_fd >= 0) close(admin_fd);
   free(fds);
+  free(srv.admin.lsn);
+  for (int k = 0; k < nl; k++) free(srv.lsn_names[k]);
+  free(srv.lsn_names);
+  free(srv.lsn_addrs);
   rs_topo_dispose();
   uv_mutex_destroy(&srv.wake_lock);
   return rc < 0 ? rc : -1;

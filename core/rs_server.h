@@ -1,11 +1,24 @@
 /* core/rs_server.h — the process: loop threads, their listeners, the main
- * loop (signals, admin listener, housekeeping) and graceful shutdown.
+ * loop (signals, admin listener, housekeeping), reload and graceful
+ * shutdown.
  *
  * Threads: the main thread runs rs_server_run; it owns the admin listener
  * and the signal handlers. Each of cfg->workers loop threads owns one libuv
- * loop, one listening socket on the shared port (SO_REUSEPORT) and every
- * connection that socket accepts. Nothing crosses between loops except the
- * wake-ups below. */
+ * loop, one listening socket per listener (`listen`, then each of the
+ * config's `servers`) on the shared ports (SO_REUSEPORT) and every
+ * connection those sockets accept. Nothing crosses between loops except the
+ * wake-ups below and tasks posted to a loop's inbox.
+ *
+ * Generations (reload, SIGHUP): a configuration, its routes, its render pool
+ * and, on each loop, its Lua state (and per-loop upstream runtime) form one
+ * generation. The main thread loads a new one and posts it to every loop;
+ * each loop switches at its own pace. A request takes a reference on the
+ * loop's generation when it is dispatched (req->gen) and drops it when it is
+ * freed, so requests in flight finish on what they started with. A loop's
+ * share of a generation it no longer uses is closed on that loop when its
+ * count reaches 0 (loop-local: no atomics on the request path); the main
+ * thread frees the generation once every loop closed its share and its pool
+ * has no job in flight. */
 #ifndef RS_SERVER_H
 #define RS_SERVER_H
 
@@ -20,6 +33,7 @@ typedef struct rs_req_s rs_req_t;
 typedef struct rs_conn_s rs_conn_t;
 typedef struct rs_loop_s rs_loop_t;
 typedef struct rs_server_s rs_server_t;
+typedef struct rs_gen_s rs_gen_t;
 
 /* A handler takes a parsed request and, now or later on the same loop,
  * answers it with rs_req_respond. */
@@ -36,14 +50,55 @@ typedef struct {
   uint64_t req_errors[RS_REQ_E_MAX];
 } __attribute__((aligned(RS_CACHELINE))) rs_loop_counters_t;
 
+/* One loop's share of a configuration generation: what requests dispatched
+ * on that loop under it use. Created by the main thread, opened (Lua state)
+ * and closed on its loop; refs and retired are the loop's only. */
+typedef struct rs_loop_gen_s {
+  rs_gen_t *gen;
+  rs_loop_t *loop;
+  const rs_config_t *cfg;
+  rs_pool_t *pool;               /* NULL without a bundle */
+  const struct rs_router_s *const *routers; /* per listener of the process */
+  struct rs_lhooks_s *lua;       /* this loop's Lua state, when a route has hooks */
+  struct rs_upstreams_s *upstreams; /* this loop's upstream runtime (rs_upstream.h);
+                                    requests keep the one they started with */
+  size_t refs;                   /* requests dispatched under it, not yet freed */
+  bool retired;                  /* the loop has switched to a newer one */
+  int state;                     /* atomic, main reads: RS_LOOP_GEN_* */
+  rs_task_t task;                /* switch to it, then close it */
+  bool _close_posted;            /* task is in the loop's inbox */
+  struct rs_loop_gen_s *_next;   /* the loop's open shares */
+} __attribute__((aligned(RS_CACHELINE))) rs_loop_gen_t;
+
+enum { RS_LOOP_GEN_PENDING = 0, RS_LOOP_GEN_ACTIVE, RS_LOOP_GEN_FAILED, RS_LOOP_GEN_CLOSED };
+
+/* A share whose last reference went while it was retired: close it. Loop
+ * thread (rs_loop_gen_unref calls it). */
+void rs_loop_gen_last(rs_loop_gen_t *lg);
+
+/* Take / drop a reference on the loop's generation. Loop thread. */
+static inline void rs_loop_gen_ref(rs_loop_gen_t *lg) { lg->refs++; }
+static inline void rs_loop_gen_unref(rs_loop_gen_t *lg) {
+  if (--lg->refs == 0 && lg->retired) rs_loop_gen_last(lg);
+}
+
+/* One listening socket of a loop. */
+typedef struct {
+  uv_tcp_t tcp;
+  rs_loop_t *loop;
+  int server;                    /* 0 = listen, 1 + k = servers[k] */
+  int fd;                        /* until uv_tcp_open takes it; -1 after */
+  bool open;
+} rs_listener_t;
+
 struct rs_loop_s {
   uv_loop_t uv;
   int index;                     /* 0 = main/admin loop, 1..N = workers */
   rs_server_t *server;
-  const rs_config_t *cfg;
+  const rs_config_t *cfg;        /* the current generation's (loop->gen->cfg) */
   rs_handler_fn handler;
-  uv_tcp_t listener;
-  int listen_fd;
+  rs_listener_t *lsn;            /* one per listener */
+  int nlsn;
   uv_async_t wake;               /* main → loop: drain or force-close */
   uv_timer_t tick;               /* once a second: Date, access-log flush */
   uv_thread_t thread;
@@ -64,11 +119,15 @@ struct rs_loop_s {
   int drain_seen;                /* last drain generation acted on */
   bool closed;
 
-  rs_pool_t *pool;               /* the render pool, NULL without a bundle */
+  rs_loop_gen_t *gen;            /* the current generation's share (NULL on loop 0) */
+  rs_loop_gen_t *gens;           /* every share this loop opened and not closed */
+  rs_pool_t *pool;               /* the render pool, NULL without a bundle (current) */
   struct rs_cache_s *cache;      /* L2, shared; NULL when caching is off */
   struct rs_l1_s *l1;            /* this loop's L1 */
   struct rs_page_counters_s *page; /* this loop's cache counters (rs_page.h) */
-  struct rs_lhooks_s *lua;       /* this loop's Lua state, when a route has hooks */
+  struct rs_lhooks_s *lua;       /* this loop's Lua state, when a route has hooks (current) */
+  struct rs_upstreams_s *upstreams; /* upstream runtime (rs_upstream.h) (current): a
+                                    request or fetch keeps the one it started with */
   bool start_failed;
   rs_inbox_t inbox;              /* work handed to this loop by other threads */
   size_t pending_jobs;           /* submitted, not yet back */
@@ -77,11 +136,10 @@ struct rs_loop_s {
 };
 
 struct rs_server_s {
-  rs_config_t *cfg;
+  rs_config_t *cfg;              /* the current generation's (main thread) */
   int nloops;
   rs_loop_t **loops;             /* worker loops, index 1..N in loops[0..N-1] */
   rs_loop_t admin;               /* the main thread's loop */
-  rs_pool_t *pool;
   struct rs_cache_s *cache;
   uv_timer_t sweep;              /* housekeeping: expired pages, once a second */
   uv_signal_t sigterm, sigint, sighup;
@@ -92,6 +150,18 @@ struct rs_server_s {
   uv_barrier_t barrier;
   int port;                      /* the port actually bound (after port 0) */
   int admin_port;
+  int nlisteners;                /* 1 + the servers at start (fixed until restart) */
+  char **lsn_names;              /* per listener: NULL for listen, else the server's name */
+  rs_addr_t *lsn_addrs;          /* per listener, the port as bound */
+
+  rs_gen_t *gen;                 /* current (main thread) */
+  rs_gen_t *retired;             /* replaced, not yet freed */
+  rs_gen_t *applying;            /* posted to the loops, not yet switched by all */
+  bool reload_queued;            /* a SIGHUP came while one was being applied */
+  uint64_t reloads_ok, reloads_failed;
+  unsigned gen_seq;
+  uv_timer_t gen_timer;          /* watches reloads being applied and retired generations */
+  bool gen_timer_on;
   /* Written by the main thread, read by loops after a wake-up. */
   int drain_gen;                 /* bumped on SIGTERM/SIGINT */
   int force_gen;                 /* bumped when the drain deadline passes */
@@ -106,8 +176,10 @@ void rs_server_loop_maybe_done(rs_loop_t *loop);
 
 /* Bind the listeners (failures come back here, before any thread starts),
  * start the loop threads behind a barrier, then run the main loop until a
- * SIGTERM/SIGINT drain completes. Returns the process exit code (0 after a
- * clean drain) or a negative errno when start-up failed (logged). */
+ * SIGTERM/SIGINT drain completes; SIGHUP reloads meanwhile (see the top of
+ * this file). cfg stays the caller's: the server never frees it, even once a
+ * reload replaced it. Returns the process exit code (0 after a clean drain)
+ * or a negative errno when start-up failed (logged). */
 int rs_server_run(rs_config_t *cfg);
 
 /* Create one TCP listening socket with SO_REUSEPORT (and SO_REUSEADDR) set

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rs_lfetch.h"
 #include "rs_lroute.h"
 #include "rs_lutil.h"
 
@@ -15,11 +16,15 @@
 
 static const char *const rs__config_keys[] = {
   "listen", "admin", "backlog", "workers", "pin", "limits", "timeouts", "log", "render",
-  "cache", NULL
+  "cache", "upstreams", "servers", NULL
+};
+static const char *const rs__upstream_keys[] = {
+  "servers", "keepalive", "connect_timeout_ms", "send_timeout_ms", "read_timeout_ms", "timeout_ms",
+  "idle_timeout_ms", "retries", "max_fails", "fail_timeout_ms", NULL
 };
 static const char *const rs__cache_keys[] = {
   "max_entries", "max_bytes", "shards", "ttl", "grace", "l1", "gzip_level", "brotli_quality",
-  "min_compress", NULL
+  "min_compress", "clear_on_reload", NULL
 };
 static const char *const rs__l1_keys[] = { "hot", "entries", "bytes", NULL };
 static const char *const rs__render_keys[] = {
@@ -257,6 +262,171 @@ static void rs__config_cache(lua_State *L, int t, rs_config_t *c) {
     c->cache.min_compress = rs_lutil_size(L, -1, "ssr.config", "cache.min_compress", 0, (size_t)1 << 30);
     lua_pop(L, 1);
   }
+  if (rs_lutil_field(L, t, "clear_on_reload")) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      rs_lutil_error(L, "ssr.config: 'cache.clear_on_reload' must be a boolean, got %s",
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    c->cache.clear_on_reload = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+}
+
+#define RS__MAX_SERVERS 16
+
+/* servers = { backend = "127.0.0.1:9000", ... }: named listeners beyond
+ * listen. Names are borrowed from the table (slot t) until the commit. */
+typedef struct {
+  const char *name;
+  rs_addr_t addr;
+} rs__server_t;
+
+static size_t rs__config_servers(lua_State *L, int t, rs__server_t *out) {
+  char desc[64], name[96];
+  size_t n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, t) != 0) {
+    if (lua_type(L, -2) != LUA_TSTRING)
+      rs_lutil_error(L, "ssr.config: 'servers' maps names to addresses, as in servers = { backend = "
+                     "\"127.0.0.1:9000\" }; got a %s key", luaL_typename(L, -2));
+    size_t len;
+    const char *s = lua_tolstring(L, -2, &len);
+    bool ok = len > 0 && len <= 64;
+    for (size_t i = 0; ok && i < len; i++)
+      ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+           s[i] == '_' || s[i] == '-';
+    if (!ok)
+      rs_lutil_error(L, "ssr.config: server name \"%.64s\" must be letters, digits, '_' or '-' (at most 64)",
+                     s);
+    if (n == RS__MAX_SERVERS) rs_lutil_error(L, "ssr.config: at most %d servers", RS__MAX_SERVERS);
+    snprintf(name, sizeof(name), "servers.%s", s);
+    if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+      rs_lutil_error(L, "ssr.config: '%s' must be \"host:port\" or a port number, got %s", name,
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    rs__config_addr(L, lua_gettop(L), name, "0.0.0.0", &out[n].addr);
+    out[n].name = s;
+    n++;
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
+/* One server of an upstream: "host:port" with a numeric host or
+ * "localhost", and a port other than 0. */
+static void rs__upstream_server(lua_State *L, int idx, const char *uname, size_t i, rs_addr_t *a) {
+  char desc[64];
+  if (lua_type(L, idx) != LUA_TSTRING)
+    rs_lutil_error(L, "ssr.config: upstream '%s': servers[%zu] must be \"host:port\", got %s", uname, i,
+                   rs_lutil_describe(L, idx, desc, sizeof(desc)));
+  const char *s = lua_tostring(L, idx);
+  char buf[128];
+  const char *why = "";
+  if (strncmp(s, "localhost:", 10) == 0 && strlen(s) < sizeof(buf) - 10) {
+    snprintf(buf, sizeof(buf), "127.0.0.1:%s", s + 10);
+    s = buf;
+  }
+  if (strchr(s, ':') == NULL || s[0] == ':')
+    rs_lutil_error(L, "ssr.config: upstream '%s': server \"%.64s\": expected \"host:port\"", uname,
+                   lua_tostring(L, idx));
+  if (rs_addr_parse(s, a, &why) != 0)
+    rs_lutil_error(L, "ssr.config: upstream '%s': server \"%.64s\": %s", uname, lua_tostring(L, idx), why);
+  if (a->port == 0)
+    rs_lutil_error(L, "ssr.config: upstream '%s': server \"%.64s\": port 0", uname, lua_tostring(L, idx));
+}
+
+/* upstreams = { api = { servers = { "127.0.0.1:9000" }, keepalive = 32, ... } }.
+ * With out == NULL only checks (and raises); with out, fills out[] (the
+ * table was checked: nothing raises) and returns the count. */
+static size_t rs__config_upstreams(lua_State *L, int t, rs_upstream_conf_t *out) {
+  char desc[64];
+  static const struct { const char *key; size_t off; long long min, max; } ms[] = {
+    { "connect_timeout_ms", offsetof(rs_upstream_conf_t, connect_timeout_ms), 1, RS__DAY_MS },
+    { "send_timeout_ms", offsetof(rs_upstream_conf_t, send_timeout_ms), 1, RS__DAY_MS },
+    { "timeout_ms", offsetof(rs_upstream_conf_t, read_timeout_ms), 1, RS__DAY_MS },
+    { "read_timeout_ms", offsetof(rs_upstream_conf_t, read_timeout_ms), 1, RS__DAY_MS },
+    { "idle_timeout_ms", offsetof(rs_upstream_conf_t, idle_timeout_ms), 1, RS__DAY_MS },
+    { "fail_timeout_ms", offsetof(rs_upstream_conf_t, fail_timeout_ms), 1, RS__DAY_MS },
+  };
+  size_t n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, t) != 0) {
+    int v = lua_gettop(L), k = v - 1;
+    if (lua_type(L, k) != LUA_TSTRING)
+      rs_lutil_error(L, "ssr.config: 'upstreams' maps names to tables, as in upstreams = { api = "
+                     "{ servers = { \"127.0.0.1:9000\" } } }; got a key %s",
+                     rs_lutil_describe(L, k, desc, sizeof(desc)));
+    const char *name = lua_tostring(L, k);
+    size_t nlen = strlen(name);
+    bool ok = nlen > 0 && nlen <= 64;
+    for (size_t i = 0; ok && i < nlen; i++)
+      ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+           (name[i] >= '0' && name[i] <= '9') || name[i] == '_' || name[i] == '-' || name[i] == '.';
+    if (!ok)
+      rs_lutil_error(L, "ssr.config: upstream name \"%.64s\" must be 1..64 letters, digits, '_', '-' or '.'",
+                     name);
+    if (lua_type(L, v) != LUA_TTABLE)
+      rs_lutil_error(L, "ssr.config: upstream '%s' must be a table, got %s", name,
+                     rs_lutil_describe(L, v, desc, sizeof(desc)));
+    lua_pushfstring(L, "ssr.config.upstreams.%s", name);
+    rs_lutil_check_keys(L, v, lua_tostring(L, -1), rs__upstream_keys);
+    lua_pop(L, 1);
+    lua_pushfstring(L, "upstream '%s'", name);
+    const char *ctx = lua_tostring(L, -1);   /* slot v + 1 */
+    rs_upstream_conf_t u;
+    rs_upstream_conf_init(&u);
+    if (!rs_lutil_field(L, v, "servers"))
+      rs_lutil_error(L, "ssr.config: upstream '%s' has no 'servers', as in servers = { \"127.0.0.1:9000\" }",
+                     name);
+    if (lua_type(L, -1) == LUA_TSTRING) {    /* one server as a string */
+      lua_createtable(L, 1, 0);
+      lua_pushvalue(L, -2);
+      lua_rawseti(L, -2, 1);
+      lua_remove(L, -2);
+    }
+    if (lua_type(L, -1) != LUA_TTABLE)
+      rs_lutil_error(L, "ssr.config: upstream '%s': 'servers' must be a list of \"host:port\", got %s", name,
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    int st = lua_gettop(L);
+    size_t ns = lua_objlen(L, st);
+    if (ns == 0)
+      rs_lutil_error(L, "ssr.config: upstream '%s': 'servers' is empty", name);
+    if (ns > 256)
+      rs_lutil_error(L, "ssr.config: upstream '%s': at most 256 servers", name);
+    rs_addr_t addrs[256];
+    for (size_t i = 1; i <= ns; i++) {
+      lua_rawgeti(L, st, (int)i);
+      rs__upstream_server(L, -1, name, i, &addrs[i - 1]);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (rs_lutil_field(L, v, "keepalive")) {
+      u.keepalive = (size_t)rs_lutil_int(L, -1, ctx, "keepalive", 0, 100000);
+      lua_pop(L, 1);
+    }
+    if (rs_lutil_field(L, v, "retries")) {
+      u.retries = (int)rs_lutil_int(L, -1, ctx, "retries", 0, 100);
+      lua_pop(L, 1);
+    }
+    if (rs_lutil_field(L, v, "max_fails")) {
+      u.max_fails = (int)rs_lutil_int(L, -1, ctx, "max_fails", 0, 1000000);
+      lua_pop(L, 1);
+    }
+    for (size_t i = 0; i < RS_ARRAY_SIZE(ms); i++) {
+      if (!rs_lutil_field(L, v, ms[i].key)) continue;
+      uint64_t *dst = (uint64_t *)((char *)&u + ms[i].off);
+      *dst = (uint64_t)rs_lutil_int(L, -1, ctx, ms[i].key, ms[i].min, ms[i].max);
+      lua_pop(L, 1);
+    }
+    if (out != NULL) {
+      u.name = rs_xstrdup(name);
+      u.servers = rs_xmalloc(ns * sizeof(rs_addr_t));
+      memcpy(u.servers, addrs, ns * sizeof(rs_addr_t));
+      u.nservers = ns;
+      out[n] = u;
+    }
+    n++;
+    lua_settop(L, k);
+  }
+  return n;
 }
 
 /* A nested table (limits, timeouts, log) or raise. Pushes it. */
@@ -287,6 +457,9 @@ static int rs__config(lua_State *L) {
   const char *log_error = NULL, *log_access = NULL;
   const char *render_bundle = NULL, *render_fn = NULL;
   bool access_set = false;
+  rs__server_t servers[RS__MAX_SERVERS];
+  size_t nservers = 0;
+  bool servers_set = false;
 
   if (rs_lutil_field(L, 1, "listen")) {
     rs__config_addr(L, -1, "listen", "0.0.0.0", &c.listen);
@@ -349,9 +522,24 @@ static int rs__config(lua_State *L) {
     rs__config_render(L, lua_gettop(L), &c, &render_bundle, &render_fn);
     lua_pop(L, 1);
   }
+  if (rs__config_sub(L, "servers")) {  /* the table stays on the stack: names are borrowed */
+    nservers = rs__config_servers(L, lua_gettop(L), servers);
+    servers_set = true;
+  }
+  size_t nupstreams = 0;
+  if (rs__config_sub(L, "upstreams")) {     /* checked now, built at the commit */
+    nupstreams = rs__config_upstreams(L, lua_gettop(L), NULL);
+    lua_pop(L, 1);
+  }
 
   /* Commit: nothing below raises. */
   rs_config_t *cfg = ctx->cfg;
+  if (nupstreams > 0) {
+    rs__config_sub(L, "upstreams");
+    c.upstreams = rs_xcalloc(nupstreams, sizeof(rs_upstream_conf_t));
+    c.nupstreams = rs__config_upstreams(L, lua_gettop(L), c.upstreams);
+    lua_pop(L, 1);
+  }
   if (render_bundle != NULL) {
     c.render.bundle = rs_xstrdup(render_bundle);
     free(cfg->render.bundle);
@@ -367,6 +555,16 @@ static int rs__config(lua_State *L) {
   if (access_set) {
     c.log.access = log_access ? rs_xstrdup(log_access) : NULL;
     free(cfg->log.access);
+  }
+  if (servers_set) {
+    for (size_t i = 0; i < cfg->nservers; i++) free(cfg->servers[i].name);
+    free(cfg->servers);
+    c.servers = nservers ? rs_xcalloc(nservers, sizeof(*c.servers)) : NULL;
+    c.nservers = nservers;
+    for (size_t i = 0; i < nservers; i++) {
+      c.servers[i].name = rs_xstrdup(servers[i].name);
+      c.servers[i].addr = servers[i].addr;
+    }
   }
   *cfg = c;
   rs_lutil_where(L, ctx->config_where, sizeof(ctx->config_where));
@@ -408,6 +606,7 @@ static int rs__setup(lua_State *L) {
   lua_pushcclosure(L, rs__config, 1);
   lua_setfield(L, module, "config");
   rs_lroute_register(L, module, uctx);
+  rs_lfetch_register(L, module, NULL);       /* raise until a request hook runs */
 #ifdef RS_VERSION
   lua_pushliteral(L, RS_VERSION);
   lua_setfield(L, module, "version");
@@ -496,6 +695,16 @@ static char *rs__dirname(const char *path) {
 
 /* What only the whole file can tell: a render route needs a bundle. */
 static int rs__check_whole(const rs_config_t *cfg, char *err, size_t errlen) {
+  /* A proxy route names an upstream that ssr.config declares (anywhere in
+   * the file, before or after the route). */
+  for (size_t i = 0; i < rs_router_count(cfg->router); i++) {
+    const rs_route_t *r = rs_router_get(cfg->router, i);
+    if (r->action == RS_ACTION_PROXY && rs_config_upstream(cfg, r->proxy.upstream) == NULL) {
+      snprintf(err, errlen, "%s: proxy: no upstream '%s' in ssr.config { upstreams = { ... } }", r->where,
+               r->proxy.upstream);
+      return -1;
+    }
+  }
   if (cfg->render.bundle != NULL) return 0;
   for (size_t i = 0; i < rs_router_count(cfg->router); i++) {
     const rs_route_t *r = rs_router_get(cfg->router, i);
@@ -515,8 +724,11 @@ static int rs__load(const char *name, const char *chunk, rs_config_t *cfg,
   free(dir);
   if (L == NULL) return -1;
   int rc = rs_lconfig_run(L, name, chunk, chunk ? strlen(chunk) : 0, err, errlen);
+  char where[LUA_IDSIZE + 16];
+  snprintf(where, sizeof(where), "%s", rs_lconfig_ctx(L)->config_where);
   lua_close(L);
   if (rc == 0) rc = rs__check_whole(cfg, err, errlen);
+  if (rc == 0) rc = rs_config_finish(cfg, where[0] ? where : name, err, errlen);
   /* A relative bundle path is relative to the config file's folder, so the
    * gateway starts the same from any working directory. */
   if (rc == 0 && chunk == NULL && cfg->render.bundle != NULL && cfg->render.bundle[0] != '/') {

@@ -7,21 +7,42 @@
 #include <string.h>
 
 #include "rs_lconfig.h"
+#include "rs_lfetch.h"
 #include "rs_ljson.h"
 #include "rs_log.h"
+#include "rs_metrics.h"
 #include "rs_render.h"
+
+#define RS__CO_FREE_MAX 64         /* idle coroutines (and contexts) kept per state */
 
 typedef struct {
   int handler, key, bypass, props;  /* registry refs, LUA_NOREF when absent */
 } rs__refs_t;
+
+/* A coroutine of the loop's state, anchored in the registry. */
+typedef struct rs_lco_s {
+  lua_State *co;
+  int ref;
+  struct rs_lco_s *next;
+} rs_lco_t;
 
 struct rs_lhooks_s {
   lua_State *L;
   rs_config_t scratch;           /* what this state's run of the file declared */
   rs__refs_t *refs;              /* by route->_order */
   size_t nrefs;
-  int traceback;                 /* registry ref of debug.traceback */
+  int req_mt;                    /* registry ref of the request objects' metatable */
+  struct rs_lco_s *co_free;      /* idle coroutines, ready for a request */
+  size_t nco_free;
+  rs_lreq_t *lreq_free;          /* idle request contexts */
+  size_t nlreq_free;
+  rs_lreq_t *running;            /* whose coroutine runs now, or NULL */
+  int loop_index;                /* the loop using this state (the gauge's slot) */
 };
+
+static int rs__set_header(lua_State *L);
+static int rs__exit(lua_State *L);
+static int rs__req_index(lua_State *L);
 
 /* ------------------------------------------------------------------ set-up */
 
@@ -95,11 +116,20 @@ rs_lhooks_t *rs_lhooks_create(const rs_config_t *cfg, char *err, size_t errlen) 
     lua_pushcclosure(L, rs__not_now, 1);
     lua_setfield(L, -2, frozen[i]);
   }
+  /* ssr.fetch, ssr.fetch_all, ssr.sleep: now bound to this state. */
+  rs_lfetch_register(L, lua_gettop(L), h);
   lua_pop(L, 3);
-  lua_getfield(L, LUA_GLOBALSINDEX, "debug");
-  lua_getfield(L, -1, "traceback");
-  h->traceback = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_pop(L, 1);
+  /* The request objects' metatable: fields built on first use, and the
+   * methods req:set_header, req:exit. */
+  lua_createtable(L, 0, 1);
+  lua_pushlightuserdata(L, h);
+  lua_pushlightuserdata(L, h);
+  lua_pushcclosure(L, rs__set_header, 1);
+  lua_pushlightuserdata(L, h);
+  lua_pushcclosure(L, rs__exit, 1);
+  lua_pushcclosure(L, rs__req_index, 3);
+  lua_setfield(L, -2, "__index");
+  h->req_mt = luaL_ref(L, LUA_REGISTRYINDEX);
   return h;
 fail:
   rs_lhooks_destroy(h);
@@ -108,6 +138,16 @@ fail:
 
 void rs_lhooks_destroy(rs_lhooks_t *h) {
   if (h == NULL) return;
+  while (h->co_free != NULL) {   /* their threads go with the state */
+    struct rs_lco_s *k = h->co_free;
+    h->co_free = k->next;
+    free(k);
+  }
+  while (h->lreq_free != NULL) {
+    rs_lreq_t *c = h->lreq_free;
+    h->lreq_free = c->_next_free;
+    free(c);
+  }
   if (h->L != NULL) lua_close(h->L);
   rs_config_dispose(&h->scratch);
   free(h->refs);
@@ -148,26 +188,8 @@ static void rs__set_multi(lua_State *L, int t, int name_idx, int value_idx) {
   lua_pop(L, 1);
 }
 
-/* Lua stack before: ...   after: ..., req */
-static void rs__build_req(lua_State *L, rs_req_t *req) {
-  lua_createtable(L, 0, 12);
-  int t = lua_gettop(L);
-  lua_pushlstring(L, req->method.p, req->method.len);
-  lua_setfield(L, t, "method");
-  rs__push_lower(L, req->host.p ? req->host.p : "", req->host.len);
-  lua_setfield(L, t, "host");
-  lua_pushlstring(L, req->path.p, req->path.len);
-  lua_setfield(L, t, "path");
-  lua_pushlstring(L, req->url.p, req->url.len);
-  lua_setfield(L, t, "url");
-  char id[24];
-  snprintf(id, sizeof(id), "%llx", (unsigned long long)req->id);
-  lua_pushstring(L, id);
-  lua_setfield(L, t, "id");
-  lua_pushstring(L, rs_req_peer(req));
-  lua_setfield(L, t, "client");
-
-  /* query: decoded, '+' as space, repeated names as lists */
+static void rs__push_query(lua_State *L, rs_req_t *req) {
+  /* decoded, '+' as space, repeated names as lists */
   lua_newtable(L);
   int q = lua_gettop(L);
   const char *s = req->query.p, *end = req->query.p + req->query.len;
@@ -190,17 +212,11 @@ static void rs__build_req(lua_State *L, rs_req_t *req) {
     }
     s = stop + 1;
   }
-  lua_setfield(L, t, "query");
+}
 
-  lua_newtable(L);
-  for (size_t i = 0; i < req->nparams; i++) {
-    lua_pushlstring(L, req->params[i].name.p, req->params[i].name.len);
-    lua_pushlstring(L, req->params[i].value.p, req->params[i].value.len);
-    lua_rawset(L, -3);
-  }
-  lua_setfield(L, t, "params");
-
-  /* headers: lower-case names; repeated ones as lists (cookie joined) */
+/* Lua stack before: ...   after: ..., headers, cookie */
+static void rs__push_headers(lua_State *L, rs_req_t *req) {
+  /* lower-case names; repeated ones as lists (cookie joined) */
   lua_newtable(L);
   int hd = lua_gettop(L);
   lua_newtable(L);
@@ -238,127 +254,195 @@ static void rs__build_req(lua_State *L, rs_req_t *req) {
       }
     }
   }
-  lua_setfield(L, t, "cookie");
-  lua_setfield(L, t, "headers");
-  lua_newtable(L);
-  lua_setfield(L, t, "ctx");
 }
 
-void rs_lhooks_begin(rs_lhooks_call_t *c, rs_lhooks_t *h, rs_req_t *req, const rs_route_t *route) {
-  c->h = h;
-  c->req = req;
-  c->route = route;
-  c->ref = LUA_NOREF;
-}
-
-void rs_lhooks_end(rs_lhooks_call_t *c) {
-  if (c->ref != LUA_NOREF) luaL_unref(c->h->L, LUA_REGISTRYINDEX, c->ref);
-  c->ref = LUA_NOREF;
-}
-
-/* ------------------------------------------------------------------ calling */
-
-static int rs__hook_ref(const rs_lhooks_call_t *c, const char *hook) {
-  size_t i = c->route->_order;
-  if (i >= c->h->nrefs) return LUA_NOREF;
-  const rs__refs_t *r = &c->h->refs[i];
-  return hook[0] == 'r' ? r->handler : hook[0] == 'k' ? r->key : hook[0] == 'b' ? r->bypass : r->props;
-}
-
-/* Call the route's hook with the request object; nres results. Returns the
- * stack index just below the results (pop back to it with lua_settop), or
- * -1 after logging the error with its traceback. */
-static int rs__call(rs_lhooks_call_t *c, const char *hook, int nres) {
-  lua_State *L = c->h->L;
-  int ref = rs__hook_ref(c, hook);
-  int top = lua_gettop(L);
-  if (ref == LUA_NOREF) {
-    rs_log_error("route %s: no %s hook in this loop's Lua state", c->route->where, hook);
-    return -1;
-  }
-  lua_rawgeti(L, LUA_REGISTRYINDEX, c->h->traceback);
-  int errfunc = lua_gettop(L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-  if (c->ref == LUA_NOREF) {
-    rs__build_req(L, c->req);
-    lua_pushvalue(L, -1);
-    c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  } else {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
-  }
-  if (lua_pcall(L, 1, nres, errfunc) != 0) {
-    const char *msg = lua_tostring(L, -1);
-    rs_log_error("route %s: %s hook failed [req %llx]: %s", c->route->where, hook,
-                 (unsigned long long)c->req->id, msg ? msg : "(error object is not a string)");
-    lua_settop(L, top);
-    return -1;
-  }
-  lua_remove(L, errfunc);
-  return top;
-}
-
-static int rs__wrong(rs_lhooks_call_t *c, const char *hook, int top, const char *want, int idx) {
-  lua_State *L = c->h->L;
-  rs_log_error("route %s: %s hook returned %s, expected %s [req %llx]", c->route->where, hook,
-               luaL_typename(L, idx), want, (unsigned long long)c->req->id);
-  lua_settop(L, top);
-  return -1;
-}
-
-int rs_lhooks_key(rs_lhooks_call_t *c, char **key, size_t *len) {
-  lua_State *L = c->h->L;
-  int top = rs__call(c, "key", 1);
-  if (top < 0) return -1;
-  if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-    return rs__wrong(c, "key", top, "a string", -1);
-  const char *s = lua_tolstring(L, -1, len);
-  *key = rs_xstrndup(s, *len);
-  lua_settop(L, top);
-  return 0;
-}
-
-int rs_lhooks_bypass(rs_lhooks_call_t *c, bool *bypass) {
-  lua_State *L = c->h->L;
-  int top = rs__call(c, "bypass", 1);
-  if (top < 0) return -1;
-  *bypass = lua_toboolean(L, -1);
-  lua_settop(L, top);
-  return 0;
-}
-
-int rs_lhooks_props(rs_lhooks_call_t *c, char **json, size_t *len) {
-  lua_State *L = c->h->L;
-  int top = rs__call(c, "props", 2);
-  if (top < 0) return -1;
-  *json = NULL;
-  *len = 0;
-  if (lua_isnil(L, -2)) {
-    if (!lua_isnil(L, -1)) {     /* nil, err: the OpenResty way to fail */
-      rs_log_error("route %s: props hook failed [req %llx]: %s", c->route->where,
-                   (unsigned long long)c->req->id, lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
-      lua_settop(L, top);
-      return -1;
+/* Push the request object's field k (built on first use, then kept in the
+ * table: a key hook reading req.path never pays for the headers). Returns
+ * false for a name that is no field. Lua stack: ..., self at t. */
+static bool rs__push_field(lua_State *L, int t, rs_req_t *req, const char *k, size_t kl) {
+#define RS__IS(lit) (kl == sizeof(lit) - 1 && memcmp(k, lit, kl) == 0)
+  if (RS__IS("path")) {
+    lua_pushlstring(L, req->path.p, req->path.len);
+  } else if (RS__IS("query")) {
+    rs__push_query(L, req);
+  } else if (RS__IS("method")) {
+    lua_pushlstring(L, req->method.p, req->method.len);
+  } else if (RS__IS("host")) {
+    rs__push_lower(L, req->host.p ? req->host.p : "", req->host.len);
+  } else if (RS__IS("url")) {
+    lua_pushlstring(L, req->url.p, req->url.len);
+  } else if (RS__IS("params")) {
+    lua_createtable(L, 0, (int)req->nparams);
+    for (size_t i = 0; i < req->nparams; i++) {
+      lua_pushlstring(L, req->params[i].name.p, req->params[i].name.len);
+      lua_pushlstring(L, req->params[i].value.p, req->params[i].value.len);
+      lua_rawset(L, -3);
     }
-    lua_settop(L, top);
-    return 0;
+  } else if (RS__IS("headers") || RS__IS("cookie")) {
+    rs__push_headers(L, req);
+    lua_setfield(L, t, "cookie");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, t, "headers");
+    if (RS__IS("cookie")) {
+      lua_pop(L, 1);
+      lua_getfield(L, t, "cookie");
+    }
+  } else if (RS__IS("ctx")) {
+    lua_newtable(L);
+  } else if (RS__IS("id")) {
+    char id[24];
+    snprintf(id, sizeof(id), "%llx", (unsigned long long)req->id);
+    lua_pushstring(L, id);
+  } else if (RS__IS("client")) {
+    lua_pushstring(L, rs_req_peer(req));
+  } else {
+    return false;
   }
-  if (lua_type(L, -2) != LUA_TTABLE) return rs__wrong(c, "props", top, "a table (or nil, err)", -2);
+  return true;
+#undef RS__IS
+}
+
+/* ------------------------------------------------------------------ coroutines */
+
+/* Live request coroutines by loop index: one writer each (that loop, over
+ * all its states), summed relaxed by the scrape. */
+#define RS__GAUGE_SLOTS 256
+static struct {
+  int64_t n;
+} __attribute__((aligned(RS_CACHELINE))) rs__live[RS__GAUGE_SLOTS];
+
+static void rs__live_add(rs_lhooks_t *h, int64_t n) {
+  int i = h->loop_index < RS__GAUGE_SLOTS ? h->loop_index : 0;
+  __atomic_store_n(&rs__live[i].n, __atomic_load_n(&rs__live[i].n, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+static rs_lco_t *rs__co_get(rs_lhooks_t *h) {
+  rs_lco_t *k = h->co_free;
+  if (k != NULL) {
+    h->co_free = k->next;
+    h->nco_free--;
+  } else {
+    k = rs_xmalloc(sizeof(*k));
+    k->co = lua_newthread(h->L);
+    k->ref = luaL_ref(h->L, LUA_REGISTRYINDEX);
+  }
+  k->next = NULL;
+  rs__live_add(h, 1);
+  return k;
+}
+
+/* Back to the free list: only a coroutine that finished normally (its
+ * status 0, its stack emptied) can start another function. */
+static void rs__co_put(rs_lhooks_t *h, rs_lco_t *k) {
+  rs__live_add(h, -1);
+  if (lua_status(k->co) == 0 && h->nco_free < RS__CO_FREE_MAX) {
+    lua_settop(k->co, 0);
+    k->next = h->co_free;
+    h->co_free = k;
+    h->nco_free++;
+    return;
+  }
+  luaL_unref(h->L, LUA_REGISTRYINDEX, k->ref);   /* the GC takes it */
+  free(k);
+}
+
+/* Drop c's coroutine (errored, exited, or its client gone). */
+static void rs__co_drop(rs_lreq_t *c) {
+  if (c->_co == NULL) return;
+  rs_lhooks_t *h = c->_h;
+  rs__live_add(h, -1);
+  luaL_unref(h->L, LUA_REGISTRYINDEX, c->_co->ref);
+  free(c->_co);
+  c->_co = NULL;
+}
+
+rs_lreq_t *rs_lhooks_running(rs_lhooks_t *h) { return h != NULL ? h->running : NULL; }
+
+lua_State *rs_lreq_thread(rs_lreq_t *c) { return c->_co != NULL ? c->_co->co : NULL; }
+
+rs_lreq_t *rs_lreq_start(rs_lhooks_t *h, rs_req_t *req, const rs_route_t *route) {
+  rs_lreq_t *c = h->lreq_free;
+  if (c != NULL) {
+    h->lreq_free = c->_next_free;
+    h->nlreq_free--;
+  } else {
+    c = rs_xmalloc(sizeof(*c));
+  }
+  memset(c, 0, offsetof(rs_lreq_t, _key_inline));
+  h->loop_index = req->loop->index;
+  c->_h = h;
+  c->_h_L = h->L;
+  c->_req = req;
+  c->_route = route;
+  c->_req_ref = LUA_NOREF;
+  c->_results_ref = LUA_NOREF;
+  return c;
+}
+
+void rs_lreq_end(rs_lreq_t *c) {
+  rs_lhooks_t *h = c->_h;
+  if (c->_ops != NULL || c->_results_ref != LUA_NOREF) rs_lfetch_cancel_all(c);
+  if (c->_req_ref != LUA_NOREF) luaL_unref(h->L, LUA_REGISTRYINDEX, c->_req_ref);
+  if (c->_co != NULL) rs__co_put(h, c->_co);
+  if (c->key != NULL && c->key != c->_key_inline) free((char *)c->key);
+  free(c->props);
+  if (h->nlreq_free < RS__CO_FREE_MAX) {
+    c->_next_free = h->lreq_free;
+    h->lreq_free = c;
+    h->nlreq_free++;
+  } else {
+    free(c);
+  }
+}
+
+/* ------------------------------------------------------------------ results */
+
+static const char *const rs__hook_names[] = { "respond", "key", "bypass", "props" };
+
+static int rs__wrong(rs_lreq_t *c, lua_State *L, const char *want, int idx) {
+  rs_log_error("route %s: %s hook returned %s, expected %s [req %llx]", c->_route->where,
+               rs__hook_names[c->_hook], luaL_typename(L, idx), want, (unsigned long long)c->_req->id);
+  return RS_LHOOK_FAIL;
+}
+
+static int rs__key_result(rs_lreq_t *c, lua_State *L) {
+  if (lua_type(L, 1) != LUA_TSTRING && lua_type(L, 1) != LUA_TNUMBER) return rs__wrong(c, L, "a string", 1);
+  size_t n;
+  const char *s = lua_tolstring(L, 1, &n);
+  if (c->key != NULL && c->key != c->_key_inline) free((char *)c->key);
+  char *k = n < sizeof(c->_key_inline) ? c->_key_inline : rs_xmalloc(n + 1);
+  memcpy(k, s, n);
+  k[n] = '\0';
+  c->key = k;
+  c->key_len = n;
+  return RS_LHOOK_OK;
+}
+
+static int rs__props_result(rs_lreq_t *c, lua_State *L) {
+  free(c->props);
+  c->props = NULL;
+  c->props_len = 0;
+  if (lua_isnil(L, 1)) {
+    if (!lua_isnil(L, 2)) {      /* nil, err: the OpenResty way to fail */
+      rs_log_error("route %s: props hook failed [req %llx]: %s", c->_route->where,
+                   (unsigned long long)c->_req->id, lua_tostring(L, 2) ? lua_tostring(L, 2) : "?");
+      return RS_LHOOK_FAIL;
+    }
+    return RS_LHOOK_OK;
+  }
+  if (lua_type(L, 1) != LUA_TTABLE) return rs__wrong(c, L, "a table (or nil, err)", 1);
   rs_buf_t b = { 0 };
   const char *why;
-  if (rs_ljson_encode(L, top + 1, &b, &why) != 0) {
+  if (rs_ljson_encode(L, 1, &b, &why) != 0) {
     rs_log_error("route %s: props hook returned a table with no JSON form: %s [req %llx]",
-                 c->route->where, why, (unsigned long long)c->req->id);
+                 c->_route->where, why, (unsigned long long)c->_req->id);
     rs_buf_free(&b);
-    lua_settop(L, top);
-    return -1;
+    return RS_LHOOK_FAIL;
   }
-  *json = b.p;
-  *len = b.len;
-  lua_settop(L, top);
-  return 0;
+  c->props = b.p;
+  c->props_len = b.len;
+  return RS_LHOOK_OK;
 }
-
-/* ------------------------------------------------------------------ respond */
 
 static bool rs__token(const char *s, size_t n) {
   if (n == 0) return false;
@@ -369,16 +453,19 @@ static bool rs__token(const char *s, size_t n) {
   return true;
 }
 
+/* Headers the server writes itself. */
+static bool rs__reserved(const char *n, size_t nl) {
+  return rs_str_ieq(n, nl, "content-length", 14) || rs_str_ieq(n, nl, "transfer-encoding", 17) ||
+         rs_str_ieq(n, nl, "connection", 10) || rs_str_ieq(n, nl, "date", 4);
+}
+
 /* Add "name: value\r\n" for the header at (name_idx, value_idx) to b;
  * false when it is not a valid header or one the server owns. */
 static bool rs__add_header(lua_State *L, rs_buf_t *b, int name_idx, int value_idx, bool *has_ct) {
   size_t nl, vl;
   if (lua_type(L, name_idx) != LUA_TSTRING) return false;
   const char *n = lua_tolstring(L, name_idx, &nl);
-  if (!rs__token(n, nl)) return false;
-  if (rs_str_ieq(n, nl, "content-length", 14) || rs_str_ieq(n, nl, "transfer-encoding", 17) ||
-      rs_str_ieq(n, nl, "connection", 10) || rs_str_ieq(n, nl, "date", 4))
-    return false;
+  if (!rs__token(n, nl) || rs__reserved(n, nl)) return false;
   if (lua_type(L, value_idx) != LUA_TSTRING && lua_type(L, value_idx) != LUA_TNUMBER) return false;
   lua_pushvalue(L, value_idx);   /* tolstring on a copy: never convert a table slot */
   const char *v = lua_tolstring(L, -1, &vl);
@@ -396,25 +483,37 @@ static bool rs__add_header(lua_State *L, rs_buf_t *b, int name_idx, int value_id
 
 static void rs__free(void *p) { free(p); }
 
-int rs_lhooks_respond(rs_lhooks_call_t *c, rs_resp_t *resp) {
-  lua_State *L = c->h->L;
-  int top = rs__call(c, "respond", 3);
-  if (top < 0) return -1;
-  int st = top + 1, bd = top + 2, hs = top + 3;
-  if (lua_type(L, st) == LUA_TTABLE) {     /* { status, body, headers } */
+/* status, body, headers at st, bd, hs (or a table { status, body, headers }
+ * at st) → *resp (one malloc'd block). Returns NULL, or what is wrong
+ * ("string, expected a status 100..599") in why. */
+static const char *rs__make_resp(lua_State *L, int st, int bd, int hs, rs_resp_t *resp, char *why,
+                                 size_t whylen) {
+  int top = lua_gettop(L);
+  if (lua_type(L, st) == LUA_TTABLE) {
     int t = st;
     lua_getfield(L, t, "status");
     lua_getfield(L, t, "body");
     lua_getfield(L, t, "headers");
     st = lua_gettop(L) - 2, bd = st + 1, hs = st + 2;
   }
+  const char *bad = NULL;
   lua_Number sn = lua_type(L, st) == LUA_TNUMBER ? lua_tonumber(L, st) : 0;
-  if (!(sn >= 100 && sn <= 599 && sn == (int)sn)) return rs__wrong(c, "respond", top, "a status 100..599", st);
-  if (!lua_isnil(L, bd) && lua_type(L, bd) != LUA_TSTRING) return rs__wrong(c, "respond", top, "a string body", bd);
-  if (!lua_isnil(L, hs) && lua_type(L, hs) != LUA_TTABLE) return rs__wrong(c, "respond", top, "a headers table", hs);
+  if (!(sn >= 100 && sn <= 599 && sn == (int)sn)) {
+    snprintf(why, whylen, "%s, expected a status 100..599", luaL_typename(L, st));
+    bad = why;
+  } else if (!lua_isnil(L, bd) && lua_type(L, bd) != LUA_TSTRING) {
+    snprintf(why, whylen, "%s, expected a string body", luaL_typename(L, bd));
+    bad = why;
+  } else if (!lua_isnil(L, hs) && lua_type(L, hs) != LUA_TTABLE) {
+    snprintf(why, whylen, "%s, expected a headers table", luaL_typename(L, hs));
+    bad = why;
+  }
+  if (bad != NULL) {
+    lua_settop(L, top);
+    return bad;
+  }
   size_t blen = 0;
   const char *body = lua_isnil(L, bd) ? "" : lua_tolstring(L, bd, &blen);
-
   rs_buf_t b = { 0 };
   bool has_ct = false;
   if (lua_istable(L, hs)) {
@@ -433,11 +532,10 @@ int rs_lhooks_respond(rs_lhooks_call_t *c, rs_resp_t *resp) {
       }
       if (!ok) {
         rs_buf_free(&b);
-        rs_log_error("route %s: respond hook returned an invalid or reserved header (%s) [req %llx]",
-                     c->route->where, lua_type(L, k) == LUA_TSTRING ? lua_tostring(L, k) : "?",
-                     (unsigned long long)c->req->id);
+        snprintf(why, whylen, "an invalid or reserved header (%s)",
+                 lua_type(L, k) == LUA_TSTRING ? lua_tostring(L, k) : "?");
         lua_settop(L, top);
-        return -1;
+        return why;
       }
       lua_pop(L, 1);
     }
@@ -458,5 +556,235 @@ int rs_lhooks_respond(rs_lhooks_call_t *c, rs_resp_t *resp) {
   resp->release = rs__free;
   resp->release_ud = b.p;
   lua_settop(L, top);
+  return NULL;
+}
+
+static int rs__respond_result(rs_lreq_t *c, lua_State *L) {
+  char why[256];
+  const char *bad = rs__make_resp(L, 1, 2, 3, &c->resp, why, sizeof(why));
+  if (bad == NULL) return RS_LHOOK_OK;
+  rs_log_error("route %s: respond hook returned %s [req %llx]", c->_route->where, bad,
+               (unsigned long long)c->_req->id);
+  return RS_LHOOK_FAIL;
+}
+
+/* ------------------------------------------------------------------ running */
+
+static void rs__abort(rs_req_t *req);
+
+/* Resume c's coroutine with nargs values on its stack. Returns an outcome. */
+static int rs__resume(rs_lreq_t *c, int nargs) {
+  rs_lhooks_t *h = c->_h;
+  lua_State *co = c->_co->co;
+  rs_lreq_t *outer = h->running;
+  h->running = c;
+  int st = lua_resume(co, nargs);
+  h->running = outer;
+  const char *hook = rs__hook_names[c->_hook];
+  if (st == LUA_YIELD) {
+    if (c->_exited) {
+      rs__co_drop(c);
+      return RS_LHOOK_EXIT;
+    }
+    if (c->_waiting > 0) return RS_LHOOK_YIELD;
+    rs_log_error("route %s: %s hook yielded outside ssr.fetch, ssr.fetch_all or ssr.sleep [req %llx]",
+                 c->_route->where, hook, (unsigned long long)c->_req->id);
+    rs__co_drop(c);
+    return RS_LHOOK_FAIL;
+  }
+  if (st != 0) {
+    const char *msg = lua_tostring(co, -1);
+    luaL_traceback(h->L, co, msg ? msg : "(error object is not a string)", 0);
+    rs_log_error("route %s: %s hook failed [req %llx]: %s", c->_route->where, hook,
+                 (unsigned long long)c->_req->id, lua_tostring(h->L, -1));
+    lua_pop(h->L, 1);
+    rs_lfetch_cancel_all(c);     /* e.g. fetch_all raising after some started */
+    rs__co_drop(c);
+    return RS_LHOOK_FAIL;
+  }
+  int rc;
+  switch (c->_hook) {
+    case RS_HOOK_KEY: lua_settop(co, 1); rc = rs__key_result(c, co); break;
+    case RS_HOOK_BYPASS: lua_settop(co, 1); c->bypass = lua_toboolean(co, 1); rc = RS_LHOOK_OK; break;
+    case RS_HOOK_PROPS: lua_settop(co, 2); rc = rs__props_result(c, co); break;
+    default: lua_settop(co, 3); rc = rs__respond_result(c, co); break;
+  }
+  lua_settop(co, 0);
+  return rc;
+}
+
+static int rs__hook_ref(const rs_lreq_t *c, rs_hook_t hook) {
+  size_t i = c->_route->_order;
+  if (i >= c->_h->nrefs) return LUA_NOREF;
+  const rs__refs_t *r = &c->_h->refs[i];
+  switch (hook) {
+    case RS_HOOK_KEY: return r->key;
+    case RS_HOOK_BYPASS: return r->bypass;
+    case RS_HOOK_PROPS: return r->props;
+    default: return r->handler;
+  }
+}
+
+int rs_lreq_run(rs_lreq_t *c, rs_hook_t hook, rs_lreq_done_fn done) {
+  rs_lhooks_t *h = c->_h;
+  int ref = rs__hook_ref(c, hook);
+  if (ref == LUA_NOREF) {
+    rs_log_error("route %s: no %s hook in this loop's Lua state", c->_route->where, rs__hook_names[hook]);
+    return RS_LHOOK_FAIL;
+  }
+  if (c->_co == NULL) c->_co = rs__co_get(h);
+  lua_State *co = c->_co->co;
+  lua_rawgeti(co, LUA_REGISTRYINDEX, ref);
+  if (c->_req_ref == LUA_NOREF) {
+    lua_createtable(co, 0, 4);    /* its fields come on first use (rs__req_index) */
+    lua_rawgeti(co, LUA_REGISTRYINDEX, h->req_mt);
+    lua_setmetatable(co, -2);
+    lua_pushvalue(co, -1);
+    c->_req_ref = luaL_ref(co, LUA_REGISTRYINDEX);
+  } else {
+    lua_rawgeti(co, LUA_REGISTRYINDEX, c->_req_ref);
+  }
+  c->_hook = (int)hook;
+  c->_done = done;
+  int rc = rs__resume(c, 1);
+  if (rc == RS_LHOOK_YIELD) {
+    c->_req->on_abort = rs__abort;
+    c->_req->data = c;
+  }
+  return rc;
+}
+
+void rs_lreq_resume(rs_lreq_t *c, int nargs) {
+  rs_req_t *req = c->_req;
+  req->on_abort = NULL;
+  req->data = NULL;
+  int rc = rs__resume(c, nargs);
+  if (rc == RS_LHOOK_YIELD) {
+    req->on_abort = rs__abort;
+    req->data = c;
+    return;
+  }
+  c->_done(c, rc);
+}
+
+/* req->on_abort while a hook is suspended: the client has gone. */
+static void rs__abort(rs_req_t *req) {
+  rs_lreq_t *c = req->data;
+  req->on_abort = NULL;
+  req->data = NULL;
+  rs_lfetch_cancel_all(c);
+  rs__co_drop(c);
+  rs_log_debug("route %s: client gone while the %s hook waited [req %llx]: cancelled", c->_route->where,
+               rs__hook_names[c->_hook], (unsigned long long)req->id);
+  c->_done(c, RS_LHOOK_ABORT);
+}
+
+/* ------------------------------------------------------------------ request methods */
+
+/* The running context, checking that self is its request table.
+ * Lua stack: self, ... (unchanged) */
+static rs_lreq_t *rs__self(lua_State *L, const char *what) {
+  rs_lhooks_t *h = lua_touserdata(L, lua_upvalueindex(1));
+  rs_lreq_t *c = h->running;
+  if (c == NULL || c->_req_ref == LUA_NOREF) luaL_error(L, "%s may be called only inside a hook", what);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->_req_ref);
+  bool same = lua_rawequal(L, 1, -1);
+  lua_pop(L, 1);
+  if (!same) luaL_error(L, "%s: call it on the request the hook was given (req:%s(...))", what, what + 4);
+  return c;
+}
+
+/* The request object's __index: a method, or a field built now and kept
+ * (only for the running request's own table; nil for a table kept past
+ * its request). Upvalues: h, set_header, exit.
+ * Lua stack before: req, key   after: value */
+static int rs__req_index(lua_State *L) {
+  size_t kl;
+  const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &kl) : NULL;
+  if (k == NULL) return 0;
+  if ((kl == 10 && memcmp(k, "set_header", 10) == 0) || (kl == 4 && memcmp(k, "exit", 4) == 0)) {
+    lua_pushvalue(L, lua_upvalueindex(kl == 4 ? 3 : 2));
+  } else {
+    rs_lhooks_t *h = lua_touserdata(L, lua_upvalueindex(1));
+    rs_lreq_t *c = h->running;
+    if (c == NULL || c->_req_ref == LUA_NOREF) return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->_req_ref);
+    bool same = lua_rawequal(L, 1, -1);
+    lua_pop(L, 1);
+    if (!same || !rs__push_field(L, 1, c->_req, k, kl)) return 0;
+  }
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, 1);
+  return 1;
+}
+
+/* Lua stack before: req, name, value   after: (nothing) */
+static int rs__set_header(lua_State *L) {
+  rs_lreq_t *c = rs__self(L, "req:set_header");
+  size_t nl, vl;
+  const char *n = luaL_checklstring(L, 2, &nl);
+  if (lua_type(L, 3) != LUA_TSTRING && lua_type(L, 3) != LUA_TNUMBER)
+    return luaL_error(L, "req:set_header: the value of '%s' must be a string", n);
+  const char *v = lua_tolstring(L, 3, &vl);
+  if (!rs__token(n, nl)) return luaL_error(L, "req:set_header: invalid header name '%s'", n);
+  if (rs__reserved(n, nl) || rs_str_ieq(n, nl, "server", 6) || rs_str_ieq(n, nl, "x-cache", 7) ||
+      rs_str_ieq(n, nl, "age", 3) || rs_str_ieq(n, nl, "content-encoding", 16))
+    return luaL_error(L, "req:set_header: '%s' is the server's header", n);
+  if (strpbrk(v, "\r\n") != NULL || memchr(v, '\0', vl) != NULL)
+    return luaL_error(L, "req:set_header: the value of '%s' holds CR, LF or NUL", n);
+  rs_buf_t *b = &c->_req->hook_headers;
+  rs_buf_append(b, n, nl);
+  rs_buf_append(b, ": ", 2);
+  rs_buf_append(b, v, vl);
+  rs_buf_append(b, "\r\n", 2);
   return 0;
 }
+
+/* Lua stack before: req, status[, body[, headers]]   after: (yields, never returns) */
+static int rs__exit(lua_State *L) {
+  rs_lreq_t *c = rs__self(L, "req:exit");
+  if (L != rs_lreq_thread(c))
+    return luaL_error(L, "req:exit must be called from the hook itself, not from a coroutine it created");
+  lua_settop(L, 4);
+  char why[256];
+  const char *bad = rs__make_resp(L, 2, 3, 4, &c->resp, why, sizeof(why));
+  if (bad != NULL) return luaL_error(L, "req:exit: got %s", bad);
+  c->_exited = true;
+  return lua_yield(L, 0);
+}
+
+/* ------------------------------------------------------------------ respond action */
+
+static void rs__respond_done(rs_lreq_t *c, int rc) {
+  /* The Lua ends first: answering a request whose client has gone frees
+   * it, and perhaps the (reloaded-away) generation that owns this state. */
+  rs_req_t *req = c->_req;
+  rs_resp_t resp = c->resp;
+  rs_lreq_end(c);
+  if (rc == RS_LHOOK_OK || rc == RS_LHOOK_EXIT) {
+    rs_req_respond(req, &resp);
+  } else {
+    rs_str_t page = rs_http_error_page(500);
+    rs_req_respond_static(req, 500, "Content-Type: text/html\r\n", page.p, page.len);
+  }
+}
+
+void rs_lhooks_respond_request(rs_req_t *req, const rs_route_t *route) {
+  rs_lreq_t *c = rs_lreq_start(req->gen->lua, req, route);  /* the state of its generation */
+  int rc = rs_lreq_run(c, RS_HOOK_RESPOND, rs__respond_done);
+  if (rc != RS_LHOOK_YIELD) rs__respond_done(c, rc);
+}
+
+/* ------------------------------------------------------------------ metrics */
+
+static void rs__collect(rs_buf_t *out, void *ud) {
+  (void)ud;
+  int64_t live = 0;
+  for (int i = 0; i < RS__GAUGE_SLOTS; i++) live += __atomic_load_n(&rs__live[i].n, __ATOMIC_RELAXED);
+  rs_metrics_family(out, "rustyssr_lua_coroutines", "gauge",
+                    "Request coroutines alive (running, or waiting in ssr.fetch or ssr.sleep).");
+  rs_buf_printf(out, "rustyssr_lua_coroutines %lld\n", (long long)live);
+}
+
+void rs_lhooks_metrics_register(void) { rs_metrics_register("lua", rs__collect, NULL); }

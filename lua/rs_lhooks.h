@@ -1,26 +1,51 @@
 /* lua/rs_lhooks.h — Lua hooks on the request path, one Lua state per loop
- * thread (lua-nginx-module's model).
+ * thread and one coroutine per request (lua-nginx-module's model).
  *
  * Each loop thread runs the config file again in a state of its own; the
  * routes it declares are the main state's routes, in the same order, so a
  * hook is found by route->_order. Only routes that declare a hook ever
- * enter Lua. A hook runs in protected mode with a traceback: an error is
- * logged (route, hook, traceback) and answered 500, and the loop goes on.
+ * enter Lua.
  *
- * The request object a hook receives:
+ * The hooks of one request run, one after the other, in ONE coroutine of
+ * the loop's state (taken from a small free list, anchored in the registry
+ * until the request's Lua ends). A hook that never yields runs to its end
+ * inside rs_lreq_run, which returns its outcome. A hook that calls
+ * ssr.fetch, ssr.fetch_all or ssr.sleep (lua/rs_lfetch.h) yields: rs_lreq_run
+ * returns RS_LHOOK_YIELD, the caller returns to the loop, and the caller's
+ * done callback is called later with the outcome (once). While suspended
+ * the request's on_abort and data are the hook's: a client that goes away
+ * cancels the pending fetches and timers, drops the coroutine and calls done
+ * with RS_LHOOK_ABORT (the caller then answers: rs_req_respond only
+ * releases).
+ *
+ * Errors: a hook that raises is logged with its traceback and comes back
+ * as RS_LHOOK_FAIL (answer 500); a wrong return type is logged naming the
+ * route and the hook, RS_LHOOK_FAIL too. The loop goes on.
+ *
+ * The request object a hook receives (each field built on first use, then
+ * kept in the table: a key hook reading req.path never parses headers):
  *   req.method, req.host, req.path, req.url, req.query (decoded; a repeated
  *   name gives a list), req.params, req.headers (lower-case names),
  *   req.cookie (parsed), req.client ("ip:port"), req.id, req.ctx (a table
- *   for the request's hooks to share).
+ *   for the request's hooks to share), and the methods
+ *   req:set_header(name, value): a header line added to whatever answer
+ *     the request gets (rendered page — hit or miss, never stored —,
+ *     respond handler, error, exit); kept in req->hook_headers;
+ *   req:exit(status[, body[, headers]]): ends the request with that answer
+ *     (the hook's coroutine stops there; the outcome is RS_LHOOK_EXIT with
+ *     the answer in c->resp).
  *
  * Loop thread only; each function names its hook in messages. */
 #ifndef RS_LHOOKS_H
 #define RS_LHOOKS_H
 
+#include <lua.h>
+
 #include "rs_conn.h"
 #include "rs_router.h"
 
 typedef struct rs_lhooks_s rs_lhooks_t;
+typedef struct rs_lreq_s rs_lreq_t;
 
 /* Run the config file again in a new state for one loop thread. Returns
  * NULL with err set ("FILE:LINE: reason", or a mismatch with the routes the
@@ -28,35 +53,82 @@ typedef struct rs_lhooks_s rs_lhooks_t;
 rs_lhooks_t *rs_lhooks_create(const rs_config_t *cfg, char *err, size_t errlen);
 void rs_lhooks_destroy(rs_lhooks_t *h);
 
-/* The hooks of one request share one request object: begin builds it
- * (lazily, at the first hook), end releases it. */
-typedef struct {
-  rs_lhooks_t *h;
-  rs_req_t *req;
-  const rs_route_t *route;
-  int ref;                       /* registry ref of the request table */
-} rs_lhooks_call_t;
+typedef enum { RS_HOOK_RESPOND, RS_HOOK_KEY, RS_HOOK_BYPASS, RS_HOOK_PROPS } rs_hook_t;
 
-void rs_lhooks_begin(rs_lhooks_call_t *c, rs_lhooks_t *h, rs_req_t *req, const rs_route_t *route);
-void rs_lhooks_end(rs_lhooks_call_t *c);
+/* Outcomes of rs_lreq_run (and of the done callback). */
+#define RS_LHOOK_OK 0            /* results in c (below) */
+#define RS_LHOOK_FAIL (-1)       /* logged: answer 500 */
+#define RS_LHOOK_ABORT (-2)      /* the client went away while suspended */
+#define RS_LHOOK_EXIT 1          /* req:exit(): answer with c->resp */
+#define RS_LHOOK_YIELD 2         /* suspended: done(c, outcome) comes later */
 
-/* respond = function(req) → status, body[, headers] or { status, body,
- * headers }. Fills *resp with malloc'd headers/body and a release that
- * frees them. Returns 0, or -1 (logged) when the hook failed or returned
- * a wrong type. */
-int rs_lhooks_respond(rs_lhooks_call_t *c, rs_resp_t *resp);
+typedef void (*rs_lreq_done_fn)(rs_lreq_t *c, int outcome);
 
-/* key = function(req) → string: the cache key. Returns 0 with *key
- * malloc'd, or -1 (logged). */
-int rs_lhooks_key(rs_lhooks_call_t *c, char **key, size_t *len);
+struct rs_lreq_s {
+  /* The last hook's results (RS_LHOOK_OK), owned by c until rs_lreq_end. */
+  bool bypass;                   /* bypass */
+  const char *key;               /* key (inline or heap) */
+  size_t key_len;
+  char *props;                   /* props JSON (NULL for nil): the caller may */
+  size_t props_len;              /* take it (then set props to NULL) */
+  rs_resp_t resp;                /* respond / exit: pass to rs_req_respond, which
+                                    takes it over (resp.release) */
+  void *ud;                      /* the caller's */
 
-/* bypass = function(req) → truthy to skip the cache. Returns 0 with
- * *bypass set, or -1 (logged). */
-int rs_lhooks_bypass(rs_lhooks_call_t *c, bool *bypass);
+  /* lua/ only */
+  rs_lhooks_t *_h;
+  lua_State *_h_L;               /* the state's main thread */
+  rs_req_t *_req;
+  const rs_route_t *_route;
+  struct rs_lco_s *_co;          /* the coroutine, NULL until the first hook */
+  int _req_ref;                  /* registry ref of the request table */
+  int _hook;                     /* the hook running (rs_hook_t) */
+  rs_lreq_done_fn _done;
+  bool _exited;                  /* req:exit() was called */
+  /* Pending operations of the current yield (lua/rs_lfetch.c). */
+  struct rs_lop_s *_ops;
+  int _waiting;                  /* operations not yet back */
+  int _want;                     /* what to resume with (rs_lfetch.c) */
+  int _results_ref;              /* registry ref of the results table */
+  rs_lreq_t *_next_free;
+  char _key_inline[256];
+};
 
-/* props = function(req) → table (or nil, err): the bundle's props, as JSON.
- * Returns 0 with *json malloc'd (NULL when the hook returned nil with no
- * error), or -1 (logged). */
-int rs_lhooks_props(rs_lhooks_call_t *c, char **json, size_t *len);
+/* The request's Lua context (from a free list). Loop thread. */
+rs_lreq_t *rs_lreq_start(rs_lhooks_t *h, rs_req_t *req, const rs_route_t *route);
+
+/* Run the route's hook in the request's coroutine. Returns an outcome; on
+ * RS_LHOOK_YIELD, done(c, outcome) is called later on the loop (never with
+ * RS_LHOOK_YIELD, never from inside this call). */
+int rs_lreq_run(rs_lreq_t *c, rs_hook_t hook, rs_lreq_done_fn done);
+
+/* End the request's Lua: release the request table, give the coroutine back
+ * (or drop it), free results not taken. Never while suspended. */
+void rs_lreq_end(rs_lreq_t *c);
+
+/* The respond = function(req) action: runs the handler (resuming after a
+ * yield) and answers req with its result, its exit, or 500. */
+void rs_lhooks_respond_request(rs_req_t *req, const rs_route_t *route);
+
+/* Register the rustyssr_lua_coroutines gauge (request coroutines alive,
+ * running or waiting, over every loop and every Lua state, old ones of a
+ * reload included). Main thread, once, before the admin listener serves. */
+void rs_lhooks_metrics_register(void);
+
+/* ------------------------------------------------------------------ lua/ only */
+
+/* The context whose coroutine is running now, or NULL (config load, or a
+ * call outside a hook). */
+rs_lreq_t *rs_lhooks_running(rs_lhooks_t *h);
+
+/* The coroutine of c (running or suspended). */
+lua_State *rs_lreq_thread(rs_lreq_t *c);
+
+/* Resume c's coroutine with the nargs values pushed on its stack; runs the
+ * hook on and calls done when it finishes (or yields again: nothing). */
+void rs_lreq_resume(rs_lreq_t *c, int nargs);
+
+/* Cancel c's pending operations (lua/rs_lfetch.c). */
+void rs_lfetch_cancel_all(rs_lreq_t *c);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define RS__MAX_DEPTH 64
@@ -161,4 +162,172 @@ static int rs__value(lua_State *L, int idx, rs_buf_t *out, int depth, const char
 int rs_ljson_encode(lua_State *L, int idx, rs_buf_t *out, const char **why) {
   *why = "";
   return rs__value(L, idx, out, 0, why);
+}
+
+/* ------------------------------------------------------------------ decode */
+
+typedef struct {
+  const char *p, *end;
+  const char *why;
+  rs_buf_t tmp;
+} rs__jd_t;
+
+static void rs__ws(rs__jd_t *d) {
+  while (d->p < d->end && (*d->p == ' ' || *d->p == '\t' || *d->p == '\n' || *d->p == '\r')) d->p++;
+}
+
+static int rs__hex4(const char *s, unsigned *out) {
+  unsigned v = 0;
+  for (int i = 0; i < 4; i++) {
+    char c = s[i];
+    v <<= 4;
+    if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+    else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+    else return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+static void rs__utf8(rs_buf_t *b, unsigned cp) {
+  char u[4];
+  size_t n;
+  if (cp < 0x80) u[0] = (char)cp, n = 1;
+  else if (cp < 0x800) u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 63)), n = 2;
+  else if (cp < 0x10000)
+    u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 63)), u[2] = (char)(0x80 | (cp & 63)), n = 3;
+  else
+    u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 63)), u[2] = (char)(0x80 | (cp >> 6 & 63)),
+    u[3] = (char)(0x80 | (cp & 63)), n = 4;
+  rs_buf_append(b, u, n);
+}
+
+/* Push the string at d->p (on its opening quote). */
+static int rs__jstring(lua_State *L, rs__jd_t *d) {
+  d->p++;
+  d->tmp.len = 0;
+  const char *run = d->p;
+  while (d->p < d->end && *d->p != '"') {
+    unsigned char c = (unsigned char)*d->p;
+    if (c < 0x20) return d->why = "control character in a string", -1;
+    if (c != '\\') {
+      d->p++;
+      continue;
+    }
+    rs_buf_append(&d->tmp, run, (size_t)(d->p - run));
+    if (d->end - d->p < 2) return d->why = "unterminated string", -1;
+    char e = d->p[1];
+    d->p += 2;
+    switch (e) {
+      case '"': rs_buf_append(&d->tmp, "\"", 1); break;
+      case '\\': rs_buf_append(&d->tmp, "\\", 1); break;
+      case '/': rs_buf_append(&d->tmp, "/", 1); break;
+      case 'b': rs_buf_append(&d->tmp, "\b", 1); break;
+      case 'f': rs_buf_append(&d->tmp, "\f", 1); break;
+      case 'n': rs_buf_append(&d->tmp, "\n", 1); break;
+      case 'r': rs_buf_append(&d->tmp, "\r", 1); break;
+      case 't': rs_buf_append(&d->tmp, "\t", 1); break;
+      case 'u': {
+        unsigned cp, lo;
+        if (d->end - d->p < 4 || rs__hex4(d->p, &cp) != 0) return d->why = "bad \\u escape", -1;
+        d->p += 4;
+        if (cp >= 0xD800 && cp < 0xDC00 && d->end - d->p >= 6 && d->p[0] == '\\' && d->p[1] == 'u' &&
+            rs__hex4(d->p + 2, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000) {
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          d->p += 6;
+        }
+        rs__utf8(&d->tmp, cp);
+        break;
+      }
+      default: return d->why = "bad escape in a string", -1;
+    }
+    run = d->p;
+  }
+  if (d->p >= d->end) return d->why = "unterminated string", -1;
+  if (d->tmp.len == 0) {
+    lua_pushlstring(L, run, (size_t)(d->p - run));
+  } else {
+    rs_buf_append(&d->tmp, run, (size_t)(d->p - run));
+    lua_pushlstring(L, d->tmp.p, d->tmp.len);
+  }
+  d->p++;
+  return 0;
+}
+
+static int rs__jvalue(lua_State *L, rs__jd_t *d, int depth) {
+  rs__ws(d);
+  if (d->p >= d->end) return d->why = "unexpected end of JSON", -1;
+  if (depth > RS__MAX_DEPTH) return d->why = "nested too deep", -1;
+  if (!lua_checkstack(L, 4)) return d->why = "out of Lua stack", -1;
+  char c = *d->p;
+  if (c == '{' || c == '[') {
+    bool obj = c == '{';
+    d->p++;
+    lua_newtable(L);
+    int n = 0;
+    rs__ws(d);
+    if (d->p < d->end && *d->p == (obj ? '}' : ']')) {
+      d->p++;
+      return 0;
+    }
+    for (;;) {
+      if (obj) {
+        rs__ws(d);
+        if (d->p >= d->end || *d->p != '"') return d->why = "expected a key", -1;
+        if (rs__jstring(L, d) != 0) return -1;
+        rs__ws(d);
+        if (d->p >= d->end || *d->p != ':') return d->why = "expected ':'", -1;
+        d->p++;
+        if (rs__jvalue(L, d, depth + 1) != 0) return -1;
+        lua_rawset(L, -3);
+      } else {
+        if (rs__jvalue(L, d, depth + 1) != 0) return -1;
+        lua_rawseti(L, -2, ++n);
+      }
+      rs__ws(d);
+      if (d->p < d->end && *d->p == ',') {
+        d->p++;
+        continue;
+      }
+      if (d->p < d->end && *d->p == (obj ? '}' : ']')) {
+        d->p++;
+        return 0;
+      }
+      return d->why = obj ? "expected ',' or '}'" : "expected ',' or ']'", -1;
+    }
+  }
+  if (c == '"') return rs__jstring(L, d);
+  if (d->end - d->p >= 4 && memcmp(d->p, "true", 4) == 0) return d->p += 4, lua_pushboolean(L, 1), 0;
+  if (d->end - d->p >= 5 && memcmp(d->p, "false", 5) == 0) return d->p += 5, lua_pushboolean(L, 0), 0;
+  if (d->end - d->p >= 4 && memcmp(d->p, "null", 4) == 0) return d->p += 4, lua_pushnil(L), 0;
+  if (c == '-' || (c >= '0' && c <= '9')) {
+    char num[64];
+    size_t n = 0;
+    while (d->p < d->end && n < sizeof(num) - 1 && strchr("+-0123456789.eE", *d->p) != NULL) num[n++] = *d->p++;
+    num[n] = '\0';
+    char *stop;
+    double v = strtod(num, &stop);
+    if (stop != num + n) return d->why = "bad number", -1;
+    lua_pushnumber(L, v);
+    return 0;
+  }
+  return d->why = "unexpected character", -1;
+}
+
+int rs_ljson_decode(lua_State *L, const char *s, size_t n, const char **why) {
+  rs__jd_t d = { .p = s, .end = s + n };
+  int top = lua_gettop(L);
+  int rc = rs__jvalue(L, &d, 0);
+  if (rc == 0) {
+    rs__ws(&d);
+    if (d.p != d.end) rc = -1, d.why = "trailing characters after the JSON value";
+  }
+  rs_buf_free(&d.tmp);
+  if (rc != 0) {
+    lua_settop(L, top);
+    *why = d.why;
+    return -1;
+  }
+  return 0;
 }

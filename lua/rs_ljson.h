@@ -15,4 +15,10 @@
  * stack's size (uses lua_next, balanced). */
 int rs_ljson_encode(lua_State *L, int idx, rs_buf_t *out, const char **why);
 
+/* Push the Lua value of the JSON text s[0..n): objects and arrays become
+ * tables, null becomes nil (so a null member is absent), numbers are Lua
+ * numbers. Returns 0, or -1 with *why set (static) and the stack as it was.
+ * Depth is bounded (64). */
+int rs_ljson_decode(lua_State *L, const char *s, size_t n, const char **why);
+
 #endif

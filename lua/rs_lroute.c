@@ -8,7 +8,9 @@
  * response headers are rendered once, here, into the "Name: value\r\n" lines
  * the server copies out as they are. The routing issue adds the other
  * actions (render, proxy, static, redirect) and Lua hooks as more keys of
- * the options table: rs__spec_t grows, rs__route_new fills the new fields. */
+ * the options table: rs__spec_t grows, rs__route_new fills the new fields.
+ * The cache policy keys (ttl, grace, bypass = {...}, tags, cache_statuses,
+ * cache_cookie, cache_authorization) are lua/rs_lcache.c's. */
 #include "rs_lroute.h"
 
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "rs_lcache.h"
 #include "rs_lconfig.h"
 #include "rs_lutil.h"
 #include "rs_router.h"
@@ -27,13 +30,19 @@
 #define RS__MAX_HEADERS 64       /* per route; a fixed answer needs a few */
 
 static const char *const rs__redirect_keys[] = { "to", "status", "keep_query", NULL };
-static const char *const rs__route_keys[] = { "respond", "render", "static", "redirect", "priority", "host",
-                                               "key", "bypass", "props", NULL };
+static const char *const rs__route_keys[] = { "respond", "render", "static", "redirect", "proxy", "priority", "host",
+                                               "key", "bypass", "props", "server",
+                                               /* the cache policy (lua/rs_lcache.h) */
+                                               "ttl", "grace", "tags", "cache_statuses", "cache_cookie",
+                                               "cache_authorization", NULL };
 static const char *const rs__respond_keys[] = { "status", "headers", "body", NULL };
 static const char *const rs__render_keys[] = { "cache", "ttl", "grace", NULL };
 static const char *const rs__static_keys[] = { "root", "index", "max_age", "etag", NULL };
+static const char *const rs__proxy_keys[] = { "upstream", "path", "host", NULL };
+static const char *const rs__proxy_fn_keys[] = { "upstream", "path", "host", "priority", "methods",
+                                                 "route_host", "server", NULL };
 static const char *const rs__static_fn_keys[] = { "root", "index", "max_age", "etag",
-                                                  "host", "priority", NULL };
+                                                  "host", "priority", "server", NULL };
 
 /* A route being declared: borrowed strings from the call's arguments, which
  * stay on the stack until the route is built. */
@@ -50,6 +59,10 @@ typedef struct {
   const char *static_index;      /* NULL = none */
   int64_t static_max_age;        /* -1 = none */
   bool static_etag;
+  const char *proxy_upstream;    /* borrowed; NULL = not a proxy route */
+  const char *proxy_path;        /* NULL = the path as sent */
+  int proxy_host_mode;           /* RS_PROXY_HOST_* */
+  const char *proxy_host;        /* the literal, for RS_PROXY_HOST_LITERAL */
   int64_t render_ttl_ms, render_grace_ms;
   unsigned methods;
   const char *path;
@@ -60,6 +73,8 @@ typedef struct {
   size_t body_len;
   int headers;                   /* stack index of the headers table, 0 = none */
   const char *status_name, *body_name, *headers_name;
+  int opts_tbl;                  /* the options table, where 'server' is read (0 = none) */
+  rs_lcache_policy_t policy;     /* ttl, grace, bypass = {...}, tags, cache_* (lua/rs_lcache.h) */
 } rs__spec_t;
 
 typedef struct {
@@ -242,6 +257,17 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   rs__header_t hs[RS__MAX_HEADERS];
   size_t n = sp->headers ? rs__headers_collect(L, sp, hs) : 0;
   rs__spec_check(L, sp);
+  /* server = "backend": the listener the route belongs to (checked against
+   * ssr.config's servers once the whole file has run). Left on the stack. */
+  const char *server = NULL;
+  if (sp->opts_tbl > 0 && rs_lutil_field(L, sp->opts_tbl, "server")) {
+    size_t sl;
+    server = rs_lutil_string(L, -1, sp->fn, "server", "a name from ssr.config's servers", &sl);
+    if (sl == 0) rs_lutil_error(L, "%s: 'server' must be a name from ssr.config's servers, got an empty string",
+                                sp->fn);
+  }
+  rs_lcache_policy_finish(L, &sp->policy, sp->fn, sp->action ? sp->action : RS_ACTION_RESPOND,
+                          &sp->render_ttl_ms, &sp->render_grace_ms);
 
   static const char ct[] = "Content-Type: text/plain; charset=utf-8\r\n";
   bool has_ct = false;
@@ -270,7 +296,12 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   r->files.index = sp->static_index ? rs_xstrdup(sp->static_index) : NULL;
   r->files.max_age = sp->static_max_age;
   r->files.etag = sp->static_etag;
+  r->proxy.upstream = sp->proxy_upstream ? rs_xstrdup(sp->proxy_upstream) : NULL;
+  r->proxy.path = sp->proxy_path ? rs_xstrdup(sp->proxy_path) : NULL;
+  r->proxy.host_mode = sp->proxy_host_mode;
+  r->proxy.host = sp->proxy_host ? rs_xstrdup(sp->proxy_host) : NULL;
   r->where = rs_xstrdup(where[0] ? where : "?");
+  r->server = server ? rs_xstrdup(server) : NULL;
   r->redirect.to = sp->redirect_to ? rs_xstrdup(sp->redirect_to) : NULL;
   r->redirect.status = sp->redirect_status;
   r->redirect.keep_query = sp->redirect_keep_query;
@@ -293,6 +324,8 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   r->respond.body = rs_xstrndup(sp->body ? sp->body : "", sp->body ? sp->body_len : 0);
   r->respond.body_len = sp->body ? sp->body_len : 0;
 
+  rs_lcache_policy_build(L, &sp->policy, r);
+
   const char *why = "";
   if (rs_router_add(ctx->cfg->router, r, &why) != 0)
     rs_lutil_error(L, "%s \"%.128s\": %s", sp->fn, sp->path, why);
@@ -308,6 +341,10 @@ static void rs__hooks(lua_State *L, rs__spec_t *sp) {
   bool *flags[] = { &sp->hook_key, &sp->hook_bypass, &sp->hook_props };
   for (int i = 0; i < 3; i++) {
     if (!rs_lutil_field(L, 3, names[i])) continue;
+    if (i == 1 && lua_type(L, -1) == LUA_TTABLE) {  /* declarative: lua/rs_lcache.c */
+      lua_pop(L, 1);
+      continue;
+    }
     if (lua_type(L, -1) != LUA_TFUNCTION)
       rs_lutil_error(L, "ssr.route: '%s' must be a function(req), got %s", names[i],
                      rs_lutil_describe(L, -1, desc, sizeof(desc)));
@@ -390,6 +427,50 @@ static void rs__static_opts(lua_State *L, int t, rs__spec_t *sp, const char *pre
                    sp->static_root);
 }
 
+/* The options of a proxy route in the table at t (proxy = {...} of
+ * ssr.route, or ssr.proxy's own): upstream (required; checked against
+ * ssr.config's upstreams once the whole file has run), path (replaces what
+ * the route's prefix matched), host ("keep", "upstream" or a literal).
+ * Borrows the strings: they stay on the stack (in t). */
+static void rs__proxy_opts(lua_State *L, int t, rs__spec_t *sp, const char *pre) {
+  char name[32];
+  sp->action = RS_ACTION_PROXY;
+  snprintf(name, sizeof(name), "%supstream", pre);
+  if (!rs_lutil_field(L, t, "upstream"))
+    rs_lutil_error(L, "%s: '%s' is required, as in { upstream = \"api\" }", sp->fn, name);
+  sp->proxy_upstream = rs_lutil_string(L, -1, sp->fn, name, "an upstream's name", NULL);
+  lua_pop(L, 1);
+  if (rs_lutil_field(L, t, "path")) {
+    snprintf(name, sizeof(name), "%spath", pre);
+    size_t n;
+    sp->proxy_path = rs_lutil_string(L, -1, sp->fn, name, "a path starting with '/'", &n);
+    if (n == 0 || sp->proxy_path[0] != '/' || strpbrk(sp->proxy_path, " \r\n\t?#") != NULL)
+      rs_lutil_error(L, "%s: '%s' must be a path starting with '/', without spaces, '?' or '#'", sp->fn,
+                     name);
+    if (strchr(sp->path, ':') != NULL)
+      rs_lutil_error(L, "%s: '%s' rewrites a prefix or exact path; this route has ':params'", sp->fn, name);
+    lua_pop(L, 1);
+  }
+  sp->proxy_host_mode = RS_PROXY_HOST_KEEP;
+  if (rs_lutil_field(L, t, "host")) {
+    snprintf(name, sizeof(name), "%shost", pre);
+    size_t n;
+    const char *h = rs_lutil_string(L, -1, sp->fn, name, "\"keep\", \"upstream\" or a host name", &n);
+    if (strcmp(h, "keep") == 0) {
+      sp->proxy_host_mode = RS_PROXY_HOST_KEEP;
+    } else if (strcmp(h, "upstream") == 0) {
+      sp->proxy_host_mode = RS_PROXY_HOST_UPSTREAM;
+    } else {
+      if (n == 0 || strpbrk(h, " \r\n\t/") != NULL)
+        rs_lutil_error(L, "%s: '%s' must be \"keep\", \"upstream\" or a host name, got \"%.64s\"", sp->fn,
+                       name, h);
+      sp->proxy_host_mode = RS_PROXY_HOST_LITERAL;
+      sp->proxy_host = h;
+    }
+    lua_pop(L, 1);
+  }
+}
+
 /* ssr.route(methods, path, opts)
  * Lua stack before: methods, path, opts   after: (nothing returned) */
 static int rs__route(lua_State *L) {
@@ -411,6 +492,8 @@ static int rs__route(lua_State *L) {
                    rs_lutil_describe(L, 3, desc, sizeof(desc)));
   lua_settop(L, 3);
   rs_lutil_check_keys(L, 3, "ssr.route options", rs__route_keys);
+  sp.opts_tbl = 3;
+  rs_lcache_policy_check(L, 3, sp.fn, &sp.policy);
 
   if (rs_lutil_field(L, 3, "priority")) {   /* slot 4 */
     sp.priority = (int)rs_lutil_int(L, -1, sp.fn, "priority", -1000000, 1000000);
@@ -450,6 +533,17 @@ static int rs__route(lua_State *L) {
       rs_lutil_error(L, "ssr.route: 'redirect' target must be a non-empty URL without CR or LF");
     if (rs_lutil_field(L, 3, "respond") || rs_lutil_field(L, 3, "render") || rs_lutil_field(L, 3, "static"))
       rs_lutil_error(L, "ssr.route: give one action: 'redirect' goes with no 'respond', 'render' or 'static'");
+    rs__route_add(L, &sp);
+    return 0;
+  }
+  if (rs_lutil_field(L, 3, "proxy")) {      /* to an upstream */
+    if (lua_type(L, -1) != LUA_TTABLE)
+      rs_lutil_error(L, "ssr.route: 'proxy' must be a table, as in { upstream = \"api\" }, got %s",
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    rs_lutil_check_keys(L, -1, "ssr.route proxy", rs__proxy_keys);
+    if (rs_lutil_field(L, 3, "respond") || rs_lutil_field(L, 3, "render") || rs_lutil_field(L, 3, "static"))
+      rs_lutil_error(L, "ssr.route: give one action: 'proxy' goes with no 'respond', 'render' or 'static'");
+    rs__proxy_opts(L, lua_gettop(L), &sp, "proxy.");
     rs__route_add(L, &sp);
     return 0;
   }
@@ -574,6 +668,7 @@ static int rs__static(lua_State *L) {
     rs_lutil_error(L, "ssr.static: argument 2 must be a table of options, as in "
                    "{ root = \"dist\" }, got %s", rs_lutil_describe(L, 2, desc, sizeof(desc)));
   rs_lutil_check_keys(L, 2, "ssr.static options", rs__static_fn_keys);
+  sp.opts_tbl = 2;
   if (n > 0 && prefix[n - 1] == '*') lua_pushvalue(L, 1);          /* slot 3 */
   else lua_pushfstring(L, n > 0 && prefix[n - 1] == '/' ? "%s*" : "%s/*", prefix);
   sp.path = lua_tostring(L, 3);
@@ -586,7 +681,43 @@ static int rs__static(lua_State *L) {
   return 0;
 }
 
+/* ssr.proxy(prefix, opts): a prefix route for prefix (a '/' added when it
+ * lacks one) answering every method by proxying to opts.upstream; opts are
+ * those of proxy = {...} in ssr.route, plus priority, methods (default all)
+ * and route_host (the route's host; "host" is the Host header sent).
+ * Lua stack before: prefix, opts   after: (nothing returned) */
+static int rs__proxy(lua_State *L) {
+  char desc[64];
+  rs__spec_t sp = { .fn = "ssr.proxy", .methods = RS_M_ANY, .status = 200 };
+  if (lua_gettop(L) > 2)
+    rs_lutil_error(L, "ssr.proxy: expected (prefix, options), got %d arguments", lua_gettop(L));
+  lua_settop(L, 2);
+  size_t n;
+  const char *prefix = rs_lutil_string(L, 1, sp.fn, "prefix", "a path prefix starting with '/'", &n);
+  if (lua_type(L, 2) != LUA_TTABLE)
+    rs_lutil_error(L, "ssr.proxy: argument 2 must be a table of options, as in "
+                   "{ upstream = \"api\" }, got %s", rs_lutil_describe(L, 2, desc, sizeof(desc)));
+  rs_lutil_check_keys(L, 2, "ssr.proxy options", rs__proxy_fn_keys);
+  sp.opts_tbl = 2;                           /* server = "name" (rs__route_add) */
+  if (n > 0 && prefix[n - 1] == '*') lua_pushvalue(L, 1);          /* slot 3 */
+  else lua_pushfstring(L, n > 0 && prefix[n - 1] == '/' ? "%s*" : "%s/*", prefix);
+  sp.path = lua_tostring(L, 3);
+  if (rs_lutil_field(L, 2, "priority"))
+    sp.priority = (int)rs_lutil_int(L, -1, sp.fn, "priority", -1000000, 1000000);
+  if (rs_lutil_field(L, 2, "route_host"))
+    sp.host = rs_lutil_string(L, -1, sp.fn, "route_host", "a host name", NULL);
+  if (rs_lutil_field(L, 2, "methods"))
+    sp.methods = rs__methods(L, lua_gettop(L), sp.fn);
+  rs__proxy_opts(L, 2, &sp, "");
+  rs__route_add(L, &sp);
+  return 0;
+}
+
 void rs_lroute_register(lua_State *L, int module_idx, int ctx_idx) {
+  rs_lcache_register(L, module_idx, ctx_idx);   /* ssr.purge */
+  lua_pushvalue(L, ctx_idx);
+  lua_pushcclosure(L, rs__proxy, 1);
+  lua_setfield(L, module_idx, "proxy");
   lua_pushvalue(L, ctx_idx);
   lua_pushcclosure(L, rs__route, 1);
   lua_setfield(L, module_idx, "route");

@@ -21,11 +21,22 @@ SANITIZED = bool(os.environ.get("RUSTYSSR_SANITIZE"))
 SLOW = 3.0 if SANITIZED else 1.0
 
 
+_given_ports = set()
+
+
 def free_port():
-    """A port nobody listens on right now (h2o's empty_port)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nobody listens on right now (h2o's empty_port), and never one
+    this process handed out before: two calls in a row may otherwise get the
+    same port back from the kernel (the listener and the admin listener of
+    one server would then collide)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _given_ports:
+            _given_ports.add(port)
+            return port
+    raise RuntimeError("no free port")
 
 
 def lua_str(s):

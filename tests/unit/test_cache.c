@@ -125,6 +125,32 @@ static void test_replace(void) {
   rs_cache_destroy(c);
 }
 
+/* rs_cache_replace: only over the entry L2 still holds. */
+static void test_replace_if_current(void) {
+  rs_cache_t *c = mkcache(100, 0, 1, 0);
+  rs_entry_t *a = mkentry(c, "k"), *b = mkentry(c, "k"), *n = mkentry(c, "k");
+  ASSERT_EQ(rs_cache_put(c, a), 0);
+  ASSERT_EQ(rs_cache_replace(c, a, b), 0);     /* a current: b takes its place */
+  ASSERT(rs_entry_dead(a));
+  rs_entry_t *g = get_key(c, "k");
+  ASSERT(g == b);
+  rs_entry_release(g);
+  ASSERT_EQ(rs_cache_replace(c, a, n), -ENOENT); /* a is gone: n refused */
+  ASSERT(rs_entry_dead(n));
+  g = get_key(c, "k");
+  ASSERT(g == b);
+  rs_entry_release(g);
+  rs_cache_purge_all(c);
+  rs_entry_t *m = mkentry(c, "k");
+  ASSERT_EQ(rs_cache_replace(c, b, m), -ENOENT); /* purged since */
+  ASSERT(get_key(c, "k") == NULL);
+  rs_entry_release(a);
+  rs_entry_release(b);
+  rs_entry_release(n);
+  rs_entry_release(m);
+  rs_cache_destroy(c);
+}
+
 static void test_bounds_entries(void) {
   for (rs_cache_policy_t p = RS_CACHE_POLICY_LRU; p < RS_CACHE_POLICY_MAX; p++) {
     for (unsigned shards = 1; shards <= 4; shards *= 4) {
@@ -789,6 +815,7 @@ int main(void) {
   RS_TEST(test_create_opts);
   RS_TEST(test_put_get);
   RS_TEST(test_replace);
+  RS_TEST(test_replace_if_current);
   RS_TEST(test_bounds_entries);
   RS_TEST(test_bounds_bytes);
   RS_TEST(test_order_lru);

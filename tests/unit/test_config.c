@@ -557,6 +557,8 @@ static void test_fixtures(void) {
     { "/lua/bad_syntax.lua", "bad_syntax.lua:4: unexpected symbol near '='" },
     { "/lua/bad_port.lua",
       "bad_port.lua:6: ssr.config: 'listen' = \"127.0.0.1:99999\": port out of range (0..65535)" },
+    { "/lua/bad_upstream.lua",
+      "bad_upstream.lua:9: proxy: no upstream 'ap' in ssr.config { upstreams = { ... } }" },
   };
   char path[512];
   for (size_t i = 0; i < RS_ARRAY_SIZE(cases); i++) {
@@ -724,8 +726,101 @@ static void test_static_routes(void) {
   ASSERT_EQ(system(chunk), 0);
 }
 
+/* upstreams = {...} and proxy routes: values, defaults, and each error
+ * with its file:line. */
+static void test_upstreams(void) {
+  rs_config_t c;
+  int rc = run(P "ssr.config { upstreams = {\n"
+                 "  api = { servers = { '127.0.0.1:9000', '[::1]:9001', 'localhost:9002' }, keepalive = 64,\n"
+                 "          connect_timeout_ms = 500, send_timeout_ms = 3000, timeout_ms = 2500,\n"
+                 "          retries = 2, max_fails = 3, fail_timeout_ms = 10000 },\n"
+                 "  one = { servers = '10.0.0.1:80', read_timeout_ms = 700 } } }\n"
+                 "ssr.proxy('/api/', { upstream = 'api', path = '/v1/', host = 'upstream' })\n"
+                 "ssr.route('GET', '/x', { proxy = { upstream = 'one', host = 'b.internal' } })\n",
+               &c);
+  ASSERT_STR_EQ(rc == 0 ? "" : err, "");
+  ASSERT_EQ(c.nupstreams, 2u);
+  const rs_upstream_conf_t *u = rs_config_upstream(&c, "api");
+  ASSERT(u != NULL);
+  ASSERT_EQ(u->nservers, 3u);
+  ASSERT_STR_EQ(u->servers[1].host, "::1");
+  ASSERT_EQ(u->servers[1].port, 9001);
+  ASSERT_STR_EQ(u->servers[2].host, "127.0.0.1");
+  ASSERT_EQ(u->keepalive, 64u);
+  ASSERT_EQ(u->connect_timeout_ms, 500u);
+  ASSERT_EQ(u->send_timeout_ms, 3000u);
+  ASSERT_EQ(u->read_timeout_ms, 2500u);
+  ASSERT_EQ(u->retries, 2);
+  ASSERT_EQ(u->max_fails, 3);
+  ASSERT_EQ(u->fail_timeout_ms, 10000u);
+  u = rs_config_upstream(&c, "one");
+  ASSERT(u != NULL);
+  ASSERT_EQ(u->nservers, 1u);
+  ASSERT_EQ(u->read_timeout_ms, 700u);
+  ASSERT_EQ(u->keepalive, 32u);   /* defaults */
+  ASSERT_EQ(u->retries, 1);
+  ASSERT_EQ(u->max_fails, 1);
+  const rs_route_t *r = match(&c, RS_M_POST, NULL, "/api/users");
+  ASSERT(r != NULL);
+  ASSERT_EQ(r->action, RS_ACTION_PROXY);
+  ASSERT_STR_EQ(r->proxy.upstream, "api");
+  ASSERT_STR_EQ(r->proxy.path, "/v1/");
+  ASSERT_EQ(r->proxy.host_mode, RS_PROXY_HOST_UPSTREAM);
+  r = match(&c, RS_M_GET, NULL, "/x");
+  ASSERT(r != NULL && r->action == RS_ACTION_PROXY);
+  ASSERT_EQ(r->proxy.host_mode, RS_PROXY_HOST_LITERAL);
+  ASSERT_STR_EQ(r->proxy.host, "b.internal");
+  ASSERT(r->proxy.path == NULL);
+  ASSERT(match(&c, RS_M_POST, NULL, "/x") == NULL);
+  rs_config_dispose(&c);
+
+  static const struct { const char *chunk, *msg; } cases[] = {
+    { P "ssr.config { upstreams = { api = { servers = {} } } }",
+      "t.lua:3: ssr.config: upstream 'api': 'servers' is empty" },
+    { P "ssr.config { upstreams = { api = { } } }",
+      "t.lua:3: ssr.config: upstream 'api' has no 'servers', as in servers = { \"127.0.0.1:9000\" }" },
+    { P "ssr.config { upstreams = { api = { servers = { 'example.com:80' } } } }",
+      "t.lua:3: ssr.config: upstream 'api': server \"example.com:80\": host must be a numeric IPv4 or IPv6 address" },
+    { P "ssr.config { upstreams = { api = { servers = { '127.0.0.1' } } } }",
+      "t.lua:3: ssr.config: upstream 'api': server \"127.0.0.1\": expected \"host:port\"" },
+    { P "ssr.config { upstreams = { api = { servers = { '127.0.0.1:0' } } } }",
+      "t.lua:3: ssr.config: upstream 'api': server \"127.0.0.1:0\": port 0" },
+    { P "ssr.config { upstreams = { api = { servers = { 9000 } } } }",
+      "t.lua:3: ssr.config: upstream 'api': servers[1] must be \"host:port\", got number 9000" },
+    { P "ssr.config { upstreams = { api = { servers = { '127.0.0.1:1' }, keepalve = 3 } } }",
+      "t.lua:3: unknown key 'keepalve' in ssr.config.upstreams.api (did you mean 'keepalive'?)" },
+    { P "ssr.config { upstreams = { api = { servers = { '127.0.0.1:1' }, retries = -1 } } }",
+      "t.lua:3: upstream 'api': 'retries' must be an integer between 0 and 100, got number -1" },
+    { P "ssr.config { upstreams = { api = 'x' } }",
+      "t.lua:3: ssr.config: upstream 'api' must be a table, got string \"x\"" },
+    { P "ssr.config { upstreams = { ['a b'] = { servers = { '127.0.0.1:1' } } } }",
+      "t.lua:3: ssr.config: upstream name \"a b\" must be 1..64 letters, digits, '_', '-' or '.'" },
+    { P "ssr.proxy('/api/', { upstream = 'nope' })",
+      "t.lua:3: proxy: no upstream 'nope' in ssr.config { upstreams = { ... } }" },
+    { P "ssr.proxy('/api/', { path = '/v1/' })",
+      "t.lua:3: ssr.proxy: 'upstream' is required, as in { upstream = \"api\" }" },
+    { P "ssr.proxy('/api/', { upstream = 'a', path = 'v1' })",
+      "t.lua:3: ssr.proxy: 'path' must be a path starting with '/', without spaces, '?' or '#'" },
+    { P "ssr.proxy('/api/', { upstream = 'a', host = 'a b' })",
+      "t.lua:3: ssr.proxy: 'host' must be \"keep\", \"upstream\" or a host name, got \"a b\"" },
+    { P "ssr.route('GET', '/p/:id', { proxy = { upstream = 'a', path = '/x' } })",
+      "t.lua:3: ssr.route: 'proxy.path' rewrites a prefix or exact path; this route has ':params'" },
+    { P "ssr.route('GET', '/p', { proxy = { upstream = 'a' }, render = true })",
+      "t.lua:3: ssr.route: give one action: 'proxy' goes with no 'respond', 'render' or 'static'" },
+    { P "ssr.route('GET', '/p', { proxy = { upstrem = 'a' } })",
+      "t.lua:3: unknown key 'upstrem' in ssr.route proxy (did you mean 'upstream'?)" },
+  };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(cases); i++) {
+    rc = run(cases[i].chunk, &c);
+    if (rc != -1) TAP_FAIL("case %zu accepted: %s", i, cases[i].chunk);
+    ASSERT_STR_EQ(err, cases[i].msg);
+    rs_config_dispose(&c);
+  }
+}
+
 int main(void) {
   RS_TEST(test_defaults);
+  RS_TEST(test_upstreams);
   RS_TEST(test_addr_parse);
   RS_TEST(test_size_parse);
   RS_TEST(test_every_key);

@@ -460,6 +460,79 @@ static void test_pick_fuzz(void) {
   }
 }
 
+/* Deferred variants: build only what the first client takes, complete the
+ * rest later into a new entry with the same key, ETag, times and tags. */
+static void test_defer_and_complete(void) {
+  size_t len;
+  char *html = html_page(&len);
+  rs_entry_spec_t s = spec_for(html, len);
+  const char *tags[1] = { "catalog" };
+  size_t tag_lens[1] = { 7 };
+  s.tags = tags, s.tag_lens = tag_lens, s.ntags = 1;
+  s.defer = rs_entry_defer_for(rs_entry_accepts("gzip, deflate, br", 17));
+  ASSERT_EQ(s.defer, 1u << RS_ENC_GZIP);
+  rs_entry_t *e = rs_entry_build(&s);
+  ASSERT(e != NULL);
+  ASSERT(e->body[RS_ENC_BR].p != NULL);
+  ASSERT(e->body[RS_ENC_GZIP].p == NULL);
+  ASSERT_EQ(e->deferred, 1u << RS_ENC_GZIP);
+  ASSERT(has_header(e, "Vary: Accept-Encoding\r\n"));
+  ASSERT_EQ(rs_entry_pick(e, "gzip", 4), RS_ENC_IDENTITY);  /* not built yet */
+
+  /* Only a client that wants a deferred variant claims, and only once. */
+  ASSERT(!rs_entry_claim_completion(e, rs_entry_accepts("br", 2)));
+  ASSERT(rs_entry_claim_completion(e, rs_entry_accepts("gzip", 4)));
+  ASSERT(!rs_entry_claim_completion(e, rs_entry_accepts("gzip", 4)));
+
+  rs_entry_t *full = rs_entry_complete(e, 6, 5);
+  ASSERT(full != NULL);
+  ASSERT_EQ(full->deferred, 0);
+  ASSERT(full->body[RS_ENC_GZIP].p != NULL);
+  ASSERT_MEM_EQ(full->body[RS_ENC_BR].p, full->body[RS_ENC_BR].len, e->body[RS_ENC_BR].p,
+                e->body[RS_ENC_BR].len);
+  ASSERT_MEM_EQ(full->body[0].p, full->body[0].len, html, len);
+  ASSERT_MEM_EQ(full->etag, full->etag_len, e->etag, e->etag_len);
+  ASSERT_MEM_EQ(full->headers, full->headers_len, e->headers, e->headers_len);
+  ASSERT_MEM_EQ(full->key, full->key_len, e->key, e->key_len);
+  ASSERT_EQ(full->created_ms, e->created_ms);
+  ASSERT_EQ(full->ttl_ms, e->ttl_ms);
+  ASSERT_EQ(full->ntags, 1);
+  ASSERT_STR_EQ(full->tags[0], "catalog");
+  ASSERT(full->size > e->size);
+  ASSERT_EQ(rs_entry_pick(full, "gzip", 4), RS_ENC_GZIP);
+  rs_entry_release(full);
+  rs_entry_release(e);
+
+  /* A client that takes nothing: identity only, both deferred. */
+  s = spec_for(html, len);
+  s.defer = rs_entry_defer_for(rs_entry_accepts(NULL, 0));
+  e = rs_entry_build(&s);
+  ASSERT(e->body[RS_ENC_GZIP].p == NULL && e->body[RS_ENC_BR].p == NULL);
+  ASSERT_EQ(e->deferred, (1u << RS_ENC_GZIP) | (1u << RS_ENC_BR));
+  rs_entry_release(e);
+
+  /* A small body defers nothing: there was nothing to build. */
+  s = spec_for("<p>hi</p>", 9);
+  s.defer = rs_entry_defer_for(0);
+  e = rs_entry_build(&s);
+  ASSERT_EQ(e->deferred, 0);
+  ASSERT(!has_header(e, "Vary: Accept-Encoding\r\n"));
+  rs_entry_release(e);
+  free(html);
+}
+
+static void test_accepts(void) {
+  unsigned g = 1u << RS_ENC_GZIP, b = 1u << RS_ENC_BR;
+  ASSERT_EQ(rs_entry_accepts("", 0), 0);
+  ASSERT_EQ(rs_entry_accepts("gzip", 4), g);
+  ASSERT_EQ(rs_entry_accepts("br;q=0.5, gzip;q=0", 18), b);
+  ASSERT_EQ(rs_entry_accepts("*", 1), g | b);
+  ASSERT_EQ(rs_entry_accepts("identity", 8), 0);
+  ASSERT_EQ(rs_entry_accepts("x-gzip, *;q=0", 13), g);
+  ASSERT_EQ(rs_entry_defer_for(g | b), g);
+  ASSERT_EQ(rs_entry_defer_for(g), b);
+}
+
 int main(void) {
   RS_TEST(test_tiny_body_identity_only);
   RS_TEST(test_empty_body);
@@ -475,5 +548,7 @@ int main(void) {
   RS_TEST(test_pick_table);
   RS_TEST(test_pick_ties);
   RS_TEST(test_pick_fuzz);
+  RS_TEST(test_defer_and_complete);
+  RS_TEST(test_accepts);
   RS_TEST_DONE();
 }

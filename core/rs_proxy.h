@@ -1,0 +1,41 @@
+/* core/rs_proxy.h — the proxy action: a request forwarded to an upstream,
+ * its answer streamed back.
+ *
+ *   ssr.proxy("/api/", { upstream = "api", path = "/v1/", host = "keep" })
+ *   -- or, as a route of any path:
+ *   ssr.route({ "GET", "POST" }, "/api/" .. "*", { proxy = { upstream = "api" } })
+ *
+ * Sent upstream: the method, the path (what the route's prefix matched
+ * replaced by proxy.path, when given) and query as sent, the headers minus
+ * the hop-by-hop ones (Connection and the names it lists, Keep-Alive,
+ * Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade) and Expect,
+ * Host as proxy.host says (the client's, the upstream's name, or a
+ * literal), X-Forwarded-For (the client's address appended to any incoming
+ * one), X-Forwarded-Proto, X-Forwarded-Host, X-Request-Id (an incoming one
+ * if it is 1..128 of [A-Za-z0-9._:-], else the request's id in hex), and
+ * the body with a Content-Length (the front end has read it whole, up to
+ * limits.body).
+ *
+ * The answer streams back as it arrives: status and headers (minus
+ * hop-by-hop ones, Date and Server, which are the gateway's) at once, then
+ * the body with the upstream's Content-Length, or chunked (to 1.0 clients:
+ * until close) when the upstream sends chunked or reads until close. A
+ * slow client pauses the reading from the upstream (at most ~256 KB
+ * queued per request).
+ *
+ * Errors: no server up, refused, reset or a bad answer before the head →
+ * 502; a timeout before the head → 504; each logged with upstream, server
+ * and request id. An upstream failing after the head has been sent closes
+ * the client's connection (the answer is incomplete) and is logged. */
+#ifndef RS_PROXY_H
+#define RS_PROXY_H
+
+#include "rs_conn.h"
+#include "rs_router.h"
+
+/* Answer req, matched to route (RS_ACTION_PROXY), from the loop's upstream
+ * runtime (loop->upstreams, kept by the request until it ends). Loop
+ * thread. */
+void rs_proxy_request(rs_req_t *req, const rs_route_t *route);
+
+#endif

@@ -1,0 +1,324 @@
+/* lua/rs_lcache.c — see rs_lcache.h. */
+#include "rs_lcache.h"
+
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rs_cache.h"
+#include "rs_lconfig.h"
+#include "rs_log.h"
+#include "rs_lutil.h"
+#include "rs_policy.h"
+
+#define RS__MAX_NAMES 32         /* per list: a route names a few */
+#define RS__MAX_NAME 128         /* bytes of one name or tag */
+
+static const char *const rs__bypass_keys[] = { "cookie", "header", "query", NULL };
+enum { RS__COOKIE, RS__HEADER, RS__QUERY, RS__TAGS };
+
+/* ------------------------------------------------------------------ checks */
+
+/* RFC 9110 tchar: what a header or a cookie name is made of. */
+static bool rs__tchar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* One name at idx (a string): checked for the list kind. Returns its length. */
+static size_t rs__name(lua_State *L, int idx, const char *fn, const char *name, int kind) {
+  char desc[64];
+  if (lua_type(L, idx) != LUA_TSTRING)
+    rs_lutil_error(L, "%s: '%s' must be a string or a list of strings, got %s", fn, name,
+                   rs_lutil_describe(L, idx, desc, sizeof(desc)));
+  size_t n;
+  const char *s = lua_tolstring(L, idx, &n);
+  if (n == 0) rs_lutil_error(L, "%s: '%s' has an empty name", fn, name);
+  if (n > RS__MAX_NAME)
+    rs_lutil_error(L, "%s: '%s' has a name longer than %d bytes", fn, name, RS__MAX_NAME);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    bool ok = kind == RS__COOKIE || kind == RS__HEADER ? rs__tchar(c)
+              : kind == RS__QUERY ? c >= 0x20 && c != 0x7f && c != '&' && c != '=' && c != '#'
+              : c >= 0x20 && c != 0x7f;
+    if (!ok)
+      rs_lutil_error(L, "%s: '%s' name \"%.64s\" has a character not allowed in a %s", fn, name, s,
+                     kind == RS__COOKIE ? "cookie name" : kind == RS__HEADER ? "header name"
+                     : kind == RS__QUERY ? "query parameter name" : "tag");
+  }
+  return n;
+}
+
+/* Is the table at idx an array 1..n (n > 0)? Returns n; raises otherwise. */
+static size_t rs__array(lua_State *L, int idx, const char *fn, const char *name, const char *what) {
+  size_t n = lua_objlen(L, idx), seen = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_Number k = lua_type(L, -2) == LUA_TNUMBER ? lua_tonumber(L, -2) : 0;
+    if (!(k >= 1 && k <= (lua_Number)n && k == (lua_Number)(size_t)k))
+      rs_lutil_error(L, "%s: '%s' must be a list of %s, as in { \"a\", \"b\" }", fn, name, what);
+    seen++;
+    lua_pop(L, 1);
+  }
+  if (seen == 0) rs_lutil_error(L, "%s: '%s' is an empty list", fn, name);
+  if (seen > RS__MAX_NAMES) rs_lutil_error(L, "%s: '%s' has more than %d entries", fn, name, RS__MAX_NAMES);
+  return n;
+}
+
+/* "x" or { "x", "y" } at idx: counted into p (kind's list), bytes into p->mem. */
+static void rs__names(lua_State *L, int idx, const char *fn, const char *name, int kind,
+                      rs_lcache_policy_t *p) {
+  if (lua_type(L, idx) == LUA_TTABLE) {
+    size_t n = rs__array(L, idx, fn, name, kind == RS__TAGS ? "tags" : "names");
+    for (size_t i = 1; i <= n; i++) {
+      lua_rawgeti(L, idx, (int)i);
+      p->mem += rs__name(L, lua_gettop(L), fn, name, kind) + 1;
+      lua_pop(L, 1);
+    }
+    p->_n[kind] = n;
+  } else {
+    p->mem += rs__name(L, idx, fn, name, kind) + 1;
+    p->_n[kind] = 1;
+  }
+}
+
+static void rs__given(rs_lcache_policy_t *p, const char *key) {
+  if (p->first == NULL) p->first = key;
+}
+
+/* Lua stack before: ...   after: ... (unchanged) */
+void rs_lcache_policy_check(lua_State *L, int opts, const char *fn, rs_lcache_policy_t *p) {
+  char desc[64];
+  memset(p, 0, sizeof(*p));
+  p->opts = opts;
+  p->ttl_ms = p->grace_ms = -1;
+  int top = lua_gettop(L);
+  if (rs_lutil_field(L, opts, "ttl")) {
+    p->ttl_ms = 1000 * rs_lutil_int(L, -1, fn, "ttl", 0, 31536000);
+    rs__given(p, "ttl");
+  }
+  if (rs_lutil_field(L, opts, "grace")) {
+    p->grace_ms = 1000 * rs_lutil_int(L, -1, fn, "grace", 0, 31536000);
+    rs__given(p, "grace");
+  }
+  if (rs_lutil_field(L, opts, "bypass") && lua_type(L, -1) != LUA_TFUNCTION) {
+    int t = lua_gettop(L);
+    if (lua_type(L, t) != LUA_TTABLE)
+      rs_lutil_error(L, "%s: 'bypass' must be a function(req) or a table "
+                     "{ cookie = ..., header = ..., query = ... }, got %s", fn,
+                     rs_lutil_describe(L, t, desc, sizeof(desc)));
+    rs_lutil_check_keys(L, t, "ssr.route bypass", rs__bypass_keys);
+    static const char *const names[] = { "bypass.cookie", "bypass.header", "bypass.query" };
+    for (int k = RS__COOKIE; k <= RS__QUERY; k++) {
+      if (!rs_lutil_field(L, t, rs__bypass_keys[k])) continue;
+      rs__names(L, lua_gettop(L), fn, names[k], k, p);
+    }
+    if (p->_n[RS__COOKIE] + p->_n[RS__HEADER] + p->_n[RS__QUERY] == 0)
+      rs_lutil_error(L, "%s: 'bypass' names nothing: give cookie, header and/or query, as in "
+                     "bypass = { cookie = \"session\" }", fn);
+    p->bypass_table = true;
+    rs__given(p, "bypass");
+  }
+  if (rs_lutil_field(L, opts, "tags")) {
+    rs__names(L, lua_gettop(L), fn, "tags", RS__TAGS, p);
+    rs__given(p, "tags");
+  }
+  if (rs_lutil_field(L, opts, "cache_statuses")) {
+    int t = lua_gettop(L);
+    if (lua_type(L, t) != LUA_TTABLE)
+      rs_lutil_error(L, "%s: 'cache_statuses' must be a list of statuses, as in { 200, 404 }, got %s", fn,
+                     rs_lutil_describe(L, t, desc, sizeof(desc)));
+    size_t n = rs__array(L, t, fn, "cache_statuses", "statuses");
+    for (size_t i = 1; i <= n; i++) {
+      lua_rawgeti(L, t, (int)i);
+      rs_lutil_int(L, -1, fn, "cache_statuses", 200, 599);
+      lua_pop(L, 1);
+    }
+    rs__given(p, "cache_statuses");
+  }
+  static const char *const flags[] = { "cache_cookie", "cache_authorization" };
+  for (int i = 0; i < 2; i++) {
+    if (!rs_lutil_field(L, opts, flags[i])) continue;
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      rs_lutil_error(L, "%s: '%s' must be a boolean, got %s", fn, flags[i],
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    rs__given(p, flags[i]);
+  }
+  size_t ptrs = p->_n[RS__COOKIE] + p->_n[RS__HEADER] + p->_n[RS__QUERY] + p->_n[RS__TAGS] + 3;
+  if (p->first != NULL) p->mem += ptrs * sizeof(char *);
+  lua_settop(L, top);
+}
+
+void rs_lcache_policy_finish(lua_State *L, const rs_lcache_policy_t *p, const char *fn,
+                             rs_action_t action, int64_t *ttl_ms, int64_t *grace_ms) {
+  if (p->first == NULL) return;
+  if (action == RS_ACTION_RESPOND || action == RS_ACTION_STATIC || action == RS_ACTION_REDIRECT)
+    rs_lutil_error(L, "%s: '%s' is a cache policy: it goes with 'render' (a route that caches)", fn,
+                   p->first);
+  bool render = action == RS_ACTION_RENDER;   /* only render = {...} has its own ttl */
+  if (render && ((p->ttl_ms >= 0 && *ttl_ms >= 0) || (p->grace_ms >= 0 && *grace_ms >= 0)))
+    rs_lutil_error(L, "%s: give '%s' once: at the top level or in 'render', not both", fn,
+                   p->ttl_ms >= 0 && *ttl_ms >= 0 ? "ttl" : "grace");
+  if (p->ttl_ms >= 0) *ttl_ms = p->ttl_ms;
+  if (p->grace_ms >= 0) *grace_ms = p->grace_ms;
+}
+
+/* ------------------------------------------------------------------ build */
+
+typedef struct {
+  char *strs;                    /* where the next string goes */
+} rs__arena_t;
+
+static const char *rs__copy(lua_State *L, int idx, rs__arena_t *a, bool lower) {
+  size_t n;
+  const char *s = lua_tolstring(L, idx, &n);
+  char *d = a->strs;
+  for (size_t i = 0; i < n; i++) d[i] = lower && s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32) : s[i];
+  d[n] = '\0';
+  a->strs += n + 1;
+  return d;
+}
+
+/* The list at idx (a string or an array, checked) into out[0..n). */
+static void rs__fill(lua_State *L, int idx, const char **out, size_t n, rs__arena_t *a, bool lower) {
+  if (lua_type(L, idx) != LUA_TTABLE) {
+    out[0] = rs__copy(L, idx, a, lower);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, idx, (int)i + 1);
+    out[i] = rs__copy(L, -1, a, lower);
+    lua_pop(L, 1);
+  }
+}
+
+void rs_lcache_policy_build(lua_State *L, const rs_lcache_policy_t *p, rs_route_t *r) {
+  if (p->first == NULL || p->opts == 0) return;
+  int top = lua_gettop(L);
+  int opts = p->opts;
+  r->cache._mem = rs_xcalloc(1, p->mem);
+  const char **ptrs = (const char **)(void *)r->cache._mem;
+  size_t nptrs = p->_n[RS__COOKIE] + p->_n[RS__HEADER] + p->_n[RS__QUERY] + p->_n[RS__TAGS] + 3;
+  rs__arena_t a = { r->cache._mem + nptrs * sizeof(char *) };
+  const char *const **lists[] = { &r->cache.bypass_cookie, &r->cache.bypass_header,
+                                  &r->cache.bypass_query };
+  if (p->bypass_table) {
+    lua_getfield(L, opts, "bypass");
+    int t = lua_gettop(L);
+    for (int k = RS__COOKIE; k <= RS__QUERY; k++) {
+      if (p->_n[k] == 0) continue;
+      lua_getfield(L, t, rs__bypass_keys[k]);
+      rs__fill(L, lua_gettop(L), ptrs, p->_n[k], &a, k == RS__HEADER);
+      ptrs[p->_n[k]] = NULL;
+      *lists[k] = ptrs;
+      ptrs += p->_n[k] + 1;
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  if (p->_n[RS__TAGS] > 0) {
+    lua_getfield(L, opts, "tags");
+    rs__fill(L, lua_gettop(L), ptrs, p->_n[RS__TAGS], &a, false);
+    r->cache.tags = ptrs;
+    r->cache.ntags = p->_n[RS__TAGS];
+    lua_pop(L, 1);
+  }
+  lua_getfield(L, opts, "cache_statuses");
+  if (lua_type(L, -1) == LUA_TTABLE) {
+    for (size_t i = 1; i <= lua_objlen(L, -1); i++) {
+      lua_rawgeti(L, -1, (int)i);
+      int s = (int)lua_tointeger(L, -1);
+      r->cache.statuses[s / 64] |= (uint64_t)1 << (s % 64);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, opts, "cache_cookie");
+  r->cache.cookie = lua_toboolean(L, -1);
+  lua_getfield(L, opts, "cache_authorization");
+  r->cache.authorization = lua_toboolean(L, -1);
+  lua_settop(L, top);
+}
+
+/* ------------------------------------------------------------------ ssr.purge */
+
+/* This thread's cache, when it is a loop thread (rs_lcache_thread_init). */
+static _Thread_local struct {
+  bool loop;
+  rs_cache_t *cache;
+} rs__tl;
+
+void rs_lcache_thread_init(rs_cache_t *cache) {
+  rs__tl.loop = true;
+  rs__tl.cache = cache;
+}
+
+/* ssr.purge { key = K } / { prefix = P } / { tag = T } / { all = true } /
+ * { url = "/path?q", host = "example.com" } (or url = "http://host/path?q").
+ * Lua stack before: opts   after: n  (or nil, err when caching is off) */
+static int rs__purge(lua_State *L) {
+  static const char *const keys[] = { "key", "prefix", "tag", "url", "all", "host", NULL };
+  char desc[64];
+  rs_lconfig_ctx_t *ctx = lua_touserdata(L, lua_upvalueindex(1));
+  if (!rs__tl.loop || ctx->on_route != NULL)
+    rs_lutil_error(L, "ssr.purge: call it from a hook or a respond handler, while a request is "
+                   "served (not while the config file loads)");
+  if (lua_gettop(L) != 1 || lua_type(L, 1) != LUA_TTABLE)
+    rs_lutil_error(L, "ssr.purge: expected one table, as in ssr.purge { tag = \"catalog\" }, got %s",
+                   rs_lutil_describe(L, 1, desc, sizeof(desc)));
+  rs_lutil_check_keys(L, 1, "ssr.purge", keys);
+  int by = -1;
+  for (int i = 0; i < 5; i++) {
+    if (!rs_lutil_field(L, 1, keys[i])) continue;
+    if (by >= 0)
+      rs_lutil_error(L, "ssr.purge: give one of key, prefix, tag, url or all, not '%s' and '%s'",
+                     keys[by], keys[i]);
+    by = i;
+  }
+  if (by < 0) rs_lutil_error(L, "ssr.purge: give one of key, prefix, tag, url or all");
+  /* the selector's value is on top, the others were not pushed */
+  size_t vlen = 0, hlen = 0;
+  const char *v = NULL, *host = NULL;
+  int kind = rs_policy_purge_by(keys[by], strlen(keys[by]));
+  if (kind == RS_PURGE_ALL) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN || !lua_toboolean(L, -1))
+      rs_lutil_error(L, "ssr.purge: 'all' must be true, got %s", rs_lutil_describe(L, -1, desc, sizeof(desc)));
+  } else {
+    v = rs_lutil_string(L, -1, "ssr.purge", keys[by], "a non-empty string", &vlen);
+    if (vlen == 0) rs_lutil_error(L, "ssr.purge: '%s' must be a non-empty string", keys[by]);
+  }
+  if (rs_lutil_field(L, 1, "host")) {
+    if (kind != RS_PURGE_URL) rs_lutil_error(L, "ssr.purge: 'host' goes with 'url'");
+    host = rs_lutil_string(L, -1, "ssr.purge", "host", "a host name", &hlen);
+  }
+  if (kind == RS_PURGE_URL) {
+    /* "http://host/path?q" names its host; "/path?q" needs host = */
+    if (strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0) {
+      if (host != NULL) rs_lutil_error(L, "ssr.purge: give the host once: in 'url' or in 'host'");
+      host = strstr(v, "://") + 3;
+      const char *slash = strchr(host, '/');
+      hlen = slash ? (size_t)(slash - host) : strlen(host);
+      if (slash != NULL) vlen -= (size_t)(slash - v), v = slash;
+      else v = "/", vlen = 1;
+    }
+    if (v[0] != '/') rs_lutil_error(L, "ssr.purge: 'url' must start with '/' or http(s)://");
+    if (host == NULL || hlen == 0)
+      rs_lutil_error(L, "ssr.purge: 'url' needs 'host' (the site's Host, as the page was requested)");
+  }
+  if (rs__tl.cache == NULL) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "the page cache is off");
+    return 2;
+  }
+  size_t n = rs_policy_purge(rs__tl.cache, (rs_purge_by_t)kind, v, vlen, host, hlen);
+  rs_log_info("ssr.purge %s%s%.*s%s%.*s: %zu page(s)", keys[by], v ? " " : "", (int)RS_MIN(vlen, 256),
+              v ? v : "", host ? " host " : "", (int)RS_MIN(hlen, 256), host ? host : "", n);
+  lua_pushnumber(L, (lua_Number)n);
+  return 1;
+}
+
+void rs_lcache_register(lua_State *L, int module_idx, int ctx_idx) {
+  lua_pushvalue(L, ctx_idx);
+  lua_pushcclosure(L, rs__purge, 1);
+  lua_setfield(L, module_idx, "purge");
+}

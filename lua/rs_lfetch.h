@@ -1,0 +1,30 @@
+/* lua/rs_lfetch.h — non-blocking I/O for Lua hooks: ssr.fetch,
+ * ssr.fetch_all and ssr.sleep (OpenResty's cosockets, lua-resty-http).
+ *
+ *   res, err = ssr.fetch(upstream_or_url, path, opts)
+ *     opts = { method = "GET", headers = { name = value }, body = "...",
+ *              timeout_ms = N }
+ *     res = { status = 200, headers = { ["content-type"] = ... } (lower-case
+ *             names, repeated ones joined with ", "), body = "..." }
+ *     res:json() → the body decoded (or nil, err)
+ *     err = rs_fetch_strerror's text: "timeout", "connection refused", ...
+ *   results = ssr.fetch_all({ { target, path, opts }, ... })
+ *     all in parallel; results[i] = { res = res, err = err }, in order.
+ *   ssr.sleep(seconds)
+ *
+ * Each yields the request's coroutine (lua/rs_lhooks.h) to the loop and is
+ * resumed by the completions (core/rs_upstream.h, a uv timer). Called
+ * outside a request hook (e.g. while the config file loads) they raise a
+ * clear error. Loop thread. */
+#ifndef RS_LFETCH_H
+#define RS_LFETCH_H
+
+#include <lua.h>
+
+#include "rs_lhooks.h"
+
+/* Set fetch, fetch_all and sleep in the module table at module_idx, bound
+ * to h (NULL while a config file loads: then they raise). */
+void rs_lfetch_register(lua_State *L, int module_idx, rs_lhooks_t *h);
+
+#endif

@@ -1,0 +1,80 @@
+"""Proxy routes through the page cache: a proxy route that gives a ttl
+answers GET and HEAD from the cache (X-Cache), its misses fetch the page from
+the upstream (one fetch for concurrent misses), answers the upstream marks
+no-store are never stored, requests with a cookie are streamed as they are,
+and an upstream that is down gives 502."""
+
+import json
+import threading
+import time
+
+from rslib import SLOW, Reader, Server, free_port, main
+from test_lua_fetch import BUNDLE, Backend
+
+
+def make_server(backend):
+    routes = r'''
+ssr.route("GET", "/api/*", { proxy = { upstream = "api", path = "/" }, ttl = 60 })
+ssr.route("GET", "/raw/*", { proxy = { upstream = "api", path = "/" } })
+ssr.route("GET", "/down/*", { proxy = { upstream = "down", path = "/" }, ttl = 60 })
+'''
+    return Server(workers=2, config={
+        "render": '{ bundle = "%s", threads = 1 }' % BUNDLE,
+        "cache": "{ ttl = 60, grace = 0 }",
+        "upstreams": '{ api = { servers = { "127.0.0.1:%d" } }, down = { servers = { "127.0.0.1:%d" } } }'
+                     % (backend.port, free_port()),
+    }, routes=routes)
+
+
+def test_cached_proxy_hits_and_head():
+    with Backend() as b, make_server(b) as srv:
+        m = srv.get("/api/json?x=1")
+        assert m.status == 200 and m.header("x-cache") == "MISS", (m, srv.log())
+        assert json.loads(m.body)["name"] == "widget" and m.header("x-backend") == "yes", m
+        h = srv.get("/api/json?x=1")
+        assert h.status == 200 and h.header("x-cache").startswith("HIT") and h.body == m.body, h
+        with srv.connect() as s:
+            s.sendall(b"HEAD /api/json?x=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            hd = Reader(s).read_response(head_request=True)
+        assert hd.status == 200 and hd.header("x-cache").startswith("HIT") and hd.body == b"", hd
+        assert int(hd.header("content-length")) == len(m.body), hd
+        assert b.hits["/json"] == 1, b.hits
+        e = srv.get("/api/echoheaders")
+        seen = json.loads(e.body)
+        assert seen["x-forwarded-for"] == "127.0.0.1" and "cookie" not in seen, seen
+        assert "accept-encoding" not in seen, seen
+
+
+def test_cached_proxy_policy_and_bypass():
+    with Backend() as b, make_server(b) as srv:
+        for _ in range(2):
+            n = srv.get("/api/nostore")
+            assert n.status == 200 and n.header("x-cache") == "MISS", n
+        assert b.hits["/nostore"] == 2, b.hits
+        c = srv.get("/api/json", headers={"Cookie": "session=1"})
+        assert c.status == 200 and c.header("x-cache") is None, c      # streamed, not looked up
+        r = srv.get("/raw/json")
+        assert r.status == 200 and r.header("x-cache") is None, r      # no ttl: never cached
+        assert b.hits["/json"] == 2, b.hits
+        d = srv.get("/down/x")
+        assert d.status == 502, d
+        assert "cached proxy: upstream down" in srv.log(), srv.log()
+
+
+def test_cached_proxy_coalesces_misses():
+    with Backend() as b, make_server(b) as srv:
+        out = []
+
+        def one():
+            out.append(srv.get("/api/delay?ms=500"))
+        ts = [threading.Thread(target=one) for _ in range(6)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(30 * SLOW)
+        assert len(out) == 6 and all(r.status == 200 for r in out), out
+        assert b.hits["/delay"] == 1, b.hits
+
+
+if __name__ == "__main__":
+    main([test_cached_proxy_hits_and_head, test_cached_proxy_policy_and_bypass, test_cached_proxy_coalesces_misses])

@@ -43,6 +43,7 @@ typedef struct {
   uint64_t epoch;
   rs_entry_t *entry;             /* built on the render thread */
   bool storable;
+  unsigned defer;                /* variants left for later (rs_entry.h) */
 } rs__flight_t;
 
 /* ------------------------------------------------------------------ key */
@@ -110,6 +111,72 @@ size_t rs_page_key(const char *method, size_t mlen, const char *host, size_t hle
 
 /* ------------------------------------------------------------------ HTTP on a hit */
 
+/* ------------------------------------------------------------------ deferred variants */
+
+/* A page stored with some variants deferred (rs_entry.h) and now asked for
+ * by a client that takes one of them: a render thread builds the complete
+ * entry (a background job, no V8), and the loop swaps it into L2 if the
+ * partial one is still there. This request is answered from what exists. */
+typedef struct {
+  rs_entry_t *partial;           /* a reference */
+  rs_entry_t *full;              /* built on the render thread */
+  rs_loop_gen_t *lg;             /* keeps the pool alive (reload) */
+  int gzip_level, brotli_quality;
+} rs__completion_t;
+
+static void rs__complete_build(rs_render_job_t *job) {
+  rs__completion_t *c = job->data;
+  c->full = rs_entry_complete(c->partial, c->gzip_level, c->brotli_quality);
+}
+
+static void rs__complete_done(rs_task_t *task) {
+  rs_render_job_t *job = RS_CONTAINER_OF(task, rs_render_job_t, task);
+  rs__completion_t *c = job->data;
+  rs_loop_t *loop = c->lg->loop;
+  loop->pending_jobs--;
+  if (c->full != NULL) {
+    if (rs_cache_replace(loop->cache, c->partial, c->full) == 0 && loop->l1 != NULL)
+      rs_l1_offer(loop->l1, c->full, uv_now(&loop->uv));
+    rs_entry_release(c->full);
+  } else {                       /* not built (expired in the queue, memory): let a later hit retry */
+    __atomic_store_n(&c->partial->_completing, 0, __ATOMIC_RELAXED);
+  }
+  rs_entry_release(c->partial);
+  rs_loop_gen_unref(c->lg);
+  free(c);
+  rs_render_job_free(job);
+  rs_server_loop_maybe_done(loop);
+}
+
+static void rs__complete_start(rs_loop_t *loop, rs_entry_t *e) {
+  rs_loop_gen_t *lg = loop->gen;
+  rs_render_job_t *job = lg != NULL && lg->pool != NULL ? calloc(1, sizeof(*job)) : NULL;
+  if (job == NULL) {
+    __atomic_store_n(&e->_completing, 0, __ATOMIC_RELAXED);
+    return;
+  }
+  rs__completion_t *c = rs_xcalloc(1, sizeof(*c));
+  rs_entry_ref(e);
+  c->partial = e;
+  c->lg = lg;
+  c->gzip_level = lg->cfg->cache.gzip_level;
+  c->brotli_quality = lg->cfg->cache.brotli_quality;
+  job->no_render = true;
+  job->task.run = rs__complete_done;
+  job->inbox = &loop->inbox;
+  job->data = c;
+  job->after_render = rs__complete_build;
+  if (rs_pool_submit_ex(lg->pool, job, true) != 0) {   /* queue full: a later hit retries */
+    __atomic_store_n(&e->_completing, 0, __ATOMIC_RELAXED);
+    rs_entry_release(e);
+    free(c);
+    rs_render_job_free(job);
+    return;
+  }
+  rs_loop_gen_ref(lg);
+  loop->pending_jobs++;
+}
+
 void rs_page_respond_entry(rs_req_t *req, rs_entry_t *e, const char *xcache,
                            void (*release)(void *ud), void *ud) {
   rs_loop_t *loop = req->loop;
@@ -132,6 +199,9 @@ void rs_page_respond_entry(rs_req_t *req, rs_entry_t *e, const char *xcache,
   }
   const rs_str_t *ae = req->nheaders ? rs_req_header(req, "accept-encoding") : NULL;
   rs_encoding_t v = rs_entry_pick(e, ae ? ae->p : NULL, ae ? ae->len : 0);
+  if (RS_UNLIKELY(e->deferred != 0) && ae != NULL &&
+      rs_entry_claim_completion(e, rs_entry_accepts(ae->p, ae->len)))
+    rs__complete_start(loop, e);
   resp.body = e->body[v].p ? e->body[v].p : "";
   resp.body_len = e->body[v].len;
   resp.extra_len = (size_t)snprintf(extra, sizeof(extra), "%sAge: %ld\r\nX-Cache: %s\r\n", enc_line[v],
@@ -181,7 +251,7 @@ static void rs__after_render(rs_render_job_t *job) {
     .tags = tags, .tag_lens = tag_lens, .ntags = ntags,
     .ttl_ms = ttl, .grace_ms = grace, .epoch = fl->epoch,
     .gzip_level = cfg->cache.gzip_level, .brotli_quality = cfg->cache.brotli_quality,
-    .min_compress = cfg->cache.min_compress,
+    .min_compress = cfg->cache.min_compress, .defer = fl->defer,
   };
   fl->entry = rs_entry_build(&spec);
   job->body = spec.body_owned;   /* NULL when the entry adopted it */
@@ -275,6 +345,15 @@ static void rs__flight_done(rs_task_t *task) {
 /* Start the render that owns the flight; req NULL for a background refresh
  * (the job then renders from its own copy of `from`). Returns 0, or -1 when
  * the job could not be queued (the flight is then completed as failed). */
+/* The variants to leave for later when req (the leader) waits for a page:
+ * all but the one it takes (a background refresh, req NULL, builds all:
+ * its page is being asked for). */
+static unsigned rs__defer_for(const rs_req_t *req) {
+  if (req == NULL) return 0;
+  const rs_str_t *ae = req->nheaders ? rs_req_header(req, "accept-encoding") : NULL;
+  return rs_entry_defer_for(ae != NULL ? rs_entry_accepts(ae->p, ae->len) : 0);
+}
+
 static int rs__flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
                             size_t key_len, uint64_t hash, const char *props, size_t props_len) {
   rs_loop_t *loop = from->loop;
@@ -289,6 +368,7 @@ static int rs__flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *rou
   fl->route_ttl_ms = route->render.ttl_ms;
   fl->route_grace_ms = route->render.grace_ms;
   fl->epoch = rs_cache_epoch(loop->cache);
+  fl->defer = rs__defer_for(req);
   rs_render_job_t *job = rs_render_job_new(from, props, props_len);
   if (job != NULL) {
     job->task.run = rs__flight_done;
@@ -377,7 +457,7 @@ static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
       .ttl_ms = ttl, .grace_ms = grace, .epoch = fl->epoch,
       .gzip_level = encoded ? 0 : cfg->cache.gzip_level,
       .brotli_quality = encoded ? -1 : cfg->cache.brotli_quality,
-      .min_compress = cfg->cache.min_compress,
+      .min_compress = cfg->cache.min_compress, .defer = fl->defer,
     };
     e = rs_entry_build(&spec);
     free(spec.body_owned);       /* NULL when the entry adopted it */
@@ -428,6 +508,9 @@ static int rs__proxy_flight_start(rs_req_t *from, rs_req_t *req, const rs_route_
   fl->route_ttl_ms = route->render.ttl_ms;
   fl->route_grace_ms = route->render.grace_ms;
   fl->epoch = rs_cache_epoch(loop->cache);
+  /* Variants the leader does not take wait for a second client, and are
+   * then built on a render thread; without one, here and now. */
+  fl->defer = loop->gen != NULL && loop->gen->pool != NULL ? rs__defer_for(req) : 0;
 
   /* The path as the proxy action rewrites it (rs_proxy.c): proxy.path in
    * place of what the route's prefix matched. */

@@ -469,6 +469,9 @@ int rs_server_run(rs_config_t *cfg) {
       rc = -EINVAL;
       goto fail_sockets;
     }
+  }
+  /* The page cache, also without a bundle: cached proxy routes use it. */
+  {
     if (cfg->cache.enabled) {
       rs_cache_opts_t co = { .max_entries = cfg->cache.max_entries, .max_bytes = cfg->cache.max_bytes,
                              .shards = cfg->cache.shards };

@@ -79,25 +79,6 @@ def test_port_in_use():
         holder.close()
 
 
-def test_example_config_checks():
-    """The example must pass -t. Its bundle and assets are the demo app's
-    (built with npm by scripts/run); tests do not need npm, so the check runs
-    on a copy that points at a hand-written bundle and the static fixtures."""
-    import tempfile
-    example = os.path.join(os.path.dirname(TESTS), "rustyssr.lua.example")
-    text = open(example).read()
-    assert 'bundle = "bench/app/dist/server.js"' in text
-    d = tempfile.mkdtemp(prefix="rs-example-")
-    path = os.path.join(d, "rustyssr.lua")
-    assert 'root = "bench/app/dist/client"' in text
-    with open(path, "w") as f:
-        f.write(text.replace("bench/app/dist/server.js", os.path.join(TESTS, "js", "shim_cases.js"))
-                    .replace("bench/app/dist/client", os.path.join(TESTS, "static")))
-    code, out = run_config_check(path, test=True)
-    assert code == 0, out
-    assert "test is successful" in out, out
-
-
 if __name__ == "__main__":
     main([test_check_bad_configs, test_start_with_bad_config_exits_nonzero, test_check_good_config,
-          test_missing_config_file, test_version_and_usage, test_port_in_use, test_example_config_checks])
+          test_missing_config_file, test_version_and_usage, test_port_in_use])

@@ -91,6 +91,16 @@ def test_keepalive_reuse():
             key = 'rustyssr_upstream_requests_total{upstream="api",server="%s",class="2xx"}' % b.addr
             eq(m.get(key), 30.0, key)
             assert m.get('rustyssr_upstream_connections{state="idle"}', 0) >= 1, m
+        # an upstream answer with Connection: close is not pooled
+        srv = proxy_server([ups("api", [b.addr], keepalive=8)],
+                           'ssr.proxy("/api/", { upstream = "api", path = "/" })')
+        with srv:
+            eq(srv.get("/api/echo").status, 200, "first")
+            before = b.count()[0]
+            r = srv.get("/api/close")
+            eq((r.status, r.body), (200, b"bye"), "close answer")
+            eq(srv.get("/api/echo").status, 200, "after")
+            eq(b.count()[0], before + 1, "a new connection after Connection: close")
 
 
 def test_refused_502():

@@ -40,7 +40,9 @@ static const char *const rs__render_keys[] = { "cache", "ttl", "grace", NULL };
 static const char *const rs__static_keys[] = { "root", "index", "max_age", "etag", NULL };
 static const char *const rs__proxy_keys[] = { "upstream", "path", "host", NULL };
 static const char *const rs__proxy_fn_keys[] = { "upstream", "path", "host", "priority", "methods",
-                                                 "route_host", "server", NULL };
+                                                 "route_host", "server", "ttl", "grace", "tags",
+                                                 "cache_statuses", "cache_cookie", "cache_authorization",
+                                                 NULL };
 static const char *const rs__static_fn_keys[] = { "root", "index", "max_age", "etag",
                                                   "host", "priority", "server", NULL };
 
@@ -475,8 +477,11 @@ static void rs__proxy_opts(lua_State *L, int t, rs__spec_t *sp, const char *pre)
  * Lua stack before: methods, path, opts   after: (nothing returned) */
 static int rs__route(lua_State *L) {
   char desc[64];
+  /* ttl / grace -1: not given (a proxy route caches only with a ttl, and
+   * then takes cache.grace unless it says). */
   rs__spec_t sp = { .fn = "ssr.route", .status = 200, .status_name = "respond.status",
-                    .body_name = "respond.body", .headers_name = "respond.headers" };
+                    .body_name = "respond.body", .headers_name = "respond.headers",
+                    .render_ttl_ms = -1, .render_grace_ms = -1 };
   sp.methods = rs__methods(L, 1, sp.fn);
   sp.path = rs__path(L, 2, sp.fn);
   if (lua_type(L, 3) == LUA_TFUNCTION) {   /* ssr.route(m, path, function(req) ... end) */
@@ -688,7 +693,8 @@ static int rs__static(lua_State *L) {
  * Lua stack before: prefix, opts   after: (nothing returned) */
 static int rs__proxy(lua_State *L) {
   char desc[64];
-  rs__spec_t sp = { .fn = "ssr.proxy", .methods = RS_M_ANY, .status = 200 };
+  rs__spec_t sp = { .fn = "ssr.proxy", .methods = RS_M_ANY, .status = 200,
+                    .render_ttl_ms = -1, .render_grace_ms = -1 };
   if (lua_gettop(L) > 2)
     rs_lutil_error(L, "ssr.proxy: expected (prefix, options), got %d arguments", lua_gettop(L));
   lua_settop(L, 2);
@@ -698,6 +704,7 @@ static int rs__proxy(lua_State *L) {
     rs_lutil_error(L, "ssr.proxy: argument 2 must be a table of options, as in "
                    "{ upstream = \"api\" }, got %s", rs_lutil_describe(L, 2, desc, sizeof(desc)));
   rs_lutil_check_keys(L, 2, "ssr.proxy options", rs__proxy_fn_keys);
+  rs_lcache_policy_check(L, 2, sp.fn, &sp.policy);  /* ttl = N caches GET/HEAD answers */
   sp.opts_tbl = 2;                           /* server = "name" (rs__route_add) */
   if (n > 0 && prefix[n - 1] == '*') lua_pushvalue(L, 1);          /* slot 3 */
   else lua_pushfstring(L, n > 0 && prefix[n - 1] == '/' ? "%s*" : "%s/*", prefix);

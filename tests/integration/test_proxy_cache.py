@@ -17,10 +17,11 @@ def make_server(backend):
 ssr.route("GET", "/api/*", { proxy = { upstream = "api", path = "/" }, ttl = 60 })
 ssr.route("GET", "/raw/*", { proxy = { upstream = "api", path = "/" } })
 ssr.route("GET", "/down/*", { proxy = { upstream = "down", path = "/" }, ttl = 60 })
+ssr.proxy("/short/", { upstream = "api", path = "/", ttl = 1, tags = { "short" } })
 '''
     return Server(workers=2, config={
         "render": '{ bundle = "%s", threads = 1 }' % BUNDLE,
-        "cache": "{ ttl = 60, grace = 0 }",
+        "cache": "{ ttl = 60, grace = 30 }",
         "upstreams": '{ api = { servers = { "127.0.0.1:%d" } }, down = { servers = { "127.0.0.1:%d" } } }'
                      % (backend.port, free_port()),
     }, routes=routes)
@@ -61,6 +62,21 @@ def test_cached_proxy_policy_and_bypass():
         assert "cached proxy: upstream down" in srv.log(), srv.log()
 
 
+def test_ssr_proxy_with_ttl_and_default_grace():
+    """ssr.proxy takes the cache policy keys; a proxy route that gives no
+    grace gets cache.grace, as a render route does: past its ttl the page is
+    served stale while one fetch refreshes it."""
+    with Backend() as b, make_server(b) as srv:
+        assert srv.get("/short/json").header("x-cache") == "MISS"
+        assert srv.get("/short/json").header("x-cache").startswith("HIT")
+        time.sleep(2.2)                      # past the 1 s ttl, well inside the 30 s grace
+        st = srv.get("/short/json")
+        assert st.status == 200 and st.header("x-cache") == "STALE", st
+        r = srv.get("/purge?tag=short", port=srv.admin_port, method="POST")
+        assert r.status == 200, r
+        assert srv.get("/short/json").header("x-cache") == "MISS"
+
+
 def test_cached_proxy_coalesces_misses():
     with Backend() as b, make_server(b) as srv:
         out = []
@@ -77,4 +93,4 @@ def test_cached_proxy_coalesces_misses():
 
 
 if __name__ == "__main__":
-    main([test_cached_proxy_hits_and_head, test_cached_proxy_policy_and_bypass, test_cached_proxy_coalesces_misses])
+    main([test_cached_proxy_hits_and_head, test_ssr_proxy_with_ttl_and_default_grace, test_cached_proxy_policy_and_bypass, test_cached_proxy_coalesces_misses])

@@ -137,6 +137,57 @@ def test_hang_504():
             wait_log(srv, "upstream api: server %s: timeout → 504" % b.addr)
 
 
+def blackhole():
+    """A listener whose accept queue is full: a connect to it gets no answer
+    (Linux drops the SYN), which is what a firewalled server looks like."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(0)
+    port = lst.getsockname()[1]
+    held = [lst]
+    for _ in range(4):                 # fill the queue; later connects hang
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            c.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        held.append(c)
+    time.sleep(0.1)
+    return port, held
+
+
+def test_connect_timeout():
+    port, held = blackhole()
+    try:
+        with Backend() as b:
+            # Alone: a connect that times out is a 504, logged and counted.
+            srv = proxy_server([ups("api", ["127.0.0.1:%d" % port], connect_timeout_ms=300)],
+                               'ssr.proxy("/api/", { upstream = "api" })')
+            with srv:
+                t0 = time.time()
+                r = srv.get("/api/x")
+                took = time.time() - t0
+                eq(r.status, 504, "status")
+                assert 0.25 < took < 10 * SLOW, took
+                wait_log(srv, "upstream api: server 127.0.0.1:%d: connect timed out" % port)
+                key = ('rustyssr_upstream_failures_total{upstream="api",server="127.0.0.1:%d",'
+                       'kind="connect_timeout"}' % port)
+                assert srv.metrics().get(key, 0) >= 1, srv.metrics()
+            # With another server: the request goes on to it (a connect that
+            # timed out sent nothing), and the first is then marked down.
+            srv = proxy_server([ups("api", ["127.0.0.1:%d" % port, b.addr], connect_timeout_ms=300,
+                                    retries=1, max_fails=1)],
+                               'ssr.proxy("/api/", { upstream = "api", path = "/" })')
+            with srv:
+                for i in range(4):
+                    eq(srv.get("/api/echo?i=%d" % i).status, 200, "request %d" % i)
+                eq(b.count()[1], 4, "the live server got every request")
+    finally:
+        for h in held:
+            h.close()
+
+
 def test_status_passthrough():
     with Backend() as b:
         srv = proxy_server([ups("api", [b.addr])], 'ssr.proxy("/api/", { upstream = "api", path = "/" })')
@@ -618,7 +669,7 @@ def test_config_errors():
 
 
 if __name__ == "__main__":
-    rslib.main([test_keepalive_reuse, test_refused_502, test_hang_504, test_status_passthrough,
+    rslib.main([test_keepalive_reuse, test_refused_502, test_hang_504, test_connect_timeout, test_status_passthrough,
                 test_pipelined, test_dies_mid_response, test_large_streamed_body, test_chunked_and_eof_bodies,
                 test_slow_client_bounded_memory, test_slow_reader_not_timed_out, test_request_body, test_streamed_request_body,
                 test_upload_to_stalled_upstream_bounded_memory, test_idle_pooled_connections_expire,

@@ -296,18 +296,14 @@ static void rs__flight_free(rs__flight_t *fl) {
   free(fl);
 }
 
-static void rs__flight_done(rs_task_t *task) {
-  rs_render_job_t *job = RS_CONTAINER_OF(task, rs_render_job_t, task);
-  rs__flight_t *fl = job->data;
+/* Finish fl's flight with e (NULL: failed with status fail): store it when
+ * storable, hand it to every waiter (or tell them to render their own when
+ * it was not storable, or the error), and offer it to this loop's L1. */
+static void rs__flight_complete(rs__flight_t *fl, rs_entry_t *e, int fail) {
   rs_loop_t *loop = fl->loop;
-  rs_req_t *req = fl->req;
-  rs_entry_t *e = fl->entry;
-  loop->pending_jobs--;
-
   bool store = e != NULL && fl->storable;
   if (e != NULL && !fl->storable) RS_COUNTER_ADD(loop->page->uncacheable, 1);
   rs_waiter_t *w = rs_cache_complete(loop->cache, fl->hash, fl->key, fl->key_len, e, store);
-  int fail = rs_render_error_status(job->outcome);
   while (w != NULL) {
     rs_waiter_t *next = w->next;
     if (store) {
@@ -319,6 +315,18 @@ static void rs__flight_done(rs_task_t *task) {
     w = next;
   }
   if (store && loop->l1 != NULL) rs_l1_offer(loop->l1, e, uv_now(&loop->uv));
+}
+
+static void rs__flight_done(rs_task_t *task) {
+  rs_render_job_t *job = RS_CONTAINER_OF(task, rs_render_job_t, task);
+  rs__flight_t *fl = job->data;
+  rs_loop_t *loop = fl->loop;
+  rs_req_t *req = fl->req;
+  rs_entry_t *e = fl->entry;
+  loop->pending_jobs--;
+
+  int fail = rs_render_error_status(job->outcome);
+  rs__flight_complete(fl, e, fail);
 
   if (req != NULL) {
     if (e != NULL) {
@@ -465,20 +473,7 @@ static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
     if (e == NULL) fail = 502;
   }
 
-  bool store = e != NULL && fl->storable;
-  if (e != NULL && !fl->storable) RS_COUNTER_ADD(loop->page->uncacheable, 1);
-  rs_waiter_t *w = rs_cache_complete(loop->cache, fl->hash, fl->key, fl->key_len, e, store);
-  while (w != NULL) {
-    rs_waiter_t *next = w->next;
-    if (store) {
-      rs_entry_ref(e);
-      w->wake(w, e, 0);
-    } else {
-      w->wake(w, NULL, e != NULL ? -1 : fail);
-    }
-    w = next;
-  }
-  if (store && loop->l1 != NULL) rs_l1_offer(loop->l1, e, uv_now(&loop->uv));
+  rs__flight_complete(fl, e, fail);
   if (req != NULL) {
     if (e != NULL) rs_page_respond_entry(req, e, "MISS", rs__release_entry, e);
     else rs_render_respond_error(req, fail);

@@ -76,6 +76,16 @@ void rs_buf_append(rs_buf_t *b, const void *p, size_t n) {
   b->p[b->len] = '\0';
 }
 
+void rs_buf_header(rs_buf_t *b, const char *name, size_t nlen, const char *value, size_t vlen) {
+  rs_buf_reserve(b, nlen + vlen + 5);
+  char *p = b->p + b->len;
+  memcpy(p, name, nlen), p += nlen;
+  *p++ = ':', *p++ = ' ';
+  memcpy(p, value, vlen), p += vlen;
+  *p++ = '\r', *p++ = '\n', *p = '\0';
+  b->len = (size_t)(p - b->p);
+}
+
 void rs_buf_printf(rs_buf_t *b, const char *fmt, ...) {
   rs_buf_reserve(b, 256);
   for (;;) {

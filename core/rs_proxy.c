@@ -85,6 +85,7 @@ static bool rs__idempotent(const rs_str_t *m) {
 /* The request line and headers for the upstream. */
 static char *rs__build_head(rs_req_t *req, const rs_route_t *route, size_t *len) {
   rs_buf_t b = { 0 };
+  rs_buf_reserve(&b, 1024);     /* one allocation for most requests */
   const char *rest = req->path.p;
   size_t rest_len = req->path.len;
   const char *pre = "";
@@ -115,7 +116,7 @@ static char *rs__build_head(rs_req_t *req, const rs_route_t *route, size_t *len)
       rs_buf_printf(&b, "Host: %s\r\n", route->proxy.upstream);
       break;
     default:
-      if (req->host.len) rs_buf_printf(&b, "Host: %.*s\r\n", (int)req->host.len, req->host.p);
+      if (req->host.len) rs_buf_header(&b, "Host", 4, req->host.p, req->host.len);
       else rs_buf_printf(&b, "Host: %s\r\n", route->proxy.upstream);
       break;
   }
@@ -145,7 +146,7 @@ static char *rs__build_head(rs_req_t *req, const rs_route_t *route, size_t *len)
       if (rid == NULL) rid = &h->value;
       continue;
     }
-    rs_buf_printf(&b, "%.*s: %.*s\r\n", (int)n->len, n->p, (int)h->value.len, h->value.p);
+    rs_buf_header(&b, n->p, n->len, h->value.p, h->value.len);
   }
   /* The client's address without its port ("1.2.3.4:5678", "::1:5678"). */
   const char *peer = rs_req_peer(req);
@@ -156,9 +157,9 @@ static char *rs__build_head(rs_req_t *req, const rs_route_t *route, size_t *len)
   else
     rs_buf_printf(&b, "X-Forwarded-For: %.*s\r\n", iplen, peer);
   rs_buf_append(&b, "X-Forwarded-Proto: http\r\n", 25);
-  if (req->host.len) rs_buf_printf(&b, "X-Forwarded-Host: %.*s\r\n", (int)req->host.len, req->host.p);
+  if (req->host.len) rs_buf_header(&b, "X-Forwarded-Host", 16, req->host.p, req->host.len);
   if (rid != NULL && rs__request_id_ok(rid))
-    rs_buf_printf(&b, "X-Request-Id: %.*s\r\n", (int)rid->len, rid->p);
+    rs_buf_header(&b, "X-Request-Id", 12, rid->p, rid->len);
   else
     rs_buf_printf(&b, "X-Request-Id: %016llx\r\n", (unsigned long long)req->id);
   if (req->body_streamed) {
@@ -252,7 +253,7 @@ static void rs__on_head(void *ud, int status, const rs_fetch_header_t *h, size_t
     if (rs_str_ieq(nm->p, nm->len, "content-length", 14) || rs_str_ieq(nm->p, nm->len, "date", 4) ||
         rs_str_ieq(nm->p, nm->len, "server", 6))
       continue;
-    rs_buf_printf(&b, "%.*s: %.*s\r\n", (int)nm->len, nm->p, (int)h[i].value.len, h[i].value.p);
+    rs_buf_header(&b, nm->p, nm->len, h[i].value.p, h[i].value.len);
   }
   p->started = true;
   p->depth++;

@@ -9,7 +9,7 @@
 #
 #   bench/hooks.sh [--only hit|hit-many] [--runs N] [--duration S] [--out FILE] [--keep-tmp]
 #   bench/hooks.sh --from-json bench/results/last-hooks.json [--out FILE]   (the report again)
-#   env: RUNS=5 DURATION=6 WARMUP=3 CONNS=100 THREADS=2
+#   env: RUNS=5 DURATION=6 WARMUP=3 CONNS=100 THREADS=2 QUIET=0.15
 #        RUSTYSSR_BIN=build/release/rustyssr (built when missing)
 source "$(dirname "$0")/lib/gateway.sh"
 gateway_run hooks "$@"

@@ -9,7 +9,7 @@
 #
 #   bench/proxy.sh [--runs N] [--duration S] [--out FILE] [--keep-tmp]
 #   bench/proxy.sh --from-json bench/results/last-proxy.json [--out FILE]   (the report again)
-#   env: RUNS=5 DURATION=6 WARMUP=3 CONNS=100 THREADS=2
+#   env: RUNS=5 DURATION=6 WARMUP=3 CONNS=100 THREADS=2 QUIET=0.15
 #        LIGHT_CONNS=1 LIGHT_DURATION=5 BACKEND_WORKERS=auto
 #        RUSTYSSR_BIN=build/release/rustyssr (built when missing)
 source "$(dirname "$0")/lib/gateway.sh"

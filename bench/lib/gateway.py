@@ -30,7 +30,7 @@ sys.path.insert(0, HERE)
 import client                                   # noqa: E402
 import procs                                    # noqa: E402
 from measure import Load, compare               # noqa: E402
-from procs import Proc, free_port, wait_port    # noqa: E402
+from procs import Proc, wait_port               # noqa: E402
 from report import fmt_range                    # noqa: E402
 from scenarios import HIT_URL, ZIPF_S, zipf_urls  # noqa: E402
 from servers import LUA_MODULE, NDK_MODULE, NGINX_HEAD, NGINX_HTTP, RustySSR, Server  # noqa: E402
@@ -501,7 +501,7 @@ def main():
     ctx.what = a.what
     ctx.cmd = "bench/%s.sh" % a.what + ("" if not sys.argv[2:] else " " + " ".join(sys.argv[2:]))
     env = " ".join("%s=%s" % (k, os.environ[k]) for k in ("RUNS", "DURATION", "WARMUP", "CONNS", "THREADS",
-                                                          "LIGHT_CONNS", "LIGHT_DURATION", "BACKEND_WORKERS")
+                                                          "LIGHT_CONNS", "LIGHT_DURATION", "BACKEND_WORKERS", "QUIET")
                    if k in os.environ)
     if env:
         ctx.cmd = env + " " + ctx.cmd

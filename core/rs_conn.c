@@ -19,7 +19,6 @@
  * until release. */
 #include "rs_conn.h"
 
-#include "rs_dispatch.h"
 #include "rs_log.h"
 
 #include <errno.h>
@@ -1133,8 +1132,8 @@ static void rs__conn_parse(rs_conn_t *c, const char *data, size_t len) {
       rs__conn_fail(c, RS_REQ_E_BAD_CHAR, "bare LF ending the header section");
       return;
     }
-    if (c->in_body && c->parsing != NULL && c->loop->handler == rs_dispatch &&
-        rs_dispatch_streams_body(c->parsing))
+    if (c->in_body && c->parsing != NULL && c->loop->streams_body != NULL &&
+        c->loop->streams_body(c->parsing))
       rs__dispatch_early(c, c->parsing);
     if (c->closed) return;
     llhttp_resume(&c->parser);

@@ -97,6 +97,10 @@ struct rs_loop_s {
   rs_server_t *server;
   const rs_config_t *cfg;        /* the current generation's (loop->gen->cfg) */
   rs_handler_fn handler;
+  /* Asked when a request's headers are complete and a body follows: true
+   * = dispatch it now and stream the body to the handler (proxy routes);
+   * NULL or false = read the body whole first (limits.body). */
+  bool (*streams_body)(const rs_req_t *req);
   rs_listener_t *lsn;            /* one per listener */
   int nlsn;
   uv_async_t wake;               /* main → loop: drain or force-close */

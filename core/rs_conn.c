@@ -178,6 +178,11 @@ static void rs__req_free(rs_req_t *r) {
     r->_chunks = ch->next;
     free(ch);
   }
+  while (r->_chunks_inhead != NULL) {
+    rs__chunk_t *ch = r->_chunks_inhead;
+    r->_chunks_inhead = ch->next;
+    free(ch);
+  }
   free(r->_body);
   if (loop->nfree_reqs < RS__FREE_REQS_MAX) {
     r->_next = loop->free_reqs;
@@ -653,8 +658,10 @@ static void rs__conn_linger(rs_conn_t *c);
  * A streamed answer's head goes out like any other (rs_req_respond, with
  * its framing in _stream); once written, the request stays at the head of
  * the queue in STREAMING state, and each piece the handler writes goes out
- * in a uv_write of its own (libuv keeps them in order). Pieces written
- * before the head left wait on the request. When the handler has ended
+ * in a uv_write of its own (libuv keeps them in order), or at once by
+ * uv_try_write when nothing is in flight. Pieces written before the head
+ * left wait on the request and go in the head's uv_write (with the chunked
+ * end, if the body has ended by then). When the handler has ended
  * the body and every piece is out, the chunked end (if any) follows, then
  * the request completes as a written answer does. The conn's write clock
  * runs while pieces are in flight; while none are, the handler's own
@@ -708,6 +715,27 @@ static void rs__chunk_write(rs_conn_t *c, rs__chunk_t *ch) {
     b[n++] = uv_buf_init(ch->data, (unsigned)ch->len);
     ch->wire = ch->len;
   }
+  if (c->swrites == 0 && !c->writing) {
+    /* Nothing in flight: try now. A piece taken whole needs no uv_write
+     * (whose completion costs an epoll_ctl); a part taken leaves the rest. */
+    int w = uv_try_write((uv_stream_t *)&c->tcp, b, n);
+    if (w > 0 && (size_t)w == ch->wire) {
+      RS_COUNTER_ADD(c->loop->counters.bytes_out, ch->wire);
+      c->sdone++;
+      free(ch);
+      return;
+    }
+    if (w > 0) {
+      size_t k = (size_t)w;
+      unsigned i = 0;
+      while (k >= b[i].len) k -= b[i++].len;
+      b[i] = uv_buf_init(b[i].base + k, (unsigned)(b[i].len - k));
+      for (unsigned j = 0; i + j < n; j++) b[j] = b[i + j];
+      n -= i;
+      RS_COUNTER_ADD(c->loop->counters.bytes_out, (uint64_t)w);
+      ch->wire -= (size_t)w;
+    }
+  }
   c->swrites++;
   c->spending += ch->len;
   if (uv_write(&ch->w, (uv_stream_t *)&c->tcp, b, n, rs__on_chunk_written) != 0) {
@@ -742,8 +770,10 @@ static void rs__stream_finish(rs_conn_t *c) {
     ch->len = 5;
     ch->raw = true;
     rs__chunk_write(c, ch);
-    rs__conn_arm(c);
-    return;
+    if (c->swrites > 0) {        /* else it left at once: finish now */
+      rs__conn_arm(c);
+      return;
+    }
   }
   c->head = r->_next;
   if (c->head == NULL) c->tail = NULL;
@@ -758,8 +788,8 @@ static void rs__stream_finish(rs_conn_t *c) {
   rs__conn_next(c, last_close);
 }
 
-int rs_req_stream_start(rs_req_t *r, int status, const char *headers, size_t headers_len,
-                        int64_t content_length) {
+static int rs__stream_start(rs_req_t *r, int status, const char *headers, size_t headers_len,
+                            int64_t content_length, const char *body, size_t n) {
   bool no_body = r->head || status < 200 || status == 204 || status == 304;
   if (content_length >= 0) {
     r->_stream = RS__ST_LENGTH;
@@ -785,8 +815,21 @@ int rs_req_stream_start(rs_req_t *r, int status, const char *headers, size_t hea
     r->_resp = resp;
     return -ECONNRESET;
   }
+  /* First bytes queue on the request (it is not READY yet) and leave with
+   * the head (rs__conn_flush). */
+  if (n > 0) rs_req_stream_write(r, body, n);
   rs_req_respond(r, &resp);
   return 0;
+}
+
+int rs_req_stream_start(rs_req_t *r, int status, const char *headers, size_t headers_len,
+                        int64_t content_length) {
+  return rs__stream_start(r, status, headers, headers_len, content_length, NULL, 0);
+}
+
+int rs_req_stream_start_body(rs_req_t *r, int status, const char *headers, size_t headers_len,
+                             int64_t content_length, const char *body, size_t n) {
+  return rs__stream_start(r, status, headers, headers_len, content_length, body, n);
 }
 
 bool rs_req_stream_write(rs_req_t *r, const char *p, size_t n) {
@@ -857,8 +900,23 @@ static void rs__on_write(uv_write_t *w, int status) {
       c->nwriting = 0;
       r->_state = RS__REQ_STREAMING;
       RS_COUNTER_ADD(loop->counters.bytes_out, r->_head_len);
+      while (r->_chunks_inhead != NULL) {
+        rs__chunk_t *ch = r->_chunks_inhead;
+        r->_chunks_inhead = ch->next;
+        RS_COUNTER_ADD(loop->counters.bytes_out, ch->wire);
+        c->sdone++;
+        free(ch);
+      }
       rs__stream_kick(c);
       if (c->closed) return;
+      /* The pieces that left with the head may have been all there was:
+       * no piece's completion will let the producer go on. */
+      r = c->head;
+      if (r != NULL && r->_state == RS__REQ_STREAMING && r->_stream_drain && c->spending <= RS__STREAM_LOW) {
+        r->_stream_drain = false;
+        if (r->on_drain != NULL) r->on_drain(r);
+        if (c->closed) return;
+      }
       rs__conn_resume(c);
       if (!c->closed) rs__conn_arm(c);
       return;
@@ -1018,6 +1076,39 @@ static void rs__on_writable(uv_poll_t *p, int status, int events) {
   rs__conn_send_file(c);
 }
 
+/* A streamed answer's head is leaving: the pieces already written (and
+ * the chunked end, if the body has ended) go in the same uv_write. They
+ * move to _chunks_inhead, freed when the write completes. */
+static void rs__stream_inhead(rs_req_t *r, uv_buf_t *bufs, unsigned *n) {
+  rs__chunk_t **tail = &r->_chunks_inhead;
+  while (*tail != NULL) tail = &(*tail)->next;
+  bool chunked = r->_stream == RS__ST_CHUNKED;
+  while (r->_chunks != NULL && *n + 3 <= RS__MAX_IOV) {
+    rs__chunk_t *ch = r->_chunks;
+    r->_chunks = ch->next;
+    if (r->_chunks == NULL) r->_chunks_tail = NULL;
+    r->_chunks_bytes -= ch->len;
+    ch->next = NULL;
+    if (chunked) {
+      int k = snprintf(ch->prefix, sizeof(ch->prefix), "%zx\r\n", ch->len);
+      bufs[(*n)++] = uv_buf_init(ch->prefix, (unsigned)k);
+      bufs[(*n)++] = uv_buf_init(ch->data, (unsigned)ch->len);
+      bufs[(*n)++] = uv_buf_init((char *)"\r\n", 2);
+      ch->wire = (size_t)k + ch->len + 2;
+    } else {
+      bufs[(*n)++] = uv_buf_init(ch->data, (unsigned)ch->len);
+      ch->wire = ch->len;
+    }
+    *tail = ch;
+    tail = &ch->next;
+  }
+  if (chunked && r->_chunks == NULL && r->_stream_ended && !r->_stream_term && *n < RS__MAX_IOV) {
+    r->_stream_term = true;
+    bufs[(*n)++] = uv_buf_init((char *)"0\r\n\r\n", 5);
+    r->_head_len += 5;           /* counted with the head */
+  }
+}
+
 static void rs__conn_flush(rs_conn_t *c) {
   if (c->writing || c->closed) return;
   uv_buf_t bufs[RS__MAX_IOV];
@@ -1031,7 +1122,10 @@ static void rs__conn_flush(rs_conn_t *c) {
     nreq++;
     if (!r->keep_alive) break;   /* nothing after a closing answer */
     if (r->_resp.file_len > 0) break;  /* its file goes before anything else */
-    if (r->_stream) break;       /* its body goes before anything else */
+    if (r->_stream) {            /* its body goes before anything else */
+      rs__stream_inhead(r, bufs, &n);
+      break;
+    }
   }
   if (nreq == 0) return;
   c->nwriting = nreq;

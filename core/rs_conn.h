@@ -113,6 +113,7 @@ struct rs_req_s {
   int64_t _stream_len;
   struct rs__chunk_s *_chunks, *_chunks_tail;  /* written once the head has left */
   size_t _chunks_bytes;
+  struct rs__chunk_s *_chunks_inhead;  /* went out in the head's uv_write */
   char _head_inline[512];
   char _buf_inline[RS_REQ_INLINE_BUF];
   rs_header_t _hdr_inline[RS_REQ_INLINE_HDRS];
@@ -149,6 +150,12 @@ void rs_req_respond_static(rs_req_t *req, int status, const char *headers,
  * handler must not touch it. Loop thread, all three. */
 int rs_req_stream_start(rs_req_t *req, int status, const char *headers, size_t headers_len,
                         int64_t content_length);
+/* rs_req_stream_start then rs_req_stream_write(body, n) (n may be 0), the
+ * head and those first bytes in one write (a small answer whose body came
+ * with its head leaves in one syscall). Returns as rs_req_stream_start; the
+ * high mark is not checked (the bytes are already read). */
+int rs_req_stream_start_body(rs_req_t *req, int status, const char *headers, size_t headers_len,
+                             int64_t content_length, const char *body, size_t n);
 bool rs_req_stream_write(rs_req_t *req, const char *p, size_t n);
 void rs_req_stream_end(rs_req_t *req, bool complete);
 

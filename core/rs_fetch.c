@@ -120,7 +120,8 @@ static void rs__fetch_on_done(void *ud, int err) {
   free(f);
 }
 
-static const rs_uhttp_cbs_t rs__fetch_cbs = { rs__fetch_on_head, rs__fetch_on_body, rs__fetch_on_done, NULL };
+static const rs_uhttp_cbs_t rs__fetch_cbs = { rs__fetch_on_head, rs__fetch_on_body, rs__fetch_on_done, NULL,
+                                             NULL };
 
 /* Parse "http://host[:port][/path]" into host, port and the path's offset. */
 static int rs__url_parse(const char *url, char *host, size_t hcap, int *port, const char **path) {

@@ -23,6 +23,12 @@ typedef struct {
   rs_uhttp_t *x;
   int depth;
   bool started;                  /* the head went to the client (streaming) */
+  bool held;                     /* the upstream's head came, not yet sent: it waits
+                                  * for the first body bytes or the end of the read,
+                                  * to leave with them in one write */
+  int hstatus;
+  int64_t hclen;
+  rs_buf_t hb;                   /* the held head's headers */
   bool aborted;                  /* the client went */
   bool done;                     /* the exchange ended (x is gone) */
   int err;                       /* its error, when done */
@@ -198,6 +204,8 @@ static void rs__settle(rs__proxy_t *p) {
   }
   if (p->aborted) {
     /* The client went: drop the exchange; hand the request back. */
+    p->held = false;
+    rs_buf_free(&p->hb);
     if (!p->done && p->x != NULL) rs_uhttp_cancel(p->x);
     p->x = NULL;
     if (p->started) rs_req_stream_end(p->req, false);
@@ -255,20 +263,42 @@ static void rs__on_head(void *ud, int status, const rs_fetch_header_t *h, size_t
       continue;
     rs_buf_header(&b, nm->p, nm->len, h[i].value.p, h[i].value.len);
   }
+  /* Held until the first body bytes, the end of the exchange or the end
+   * of this read (rs__on_read_end), whichever comes first. */
+  p->held = true;
+  p->hstatus = status;
+  p->hclen = chunked ? -1 : clen;
+  p->hb = b;
+}
+
+/* Send the held head, with the body's first n bytes. */
+static void rs__send_head(rs__proxy_t *p, const char *data, size_t n) {
+  p->held = false;
   p->started = true;
   p->depth++;
-  rs_req_stream_start(p->req, status, b.p ? b.p : "", b.len, chunked ? -1 : clen);
+  rs_req_stream_start_body(p->req, p->hstatus, p->hb.p ? p->hb.p : "", p->hb.len, p->hclen, data, n);
   p->depth--;
-  rs_buf_free(&b);
+  rs_buf_free(&p->hb);
+}
+
+static void rs__on_read_end(void *ud) {
+  rs__proxy_t *p = ud;
+  if (p->aborted || !p->held) return;
+  rs__send_head(p, NULL, 0);
   if (p->aborted) rs__settle(p);   /* cancels the exchange: nothing more comes */
 }
 
 static void rs__on_body(void *ud, const char *data, size_t n) {
   rs__proxy_t *p = ud;
   if (p->aborted) return;
-  p->depth++;
-  bool go = rs_req_stream_write(p->req, data, n);
-  p->depth--;
+  bool go = true;
+  if (p->held) {
+    rs__send_head(p, data, n);
+  } else {
+    p->depth++;
+    go = rs_req_stream_write(p->req, data, n);
+    p->depth--;
+  }
   if (p->aborted) {
     rs__settle(p);
     return;
@@ -278,6 +308,7 @@ static void rs__on_body(void *ud, const char *data, size_t n) {
 
 static void rs__on_done(void *ud, int err) {
   rs__proxy_t *p = ud;
+  if (p->held && !p->aborted) rs__send_head(p, NULL, 0);
   p->done = true;
   p->err = err;
   /* p->x stays valid during this callback (for the log line); settle
@@ -291,7 +322,8 @@ static void rs__on_body_drain(void *ud) {
   if (!p->aborted) rs_req_body_pause(p->req, false);
 }
 
-static const rs_uhttp_cbs_t rs__cbs = { rs__on_head, rs__on_body, rs__on_done, rs__on_body_drain };
+static const rs_uhttp_cbs_t rs__cbs = { rs__on_head, rs__on_body, rs__on_done, rs__on_body_drain,
+                                        rs__on_read_end };
 
 /* A streamed request body's bytes from the client (n == 0: the end). */
 static void rs__on_req_body(rs_req_t *req, const char *data, size_t n) {

@@ -877,19 +877,42 @@ static void rs__x_send(rs_uhttp_t *x) {
   c->parser.data = c;
   uv_buf_t bufs[2] = { uv_buf_init(x->head, (unsigned)x->head_len),
                        uv_buf_init((char *)(x->body ? x->body : ""), (unsigned)x->body_len) };
-  c->writing = true;
-  int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, x->body_len ? 2 : 1, rs__on_write);
-  if (rc != 0) {
-    c->writing = false;
-    rs__x_fail(x, rc, RS__F_RESET);
-    return;
+  unsigned nb = x->body_len ? 2 : 1;
+  /* Try to write it now: a request that fits the socket buffer (nearly all)
+   * then needs no uv_write, whose completion costs an epoll_ctl. */
+  bool sent = false;
+  if (!x->body_stream) {
+    size_t total = bufs[0].len + bufs[1].len * (nb - 1);
+    int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, nb);
+    if (w > 0 && (size_t)w == total) {
+      sent = true;
+    } else if (w > 0) {        /* partly: the rest goes by uv_write */
+      size_t k = (size_t)w;
+      if (k >= bufs[0].len) {
+        k -= bufs[0].len;
+        bufs[0] = uv_buf_init(bufs[1].base + k, (unsigned)(bufs[1].len - k));
+        nb = 1;
+      } else {
+        bufs[0] = uv_buf_init(bufs[0].base + k, (unsigned)(bufs[0].len - k));
+      }
+    }
+  }
+  if (!sent) {
+    c->writing = true;
+    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, nb, rs__on_write);
+    if (rc != 0) {
+      c->writing = false;
+      rs__x_fail(x, rc, RS__F_RESET);
+      return;
+    }
   }
   x->head_sent = true;
   if (x->body_stream) {
     rs__x_flush_body(x);
     if (x->ended) return;
   }
-  rs__x_arm(x);
+  if (sent) rs__x_sent_check(x);   /* as rs__on_write would: now waiting */
+  else rs__x_arm(x);
   if (!x->paused) uv_read_start((uv_stream_t *)&c->tcp, rs__alloc, rs__on_read);
 }
 
@@ -1018,6 +1041,17 @@ static void rs__on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     }
     rs__x_fail(x, -EPROTO, RS__F_PROTO);
     return;
+  }
+  if (x->cbs.on_read_end != NULL) {
+    x->depth++;
+    x->cbs.on_read_end(x->ud);
+    x->depth--;
+    if (x->cancelled) {
+      x->conn = NULL;
+      rs__conn_close(c);
+      rs__x_end(x);
+      return;
+    }
   }
   rs__x_arm(x);
 }

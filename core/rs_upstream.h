@@ -122,6 +122,10 @@ typedef struct {
   /* A streamed request body's queue fell low again after rs_uhttp_body
    * returned false (may be NULL when the body is not streamed). */
   void (*on_body_drain)(void *ud);
+  /* The bytes of one read from the server have been parsed and the
+   * exchange goes on (may be NULL): a consumer that held something back
+   * to coalesce it with what might follow in the same read sends it now. */
+  void (*on_read_end)(void *ud);
 } rs_uhttp_cbs_t;
 
 typedef struct {

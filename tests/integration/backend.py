@@ -254,6 +254,11 @@ class Backend:
             b = json.dumps(doc).encode()
             self._send(c, 200, [("Content-Length", str(len(b))), ("Content-Type", "application/json")], b)
             return True
+        if path == "/headfirst":   # the head now, the body once released
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\n")
+            self.release.wait(60)
+            c.sendall(b"hello")
+            return True
         if path == "/slowhead":
             time.sleep(int(q.get("ms", "100")) / 1000.0)
         if path == "/hop":

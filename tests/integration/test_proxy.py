@@ -231,6 +231,25 @@ def test_pipelined():
                 eq(r.body, pattern(400000), "fourth body")
 
 
+def test_head_before_body():
+    """The proxy holds an upstream's head back only until the end of the
+    read it came in (to send it with the first body bytes in one write):
+    a head whose body comes later reaches the client at once."""
+    with Backend() as b:
+        srv = proxy_server([ups("api", [b.addr])], 'ssr.proxy("/api/", { upstream = "api", path = "/" })')
+        with srv:
+            with srv.connect() as s:
+                s.sendall(raw_get("/api/headfirst"))
+                rd = Reader(s)
+                head = rd.read_until(b"\r\n\r\n")   # a held head: a 10 s timeout here
+                assert head.startswith(b"HTTP/1.1 200 "), head
+                assert b"Content-Length: 5\r\n" in head, head
+                b.release.set()
+                eq(rd.read_n(5), b"hello", "body after the head")
+                s.sendall(raw_get("/api/status/200"))
+                eq(rd.read_response().body, b"status 200\n", "next answer")
+
+
 def test_dies_mid_response():
     with Backend() as b:
         srv = proxy_server([ups("api", [b.addr])], 'ssr.proxy("/api/", { upstream = "api", path = "/" })')
@@ -669,7 +688,7 @@ def test_config_errors():
 
 
 if __name__ == "__main__":
-    rslib.main([test_keepalive_reuse, test_refused_502, test_hang_504, test_connect_timeout, test_status_passthrough,
+    rslib.main([test_head_before_body, test_keepalive_reuse, test_refused_502, test_hang_504, test_connect_timeout, test_status_passthrough,
                 test_pipelined, test_dies_mid_response, test_large_streamed_body, test_chunked_and_eof_bodies,
                 test_slow_client_bounded_memory, test_slow_reader_not_timed_out, test_request_body, test_streamed_request_body,
                 test_upload_to_stalled_upstream_bounded_memory, test_idle_pooled_connections_expire,

@@ -260,7 +260,7 @@ def markdown(ctx):
         if sc in ctx.results:
             L.append("- **%s**: %s." % (sc, WHAT[sc]))
     L += ["", "Servers: rustyssr with `workers = \"auto\"`, `render.threads = \"auto\"`, one route "
-          "`ssr.route(\"GET\", \"/*\", { render = true })` (cache on, gzip and br variants built at insert); "
+          "`ssr.route(\"GET\", \"/*\", { render = true })` (cache on; a miss builds the compressed variant its client takes, and a background job the others when another client first asks for one); "
           "nginx from files with `sendfile`, `open_file_cache`, `etag on`, `worker_processes auto`, the br "
           "scenario from a precompressed `page.html.br` sent with `Content-Encoding: br`; nginx + "
           "lua-nginx-module with every page in a `lua_shared_dict`, the key built from `ngx.var.uri` and "

@@ -82,7 +82,15 @@ def phase_static(ctx, want):
     try:
         rs = RustySSR(ctx, "rs-hit").start()
         ident = client.get(rs.port, HIT_URL)
-        br = client.get(rs.port, HIT_URL, {"Accept-Encoding": "br"})
+        # The miss built the identity page only (its client took nothing
+        # else); the first request taking br starts a background job that
+        # adds the variants (README, "Variants on demand"): wait for it.
+        deadline = time.time() + 10
+        while True:
+            br = client.get(rs.port, HIT_URL, {"Accept-Encoding": "br"})
+            if br.headers.get("content-encoding") == "br" or time.time() > deadline:
+                break
+            time.sleep(0.05)
         check(ctx, "br", br.headers.get("content-encoding") == "br",
               "rustyssr answers Accept-Encoding: br with its br variant (%d bytes for %d)" % (
                   len(br.body), len(ident.body)))

@@ -362,8 +362,11 @@ static unsigned rs__defer_for(const rs_req_t *req) {
   return rs_entry_defer_for(ae != NULL ? rs_entry_accepts(ae->p, ae->len) : 0);
 }
 
-static int rs__flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
-                            size_t key_len, uint64_t hash, const char *props, size_t props_len) {
+/* A flight for key, started from the request `from` on its loop, with the
+ * config of the request's generation; req is the leader (NULL for a
+ * background refresh). */
+static rs__flight_t *rs__flight_new(rs_req_t *from, rs_req_t *req, const rs_route_t *route,
+                                    const char *key, size_t key_len, uint64_t hash) {
   rs_loop_t *loop = from->loop;
   rs__flight_t *fl = rs_xcalloc(1, sizeof(*fl));
   fl->loop = loop;
@@ -376,6 +379,13 @@ static int rs__flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *rou
   fl->route_ttl_ms = route->render.ttl_ms;
   fl->route_grace_ms = route->render.grace_ms;
   fl->epoch = rs_cache_epoch(loop->cache);
+  return fl;
+}
+
+static int rs__flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
+                            size_t key_len, uint64_t hash, const char *props, size_t props_len) {
+  rs__flight_t *fl = rs__flight_new(from, req, route, key, key_len, hash);
+  rs_loop_t *loop = fl->loop;
   fl->defer = rs__defer_for(req);
   rs_render_job_t *job = rs_render_job_new(from, props, props_len);
   if (job != NULL) {
@@ -491,18 +501,8 @@ static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
  * flight is then completed as failed). */
 static int rs__proxy_flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
                                   size_t key_len, uint64_t hash) {
-  rs_loop_t *loop = from->loop;
-  rs__flight_t *fl = rs_xcalloc(1, sizeof(*fl));
-  fl->loop = loop;
-  fl->cfg = from->gen ? from->gen->cfg : loop->cfg;
-  fl->req = req;
-  fl->key = rs_xstrndup(key, key_len);
-  fl->key_len = key_len;
-  fl->hash = hash;
-  fl->route = route;
-  fl->route_ttl_ms = route->render.ttl_ms;
-  fl->route_grace_ms = route->render.grace_ms;
-  fl->epoch = rs_cache_epoch(loop->cache);
+  rs__flight_t *fl = rs__flight_new(from, req, route, key, key_len, hash);
+  rs_loop_t *loop = fl->loop;
   /* Variants the leader does not take wait for a second client, and are
    * then built on a render thread; without one, here and now. */
   fl->defer = loop->gen != NULL && loop->gen->pool != NULL ? rs__defer_for(req) : 0;

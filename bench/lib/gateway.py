@@ -33,7 +33,7 @@ from measure import Load, compare               # noqa: E402
 from procs import Proc, wait_port               # noqa: E402
 from report import fmt_range                    # noqa: E402
 from scenarios import HIT_URL, ZIPF_S, zipf_urls  # noqa: E402
-from servers import LUA_MODULE, NDK_MODULE, NGINX_HEAD, NGINX_HTTP, RustySSR, Server  # noqa: E402
+from servers import NGINX_HEAD, NGINX_HTTP, NginxLua, RustySSR, Server  # noqa: E402
 
 # The key both the rustyssr hook and the nginx content handler compute: the
 # path, the page and the language (decoded query parameters). The page keeps
@@ -68,59 +68,11 @@ class RustySSRConf(RustySSR):
         return head + self.routes
 
 
-class NginxLuaKey(Server):
+def NginxLuaKey(ctx, name, pages, label="nginx + lua, key in Lua", dict_mb=512):
     """nginx + lua-nginx-module, pages in a lua_shared_dict under the Lua key
-    (filled in init_by_lua from a blob, as servers.NginxLua), the key computed
-    in content_by_lua from the decoded query arguments, as the hook does."""
-    kind = "nginx-lua"
-
-    def __init__(self, ctx, name, pages, label="nginx + lua, key in Lua", dict_mb=512):
-        super().__init__(ctx, name, label)
-        self.pages = pages          # {lua key: bytes}
-        self.dict_mb = dict_mb
-
-    def start(self):
-        blob, index = self.path(self.name + ".blob"), self.path(self.name + ".index")
-        off = 0
-        with open(blob, "wb") as b, open(index, "w") as ix:
-            for key, body in self.pages.items():
-                b.write(body)
-                ix.write("%s\t%d\t%d\n" % (key, off, len(body)))
-                off += len(body)
-        conf = self.path(self.name + ".conf")
-        with open(conf, "w") as f:
-            f.write("load_module %s;\nload_module %s;\n" % (NDK_MODULE, LUA_MODULE))
-            f.write(NGINX_HEAD % {"workers": "auto", "tmp": self.ctx.tmp, "name": self.name})
-            f.write("http {\n" + NGINX_HTTP + """  lua_shared_dict pages %dm;
-  init_by_lua_block {
-    local d = ngx.shared.pages
-    local f = assert(io.open("%s", "rb"))
-    local blob = f:read("*a")
-    f:close()
-    for line in io.lines("%s") do
-      local key, off, len = line:match("^(.-)\\t(%%d+)\\t(%%d+)$")
-      local ok, err, forcible = d:set(key, blob:sub(off + 1, off + len))
-      if not ok or forcible then error("lua_shared_dict pages is too small: " .. tostring(err)) end
-    end
-  }
-  server {
-    listen 127.0.0.1:%d reuseport;
-    location / {
-      content_by_lua_block {
-        %s
-        local page = ngx.shared.pages:get(key)
-        if page == nil then return ngx.exit(404) end
-        ngx.header["Content-Type"] = "text/html; charset=utf-8"
-        ngx.header["Content-Length"] = #page
-        ngx.print(page)
-      }
-    }
-  }
-}
-""" % (self.dict_mb, blob, index, self.port, NGX_KEY))
-        self.proc = Proc(self.name, ["nginx", "-c", conf, "-p", self.ctx.tmp], self.path(self.name + ".log"))
-        wait_port(self.port, self.proc, timeout=120)
-        return self
+    (servers.NginxLua), the key computed in content_by_lua from the decoded
+    query arguments, as the hook does."""
+    return NginxLua(ctx, name, pages, label=label, dict_mb=dict_mb, key_lua=NGX_KEY)
 
 
 class NginxConf(Server):

@@ -144,13 +144,18 @@ class NginxLua(Server):
     """nginx + lua-nginx-module: every page in a lua_shared_dict, loaded in
     init_by_lua from a blob (index lines: key TAB offset TAB length); the
     content handler builds the key from the URI and the arguments and
-    answers from the dict."""
+    answers from the dict. key_lua: the Lua that sets `local key` in the
+    content handler (default: the URI and the arguments as sent)."""
     kind = "nginx-lua"
+    KEY_LUA = ('local key = ngx.var.uri\n'
+               '        local args = ngx.var.args\n'
+               '        if args then key = key .. "?" .. args end')
 
-    def __init__(self, ctx, name, pages, label="nginx + lua shared dict", dict_mb=512):
+    def __init__(self, ctx, name, pages, label="nginx + lua shared dict", dict_mb=512, key_lua=None):
         super().__init__(ctx, name, label)
-        self.pages = pages          # {target: bytes}
+        self.pages = pages          # {key: bytes}
         self.dict_mb = dict_mb
+        self.key_lua = key_lua or self.KEY_LUA
 
     def start(self):
         blob, index = self.path(self.name + ".blob"), self.path(self.name + ".index")
@@ -183,9 +188,7 @@ class NginxLua(Server):
     listen 127.0.0.1:%d reuseport;
     location / {
       content_by_lua_block {
-        local key = ngx.var.uri
-        local args = ngx.var.args
-        if args then key = key .. "?" .. args end
+        %s
         local page = ngx.shared.pages:get(key)
         if page == nil then return ngx.exit(404) end
         ngx.header["Content-Type"] = "text/html; charset=utf-8"
@@ -195,7 +198,7 @@ class NginxLua(Server):
     }
   }
 }
-""" % (self.dict_mb, blob, index, self.port))
+""" % (self.dict_mb, blob, index, self.port, self.key_lua))
         self.proc = Proc(self.name, ["nginx", "-c", conf, "-p", self.ctx.tmp], self.path(self.name + ".log"))
         wait_port(self.port, self.proc, timeout=120)
         return self

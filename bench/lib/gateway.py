@@ -21,7 +21,6 @@ import statistics
 import sys
 import tempfile
 import time
-import traceback
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -498,32 +497,14 @@ def main():
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)
 
-    import run as runmod                      # machine() and versions, as bench/run reports them
+    import run as runmod                      # machine(), versions and the phase loop of bench/run
     runmod.machine(ctx)
     ctx.date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     log("%s: %s; %d run(s) of %d s, warm-up %d s; load average %s" % (
         ctx.cmd, ctx.versions["rustyssr"], ctx.runs, ctx.duration, ctx.warmup, ctx.machine["load_start"]))
     phases = ([(sc, lambda sc=sc: hooks_phase(ctx, sc)) for sc in ctx.want] if a.what == "hooks"
               else [("proxy", lambda: proxy_phase(ctx))])
-    interrupted = False
-    try:
-        for name, fn in phases:
-            log("== %s (load average %s)" % (name, loadavg()))
-            try:
-                fn()
-            except KeyboardInterrupt:
-                raise
-            except Exception as e:
-                ctx.failures.append((name, str(e).strip().splitlines()[0] if str(e).strip() else repr(e)))
-                log("%s FAILED:\n%s" % (name, traceback.format_exc()))
-    except KeyboardInterrupt as e:
-        interrupted = True
-        log("interrupted (%s): stopping everything" % (e or "SIGINT"))
-    finally:
-        procs.stop_all()
-        left = procs.leftovers()
-        log("STILL RUNNING after stop (pgrep -g): %s" % left if left else
-            "all %d server process groups stopped (pgrep -g finds none)" % procs.started_count())
+    interrupted, left = runmod.run_phases(ctx, phases, log)
     if not os.environ.get("BENCH_TMP") and not a.keep_tmp:
         shutil.rmtree(ctx.tmp, ignore_errors=True)
     ctx.load_end = loadavg()

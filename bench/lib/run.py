@@ -95,6 +95,35 @@ def machine(ctx):
     }
 
 
+def run_phases(ctx, phases, log):
+    """Run each (name, fn) in turn: a phase that fails is logged and counted
+    in ctx.failures and the next one runs; Ctrl-C (or SIGTERM/SIGHUP, raised
+    as KeyboardInterrupt) stops them all. Every server started is stopped in
+    the end. Returns (interrupted, the process groups still running)."""
+    interrupted = False
+    try:
+        for name, fn in phases:
+            log("== %s (load average %s)" % (name, loadavg()))
+            try:
+                fn()
+            except KeyboardInterrupt:
+                raise
+            except Exception as e:
+                ctx.failures.append((name, str(e).strip().splitlines()[0] if str(e).strip() else repr(e)))
+                log("%s FAILED:\n%s" % (name, traceback.format_exc()))
+    except KeyboardInterrupt as e:
+        interrupted = True
+        log("interrupted (%s): stopping everything" % (e or "SIGINT"))
+    finally:
+        procs.stop_all()
+        left = procs.leftovers()
+        if left:
+            log("STILL RUNNING after stop (pgrep -g): %s" % left)
+        else:
+            log("all %d server process groups stopped (pgrep -g finds none)" % procs.started_count())
+    return interrupted, left
+
+
 def main():
     ap = argparse.ArgumentParser(prog="bench/run", description=(
         "rustyssr's benchmark suite: every scenario against its peers, on loopback, "
@@ -184,27 +213,7 @@ def main():
             phases.append((name, lambda fn=fn: fn(ctx)))
     if do_micro:
         phases.append(("micro", lambda: micro.run(ctx)))
-    interrupted = False
-    try:
-        for name, fn in phases:
-            log("== %s (load average %s)" % (name, loadavg()))
-            try:
-                fn()
-            except KeyboardInterrupt:
-                raise
-            except Exception as e:
-                ctx.failures.append((name, str(e).strip().splitlines()[0] if str(e).strip() else repr(e)))
-                log("%s FAILED:\n%s" % (name, traceback.format_exc()))
-    except KeyboardInterrupt as e:
-        interrupted = True
-        log("interrupted (%s): stopping everything" % (e or "SIGINT"))
-    finally:
-        procs.stop_all()
-        left = procs.leftovers()
-        if left:
-            log("STILL RUNNING after stop (pgrep -g): %s" % left)
-        else:
-            log("all %d server process groups stopped (pgrep -g finds none)" % procs.started_count())
+    interrupted, left = run_phases(ctx, phases, log)
     if not os.environ.get("BENCH_TMP") and not a.keep_tmp:
         shutil.rmtree(ctx.tmp, ignore_errors=True)
     ctx.machine["load_end"] = loadavg()

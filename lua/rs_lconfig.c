@@ -596,7 +596,9 @@ static int rs__setup(lua_State *L) {
 
   lua_getglobal(L, "package");
   if (s->dir != NULL && strcmp(s->dir, ".") != 0)
-    lua_pushfstring(L, "./?.lua;./?/init.lua;%s/?.lua;%s/?/init.lua", s->dir, s->dir);
+    /* The config's folder first: `rustyssr -t -c /srv/site/rustyssr.lua` run
+     * from another checkout must load /srv/site's routes, not that one's. */
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;./?.lua;./?/init.lua", s->dir, s->dir);
   else
     lua_pushliteral(L, "./?.lua;./?/init.lua");
   lua_setfield(L, -2, "path");

@@ -55,6 +55,7 @@ def test_install_runs_and_its_service_files_work():
         unit = open(os.path.join(prefix, "lib/systemd/system/rustyssr.service")).read()
         rotate = open(os.path.join(prefix, "etc/logrotate.d/rustyssr")).read()
         start = shlex.split(unit_value(unit, "ExecStart"))
+        reload = shlex.split(unit_value(unit, "ExecReload"))
         check = shlex.split(unit_value(unit, "ExecStartPre"))
         assert start[0] == exe and check[0] == exe, unit
         conf = start[start.index("-c") + 1]
@@ -90,6 +91,8 @@ def test_install_runs_and_its_service_files_work():
                 open(err).read() if os.path.exists(err) else "no error log"
             import urllib.request
             assert urllib.request.urlopen("http://127.0.0.1:%d/hi" % port, timeout=10).read() == b"hi"
+            assert subprocess.run(reload, env=env, timeout=60).returncode == 0
+            assert wait_for(lambda: "reloaded" in open(err).read()), open(err).read()
             os.rename(err, err + ".1")
             rc = subprocess.run(postrotate, shell=True, env=env, timeout=60).returncode
             assert rc == 0

@@ -492,6 +492,7 @@ int rs_server_run(rs_config_t *cfg) {
     uv_signal_start(&srv.signals[i], rs__on_signal, rs__handled_signals[i]);
   }
   rs_metrics_register("server", rs__collect, &srv);
+  rs_metrics_register("process", rs_metrics_process, NULL);
   rs_metrics_register("render", rs__collect_render, &srv);  /* the current pool's, when any */
   rs_lhooks_metrics_register();
   rs_pool_t *pool0 = NULL;

@@ -64,6 +64,16 @@ static int rs__send_signal(const rs_config_t *cfg, const char *path, int sig, co
   return 0;
 }
 
+static void rs__print_warning(void *ud, const char *line) {
+  (void)ud;
+  fprintf(stderr, "rustyssr: warning: %s\n", line);
+}
+
+static void rs__log_warning(void *ud, const char *line) {
+  (void)ud;
+  rs_log_warn("%s", line);
+}
+
 int main(int argc, char **argv) {
   static const struct option longopts[] = {
     { "config", required_argument, NULL, 'c' }, { "test", no_argument, NULL, 't' },
@@ -113,6 +123,7 @@ int main(int argc, char **argv) {
     rs_config_dispose(&cfg);
     return rc;
   }
+  if (test) rs_config_each_warning(&cfg, rs__print_warning, NULL);
   if (test && cfg.render.bundle != NULL && rs_pool_check(&cfg, err, sizeof(err)) != 0) {
     fprintf(stderr, "rustyssr: %s\n", err);
     fprintf(stderr, "rustyssr: configuration file %s test failed\n", path);
@@ -132,6 +143,7 @@ int main(int argc, char **argv) {
     rs_config_dispose(&cfg);
     return 1;
   }
+  rs_config_each_warning(&cfg, rs__log_warning, NULL);
   if (cfg.pid != NULL) {
     pid_t stale;
     if (rs_pidfile_create(cfg.pid, &stale, err, sizeof(err)) != 0) {

@@ -85,6 +85,30 @@ def test_require_prefers_the_config_folder():
     assert p.returncode == 1 and b"routes/r.lua:3" in p.stdout, p.stdout
 
 
+def test_shadowed_routes_warned():
+    """-t, the start and a reload all name a route that an earlier equal one
+    hides (a warning: the config still loads)."""
+    import signal
+    from rslib import wait_log
+    routes = ('ssr.route("GET", "/blog/:slug", { respond = { status = 200, body = "slug" } })\n'
+              'ssr.route("GET", "/blog/:id", { respond = { status = 200, body = "id" } })\n')
+    srv = Server(routes=routes)
+    code, out = run_config_check(srv.config_path, test=True)
+    assert code == 0 and "test is successful" in out, out
+    want = "%s:9: route GET /blog/:id can never match: %s:8 (GET /blog/:slug) takes those requests first"
+    assert "warning: " + srv.config_path + ":9: route GET /blog/:id can never match" in out, out
+    with srv:
+        wait_log(srv, "[warn]")
+        assert want % (srv.config_path, srv.config_path) in srv.log(), srv.log()
+        assert srv.get("/blog/x").body == b"slug"
+        with open(srv.config_path, "a") as f:
+            f.write('ssr.route({ "GET", "POST" }, "/x", { respond = { status = 200, body = "a" } })\n'
+                    'ssr.route("POST", "/x", { respond = { status = 200, body = "b" } })\n')
+        srv.signal(signal.SIGHUP)
+        wait_log(srv, "reloaded", timeout=10)
+        assert "reload: %s:12: route POST /x can never match" % srv.config_path in srv.log(), srv.log()
+
+
 def test_port_in_use():
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
@@ -102,4 +126,5 @@ def test_port_in_use():
 
 if __name__ == "__main__":
     main([test_check_bad_configs, test_start_with_bad_config_exits_nonzero, test_check_good_config,
-          test_missing_config_file, test_version_and_usage, test_require_prefers_the_config_folder, test_port_in_use])
+          test_missing_config_file, test_version_and_usage, test_require_prefers_the_config_folder,
+          test_shadowed_routes_warned, test_port_in_use])

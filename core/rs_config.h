@@ -34,6 +34,7 @@ typedef enum { RS_LOG_ERROR = 0, RS_LOG_WARN, RS_LOG_INFO, RS_LOG_DEBUG } rs_log
 
 typedef struct rs_config_s {
   char *file;                    /* the config file path as given (owned) */
+  int config_line;               /* line of the ssr.config call in file (0 = none) */
   char *warnings;                /* what the load found suspicious but legal, one
                                     "FILE:LINE: ..." line each (routes shadowed by
                                     an earlier equal one); NULL = none (owned) */

@@ -56,9 +56,7 @@ static bool rs__line_has_key(const char *line, const char *key, size_t klen) {
   return false;
 }
 
-/* The line of the key path comps[0..n) in file, searched from line `from`;
- * 0 when not found. */
-static int rs__find_key_line(const char *file, int from, char comps[][64], int n) {
+int rs_lutil_key_line(const char *file, int from, const char *const *comps, int n) {
   FILE *f = fopen(file, "re");
   if (f == NULL) return 0;
   char line[1024];
@@ -98,6 +96,12 @@ static int rs__message_keys(const char *msg, char comps[][64], int max) {
     if (*q == '.') q++;
   }
   return *q == '\'' ? n : 0;
+}
+
+static int rs__find_key_line(const char *file, int from, char comps[][64], int n) {
+  const char *c[4];
+  for (int i = 0; i < n && i < 4; i++) c[i] = comps[i];
+  return rs_lutil_key_line(file, from, c, n);
 }
 
 void rs_lutil_error(lua_State *L, const char *fmt, ...) {

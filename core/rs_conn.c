@@ -389,12 +389,12 @@ static int rs__on_header_value_complete(llhttp_t *p) {
  * Host), split the target and normalise its path. Returns a refusal kind
  * (c->why says why) or RS_REQ_OK. */
 static rs_req_error_t rs__req_finish_head(rs_conn_t *c, rs_req_t *r) {
-  /* Room for the normalised path and an origin-form url built from an
-   * absolute-form target ("http://a?x" gives "/?x"): each at most the target
-   * plus a byte. Reserved now, while the recorded positions are offsets:
-   * the arena may move. */
+  /* Room for an origin-form url built from an absolute-form target
+   * ("http://a?x" gives "/?x": the target plus a byte) and the canonical
+   * path (three times the target). Reserved now, while the recorded
+   * positions are offsets: the arena may move. */
   size_t hdr_end = r->_len;
-  if (rs__req_append(r, NULL, 2 * r->url.len + 4) != 0) return RS_REQ_E_HEADERS_TOO_LARGE;
+  if (rs__req_append(r, NULL, 4 * r->url.len + 4) != 0) return RS_REQ_E_HEADERS_TOO_LARGE;
   char *base = r->_buf;
   char *scratch = base + hdr_end;
   r->url.p = base + (uintptr_t)r->url.p;

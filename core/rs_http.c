@@ -318,7 +318,17 @@ const char *rs_http_host_normalize(char *p, size_t *len) {
   return NULL;
 }
 
+/* Bytes the canonical path keeps percent-encoded: those WHATWG's path
+ * percent-encode set holds (C0 controls, SP, '"', '#', '<', '>', '?', '`',
+ * '{', '}', DEL and above), and '%' itself, so that one decoding gives the
+ * path back. Everything else is written as itself. */
+static bool rs__path_encoded(unsigned char c) {
+  return c <= 0x20 || c >= 0x7f || c == '"' || c == '#' || c == '%' || c == '<' || c == '>' ||
+         c == '?' || c == '`' || c == '{' || c == '}';
+}
+
 const char *rs_http_path_normalize(const char *in, size_t n, char *out, size_t *out_len) {
+  static const char hex[] = "0123456789ABCDEF";
   if (n == 0 || in[0] != '/') return "path does not start with '/'";
   size_t o = 0, seg = 1;         /* seg: where the current segment starts in out */
   out[o++] = '/';
@@ -336,7 +346,7 @@ const char *rs_http_path_normalize(const char *in, size_t n, char *out, size_t *
     } else {
       c = (unsigned char)in[i++];
     }
-    if (c == -1 || c == '/') {
+    if (c == -1 || c == '/') {   /* a segment ends ('.' is never encoded) */
       size_t len = o - seg;
       if (len == 1 && out[seg] == '.') {
         o = seg;                 /* "/a/./b": drop the "." */
@@ -354,22 +364,14 @@ const char *rs_http_path_normalize(const char *in, size_t n, char *out, size_t *
     }
     if (c == 0) return "NUL in path";
     if (c < 0x20 || c == 0x7f) return "control byte in path";
-    out[o++] = (char)c;
+    if (rs__path_encoded((unsigned char)c)) {
+      out[o++] = '%';
+      out[o++] = hex[c >> 4];
+      out[o++] = hex[c & 15];
+    } else {
+      out[o++] = (char)c;
+    }
   }
   *out_len = o;
   return NULL;
-}
-
-void rs_http_path_escape(rs_buf_t *b, const char *p, size_t n) {
-  static const char hex[] = "0123456789ABCDEF";
-  size_t s = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)p[i];
-    if (c > 0x20 && c < 0x7f && c != '#' && c != '%' && c != '?') continue;
-    if (i > s) rs_buf_append(b, p + s, i - s);
-    char e[3] = { '%', hex[c >> 4], hex[c & 15] };
-    rs_buf_append(b, e, 3);
-    s = i + 1;
-  }
-  if (n > s) rs_buf_append(b, p + s, n - s);
 }

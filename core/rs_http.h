@@ -161,18 +161,20 @@ rs_http_scan_rc rs_http_scan(rs_http_scan_t *s, const char *p, size_t n, size_t 
  * the other sub-delims. Pure; any thread. */
 const char *rs_http_host_normalize(char *p, size_t *len);
 
-/* Decode and normalise a path (origin-form, up to '?'), as nginx does before
- * matching locations: %XX decoded (%2F too: it becomes a '/' like any
- * other), slashes merged, "." and ".." segments resolved. out needs n bytes;
- * *out_len is the result's length. Returns NULL, or why the path is refused
- * (static): a malformed %-escape, %00 or any other control byte (decoded or
- * not; stricter than nginx, which refuses only %00: a CR or LF in a path has
- * no use but header injection), a ".." above the root. Pure; any thread. */
+/* Normalise a path (origin-form, up to '?') into its canonical form, the
+ * one routes match, cache keys hold and hooks and bundles see as req.path:
+ * as nginx does before matching locations, %XX is decoded (%2F too: it
+ * becomes a '/' like any other), slashes are merged, "." and ".." segments
+ * resolved; then the bytes that cannot stand in a path as themselves (WHATWG's
+ * path percent-encode set: SP " # < > ? ` { } and bytes >= 0x7f) and '%' are
+ * encoded again, in upper-case hex, so that one decoding (the bundle's, the
+ * static action's, the upstream's) gives the path back. "/%73ecret%2Fx" and
+ * "//a/../secret/./x" are "/secret/x"; "/caf\xc3\xa9" and "/caf%c3%a9" are
+ * "/caf%C3%A9"; "/%252e" stays "/%252e". out needs 3n bytes; *out_len is the
+ * result's length. Returns NULL, or why the path is refused (static): a
+ * malformed %-escape, %00 or any other control byte, decoded or not
+ * (stricter than nginx, which refuses only %00: a CR or LF in a path has no
+ * use but header injection), a ".." above the root. Pure; any thread. */
 const char *rs_http_path_normalize(const char *in, size_t n, char *out, size_t *out_len);
-
-/* Append p[0..n) to b with what cannot stand in a request target's path
- * percent-encoded (control bytes, SP, '#', '%', '?', bytes >= 0x7f; nginx's
- * escape for a URI it sends upstream). Any thread. */
-void rs_http_path_escape(rs_buf_t *b, const char *p, size_t n);
 
 #endif

@@ -105,7 +105,7 @@ void rs_proxy_target(rs_buf_t *b, const rs_req_t *req, const rs_route_t *route) 
   }
   if (pre[0] == '\0' && rest_len == 0) pre = "/";
   rs_buf_append(b, pre, strlen(pre));
-  rs_http_path_escape(b, rest, rest_len);
+  rs_buf_append(b, rest, rest_len);
   if (req->query.len) {
     rs_buf_append(b, "?", 1);
     rs_buf_append(b, req->query.p, req->query.len);

@@ -24,15 +24,21 @@ static const char rs__html[] = "Content-Type: text/html\r\n";
 
 /* ------------------------------------------------------------------ path */
 
-/* The file path in p[0..n) (the request path after the route's prefix; the
- * HTTP layer has decoded and normalised it already, rs_http_path_normalize,
- * so a '%' here is a literal '%': "%252e" was decoded once, to the name
- * "%2e"): split on '/', empty and "." segments dropped. The segments go into
- * out, each followed by a NUL, their count into *nseg; *dir says the path
- * names a folder (it ends in '/' or "." or is empty). Returns 0; 400 for what
- * must never reach the file system, checked again here whatever the caller
- * did: a ".." segment, a NUL or other control byte, a backslash; 404 when it
- * does not fit cap. */
+static int rs__hex(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* The file path in p[0..n) (the request path after the route's prefix):
+ * percent-decoded first, then split on '/' (so "%2F" separates too),
+ * empty and "." segments dropped. The segments go into out, each followed by
+ * a NUL, their count into *nseg; *dir says the path names a folder (it ends
+ * in '/' or "." or is empty). Returns 0; 400 for what must never reach the
+ * file system: a ".." segment (however encoded), a NUL or other control
+ * byte, a backslash, a broken %-escape; 404 when it does not fit cap.
+ * "%252e" decodes once, to the literal name "%2e". */
 static int rs__static_path(const char *p, size_t n, char *out, size_t cap, size_t *nseg,
                            bool *dir) {
   size_t o = 0, start = 0, i = 0;
@@ -40,8 +46,17 @@ static int rs__static_path(const char *p, size_t n, char *out, size_t cap, size_
   *dir = true;
   for (;;) {
     int c;
-    if (i == n) c = -1;
-    else c = (unsigned char)p[i++];
+    if (i == n) {
+      c = -1;
+    } else if (p[i] == '%') {
+      if (n - i < 3) return 400;
+      int h = rs__hex((unsigned char)p[i + 1]), l = rs__hex((unsigned char)p[i + 2]);
+      if (h < 0 || l < 0) return 400;
+      c = h * 16 + l;
+      i += 3;
+    } else {
+      c = (unsigned char)p[i++];
+    }
     if (c == -1 || c == '/') {
       size_t len = o - start;
       bool dot = len == 1 && out[start] == '.';
@@ -265,21 +280,26 @@ static void rs__static_redirect(rs_req_t *req) {
       "<html>\r\n<head><title>301 Moved Permanently</title></head>\r\n<body>\r\n"
       "<center><h1>301 Moved Permanently</h1></center>\r\n<hr><center>rustyssr</center>\r\n"
       "</body>\r\n</html>\r\n";
-  /* The path is the normalised one (slashes merged, decoded): encoded
-   * again so that a decoded '?', '%' or space means what it meant. */
-  rs_buf_t loc = { 0 };
-  rs_buf_append(&loc, "Location: ", 10);
-  rs_http_path_escape(&loc, req->path.p, req->path.len);
-  rs_buf_append(&loc, "/", 1);
-  if (req->query.len > 0) {
-    rs_buf_append(&loc, "?", 1);
-    rs_buf_append(&loc, req->query.p, req->query.len);
+  size_t cap = req->path.len + req->query.len + 32;
+  char *loc = malloc(cap);
+  if (loc == NULL) {
+    rs__static_error(req, 500, NULL, 0);
+    return;
   }
-  rs_buf_append(&loc, "\r\n", 2);
+  size_t n = 0;
+  memcpy(loc, "Location: ", 10), n = 10;
+  for (size_t i = 0; i < req->path.len; i++)
+    if (req->path.p[i] != '/' || n == 10 || loc[n - 1] != '/') loc[n++] = req->path.p[i];
+  loc[n++] = '/';
+  if (req->query.len > 0) {
+    loc[n++] = '?';
+    memcpy(loc + n, req->query.p, req->query.len), n += req->query.len;
+  }
+  memcpy(loc + n, "\r\n", 2), n += 2;
   rs_resp_t resp = { .status = 301, .headers = rs__html, .headers_len = sizeof(rs__html) - 1,
-                     .extra = loc.p, .extra_len = loc.len, .body = body, .body_len = sizeof(body) - 1 };
+                     .extra = loc, .extra_len = n, .body = body, .body_len = sizeof(body) - 1 };
   rs_req_respond(req, &resp);    /* copies extra */
-  rs_buf_free(&loc);
+  free(loc);
 }
 
 static void rs__release_close(void *ud) {

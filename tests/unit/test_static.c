@@ -23,16 +23,6 @@ static const char *joined(const char *segs, size_t nseg, char *buf) {
   return buf;
 }
 
-/* The path as a request brings it, "/" + in: normalised by the HTTP layer
- * (rs_http_path_normalize, which decodes), then split here. Returns the
- * status, as rs__static_path. */
-static int static_path(const char *in, char *out, size_t cap, size_t *nseg, bool *dir) {
-  char raw[512], norm[512];
-  size_t n = (size_t)snprintf(raw, sizeof(raw), "/%s", in), nl;
-  if (rs_http_path_normalize(raw, n, norm, &nl) != NULL) return 400;
-  return rs__static_path(norm + 1, nl - 1, out, cap, nseg, dir);
-}
-
 static void test_path(void) {
   static const struct {
     const char *in;
@@ -59,7 +49,7 @@ static void test_path(void) {
     { "..", 400, NULL, false },
     { "../x", 400, NULL, false },
     { "a/../../x", 400, NULL, false },
-    { "a/..", 0, "", true },                /* resolved by the HTTP layer */
+    { "a/..", 400, NULL, false },
     { "%2e%2e/x", 400, NULL, false },
     { "%2E%2e/x", 400, NULL, false },
     { ".%2e/x", 400, NULL, false },
@@ -82,7 +72,7 @@ static void test_path(void) {
   for (size_t i = 0; i < RS_ARRAY_SIZE(cases); i++) {
     size_t nseg = 99;
     bool dir = !cases[i].dir;
-    int st = static_path(cases[i].in, out, sizeof(out), &nseg, &dir);
+    int st = rs__static_path(cases[i].in, strlen(cases[i].in), out, sizeof(out), &nseg, &dir);
     if (st != cases[i].status) TAP_FAIL("\"%s\": status %d, expected %d", cases[i].in, st, cases[i].status);
     if (st != 0) continue;
     ASSERT_STR_EQ(joined(out, nseg, buf), cases[i].out);
@@ -95,12 +85,6 @@ static void test_path(void) {
   ASSERT_EQ(rs__static_path("abcd", 4, tiny, sizeof(tiny), &nseg, &dir), 404);
   ASSERT_EQ(rs__static_path("abc", 3, tiny, sizeof(tiny), &nseg, &dir), 0);
   ASSERT_EQ(rs__static_path("abc/d", 5, tiny, sizeof(tiny), &nseg, &dir), 404);
-  /* Given the decoded path, it never decodes again, and still refuses what
-   * must never reach the file system, whoever called it. */
-  ASSERT_EQ(rs__static_path("%2e%2e", 6, out, sizeof(out), &nseg, &dir), 0);
-  ASSERT_STR_EQ(joined(out, nseg, buf), "%2e%2e");
-  ASSERT_EQ(rs__static_path("a/../b", 6, out, sizeof(out), &nseg, &dir), 400);
-  ASSERT_EQ(rs__static_path("a\nb", 3, out, sizeof(out), &nseg, &dir), 400);
 }
 
 static void test_range(void) {

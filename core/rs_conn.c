@@ -404,6 +404,10 @@ static rs_req_error_t rs__req_finish_head(rs_conn_t *c, rs_req_t *r) {
     rs_header_t *h = &r->headers[i];
     h->name.p = base + (uintptr_t)h->name.p;
     h->value.p = h->value.p == NULL ? base + hdr_end : base + (uintptr_t)h->value.p;
+    /* RFC 9112 §5: the value excludes trailing whitespace (llhttp drops
+     * only the leading). */
+    while (h->value.len > 0 && (h->value.p[h->value.len - 1] == ' ' || h->value.p[h->value.len - 1] == '\t'))
+      h->value.len--;
     if (rs_str_ieq(h->name.p, h->name.len, "host", 4)) {
       host = h;
       nhost++;

@@ -305,6 +305,14 @@ static rs_header_t *rs__req_header_slot(rs_req_t *r) {
   return &r->headers[r->nheaders++];
 }
 
+/* Chunk extensions are read and dropped; their bytes count against the
+ * body limit too (each size line is also at most 16 KB, rs_http_scan), so
+ * that a body of tiny chunks with long extensions ends at limits.body. */
+static int rs__on_chunk_ext(llhttp_t *p, const char *at, size_t n) {
+  (void)at;
+  return rs__trailer_bytes(RS__CONN(p), n);
+}
+
 static int rs__on_header_field(llhttp_t *p, const char *at, size_t n) {
   rs_conn_t *c = RS__CONN(p);
   rs_req_t *r = c->parsing;
@@ -1630,6 +1638,8 @@ void rs_conn_global_init(void) {
   rs__settings.on_header_value_complete = rs__on_header_value_complete;
   rs__settings.on_headers_complete = rs__on_headers_complete;
   rs__settings.on_body = rs__on_body;
+  rs__settings.on_chunk_extension_name = rs__on_chunk_ext;
+  rs__settings.on_chunk_extension_value = rs__on_chunk_ext;
   rs__settings.on_message_complete = rs__on_message_complete;
   rs__settings_ready = true;
 }

@@ -332,6 +332,14 @@ def test_chunk_extensions_bounded():
                     break
             assert got.startswith(b"HTTP/1.1 400 "), got[:100]
         wait_log(srv, "chunk-size line over 16 KB")
+    # Extension bytes count against limits.body: tiny chunks with long
+    # extensions end at the limit, not after gigabytes.
+    with server(config={"limits": '{ body = "64KB" }'}) as srv:
+        chunk = b"1;" + b"e" * 8000 + b"\r\nx\r\n"
+        refused(srv, chunked(chunk * 9 + b"0\r\n\r\n" + SMUGGLED), 413, "body_too_large")
+        with srv.connect() as s:   # under the limit: fine
+            s.sendall(chunked(chunk * 7 + b"0\r\n\r\n"))
+            eq(Reader(s).read_response().status, 200)
 
 
 # ------------------------------------------------------------------ upstream chunked bodies

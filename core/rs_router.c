@@ -536,6 +536,39 @@ static bool rs__name_char(unsigned char c) {
          (c >= '0' && c <= '9') || c == '_';
 }
 
+static int rs__hexdigit(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;                     /* lower-case too: the canonical form has none */
+}
+
+/* Requests are matched in their canonical path (rs_http_path_normalize in
+ * core/rs_http.c defines it; this file only checks that a route's path is
+ * written in it, so that it can match at all): no empty, "." or ".." segment;
+ * space, '"', '#', '%', '<', '>', '?', '`', '{', '}', control bytes and bytes
+ * >= 0x7f only as upper-case %XX; every other byte as itself, never %XX (a
+ * request's %2F is a '/'). NULL if path is canonical, else why not. */
+static const char *rs__check_canonical(const char *path) {
+  for (const char *p = path; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c == '/' && (p[1] == '/' || (p[1] == '.' && (p[2] == '/' || p[2] == '\0')) ||
+                     (p[1] == '.' && p[2] == '.' && (p[3] == '/' || p[3] == '\0'))))
+      return "path must not have empty, '.' or '..' segments (requests are matched with them "
+             "resolved)";
+    if (c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '`' || c == '{' || c == '}')
+      return "path must percent-encode non-ASCII bytes and '\"<>`{}', in upper-case %XX";
+    if (c != '%') continue;
+    int hi = rs__hexdigit((unsigned char)p[1]), lo = hi < 0 ? -1 : rs__hexdigit((unsigned char)p[2]);
+    if (hi < 0 || lo < 0) return "a %-escape in a path is '%' and two upper-case hex digits";
+    unsigned char d = (unsigned char)(hi * 16 + lo);
+    if (!(d <= 0x20 || d >= 0x7f || strchr("\"#%<>?`{}", d) != NULL))
+      return "path must not percent-encode a byte requests are matched with as itself "
+             "(write '/' for %2F, 'a' for %61)";
+    p += 2;
+  }
+  return NULL;
+}
+
 /* NULL if path is fine, else why not; *nparams = its ":param" count. */
 static const char *rs__check_path(const char *path, size_t *nparams) {
   if (path == NULL || path[0] != '/') return "path must start with '/'";
@@ -566,7 +599,7 @@ static const char *rs__check_path(const char *path, size_t *nparams) {
     p += len;
   }
   *nparams = n;
-  return NULL;
+  return rs__check_canonical(path);
 }
 
 /* Route hosts are stored lower-case: the match then lower-cases only the

@@ -206,6 +206,17 @@ static void test_refused(void) {
     { NULL, "/a b", "path must not contain spaces or control characters" },
     { NULL, "/a\tb", "path must not contain spaces or control characters" },
     { NULL, "/a?b", "path must not contain '?' or '#'" },
+    /* not the canonical form requests are matched in */
+    { NULL, "//a", "path must not have empty, '.' or '..' segments (requests are matched with them resolved)" },
+    { NULL, "/a//*", "path must not have empty, '.' or '..' segments (requests are matched with them resolved)" },
+    { NULL, "/a/./b", "path must not have empty, '.' or '..' segments (requests are matched with them resolved)" },
+    { NULL, "/a/..", "path must not have empty, '.' or '..' segments (requests are matched with them resolved)" },
+    { NULL, "/caf\xc3\xa9", "path must percent-encode non-ASCII bytes and '\"<>`{}', in upper-case %XX" },
+    { NULL, "/a{b}", "path must percent-encode non-ASCII bytes and '\"<>`{}', in upper-case %XX" },
+    { NULL, "/caf%c3%a9", "a %-escape in a path is '%' and two upper-case hex digits" },
+    { NULL, "/a%2", "a %-escape in a path is '%' and two upper-case hex digits" },
+    { NULL, "/secret%2Fx", "path must not percent-encode a byte requests are matched with as itself (write '/' for %2F, 'a' for %61)" },
+    { NULL, "/%73ecret", "path must not percent-encode a byte requests are matched with as itself (write '/' for %2F, 'a' for %61)" },
     { NULL, "/a#b", "path must not contain '?' or '#'" },
     { NULL, "/:/x", "empty ':param' name" },
     { NULL, "/a/:", "empty ':param' name" },
@@ -379,7 +390,7 @@ static const rt_case_t params_cases[] = {
   { RS_M_GET, NULL, "/product/42", 2, "id=42" },
   { RS_M_HEAD, NULL, "/product/42", 2, "id=42" },
   { RS_M_POST, NULL, "/product/42", 24, "id=42" },
-  { RS_M_GET, NULL, "/product/a%2Fb", 2, "id=a%2Fb" },          /* raw, not decoded */
+  { RS_M_GET, NULL, "/product/a%3Fb", 2, "id=a%3Fb" },          /* a slice of the path as given */
   { RS_M_GET, NULL, "/product/42/reviews", 3, "id=42" },
   { RS_M_GET, NULL, "/product/new/reviews", 3, "id=new" },      /* backtracks */
   { RS_M_GET, NULL, "/product/42/other", 22, "" },

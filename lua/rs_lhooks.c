@@ -485,7 +485,7 @@ static void rs__free(void *p) { free(p); }
 
 /* status, body, headers at st, bd, hs (or a table { status, body, headers }
  * at st) → *resp (one malloc'd block). Returns NULL, or what is wrong
- * ("string, expected a status 100..599") in why. */
+ * ("string, expected a status 200..599") in why. */
 static const char *rs__make_resp(lua_State *L, int st, int bd, int hs, rs_resp_t *resp, char *why,
                                  size_t whylen) {
   int top = lua_gettop(L);
@@ -498,8 +498,13 @@ static const char *rs__make_resp(lua_State *L, int st, int bd, int hs, rs_resp_t
   }
   const char *bad = NULL;
   lua_Number sn = lua_type(L, st) == LUA_TNUMBER ? lua_tonumber(L, st) : 0;
-  if (!(sn >= 100 && sn <= 599 && sn == (int)sn)) {
-    snprintf(why, whylen, "%s, expected a status 100..599", luaL_typename(L, st));
+  if (!(sn >= 200 && sn <= 599 && sn == (int)sn)) {
+    /* Final statuses only: a 1xx (101 too) as the answer would put the body
+     * on the wire unframed after an interim head (response splitting). */
+    if (lua_type(L, st) == LUA_TNUMBER)
+      snprintf(why, whylen, "status %.17g, expected a status 200..599", sn);
+    else
+      snprintf(why, whylen, "%s, expected a status 200..599", luaL_typename(L, st));
     bad = why;
   } else if (!lua_isnil(L, bd) && lua_type(L, bd) != LUA_TSTRING) {
     snprintf(why, whylen, "%s, expected a string body", luaL_typename(L, bd));

@@ -649,6 +649,22 @@ size_t rs_cache_purge_all(rs_cache_t *c) {
   return rs__purge_each(c, rs__epoch_bump(c), rs__match_all, NULL, 0, 0, false);
 }
 
+typedef struct {
+  bool (*match)(const char *key, size_t len, void *ud);
+  void *ud;
+} rs__match_key_t;
+
+static bool rs__match_key_fn(const rs_entry_t *e, const char *arg, size_t len, uint64_t now) {
+  const rs__match_key_t *m = (const void *)arg;
+  return m->match(e->key, e->key_len, m->ud);
+}
+
+size_t rs_cache_purge_if(rs_cache_t *c, bool (*match)(const char *key, size_t len, void *ud), void *ud) {
+  rs__match_key_t m = { match, ud };
+  return rs__purge_each(c, rs__epoch_bump(c), rs__match_key_fn, (const char *)(void *)&m, sizeof(m), 0,
+                        false);
+}
+
 size_t rs_cache_sweep(rs_cache_t *c, uint64_t now_ms) {
   return rs__purge_each(c, 0, rs__match_expired, NULL, 0, now_ms, true);
 }

@@ -128,6 +128,10 @@ size_t rs_cache_purge_prefix(rs_cache_t *c, const char *prefix, size_t len);
 size_t rs_cache_purge_tag(rs_cache_t *c, const char *tag, size_t len);
 size_t rs_cache_purge_all(rs_cache_t *c);
 
+/* Drop every entry whose key match(key, len, ud) selects (called under each
+ * shard's lock in turn: it must only read its arguments). */
+size_t rs_cache_purge_if(rs_cache_t *c, bool (*match)(const char *key, size_t len, void *ud), void *ud);
+
 /* Drop entries past their grace, one shard at a time (each shard lock held
  * briefly). Returns how many. Meant for the housekeeping timer. */
 size_t rs_cache_sweep(rs_cache_t *c, uint64_t now_ms);

@@ -4,6 +4,7 @@
 #include "rs_lhooks.h"
 #include "rs_log.h"
 #include "rs_metrics.h"
+#include "rs_key.h"
 #include "rs_policy.h"
 #include "rs_proxy.h"
 #include "rs_render.h"
@@ -15,7 +16,6 @@
 #include <string.h>
 
 #define RS__KEY_INLINE 512
-#define RS__MAX_SORTED_PARAMS 64
 
 /* A request waiting on another's render (RS_LOOKUP_MISS_WAIT). */
 typedef struct rs_page_waiter_s {
@@ -48,65 +48,21 @@ typedef struct {
 
 /* ------------------------------------------------------------------ key */
 
-typedef struct {
-  const char *p;
-  size_t len;
-} rs__slice_t;
-
-static int rs__slice_cmp(const void *a, const void *b) {
-  const rs__slice_t *x = a, *y = b;
-  size_t n = RS_MIN(x->len, y->len);
-  int c = memcmp(x->p, y->p, n);
-  return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
-size_t rs_page_key(const char *method, size_t mlen, const char *host, size_t hlen,
-                   const char *path, size_t plen, const char *query, size_t qlen,
-                   char *buf, size_t cap, char **out) {
-  /* HEAD is answered from GET's page. */
-  if (mlen == 4 && memcmp(method, "HEAD", 4) == 0) method = "GET", mlen = 3;
-  /* Host without its port ("[::1]:8080" keeps its brackets). */
-  for (size_t i = hlen; i > 0; i--) {
-    if (host[i - 1] == ']') break;
-    if (host[i - 1] == ':') { hlen = i - 1; break; }
-  }
-  size_t need = mlen + 1 + hlen + plen + 1 + qlen;
-  char *k = need <= cap ? buf : rs_xmalloc(need);
-  char *p = k;
-  memcpy(p, method, mlen), p += mlen;
-  *p++ = ' ';
-  for (size_t i = 0; i < hlen; i++) {
-    char c = host[i];
-    *p++ = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-  }
-  memcpy(p, path, plen), p += plen;
-  if (qlen > 0) {
-    *p++ = '?';
-    rs__slice_t params[RS__MAX_SORTED_PARAMS];
-    size_t n = 0;
-    const char *q = query, *end = query + qlen;
-    bool sortable = true;
-    while (q < end) {
-      const char *amp = memchr(q, '&', (size_t)(end - q));
-      const char *stop = amp ? amp : end;
-      if (stop > q) {
-        if (n == RS__MAX_SORTED_PARAMS) { sortable = false; break; }
-        params[n++] = (rs__slice_t){ q, (size_t)(stop - q) };
-      }
-      q = stop + 1;
+/* The fields of the headers the route names (rs_key.h): they split its
+ * pages, and they are what reaches the bundle beside the host. */
+static void rs__key_fields(rs_key_t *k, const rs_req_t *req, const rs_route_t *route) {
+  for (const char *const *n = route->cache.headers; n != NULL && *n != NULL; n++) {
+    size_t nl = strlen(*n);
+    bool first = true;
+    for (size_t i = 0; i < req->nheaders; i++) {
+      const rs_header_t *h = &req->headers[i];
+      if (!rs_str_ieq(h->name.p, h->name.len, *n, nl)) continue;
+      if (first) rs_key_header(k, *n, nl, true);
+      rs_key_header_value(k, h->value.p, h->value.len, first);
+      first = false;
     }
-    if (sortable) {
-      qsort(params, n, sizeof(params[0]), rs__slice_cmp);
-      for (size_t i = 0; i < n; i++) {
-        if (i) *p++ = '&';
-        memcpy(p, params[i].p, params[i].len), p += params[i].len;
-      }
-    } else {                     /* too many to sort: keep them as sent */
-      memcpy(p, query, qlen), p += qlen;
-    }
+    if (first) rs_key_header(k, *n, nl, false);
   }
-  *out = k;
-  return (size_t)(p - k);
 }
 
 /* ------------------------------------------------------------------ HTTP on a hit */
@@ -813,15 +769,22 @@ static void rs__pflow_go(rs__pflow_t *fl, int rc) {
           rs__pflow_end(fl, rc);
           return;
         }
-        /* The hook's string is the key, as it is: it replaces the default. */
-        fl->key = fl->lc->key;
-        fl->klen = fl->lc->key_len;
-      } else {
-        char *k;
-        fl->klen = rs_page_key(req->method.p, req->method.len, req->host.p, req->host.len, req->path.p,
-                               req->path.len, req->query.p, req->query.len, fl->kbuf, sizeof(fl->kbuf), &k);
-        fl->key = k;
-        fl->key_heap = k != fl->kbuf;
+      }
+      {
+        /* The hook's string replaces the default key, in its own namespace
+         * and with the request's host (rs_key.h); the route's named headers
+         * follow either. */
+        rs_key_t k;
+        rs_key_init(&k, fl->kbuf, sizeof(fl->kbuf));
+        if (rc != RS__NOHOOK)
+          rs_key_hook(&k, req->host.p, req->host.len, fl->lc->key, fl->lc->key_len);
+        else
+          rs_key_url(&k, req->method.p, req->method.len, req->host.p, req->host.len, req->path.p,
+                     req->path.len, req->query.p, req->query.len);
+        rs__key_fields(&k, req, route);
+        fl->key = k.p;
+        fl->klen = k.len;
+        fl->key_heap = !rs_key_inline(&k);
       }
       rs__pflow_lookup(fl);
       return;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "rs_cache.h"
-#include "rs_page.h"
+#include "rs_key.h"
 #include "rs_render.h"
 
 /* ------------------------------------------------------------------ bypass */
@@ -146,11 +146,46 @@ int rs_policy_purge_by(const char *name, size_t len) {
   return -1;
 }
 
+/* What a key, prefix or URL purge selects (rs_key.h): keys equal to v
+ * (or starting with it, for a prefix), with or without the fields of the
+ * route's named headers; and, when hv is set, the keys a key hook made
+ * whose hook part is hv (v in a hook key's form), on any host. */
+typedef struct {
+  const char *v, *hv;
+  size_t len, hlen;
+  bool prefix;
+} rs__sel_t;
+
+static bool rs__sel_match(const char *key, size_t len, void *ud) {
+  const rs__sel_t *s = ud;
+  if (len >= s->len && memcmp(key, s->v, s->len) == 0 &&
+      (s->prefix || len == s->len || key[s->len] == '\n'))
+    return true;
+  const char *h;
+  size_t hl;
+  if (s->hv == NULL || !rs_key_hook_part(key, len, &h, &hl)) return false;
+  if (hl < s->hlen || memcmp(h, s->hv, s->hlen) != 0) return false;
+  return s->prefix || hl == s->hlen || h[s->hlen] == '\n';
+}
+
+static size_t rs__purge_sel(struct rs_cache_s *cache, const char *v, size_t len, bool prefix, bool hooks) {
+  char hbuf[256];
+  rs_key_t hk;
+  rs_key_init(&hk, hbuf, sizeof(hbuf));
+  if (hooks) rs_key_hook_escape(&hk, v, len);
+  rs__sel_t sel = { .v = v, .len = len, .hv = hooks ? hk.p : NULL, .hlen = hk.len, .prefix = prefix };
+  size_t n = rs_cache_purge_if(cache, rs__sel_match, &sel);
+  rs_key_dispose(&hk);
+  return n;
+}
+
 size_t rs_policy_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len,
                        const char *host, size_t host_len) {
+  /* An empty selector selects nothing: "everything" is only ever all. */
+  if (by != RS_PURGE_ALL && len == 0) return 0;
   switch (by) {
-    case RS_PURGE_KEY: return rs_cache_purge_key(cache, v, len);
-    case RS_PURGE_PREFIX: return rs_cache_purge_prefix(cache, v, len);
+    case RS_PURGE_KEY: return rs__purge_sel(cache, v, len, false, true);
+    case RS_PURGE_PREFIX: return rs__purge_sel(cache, v, len, true, true);
     case RS_PURGE_TAG: return rs_cache_purge_tag(cache, v, len);
     case RS_PURGE_ALL: return rs_cache_purge_all(cache);
     case RS_PURGE_URL: {
@@ -165,10 +200,11 @@ size_t rs_policy_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v
 
 size_t rs_policy_purge_url(struct rs_cache_s *cache, const char *host, size_t host_len,
                            const char *path, size_t path_len, const char *query, size_t query_len) {
-  char kbuf[512], *key;
-  size_t klen = rs_page_key("GET", 3, host ? host : "", host ? host_len : 0, path, path_len,
-                            query, query_len, kbuf, sizeof(kbuf), &key);
-  size_t n = rs_cache_purge_key(cache, key, klen);
-  if (key != kbuf) free(key);
+  char kbuf[512];
+  rs_key_t k;
+  rs_key_init(&k, kbuf, sizeof(kbuf));
+  rs_key_url(&k, "GET", 3, host ? host : "", host ? host_len : 0, path, path_len, query, query_len);
+  size_t n = rs__purge_sel(cache, k.p, k.len, false, false);
+  rs_key_dispose(&k);
   return n;
 }

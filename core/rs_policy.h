@@ -52,13 +52,22 @@ typedef enum {
 /* The selector called name ("key", "prefix", "tag", "all", "url"), or -1. */
 int rs_policy_purge_by(const char *name, size_t len);
 
-/* Drop from cache the pages that v[0..len) selects: a key, a key prefix,
- * a tag, everything (v unused), or a URL ("/path?query", with host: the
- * page under its default key, as rs_page_key builds it; pages stored under a
- * key hook's key are not found that way). Bumps the purge epoch, so every
- * loop's L1 stops serving them at its next lookup and a render that began
- * before never puts its page back. Returns how many pages were removed.
- * Any thread. */
+/* Drop from cache the pages that v[0..len) selects (core/rs_key.h has the
+ * key format):
+ *   KEY     the page stored under the key v, with every variant of the
+ *           route's named headers, and every page whose key hook returned
+ *           v, on any host;
+ *   PREFIX  the pages whose key starts with v ("GET example.com/catalog/"),
+ *           and those whose key hook's string starts with v, on any host;
+ *   TAG     the pages tagged v;
+ *   ALL     everything (v unused);
+ *   URL     "/path?query" on host: the page under its default key (with the
+ *           variants of named headers), as a request for it builds it; pages
+ *           stored under a key hook's key are not found that way.
+ * An empty v selects nothing (0): only ALL purges everything. Bumps the
+ * purge epoch, so every loop's L1 stops serving them at its next lookup and
+ * a render that began before never puts its page back. Returns how many
+ * pages were removed. Any thread. */
 size_t rs_policy_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len,
                        const char *host, size_t host_len);
 

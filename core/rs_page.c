@@ -486,20 +486,25 @@ static int rs__proxy_flight_start(rs_req_t *from, rs_req_t *req, const rs_route_
   /* What a shared page may depend on: no cookie, no credentials, identity. */
   rs_fetch_header_t hs[8];
   size_t n = 0;
-  char rid[24], xff[64];
+  char rid[24];
   const char *host = route->proxy.host_mode == RS_PROXY_HOST_LITERAL ? route->proxy.host
                      : route->proxy.host_mode == RS_PROXY_HOST_UPSTREAM ? route->proxy.upstream : NULL;
   if (host != NULL) hs[n++] = (rs_fetch_header_t){ RS_STR("Host"), { host, strlen(host) } };
   else if (from->host.len) hs[n++] = (rs_fetch_header_t){ RS_STR("Host"), from->host };
-  if (from->host.len) hs[n++] = (rs_fetch_header_t){ RS_STR("X-Forwarded-Host"), from->host };
-  hs[n++] = (rs_fetch_header_t){ RS_STR("X-Forwarded-Proto"), RS_STR("http") };
-  const char *peer = rs_req_peer(from);
-  const char *colon = strrchr(peer, ':');
-  size_t pl = colon ? (size_t)(colon - peer) : strlen(peer);
-  if (pl > 1 && peer[0] == '[') peer++, pl -= 2;
-  snprintf(xff, sizeof(xff), "%.*s", (int)pl, peer);
-  hs[n++] = (rs_fetch_header_t){ RS_STR("X-Forwarded-For"), { xff, strlen(xff) } };
-  snprintf(rid, sizeof(rid), "%llx", (unsigned long long)from->id);
+  /* X-Forwarded-* from the proxy action's one builder ("Name: value\r\n"
+   * lines, split back into pairs that point into fwd). */
+  rs_buf_t fwd = { 0 };
+  rs_proxy_forwarded(from, &fwd, true);
+  for (const char *l = fwd.p, *end = fwd.p + fwd.len; l != NULL && l < end && n < 5;) {
+    const char *eol = memchr(l, '\r', (size_t)(end - l));
+    const char *colon = memchr(l, ':', (size_t)(end - l));
+    if (eol == NULL || colon == NULL || colon > eol) break;
+    const char *v = colon + 1;
+    while (v < eol && *v == ' ') v++;
+    hs[n++] = (rs_fetch_header_t){ { l, (size_t)(colon - l) }, { v, (size_t)(eol - v) } };
+    l = eol + 2;
+  }
+  snprintf(rid, sizeof(rid), "%016llx", (unsigned long long)from->id);
   hs[n++] = (rs_fetch_header_t){ RS_STR("X-Request-Id"), { rid, strlen(rid) } };
   const rs_str_t *v = rs_req_header(from, "accept");
   if (v != NULL) hs[n++] = (rs_fetch_header_t){ RS_STR("Accept"), *v };
@@ -511,6 +516,7 @@ static int rs__proxy_flight_start(rs_req_t *from, rs_req_t *req, const rs_route_
   int err = 0;
   rs_fetch_t *f = rs_fetch_start(loop, &o, rs__proxy_fetched, fl, &err);
   rs_buf_free(&path);
+  rs_buf_free(&fwd);
   if (f != NULL) {
     loop->pending_jobs++;
     return 0;

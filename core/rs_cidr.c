@@ -36,6 +36,9 @@ int rs_cidr_parse(const char *s, size_t n, rs_cidr_t *out, const char **why) {
     *why = "not an IPv4 or IPv6 address";
     return -EINVAL;
   }
+  /* "::ffff:10.0.0.0/104" is an IPv4 block written in IPv6 (rs_ip_parse
+   * folds the address): its prefix counts the 96 bits of "::ffff:". */
+  bool mapped = out->net.family == 4 && memchr(s, ':', alen) != NULL;
   unsigned max = out->net.family == 4 ? 32 : 128;
   unsigned bits = max;
   if (slash != NULL) {
@@ -51,6 +54,13 @@ int rs_cidr_parse(const char *s, size_t n, rs_cidr_t *out, const char **why) {
         return -EINVAL;
       }
       bits = bits * 10 + (unsigned)(*b - '0');
+    }
+    if (mapped) {
+      if (bits < 96 || bits > 128) {
+        *why = "an IPv4-mapped prefix length is 96..128";
+        return -EINVAL;
+      }
+      bits -= 96;
     }
     if (bits > max) {
       *why = out->net.family == 4 ? "an IPv4 prefix length is 0..32" : "an IPv6 prefix length is 0..128";

@@ -343,7 +343,7 @@ static int rs__flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *rou
   rs__flight_t *fl = rs__flight_new(from, req, route, key, key_len, hash);
   rs_loop_t *loop = fl->loop;
   fl->defer = rs__defer_for(req);
-  rs_render_job_t *job = rs_render_job_new(from, props, props_len);
+  rs_render_job_t *job = rs_render_job_new(from, route, props, props_len);
   if (job != NULL) {
     job->task.run = rs__flight_done;
     job->inbox = &loop->inbox;
@@ -605,13 +605,18 @@ static void rs__pflow_go(rs__pflow_t *fl, int rc);
 
 static void rs__pflow_resumed(rs_lreq_t *lc, int rc) { rs__pflow_go(lc->ud, rc); }
 
-/* Run the route's hook; on a yield, the flow goes on at step next. */
-static int rs__pflow_hook(rs__pflow_t *fl, rs_hook_t hook, int next) {
-  fl->step = next;
+/* The request's Lua, started on first use. */
+static void rs__pflow_lc(rs__pflow_t *fl) {
   if (fl->lc == NULL) {
     fl->lc = rs_lreq_start(fl->req->gen->lua, fl->req, fl->route);  /* its generation's state */
     fl->lc->ud = fl;
   }
+}
+
+/* Run the route's hook; on a yield, the flow goes on at step next. */
+static int rs__pflow_hook(rs__pflow_t *fl, rs_hook_t hook, int next) {
+  fl->step = next;
+  rs__pflow_lc(fl);
   return rs_lreq_run(fl->lc, hook, rs__pflow_resumed);
 }
 
@@ -714,6 +719,10 @@ static void rs__pflow_lookup(rs__pflow_t *fl) {
     case RS_LOOKUP_MISS_LEADER:
       if (fl->stale == NULL) RS_COUNTER_ADD(pc->misses, 1);
       if (route->hooks.props) {
+        /* Its result feeds a page others will be served: it sees what the
+         * key covers, as the bundle does. */
+        rs__pflow_lc(fl);
+        rs_lreq_page_view(fl->lc);
         rc = rs__pflow_hook(fl, RS_HOOK_PROPS, RS__S_PROPS_DONE);
         if (rc == RS_LHOOK_YIELD) return;
       }

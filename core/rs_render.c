@@ -2,8 +2,8 @@
 #include "rs_render.h"
 
 #include "rs_log.h"
-#include "rs_lhooks.h"
 #include "rs_page.h"
+#include "rs_realip.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,21 +39,38 @@ static char *rs__copy(char **p, const char *s, size_t n) {
   return d;
 }
 
-rs_render_job_t *rs_render_job_new(const rs_req_t *req, const char *props, size_t props_len) {
+/* Does the bundle see header h? Forwarding claims only from a trusted
+ * proxy; on a render that will be stored (shared), only Host and the
+ * headers the route names: what the key covers (core/rs_key.h). */
+static bool rs__bundle_sees(rs_req_t *req, const rs_header_t *h, const rs_route_t *shared, bool trusted) {
+  if (!trusted && rs_realip_claim(req, h->name.p, h->name.len)) return false;
+  if (shared == NULL || rs_str_ieq(h->name.p, h->name.len, "host", 4)) return true;
+  for (const char *const *n = shared->cache.headers; n != NULL && *n != NULL; n++)
+    if (rs_str_ieq(h->name.p, h->name.len, *n, strlen(*n))) return true;
+  return false;
+}
+
+rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, const char *props,
+                                   size_t props_len) {
   /* One allocation: the job, the pairs, then the bytes they point to. */
+  rs_realip_t rip;
+  rs_realip_resolve(req, &rip);
   size_t nq = req->query.len > 0 ? 1 : 0;
   for (size_t i = 0; i < req->query.len; i++)
     if (req->query.p[i] == '&') nq++;
   size_t bytes = req->url.len + req->method.len + req->path.len + req->query.len + props_len;
   for (size_t i = 0; i < req->nparams; i++) bytes += req->params[i].name.len + req->params[i].value.len;
-  for (size_t i = 0; i < req->nheaders; i++)
+  size_t nh = 0;
+  for (size_t i = 0; i < req->nheaders; i++) {
+    if (!rs__bundle_sees(req, &req->headers[i], shared, rip.trusted)) continue;
     bytes += req->headers[i].name.len + req->headers[i].value.len;
-  size_t size = sizeof(rs_render_job_t) + (nq + req->nheaders + req->nparams) * sizeof(rs_v8_pair_t) +
-                bytes + 1;
+    nh++;
+  }
+  size_t size = sizeof(rs_render_job_t) + (nq + nh + req->nparams) * sizeof(rs_v8_pair_t) + bytes + 1;
   rs_render_job_t *job = calloc(1, size);
   if (job == NULL) return NULL;
   rs_v8_pair_t *hdrs = (rs_v8_pair_t *)(job + 1);
-  rs_v8_pair_t *params = hdrs + req->nheaders;
+  rs_v8_pair_t *params = hdrs + nh;
   rs_v8_pair_t *query = params + req->nparams;
   char *p = (char *)(query + nq);
   for (size_t i = 0; i < req->nparams; i++) {
@@ -64,12 +81,29 @@ rs_render_job_t *rs_render_job_new(const rs_req_t *req, const char *props, size_
     params[i].value_len = h->value.len;
   }
 
+  nh = 0;
   for (size_t i = 0; i < req->nheaders; i++) {
     const rs_header_t *h = &req->headers[i];
-    hdrs[i].name = rs__copy(&p, h->name.p, h->name.len);
-    hdrs[i].name_len = h->name.len;
-    hdrs[i].value = rs__copy(&p, h->value.p, h->value.len);
-    hdrs[i].value_len = h->value.len;
+    if (!rs__bundle_sees(req, h, shared, rip.trusted)) continue;
+    hdrs[nh].name = rs__copy(&p, h->name.p, h->name.len);
+    hdrs[nh].name_len = h->name.len;
+    size_t vlen = h->value.len;
+    if (shared != NULL && rs_str_ieq(h->name.p, h->name.len, "host", 4)) {
+      /* The host as the key holds it: lower-case, no port (two spellings of
+       * one key must render one page). */
+      for (size_t k = vlen; k > 0; k--) {
+        if (h->value.p[k - 1] == ']') break;
+        if (h->value.p[k - 1] == ':') { vlen = k - 1; break; }
+      }
+      char *v = rs__copy(&p, h->value.p, vlen);
+      for (size_t k = 0; k < vlen; k++)
+        if (v[k] >= 'A' && v[k] <= 'Z') v[k] = (char)(v[k] + 32);
+      hdrs[nh].value = v;
+    } else {
+      hdrs[nh].value = rs__copy(&p, h->value.p, vlen);
+    }
+    hdrs[nh].value_len = vlen;
+    nh++;
   }
   /* Query: split on '&', then '='; names and values percent-decoded with
    * '+' as a space, as Node's querystring does. Empty pieces ("a&&b") skip. */
@@ -98,7 +132,7 @@ rs_render_job_t *rs_render_job_new(const rs_req_t *req, const char *props, size_
     .path = rs__copy(&p, req->path.p, req->path.len), .path_len = req->path.len,
     .query = query, .nquery = n,
     .params = params, .nparams = req->nparams,
-    .headers = hdrs, .nheaders = req->nheaders,
+    .headers = hdrs, .nheaders = nh,
   };
   if (props_len > 0) {
     job->req.props_json = rs__copy(&p, props, props_len);
@@ -216,7 +250,7 @@ static void rs__uncached_done(rs_task_t *task) {
 
 void rs_render_uncached(rs_req_t *req, const char *extra, const char *props, size_t props_len) {
   rs_loop_t *loop = req->loop;
-  rs_render_job_t *job = rs_render_job_new(req, props, props_len);
+  rs_render_job_t *job = rs_render_job_new(req, NULL, props, props_len);
   if (job == NULL) {
     rs_render_respond_error(req, 503);
     return;

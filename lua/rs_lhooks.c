@@ -11,6 +11,7 @@
 #include "rs_ljson.h"
 #include "rs_log.h"
 #include "rs_metrics.h"
+#include "rs_realip.h"
 #include "rs_render.h"
 
 #define RS__CO_FREE_MAX 64         /* idle coroutines (and contexts) kept per state */
@@ -214,15 +215,34 @@ static void rs__push_query(lua_State *L, rs_req_t *req) {
   }
 }
 
+/* In a page view (rs_lreq_page_view), does the hook see header h? What the
+ * bundle of a stored page sees (core/rs_render.h): Host and the route's
+ * named headers, forwarding claims only from a trusted proxy. */
+static bool rs__page_sees(rs_lreq_t *c, const rs_header_t *h, bool trusted) {
+  if (!trusted && rs_realip_claim(c->_req, h->name.p, h->name.len)) return false;
+  if (rs_str_ieq(h->name.p, h->name.len, "host", 4)) return true;
+  for (const char *const *n = c->_route->cache.headers; n != NULL && *n != NULL; n++)
+    if (rs_str_ieq(h->name.p, h->name.len, *n, strlen(*n))) return true;
+  return false;
+}
+
 /* Lua stack before: ...   after: ..., headers, cookie */
-static void rs__push_headers(lua_State *L, rs_req_t *req) {
+static void rs__push_headers(lua_State *L, rs_lreq_t *c) {
   /* lower-case names; repeated ones as lists (cookie joined) */
+  rs_req_t *req = c->_req;
+  bool trusted = false;
+  if (c->page_view) {
+    rs_realip_t rip;
+    rs_realip_resolve(req, &rip);
+    trusted = rip.trusted;
+  }
   lua_newtable(L);
   int hd = lua_gettop(L);
   lua_newtable(L);
   int ck = lua_gettop(L);
   for (size_t i = 0; i < req->nheaders; i++) {
     const rs_header_t *hh = &req->headers[i];
+    if (c->page_view && !rs__page_sees(c, hh, trusted)) continue;
     rs__push_lower(L, hh->name.p, hh->name.len);
     lua_pushlstring(L, hh->value.p, hh->value.len);
     rs__set_multi(L, hd, lua_gettop(L) - 1, lua_gettop(L));
@@ -259,7 +279,8 @@ static void rs__push_headers(lua_State *L, rs_req_t *req) {
 /* Push the request object's field k (built on first use, then kept in the
  * table: a key hook reading req.path never pays for the headers). Returns
  * false for a name that is no field. Lua stack: ..., self at t. */
-static bool rs__push_field(lua_State *L, int t, rs_req_t *req, const char *k, size_t kl) {
+static bool rs__push_field(lua_State *L, int t, rs_lreq_t *c, const char *k, size_t kl) {
+  rs_req_t *req = c->_req;
 #define RS__IS(lit) (kl == sizeof(lit) - 1 && memcmp(k, lit, kl) == 0)
   if (RS__IS("path")) {
     lua_pushlstring(L, req->path.p, req->path.len);
@@ -279,7 +300,7 @@ static bool rs__push_field(lua_State *L, int t, rs_req_t *req, const char *k, si
       lua_rawset(L, -3);
     }
   } else if (RS__IS("headers") || RS__IS("cookie")) {
-    rs__push_headers(L, req);
+    rs__push_headers(L, c);
     lua_setfield(L, t, "cookie");
     lua_pushvalue(L, -1);
     lua_setfield(L, t, "headers");
@@ -294,7 +315,15 @@ static bool rs__push_field(lua_State *L, int t, rs_req_t *req, const char *k, si
     snprintf(id, sizeof(id), "%llx", (unsigned long long)req->id);
     lua_pushstring(L, id);
   } else if (RS__IS("client")) {
-    lua_pushstring(L, rs_req_peer(req));
+    /* The client's address (no port), behind trusted proxies
+     * (core/rs_realip.h); nil in a page view: it is outside the key. */
+    if (c->page_view) {
+      lua_pushnil(L);
+    } else {
+      rs_realip_t rip;
+      rs_realip_resolve(req, &rip);
+      lua_pushstring(L, rip.client);
+    }
   } else {
     return false;
   }
@@ -377,6 +406,20 @@ rs_lreq_t *rs_lreq_start(rs_lhooks_t *h, rs_req_t *req, const rs_route_t *route)
   c->_req_ref = LUA_NOREF;
   c->_results_ref = LUA_NOREF;
   return c;
+}
+
+void rs_lreq_page_view(rs_lreq_t *c) {
+  c->page_view = true;
+  if (c->_req_ref == LUA_NOREF) return;
+  lua_State *L = c->_h_L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->_req_ref);
+  static const char *const fields[] = { "headers", "cookie", "client" };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(fields); i++) {
+    lua_pushstring(L, fields[i]);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+  }
+  lua_pop(L, 1);
 }
 
 void rs_lreq_end(rs_lreq_t *c) {
@@ -716,7 +759,7 @@ static int rs__req_index(lua_State *L) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->_req_ref);
     bool same = lua_rawequal(L, 1, -1);
     lua_pop(L, 1);
-    if (!same || !rs__push_field(L, 1, c->_req, k, kl)) return 0;
+    if (!same || !rs__push_field(L, 1, c, k, kl)) return 0;
   }
   lua_pushvalue(L, 2);
   lua_pushvalue(L, -2);

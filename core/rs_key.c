@@ -31,6 +31,19 @@ __attribute__((constructor)) static void rs__class_init(void) {
   }
 }
 
+/* Set once a key with FIELDS / a hook key has been built (relaxed: a flag
+ * that only goes from 0 to 1, read by purges to know whether a scan can
+ * find anything an exact lookup cannot; a purge racing the very first such
+ * key may miss that page, as it would miss a page stored just after it). */
+static int rs__seen_fields, rs__seen_hooks;
+
+static void rs__seen(int *flag) {
+  if (!__atomic_load_n(flag, __ATOMIC_RELAXED)) __atomic_store_n(flag, 1, __ATOMIC_RELAXED);
+}
+
+bool rs_key_seen_fields(void) { return __atomic_load_n(&rs__seen_fields, __ATOMIC_RELAXED); }
+bool rs_key_seen_hooks(void) { return __atomic_load_n(&rs__seen_hooks, __ATOMIC_RELAXED); }
+
 void rs_key_init(rs_key_t *k, char *buf, size_t cap) {
   k->p = k->_buf = buf;
   k->len = 0;
@@ -68,8 +81,20 @@ static void rs__put_escaped(rs_key_t *k, const char *s, size_t n, unsigned cls, 
   static const char hex[] = "0123456789ABCDEF";
   rs__reserve(k, 3 * n);
   char *o = k->p + k->len;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
+  size_t i = 0;
+  while (i < n) {
+    /* a run of bytes kept as they are: one copy (the common case is the
+     * whole field) */
+    size_t j = i;
+    if (!lower)
+      while (j < n && (rs__class[(unsigned char)s[j]] & cls)) j++;
+    if (j > i) {
+      memcpy(o, s + i, j - i);
+      o += j - i;
+      i = j;
+      continue;
+    }
+    unsigned char c = (unsigned char)s[i++];
     if (lower && c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
     if (rs__class[c] & cls) {
       *o++ = (char)c;
@@ -97,7 +122,7 @@ typedef struct {
   size_t idx;                    /* the tiebreak that makes the sort stable */
 } rs__param_t;
 
-static int rs__param_cmp(const void *a, const void *b) {
+static inline int rs__param_cmp(const void *a, const void *b) {
   const rs__param_t *x = a, *y = b;
   int c = memcmp(x->p, y->p, RS_MIN(x->name_len, y->name_len));
   if (c == 0) c = (x->name_len > y->name_len) - (x->name_len < y->name_len);
@@ -128,9 +153,22 @@ static void rs__put_query(rs_key_t *k, const char *query, size_t qlen) {
     }
     q = stop + 1;
   }
-  qsort(params, n, sizeof(params[0]), rs__param_cmp);
+  if (n <= 16) {                 /* insertion sort: stable, no call per compare */
+    for (size_t i = 1; i < n; i++) {
+      rs__param_t x = params[i];
+      size_t j = i;
+      while (j > 0 && rs__param_cmp(&params[j - 1], &x) > 0) {
+        params[j] = params[j - 1];
+        j--;
+      }
+      params[j] = x;
+    }
+  } else {
+    qsort(params, n, sizeof(params[0]), rs__param_cmp);
+  }
+  rs__reserve(k, 3 * qlen + 1);
   for (size_t i = 0; i < n; i++) {
-    if (i) rs__put(k, "&", 1);
+    if (i) k->p[k->len++] = '&';
     rs__put_escaped(k, params[i].p, params[i].len, RS__K_QUERY, false);
   }
   if (params != small) free(params);
@@ -154,6 +192,7 @@ void rs_key_url(rs_key_t *k, const char *method, size_t mlen, const char *host, 
 }
 
 void rs_key_hook(rs_key_t *k, const char *host, size_t hlen, const char *s, size_t n) {
+  rs__seen(&rs__seen_hooks);
   rs__reserve(k, hlen + n + 4);
   rs__put(k, "~", 1);
   rs__put_escaped(k, host, rs__host_len(host, hlen), RS__K_HOST, true);
@@ -166,6 +205,7 @@ void rs_key_hook_escape(rs_key_t *k, const char *s, size_t n) {
 }
 
 void rs_key_header(rs_key_t *k, const char *name, size_t nlen, bool present) {
+  rs__seen(&rs__seen_fields);
   rs__reserve(k, nlen + 2);
   rs__put(k, "\n", 1);
   rs__put(k, name, nlen);

@@ -67,6 +67,12 @@ void rs_key_header_value(rs_key_t *k, const char *v, size_t vlen, bool first);
  * to k: purges compare a hook's string through it. */
 void rs_key_hook_escape(rs_key_t *k, const char *s, size_t n);
 
+/* Has this process built a key with FIELDS (rs_key_header) / a hook key
+ * (rs_key_hook) yet? Until then a purge by URL or by key is one exact
+ * lookup, not a scan of every page. Any thread. */
+bool rs_key_seen_fields(void);
+bool rs_key_seen_hooks(void);
+
 /* Does key (a stored key) come from a key hook? Then *hook / *hook_len are
  * its HOOK part and what follows (FIELDS), i.e. key after "~HOST ". */
 bool rs_key_hook_part(const char *key, size_t len, const char **hook, size_t *hook_len);

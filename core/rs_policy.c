@@ -169,6 +169,10 @@ static bool rs__sel_match(const char *key, size_t len, void *ud) {
 }
 
 static size_t rs__purge_sel(struct rs_cache_s *cache, const char *v, size_t len, bool prefix, bool hooks) {
+  /* Nothing a scan could find beyond the exact key: one lookup (a purge by
+   * URL or key on a site without named headers nor key hooks). */
+  if (!prefix && !rs_key_seen_fields() && !(hooks && rs_key_seen_hooks()))
+    return rs_cache_purge_key(cache, v, len);
   char hbuf[256];
   rs_key_t hk;
   rs_key_init(&hk, hbuf, sizeof(hbuf));

@@ -183,6 +183,19 @@ static size_t entries(rs_cache_t *c) {
 static void test_purge(void) {
   rs_cache_opts_t o = { .max_entries = 100, .shards = 4 };
   rs_cache_t *c = rs_cache_create(&o);
+  /* Before any key with fields or from a hook: an exact lookup only. */
+  put(c, "GET example.com/z", 17);
+  put(c, "GET example.com/z\nx", 19);
+  ASSERT(!rs_key_seen_fields() && !rs_key_seen_hooks());
+  ASSERT_EQ(rs_policy_purge(c, RS_PURGE_URL, "/z", 2, "example.com", 11), 1);
+  ASSERT_EQ(rs_policy_purge(c, RS_PURGE_KEY, "GET example.com/z\nx", 19, NULL, 0), 1);
+  hook_key("example.com", "x");   /* now keys of both kinds exist: purges scan */
+  char buf[64];
+  rs_key_t k;
+  rs_key_init(&k, buf, sizeof(buf));
+  rs_key_header(&k, "a", 1, false);
+  rs_key_dispose(&k);
+  ASSERT(rs_key_seen_fields() && rs_key_seen_hooks());
   fill(c);
   ASSERT_EQ(entries(c), 10);
   /* a URL: its page and its named-header variants, not /ab, not other.com */
@@ -208,10 +221,10 @@ static void test_purge(void) {
 }
 
 int main(void) {
+  RS_TEST(test_purge);            /* first: it checks the purges before any hook key or field */
   RS_TEST(test_form);
   RS_TEST(test_no_collisions);
   RS_TEST(test_many_params);
   RS_TEST(test_fields);
-  RS_TEST(test_purge);
   RS_TEST_DONE();
 }

@@ -7,6 +7,7 @@
 #include "rs_key.h"
 #include "rs_policy.h"
 #include "rs_proxy.h"
+#include "rs_realip.h"
 #include "rs_render.h"
 #include "rs_upstream.h"
 
@@ -50,10 +51,23 @@ typedef struct {
 
 /* The fields of the headers the route names (rs_key.h): they split its
  * pages, and they are what reaches the bundle beside the host. */
-static void rs__key_fields(rs_key_t *k, const rs_req_t *req, const rs_route_t *route) {
+static void rs__key_fields(rs_key_t *k, rs_req_t *req, const rs_route_t *route) {
+  int trusted = -1;              /* resolved when a named header is a forwarding claim */
   for (const char *const *n = route->cache.headers; n != NULL && *n != NULL; n++) {
     size_t nl = strlen(*n);
     bool first = true;
+    if (rs_realip_claim(req, *n, nl)) {
+      /* absent, as the render will see it, unless a trusted proxy sent it */
+      if (trusted < 0) {
+        rs_realip_t rip;
+        rs_realip_resolve(req, &rip);
+        trusted = rip.trusted;
+      }
+      if (!trusted) {
+        rs_key_header(k, *n, nl, false);
+        continue;
+      }
+    }
     for (size_t i = 0; i < req->nheaders; i++) {
       const rs_header_t *h = &req->headers[i];
       if (!rs_str_ieq(h->name.p, h->name.len, *n, nl)) continue;

@@ -17,6 +17,7 @@ BUNDLE = os.path.join(TESTS, "js", "it_echo.js")
 
 ROUTES = r'''
 ssr.route("GET", "/lang/*", { render = true, headers = { "Accept-Language", "x-theme" } })
+ssr.route("GET", "/proto/*", { render = true, headers = { "X-Forwarded-Proto" } })
 ssr.route("GET", "/keyed/*", { render = true, key = function(req) return "same-for-all" end })
 ssr.route("GET", "/fake/*", { render = true,
   key = function(req) return "GET " .. req.host .. "/page" .. req.path:sub(6) end })
@@ -161,6 +162,23 @@ def test_named_headers_split_the_key():
         r = srv.request(b"POST /purge?prefix=GET%20localhost/lang/ HTTP/1.1\r\nHost: localhost\r\n"
                         b"Content-Length: 0\r\nConnection: close\r\n\r\n", port=srv.admin_port)
         eq(json.loads(r.body)["purged"], 3, "prefix purge")
+
+
+def test_named_forwarding_header_needs_a_trusted_peer():
+    # untrusted: X-Forwarded-Proto is absent for the key and the bundle alike
+    with server() as srv:
+        a = raw(srv, "/proto/x", extra="X-Forwarded-Proto: https\r\n")
+        b = raw(srv, "/proto/x", extra="X-Forwarded-Proto: evil\r\n")
+        eq(xc(a), "MISS", "first")
+        assert xc(b).startswith("HIT"), b
+        eq(seen(a), {"host": "localhost"}, "not seen")
+    # trusted: it splits the key and reaches the bundle
+    with server({"real_ip": '{ from = { "127.0.0.1" } }'}) as srv:
+        a = raw(srv, "/proto/x", extra="X-Forwarded-Proto: https\r\n")
+        b = raw(srv, "/proto/x", extra="X-Forwarded-Proto: http\r\n")
+        eq((xc(a), xc(b)), ("MISS", "MISS"), "one page per value")
+        eq(seen(a).get("x-forwarded-proto"), "https", "seen")
+        assert xc(raw(srv, "/proto/x", extra="X-Forwarded-Proto: https\r\n")).startswith("HIT")
 
 
 def test_host_never_runs_into_the_path():
@@ -352,7 +370,8 @@ def test_real_ip_config_errors():
 
 if __name__ == "__main__":
     main([test_headers_outside_the_key_never_reach_a_stored_page, test_uncached_renders_keep_their_headers,
-          test_named_headers_split_the_key, test_host_never_runs_into_the_path,
+          test_named_headers_split_the_key, test_named_forwarding_header_needs_a_trusted_peer,
+          test_host_never_runs_into_the_path,
           test_hook_keys_live_in_their_own_namespace, test_repeated_query_names_keep_their_order,
           test_props_hook_of_a_stored_page_sees_the_key, test_statuses_only_200_to_599,
           test_empty_purge_selectors_are_refused, test_real_ip_trusted_and_untrusted,

@@ -289,7 +289,13 @@ static bool rs__push_field(lua_State *L, int t, rs_lreq_t *c, const char *k, siz
   } else if (RS__IS("method")) {
     lua_pushlstring(L, req->method.p, req->method.len);
   } else if (RS__IS("host")) {
-    rs__push_lower(L, req->host.p ? req->host.p : "", req->host.len);
+    size_t hl = req->host.len;
+    if (c->page_view)            /* as the key holds it: without the port */
+      for (size_t i = hl; i > 0; i--) {
+        if (req->host.p[i - 1] == ']') break;
+        if (req->host.p[i - 1] == ':') { hl = i - 1; break; }
+      }
+    rs__push_lower(L, req->host.p ? req->host.p : "", hl);
   } else if (RS__IS("url")) {
     lua_pushlstring(L, req->url.p, req->url.len);
   } else if (RS__IS("params")) {
@@ -413,7 +419,7 @@ void rs_lreq_page_view(rs_lreq_t *c) {
   if (c->_req_ref == LUA_NOREF) return;
   lua_State *L = c->_h_L;
   lua_rawgeti(L, LUA_REGISTRYINDEX, c->_req_ref);
-  static const char *const fields[] = { "headers", "cookie", "client" };
+  static const char *const fields[] = { "headers", "cookie", "client", "host" };
   for (size_t i = 0; i < RS_ARRAY_SIZE(fields); i++) {
     lua_pushstring(L, fields[i]);
     lua_pushnil(L);

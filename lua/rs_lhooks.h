@@ -109,7 +109,8 @@ int rs_lreq_run(rs_lreq_t *c, rs_hook_t hook, rs_lreq_done_fn done);
  * req.cookie hold only Host and the route's named headers (forwarding
  * claims only from a trusted proxy), req.client is nil. For the props hook
  * of a render whose page is shared: its result feeds that page, so it may
- * depend only on what the key covers. Fields built before are dropped from
+ * depend only on what the key covers. req.host is then as the key holds it
+ * (lower-case, no port). Fields built before are dropped from
  * the table. Not while c's hook runs. */
 void rs_lreq_page_view(rs_lreq_t *c);
 

@@ -28,8 +28,8 @@ ssr.route("GET", "/props/*", { render = true, headers = { "accept-language" },
     for k in pairs(req.headers) do names[#names + 1] = k end
     table.sort(names)
     return { names = table.concat(names, ","), client = tostring(req.client),
-             lang = tostring(req.headers["accept-language"]), evil = tostring(req.headers["x-evil"]),
-             cookie = tostring(req.cookie.c) }
+             lang = tostring(req.headers["accept-language"]), xe = tostring(req.headers["x-evil"]),
+             cookie = tostring(req.cookie.c), host = req.host }
   end })
 ssr.route("GET", "/nocache/*", { render = { cache = false } })
 ssr.route("GET", "/bypassed/*", { render = true, bypass = { header = "x-bypass" } })
@@ -252,16 +252,18 @@ def test_props_hook_of_a_stored_page_sees_the_key():
     with server() as srv:
         extra = "Accept-Language: fr\r\nX-Evil: evil\r\nCookie: c=1\r\nX-Forwarded-Host: x.example\r\n"
         # Cookie bypasses by default: without it, the page is stored
-        r = raw(srv, "/props/x", extra=extra.replace("Cookie: c=1\r\n", ""))
+        r = raw(srv, "/props/x", "LocalHost:6666", extra=extra.replace("Cookie: c=1\r\n", ""))
         eq(xc(r), "MISS", "stored")
         p = props(r)
         eq(p["names"], "accept-language,host", "what the props hook saw")
-        eq((p["lang"], p["evil"], p["client"]), ("fr", "nil", "nil"), "props view")
+        eq((p["lang"], p["xe"], p["client"], p["host"]), ("fr", "nil", "nil", "localhost"), "props view")
+        assert_clean(r, "props")
         # a bypassed render (not stored) keeps everything
         r = raw(srv, "/props/y", extra=extra + "X-Bypass: 1\r\n")
         eq(xc(r), "BYPASS", "bypass")
         p = props(r)
-        eq((p["lang"], p["evil"], p["client"], p["cookie"]), ("fr", "evil", "127.0.0.1", "1"), "all of it")
+        eq((p["lang"], p["xe"], p["client"], p["cookie"], p["host"]), ("fr", "evil", "127.0.0.1", "1", "localhost"),
+           "all of it")
         assert "x-forwarded-host" in p["names"], p
 
 

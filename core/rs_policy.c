@@ -202,6 +202,36 @@ size_t rs_policy_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v
   }
 }
 
+int rs_policy_url_split(const char *url, size_t len, const char **host, size_t *host_len, const char **path,
+                        size_t *path_len, const char **why) {
+  const char *h = NULL;
+  size_t skip = len >= 7 && memcmp(url, "http://", 7) == 0 ? 7 : len >= 8 && memcmp(url, "https://", 8) == 0 ? 8 : 0;
+  if (skip > 0) {
+    if (*host != NULL) {
+      *why = "give the host once: in 'url' or in 'host'";
+      return -1;
+    }
+    h = url + skip;
+    const char *slash = memchr(h, '/', len - skip);
+    *host = h;
+    *host_len = slash ? (size_t)(slash - h) : len - skip;
+    *path = slash ? slash : "/";
+    *path_len = slash ? len - (size_t)(slash - url) : 1;
+  } else {
+    *path = url;
+    *path_len = len;
+  }
+  if (*path_len == 0 || (*path)[0] != '/') {
+    *why = "'url' must start with '/' or http(s)://";
+    return -1;
+  }
+  if (*host == NULL || *host_len == 0) {
+    *why = "'url' needs 'host' (the site's Host, as the page was requested)";
+    return -1;
+  }
+  return 0;
+}
+
 size_t rs_policy_purge_url(struct rs_cache_s *cache, const char *host, size_t host_len,
                            const char *path, size_t path_len, const char *query, size_t query_len) {
   char kbuf[512];

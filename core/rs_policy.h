@@ -71,6 +71,14 @@ int rs_policy_purge_by(const char *name, size_t len);
 size_t rs_policy_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len,
                        const char *host, size_t host_len);
 
+/* A URL selector's parts: url is "/path?query" (the host in *host /
+ * *host_len, given by the caller) or "http(s)://host/path?query" (then
+ * *host must be NULL on entry, and is set). On success *path / *path_len
+ * are "/path?query". Returns 0, or -1 with *why (a static string): an
+ * empty url, no leading '/', no host, the host given twice. */
+int rs_policy_url_split(const char *url, size_t len, const char **host, size_t *host_len, const char **path,
+                        size_t *path_len, const char **why);
+
 /* The URL purge with the path and the query apart (query without '?';
  * NULL/0 for none), as the admin listener has them. */
 size_t rs_policy_purge_url(struct rs_cache_s *cache, const char *host, size_t host_len,

@@ -317,18 +317,11 @@ static int rs__purge(lua_State *L) {
     host = rs_lutil_string(L, -1, "ssr.purge", "host", "a host name", &hlen);
   }
   if (kind == RS_PURGE_URL) {
-    /* "http://host/path?q" names its host; "/path?q" needs host = */
-    if (strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0) {
-      if (host != NULL) rs_lutil_error(L, "ssr.purge: give the host once: in 'url' or in 'host'");
-      host = strstr(v, "://") + 3;
-      const char *slash = strchr(host, '/');
-      hlen = slash ? (size_t)(slash - host) : strlen(host);
-      if (slash != NULL) vlen -= (size_t)(slash - v), v = slash;
-      else v = "/", vlen = 1;
-    }
-    if (v[0] != '/') rs_lutil_error(L, "ssr.purge: 'url' must start with '/' or http(s)://");
-    if (host == NULL || hlen == 0)
-      rs_lutil_error(L, "ssr.purge: 'url' needs 'host' (the site's Host, as the page was requested)");
+    /* "http://host/path?q" names its host; "/path?q" needs host = (the
+     * admin's POST /purge url= reads it the same way) */
+    const char *why = "";
+    if (rs_policy_url_split(v, vlen, &host, &hlen, &v, &vlen, &why) != 0)
+      rs_lutil_error(L, "ssr.purge: %s", why);
   }
   if (rs__tl.cache == NULL) {
     lua_pushnil(L);

@@ -302,7 +302,9 @@ def test_empty_purge_selectors_are_refused():
         raw(srv, "/page/keep")
         assert xc(raw(srv, "/page/keep")).startswith("HIT")
         for q in ("prefix=", "key=", "tag=", "url=", "all=", "all=0", "all=true", "tag=x&prefix=",
-                  "prefix", "", "nothing=1", "url=/page/keep"):
+                  "prefix", "", "nothing=1", "url=/page/keep", "url=page/keep&host=localhost",
+                  "url=http://localhost/page/keep&host=localhost", "host=localhost", "key=&all=1",
+                  "url=/page/keep&host=a&host=b"):
             r = admin(srv, "POST", "/purge?" + q)
             eq(r.status, 400, "POST /purge?" + q)
             assert b"error" in r.body, r
@@ -311,6 +313,13 @@ def test_empty_purge_selectors_are_refused():
         # nothing was purged by any of them
         assert xc(raw(srv, "/page/keep")).startswith("HIT")
         wait_log(srv, "admin: purge refused (empty prefix=")
+        # url= with its host, in the query or the form
+        r = admin(srv, "POST", "/purge?url=/page/keep&host=LOCALHOST:81")
+        eq((r.status, json.loads(r.body)["purged"]), (200, 1), "url= and host=")
+        raw(srv, "/page/keep")
+        r = admin(srv, "POST", "/purge", b"url=http%3A%2F%2Flocalhost%2Fpage%2Fkeep")
+        eq((r.status, json.loads(r.body)["purged"]), (200, 1), "url=http://host/path")
+        raw(srv, "/page/keep")
         r = admin(srv, "POST", "/purge?all=1")
         eq(r.status, 200, "all=1")
         assert json.loads(r.body)["purged"] >= 1

@@ -82,7 +82,7 @@ static void rs__purge(rs_req_t *req, bool by_url) {
           vlen = eq ? rs_url_decode(v, eq + 1, vlen, true) : 0;
           if (is_host) {
             if (host != NULL) bad = "host= given twice";
-            host = v, host_len = vlen, v = NULL;
+            else host = v, host_len = vlen, v = NULL;
           } else if (by == RS_PURGE_ALL && !(vlen == 1 && v[0] == '1')) {
             bad = "all= must be all=1";
           } else if (by != RS_PURGE_ALL && vlen == 0) {

@@ -1,10 +1,10 @@
 /* core/rs_page.c — see rs_page.h. */
 #include "rs_page.h"
 
+#include "rs_key.h"
 #include "rs_lhooks.h"
 #include "rs_log.h"
 #include "rs_metrics.h"
-#include "rs_key.h"
 #include "rs_policy.h"
 #include "rs_proxy.h"
 #include "rs_realip.h"

@@ -6,6 +6,7 @@
 
 #include "rs_cache.h"
 #include "rs_key.h"
+#include "rs_realip.h"
 #include "rs_render.h"
 
 /* ------------------------------------------------------------------ bypass */
@@ -91,6 +92,17 @@ bool rs_policy_bypass(const rs_req_t *req, const rs_route_t *route) {
     if (route->cache.bypass_cookie && rs__cookie_hit(req, route->cache.bypass_cookie)) return true;
   }
   return route->cache.bypass_query && req->query.len && rs__query_hit(req, route->cache.bypass_query);
+}
+
+/* ------------------------------------------------------------------ what a page sees */
+
+bool rs_policy_page_sees(const rs_req_t *req, const rs_route_t *shared, const char *name, size_t len,
+                         bool trusted) {
+  if (!trusted && rs_realip_claim(req, name, len)) return false;
+  if (shared == NULL || rs_str_ieq(name, len, "host", 4)) return true;
+  for (const char *const *n = shared->cache.headers; n != NULL && *n != NULL; n++)
+    if (rs_str_ieq(name, len, *n, strlen(*n))) return true;
+  return false;
 }
 
 /* ------------------------------------------------------------------ storable */

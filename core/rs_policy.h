@@ -22,6 +22,17 @@ struct rs_cache_s;
  * separately, after. route may be NULL (defaults). */
 bool rs_policy_bypass(const rs_req_t *req, const rs_route_t *route);
 
+/* Does a render (or a hook feeding it) see the request header called
+ * name? Forwarding claims (core/rs_realip.h) only when the peer is a
+ * trusted proxy (trusted); for a page that will be stored for everyone
+ * (shared: its route; NULL = not stored), only Host and the headers the
+ * route names (route->cache.headers), which are in its key: nothing else a
+ * visitor sends may shape a page that others are served. The one rule the
+ * bundle's request.headers (core/rs_render.h) and the props hook's view
+ * (lua/rs_lhooks.h) follow. */
+bool rs_policy_page_sees(const rs_req_t *req, const rs_route_t *shared, const char *name, size_t len,
+                         bool trusted);
+
 /* May an answer with this status and header block ("name: value\r\n"...,
  * names in any case) be stored for route? Never with Set-Cookie or
  * Cache-Control private / no-store; statuses as the route says

@@ -3,6 +3,7 @@
 
 #include "rs_log.h"
 #include "rs_page.h"
+#include "rs_policy.h"
 #include "rs_realip.h"
 
 #include <errno.h>
@@ -39,17 +40,6 @@ static char *rs__copy(char **p, const char *s, size_t n) {
   return d;
 }
 
-/* Does the bundle see header h? Forwarding claims only from a trusted
- * proxy; on a render that will be stored (shared), only Host and the
- * headers the route names: what the key covers (core/rs_key.h). */
-static bool rs__bundle_sees(rs_req_t *req, const rs_header_t *h, const rs_route_t *shared, bool trusted) {
-  if (!trusted && rs_realip_claim(req, h->name.p, h->name.len)) return false;
-  if (shared == NULL || rs_str_ieq(h->name.p, h->name.len, "host", 4)) return true;
-  for (const char *const *n = shared->cache.headers; n != NULL && *n != NULL; n++)
-    if (rs_str_ieq(h->name.p, h->name.len, *n, strlen(*n))) return true;
-  return false;
-}
-
 rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, const char *props,
                                    size_t props_len) {
   /* One allocation: the job, the pairs, then the bytes they point to. */
@@ -62,7 +52,7 @@ rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, cons
   for (size_t i = 0; i < req->nparams; i++) bytes += req->params[i].name.len + req->params[i].value.len;
   size_t nh = 0;
   for (size_t i = 0; i < req->nheaders; i++) {
-    if (!rs__bundle_sees(req, &req->headers[i], shared, rip.trusted)) continue;
+    if (!rs_policy_page_sees(req, shared, req->headers[i].name.p, req->headers[i].name.len, rip.trusted)) continue;
     bytes += req->headers[i].name.len + req->headers[i].value.len;
     nh++;
   }
@@ -84,7 +74,7 @@ rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, cons
   nh = 0;
   for (size_t i = 0; i < req->nheaders; i++) {
     const rs_header_t *h = &req->headers[i];
-    if (!rs__bundle_sees(req, h, shared, rip.trusted)) continue;
+    if (!rs_policy_page_sees(req, shared, h->name.p, h->name.len, rip.trusted)) continue;
     hdrs[nh].name = rs__copy(&p, h->name.p, h->name.len);
     hdrs[nh].name_len = h->name.len;
     size_t vlen = h->value.len;

@@ -11,6 +11,7 @@
 #include "rs_ljson.h"
 #include "rs_log.h"
 #include "rs_metrics.h"
+#include "rs_policy.h"
 #include "rs_realip.h"
 #include "rs_render.h"
 
@@ -215,17 +216,6 @@ static void rs__push_query(lua_State *L, rs_req_t *req) {
   }
 }
 
-/* In a page view (rs_lreq_page_view), does the hook see header h? What the
- * bundle of a stored page sees (core/rs_render.h): Host and the route's
- * named headers, forwarding claims only from a trusted proxy. */
-static bool rs__page_sees(rs_lreq_t *c, const rs_header_t *h, bool trusted) {
-  if (!trusted && rs_realip_claim(c->_req, h->name.p, h->name.len)) return false;
-  if (rs_str_ieq(h->name.p, h->name.len, "host", 4)) return true;
-  for (const char *const *n = c->_route->cache.headers; n != NULL && *n != NULL; n++)
-    if (rs_str_ieq(h->name.p, h->name.len, *n, strlen(*n))) return true;
-  return false;
-}
-
 /* Lua stack before: ...   after: ..., headers, cookie */
 static void rs__push_headers(lua_State *L, rs_lreq_t *c) {
   /* lower-case names; repeated ones as lists (cookie joined) */
@@ -242,7 +232,8 @@ static void rs__push_headers(lua_State *L, rs_lreq_t *c) {
   int ck = lua_gettop(L);
   for (size_t i = 0; i < req->nheaders; i++) {
     const rs_header_t *hh = &req->headers[i];
-    if (c->page_view && !rs__page_sees(c, hh, trusted)) continue;
+    /* a page view sees what the bundle of a stored page sees */
+    if (c->page_view && !rs_policy_page_sees(req, c->_route, hh->name.p, hh->name.len, trusted)) continue;
     rs__push_lower(L, hh->name.p, hh->name.len);
     lua_pushlstring(L, hh->value.p, hh->value.len);
     rs__set_multi(L, hd, lua_gettop(L) - 1, lua_gettop(L));

@@ -99,6 +99,7 @@ bool rs_realip_claim(const rs_req_t *req, const char *name, size_t len) {
   };
   for (size_t i = 0; i < RS_ARRAY_SIZE(claims); i++)
     if (rs_str_ieq(name, len, claims[i].p, claims[i].len)) return true;
-  const char *h = rs__cfg(req)->real_ip.header;
+  const rs_config_t *cfg = req->gen != NULL || req->loop != NULL ? rs__cfg(req) : NULL;
+  const char *h = cfg != NULL ? cfg->real_ip.header : NULL;
   return h != NULL && rs_str_ieq(name, len, h, strlen(h));
 }

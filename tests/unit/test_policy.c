@@ -235,6 +235,35 @@ static void test_bypass(void) {
   rs_config_dispose(&c);
 }
 
+static void test_page_sees(void) {
+  rs_config_t c;
+  int rc = run(P "ssr.route('GET', '/e', { render = true, headers = { 'Accept-Language', 'X-Forwarded-Proto' } })\n"
+               "ssr.route('GET', '/p', { render = true })\n", &c);
+  ASSERT_EQ(rc, 0);
+  const rs_route_t *e = route(&c, "/e"), *p = route(&c, "/p");
+  rs_req_t *req = calloc(1, sizeof(rs_req_t));
+#define SEES(route, name, trusted) rs_policy_page_sees(req, route, name, strlen(name), trusted)
+  /* a stored page: Host and the named headers only */
+  ASSERT(SEES(e, "host", false) && SEES(e, "Host", false) && SEES(e, "accept-language", false));
+  ASSERT(SEES(e, "ACCEPT-LANGUAGE", false));
+  ASSERT(!SEES(e, "accept", false) && !SEES(e, "user-agent", false) && !SEES(e, "cookie", false));
+  ASSERT(!SEES(p, "accept-language", false) && SEES(p, "host", false));
+  /* a named forwarding claim: only from a trusted proxy */
+  ASSERT(!SEES(e, "x-forwarded-proto", false) && SEES(e, "x-forwarded-proto", true));
+  /* not stored: everything but untrusted claims */
+  ASSERT(SEES(NULL, "accept", false) && SEES(NULL, "user-agent", false) && SEES(NULL, "host", false));
+  static const char *const claims[] = { "x-forwarded-for", "X-Forwarded-Host", "x-forwarded-proto",
+                                        "x-forwarded-port", "x-forwarded-prefix", "x-real-ip", "forwarded" };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(claims); i++) {
+    if (SEES(NULL, claims[i], false)) TAP_FAIL("untrusted %s seen", claims[i]);
+    if (!SEES(NULL, claims[i], true)) TAP_FAIL("trusted %s not seen", claims[i]);
+    if (SEES(p, claims[i], true)) TAP_FAIL("%s seen by a stored page", claims[i]);
+  }
+#undef SEES
+  free(req);
+  rs_config_dispose(&c);
+}
+
 static void test_storable(void) {
   static const char h[] = "Content-Type: text/html\r\n";
   ASSERT(rs_policy_storable(NULL, 200, h, sizeof(h) - 1));
@@ -296,6 +325,7 @@ int main(void) {
   RS_TEST(test_errors);
   RS_TEST(test_policy_filled);
   RS_TEST(test_bypass);
+  RS_TEST(test_page_sees);
   RS_TEST(test_storable);
   RS_TEST(test_purge);
   RS_TEST_DONE();

@@ -214,9 +214,24 @@ static void rs__after_render(rs_render_job_t *job) {
     while (k < ntags && !(tag_lens[k] == tl && memcmp(tags[k], t, tl) == 0)) k++;
     if (k == ntags) tags[ntags] = t, tag_lens[ntags++] = tl;
   }
+  /* The headers the route names split its pages: say so to downstream
+   * caches (Vary), beside the Accept-Encoding the entry adds. */
+  rs_buf_t hb = { 0 };
+  const char *headers = job->headers;
+  size_t headers_len = job->headers_len;
+  if (fl->route != NULL && fl->route->cache.headers != NULL) {
+    rs_buf_append(&hb, job->headers, job->headers_len);
+    rs_buf_append(&hb, "Vary: ", 6);
+    for (const char *const *n = fl->route->cache.headers; *n != NULL; n++) {
+      if (n != fl->route->cache.headers) rs_buf_append(&hb, ", ", 2);
+      rs_buf_append(&hb, *n, strlen(*n));
+    }
+    rs_buf_append(&hb, "\r\n", 2);
+    headers = hb.p, headers_len = hb.len;
+  }
   rs_entry_spec_t spec = {
     .key = fl->key, .key_len = fl->key_len, .hash = fl->hash,
-    .status = job->status, .headers = job->headers, .headers_len = job->headers_len,
+    .status = job->status, .headers = headers, .headers_len = headers_len,
     .body = job->body ? job->body : "", .body_len = job->body_len, .body_owned = job->body,
     .tags = tags, .tag_lens = tag_lens, .ntags = ntags,
     .ttl_ms = ttl, .grace_ms = grace, .epoch = fl->epoch,
@@ -225,6 +240,7 @@ static void rs__after_render(rs_render_job_t *job) {
   };
   fl->entry = rs_entry_build(&spec);
   job->body = spec.body_owned;   /* NULL when the entry adopted it */
+  rs_buf_free(&hb);
 }
 
 static void rs__wake(rs_waiter_t *w, rs_entry_t *e, int status) {

@@ -143,6 +143,8 @@ def test_named_headers_split_the_key():
         for r in (fr, de, none, empty):
             eq(xc(r), "MISS", "one page per value")
         eq(seen(fr), {"host": "localhost", "accept-language": "fr"}, "the bundle sees what the key holds")
+        varies = [v.lower() for k, v in fr.headers if k.lower() == "vary"]
+        assert "accept-language, x-theme" in varies, fr.headers      # told to downstream caches
         assert "accept-language" not in seen(none), seen(none)
         again = raw(srv, "/lang/x", extra="Accept-Language: fr\r\nX-Other: 2\r\n")
         assert xc(again).startswith("HIT"), again

@@ -107,13 +107,14 @@ static void rs__put_escaped(rs_key_t *k, const char *s, size_t n, unsigned cls, 
   k->len = (size_t)(o - k->p);
 }
 
-/* The host without its port ("[::1]:8080" keeps its brackets). */
-static size_t rs__host_len(const char *host, size_t hlen) {
-  for (size_t i = hlen; i > 0; i--) {
-    if (host[i - 1] == ']') break;
-    if (host[i - 1] == ':') return i - 1;
-  }
-  return hlen;
+size_t rs_key_host_len(const char *host, size_t hlen) {
+  /* Only digits after the last ':' are a port ("a:80/x" keeps its ':80/x',
+   * which is then encoded: the path never hides behind a port). */
+  size_t i = hlen;
+  while (i > 0 && host[i - 1] >= '0' && host[i - 1] <= '9') i--;
+  return i > 0 && host[i - 1] == ':' && memchr(host, ':', i - 1) == NULL ? i - 1
+         : i > 0 && host[i - 1] == ':' && i >= 2 && host[i - 2] == ']' ? i - 1
+         : hlen;
 }
 
 typedef struct {
@@ -141,7 +142,7 @@ static void rs__put_query(rs_key_t *k, const char *query, size_t qlen) {
     const char *stop = amp ? amp : end;
     if (stop > q) {
       if (n == cap) {            /* many parameters: sorted all the same */
-        cap = (size_t)(end - query) / 2 + 1;
+        cap = RS_MAX((size_t)(end - query) / 2 + 1, 2 * n);   /* a piece is >= 1 byte and a '&' */
         rs__param_t *big = rs_xmalloc(cap * sizeof(*big));
         memcpy(big, params, n * sizeof(*big));
         if (params != small) free(params);
@@ -181,7 +182,7 @@ void rs_key_url(rs_key_t *k, const char *method, size_t mlen, const char *host, 
   rs__reserve(k, mlen + hlen + plen + qlen + 8);
   rs__put(k, method, mlen);
   rs__put(k, " ", 1);
-  rs__put_escaped(k, host, rs__host_len(host, hlen), RS__K_HOST, true);
+  rs__put_escaped(k, host, rs_key_host_len(host, hlen), RS__K_HOST, true);
   /* The path starts with '/', or the host could end inside it. */
   if (plen == 0 || path[0] != '/') rs__put(k, "/", 1);
   rs__put_escaped(k, path, plen, RS__K_PATH, false);
@@ -195,7 +196,7 @@ void rs_key_hook(rs_key_t *k, const char *host, size_t hlen, const char *s, size
   rs__seen(&rs__seen_hooks);
   rs__reserve(k, hlen + n + 4);
   rs__put(k, "~", 1);
-  rs__put_escaped(k, host, rs__host_len(host, hlen), RS__K_HOST, true);
+  rs__put_escaped(k, host, rs_key_host_len(host, hlen), RS__K_HOST, true);
   rs__put(k, " ", 1);
   rs__put_escaped(k, s, n, RS__K_HOOK, false);
 }

@@ -55,6 +55,12 @@ static inline bool rs_key_inline(const rs_key_t *k) { return k->p == k->_buf; }
 void rs_key_url(rs_key_t *k, const char *method, size_t mlen, const char *host, size_t hlen,
                 const char *path, size_t plen, const char *query, size_t qlen);
 
+/* The length of host without its port: a ':' then only digits at the
+ * end, after a name or an IPv4 address ("a.example:8080") or after an
+ * IP-literal's ']' ("[::1]:8080"); anything else keeps its bytes
+ * ("a.example:80/x", "::1"). What the key and a stored page's render see. */
+size_t rs_key_host_len(const char *host, size_t hlen);
+
 /* A key hook's key: its string s, combined with the request's host. */
 void rs_key_hook(rs_key_t *k, const char *host, size_t hlen, const char *s, size_t n);
 

@@ -1,6 +1,7 @@
 /* core/rs_render.c — see rs_render.h. */
 #include "rs_render.h"
 
+#include "rs_key.h"
 #include "rs_log.h"
 #include "rs_page.h"
 #include "rs_policy.h"
@@ -81,10 +82,7 @@ rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, cons
     if (shared != NULL && rs_str_ieq(h->name.p, h->name.len, "host", 4)) {
       /* The host as the key holds it: lower-case, no port (two spellings of
        * one key must render one page). */
-      for (size_t k = vlen; k > 0; k--) {
-        if (h->value.p[k - 1] == ']') break;
-        if (h->value.p[k - 1] == ':') { vlen = k - 1; break; }
-      }
+      vlen = rs_key_host_len(h->value.p, vlen);
       char *v = rs__copy(&p, h->value.p, vlen);
       for (size_t k = 0; k < vlen; k++)
         if (v[k] >= 'A' && v[k] <= 'Z') v[k] = (char)(v[k] + 32);

@@ -10,6 +10,7 @@
 #include "rs_lfetch.h"
 #include "rs_ljson.h"
 #include "rs_log.h"
+#include "rs_key.h"
 #include "rs_metrics.h"
 #include "rs_policy.h"
 #include "rs_realip.h"
@@ -281,11 +282,7 @@ static bool rs__push_field(lua_State *L, int t, rs_lreq_t *c, const char *k, siz
     lua_pushlstring(L, req->method.p, req->method.len);
   } else if (RS__IS("host")) {
     size_t hl = req->host.len;
-    if (c->page_view)            /* as the key holds it: without the port */
-      for (size_t i = hl; i > 0; i--) {
-        if (req->host.p[i - 1] == ']') break;
-        if (req->host.p[i - 1] == ':') { hl = i - 1; break; }
-      }
+    if (c->page_view) hl = rs_key_host_len(req->host.p, hl);   /* as the key holds it: no port */
     rs__push_lower(L, req->host.p ? req->host.p : "", hl);
   } else if (RS__IS("url")) {
     lua_pushlstring(L, req->url.p, req->url.len);

@@ -188,7 +188,8 @@ def test_host_never_runs_into_the_path():
         # "Host: localhost/c0" + "/shoes" is not localhost's /c0/shoes, either order
         cases = [("localhost/c%d", "/shoes", "/c%d/shoes"), ("localhost/c%d:80", "/shoes", "/c%d/shoes"),
                  ("localhost/c%d?", "/x", "/c%d/?/x"), ("localhost%%2Fc%d", "/shoes", "/c%d/shoes"),
-                 ("LOCALHOST/C%d", "/shoes", "/c%d/shoes"), ("localhost/c%d/", "/", "/c%d//")]
+                 ("LOCALHOST/C%d", "/shoes", "/c%d/shoes"), ("localhost/c%d/", "/", "/c%d//"),
+                 ("localhost:80/c%d", "/shoes", "/c%d/shoes")]
         for i, (host, target, victim) in enumerate(cases):
             host, victim = host % i, victim % i
             a = raw(srv, target, host)

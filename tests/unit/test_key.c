@@ -37,6 +37,16 @@ static void test_form(void) {
   ASSERT_STR_EQ(url_key("Example.COM:8080", "/a/b"), "GET example.com/a/b");
   ASSERT_STR_EQ(url_key("[::1]:8080", "/"), "GET [::1]/");
   ASSERT_STR_EQ(url_key("[::1]", "/"), "GET [::1]/");
+  ASSERT_STR_EQ(url_key("1.2.3.4:80", "/"), "GET 1.2.3.4/");
+  ASSERT_STR_EQ(url_key("h:", "/"), "GET h/");
+  /* only digits after the last ':' are a port: a path never hides behind one */
+  ASSERT_STR_EQ(url_key("victim.example:80/catalog", "/shoes"), "GET victim.example:80%2Fcatalog/shoes");
+  ASSERT_STR_EQ(url_key("::1", "/"), "GET ::1/");
+  ASSERT_STR_EQ(url_key("a:1:2", "/"), "GET a:1:2/");
+  ASSERT_EQ(rs_key_host_len("[::1]:8080", 10), 5);
+  ASSERT_EQ(rs_key_host_len("[::1]", 5), 5);
+  ASSERT_EQ(rs_key_host_len("a.example:8080", 14), 9);
+  ASSERT_EQ(rs_key_host_len("a.example:80x", 13), 13);
   ASSERT_STR_EQ(url_key("example.com", "/a?b=2&a=1"), "GET example.com/a?a=1&b=2");
   ASSERT_STR_EQ(url_key("example.com", "/a?&&b=2&&a=1&"), "GET example.com/a?a=1&b=2");
   /* HEAD is GET's page */
@@ -60,6 +70,8 @@ static void test_no_collisions(void) {
     /* the example: a Host that carries a path */
     { "victim.example/catalog", "/shoes", "victim.example", "/catalog/shoes" },
     { "victim.example/catalog:80", "/shoes", "victim.example", "/catalog/shoes" },
+    { "victim.example:80/catalog", "/shoes", "victim.example", "/catalog/shoes" },
+    { "victim.example:80/catalog", "/shoes", "victim.example", "/shoes" },
     { "a", "/b/c", "a/b", "/c" },
     { "a?x=1", "/", "a", "/?x=1" },
     { "a b", "/", "a%20b", "/" },

@@ -9,7 +9,7 @@
  *   L=build/deps/root/usr/lib/x86_64-linux-gnu
  *   gcc -O2 -Ishim bench/render_one.c -o build/release/render_one \
  *       build/release/librs_shim.a $L/libnode.so.108 -Wl,-rpath,$L -lstdc++ -lpthread -lm
- *   build/release/render_one [--seconds 5] [--warmup 1] [--json] BUNDLE URL...
+ *   build/release/render_one [--seconds 5] [--warmup 1] [--json] [--semi-space-mb N] BUNDLE URL...
  *
  * The request object is built the way core/rs_render.c builds it: url as
  * given, path = the part before '?', query split on '&' and '=' and
@@ -97,7 +97,7 @@ static void build(request_t *r, const char *url, uint64_t id) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: render_one [--seconds 5] [--warmup 1] [--json] BUNDLE URL...\n");
+  fprintf(stderr, "usage: render_one [--seconds 5] [--warmup 1] [--json] [--semi-space-mb N] BUNDLE URL...\n");
   exit(2);
 }
 
@@ -129,11 +129,12 @@ static void run(rs_v8_engine_t *e, request_t *reqs, int nreq, double secs, long 
 
 int main(int argc, char **argv) {
   double secs = 5, warmup = 1;
-  int json = 0, i = 1;
+  int json = 0, i = 1, semi = 0;
   for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
     if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) secs = atof(argv[++i]);
     else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) warmup = atof(argv[++i]);
     else if (strcmp(argv[i], "--json") == 0) json = 1;
+    else if (strcmp(argv[i], "--semi-space-mb") == 0 && i + 1 < argc) semi = atoi(argv[++i]);
     else usage();
   }
   if (argc - i < 2 || !(secs > 0) || warmup < 0) usage();
@@ -150,6 +151,7 @@ int main(int argc, char **argv) {
   memset(&o, 0, sizeof(o));
   o.bundle_path = bundle;
   o.heap_mb = 128;                   /* render.heap_mb's default */
+  o.semi_space_mb = semi;            /* 0: render.semi_space_mb's default */
   char err[512];
   rs_v8_engine_t *e = NULL;
   if (rs_v8_engine_create(&o, &e, err, sizeof(err)) != 0) {

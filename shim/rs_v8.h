@@ -33,6 +33,19 @@ const char *rs_v8_version(void);
  * down and restarted: there is no rs_v8_dispose. */
 int rs_v8_init(int platform_threads);
 
+/* V8 flags for experts (render.v8_flags): a space-separated list such as
+ * "--max-lazy --no-opt". V8's flags are process-wide and are read when the
+ * first isolate is made, so they can be set once, before rs_v8_init:
+ * - before rs_v8_init: applies them; returns 0, or -EINVAL with err naming
+ *   every flag V8 did not recognize or whose value it refused (V8 has no
+ *   "is this flag known" call: the flags are parsed by V8 itself, which
+ *   leaves the ones it does not know);
+ * - after rs_v8_init (a reload): applies nothing; returns 0 when flags are
+ *   the ones already applied, 1 when they differ (they take effect at the
+ *   next start; `rustyssr -t` checks them in a fresh process).
+ * NULL or "" means no flags. Any thread; not concurrently with itself. */
+int rs_v8_set_flags(const char *flags, char *err, size_t errlen);
+
 /* Render outcomes, written once: XX(NAME, description). */
 #define RS_V8_OUTCOME_MAP(XX)                                                 \
   XX(OK, "ok")                                                                \
@@ -73,6 +86,14 @@ enum {
 typedef void (*rs_v8_log_cb)(void *ud, int level, uint64_t request_id,
                              const char *msg, size_t len);
 
+/* A name/value pair; UTF-8, explicit lengths. */
+typedef struct {
+  const char *name;
+  size_t name_len;
+  const char *value;
+  size_t value_len;
+} rs_v8_pair_t;
+
 /* Engine options. Zero-initialize, then set what you need; the engine copies
  * what it keeps, so everything here may be freed once create returns. */
 typedef struct {
@@ -81,7 +102,15 @@ typedef struct {
   const char *bundle_src;  /* optional: the bundle already in memory */
   size_t bundle_len;       /* bytes of bundle_src */
   const char *render_fn;   /* global function to call; NULL → "render" */
-  int heap_mb;             /* V8 heap limit; 0 → 128 */
+  int heap_mb;             /* V8 old-generation cap (the heap limit);
+                              0 → 128 */
+  int semi_space_mb;       /* V8 semi-space, as Node's
+                              --max-semi-space-size: the young generation is
+                              3x this (two semi-spaces and the new
+                              large-object space); 0 → 16 (bench/heap_sweep.sh) */
+  const rs_v8_pair_t *env; /* process.env's entries (strings); NODE_ENV is
+                              "production" unless given here */
+  size_t nenv;
   int load_timeout_ms;     /* cap on running the bundle's top level (an
                               endless loop there); 0 → 10000, < 0 → none */
   const void *code_cache;  /* optional: a blob from rs_v8_engine_code_cache
@@ -144,14 +173,6 @@ void rs_v8_engine_heap(rs_v8_engine_t *e, size_t *used, size_t *limit);
 /* 1 while the engine can render, 0 once it must be replaced (after OOM).
  * Owning thread. */
 int rs_v8_engine_usable(const rs_v8_engine_t *e);
-
-/* A name/value pair; UTF-8, explicit lengths. */
-typedef struct {
-  const char *name;
-  size_t name_len;
-  const char *value;
-  size_t value_len;
-} rs_v8_pair_t;
 
 /* A string; UTF-8, explicit length. */
 typedef struct {

@@ -174,14 +174,17 @@ int main(int argc, char **argv) {
       o.code_cache = cc;
       o.code_cache_len = cc_len;
       rs_v8_engine_t *e2 = NULL;
-      double t0 = now_s();
+      /* CPU time of this thread: a shared machine's load does not add to it. */
+      struct timespec c0, c1;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
       if (rs_v8_engine_create(&o, &e2, err, sizeof(err)) != 0) return 1;
-      t[k] = (now_s() - t0) * 1e3;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+      t[k] = (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6;
       rs_v8_engine_destroy(e2);
     }
     for (int a = 1; a < startup; a++)
       for (int b = a; b > 0 && t[b - 1] > t[b]; b--) { double x = t[b]; t[b] = t[b - 1]; t[b - 1] = x; }
-    printf("engine create from the code cache (%zu bytes), %d runs: min %.2f ms, median %.2f ms, max %.2f ms\n",
+    printf("engine create from the code cache (%zu bytes), %d runs, thread CPU time: min %.2f ms, median %.2f ms, max %.2f ms\n",
            cc_len, startup, t[0], t[startup / 2], t[startup - 1]);
     return 0;
   }

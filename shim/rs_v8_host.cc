@@ -64,6 +64,7 @@ struct rs__v8_host {
   bool terminated = false;
   double origin_ms = 0;  // performance.timeOrigin (ms since the epoch)
   struct timespec origin_mono {};
+  v8::Global<v8::Value> ports[2];  // MessageChannel, MessagePort once built
 };
 
 // ------------------------------------------------------------ helpers
@@ -276,6 +277,7 @@ size_t rs__v8::host_pending(const rs_v8_engine_s *e) {
 void rs__v8::host_destroy(rs_v8_engine_s *e) {
   if (!e->host) return;
   host_cancel(e);
+  for (auto &p : e->host->ports) p.Reset();
   delete e->host;
   e->host = nullptr;
 }
@@ -485,6 +487,37 @@ static void report_cb(const cbinfo &info) {
                 "a message handler");
 }
 
+// The getter of the lazy globals MessageChannel and MessagePort: builds
+// both at the first use of either (data is structuredClone), returns the
+// one asked for; V8 then replaces the lazy property with that value.
+static void lazy_ports(v8::Local<v8::Name> name, const v8::PropertyCallbackInfo<v8::Value> &info) {
+  v8::Isolate *iso = info.GetIsolate();
+  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
+  rs__v8_host *h = engine_of(iso)->host;
+  if (h->ports[0].IsEmpty()) {
+    v8::Local<v8::Script> s;
+    v8::Local<v8::Value> factory, pair, mc, mp;
+    v8::Local<v8::Function> enq, rep;
+    v8::ScriptOrigin origin = script_origin(iso, lit(iso, "rustyssr:MessageChannel"));
+    if (!v8::Script::Compile(ctx, lit(iso, kMessageChannelJs), &origin).ToLocal(&s) ||
+        !s->Run(ctx).ToLocal(&factory) || !factory->IsFunction() ||
+        !v8::Function::New(ctx, enqueue_cb, v8::Local<v8::Value>(), 1,
+                           v8::ConstructorBehavior::kThrow).ToLocal(&enq) ||
+        !v8::Function::New(ctx, report_cb, v8::Local<v8::Value>(), 1,
+                           v8::ConstructorBehavior::kThrow).ToLocal(&rep))
+      return;
+    v8::Local<v8::Value> argv[3] = {enq, info.Data(), rep};
+    if (!factory.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 3, argv).ToLocal(&pair) ||
+        !pair->IsArray() || !pair.As<v8::Array>()->Get(ctx, 0).ToLocal(&mc) ||
+        !pair.As<v8::Array>()->Get(ctx, 1).ToLocal(&mp))
+      return;
+    h->ports[0].Reset(iso, mc);
+    h->ports[1].Reset(iso, mp);
+  }
+  bool port = name->IsString() && name.As<v8::String>()->StringEquals(lit(iso, "MessagePort"));
+  info.GetReturnValue().Set(h->ports[port ? 1 : 0].Get(iso));
+}
+
 // ------------------------------------------------------------ installing
 
 static bool define(v8::Local<v8::Context> ctx, v8::Local<v8::Object> on, v8::Isolate *iso,
@@ -562,22 +595,11 @@ bool rs__v8::install_host(v8::Isolate *iso, v8::Local<v8::Context> ctx,
       !define(ctx, g, iso, "process", process))
     return false;
 
-  // MessageChannel / MessagePort.
-  v8::Local<v8::Script> s;
-  v8::Local<v8::Value> factory, pair;
-  v8::Local<v8::Function> enq, rep;
-  v8::ScriptOrigin origin = script_origin(iso, lit(iso, "rustyssr:host"));
-  if (!v8::Script::Compile(ctx, lit(iso, kMessageChannelJs), &origin).ToLocal(&s) ||
-      !s->Run(ctx).ToLocal(&factory) || !factory->IsFunction() ||
-      !fn(iso, ctx, "enqueue", enqueue_cb, 1, v8::Local<v8::Value>(), &enq) ||
-      !fn(iso, ctx, "report", report_cb, 1, v8::Local<v8::Value>(), &rep))
-    return false;
-  v8::Local<v8::Value> argv[3] = {enq, clone, rep};
-  if (!factory.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 3, argv).ToLocal(&pair) ||
-      !pair->IsArray())
-    return false;
-  v8::Local<v8::Value> mc, mp;
-  v8::Local<v8::Array> a = pair.As<v8::Array>();
-  return a->Get(ctx, 0).ToLocal(&mc) && a->Get(ctx, 1).ToLocal(&mp) &&
-         define(ctx, g, iso, "MessageChannel", mc) && define(ctx, g, iso, "MessagePort", mp);
+  // MessageChannel / MessagePort: compiled at first use, so an isolate
+  // whose bundle never touches them pays nothing at start-up.
+  v8::Local<v8::Value> data = clone;
+  return g->SetLazyDataProperty(ctx, lit(iso, "MessageChannel"), lazy_ports, data, v8::DontEnum)
+             .FromMaybe(false) &&
+         g->SetLazyDataProperty(ctx, lit(iso, "MessagePort"), lazy_ports, data, v8::DontEnum)
+             .FromMaybe(false);
 }

@@ -15,6 +15,13 @@
 
   var cases = {
     "/load-order": function () { return loadOrder.join(","); },
+    // Built at first use (MessagePort first here), the same objects after.
+    "/mc-lazy": function () {
+      var P = MessagePort;
+      var d = Object.getOwnPropertyDescriptor(globalThis, "MessageChannel");
+      return [typeof P, new MessageChannel().port1 instanceof P, P === MessagePort,
+              MessageChannel === MessageChannel, d.enumerable].join(",");
+    },
     "/timer-order": function () {
       return new Promise(function (resolve) {
         var log = [];

@@ -21,7 +21,7 @@
 using namespace rs__v8;
 
 // render.semi_space_mb's default, chosen by bench/heap_sweep.sh.
-#define RS__V8_SEMI_SPACE_MB 16
+#define RS__V8_SEMI_SPACE_MB 8
 
 extern "C" const char *rs_v8_version(void) { return v8::V8::GetVersion(); }
 

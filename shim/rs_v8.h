@@ -107,7 +107,7 @@ typedef struct {
   int semi_space_mb;       /* V8 semi-space, as Node's
                               --max-semi-space-size: the young generation is
                               3x this (two semi-spaces and the new
-                              large-object space); 0 → 16 (bench/heap_sweep.sh) */
+                              large-object space); 0 → 8 (bench/heap_sweep.sh) */
   const rs_v8_pair_t *env; /* process.env's entries (strings); NODE_ENV is
                               "production" unless given here */
   size_t nenv;
@@ -124,12 +124,19 @@ typedef struct {
 typedef struct rs_v8_engine_s rs_v8_engine_t;
 
 /* Creates an engine: isolate, context with console, queueMicrotask,
- * TextEncoder and TextDecoder, then runs the bundle's top level and its
- * microtasks, and checks that the render function exists.
+ * TextEncoder, TextDecoder and the web host APIs of rs_v8_host.cc (timers,
+ * MessageChannel, structuredClone, performance, crypto, process.env), then
+ * runs the bundle's top level, its microtasks and the tasks due at once
+ * (later timers are cancelled), and checks that the render function
+ * exists.
  * Returns 0 and sets *out, owned by the caller (rs_v8_engine_destroy).
  * On failure *out is NULL, err (if errlen > 0) holds one line naming the file,
  * the line and the reason, e.g.
- *   "tests/js/syntax_error.js:3: SyntaxError: Unexpected token '}'"
+ *   "tests/js/syntax_error.js:3:16: SyntaxError: Unexpected token '}'"
+ * (file:line:column; for a thrown error, its stack follows on the same line,
+ * "(stack: at f (app.js:4:9) < at app.js:6:1)"; with a source map beside the
+ * bundle, the original place after the reason, "(src/app.ts:10:5)"; for a
+ * bundle built for Node.js, "; this bundle was built for Node.js: ...")
  * and the return is -ENOENT/-EACCES/... (bundle unreadable), -EINVAL (syntax
  * error, a throw at top level, no render function), -ETIMEDOUT (top level ran
  * past load_timeout_ms), -ENOMEM (heap limit while loading), -EFBIG (bundle
@@ -210,7 +217,7 @@ typedef struct {
  *     string result: the caller supplies "text/html; charset=utf-8";
  *   ttl: seconds, or -1 when the result had none; tags: the tags array.
  * For any other outcome: html is "", headers and tags are empty, status is
- * 500, and error holds one line ("bundle.js:12: Error: boom", "render promise
+ * 500, and error holds one line ("bundle.js:12:7: Error: boom", "render promise
  * never settled", ...) and stack the JS stack when there was one ("" else);
  * both are for the log, never for the client. Both are NUL-terminated. */
 typedef struct {
@@ -231,8 +238,14 @@ typedef struct {
 
 /* Calls the bundle's render function for req and fills *out (always filled,
  * whatever the outcome, which is also returned). A Promise result is settled
- * by running microtasks; one that stays pending once the microtask queue is
- * empty is an ERROR ("render promise never settled"). After RS_V8_OOM, and
+ * by running microtasks, then timers and port messages one task at a time
+ * (in virtual time: no sleeping), each followed by a microtask checkpoint;
+ * one still pending when nothing is left to run is an ERROR naming the first
+ * error no JS caught during the render, or else the first unhandled
+ * rejection ("...: ReferenceError: x is not defined (so the render's promise
+ * never settled)"), or "render promise never settled". Once the result is
+ * known, the tasks due at that virtual time run (bounded) and every other
+ * task is cancelled. After RS_V8_OOM, and
  * only then, the engine is unusable: later renders return RS_V8_DEAD; destroy
  * it and create a fresh one. After TIMEOUT the engine stays usable.
  * Owning thread only; one render at a time per engine. */

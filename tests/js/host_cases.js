@@ -209,6 +209,11 @@
         setTimeout(function () { notDefinedAnywhere(); resolve("never"); }, 0);
       });
     },
+    "/broken-microtask": function () {
+      return new Promise(function (resolve) {
+        queueMicrotask(function () { alsoMissing(); resolve("never"); });
+      });
+    },
     // A rejection nobody handles, the render's own promise left pending.
     "/broken-rejection": function () {
       return new Promise(function () {

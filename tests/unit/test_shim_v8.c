@@ -702,6 +702,9 @@ static void test_broken_chain(void) {
   ASSERT(contains(r.error, "never settled"));
   ASSERT(contains(r.stack, "    at "));
   ASSERT(nlogs >= 1 && contains(logs[0].msg, "uncaught in a timer: ReferenceError"));
+  ASSERT_EQ(render_path(H, "/broken-microtask", 73, NULL, &r), RS_V8_ERROR);
+  ASSERT(contains(r.error, "ReferenceError: alsoMissing is not defined"));
+  ASSERT(contains(r.error, "never settled"));
   ASSERT_EQ(render_path(H, "/broken-rejection", 71, NULL, &r), RS_V8_ERROR);
   ASSERT(contains(r.error, "unhandled rejection: "));
   ASSERT(contains(r.error, "TypeError: lost along the way"));

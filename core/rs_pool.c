@@ -488,8 +488,7 @@ int rs_pool_create(const rs_config_t *cfg, rs_pool_t **out, char *err, size_t er
               (unsigned long long)cold_ms, pool->code_cache_len, pool->nthreads,
               pool->nthreads == 1 ? "" : "s", cfg->render.queue,
               (unsigned long long)cfg->render.timeout_ms, cfg->render.heap_mb,
-              3 * cfg->render.semi_space_mb, cfg->render.v8_flags ? ", V8 flags " : "",
-              cfg->render.v8_flags ? cfg->render.v8_flags : "");
+              3 * cfg->render.semi_space_mb, rs_v8_flags()[0] ? ", V8 flags " : "", rs_v8_flags());
 
   uv_mutex_init(&pool->qlock);
   uv_cond_init(&pool->qcond);

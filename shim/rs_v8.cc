@@ -97,6 +97,11 @@ extern "C" int rs_v8_set_flags(const char *flags, char *err, size_t errlen) {
   return 0;
 }
 
+extern "C" const char *rs_v8_flags(void) {
+  std::lock_guard<std::mutex> lk(g_flags_mu);
+  return g_flags.c_str();
+}
+
 extern "C" int rs_v8_init(int platform_threads) {
   {
     std::lock_guard<std::mutex> lk(g_flags_mu);

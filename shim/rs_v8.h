@@ -46,6 +46,10 @@ int rs_v8_init(int platform_threads);
  * NULL or "" means no flags. Any thread; not concurrently with itself. */
 int rs_v8_set_flags(const char *flags, char *err, size_t errlen);
 
+/* The V8 flags applied by rs_v8_set_flags ("" when none). Valid until the
+ * next rs_v8_set_flags; any thread. */
+const char *rs_v8_flags(void);
+
 /* Render outcomes, written once: XX(NAME, description). */
 #define RS_V8_OUTCOME_MAP(XX)                                                 \
   XX(OK, "ok")                                                                \

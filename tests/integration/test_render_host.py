@@ -11,6 +11,7 @@ Bundles: tests/js/it_host.js, tests/js/node_target.js."""
 import json
 import os
 import re
+import signal
 import time
 
 from rslib import SLOW, TESTS, Server, lua_str, main, run_config_check
@@ -112,6 +113,37 @@ def test_broken_chain_reports_its_error():
         assert re.search(r"render error for (GET )?/broken.*ReferenceError: missingApi is not defined", log), log
 
 
+def reload_with(srv, render):
+    """Rewrite the config with these render.* fields, SIGHUP, wait for it."""
+    fields = ["bundle = %s" % lua_str(BUNDLE), "threads = 1"] + ["%s = %s" % kv for kv in render.items()]
+    with open(srv.config_path, "w") as f:
+        f.write('local ssr = require "rustyssr"\nssr.config {\n  listen = "127.0.0.1:%d", admin = '
+                '"127.0.0.1:%d", workers = 1, pin = false,\n  render = { %s }\n}\n%s\n'
+                % (srv.port, srv.admin_port, ", ".join(fields), ROUTES))
+    n0 = srv.log().count(": reloaded ")
+    srv.signal(signal.SIGHUP)
+    deadline = time.time() + 20 * SLOW
+    while srv.log().count(": reloaded ") == n0:
+        assert time.time() < deadline and "reload failed" not in srv.log(), srv.log()
+        time.sleep(0.02)
+
+
+def test_reload_env_applies_flags_do_not():
+    with server(env='{ API_URL = "old" }', v8_flags='"--max-lazy"') as srv:
+        assert json.loads(srv.get("/env").body)["API_URL"] == "old"
+        # render.env takes effect; a changed render.v8_flags is a warning
+        reload_with(srv, {"env": '{ API_URL = "new" }', "v8_flags": '"--no-such-flag-xyz"'})
+        assert json.loads(srv.get("/env").body)["API_URL"] == "new"
+        assert "'render.v8_flags' changed; V8's flags are set once per process" in srv.log(), srv.log()
+        loaded = [l for l in srv.log().splitlines() if "render: bundle" in l]
+        assert len(loaded) >= 2 and loaded[-1].endswith("V8 flags --max-lazy"), loaded
+        # the same flags again: no warning
+        n = srv.log().count("'render.v8_flags' changed")
+        reload_with(srv, {"env": '{ API_URL = "again" }', "v8_flags": '"--max-lazy"'})
+        assert srv.log().count("'render.v8_flags' changed") == n, srv.log()
+        assert json.loads(srv.get("/env").body)["API_URL"] == "again"
+
+
 def test_node_target_bundle():
     srv = server(bundle=os.path.join(JS, "node_target.js"))
     code, out = run_config_check(srv.config_path)
@@ -124,4 +156,5 @@ def test_node_target_bundle():
 if __name__ == "__main__":
     main([test_env_from_config, test_bad_keys_are_config_errors, test_v8_flags_and_semi_space_start,
           test_timers_and_messages_while_pending, test_render_timeout_covers_timers,
-          test_broken_chain_reports_its_error, test_node_target_bundle])
+          test_broken_chain_reports_its_error, test_reload_env_applies_flags_do_not,
+          test_node_target_bundle])

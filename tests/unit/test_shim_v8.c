@@ -737,6 +737,13 @@ static void test_error_places(void) {
   /* A source map beside the bundle: the original place too. */
   ASSERT_EQ(create_err(JS("mapped.js"), 0, err, sizeof err), -EINVAL);
   ASSERT(contains(err, "mapped.js:4:3: Error: mapped failure (src/app.ts:10:5)"));
+  /* A render error's place is mapped too (sourceRoot joined). */
+  rs_v8_engine_t *e = make_engine(JS("mapped_render.js"), 0, NULL, 0);
+  ASSERT(e != NULL);
+  rs_v8_result_t r;
+  ASSERT_EQ(render_path(e, "/", 1, NULL, &r), RS_V8_ERROR);
+  ASSERT(contains(r.error, "mapped_render.js:4:3: TypeError: render failure (src/page.tsx:7:3)"));
+  rs_v8_engine_destroy(e);
 }
 
 static void test_flags(void) {

@@ -389,7 +389,9 @@ static void random_uuid_cb(const cbinfo &info) {
 // global changes nothing). A port keeps its messages until it is started:
 // start(), or setting onmessage (addEventListener alone does not start it,
 // as in browsers). Listeners get a MessageEvent-like object; one that
-// throws is reported and the others still run.
+// throws is reported and the others still run. When the realm has an
+// EventTarget (a prelude's) by the first use, MessagePort.prototype
+// inherits from it.
 static const char kMessageChannelJs[] = R"JS((function (enqueue, clone, report) {
 'use strict';
 const S = new WeakMap();
@@ -478,6 +480,10 @@ class MessageChannel {
   get [Symbol.toStringTag]() { return 'MessageChannel'; }
 }
 Object.defineProperty(MessagePort.prototype, 'constructor', { value: MessagePort, writable: true, configurable: true });
+// Built at first use, so after any prelude: with an EventTarget in the realm,
+// a port is one (its own listener methods still serve 'message').
+if (typeof EventTarget === 'function' && EventTarget.prototype)
+  Object.setPrototypeOf(MessagePort.prototype, EventTarget.prototype);
 return [MessageChannel, MessagePort];
 }))JS";
 

@@ -1,7 +1,7 @@
 """Differential: the web host APIs of rustyssr's isolates against Node 20 on
 the same hand-written bundle (tests/js/it_host_diff.js): structuredClone of
-a corpus of values (described value by value, errors by name) and timer
-order. Node runs the bundle with vm.runInThisContext and calls render; the
+a corpus of values (described value by value, errors by name), timer
+order, and MessageChannel delivery against microtasks. Node runs the bundle with vm.runInThisContext and calls render; the
 gateway renders it over HTTP. Exits 77 (skipped, never a pass) when node is
 not on the machine."""
 
@@ -19,7 +19,7 @@ NODE_RUN = r"""
 const fs = require('fs'), vm = require('vm');
 vm.runInThisContext(fs.readFileSync(process.argv[1], 'utf8'), { filename: process.argv[1] });
 Promise.resolve(render({ path: process.argv[2] })).then(
-  (v) => process.stdout.write(JSON.stringify(v)),
+  (v) => { process.stdout.write(JSON.stringify(v)); process.exit(0); },
   (e) => { process.stderr.write(String(e && e.stack || e)); process.exit(1); });
 """
 
@@ -53,8 +53,12 @@ def test_timer_order_like_node():
     compare("/timers")
 
 
+def test_message_order_like_node():
+    compare("/messages")
+
+
 if __name__ == "__main__":
     if shutil.which("node") is None:
         print("skip: test_host_vs_node: node is not on this machine")
         sys.exit(SKIP)
-    main([test_structured_clone_like_node, test_timer_order_like_node])
+    main([test_structured_clone_like_node, test_timer_order_like_node, test_message_order_like_node])

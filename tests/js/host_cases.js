@@ -7,6 +7,8 @@
   var leaked = 0;      // set by timers that must have been cancelled
   var ticks = 0;       // /never-interval's interval runs
   var loadOrder = [];  // what ran while the bundle loaded
+  // A stand-in when no prelude gives one: ports built later inherit from it.
+  if (typeof EventTarget !== "function") globalThis.EventTarget = function EventTarget() {};
   setTimeout(function () { loadOrder.push("timeout0"); }, 0);
   setTimeout(function () { loadOrder.push("timeout-late"); leaked++; }, 50);
   Promise.resolve().then(function () { loadOrder.push("micro"); });
@@ -19,8 +21,9 @@
     "/mc-lazy": function () {
       var P = MessagePort;
       var d = Object.getOwnPropertyDescriptor(globalThis, "MessageChannel");
-      return [typeof P, new MessageChannel().port1 instanceof P, P === MessagePort,
-              MessageChannel === MessageChannel, d.enumerable].join(",");
+      var port = new MessageChannel().port1;
+      return [typeof P, port instanceof P, P === MessagePort, MessageChannel === MessageChannel,
+              d.enumerable, port instanceof EventTarget].join(",");
     },
     "/timer-order": function () {
       return new Promise(function (resolve) {

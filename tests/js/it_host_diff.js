@@ -75,7 +75,32 @@
       log.push("sync");
     });
   }
+  // Messages of one channel against microtasks (not against timers, nor
+  // across channels: Node drains one port's queue at a time, browsers and
+  // rustyssr keep one FIFO of tasks; HTML leaves that order open).
+  function messages() {
+    return new Promise(function (resolve) {
+      var log = [];
+      var a = new MessageChannel();
+      a.port1.onmessage = function (ev) {
+        log.push("p1:" + describe(ev.data));
+        Promise.resolve().then(function () { log.push("micro-after:" + describe(ev.data)); });
+        if (ev.data === "a3") a.port1.postMessage("reply");
+      };
+      a.port2.onmessage = function (ev) {
+        log.push("p2:" + ev.data);
+        a.port1.close();
+        resolve(log.join(","));
+      };
+      a.port2.postMessage({ n: [1, new Map([[1, 2]])] });
+      a.port2.postMessage("a2");
+      Promise.resolve().then(function () { log.push("micro"); });
+      a.port2.postMessage("a3");
+      log.push("sync");
+    });
+  }
   globalThis.render = function (req) {
+    if (req.path === "/messages") return messages();
     if (req.path === "/clone") return clones();
     if (req.path === "/timers") return timers();
     throw new Error("no case " + req.path);

@@ -630,7 +630,7 @@ static void test_host_init(void) {
   ASSERT_EQ(rs_v8_engine_create(&o, &H, err, sizeof err), 0);
   /* The top level's microtask and 0 ms timer ran; the 50 ms one did not. */
   ASSERT_STR_EQ(host("/load-order", 1), "micro,timeout0");
-  ASSERT_STR_EQ(host("/mc-lazy", 3), "function,true,true,true,false");
+  ASSERT_STR_EQ(host("/mc-lazy", 3), "function,true,true,true,false,true");
   ASSERT_STR_EQ(host("/leaked", 2), "leaked 0");
 }
 

@@ -299,19 +299,82 @@ class clone_delegate final : public v8::ValueSerializer::Delegate {
 };
 }  // namespace
 
+// The ArrayBuffers of options.transfer (an array), checked: each one an
+// ArrayBuffer, detachable, not detached, listed once.
+static bool transfer_list(v8::Isolate *iso, v8::Local<v8::Context> ctx,
+                          v8::Local<v8::Value> opts, std::vector<v8::Local<v8::ArrayBuffer>> *out) {
+  if (opts.IsEmpty() || opts->IsUndefined() || opts->IsNull()) return true;
+  if (!opts->IsObject()) {
+    throw_type(iso, "structuredClone: options must be an object");
+    return false;
+  }
+  v8::Local<v8::Value> t;
+  if (!opts.As<v8::Object>()->Get(ctx, lit(iso, "transfer")).ToLocal(&t)) return false;
+  if (t->IsUndefined()) return true;
+  if (!t->IsArray()) {
+    throw_type(iso, "structuredClone: options.transfer must be an array");
+    return false;
+  }
+  v8::Local<v8::Array> a = t.As<v8::Array>();
+  for (uint32_t i = 0; i < a->Length(); i++) {
+    v8::Local<v8::Value> v;
+    if (!a->Get(ctx, i).ToLocal(&v)) return false;
+    if (!v->IsArrayBuffer()) {
+      throw_dom(iso, "DataCloneError", "Value not transferable (only ArrayBuffers are)", 25);
+      return false;
+    }
+    v8::Local<v8::ArrayBuffer> ab = v.As<v8::ArrayBuffer>();
+    for (auto &seen : *out)
+      if (seen == ab) {
+        throw_dom(iso, "DataCloneError", "ArrayBuffer at index " + std::to_string(i) +
+                                             " is a duplicate of an earlier ArrayBuffer",
+                  25);
+        return false;
+      }
+    if (!ab->IsDetachable() || ab->WasDetached()) {
+      throw_dom(iso, "DataCloneError", "ArrayBuffer at index " + std::to_string(i) +
+                                           " is detached or cannot be transferred",
+                25);
+      return false;
+    }
+    out->push_back(ab);
+  }
+  return true;
+}
+
+static void detach(v8::Local<v8::ArrayBuffer> ab) {
+#if V8_MAJOR_VERSION >= 11
+  ab->Detach(v8::Local<v8::Value>()).Check();
+#else
+  ab->Detach();
+#endif
+}
+
+// structuredClone(value, { transfer }?): V8's serializer does the work;
+// transferred ArrayBuffers move their memory to the copy and are detached.
 static void structured_clone_cb(const cbinfo &info) {
   v8::Isolate *iso = info.GetIsolate();
   v8::Local<v8::Context> ctx = iso->GetCurrentContext();
   if (info.Length() < 1)
     return throw_type(iso, "structuredClone: 1 argument required, but only 0 present");
+  std::vector<v8::Local<v8::ArrayBuffer>> xfer;
+  if (!transfer_list(iso, ctx, info.Length() > 1 ? info[1] : v8::Local<v8::Value>(), &xfer))
+    return;
   clone_delegate d(iso);
   v8::ValueSerializer ser(iso, &d);
   ser.WriteHeader();
+  for (size_t i = 0; i < xfer.size(); i++) ser.TransferArrayBuffer((uint32_t)i, xfer[i]);
   if (!ser.WriteValue(ctx, info[0]).FromMaybe(false)) return;
   std::pair<uint8_t *, size_t> buf = ser.Release();
+  std::vector<v8::Local<v8::ArrayBuffer>> moved;
+  for (auto &ab : xfer) {
+    moved.push_back(v8::ArrayBuffer::New(iso, ab->GetBackingStore()));
+    detach(ab);
+  }
   v8::Local<v8::Value> out;
   {
     v8::ValueDeserializer des(iso, buf.first, buf.second);
+    for (size_t i = 0; i < moved.size(); i++) des.TransferArrayBuffer((uint32_t)i, moved[i]);
     if (des.ReadHeader(ctx).FromMaybe(false) && des.ReadValue(ctx).ToLocal(&out))
       info.GetReturnValue().Set(out);
   }
@@ -420,9 +483,10 @@ class MessagePort {
     S.set(this, { peer: null, started: false, closed: false, queue: [], listeners: [],
                   onmessage: null, onmessageerror: null });
   }
-  postMessage(message) {
+  postMessage(message, transfer) {
     const s = st(this);
-    const data = clone(message);
+    const opts = Array.isArray(transfer) ? { transfer } : transfer;
+    const data = opts === undefined ? clone(message) : clone(message, opts);
     const peer = s.peer;
     if (s.closed || !peer) return;
     const ps = S.get(peer);

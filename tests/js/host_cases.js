@@ -180,6 +180,27 @@
       try { structuredClone(); } catch (e) { out.push(e.name); }
       return out.join(",");
     },
+    "/clone-transfer": function () {
+      var out = [];
+      var ab = new Uint8Array([1, 2, 3]).buffer;
+      var c = structuredClone({ b: ab, v: new Uint8Array(ab, 1) }, { transfer: [ab] });
+      out.push(ab.byteLength, new Uint8Array(c.b).join(""), c.v.join(""), c.v.buffer === c.b);
+      var ab2 = new ArrayBuffer(4);
+      try { structuredClone(ab2, { transfer: [ab2, ab2] }); } catch (e) { out.push(e.name); }
+      try { structuredClone(1, { transfer: [{}] }); } catch (e) { out.push(e.name); }
+      try { structuredClone(ab, { transfer: [ab] }); } catch (e) { out.push(e.name); }
+      try { structuredClone(1, { transfer: 5 }); } catch (e) { out.push(e.name); }
+      out.push(ab2.byteLength);
+      return new Promise(function (resolve) {
+        var ch = new MessageChannel();
+        var ab3 = new Uint16Array([7, 8]).buffer;
+        ch.port1.onmessage = function (ev) {
+          out.push(new Uint16Array(ev.data).join("+"), ab3.byteLength);
+          resolve(out.join(","));
+        };
+        ch.port2.postMessage(ab3, [ab3]);
+      });
+    },
     "/crypto": function () {
       var out = [];
       var u8 = new Uint8Array(32);

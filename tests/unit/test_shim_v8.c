@@ -685,6 +685,11 @@ static void test_structured_clone(void) {
                 "DataCloneError/25/true,DataCloneError/25/true,DataCloneError/25/true,TypeError");
 }
 
+static void test_clone_transfer(void) {
+  ASSERT_STR_EQ(host("/clone-transfer", 55),
+                "0,123,23,true,DataCloneError,DataCloneError,DataCloneError,TypeError,4,7+8,0");
+}
+
 static void test_crypto_perf_env(void) {
   ASSERT_STR_EQ(host("/crypto", 60),
                 "true,true,65536,QuotaExceededError,TypeMismatchError,TypeError,true,true");
@@ -789,6 +794,7 @@ int main(void) {
   RS_TEST(test_timers_timeout);
   RS_TEST(test_message_channel);
   RS_TEST(test_structured_clone);
+  RS_TEST(test_clone_transfer);
   RS_TEST(test_crypto_perf_env);
   RS_TEST(test_broken_chain);
   RS_TEST(test_host_done);

@@ -160,8 +160,9 @@ static void set_timer_cb(const cbinfo &info) {
   auto t = std::make_unique<task>();
   t->id = ++h->next_id;
   if (t->id == 0) t->id = ++h->next_id;
+  // HTML: the running timer task's nesting level, clamped past 5, then + 1.
+  if (h->nesting > 5 && delay < 4) delay = 4;
   t->nesting = h->nesting + 1;
-  if (t->nesting > 5 && delay < 4) delay = 4;
   if (interval) t->interval = delay;
   t->fn.Reset(iso, info[0].As<v8::Function>());
   for (int i = 2; i < info.Length(); i++) t->args.emplace_back(iso, info[i]);
@@ -215,9 +216,9 @@ static bool run_one(rs_v8_engine_s *e, v8::Local<v8::Context> ctx, bool due_only
   if (t->interval >= 0) {
     task *raw = t.get();
     double d = raw->interval;
-    raw->nesting++;
+    h->nesting = raw->nesting;
     if (raw->nesting > 5 && d < 4) d = 4;
-    h->nesting = raw->nesting - 1;
+    raw->nesting++;
     add_task(h, d, std::move(t));
   } else {
     h->nesting = t->nesting;

@@ -37,13 +37,15 @@
         log.push("sync");
       });
     },
-    // At nesting level 1 a 0 ms timer runs before a 4 ms one queued just
-    // before it; past level 5 the 0 ms one is clamped to 4 ms and runs after.
+    // HTML: a timer set by a timer task of nesting level > 5 gets at least
+    // 4 ms. Set at levels 1 and 6 (by tasks of levels 0 and 5), a 0 ms timer
+    // runs before a 4 ms one queued just before it; set at level 7 (by a
+    // task of level 6) it is clamped to 4 ms and runs after.
     "/timer-nesting": function () {
       return new Promise(function (resolve) {
         var log = [];
         function level(n) {
-          if (n === 1 || n === 7) {
+          if (n === 1 || n === 6 || n === 7) {
             setTimeout(function () { log.push("four@" + n); }, 4);
             setTimeout(function () { log.push("zero@" + n); if (n === 7) resolve(done(log)); }, 0);
           }

@@ -82,8 +82,9 @@ enum {
 
 /* Called synchronously on the engine's thread for console.* output, and at
  * RS_V8_LOG_ERROR for what JS lost: an error thrown by a queueMicrotask
- * callback, a promise rejected with no handler when the render (or the load)
- * ended ("unhandled promise rejection: " + stack). The render's own result
+ * callback, a timer or a message handler ("uncaught in a timer: " + stack),
+ * a promise rejected with no handler when the render (or the load) ended
+ * ("unhandled promise rejection: " + stack). The render's own result
  * is not logged: its rejection is the render's error. request_id is the id
  * of the render in progress, 0 while the bundle loads. msg is UTF-8, len
  * bytes, NUL-terminated as a courtesy, valid only during the call. */

@@ -110,6 +110,15 @@
       return "settled";
     },
     "/after-settle-check": function () { return String(globalThis.afterSettle); },
+    // Work that keeps posting itself after the render settled: bounded.
+    "/pingpong": function () {
+      var ch = new MessageChannel();
+      globalThis.pings = 0;
+      ch.port1.onmessage = function () { globalThis.pings++; ch.port2.postMessage(0); };
+      ch.port2.postMessage(0);
+      return "settled";
+    },
+    "/pings": function () { return String(globalThis.pings); },
     "/mc-order": function () {
       return new Promise(function (resolve) {
         var log = [];

@@ -654,6 +654,10 @@ static void test_timers(void) {
   ASSERT_STR_EQ(host("/after-settle", 18), "settled");
   ASSERT_STR_EQ(host("/after-settle-check", 19), "ran");
   ASSERT_STR_EQ(host("/leaked", 20), "leaked 0");
+  /* Tasks that keep queueing themselves after it settled: 1,000 run, then
+   * the rest is cancelled. */
+  ASSERT_STR_EQ(host("/pingpong", 21), "settled");
+  ASSERT_STR_EQ(host("/pings", 22), "1000");
 }
 
 static void test_timers_timeout(void) {

@@ -43,6 +43,9 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->render.queue = 512;
   cfg->render.timeout_ms = 2000;
   cfg->render.heap_mb = 128;
+  cfg->lua.hook_timeout_ms = 1000;
+  cfg->lua.memory_mb = 256;
+  cfg->lua.jit = false;
   cfg->render.debug = false;
 
   cfg->cache.enabled = true;

@@ -428,13 +428,33 @@ static void rs__wake_all(rs_server_t *srv) {
   if (!srv->admin.closed) uv_async_send(&srv->admin.wake);
 }
 
+/* RS_SHUTDOWN_MARGIN_MS after the drain deadline the loops should have
+ * closed everything; one that has not is stuck (a hook in a compiled Lua
+ * loop, which nothing can interrupt): the deadline is the operator's, so
+ * the process ends anyway. */
+static void rs__on_hard_deadline(uv_timer_t *t) {
+  rs_server_t *srv = t->data;
+  for (int i = 0; i < srv->nloops; i++) {
+    if (__atomic_load_n(&srv->loops[i]->closed, __ATOMIC_ACQUIRE)) continue;
+    uint64_t hb = __atomic_load_n(&srv->loops[i]->heartbeat_ms, __ATOMIC_RELAXED);
+    rs_log_error("shutdown: loop %d still running %d ms after the deadline (last turn %llu ms ago): "
+                 "exiting without it", i + 1, RS_SHUTDOWN_MARGIN_MS,
+                 (unsigned long long)(rs_now_ms() - RS_MIN(hb, rs_now_ms())));
+  }
+  rs_log_error("exit (forced)");
+  _exit(1);
+}
+
 static void rs__on_deadline(uv_timer_t *t) {
   rs_server_t *srv = t->data;
   rs_log_warn("shutdown: deadline of %llu ms passed, closing the connections left",
               (unsigned long long)srv->cfg->timeouts.shutdown);
   __atomic_store_n(&srv->force_gen, 1, __ATOMIC_RELEASE);
+  rs_lhooks_interrupt_all();
   rs_reload_abort_pools(srv);
   rs__wake_all(srv);
+  uv_timer_start(&srv->hard_deadline, rs__on_hard_deadline, RS_SHUTDOWN_MARGIN_MS, 0);
+  uv_unref((uv_handle_t *)&srv->hard_deadline);
 }
 
 static void rs__on_sweep(uv_timer_t *t) {
@@ -451,6 +471,7 @@ static void rs__maybe_finish(rs_server_t *srv) {
   if (srv->loops_done < srv->nloops || !srv->admin.closed) return;
   if (srv->cache != NULL) uv_close((uv_handle_t *)&srv->sweep, NULL);
   uv_close((uv_handle_t *)&srv->deadline, NULL);
+  uv_close((uv_handle_t *)&srv->hard_deadline, NULL);
   uv_close((uv_handle_t *)&srv->gen_timer, NULL);
   uv_close((uv_handle_t *)&srv->loop_done, NULL);
   uv_close((uv_handle_t *)&srv->sigterm, NULL);
@@ -566,6 +587,8 @@ int rs_server_run(rs_config_t *cfg) {
   srv.loop_done.data = &srv;
   uv_timer_init(&srv.admin.uv, &srv.deadline);
   srv.deadline.data = &srv;
+  uv_timer_init(&srv.admin.uv, &srv.hard_deadline);
+  srv.hard_deadline.data = &srv;
   uv_timer_init(&srv.admin.uv, &srv.gen_timer);
   srv.gen_timer.data = &srv;
   uv_signal_init(&srv.admin.uv, &srv.sigterm);
@@ -621,6 +644,7 @@ int rs_server_run(rs_config_t *cfg) {
   for (int i = 0; i < srv.nloops; i++) rs_loop_gen_use(srv.loops[i], rs_gen_share(gen0, i));
   if (srv.cache != NULL) rs_metrics_register("cache", rs__collect_cache, &srv);
   rs_upstream_metrics_register(srv.nloops);
+  rs_lhooks_watchdog_start();    /* lua.hook_timeout_ms */
   uv_barrier_init(&srv.barrier, (unsigned)srv.nloops + 1);
   for (int i = 0; i < srv.nloops; i++) {
     if (uv_thread_create(&srv.loops[i]->thread, rs__loop_thread, srv.loops[i]) != 0) {
@@ -653,6 +677,7 @@ int rs_server_run(rs_config_t *cfg) {
     free(srv.loops[i]->lsn);
   }
   uv_barrier_destroy(&srv.barrier);
+  rs_lhooks_watchdog_stop();
   /* The loops have stopped: every generation goes, pools first (their
    * threads may still hold the configs). */
   rs_reload_free_all(&srv);

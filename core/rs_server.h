@@ -57,6 +57,14 @@ typedef enum {
  * or memory (nginx's 500 ms), and the least time between two log lines
  * about it. */
 #define RS_ACCEPT_PAUSE_MS 500
+
+/* A loop whose last turn is older than this is reported by the admin
+ * /health (503): an idle loop turns once a second (its tick), and the
+ * default hook budget (lua.hook_timeout_ms, 1 s) ends a stuck hook before. */
+#define RS_LOOP_STALL_MS 3000
+/* How long after the drain deadline a loop that has not stopped is given
+ * before the process exits without it. */
+#define RS_SHUTDOWN_MARGIN_MS 1000
 #define RS_ACCEPT_LOG_MS 5000
 
 /* Counters of one loop, written only by that loop's thread, summed on
@@ -183,6 +191,7 @@ struct rs_server_s {
   uv_timer_t sweep;              /* housekeeping: expired pages, once a second */
   uv_signal_t sigterm, sigint, sighup;
   uv_timer_t deadline;
+  uv_timer_t hard_deadline;      /* RS_SHUTDOWN_MARGIN_MS past it: _exit */
   uv_mutex_t wake_lock;          /* orders wake-ups against a loop's close */
   uv_async_t loop_done;          /* a loop thread finished its drain */
   int loops_done;

@@ -16,8 +16,9 @@
 
 static const char *const rs__config_keys[] = {
   "listen", "admin", "backlog", "workers", "pin", "limits", "timeouts", "log", "render",
-  "cache", "upstreams", "servers", NULL
+  "cache", "upstreams", "servers", "lua", NULL
 };
+static const char *const rs__lua_keys[] = { "hook_timeout_ms", "memory_mb", "jit", NULL };
 static const char *const rs__upstream_keys[] = {
   "servers", "keepalive", "connect_timeout_ms", "send_timeout_ms", "read_timeout_ms", "timeout_ms",
   "idle_timeout_ms", "retries", "max_fails", "fail_timeout_ms", NULL
@@ -189,6 +190,28 @@ static void rs__config_render(lua_State *L, int t, rs_config_t *c, const char **
       rs_lutil_error(L, "ssr.config: 'render.debug' must be a boolean, got %s",
                      rs_lutil_describe(L, -1, desc, sizeof(desc)));
     c->render.debug = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+}
+
+/* lua = { hook_timeout_ms = 1000, memory_mb = 256, jit = false }: the
+ * per-loop hook states (lua/rs_lhooks.c). */
+static void rs__config_lua(lua_State *L, int t, rs_config_t *c) {
+  char desc[64];
+  rs_lutil_check_keys(L, t, "ssr.config.lua", rs__lua_keys);
+  if (rs_lutil_field(L, t, "hook_timeout_ms")) {
+    c->lua.hook_timeout_ms = (uint64_t)rs_lutil_int(L, -1, "ssr.config", "lua.hook_timeout_ms", 1, RS__DAY_MS);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "memory_mb")) {
+    c->lua.memory_mb = (size_t)rs_lutil_int(L, -1, "ssr.config", "lua.memory_mb", 4, 1 << 20);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "jit")) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      rs_lutil_error(L, "ssr.config: 'lua.jit' must be a boolean, got %s",
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    c->lua.jit = lua_toboolean(L, -1);
     lua_pop(L, 1);
   }
 }
@@ -518,6 +541,10 @@ static int rs__config(lua_State *L) {
     rs__config_cache(L, lua_gettop(L), &c);
     lua_pop(L, 1);
   }
+  if (rs__config_sub(L, "lua")) {
+    rs__config_lua(L, lua_gettop(L), &c);
+    lua_pop(L, 1);
+  }
   if (rs__config_sub(L, "render")) {
     rs__config_render(L, lua_gettop(L), &c, &render_bundle, &render_fn);
     lua_pop(L, 1);
@@ -583,6 +610,7 @@ typedef struct {
 static int rs__setup(lua_State *L) {
   rs__setup_t *s = lua_touserdata(L, 1);
   luaL_openlibs(L);
+  rs_lutil_guard_cstack(L);
 
   lua_getglobal(L, "package");
   if (s->dir != NULL && strcmp(s->dir, ".") != 0)
@@ -626,7 +654,7 @@ rs_lconfig_ctx_t *rs_lconfig_ctx(lua_State *L) {
 
 lua_State *rs_lconfig_state_new(const char *config_dir, rs_config_t *cfg,
                                 char *err, size_t errlen) {
-  lua_State *L = luaL_newstate();
+  lua_State *L = rs_lutil_state_new();   /* counted; the panic handler set */
   if (L == NULL) {
     snprintf(err, errlen, "cannot create a Lua state (out of memory)");
     return NULL;

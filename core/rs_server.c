@@ -294,7 +294,15 @@ static int rs__loop_init(rs_loop_t *loop, rs_server_t *srv, int index, const int
   return 0;
 }
 
+static void rs__free_handle(uv_handle_t *h) { free(h); }
+
 static int rs__loop_listen(rs_loop_t *loop) {
+  /* libuv opens a reserve descriptor with a loop's first stream (for its
+   * EMFILE trick, which our own accept loop never uses): have it now, so
+   * the process's descriptor count is steady from the start. */
+  uv_tcp_t *first = rs_xmalloc(sizeof(*first));
+  uv_tcp_init(&loop->uv, first);
+  uv_close((uv_handle_t *)first, rs__free_handle);
   for (int k = 0; k < loop->nlsn; k++) {
     rs_listener_t *l = &loop->lsn[k];
     if (l->fd < 0) continue;

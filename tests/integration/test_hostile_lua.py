@@ -38,12 +38,12 @@ ssr.route("GET", "/coro", function(req)
   return 200, tostring(r(0))
 end)
 ssr.route("GET", "/gc", function(req)
-  for i = 1, 200 do setmetatable({}, { __gc = function() error("boom in __gc") end }) end
+  for i = 1, 20 do local u = newproxy(true) getmetatable(u).__gc = function() error("boom in __gc") end end
   collectgarbage()
   return 200, "gc\n"
 end)
 ssr.route("GET", "/gc-quiet", function(req)
-  for i = 1, 2000 do local t = newproxy(true) getmetatable(t).__gc = function() error("quiet gc boom") end end
+  for i = 1, 50 do local t = newproxy(true) getmetatable(t).__gc = function() error("quiet gc boom") end end
   return 200, "made\n"
 end)
 ssr.route("GET", "/bomb", function(req)
@@ -195,7 +195,7 @@ def test_gc_finalizer_errors_never_exit():
                 assert r.status in (200, 500), r
         assert srv.proc.poll() is None
         ok = 0
-        for _ in range(400):
+        for _ in range(2000):
             ok = ok + 1 if get(srv, "/hello").status == 200 else 0
             if ok == 12:
                 break

@@ -98,6 +98,13 @@ rs_lhooks_t *rs_lhooks_create(const rs_config_t *cfg, char *err, size_t errlen) 
   h->L = rs_lconfig_state_new(dir ? (dir[0] ? dir : "/") : NULL, &h->scratch, err, errlen);
   free(dir);
   if (h->L == NULL) goto fail;
+  /* The API calls below are not protected: an out-of-memory (lua.memory_mb)
+   * or a __gc error in them comes back here rather than exiting. */
+  rs_lutil_recover_t r;
+  if (!RS_LUTIL_TRY(&r)) {
+    snprintf(err, errlen, "%s: a Lua error outside a protected call while setting up the state (logged)", file);
+    goto fail;
+  }
   lua_State *L = h->L;
   h->timeout_ms = cfg->lua.hook_timeout_ms;
   /* The interpreter checks hooks; a compiled trace does not, so a loop the
@@ -141,8 +148,10 @@ rs_lhooks_t *rs_lhooks_create(const rs_config_t *cfg, char *err, size_t errlen) 
   h->req_mt = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushlightuserdata(L, h);   /* for the budget hook, which gets only L */
   lua_setfield(L, LUA_REGISTRYINDEX, "rustyssr.hooks");
+  rs_lutil_recover_pop(&r);
   return h;
 fail:
+  if (rs_lutil_recover_top == &r) rs_lutil_recover_pop(&r);
   rs_lhooks_destroy(h);
   return NULL;
 }

@@ -176,12 +176,14 @@ void rs_lhooks_destroy(rs_lhooks_t *h) {
 
 /* ------------------------------------------------------------------ the request object */
 
+/* Scratch memory never comes from malloc here: a Lua error (out of
+ * lua.memory_mb) unwinds past this C frame without running its cleanup. */
 static void rs__push_lower(lua_State *L, const char *s, size_t n) {
   char buf[256] = "";
-  char *p = n <= sizeof(buf) ? buf : rs_xmalloc(n);
+  char *p = n <= sizeof(buf) ? buf : lua_newuserdata(L, n);   /* collected */
   for (size_t i = 0; i < n; i++) p[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
   lua_pushlstring(L, p, n);
-  if (p != buf) free(p);
+  if (p != buf) lua_remove(L, -2);
 }
 
 /* t[name] = value, or append to a list when name is already there. */
@@ -221,12 +223,12 @@ static void rs__push_query(lua_State *L, rs_req_t *req) {
       const char *eq = memchr(s, '=', (size_t)(stop - s));
       const char *kend = eq ? eq : stop;
       size_t n = (size_t)(stop - s);
-      char *buf = n <= sizeof(small) ? small : rs_xmalloc(n);
+      char *buf = n <= sizeof(small) ? small : lua_newuserdata(L, n);  /* as rs__push_lower */
       size_t kl = rs_url_decode(buf, s, (size_t)(kend - s), true);
       lua_pushlstring(L, buf, kl);
       size_t vl = eq ? rs_url_decode(buf, eq + 1, (size_t)(stop - eq - 1), true) : 0;
       lua_pushlstring(L, buf, vl);
-      if (buf != small) free(buf);
+      if (buf != small) lua_remove(L, -3);
       rs__set_multi(L, q, lua_gettop(L) - 1, lua_gettop(L));
       lua_pop(L, 2);
     }
@@ -342,9 +344,13 @@ static rs_lco_t *rs__co_get(rs_lhooks_t *h) {
     h->co_free = k->next;
     h->nco_free--;
   } else {
+    /* The Lua first: an error raised in it (a __gc finalizer run by this
+     * allocation) longjmps out (rs_lutil's recovery) and must leak nothing. */
+    lua_State *co = lua_newthread(h->L);
+    int ref = luaL_ref(h->L, LUA_REGISTRYINDEX);
     k = rs_xmalloc(sizeof(*k));
-    k->co = lua_newthread(h->L);
-    k->ref = luaL_ref(h->L, LUA_REGISTRYINDEX);
+    k->co = co;
+    k->ref = ref;
   }
   k->next = NULL;
   rs__live_add(h, 1);

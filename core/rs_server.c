@@ -147,13 +147,13 @@ static void rs__accept_resume(uv_timer_t *t) {
  * its open connections are served and close, which is what frees
  * descriptors; the clients that arrive meanwhile wait in the backlog. One
  * log line per RS_ACCEPT_LOG_MS at most, with the count since the last. */
-static void rs__accept_failed(rs_listener_t *l, int err) {
+static void rs__accept_failed(rs_listener_t *l, int err, bool always_pause) {
   rs_loop_t *loop = l->loop;
   rs_accept_error_t why = rs__accept_reason(err);
   RS_COUNTER_ADD(loop->counters.accept_errors[why], 1);
   loop->accept_refused++;
   uint64_t now = rs_now_ms();
-  bool pause = why != RS_ACCEPT_E_OTHER;
+  bool pause = always_pause || why != RS_ACCEPT_E_OTHER;
   if (loop->accept_logged_ms == 0 || now - loop->accept_logged_ms >= RS_ACCEPT_LOG_MS) {
     struct rlimit rl = { 0, 0 };
     getrlimit(RLIMIT_NOFILE, &rl);
@@ -185,12 +185,16 @@ static void rs__on_listen_ready(uv_poll_t *p, int status, int events) {
   (void)events;
   rs_listener_t *l = p->data;
   rs_loop_t *loop = l->loop;
-  if (status < 0 || loop->draining || l->paused) return;
+  if (loop->draining || l->paused) return;
+  if (status < 0) {              /* the poll itself failed: never spin on it */
+    rs__accept_failed(l, -status, true);
+    return;
+  }
   for (int n = 0; n < 128; n++) {
     int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) rs__accept_failed(l, errno);
+      if (errno != EAGAIN && errno != EWOULDBLOCK) rs__accept_failed(l, errno, false);
       return;
     }
     if (loop->accept_pauses > 0) {

@@ -610,7 +610,7 @@ static void rs__abort(rs_req_t *req);
  * instruction (so a pcall cannot swallow it) until the run ends and the
  * loop removes it. The slot's lock orders the watchdog's sethook against
  * the loop ending the run (and perhaps closing the state). */
-#define RS__WATCH_TICK_MS 20
+#define RS__WATCH_TICK_MS 50   /* a hook is interrupted within its budget + 50 ms */
 
 typedef struct {
   uv_mutex_t lock;

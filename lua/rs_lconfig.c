@@ -3,6 +3,7 @@
 #include "rs_lconfig.h"
 
 #include <lauxlib.h>
+#include <luajit.h>
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -691,9 +692,25 @@ static int rs__msgh(lua_State *L) {
   return 1;
 }
 
+/* A config file that never ends would hang the start, a reload (the main
+ * thread, its signals and the admin listener) or a loop thread's set-up:
+ * a count hook checks the clock every RS__RUN_CHECK instructions and raises
+ * past RS_LCONFIG_RUN_MS. (Count hooks only reach interpreted code: the
+ * load states run without the JIT; see rs__load and lua.jit.) */
+#define RS__RUN_CHECK 100000
+static __thread uint64_t rs__run_deadline;
+
+static void rs__run_budget(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  if (rs__run_deadline != 0 && rs_now_ms() > rs__run_deadline)
+    luaL_error(L, "the config file ran longer than %d ms (a loop that never ends?)", RS_LCONFIG_RUN_MS);
+}
+
 int rs_lconfig_run(lua_State *L, const char *name, const char *chunk, size_t len,
                    char *err, size_t errlen) {
   int top = lua_gettop(L);
+  rs__run_deadline = rs_now_ms() + RS_LCONFIG_RUN_MS;
+  lua_sethook(L, rs__run_budget, LUA_MASKCOUNT, RS__RUN_CHECK);
   lua_pushcfunction(L, rs__msgh);
   int rc;
   if (chunk == NULL) {
@@ -705,6 +722,8 @@ int rs_lconfig_run(lua_State *L, const char *name, const char *chunk, size_t len
     lua_remove(L, -2);
   }
   if (rc == 0) rc = lua_pcall(L, 0, 0, top + 1);
+  lua_sethook(L, NULL, 0, 0);
+  rs__run_deadline = 0;
   if (rc != 0) {
     const char *msg = lua_tostring(L, -1);
     snprintf(err, errlen, "%s", msg ? msg : "unknown error");
@@ -751,6 +770,7 @@ static int rs__load(const char *name, const char *chunk, rs_config_t *cfg,
   lua_State *L = rs_lconfig_state_new(dir, cfg, err, errlen);
   free(dir);
   if (L == NULL) return -1;
+  luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);  /* runs once: the run budget holds */
   int rc = rs_lconfig_run(L, name, chunk, chunk ? strlen(chunk) : 0, err, errlen);
   char where[LUA_IDSIZE + 16];
   snprintf(where, sizeof(where), "%s", rs_lconfig_ctx(L)->config_where);

@@ -233,8 +233,23 @@ def test_lua_config_keys_checked():
         assert "c.lua:3:" in out and want in out, out
 
 
+def test_config_file_that_never_ends():
+    # At start (and on a reload) the file runs on the main thread: a loop
+    # that never ends is a config error with its file:line, not a hang.
+    import os
+    import tempfile
+    p = os.path.join(tempfile.mkdtemp(), "c.lua")
+    with open(p, "w") as f:
+        f.write('local ssr = require "rustyssr"\nssr.config { workers = 1 }\nlocal n = 0\nwhile true do n = n + 1 end\n')
+    t0 = time.time()
+    code, out = run_config_check(p)
+    assert code == 1, out
+    assert "c.lua:4: the config file ran longer than 10000 ms" in out, out
+    assert time.time() - t0 < 60 * SLOW
+
+
 if __name__ == "__main__":
     main([test_spinning_hooks_interrupted, test_health_reports_a_stalled_loop_then_recovers,
           test_sigterm_keeps_deadline_with_spinning_hook, test_sigterm_exits_even_if_a_compiled_loop_never_stops,
           test_c_recursion_is_a_lua_error, test_gc_finalizer_errors_never_exit, test_memory_bomb_hits_the_cap,
-          test_lua_config_keys_checked])
+          test_lua_config_keys_checked, test_config_file_that_never_ends])

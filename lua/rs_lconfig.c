@@ -612,6 +612,7 @@ static int rs__setup(lua_State *L) {
   rs__setup_t *s = lua_touserdata(L, 1);
   luaL_openlibs(L);
   rs_lutil_guard_cstack(L);
+  rs_lutil_guard_gc(L);
 
   lua_getglobal(L, "package");
   if (s->dir != NULL && strcmp(s->dir, ".") != 0)

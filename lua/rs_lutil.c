@@ -320,3 +320,104 @@ void rs_lutil_guard_cstack(lua_State *L) {
   /* The string methods ("x"):gsub(...) go through the string metatable's
    * __index, which is the string table itself: already guarded. */
 }
+
+/* ------------------------------------------------------------------ finalizers */
+
+/* A finalizer, called protected: its error is logged and goes no further
+ * (what Lua 5.4 and later LuaJIT do). Upvalue: the user's function.
+ * Lua stack before: the object   after: (nothing) */
+static int rs__gc_safe(lua_State *L) {
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  if (lua_pcall(L, n, 0, 0) != 0) {
+    const char *msg = lua_tostring(L, -1);
+    rs_log_error("Lua: error in a __gc finalizer (ignored): %s", msg ? msg : "(error object is not a string)");
+  }
+  return 0;
+}
+
+/* Replace the function at idx by its protected form. */
+static void rs__gc_wrap_at(lua_State *L, int idx) {
+  lua_pushvalue(L, idx);
+  lua_pushcclosure(L, rs__gc_safe, 1);
+  lua_replace(L, idx);
+}
+
+/* The metatable of newproxy(true)'s metatables: `mt.__gc = f` stores f's
+ * protected form. Lua stack before: mt, key, value   after: (nothing) */
+static int rs__mt_newindex(lua_State *L) {
+  if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "__gc") == 0 && lua_isfunction(L, 3))
+    rs__gc_wrap_at(L, 3);
+  lua_settop(L, 3);
+  lua_rawset(L, 1);
+  return 0;
+}
+
+/* newproxy(arg). Upvalues: the original, the metatables' metatable. */
+static int rs__newproxy(lua_State *L) {
+  bool fresh = lua_type(L, 1) == LUA_TBOOLEAN && lua_toboolean(L, 1);
+  lua_settop(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 1, 1);
+  if (fresh && lua_getmetatable(L, -1)) {
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
+/* ffi.gc(cdata, f). Upvalue: the original. */
+static int rs__ffi_gc(lua_State *L) {
+  lua_settop(L, 2);
+  if (lua_isfunction(L, 2)) rs__gc_wrap_at(L, 2);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
+/* ffi.metatype(ct, mt). Upvalue: the original. */
+static int rs__ffi_metatype(lua_State *L) {
+  lua_settop(L, 2);
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "__gc");
+    if (lua_isfunction(L, -1)) {
+      rs__gc_wrap_at(L, -1);
+      lua_setfield(L, 2, "__gc");
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
+void rs_lutil_guard_gc(lua_State *L) {
+  lua_getglobal(L, "newproxy");
+  if (lua_isfunction(L, -1)) {
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, rs__mt_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcclosure(L, rs__newproxy, 2);
+    lua_setglobal(L, "newproxy");
+  } else {
+    lua_pop(L, 1);
+  }
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "loaded");
+  lua_getfield(L, -1, "ffi");
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "gc");
+    lua_pushcclosure(L, rs__ffi_gc, 1);
+    lua_setfield(L, -2, "gc");
+    lua_getfield(L, -1, "metatype");
+    lua_pushcclosure(L, rs__ffi_metatype, 1);
+    lua_setfield(L, -2, "metatype");
+  }
+  lua_pop(L, 3);
+}

@@ -92,6 +92,14 @@ static inline void rs_lutil_recover_pop(rs_lutil_recover_t *r) { rs_lutil_recove
  * Lua error (caught, a 500) instead of a SIGSEGV. Lua stack unchanged. */
 void rs_lutil_guard_cstack(lua_State *L);
 
+/* Finalizers never raise: a __gc function set through newproxy's
+ * metatable, ffi.gc or ffi.metatype runs protected, its error logged
+ * ("Lua: error in a __gc finalizer (ignored): ...") instead of surfacing
+ * in whatever Lua code the collector interrupted (LuaJIT 2.1-20230119
+ * rethrows it there, failing an unrelated request, or panicking outside a
+ * protected call). Lua stack unchanged. */
+void rs_lutil_guard_gc(lua_State *L);
+
 /* Bytes of C stack the calling thread has left (from pthread's bounds). */
 size_t rs_lutil_cstack_left(void);
 

@@ -43,7 +43,7 @@ ssr.route("GET", "/gc", function(req)
   return 200, "gc\n"
 end)
 ssr.route("GET", "/gc-quiet", function(req)
-  for i = 1, 50 do local t = newproxy(true) getmetatable(t).__gc = function() error("quiet gc boom") end end
+  for i = 1, 500 do local t = newproxy(true) getmetatable(t).__gc = function() error("quiet gc boom") end end
   return 200, "made\n"
 end)
 ssr.route("GET", "/bomb", function(req)
@@ -179,29 +179,21 @@ def test_c_recursion_is_a_lua_error():
 
 
 def test_gc_finalizer_errors_never_exit():
-    # A finalizer's error surfaces in whatever Lua runs when the collector
-    # calls it (LuaJIT 2.1-20230119 rethrows it there): that request may get
-    # a 500, the process never exits, and once the garbage is gone every
-    # request is fine again.
+    # A finalizer's error is logged and goes no further: not into the hook
+    # that collected, nor into whatever request the collector interrupted.
     with Server(routes=ROUTES, config=CONFIG) as srv:
         for _ in range(5):
             r = get(srv, "/gc")
-            assert r.status in (200, 500), r
+            assert r.status == 200, r
         for _ in range(20):
             r = get(srv, "/gc-quiet")
-            assert r.status in (200, 500), r
-            for _ in range(2):
+            assert r.status == 200, r
+            for _ in range(3):
                 r = get(srv, "/hello")
-                assert r.status in (200, 500), r
+                assert r.status == 200, (r, srv.log()[-2000:])
         assert srv.proc.poll() is None
-        ok = 0
-        for _ in range(2000):
-            ok = ok + 1 if get(srv, "/hello").status == 200 else 0
-            if ok == 12:
-                break
-        assert ok == 12, srv.log()[-2000:]
         log = srv.log()
-        assert "gc boom" in log or "boom in __gc" in log, log[-2000:]
+        assert "error in a __gc finalizer (ignored)" in log and "boom in __gc" in log, log[-2000:]
 
 
 def test_memory_bomb_hits_the_cap():

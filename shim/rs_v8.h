@@ -237,6 +237,16 @@ char *rs_v8_result_take_html(rs_v8_engine_t *e, rs_v8_result_t *out);
  * call, so the watchdog and the owning thread agree on destroy. */
 int rs_v8_terminate(rs_v8_engine_t *e, uint64_t request_id);
 
+/* The JS prelude (shim/js: URL, streams, events, ES2023/2024 built-ins) that
+ * every new engine runs before its bundle. For benchmarks and tests only:
+ * OFF skips it, UNCACHED compiles it in full for every engine, CACHED (the
+ * default) compiles it once per process and consumes that code cache in
+ * later engines. Affects engines created afterwards; any thread. */
+enum { RS_V8_PRELUDE_OFF = 0, RS_V8_PRELUDE_UNCACHED = 1, RS_V8_PRELUDE_CACHED = 2 };
+void rs_v8_prelude_mode(int mode);
+/* Bytes of the prelude's process-wide code cache; 0 before the first engine. */
+size_t rs_v8_prelude_cache_size(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -123,6 +123,10 @@ inline rs_v8_engine_s *engine_of(v8::Isolate *iso) {
 // --- rs_v8_globals.cc: console, queueMicrotask, TextEncoder, TextDecoder.
 // Returns false with a pending exception if something could not be set.
 bool install_globals(v8::Isolate *iso, v8::Local<v8::Context> ctx);
+// --- rs_v8_prelude.cc: runs the JS prelude (shim/js) in a new context.
+// Returns false with a pending exception if it threw.
+bool run_prelude(v8::Isolate *iso, v8::Local<v8::Context> ctx);
+
 // The isolate's message listener: errors nobody caught (queueMicrotask
 // callbacks) go to the log.
 void on_message(v8::Local<v8::Message> msg, v8::Local<v8::Value> data);

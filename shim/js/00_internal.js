@@ -1,0 +1,45 @@
+// shim/js/00_internal.js: helpers shared by the prelude's files, on `$`.
+// The prelude runs in one strict-mode function (see embed.cmake); nothing
+// here reaches globalThis.
+
+// Defines a global the way a web platform interface is: writable,
+// configurable, not enumerable.
+$.defineGlobal = function (name, value) {
+  Object.defineProperty(globalThis, name, {
+    value, writable: true, enumerable: false, configurable: true,
+  });
+};
+
+// Makes the methods and accessors of a class's prototype (and of the class
+// itself) non-enumerable... they already are with class syntax; this only
+// adds Symbol.toStringTag like WebIDL interfaces have.
+$.tag = function (cls, name) {
+  Object.defineProperty(cls.prototype, Symbol.toStringTag, {
+    value: name || cls.name, writable: false, enumerable: false, configurable: true,
+  });
+};
+
+// Installs methods on a prototype as built-ins are: writable, configurable,
+// not enumerable; name and length from the function itself.
+$.defineMethods = function (target, methods) {
+  for (const key of Reflect.ownKeys(methods)) {
+    const d = Object.getOwnPropertyDescriptor(methods, key);
+    if (Object.prototype.hasOwnProperty.call(target, key)) continue;
+    Object.defineProperty(target, key, {
+      value: d.value, writable: true, enumerable: false, configurable: true,
+    });
+  }
+};
+
+$.promiseResolve = (v) => Promise.resolve(v);
+$.promiseReject = (e) => Promise.reject(e);
+// A promise with its resolve and reject functions.
+$.deferred = function () {
+  let resolve, reject;
+  const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
+  return { promise, resolve, reject };
+};
+// Marks a promise as handled (no "unhandled rejection" for it).
+$.setHandled = function (p) { p.then(undefined, () => {}); };
+$.queueMicrotask = (f) => queueMicrotask(f);
+$.isObject = (v) => (typeof v === 'object' && v !== null) || typeof v === 'function';

@@ -33,11 +33,14 @@ $.defineMethods = function (target, methods) {
 
 $.promiseResolve = (v) => Promise.resolve(v);
 $.promiseReject = (e) => Promise.reject(e);
-// A promise with its resolve and reject functions.
+// A promise with its resolve and reject functions, and whether it settled.
 $.deferred = function () {
-  let resolve, reject;
-  const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
-  return { promise, resolve, reject };
+  const d = { promise: null, resolve: null, reject: null, settled: false };
+  d.promise = new Promise((res, rej) => {
+    d.resolve = (v) => { d.settled = true; res(v); };
+    d.reject = (e) => { d.settled = true; rej(e); };
+  });
+  return d;
 };
 // Marks a promise as handled (no "unhandled rejection" for it).
 $.setHandled = function (p) { p.then(undefined, () => {}); };

@@ -14,6 +14,10 @@ const toLength = (v) => {
   const n = toIntegerOrInfinity(v);
   return n <= 0 ? 0 : Math.min(n, Number.MAX_SAFE_INTEGER);
 };
+const toObject = (v, what) => {
+  if (v === undefined || v === null) throw new TypeError('Array.prototype.' + what + ' called on null or undefined');
+  return Object(v);
+};
 const arrayCreate = (len) => {
   if (len > 4294967295) throw new RangeError('Invalid array length');
   return new Array(len);
@@ -21,7 +25,7 @@ const arrayCreate = (len) => {
 
 const arrayMethods = {
   toReversed() {
-    const o = Object(this);
+    const o = toObject(this, 'toReversed');
     const len = toLength(o.length);
     const a = arrayCreate(len);
     for (let k = 0; k < len; k++) a[k] = o[len - k - 1];
@@ -30,14 +34,14 @@ const arrayMethods = {
   toSorted(comparefn) {
     if (comparefn !== undefined && typeof comparefn !== 'function')
       throw new TypeError('The comparison function must be either a function or undefined');
-    const o = Object(this);
+    const o = toObject(this, 'toSorted');
     const len = toLength(o.length);
     const a = arrayCreate(len);
     for (let k = 0; k < len; k++) a[k] = o[k];
     return Array.prototype.sort.call(a, comparefn);
   },
   toSpliced(start, skipCount, ...items) {
-    const o = Object(this);
+    const o = toObject(this, 'toSpliced');
     const len = toLength(o.length);
     const rel = toIntegerOrInfinity(start);
     const actualStart = rel === -Infinity ? 0 : rel < 0 ? Math.max(len + rel, 0) : Math.min(rel, len);
@@ -55,7 +59,7 @@ const arrayMethods = {
     return a;
   },
   with(index, value) {
-    const o = Object(this);
+    const o = toObject(this, 'with');
     const len = toLength(o.length);
     const rel = toIntegerOrInfinity(index);
     const actual = rel >= 0 ? rel : len + rel;
@@ -108,7 +112,7 @@ $.defineMethods(TAProto, {
     const rel = toIntegerOrInfinity(index);
     const actual = rel >= 0 ? rel : len + rel;
     const kind = taTag.call(this);
-    const v = kind === 'BigInt64Array' || kind === 'BigUint64Array' ? BigInt(value) : +value;
+    const v = kind === 'BigInt64Array' ? BigInt.asIntN(64, value) : kind === 'BigUint64Array' ? BigInt.asUintN(64, value) : +value;
     if (!(actual >= 0 && actual < taLength.call(this))) throw new RangeError('Invalid typed array index');
     const a = taCreateSameType(this, len);
     for (let k = 0; k < len; k++) a[k] = k === actual ? v : this[k];

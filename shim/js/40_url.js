@@ -184,10 +184,10 @@ function domainToASCII(domain, beStrict) {
       const dec = punyDecode(label.slice(4));
       if (dec === null || dec === '' || !/[^\u0000-\u007f]/.test(dec)) return null;
       if (dec !== dec.normalize('NFC') || dec !== dec.toLowerCase()) return null;
-      if (FORBIDDEN_DOMAIN.test(dec)) return null;
+      if (FORBIDDEN_DOMAIN.test(dec) || /[\u0080-\u00a0]/.test(dec)) return null;
     } else if (/[^\u0000-\u007f]/.test(label)) {
       if (/^[\u0300-\u036f]/.test(label)) return null;  // a label starting with a combining mark
-      if (/[\ufffd\ud800-\udfff]/.test(label)) return null;
+      if (/\ufffd/.test(label)) return null;
       const enc = punyEncode(label);
       if (enc === null) return null;
       label = 'xn--' + enc;
@@ -368,7 +368,6 @@ const newRecord = () => ({
   scheme: '', username: '', password: '', host: null, port: null,
   path: [], opaque: false, query: null, fragment: null,
 });
-const cloneRecord = (u) => ({ ...u, path: u.opaque ? u.path : u.path.slice() });
 
 // Parses input against base (a record or null); with url and stateOverride,
 // modifies url (the setters). Returns the record, FAIL, or for an override
@@ -509,7 +508,7 @@ function basicParse(input, base, url, stateOverride) {
             buffer = '';
             if (stateOverride) return url;
           }
-          if (stateOverride) return FAIL;
+          if (stateOverride) return url;
           state = S.PATH_START; p--;
         } else return FAIL;
         break;
@@ -589,10 +588,7 @@ function basicParse(input, base, url, stateOverride) {
       case S.OPAQUE_PATH:
         if (ch === 0x3f) { url.query = ''; state = S.QUERY; }
         else if (ch === 0x23) { url.fragment = ''; state = S.FRAGMENT; }
-        else if (ch === 0x20) {
-          const n = c[p + 1];
-          url.path += n === 0x3f || n === 0x23 ? '%20' : ' ';
-        } else if (ch !== EOF_) url.path += encodeCp(ch, inC0);
+        else if (ch !== EOF_) url.path += encodeCp(ch, inC0);
         break;
       case S.QUERY:
         if ((!stateOverride && ch === 0x23) || ch === EOF_) {
@@ -605,7 +601,7 @@ function basicParse(input, base, url, stateOverride) {
         if (ch !== EOF_) url.fragment += encodeCp(ch, inFragment);
         break;
     }
-    if (ch === EOF_) break;
+    if (p >= c.length) break;
   }
   return url;
 }
@@ -759,15 +755,13 @@ class URL {
   set host(v) {
     const s = urlState(this);
     if (s.rec.opaque) return;
-    const copy = cloneRecord(s.rec);
-    if (basicParse(toUSV(v), null, copy, S.HOST) !== FAIL) s.rec = copy;
+    basicParse(toUSV(v), null, s.rec, S.HOST);
   }
   get hostname() { const r = urlState(this).rec; return r.host === null ? '' : r.host; }
   set hostname(v) {
     const s = urlState(this);
     if (s.rec.opaque) return;
-    const copy = cloneRecord(s.rec);
-    if (basicParse(toUSV(v), null, copy, S.HOSTNAME) !== FAIL) s.rec = copy;
+    basicParse(toUSV(v), null, s.rec, S.HOSTNAME);
   }
   get port() { const r = urlState(this).rec; return r.port === null ? '' : String(r.port); }
   set port(v) {
@@ -775,16 +769,14 @@ class URL {
     if (cannotHaveCredentialsOrPort(s.rec)) return;
     v = toUSV(v);
     if (v === '') { s.rec.port = null; return; }
-    const copy = cloneRecord(s.rec);
-    if (basicParse(v, null, copy, S.PORT) !== FAIL) s.rec = copy;
+    basicParse(v, null, s.rec, S.PORT);
   }
   get pathname() { return serializePath(urlState(this).rec); }
   set pathname(v) {
     const s = urlState(this);
     if (s.rec.opaque) return;
-    const copy = cloneRecord(s.rec);
-    copy.path = [];
-    if (basicParse(toUSV(v), null, copy, S.PATH_START) !== FAIL) s.rec = copy;
+    s.rec.path = [];
+    basicParse(toUSV(v), null, s.rec, S.PATH_START);
   }
   get search() { const q = urlState(this).rec.query; return q === null || q === '' ? '' : '?' + q; }
   set search(v) {

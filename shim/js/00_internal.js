@@ -46,3 +46,19 @@ $.deferred = function () {
 $.setHandled = function (p) { p.then(undefined, () => {}); };
 $.queueMicrotask = (f) => queueMicrotask(f);
 $.isObject = (v) => (typeof v === 'object' && v !== null) || typeof v === 'function';
+
+// Lazy globals: $.lazyModule(names, init) registers globals whose module
+// body (init) runs on the first access of any of them. The prelude returns
+// the registry (name -> function giving the value) to the shim, which
+// defines each as a V8 lazy data property: to JS it is an ordinary data
+// property (writable, configurable, not enumerable, a plain value for
+// getOwnPropertyDescriptor), materialized on first use, so a render that
+// never touches URL or streams never runs their code. Returns a function
+// that loads the module (for the prelude's other files).
+$.lazy = Object.create(null);
+$.lazyModule = function (names, init) {
+  let exports = null;
+  const load = () => exports || (exports = init());
+  for (const n of names) $.lazy[n] = () => load()[n];
+  return load;
+};

@@ -8,6 +8,7 @@
 // code points; the bidi and joiner rules (CheckBidi, CheckJoiners) and the
 // full disallowed table are not applied.
 
+$.loadURL = $.lazyModule(['URL', 'URLSearchParams'], () => {
 const EOF_ = -1;
 const SPECIAL = { 'ftp': 21, 'file': null, 'http': 80, 'https': 443, 'ws': 80, 'wss': 443 };
 const isSpecialScheme = (s) => Object.prototype.hasOwnProperty.call(SPECIAL, s);
@@ -944,5 +945,5 @@ function makeIterator(params, kind) {
   return it;
 }
 
-$.defineGlobal('URL', URL);
-$.defineGlobal('URLSearchParams', URLSearchParams);
+return { URL, URLSearchParams };
+});

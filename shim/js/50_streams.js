@@ -7,6 +7,10 @@
 // not detached (V8 10.2 has no ArrayBuffer transfer); tee of a byte stream
 // makes two default-read branches sharing each chunk's bytes by copy.
 
+$.loadStreams = $.lazyModule(['ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader',
+  'ReadableStreamDefaultController', 'ReadableByteStreamController', 'ReadableStreamBYOBRequest',
+  'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController',
+  'TransformStream', 'TransformStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy'], () => {
 const resolved = (v) => Promise.resolve(v);
 const rejected = (e) => Promise.reject(e);
 const newPromise = () => $.deferred();
@@ -1653,6 +1657,6 @@ for (const name of Object.keys(classes)) {
   for (const k of Object.getOwnPropertyNames(cls.prototype))
     if (k !== 'constructor' && k[0] !== '_') Object.defineProperty(cls.prototype, k, { enumerable: true });
   $.tag(cls, name);
-  $.defineGlobal(name, cls);
 }
-$.streams = { createRS, createWS, rsdcEnqueue, rsdcClose, rsdcError, TransformStream };
+return classes;
+});

@@ -1,6 +1,8 @@
 // shim/js/60_encoding_streams.js: TextEncoderStream and TextDecoderStream
 // (Encoding Standard) over the shim's TextEncoder and TextDecoder (UTF-8).
 
+$.lazyModule(['TextEncoderStream', 'TextDecoderStream'], () => {
+const { TransformStream } = $.loadStreams();
 const ENC = new WeakMap(), DEC = new WeakMap();
 const encState = (o) => { const s = ENC.get(o); if (!s) throw new TypeError('Illegal invocation'); return s; };
 const decState = (o) => { const s = DEC.get(o); if (!s) throw new TypeError('Illegal invocation'); return s; };
@@ -9,7 +11,7 @@ class TextEncoderStream {
   constructor() {
     const encoder = new TextEncoder();
     let pending = null;  // a high surrogate waiting for its pair
-    const transform = new $.streams.TransformStream({
+    const transform = new TransformStream({
       transform(chunk, controller) {
         let s = String(chunk);
         if (pending !== null) { s = pending + s; pending = null; }
@@ -32,7 +34,7 @@ class TextEncoderStream {
 class TextDecoderStream {
   constructor(label = 'utf-8', options = undefined) {
     const decoder = new TextDecoder(label, options == null ? {} : options);
-    const transform = new $.streams.TransformStream({
+    const transform = new TransformStream({
       transform(chunk, controller) {
         if (!(chunk instanceof ArrayBuffer) && !ArrayBuffer.isView(chunk) &&
             !(typeof SharedArrayBuffer === 'function' && chunk instanceof SharedArrayBuffer))
@@ -57,5 +59,6 @@ for (const cls of [TextEncoderStream, TextDecoderStream]) {
   for (const k of Object.getOwnPropertyNames(cls.prototype))
     if (k !== 'constructor') Object.defineProperty(cls.prototype, k, { enumerable: true });
   $.tag(cls);
-  $.defineGlobal(cls.name, cls);
 }
+return { TextEncoderStream, TextDecoderStream };
+});

@@ -8,6 +8,9 @@
 # function, each in a block of its own: what a file declares stays private
 # to it unless it puts it on `$` (the prelude's internal namespace), and
 # nothing reaches globalThis except what a file defines there on purpose.
+# The script's value is [$.lazy, $.warmup]: the globals the shim defines
+# lazily (see 00_internal.js), and what it runs before making the code cache
+# (90_warmup.js).
 # The files must be ASCII (the shim hands the text to V8 as an external
 # one-byte string without copying it): write other characters as \u escapes.
 if(NOT OUT OR NOT FILES)
@@ -19,7 +22,7 @@ foreach(f IN LISTS FILES)
   get_filename_component(name "${f}" NAME)
   string(APPEND src "// ---- ${name}\n{\n${body}\n}\n")
 endforeach()
-string(APPEND src "})(globalThis);\n")
+string(APPEND src "return [$.lazy, $.warmup];\n})(globalThis);\n")
 string(LENGTH "${src}" len)
 string(HEX "${src}" hex)
 string(REGEX REPLACE "(..)" "0x\\1," hex "${hex}")

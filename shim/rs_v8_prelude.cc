@@ -100,20 +100,31 @@ bool install_lazy(v8::Isolate *iso, v8::Local<v8::Context> ctx, v8::Local<v8::Va
 
 // Once per process: the prelude compiled, run and warmed up (90_warmup.js,
 // which loads every lazy module and runs their common paths, promise jobs
-// included) in a scratch context of this isolate, then its code cache. A failure leaves no cache
+// included) in a scratch context of this isolate, then its code cache. The
+// scratch context gets no install_globals (they bind engine state, such as
+// the realm's Uint8Array, to the context they are installed in): it borrows
+// the few C++ globals the prelude calls from the engine's context `ctx`. A failure leaves no cache
 // (every engine then compiles the prelude itself).
-void make_cache(v8::Isolate *iso) {
+void make_cache(v8::Isolate *iso, v8::Local<v8::Context> ctx) {
   std::lock_guard<std::mutex> lk(g_mu);
   if (g_cache_made.load()) return;
   v8::HandleScope hs(iso);
   v8::Local<v8::Context> scratch = v8::Context::New(iso);
   if (!scratch.IsEmpty()) {
+    scratch->SetSecurityToken(ctx->GetSecurityToken());
     v8::Context::Scope cs(scratch);
     v8::TryCatch tc(iso);
+    for (const char *name : {"TextEncoder", "TextDecoder", "queueMicrotask"}) {
+      v8::Local<v8::String> key = v8::String::NewFromUtf8(iso, name).ToLocalChecked();
+      v8::Local<v8::Value> v;
+      if (ctx->Global()->Get(ctx, key).ToLocal(&v) && !v->IsUndefined() &&
+          scratch->Global()->Set(scratch, key, v).IsNothing())
+        break;
+    }
     v8::Local<v8::Script> script;
     v8::Local<v8::Value> reg;
     v8::Local<v8::Value> warmup, ignored;
-    if (install_globals(iso, scratch) && compile(iso, scratch, false, &script) &&
+    if (compile(iso, scratch, false, &script) &&
         script->Run(scratch).ToLocal(&reg) && install_lazy(iso, scratch, reg) &&
         reg.As<v8::Array>()->Get(scratch, 1).ToLocal(&warmup) && warmup->IsFunction() &&
         warmup.As<v8::Function>()->Call(scratch, v8::Undefined(iso), 0, nullptr).ToLocal(&ignored)) {
@@ -141,7 +152,7 @@ bool rs__v8::run_prelude(v8::Isolate *iso, v8::Local<v8::Context> ctx) {
   int mode = g_mode.load();
   if (mode == RS_V8_PRELUDE_OFF) return true;
   bool cached = mode == RS_V8_PRELUDE_CACHED;
-  if (cached && !g_cache_made.load()) make_cache(iso);
+  if (cached && !g_cache_made.load()) make_cache(iso, ctx);
   v8::Local<v8::Script> script;
   v8::Local<v8::Value> reg;
   return compile(iso, ctx, cached, &script) && script->Run(ctx).ToLocal(&reg) &&

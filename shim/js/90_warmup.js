@@ -2,7 +2,9 @@
 // context, before it makes the prelude's code cache: the common paths of
 // each module, so that their functions are compiled and go into the cache
 // (a function V8 never ran has no bytecode to cache, and would be compiled
-// from source by every isolate at its first use).
+// from source by every isolate at its first use). The scratch context has
+// only TextEncoder, TextDecoder and queueMicrotask of the shim's C++
+// globals.
 $.warmup = function () {
   const u = new URL('https://user:pw@example.com:8080/a/../b/./c?d=e+f&g#h', 'http://base.test/x');
   u.searchParams.append('k', 'v w');
@@ -27,7 +29,6 @@ $.warmup = function () {
   AbortSignal.any([ac.signal]);
   ac.abort();
   [3, 1].toSorted(); [1].toReversed(); [1].with(0, 2); [1].toSpliced(0, 1);
-  const enc = new TextEncoder();
   const rs = new ReadableStream({
     start(c) { c.enqueue('a'); },
     pull(c) { c.close(); },
@@ -41,12 +42,12 @@ $.warmup = function () {
   const bs = new ReadableStream({
     type: 'bytes',
     pull(c) {
-      if (c.byobRequest) { c.byobRequest.view[0] = 1; c.byobRequest.respond(1); } else c.enqueue(enc.encode('b'));
+      if (c.byobRequest) { c.byobRequest.view[0] = 1; c.byobRequest.respond(1); } else c.enqueue(new Uint8Array([98]));
       c.close();
     },
   });
   bs.getReader({ mode: 'byob' }).read(new Uint8Array(4));
-  new ReadableStream({ type: 'bytes', start(c) { c.enqueue(enc.encode('x')); c.close(); } }).getReader().read();
+  new ReadableStream({ type: 'bytes', start(c) { c.enqueue(new Uint8Array([120])); c.close(); } }).getReader().read();
   ReadableStream.from(['x']).getReader().read();
   new CountQueuingStrategy({ highWaterMark: 1 });
   new ByteLengthQueuingStrategy({ highWaterMark: 1 });

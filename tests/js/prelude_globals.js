@@ -1,8 +1,21 @@
 // tests/js/prelude_globals.js: the prelude's globals look like a browser's
 // (writable, configurable, not enumerable), no helper leaks onto globalThis.
-globalThis.render = function () {
+globalThis.render = function (req) {
   const fails = [];
   const check = (c, what) => { if (!c) fails.push(what); };
+  if (req.path === '/lazy') {
+    // On a fresh engine: URL, the streams and the encoding streams are lazy
+    // globals, which behave as data properties before their first use too.
+    globalThis.TextEncoderStream = 1;
+    check(TextEncoderStream === 1, 'assign a lazy global');
+    check(delete globalThis.TextDecoderStream && !('TextDecoderStream' in globalThis), 'delete a lazy global');
+    const d = Object.getOwnPropertyDescriptor(globalThis, 'ReadableStream');
+    check(d && typeof d.value === 'function' && d.writable && !d.enumerable && d.configurable, 'lazy descriptor');
+    const { URL: U, ReadableStream: R } = globalThis;
+    check(U === URL && R === ReadableStream && URL === globalThis.URL, 'a lazy global keeps its identity');
+    check(new URLSearchParams('a=1').get('a') === '1', 'a lazy global works');
+    return fails.length ? fails.join('\n') : 'ok';
+  }
   const names = ['URL', 'URLSearchParams', 'atob', 'btoa', 'Event', 'EventTarget',
     'AbortController', 'AbortSignal', 'DOMException', 'ReadableStream', 'WritableStream',
     'TransformStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader',

@@ -87,7 +87,10 @@ static int eval_main(int argc, char **argv) {
 
 static void test_init(void) { ASSERT_EQ(rs_v8_init(2), 0); }
 
-static void test_globals(void) { expect_ok("prelude_globals.js", "/"); }
+static void test_globals(void) {
+  expect_ok("prelude_globals.js", "/");
+  expect_ok("prelude_globals.js", "/lazy");
+}
 static void test_es(void) { expect_ok("prelude_es.js", "/"); }
 static void test_base64(void) { expect_ok("prelude_base64.js", "/"); }
 static void test_events(void) { expect_ok("prelude_events.js", "/"); }

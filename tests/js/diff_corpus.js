@@ -10,14 +10,17 @@
   // test reports them apart. Relative references with a query or fragment
   // against a base with an opaque path must fail (basic URL parser, "no
   // scheme state"), and "../.." against foo://h/a/b leaves the path [""],
-  // serialized "foo://h/".
+  // serialized "foo://h/"; the port setter given "%41" (not a digit) must
+  // leave the port alone (basic URL parser, "port state": failure), where
+  // Node 20 removes it.
+  const knownPortSetter = /^gen set .* port "%41"$/;
   const known = new Set([
     'url "../.." "foo://h/a/b"',
     'url "g;x?y#s" "foo:opaque"', 'url "g#s/../x" "foo:opaque"', 'url "x?a=1&b=2#h" "foo:opaque"',
     'url "g;x?y#s" "about:blank"', 'url "g#s/../x" "about:blank"', 'url "x?a=1&b=2#h" "about:blank"',
   ]);
   const run = (label, f) => {
-    if (known.has(label)) label = 'known ' + label;
+    if (known.has(label) || knownPortSetter.test(label)) label = 'known ' + label;
     let out;
     try { out = f(); } catch (e) { out = errName(e); }
     let json;
@@ -94,6 +97,27 @@
   for (const base of bases)
     for (const input of inputs)
       run('url ' + JSON.stringify(input) + ' ' + JSON.stringify(base), () => fields(base === undefined ? new URL(input) : new URL(input, base)));
+  // Generated: URLs put together from tricky pieces by a seeded generator
+  // (the same sequence in both runtimes), parsed alone and against a base.
+  let seed = 12345;
+  const rnd = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+  const pick = (a) => a[rnd(a.length)];
+  const schemes = ['http:', 'https:', 'HTTP:', 'ws:', 'file:', 'foo:', 'ftp:', 'blob:', '', 'a1+.-:'];
+  const slashes = ['//', '/', '', '\\\\', '///', '/\\'];
+  const users = ['', 'u@', 'u:p@', ':@', 'a b:c@', '%40@', 'u@x@'];
+  const hosts = ['example.com', 'EXAMPLE.com.', '127.0.0.1', '0x7F.0.0.1', '1.2.3', '[::1]', '[1:2::3:4]', 'xn--nxasmq6b.com',
+    '\u00e9.fr', 'a%41b', '', 'localhost', '0300.0250.0.1', '[::ffff:1.2.3.4]', 'h_x', '999999999999', '1.2.3.4.5', 'x..y'];
+  const ports = ['', ':', ':80', ':443', ':21', ':0', ':65536', ':8080', ':0x50', ':00080'];
+  const segs = ['a', '..', '.', '%2e', '%2E%2e', '', 'b c', '\u00fc', '%41', 'x|y', 'C:', 'c|', '~', "'", '"', '{}', '^', '`', 'q?', 'h#', '\\', '%', '%zz'];
+  const queries = ['', '?', '?a=b', "?'x'", '?a=\u00e9&b=%20', '?#', '?a b', '?\u0000'];
+  const frags = ['', '#', '#f', '#a b', '#\u00e9', "#'", '#`'];
+  for (let i = 0; i < 600; i++) {
+    let path = '';
+    for (let k = rnd(4); k > 0; k--) path += (rnd(5) ? '/' : '\\') + pick(segs);
+    const input = pick(schemes) + pick(slashes) + pick(users) + pick(hosts) + pick(ports) + path + pick(queries) + pick(frags);
+    const base = rnd(3) === 0 ? 'https://b.test/x/y?q#f' : undefined;
+    run('gen ' + JSON.stringify(input) + ' ' + JSON.stringify(base), () => fields(base === undefined ? new URL(input) : new URL(input, base)));
+  }
   run('url bad base', () => fields(new URL('x', 'not a url')));
   run('canParse', () => [URL.canParse('http://x'), URL.canParse('x'), URL.canParse('x', 'http://y/'), URL.canParse('http://[')]);
   run('toJSON', () => JSON.stringify({ u: new URL('http://x/\u00e9') }));
@@ -142,6 +166,21 @@
       u[key] = value;
       return fields(u);
     });
+
+  // Generated setter cases: a URL, a setter, a value, from a seeded generator.
+  const setHrefs = ['http://u:p@h.test:81/a/b?q=1#f', 'https://h.test/', 'file:///C:/a', 'file://srv/x', 'foo://h/p?q',
+    'foo:opaque path ', 'ws://[::1]:99/', 'blob:https://h/x', 'mailto:a@b', 'http://1.2.3.4/'];
+  const setKeys = ['protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'];
+  const setValues = ['', 'x', 'https', 'file', 'foo', 'x:1', '[::2]', '\u00e9', 'a b', '/a/../b', '?a=1', '#h', '99999',
+    '8080x', 'a@b', 'a:b', '%41', 'C|', '\\x', 'xn--ls8h', '0x10.1', "'", '\u0000', ' 1 '];
+  for (let i = 0; i < 400; i++) {
+    const href = pick(setHrefs), key = pick(setKeys), value = pick(setValues);
+    run('gen set ' + JSON.stringify(href) + ' ' + key + ' ' + JSON.stringify(value), () => {
+      const u = new URL(href);
+      u[key] = value;
+      return fields(u).concat([u.searchParams.toString()]);
+    });
+  }
 
   // ---------------------------------------------------------------- URLSearchParams
   const qs = ['', '?', '?a=1', 'a=1&b=2&a=3', 'a', 'a=', '=b', '&&a=1&&', 'a=1=2', '+a+=+b+', '%20%2B%zz%',

@@ -10,9 +10,8 @@ $.defineGlobal = function (name, value) {
   });
 };
 
-// Makes the methods and accessors of a class's prototype (and of the class
-// itself) non-enumerable... they already are with class syntax; this only
-// adds Symbol.toStringTag like WebIDL interfaces have.
+// Gives a class's prototype the Symbol.toStringTag WebIDL interfaces have
+// ("[object URL]").
 $.tag = function (cls, name) {
   Object.defineProperty(cls.prototype, Symbol.toStringTag, {
     value: name || cls.name, writable: false, enumerable: false, configurable: true,
@@ -31,8 +30,6 @@ $.defineMethods = function (target, methods) {
   }
 };
 
-$.promiseResolve = (v) => Promise.resolve(v);
-$.promiseReject = (e) => Promise.reject(e);
 // A promise with its resolve and reject functions, and whether it settled.
 $.deferred = function () {
   const d = { promise: null, resolve: null, reject: null, settled: false };
@@ -42,9 +39,6 @@ $.deferred = function () {
   });
   return d;
 };
-// Marks a promise as handled (no "unhandled rejection" for it).
-$.setHandled = function (p) { p.then(undefined, () => {}); };
-$.queueMicrotask = (f) => queueMicrotask(f);
 $.isObject = (v) => (typeof v === 'object' && v !== null) || typeof v === 'function';
 
 // Lazy globals: $.lazyModule(names, init) registers globals whose module

@@ -8,6 +8,8 @@
 // code points; the bidi and joiner rules (CheckBidi, CheckJoiners) and the
 // full disallowed table are not applied.
 
+// The module body runs on the first use of one of its globals (see
+// $.lazyModule in 00_internal.js); it is not indented.
 $.loadURL = $.lazyModule(['URL', 'URLSearchParams'], () => {
 const EOF_ = -1;
 const SPECIAL = { 'ftp': 21, 'file': null, 'http': 80, 'https': 443, 'ws': 80, 'wss': 443 };

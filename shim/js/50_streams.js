@@ -7,6 +7,8 @@
 // not detached (V8 10.2 has no ArrayBuffer transfer); tee of a byte stream
 // makes two default-read branches sharing each chunk's bytes by copy.
 
+// The module body runs on the first use of one of its globals (see
+// $.lazyModule in 00_internal.js); it is not indented.
 $.loadStreams = $.lazyModule(['ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader',
   'ReadableStreamDefaultController', 'ReadableByteStreamController', 'ReadableStreamBYOBRequest',
   'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController',
@@ -18,7 +20,6 @@ const setHandled = (p) => { p.then(undefined, () => {}); return p; };
 const uponPromise = (p, onF, onR) => { p.then(onF, onR).then(undefined, rethrowLater); };
 const rethrowLater = (e) => { queueMicrotask(() => { throw e; }); };
 const transformPromise = (p, onF, onR) => p.then(onF, onR);
-const DOMEx = () => $.DOMException;
 function promiseCall(fn, thisArg, args) {
   try { return resolved(Reflect.apply(fn, thisArg, args)); } catch (e) { return rejected(e); }
 }
@@ -56,15 +57,11 @@ function enqueueValueWithSize(c, value, size) {
 }
 const peekQueueValue = (c) => c._queue[0].value;
 function resetQueue(c) { c._queue = []; c._queueTotalSize = 0; }
-const brand = (cls, o, name) => {
-  if (!(o instanceof cls) || !o.__brand) throw new TypeError('Illegal invocation: not a ' + name);
-};
 
 // The internal slots live on non-enumerable, prelude-private symbols.
 const K = (n) => Symbol(n);
 const $state = K('state'), $reader = K('reader'), $storedError = K('storedError'),
-  $disturbed = K('disturbed'), $controller = K('controller'), $stream = K('stream'),
-  $closed = K('closed'), $readRequests = K('readRequests'), $writer = K('writer');
+  $disturbed = K('disturbed'), $controller = K('controller'), $writer = K('writer');
 const slot = (o, s, v) => Object.defineProperty(o, s, { value: v, writable: true, enumerable: false, configurable: false });
 
 // =====================================================================

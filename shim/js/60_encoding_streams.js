@@ -1,6 +1,8 @@
 // shim/js/60_encoding_streams.js: TextEncoderStream and TextDecoderStream
 // (Encoding Standard) over the shim's TextEncoder and TextDecoder (UTF-8).
 
+// The module body runs on the first use of one of its globals (see
+// $.lazyModule in 00_internal.js); it is not indented.
 $.lazyModule(['TextEncoderStream', 'TextDecoderStream'], () => {
 const { TransformStream } = $.loadStreams();
 const ENC = new WeakMap(), DEC = new WeakMap();

@@ -100,8 +100,10 @@ static void test_compare(void) {
     a += la + (ea ? 1 : 0);
     b += lb + (eb ? 1 : 0);
   }
-  fprintf(stderr, "# %d cases: %d identical, %d known Node 20 divergences (%d of them now identical), %d differ\n",
-          cases, same, known, known_same, differ);
+  fprintf(stderr,
+          "# %d cases: %d identical (%d of them labelled known), %d known Node 20 divergences, "
+          "%d differ\n",
+          cases, same, known_same, known, differ);
   ASSERT(cases > 1000);
   ASSERT_EQ(differ, 0);
 }

@@ -13,7 +13,8 @@
 $.loadURL = $.lazyModule(['URL', 'URLSearchParams'], () => {
 const EOF_ = -1;
 const SPECIAL = { 'ftp': 21, 'file': null, 'http': 80, 'https': 443, 'ws': 80, 'wss': 443 };
-const isSpecialScheme = (s) => Object.prototype.hasOwnProperty.call(SPECIAL, s);
+const isSpecialScheme = (s) =>
+  s === 'http' || s === 'https' || s === 'file' || s === 'ws' || s === 'wss' || s === 'ftp';
 const defaultPort = (s) => (isSpecialScheme(s) ? SPECIAL[s] : null);
 
 const isAlpha = (c) => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
@@ -56,7 +57,7 @@ function encodeString(s, set, spaceAsPlus) {
 // USVString conversion: lone surrogates become U+FFFD.
 const toUSV = (v) => {
   const s = String(v);
-  return typeof s.toWellFormed === 'function' ? s.toWellFormed() : s;
+  return /[\ud800-\udfff]/.test(s) ? s.toWellFormed() : s;
 };
 
 let utf8dec = null;
@@ -332,7 +333,7 @@ function parseHost(input, isOpaque) {
     if (FORBIDDEN_HOST.test(input)) return null;
     return encodeString(input, inC0);
   }
-  const domain = utf8Decode(percentDecode(input));
+  const domain = input.indexOf('%') < 0 ? input : utf8Decode(percentDecode(input));
   const ascii = domainToASCII(domain, false);
   if (ascii === null || ascii === '') return null;
   if (FORBIDDEN_DOMAIN.test(ascii)) return null;
@@ -375,6 +376,19 @@ const newRecord = () => ({
 // Parses input against base (a record or null); with url and stateOverride,
 // modifies url (the setters). Returns the record, FAIL, or for an override
 // run, a value that is only compared to FAIL.
+const cpString = (c) => (c < 0x10000 ? String.fromCharCode(c) : String.fromCodePoint(c));
+function codePoints(s) {
+  const out = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) { out.push(((c - 0xd800) << 10) + (d - 0xdc00) + 0x10000); i++; continue; }
+    }
+    out.push(c);
+  }
+  return out;
+}
 function basicParse(input, base, url, stateOverride) {
   if (!url) {
     url = newRecord();
@@ -382,19 +396,18 @@ function basicParse(input, base, url, stateOverride) {
   }
   input = input.replace(/[\t\n\r]/g, '');
   let state = stateOverride || S.SCHEME_START;
-  const c = Array.from(input, (ch) => ch.codePointAt(0));
+  const c = codePoints(input);
   let buffer = '', atSignSeen = false, insideBrackets = false, passwordTokenSeen = false;
   for (let p = 0; ; p++) {
     const ch = p < c.length ? c[p] : EOF_;
-    const chs = ch === EOF_ ? '' : String.fromCodePoint(ch);
     switch (state) {
       case S.SCHEME_START:
-        if (isAlpha(ch)) { buffer += chs.toLowerCase(); state = S.SCHEME; }
+        if (isAlpha(ch)) { buffer += String.fromCharCode(ch | 0x20); state = S.SCHEME; }
         else if (!stateOverride) { state = S.NO_SCHEME; p--; }
         else return FAIL;
         break;
       case S.SCHEME:
-        if (isAlnum(ch) || ch === 0x2b || ch === 0x2d || ch === 0x2e) buffer += chs.toLowerCase();
+        if (isAlnum(ch) || ch === 0x2b || ch === 0x2d || ch === 0x2e) buffer += String.fromCharCode(isAlpha(ch) ? ch | 0x20 : ch);
         else if (ch === 0x3a) {
           if (stateOverride) {
             if (isSpecialScheme(url.scheme) !== isSpecialScheme(buffer)) return url;
@@ -474,7 +487,7 @@ function basicParse(input, base, url, stateOverride) {
           p -= Array.from(buffer).length + 1;
           buffer = '';
           state = S.HOST;
-        } else buffer += chs;
+        } else buffer += cpString(ch);
         break;
       case S.HOST:
       case S.HOSTNAME:
@@ -497,11 +510,11 @@ function basicParse(input, base, url, stateOverride) {
         } else {
           if (ch === 0x5b) insideBrackets = true;
           if (ch === 0x5d) insideBrackets = false;
-          buffer += chs;
+          buffer += cpString(ch);
         }
         break;
       case S.PORT:
-        if (isDigit(ch)) buffer += chs;
+        if (isDigit(ch)) buffer += cpString(ch);
         else if (ch === EOF_ || ch === 0x2f || ch === 0x3f || ch === 0x23 ||
                  (isSpecialScheme(url.scheme) && ch === 0x5c) || stateOverride) {
           if (buffer !== '') {
@@ -559,7 +572,7 @@ function basicParse(input, base, url, stateOverride) {
             if (stateOverride) return url;
             buffer = ''; state = S.PATH_START;
           }
-        } else buffer += chs;
+        } else buffer += cpString(ch);
         break;
       case S.PATH_START:
         if (isSpecialScheme(url.scheme)) {
@@ -598,7 +611,7 @@ function basicParse(input, base, url, stateOverride) {
           url.query += encodeString(buffer, isSpecialScheme(url.scheme) ? inSpecialQuery : inQuery);
           buffer = '';
           if (ch === 0x23) { url.fragment = ''; state = S.FRAGMENT; }
-        } else if (ch !== EOF_) buffer += chs;
+        } else if (ch !== EOF_) buffer += cpString(ch);
         break;
       case S.FRAGMENT:
         if (ch !== EOF_) url.fragment += encodeCp(ch, inFragment);
@@ -655,10 +668,13 @@ function formParse(input) {
     const i = seq.indexOf('=');
     const name = i >= 0 ? seq.slice(0, i) : seq;
     const value = i >= 0 ? seq.slice(i + 1) : '';
-    out.push([utf8Decode(percentDecode(name.replace(/\+/g, ' '))),
-              utf8Decode(percentDecode(value.replace(/\+/g, ' ')))]);
+    out.push([formDecode(name), formDecode(value)]);
   }
   return out;
+}
+function formDecode(s) {
+  if (s.indexOf('+') >= 0) s = s.replace(/\+/g, ' ');
+  return s.indexOf('%') < 0 ? s : utf8Decode(percentDecode(s));
 }
 function formSerialize(list) {
   let out = '';
@@ -670,21 +686,24 @@ function formSerialize(list) {
 }
 
 // ---- URL
-const URLS = new WeakMap();  // URL -> { rec, params }
+// The state of a URL ({ rec, params }) and of a URLSearchParams
+// ({ list, url }) are private fields (cheaper than WeakMaps); these read
+// them, throwing a TypeError for another receiver. Set by the classes'
+// static blocks.
+let urlStateOf, paramsStateOf;
 const urlState = (u) => {
-  const s = URLS.get(u);
+  const s = urlStateOf(u);
   if (!s) throw new TypeError('Receiver must be an instance of class URL');
   return s;
 };
-const PARAMS = new WeakMap();  // URLSearchParams -> { list, url }
 const paramsState = (p) => {
-  const s = PARAMS.get(p);
+  const s = paramsStateOf(p);
   if (!s) throw new TypeError("Value of 'this' must be of type URLSearchParams");
   return s;
 };
 function paramsUpdate(ps) {
   if (!ps.url) return;
-  const rec = URLS.get(ps.url).rec;
+  const rec = urlState(ps.url).rec;
   const q = formSerialize(ps.list);
   rec.query = q === '' ? null : q;
   if (q === '') stripTrailingSpacesFromOpaquePath(rec);
@@ -695,16 +714,32 @@ function stripTrailingSpacesFromOpaquePath(rec) {
 }
 const cannotHaveCredentialsOrPort = (r) => r.host === null || r.host === '' || r.scheme === 'file';
 
+// The last base parsed (renders resolve many URLs against one base); the
+// parser never modifies a base record.
+let lastBase = null, lastBaseRec = null;
 function parseWithBase(url, base) {
   let baseRec = null;
   if (base !== undefined) {
-    baseRec = basicParse(toUSV(base), null);
-    if (baseRec === FAIL) return FAIL;
+    const b = toUSV(base);
+    if (b === lastBase) baseRec = lastBaseRec;
+    else {
+      baseRec = basicParse(b, null);
+      if (baseRec === FAIL) return FAIL;
+      lastBase = b;
+      lastBaseRec = baseRec;
+    }
   }
   return basicParse(toUSV(url), baseRec);
 }
 
 class URL {
+  #state;
+  static {
+    urlStateOf = (u) => {
+      if (!$.isObject(u) || !(#state in u)) throw new TypeError('Receiver must be an instance of class URL');
+      return u.#state;
+    };
+  }
   constructor(url, base = undefined) {
     if (arguments.length === 0)
       throw new TypeError("Failed to construct 'URL': 1 argument required, but only 0 present.");
@@ -716,11 +751,8 @@ class URL {
       if (base !== undefined) e.base = String(base);
       throw e;
     }
-    const state = { rec, params: null };
-    URLS.set(this, state);
-    const params = new URLSearchParams(rec.query || '');
-    PARAMS.get(params).url = this;
-    state.params = params;
+    // searchParams is made on first use (most renders never ask).
+    this.#state = { rec, params: null };
   }
   static canParse(url, base = undefined) {
     if (arguments.length === 0)
@@ -733,7 +765,7 @@ class URL {
     const rec = basicParse(toUSV(v), null);
     if (rec === FAIL) { const e = new TypeError('Invalid URL'); e.code = 'ERR_INVALID_URL'; e.input = String(v); throw e; }
     s.rec = rec;
-    PARAMS.get(s.params).list = formParse(rec.query || '');
+    if (s.params) paramsState(s.params).list = formParse(rec.query || '');
   }
   get origin() { return serializeOrigin(urlState(this).rec); }
   get protocol() { return urlState(this).rec.scheme + ':'; }
@@ -787,16 +819,23 @@ class URL {
     v = toUSV(v);
     if (v === '') {
       s.rec.query = null;
-      PARAMS.get(s.params).list = [];
+      if (s.params) paramsState(s.params).list = [];
       stripTrailingSpacesFromOpaquePath(s.rec);
       return;
     }
     const input = v[0] === '?' ? v.slice(1) : v;
     s.rec.query = '';
     basicParse(input, null, s.rec, S.QUERY);
-    PARAMS.get(s.params).list = formParse(input);
+    if (s.params) paramsState(s.params).list = formParse(input);
   }
-  get searchParams() { return urlState(this).params; }
+  get searchParams() {
+    const s = urlState(this);
+    if (!s.params) {
+      s.params = new URLSearchParams(s.rec.query || '');
+      paramsState(s.params).url = this;
+    }
+    return s.params;
+  }
   get hash() { const f = urlState(this).rec.fragment; return f === null || f === '' ? '' : '#' + f; }
   set hash(v) {
     const s = urlState(this);
@@ -818,9 +857,16 @@ $.tag(URL);
 
 // ---- URLSearchParams
 class URLSearchParams {
+  #state;
+  static {
+    paramsStateOf = (p) => {
+      if (!$.isObject(p) || !(#state in p)) throw new TypeError("Value of 'this' must be of type URLSearchParams");
+      return p.#state;
+    };
+  }
   constructor(init = undefined) {
     const state = { list: [], url: null };
-    PARAMS.set(this, state);
+    this.#state = state;
     if (init === undefined || init === null) return;
     if (typeof init === 'object' || typeof init === 'function') {
       const iter = init[Symbol.iterator];

@@ -4,8 +4,7 @@
 // pipeThrough, async iteration, ReadableStream.from), WritableStream,
 // TransformStream, the two queuing strategies. Differences, all documented
 // in README "JavaScript environment": buffers handed to a byte stream are
-// not detached (V8 10.2 has no ArrayBuffer transfer); tee of a byte stream
-// makes two default-read branches sharing each chunk's bytes by copy.
+// not detached (V8 10.2 has no ArrayBuffer transfer).
 
 // The module body runs on the first use of one of its globals (see
 // $.lazyModule in 00_internal.js); it is not indented.
@@ -338,12 +337,15 @@ class ReadableStreamBYOBReader {
   releaseLock() {
     check(RSBR_BRAND, this, 'ReadableStreamBYOBReader');
     if (this._stream === undefined) return;
-    readerGenericRelease(this);
-    const e = new TypeError('Reader was released');
-    const reqs = this._readIntoRequests;
-    this._readIntoRequests = [];
-    for (const req of reqs) req.error(e);
+    byobReaderRelease(this);
   }
+}
+function byobReaderRelease(r) {
+  readerGenericRelease(r);
+  const e = new TypeError('Reader was released');
+  const reqs = r._readIntoRequests;
+  r._readIntoRequests = [];
+  for (const req of reqs) req.error(e);
 }
 function byobReaderRead(r, view, min, req) {
   const s = r._stream;
@@ -844,13 +846,15 @@ function rbscRespondWithNewView(c, view) {
   rbscRespondInternal(c, view.byteLength);
 }
 
-// ---- tee (the default algorithm, for both kinds of stream)
+// ---- tee: ReadableStreamDefaultTee, and ReadableByteStreamTee for byte
+// streams (whose branches are byte streams, each chunk copied for the
+// second branch).
 function rsTee(stream) {
+  if (RBSC_BRAND.has(stream[$controller])) return rsByteTee(stream);
   const reader = acquireDefaultReader(stream);
   let reading = false, readAgain = false, canceled1 = false, canceled2 = false;
   let reason1, reason2, branch1, branch2;
   const cancelPromise = newPromise();
-  const isBytes = RBSC_BRAND.has(stream[$controller]);
   const pullAlgorithm = () => {
     if (reading) { readAgain = true; return resolved(undefined); }
     reading = true;
@@ -858,10 +862,8 @@ function rsTee(stream) {
       chunk: (chunk) => {
         queueMicrotask(() => {
           readAgain = false;
-          let c1 = chunk, c2 = chunk;
-          if (isBytes && !canceled1 && !canceled2) c2 = new Uint8Array(chunk);
-          if (!canceled1) rsdcEnqueue(branch1[$controller], c1);
-          if (!canceled2) rsdcEnqueue(branch2[$controller], c2);
+          if (!canceled1) rsdcEnqueue(branch1[$controller], chunk);
+          if (!canceled2) rsdcEnqueue(branch2[$controller], chunk);
           reading = false;
           if (readAgain) pullAlgorithm();
         });
@@ -894,6 +896,135 @@ function rsTee(stream) {
     rsdcError(branch2[$controller], r);
     if (!canceled1 || !canceled2) cancelPromise.resolve(undefined);
   });
+  return [branch1, branch2];
+}
+
+function createByteStream(start, pull, cancel) {
+  const s = Object.create(ReadableStream.prototype);
+  initRS(s);
+  setUpRBSC(s, make(ReadableByteStreamController), start, pull, cancel, 0, undefined);
+  return s;
+}
+const cloneAsUint8Array = (v) => new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+function rsByteTee(stream) {
+  let reader = acquireDefaultReader(stream);
+  let reading = false, readAgain1 = false, readAgain2 = false, canceled1 = false, canceled2 = false;
+  let reason1, reason2, branch1, branch2;
+  const cancelPromise = newPromise();
+  const forwardReaderError = (thisReader) => {
+    uponPromise(thisReader._closedPromise.promise, undefined, (r) => {
+      if (thisReader !== reader) return;
+      rbscError(branch1[$controller], r);
+      rbscError(branch2[$controller], r);
+      if (!canceled1 || !canceled2) cancelPromise.resolve(undefined);
+    });
+  };
+  const cloneFailed = (e) => {
+    rbscError(branch1[$controller], e);
+    rbscError(branch2[$controller], e);
+    cancelPromise.resolve(rsCancel(stream, e));
+  };
+  const pullWithDefaultReader = () => {
+    if (RSBR_BRAND.has(reader)) {
+      byobReaderRelease(reader);
+      reader = acquireDefaultReader(stream);
+      forwardReaderError(reader);
+    }
+    defaultReaderRead(reader, {
+      chunk: (chunk) => {
+        queueMicrotask(() => {
+          readAgain1 = false; readAgain2 = false;
+          let chunk2 = chunk;
+          if (!canceled1 && !canceled2) {
+            try { chunk2 = cloneAsUint8Array(chunk); } catch (e) { cloneFailed(e); return; }
+          }
+          if (!canceled1) rbscEnqueue(branch1[$controller], chunk);
+          if (!canceled2) rbscEnqueue(branch2[$controller], chunk2);
+          reading = false;
+          if (readAgain1) pull1(); else if (readAgain2) pull2();
+        });
+      },
+      close: () => {
+        reading = false;
+        if (!canceled1) rbscClose(branch1[$controller]);
+        if (!canceled2) rbscClose(branch2[$controller]);
+        if (branch1[$controller]._pendingPullIntos.length > 0) rbscRespond(branch1[$controller], 0);
+        if (branch2[$controller]._pendingPullIntos.length > 0) rbscRespond(branch2[$controller], 0);
+        if (!canceled1 || !canceled2) cancelPromise.resolve(undefined);
+      },
+      error: () => { reading = false; },
+    });
+  };
+  const pullWithBYOBReader = (view, forBranch2) => {
+    if (RSDR_BRAND.has(reader)) {
+      defaultReaderRelease(reader);
+      reader = acquireBYOBReader(stream);
+      forwardReaderError(reader);
+    }
+    const byobBranch = forBranch2 ? branch2 : branch1;
+    const otherBranch = forBranch2 ? branch1 : branch2;
+    byobReaderRead(reader, view, 1, {
+      chunk: (chunk) => {
+        queueMicrotask(() => {
+          readAgain1 = false; readAgain2 = false;
+          const byobCanceled = forBranch2 ? canceled2 : canceled1;
+          const otherCanceled = forBranch2 ? canceled1 : canceled2;
+          if (!otherCanceled) {
+            let clone;
+            try { clone = cloneAsUint8Array(chunk); } catch (e) { cloneFailed(e); return; }
+            if (!byobCanceled) rbscRespondWithNewView(byobBranch[$controller], chunk);
+            rbscEnqueue(otherBranch[$controller], clone);
+          } else if (!byobCanceled) {
+            rbscRespondWithNewView(byobBranch[$controller], chunk);
+          }
+          reading = false;
+          if (readAgain1) pull1(); else if (readAgain2) pull2();
+        });
+      },
+      close: (chunk) => {
+        reading = false;
+        const byobCanceled = forBranch2 ? canceled2 : canceled1;
+        const otherCanceled = forBranch2 ? canceled1 : canceled2;
+        if (!byobCanceled) rbscClose(byobBranch[$controller]);
+        if (!otherCanceled) rbscClose(otherBranch[$controller]);
+        if (chunk !== undefined) {
+          if (!byobCanceled) rbscRespondWithNewView(byobBranch[$controller], chunk);
+          if (!otherCanceled && otherBranch[$controller]._pendingPullIntos.length > 0)
+            rbscRespond(otherBranch[$controller], 0);
+        }
+        if (!byobCanceled || !otherCanceled) cancelPromise.resolve(undefined);
+      },
+      error: () => { reading = false; },
+    });
+  };
+  const pull1 = () => {
+    if (reading) { readAgain1 = true; return resolved(undefined); }
+    reading = true;
+    const req = rbscGetBYOBRequest(branch1[$controller]);
+    if (req === null) pullWithDefaultReader(); else pullWithBYOBReader(req._view, false);
+    return resolved(undefined);
+  };
+  const pull2 = () => {
+    if (reading) { readAgain2 = true; return resolved(undefined); }
+    reading = true;
+    const req = rbscGetBYOBRequest(branch2[$controller]);
+    if (req === null) pullWithDefaultReader(); else pullWithBYOBReader(req._view, true);
+    return resolved(undefined);
+  };
+  const cancel1 = (reason) => {
+    canceled1 = true; reason1 = reason;
+    if (canceled2) cancelPromise.resolve(rsCancel(stream, [reason1, reason2]));
+    return cancelPromise.promise;
+  };
+  const cancel2 = (reason) => {
+    canceled2 = true; reason2 = reason;
+    if (canceled1) cancelPromise.resolve(rsCancel(stream, [reason1, reason2]));
+    return cancelPromise.promise;
+  };
+  const start = () => undefined;
+  branch1 = createByteStream(start, pull1, cancel1);
+  branch2 = createByteStream(start, pull2, cancel2);
+  forwardReaderError(reader);
   return [branch1, branch2];
 }
 

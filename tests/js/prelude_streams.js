@@ -104,6 +104,39 @@
       const names = await Promise.all([e1.getReader().read().catch((e) => e.name), e2.getReader().read().catch((e) => e.name)]);
       eq(names, ['RangeError', 'RangeError'], 'error in both branches');
     },
+    async byteStreamTee() {
+      let n = 0;
+      const rs = new ReadableStream({
+        type: 'bytes',
+        pull(c) {
+          n++;
+          if (n > 3) { c.close(); if (c.byobRequest) c.byobRequest.respond(0); return; }
+          const req = c.byobRequest;
+          if (req) { req.view[0] = n; req.respond(1); } else c.enqueue(new Uint8Array([n, n]));
+        },
+      });
+      const [a, b] = rs.tee();
+      // One branch read with a BYOB reader (branches of a byte stream are
+      // byte streams), the other with a default reader.
+      const ra = a.getReader({ mode: 'byob' });
+      const gotA = [];
+      const gotB = [];
+      const rb = b.getReader();
+      for (;;) {
+        const x = await ra.read(new Uint8Array(4));
+        if (x.done) break;
+        gotA.push(Array.from(x.value));
+      }
+      for (;;) {
+        const y = await rb.read();
+        if (y.done) break;
+        gotB.push(Array.from(y.value));
+      }
+      eq([gotA, gotB], [[[1], [2], [3]], [[1], [2], [3]]], 'byte tee branches');
+      const [c1, c2] = new ReadableStream({ type: 'bytes', start(c) { c.enqueue(new Uint8Array([9])); c.close(); } }).tee();
+      const v1 = (await c1.getReader().read()).value, v2 = (await c2.getReader().read()).value;
+      eq([Array.from(v1), Array.from(v2), v1.buffer !== v2.buffer], [[9], [9], true], 'second branch gets a copy');
+    },
     async pipeToBackpressure() {
       const log = [];
       let produced = 0;

@@ -2,14 +2,6 @@
 // The prelude runs in one strict-mode function (see embed.cmake); nothing
 // here reaches globalThis.
 
-// Defines a global the way a web platform interface is: writable,
-// configurable, not enumerable.
-$.defineGlobal = function (name, value) {
-  Object.defineProperty(globalThis, name, {
-    value, writable: true, enumerable: false, configurable: true,
-  });
-};
-
 // Gives a class's prototype the Symbol.toStringTag WebIDL interfaces have
 // ("[object URL]").
 $.tag = function (cls, name) {

@@ -1,6 +1,11 @@
 // shim/js/20_domexception.js: DOMException (WebIDL), when absent, and
 // atob/btoa (HTML's forgiving-base64).
 
+// The module body runs on the first use of one of its globals (see
+// $.lazyModule in 00_internal.js); it is not indented. DOMException is one
+// of them only when the engine has none.
+const nativeDOMException = typeof globalThis.DOMException === 'function' ? globalThis.DOMException : null;
+$.loadDOMException = $.lazyModule(nativeDOMException ? ['atob', 'btoa'] : ['DOMException', 'atob', 'btoa'], () => {
 const codes = {
   IndexSizeError: 1, HierarchyRequestError: 3, WrongDocumentError: 4,
   InvalidCharacterError: 5, NoModificationAllowedError: 7, NotFoundError: 8,
@@ -20,8 +25,8 @@ const legacy = [
   'DATA_CLONE_ERR',
 ];
 
-let DOMExceptionImpl = globalThis.DOMException;
-if (typeof DOMExceptionImpl !== 'function') {
+let DOMExceptionImpl = nativeDOMException;
+if (!DOMExceptionImpl) {
   const state = new WeakMap();
   const get = (self) => {
     const s = state.get(self);
@@ -55,7 +60,6 @@ if (typeof DOMExceptionImpl !== 'function') {
     Object.defineProperty(DOMExceptionImpl.prototype, k, d);
   });
   $.tag(DOMExceptionImpl, 'DOMException');
-  $.defineGlobal('DOMException', DOMExceptionImpl);
 }
 $.DOMException = DOMExceptionImpl;
 
@@ -102,5 +106,5 @@ function atob(data) {
   }
   return out;
 }
-$.defineGlobal('atob', atob);
-$.defineGlobal('btoa', btoa);
+return { DOMException: DOMExceptionImpl, atob, btoa };
+});

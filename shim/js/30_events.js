@@ -3,6 +3,11 @@
 // listeners, then the others, all AT_TARGET. An exception in a listener is
 // reported (logged as uncaught), never thrown to dispatchEvent's caller.
 
+// The module body runs on the first use of one of its globals (see
+// $.lazyModule in 00_internal.js); it is not indented. The streams load it
+// for the $.signal* helpers.
+$.loadEvents = $.lazyModule(['Event', 'EventTarget', 'AbortController', 'AbortSignal'], () => {
+$.loadDOMException();
 const EV = new WeakMap();  // Event -> its internal state
 const evState = (e) => {
   const s = EV.get(e);
@@ -301,9 +306,5 @@ class AbortController {
 }
 $.tag(AbortController);
 
-$.Event = Event;
-$.EventTarget = EventTarget;
-$.defineGlobal('Event', Event);
-$.defineGlobal('EventTarget', EventTarget);
-$.defineGlobal('AbortController', AbortController);
-$.defineGlobal('AbortSignal', AbortSignal);
+return { Event, EventTarget, AbortController, AbortSignal };
+});

@@ -12,6 +12,7 @@ $.loadStreams = $.lazyModule(['ReadableStream', 'ReadableStreamDefaultReader', '
   'ReadableStreamDefaultController', 'ReadableByteStreamController', 'ReadableStreamBYOBRequest',
   'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController',
   'TransformStream', 'TransformStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy'], () => {
+const { AbortController } = $.loadEvents();
 const resolved = (v) => Promise.resolve(v);
 const rejected = (e) => Promise.reject(e);
 const newPromise = () => $.deferred();

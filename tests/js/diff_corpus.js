@@ -316,5 +316,41 @@
   };
   for (const k of Object.keys(arrCases)) run('es ' + k, arrCases[k]);
 
+  // ---------------------------------------------------------------- built-in names
+  // Every own property of the standard built-ins (constructors, prototypes,
+  // namespaces) must be the same as in Node 20, but for what V8 10.2 lacks
+  // and JS cannot provide (README "JavaScript environment"), what Node adds
+  // itself (Error.prepareStackTrace) and V8's non-standard
+  // Intl.v8BreakIterator.
+  run('built-in names', () => {
+    const std = ['Object', 'Function', 'Array', 'Number', 'Boolean', 'String', 'Symbol', 'Date', 'Promise', 'RegExp',
+      'Error', 'AggregateError', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError', 'URIError',
+      'JSON', 'Math', 'Intl', 'ArrayBuffer', 'Uint8Array', 'Int8Array', 'Uint16Array', 'Int16Array', 'Uint32Array',
+      'Int32Array', 'Float32Array', 'Float64Array', 'Uint8ClampedArray', 'BigUint64Array', 'BigInt64Array', 'DataView',
+      'Map', 'BigInt', 'Set', 'WeakMap', 'WeakSet', 'Proxy', 'Reflect', 'FinalizationRegistry', 'WeakRef',
+      'SharedArrayBuffer', 'Atomics', 'WebAssembly'];
+    const skip = /^(ArrayBuffer\.prototype\.(maxByteLength|resizable|resize)|SharedArrayBuffer\.prototype\.(grow|growable|maxByteLength)|RegExp\.prototype\.unicodeSets|Intl\.NumberFormat\.prototype\.formatRange(ToParts)?|Intl\.PluralRules\.prototype\.selectRange|WebAssembly\.(compile|instantiate)Streaming|Error\.prepareStackTrace|Intl\.v8BreakIterator.*)$/;
+    const out = [];
+    const list = (o, pfx) => {
+      if (o == null) return;
+      for (const k of Reflect.ownKeys(o)) if (!skip.test(pfx + String(k))) out.push(pfx + String(k));
+    };
+    for (const n of std) {
+      const v = globalThis[n];
+      if (v === undefined) { out.push('missing ' + n); continue; }
+      list(v, n + '.');
+      if (typeof v === 'function' && v.prototype) list(v.prototype, n + '.prototype.');
+    }
+    const TA = Object.getPrototypeOf(Int8Array);
+    list(TA, 'TypedArray.');
+    list(TA.prototype, 'TypedArray.prototype.');
+    list(Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())), 'IteratorPrototype.');
+    for (const k of Object.getOwnPropertyNames(Intl)) {
+      const v = Intl[k];
+      if (typeof v === 'function') { list(v, 'Intl.' + k + '.'); list(v.prototype, 'Intl.' + k + '.prototype.'); }
+    }
+    return out.sort();
+  });
+
   globalThis.render = function () { return lines.join('\n') + '\n'; };
 })();

@@ -11,12 +11,15 @@
 # The script's value is [$.lazy, $.warmup]: the globals the shim defines
 # lazily (see 00_internal.js), and what it runs before making the code cache
 # (90_warmup.js).
+# Promise, queueMicrotask, TextEncoder and TextDecoder are the ones the
+# engine had when the prelude ran: a bundle replacing them later does not
+# change the prelude's internals.
 # The files must be ASCII (the shim hands the text to V8 as an external
 # one-byte string without copying it): write other characters as \u escapes.
 if(NOT OUT OR NOT FILES)
   message(FATAL_ERROR "embed.cmake: OUT and FILES are required")
 endif()
-set(src "(function (globalThis) {\n'use strict';\nconst $ = Object.create(null);\n")
+set(src "(function (globalThis) {\n'use strict';\nconst $ = Object.create(null);\nconst { Promise, queueMicrotask, TextEncoder, TextDecoder } = globalThis;\n")
 foreach(f IN LISTS FILES)
   file(READ "${f}" body)
   get_filename_component(name "${f}" NAME)

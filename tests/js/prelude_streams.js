@@ -346,6 +346,19 @@
       try { rs.getReader(); rs.getReader(); } catch (e) { threw = true; }
       eq(threw, true, 'second reader throws');
     },
+    async globalsReplacedByTheBundle() {
+      // The prelude keeps the engine's Promise and queueMicrotask: a bundle
+      // replacing them does not break the streams.
+      const saved = [globalThis.Promise, globalThis.queueMicrotask];
+      globalThis.Promise = function FakePromise() { throw new Error('replaced Promise used'); };
+      globalThis.queueMicrotask = () => { throw new Error('replaced queueMicrotask used'); };
+      try {
+        const [a, b] = new ReadableStream({ start(c) { c.enqueue('x'); c.close(); } }).tee();
+        eq([await readAll(a), await readAll(b)], [['x'], ['x']], 'tee with replaced globals');
+      } finally {
+        [globalThis.Promise, globalThis.queueMicrotask] = saved;
+      }
+    },
     async reactLikeStreaming() {
       // What react-dom/server.browser's renderToReadableStream does: a byte
       // stream with a pull that enqueues encoded chunks, read to a string.

@@ -123,10 +123,6 @@ inline rs_v8_engine_s *engine_of(v8::Isolate *iso) {
 // --- rs_v8_globals.cc: console, queueMicrotask, TextEncoder, TextDecoder.
 // Returns false with a pending exception if something could not be set.
 bool install_globals(v8::Isolate *iso, v8::Local<v8::Context> ctx);
-// --- rs_v8_prelude.cc: runs the JS prelude (shim/js) in a new context.
-// Returns false with a pending exception if it threw.
-bool run_prelude(v8::Isolate *iso, v8::Local<v8::Context> ctx);
-
 // The isolate's message listener: errors nobody caught (queueMicrotask
 // callbacks) go to the log.
 void on_message(v8::Local<v8::Message> msg, v8::Local<v8::Value> data);
@@ -136,6 +132,10 @@ void on_promise_reject(v8::PromiseRejectMessage m);
 // own result, whose rejection is the render error), then forgets them all.
 void report_unhandled(rs_v8_engine_s *e, v8::Local<v8::Context> ctx,
                       v8::Local<v8::Value> except);
+
+// --- rs_v8_prelude.cc: runs the JS prelude (shim/js) in a new context.
+// Returns false with a pending exception if it threw.
+bool run_prelude(v8::Isolate *iso, v8::Local<v8::Context> ctx);
 
 // --- version seams: where the V8 API moved between 10.2 and 12.
 inline v8::ScriptOrigin script_origin(v8::Isolate *iso,

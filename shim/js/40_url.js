@@ -3,10 +3,8 @@
 // setters), host parsing (IPv4 with hex and octal parts, IPv6, opaque hosts,
 // domains through IDNA with Punycode), the percent-encode sets, the
 // serializers and the application/x-www-form-urlencoded parser.
-// IDNA limits (README "JavaScript environment"): the UTS #46 mapping is
-// approximated by NFKC plus lower-casing plus removal of the common ignored
-// code points; the bidi and joiner rules (CheckBidi, CheckJoiners) and the
-// full disallowed table are not applied.
+// IDNA limits (README "JavaScript environment"): UTS #46 is approximated
+// without its Unicode table (see domainToASCII).
 
 // The module body runs on the first use of one of its globals (see
 // $.lazyModule in 00_internal.js); it is not indented.
@@ -171,32 +169,90 @@ function punyDecode(input) {
 }
 
 // ---- domain to ASCII (UTS #46, non-transitional, approximated)
-const IGNORED = /[\u00ad\u034f\u180b-\u180d\u200b\u2060\ufe00-\ufe0f\ufeff]/g;
+// The mapping: NFKC, lower case (Cherokee to upper case, as UTS #46 maps
+// it), the ignored code points removed. Validity: no unassigned, private-use,
+// control or format code point, no label starting with a mark, and the bidi
+// rules of RFC 5893 (CheckBidi) with the bidi classes approximated from
+// scripts and general categories (JS regexps have no Bidi_Class).
+const IGNORED = /[\u00ad\u034f\u180b-\u180d\u180f\u200b\u2060\u2064\ufe00-\ufe0f\ufeff]/g;
+// Mappings of UTS #46 that NFKC and toLowerCase do not make: the iota
+// subscript (full case folding), lunate sigma, capital sharp s, the old
+// Cyrillic letter forms.
+const IOTA_SUBSCRIPT = /[\u0345\u1f80-\u1faf\u1fb2-\u1fb4\u1fb7\u1fbc\u1fc2-\u1fc4\u1fc7\u1fcc\u1ff2-\u1ff4\u1ff7\u1ffc]/g;
+const MAPPED = { '\u03f2': '\u03c3', '\u1e9e': 'ss', '\u1c80': '\u0432', '\u1c81': '\u0434', '\u1c82': '\u043e',
+  '\u1c83': '\u0441', '\u1c84': '\u0442', '\u1c85': '\u0442', '\u1c86': '\u044a', '\u1c87': '\u0463', '\u1c88': '\ua64b' };
+// Disallowed code points that are assigned letters or symbols (most of the
+// disallowed ones are caught as unassigned, private use, controls or format).
+const DISALLOWED = /[\u04c0\u10a0-\u10c5\u115f\u1160\u1680\u17b4\u17b5\u1806\u2024-\u2026\u2132\u2183\u2488-\u249b\u2ff0-\u2ffb]/;
 const FORBIDDEN_HOST = /[\u0000\t\n\r #/:<>?@[\\\]^|]/;
 const FORBIDDEN_DOMAIN = /[\u0000-\u001f #%/:<>?@[\\\]^|\u007f]/;
+const INVALID_CP = /[\p{Cn}\p{Co}\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\ufffd]/u;
+const RTL = /[\p{Script=Hebrew}\p{Script=Arabic}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}\p{Script=Samaritan}\p{Script=Mandaic}\p{Script=Adlam}\p{Script=Imperial_Aramaic}\p{Script=Phoenician}\p{Script=Kharoshthi}\p{Script=Avestan}\p{Script=Meroitic_Cursive}\p{Script=Meroitic_Hieroglyphs}\p{Script=Old_South_Arabian}\p{Script=Old_North_Arabian}\p{Script=Nabataean}\p{Script=Palmyrene}\p{Script=Hatran}\p{Script=Manichaean}\p{Script=Inscriptional_Parthian}\p{Script=Inscriptional_Pahlavi}\p{Script=Psalter_Pahlavi}\p{Script=Old_Turkic}\p{Script=Old_Hungarian}\p{Script=Hanifi_Rohingya}\p{Script=Sogdian}\p{Script=Old_Sogdian}\p{Script=Elymaic}\p{Script=Chorasmian}\p{Script=Yezidi}\p{Script=Mende_Kikakui}\p{Script=Lydian}\p{Script=Cypriot}]/u;
+const BIDI_AN = /[\u0600-\u0605\u0660-\u0669\u066b\u066c\u06dd\u0890\u0891\u08e2\u{10d30}-\u{10d39}\u{10e60}-\u{10e7e}]/u;
+const BIDI_EN = /[0-9\u00b2\u00b3\u00b9\u06f0-\u06f9\u2070\u2074-\u2079\u2080-\u2089\u2488-\u249b\uff10-\uff19\u{1d7ce}-\u{1d7ff}]/u;
+const BIDI_NSM = /[\p{Mn}\p{Me}]/u;
+const BIDI_L = /[\p{L}\p{Mc}\p{Nl}\p{No}\p{Nd}]/u;
+function bidiClass(ch) {
+  if (BIDI_NSM.test(ch)) return 'NSM';
+  if (BIDI_AN.test(ch)) return 'AN';
+  if (BIDI_EN.test(ch)) return 'EN';
+  if (RTL.test(ch)) return 'R';
+  if (ch === '-') return 'ES';
+  if (BIDI_L.test(ch)) return 'L';
+  return 'ON';
+}
+// RFC 5893 section 2, for one label of a bidi domain.
+function bidiLabelOK(label) {
+  const cls = Array.from(label, bidiClass);
+  if (cls.length === 0) return true;
+  let last = cls.length - 1;
+  while (last > 0 && cls[last] === 'NSM') last--;
+  // A label of Arabic digits counts as right-to-left (as in Node 20).
+  if (cls[0] === 'R' || cls[0] === 'AN') {
+    if (cls.includes('L')) return false;
+    if (cls.includes('EN') && cls.includes('AN')) return false;
+    return cls[last] === 'R' || cls[last] === 'EN' || cls[last] === 'AN';
+  }
+  if (cls[0] !== 'L') return false;
+  if (cls.includes('R') || cls.includes('AN')) return false;
+  return cls[last] === 'L' || cls[last] === 'EN';
+}
+// A bidi domain has a label with a right-to-left letter or an Arabic digit.
+const isBidiChar = (label) => RTL.test(label) || BIDI_AN.test(label);
 function domainToASCII(domain, beStrict) {
   let s = domain;
   const ascii = !/[^\u0000-\u007f]/.test(s);
   if (ascii && !/xn--/i.test(s)) return s.toLowerCase();
   s = s.replace(IGNORED, '');
-  s = s.normalize('NFKC').toLowerCase().normalize('NFC');
+  if (DISALLOWED.test(s)) return null;
+  s = s.replace(/[\u03f2\u1e9e\u1c80-\u1c88]/g, (c) => MAPPED[c]);
+  s = s.normalize('NFKC').toLowerCase();
+  s = s.replace(IOTA_SUBSCRIPT, (c) => c.toUpperCase().toLowerCase()).normalize('NFC');
+  s = s.replace(/[\uab70-\uabbf\u13f8-\u13fd]/g, (c) => String.fromCharCode(c.charCodeAt(0) >= 0xab70 ? c.charCodeAt(0) - 0xab70 + 0x13a0 : c.charCodeAt(0) - 8));
   s = s.replace(/[\u3002\uff0e\uff61]/g, '.');
   const labels = s.split('.');
+  const unicode = [];
   for (let i = 0; i < labels.length; i++) {
     let label = labels[i];
+    let u = label;
     if (label.startsWith('xn--')) {
       const dec = punyDecode(label.slice(4));
       if (dec === null || dec === '' || !/[^\u0000-\u007f]/.test(dec)) return null;
       if (dec !== dec.normalize('NFC') || dec !== dec.toLowerCase()) return null;
-      if (FORBIDDEN_DOMAIN.test(dec) || /[\u0080-\u00a0]/.test(dec)) return null;
+      if (FORBIDDEN_DOMAIN.test(dec) || /[\u0080-\u00a0]/.test(dec) || INVALID_CP.test(dec)) return null;
+      u = dec;
     } else if (/[^\u0000-\u007f]/.test(label)) {
-      if (/^[\u0300-\u036f]/.test(label)) return null;  // a label starting with a combining mark
-      if (/\ufffd/.test(label)) return null;
+      if (/^\p{M}/u.test(label)) return null;
+      if (INVALID_CP.test(label)) return null;
       const enc = punyEncode(label);
       if (enc === null) return null;
       label = 'xn--' + enc;
     }
+    unicode.push(u);
     labels[i] = label;
+  }
+  if (unicode.some(isBidiChar)) {
+    for (const u of unicode) if (!bidiLabelOK(u)) return null;
   }
   return labels.join('.');
 }

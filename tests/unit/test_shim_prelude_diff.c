@@ -104,7 +104,7 @@ static void test_compare(void) {
           "# %d cases: %d identical (%d of them labelled known), %d known Node 20 divergences, "
           "%d differ\n",
           cases, same, known_same, known, differ);
-  ASSERT(cases > 1000);
+  ASSERT(cases > 3000);
   ASSERT_EQ(differ, 0);
 }
 

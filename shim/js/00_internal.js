@@ -33,18 +33,20 @@ $.deferred = function () {
 };
 $.isObject = (v) => (typeof v === 'object' && v !== null) || typeof v === 'function';
 
-// Lazy globals: $.lazyModule(names, init) registers globals whose module
-// body (init) runs on the first access of any of them. The prelude returns
-// the registry (name -> function giving the value) to the shim, which
-// defines each as a V8 lazy data property: to JS it is an ordinary data
-// property (writable, configurable, not enumerable, a plain value for
-// getOwnPropertyDescriptor), materialized on first use, so a render that
-// never touches URL or streams never runs their code. Returns a function
-// that loads the module (for the prelude's other files).
+// Lazy globals: $.lazyModule(module, names) registers globals provided by
+// shim/js/lazy/<module>.js, a script of its own that the shim compiles (from
+// its own code cache) and runs on the first access of any of them: the
+// module's body, run with `$` and the engine's globals, returns its exports.
+// The prelude returns the registry (name -> function giving the value) to
+// the shim, which defines each as a V8 lazy data property: to JS it is an
+// ordinary data property (writable, configurable, not enumerable, a plain
+// value for getOwnPropertyDescriptor), materialized on first use, so a
+// render that never touches URL or streams never compiles nor runs their
+// code. Returns a function that loads the module (for the other modules).
 $.lazy = Object.create(null);
-$.lazyModule = function (names, init) {
+$.lazyModule = function (module, names) {
   let exports = null;
-  const load = () => exports || (exports = init());
+  const load = () => exports || (exports = loadModule(module)($, globalThis));
   for (const n of names) $.lazy[n] = () => load()[n];
   return load;
 };

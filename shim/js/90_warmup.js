@@ -1,8 +1,8 @@
 // shim/js/90_warmup.js: what the shim runs once per process, in a scratch
-// context, before it makes the prelude's code cache: the common paths of
-// each module, so that their functions are compiled and go into the cache
-// (a function V8 never ran has no bytecode to cache, and would be compiled
-// from source by every isolate at its first use). The scratch context has
+// context, before it makes the prelude's code caches: every module loaded
+// and its common paths run, so that their functions are compiled and go
+// into the caches (a function V8 never ran has no bytecode to cache, and
+// would be compiled from source by every isolate at its first use). The scratch context has
 // only TextEncoder, TextDecoder and queueMicrotask of the shim's C++
 // globals.
 $.warmup = function () {

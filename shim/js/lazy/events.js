@@ -1,12 +1,8 @@
-// shim/js/30_events.js: Event, EventTarget, AbortController, AbortSignal
+// shim/js/lazy/events.js: Event, EventTarget, AbortController, AbortSignal
 // (DOM Standard), for a tree-less target: dispatch runs the capture
 // listeners, then the others, all AT_TARGET. An exception in a listener is
 // reported (logged as uncaught), never thrown to dispatchEvent's caller.
 
-// The module body runs on the first use of one of its globals (see
-// $.lazyModule in 00_internal.js); it is not indented. The streams load it
-// for the $.signal* helpers.
-$.loadEvents = $.lazyModule(['Event', 'EventTarget', 'AbortController', 'AbortSignal'], () => {
 $.loadDOMException();
 const EV = new WeakMap();  // Event -> its internal state
 const evState = (e) => {
@@ -307,4 +303,3 @@ class AbortController {
 $.tag(AbortController);
 
 return { Event, EventTarget, AbortController, AbortSignal };
-});

@@ -1,4 +1,4 @@
-// shim/js/40_url.js: URL and URLSearchParams per the WHATWG URL Standard:
+// shim/js/lazy/url.js: URL and URLSearchParams per the WHATWG URL Standard:
 // the basic URL parser's state machine (with state overrides for the
 // setters), host parsing (IPv4 with hex and octal parts, IPv6, opaque hosts,
 // domains through IDNA with Punycode), the percent-encode sets, the
@@ -6,9 +6,6 @@
 // IDNA limits (README "JavaScript environment"): UTS #46 is approximated
 // without its Unicode table (see domainToASCII).
 
-// The module body runs on the first use of one of its globals (see
-// $.lazyModule in 00_internal.js); it is not indented.
-$.loadURL = $.lazyModule(['URL', 'URLSearchParams'], () => {
 const EOF_ = -1;
 const SPECIAL = { 'ftp': 21, 'file': null, 'http': 80, 'https': 443, 'ws': 80, 'wss': 443 };
 const isSpecialScheme = (s) =>
@@ -1050,4 +1047,3 @@ function makeIterator(params, kind) {
 }
 
 return { URL, URLSearchParams };
-});

@@ -1,11 +1,9 @@
-// shim/js/20_domexception.js: DOMException (WebIDL), when absent, and
-// atob/btoa (HTML's forgiving-base64).
+// shim/js/lazy/domexception.js: DOMException (WebIDL), when the engine has
+// none ($.nativeDOMException, see 20_modules.js), and atob/btoa (HTML's
+// forgiving-base64).
 
-// The module body runs on the first use of one of its globals (see
-// $.lazyModule in 00_internal.js); it is not indented. DOMException is one
-// of them only when the engine has none.
-const nativeDOMException = typeof globalThis.DOMException === 'function' ? globalThis.DOMException : null;
-$.loadDOMException = $.lazyModule(nativeDOMException ? ['atob', 'btoa'] : ['DOMException', 'atob', 'btoa'], () => {
+const nativeDOMException = $.nativeDOMException;
+
 const codes = {
   IndexSizeError: 1, HierarchyRequestError: 3, WrongDocumentError: 4,
   InvalidCharacterError: 5, NoModificationAllowedError: 7, NotFoundError: 8,
@@ -107,4 +105,3 @@ function atob(data) {
   return out;
 }
 return { DOMException: DOMExceptionImpl, atob, btoa };
-});

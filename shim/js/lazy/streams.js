@@ -1,4 +1,4 @@
-// shim/js/50_streams.js: WHATWG Streams, after the standard's algorithms
+// shim/js/lazy/streams.js: WHATWG Streams, after the standard's algorithms
 // (and its reference implementation's promise timing): ReadableStream
 // (default and byte sources, default and BYOB readers, tee, pipeTo,
 // pipeThrough, async iteration, ReadableStream.from), WritableStream,
@@ -6,12 +6,6 @@
 // in README "JavaScript environment": buffers handed to a byte stream are
 // not detached (V8 10.2 has no ArrayBuffer transfer).
 
-// The module body runs on the first use of one of its globals (see
-// $.lazyModule in 00_internal.js); it is not indented.
-$.loadStreams = $.lazyModule(['ReadableStream', 'ReadableStreamDefaultReader', 'ReadableStreamBYOBReader',
-  'ReadableStreamDefaultController', 'ReadableByteStreamController', 'ReadableStreamBYOBRequest',
-  'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController',
-  'TransformStream', 'TransformStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy'], () => {
 const { AbortController } = $.loadEvents();
 const resolved = (v) => Promise.resolve(v);
 const rejected = (e) => Promise.reject(e);
@@ -1788,4 +1782,3 @@ for (const name of Object.keys(classes)) {
   $.tag(cls, name);
 }
 return classes;
-});

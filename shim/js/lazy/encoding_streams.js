@@ -1,9 +1,6 @@
-// shim/js/60_encoding_streams.js: TextEncoderStream and TextDecoderStream
+// shim/js/lazy/encoding_streams.js: TextEncoderStream and TextDecoderStream
 // (Encoding Standard) over the shim's TextEncoder and TextDecoder (UTF-8).
 
-// The module body runs on the first use of one of its globals (see
-// $.lazyModule in 00_internal.js); it is not indented.
-$.lazyModule(['TextEncoderStream', 'TextDecoderStream'], () => {
 const { TransformStream } = $.loadStreams();
 const ENC = new WeakMap(), DEC = new WeakMap();
 const encState = (o) => { const s = ENC.get(o); if (!s) throw new TypeError('Illegal invocation'); return s; };
@@ -63,4 +60,3 @@ for (const cls of [TextEncoderStream, TextDecoderStream]) {
   $.tag(cls);
 }
 return { TextEncoderStream, TextDecoderStream };
-});

@@ -75,9 +75,12 @@ bool compile(v8::Isolate *iso, v8::Local<v8::Context> ctx, int idx, bool use_cac
              v8::Local<v8::Script> *out) {
   source_resource *res = idx == kMain ? &g_res_main : &g_res_mod[idx];
   const std::string &cache = idx == kMain ? g_cache_main : g_cache_mod[idx];
+  // Stacks name the prelude "rustyssr:prelude", a module "rustyssr:prelude/url".
+  std::string label = "rustyssr:prelude";
+  if (idx != kMain) label = label + "/" + res->s->name;
   v8::Local<v8::String> src, name;
   if (!v8::String::NewExternalOneByte(iso, res).ToLocal(&src) ||
-      !v8::String::NewFromUtf8(iso, idx == kMain ? "rustyssr:prelude" : res->s->name)
+      !v8::String::NewFromUtf8(iso, label.data(), v8::NewStringType::kNormal, (int)label.size())
            .ToLocal(&name))
     return false;
   v8::ScriptOrigin origin = script_origin(iso, name);

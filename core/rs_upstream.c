@@ -209,6 +209,10 @@ struct rs_upstreams_s {
   size_t handles;                /* sockets open + the sweep timer */
   size_t exchanges;
   bool dead, sweep_closing;
+  /* Exchanges that ended after the loop's final uv_walk had closed their
+   * timer (a write cancelled by that close, at a forced shutdown): their
+   * close callback will never run, so destroy frees them. */
+  struct rs_uhttp_s *orphans;
 };
 
 enum { RS__PH_CONNECT = 0, RS__PH_SEND, RS__PH_WAIT, RS__PH_BODY };
@@ -229,6 +233,7 @@ typedef struct rs__piece_s {
 
 struct rs_uhttp_s {
   uv_timer_t timer;              /* first; freed in its close callback */
+  struct rs_uhttp_s *orphan_next; /* on u->orphans (see there) */
   rs_upstreams_t *u;
   rs__ups_t *up;                 /* NULL for a single address */
   rs__server_t *srv;             /* the server being tried */
@@ -363,6 +368,8 @@ rs_upstreams_t *rs_upstreams_create(rs_loop_t *loop, const rs_config_t *cfg) {
 
 size_t rs_upstreams_busy(const rs_upstreams_t *u) { return u != NULL ? u->exchanges : 0; }
 
+static void rs__on_x_closed(uv_handle_t *h);
+
 void rs_upstreams_destroy(rs_upstreams_t *u) {
   if (u == NULL) return;
   u->dead = true;
@@ -373,6 +380,11 @@ void rs_upstreams_destroy(rs_upstreams_t *u) {
   /* Handles that uv_walk closed (the loop has ended) are done: free them
    * here. The others close now and free themselves in their callbacks. */
   rs__gauge_t *g = rs__gauge(u->loop);
+  while (u->orphans != NULL) {   /* the loop has ended: their timers are closed */
+    rs_uhttp_t *x = u->orphans;
+    u->orphans = x->orphan_next;
+    rs__on_x_closed((uv_handle_t *)&x->timer);
+  }
   if (!u->sweep_closing) {
     u->sweep_closing = true;
     if (uv_is_closing((uv_handle_t *)&u->sweep)) u->handles--;
@@ -474,9 +486,11 @@ static void rs__on_conn_closed(uv_handle_t *h) {
   rs__u_maybe_free(u);
 }
 
-/* Close c (idle or not). Its exchange, if any, must have let go of it. */
+/* Close c (idle or not). Its exchange, if any, must have let go of it. A
+ * socket the loop's final uv_walk already closed is left to
+ * rs_upstreams_destroy, which frees those. */
 static void rs__conn_close(rs__uconn_t *c) {
-  if (c->closing) return;
+  if (c->closing || uv_is_closing((uv_handle_t *)&c->tcp)) return;
   c->closing = true;
   rs__gauge_t *g = rs__gauge(c->u->loop);
   if (c->idle) {
@@ -643,6 +657,17 @@ static void rs__on_x_closed(uv_handle_t *h) {
   free(x);
 }
 
+/* Close x's timer, which frees x; a timer the loop's final uv_walk closed
+ * puts x on u->orphans instead (its close callback will not run). */
+static void rs__x_close(rs_uhttp_t *x) {
+  if (uv_is_closing((uv_handle_t *)&x->timer)) {
+    x->orphan_next = x->u->orphans;
+    x->u->orphans = x;
+    return;
+  }
+  uv_close((uv_handle_t *)&x->timer, rs__on_x_closed);
+}
+
 /* The exchange is over (done, failed or cancelled): let go of everything. */
 static void rs__x_end(rs_uhttp_t *x) {
   if (x->ended) return;
@@ -650,7 +675,7 @@ static void rs__x_end(rs_uhttp_t *x) {
   uv_timer_stop(&x->timer);
   rs_upstreams_t *u = x->u;
   u->exchanges--;
-  uv_close((uv_handle_t *)&x->timer, rs__on_x_closed);
+  rs__x_close(x);
   rs__u_maybe_free(u);
 }
 
@@ -1160,7 +1185,7 @@ rs_uhttp_t *rs_uhttp_start(rs_upstreams_t *u, const rs_uhttp_opts_t *o, const rs
   /* Failed at once: no callback. */
   x->ended = true;
   u->exchanges--;
-  uv_close((uv_handle_t *)&x->timer, rs__on_x_closed);
+  rs__x_close(x);
   *err = rc;
   return NULL;
 }

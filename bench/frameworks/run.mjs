@@ -5,7 +5,11 @@
 // rendered by rustyssr and by Node 20, compared byte for byte, and timed side
 // by side. Prints a Markdown report on stdout (progress on stderr).
 //
-//   node bench/frameworks/run.mjs [--runs 3] [--seconds 2] [--warmup 1] [name...]
+//   node bench/frameworks/run.mjs [--runs 3] [--seconds 2] [--warmup 1] [--recipes] [name...]
+//
+// --recipes also builds the README's Vite / webpack / Rollup recipes
+// (recipes/build.mjs) and adds a row for each of their bundles (bytes
+// compared, not timed).
 //
 // For each framework:
 //  1. build dist/<name>.js (npm ci first when node_modules is missing);
@@ -37,15 +41,16 @@ const repo = join(here, "..", "..");
 const build = join(repo, "build", "release");
 const libdir = join(repo, "build", "deps", "root", "usr", "lib", "x86_64-linux-gnu");
 
-const o = { runs: 3, seconds: 2, warmup: 1, only: [] };
+const o = { runs: 3, seconds: 2, warmup: 1, recipes: false, only: [] };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
   if (a === "--runs") o.runs = Math.max(1, parseInt(argv[++i], 10) || 1);
   else if (a === "--seconds") o.seconds = Number(argv[++i]);
   else if (a === "--warmup") o.warmup = Number(argv[++i]);
+  else if (a === "--recipes") o.recipes = true;
   else if (a === "-h" || a === "--help") {
-    console.log("usage: node bench/frameworks/run.mjs [--runs 3] [--seconds 2] [--warmup 1] [framework...]");
+    console.log("usage: node bench/frameworks/run.mjs [--runs 3] [--seconds 2] [--warmup 1] [--recipes] [framework...]");
     process.exit(0);
   } else if (a.startsWith("--")) { console.error(`run.mjs: unknown option ${a}`); process.exit(2); }
   else o.only.push(a);
@@ -225,6 +230,31 @@ for (const name of names) {
     row.rs = fmtStats(a); row.nd = fmtStats(b);
     row.ratio = (stats(a).med / stats(b).med).toFixed(2);
   } catch (e) { row.note = `timing failed: ${e.message}`; allOk = false; }
+}
+
+// The recipes' bundles: does what Vite, webpack and Rollup produce load and
+// render the same bytes in rustyssr as in Node?
+if (o.recipes) {
+  log("recipes: building with Vite, webpack and Rollup (recipes/build.mjs)");
+  const b = spawnSync(process.execPath, [join(here, "recipes", "build.mjs")], { cwd: here, encoding: "utf8" });
+  process.stderr.write(b.stdout + b.stderr);
+  for (const bundler of ["vite", "webpack", "rollup"]) {
+    for (const app of ["react", "vue"]) {
+      const name = `${bundler}-${app}`;
+      const bundle = join(here, "recipes", "dist", `${name}.js`);
+      const row = { name, label: `${app === "react" ? "React (server.edge)" : "Vue"} built by ${bundler} (recipes/)`, size: "", bytes: "" };
+      rows.push(row);
+      if (!existsSync(bundle)) { row.bytes = "recipe build failed (see recipes/build.mjs)"; allOk = false; continue; }
+      row.size = `${Math.round(statSync(bundle).size / 1024)} KB`;
+      log(`${name}: render ${URLS.length} URLs with node and with rustyssr`);
+      const nd = nodePages(name, bundle);
+      const rs = await rustyssrPages(name, bundle);
+      if (nd.error || rs.error) { row.bytes = ["rustyssr " + (rs.error || "ok"), nd.error].filter(Boolean).join("; "); allOk = false; continue; }
+      const diffs = URLS.map((u, i) => { const d = firstDiff(rs.pages[i], nd.pages[i]); return d && `${u}: ${d}`; }).filter(Boolean);
+      if (diffs.length) { row.bytes = `DIFFER on ${diffs.length}/${URLS.length} URLs — ${diffs[0]}`; allOk = false; }
+      else row.bytes = `identical (${URLS.length} URLs)`;
+    }
+  }
 }
 const load1 = loadavg();
 

@@ -144,7 +144,7 @@ ssr.config { listen = "127.0.0.1:${port}", admin = false, workers = 1, pin = fal
              render = { bundle = ${JSON.stringify(bundle)}, threads = 1, debug = true } }
 ssr.route("GET", "/*", { render = { cache = false } })
 `);
-  const t = spawnSync(bin, ["-t", "-c", cfg], { encoding: "utf8" });
+  const t = spawnSync(bin, ["-t", "-c", cfg], { encoding: "utf8", timeout: 60000 });
   if (t.status !== 0) return { error: `does not load: ${firstError(t.stderr + t.stdout)}` };
   const errlog = join(tmp, `${name}.log`);
   const child = spawn(bin, ["-c", cfg], { stdio: ["ignore", "ignore", "pipe"] });
@@ -162,8 +162,13 @@ ssr.route("GET", "/*", { render = { cache = false } })
       const r = await fetchRaw(port, u);
       if (r.status !== 200) {
         const msg = r.body.toString("utf8").replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
-        await sleep(100); // the log line
-        return { error: `${u} answered ${r.status}: ${firstError(stderr) || msg.slice(0, 300)}` };
+        // the gateway's log line for this URL, else the debug page's text
+        let line = "";
+        for (let k = 0; k < 20 && !line; k++) {
+          line = stderr.split("\n").find((l) => l.includes(`render error for ${u} `)) || "";
+          if (!line) await sleep(100);
+        }
+        return { error: `${u} answered ${r.status}: ${line ? firstError(line) : msg.slice(0, 300)}` };
       }
       pages.push(r.body);
     }
@@ -179,13 +184,16 @@ ssr.route("GET", "/*", { render = { cache = false } })
 function nodePages(name, bundle) {
   const dir = join(tmp, `node-${name}`);
   mkdirSync(dir, { recursive: true });
-  const r = spawnSync(process.execPath, [join(here, "node-render.mjs"), "--out", dir, bundle, ...URLS], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, [join(here, "node-render.mjs"), "--out", dir, bundle, ...URLS],
+    { encoding: "utf8", timeout: 60000 });
+  if (r.error) return { error: `node: ${r.error.message}` };
   if (r.status !== 0) return { error: `node: ${firstError(r.stderr)}` };
   return { pages: URLS.map((_, i) => readFileSync(join(dir, `${i}.html`))) };
 }
 
 function timeOne(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: (o.seconds + o.warmup) * 1000 + 60000 });
+  if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(firstError(r.stderr));
   return JSON.parse(r.stdout.trim().split("\n").pop()).renders_per_s;
 }

@@ -1,38 +1,92 @@
 /* core/main.c — the command line, in nginx's manner:
  *
- *   rustyssr [-c FILE] [-t] [-V] [-h]
+ *   rustyssr [-c FILE] [-t] [-s SIGNAL] [-V] [-h]
  *
- * -c FILE  the Lua config (default ./rustyssr.lua, else ./rustyssr.lua.example)
- * -t       load and check the config, then exit 0 (ok) or 1 (with the reason)
- * -V       print the version and the V8 linked in */
+ * -c FILE    the Lua config (default ./rustyssr.lua, else ./rustyssr.lua.example)
+ * -t         load and check the config, then exit 0 (ok) or 1 (with the reason)
+ * -s SIGNAL  send stop, quit, reload or reopen to the instance whose pid the
+ *            config's pid file holds, then exit
+ * -V         print the version and the V8 linked in */
 #include "rs_config.h"
 #include "rs_lconfig.h"
 #include "rs_log.h"
+#include "rs_pidfile.h"
 #include "rs_pool.h"
 #include "rs_server.h"
 #include "rs_v8.h"
 
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 static void rs__usage(FILE *f) {
   fprintf(f,
-          "usage: rustyssr [-c FILE] [-t] [-V] [-h]\n"
-          "  -c FILE  Lua config file (default ./rustyssr.lua, else ./rustyssr.lua.example)\n"
-          "  -t       check the config and exit\n"
-          "  -V       print version and exit\n"
-          "  -h       this help\n");
+          "usage: rustyssr [-c FILE] [-t] [-s SIGNAL] [-V] [-h]\n"
+          "  -c, --config FILE  Lua config file (default ./rustyssr.lua, else ./rustyssr.lua.example)\n"
+          "  -t, --test         check the config (and load the bundle), then exit\n"
+          "  -s SIGNAL          send a signal to the running instance (found through the\n"
+          "                     config's pid file): stop (SIGTERM: drain, then exit),\n"
+          "                     quit (SIGQUIT: the same), reload (SIGHUP), reopen (SIGUSR1:\n"
+          "                     reopen the log files)\n"
+          "  -V, --version      print the version and exit\n"
+          "  -h, --help         this help\n");
+}
+
+static const struct {
+  const char *name;
+  int sig;
+} rs__signals[] = {
+  { "stop", SIGTERM }, { "quit", SIGQUIT }, { "reload", SIGHUP }, { "reopen", SIGUSR1 },
+};
+
+/* rustyssr -s NAME: the config names the pid file; signal that process. */
+static int rs__send_signal(const rs_config_t *cfg, const char *path, int sig, const char *name) {
+  if (cfg->pid == NULL) {
+    fprintf(stderr, "rustyssr: -s %s: %s sets no pid file: add ssr.config { pid = \"rustyssr.pid\" }\n",
+            name, path);
+    return 1;
+  }
+  pid_t pid;
+  int rc = rs_pidfile_read(cfg->pid, &pid);
+  if (rc != 0) {
+    fprintf(stderr, "rustyssr: -s %s: cannot read pid file %s: %s%s\n", name, cfg->pid,
+            rc == -EINVAL ? "no pid in it" : strerror(-rc), rc == -ENOENT ? " (is rustyssr running?)" : "");
+    return 1;
+  }
+  if (kill(pid, sig) != 0) {
+    fprintf(stderr, "rustyssr: -s %s: pid %ld (from %s): %s%s\n", name, (long)pid, cfg->pid, strerror(errno),
+            errno == ESRCH ? " (a stale pid file: rustyssr is not running)" : "");
+    return 1;
+  }
+  return 0;
 }
 
 int main(int argc, char **argv) {
-  const char *path = NULL;
+  static const struct option longopts[] = {
+    { "config", required_argument, NULL, 'c' }, { "test", no_argument, NULL, 't' },
+    { "version", no_argument, NULL, 'V' },      { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  const char *path = NULL, *signame = NULL;
+  int sig = 0;
   bool test = false;
   int opt;
-  while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
+  while ((opt = getopt_long(argc, argv, "c:ts:Vh", longopts, NULL)) != -1) {
     switch (opt) {
       case 'c': path = optarg; break;
       case 't': test = true; break;
+      case 's':
+        signame = optarg;
+        for (size_t i = 0; i < RS_ARRAY_SIZE(rs__signals); i++)
+          if (strcmp(optarg, rs__signals[i].name) == 0) sig = rs__signals[i].sig;
+        if (sig == 0) {
+          fprintf(stderr, "rustyssr: invalid signal '%s' for -s: stop, quit, reload or reopen\n", optarg);
+          return 2;
+        }
+        break;
       case 'V': printf("rustyssr %s (V8 %s)\n", RS_VERSION, rs_v8_version()); return 0;
       case 'h': rs__usage(stdout); return 0;
       default: rs__usage(stderr); return 2;
@@ -54,6 +108,11 @@ int main(int argc, char **argv) {
     rs_config_dispose(&cfg);
     return 1;
   }
+  if (sig != 0) {
+    int rc = rs__send_signal(&cfg, path, sig, signame);
+    rs_config_dispose(&cfg);
+    return rc;
+  }
   if (test && cfg.render.bundle != NULL && rs_pool_check(&cfg, err, sizeof(err)) != 0) {
     fprintf(stderr, "rustyssr: %s\n", err);
     fprintf(stderr, "rustyssr: configuration file %s test failed\n", path);
@@ -73,7 +132,18 @@ int main(int argc, char **argv) {
     rs_config_dispose(&cfg);
     return 1;
   }
+  if (cfg.pid != NULL) {
+    pid_t stale;
+    if (rs_pidfile_create(cfg.pid, &stale, err, sizeof(err)) != 0) {
+      rs_log_error("%s", err);
+      rs_config_dispose(&cfg);
+      rs_log_close();
+      return 1;
+    }
+    if (stale != 0) rs_log_warn("pid file %s: replaced a stale one (pid %ld is not running)", cfg.pid, (long)stale);
+  }
   rc = rs_server_run(&cfg);
+  if (cfg.pid != NULL) rs_pidfile_remove(cfg.pid);
   rs_config_dispose(&cfg);
   rs_log_close();
   return rc < 0 ? 1 : rc;

@@ -98,6 +98,7 @@ void rs_config_dispose(rs_config_t *cfg) {
   }
   free(cfg->upstreams);
   free(cfg->file);
+  free(cfg->pid);
   free(cfg->log.error);
   free(cfg->log.access);
   free(cfg->render.bundle);

@@ -39,6 +39,8 @@ typedef struct rs_config_s {
   rs_addr_t admin;               /* admin = "127.0.0.1:9901" */
   bool admin_enabled;            /* admin = false turns it off */
   int backlog;                   /* listen backlog, default 511 */
+  char *pid;                     /* pid file; NULL = none (owned; relative
+                                    paths resolved against the config's folder) */
 
   int workers;                   /* loop threads; 0 = one per core (hwloc) */
   bool pin;                      /* pin loop threads to cores, default true */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -13,6 +14,8 @@ rs_log_level_t rs_log_level = RS_LOG_INFO;
 
 static int rs__error_fd = 2;
 static int rs__access_fd = -1;
+/* The files behind them, for rs_log_reopen (NULL for stderr/stdout/off). */
+static char *rs__error_path, *rs__access_path;
 static _Thread_local int rs__thread_index;
 
 static const char *const rs__level_names[] = { "error", "warn", "info", "debug" };
@@ -24,11 +27,17 @@ static int rs__open(const char *path) {
   return fd < 0 ? -errno : fd;
 }
 
+static void rs__set_path(char **slot, int fd, const char *path) {
+  free(*slot);
+  *slot = fd > 2 ? strdup(path) : NULL;
+}
+
 int rs_log_open(const char *path, rs_log_level_t level) {
   int fd = rs__open(path);
   if (fd < 0) return fd;
   if (rs__error_fd > 2) close(rs__error_fd);
   rs__error_fd = fd;
+  rs__set_path(&rs__error_path, fd, path);
   rs_log_level = level;
   return 0;
 }
@@ -38,7 +47,31 @@ int rs_log_access_open(const char *path) {
   if (path != NULL && fd < 0) return fd;
   if (rs__access_fd > 2) close(rs__access_fd);
   rs__access_fd = fd;
+  rs__set_path(&rs__access_path, fd, path);
   return 0;
+}
+
+/* Open path again and put the new file under the old descriptor number:
+ * dup2 swaps it atomically, so a thread writing a line at that moment
+ * writes it whole to the old file or to the new one. */
+static int rs__reopen(int fd, const char *path) {
+  if (path == NULL) return 0;
+  int nfd = rs__open(path);
+  if (nfd < 0) return nfd;
+  int rc = dup2(nfd, fd) < 0 ? -errno : 0;
+  close(nfd);
+  return rc;
+}
+
+int rs_log_reopen(const char **failed) {
+  int rc = rs__reopen(rs__error_fd, rs__error_path);
+  if (rc != 0) {
+    *failed = rs__error_path;
+    return rc;
+  }
+  rc = rs__reopen(rs__access_fd, rs__access_path);
+  if (rc != 0) *failed = rs__access_path;
+  return rc;
 }
 
 void rs_log_close(void) {
@@ -46,6 +79,8 @@ void rs_log_close(void) {
   if (rs__access_fd > 2) close(rs__access_fd);
   rs__error_fd = 2;
   rs__access_fd = -1;
+  rs__set_path(&rs__error_path, -1, NULL);
+  rs__set_path(&rs__access_path, -1, NULL);
 }
 
 void rs_log_set_thread(int index) { rs__thread_index = index; }

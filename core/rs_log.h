@@ -15,6 +15,11 @@ int rs_log_open(const char *path, rs_log_level_t level);
 /* Open the access log; path NULL turns it off. Returns 0 or -errno. */
 int rs_log_access_open(const char *path);
 void rs_log_close(void);
+/* Reopen the log files by their paths (logrotate renamed them: SIGUSR1).
+ * stderr/stdout are left alone. Returns 0, or a negative errno with
+ * *failed set to the path that could not be opened (that log keeps
+ * writing to its old file). Main thread; loop threads may log meanwhile. */
+int rs_log_reopen(const char **failed);
 
 /* The calling thread's index printed after the pid ("#0" = main). */
 void rs_log_set_thread(int index);

@@ -24,4 +24,9 @@ void rs_metrics_render(rs_buf_t *out);
 /* "# HELP name help\n# TYPE name type\n". */
 void rs_metrics_family(rs_buf_t *out, const char *name, const char *type, const char *help);
 
+/* The process_* families every Prometheus client exports (CPU seconds,
+ * resident and virtual memory, threads, start time, open and maximum fds),
+ * read from /proc at each scrape. A collector: register it with ud NULL. */
+void rs_metrics_process(rs_buf_t *out, void *ud);
+
 #endif

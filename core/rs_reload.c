@@ -215,6 +215,8 @@ static void rs__keep_fixed(rs_server_t *srv, const rs_config_t *cur, rs_config_t
   RS__FIXED(cur->backlog != next->backlog, "backlog", next->backlog = cur->backlog);
   RS__FIXED(cur->workers != next->workers, "workers", next->workers = cur->workers);
   RS__FIXED(cur->pin != next->pin, "pin", next->pin = cur->pin);
+  RS__FIXED((cur->pid == NULL) != (next->pid == NULL) || (cur->pid && strcmp(cur->pid, next->pid) != 0),
+            "pid", (void)0);
   bool servers_changed = cur->nservers != next->nservers;
   for (size_t i = 0; !servers_changed && i < cur->nservers; i++)
     servers_changed = strcmp(cur->servers[i].name, next->servers[i].name) != 0 ||

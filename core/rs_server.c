@@ -10,7 +10,12 @@
  * config, routes, render pool and per-loop Lua states, taken by each loop
  * through its inbox; requests in flight keep theirs.
  *
- * Shutdown: SIGTERM/SIGINT bump drain_gen and wake every loop; each loop
+ * Signals: SIGHUP reloads, SIGUSR1 reopens the log files; every other
+ * signal that would end the process by default is ignored (nginx never dies
+ * of a stray SIGUSR2 or SIGALRM), except the faults (SEGV, BUS, FPE, ILL,
+ * ABRT, TRAP, SYS) and what cannot be caught.
+ *
+ * Shutdown: SIGTERM/SIGINT/SIGQUIT bump drain_gen and wake every loop; each loop
  * closes its listener and its idle connections, lets the busy ones finish
  * (answers go out with Connection: close), and ends when it has none left.
  * A timer on the main loop bumps force_gen at the deadline. A second signal
@@ -336,9 +341,7 @@ static void rs__maybe_finish(rs_server_t *srv) {
   uv_close((uv_handle_t *)&srv->deadline, NULL);
   uv_close((uv_handle_t *)&srv->gen_timer, NULL);
   uv_close((uv_handle_t *)&srv->loop_done, NULL);
-  uv_close((uv_handle_t *)&srv->sigterm, NULL);
-  uv_close((uv_handle_t *)&srv->sigint, NULL);
-  uv_close((uv_handle_t *)&srv->sighup, NULL);
+  for (size_t i = 0; i < RS_ARRAY_SIZE(srv->signals); i++) uv_close((uv_handle_t *)&srv->signals[i], NULL);
 }
 
 static void rs__on_loop_done(uv_async_t *a) {
@@ -356,10 +359,41 @@ static void rs__on_admin_wake(uv_async_t *a) {
   rs__maybe_finish(srv);
 }
 
+static const int rs__handled_signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1 };
+_Static_assert(RS_ARRAY_SIZE(rs__handled_signals) == RS_ARRAY_SIZE(((rs_server_t *)0)->signals),
+               "one uv_signal_t per handled signal");
+
+/* Ignore every signal whose default would end the process and that we
+ * neither handle nor must keep fatal. A handler someone installed before us
+ * (a sanitizer, a profiler) stays. */
+static void rs__ignore_signals(void) {
+  sigset_t keep;
+  sigemptyset(&keep);
+  static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS, SIGKILL, SIGSTOP,
+                               SIGCHLD, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(fatal); i++) sigaddset(&keep, fatal[i]);
+  for (size_t i = 0; i < RS_ARRAY_SIZE(rs__handled_signals); i++) sigaddset(&keep, rs__handled_signals[i]);
+  for (int sig = 1; sig <= SIGRTMAX; sig++) {
+    if (sig >= 32 && sig < SIGRTMIN) continue;   /* glibc's own */
+    if (sigismember(&keep, sig)) continue;
+    struct sigaction old;
+    if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_DFL) signal(sig, SIG_IGN);
+  }
+}
+
 static void rs__on_signal(uv_signal_t *s, int signum) {
   rs_server_t *srv = s->data;
   if (signum == SIGHUP) {
     rs_reload(srv);
+    return;
+  }
+  if (signum == SIGUSR1) {
+    const char *failed = NULL;
+    int rc = rs_log_reopen(&failed);
+    if (rc != 0)
+      rs_log_error("SIGUSR1: cannot reopen %s: %s (still writing to the old file)", failed, strerror(-rc));
+    else
+      rs_log_info("SIGUSR1: log files reopened");
     return;
   }
   if (srv->stopping) {
@@ -389,6 +423,7 @@ int rs_server_run(rs_config_t *cfg) {
   uv_mutex_init(&srv.wake_lock);
 
   signal(SIGPIPE, SIG_IGN);
+  rs__ignore_signals();
   rs_http_init();
   rs_conn_global_init();
   if (rs_topo_init() != 0) rs_log_warn("hwloc: no topology; threads will not be pinned");
@@ -451,14 +486,13 @@ int rs_server_run(rs_config_t *cfg) {
   srv.deadline.data = &srv;
   uv_timer_init(&srv.admin.uv, &srv.gen_timer);
   srv.gen_timer.data = &srv;
-  uv_signal_init(&srv.admin.uv, &srv.sigterm);
-  uv_signal_init(&srv.admin.uv, &srv.sigint);
-  uv_signal_init(&srv.admin.uv, &srv.sighup);
-  srv.sigterm.data = srv.sigint.data = srv.sighup.data = &srv;
-  uv_signal_start(&srv.sigterm, rs__on_signal, SIGTERM);
-  uv_signal_start(&srv.sigint, rs__on_signal, SIGINT);
-  uv_signal_start(&srv.sighup, rs__on_signal, SIGHUP);
+  for (size_t i = 0; i < RS_ARRAY_SIZE(srv.signals); i++) {
+    uv_signal_init(&srv.admin.uv, &srv.signals[i]);
+    srv.signals[i].data = &srv;
+    uv_signal_start(&srv.signals[i], rs__on_signal, rs__handled_signals[i]);
+  }
   rs_metrics_register("server", rs__collect, &srv);
+  rs_metrics_register("process", rs_metrics_process, NULL);
   rs_metrics_register("render", rs__collect_render, &srv);  /* the current pool's, when any */
   rs_lhooks_metrics_register();
   rs_pool_t *pool0 = NULL;

@@ -146,7 +146,7 @@ struct rs_server_s {
   rs_loop_t admin;               /* the main thread's loop */
   struct rs_cache_s *cache;
   uv_timer_t sweep;              /* housekeeping: expired pages, once a second */
-  uv_signal_t sigterm, sigint, sighup;
+  uv_signal_t signals[5];        /* TERM, INT, QUIT, HUP, USR1 (rs_server.c) */
   uv_timer_t deadline;
   uv_mutex_t wake_lock;          /* orders wake-ups against a loop's close */
   uv_async_t loop_done;          /* a loop thread finished its drain */

@@ -15,7 +15,7 @@
 #define RS__DAY_MS 86400000LL    /* a longer timeout is a unit mistake */
 
 static const char *const rs__config_keys[] = {
-  "listen", "admin", "backlog", "workers", "pin", "limits", "timeouts", "log", "render",
+  "listen", "admin", "backlog", "workers", "pin", "pid", "limits", "timeouts", "log", "render",
   "cache", "upstreams", "servers", NULL
 };
 static const char *const rs__upstream_keys[] = {
@@ -454,7 +454,7 @@ static int rs__config(lua_State *L) {
   rs_lutil_check_keys(L, 1, "ssr.config", rs__config_keys);
 
   rs_config_t c = *ctx->cfg;     /* shallow: owned strings stay ctx->cfg's */
-  const char *log_error = NULL, *log_access = NULL;
+  const char *log_error = NULL, *log_access = NULL, *pid = NULL;
   const char *render_bundle = NULL, *render_fn = NULL;
   bool access_set = false;
   rs__server_t servers[RS__MAX_SERVERS];
@@ -499,6 +499,12 @@ static int rs__config(lua_State *L) {
       rs_lutil_error(L, "ssr.config: 'pin' must be a boolean, got %s",
                      rs_lutil_describe(L, -1, desc, sizeof(desc)));
     c.pin = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, 1, "pid")) {
+    size_t n;
+    pid = rs_lutil_string(L, -1, "ssr.config", "pid", "a file path", &n);
+    if (n == 0) rs_lutil_error(L, "ssr.config: 'pid' must be a file path, got an empty string");
     lua_pop(L, 1);
   }
   if (rs__config_sub(L, "limits")) {
@@ -548,6 +554,10 @@ static int rs__config(lua_State *L) {
     c.render.fn = rs_xstrdup(render_fn);
     free(cfg->render.fn);
   }
+  if (pid != NULL) {
+    c.pid = rs_xstrdup(pid);
+    free(cfg->pid);
+  }
   if (log_error != NULL) {
     c.log.error = rs_xstrdup(log_error);
     free(cfg->log.error);
@@ -586,7 +596,9 @@ static int rs__setup(lua_State *L) {
 
   lua_getglobal(L, "package");
   if (s->dir != NULL && strcmp(s->dir, ".") != 0)
-    lua_pushfstring(L, "./?.lua;./?/init.lua;%s/?.lua;%s/?/init.lua", s->dir, s->dir);
+    /* The config's folder first: `rustyssr -t -c /srv/site/rustyssr.lua` run
+     * from another checkout must load /srv/site's routes, not that one's. */
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;./?.lua;./?/init.lua", s->dir, s->dir);
   else
     lua_pushliteral(L, "./?.lua;./?/init.lua");
   lua_setfield(L, -2, "path");
@@ -717,6 +729,20 @@ static int rs__check_whole(const rs_config_t *cfg, char *err, size_t errlen) {
   return 0;
 }
 
+/* *path, when relative, joined to the folder of the config file `name`. */
+static void rs__resolve(const char *name, char **path) {
+  if (*path == NULL || (*path)[0] == '/') return;
+  char *d = rs__dirname(name);
+  if (d != NULL && strcmp(d, ".") != 0) {
+    size_t n = strlen(d) + 1 + strlen(*path) + 1;
+    char *joined = rs_xmalloc(n);
+    snprintf(joined, n, "%s/%s", d, *path);
+    free(*path);
+    *path = joined;
+  }
+  free(d);
+}
+
 static int rs__load(const char *name, const char *chunk, rs_config_t *cfg,
                     char *err, size_t errlen) {
   char *dir = rs__dirname(name);
@@ -729,18 +755,15 @@ static int rs__load(const char *name, const char *chunk, rs_config_t *cfg,
   lua_close(L);
   if (rc == 0) rc = rs__check_whole(cfg, err, errlen);
   if (rc == 0) rc = rs_config_finish(cfg, where[0] ? where : name, err, errlen);
-  /* A relative bundle path is relative to the config file's folder, so the
-   * gateway starts the same from any working directory. */
-  if (rc == 0 && chunk == NULL && cfg->render.bundle != NULL && cfg->render.bundle[0] != '/') {
-    char *d = rs__dirname(name);
-    if (d != NULL && strcmp(d, ".") != 0) {
-      size_t n = strlen(d) + 1 + strlen(cfg->render.bundle) + 1;
-      char *joined = rs_xmalloc(n);
-      snprintf(joined, n, "%s/%s", d, cfg->render.bundle);
-      free(cfg->render.bundle);
-      cfg->render.bundle = joined;
-    }
-    free(d);
+  /* A relative bundle, pid or log path is relative to the config file's
+   * folder, so the gateway starts the same from any working directory. */
+  if (rc == 0 && chunk == NULL) {
+    rs__resolve(name, &cfg->render.bundle);
+    rs__resolve(name, &cfg->pid);
+    if (strcmp(cfg->log.error, "stderr") != 0 && strcmp(cfg->log.error, "stdout") != 0)
+      rs__resolve(name, &cfg->log.error);
+    if (cfg->log.access != NULL && strcmp(cfg->log.access, "stderr") != 0 && strcmp(cfg->log.access, "stdout") != 0)
+      rs__resolve(name, &cfg->log.access);
   }
   return rc;
 }

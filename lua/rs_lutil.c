@@ -100,7 +100,8 @@ void rs_lutil_check_keys(lua_State *L, int idx, const char *ctx,
       if (d < near_d) { near_d = d; near = *p; }
     }
     if (known) continue;
-    if (near != NULL && near_d <= 2 && near_d < strlen(near))
+    /* Two typos in a three-letter key is another word, not a typo. */
+    if (near != NULL && near_d <= 2 && 2 * near_d <= strlen(near))
       rs_lutil_error(L, "unknown key '%.64s' in %s (did you mean '%s'?)", k, ctx, near);
     rs_lutil_error(L, "unknown key '%.64s' in %s", k, ctx);
   }

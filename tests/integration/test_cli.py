@@ -64,6 +64,27 @@ def test_version_and_usage():
     assert p.returncode == 2 and b"usage:" in p.stdout, p.stdout
 
 
+def test_require_prefers_the_config_folder():
+    """A route module beside the config wins over one of the same name in the
+    current directory (there: a typo that must not be what -t checks)."""
+    import tempfile
+    site, other = tempfile.mkdtemp(prefix="rs-site-"), tempfile.mkdtemp(prefix="rs-cwd-")
+    for d, body in ((site, 'local ssr = require "rustyssr"\nssr.respond("/x", 200, "site")\n'),
+                    (other, 'local ssr = require "rustyssr"\nssr.respond("/x", 200, \n')):
+        os.makedirs(os.path.join(d, "routes"))
+        with open(os.path.join(d, "routes", "r.lua"), "w") as f:
+            f.write(body)
+    conf = os.path.join(site, "rustyssr.lua")
+    with open(conf, "w") as f:
+        f.write('local ssr = require "rustyssr"\nssr.config { listen = "127.0.0.1:1" }\nrequire "routes.r"\n')
+    p = subprocess.run([BIN, "-t", "-c", conf], cwd=other, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert p.returncode == 0 and b"test is successful" in p.stdout, p.stdout
+    # The fallback still works: a module only in the current directory.
+    os.rename(os.path.join(site, "routes"), os.path.join(site, "gone"))
+    p = subprocess.run([BIN, "-t", "-c", conf], cwd=other, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert p.returncode == 1 and b"routes/r.lua:3" in p.stdout, p.stdout
+
+
 def test_port_in_use():
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
@@ -81,4 +102,4 @@ def test_port_in_use():
 
 if __name__ == "__main__":
     main([test_check_bad_configs, test_start_with_bad_config_exits_nonzero, test_check_good_config,
-          test_missing_config_file, test_version_and_usage, test_port_in_use])
+          test_missing_config_file, test_version_and_usage, test_require_prefers_the_config_folder, test_port_in_use])

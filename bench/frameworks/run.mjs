@@ -5,7 +5,11 @@
 // rendered by rustyssr and by Node 20, compared byte for byte, and timed side
 // by side. Prints a Markdown report on stdout (progress on stderr).
 //
-//   node bench/frameworks/run.mjs [--runs 3] [--seconds 2] [--warmup 1] [--recipes] [name...]
+//   node bench/frameworks/run.mjs [--runs 3] [--seconds 2] [--warmup 1] [--recipes]
+//        [--node-flag FLAG]... [name...]
+//
+// --node-flag passes a V8/Node flag to the timed Node runs (repeatable), e.g.
+// --node-flag --max-semi-space-size=1 to give Node rustyssr's young generation.
 //
 // --recipes also builds the README's Vite / webpack / Rollup recipes
 // (recipes/build.mjs) and adds a row for each of their bundles (bytes
@@ -41,7 +45,7 @@ const repo = join(here, "..", "..");
 const build = join(repo, "build", "release");
 const libdir = join(repo, "build", "deps", "root", "usr", "lib", "x86_64-linux-gnu");
 
-const o = { runs: 3, seconds: 2, warmup: 1, recipes: false, only: [] };
+const o = { runs: 3, seconds: 2, warmup: 1, recipes: false, nodeFlags: [], only: [] };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -49,8 +53,9 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === "--seconds") o.seconds = Number(argv[++i]);
   else if (a === "--warmup") o.warmup = Number(argv[++i]);
   else if (a === "--recipes") o.recipes = true;
+  else if (a === "--node-flag") o.nodeFlags.push(argv[++i]);
   else if (a === "-h" || a === "--help") {
-    console.log("usage: node bench/frameworks/run.mjs [--runs 3] [--seconds 2] [--warmup 1] [--recipes] [framework...]");
+    console.log("usage: node bench/frameworks/run.mjs [--runs 3] [--seconds 2] [--warmup 1] [--recipes] [--node-flag FLAG]... [framework...]");
     process.exit(0);
   } else if (a.startsWith("--")) { console.error(`run.mjs: unknown option ${a}`); process.exit(2); }
   else o.only.push(a);
@@ -233,7 +238,7 @@ for (const name of names) {
   try {
     for (let k = 0; k < o.runs; k++) {
       a.push(timeOne(renderOne, ["--seconds", String(o.seconds), "--warmup", String(o.warmup), "--json", bundle, ...URLS]));
-      b.push(timeOne(process.execPath, [join(here, "node-render.mjs"), "--seconds", String(o.seconds), "--warmup", String(o.warmup), "--json", bundle, ...URLS]));
+      b.push(timeOne(process.execPath, [...o.nodeFlags, join(here, "node-render.mjs"), "--seconds", String(o.seconds), "--warmup", String(o.warmup), "--json", bundle, ...URLS]));
     }
     row.rs = fmtStats(a); row.nd = fmtStats(b);
     row.ratio = (stats(a).med / stats(b).med).toFixed(2);
@@ -274,7 +279,7 @@ out.push(`${cpus().length} cores (${cpus()[0].model.trim()}); rustyssr: ${v8rs};
   "(other work on the machine counts in both columns alike: runs alternate).", "");
 out.push(`Bytes: each of ${URLS.length} URLs (${URLS.map((u) => "`" + u + "`").join(", ")}) rendered by the real gateway over HTTP ` +
   "(cache off) and by Node 20, compared exactly. Renders/s: one isolate in process (bench/render_one.c) against Node 20's " +
-  `loop (node-render.mjs), the same URLs in turn, ${o.runs} alternated runs of ${o.seconds} s after ${o.warmup} s of warm-up, median (min–max).`, "");
+  `loop (node-render.mjs${o.nodeFlags.length ? " run with " + o.nodeFlags.join(" ") : ""}), the same URLs in turn, ${o.runs} alternated runs of ${o.seconds} s after ${o.warmup} s of warm-up, median (min–max).`, "");
 out.push("| framework | bundle | rustyssr vs Node 20 bytes | rustyssr renders/s | Node 20 renders/s | rustyssr/node |");
 out.push("|---|---|---|---|---|---|");
 for (const r of rows)

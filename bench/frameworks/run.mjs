@@ -122,7 +122,7 @@ const firstError = (text) => {
   const lines = String(text).split("\n").map((l) => l.trim()).filter(Boolean);
   let hit = lines.find((l) => /Error|error:|not defined|failed|cannot/i.test(l)) || lines[0] || "?";
   // no timestamps, pids or this machine's paths in the table
-  hit = hit.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[\w+\] \d+#\d+: /, "").split(repo + "/").join("");
+  hit = hit.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[\w+\] \d+#\d+: /, "").split(repo + "/").join("").replace(/^rustyssr: /, "");
   return hit.length > 300 ? hit.slice(0, 300) + "…" : hit;
 };
 const cell = (s) => String(s).replace(/\|/g, "\\|").replace(/\n/g, " ");

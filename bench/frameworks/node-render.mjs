@@ -69,3 +69,6 @@ const r = await run(o.seconds);
 const res = { node: process.version, v8: process.versions.v8, urls: requests.length, seconds: +r.secs.toFixed(3), renders: r.n,
   renders_per_s: Math.round(r.n / r.secs), us_per_render: +(r.secs * 1e6 / r.n).toFixed(1), avg_page: Math.round(r.bytes / r.n) };
 console.log(o.json ? JSON.stringify(res) : `${res.renders_per_s} renders/s, ${res.us_per_render} us/render, ${res.avg_page} bytes/page`);
+// React's scheduler leaves a MessagePort listening (server.browser), which
+// keeps Node's event loop alive: exit explicitly.
+process.exit(0);

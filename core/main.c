@@ -1,14 +1,16 @@
 /* core/main.c — the command line, in nginx's manner:
  *
- *   rustyssr [-c FILE] [-t] [-s SIGNAL] [-V] [-h]
+ *   rustyssr [-c FILE] [-t | -T] [-s SIGNAL] [-V] [-h]
  *
  * -c FILE    the Lua config (default ./rustyssr.lua, else ./rustyssr.lua.example)
  * -t         load and check the config, then exit 0 (ok) or 1 (with the reason)
+ * -T         the same, and print the effective configuration
  * -s SIGNAL  send stop, quit, reload or reopen to the instance whose pid the
  *            config's pid file holds, then exit
  * -V         print the version and the V8 linked in */
 #include "rs_config.h"
 #include "rs_lconfig.h"
+#include "rs_ldump.h"
 #include "rs_log.h"
 #include "rs_pidfile.h"
 #include "rs_pool.h"
@@ -24,9 +26,11 @@
 
 static void rs__usage(FILE *f) {
   fprintf(f,
-          "usage: rustyssr [-c FILE] [-t] [-s SIGNAL] [-V] [-h]\n"
+          "usage: rustyssr [-c FILE] [-t | -T] [-s SIGNAL] [-V] [-h]\n"
           "  -c, --config FILE  Lua config file (default ./rustyssr.lua, else ./rustyssr.lua.example)\n"
           "  -t, --test         check the config (and load the bundle), then exit\n"
+          "  -T                 check as -t, and print the effective configuration (every\n"
+          "                     setting, its value and where it came from) to stdout\n"
           "  -s SIGNAL          send a signal to the running instance (found through the\n"
           "                     config's pid file): stop (SIGTERM: drain, then exit),\n"
           "                     quit (SIGQUIT: the same), reload (SIGHUP), reopen (SIGUSR1:\n"
@@ -64,6 +68,16 @@ static int rs__send_signal(const rs_config_t *cfg, const char *path, int sig, co
   return 0;
 }
 
+static void rs__print_warning(void *ud, const char *line) {
+  (void)ud;
+  fprintf(stderr, "rustyssr: warning: %s\n", line);
+}
+
+static void rs__log_warning(void *ud, const char *line) {
+  (void)ud;
+  rs_log_warn("%s", line);
+}
+
 int main(int argc, char **argv) {
   static const struct option longopts[] = {
     { "config", required_argument, NULL, 'c' }, { "test", no_argument, NULL, 't' },
@@ -72,12 +86,13 @@ int main(int argc, char **argv) {
   };
   const char *path = NULL, *signame = NULL;
   int sig = 0;
-  bool test = false;
+  bool test = false, dump = false;
   int opt;
-  while ((opt = getopt_long(argc, argv, "c:ts:Vh", longopts, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "c:tTs:Vh", longopts, NULL)) != -1) {
     switch (opt) {
       case 'c': path = optarg; break;
       case 't': test = true; break;
+      case 'T': test = dump = true; break;
       case 's':
         signame = optarg;
         for (size_t i = 0; i < RS_ARRAY_SIZE(rs__signals); i++)
@@ -113,6 +128,7 @@ int main(int argc, char **argv) {
     rs_config_dispose(&cfg);
     return rc;
   }
+  if (test) rs_config_each_warning(&cfg, rs__print_warning, NULL);
   if (test && cfg.render.bundle != NULL && rs_pool_check(&cfg, err, sizeof(err)) != 0) {
     fprintf(stderr, "rustyssr: %s\n", err);
     fprintf(stderr, "rustyssr: configuration file %s test failed\n", path);
@@ -120,6 +136,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (test) {
+    if (dump) {
+      rs_ldump_config(&cfg, stdout);
+      fflush(stdout);
+    }
     fprintf(stderr, "rustyssr: configuration file %s syntax is ok\n", path);
     fprintf(stderr, "rustyssr: configuration file %s test is successful\n", path);
     rs_config_dispose(&cfg);
@@ -132,6 +152,7 @@ int main(int argc, char **argv) {
     rs_config_dispose(&cfg);
     return 1;
   }
+  rs_config_each_warning(&cfg, rs__log_warning, NULL);
   if (cfg.pid != NULL) {
     pid_t stale;
     if (rs_pidfile_create(cfg.pid, &stale, err, sizeof(err)) != 0) {

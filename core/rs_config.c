@@ -99,6 +99,7 @@ void rs_config_dispose(rs_config_t *cfg) {
   free(cfg->upstreams);
   free(cfg->file);
   free(cfg->pid);
+  free(cfg->warnings);
   free(cfg->log.error);
   free(cfg->log.access);
   free(cfg->render.bundle);
@@ -167,6 +168,12 @@ int rs_config_finish(rs_config_t *cfg, const char *where, char *err, size_t errl
       return -1;
     }
   }
+  rs_buf_t warn = { 0 };
+  if (rs_router_shadowed(cfg->router, &warn) > 0) {
+    free(cfg->warnings);
+    cfg->warnings = rs_xstrndup(warn.p, warn.len);
+  }
+  rs_buf_free(&warn);
   if (cfg->nservers == 0) return 0;
   cfg->routers = rs_xcalloc(cfg->nservers + 1, sizeof(*cfg->routers));
   for (size_t i = 0; i <= cfg->nservers; i++) cfg->routers[i] = rs_router_create_view();
@@ -180,6 +187,17 @@ int rs_config_finish(rs_config_t *cfg, const char *where, char *err, size_t errl
     }
   }
   return 0;
+}
+
+void rs_config_each_warning(const rs_config_t *cfg, void (*fn)(void *ud, const char *line), void *ud) {
+  for (const char *p = cfg->warnings; p != NULL && *p;) {
+    const char *nl = strchr(p, '\n');
+    size_t n = nl ? (size_t)(nl - p) : strlen(p);
+    char *line = rs_xstrndup(p, n);
+    fn(ud, line);
+    free(line);
+    p += n + (nl != NULL);
+  }
 }
 
 /* Digits only, no sign, no spaces: "08080" is fine, "+80" and "80 " are not. */

@@ -34,6 +34,10 @@ typedef enum { RS_LOG_ERROR = 0, RS_LOG_WARN, RS_LOG_INFO, RS_LOG_DEBUG } rs_log
 
 typedef struct rs_config_s {
   char *file;                    /* the config file path as given (owned) */
+  int config_line;               /* line of the ssr.config call in file (0 = none) */
+  char *warnings;                /* what the load found suspicious but legal, one
+                                    "FILE:LINE: ..." line each (routes shadowed by
+                                    an earlier equal one); NULL = none (owned) */
 
   rs_addr_t listen;              /* listen = "0.0.0.0:8080" */
   rs_addr_t admin;               /* admin = "127.0.0.1:9901" */
@@ -127,6 +131,9 @@ int rs_config_server_find(const rs_config_t *cfg, const char *name);
  * "FILE:LINE: reason" (the route's or where's, the ssr.config call, for an
  * address clash). Main thread, once the file has loaded. */
 int rs_config_finish(rs_config_t *cfg, const char *where, char *err, size_t errlen);
+
+/* Call fn for each line of cfg->warnings (NUL-terminated, without '\n'). */
+void rs_config_each_warning(const rs_config_t *cfg, void (*fn)(void *ud, const char *line), void *ud);
 
 /* Fill cfg with the defaults above (router created empty). */
 void rs_config_init(rs_config_t *cfg);

@@ -76,12 +76,15 @@ struct rs_conn_s {
 
   char *leftover;                /* bytes read but not parsed (paused) */
   size_t leftover_len;
-  const char *rbuf;              /* the read buffer being parsed, for obs-fold */
-  char last_byte;                /* last non-SP/HT byte of the previous reads */
-  char last2[2];                 /* the last two bytes of the previous reads */
-  const char *rend;              /* end of the read buffer being parsed */
-  uint8_t crlf_need;             /* bytes of a chunk's CRLF still to check */
+  /* Framing is checked before llhttp parses (rs_http_scan): the head of
+   * each request and a chunked body, from the parser's pause at the end of
+   * the head and at the end of each message. */
+  rs_http_scan_t scan;
+  bool scanning;                 /* scan runs over what llhttp gets next */
   bool hdr_check;                /* paused at the end of the header section */
+  bool msg_check;                /* paused at the end of a message ... */
+  bool msg_stop;                 /* ... and parsing stops there (queue full) */
+  const char *why;               /* the reason of a refusal, for the log */
 
   uint64_t hdr_deadline;         /* end of the header phase (slowloris) */
   size_t body_limit_left;
@@ -223,7 +226,7 @@ static int rs__req_append(rs_req_t *r, const char *p, size_t n) {
     r->_buf = nb;
     r->_cap = cap;
   }
-  memcpy(r->_buf + r->_len, p, n);
+  if (p != NULL) memcpy(r->_buf + r->_len, p, n);   /* NULL: room only */
   r->_len += n;
   return 0;
 }
@@ -245,6 +248,11 @@ static int rs__refuse(rs_conn_t *c, rs_req_error_t kind) {
   return HPE_USER;
 }
 
+static int rs__refuse_why(rs_conn_t *c, rs_req_error_t kind, const char *why) {
+  c->why = why;
+  return rs__refuse(c, kind);
+}
+
 static int rs__on_message_begin(llhttp_t *p) {
   rs_conn_t *c = RS__CONN(p);
   c->parsing = rs__req_new(c);
@@ -252,6 +260,7 @@ static int rs__on_message_begin(llhttp_t *p) {
   c->hdr_state = 0;
   c->in_body = false;
   c->te_bad = false;
+  c->why = NULL;
   return 0;
 }
 
@@ -282,6 +291,28 @@ static int rs__trailer_bytes(rs_conn_t *c, size_t n) {
   return 0;
 }
 
+/* A new header slot in r (grown as needed), or NULL out of memory. */
+static rs_header_t *rs__req_header_slot(rs_req_t *r) {
+  if (r->nheaders == r->_hcap) {
+    size_t cap = r->_hcap * 2;
+    rs_header_t *nh = r->headers == r->_hdr_inline ? malloc(cap * sizeof(*nh))
+                                                   : realloc(r->headers, cap * sizeof(*nh));
+    if (nh == NULL) return NULL;
+    if (r->headers == r->_hdr_inline) memcpy(nh, r->headers, r->nheaders * sizeof(*nh));
+    r->headers = nh;
+    r->_hcap = cap;
+  }
+  return &r->headers[r->nheaders++];
+}
+
+/* Chunk extensions are read and dropped; their bytes count against the
+ * body limit too (each size line is also at most 16 KB, rs_http_scan), so
+ * that a body of tiny chunks with long extensions ends at limits.body. */
+static int rs__on_chunk_ext(llhttp_t *p, const char *at, size_t n) {
+  (void)at;
+  return rs__trailer_bytes(RS__CONN(p), n);
+}
+
 static int rs__on_header_field(llhttp_t *p, const char *at, size_t n) {
   rs_conn_t *c = RS__CONN(p);
   rs_req_t *r = c->parsing;
@@ -289,16 +320,8 @@ static int rs__on_header_field(llhttp_t *p, const char *at, size_t n) {
   if (c->hdr_state != 1) {     /* a new header line begins */
     if (r->nheaders == c->loop->cfg->limits.headers)
       return rs__refuse(c, RS_REQ_E_TOO_MANY_HEADERS);
-    if (r->nheaders == r->_hcap) {
-      size_t cap = r->_hcap * 2;
-      rs_header_t *nh = r->headers == r->_hdr_inline ? malloc(cap * sizeof(*nh))
-                                                     : realloc(r->headers, cap * sizeof(*nh));
-      if (nh == NULL) return rs__refuse(c, RS_REQ_E_HEADERS_TOO_LARGE);
-      if (r->headers == r->_hdr_inline) memcpy(nh, r->headers, r->nheaders * sizeof(*nh));
-      r->headers = nh;
-      r->_hcap = cap;
-    }
-    rs_header_t *h = &r->headers[r->nheaders++];
+    rs_header_t *h = rs__req_header_slot(r);
+    if (h == NULL) return rs__refuse(c, RS_REQ_E_HEADERS_TOO_LARGE);
     h->name.p = (const char *)(uintptr_t)r->_len;
     h->name.len = 0;
     h->value.p = NULL;
@@ -318,18 +341,8 @@ static int rs__on_header_field(llhttp_t *p, const char *at, size_t n) {
 static int rs__on_header_value(llhttp_t *p, const char *at, size_t n) {
   rs_conn_t *c = RS__CONN(p);
   rs_req_t *r = c->parsing;
-  /* obs-fold: llhttp hands a continuation line over as more value, starting
-   * right after the line break ("a" CRLF SP "b"), or after the whitespace
-   * when the value was empty so far ("X:" CRLF SP "b"). Looking back over
-   * SP/HT from `at` tells: a value never follows a LF otherwise. An empty
-   * value comes as a zero-length span at the start of the next line: no
-   * fold. last_byte is the last non-SP/HT byte of the previous reads. */
-  if (n > 0) {
-    const char *q = at;
-    while (q > c->rbuf && (q[-1] == ' ' || q[-1] == '\t')) q--;
-    char before = q > c->rbuf ? q[-1] : c->last_byte;
-    if (before == '\n') return rs__refuse(c, RS_REQ_E_OBS_FOLD);
-  }
+  /* obs-fold, bare LF and CR are refused by the framing scan before llhttp
+   * sees the bytes (rs__conn_parse). */
   if (memchr(at, '\0', n) != NULL) return rs__refuse(c, RS_REQ_E_BAD_CHAR);
   if (c->in_body) return rs__trailer_bytes(c, n);
   rs_header_t *h = &r->headers[r->nheaders - 1];
@@ -368,6 +381,9 @@ static int rs__on_header_value_complete(llhttp_t *p) {
   rs_header_t *h = &r->headers[r->nheaders - 1];
   if (h->value.p == NULL) h->value.p = (const char *)(uintptr_t)r->_len;  /* empty value */
   const char *name = r->_buf + (uintptr_t)h->name.p;
+  /* RFC 9112 §6.1: Transfer-Encoding in a 1.0 message is faulty framing. */
+  if (rs_str_ieq(name, h->name.len, "transfer-encoding", 17) && p->http_major == 1 && p->http_minor == 0)
+    return rs__refuse_why(c, RS_REQ_E_TE_HTTP10, "Transfer-Encoding in an HTTP/1.0 request");
   if (rs_str_ieq(name, h->name.len, "transfer-encoding", 17) &&
       !rs__te_supported(r->_buf + (uintptr_t)h->value.p, h->value.len)) {
     c->te_bad = true;
@@ -376,47 +392,123 @@ static int rs__on_header_value_complete(llhttp_t *p) {
   return 0;
 }
 
-/* Turn the offsets recorded while parsing into pointers, split the target,
- * find Host. Returns a refusal kind or RS_REQ_OK. */
+/* Turn the offsets recorded while parsing into pointers, check and normalise
+ * Host, turn an absolute-form target into origin-form (its authority becomes
+ * Host), split the target and normalise its path. Returns a refusal kind
+ * (c->why says why) or RS_REQ_OK. */
 static rs_req_error_t rs__req_finish_head(rs_conn_t *c, rs_req_t *r) {
-  const char *base = r->_buf;
+  /* Room for an origin-form url built from an absolute-form target
+   * ("http://a?x" gives "/?x": the target plus a byte) and the canonical
+   * path (three times the target). Reserved now, while the recorded
+   * positions are offsets: the arena may move. */
+  size_t hdr_end = r->_len;
+  if (rs__req_append(r, NULL, 4 * r->url.len + 4) != 0) return RS_REQ_E_HEADERS_TOO_LARGE;
+  char *base = r->_buf;
+  char *scratch = base + hdr_end;
   r->url.p = base + (uintptr_t)r->url.p;
-  const rs_str_t *host = NULL;
+  rs_header_t *host = NULL;
   int nhost = 0;
   for (size_t i = 0; i < r->nheaders; i++) {
     rs_header_t *h = &r->headers[i];
     h->name.p = base + (uintptr_t)h->name.p;
-    h->value.p = h->value.p == NULL ? base + r->_len : base + (uintptr_t)h->value.p;
+    h->value.p = h->value.p == NULL ? base + hdr_end : base + (uintptr_t)h->value.p;
+    /* RFC 9112 §5: the value excludes trailing whitespace (llhttp drops
+     * only the leading). */
+    while (h->value.len > 0 && (h->value.p[h->value.len - 1] == ' ' || h->value.p[h->value.len - 1] == '\t'))
+      h->value.len--;
     if (rs_str_ieq(h->name.p, h->name.len, "host", 4)) {
-      host = &h->value;
+      host = h;
       nhost++;
     } else if (rs_str_ieq(h->name.p, h->name.len, "expect", 6)) {
       if (!rs_str_ieq(h->value.p, h->value.len, "100-continue", 12)) return RS_REQ_E_EXPECTATION;
       r->_expect_continue = r->http_minor >= 1;
     }
   }
-  if (nhost > 1) return RS_REQ_E_BAD_REQUEST;
-  /* RFC 9112 §3.2: a 1.1 request without Host is a 400. */
-  if (nhost == 0 && r->http_major == 1 && r->http_minor >= 1) return RS_REQ_E_BAD_REQUEST;
-  if (host != NULL) r->host = *host;
-
-  const char *u = r->url.p;
-  size_t ulen = r->url.len;
-  /* absolute-form (proxies send it): take the path after the authority */
-  if (ulen > 7 && (memcmp(u, "http://", 7) == 0 || (ulen > 8 && memcmp(u, "https://", 8) == 0))) {
-    const char *auth = u + (u[4] == 's' ? 8 : 7);
-    const char *slash = memchr(auth, '/', (size_t)(u + ulen - auth));
-    /* RFC 9112 §3.2.2: the target's authority wins over Host. */
-    r->host = (rs_str_t){ auth, (size_t)((slash ? slash : u + ulen) - auth) };
-    ulen = slash ? (size_t)(u + ulen - slash) : 0;
-    u = slash ? slash : "/";
-    if (ulen == 0) ulen = 1;
+  /* RFC 9112 §3.2: one Host, and a 1.1 request without one is a 400. */
+  if (nhost > 1) {
+    c->why = "more than one Host header";
+    return RS_REQ_E_BAD_HOST;
   }
-  if (ulen == 0 || (u[0] != '/' && !(ulen == 1 && u[0] == '*'))) return RS_REQ_E_BAD_REQUEST;
+  if (nhost == 0 && r->http_major == 1 && r->http_minor >= 1) {
+    c->why = "HTTP/1.1 request without Host";
+    return RS_REQ_E_BAD_HOST;
+  }
+  if (host != NULL) {
+    /* As nginx: a Host that is not host[:port] is a 400, whatever the
+     * target says. Normalised in place: hooks and the bundle see it too. */
+    size_t len = host->value.len;
+    const char *why = rs_http_host_normalize((char *)host->value.p, &len);
+    if (why != NULL) {
+      c->why = why;
+      return RS_REQ_E_BAD_HOST;
+    }
+    host->value.len = len;
+    r->host = host->value;
+  }
+
+  char *u = (char *)r->url.p;
+  size_t ulen = r->url.len;
+  if (ulen == 1 && u[0] == '*') {              /* OPTIONS * */
+    r->path = r->url;
+    r->query = (rs_str_t){ u + 1, 0 };
+    return RS_REQ_OK;
+  }
+  if (memchr(u, '#', ulen) != NULL) {
+    c->why = "fragment in the target";
+    return RS_REQ_E_BAD_TARGET;
+  }
+  if (ulen == 0 || u[0] != '/') {
+    /* absolute-form (RFC 9112 §3.2.2): http or https only, an authority
+     * without userinfo; it replaces Host for everything downstream. */
+    size_t sl = ulen > 7 && rs_str_ieq(u, 7, "http://", 7) ? 7
+                : ulen > 8 && rs_str_ieq(u, 8, "https://", 8) ? 8 : 0;
+    if (sl == 0) {
+      c->why = "target neither origin-form nor an http(s) URL";
+      return RS_REQ_E_BAD_TARGET;
+    }
+    char *auth = u + sl, *end = u + ulen;
+    char *rest = auth;
+    while (rest < end && *rest != '/' && *rest != '?') rest++;
+    size_t alen = (size_t)(rest - auth);
+    if (memchr(auth, '@', alen) != NULL) {
+      c->why = "userinfo in the target";
+      return RS_REQ_E_BAD_TARGET;
+    }
+    const char *why = rs_http_host_normalize(auth, &alen);
+    if (why != NULL) {
+      c->why = why;
+      return RS_REQ_E_BAD_TARGET;
+    }
+    size_t rlen = (size_t)(end - rest);
+    if (rlen == 0 || rest[0] == '?') {         /* "http://a" and "http://a?x": "/", "/?x" */
+      scratch[0] = '/';
+      memcpy(scratch + 1, rest, rlen);
+      u = scratch;
+      ulen = rlen + 1;
+      scratch += ulen;
+    } else {
+      u = rest;
+      ulen = rlen;
+    }
+    r->url = (rs_str_t){ u, ulen };
+    r->host = (rs_str_t){ auth, alen };
+    if (host == NULL) {                        /* a 1.0 request: give it one */
+      host = rs__req_header_slot(r);
+      if (host == NULL) return RS_REQ_E_HEADERS_TOO_LARGE;
+      host->name = (rs_str_t){ "Host", 4 };
+    }
+    host->value = r->host;
+  }
   const char *q = memchr(u, '?', ulen);
-  r->path = (rs_str_t){ u, q ? (size_t)(q - u) : ulen };
+  size_t plen = q ? (size_t)(q - u) : ulen;
+  size_t nlen;
+  const char *why = rs_http_path_normalize(u, plen, scratch, &nlen);
+  if (why != NULL) {
+    c->why = why;
+    return RS_REQ_E_BAD_TARGET;
+  }
+  r->path = (rs_str_t){ scratch, nlen };
   r->query = q ? (rs_str_t){ q + 1, (size_t)(u + ulen - q - 1) } : (rs_str_t){ u + ulen, 0 };
-  (void)c;
   return RS_REQ_OK;
 }
 
@@ -459,21 +551,11 @@ static int rs__on_headers_complete(llhttp_t *p) {
     int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (w > 0) RS_COUNTER_ADD(c->loop->counters.bytes_out, (uint64_t)w);
   }
-  /* Pause so that rs__conn_parse sees where the header section ended: llhttp
-   * takes a bare LF for the empty line, which we refuse. Resuming goes on
-   * as returning 0 would. */
+  /* Pause so that rs__conn_parse sees where the header section ended (a
+   * chunked body's framing is checked from there). Resuming goes on as
+   * returning 0 would. */
   c->hdr_check = true;
   return HPE_PAUSED;
-}
-
-/* llhttp (non-strict) skips any two bytes after a chunk's data: check
- * they are CRLF, here or at the start of the next read. */
-static int rs__chunk_crlf(rs_conn_t *c, const char *s, const char *end) {
-  while (c->crlf_need > 0 && s < end) {
-    if (*s++ != (c->crlf_need == 2 ? '\r' : '\n')) return rs__refuse(c, RS_REQ_E_BAD_REQUEST);
-    c->crlf_need--;
-  }
-  return 0;
 }
 
 static int rs__on_body(llhttp_t *p, const char *at, size_t n) {
@@ -484,12 +566,7 @@ static int rs__on_body(llhttp_t *p, const char *at, size_t n) {
   c->body_limit_left -= n;
   if (r->body_streamed) {
     if (r->on_body != NULL) r->on_body(r, at, n);
-    if (c->closed) return HPE_PAUSED;
-    if ((p->flags & F_CHUNKED) && p->content_length == 0) {
-      c->crlf_need = 2;
-      return rs__chunk_crlf(c, at + n, c->rend);
-    }
-    return 0;
+    return c->closed ? HPE_PAUSED : 0;
   }
   if (r->body_len + n > r->_body_cap) {
     size_t cap = r->_body_cap ? r->_body_cap * 2 : 4096;
@@ -501,18 +578,32 @@ static int rs__on_body(llhttp_t *p, const char *at, size_t n) {
   }
   memcpy(r->_body + r->body_len, at, n);
   r->body_len += n;
-  if ((p->flags & F_CHUNKED) && p->content_length == 0) {   /* end of a chunk's data */
-    c->crlf_need = 2;
-    return rs__chunk_crlf(c, at + n, c->rend);
-  }
   return 0;
+}
+
+/* Does a request in the queue hold a buffered body? Then no further request
+ * is read (a pipelined POST waits in the socket, not in memory) until it has
+ * been answered: one buffered body per connection, as nginx, which reads the
+ * next request only after the current one. */
+static bool rs__conn_holds_body(const rs_conn_t *c) {
+  for (const rs_req_t *r = c->head; r != NULL; r = r->_next)
+    if (r->body_len > 0 && !r->body_streamed) return true;
+  return false;
+}
+
+/* Parsing stops after this message: pause at its end. Otherwise the pause
+ * only lets rs__conn_parse check the next head's framing. */
+static int rs__message_pause(rs_conn_t *c, bool stop) {
+  c->msg_check = true;
+  c->msg_stop = stop;
+  return HPE_PAUSED;
 }
 
 static int rs__on_message_complete(llhttp_t *p) {
   rs_conn_t *c = RS__CONN(p);
   rs_req_t *r = c->parsing;
   rs_loop_t *loop = c->loop;
-  if (r == NULL || c->closed) return HPE_PAUSED;
+  if (r == NULL || c->closed) return rs__message_pause(c, true);
   c->parsing = NULL;
   c->in_body = false;
   if (r->body_streamed) {        /* dispatched already: tell it the body ended */
@@ -522,8 +613,7 @@ static int rs__on_message_complete(llhttp_t *p) {
       if (!c->no_more) uv_read_start((uv_stream_t *)&c->tcp, rs__alloc, rs__on_read);
     }
     if (r->on_body != NULL) r->on_body(r, NULL, 0);
-    if (c->closed || c->no_more || c->nqueued >= loop->cfg->limits.pipeline) return HPE_PAUSED;
-    return 0;
+    return rs__message_pause(c, c->closed || c->no_more || c->nqueued >= loop->cfg->limits.pipeline);
   }
   r->body = r->_body;
   r->keep_alive = llhttp_should_keep_alive(p) && !loop->draining && !c->read_eof &&
@@ -538,8 +628,8 @@ static int rs__on_message_complete(llhttp_t *p) {
   c->served = true;
   loop->handler(r);            /* may answer (and write) right now */
 
-  if (c->closed || c->no_more || c->nqueued >= loop->cfg->limits.pipeline) return HPE_PAUSED;
-  return 0;
+  return rs__message_pause(c, c->closed || c->no_more || c->nqueued >= loop->cfg->limits.pipeline ||
+                                  rs__conn_holds_body(c));
 }
 
 /* ------------------------------------------------------------------ responses */
@@ -1205,45 +1295,54 @@ static void rs__dispatch_early(rs_conn_t *c, rs_req_t *r) {
   loop->handler(r);
 }
 
+/* Check the framing of data[0..len) where the scan runs (a head, a chunked
+ * body): false when it refused (the request has failed). */
+static bool rs__conn_scan(rs_conn_t *c, const char *data, size_t len) {
+  if (!c->scanning) return true;
+  size_t used;
+  rs_http_scan_rc rc = rs_http_scan(&c->scan, data, len, &used);
+  if (rc == RS_HTTP_SCAN_DONE) c->scanning = false;   /* llhttp pauses there */
+  if (rc >= 0) return true;
+  rs__conn_fail(c, rc == RS_HTTP_SCAN_FOLD ? RS_REQ_E_OBS_FOLD
+                   : rc == RS_HTTP_SCAN_LONG ? RS_REQ_E_CHUNK_EXT : RS_REQ_E_BAD_CHAR,
+                c->scan.why);
+  return false;
+}
+
 static void rs__conn_parse(rs_conn_t *c, const char *data, size_t len) {
-  if (c->crlf_need > 0 && rs__chunk_crlf(c, data, data + len) != 0) {
-    rs__conn_fail(c, c->error, "no CRLF after chunk data");
-    return;
-  }
-  c->rbuf = data;
-  c->rend = data + len;
-  const char *from = data;
+  const char *from = data, *end = data + len;
   enum llhttp_errno e;
   for (;;) {
-    e = llhttp_execute(&c->parser, from, (size_t)(data + len - from));
-    if (e != HPE_PAUSED || !c->hdr_check || c->closed) break;
-    /* Paused at the end of the header section: it must end in CRLF CRLF. */
-    c->hdr_check = false;
-    from = llhttp_get_error_pos(&c->parser);
-    size_t off = (size_t)(from - data);
-    char cr = off >= 2 ? from[-2] : off == 1 ? c->last2[1] : c->last2[0];
-    if (cr != '\r') {
-      rs__conn_fail(c, RS_REQ_E_BAD_CHAR, "bare LF ending the header section");
-      return;
+    if (!rs__conn_scan(c, from, (size_t)(end - from))) return;
+    e = llhttp_execute(&c->parser, from, (size_t)(end - from));
+    if (e != HPE_PAUSED || c->closed) break;
+    if (c->hdr_check) {
+      /* Paused at the end of the header section. */
+      c->hdr_check = false;
+      from = llhttp_get_error_pos(&c->parser);
+      if (c->parsing != NULL && (c->parser.flags & F_CHUNKED)) {
+        rs_http_scan_chunked(&c->scan);
+        c->scanning = true;
+      }
+      if (c->in_body && c->parsing != NULL && c->loop->streams_body != NULL &&
+          c->loop->streams_body(c->parsing))
+        rs__dispatch_early(c, c->parsing);
+      if (c->closed) return;
+      llhttp_resume(&c->parser);
+      continue;
     }
-    if (c->in_body && c->parsing != NULL && c->loop->streams_body != NULL &&
-        c->loop->streams_body(c->parsing))
-      rs__dispatch_early(c, c->parsing);
-    if (c->closed) return;
-    llhttp_resume(&c->parser);
-  }
-  if (len >= 2) {
-    c->last2[0] = data[len - 2];
-    c->last2[1] = data[len - 1];
-  } else if (len == 1) {
-    c->last2[0] = c->last2[1];
-    c->last2[1] = data[0];
-  }
-  for (size_t i = len; i > 0; i--) {
-    if (data[i - 1] != ' ' && data[i - 1] != '\t') {
-      c->last_byte = data[i - 1];
-      break;
+    if (c->msg_check) {
+      /* Paused at the end of a message: the next head's framing is checked
+       * from here on, now or when parsing resumes. */
+      c->msg_check = false;
+      rs_http_scan_head(&c->scan);
+      c->scanning = true;
+      if (c->msg_stop) break;
+      from = llhttp_get_error_pos(&c->parser);
+      llhttp_resume(&c->parser);
+      continue;
     }
+    break;
   }
   if (e == HPE_OK || c->closed) return;
   if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
@@ -1283,13 +1382,13 @@ static void rs__conn_parse(rs_conn_t *c, const char *data, size_t len) {
       default: kind = RS_REQ_E_BAD_REQUEST; break;
     }
   }
-  rs__conn_fail(c, kind, llhttp_get_error_reason(&c->parser));
+  rs__conn_fail(c, kind, c->why != NULL ? c->why : llhttp_get_error_reason(&c->parser));
 }
 
 /* Take the parked bytes again once the queue has room. */
 static void rs__conn_resume(rs_conn_t *c) {
   if (!c->paused || c->no_more || c->closed) return;
-  if (c->nqueued >= c->loop->cfg->limits.pipeline) return;
+  if (c->nqueued >= c->loop->cfg->limits.pipeline || rs__conn_holds_body(c)) return;
   c->paused = false;
   llhttp_resume(&c->parser);
   char *data = c->leftover;
@@ -1539,6 +1638,8 @@ void rs_conn_global_init(void) {
   rs__settings.on_header_value_complete = rs__on_header_value_complete;
   rs__settings.on_headers_complete = rs__on_headers_complete;
   rs__settings.on_body = rs__on_body;
+  rs__settings.on_chunk_extension_name = rs__on_chunk_ext;
+  rs__settings.on_chunk_extension_value = rs__on_chunk_ext;
   rs__settings.on_message_complete = rs__on_message_complete;
   rs__settings_ready = true;
 }
@@ -1560,6 +1661,8 @@ void rs_conn_accept(rs_loop_t *loop, uv_stream_t *listener, int server) {
   uv_tcp_nodelay(&c->tcp, 1);
   llhttp_init(&c->parser, HTTP_REQUEST, &rs__settings);
   c->parser.data = c;
+  rs_http_scan_head(&c->scan);
+  c->scanning = true;
   c->next = loop->conns;
   if (loop->conns) loop->conns->prev = c;
   loop->conns = c;

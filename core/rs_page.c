@@ -507,25 +507,9 @@ static int rs__proxy_flight_start(rs_req_t *from, rs_req_t *req, const rs_route_
    * then built on a render thread; without one, here and now. */
   fl->defer = loop->gen != NULL && loop->gen->pool != NULL ? rs__defer_for(req) : 0;
 
-  /* The path as the proxy action rewrites it (rs_proxy.c): proxy.path in
-   * place of what the route's prefix matched. */
+  /* The target as the proxy action sends it (rs_proxy.c). */
   rs_buf_t path = { 0 };
-  const char *rest = from->path.p, *pre = "";
-  size_t rest_len = from->path.len;
-  if (route->proxy.path != NULL) {
-    pre = route->proxy.path;
-    if (route->_is_prefix) {
-      size_t skip = RS_MIN(route->_prefix_len, from->path.len);
-      rest += skip, rest_len -= skip;
-      size_t pl = strlen(pre);
-      if (pl > 0 && pre[pl - 1] == '/' && rest_len > 0 && rest[0] == '/') rest++, rest_len--;
-    } else {
-      rest_len = 0;
-    }
-    if (pre[0] == '\0' && rest_len == 0) pre = "/";
-  }
-  rs_buf_printf(&path, "%s%.*s%s%.*s", pre, (int)rest_len, rest, from->query.len ? "?" : "",
-                (int)from->query.len, from->query.p);
+  rs_proxy_target(&path, from, route);
 
   /* What a shared page may depend on: no cookie, no credentials, identity. */
   rs_fetch_header_t hs[8];

@@ -88,30 +88,38 @@ static bool rs__idempotent(const rs_str_t *m) {
   return false;
 }
 
+void rs_proxy_target(rs_buf_t *b, const rs_req_t *req, const rs_route_t *route) {
+  if (route->proxy.path == NULL) {
+    rs_buf_append(b, req->url.p, req->url.len);
+    return;
+  }
+  const char *pre = route->proxy.path, *rest = "";
+  size_t rest_len = 0;
+  if (route->_is_prefix) {
+    size_t skip = RS_MIN(route->_prefix_len, req->path.len);
+    rest = req->path.p + skip;
+    rest_len = req->path.len - skip;
+    /* "/v1/" + "/x" must not give "//x" */
+    size_t pl = strlen(pre);
+    if (pl > 0 && pre[pl - 1] == '/' && rest_len > 0 && rest[0] == '/') rest++, rest_len--;
+  }
+  if (pre[0] == '\0' && rest_len == 0) pre = "/";
+  rs_buf_append(b, pre, strlen(pre));
+  rs_buf_append(b, rest, rest_len);
+  if (req->query.len) {
+    rs_buf_append(b, "?", 1);
+    rs_buf_append(b, req->query.p, req->query.len);
+  }
+}
+
 /* The request line and headers for the upstream. */
 static char *rs__build_head(rs_req_t *req, const rs_route_t *route, size_t *len) {
   rs_buf_t b = { 0 };
   rs_buf_reserve(&b, 1024);     /* one allocation for most requests */
-  const char *rest = req->path.p;
-  size_t rest_len = req->path.len;
-  const char *pre = "";
-  if (route->proxy.path != NULL) {
-    pre = route->proxy.path;
-    if (route->_is_prefix) {
-      size_t skip = RS_MIN(route->_prefix_len, req->path.len);
-      rest = req->path.p + skip;
-      rest_len = req->path.len - skip;
-      /* "/v1/" + "/x" must not give "//x" */
-      size_t pl = strlen(pre);
-      if (pl > 0 && pre[pl - 1] == '/' && rest_len > 0 && rest[0] == '/') rest++, rest_len--;
-    } else {
-      rest = "";
-      rest_len = 0;
-    }
-  }
-  if (route->proxy.path != NULL && pre[0] == '\0' && rest_len == 0) pre = "/";
-  rs_buf_printf(&b, "%.*s %s%.*s%s%.*s HTTP/1.1\r\n", (int)req->method.len, req->method.p, pre, (int)rest_len,
-                rest, req->query.len ? "?" : "", (int)req->query.len, req->query.p);
+  rs_buf_append(&b, req->method.p, req->method.len);
+  rs_buf_append(&b, " ", 1);
+  rs_proxy_target(&b, req, route);
+  rs_buf_append(&b, " HTTP/1.1\r\n", 11);
 
   /* Host */
   switch (route->proxy.host_mode) {

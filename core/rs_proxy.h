@@ -38,4 +38,12 @@
  * thread. */
 void rs_proxy_request(rs_req_t *req, const rs_route_t *route);
 
+/* Append the request-target the upstream gets for req on route (both proxy
+ * paths use it, cached or not), as nginx's proxy_pass: without proxy.path,
+ * the target as the client sent it (origin-form, req->url: the upstream
+ * decodes it as we did); with one, proxy.path in place of what the route's
+ * prefix matched of the canonical path (req->path, rs_http_path_normalize),
+ * then "?" and the query as sent. Any thread. */
+void rs_proxy_target(rs_buf_t *b, const rs_req_t *req, const rs_route_t *route);
+
 #endif

@@ -195,6 +195,11 @@ int rs_reload_gen_count(const rs_server_t *srv) {
 
 static void rs__gen_timer_arm(rs_server_t *srv);
 
+static void rs__log_warning(void *ud, const char *line) {
+  (void)ud;
+  rs_log_warn("reload: %s", line);
+}
+
 /* Settings that need a restart: keep the running ones in next, and name
  * the ones the file changed. */
 static void rs__keep_fixed(rs_server_t *srv, const rs_config_t *cur, rs_config_t *next) {
@@ -263,6 +268,7 @@ void rs_reload(rs_server_t *srv) {
   char err[1024];
   rs_pool_t *pool = NULL;
   if (rs_lconfig_load(file, cfg, err, sizeof(err)) != 0) goto fail;
+  rs_config_each_warning(cfg, rs__log_warning, NULL);  /* what -t would say */
   rs__keep_fixed(srv, srv->cfg, cfg);
   /* The bundle is read again even when its path did not change: the
    * operator may have deployed a new one. Every render thread loads it. */

@@ -280,6 +280,74 @@ static bool rs__route_before(const rs_route_t *a, const rs_route_t *b) {
   return a->_order < b->_order;
 }
 
+/* ---------------------------------------------------------------- shadowed routes */
+
+static bool rs__str_eq_or_null(const char *a, const char *b) {
+  return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* The same path up to the names of its :params ("/blog/:slug" and
+ * "/blog/:id" take the same requests). */
+static bool rs__same_shape(const char *a, const char *b) {
+  while (*a && *b) {
+    if (*a == ':' && *b == ':') {
+      while (*a && *a != '/') a++;
+      while (*b && *b != '/') b++;
+      continue;
+    }
+    if (*a++ != *b++) return false;
+  }
+  return *a == *b;
+}
+
+static void rs__method_names(unsigned bits, rs_buf_t *out) {
+  static const char *const names[] = {
+#define XX(name, bit) #name,
+    RS_METHOD_MAP(XX)
+#undef XX
+  };
+  bool first = true;
+  for (unsigned i = 0; i < RS_ARRAY_SIZE(names); i++)
+    if (bits & (1u << i)) rs_buf_printf(out, "%s%s", first ? "" : ",", names[i]), first = false;
+}
+
+size_t rs_router_shadowed(const rs_router_t *r, rs_buf_t *out) {
+  size_t n = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    const rs_route_t *b = r->all[i];
+    unsigned taken = 0;          /* methods that routes before b take first */
+    const rs_route_t *first = NULL;
+    for (size_t k = 0; k < r->n; k++) {
+      const rs_route_t *a = r->all[k];
+      if (a == b || !rs__route_before(a, b) || !rs__str_eq_or_null(a->host, b->host) ||
+          !rs__str_eq_or_null(a->server, b->server) || !rs__same_shape(a->path, b->path))
+        continue;
+      /* A's GET answers HEAD too, unless b names HEAD itself (a route
+       * listing HEAD outranks GET's implicit HEAD, see rs_router_match). */
+      unsigned a_takes = a->methods | ((a->methods & RS_M_GET) && !(b->methods & RS_M_HEAD) ? RS_M_HEAD : 0);
+      unsigned got = a_takes & b->methods;
+      if ((got & ~taken) != 0 && first == NULL) first = a;
+      taken |= got;
+    }
+    unsigned own = b->methods, lost = taken & own;
+    if (lost == 0) continue;
+    rs_buf_printf(out, "%s: route ", b->where);
+    rs__method_names(own, out);
+    rs_buf_printf(out, " %s%s%s ", b->path, b->host ? " on host " : "", b->host ? b->host : "");
+    if ((own & ~lost) == 0) {
+      rs_buf_printf(out, "can never match: %s (", first->where);
+    } else {
+      rs_buf_printf(out, "never answers ");
+      rs__method_names(lost, out);
+      rs_buf_printf(out, ": %s (", first->where);
+    }
+    rs__method_names(first->methods, out);
+    rs_buf_printf(out, " %s) takes those requests first\n", first->path);
+    n++;
+  }
+  return n;
+}
+
 static void rs__list_insert(rs__list_t *l, rs_route_t *route) {
   if (l->n == l->cap) {
     l->cap = l->cap ? l->cap * 2 : 2;
@@ -468,6 +536,39 @@ static bool rs__name_char(unsigned char c) {
          (c >= '0' && c <= '9') || c == '_';
 }
 
+static int rs__hexdigit(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;                     /* lower-case too: the canonical form has none */
+}
+
+/* Requests are matched in their canonical path (rs_http_path_normalize in
+ * core/rs_http.c defines it; this file only checks that a route's path is
+ * written in it, so that it can match at all): no empty, "." or ".." segment;
+ * space, '"', '#', '%', '<', '>', '?', '`', '{', '}', control bytes and bytes
+ * >= 0x7f only as upper-case %XX; every other byte as itself, never %XX (a
+ * request's %2F is a '/'). NULL if path is canonical, else why not. */
+static const char *rs__check_canonical(const char *path) {
+  for (const char *p = path; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c == '/' && (p[1] == '/' || (p[1] == '.' && (p[2] == '/' || p[2] == '\0')) ||
+                     (p[1] == '.' && p[2] == '.' && (p[3] == '/' || p[3] == '\0'))))
+      return "path must not have empty, '.' or '..' segments (requests are matched with them "
+             "resolved)";
+    if (c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '`' || c == '{' || c == '}')
+      return "path must percent-encode non-ASCII bytes and '\"<>`{}', in upper-case %XX";
+    if (c != '%') continue;
+    int hi = rs__hexdigit((unsigned char)p[1]), lo = hi < 0 ? -1 : rs__hexdigit((unsigned char)p[2]);
+    if (hi < 0 || lo < 0) return "a %-escape in a path is '%' and two upper-case hex digits";
+    unsigned char d = (unsigned char)(hi * 16 + lo);
+    if (!(d <= 0x20 || d >= 0x7f || strchr("\"#%<>?`{}", d) != NULL))
+      return "path must not percent-encode a byte requests are matched with as itself "
+             "(write '/' for %2F, 'a' for %61)";
+    p += 2;
+  }
+  return NULL;
+}
+
 /* NULL if path is fine, else why not; *nparams = its ":param" count. */
 static const char *rs__check_path(const char *path, size_t *nparams) {
   if (path == NULL || path[0] != '/') return "path must start with '/'";
@@ -498,7 +599,7 @@ static const char *rs__check_path(const char *path, size_t *nparams) {
     p += len;
   }
   *nparams = n;
-  return NULL;
+  return rs__check_canonical(path);
 }
 
 /* Route hosts are stored lower-case: the match then lower-cases only the

@@ -192,6 +192,14 @@ const rs_route_t *rs_router_match(const rs_router_t *r, unsigned method_bit,
 
 size_t rs_router_count(const rs_router_t *r);
 
+/* Routes that an earlier equal route (same host, listener and path up to
+ * the names of its :params, at a priority at least as high) leaves nothing
+ * or less than it lists: one line a route, "file:line: route GET /blog/:id
+ * can never match: file:line (GET /blog/:slug) takes those requests first",
+ * appended to out. Returns how many. Main thread, for -t and the load's
+ * warnings. */
+size_t rs_router_shadowed(const rs_router_t *r, rs_buf_t *out);
+
 /* The i-th route in declaration order, or NULL past the end (for -t output,
  * the admin listener and tests). Owned by the router. */
 const rs_route_t *rs_router_get(const rs_router_t *r, size_t i);

@@ -252,6 +252,11 @@ struct rs_uhttp_s {
   size_t nh, hcap;
   int hstate;                    /* 0 none, 1 field, 2 value */
   rs_fetch_header_t *hdrs;
+  /* A chunked body's framing, checked before llhttp (which, non-strict,
+   * takes any two bytes after a chunk's data for its CRLF): from the pause
+   * at the end of the head (chunk_pause) to the end of the body. */
+  rs_http_scan_t scan;
+  bool scanning, chunk_pause;
   bool idempotent, head_only, keepalive;
   bool paused, head_seen, got_bytes, reused, no_pool, interim, complete, cancelled, ended;
   /* a streamed request body */
@@ -587,6 +592,10 @@ static int rs__on_headers_complete(llhttp_t *p) {
     clen = (int64_t)p->content_length;   /* HEAD: the length the GET would have */
   x->cbs.on_head(x->ud, status, x->hdrs, x->nh, clen, chunked, to_eof);
   if (x->cancelled) return HPE_USER;
+  if (chunked) {                 /* rs__on_read starts the chunk check here */
+    x->chunk_pause = true;
+    return HPE_PAUSED;
+  }
   return no_body ? 1 : 0;
 }
 
@@ -1016,7 +1025,27 @@ static void rs__on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   x->got_bytes = true;
   if (x->phase == RS__PH_SEND) x->phase = RS__PH_WAIT;  /* answered before the write completed */
   x->depth++;
-  enum llhttp_errno e = llhttp_execute(&c->parser, buf->base, (size_t)nread);
+  const char *from = buf->base, *end = buf->base + nread, *bad = NULL;
+  enum llhttp_errno e;
+  for (;;) {
+    if (x->scanning) {
+      size_t used;
+      rs_http_scan_rc rc = rs_http_scan(&x->scan, from, (size_t)(end - from), &used);
+      if (rc < 0) {              /* a malformed body: the answer is cut off */
+        bad = x->scan.why;
+        e = HPE_USER;
+        break;
+      }
+      if (rc == RS_HTTP_SCAN_DONE) x->scanning = false;
+    }
+    e = llhttp_execute(&c->parser, from, (size_t)(end - from));
+    if (e != HPE_PAUSED || !x->chunk_pause || x->cancelled) break;
+    x->chunk_pause = false;
+    from = llhttp_get_error_pos(&c->parser);
+    rs_http_scan_chunked(&x->scan);
+    x->scanning = true;
+    llhttp_resume(&c->parser);
+  }
   x->depth--;
   if (x->cancelled) {
     x->conn = NULL;
@@ -1029,8 +1058,9 @@ static void rs__on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (e != HPE_OK) {
+    if (bad == NULL) bad = llhttp_get_error_reason(&c->parser);
     rs_log_info("upstream %s: server %s: bad response: %s", x->up ? x->up->conf->name : "-", x->srv->name,
-                llhttp_get_error_reason(&c->parser) ? llhttp_get_error_reason(&c->parser) : "?");
+                bad ? bad : "?");
     if (x->head_seen) {          /* counted once, as a failure of the body */
       rs__stat_slot_t *slot = rs__slot(x->srv->stat, x->u->loop);
       if (slot) RS_COUNTER_ADD(slot->failures[RS__F_PROTO], 1);

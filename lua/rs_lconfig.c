@@ -752,6 +752,8 @@ static int rs__load(const char *name, const char *chunk, rs_config_t *cfg,
   int rc = rs_lconfig_run(L, name, chunk, chunk ? strlen(chunk) : 0, err, errlen);
   char where[LUA_IDSIZE + 16];
   snprintf(where, sizeof(where), "%s", rs_lconfig_ctx(L)->config_where);
+  const char *colon = strrchr(where, ':');
+  cfg->config_line = colon != NULL ? atoi(colon + 1) : 0;
   lua_close(L);
   if (rc == 0) rc = rs__check_whole(cfg, err, errlen);
   if (rc == 0) rc = rs_config_finish(cfg, where[0] ? where : name, err, errlen);

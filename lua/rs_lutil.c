@@ -22,6 +22,88 @@ void rs_lutil_where(lua_State *L, char *buf, size_t len) {
   }
 }
 
+/* ------------------------------------------------------------------ the key's line
+ *
+ * A table's keys carry no line in Lua: an error about `ttll` inside a
+ * 60-line ssr.config { ... } would name the line of the call. The message
+ * names the key ('ttll', 'log.level', "unknown key 'x' in ssr.config.cache"),
+ * so the source file is searched from the call's line for that path of
+ * keys, each `name =` (or ["name"] =) after the previous one, up to the next
+ * top-level `ssr.` statement. Not found (a key set through a variable, a
+ * chunk that is not a file): the call's line stays. */
+
+static bool rs__is_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Does line assign key (`key =`, `key=`, `["key"] =`), outside a comment? */
+static bool rs__line_has_key(const char *line, const char *key, size_t klen) {
+  const char *comment = strstr(line, "--");
+  for (const char *p = line; (p = strstr(p, key)) != NULL; p++) {
+    if (comment != NULL && p > comment) return false;
+    bool quoted = p > line && (p[-1] == '"' || p[-1] == '\'');
+    if (!quoted && p > line && (rs__is_name_char(p[-1]) || p[-1] == '.')) continue;
+    const char *q = p + klen;
+    if (quoted) {
+      if (*q != p[-1] || q[1] != ']') continue;
+      q += 2;
+    } else if (rs__is_name_char(*q)) {
+      continue;
+    }
+    while (*q == ' ' || *q == '\t') q++;
+    if (q[0] == '=' && q[1] != '=') return true;
+  }
+  return false;
+}
+
+int rs_lutil_key_line(const char *file, int from, const char *const *comps, int n) {
+  FILE *f = fopen(file, "re");
+  if (f == NULL) return 0;
+  char line[1024];
+  int lineno = 0, found = 0, i = 0;
+  while (i < n && fgets(line, sizeof(line), f) != NULL) {
+    if (++lineno < from) continue;
+    const char *t = line;
+    while (*t == ' ' || *t == '\t') t++;
+    if (lineno > from && strncmp(t, "ssr.", 4) == 0) break;  /* the next statement */
+    /* One line may hold several levels: cache = { ttll = 5 }. */
+    while (i < n && rs__line_has_key(line, comps[i], strlen(comps[i]))) found = lineno, i++;
+  }
+  fclose(f);
+  return i == n ? found : 0;
+}
+
+/* Split the key path the message names into comps; returns how many. */
+static int rs__message_keys(const char *msg, char comps[][64], int max) {
+  int n = 0;
+  const char *in = strstr(msg, " in ssr.config.");
+  if (in != NULL) {                /* "unknown key 'x' in ssr.config.cache.l1" */
+    const char *p = in + strlen(" in ssr.config.");
+    while (n < max && rs__is_name_char(*p)) {
+      size_t k = 0;
+      while (rs__is_name_char(*p) && k < 63) comps[n][k++] = *p++;
+      comps[n++][k] = '\0';
+      if (*p == '.') p++;
+    }
+  }
+  const char *q = strchr(msg, '\'');
+  if (q == NULL) return 0;
+  q++;
+  while (n < max && rs__is_name_char(*q)) {
+    size_t k = 0;
+    while (rs__is_name_char(*q) && k < 63) comps[n][k++] = *q++;
+    comps[n++][k] = '\0';
+    if (*q == '.') q++;
+  }
+  return *q == '\'' ? n : 0;
+}
+
+static int rs__find_key_line(const char *file, int from, char comps[][64], int n) {
+  const char *c[4];
+  for (int i = 0; i < n && i < 4; i++) c[i] = comps[i];
+  return rs_lutil_key_line(file, from, c, n);
+}
+
 void rs_lutil_error(lua_State *L, const char *fmt, ...) {
   char msg[512], where[LUA_IDSIZE + 16];
   va_list ap;
@@ -29,6 +111,17 @@ void rs_lutil_error(lua_State *L, const char *fmt, ...) {
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   rs_lutil_where(L, where, sizeof(where));
+  /* A file-loaded chunk: name the key's own line when it can be found. */
+  lua_Debug ar;
+  char comps[4][64];
+  int n = rs__message_keys(msg, comps, 4);
+  for (int level = 1; n > 0 && lua_getstack(L, level, &ar); level++) {
+    lua_getinfo(L, "Sl", &ar);
+    if (ar.currentline <= 0) continue;
+    int line = ar.source[0] == '@' ? rs__find_key_line(ar.source + 1, ar.currentline, comps, n) : 0;
+    if (line > 0) snprintf(where, sizeof(where), "%s:%d", ar.short_src, line);
+    break;
+  }
   if (where[0]) lua_pushfstring(L, "%s: %s", where, msg);
   else lua_pushstring(L, msg);
   lua_error(L);

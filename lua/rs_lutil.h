@@ -51,4 +51,11 @@ size_t rs_lutil_size(lua_State *L, int idx, const char *ctx, const char *name,
 const char *rs_lutil_string(lua_State *L, int idx, const char *ctx,
                             const char *name, const char *what, size_t *len);
 
+/* The line of the key path comps[0..n) ("cache", "ttl") in the Lua file
+ * `file`, searched from line `from` up to the next top-level `ssr.`
+ * statement: each key as `name =` (or ["name"] =) after the previous one.
+ * 0 when not found (a key set through a variable, no such file). Any
+ * thread; reads the file. */
+int rs_lutil_key_line(const char *file, int from, const char *const *comps, int n);
+
 #endif

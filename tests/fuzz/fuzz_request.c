@@ -23,8 +23,10 @@
  *   rest    the bytes the client sends
  *
  * Invariant checked beyond the sanitizers: every answer stream starts with
- * "HTTP/1.1 " (no bytes before or outside an answer), and the loop's
- * connection list is empty once the connection has closed. */
+ * "HTTP/1.1 " (no bytes before or outside an answer), the loop's
+ * connection list is empty once the connection has closed, and every request
+ * a handler gets has a canonical path and a normalised Host
+ * (fz_check_head). */
 #include "../../core/rs_conn.c"
 
 #include <fcntl.h>
@@ -56,7 +58,37 @@ static void fz_answer(rs_req_t *r) {
   rs_req_respond_static(r, status, "X-Fuzz: 1\r\n", r->body, r->body_len);
 }
 
+/* What rs__req_finish_head promises downstream (issue 10): a canonical path
+ * (starts with '/', no empty, "." or ".." segment, nothing that needs an
+ * escape), a normalised Host (lower-case, no byte outside host[:port]), and
+ * the Host header hooks see equal to it. */
+static void fz_check_head(const rs_req_t *r) {
+  const char *p = r->path.p;
+  size_t n = r->path.len;
+  bool ok = n > 0 && (p[0] == '/' || (n == 1 && p[0] == '*'));
+  for (size_t i = 0; ok && i < n; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if (c <= 0x20 || c >= 0x7f || c == '?' || c == '#') ok = false;
+    if (c == '/' && i + 1 < n && p[i + 1] == '/') ok = false;
+    if (c == '/' && i + 1 < n && p[i + 1] == '.' && (i + 2 == n || p[i + 2] == '/')) ok = false;
+    if (c == '/' && i + 2 < n && p[i + 1] == '.' && p[i + 2] == '.' && (i + 3 == n || p[i + 3] == '/'))
+      ok = false;
+  }
+  for (size_t i = 0; ok && i < r->host.len; i++) {
+    char c = r->host.p[i];
+    if ((c >= 'A' && c <= 'Z') || c == ' ' || c == '/' || c == '@' || c == ',' || c == '\\') ok = false;
+  }
+  const rs_str_t *h = rs_req_header(r, "host");
+  if (ok && h != NULL && (h->len != r->host.len || memcmp(h->p, r->host.p, h->len) != 0)) ok = false;
+  if (!ok) {
+    fprintf(stderr, "bad head reached the handler: path \"%.*s\" host \"%.*s\"\n", (int)n, p,
+            (int)r->host.len, r->host.p);
+    abort();
+  }
+}
+
 static void fz_handler(rs_req_t *r) {
+  fz_check_head(r);
   /* Read everything a handler may read, so that ASan checks the pointers
    * rs__req_finish_head built. */
   fz_touch(&r->method);

@@ -85,6 +85,92 @@ def test_require_prefers_the_config_folder():
     assert p.returncode == 1 and b"routes/r.lua:3" in p.stdout, p.stdout
 
 
+def test_shadowed_routes_warned():
+    """-t, the start and a reload all name a route that an earlier equal one
+    hides (a warning: the config still loads)."""
+    import signal
+    from rslib import wait_log
+    routes = ('ssr.route("GET", "/blog/:slug", { respond = { status = 200, body = "slug" } })\n'
+              'ssr.route("GET", "/blog/:id", { respond = { status = 200, body = "id" } })\n')
+    srv = Server(routes=routes)
+    code, out = run_config_check(srv.config_path, test=True)
+    assert code == 0 and "test is successful" in out, out
+    want = "%s:9: route GET /blog/:id can never match: %s:8 (GET /blog/:slug) takes those requests first"
+    assert "warning: " + srv.config_path + ":9: route GET /blog/:id can never match" in out, out
+    with srv:
+        wait_log(srv, "[warn]")
+        assert want % (srv.config_path, srv.config_path) in srv.log(), srv.log()
+        assert srv.get("/blog/x").body == b"slug"
+        with open(srv.config_path, "a") as f:
+            f.write('ssr.route({ "GET", "POST" }, "/x", { respond = { status = 200, body = "a" } })\n'
+                    'ssr.route("POST", "/x", { respond = { status = 200, body = "b" } })\n')
+        srv.signal(signal.SIGHUP)
+        wait_log(srv, "reloaded", timeout=10)
+        assert "reload: %s:12: route POST /x can never match" % srv.config_path in srv.log(), srv.log()
+
+
+def test_dump_effective_config():
+    """-T prints every setting with its value and where it came from (the
+    file's line, or the default), and every route; the dump loads again as
+    a config whose -T says the same (comments aside)."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="rs-dump-")
+    os.makedirs(os.path.join(d, "public"))
+    conf = os.path.join(d, "rustyssr.lua")
+    with open(conf, "w") as f:
+        f.write('local ssr = require "rustyssr"\n'         # 1
+                'ssr.config {\n'                            # 2
+                '  listen = "127.0.0.1:8088",\n'            # 3
+                '  limits = { body = "2MB" },\n'            # 4
+                '  cache = {\n'                             # 5
+                '    ttl = 30,\n'                           # 6
+                '  },\n'                                    # 7
+                '  upstreams = { api = { servers = { "127.0.0.1:9000" }, retries = 2 } },\n'  # 8
+                '}\n'                                       # 9
+                'ssr.route("GET", "/hi", { respond = { status = 201, headers = { ["X-A"] = "b\\"c" }, body = "hi\\n" } })\n'  # 10
+                'ssr.static("/s/", { root = "public", max_age = 60 })\n'  # 11
+                'ssr.proxy("/api/", { upstream = "api", path = "/", ttl = 5, tags = { "t1" } })\n'  # 12
+                'ssr.route("GET", "/k/:id", { render = false and true or nil, respond = function() return 200, "x" end })\n')  # 13
+    p = subprocess.run([BIN, "-T", "-c", conf], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.decode()
+    for want in ('  listen = "127.0.0.1:8088",  -- %s:3' % conf,
+                 '    body = 2097152,  -- %s:4' % conf,
+                 '    ttl = 30,  -- %s:6' % conf,
+                 '    grace = 10,  -- default',
+                 '  backlog = 511,  -- default',
+                 '      retries = 2,  -- %s:8' % conf,
+                 '      keepalive = 32,  -- default',
+                 'ssr.route({ "GET", }, "/hi", { priority = 0, respond = { status = 201, headers = { ["Content-Type"] = "text/plain; charset=utf-8", ["X-A"] = "b\\"c", ',
+                 'body = "hi\\n" }, })  -- %s:10' % conf,
+                 'static = { root = "%s"' % os.path.join(d, "public"),
+                 'proxy = { upstream = "api", path = "/" }, ttl = 5,',
+                 'tags = { "t1", }',
+                 'respond = function() error('):
+        assert want in out, "missing %r in:\n%s" % (want, out)
+    # Every key the loader knows appears in the dump (a new setting that -T
+    # forgets fails here). Aliases are exempt: upstreams' timeout_ms is
+    # read_timeout_ms.
+    src = open(os.path.join(os.path.dirname(TESTS), "lua", "rs_lconfig.c")).read()
+    for arr in re.findall(r"static const char \*const rs__\w+_keys\[\] = \{(.*?)\};", src, re.S):
+        for key in re.findall(r'"(\w+)"', arr):
+            if key in ("timeout_ms",) and "connect_timeout_ms" in arr:
+                continue
+            if key == "servers" and "keepalive" not in arr:
+                continue             # ssr.config's servers: only when set
+            assert re.search(r"(^|\s|\[\")%s(\"\])?\s*=|-- %s:" % (key, key), out, re.M), \
+                "-T prints nothing for %r:\n%s" % (key, out)
+    # The dump is a config: loaded again, it dumps the same (comments aside).
+    again = os.path.join(d, "dumped.lua")
+    with open(again, "w") as f:
+        f.write(out)
+    p2 = subprocess.run([BIN, "-T", "-c", again], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p2.returncode == 0, p2.stderr
+    strip = lambda t: [re.sub(r"\s*--.*$", "", l) for l in t.splitlines()]
+    assert strip(out) == strip(p2.stdout.decode()), (out, p2.stdout.decode())
+    assert b"test is successful" in p2.stderr
+
+
 def test_port_in_use():
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
@@ -102,4 +188,5 @@ def test_port_in_use():
 
 if __name__ == "__main__":
     main([test_check_bad_configs, test_start_with_bad_config_exits_nonzero, test_check_good_config,
-          test_missing_config_file, test_version_and_usage, test_require_prefers_the_config_folder, test_port_in_use])
+          test_missing_config_file, test_version_and_usage, test_require_prefers_the_config_folder,
+          test_shadowed_routes_warned, test_dump_effective_config, test_port_in_use])

@@ -52,6 +52,12 @@ def test_install_runs_and_its_service_files_work():
         v = subprocess.run([exe, "-V"], stdout=subprocess.PIPE, env=env)
         assert v.returncode == 0 and v.stdout.startswith(b"rustyssr "), v
 
+        # The man page is installed and renders without a warning.
+        man = os.path.join(prefix, "share/man/man8/rustyssr.8")
+        assert os.path.exists(man)
+        if shutil.which("groff"):
+            g = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", man], stderr=subprocess.PIPE, timeout=60)
+            assert g.returncode == 0 and g.stderr == b"", g.stderr.decode()
         unit = open(os.path.join(prefix, "lib/systemd/system/rustyssr.service")).read()
         rotate = open(os.path.join(prefix, "etc/logrotate.d/rustyssr")).read()
         start = shlex.split(unit_value(unit, "ExecStart"))

@@ -311,7 +311,7 @@ def test_http09_request_line_refused():
 
 def test_garbage_400():
     with server() as srv:
-        refused(srv, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n", 400, "bad_request")
+        refused(srv, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n", 400, "invalid_character")
         refused(srv, b"BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n", 400, "bad_request")
 
 
@@ -334,12 +334,12 @@ def test_http10_without_host_accepted():
 
 def test_missing_host_400():
     with server() as srv:
-        refused(srv, b"GET /hello HTTP/1.1\r\nUser-Agent: t\r\n\r\n", 400, "bad_request")
+        refused(srv, b"GET /hello HTTP/1.1\r\nUser-Agent: t\r\n\r\n", 400, "invalid_host")
 
 
 def test_two_hosts_400():
     with server() as srv:
-        refused(srv, b"GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "bad_request")
+        refused(srv, b"GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "invalid_host")
 
 
 # ------------------------------------------------------------------ Expect
@@ -410,7 +410,7 @@ def test_pipeline_then_error_answers_earlier_first():
     ones are answered in order, then the 400, then the connection closes —
     the request after the error is never answered."""
     with server() as srv:
-        before = srv.metrics()[err_key("bad_request", 400)]
+        before = srv.metrics()[err_key("invalid_host", 400)]
         raw = b"GET /p1 HTTP/1.1\r\nHost: a\r\n\r\n" \
               b"GET /p2 HTTP/1.1\r\nHost: a\r\n\r\n" \
               b"GET /p3 HTTP/1.1\r\n\r\n" \
@@ -420,7 +420,7 @@ def test_pipeline_then_error_answers_earlier_first():
             rd = Reader(s)
             eq(rd.read_response().body, b"p1", "#1")
             eq(rd.read_response().body, b"p2", "#2")
-            check_refused(srv, s, rd, 400, "bad_request", before)
+            check_refused(srv, s, rd, 400, "invalid_host", before)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,19 @@
-"""What a Prometheus scrape of the admin listener tells an operator beyond
-the gateway's own counters: the process_* families every Prometheus client
-exports, with values that match what the kernel says of the process."""
+"""What a Prometheus scrape of the admin listener tells an operator: the
+process_* families every Prometheus client exports, with values that match
+what the kernel says of the process; and the Grafana dashboard and the
+alert rules in contrib/ name only metrics that a live scrape has (parsed by
+the Prometheus project's own Python parser, prometheus_client)."""
 
+import json
 import os
+import re
+import subprocess
 import time
 
-from rslib import Server, main
+from rslib import TESTS, Server, free_port, main
+from test_lua_fetch import BUNDLE, Backend
+
+ROOT = os.path.dirname(TESTS)
 
 ROUTES = 'ssr.route("GET", "/hello", { respond = { status = 200, body = "hello\\n" } })'
 
@@ -34,5 +42,87 @@ def test_process_metrics():
         assert m["process_cpu_seconds_total"] >= 0
 
 
+PARSE = r"""
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+names = set()
+for fam in text_string_to_metric_families(sys.stdin.read()):
+    names.add(fam.name)
+    for s in fam.samples:
+        names.add(s.name)
+print("\n".join(sorted(names)))
+"""
+
+
+def parse_exposition(text):
+    """Every family and sample name in text, by prometheus_client's parser
+    (Debian's python3-prometheus-client, for /usr/bin/python3)."""
+    for py in ("python3", "/usr/bin/python3"):
+        p = subprocess.run([py, "-c", PARSE], input=text.encode(), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        if p.returncode == 0:
+            return set(p.stdout.decode().split())
+        if b"No module named" not in p.stderr:
+            raise AssertionError("the Prometheus parser refused the scrape: %s" % p.stderr.decode())
+    raise AssertionError("prometheus_client is missing: scripts/setup installs python3-prometheus-client")
+
+
+def metric_names(expr):
+    return {m for m in re.findall(r"\b((?:rustyssr|process)_[a-z0-9_]+)\b", expr)}
+
+
+def dashboard_exprs():
+    d = json.load(open(os.path.join(ROOT, "contrib/grafana/rustyssr-dashboard.json")))
+    exprs = [t["expr"] for p in d["panels"] for t in p.get("targets", [])]
+    exprs += [v["query"] for v in d["templating"]["list"] if v.get("type") == "query"]
+    return exprs
+
+
+def alert_exprs():
+    # The rules file is YAML; its exprs are the `expr:` values (single-line or
+    # `|` blocks), read without a YAML library.
+    text = open(os.path.join(ROOT, "contrib/prometheus/rustyssr-alerts.yml")).read()
+    exprs, cur = [], None
+    for line in text.splitlines():
+        m = re.match(r"^(\s*)expr:\s*(.*)$", line)
+        if m:
+            cur = None
+            if m.group(2).strip() == "|":
+                cur = [len(m.group(1)), []]
+                exprs.append(cur[1])
+            else:
+                exprs.append([m.group(2)])
+        elif cur is not None:
+            if line.strip() and (len(line) - len(line.lstrip())) <= cur[0]:
+                cur = None
+            else:
+                cur[1].append(line)
+    return [" ".join(e) for e in exprs]
+
+
+def test_dashboard_and_alerts_name_live_metrics():
+    with Backend() as b:
+        srv = Server(workers=2, config={
+            "render": '{ bundle = "%s", threads = 1 }' % BUNDLE,
+            "upstreams": '{ api = { servers = { "127.0.0.1:%d" } } }' % b.port,
+        }, routes='ssr.route("GET", "/api/*", { proxy = { upstream = "api", path = "/" } })\n'
+                  'ssr.route("GET", "/*", { render = true })\n')
+        with srv:
+            assert srv.get("/api/json").status == 200
+            assert srv.get("/page").status in (200, 404)
+            r = srv.get("/metrics", port=srv.admin_port)
+            assert r.status == 200
+            live = parse_exposition(r.body.decode())
+    assert "rustyssr_render_duration_seconds_bucket" in live and "process_open_fds" in live, sorted(live)
+    dash, rules = dashboard_exprs(), alert_exprs()
+    assert len(dash) >= 14 and len(rules) >= 9, (len(dash), len(rules))
+    named = set()
+    for e in dash + rules:
+        named |= metric_names(e)
+    assert len(named) >= 20, sorted(named)
+    missing = sorted(n for n in named if n not in live)
+    assert not missing, "named by the dashboard or the alerts, absent from /metrics: %s" % missing
+
+
 if __name__ == "__main__":
-    main([test_process_metrics])
+    main([test_process_metrics, test_dashboard_and_alerts_name_live_metrics])

@@ -556,7 +556,7 @@ static void test_fixtures(void) {
       "bad_type.lua:4: ssr.config: 'workers' must be \"auto\" or a positive integer, got string \"lots\"" },
     { "/lua/bad_syntax.lua", "bad_syntax.lua:4: unexpected symbol near '='" },
     { "/lua/bad_port.lua",
-      "bad_port.lua:6: ssr.config: 'listen' = \"127.0.0.1:99999\": port out of range (0..65535)" },
+      "bad_port.lua:7: ssr.config: 'listen' = \"127.0.0.1:99999\": port out of range (0..65535)" },
     { "/lua/bad_upstream.lua",
       "bad_upstream.lua:9: proxy: no upstream 'ap' in ssr.config { upstreams = { ... } }" },
   };

@@ -206,6 +206,17 @@ static void test_refused(void) {
     { NULL, "/a b", "path must not contain spaces or control characters" },
     { NULL, "/a\tb", "path must not contain spaces or control characters" },
     { NULL, "/a?b", "path must not contain '?' or '#'" },
+    /* not the canonical form requests are matched in */
+    { NULL, "//a", "path must not have empty, '.' or '..' segments (requests are matched with them resolved)" },
+    { NULL, "/a//*", "path must not have empty, '.' or '..' segments (requests are matched with them resolved)" },
+    { NULL, "/a/./b", "path must not have empty, '.' or '..' segments (requests are matched with them resolved)" },
+    { NULL, "/a/..", "path must not have empty, '.' or '..' segments (requests are matched with them resolved)" },
+    { NULL, "/caf\xc3\xa9", "path must percent-encode non-ASCII bytes and '\"<>`{}', in upper-case %XX" },
+    { NULL, "/a{b}", "path must percent-encode non-ASCII bytes and '\"<>`{}', in upper-case %XX" },
+    { NULL, "/caf%c3%a9", "a %-escape in a path is '%' and two upper-case hex digits" },
+    { NULL, "/a%2", "a %-escape in a path is '%' and two upper-case hex digits" },
+    { NULL, "/secret%2Fx", "path must not percent-encode a byte requests are matched with as itself (write '/' for %2F, 'a' for %61)" },
+    { NULL, "/%73ecret", "path must not percent-encode a byte requests are matched with as itself (write '/' for %2F, 'a' for %61)" },
     { NULL, "/a#b", "path must not contain '?' or '#'" },
     { NULL, "/:/x", "empty ':param' name" },
     { NULL, "/a/:", "empty ':param' name" },
@@ -379,7 +390,7 @@ static const rt_case_t params_cases[] = {
   { RS_M_GET, NULL, "/product/42", 2, "id=42" },
   { RS_M_HEAD, NULL, "/product/42", 2, "id=42" },
   { RS_M_POST, NULL, "/product/42", 24, "id=42" },
-  { RS_M_GET, NULL, "/product/a%2Fb", 2, "id=a%2Fb" },          /* raw, not decoded */
+  { RS_M_GET, NULL, "/product/a%3Fb", 2, "id=a%3Fb" },          /* a slice of the path as given */
   { RS_M_GET, NULL, "/product/42/reviews", 3, "id=42" },
   { RS_M_GET, NULL, "/product/new/reviews", 3, "id=new" },      /* backtracks */
   { RS_M_GET, NULL, "/product/42/other", 22, "" },
@@ -710,6 +721,45 @@ static void test_bench(void) {
   rs_router_destroy(rt);
 }
 
+/* rs_router_shadowed names the routes an earlier equal one hides, and only
+ * those; each claim is checked against rs_router_match itself. */
+static void test_shadowed(void) {
+  rs_router_t *rt = rs_router_create();
+  add(rt, RS_M_GET, NULL, "/blog/:slug", 0, 201);
+  add(rt, RS_M_GET, NULL, "/blog/:id", 0, 202);            /* never */
+  add(rt, RS_M_GET | RS_M_POST, NULL, "/x", 0, 203);
+  add(rt, RS_M_POST | RS_M_PUT, NULL, "/x", 0, 204);        /* PUT only */
+  add(rt, RS_M_HEAD, NULL, "/x", 0, 205);                   /* outranks GET's HEAD */
+  add(rt, RS_M_GET, NULL, "/y", 0, 206);                    /* never: 207 has priority */
+  add(rt, RS_M_GET, NULL, "/y", 5, 207);
+  add(rt, RS_M_GET, "a.com", "/z", 0, 208);
+  add(rt, RS_M_GET, NULL, "/z", 0, 209);                    /* other host class: fine */
+  add(rt, RS_M_GET, NULL, "/p*", 0, 210);
+  add(rt, RS_M_GET, NULL, "/p/:a", 0, 211);                 /* other shape: fine */
+  for (size_t i = 0; i < rs_router_count(rt); i++) {
+    rs_route_t *r = (rs_route_t *)rs_router_get(rt, i);
+    char w[32];
+    snprintf(w, sizeof(w), "t.lua:%d", r->respond.status);
+    r->where = rs_xstrdup(w);
+  }
+  rs_buf_t out = { 0 };
+  ASSERT_EQ(rs_router_shadowed(rt, &out), 3);
+  ASSERT(strstr(out.p, "t.lua:202: route GET /blog/:id can never match: t.lua:201 (GET /blog/:slug)") != NULL);
+  ASSERT(strstr(out.p, "t.lua:204: route POST,PUT /x never answers POST: t.lua:203 (GET,POST /x)") != NULL);
+  ASSERT(strstr(out.p, "t.lua:206: route GET /y can never match: t.lua:207 (GET /y)") != NULL);
+  /* The claims hold. */
+  ASSERT_EQ(stp(rt, RS_M_GET, NULL, "/blog/a", NULL, 0), 201);
+  ASSERT_EQ(stp(rt, RS_M_POST, NULL, "/x", NULL, 0), 203);
+  ASSERT_EQ(stp(rt, RS_M_PUT, NULL, "/x", NULL, 0), 204);
+  ASSERT_EQ(stp(rt, RS_M_HEAD, NULL, "/x", NULL, 0), 205);
+  ASSERT_EQ(stp(rt, RS_M_GET, NULL, "/y", NULL, 0), 207);
+  ASSERT_EQ(stp(rt, RS_M_GET, "a.com", "/z", NULL, 0), 208);
+  ASSERT_EQ(stp(rt, RS_M_GET, NULL, "/z", NULL, 0), 209);
+  ASSERT_EQ(stp(rt, RS_M_GET, NULL, "/p/q", NULL, 0), 211);
+  rs_buf_free(&out);
+  rs_router_destroy(rt);
+}
+
 int main(void) {
   RS_TEST(test_method_bit);
   RS_TEST(test_empty);
@@ -727,6 +777,7 @@ int main(void) {
   RS_TEST(test_wildcard_hosts);
   RS_TEST(test_params_out);
   RS_TEST(test_many_params);
+  RS_TEST(test_shadowed);
   RS_TEST(test_concurrent);
   RS_TEST(test_bench);
   RS_TEST_DONE();

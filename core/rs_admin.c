@@ -33,9 +33,10 @@ static void rs__json(rs_req_t *req, int status, rs_buf_t *b) {
 }
 
 /* PURGE /path?query (Host: site) drops the page of that URL, the way
- * Varnish and nginx's cache_purge do; POST /purge with key=, prefix=, tag=
- * (each repeatable) and all=1, in the query or as a form body, drops by
- * key, by key prefix and by tag. Both answer {"purged": N}. */
+ * Varnish and nginx's cache_purge do; POST /purge with key=, prefix=, tag=,
+ * url= (each repeatable; url=/path with host=, or url=http://host/path)
+ * and all=1, in the query or as a form body, drops by key, by key prefix,
+ * by tag and by URL. Both answer {"purged": N}. */
 static void rs__purge(rs_req_t *req, bool by_url) {
   rs_cache_t *cache = req->loop->cache;
   rs_buf_t b = { 0 };
@@ -52,33 +53,65 @@ static void rs__purge(rs_req_t *req, bool by_url) {
                 req->path.p, req->query.len ? "?" : "", (int)RS_MIN(req->query.len, 512), req->query.p,
                 (int)RS_MIN(req->host.len, 256), req->host.p, n);
   } else {
-    /* Parameters from the query and from a form body, alike. */
+    /* Parameters from the query and from a form body, alike. Checked all
+     * before any is applied: an empty selector (prefix=, key=, tag=, url=),
+     * an all= other than 1 or a url= without its host is a 400, never
+     * "purge everything". host= goes with url=/path. */
     const char *srcs[2] = { req->query.p, req->body };
     size_t lens[2] = { req->query.len, req->body_len };
-    bool any = false;
-    for (int s = 0; s < 2; s++) {
-      const char *q = srcs[s], *end = srcs[s] + lens[s];
-      while (q != NULL && q < end) {
-        const char *amp = memchr(q, '&', (size_t)(end - q));
-        const char *stop = amp ? amp : end;
-        const char *eq = memchr(q, '=', (size_t)(stop - q));
-        if (eq != NULL) {
-          size_t vlen = (size_t)(stop - eq - 1);
+    const char *bad = NULL;
+    int nsel = 0;
+    char *host = NULL;           /* host= (decoded), for url=/path */
+    size_t host_len = 0;
+    for (int pass = -1; pass < 2 && bad == NULL; pass++) {
+      for (int s = 0; s < 2 && bad == NULL; s++) {
+        const char *q = srcs[s], *end = srcs[s] + lens[s];
+        while (q != NULL && q < end && bad == NULL) {
+          const char *amp = memchr(q, '&', (size_t)(end - q));
+          const char *stop = amp ? amp : end;
+          const char *eq = memchr(q, '=', (size_t)(stop - q));
+          const char *nend = eq ? eq : stop;
+          bool is_host = nend - q == 4 && memcmp(q, "host", 4) == 0;
+          int by = is_host ? -1 : rs_policy_purge_by(q, (size_t)(nend - q));
+          if (pass == -1 ? !is_host : by < 0) {      /* pass -1 reads host= only; others skip it */
+            q = stop + 1;
+            continue;
+          }
+          size_t vlen = eq ? (size_t)(stop - eq - 1) : 0;
           char *v = rs_xmalloc(vlen + 1);
-          vlen = rs_url_decode(v, eq + 1, vlen, true);
-          int by = rs_policy_purge_by(q, (size_t)(eq - q));
-          if (by == RS_PURGE_ALL && !(vlen == 1 && v[0] == '1')) by = -1;
-          if (by >= 0 && by != RS_PURGE_URL) {  /* a URL purge is PURGE /path */
+          vlen = eq ? rs_url_decode(v, eq + 1, vlen, true) : 0;
+          if (is_host) {
+            if (host != NULL) bad = "host= given twice";
+            else host = v, host_len = vlen, v = NULL;
+          } else if (by == RS_PURGE_ALL && !(vlen == 1 && v[0] == '1')) {
+            bad = "all= must be all=1";
+          } else if (by != RS_PURGE_ALL && vlen == 0) {
+            bad = by == RS_PURGE_KEY ? "empty key=: give the key"
+                  : by == RS_PURGE_PREFIX ? "empty prefix=: it would select every page; purge everything with all=1"
+                  : by == RS_PURGE_URL ? "empty url=: give /path?query and host=, or http://host/path"
+                  : "empty tag=: give the tag";
+          } else if (by == RS_PURGE_URL) {
+            const char *h = host, *path, *why = NULL;
+            size_t hl = host_len, pl;
+            if (rs_policy_url_split(v, vlen, &h, &hl, &path, &pl, &why) != 0) bad = why;
+            else if (pass == 0) nsel++;
+            else n += rs_policy_purge(cache, RS_PURGE_URL, path, pl, h, hl);
+          } else if (pass == 0) {
+            nsel++;
+          } else {
             n += rs_policy_purge(cache, (rs_purge_by_t)by, v, vlen, NULL, 0);
-            any = true;
           }
           free(v);
+          q = stop + 1;
         }
-        q = stop + 1;
       }
+      if (pass == 0 && bad == NULL && nsel == 0) bad = "give key=, prefix=, tag=, url= or all=1";
     }
-    if (!any) {
-      rs_buf_printf(&b, "{\"error\": \"give key=, prefix=, tag= or all=1\"}\n");
+    free(host);
+    if (bad != NULL) {
+      rs_log_info("admin: purge refused (%s): %.*s", bad, (int)RS_MIN(req->query.len + req->body_len, 512),
+                  req->query.len ? req->query.p : req->body ? req->body : "");
+      rs_buf_printf(&b, "{\"error\": \"%s\"}\n", bad);
       rs__json(req, 400, &b);
       return;
     }

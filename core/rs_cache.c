@@ -112,6 +112,8 @@ const char *rs_cache_policy_name(rs_cache_policy_t p) {
 
 rs_cache_policy_t rs_cache_policy(const rs_cache_t *c) { return c->policy; }
 
+unsigned rs_cache_shards(const rs_cache_t *c) { return c->nshards; }
+
 uint64_t rs_cache_hash(const rs_cache_t *c, const char *key, size_t len) {
   return c->hash_fn ? c->hash_fn(key, len) : XXH3_64bits(key, len);
 }
@@ -363,6 +365,9 @@ rs_cache_t *rs_cache_create(const rs_cache_opts_t *opts) {
   unsigned n = opts->shards ? opts->shards : RS_CACHE_DEFAULT_SHARDS;
   if (n > 4096 || (n & (n - 1)) != 0 || (unsigned)opts->policy >= RS_CACHE_POLICY_MAX)
     return NULL;
+  /* Every shard holds at least one entry: fewer entries than shards means
+   * fewer shards (the largest power of two not above max_entries). */
+  while (opts->max_entries && n > opts->max_entries) n /= 2;
   rs_cache_t *c = rs_xcalloc(1, sizeof *c);
   c->nshards = n;
   c->shift = 64 - (unsigned)__builtin_ctz(n);
@@ -371,11 +376,15 @@ rs_cache_t *rs_cache_create(const rs_cache_opts_t *opts) {
   c->shards = aligned_alloc(RS_CACHELINE, n * sizeof *c->shards);
   if (c->shards == NULL) { free(c); return NULL; }
   memset(c->shards, 0, n * sizeof *c->shards);
-  size_t me = opts->max_entries ? (opts->max_entries + n - 1) / n : SIZE_MAX;
+  /* max_entries exactly: each shard gets max / n, and the first max % n
+   * one more, so the shares sum to the bound the operator wrote (5000 is
+   * 5000, not 128 * ceil(5000 / 128) = 5120). */
+  size_t me_base = opts->max_entries / n, me_rem = opts->max_entries % n;
   size_t mb = opts->max_bytes ? (opts->max_bytes + n - 1) / n : SIZE_MAX;
   for (unsigned i = 0; i < n; i++) {
     rs__shard_t *s = &c->shards[i];
     if (uv_mutex_init(&s->lock) != 0) abort();
+    size_t me = opts->max_entries ? me_base + (i < me_rem) : SIZE_MAX;
     s->max_entries = me;
     s->max_bytes = mb;
     s->mask = 15;
@@ -638,6 +647,22 @@ size_t rs_cache_purge_tag(rs_cache_t *c, const char *tag, size_t len) {
 
 size_t rs_cache_purge_all(rs_cache_t *c) {
   return rs__purge_each(c, rs__epoch_bump(c), rs__match_all, NULL, 0, 0, false);
+}
+
+typedef struct {
+  bool (*match)(const char *key, size_t len, void *ud);
+  void *ud;
+} rs__match_key_t;
+
+static bool rs__match_key_fn(const rs_entry_t *e, const char *arg, size_t len, uint64_t now) {
+  const rs__match_key_t *m = (const void *)arg;
+  return m->match(e->key, e->key_len, m->ud);
+}
+
+size_t rs_cache_purge_if(rs_cache_t *c, bool (*match)(const char *key, size_t len, void *ud), void *ud) {
+  rs__match_key_t m = { match, ud };
+  return rs__purge_each(c, rs__epoch_bump(c), rs__match_key_fn, (const char *)(void *)&m, sizeof(m), 0,
+                        false);
 }
 
 size_t rs_cache_sweep(rs_cache_t *c, uint64_t now_ms) {

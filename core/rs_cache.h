@@ -27,8 +27,10 @@ typedef enum {
 } rs_cache_policy_t;
 
 typedef struct {
-  size_t max_entries;            /* whole cache; each shard gets its share,
-                                    ceil(max / shards); 0 = no bound */
+  size_t max_entries;            /* whole cache, exactly: each shard gets
+                                    max / shards, the first max % shards one
+                                    more; fewer entries than shards lowers the
+                                    shards to a power of two <= max; 0 = no bound */
   size_t max_bytes;              /* whole cache; entry->size counts; 0 = no
                                     bound. An entry larger than a shard's
                                     share is never stored (-E2BIG). */
@@ -126,6 +128,10 @@ size_t rs_cache_purge_prefix(rs_cache_t *c, const char *prefix, size_t len);
 size_t rs_cache_purge_tag(rs_cache_t *c, const char *tag, size_t len);
 size_t rs_cache_purge_all(rs_cache_t *c);
 
+/* Drop every entry whose key match(key, len, ud) selects (called under each
+ * shard's lock in turn: it must only read its arguments). */
+size_t rs_cache_purge_if(rs_cache_t *c, bool (*match)(const char *key, size_t len, void *ud), void *ud);
+
 /* Drop entries past their grace, one shard at a time (each shard lock held
  * briefly). Returns how many. Meant for the housekeeping timer. */
 size_t rs_cache_sweep(rs_cache_t *c, uint64_t now_ms);
@@ -138,6 +144,10 @@ typedef struct {
   uint64_t replaced;             /* inserts that replaced an older entry */
   uint64_t refused_size;         /* entries larger than a shard's bytes */
 } rs_cache_stats_t;
+
+/* The number of shards the cache runs (opts.shards, or fewer: see
+ * max_entries). */
+unsigned rs_cache_shards(const rs_cache_t *c);
 
 /* The policy a cache runs (DEFAULT resolved) and its name ("sieve"...). */
 rs_cache_policy_t rs_cache_policy(const rs_cache_t *c);

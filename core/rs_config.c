@@ -65,6 +65,9 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->cache.brotli_quality = 4;
   cfg->cache.min_compress = 1024;
 
+  cfg->real_ip.header = rs_xstrdup("x-forwarded-for");
+  cfg->real_ip.recursive = false;   /* nginx's real_ip_recursive off */
+
   cfg->router = rs_router_create();
 }
 
@@ -104,6 +107,8 @@ void rs_config_dispose(rs_config_t *cfg) {
   free(cfg->log.access);
   free(cfg->render.bundle);
   free(cfg->render.fn);
+  free(cfg->real_ip.from);
+  free(cfg->real_ip.header);
   rs_router_destroy(cfg->router);
   memset(cfg, 0, sizeof(*cfg));
 }

@@ -5,6 +5,7 @@
 #ifndef RS_CONFIG_H
 #define RS_CONFIG_H
 
+#include "rs_cidr.h"
 #include "rs_common.h"
 #include "rs_router.h"
 
@@ -96,6 +97,17 @@ typedef struct rs_config_s {
     size_t min_compress;         /* smaller bodies are kept identity only (1 KiB) */
     bool clear_on_reload;        /* SIGHUP purges every page (false) */
   } cache;
+
+  struct {                       /* real_ip = {...}: the client behind trusted proxies
+                                    (nginx's set_real_ip_from, real_ip_header,
+                                    real_ip_recursive; core/rs_realip.h) */
+    rs_cidr_t *from;             /* trusted peers (owned); NULL/0 = none: every
+                                    client's X-Forwarded-* is dropped */
+    size_t nfrom;
+    char *header;                /* lower-case name ("x-forwarded-for") (owned) */
+    bool recursive;              /* skip trusted addresses in the header from the
+                                    right (true) or take its last one (false) */
+  } real_ip;
 
   rs_upstream_conf_t *upstreams; /* upstreams = { name = {...} } (owned) */
   size_t nupstreams;

@@ -1,11 +1,13 @@
 /* core/rs_page.c — see rs_page.h. */
 #include "rs_page.h"
 
+#include "rs_key.h"
 #include "rs_lhooks.h"
 #include "rs_log.h"
 #include "rs_metrics.h"
 #include "rs_policy.h"
 #include "rs_proxy.h"
+#include "rs_realip.h"
 #include "rs_render.h"
 #include "rs_upstream.h"
 
@@ -15,7 +17,6 @@
 #include <string.h>
 
 #define RS__KEY_INLINE 512
-#define RS__MAX_SORTED_PARAMS 64
 
 /* A request waiting on another's render (RS_LOOKUP_MISS_WAIT). */
 typedef struct rs_page_waiter_s {
@@ -48,65 +49,34 @@ typedef struct {
 
 /* ------------------------------------------------------------------ key */
 
-typedef struct {
-  const char *p;
-  size_t len;
-} rs__slice_t;
-
-static int rs__slice_cmp(const void *a, const void *b) {
-  const rs__slice_t *x = a, *y = b;
-  size_t n = RS_MIN(x->len, y->len);
-  int c = memcmp(x->p, y->p, n);
-  return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
-size_t rs_page_key(const char *method, size_t mlen, const char *host, size_t hlen,
-                   const char *path, size_t plen, const char *query, size_t qlen,
-                   char *buf, size_t cap, char **out) {
-  /* HEAD is answered from GET's page. */
-  if (mlen == 4 && memcmp(method, "HEAD", 4) == 0) method = "GET", mlen = 3;
-  /* Host without its port ("[::1]:8080" keeps its brackets). */
-  for (size_t i = hlen; i > 0; i--) {
-    if (host[i - 1] == ']') break;
-    if (host[i - 1] == ':') { hlen = i - 1; break; }
-  }
-  size_t need = mlen + 1 + hlen + plen + 1 + qlen;
-  char *k = need <= cap ? buf : rs_xmalloc(need);
-  char *p = k;
-  memcpy(p, method, mlen), p += mlen;
-  *p++ = ' ';
-  for (size_t i = 0; i < hlen; i++) {
-    char c = host[i];
-    *p++ = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-  }
-  memcpy(p, path, plen), p += plen;
-  if (qlen > 0) {
-    *p++ = '?';
-    rs__slice_t params[RS__MAX_SORTED_PARAMS];
-    size_t n = 0;
-    const char *q = query, *end = query + qlen;
-    bool sortable = true;
-    while (q < end) {
-      const char *amp = memchr(q, '&', (size_t)(end - q));
-      const char *stop = amp ? amp : end;
-      if (stop > q) {
-        if (n == RS__MAX_SORTED_PARAMS) { sortable = false; break; }
-        params[n++] = (rs__slice_t){ q, (size_t)(stop - q) };
+/* The fields of the headers the route names (rs_key.h): they split its
+ * pages, and they are what reaches the bundle beside the host. */
+static void rs__key_fields(rs_key_t *k, rs_req_t *req, const rs_route_t *route) {
+  int trusted = -1;              /* resolved when a named header is a forwarding claim */
+  for (const char *const *n = route->cache.headers; n != NULL && *n != NULL; n++) {
+    size_t nl = strlen(*n);
+    bool first = true;
+    if (rs_realip_claim(req, *n, nl)) {
+      /* absent, as the render will see it, unless a trusted proxy sent it */
+      if (trusted < 0) {
+        rs_realip_t rip;
+        rs_realip_resolve(req, &rip);
+        trusted = rip.trusted;
       }
-      q = stop + 1;
-    }
-    if (sortable) {
-      qsort(params, n, sizeof(params[0]), rs__slice_cmp);
-      for (size_t i = 0; i < n; i++) {
-        if (i) *p++ = '&';
-        memcpy(p, params[i].p, params[i].len), p += params[i].len;
+      if (!trusted) {
+        rs_key_header(k, *n, nl, false);
+        continue;
       }
-    } else {                     /* too many to sort: keep them as sent */
-      memcpy(p, query, qlen), p += qlen;
     }
+    for (size_t i = 0; i < req->nheaders; i++) {
+      const rs_header_t *h = &req->headers[i];
+      if (!rs_str_ieq(h->name.p, h->name.len, *n, nl)) continue;
+      if (first) rs_key_header(k, *n, nl, true);
+      rs_key_header_value(k, h->value.p, h->value.len, first);
+      first = false;
+    }
+    if (first) rs_key_header(k, *n, nl, false);
   }
-  *out = k;
-  return (size_t)(p - k);
 }
 
 /* ------------------------------------------------------------------ HTTP on a hit */
@@ -244,9 +214,24 @@ static void rs__after_render(rs_render_job_t *job) {
     while (k < ntags && !(tag_lens[k] == tl && memcmp(tags[k], t, tl) == 0)) k++;
     if (k == ntags) tags[ntags] = t, tag_lens[ntags++] = tl;
   }
+  /* The headers the route names split its pages: say so to downstream
+   * caches (Vary), beside the Accept-Encoding the entry adds. */
+  rs_buf_t hb = { 0 };
+  const char *headers = job->headers;
+  size_t headers_len = job->headers_len;
+  if (fl->route != NULL && fl->route->cache.headers != NULL) {
+    rs_buf_append(&hb, job->headers, job->headers_len);
+    rs_buf_append(&hb, "Vary: ", 6);
+    for (const char *const *n = fl->route->cache.headers; *n != NULL; n++) {
+      if (n != fl->route->cache.headers) rs_buf_append(&hb, ", ", 2);
+      rs_buf_append(&hb, *n, strlen(*n));
+    }
+    rs_buf_append(&hb, "\r\n", 2);
+    headers = hb.p, headers_len = hb.len;
+  }
   rs_entry_spec_t spec = {
     .key = fl->key, .key_len = fl->key_len, .hash = fl->hash,
-    .status = job->status, .headers = job->headers, .headers_len = job->headers_len,
+    .status = job->status, .headers = headers, .headers_len = headers_len,
     .body = job->body ? job->body : "", .body_len = job->body_len, .body_owned = job->body,
     .tags = tags, .tag_lens = tag_lens, .ntags = ntags,
     .ttl_ms = ttl, .grace_ms = grace, .epoch = fl->epoch,
@@ -255,6 +240,7 @@ static void rs__after_render(rs_render_job_t *job) {
   };
   fl->entry = rs_entry_build(&spec);
   job->body = spec.body_owned;   /* NULL when the entry adopted it */
+  rs_buf_free(&hb);
 }
 
 static void rs__wake(rs_waiter_t *w, rs_entry_t *e, int status) {
@@ -387,7 +373,7 @@ static int rs__flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *rou
   rs__flight_t *fl = rs__flight_new(from, req, route, key, key_len, hash);
   rs_loop_t *loop = fl->loop;
   fl->defer = rs__defer_for(req);
-  rs_render_job_t *job = rs_render_job_new(from, props, props_len);
+  rs_render_job_t *job = rs_render_job_new(from, route, props, props_len);
   if (job != NULL) {
     job->task.run = rs__flight_done;
     job->inbox = &loop->inbox;
@@ -514,20 +500,25 @@ static int rs__proxy_flight_start(rs_req_t *from, rs_req_t *req, const rs_route_
   /* What a shared page may depend on: no cookie, no credentials, identity. */
   rs_fetch_header_t hs[8];
   size_t n = 0;
-  char rid[24], xff[64];
+  char rid[24];
   const char *host = route->proxy.host_mode == RS_PROXY_HOST_LITERAL ? route->proxy.host
                      : route->proxy.host_mode == RS_PROXY_HOST_UPSTREAM ? route->proxy.upstream : NULL;
   if (host != NULL) hs[n++] = (rs_fetch_header_t){ RS_STR("Host"), { host, strlen(host) } };
   else if (from->host.len) hs[n++] = (rs_fetch_header_t){ RS_STR("Host"), from->host };
-  if (from->host.len) hs[n++] = (rs_fetch_header_t){ RS_STR("X-Forwarded-Host"), from->host };
-  hs[n++] = (rs_fetch_header_t){ RS_STR("X-Forwarded-Proto"), RS_STR("http") };
-  const char *peer = rs_req_peer(from);
-  const char *colon = strrchr(peer, ':');
-  size_t pl = colon ? (size_t)(colon - peer) : strlen(peer);
-  if (pl > 1 && peer[0] == '[') peer++, pl -= 2;
-  snprintf(xff, sizeof(xff), "%.*s", (int)pl, peer);
-  hs[n++] = (rs_fetch_header_t){ RS_STR("X-Forwarded-For"), { xff, strlen(xff) } };
-  snprintf(rid, sizeof(rid), "%llx", (unsigned long long)from->id);
+  /* X-Forwarded-* from the proxy action's one builder ("Name: value\r\n"
+   * lines, split back into pairs that point into fwd). */
+  rs_buf_t fwd = { 0 };
+  rs_proxy_forwarded(from, &fwd, true);
+  for (const char *l = fwd.p, *end = fwd.p + fwd.len; l != NULL && l < end && n < 5;) {
+    const char *eol = memchr(l, '\r', (size_t)(end - l));
+    const char *colon = memchr(l, ':', (size_t)(end - l));
+    if (eol == NULL || colon == NULL || colon > eol) break;
+    const char *v = colon + 1;
+    while (v < eol && *v == ' ') v++;
+    hs[n++] = (rs_fetch_header_t){ { l, (size_t)(colon - l) }, { v, (size_t)(eol - v) } };
+    l = eol + 2;
+  }
+  snprintf(rid, sizeof(rid), "%016llx", (unsigned long long)from->id);
   hs[n++] = (rs_fetch_header_t){ RS_STR("X-Request-Id"), { rid, strlen(rid) } };
   const rs_str_t *v = rs_req_header(from, "accept");
   if (v != NULL) hs[n++] = (rs_fetch_header_t){ RS_STR("Accept"), *v };
@@ -539,6 +530,7 @@ static int rs__proxy_flight_start(rs_req_t *from, rs_req_t *req, const rs_route_
   int err = 0;
   rs_fetch_t *f = rs_fetch_start(loop, &o, rs__proxy_fetched, fl, &err);
   rs_buf_free(&path);
+  rs_buf_free(&fwd);
   if (f != NULL) {
     loop->pending_jobs++;
     return 0;
@@ -627,13 +619,18 @@ static void rs__pflow_go(rs__pflow_t *fl, int rc);
 
 static void rs__pflow_resumed(rs_lreq_t *lc, int rc) { rs__pflow_go(lc->ud, rc); }
 
-/* Run the route's hook; on a yield, the flow goes on at step next. */
-static int rs__pflow_hook(rs__pflow_t *fl, rs_hook_t hook, int next) {
-  fl->step = next;
+/* The request's Lua, started on first use. */
+static void rs__pflow_lc(rs__pflow_t *fl) {
   if (fl->lc == NULL) {
     fl->lc = rs_lreq_start(fl->req->gen->lua, fl->req, fl->route);  /* its generation's state */
     fl->lc->ud = fl;
   }
+}
+
+/* Run the route's hook; on a yield, the flow goes on at step next. */
+static int rs__pflow_hook(rs__pflow_t *fl, rs_hook_t hook, int next) {
+  fl->step = next;
+  rs__pflow_lc(fl);
   return rs_lreq_run(fl->lc, hook, rs__pflow_resumed);
 }
 
@@ -736,6 +733,10 @@ static void rs__pflow_lookup(rs__pflow_t *fl) {
     case RS_LOOKUP_MISS_LEADER:
       if (fl->stale == NULL) RS_COUNTER_ADD(pc->misses, 1);
       if (route->hooks.props) {
+        /* Its result feeds a page others will be served: it sees what the
+         * key covers, as the bundle does. */
+        rs__pflow_lc(fl);
+        rs_lreq_page_view(fl->lc);
         rc = rs__pflow_hook(fl, RS_HOOK_PROPS, RS__S_PROPS_DONE);
         if (rc == RS_LHOOK_YIELD) return;
       }
@@ -797,15 +798,22 @@ static void rs__pflow_go(rs__pflow_t *fl, int rc) {
           rs__pflow_end(fl, rc);
           return;
         }
-        /* The hook's string is the key, as it is: it replaces the default. */
-        fl->key = fl->lc->key;
-        fl->klen = fl->lc->key_len;
-      } else {
-        char *k;
-        fl->klen = rs_page_key(req->method.p, req->method.len, req->host.p, req->host.len, req->path.p,
-                               req->path.len, req->query.p, req->query.len, fl->kbuf, sizeof(fl->kbuf), &k);
-        fl->key = k;
-        fl->key_heap = k != fl->kbuf;
+      }
+      {
+        /* The hook's string replaces the default key, in its own namespace
+         * and with the request's host (rs_key.h); the route's named headers
+         * follow either. */
+        rs_key_t k;
+        rs_key_init(&k, fl->kbuf, sizeof(fl->kbuf));
+        if (rc != RS__NOHOOK)
+          rs_key_hook(&k, req->host.p, req->host.len, fl->lc->key, fl->lc->key_len);
+        else
+          rs_key_url(&k, req->method.p, req->method.len, req->host.p, req->host.len, req->path.p,
+                     req->path.len, req->query.p, req->query.len);
+        rs__key_fields(&k, req, route);
+        fl->key = k.p;
+        fl->klen = k.len;
+        fl->key_heap = !rs_key_inline(&k);
       }
       rs__pflow_lookup(fl);
       return;

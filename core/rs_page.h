@@ -5,7 +5,7 @@
  *
  *   request ─▶ bypass? (Authorization, Cookie) ─▶ render, X-Cache: BYPASS
  *        │
- *        ▼ key = "GET host/path?sorted query"
+ *        ▼ key = "GET host/path?sorted query" (core/rs_key.h)
  *      L1 (this loop, no locks) ── fresh ─▶ HIT-L1
  *        │
  *      L2 (shard lock) ── fresh ─▶ HIT-L2 (and into L1)
@@ -62,15 +62,6 @@ bool rs_page_proxy_cached(rs_req_t *req, const rs_route_t *route);
 /* Render req without the cache (extra: an X-Cache line or NULL), after the
  * route's props hook, which may wait. */
 void rs_page_uncached(rs_req_t *req, const rs_route_t *route, const char *extra);
-
-/* The default cache key: "GET host/path?query" with the host lower-cased
- * and without its port, HEAD folded into GET, and the query's parameters
- * sorted (so ?a=1&b=2 and ?b=2&a=1 share a page). Writes into *out (a
- * malloc'd buffer when it does not fit in buf) and returns its length.
- * The caller frees *out when it is not buf. Any thread. */
-size_t rs_page_key(const char *method, size_t mlen, const char *host, size_t hlen,
-                   const char *path, size_t plen, const char *query, size_t qlen,
-                   char *buf, size_t cap, char **out);
 
 /* Answer req from e (a reference the answer takes over: release(ud) runs
  * when written). xcache is the X-Cache value ("HIT-L1", "MISS", ...).

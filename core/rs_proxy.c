@@ -10,6 +10,7 @@
 #include "rs_proxy.h"
 
 #include "rs_log.h"
+#include "rs_realip.h"
 #include "rs_upstream.h"
 
 #include <errno.h>
@@ -112,6 +113,25 @@ void rs_proxy_target(rs_buf_t *b, const rs_req_t *req, const rs_route_t *route) 
   }
 }
 
+/* X-Forwarded-For (core/rs_realip.h: the resolved client, the trusted hops,
+ * the peer), -Proto and -Host (a trusted proxy's own, else ours) lines. */
+void rs_proxy_forwarded(rs_req_t *req, rs_buf_t *b, bool shared) {
+  rs_realip_t r;
+  rs_realip_resolve(req, &r);
+  if (shared) r.trusted = false;  /* a stored answer may depend only on its key */
+  rs_buf_append(b, "X-Forwarded-For: ", 17);
+  rs_realip_xff(&r, b);
+  rs_buf_append(b, "\r\n", 2);
+  const rs_str_t *v = rs_realip_header(&r, req, "x-forwarded-proto");
+  if (v != NULL && (rs_str_ieq(v->p, v->len, "https", 5) || rs_str_ieq(v->p, v->len, "http", 4)))
+    rs_buf_header(b, "X-Forwarded-Proto", 17, v->p, v->len);
+  else
+    rs_buf_append(b, "X-Forwarded-Proto: http\r\n", 25);
+  v = rs_realip_header(&r, req, "x-forwarded-host");
+  if (v == NULL || v->len == 0) v = req->host.len ? &req->host : NULL;
+  if (v != NULL) rs_buf_header(b, "X-Forwarded-Host", 16, v->p, v->len);
+}
+
 /* The request line and headers for the upstream. */
 static char *rs__build_head(rs_req_t *req, const rs_route_t *route, size_t *len) {
   rs_buf_t b = { 0 };
@@ -138,7 +158,7 @@ static char *rs__build_head(rs_req_t *req, const rs_route_t *route, size_t *len)
   /* The Connection header's values, to drop the headers they name. */
   rs_str_t conn[8];
   size_t nconn = 0;
-  const rs_str_t *xff = NULL, *rid = NULL;
+  const rs_str_t *rid = NULL;
   for (size_t i = 0; i < req->nheaders; i++) {
     const rs_header_t *h = &req->headers[i];
     if (rs_str_ieq(h->name.p, h->name.len, "connection", 10) && nconn < RS_ARRAY_SIZE(conn))
@@ -149,29 +169,18 @@ static char *rs__build_head(rs_req_t *req, const rs_route_t *route, size_t *len)
     const rs_str_t *n = &h->name;
     if (rs__hop(n) || rs__listed(conn, nconn, n)) continue;
     if (rs_str_ieq(n->p, n->len, "host", 4) || rs_str_ieq(n->p, n->len, "content-length", 14) ||
-        rs_str_ieq(n->p, n->len, "expect", 6) || rs_str_ieq(n->p, n->len, "x-forwarded-proto", 17) ||
-        rs_str_ieq(n->p, n->len, "x-forwarded-host", 16))
+        rs_str_ieq(n->p, n->len, "expect", 6))
       continue;
-    if (rs_str_ieq(n->p, n->len, "x-forwarded-for", 15)) {
-      if (xff == NULL) xff = &h->value;
-      continue;
-    }
+    /* Forwarding claims (X-Forwarded-*, X-Real-IP, Forwarded, real_ip's
+     * header): written below from what the gateway knows or trusts. */
+    if (rs_realip_claim(req, n->p, n->len)) continue;
     if (rs_str_ieq(n->p, n->len, "x-request-id", 12)) {
       if (rid == NULL) rid = &h->value;
       continue;
     }
     rs_buf_header(&b, n->p, n->len, h->value.p, h->value.len);
   }
-  /* The client's address without its port ("1.2.3.4:5678", "::1:5678"). */
-  const char *peer = rs_req_peer(req);
-  const char *colon = strrchr(peer, ':');
-  int iplen = colon != NULL ? (int)(colon - peer) : (int)strlen(peer);
-  if (xff != NULL && xff->len > 0)
-    rs_buf_printf(&b, "X-Forwarded-For: %.*s, %.*s\r\n", (int)xff->len, xff->p, iplen, peer);
-  else
-    rs_buf_printf(&b, "X-Forwarded-For: %.*s\r\n", iplen, peer);
-  rs_buf_append(&b, "X-Forwarded-Proto: http\r\n", 25);
-  if (req->host.len) rs_buf_header(&b, "X-Forwarded-Host", 16, req->host.p, req->host.len);
+  rs_proxy_forwarded(req, &b, false);
   if (rid != NULL && rs__request_id_ok(rid))
     rs_buf_header(&b, "X-Request-Id", 12, rid->p, rid->len);
   else

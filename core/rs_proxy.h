@@ -10,8 +10,9 @@
  * the hop-by-hop ones (Connection and the names it lists, Keep-Alive,
  * Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade) and Expect,
  * Host as proxy.host says (the client's, the upstream's name, or a
- * literal), X-Forwarded-For (the client's address appended to any incoming
- * one), X-Forwarded-Proto, X-Forwarded-Host, X-Request-Id (an incoming one
+ * literal), X-Forwarded-For/-Proto/-Host as rs_proxy_forwarded writes them
+ * (any the client sent are dropped, as are X-Real-IP and Forwarded, unless
+ * its peer is a trusted proxy: core/rs_realip.h), X-Request-Id (an incoming one
  * if it is 1..128 of [A-Za-z0-9._:-], else the request's id in hex), and
  * the body with a Content-Length (the front end has read it whole, up to
  * limits.body).
@@ -45,5 +46,13 @@ void rs_proxy_request(rs_req_t *req, const rs_route_t *route);
  * prefix matched of the canonical path (req->path, rs_http_path_normalize),
  * then "?" and the query as sent. Any thread. */
 void rs_proxy_target(rs_buf_t *b, const rs_req_t *req, const rs_route_t *route);
+
+/* Append req's forwarding header lines to b, for an upstream:
+ * X-Forwarded-For (rs_realip_xff: the resolved client, the trusted hops,
+ * the peer), X-Forwarded-Proto (a trusted proxy's "http" or "https", else
+ * "http") and X-Forwarded-Host (a trusted proxy's, else the request's
+ * Host). Both proxy paths use it; shared (the cached one, whose answer is
+ * stored under a key without them): never a proxy's -Proto or -Host. */
+void rs_proxy_forwarded(rs_req_t *req, rs_buf_t *b, bool shared);
 
 #endif

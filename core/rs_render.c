@@ -1,9 +1,11 @@
 /* core/rs_render.c — see rs_render.h. */
 #include "rs_render.h"
 
+#include "rs_key.h"
 #include "rs_log.h"
-#include "rs_lhooks.h"
 #include "rs_page.h"
+#include "rs_policy.h"
+#include "rs_realip.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,21 +41,27 @@ static char *rs__copy(char **p, const char *s, size_t n) {
   return d;
 }
 
-rs_render_job_t *rs_render_job_new(const rs_req_t *req, const char *props, size_t props_len) {
+rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, const char *props,
+                                   size_t props_len) {
   /* One allocation: the job, the pairs, then the bytes they point to. */
+  rs_realip_t rip;
+  rs_realip_resolve(req, &rip);
   size_t nq = req->query.len > 0 ? 1 : 0;
   for (size_t i = 0; i < req->query.len; i++)
     if (req->query.p[i] == '&') nq++;
   size_t bytes = req->url.len + req->method.len + req->path.len + req->query.len + props_len;
   for (size_t i = 0; i < req->nparams; i++) bytes += req->params[i].name.len + req->params[i].value.len;
-  for (size_t i = 0; i < req->nheaders; i++)
+  size_t nh = 0;
+  for (size_t i = 0; i < req->nheaders; i++) {
+    if (!rs_policy_page_sees(req, shared, req->headers[i].name.p, req->headers[i].name.len, rip.trusted)) continue;
     bytes += req->headers[i].name.len + req->headers[i].value.len;
-  size_t size = sizeof(rs_render_job_t) + (nq + req->nheaders + req->nparams) * sizeof(rs_v8_pair_t) +
-                bytes + 1;
+    nh++;
+  }
+  size_t size = sizeof(rs_render_job_t) + (nq + nh + req->nparams) * sizeof(rs_v8_pair_t) + bytes + 1;
   rs_render_job_t *job = calloc(1, size);
   if (job == NULL) return NULL;
   rs_v8_pair_t *hdrs = (rs_v8_pair_t *)(job + 1);
-  rs_v8_pair_t *params = hdrs + req->nheaders;
+  rs_v8_pair_t *params = hdrs + nh;
   rs_v8_pair_t *query = params + req->nparams;
   char *p = (char *)(query + nq);
   for (size_t i = 0; i < req->nparams; i++) {
@@ -64,12 +72,26 @@ rs_render_job_t *rs_render_job_new(const rs_req_t *req, const char *props, size_
     params[i].value_len = h->value.len;
   }
 
+  nh = 0;
   for (size_t i = 0; i < req->nheaders; i++) {
     const rs_header_t *h = &req->headers[i];
-    hdrs[i].name = rs__copy(&p, h->name.p, h->name.len);
-    hdrs[i].name_len = h->name.len;
-    hdrs[i].value = rs__copy(&p, h->value.p, h->value.len);
-    hdrs[i].value_len = h->value.len;
+    if (!rs_policy_page_sees(req, shared, h->name.p, h->name.len, rip.trusted)) continue;
+    hdrs[nh].name = rs__copy(&p, h->name.p, h->name.len);
+    hdrs[nh].name_len = h->name.len;
+    size_t vlen = h->value.len;
+    if (shared != NULL && rs_str_ieq(h->name.p, h->name.len, "host", 4)) {
+      /* The host as the key holds it: lower-case, no port (two spellings of
+       * one key must render one page). */
+      vlen = rs_key_host_len(h->value.p, vlen);
+      char *v = rs__copy(&p, h->value.p, vlen);
+      for (size_t k = 0; k < vlen; k++)
+        if (v[k] >= 'A' && v[k] <= 'Z') v[k] = (char)(v[k] + 32);
+      hdrs[nh].value = v;
+    } else {
+      hdrs[nh].value = rs__copy(&p, h->value.p, vlen);
+    }
+    hdrs[nh].value_len = vlen;
+    nh++;
   }
   /* Query: split on '&', then '='; names and values percent-decoded with
    * '+' as a space, as Node's querystring does. Empty pieces ("a&&b") skip. */
@@ -98,7 +120,7 @@ rs_render_job_t *rs_render_job_new(const rs_req_t *req, const char *props, size_
     .path = rs__copy(&p, req->path.p, req->path.len), .path_len = req->path.len,
     .query = query, .nquery = n,
     .params = params, .nparams = req->nparams,
-    .headers = hdrs, .nheaders = req->nheaders,
+    .headers = hdrs, .nheaders = nh,
   };
   if (props_len > 0) {
     job->req.props_json = rs__copy(&p, props, props_len);
@@ -216,7 +238,7 @@ static void rs__uncached_done(rs_task_t *task) {
 
 void rs_render_uncached(rs_req_t *req, const char *extra, const char *props, size_t props_len) {
   rs_loop_t *loop = req->loop;
-  rs_render_job_t *job = rs_render_job_new(req, props, props_len);
+  rs_render_job_t *job = rs_render_job_new(req, NULL, props, props_len);
   if (job == NULL) {
     rs_render_respond_error(req, 503);
     return;

@@ -16,8 +16,18 @@
 
 /* A job for req (copied, and props: JSON text, may be NULL), not yet
  * submitted; NULL when out of memory. Set job->task.run and job->inbox,
- * then rs_pool_submit. */
-rs_render_job_t *rs_render_job_new(const rs_req_t *req, const char *props, size_t props_len);
+ * then rs_pool_submit.
+ *
+ * The headers the bundle sees: never a forwarding claim (X-Forwarded-*,
+ * X-Real-IP, Forwarded) unless the peer is a trusted proxy
+ * (core/rs_realip.h); and when the page will be stored for everyone
+ * (shared: its route), only Host — lower-case, without its port, as the
+ * key holds it — and the headers the route names (route->cache.headers),
+ * which join the key: a header outside the key never reaches a page that
+ * others will be served. shared NULL (bypass, cache off, uncached route):
+ * the rest as sent. */
+rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, const char *props,
+                                   size_t props_len);
 
 /* Answer req from a finished job, which it takes: OK → the page (zero
  * copy), ERROR → 500 generic page (the message in the page only with

@@ -75,6 +75,10 @@ typedef struct rs_route_s {
     const char *const *bypass_cookie;  /* NULL-ended names; the request skips the */
     const char *const *bypass_header;  /* cache when one is present and non-empty; */
     const char *const *bypass_query;   /* NULL = none. Header names lower-case */
+    const char *const *headers;  /* NULL-ended lower-case names the pages depend on:
+                                    they join the key (core/rs_key.h) and are the
+                                    only headers beside Host a cached render sees;
+                                    NULL = none */
     const char *const *tags;     /* added to every page the route stores */
     size_t ntags;
     uint64_t statuses[10];       /* bit s: status s may be stored; all zero =

@@ -15,7 +15,7 @@
 #define RS__MAX_NAME 128         /* bytes of one name or tag */
 
 static const char *const rs__bypass_keys[] = { "cookie", "header", "query", NULL };
-enum { RS__COOKIE, RS__HEADER, RS__QUERY, RS__TAGS };
+enum { RS__COOKIE, RS__HEADER, RS__QUERY, RS__TAGS, RS__KEYHDR };
 
 /* ------------------------------------------------------------------ checks */
 
@@ -123,6 +123,23 @@ void rs_lcache_policy_check(lua_State *L, int opts, const char *fn, rs_lcache_po
     rs__names(L, lua_gettop(L), fn, "tags", RS__TAGS, p);
     rs__given(p, "tags");
   }
+  if (rs_lutil_field(L, opts, "headers")) {
+    /* the request headers the pages depend on: they join the key and are
+     * all a cached render sees beside Host (core/rs_key.h) */
+    int t = lua_gettop(L);
+    size_t bypass_headers = p->_n[RS__HEADER];   /* rs__names counts into the kind's slot */
+    rs__names(L, t, fn, "headers", RS__HEADER, p);
+    p->_n[RS__KEYHDR] = p->_n[RS__HEADER];
+    p->_n[RS__HEADER] = bypass_headers;
+    for (size_t i = 1; i <= (lua_type(L, t) == LUA_TTABLE ? p->_n[RS__KEYHDR] : 1); i++) {
+      if (lua_type(L, t) == LUA_TTABLE) lua_rawgeti(L, t, (int)i);
+      else lua_pushvalue(L, t);
+      if (rs_str_ieq(lua_tostring(L, -1), lua_objlen(L, -1), "host", 4))
+        rs_lutil_error(L, "%s: 'headers' names host, which every key holds already", fn);
+      lua_pop(L, 1);
+    }
+    rs__given(p, "headers");
+  }
   if (rs_lutil_field(L, opts, "cache_statuses")) {
     int t = lua_gettop(L);
     if (lua_type(L, t) != LUA_TTABLE)
@@ -144,7 +161,7 @@ void rs_lcache_policy_check(lua_State *L, int opts, const char *fn, rs_lcache_po
                      rs_lutil_describe(L, -1, desc, sizeof(desc)));
     rs__given(p, flags[i]);
   }
-  size_t ptrs = p->_n[RS__COOKIE] + p->_n[RS__HEADER] + p->_n[RS__QUERY] + p->_n[RS__TAGS] + 3;
+  size_t ptrs = p->_n[RS__COOKIE] + p->_n[RS__HEADER] + p->_n[RS__QUERY] + p->_n[RS__TAGS] + p->_n[RS__KEYHDR] + 4;
   if (p->first != NULL) p->mem += ptrs * sizeof(char *);
   lua_settop(L, top);
 }
@@ -198,7 +215,7 @@ void rs_lcache_policy_build(lua_State *L, const rs_lcache_policy_t *p, rs_route_
   int opts = p->opts;
   r->cache._mem = rs_xcalloc(1, p->mem);
   const char **ptrs = (const char **)(void *)r->cache._mem;
-  size_t nptrs = p->_n[RS__COOKIE] + p->_n[RS__HEADER] + p->_n[RS__QUERY] + p->_n[RS__TAGS] + 3;
+  size_t nptrs = p->_n[RS__COOKIE] + p->_n[RS__HEADER] + p->_n[RS__QUERY] + p->_n[RS__TAGS] + p->_n[RS__KEYHDR] + 4;
   rs__arena_t a = { r->cache._mem + nptrs * sizeof(char *) };
   const char *const **lists[] = { &r->cache.bypass_cookie, &r->cache.bypass_header,
                                   &r->cache.bypass_query };
@@ -221,6 +238,14 @@ void rs_lcache_policy_build(lua_State *L, const rs_lcache_policy_t *p, rs_route_
     rs__fill(L, lua_gettop(L), ptrs, p->_n[RS__TAGS], &a, false);
     r->cache.tags = ptrs;
     r->cache.ntags = p->_n[RS__TAGS];
+    lua_pop(L, 1);
+  }
+  if (p->_n[RS__KEYHDR] > 0) {
+    lua_getfield(L, opts, "headers");
+    rs__fill(L, lua_gettop(L), ptrs, p->_n[RS__KEYHDR], &a, true);
+    ptrs[p->_n[RS__KEYHDR]] = NULL;
+    r->cache.headers = ptrs;
+    ptrs += p->_n[RS__KEYHDR] + 1;
     lua_pop(L, 1);
   }
   lua_getfield(L, opts, "cache_statuses");
@@ -292,18 +317,11 @@ static int rs__purge(lua_State *L) {
     host = rs_lutil_string(L, -1, "ssr.purge", "host", "a host name", &hlen);
   }
   if (kind == RS_PURGE_URL) {
-    /* "http://host/path?q" names its host; "/path?q" needs host = */
-    if (strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0) {
-      if (host != NULL) rs_lutil_error(L, "ssr.purge: give the host once: in 'url' or in 'host'");
-      host = strstr(v, "://") + 3;
-      const char *slash = strchr(host, '/');
-      hlen = slash ? (size_t)(slash - host) : strlen(host);
-      if (slash != NULL) vlen -= (size_t)(slash - v), v = slash;
-      else v = "/", vlen = 1;
-    }
-    if (v[0] != '/') rs_lutil_error(L, "ssr.purge: 'url' must start with '/' or http(s)://");
-    if (host == NULL || hlen == 0)
-      rs_lutil_error(L, "ssr.purge: 'url' needs 'host' (the site's Host, as the page was requested)");
+    /* "http://host/path?q" names its host; "/path?q" needs host = (the
+     * admin's POST /purge url= reads it the same way) */
+    const char *why = "";
+    if (rs_policy_url_split(v, vlen, &host, &hlen, &v, &vlen, &why) != 0)
+      rs_lutil_error(L, "ssr.purge: %s", why);
   }
   if (rs__tl.cache == NULL) {
     lua_pushnil(L);

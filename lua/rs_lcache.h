@@ -7,7 +7,8 @@
  *     bypass = { cookie = "session", header = { "X-Preview" }, query = "preview" },
  *     tags = { "catalog" },                       -- added to every page stored
  *     cache_statuses = { 200, 404, 410 },         -- default 200, 301, 302, 404
- *     cache_cookie = true, cache_authorization = false })
+ *     cache_cookie = true, cache_authorization = false,
+ *     headers = { "accept-language" } })          -- join the key, reach the bundle
  *
  *   ssr.purge { tag = "catalog" }  → number of pages removed, or nil, err
  *   (also key =, prefix =, url = "/path?q" with host =, all = true)
@@ -34,7 +35,7 @@ typedef struct {
   bool bypass_table;             /* bypass = { ... } (a function is a hook: lua/rs_lhooks.h) */
   size_t mem;                    /* bytes route->cache._mem needs */
   /* private */
-  size_t _n[4];                  /* bypass cookie, header, query; tags */
+  size_t _n[5];                  /* bypass cookie, header, query; tags; headers */
 } rs_lcache_policy_t;
 
 /* Check the policy keys of the options table at opts (absolute index) and

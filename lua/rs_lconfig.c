@@ -16,8 +16,10 @@
 
 static const char *const rs__config_keys[] = {
   "listen", "admin", "backlog", "workers", "pin", "pid", "limits", "timeouts", "log", "render",
-  "cache", "upstreams", "servers", NULL
+  "cache", "upstreams", "servers", "real_ip", NULL
 };
+static const char *const rs__real_ip_keys[] = { "from", "header", "recursive", NULL };
+#define RS__MAX_REAL_IP_FROM 256
 static const char *const rs__upstream_keys[] = {
   "servers", "keepalive", "connect_timeout_ms", "send_timeout_ms", "read_timeout_ms", "timeout_ms",
   "idle_timeout_ms", "retries", "max_fails", "fail_timeout_ms", NULL
@@ -429,6 +431,66 @@ static size_t rs__config_upstreams(lua_State *L, int t, rs_upstream_conf_t *out)
   return n;
 }
 
+/* real_ip = { from = { "10.0.0.0/8", "::1" }, header = "X-Forwarded-For",
+ * recursive = true } at t: checked into from[] (at most
+ * RS__MAX_REAL_IP_FROM), *nfrom, header (borrowed) and c->real_ip.recursive.
+ * Raises on a wrong type or a bad address. */
+static void rs__config_real_ip(lua_State *L, int t, rs_config_t *c, rs_cidr_t *from, size_t *nfrom,
+                               const char **header) {
+  char desc[64];
+  rs_lutil_check_keys(L, t, "ssr.config.real_ip", rs__real_ip_keys);
+  if (rs_lutil_field(L, t, "from")) {
+    if (lua_type(L, -1) == LUA_TSTRING) {   /* one address: a list of one */
+      lua_createtable(L, 1, 0);
+      lua_pushvalue(L, -2);
+      lua_rawseti(L, -2, 1);
+      lua_remove(L, -2);
+    }
+    if (lua_type(L, -1) != LUA_TTABLE)
+      rs_lutil_error(L, "ssr.config: 'real_ip.from' must be a list of addresses or CIDR blocks, as in "
+                     "{ \"10.0.0.0/8\", \"::1\" }, got %s", rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    int ft = lua_gettop(L);
+    size_t n = lua_objlen(L, ft);
+    if (n > RS__MAX_REAL_IP_FROM)
+      rs_lutil_error(L, "ssr.config: 'real_ip.from' has more than %d entries", RS__MAX_REAL_IP_FROM);
+    for (size_t i = 1; i <= n; i++) {
+      lua_rawgeti(L, ft, (int)i);
+      if (lua_type(L, -1) != LUA_TSTRING)
+        rs_lutil_error(L, "ssr.config: 'real_ip.from' entry %zu must be a string, got %s", i,
+                       rs_lutil_describe(L, -1, desc, sizeof(desc)));
+      size_t len;
+      const char *v = lua_tolstring(L, -1, &len), *why = "";
+      if (rs_cidr_parse(v, len, &from[i - 1], &why) != 0)
+        rs_lutil_error(L, "ssr.config: 'real_ip.from' entry %zu \"%.64s\": %s", i, v, why);
+      lua_pop(L, 1);
+    }
+    *nfrom = n;
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "header")) {
+    size_t len = 0;
+    const char *h = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    bool ok = h != NULL && len > 0 && len <= 64;
+    for (size_t i = 0; ok && i < len; i++) {
+      unsigned char ch = (unsigned char)h[i];
+      ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+    }
+    if (!ok)
+      rs_lutil_error(L, "ssr.config: 'real_ip.header' must be a header name, as in \"X-Forwarded-For\", "
+                     "got %s", rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    *header = h;                 /* the table stays on the caller's stack */
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "recursive")) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      rs_lutil_error(L, "ssr.config: 'real_ip.recursive' must be a boolean, got %s",
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    c->real_ip.recursive = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+}
+
 /* A nested table (limits, timeouts, log) or raise. Pushes it. */
 static bool rs__config_sub(lua_State *L, const char *key) {
   char desc[64];
@@ -532,6 +594,14 @@ static int rs__config(lua_State *L) {
     nservers = rs__config_servers(L, lua_gettop(L), servers);
     servers_set = true;
   }
+  rs_cidr_t real_from[RS__MAX_REAL_IP_FROM];
+  size_t nreal_from = 0;
+  const char *real_header = NULL;
+  bool real_set = false;
+  if (rs__config_sub(L, "real_ip")) {       /* the table stays on the stack: header is borrowed */
+    rs__config_real_ip(L, lua_gettop(L), &c, real_from, &nreal_from, &real_header);
+    real_set = true;
+  }
   size_t nupstreams = 0;
   if (rs__config_sub(L, "upstreams")) {     /* checked now, built at the commit */
     nupstreams = rs__config_upstreams(L, lua_gettop(L), NULL);
@@ -565,6 +635,18 @@ static int rs__config(lua_State *L) {
   if (access_set) {
     c.log.access = log_access ? rs_xstrdup(log_access) : NULL;
     free(cfg->log.access);
+  }
+  if (real_set) {
+    free(cfg->real_ip.from);
+    c.real_ip.from = nreal_from ? rs_xmalloc(nreal_from * sizeof(rs_cidr_t)) : NULL;
+    if (nreal_from) memcpy(c.real_ip.from, real_from, nreal_from * sizeof(rs_cidr_t));
+    c.real_ip.nfrom = nreal_from;
+    if (real_header != NULL) {
+      free(cfg->real_ip.header);
+      c.real_ip.header = rs_xstrdup(real_header);
+      for (char *p = c.real_ip.header; *p; p++)
+        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p + 32);
+    }
   }
   if (servers_set) {
     for (size_t i = 0; i < cfg->nservers; i++) free(cfg->servers[i].name);

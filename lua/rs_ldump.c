@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rs_cidr.h"
 #include "rs_lutil.h"
 
 typedef struct {
@@ -197,6 +198,22 @@ static void rs__dump_settings(rs__dump_t *d) {
     rs__bool(d, "clear_on_reload", "cache.clear_on_reload", c->cache.clear_on_reload, def->cache.clear_on_reload);
     rs__close(d);
   }
+
+  rs__open(d, "real_ip");
+  rs__key(d, "from");
+  fputs("{ ", out);
+  for (size_t i = 0; i < c->real_ip.nfrom; i++) {
+    char ip[64], buf[80];
+    rs_ip_format(&c->real_ip.from[i].net, ip, sizeof(ip));
+    snprintf(buf, sizeof(buf), "%s/%u", ip, c->real_ip.from[i].bits);
+    rs__str(out, buf);
+    fputs(", ", out);
+  }
+  fputs("},", out);
+  rs__where(d, c->real_ip.nfrom == 0, "real_ip.from");
+  rs__string(d, "header", "real_ip.header", c->real_ip.header, def->real_ip.header);
+  rs__bool(d, "recursive", "real_ip.recursive", c->real_ip.recursive, def->real_ip.recursive);
+  rs__close(d);
 
   if (c->nupstreams > 0) {
     rs__open(d, "upstreams");
@@ -393,6 +410,7 @@ static void rs__dump_route(rs__dump_t *d, const rs_route_t *r) {
     fputs("}, ", out);
   }
   if (r->cache.ntags > 0) rs__list(out, "tags", r->cache.tags);
+  if (r->cache.headers) rs__list(out, "headers", r->cache.headers);
   bool statuses = false;
   for (int i = 0; i < 10; i++) statuses |= r->cache.statuses[i] != 0;
   if (statuses) {

@@ -10,7 +10,10 @@
 #include "rs_lfetch.h"
 #include "rs_ljson.h"
 #include "rs_log.h"
+#include "rs_key.h"
 #include "rs_metrics.h"
+#include "rs_policy.h"
+#include "rs_realip.h"
 #include "rs_render.h"
 
 #define RS__CO_FREE_MAX 64         /* idle coroutines (and contexts) kept per state */
@@ -215,14 +218,23 @@ static void rs__push_query(lua_State *L, rs_req_t *req) {
 }
 
 /* Lua stack before: ...   after: ..., headers, cookie */
-static void rs__push_headers(lua_State *L, rs_req_t *req) {
+static void rs__push_headers(lua_State *L, rs_lreq_t *c) {
   /* lower-case names; repeated ones as lists (cookie joined) */
+  rs_req_t *req = c->_req;
+  bool trusted = false;
+  if (c->page_view) {
+    rs_realip_t rip;
+    rs_realip_resolve(req, &rip);
+    trusted = rip.trusted;
+  }
   lua_newtable(L);
   int hd = lua_gettop(L);
   lua_newtable(L);
   int ck = lua_gettop(L);
   for (size_t i = 0; i < req->nheaders; i++) {
     const rs_header_t *hh = &req->headers[i];
+    /* a page view sees what the bundle of a stored page sees */
+    if (c->page_view && !rs_policy_page_sees(req, c->_route, hh->name.p, hh->name.len, trusted)) continue;
     rs__push_lower(L, hh->name.p, hh->name.len);
     lua_pushlstring(L, hh->value.p, hh->value.len);
     rs__set_multi(L, hd, lua_gettop(L) - 1, lua_gettop(L));
@@ -259,7 +271,8 @@ static void rs__push_headers(lua_State *L, rs_req_t *req) {
 /* Push the request object's field k (built on first use, then kept in the
  * table: a key hook reading req.path never pays for the headers). Returns
  * false for a name that is no field. Lua stack: ..., self at t. */
-static bool rs__push_field(lua_State *L, int t, rs_req_t *req, const char *k, size_t kl) {
+static bool rs__push_field(lua_State *L, int t, rs_lreq_t *c, const char *k, size_t kl) {
+  rs_req_t *req = c->_req;
 #define RS__IS(lit) (kl == sizeof(lit) - 1 && memcmp(k, lit, kl) == 0)
   if (RS__IS("path")) {
     lua_pushlstring(L, req->path.p, req->path.len);
@@ -268,7 +281,9 @@ static bool rs__push_field(lua_State *L, int t, rs_req_t *req, const char *k, si
   } else if (RS__IS("method")) {
     lua_pushlstring(L, req->method.p, req->method.len);
   } else if (RS__IS("host")) {
-    rs__push_lower(L, req->host.p ? req->host.p : "", req->host.len);
+    size_t hl = req->host.len;
+    if (c->page_view) hl = rs_key_host_len(req->host.p, hl);   /* as the key holds it: no port */
+    rs__push_lower(L, req->host.p ? req->host.p : "", hl);
   } else if (RS__IS("url")) {
     lua_pushlstring(L, req->url.p, req->url.len);
   } else if (RS__IS("params")) {
@@ -279,7 +294,7 @@ static bool rs__push_field(lua_State *L, int t, rs_req_t *req, const char *k, si
       lua_rawset(L, -3);
     }
   } else if (RS__IS("headers") || RS__IS("cookie")) {
-    rs__push_headers(L, req);
+    rs__push_headers(L, c);
     lua_setfield(L, t, "cookie");
     lua_pushvalue(L, -1);
     lua_setfield(L, t, "headers");
@@ -294,7 +309,15 @@ static bool rs__push_field(lua_State *L, int t, rs_req_t *req, const char *k, si
     snprintf(id, sizeof(id), "%llx", (unsigned long long)req->id);
     lua_pushstring(L, id);
   } else if (RS__IS("client")) {
-    lua_pushstring(L, rs_req_peer(req));
+    /* The client's address (no port), behind trusted proxies
+     * (core/rs_realip.h); nil in a page view: it is outside the key. */
+    if (c->page_view) {
+      lua_pushnil(L);
+    } else {
+      rs_realip_t rip;
+      rs_realip_resolve(req, &rip);
+      lua_pushstring(L, rip.client);
+    }
   } else {
     return false;
   }
@@ -377,6 +400,20 @@ rs_lreq_t *rs_lreq_start(rs_lhooks_t *h, rs_req_t *req, const rs_route_t *route)
   c->_req_ref = LUA_NOREF;
   c->_results_ref = LUA_NOREF;
   return c;
+}
+
+void rs_lreq_page_view(rs_lreq_t *c) {
+  c->page_view = true;
+  if (c->_req_ref == LUA_NOREF) return;
+  lua_State *L = c->_h_L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->_req_ref);
+  static const char *const fields[] = { "headers", "cookie", "client", "host" };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(fields); i++) {
+    lua_pushstring(L, fields[i]);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+  }
+  lua_pop(L, 1);
 }
 
 void rs_lreq_end(rs_lreq_t *c) {
@@ -485,7 +522,7 @@ static void rs__free(void *p) { free(p); }
 
 /* status, body, headers at st, bd, hs (or a table { status, body, headers }
  * at st) → *resp (one malloc'd block). Returns NULL, or what is wrong
- * ("string, expected a status 100..599") in why. */
+ * ("string, expected a status 200..599") in why. */
 static const char *rs__make_resp(lua_State *L, int st, int bd, int hs, rs_resp_t *resp, char *why,
                                  size_t whylen) {
   int top = lua_gettop(L);
@@ -498,8 +535,13 @@ static const char *rs__make_resp(lua_State *L, int st, int bd, int hs, rs_resp_t
   }
   const char *bad = NULL;
   lua_Number sn = lua_type(L, st) == LUA_TNUMBER ? lua_tonumber(L, st) : 0;
-  if (!(sn >= 100 && sn <= 599 && sn == (int)sn)) {
-    snprintf(why, whylen, "%s, expected a status 100..599", luaL_typename(L, st));
+  if (!(sn >= 200 && sn <= 599 && sn == (int)sn)) {
+    /* Final statuses only: a 1xx (101 too) as the answer would put the body
+     * on the wire unframed after an interim head (response splitting). */
+    if (lua_type(L, st) == LUA_TNUMBER)
+      snprintf(why, whylen, "status %.17g, expected a status 200..599", sn);
+    else
+      snprintf(why, whylen, "%s, expected a status 200..599", luaL_typename(L, st));
     bad = why;
   } else if (!lua_isnil(L, bd) && lua_type(L, bd) != LUA_TSTRING) {
     snprintf(why, whylen, "%s, expected a string body", luaL_typename(L, bd));
@@ -711,7 +753,7 @@ static int rs__req_index(lua_State *L) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->_req_ref);
     bool same = lua_rawequal(L, 1, -1);
     lua_pop(L, 1);
-    if (!same || !rs__push_field(L, 1, c->_req, k, kl)) return 0;
+    if (!same || !rs__push_field(L, 1, c, k, kl)) return 0;
   }
   lua_pushvalue(L, 2);
   lua_pushvalue(L, -2);

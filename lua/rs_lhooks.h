@@ -26,7 +26,8 @@
  * kept in the table: a key hook reading req.path never parses headers):
  *   req.method, req.host, req.path, req.url, req.query (decoded; a repeated
  *   name gives a list), req.params, req.headers (lower-case names),
- *   req.cookie (parsed), req.client ("ip:port"), req.id, req.ctx (a table
+ *   req.cookie (parsed), req.client (the client's address, no port, behind
+ *   trusted proxies: core/rs_realip.h), req.id, req.ctx (a table
  *   for the request's hooks to share), and the methods
  *   req:set_header(name, value): a header line added to whatever answer
  *     the request gets (rendered page — hit or miss, never stored —,
@@ -74,6 +75,7 @@ struct rs_lreq_s {
   rs_resp_t resp;                /* respond / exit: pass to rs_req_respond, which
                                     takes it over (resp.release) */
   void *ud;                      /* the caller's */
+  bool page_view;                /* set by rs_lreq_page_view */
 
   /* lua/ only */
   rs_lhooks_t *_h;
@@ -101,6 +103,16 @@ rs_lreq_t *rs_lreq_start(rs_lhooks_t *h, rs_req_t *req, const rs_route_t *route)
  * RS_LHOOK_YIELD, done(c, outcome) is called later on the loop (never with
  * RS_LHOOK_YIELD, never from inside this call). */
 int rs_lreq_run(rs_lreq_t *c, rs_hook_t hook, rs_lreq_done_fn done);
+
+/* From now on the request object shows the hooks what the bundle of a
+ * page that will be stored sees (core/rs_render.h): req.headers and
+ * req.cookie hold only Host and the route's named headers (forwarding
+ * claims only from a trusted proxy), req.client is nil. For the props hook
+ * of a render whose page is shared: its result feeds that page, so it may
+ * depend only on what the key covers. req.host is then as the key holds it
+ * (lower-case, no port). Fields built before are dropped from
+ * the table. Not while c's hook runs. */
+void rs_lreq_page_view(rs_lreq_t *c);
 
 /* End the request's Lua: release the request table, give the coroutine back
  * (or drop it), free results not taken. Never while suspended. */

@@ -10,7 +10,7 @@
  * actions (render, proxy, static, redirect) and Lua hooks as more keys of
  * the options table: rs__spec_t grows, rs__route_new fills the new fields.
  * The cache policy keys (ttl, grace, bypass = {...}, tags, cache_statuses,
- * cache_cookie, cache_authorization) are lua/rs_lcache.c's. */
+ * cache_cookie, cache_authorization, headers) are lua/rs_lcache.c's. */
 #include "rs_lroute.h"
 
 #include <errno.h>
@@ -34,7 +34,7 @@ static const char *const rs__route_keys[] = { "respond", "render", "static", "re
                                                "key", "bypass", "props", "server",
                                                /* the cache policy (lua/rs_lcache.h) */
                                                "ttl", "grace", "tags", "cache_statuses", "cache_cookie",
-                                               "cache_authorization", NULL };
+                                               "cache_authorization", "headers", NULL };
 static const char *const rs__respond_keys[] = { "status", "headers", "body", NULL };
 static const char *const rs__render_keys[] = { "cache", "ttl", "grace", NULL };
 static const char *const rs__static_keys[] = { "root", "index", "max_age", "etag", NULL };

@@ -5,6 +5,7 @@
 #include <libplatform/libplatform.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -207,9 +208,17 @@ static rs_v8_outcome_t take_object(rs_v8_engine_s *e, v8::Local<v8::Context> ctx
     out->status = 200;
   } else {
     double d = status->IsNumber() ? status.As<v8::Number>()->Value() : NAN;
-    if (!(d >= 100 && d <= 999) || d != (double)(int)d)
-      return fail(e, "render result: status must be an integer 100..999, not " +
-                         type_of(iso, status));
+    // Only final statuses: a 1xx (or 101) final answer would put the body
+    // on the wire unframed after an interim head (response splitting).
+    if (!(d >= 200 && d <= 599) || d != (double)(int)d) {
+      std::string got = type_of(iso, status);
+      if (status->IsNumber()) {
+        char num[32];
+        snprintf(num, sizeof(num), " %.17g", d);
+        got += num;
+      }
+      return fail(e, "render result: status must be an integer 200..599, not " + got);
+    }
     out->status = (int)d;
   }
   if (ttl->IsUndefined() || ttl->IsNull()) {

@@ -29,7 +29,7 @@ ssr.route({ "GET", "POST" }, "/echo", function(req)
   req.ctx.seen = true
   return 200, table.concat({
     req.method, req.host, req.path, req.url, tostring(req.query.a), tostring(req.query.list and #req.query.list),
-    tostring(req.cookie.sid), tostring(req.cookie.theme), req.client:match("^127%%.0%%.0%%.1:%%d+$") and "client-ok" or req.client,
+    tostring(req.cookie.sid), tostring(req.cookie.theme), req.client == "127.0.0.1" and "client-ok" or req.client,
     #req.id > 0 and "id-ok" or "no-id", tostring(req.ctx.seen), table.concat(names, ",") }, "|")
 end)
 ssr.route("GET", "/boom", function(req) error("kaboom in a hook") end)
@@ -100,7 +100,7 @@ def test_hook_errors_are_500_and_logged():
         assert re.search(r"route \S+rustyssr\.lua:\d+: respond hook failed", log), log
         w = srv.get("/wrong")
         assert w.status == 500
-        assert "respond hook returned string, expected a status 100..599" in srv.log(), srv.log()
+        assert "respond hook returned string, expected a status 200..599" in srv.log(), srv.log()
         assert srv.get("/badheader").status == 500
         assert "invalid or reserved header" in srv.log()
         k = srv.get("/keyerr/x")

@@ -156,6 +156,25 @@ def test_purge_selectors_from_lua():
         assert r.status == 500 and "unknown key 'tags' in ssr.purge (did you mean 'tag'?)" in srv.log(), r
 
 
+def test_purge_url_any_spelling_of_the_path():
+    """Pages are keyed by the canonical path: a purge by url finds the page
+    whatever spelling of its path it is given (decoded, lower-case escapes,
+    dot segments, doubled slashes), from the admin listener and from Lua."""
+    with server() as srv:
+        spellings = ("/plain/caf%C3%A9", "/plain/caf%c3%a9", "/plain/./caf%c3%a9", "//plain/x/../caf%C3%A9")
+        for i, sp in enumerate(spellings):
+            assert xc(srv.get("/plain/caf%c3%a9")) == ("MISS" if i == 0 else "MISS"), i
+            assert hit(srv.get("/plain/caf%C3%A9"))
+            if i % 2:
+                assert admin_purge(srv, "url=%s&host=localhost" % sp.replace("%", "%25")) == 1, sp
+            else:
+                assert hook_purge(srv, "url=%s&host=localhost" % sp.replace("%", "%25")).body == b"purged 1", sp
+        # the raw UTF-8 spelling, from Lua
+        assert xc(srv.get("/plain/caf%c3%a9")) == "MISS"
+        assert hook_purge(srv, "url=/plain/caf%C3%A9&host=localhost").body == b"purged 1"
+        assert admin_purge(srv, "url=/plain/caf%25zz&host=localhost") == 0   # no request has that path
+
+
 def test_statuses():
     with server() as srv:
         # default: 404 stored, 410 and 500 never
@@ -235,6 +254,6 @@ end)''')
 
 
 if __name__ == "__main__":
-    main([test_declarative_bypass, test_tags_and_purge_by_tag, test_purge_selectors_from_lua, test_statuses,
+    main([test_declarative_bypass, test_tags_and_purge_by_tag, test_purge_selectors_from_lua, test_purge_url_any_spelling_of_the_path, test_statuses,
           test_cookie_and_authorization_allowed, test_per_route_ttl, test_key_hooks_split_and_merge,
           test_purge_without_cache_and_at_load])

@@ -539,7 +539,8 @@ def test_forwarded_and_hop_headers():
                      "Proxy-Connection: keep-alive\r\nX-Forwarded-Proto: https\r\nX-Custom: 1\r\n")
             r = srv.request(raw_get("/api/echo", host="www.example.com:8080", extra=extra))
             doc = echo(r)
-            eq(hdr(doc, "X-Forwarded-For"), "1.2.3.4, 127.0.0.1", "XFF")
+            # no real_ip.from: the client's claims are not believed (core/rs_realip.h)
+            eq(hdr(doc, "X-Forwarded-For"), "127.0.0.1", "XFF")
             eq(hdr(doc, "X-Forwarded-Proto"), "http", "XFP")
             eq(hdr(doc, "X-Forwarded-Host"), "www.example.com:8080", "XFH")
             eq(hdr(doc, "X-Request-Id"), "abc-123", "request id kept")
@@ -560,6 +561,57 @@ def test_forwarded_and_hop_headers():
             eq([v for k, v in r.headers if k == "set-cookie"], ["a=1", "b=2"], "both cookies")
             eq([v for k, v in r.headers if k == "server"], ["rustyssr"], "one Server")
             eq(names.count("connection"), 1, "one Connection (ours)")
+
+
+def test_real_ip_forwarded_headers():
+    """X-Forwarded-* to upstreams: from an untrusted peer (real_ip.from that
+    does not hold 127.0.0.1) the client's claims are dropped; from a trusted
+    one (127.0.0.1 listed) the chain up to the resolved client is kept, and
+    its X-Forwarded-Proto / -Host pass."""
+    claims = ("X-Forwarded-For: 6.6.6.6, 10.1.1.1\r\nX-Forwarded-Proto: https\r\n"
+              "X-Forwarded-Host: evil.example\r\nX-Real-IP: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\n")
+    with Backend() as b:
+        # untrusted: the peer is outside from
+        srv = proxy_server([ups("api", [b.addr])], 'ssr.proxy("/api/", { upstream = "api", path = "/" })',
+                           config={"real_ip": '{ from = { "10.0.0.0/8" }, recursive = true }'})
+        with srv:
+            doc = echo(srv.request(raw_get("/api/echo", host="site.example", extra=claims)))
+            eq(hdr(doc, "X-Forwarded-For"), "127.0.0.1", "untrusted XFF")
+            eq(hdr(doc, "X-Forwarded-Proto"), "http", "untrusted XFP")
+            eq(hdr(doc, "X-Forwarded-Host"), "site.example", "untrusted XFH")
+            eq(hdr(doc, "X-Real-IP"), None, "untrusted X-Real-IP")
+            eq(hdr(doc, "Forwarded"), None, "untrusted Forwarded")
+    cases = [
+        # (real_ip, client XFF headers, expected XFF upstream)
+        ('{ from = { "127.0.0.1", "10.0.0.0/8" }, recursive = true }',
+         ["6.6.6.6, 10.1.1.1"], "6.6.6.6, 10.1.1.1, 127.0.0.1"),
+        ('{ from = { "127.0.0.1", "10.0.0.0/8" }, recursive = true }',
+         ["1.1.1.1, 6.6.6.6, 10.1.1.1"], "6.6.6.6, 10.1.1.1, 127.0.0.1"),   # spoofed left part dropped
+        ('{ from = { "127.0.0.1", "10.0.0.0/8" }, recursive = false }',
+         ["6.6.6.6, 10.1.1.1"], "10.1.1.1, 127.0.0.1"),
+        ('{ from = { "127.0.0.0/8" }, recursive = true }',
+         ["6.6.6.6", "10.1.1.1"], "10.1.1.1, 127.0.0.1"),                   # two headers: one list
+        ('{ from = { "127.0.0.1", "10.0.0.0/8" }, recursive = true }',
+         ["10.2.2.2, 10.1.1.1"], "10.2.2.2, 10.1.1.1, 127.0.0.1"),          # all trusted: the leftmost
+        ('{ from = { "127.0.0.1" }, recursive = true }',
+         ["not-an-ip, 6.6.6.6"], "6.6.6.6, 127.0.0.1"),
+        ('{ from = { "127.0.0.1", "10.0.0.0/8" }, recursive = true }',
+         ["6.6.6.6, junk, 10.1.1.1"], "127.0.0.1"),                          # junk: the peer, as nginx
+        ('{ from = { "::1", "127.0.0.1" }, header = "X-Real-IP" }',
+         [], "127.0.0.1"),                                                    # no header: the peer
+        ('{ from = { "127.0.0.1" } }', ["[2001:db8::1]:443"], "2001:db8::1, 127.0.0.1"),
+    ]
+    with Backend() as b:
+        for real_ip, xffs, want in cases:
+            srv = proxy_server([ups("api", [b.addr])], 'ssr.proxy("/api/", { upstream = "api", path = "/" })',
+                               config={"real_ip": real_ip})
+            with srv:
+                extra = "".join("X-Forwarded-For: %s\r\n" % v for v in xffs)
+                extra += "X-Forwarded-Proto: https\r\nX-Forwarded-Host: cdn.example\r\n"
+                doc = echo(srv.request(raw_get("/api/echo", host="site.example", extra=extra)))
+                eq(hdr(doc, "X-Forwarded-For"), want, "XFF for %s %s" % (real_ip, xffs))
+                eq(hdr(doc, "X-Forwarded-Proto"), "https", "trusted XFP")
+                eq(hdr(doc, "X-Forwarded-Host"), "cdn.example", "trusted XFH")
 
 
 def test_path_and_host_rewrite():
@@ -688,7 +740,7 @@ def test_config_errors():
 
 
 if __name__ == "__main__":
-    rslib.main([test_head_before_body, test_keepalive_reuse, test_refused_502, test_hang_504, test_connect_timeout, test_status_passthrough,
+    rslib.main([test_head_before_body, test_keepalive_reuse, test_refused_502, test_hang_504, test_connect_timeout, test_status_passthrough, test_real_ip_forwarded_headers,
                 test_pipelined, test_dies_mid_response, test_large_streamed_body, test_chunked_and_eof_bodies,
                 test_slow_client_bounded_memory, test_slow_reader_not_timed_out, test_request_body, test_streamed_request_body,
                 test_upload_to_stalled_upstream_bounded_memory, test_idle_pooled_connections_expire,

@@ -162,8 +162,8 @@ static void test_bounds_entries(void) {
         if (i % 3 == 0) has_key(c, "key-0");
         rs_cache_stats_t st;
         rs_cache_stats(c, &st);
-        /* Per-shard bound ceil(10 / shards): at most 12 over 4 shards. */
-        size_t bound = shards * ((10 + shards - 1) / shards);
+        /* The bound is exact: the shards' shares sum to 10. */
+        size_t bound = 10;
         if (st.entries > bound) TAP_FAIL("%s/%u: %llu entries", rs_cache_policy_name(p),
                                          shards, (unsigned long long)st.entries);
       }
@@ -174,6 +174,35 @@ static void test_bounds_entries(void) {
       if (shards == 1) ASSERT_EQ(st.entries, 10);
       rs_cache_destroy(c);
     }
+  }
+}
+
+/* max_entries is the operator's figure, not rounded up per shard (issue
+ * 10: 5000 over 128 shards held 5120), and fewer entries than shards still
+ * stores pages. */
+static void test_bounds_entries_exact(void) {
+  static const struct { size_t max; unsigned shards; } cases[] = {
+    { 5000, 128 }, { 5000, 0 }, { 3, 128 }, { 1, 64 }, { 130, 128 }, { 127, 128 }, { 4096, 4096 },
+  };
+  for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+    rs_cache_t *c = mkcache(cases[k].max, 0, cases[k].shards, 0);
+    ASSERT(rs_cache_shards(c) <= cases[k].max);
+    char key[32];
+    size_t n = cases[k].max * 16 + 64;
+    for (size_t i = 0; i < n; i++) {
+      snprintf(key, sizeof key, "page-%zu", i);
+      ASSERT_EQ(put_key(c, key), 0);
+    }
+    rs_cache_stats_t st;
+    rs_cache_stats(c, &st);
+    if (st.entries > cases[k].max)
+      TAP_FAIL("max %zu over %u shards: %llu entries", cases[k].max, cases[k].shards,
+               (unsigned long long)st.entries);
+    /* Room is not lost either: with 16x the keys every shard is full. */
+    if (st.entries != cases[k].max)
+      TAP_FAIL("max %zu over %u shards: only %llu entries", cases[k].max, cases[k].shards,
+               (unsigned long long)st.entries);
+    rs_cache_destroy(c);
   }
 }
 
@@ -817,6 +846,7 @@ int main(void) {
   RS_TEST(test_replace);
   RS_TEST(test_replace_if_current);
   RS_TEST(test_bounds_entries);
+  RS_TEST(test_bounds_entries_exact);
   RS_TEST(test_bounds_bytes);
   RS_TEST(test_order_lru);
   RS_TEST(test_order_clock);

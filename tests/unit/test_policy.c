@@ -79,6 +79,14 @@ static void test_errors(void) {
       "t.lua:3: ssr.route: 'cache_authorization' must be a boolean, got number 1" },
     { P "ssr.route('GET', '/x', { render = true, cache_status = { 200 } })",
       "t.lua:3: unknown key 'cache_status' in ssr.route options (did you mean 'cache_statuses'?)" },
+    { P "ssr.route('GET', '/x', { render = true, headers = { 'Host' } })",
+      "t.lua:3: ssr.route: 'headers' names host, which every key holds already" },
+    { P "ssr.route('GET', '/x', { render = true, headers = { 'a b' } })",
+      "t.lua:3: ssr.route: 'headers' name \"a b\" has a character not allowed in a header name" },
+    { P "ssr.route('GET', '/x', { render = true, headers = {} })",
+      "t.lua:3: ssr.route: 'headers' is an empty list" },
+    { P "ssr.route('GET', '/x', { respond = {}, headers = { 'x-a' } })",
+      "t.lua:3: ssr.route: 'headers' is a cache policy: it goes with 'render' (a route that caches)" },
     /* ssr.purge exists only while requests are served */
     { P "ssr.purge { tag = 'x' }",
       "t.lua:3: ssr.purge: call it from a hook or a respond handler, while a request is served "
@@ -105,7 +113,10 @@ static void test_policy_filled(void) {
     "  cache_statuses = { 200, 410 }, cache_cookie = true, cache_authorization = false })\n"
     "ssr.route('GET', '/b', { render = { ttl = 7 }, tags = 'one' })\n"
     "ssr.route('GET', '/c', { render = true, bypass = function(req) return true end })\n"
-    "ssr.route('GET', '/d', { render = true })\n", &c);
+    "ssr.route('GET', '/d', { render = true })\n"
+    "ssr.route('GET', '/e', { render = true, headers = { 'Accept-Language', 'x-b' },\n"
+    "  bypass = { header = 'X-Preview' } })\n"
+    "ssr.route('GET', '/f', { render = true, headers = 'X-One' })\n", &c);
   ASSERT_STR_EQ(err, "");
   ASSERT_EQ(rc, 0);
   const rs_route_t *a = route(&c, "/a");
@@ -143,6 +154,16 @@ static void test_policy_filled(void) {
   ASSERT(rs_policy_status_ok(d, 200) && rs_policy_status_ok(d, 301) && rs_policy_status_ok(d, 302));
   ASSERT(rs_policy_status_ok(d, 404) && !rs_policy_status_ok(d, 410) && !rs_policy_status_ok(d, 500));
   ASSERT(rs_policy_status_ok(NULL, 404) && !rs_policy_status_ok(NULL, 503));
+  ASSERT(d->cache.headers == NULL);
+  const rs_route_t *e = route(&c, "/e");        /* named headers, lower-cased, beside bypass's */
+  ASSERT_STR_EQ(e->cache.headers[0], "accept-language");
+  ASSERT_STR_EQ(e->cache.headers[1], "x-b");
+  ASSERT(e->cache.headers[2] == NULL);
+  ASSERT_STR_EQ(e->cache.bypass_header[0], "x-preview");
+  ASSERT(e->cache.bypass_header[1] == NULL);
+  const rs_route_t *f = route(&c, "/f");
+  ASSERT_STR_EQ(f->cache.headers[0], "x-one");
+  ASSERT(f->cache.headers[1] == NULL);
   rs_config_dispose(&c);
 }
 
@@ -214,6 +235,35 @@ static void test_bypass(void) {
   rs_config_dispose(&c);
 }
 
+static void test_page_sees(void) {
+  rs_config_t c;
+  int rc = run(P "ssr.route('GET', '/e', { render = true, headers = { 'Accept-Language', 'X-Forwarded-Proto' } })\n"
+               "ssr.route('GET', '/p', { render = true })\n", &c);
+  ASSERT_EQ(rc, 0);
+  const rs_route_t *e = route(&c, "/e"), *p = route(&c, "/p");
+  rs_req_t *req = calloc(1, sizeof(rs_req_t));
+#define SEES(route, name, trusted) rs_policy_page_sees(req, route, name, strlen(name), trusted)
+  /* a stored page: Host and the named headers only */
+  ASSERT(SEES(e, "host", false) && SEES(e, "Host", false) && SEES(e, "accept-language", false));
+  ASSERT(SEES(e, "ACCEPT-LANGUAGE", false));
+  ASSERT(!SEES(e, "accept", false) && !SEES(e, "user-agent", false) && !SEES(e, "cookie", false));
+  ASSERT(!SEES(p, "accept-language", false) && SEES(p, "host", false));
+  /* a named forwarding claim: only from a trusted proxy */
+  ASSERT(!SEES(e, "x-forwarded-proto", false) && SEES(e, "x-forwarded-proto", true));
+  /* not stored: everything but untrusted claims */
+  ASSERT(SEES(NULL, "accept", false) && SEES(NULL, "user-agent", false) && SEES(NULL, "host", false));
+  static const char *const claims[] = { "x-forwarded-for", "X-Forwarded-Host", "x-forwarded-proto",
+                                        "x-forwarded-port", "x-forwarded-prefix", "x-real-ip", "forwarded" };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(claims); i++) {
+    if (SEES(NULL, claims[i], false)) TAP_FAIL("untrusted %s seen", claims[i]);
+    if (!SEES(NULL, claims[i], true)) TAP_FAIL("trusted %s not seen", claims[i]);
+    if (SEES(p, claims[i], true)) TAP_FAIL("%s seen by a stored page", claims[i]);
+  }
+#undef SEES
+  free(req);
+  rs_config_dispose(&c);
+}
+
 static void test_storable(void) {
   static const char h[] = "Content-Type: text/html\r\n";
   ASSERT(rs_policy_storable(NULL, 200, h, sizeof(h) - 1));
@@ -275,6 +325,7 @@ int main(void) {
   RS_TEST(test_errors);
   RS_TEST(test_policy_filled);
   RS_TEST(test_bypass);
+  RS_TEST(test_page_sees);
   RS_TEST(test_storable);
   RS_TEST(test_purge);
   RS_TEST_DONE();

@@ -43,6 +43,10 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->render.queue = 512;
   cfg->render.timeout_ms = 2000;
   cfg->render.heap_mb = 128;
+  cfg->render.semi_space_mb = 8;   /* bench/heap_sweep.sh */
+  cfg->render.v8_flags = NULL;
+  cfg->render.env = NULL;
+  cfg->render.nenv = 0;
   cfg->render.debug = false;
 
   cfg->cache.enabled = true;
@@ -109,6 +113,9 @@ void rs_config_dispose(rs_config_t *cfg) {
   free(cfg->render.fn);
   free(cfg->real_ip.from);
   free(cfg->real_ip.header);
+  free(cfg->render.v8_flags);
+  for (size_t i = 0; i < 2 * cfg->render.nenv; i++) free(cfg->render.env[i]);
+  free(cfg->render.env);
   rs_router_destroy(cfg->router);
   memset(cfg, 0, sizeof(*cfg));
 }

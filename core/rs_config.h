@@ -78,7 +78,11 @@ typedef struct rs_config_s {
     int threads;                 /* render threads; 0 = one per core */
     size_t queue;                /* jobs waiting beyond that → 503 (512) */
     uint64_t timeout_ms;         /* queue wait (→ 503), then render time (→ 504) (2000) */
-    int heap_mb;                 /* V8 heap per isolate (128) */
+    int heap_mb;                 /* V8 old generation per isolate (128) */
+    int semi_space_mb;           /* V8 semi-space; young gen = 3x (8) */
+    char *v8_flags;              /* V8 flags, space-separated; NULL = none (owned) */
+    char **env;                  /* process.env: name, value, name, ... (owned) */
+    size_t nenv;                 /* pairs in env */
     bool debug;                  /* error pages show the JS error and stack */
   } render;
 

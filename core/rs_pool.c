@@ -111,11 +111,24 @@ static int rs__engine_new(const rs_config_t *cfg, const char *src, size_t src_le
   o.bundle_len = src_len;
   o.render_fn = cfg->render.fn;
   o.heap_mb = cfg->render.heap_mb;
+  o.semi_space_mb = cfg->render.semi_space_mb;
   o.load_timeout_ms = (int)RS_MIN(cfg->render.timeout_ms * 5, 60000);
   o.code_cache = cache;
   o.code_cache_len = cache_len;
   o.log = rs__js_log;
-  return rs_v8_engine_create(&o, out, err, errlen);
+  rs_v8_pair_t *env = NULL;
+  if (cfg->render.nenv > 0) {
+    env = rs_xcalloc(cfg->render.nenv, sizeof(*env));
+    for (size_t i = 0; i < cfg->render.nenv; i++) {
+      const char *k = cfg->render.env[2 * i], *v = cfg->render.env[2 * i + 1];
+      env[i] = (rs_v8_pair_t){ k, strlen(k), v, strlen(v) };
+    }
+  }
+  o.env = env;
+  o.nenv = cfg->render.nenv;
+  int rc = rs_v8_engine_create(&o, out, err, errlen);
+  free(env);
+  return rc;
 }
 
 int rs_pool_check(const rs_config_t *cfg, char *err, size_t errlen) {
@@ -471,9 +484,11 @@ int rs_pool_create(const rs_config_t *cfg, rs_pool_t **out, char *err, size_t er
     pool->code_cache_len = 0;
   }
   rs_log_info("render: bundle %s loaded in %llu ms (code cache %zu bytes), %d thread%s, queue %zu, "
-              "timeout %llu ms, heap %d MB", cfg->render.bundle, (unsigned long long)cold_ms,
-              pool->code_cache_len, pool->nthreads, pool->nthreads == 1 ? "" : "s", cfg->render.queue,
-              (unsigned long long)cfg->render.timeout_ms, cfg->render.heap_mb);
+              "timeout %llu ms, heap %d MB + young generation %d MB%s%s", cfg->render.bundle,
+              (unsigned long long)cold_ms, pool->code_cache_len, pool->nthreads,
+              pool->nthreads == 1 ? "" : "s", cfg->render.queue,
+              (unsigned long long)cfg->render.timeout_ms, cfg->render.heap_mb,
+              3 * cfg->render.semi_space_mb, rs_v8_flags()[0] ? ", V8 flags " : "", rs_v8_flags());
 
   uv_mutex_init(&pool->qlock);
   uv_cond_init(&pool->qcond);

@@ -11,6 +11,8 @@
 #include "rs_lfetch.h"
 #include "rs_lroute.h"
 #include "rs_lutil.h"
+#include "rs_log.h"
+#include "rs_v8.h"
 
 #define RS__DAY_MS 86400000LL    /* a longer timeout is a unit mistake */
 
@@ -30,7 +32,8 @@ static const char *const rs__cache_keys[] = {
 };
 static const char *const rs__l1_keys[] = { "hot", "entries", "bytes", NULL };
 static const char *const rs__render_keys[] = {
-  "bundle", "fn", "threads", "queue", "timeout_ms", "heap_mb", "debug", NULL
+  "bundle", "fn", "threads", "queue", "timeout_ms", "heap_mb", "semi_space_mb", "v8_flags", "env",
+  "debug", NULL
 };
 static const char *const rs__limits_keys[] = {
   "url", "header_bytes", "headers", "body", "pipeline", NULL
@@ -145,6 +148,75 @@ static void rs__config_log(lua_State *L, int t, rs_config_t *c,
   }
 }
 
+/* render.v8_flags: a string ("--max-lazy --no-opt") or a list of strings,
+ * one flag each. Joined into buf with single spaces; raises on anything
+ * else. */
+static void rs__config_v8_flags(lua_State *L, int idx, char *buf, size_t cap) {
+  char desc[64];
+  size_t at = 0;
+  int n = lua_type(L, idx) == LUA_TTABLE ? (int)lua_objlen(L, idx) : 1;
+  if (lua_type(L, idx) != LUA_TTABLE && lua_type(L, idx) != LUA_TSTRING)
+    rs_lutil_error(L, "ssr.config: 'render.v8_flags' must be a string or a list of strings, got %s",
+                   rs_lutil_describe(L, idx, desc, sizeof(desc)));
+  buf[0] = '\0';
+  for (int i = 1; i <= n; i++) {
+    size_t len;
+    const char *f;
+    if (lua_type(L, idx) == LUA_TTABLE) {
+      lua_rawgeti(L, idx, i);
+      f = rs_lutil_string(L, -1, "ssr.config", "render.v8_flags", "a list of strings", &len);
+    } else {
+      f = rs_lutil_string(L, idx, "ssr.config", "render.v8_flags", "a string", &len);
+    }
+    if (at + len + 2 > cap)
+      rs_lutil_error(L, "ssr.config: 'render.v8_flags' is too long (%zu bytes at most)", cap - 1);
+    if (at) buf[at++] = ' ';
+    memcpy(buf + at, f, len);
+    at += len;
+    buf[at] = '\0';
+    if (lua_type(L, idx) == LUA_TTABLE) lua_pop(L, 1);
+  }
+  for (size_t i = 0; i < at; i++)
+    if (buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t') buf[i] = ' ';
+}
+
+/* render.env = { NAME = "value", ... }: names and values strings (a number
+ * is taken as its decimal form). Checked, or with out set, copied (then
+ * nothing raises). Returns the number of pairs. */
+static size_t rs__config_env(lua_State *L, int t, char **out) {
+  char desc[64];
+  size_t n = 0;
+  if (lua_type(L, t) != LUA_TTABLE)
+    rs_lutil_error(L, "ssr.config: 'render.env' must be a table of strings, got %s",
+                   rs_lutil_describe(L, t, desc, sizeof(desc)));
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    if (out == NULL) {
+      if (lua_type(L, -2) != LUA_TSTRING || lua_objlen(L, -2) == 0)
+        rs_lutil_error(L, "ssr.config: 'render.env' keys must be variable names, got %s",
+                       rs_lutil_describe(L, -2, desc, sizeof(desc)));
+      if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+        rs_lutil_error(L, "ssr.config: 'render.env.%s' must be a string, got %s", lua_tostring(L, -2),
+                       rs_lutil_describe(L, -1, desc, sizeof(desc)));
+      size_t len, vlen;
+      const char *k = lua_tolstring(L, -2, &len);
+      if (strlen(k) != len) rs_lutil_error(L, "ssr.config: 'render.env' key has a NUL byte");
+      lua_pushvalue(L, -1);
+      const char *v = lua_tolstring(L, -1, &vlen);
+      if (strlen(v) != vlen) rs_lutil_error(L, "ssr.config: 'render.env.%s' has a NUL byte", k);
+      lua_pop(L, 1);
+    } else {
+      lua_pushvalue(L, -1);  /* tolstring on a number converts in place: use a copy */
+      out[2 * n] = rs_xstrdup(lua_tostring(L, -3));
+      out[2 * n + 1] = rs_xstrdup(lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+    n++;
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
 /* render = { bundle = "app/dist/server.js", fn = "render", threads = "auto",
  * queue = 512, timeout_ms = 2000, heap_mb = 128, debug = false }
  * Strings are returned borrowed (*bundle, *fn) and copied at commit. */
@@ -184,6 +256,27 @@ static void rs__config_render(lua_State *L, int t, rs_config_t *c, const char **
   }
   if (rs_lutil_field(L, t, "heap_mb")) {
     c->render.heap_mb = (int)rs_lutil_int(L, -1, "ssr.config", "render.heap_mb", 8, 65536);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "semi_space_mb")) {
+    c->render.semi_space_mb = (int)rs_lutil_int(L, -1, "ssr.config", "render.semi_space_mb", 1, 1024);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "v8_flags")) {
+    /* V8 parses them itself (it has no "is this flag known" call): before
+     * V8 starts they are applied here, and what V8 leaves is an error. On a
+     * reload V8 runs already: flags can no longer change. */
+    char flags[4096], why[512];
+    rs__config_v8_flags(L, lua_gettop(L), flags, sizeof(flags));
+    int rc = rs_v8_set_flags(flags, why, sizeof(why));
+    if (rc < 0) rs_lutil_error(L, "ssr.config: 'render.v8_flags': %s", why);
+    if (rc > 0)
+      rs_log_warn("ssr.config: 'render.v8_flags' changed; V8's flags are set once per process: "
+                  "the new ones take effect at the next start (check them with rustyssr -t)");
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "env")) {
+    rs__config_env(L, lua_gettop(L), NULL);
     lua_pop(L, 1);
   }
   if (rs_lutil_field(L, t, "debug")) {
@@ -627,6 +720,33 @@ static int rs__config(lua_State *L) {
   if (pid != NULL) {
     c.pid = rs_xstrdup(pid);
     free(cfg->pid);
+  }
+  if (rs__config_sub(L, "render")) {     /* v8_flags and env: checked above, copied now */
+    int rt = lua_gettop(L);
+    if (rs_lutil_field(L, rt, "v8_flags")) {
+      char flags[4096];
+      rs__config_v8_flags(L, lua_gettop(L), flags, sizeof(flags));
+      c.render.v8_flags = rs_xstrdup(flags);
+      free(cfg->render.v8_flags);
+      lua_pop(L, 1);
+    }
+    if (rs_lutil_field(L, rt, "env")) {
+      size_t n = rs__config_env(L, lua_gettop(L), NULL);
+      c.render.env = rs_xcalloc(2 * n + 1, sizeof(char *));
+      c.render.nenv = rs__config_env(L, lua_gettop(L), c.render.env);
+      /* By name: a Lua table has no order, process.env's keys and -T's dump
+       * should (insertion sort: a handful of pairs). */
+      for (size_t i = 1; i < c.render.nenv; i++)
+        for (size_t k = i; k > 0 && strcmp(c.render.env[2 * k - 2], c.render.env[2 * k]) > 0; k--) {
+          char *n = c.render.env[2 * k], *v = c.render.env[2 * k + 1];
+          c.render.env[2 * k] = c.render.env[2 * k - 2], c.render.env[2 * k + 1] = c.render.env[2 * k - 1];
+          c.render.env[2 * k - 2] = n, c.render.env[2 * k - 1] = v;
+        }
+      for (size_t i = 0; i < 2 * cfg->render.nenv; i++) free(cfg->render.env[i]);
+      free(cfg->render.env);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
   }
   if (log_error != NULL) {
     c.log.error = rs_xstrdup(log_error);

@@ -172,6 +172,21 @@ static void rs__dump_settings(rs__dump_t *d) {
   rs__num(d, "queue", "render.queue", c->render.queue, def->render.queue);
   rs__num(d, "timeout_ms", "render.timeout_ms", c->render.timeout_ms, def->render.timeout_ms);
   rs__num(d, "heap_mb", "render.heap_mb", (unsigned)c->render.heap_mb, (unsigned)def->render.heap_mb);
+  rs__num(d, "semi_space_mb", "render.semi_space_mb", (unsigned)c->render.semi_space_mb,
+          (unsigned)def->render.semi_space_mb);
+  if (c->render.v8_flags != NULL) rs__string(d, "v8_flags", "render.v8_flags", c->render.v8_flags, NULL);
+  else fputs("    -- v8_flags: none (default)\n", out);
+  rs__key(d, "env");
+  fputs("{ ", out);
+  for (size_t i = 0; i < c->render.nenv; i++) {
+    fputc('[', out);
+    rs__str(out, c->render.env[2 * i]);
+    fputs("] = ", out);
+    rs__str(out, c->render.env[2 * i + 1]);
+    fputs(", ", out);
+  }
+  fputs("},", out);
+  rs__where(d, c->render.nenv == 0, "render.env");
   rs__bool(d, "debug", "render.debug", c->render.debug, def->render.debug);
   rs__close(d);
 

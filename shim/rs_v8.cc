@@ -5,6 +5,7 @@
 
 #include <libplatform/libplatform.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,6 +19,9 @@
 #include <thread>
 
 using namespace rs__v8;
+
+// render.semi_space_mb's default, chosen by bench/heap_sweep.sh.
+#define RS__V8_SEMI_SPACE_MB 8
 
 extern "C" const char *rs_v8_version(void) { return v8::V8::GetVersion(); }
 
@@ -43,6 +47,8 @@ extern "C" const char *rs_v8_outcome_name(rs_v8_outcome_t o) {
 
 // ------------------------------------------------------------ process
 
+static void set_err(char *err, size_t errlen, const std::string &m);
+
 static std::once_flag g_once;
 static int g_init_rc = -EAGAIN;
 // Deliberately never freed: V8 cannot be re-initialized, and tearing the
@@ -51,7 +57,56 @@ static v8::Platform *g_platform = nullptr;
 
 v8::Platform *rs__v8::platform() { return g_platform; }
 
+// Flags: applied once, before V8 starts (rs_v8_set_flags). g_started is
+// set as rs_v8_init begins; both are guarded by g_flags_mu.
+static std::mutex g_flags_mu;
+static bool g_started = false;
+static std::string g_flags;
+
+extern "C" int rs_v8_set_flags(const char *flags, char *err, size_t errlen) {
+  std::lock_guard<std::mutex> lk(g_flags_mu);
+  std::string want = flags ? flags : "";
+  if (g_started) return want == g_flags ? 0 : 1;
+  std::vector<std::string> toks;
+  size_t i = 0;
+  while (i < want.size()) {
+    while (i < want.size() && isspace((unsigned char)want[i])) i++;
+    size_t b = i;
+    while (i < want.size() && !isspace((unsigned char)want[i])) i++;
+    if (i > b) toks.push_back(want.substr(b, i - b));
+  }
+  std::vector<char *> argv;
+  argv.push_back(const_cast<char *>("rustyssr"));
+  for (auto &t : toks) argv.push_back(&t[0]);
+  argv.push_back(nullptr);
+  int argc = (int)argv.size() - 1;
+  // remove_flags: V8 takes out what it recognized and applied; what is left
+  // is unknown, malformed, or not a flag at all.
+  v8::V8::SetFlagsFromCommandLine(&argc, argv.data(), true);
+  if (argc > 1) {
+    std::string m = "unknown or invalid V8 flag";
+    m += argc > 2 ? "s:" : ":";
+    for (int k = 1; k < argc; k++) m.append(" ").append(argv[k]);
+    m += " (see `node --v8-options` of a Node with V8 ";
+    m += v8::V8::GetVersion();
+    m += ")";
+    set_err(err, errlen, m);
+    return -EINVAL;
+  }
+  g_flags = want;
+  return 0;
+}
+
+extern "C" const char *rs_v8_flags(void) {
+  std::lock_guard<std::mutex> lk(g_flags_mu);
+  return g_flags.c_str();
+}
+
 extern "C" int rs_v8_init(int platform_threads) {
+  {
+    std::lock_guard<std::mutex> lk(g_flags_mu);
+    g_started = true;
+  }
   std::call_once(g_once, [platform_threads] {
     // libnode is built against the system ICU, whose data is linked in
     // (libicudata), so there is no data file to point V8 at; this call is
@@ -106,35 +161,86 @@ void rs__v8::append_value(v8::Isolate *iso, v8::Local<v8::Context> ctx,
   out->append("[unprintable value]");
 }
 
+// What a bundle built for Node.js trips on first: an esbuild or webpack
+// require shim, or a Node global at the top level.
+static bool node_target_error(const std::string &text) {
+  static const char *const names[] = {"require", "Buffer", "__dirname", "__filename",
+                                      "module", "exports", "global"};
+  for (const char *n : names)
+    if (text == std::string("ReferenceError: ") + n + " is not defined") return true;
+  return text.find("Dynamic require of \"") != std::string::npos;
+}
+
 void rs__v8::describe_exception(v8::Isolate *iso, v8::Local<v8::Context> ctx,
                                 v8::Local<v8::Value> exc,
                                 v8::Local<v8::Message> msg, std::string *out,
                                 std::string *stack) {
   v8::TryCatch tc(iso);  // nothing here may leak an exception to the caller
+  rs_v8_engine_s *e = engine_of(iso);
   out->clear();
-  if (msg.IsEmpty() && !exc.IsEmpty()) msg = v8::Exception::CreateMessage(iso, exc);
-  if (!msg.IsEmpty()) {
-    v8::Local<v8::Value> name = msg->GetScriptResourceName();
-    int line = msg->GetLineNumber(ctx).FromMaybe(0);
-    if (!name.IsEmpty() && name->IsString() && line > 0) {
-      append_utf8(iso, name.As<v8::String>(), out);
-      out->append(":").append(std::to_string(line)).append(": ");
-    }
-  }
+  std::string text;
   if (exc.IsEmpty())
-    out->append("unknown error");
+    text = "unknown error";
   else
-    append_value(iso, ctx, exc, out);
-  if (!stack) return;
-  stack->clear();
+    append_value(iso, ctx, exc, &text);
+  if (msg.IsEmpty() && !exc.IsEmpty()) msg = v8::Exception::CreateMessage(iso, exc);
+  // The place: the message's (the throw site), except for a require shim,
+  // whose caller is the place to look at.
+  std::string where;
+  int line = 0, col = 0;
+  v8::Local<v8::Value> name;
+  if (!msg.IsEmpty()) {
+    name = msg->GetScriptResourceName();
+    line = msg->GetLineNumber(ctx).FromMaybe(0);
+    col = msg->GetStartColumn(ctx).FromMaybe(-1) + 1;
+  }
+  bool node = node_target_error(text);
+  std::string fname;
+  if (!name.IsEmpty() && name->IsString()) append_utf8(iso, name.As<v8::String>(), &fname);
+  std::string st_text;
   if (!exc.IsEmpty() && exc->IsObject()) {
     v8::Local<v8::Value> st;
-    if (exc.As<v8::Object>()
-            ->Get(ctx, engine_of(iso)->keys[KEY_stack].Get(iso))
-            .ToLocal(&st) &&
+    if (exc.As<v8::Object>()->Get(ctx, e->keys[KEY_stack].Get(iso)).ToLocal(&st) &&
         st->IsString())
-      append_utf8(iso, st.As<v8::String>(), stack);
+      append_utf8(iso, st.As<v8::String>(), &st_text);
   }
+  if (node && text.find("Dynamic require") != std::string::npos) {
+    // The second frame of the stack: "    at f (file:line:col)" or
+    // "    at file:line:col".
+    size_t a = st_text.find("\n    at ");
+    a = a == std::string::npos ? a : st_text.find("\n    at ", a + 1);
+    if (a != std::string::npos) {
+      size_t nl = st_text.find('\n', a + 1);
+      std::string f = st_text.substr(a + 8, nl == std::string::npos ? nl : nl - a - 8);
+      if (!f.empty() && f.back() == ')') {
+        size_t open = f.rfind('(');
+        f = open == std::string::npos ? "" : f.substr(open + 1, f.size() - open - 2);
+      }
+      size_t c2 = f.rfind(':'), c1 = c2 == std::string::npos || c2 == 0 ? std::string::npos
+                                                                          : f.rfind(':', c2 - 1);
+      if (c1 != std::string::npos && c1 > 0) {
+        int l = atoi(f.c_str() + c1 + 1), c = atoi(f.c_str() + c2 + 1);
+        if (l > 0) {
+          fname = f.substr(0, c1);
+          line = l;
+          col = c;
+        }
+      }
+    }
+  }
+  if (!fname.empty() && line > 0) {
+    out->append(fname);
+    out->append(":").append(std::to_string(line));
+    if (col > 0) out->append(":").append(std::to_string(col));
+    out->append(": ");
+  }
+  out->append(text);
+  if (node)
+    out->append("; this bundle was built for Node.js: build it for a browser or worker "
+                "target (see README 'Bundling')");
+  if (e && line > 0 && fname == e->bundle_path)
+    out->append(srcmap_lookup(e, line, col > 0 ? col : 1));
+  if (stack) *stack = std::move(st_text);
 }
 
 static void set_err(char *err, size_t errlen, const std::string &m) {
@@ -381,9 +487,14 @@ static int load_bundle(rs_v8_engine_s *e, v8::Local<v8::Context> ctx,
   if (ok) {
     e->script.Reset(iso, us);
     e->cur_request_id = 0;
+    host_begin(e);
     ok = !us->BindToCurrentContext()->Run(ctx).IsEmpty();
-    // Top-level promise chains (async init) settle before the first render.
+    // Top-level promise chains (async init) settle before the first render,
+    // and so do the tasks due at once (setTimeout 0, port messages); later
+    // timers are cancelled (rs_v8_host.cc).
     if (ok) iso->PerformMicrotaskCheckpoint();
+    if (ok && !iso->IsExecutionTerminating()) host_finish(e, ctx);
+    host_cancel(e);
     ok = ok && !tc.HasCaught();
     if (ok && !iso->IsExecutionTerminating()) report_unhandled(e, ctx, v8::Local<v8::Value>());
     e->unhandled.clear();
@@ -404,9 +515,22 @@ static int load_bundle(rs_v8_engine_s *e, v8::Local<v8::Context> ctx,
     return -ETIMEDOUT;
   }
   if (!ok) {
-    describe_exception(iso, ctx, tc.Exception(), tc.Message(), why, nullptr);
+    std::string stk;
+    describe_exception(iso, ctx, tc.Exception(), tc.Message(), why, &stk);
     if (tc.Message().IsEmpty() && why->find(e->bundle_path) != 0)
       *why = e->bundle_path + ": " + *why;
+    // The stack on the same line (create's error is one line): its frames
+    // after the first line, which repeats the message.
+    size_t at = stk.find("\n    at ");
+    if (at != std::string::npos) {
+      std::string frames;
+      for (size_t i = at; i != std::string::npos;) {
+        size_t b = i + 5, nl = stk.find('\n', b);
+        frames += (frames.empty() ? "" : " < ") + stk.substr(b, nl == std::string::npos ? nl : nl - b);
+        i = nl;
+      }
+      *why += " (stack: " + frames + ")";
+    }
     return -EINVAL;
   }
   if (!fnv->IsFunction()) {
@@ -456,10 +580,17 @@ extern "C" int rs_v8_engine_create(const rs_v8_opts_t *o, rs_v8_engine_t **out,
   e->log_ud = o->log_ud;
   e->heap_limit = (size_t)(o->heap_mb > 0 ? o->heap_mb : 128) << 20;
   e->allocator = new counting_allocator(e->heap_limit);
+  e->map_path = srcmap_find(e->bundle_path, src, len);
 
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator = e->allocator;
-  params.constraints.ConfigureDefaultsFromHeapSize(0, e->heap_limit);
+  // The old generation gets heap_mb (render.heap_mb, the heap limit); the
+  // young generation is sized on its own: ConfigureDefaultsFromHeapSize
+  // would leave it at 3 MB (1 MB semi-spaces), a scavenge every few renders
+  // of a large page (bench/heap_sweep.sh, bench/README.md).
+  size_t semi = (size_t)(o->semi_space_mb > 0 ? o->semi_space_mb : RS__V8_SEMI_SPACE_MB) << 20;
+  params.constraints.set_max_old_generation_size_in_bytes(e->heap_limit);
+  params.constraints.set_max_young_generation_size_in_bytes(3 * semi);
   e->isolate = v8::Isolate::New(params);
   v8::Isolate *iso = e->isolate;
   int rc = 0;
@@ -491,7 +622,7 @@ extern "C" int rs_v8_engine_create(const rs_v8_opts_t *o, rs_v8_engine_t **out,
       e->context.Reset(iso, ctx);
       v8::Context::Scope cscope(ctx);
       v8::TryCatch tc(iso);
-      if (!install_globals(iso, ctx)) {
+      if (!install_globals(iso, ctx) || !install_host(iso, ctx, o)) {
         describe_exception(iso, ctx, tc.Exception(), tc.Message(), &why, nullptr);
         rc = -ENOMEM;
       } else {
@@ -517,6 +648,7 @@ extern "C" void rs_v8_engine_destroy(rs_v8_engine_t *e) {
     v8::Locker locker(iso);
     v8::Isolate::Scope iscope(iso);
     e->unhandled.clear();
+    host_destroy(e);
     e->render_fn.Reset();
     e->script.Reset();
     e->u8_ctor.Reset();
@@ -528,6 +660,7 @@ extern "C" void rs_v8_engine_destroy(rs_v8_engine_t *e) {
   // After Dispose: nothing can post tasks for this isolate any more.
   v8::platform::NotifyIsolateShutdown(g_platform, iso);
   delete e->allocator;
+  srcmap_free(e);
   free(e->buf);
   delete e;
 }

@@ -33,6 +33,23 @@ const char *rs_v8_version(void);
  * down and restarted: there is no rs_v8_dispose. */
 int rs_v8_init(int platform_threads);
 
+/* V8 flags for experts (render.v8_flags): a space-separated list such as
+ * "--max-lazy --no-opt". V8's flags are process-wide and are read when the
+ * first isolate is made, so they can be set once, before rs_v8_init:
+ * - before rs_v8_init: applies them; returns 0, or -EINVAL with err naming
+ *   every flag V8 did not recognize or whose value it refused (V8 has no
+ *   "is this flag known" call: the flags are parsed by V8 itself, which
+ *   leaves the ones it does not know);
+ * - after rs_v8_init (a reload): applies nothing; returns 0 when flags are
+ *   the ones already applied, 1 when they differ (they take effect at the
+ *   next start; `rustyssr -t` checks them in a fresh process).
+ * NULL or "" means no flags. Any thread; not concurrently with itself. */
+int rs_v8_set_flags(const char *flags, char *err, size_t errlen);
+
+/* The V8 flags applied by rs_v8_set_flags ("" when none). Valid until the
+ * next rs_v8_set_flags; any thread. */
+const char *rs_v8_flags(void);
+
 /* Render outcomes, written once: XX(NAME, description). */
 #define RS_V8_OUTCOME_MAP(XX)                                                 \
   XX(OK, "ok")                                                                \
@@ -65,13 +82,22 @@ enum {
 
 /* Called synchronously on the engine's thread for console.* output, and at
  * RS_V8_LOG_ERROR for what JS lost: an error thrown by a queueMicrotask
- * callback, a promise rejected with no handler when the render (or the load)
- * ended ("unhandled promise rejection: " + stack). The render's own result
+ * callback, a timer or a message handler ("uncaught in a timer: " + stack),
+ * a promise rejected with no handler when the render (or the load) ended
+ * ("unhandled promise rejection: " + stack). The render's own result
  * is not logged: its rejection is the render's error. request_id is the id
  * of the render in progress, 0 while the bundle loads. msg is UTF-8, len
  * bytes, NUL-terminated as a courtesy, valid only during the call. */
 typedef void (*rs_v8_log_cb)(void *ud, int level, uint64_t request_id,
                              const char *msg, size_t len);
+
+/* A name/value pair; UTF-8, explicit lengths. */
+typedef struct {
+  const char *name;
+  size_t name_len;
+  const char *value;
+  size_t value_len;
+} rs_v8_pair_t;
 
 /* Engine options. Zero-initialize, then set what you need; the engine copies
  * what it keeps, so everything here may be freed once create returns. */
@@ -81,7 +107,15 @@ typedef struct {
   const char *bundle_src;  /* optional: the bundle already in memory */
   size_t bundle_len;       /* bytes of bundle_src */
   const char *render_fn;   /* global function to call; NULL → "render" */
-  int heap_mb;             /* V8 heap limit; 0 → 128 */
+  int heap_mb;             /* V8 old-generation cap (the heap limit);
+                              0 → 128 */
+  int semi_space_mb;       /* V8 semi-space, as Node's
+                              --max-semi-space-size: the young generation is
+                              3x this (two semi-spaces and the new
+                              large-object space); 0 → 8 (bench/heap_sweep.sh) */
+  const rs_v8_pair_t *env; /* process.env's entries (strings); NODE_ENV is
+                              "production" unless given here */
+  size_t nenv;
   int load_timeout_ms;     /* cap on running the bundle's top level (an
                               endless loop there); 0 → 10000, < 0 → none */
   const void *code_cache;  /* optional: a blob from rs_v8_engine_code_cache
@@ -95,12 +129,19 @@ typedef struct {
 typedef struct rs_v8_engine_s rs_v8_engine_t;
 
 /* Creates an engine: isolate, context with console, queueMicrotask,
- * TextEncoder and TextDecoder, then runs the bundle's top level and its
- * microtasks, and checks that the render function exists.
+ * TextEncoder, TextDecoder and the web host APIs of rs_v8_host.cc (timers,
+ * MessageChannel, structuredClone, performance, crypto, process.env), then
+ * runs the bundle's top level, its microtasks and the tasks due at once
+ * (later timers are cancelled), and checks that the render function
+ * exists.
  * Returns 0 and sets *out, owned by the caller (rs_v8_engine_destroy).
  * On failure *out is NULL, err (if errlen > 0) holds one line naming the file,
  * the line and the reason, e.g.
- *   "tests/js/syntax_error.js:3: SyntaxError: Unexpected token '}'"
+ *   "tests/js/syntax_error.js:3:16: SyntaxError: Unexpected token '}'"
+ * (file:line:column; for a thrown error, its stack follows on the same line,
+ * "(stack: at f (app.js:4:9) < at app.js:6:1)"; with a source map beside the
+ * bundle, the original place after the reason, "(src/app.ts:10:5)"; for a
+ * bundle built for Node.js, "; this bundle was built for Node.js: ...")
  * and the return is -ENOENT/-EACCES/... (bundle unreadable), -EINVAL (syntax
  * error, a throw at top level, no render function), -ETIMEDOUT (top level ran
  * past load_timeout_ms), -ENOMEM (heap limit while loading), -EFBIG (bundle
@@ -145,14 +186,6 @@ void rs_v8_engine_heap(rs_v8_engine_t *e, size_t *used, size_t *limit);
  * Owning thread. */
 int rs_v8_engine_usable(const rs_v8_engine_t *e);
 
-/* A name/value pair; UTF-8, explicit lengths. */
-typedef struct {
-  const char *name;
-  size_t name_len;
-  const char *value;
-  size_t value_len;
-} rs_v8_pair_t;
-
 /* A string; UTF-8, explicit length. */
 typedef struct {
   const char *ptr;
@@ -189,7 +222,7 @@ typedef struct {
  *     string result: the caller supplies "text/html; charset=utf-8";
  *   ttl: seconds, or -1 when the result had none; tags: the tags array.
  * For any other outcome: html is "", headers and tags are empty, status is
- * 500, and error holds one line ("bundle.js:12: Error: boom", "render promise
+ * 500, and error holds one line ("bundle.js:12:7: Error: boom", "render promise
  * never settled", ...) and stack the JS stack when there was one ("" else);
  * both are for the log, never for the client. Both are NUL-terminated. */
 typedef struct {
@@ -210,8 +243,14 @@ typedef struct {
 
 /* Calls the bundle's render function for req and fills *out (always filled,
  * whatever the outcome, which is also returned). A Promise result is settled
- * by running microtasks; one that stays pending once the microtask queue is
- * empty is an ERROR ("render promise never settled"). After RS_V8_OOM, and
+ * by running microtasks, then timers and port messages one task at a time
+ * (in virtual time: no sleeping), each followed by a microtask checkpoint;
+ * one still pending when nothing is left to run is an ERROR naming the first
+ * error no JS caught during the render, or else the first unhandled
+ * rejection ("...: ReferenceError: x is not defined (so the render's promise
+ * never settled)"), or "render promise never settled". Once the result is
+ * known, the tasks due at that virtual time run (bounded) and every other
+ * task is cancelled. After RS_V8_OOM, and
  * only then, the engine is unusable: later renders return RS_V8_DEAD; destroy
  * it and create a fresh one. After TIMEOUT the engine stays usable.
  * Owning thread only; one render at a time per engine. */

@@ -69,10 +69,16 @@ static void console_cb(const cbinfo &info) {
 void rs__v8::on_message(v8::Local<v8::Message> m, v8::Local<v8::Value> data) {
   v8::Isolate *iso = v8::Isolate::GetCurrent();
   rs_v8_engine_s *e = engine_of(iso);
-  if (!e || !e->log) return;
+  if (!e) return;
   v8::HandleScope hs(iso);
   std::string msg;
   v8::Local<v8::Context> ctx = iso->GetCurrentContext();
+  // The first error of the render nobody caught: a pending render reports it.
+  if (!e->first_set) {
+    e->first_set = true;
+    describe_exception(iso, ctx, m->Get(), m, &e->first_err, &e->first_stack);
+  }
+  if (!e->log) return;
   // Error objects carry their stack; anything else gets its place.
   v8::Local<v8::Value> st;
   v8::TryCatch tc(iso);

@@ -34,6 +34,9 @@ enum priv_id { PRIV_DECODER_STATE, PRIV_COUNT };
 
 }  // namespace rs__v8
 
+// The event loop and host state of rs_v8_host.cc.
+struct rs__v8_host;
+
 // An offset/length pair into engine::strs, turned into pointers once the
 // buffer no longer moves.
 struct rs__v8_span { size_t off, len; };
@@ -94,6 +97,18 @@ struct rs_v8_engine_s {
   std::vector<rs_v8_pair_t> hdrs;
   std::vector<rs_v8_str_t> tags;
   std::string err, stack;
+
+  // rs_v8_host.cc: timers and port messages; the first error of this
+  // render (or load) that no JS caught, reported when its promise never
+  // settles. Render thread only.
+  rs__v8_host *host = nullptr;
+  bool first_set = false;
+  std::string first_err, first_stack;
+  // rs_v8_srcmap.cc: the bundle's //# sourceMappingURL, resolved beside it
+  // ("" when none); the map is read at the first error that needs it.
+  std::string map_path;
+  struct rs__v8_srcmap *srcmap = nullptr;
+  bool srcmap_tried = false;
 };
 
 namespace rs__v8 {
@@ -132,6 +147,30 @@ void on_promise_reject(v8::PromiseRejectMessage m);
 // own result, whose rejection is the render error), then forgets them all.
 void report_unhandled(rs_v8_engine_s *e, v8::Local<v8::Context> ctx,
                       v8::Local<v8::Value> except);
+
+// --- rs_v8_host.cc: timers, MessageChannel, structuredClone, performance,
+// crypto, process.env (see its top comment for the event loop).
+bool install_host(v8::Isolate *iso, v8::Local<v8::Context> ctx, const rs_v8_opts_t *o);
+// A render or load begins: virtual time 0, no first error.
+void host_begin(rs_v8_engine_s *e);
+// Runs tasks until p settles or none is left; false if terminating.
+bool host_run_until(rs_v8_engine_s *e, v8::Local<v8::Context> ctx, v8::Local<v8::Promise> p);
+// The render or load is over: runs what is already due (bounded), then
+// cancels every task left.
+void host_finish(rs_v8_engine_s *e, v8::Local<v8::Context> ctx);
+void host_cancel(rs_v8_engine_s *e);
+size_t host_pending(const rs_v8_engine_s *e);
+void host_destroy(rs_v8_engine_s *e);
+// Logs an error no JS caught (where: "a timer", ...) and keeps the first.
+void note_uncaught(rs_v8_engine_s *e, v8::Local<v8::Context> ctx, v8::Local<v8::Value> exc,
+                   v8::Local<v8::Message> msg, const char *where);
+
+// --- rs_v8_srcmap.cc: " (src/app.jsx:10:5)" for a bundle position when the
+// bundle has a source map beside it, else "". line and col are 1-based.
+std::string srcmap_lookup(rs_v8_engine_s *e, int line, int col);
+void srcmap_free(rs_v8_engine_s *e);
+// The //# sourceMappingURL of src, as a path beside bundle_path ("" none).
+std::string srcmap_find(const std::string &bundle_path, const char *src, size_t len);
 
 // --- version seams: where the V8 API moved between 10.2 and 12.
 inline v8::ScriptOrigin script_origin(v8::Isolate *iso,

@@ -187,6 +187,30 @@ static std::string type_of(v8::Isolate *iso, v8::Local<v8::Value> v) {
   return t;
 }
 
+// A render whose promise is still pending with nothing left to run: most
+// often a chain that broke on an error nobody caught. Report that error
+// (the first one no JS caught, or else the first rejection with no
+// handler) rather than the pending promise.
+static rs_v8_outcome_t never_settled(rs_v8_engine_s *e, v8::Local<v8::Context> ctx,
+                                     v8::Local<v8::Promise> result) {
+  const char *tail = " (so the render's promise never settled)";
+  if (e->first_set) {
+    e->err = e->first_err + tail;
+    e->stack = e->first_stack;
+    return RS_V8_ERROR;
+  }
+  for (auto &g : e->unhandled) {
+    v8::Local<v8::Promise> p = g.Get(e->isolate);
+    if (p == result || p->State() != v8::Promise::kRejected) continue;
+    describe_exception(e->isolate, ctx, p->Result(), v8::Local<v8::Message>(), &e->err,
+                       &e->stack);
+    e->err = "unhandled rejection: " + e->err + tail;
+    return RS_V8_ERROR;
+  }
+  return fail(e, "render promise never settled (nothing left to run: no timer or "
+                 "message pending, and no error was thrown)");
+}
+
 // Takes { status, headers, html, ttl?, tags? } apart. A getter may throw:
 // the caller's TryCatch has it then.
 static rs_v8_outcome_t take_object(rs_v8_engine_s *e, v8::Local<v8::Context> ctx,
@@ -338,10 +362,12 @@ static rs_v8_outcome_t run(rs_v8_engine_s *e, v8::Local<v8::Context> ctx,
 
   if (rv->IsPromise()) {
     v8::Local<v8::Promise> p = rv.As<v8::Promise>();
+    // Timers and port messages, until the promise settles (rs_v8_host.cc).
+    if (p->State() == v8::Promise::kPending && !host_run_until(e, ctx, p))
+      return RS_V8_ERROR;
     switch (p->State()) {
       case v8::Promise::kPending:
-        return fail(e, "render promise never settled (nothing left to run: "
-                       "no timers or I/O exist in the isolate)");
+        return never_settled(e, ctx, p);
       case v8::Promise::kRejected:
         p->MarkAsHandled();
         return fail_exc(e, ctx, p->Result(), v8::Local<v8::Message>());
@@ -398,7 +424,12 @@ extern "C" rs_v8_outcome_t rs_v8_render(rs_v8_engine_t *e, const rs_v8_request_t
       e->term_hit = false;
     }
     v8::Local<v8::Value> result;
+    host_begin(e);
     oc = run(e, ctx, tc, rq, out, &result);
+    // What is due when the render settled still runs; the rest is cancelled.
+    if (!e->oom.load(std::memory_order_relaxed) && !iso->IsExecutionTerminating())
+      host_finish(e, ctx);
+    host_cancel(e);
     bool oom = e->oom.load(std::memory_order_relaxed);
     if (!oom && !iso->IsExecutionTerminating()) report_unhandled(e, ctx, result);
     e->unhandled.clear();

@@ -47,6 +47,7 @@ function run(seconds) {
   const end = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9));
   let n = 0, bytes = 0;
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   let now = t0;
   while (now < end) {
     // check the clock every 16 renders: cheap against a ~100 us render
@@ -58,7 +59,8 @@ function run(seconds) {
     }
     now = process.hrtime.bigint();
   }
-  return { n, bytes, secs: Number(now - t0) / 1e9 };
+  const c = process.cpuUsage(c0);
+  return { n, bytes, secs: Number(now - t0) / 1e9, cpu: (c.user + c.system) / 1e6 };
 }
 
 if (o.warmup > 0) run(o.warmup);
@@ -71,6 +73,9 @@ const res = {
   seconds: +r.secs.toFixed(3),
   renders: r.n,
   renders_per_s: Math.round(r.n / r.secs),
+  // per second of the process's CPU (all threads, GC helpers included):
+  // what a loaded machine's time slicing does not change
+  cpu_renders_per_s: Math.round(r.n / r.cpu),
   us_per_render: +(r.secs * 1e6 / r.n).toFixed(1),
   avg_page: Math.round(r.bytes / r.n),
 };

@@ -125,7 +125,7 @@ def test_dump_effective_config():
                 '  cache = {\n'                             # 5
                 '    ttl = 30,\n'                           # 6
                 '  },\n'                                    # 7
-                '  upstreams = { api = { servers = { "127.0.0.1:9000" }, retries = 2 } },\n'  # 8
+                '  upstreams = { api = { servers = { "127.0.0.1:9000" }, retries = 2 }, },  render = { env = { Z = "1", A = "x", M = 3 } },\n'  # 8
                 '}\n'                                       # 9
                 'ssr.route("GET", "/hi", { respond = { status = 201, headers = { ["X-A"] = "b\\"c" }, body = "hi\\n" } })\n'  # 10
                 'ssr.static("/s/", { root = "public", max_age = 60 })\n'  # 11
@@ -141,6 +141,7 @@ def test_dump_effective_config():
                  '  backlog = 511,  -- default',
                  '      retries = 2,  -- %s:8' % conf,
                  '      keepalive = 32,  -- default',
+                 '    env = { ["A"] = "x", ["M"] = "3", ["Z"] = "1", },  -- %s:8' % conf,
                  'ssr.route({ "GET", }, "/hi", { priority = 0, respond = { status = 201, headers = { ["Content-Type"] = "text/plain; charset=utf-8", ["X-A"] = "b\\"c", ',
                  'body = "hi\\n" }, })  -- %s:10' % conf,
                  'static = { root = "%s"' % os.path.join(d, "public"),

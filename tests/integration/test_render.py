@@ -232,7 +232,7 @@ def test_throw_is_500_generic_stack_only_in_log():
         assert b"bare string" not in r.body, r
         line = line_of(BUNDLE, '"/throw":')
         log = srv.log()
-        assert re.search(r"render error for (?:GET )?/throw \[req [0-9a-f]+\]: .*it_render\.js:%d: Error: "
+        assert re.search(r"render error for (?:GET )?/throw \[req [0-9a-f]+\]: .*it_render\.js:%d:\d+: Error: "
                          r"kaboom <b>&\"x\"</b>" % line, log), log
         assert re.search(r"\n\s+at .*it_render\.js:%d:\d+" % line, log), "no stack in the log:\n" + log
         assert "a bare string thrown" in log, log
@@ -411,8 +411,8 @@ def test_expired_in_queue_503():
 
 BAD_BUNDLES = [
     # (file, render.fn or None, what the message must say)
-    ("it_syntax_error.js", None, r"it_syntax_error\.js:4: SyntaxError"),
-    ("it_top_throw.js", None, r"it_top_throw\.js:4: .*top-level-marker object"),
+    ("it_syntax_error.js", None, r"it_syntax_error\.js:4:\d+: SyntaxError"),
+    ("it_top_throw.js", None, r"it_top_throw\.js:4:\d+: .*top-level-marker object"),
     ("it_no_render.js", None, r"it_no_render\.js.*\brender\b"),
     ("no-such-bundle.js", None, r"no-such-bundle\.js.*(No such file|not found|ENOENT)"),
     ("it_render.js", "renderPage", r"it_render\.js.*\brenderPage\b"),

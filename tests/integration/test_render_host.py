@@ -1,0 +1,160 @@
+"""The render pool's new render.* keys and the web host APIs through the
+real binary: render.env (process.env), render.semi_space_mb,
+render.v8_flags (an unknown flag is a config error with file:line; valid
+ones start), timers and MessageChannel while a render is pending, timers
+cancelled at the end of a render and under the render timeout, a broken
+promise chain reported by its error, a bundle built for Node.js.
+The API semantics themselves are tests/unit/test_shim_v8.c's.
+
+Bundles: tests/js/it_host.js, tests/js/node_target.js."""
+
+import json
+import os
+import re
+import signal
+import time
+
+from rslib import SLOW, TESTS, Server, lua_str, main, run_config_check
+
+JS = os.path.join(TESTS, "js")
+BUNDLE = os.path.join(JS, "it_host.js")
+ROUTES = '''
+ssr.route("GET", "/*", { render = { cache = false } })
+'''
+
+
+def server(bundle=BUNDLE, **render):
+    """render holds Lua source per render.* key."""
+    render.setdefault("threads", "1")
+    fields = ["bundle = %s" % lua_str(bundle)] + ["%s = %s" % kv for kv in render.items()]
+    return Server(config={"render": "{ %s }" % ", ".join(fields)}, routes=ROUTES, workers=1)
+
+
+def test_env_from_config():
+    with server(env='{ API_URL = "http://api.internal", PORT = 8080 }') as srv:
+        r = srv.get("/env")
+        assert r.status == 200, r
+        got = json.loads(r.body)
+        assert got == {"NODE_ENV": "production", "API_URL": "http://api.internal", "PORT": "8080",
+                       "keys": ["API_URL", "NODE_ENV", "PORT"]}, got
+    with server(env='{ NODE_ENV = "development" }') as srv:
+        got = json.loads(srv.get("/env").body)
+        assert got["NODE_ENV"] == "development" and got["keys"] == ["NODE_ENV"], got
+    with server() as srv:                      # no render.env: NODE_ENV alone
+        got = json.loads(srv.get("/env").body)
+        assert got["keys"] == ["NODE_ENV"] and got["NODE_ENV"] == "production", got
+
+
+def test_bad_keys_are_config_errors():
+    cases = [
+        ('{ X = {} }', "env", r"rustyssr\.lua:\d+: ssr\.config: 'render\.env\.X' must be a string"),
+        ('"NODE_ENV=x"', "env", r"rustyssr\.lua:\d+: ssr\.config: 'render\.env' must be a table"),
+        ('"--no-such-flag-xyz --max-lazy"', "v8_flags",
+         r"rustyssr\.lua:\d+: ssr\.config: 'render\.v8_flags': unknown or invalid V8 flag: --no-such-flag-xyz"),
+        ('{ "--stack-size=abc" }', "v8_flags",
+         r"rustyssr\.lua:\d+: ssr\.config: 'render\.v8_flags': unknown or invalid V8 flag: --stack-size=abc"),
+        ('{ 5 }', "v8_flags", r"'render\.v8_flags' must be a list of strings"),
+        ('0', "semi_space_mb", r"'render\.semi_space_mb' must be an integer between 1 and 1024"),
+    ]
+    for value, key, want in cases:
+        srv = server(**{key: value})
+        code, out = run_config_check(srv.config_path)
+        assert code == 1 and re.search(want, out), (key, value, code, out)
+        srv.start(wait=False)
+        try:
+            rc = srv.proc.wait(30 * SLOW)
+        finally:
+            if srv.proc.poll() is None:
+                srv.proc.kill()
+                srv.proc.wait()
+            srv.logf.close()
+        assert rc == 1 and re.search(want, srv.log()), (key, value, rc, srv.log())
+
+
+def test_v8_flags_and_semi_space_start():
+    with server(v8_flags='{ "--max-lazy", "--stack-size=900" }', semi_space_mb="4") as srv:
+        r = srv.get("/timers")
+        assert r.status == 200, r
+        log = srv.log()
+        assert "young generation 12 MB, V8 flags --max-lazy --stack-size=900" in log, log
+
+
+def test_timers_and_messages_while_pending():
+    with server() as srv:
+        t0 = time.time()
+        r = srv.get("/timers")
+        assert r.status == 200 and r.body == b"<p>msg hi, t5, after 10 s</p>", r
+        assert time.time() - t0 < 5 * SLOW           # the 10 s timer is virtual
+        r = srv.get("/long")                          # resolves with a 10 s timer pending
+        assert r.status == 200 and r.body == b"<p>fast</p>", r
+        assert srv.get("/ticks").body == b"<p>0</p>"  # which never ran
+
+
+def test_render_timeout_covers_timers():
+    with server(timeout_ms="300") as srv:
+        t0 = time.time()
+        r = srv.get("/never")                         # never settles, an interval spins
+        assert r.status == 504, r
+        assert time.time() - t0 < 10 * SLOW
+        before = srv.get("/ticks").body
+        time.sleep(0.1)
+        after = srv.get("/ticks").body                # the interval is gone
+        assert before == after and before != b"<p>0</p>", (before, after)
+
+
+def test_broken_chain_reports_its_error():
+    with server(debug="true") as srv:
+        r = srv.get("/broken")
+        assert r.status == 500, r
+        assert b"ReferenceError: missingApi is not defined" in r.body, r.body
+        assert b"never settled" in r.body, r.body
+        log = srv.log()
+        assert "uncaught in a timer: ReferenceError: missingApi is not defined" in log, log
+        assert re.search(r"render error for (GET )?/broken.*ReferenceError: missingApi is not defined", log), log
+
+
+def reload_with(srv, render):
+    """Rewrite the config with these render.* fields, SIGHUP, wait for it."""
+    fields = ["bundle = %s" % lua_str(BUNDLE), "threads = 1"] + ["%s = %s" % kv for kv in render.items()]
+    with open(srv.config_path, "w") as f:
+        f.write('local ssr = require "rustyssr"\nssr.config {\n  listen = "127.0.0.1:%d", admin = '
+                '"127.0.0.1:%d", workers = 1, pin = false,\n  render = { %s }\n}\n%s\n'
+                % (srv.port, srv.admin_port, ", ".join(fields), ROUTES))
+    n0 = srv.log().count(": reloaded ")
+    srv.signal(signal.SIGHUP)
+    deadline = time.time() + 20 * SLOW
+    while srv.log().count(": reloaded ") == n0:
+        assert time.time() < deadline and "reload failed" not in srv.log(), srv.log()
+        time.sleep(0.02)
+
+
+def test_reload_env_applies_flags_do_not():
+    with server(env='{ API_URL = "old" }', v8_flags='"--max-lazy"') as srv:
+        assert json.loads(srv.get("/env").body)["API_URL"] == "old"
+        # render.env takes effect; a changed render.v8_flags is a warning
+        reload_with(srv, {"env": '{ API_URL = "new" }', "v8_flags": '"--no-such-flag-xyz"'})
+        assert json.loads(srv.get("/env").body)["API_URL"] == "new"
+        assert "'render.v8_flags' changed; V8's flags are set once per process" in srv.log(), srv.log()
+        loaded = [l for l in srv.log().splitlines() if "render: bundle" in l]
+        assert len(loaded) >= 2 and loaded[-1].endswith("V8 flags --max-lazy"), loaded
+        # the same flags again: no warning
+        n = srv.log().count("'render.v8_flags' changed")
+        reload_with(srv, {"env": '{ API_URL = "again" }', "v8_flags": '"--max-lazy"'})
+        assert srv.log().count("'render.v8_flags' changed") == n, srv.log()
+        assert json.loads(srv.get("/env").body)["API_URL"] == "again"
+
+
+def test_node_target_bundle():
+    srv = server(bundle=os.path.join(JS, "node_target.js"))
+    code, out = run_config_check(srv.config_path)
+    assert code == 1, out
+    assert re.search(r"node_target\.js:2:\d+: ReferenceError: require is not defined; this bundle was "
+                     r"built for Node\.js: build it for a browser or worker target \(see README "
+                     r"'Bundling'\)", out), out
+
+
+if __name__ == "__main__":
+    main([test_env_from_config, test_bad_keys_are_config_errors, test_v8_flags_and_semi_space_start,
+          test_timers_and_messages_while_pending, test_render_timeout_covers_timers,
+          test_broken_chain_reports_its_error, test_reload_env_applies_flags_do_not,
+          test_node_target_bundle])

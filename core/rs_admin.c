@@ -2,16 +2,19 @@
 #include "rs_admin.h"
 
 #include "rs_cache.h"
+#include "rs_cidr.h"
 #include "rs_log.h"
 #include "rs_metrics.h"
 #include "rs_page.h"
 #include "rs_policy.h"
+#include "rs_realip.h"
 #include "rs_render.h"
 
 #include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char rs__text[] = "Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n";
 static const char rs__prom[] =
@@ -122,7 +125,65 @@ static void rs__purge(rs_req_t *req, bool by_url) {
   rs__json(req, 200, &b);
 }
 
+/* ------------------------------------------------------------------ access */
+
+/* a == b in a time that depends only on the length of b (the secret): no
+ * early exit on the first differing byte. */
+bool rs_admin_token_eq(const char *a, size_t an, const char *b, size_t bn) {
+  volatile unsigned char d = (unsigned char)(an != bn);
+  for (size_t i = 0; i < bn; i++) d |= (unsigned char)((i < an ? a[i] : 0) ^ b[i]);
+  return d == 0;
+}
+
+/* Authorization: Bearer <token> (the scheme in any case, RFC 6750). */
+static bool rs__bearer_ok(const rs_req_t *req, const char *token) {
+  const rs_str_t *h = rs_req_header(req, "authorization");
+  if (h == NULL || h->len < 7 || strncasecmp(h->p, "bearer ", 7) != 0) return false;
+  const char *v = h->p + 7, *end = h->p + h->len;
+  while (v < end && *v == ' ') v++;
+  while (end > v && end[-1] == ' ') end--;
+  return rs_admin_token_eq(v, (size_t)(end - v), token, strlen(token));
+}
+
+/* Whoever may not use what they asked gets 403 (an address outside
+ * admin.allow) or 401 (a purge without the right token), and a log line.
+ * Returns true when it answered. /metrics and /health listed in admin.open
+ * are for anyone; reads need an allowed address; purges need an allowed
+ * address and, when admin.token is set, the token. */
+static bool rs__refused(rs_req_t *req, bool get) {
+  const rs_config_t *cfg = req->loop->cfg;
+  const typeof(cfg->admin_auth) *a = &cfg->admin_auth;
+  if (get && ((a->open_metrics && rs__path_is(req, "/metrics")) || (a->open_health && rs__path_is(req, "/health"))))
+    return false;
+  rs_realip_t who;
+  rs_realip_resolve(req, &who);  /* .peer: the TCP peer, never a header's claim */
+  if (a->nallow > 0) {
+    rs_ip_t ip;
+    if (rs_ip_parse(who.peer, strlen(who.peer), &ip) != 0 || !rs_cidr_any(a->allow, a->nallow, &ip)) {
+      rs_log_warn("admin: 403 for %s (not in admin.allow): %.*s %.*s", who.peer, (int)req->method.len,
+                  req->method.p, (int)RS_MIN(req->path.len, 256), req->path.p);
+      rs_str_t page = rs_http_error_page(403);
+      rs_req_respond_static(req, 403, "Content-Type: text/html\r\nCache-Control: no-store\r\n", page.p, page.len);
+      return true;
+    }
+  }
+  if (!get && a->token != NULL && !rs__bearer_ok(req, a->token)) {
+    rs_log_warn("admin: 401 for %s (%s token): %.*s %.*s", who.peer,
+                rs_req_header(req, "authorization") ? "a wrong" : "no", (int)req->method.len, req->method.p,
+                (int)RS_MIN(req->path.len, 256), req->path.p);
+    rs_str_t page = rs_http_error_page(401);
+    rs_req_respond_static(req, 401,
+                          "Content-Type: text/html\r\nCache-Control: no-store\r\n"
+                          "WWW-Authenticate: Bearer realm=\"rustyssr admin\"\r\n",
+                          page.p, page.len);
+    return true;
+  }
+  return false;
+}
+
 void rs_admin_handle(rs_req_t *req) {
+  bool get = req->method_bit == RS_M_GET || req->method_bit == RS_M_HEAD;
+  if (rs__refused(req, get)) return;
   if (req->method_bit == RS_M_PURGE) {
     rs__purge(req, true);
     return;
@@ -137,7 +198,6 @@ void rs_admin_handle(rs_req_t *req) {
     rs__purge(req, false);
     return;
   }
-  bool get = req->method_bit == RS_M_GET || req->method_bit == RS_M_HEAD;
   if (rs__path_is(req, "/health")) {
     if (!get) goto not_allowed;
     rs_req_respond_static(req, 200, rs__text, "ok\n", 3);

@@ -106,6 +106,8 @@ void rs_config_dispose(rs_config_t *cfg) {
   free(cfg->upstreams);
   free(cfg->file);
   free(cfg->pid);
+  free(cfg->admin_auth.token);
+  free(cfg->admin_auth.allow);
   free(cfg->warnings);
   free(cfg->log.error);
   free(cfg->log.access);

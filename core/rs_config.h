@@ -43,6 +43,14 @@ typedef struct rs_config_s {
   rs_addr_t listen;              /* listen = "0.0.0.0:8080" */
   rs_addr_t admin;               /* admin = "127.0.0.1:9901" */
   bool admin_enabled;            /* admin = false turns it off */
+  struct {                       /* admin = { listen, token, allow, open } (core/rs_admin.c) */
+    char *token;                 /* "Authorization: Bearer" token that purges need (owned);
+                                    NULL = none */
+    rs_cidr_t *allow;            /* the addresses that may use the admin listener (owned);
+                                    NULL/0 = any */
+    size_t nallow;
+    bool open_metrics, open_health;  /* GET these from any address */
+  } admin_auth;
   int backlog;                   /* listen backlog, default 511 */
   char *pid;                     /* pid file; NULL = none (owned; relative
                                     paths resolved against the config's folder) */

@@ -2,6 +2,7 @@
  * ssr.config; ssr.route lives in rs_lroute.c, the checks in rs_lutil.c. */
 #include "rs_lconfig.h"
 
+#include <errno.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdio.h>
@@ -21,6 +22,9 @@ static const char *const rs__config_keys[] = {
   "cache", "upstreams", "servers", "real_ip", NULL
 };
 static const char *const rs__real_ip_keys[] = { "from", "header", "recursive", NULL };
+static const char *const rs__admin_keys[] = { "listen", "token", "token_file", "allow", "open", NULL };
+#define RS__MAX_ADMIN_ALLOW 64
+#define RS__ADMIN_TOKEN_MAX 256
 #define RS__MAX_REAL_IP_FROM 256
 static const char *const rs__upstream_keys[] = {
   "servers", "keepalive", "connect_timeout_ms", "send_timeout_ms", "read_timeout_ms", "timeout_ms",
@@ -528,36 +532,118 @@ static size_t rs__config_upstreams(lua_State *L, int t, rs_upstream_conf_t *out)
  * recursive = true } at t: checked into from[] (at most
  * RS__MAX_REAL_IP_FROM), *nfrom, header (borrowed) and c->real_ip.recursive.
  * Raises on a wrong type or a bad address. */
+/* A list of addresses or CIDR blocks (or one as a string) at the top of the
+ * stack, for 'name', into out[0..max). Returns how many. */
+static size_t rs__config_cidrs(lua_State *L, const char *name, rs_cidr_t *out, size_t max) {
+  char desc[64];
+  if (lua_type(L, -1) == LUA_TSTRING) {   /* one address: a list of one */
+    lua_createtable(L, 1, 0);
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, 1);
+    lua_replace(L, -2);
+  }
+  if (lua_type(L, -1) != LUA_TTABLE)
+    rs_lutil_error(L, "ssr.config: '%s' must be a list of addresses or CIDR blocks, as in "
+                   "{ \"10.0.0.0/8\", \"::1\" }, got %s", name, rs_lutil_describe(L, -1, desc, sizeof(desc)));
+  int ft = lua_gettop(L);
+  size_t n = lua_objlen(L, ft);
+  if (n > max) rs_lutil_error(L, "ssr.config: '%s' has more than %zu entries", name, max);
+  for (size_t i = 1; i <= n; i++) {
+    lua_rawgeti(L, ft, (int)i);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      rs_lutil_error(L, "ssr.config: '%s' entry %zu must be a string, got %s", name, i,
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    size_t len;
+    const char *v = lua_tolstring(L, -1, &len), *why = "";
+    if (rs_cidr_parse(v, len, &out[i - 1], &why) != 0)
+      rs_lutil_error(L, "ssr.config: '%s' entry %zu \"%.64s\": %s", name, i, v, why);
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
+/* What admin = { ... } holds beside the address, checked before the commit. */
+typedef struct {
+  bool set;
+  char token[RS__ADMIN_TOKEN_MAX + 1];
+  rs_cidr_t allow[RS__MAX_ADMIN_ALLOW];
+  size_t nallow;
+  bool open_metrics, open_health;
+} rs__admin_t;
+
+/* A token worth the name: 16 to 256 bytes of visible ASCII (RFC 6750's
+ * b64token and more), no spaces. */
+static void rs__config_token(lua_State *L, const char *v, size_t n, const char *from, rs__admin_t *a) {
+  if (n < 16 || n > RS__ADMIN_TOKEN_MAX)
+    rs_lutil_error(L, "ssr.config: 'admin.%s' must give a token of 16 to %d characters, got %zu", from,
+                   RS__ADMIN_TOKEN_MAX, n);
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
+      rs_lutil_error(L, "ssr.config: 'admin.%s': the token must be visible ASCII without spaces", from);
+  memcpy(a->token, v, n);
+  a->token[n] = '\0';
+}
+
+/* admin = { listen = "127.0.0.1:9901", token = "..." | token_file = "...",
+ * allow = { "10.0.0.0/8" }, open = { "/metrics", "/health" } } at t. */
+static void rs__config_admin(lua_State *L, int t, rs_config_t *c, rs__admin_t *a, const char *dir) {
+  char desc[64];
+  rs_lutil_check_keys(L, t, "ssr.config.admin", rs__admin_keys);
+  a->set = true;
+  if (rs_lutil_field(L, t, "listen")) {
+    rs__config_addr(L, -1, "admin.listen", "127.0.0.1", &c->admin);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "token")) {
+    size_t n;
+    const char *v = rs_lutil_string(L, -1, "ssr.config", "admin.token", "a string", &n);
+    rs__config_token(L, v, n, "token", a);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "token_file")) {
+    if (a->token[0]) rs_lutil_error(L, "ssr.config: give 'admin.token' or 'admin.token_file', not both");
+    size_t n;
+    const char *path = rs_lutil_string(L, -1, "ssr.config", "admin.token_file", "a file path", &n);
+    char full[8200];
+    snprintf(full, sizeof(full), "%s%s%s", path[0] != '/' && dir ? dir : "", path[0] != '/' && dir ? "/" : "",
+             path);
+    FILE *f = fopen(full, "re");
+    if (f == NULL) rs_lutil_error(L, "ssr.config: 'admin.token_file' %s: %s", full, strerror(errno));
+    char buf[RS__ADMIN_TOKEN_MAX + 2];
+    size_t len = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
+    rs__config_token(L, buf, len, "token_file", a);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "allow")) {
+    a->nallow = rs__config_cidrs(L, "admin.allow", a->allow, RS__MAX_ADMIN_ALLOW);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "open")) {
+    if (lua_type(L, -1) != LUA_TTABLE)
+      rs_lutil_error(L, "ssr.config: 'admin.open' must be a list of paths, as in { \"/metrics\", \"/health\" }, "
+                     "got %s", rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    for (size_t i = 1; i <= lua_objlen(L, -1); i++) {
+      lua_rawgeti(L, -1, (int)i);
+      const char *p = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+      if (strcmp(p, "/metrics") == 0) a->open_metrics = true;
+      else if (strcmp(p, "/health") == 0) a->open_health = true;
+      else
+        rs_lutil_error(L, "ssr.config: 'admin.open' entry %zu must be \"/metrics\" or \"/health\" (purges are "
+                       "never open), got %s", i, rs_lutil_describe(L, -1, desc, sizeof(desc)));
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+}
+
 static void rs__config_real_ip(lua_State *L, int t, rs_config_t *c, rs_cidr_t *from, size_t *nfrom,
                                const char **header) {
   char desc[64];
   rs_lutil_check_keys(L, t, "ssr.config.real_ip", rs__real_ip_keys);
   if (rs_lutil_field(L, t, "from")) {
-    if (lua_type(L, -1) == LUA_TSTRING) {   /* one address: a list of one */
-      lua_createtable(L, 1, 0);
-      lua_pushvalue(L, -2);
-      lua_rawseti(L, -2, 1);
-      lua_remove(L, -2);
-    }
-    if (lua_type(L, -1) != LUA_TTABLE)
-      rs_lutil_error(L, "ssr.config: 'real_ip.from' must be a list of addresses or CIDR blocks, as in "
-                     "{ \"10.0.0.0/8\", \"::1\" }, got %s", rs_lutil_describe(L, -1, desc, sizeof(desc)));
-    int ft = lua_gettop(L);
-    size_t n = lua_objlen(L, ft);
-    if (n > RS__MAX_REAL_IP_FROM)
-      rs_lutil_error(L, "ssr.config: 'real_ip.from' has more than %d entries", RS__MAX_REAL_IP_FROM);
-    for (size_t i = 1; i <= n; i++) {
-      lua_rawgeti(L, ft, (int)i);
-      if (lua_type(L, -1) != LUA_TSTRING)
-        rs_lutil_error(L, "ssr.config: 'real_ip.from' entry %zu must be a string, got %s", i,
-                       rs_lutil_describe(L, -1, desc, sizeof(desc)));
-      size_t len;
-      const char *v = lua_tolstring(L, -1, &len), *why = "";
-      if (rs_cidr_parse(v, len, &from[i - 1], &why) != 0)
-        rs_lutil_error(L, "ssr.config: 'real_ip.from' entry %zu \"%.64s\": %s", i, v, why);
-      lua_pop(L, 1);
-    }
-    *nfrom = n;
+    *nfrom = rs__config_cidrs(L, "real_ip.from", from, RS__MAX_REAL_IP_FROM);
     lua_pop(L, 1);
   }
   if (rs_lutil_field(L, t, "header")) {
@@ -620,9 +706,14 @@ static int rs__config(lua_State *L) {
     rs__config_addr(L, -1, "listen", "0.0.0.0", &c.listen);
     lua_pop(L, 1);
   }
+  rs__admin_t admin_auth;
+  memset(&admin_auth, 0, sizeof(admin_auth));
   if (rs_lutil_field(L, 1, "admin")) {
     if (lua_type(L, -1) == LUA_TBOOLEAN) {
       c.admin_enabled = lua_toboolean(L, -1);  /* true keeps the address */
+    } else if (lua_type(L, -1) == LUA_TTABLE) {
+      rs__config_admin(L, lua_gettop(L), &c, &admin_auth, ctx->config_dir[0] ? ctx->config_dir : NULL);
+      c.admin_enabled = true;
     } else {
       rs__config_addr(L, -1, "admin", "127.0.0.1", &c.admin);
       c.admin_enabled = true;
@@ -720,6 +811,16 @@ static int rs__config(lua_State *L) {
   if (pid != NULL) {
     c.pid = rs_xstrdup(pid);
     free(cfg->pid);
+  }
+  if (admin_auth.set) {
+    free(cfg->admin_auth.token);
+    free(cfg->admin_auth.allow);
+    c.admin_auth.token = admin_auth.token[0] ? rs_xstrdup(admin_auth.token) : NULL;
+    c.admin_auth.allow = admin_auth.nallow ? rs_xcalloc(admin_auth.nallow, sizeof(rs_cidr_t)) : NULL;
+    if (admin_auth.nallow) memcpy(c.admin_auth.allow, admin_auth.allow, admin_auth.nallow * sizeof(rs_cidr_t));
+    c.admin_auth.nallow = admin_auth.nallow;
+    c.admin_auth.open_metrics = admin_auth.open_metrics;
+    c.admin_auth.open_health = admin_auth.open_health;
   }
   if (rs__config_sub(L, "render")) {     /* v8_flags and env: checked above, copied now */
     int rt = lua_gettop(L);

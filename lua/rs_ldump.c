@@ -121,11 +121,37 @@ static void rs__dump_settings(rs__dump_t *d) {
   rs__addr(out, &c->listen);
   fputc(',', out);
   rs__where(d, memcmp(&c->listen, &def->listen, sizeof(c->listen)) == 0, "listen");
-  rs__key(d, "admin");
-  if (c->admin_enabled) rs__addr(out, &c->admin);
-  else fputs("false", out);
-  fputc(',', out);
-  rs__where(d, c->admin_enabled && memcmp(&c->admin, &def->admin, sizeof(c->admin)) == 0, "admin");
+  const typeof(c->admin_auth) *aa = &c->admin_auth;
+  if (c->admin_enabled && (aa->token || aa->nallow || aa->open_metrics || aa->open_health)) {
+    rs__open(d, "admin");
+    rs__key(d, "listen");
+    rs__addr(out, &c->admin);
+    fputc(',', out);
+    rs__where(d, false, "admin.listen");
+    /* The token is a secret: -T output ends up in tickets and logs. */
+    fprintf(out, "    -- token: %s\n", aa->token ? "set (not printed)" : "none");
+    rs__key(d, "allow");
+    fputs("{ ", out);
+    for (size_t i = 0; i < aa->nallow; i++) {
+      char ip[64], buf[80];
+      rs_ip_format(&aa->allow[i].net, ip, sizeof(ip));
+      snprintf(buf, sizeof(buf), "%s/%u", ip, aa->allow[i].bits);
+      rs__str(out, buf);
+      fputs(", ", out);
+    }
+    fputs("},", out);
+    rs__where(d, aa->nallow == 0, "admin.allow");
+    rs__key(d, "open");
+    fprintf(out, "{ %s%s},", aa->open_metrics ? "\"/metrics\", " : "", aa->open_health ? "\"/health\", " : "");
+    rs__where(d, !aa->open_metrics && !aa->open_health, "admin.open");
+    rs__close(d);
+  } else {
+    rs__key(d, "admin");
+    if (c->admin_enabled) rs__addr(out, &c->admin);
+    else fputs("false", out);
+    fputc(',', out);
+    rs__where(d, c->admin_enabled && memcmp(&c->admin, &def->admin, sizeof(c->admin)) == 0, "admin");
+  }
   rs__num(d, "backlog", "backlog", (unsigned)c->backlog, (unsigned)def->backlog);
   rs__key(d, "workers");
   if (c->workers == 0) fputs("\"auto\",", out);

@@ -22,7 +22,36 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+/* Raise the soft limit on open files to the hard one (nginx's
+ * worker_rlimit_nofile, done for every start): each connection, upstream
+ * connection and log costs a descriptor, and the soft default (1024) is
+ * reached long before the machine's. Logged either way, since it bounds how
+ * many clients the process can hold. */
+static void rs__raise_nofile(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t was = rl.rlim_cur;
+  if (rl.rlim_cur < rl.rlim_max) {
+    struct rlimit want = { rl.rlim_max, rl.rlim_max };
+    /* An unlimited hard limit is refused for NOFILE: fs.nr_open is the real one. */
+    if (setrlimit(RLIMIT_NOFILE, &want) != 0 && rl.rlim_max == RLIM_INFINITY) {
+      FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+      unsigned long long n = 0;
+      if (f != NULL && fscanf(f, "%llu", &n) == 1) want.rlim_cur = (rlim_t)n;
+      if (f != NULL) fclose(f);
+      if (n > rl.rlim_cur) setrlimit(RLIMIT_NOFILE, &want);
+    }
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur != was)
+    rs_log_info("open files limit: %llu (raised from %llu, the hard limit)", (unsigned long long)rl.rlim_cur,
+                (unsigned long long)was);
+  else
+    rs_log_info("open files limit: %llu (the hard limit)", (unsigned long long)rl.rlim_cur);
+}
 
 static void rs__usage(FILE *f) {
   fprintf(f,
@@ -152,6 +181,7 @@ int main(int argc, char **argv) {
     rs_config_dispose(&cfg);
     return 1;
   }
+  rs__raise_nofile();
   rs_config_each_warning(&cfg, rs__log_warning, NULL);
   if (cfg.pid != NULL) {
     pid_t stale;

@@ -181,6 +181,29 @@ static bool rs__refused(rs_req_t *req, bool get) {
   return false;
 }
 
+/* /health: 200 "ok" while every loop thread turns; 503 naming each loop
+ * whose last turn is older than RS_LOOP_STALL_MS (a hook that never
+ * returns, a blocking call): a load balancer then takes the process out. */
+static void rs__health(rs_req_t *req) {
+  rs_server_t *srv = req->loop->server;
+  uint64_t now = rs_now_ms();
+  rs_buf_t b = { 0 };
+  for (int i = 0; srv != NULL && i < srv->nloops; i++) {
+    const rs_loop_t *l = srv->loops[i];
+    if (__atomic_load_n(&l->closed, __ATOMIC_ACQUIRE)) continue;   /* drained */
+    uint64_t hb = __atomic_load_n(&l->heartbeat_ms, __ATOMIC_RELAXED);
+    if (hb != 0 && now > hb && now - hb > RS_LOOP_STALL_MS)
+      rs_buf_printf(&b, "loop %d: stalled, no turn for %llu ms\n", l->index, (unsigned long long)(now - hb));
+  }
+  if (b.len == 0) {
+    rs_req_respond_static(req, 200, rs__text, "ok\n", 3);
+    return;
+  }
+  rs_resp_t resp = { .status = 503, .headers = rs__text, .headers_len = sizeof(rs__text) - 1,
+                     .body = b.p, .body_len = b.len, .release = rs__free_buf, .release_ud = b.p };
+  rs_req_respond(req, &resp);
+}
+
 void rs_admin_handle(rs_req_t *req) {
   bool get = req->method_bit == RS_M_GET || req->method_bit == RS_M_HEAD;
   if (rs__refused(req, get)) return;
@@ -200,7 +223,7 @@ void rs_admin_handle(rs_req_t *req) {
   }
   if (rs__path_is(req, "/health")) {
     if (!get) goto not_allowed;
-    rs_req_respond_static(req, 200, rs__text, "ok\n", 3);
+    rs__health(req);
     return;
   }
   if (rs__path_is(req, "/metrics")) {

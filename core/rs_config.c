@@ -47,6 +47,9 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->render.v8_flags = NULL;
   cfg->render.env = NULL;
   cfg->render.nenv = 0;
+  cfg->lua.hook_timeout_ms = 1000;
+  cfg->lua.memory_mb = 256;
+  cfg->lua.jit = false;
   cfg->render.debug = false;
 
   cfg->cache.enabled = true;

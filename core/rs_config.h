@@ -94,6 +94,13 @@ typedef struct rs_config_s {
     bool debug;                  /* error pages show the JS error and stack */
   } render;
 
+  struct {                       /* the per-loop hook states (lua/rs_lhooks.h) */
+    uint64_t hook_timeout_ms;    /* one run of a hook, then interrupted → 500 (1000) */
+    size_t memory_mb;            /* bytes a loop's state may hold, in MiB (256) */
+    bool jit;                    /* JIT-compile hooks: faster, but a compiled
+                                    loop cannot be interrupted (false) */
+  } lua;
+
   struct {                       /* the page cache (core/rs_page.h) */
     bool enabled;                /* cache = false turns it off */
     size_t max_entries;          /* L2, whole cache (100000) */

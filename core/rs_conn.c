@@ -1644,14 +1644,15 @@ void rs_conn_global_init(void) {
   rs__settings_ready = true;
 }
 
-void rs_conn_accept(rs_loop_t *loop, uv_stream_t *listener, int server) {
+void rs_conn_accept(rs_loop_t *loop, int fd, int server) {
   rs_conn_t *c = rs_xcalloc(1, sizeof(*c));
   c->loop = loop;
   c->server = server;
   uv_tcp_init(&loop->uv, &c->tcp);
   c->tcp.data = c;
   c->handles = 1;
-  if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+  if (uv_tcp_open(&c->tcp, fd) != 0) {
+    close(fd);
     uv_close((uv_handle_t *)&c->tcp, rs__on_handle_closed);
     return;
   }

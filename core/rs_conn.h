@@ -174,9 +174,10 @@ const rs_str_t *rs_req_header(const rs_req_t *req, const char *lname);
  * once, before loops start. */
 void rs_conn_global_init(void);
 
-/* Accept one connection on listener of loop; server: which listener (0 =
- * listen, 1 + k = servers[k]), given to each of its requests. */
-void rs_conn_accept(rs_loop_t *loop, uv_stream_t *listener, int server);
+/* Take fd, a connection just accepted (non-blocking) on one of loop's
+ * listeners, which it now owns (closed on failure too); server: which
+ * listener (0 = listen, 1 + k = servers[k]), given to each of its requests. */
+void rs_conn_accept(rs_loop_t *loop, int fd, int server);
 
 /* Drain: close idle connections, let busy ones finish and close. With
  * force, close every connection now. */

@@ -20,6 +20,7 @@
  * (answers go out with Connection: close), and ends when it has none left.
  * A timer on the main loop bumps force_gen at the deadline. A second signal
  * forces at once. */
+#define _GNU_SOURCE 1 /* accept4 */
 #include "rs_server.h"
 
 #include "rs_admin.h"
@@ -37,11 +38,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -100,6 +103,13 @@ static void rs__update_time(rs_loop_t *loop) {
   strftime(loop->log_time, sizeof(loop->log_time), "%d/%b/%Y:%H:%M:%S +0000", &tm);
 }
 
+/* After each turn of the loop (an idle one turns once a second, for the
+ * tick): the proof that it is not stuck, for /health. */
+static void rs__heartbeat(uv_check_t *c) {
+  rs_loop_t *loop = c->data;
+  __atomic_store_n(&loop->heartbeat_ms, rs_now_ms(), __ATOMIC_RELAXED);
+}
+
 static void rs__on_tick(uv_timer_t *t) {
   rs_loop_t *loop = t->data;
   rs__update_time(loop);
@@ -107,15 +117,99 @@ static void rs__on_tick(uv_timer_t *t) {
   if (loop->gens != NULL && loop->gens->_next != NULL) rs_loop_gens_sweep(loop);
 }
 
-static void rs__on_connection(uv_stream_t *stream, int status) {
-  rs_listener_t *l = stream->data;
+#define RS__XSTR(x) #x
+#define RS__STR(x) RS__XSTR(x)
+#define RS__PAUSE_TEXT RS__STR(RS_ACCEPT_PAUSE_MS) " ms"
+
+static rs_accept_error_t rs__accept_reason(int err) {
+  switch (err) {
+    case EMFILE: return RS_ACCEPT_E_EMFILE;
+    case ENFILE: return RS_ACCEPT_E_ENFILE;
+    case ENOBUFS: case ENOMEM: return RS_ACCEPT_E_NOMEM;
+    default: return RS_ACCEPT_E_OTHER;
+  }
+}
+
+static void rs__on_listen_ready(uv_poll_t *p, int status, int events);
+
+/* The end of an accept pause: poll the listeners again. The connections
+ * that arrived meanwhile waited in the backlog. Loop thread. */
+static void rs__accept_resume(uv_timer_t *t) {
+  rs_loop_t *loop = t->data;
+  loop->accept_paused = false;
+  if (loop->draining) return;
+  for (int k = 0; k < loop->nlsn; k++) {
+    rs_listener_t *l = &loop->lsn[k];
+    if (!l->open || !l->paused) continue;
+    l->paused = false;
+    uv_poll_start(&l->poll, UV_READABLE, rs__on_listen_ready);
+  }
+}
+
+/* accept(2) failed with err on l. Out of descriptors or kernel memory,
+ * retrying at once only spins (the socket stays readable): stop polling
+ * every listener of this loop for RS_ACCEPT_PAUSE_MS, as nginx does, while
+ * its open connections are served and close, which is what frees
+ * descriptors; the clients that arrive meanwhile wait in the backlog. One
+ * log line per RS_ACCEPT_LOG_MS at most, with the count since the last. */
+static void rs__accept_failed(rs_listener_t *l, int err, bool always_pause) {
   rs_loop_t *loop = l->loop;
-  if (status < 0) {
-    rs_log_warn("accept on loop %d: %s", loop->index, uv_strerror(status));
+  rs_accept_error_t why = rs__accept_reason(err);
+  RS_COUNTER_ADD(loop->counters.accept_errors[why], 1);
+  loop->accept_refused++;
+  uint64_t now = rs_now_ms();
+  bool pause = always_pause || why != RS_ACCEPT_E_OTHER;
+  if (loop->accept_logged_ms == 0 || now - loop->accept_logged_ms >= RS_ACCEPT_LOG_MS) {
+    struct rlimit rl = { 0, 0 };
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rs_log_warn("loop %d: accept: %s (open files limit %llu, %zu connections on this loop): %llu "
+                "failure%s since the last report%s", loop->index, strerror(err),
+                (unsigned long long)rl.rlim_cur, loop->nconns, (unsigned long long)loop->accept_refused,
+                loop->accept_refused == 1 ? "" : "s",
+                pause ? "; not accepting for " RS__PAUSE_TEXT : "");
+    loop->accept_logged_ms = now;
+    loop->accept_refused = 0;
+  }
+  if (!pause) return;
+  loop->accept_pauses++;
+  for (int k = 0; k < loop->nlsn; k++) {   /* they draw on the same descriptors */
+    rs_listener_t *o = &loop->lsn[k];
+    if (!o->open || o->paused) continue;
+    o->paused = true;
+    uv_poll_stop(&o->poll);
+  }
+  if (!loop->accept_paused) {
+    loop->accept_paused = true;
+    uv_timer_start(&loop->accept_timer, rs__accept_resume, RS_ACCEPT_PAUSE_MS, 0);
+  }
+}
+
+/* The listening socket is readable: accept what waits, a bounded batch per
+ * turn so one busy listener cannot starve the loop's connections. */
+static void rs__on_listen_ready(uv_poll_t *p, int status, int events) {
+  (void)events;
+  rs_listener_t *l = p->data;
+  rs_loop_t *loop = l->loop;
+  if (loop->draining || l->paused) return;
+  if (status < 0) {              /* the poll itself failed: never spin on it */
+    rs__accept_failed(l, -status, true);
     return;
   }
-  if (loop->draining) return;
-  rs_conn_accept(loop, stream, l->server);
+  for (int n = 0; n < 128; n++) {
+    int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) rs__accept_failed(l, errno, false);
+      return;
+    }
+    if (loop->accept_pauses > 0) {
+      rs_log_info("loop %d: accepting again after %llu pause%s", loop->index,
+                  (unsigned long long)loop->accept_pauses, loop->accept_pauses == 1 ? "" : "s");
+      loop->accept_pauses = 0;
+      loop->accept_logged_ms = 0;
+    }
+    rs_conn_accept(loop, fd, l->server);
+  }
 }
 
 static void rs__loop_close_walk(uv_handle_t *h, void *arg) {
@@ -124,11 +218,17 @@ static void rs__loop_close_walk(uv_handle_t *h, void *arg) {
 
 static void rs__loop_unlisten(rs_loop_t *loop) {
   for (int k = 0; k < loop->nlsn; k++) {
-    if (loop->lsn[k].open) {
-      uv_close((uv_handle_t *)&loop->lsn[k].tcp, NULL);
-      loop->lsn[k].open = false;
+    rs_listener_t *l = &loop->lsn[k];
+    if (l->open) {
+      uv_close((uv_handle_t *)&l->poll, NULL);
+      l->open = false;
     }
+    l->paused = false;
+    if (l->fd >= 0) close(l->fd);    /* the poll handle never owned it */
+    l->fd = -1;
   }
+  uv_timer_stop(&loop->accept_timer);
+  loop->accept_paused = false;
 }
 
 /* Called on the loop when woken, and when its last connection closed. */
@@ -157,6 +257,8 @@ static void rs__loop_check(rs_loop_t *loop) {
     } else {
       uv_close((uv_handle_t *)&loop->wake, NULL);
       uv_close((uv_handle_t *)&loop->tick, NULL);
+      uv_close((uv_handle_t *)&loop->accept_timer, NULL);
+      uv_close((uv_handle_t *)&loop->turn, NULL);
     }
   }
 }
@@ -188,6 +290,12 @@ static int rs__loop_init(rs_loop_t *loop, rs_server_t *srv, int index, const int
   loop->wake.data = wake_data;
   uv_timer_init(&loop->uv, &loop->tick);
   loop->tick.data = loop;
+  uv_timer_init(&loop->uv, &loop->accept_timer);
+  loop->accept_timer.data = loop;
+  uv_unref((uv_handle_t *)&loop->accept_timer);
+  uv_check_init(&loop->uv, &loop->turn);
+  loop->turn.data = loop;
+  uv_unref((uv_handle_t *)&loop->turn);
   loop->cache = srv->cache;
   if (index > 0) rs_inbox_init(&loop->inbox, &loop->uv);
   if (index > 0 && loop->cache != NULL) rs_page_loop_init(loop);
@@ -195,16 +303,23 @@ static int rs__loop_init(rs_loop_t *loop, rs_server_t *srv, int index, const int
   return 0;
 }
 
+static void rs__free_handle(uv_handle_t *h) { free(h); }
+
 static int rs__loop_listen(rs_loop_t *loop) {
+  /* libuv opens a reserve descriptor with a loop's first stream (for its
+   * EMFILE trick, which our own accept loop never uses): have it now, so
+   * the process's descriptor count is steady from the start. */
+  uv_tcp_t *first = rs_xmalloc(sizeof(*first));
+  uv_tcp_init(&loop->uv, first);
+  uv_close((uv_handle_t *)first, rs__free_handle);
   for (int k = 0; k < loop->nlsn; k++) {
     rs_listener_t *l = &loop->lsn[k];
     if (l->fd < 0) continue;
-    uv_tcp_init(&loop->uv, &l->tcp);
-    l->tcp.data = l;
-    int rc = uv_tcp_open(&l->tcp, l->fd);
-    l->open = true;              /* the handle owns the fd now, even on failure */
-    l->fd = -1;
-    if (rc == 0) rc = uv_listen((uv_stream_t *)&l->tcp, loop->cfg->backlog, rs__on_connection);
+    int rc = uv_poll_init_socket(&loop->uv, &l->poll, l->fd);
+    if (rc != 0) return rc;
+    l->poll.data = l;
+    l->open = true;
+    rc = uv_poll_start(&l->poll, UV_READABLE, rs__on_listen_ready);
     if (rc != 0) return rc;
   }
   loop->listening = true;
@@ -213,6 +328,8 @@ static int rs__loop_listen(rs_loop_t *loop) {
    * does not keep the loop alive. */
   uv_timer_start(&loop->tick, rs__on_tick, 1000, 1000);
   uv_unref((uv_handle_t *)&loop->tick);
+  rs__heartbeat(&loop->turn);
+  uv_check_start(&loop->turn, rs__heartbeat);
   return 0;
 }
 
@@ -268,6 +385,7 @@ static void rs__collect(rs_buf_t *out, void *ud) {
     sum.bytes_in += RS_COUNTER_GET(c->bytes_in);
     sum.bytes_out += RS_COUNTER_GET(c->bytes_out);
     for (int k = 0; k < RS_REQ_E_MAX; k++) sum.req_errors[k] += RS_COUNTER_GET(c->req_errors[k]);
+    for (int k = 0; k < RS_ACCEPT_E_MAX; k++) sum.accept_errors[k] += RS_COUNTER_GET(c->accept_errors[k]);
   }
   rs_metrics_family(out, "rustyssr_info", "gauge", "Build information.");
   rs_buf_printf(out, "rustyssr_info{version=\"%s\",v8=\"%s\"} 1\n", RS_VERSION, rs_v8_version());
@@ -292,6 +410,17 @@ static void rs__collect(rs_buf_t *out, void *ud) {
     rs_buf_printf(out, "rustyssr_request_errors_total{kind=\"%s\",status=\"%d\"} %llu\n",
                   rs_req_error_label((rs_req_error_t)k), rs_req_error_status((rs_req_error_t)k),
                   (unsigned long long)sum.req_errors[k]);
+  static const char *const reasons[] = {
+#define RS__X(e, s) s,
+    RS_ACCEPT_ERRORS(RS__X)
+#undef RS__X
+  };
+  rs_metrics_family(out, "rustyssr_accept_errors_total", "counter",
+                    "accept(2) failures on the client listeners, by reason (emfile, enfile and nomem "
+                    "pause accepting on the loop).");
+  for (int k = 0; k < RS_ACCEPT_E_MAX; k++)
+    rs_buf_printf(out, "rustyssr_accept_errors_total{reason=\"%s\"} %llu\n", reasons[k],
+                  (unsigned long long)sum.accept_errors[k]);
   rs_metrics_family(out, "rustyssr_reloads_total", "counter", "Configuration reloads (SIGHUP), by result.");
   rs_buf_printf(out, "rustyssr_reloads_total{result=\"ok\"} %llu\n", (unsigned long long)srv->reloads_ok);
   rs_buf_printf(out, "rustyssr_reloads_total{result=\"failed\"} %llu\n",
@@ -316,13 +445,33 @@ static void rs__wake_all(rs_server_t *srv) {
   if (!srv->admin.closed) uv_async_send(&srv->admin.wake);
 }
 
+/* RS_SHUTDOWN_MARGIN_MS after the drain deadline the loops should have
+ * closed everything; one that has not is stuck (a hook in a compiled Lua
+ * loop, which nothing can interrupt): the deadline is the operator's, so
+ * the process ends anyway. */
+static void rs__on_hard_deadline(uv_timer_t *t) {
+  rs_server_t *srv = t->data;
+  for (int i = 0; i < srv->nloops; i++) {
+    if (__atomic_load_n(&srv->loops[i]->closed, __ATOMIC_ACQUIRE)) continue;
+    uint64_t hb = __atomic_load_n(&srv->loops[i]->heartbeat_ms, __ATOMIC_RELAXED);
+    rs_log_error("shutdown: loop %d still running %d ms after the deadline (last turn %llu ms ago): "
+                 "exiting without it", i + 1, RS_SHUTDOWN_MARGIN_MS,
+                 (unsigned long long)(rs_now_ms() - RS_MIN(hb, rs_now_ms())));
+  }
+  rs_log_error("exit (forced)");
+  _exit(1);
+}
+
 static void rs__on_deadline(uv_timer_t *t) {
   rs_server_t *srv = t->data;
   rs_log_warn("shutdown: deadline of %llu ms passed, closing the connections left",
               (unsigned long long)srv->cfg->timeouts.shutdown);
   __atomic_store_n(&srv->force_gen, 1, __ATOMIC_RELEASE);
+  rs_lhooks_interrupt_all();
   rs_reload_abort_pools(srv);
   rs__wake_all(srv);
+  uv_timer_start(&srv->hard_deadline, rs__on_hard_deadline, RS_SHUTDOWN_MARGIN_MS, 0);
+  uv_unref((uv_handle_t *)&srv->hard_deadline);
 }
 
 static void rs__on_sweep(uv_timer_t *t) {
@@ -339,6 +488,7 @@ static void rs__maybe_finish(rs_server_t *srv) {
   if (srv->loops_done < srv->nloops || !srv->admin.closed) return;
   if (srv->cache != NULL) uv_close((uv_handle_t *)&srv->sweep, NULL);
   uv_close((uv_handle_t *)&srv->deadline, NULL);
+  uv_close((uv_handle_t *)&srv->hard_deadline, NULL);
   uv_close((uv_handle_t *)&srv->gen_timer, NULL);
   uv_close((uv_handle_t *)&srv->loop_done, NULL);
   for (size_t i = 0; i < RS_ARRAY_SIZE(srv->signals); i++) uv_close((uv_handle_t *)&srv->signals[i], NULL);
@@ -484,6 +634,8 @@ int rs_server_run(rs_config_t *cfg) {
   srv.loop_done.data = &srv;
   uv_timer_init(&srv.admin.uv, &srv.deadline);
   srv.deadline.data = &srv;
+  uv_timer_init(&srv.admin.uv, &srv.hard_deadline);
+  srv.hard_deadline.data = &srv;
   uv_timer_init(&srv.admin.uv, &srv.gen_timer);
   srv.gen_timer.data = &srv;
   for (size_t i = 0; i < RS_ARRAY_SIZE(srv.signals); i++) {
@@ -538,6 +690,7 @@ int rs_server_run(rs_config_t *cfg) {
   for (int i = 0; i < srv.nloops; i++) rs_loop_gen_use(srv.loops[i], rs_gen_share(gen0, i));
   if (srv.cache != NULL) rs_metrics_register("cache", rs__collect_cache, &srv);
   rs_upstream_metrics_register(srv.nloops);
+  rs_lhooks_watchdog_start();    /* lua.hook_timeout_ms */
   uv_barrier_init(&srv.barrier, (unsigned)srv.nloops + 1);
   for (int i = 0; i < srv.nloops; i++) {
     if (uv_thread_create(&srv.loops[i]->thread, rs__loop_thread, srv.loops[i]) != 0) {
@@ -570,6 +723,7 @@ int rs_server_run(rs_config_t *cfg) {
     free(srv.loops[i]->lsn);
   }
   uv_barrier_destroy(&srv.barrier);
+  rs_lhooks_watchdog_stop();
   /* The loops have stopped: every generation goes, pools first (their
    * threads may still hold the configs). */
   rs_reload_free_all(&srv);

@@ -39,6 +39,34 @@ typedef struct rs_gen_s rs_gen_t;
  * answers it with rs_req_respond. */
 typedef void (*rs_handler_fn)(rs_req_t *req);
 
+/* Why accept(2) failed: the fd limits and kernel memory pause accepting on
+ * the loop (RS_ACCEPT_PAUSE_MS); anything else is counted and logged. */
+#define RS_ACCEPT_ERRORS(X) \
+  X(EMFILE, "emfile")       \
+  X(ENFILE, "enfile")       \
+  X(NOMEM, "nomem")         \
+  X(OTHER, "other")
+typedef enum {
+#define RS__X(e, s) RS_ACCEPT_E_##e,
+  RS_ACCEPT_ERRORS(RS__X)
+#undef RS__X
+  RS_ACCEPT_E_MAX
+} rs_accept_error_t;
+
+/* How long a loop stops accepting after accept(2) ran out of descriptors
+ * or memory (nginx's 500 ms), and the least time between two log lines
+ * about it. */
+#define RS_ACCEPT_PAUSE_MS 500
+
+/* A loop whose last turn is older than this is reported by the admin
+ * /health (503): an idle loop turns once a second (its tick), and the
+ * default hook budget (lua.hook_timeout_ms, 1 s) ends a stuck hook before. */
+#define RS_LOOP_STALL_MS 3000
+/* How long after the drain deadline a loop that has not stopped is given
+ * before the process exits without it. */
+#define RS_SHUTDOWN_MARGIN_MS 1000
+#define RS_ACCEPT_LOG_MS 5000
+
 /* Counters of one loop, written only by that loop's thread, summed on
  * scrape. Aligned so two loops never share a cache line. */
 typedef struct {
@@ -48,6 +76,7 @@ typedef struct {
   uint64_t bytes_in;
   uint64_t bytes_out;
   uint64_t req_errors[RS_REQ_E_MAX];
+  uint64_t accept_errors[RS_ACCEPT_E_MAX]; /* accept(2) failures, by rs_accept_error_t */
 } __attribute__((aligned(RS_CACHELINE))) rs_loop_counters_t;
 
 /* One loop's share of a configuration generation: what requests dispatched
@@ -82,13 +111,17 @@ static inline void rs_loop_gen_unref(rs_loop_gen_t *lg) {
   if (--lg->refs == 0 && lg->retired) rs_loop_gen_last(lg);
 }
 
-/* One listening socket of a loop. */
+/* One listening socket of a loop. It is polled, not a uv_tcp_t: libuv's
+ * listener has no way to stop watching, and its reserve-fd trick closes
+ * waiting connections when out of descriptors; here accept(2) is ours, and
+ * an accept pause only stops the poll (see rs_server.c). */
 typedef struct {
-  uv_tcp_t tcp;
+  uv_poll_t poll;
   rs_loop_t *loop;
   int server;                    /* 0 = listen, 1 + k = servers[k] */
-  int fd;                        /* until uv_tcp_open takes it; -1 after */
-  bool open;
+  int fd;                        /* the listening socket; -1 once closed */
+  bool open;                     /* poll initialised (closed on unlisten) */
+  bool paused;                   /* poll stopped for an accept pause */
 } rs_listener_t;
 
 struct rs_loop_s {
@@ -105,6 +138,16 @@ struct rs_loop_s {
   int nlsn;
   uv_async_t wake;               /* main → loop: drain or force-close */
   uv_timer_t tick;               /* once a second: Date, access-log flush */
+  uv_timer_t accept_timer;       /* ends an accept pause (RS_ACCEPT_PAUSE_MS) */
+  uv_check_t turn;               /* after each turn of the loop: heartbeat */
+  bool accept_paused;
+  uint64_t accept_refused;       /* failures since the last log line about them */
+  uint64_t accept_logged_ms;     /* when that line was written */
+  uint64_t accept_pauses;        /* pauses since accepting last worked */
+  /* Written by this loop after each turn (and by its tick), read by the
+   * admin /health and the Lua watchdog: relaxed, a stale value only delays
+   * a report by a turn. */
+  uint64_t heartbeat_ms __attribute__((aligned(RS_CACHELINE)));
   uv_thread_t thread;
 
   char date[RS_HTTP_DATE_LINE_MAX]; /* "Date: ...\r\n", updated each second */
@@ -148,6 +191,7 @@ struct rs_server_s {
   uv_timer_t sweep;              /* housekeeping: expired pages, once a second */
   uv_signal_t signals[5];        /* TERM, INT, QUIT, HUP, USR1 (rs_server.c) */
   uv_timer_t deadline;
+  uv_timer_t hard_deadline;      /* RS_SHUTDOWN_MARGIN_MS past it: _exit */
   uv_mutex_t wake_lock;          /* orders wake-ups against a loop's close */
   uv_async_t loop_done;          /* a loop thread finished its drain */
   int loops_done;

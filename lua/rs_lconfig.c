@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <lauxlib.h>
+#include <luajit.h>
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,9 @@
 
 static const char *const rs__config_keys[] = {
   "listen", "admin", "backlog", "workers", "pin", "pid", "limits", "timeouts", "log", "render",
-  "cache", "upstreams", "servers", "real_ip", NULL
+  "cache", "upstreams", "servers", "real_ip", "lua", NULL
 };
+static const char *const rs__lua_keys[] = { "hook_timeout_ms", "memory_mb", "jit", NULL };
 static const char *const rs__real_ip_keys[] = { "from", "header", "recursive", NULL };
 static const char *const rs__admin_keys[] = { "listen", "token", "token_file", "allow", "open", NULL };
 #define RS__MAX_ADMIN_ALLOW 64
@@ -288,6 +290,28 @@ static void rs__config_render(lua_State *L, int t, rs_config_t *c, const char **
       rs_lutil_error(L, "ssr.config: 'render.debug' must be a boolean, got %s",
                      rs_lutil_describe(L, -1, desc, sizeof(desc)));
     c->render.debug = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+}
+
+/* lua = { hook_timeout_ms = 1000, memory_mb = 256, jit = false }: the
+ * per-loop hook states (lua/rs_lhooks.c). */
+static void rs__config_lua(lua_State *L, int t, rs_config_t *c) {
+  char desc[64];
+  rs_lutil_check_keys(L, t, "ssr.config.lua", rs__lua_keys);
+  if (rs_lutil_field(L, t, "hook_timeout_ms")) {
+    c->lua.hook_timeout_ms = (uint64_t)rs_lutil_int(L, -1, "ssr.config", "lua.hook_timeout_ms", 1, RS__DAY_MS);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "memory_mb")) {
+    c->lua.memory_mb = (size_t)rs_lutil_int(L, -1, "ssr.config", "lua.memory_mb", 4, 1 << 20);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "jit")) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      rs_lutil_error(L, "ssr.config: 'lua.jit' must be a boolean, got %s",
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    c->lua.jit = lua_toboolean(L, -1);
     lua_pop(L, 1);
   }
 }
@@ -770,6 +794,10 @@ static int rs__config(lua_State *L) {
     rs__config_cache(L, lua_gettop(L), &c);
     lua_pop(L, 1);
   }
+  if (rs__config_sub(L, "lua")) {
+    rs__config_lua(L, lua_gettop(L), &c);
+    lua_pop(L, 1);
+  }
   if (rs__config_sub(L, "render")) {
     rs__config_render(L, lua_gettop(L), &c, &render_bundle, &render_fn);
     lua_pop(L, 1);
@@ -896,6 +924,8 @@ typedef struct {
 static int rs__setup(lua_State *L) {
   rs__setup_t *s = lua_touserdata(L, 1);
   luaL_openlibs(L);
+  rs_lutil_guard_cstack(L);
+  rs_lutil_guard_gc(L);
 
   lua_getglobal(L, "package");
   if (s->dir != NULL && strcmp(s->dir, ".") != 0)
@@ -941,7 +971,7 @@ rs_lconfig_ctx_t *rs_lconfig_ctx(lua_State *L) {
 
 lua_State *rs_lconfig_state_new(const char *config_dir, rs_config_t *cfg,
                                 char *err, size_t errlen) {
-  lua_State *L = luaL_newstate();
+  lua_State *L = rs_lutil_state_new();   /* counted; the panic handler set */
   if (L == NULL) {
     snprintf(err, errlen, "cannot create a Lua state (out of memory)");
     return NULL;
@@ -978,9 +1008,25 @@ static int rs__msgh(lua_State *L) {
   return 1;
 }
 
+/* A config file that never ends would hang the start, a reload (the main
+ * thread, its signals and the admin listener) or a loop thread's set-up:
+ * a count hook checks the clock every RS__RUN_CHECK instructions and raises
+ * past RS_LCONFIG_RUN_MS. (Count hooks only reach interpreted code: the
+ * load states run without the JIT; see rs__load and lua.jit.) */
+#define RS__RUN_CHECK 100000
+static __thread uint64_t rs__run_deadline;
+
+static void rs__run_budget(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  if (rs__run_deadline != 0 && rs_now_ms() > rs__run_deadline)
+    luaL_error(L, "the config file ran longer than %d ms (a loop that never ends?)", RS_LCONFIG_RUN_MS);
+}
+
 int rs_lconfig_run(lua_State *L, const char *name, const char *chunk, size_t len,
                    char *err, size_t errlen) {
   int top = lua_gettop(L);
+  rs__run_deadline = rs_now_ms() + RS_LCONFIG_RUN_MS;
+  lua_sethook(L, rs__run_budget, LUA_MASKCOUNT, RS__RUN_CHECK);
   lua_pushcfunction(L, rs__msgh);
   int rc;
   if (chunk == NULL) {
@@ -992,6 +1038,8 @@ int rs_lconfig_run(lua_State *L, const char *name, const char *chunk, size_t len
     lua_remove(L, -2);
   }
   if (rc == 0) rc = lua_pcall(L, 0, 0, top + 1);
+  lua_sethook(L, NULL, 0, 0);
+  rs__run_deadline = 0;
   if (rc != 0) {
     const char *msg = lua_tostring(L, -1);
     snprintf(err, errlen, "%s", msg ? msg : "unknown error");
@@ -1052,6 +1100,7 @@ static int rs__load(const char *name, const char *chunk, rs_config_t *cfg,
   lua_State *L = rs_lconfig_state_new(dir, cfg, err, errlen);
   free(dir);
   if (L == NULL) return -1;
+  luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);  /* runs once: the run budget holds */
   int rc = rs_lconfig_run(L, name, chunk, chunk ? strlen(chunk) : 0, err, errlen);
   char where[LUA_IDSIZE + 16];
   snprintf(where, sizeof(where), "%s", rs_lconfig_ctx(L)->config_where);

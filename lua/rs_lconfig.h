@@ -44,7 +44,10 @@ lua_State *rs_lconfig_state_new(const char *config_dir, rs_config_t *cfg,
 
 /* Run a chunk in a state from rs_lconfig_state_new: the file at name when
  * chunk is NULL, else chunk[0..len) named name. Returns 0, or -1 with err
- * set to "FILE:LINE: reason". L's stack is left as it was. */
+ * set to "FILE:LINE: reason". L's stack is left as it was. A run longer
+ * than RS_LCONFIG_RUN_MS (interpreted code) fails: "FILE:LINE: the config
+ * file ran longer than ...". */
+#define RS_LCONFIG_RUN_MS 10000
 int rs_lconfig_run(lua_State *L, const char *name, const char *chunk, size_t len,
                    char *err, size_t errlen);
 

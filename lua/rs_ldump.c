@@ -240,6 +240,12 @@ static void rs__dump_settings(rs__dump_t *d) {
     rs__close(d);
   }
 
+  rs__open(d, "lua");
+  rs__num(d, "hook_timeout_ms", "lua.hook_timeout_ms", c->lua.hook_timeout_ms, def->lua.hook_timeout_ms);
+  rs__num(d, "memory_mb", "lua.memory_mb", c->lua.memory_mb, def->lua.memory_mb);
+  rs__bool(d, "jit", "lua.jit", c->lua.jit, def->lua.jit);
+  rs__close(d);
+
   rs__open(d, "real_ip");
   rs__key(d, "from");
   fputs("{ ", out);

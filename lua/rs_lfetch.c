@@ -8,10 +8,11 @@
 
 #include "rs_ljson.h"
 #include "rs_log.h"
+#include "rs_lutil.h"
 #include "rs_upstream.h"
 
 /* What the coroutine is resumed with when its operations are back. */
-enum { RS__WANT_NOTHING, RS__WANT_ONE, RS__WANT_ALL };
+enum { RS__WANT_NOTHING, RS__WANT_ONE, RS__WANT_ALL, RS__WANT_FAILED /* a result could not be stored */ };
 
 #define RS__FETCH_ALL_MAX 64
 
@@ -43,9 +44,12 @@ static void rs__op_closed(uv_handle_t *h) { free(h->data); }
 /* Every operation of c is back: resume its coroutine with what it wants. */
 static void rs__all_back(rs_lreq_t *c) {
   lua_State *co = rs_lreq_thread(c);
-  rs_lhooks_t *h = c->_h;
   int nargs = 0;
-  (void)h;
+  rs_lutil_recover_t r;          /* these API calls allocate: see rs_lreq_fail */
+  if (c->_want == RS__WANT_FAILED || !RS_LUTIL_TRY(&r)) {
+    rs_lreq_fail(c);
+    return;
+  }
   if (c->_want != RS__WANT_NOTHING) {
     lua_rawgeti(co, LUA_REGISTRYINDEX, c->_results_ref);
     luaL_unref(co, LUA_REGISTRYINDEX, c->_results_ref);
@@ -61,6 +65,7 @@ static void rs__all_back(rs_lreq_t *c) {
       nargs = 1;
     }
   }
+  rs_lutil_recover_pop(&r);
   rs_lreq_resume(c, nargs);
 }
 
@@ -173,9 +178,17 @@ static void rs__on_fetch(void *ud, int err, const rs_fetch_result_t *res) {
   rs_lreq_t *c = op->c;
   op->f = NULL;
   rs__unlink(op);
+  int idx = op->idx;
   lua_State *L = rs_lreq_thread(c);
-  rs__store(L, c->_results_ref, op->idx, err, res);
   free(op);
+  rs_lutil_recover_t r;          /* out of memory storing a big body: fail c */
+  if (!RS_LUTIL_TRY(&r)) {
+    if (c->_waiting == 0) rs_lreq_fail(c);
+    else c->_want = RS__WANT_FAILED;
+    return;
+  }
+  rs__store(L, c->_results_ref, idx, err, res);
+  rs_lutil_recover_pop(&r);
   if (c->_waiting == 0) rs__all_back(c);
 }
 

@@ -2,6 +2,7 @@
 #include "rs_lhooks.h"
 
 #include <lauxlib.h>
+#include <luajit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "rs_metrics.h"
 #include "rs_policy.h"
 #include "rs_realip.h"
+#include "rs_lutil.h"
 #include "rs_render.h"
 
 #define RS__CO_FREE_MAX 64         /* idle coroutines (and contexts) kept per state */
@@ -41,6 +43,8 @@ struct rs_lhooks_s {
   size_t nlreq_free;
   rs_lreq_t *running;            /* whose coroutine runs now, or NULL */
   int loop_index;                /* the loop using this state (the gauge's slot) */
+  uint64_t timeout_ms;           /* lua.hook_timeout_ms */
+  bool interrupted;              /* the budget hook raised in the run ending now */
 };
 
 static int rs__set_header(lua_State *L);
@@ -97,7 +101,19 @@ rs_lhooks_t *rs_lhooks_create(const rs_config_t *cfg, char *err, size_t errlen) 
   h->L = rs_lconfig_state_new(dir ? (dir[0] ? dir : "/") : NULL, &h->scratch, err, errlen);
   free(dir);
   if (h->L == NULL) goto fail;
+  /* The API calls below are not protected: an out-of-memory (lua.memory_mb)
+   * or a __gc error in them comes back here rather than exiting. */
+  rs_lutil_recover_t r;
+  if (!RS_LUTIL_TRY(&r)) {
+    snprintf(err, errlen, "%s: a Lua error outside a protected call while setting up the state (logged)", file);
+    goto fail;
+  }
   lua_State *L = h->L;
+  h->timeout_ms = cfg->lua.hook_timeout_ms;
+  /* The interpreter checks hooks; a compiled trace does not, so a loop the
+   * JIT compiled could never be interrupted (lua.hook_timeout_ms). */
+  if (!cfg->lua.jit) luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
+  rs_lutil_state_cap(L, cfg->lua.memory_mb << 20);
   rs_lconfig_ctx_t *ctx = rs_lconfig_ctx(L);
   ctx->on_route = rs__on_route;
   ctx->on_route_ud = h;
@@ -133,8 +149,12 @@ rs_lhooks_t *rs_lhooks_create(const rs_config_t *cfg, char *err, size_t errlen) 
   lua_pushcclosure(L, rs__req_index, 3);
   lua_setfield(L, -2, "__index");
   h->req_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushlightuserdata(L, h);   /* for the budget hook, which gets only L */
+  lua_setfield(L, LUA_REGISTRYINDEX, "rustyssr.hooks");
+  rs_lutil_recover_pop(&r);
   return h;
 fail:
+  if (rs_lutil_recover_top == &r) rs_lutil_recover_pop(&r);
   rs_lhooks_destroy(h);
   return NULL;
 }
@@ -159,12 +179,14 @@ void rs_lhooks_destroy(rs_lhooks_t *h) {
 
 /* ------------------------------------------------------------------ the request object */
 
+/* Scratch memory never comes from malloc here: a Lua error (out of
+ * lua.memory_mb) unwinds past this C frame without running its cleanup. */
 static void rs__push_lower(lua_State *L, const char *s, size_t n) {
   char buf[256] = "";
-  char *p = n <= sizeof(buf) ? buf : rs_xmalloc(n);
+  char *p = n <= sizeof(buf) ? buf : lua_newuserdata(L, n);   /* collected */
   for (size_t i = 0; i < n; i++) p[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
   lua_pushlstring(L, p, n);
-  if (p != buf) free(p);
+  if (p != buf) lua_remove(L, -2);
 }
 
 /* t[name] = value, or append to a list when name is already there. */
@@ -204,12 +226,12 @@ static void rs__push_query(lua_State *L, rs_req_t *req) {
       const char *eq = memchr(s, '=', (size_t)(stop - s));
       const char *kend = eq ? eq : stop;
       size_t n = (size_t)(stop - s);
-      char *buf = n <= sizeof(small) ? small : rs_xmalloc(n);
+      char *buf = n <= sizeof(small) ? small : lua_newuserdata(L, n);  /* as rs__push_lower */
       size_t kl = rs_url_decode(buf, s, (size_t)(kend - s), true);
       lua_pushlstring(L, buf, kl);
       size_t vl = eq ? rs_url_decode(buf, eq + 1, (size_t)(stop - eq - 1), true) : 0;
       lua_pushlstring(L, buf, vl);
-      if (buf != small) free(buf);
+      if (buf != small) lua_remove(L, -3);
       rs__set_multi(L, q, lua_gettop(L) - 1, lua_gettop(L));
       lua_pop(L, 2);
     }
@@ -345,9 +367,13 @@ static rs_lco_t *rs__co_get(rs_lhooks_t *h) {
     h->co_free = k->next;
     h->nco_free--;
   } else {
+    /* The Lua first: an error raised in it (a __gc finalizer run by this
+     * allocation) longjmps out (rs_lutil's recovery) and must leak nothing. */
+    lua_State *co = lua_newthread(h->L);
+    int ref = luaL_ref(h->L, LUA_REGISTRYINDEX);
     k = rs_xmalloc(sizeof(*k));
-    k->co = lua_newthread(h->L);
-    k->ref = luaL_ref(h->L, LUA_REGISTRYINDEX);
+    k->co = co;
+    k->ref = ref;
   }
   k->next = NULL;
   rs__live_add(h, 1);
@@ -614,13 +640,157 @@ static int rs__respond_result(rs_lreq_t *c, lua_State *L) {
 
 static void rs__abort(rs_req_t *req);
 
+/* ------------------------------------------------------------------ time budget
+ *
+ * A hook that never returns would hold its loop thread forever. Each loop
+ * publishes the state it is running Lua in and since when (its watch slot);
+ * a watchdog thread looks every RS__WATCH_TICK_MS and, when a run is past
+ * its state's lua.hook_timeout_ms (or the shutdown deadline has passed),
+ * sets a count hook on that state: lua_sethook may be called from another
+ * thread (Lua 5.1 and LuaJIT document it as safe asynchronously). The hook
+ * then raises on the next instruction the interpreter runs, again on each
+ * instruction (so a pcall cannot swallow it) until the run ends and the
+ * loop removes it. The slot's lock orders the watchdog's sethook against
+ * the loop ending the run (and perhaps closing the state). */
+#define RS__WATCH_TICK_MS 50   /* a hook is interrupted within its budget + 50 ms */
+
+typedef struct {
+  uv_mutex_t lock;
+  rs_lhooks_t *h;                /* running Lua now, or NULL */
+  uint64_t since_ms;
+  bool fired;                    /* the count hook is set on h->L */
+} __attribute__((aligned(RS_CACHELINE))) rs__watch_t;
+
+static rs__watch_t rs__watch[RS__GAUGE_SLOTS];
+static uv_once_t rs__watch_once = UV_ONCE_INIT;
+static uv_thread_t rs__watchdog;
+static uv_mutex_t rs__wd_lock;
+static uv_cond_t rs__wd_cond;
+static bool rs__wd_on, rs__wd_stop;
+static int rs__interrupt_all;    /* atomic: the shutdown deadline passed */
+
+static void rs__watch_init(void) {
+  for (int i = 0; i < RS__GAUGE_SLOTS; i++) uv_mutex_init(&rs__watch[i].lock);
+  uv_mutex_init(&rs__wd_lock);
+  uv_cond_init(&rs__wd_cond);
+}
+
+static rs__watch_t *rs__slot(const rs_lhooks_t *h) {
+  return &rs__watch[h->loop_index > 0 && h->loop_index < RS__GAUGE_SLOTS ? h->loop_index : 0];
+}
+
+/* The count hook the watchdog sets. Loop thread, inside a run. */
+static void rs__on_budget(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_getfield(L, LUA_REGISTRYINDEX, "rustyssr.hooks");
+  rs_lhooks_t *h = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (h == NULL) return;
+  h->interrupted = true;
+  luaL_error(L, "interrupted: the hook ran longer than lua.hook_timeout_ms (%d ms)", (int)h->timeout_ms);
+}
+
+static void rs__watchdog_main(void *arg) {
+  (void)arg;
+  uv_mutex_lock(&rs__wd_lock);
+  while (!rs__wd_stop) {
+    uv_cond_timedwait(&rs__wd_cond, &rs__wd_lock, (uint64_t)RS__WATCH_TICK_MS * 1000000u);
+    if (rs__wd_stop) break;
+    uint64_t now = rs_now_ms();
+    bool all = __atomic_load_n(&rs__interrupt_all, __ATOMIC_RELAXED);
+    for (int i = 0; i < RS__GAUGE_SLOTS; i++) {
+      rs__watch_t *w = &rs__watch[i];
+      /* A relaxed peek first: most slots are idle. */
+      if (__atomic_load_n(&w->h, __ATOMIC_RELAXED) == NULL) continue;
+      uv_mutex_lock(&w->lock);
+      if (w->h != NULL && !w->fired && (all || now - w->since_ms >= w->h->timeout_ms)) {
+        lua_sethook(w->h->L, rs__on_budget, LUA_MASKCOUNT, 1);
+        w->fired = true;
+      }
+      uv_mutex_unlock(&w->lock);
+    }
+  }
+  uv_mutex_unlock(&rs__wd_lock);
+}
+
+void rs_lhooks_watchdog_start(void) {
+  uv_once(&rs__watch_once, rs__watch_init);
+  uv_mutex_lock(&rs__wd_lock);
+  bool start = !rs__wd_on;
+  rs__wd_on = true;
+  rs__wd_stop = false;
+  uv_mutex_unlock(&rs__wd_lock);
+  if (start && uv_thread_create(&rs__watchdog, rs__watchdog_main, NULL) != 0) abort();
+}
+
+void rs_lhooks_watchdog_stop(void) {
+  uv_once(&rs__watch_once, rs__watch_init);
+  uv_mutex_lock(&rs__wd_lock);
+  bool on = rs__wd_on;
+  rs__wd_stop = true;
+  rs__wd_on = false;
+  uv_cond_signal(&rs__wd_cond);
+  uv_mutex_unlock(&rs__wd_lock);
+  if (on) uv_thread_join(&rs__watchdog);
+  __atomic_store_n(&rs__interrupt_all, 0, __ATOMIC_RELAXED);
+}
+
+void rs_lhooks_interrupt_all(void) { __atomic_store_n(&rs__interrupt_all, 1, __ATOMIC_RELAXED); }
+
+/* Start / end a run of Lua on h (nested runs restore the outer one). */
+typedef struct {
+  rs_lhooks_t *h;
+  uint64_t since_ms;
+} rs__run_mark_t;
+
+static rs__run_mark_t rs__run_begin(rs_lhooks_t *h) {
+  uv_once(&rs__watch_once, rs__watch_init);
+  rs__watch_t *w = rs__slot(h);
+  uv_mutex_lock(&w->lock);
+  rs__run_mark_t outer = { w->h, w->since_ms };
+  __atomic_store_n(&w->h, h, __ATOMIC_RELAXED);
+  if (outer.h == NULL) w->since_ms = rs_now_ms();   /* a nested run keeps the outer budget */
+  uv_mutex_unlock(&w->lock);
+  return outer;
+}
+
+static void rs__run_end(rs_lhooks_t *h, rs__run_mark_t outer) {
+  rs__watch_t *w = rs__slot(h);
+  uv_mutex_lock(&w->lock);
+  if (w->fired && outer.h == NULL) {
+    lua_sethook(h->L, NULL, 0, 0);
+    w->fired = false;
+  }
+  __atomic_store_n(&w->h, outer.h, __ATOMIC_RELAXED);
+  w->since_ms = outer.since_ms;
+  uv_mutex_unlock(&w->lock);
+}
+
+/* After a run that ran out of memory: collect, so the state serves on (the
+ * failed coroutine was dropped: what it built is garbage now). */
+static void rs__after_oom(rs_lhooks_t *h) {
+  rs_lutil_recover_t r;
+  if (RS_LUTIL_TRY(&r)) {
+    lua_gc(h->L, LUA_GCCOLLECT, 0);
+    rs_lutil_recover_pop(&r);
+  }
+  size_t used = rs_lutil_state_used(h->L), cap = rs_lutil_state_limit(h->L);
+  if (cap != 0 && used > cap / 4 * 3)
+    rs_log_error("loop %d: the Lua state still holds %zu KB of its %zu KB (lua.memory_mb) after a full "
+                 "collection: hooks keep data alive (globals, upvalues); a reload (SIGHUP) starts afresh",
+                 h->loop_index, used >> 10, cap >> 10);
+}
+
 /* Resume c's coroutine with nargs values on its stack. Returns an outcome. */
 static int rs__resume(rs_lreq_t *c, int nargs) {
   rs_lhooks_t *h = c->_h;
   lua_State *co = c->_co->co;
   rs_lreq_t *outer = h->running;
   h->running = c;
+  h->interrupted = false;
+  rs__run_mark_t mark = rs__run_begin(h);
   int st = lua_resume(co, nargs);
+  rs__run_end(h, mark);
   h->running = outer;
   const char *hook = rs__hook_names[c->_hook];
   if (st == LUA_YIELD) {
@@ -635,13 +805,26 @@ static int rs__resume(rs_lreq_t *c, int nargs) {
     return RS_LHOOK_FAIL;
   }
   if (st != 0) {
-    const char *msg = lua_tostring(co, -1);
-    luaL_traceback(h->L, co, msg ? msg : "(error object is not a string)", 0);
-    rs_log_error("route %s: %s hook failed [req %llx]: %s", c->_route->where, hook,
-                 (unsigned long long)c->_req->id, lua_tostring(h->L, -1));
-    lua_pop(h->L, 1);
+    if (h->interrupted) {
+      rs_log_error("route %s: %s hook ran longer than %llu ms (lua.hook_timeout_ms)%s: interrupted [req %llx]",
+                   c->_route->where, hook, (unsigned long long)h->timeout_ms,
+                   __atomic_load_n(&rs__interrupt_all, __ATOMIC_RELAXED) ? " or past the shutdown deadline" : "",
+                   (unsigned long long)c->_req->id);
+    } else if (st == LUA_ERRMEM) {
+      rs_log_error("route %s: %s hook failed [req %llx]: out of memory (the state holds %zu KB, "
+                   "lua.memory_mb = %zu)", c->_route->where, hook, (unsigned long long)c->_req->id,
+                   rs_lutil_state_used(h->L) >> 10, rs_lutil_state_limit(h->L) >> 20);
+    } else {
+      const char *msg = lua_tostring(co, -1);
+      luaL_traceback(h->L, co, msg ? msg : "(error object is not a string)", 0);
+      rs_log_error("route %s: %s hook failed [req %llx]: %s", c->_route->where, hook,
+                   (unsigned long long)c->_req->id, lua_tostring(h->L, -1));
+      lua_pop(h->L, 1);
+    }
+    h->interrupted = false;
     rs_lfetch_cancel_all(c);     /* e.g. fetch_all raising after some started */
     rs__co_drop(c);
+    if (st == LUA_ERRMEM) rs__after_oom(h);
     return RS_LHOOK_FAIL;
   }
   int rc;
@@ -653,6 +836,26 @@ static int rs__resume(rs_lreq_t *c, int nargs) {
   }
   lua_settop(co, 0);
   return rc;
+}
+
+/* A Lua error escaped every protected call while the loop worked on c's
+ * state (rs_lutil's panic handler longjmp'd here): the stacks hold
+ * anything. Reset them, drop c's coroutine. Loop thread. */
+static void rs__recovered(rs_lreq_t *c, rs_lreq_t *running) {
+  rs_lhooks_t *h = c->_h;
+  h->running = running;
+  h->interrupted = false;
+  rs_log_error("route %s: %s hook failed [req %llx]: a Lua error outside the hook (see above)",
+               c->_route->where, rs__hook_names[c->_hook], (unsigned long long)c->_req->id);
+  lua_settop(h->L, 0);
+  rs_lutil_recover_t r;
+  if (RS_LUTIL_TRY(&r)) {
+    rs_lfetch_cancel_all(c);
+    rs__co_drop(c);
+    rs_lutil_recover_pop(&r);
+  } else {
+    c->_co = NULL;               /* leaked to the GC rather than risk it */
+  }
 }
 
 static int rs__hook_ref(const rs_lreq_t *c, rs_hook_t hook) {
@@ -667,7 +870,7 @@ static int rs__hook_ref(const rs_lreq_t *c, rs_hook_t hook) {
   }
 }
 
-int rs_lreq_run(rs_lreq_t *c, rs_hook_t hook, rs_lreq_done_fn done) {
+static int rs__run(rs_lreq_t *c, rs_hook_t hook, rs_lreq_done_fn done) {
   rs_lhooks_t *h = c->_h;
   int ref = rs__hook_ref(c, hook);
   if (ref == LUA_NOREF) {
@@ -696,17 +899,51 @@ int rs_lreq_run(rs_lreq_t *c, rs_hook_t hook, rs_lreq_done_fn done) {
   return rc;
 }
 
+/* Every entry into Lua from the loop runs under a recovery point: an error
+ * outside a protected call (a __gc finalizer raising while C code
+ * allocates, out of memory in an API call) fails the request, never the
+ * process. */
+int rs_lreq_run(rs_lreq_t *c, rs_hook_t hook, rs_lreq_done_fn done) {
+  rs_lreq_t *running = c->_h->running;
+  c->_hook = (int)hook;
+  rs_lutil_recover_t r;
+  if (!RS_LUTIL_TRY(&r)) {
+    rs__recovered(c, running);
+    return RS_LHOOK_FAIL;
+  }
+  int rc = rs__run(c, hook, done);
+  rs_lutil_recover_pop(&r);
+  return rc;
+}
+
 void rs_lreq_resume(rs_lreq_t *c, int nargs) {
   rs_req_t *req = c->_req;
   req->on_abort = NULL;
   req->data = NULL;
-  int rc = rs__resume(c, nargs);
+  rs_lreq_t *running = c->_h->running;
+  rs_lutil_recover_t r;
+  int rc;
+  if (RS_LUTIL_TRY(&r)) {
+    rc = rs__resume(c, nargs);
+    rs_lutil_recover_pop(&r);
+  } else {
+    rs__recovered(c, running);
+    rc = RS_LHOOK_FAIL;
+  }
   if (rc == RS_LHOOK_YIELD) {
     req->on_abort = rs__abort;
     req->data = c;
     return;
   }
   c->_done(c, rc);
+}
+
+void rs_lreq_fail(rs_lreq_t *c) {
+  rs_req_t *req = c->_req;
+  req->on_abort = NULL;
+  req->data = NULL;
+  rs__recovered(c, c->_h->running);
+  c->_done(c, RS_LHOOK_FAIL);
 }
 
 /* req->on_abort while a hook is suspended: the client has gone. */

@@ -122,12 +122,25 @@ void rs_lreq_end(rs_lreq_t *c);
  * yield) and answers req with its result, its exit, or 500. */
 void rs_lhooks_respond_request(rs_req_t *req, const rs_route_t *route);
 
+/* The hook time budget's watchdog thread (lua.hook_timeout_ms): started
+ * by the server before its loops, stopped after they ended. Main thread. */
+void rs_lhooks_watchdog_start(void);
+void rs_lhooks_watchdog_stop(void);
+/* The shutdown deadline passed: interrupt every hook running now or later
+ * (each such request gets 500). Any thread. */
+void rs_lhooks_interrupt_all(void);
+
 /* Register the rustyssr_lua_coroutines gauge (request coroutines alive,
  * running or waiting, over every loop and every Lua state, old ones of a
  * reload included). Main thread, once, before the admin listener serves. */
 void rs_lhooks_metrics_register(void);
 
 /* ------------------------------------------------------------------ lua/ only */
+
+/* A Lua error escaped every protected call while c's suspended coroutine
+ * was being handed results (lua/rs_lfetch.c): drop its Lua, done(c,
+ * RS_LHOOK_FAIL). Loop thread. */
+void rs_lreq_fail(rs_lreq_t *c);
 
 /* The context whose coroutine is running now, or NULL (config load, or a
  * call outside a hook). */

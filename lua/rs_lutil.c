@@ -1,12 +1,17 @@
 /* lua/rs_lutil.c — see rs_lutil.h. */
+#define _GNU_SOURCE 1            /* pthread_getattr_np */
 #include "rs_lutil.h"
 
+#include <lauxlib.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rs_config.h"
+#include "rs_log.h"
 
 void rs_lutil_where(lua_State *L, char *buf, size_t len) {
   lua_Debug ar;
@@ -255,4 +260,258 @@ const char *rs_lutil_string(lua_State *L, int idx, const char *ctx,
                    rs_lutil_describe(L, idx, desc, sizeof(desc)));
   if (len) *len = n;
   return s;
+}
+
+/* ------------------------------------------------------------------ safety */
+
+typedef struct {
+  size_t used;                   /* bytes held by the state */
+  size_t cap;                    /* 0 = none */
+} rs__alloc_t;
+
+/* lua_Alloc. The state's last free (its global block, in lua_close) brings
+ * used back to 0: the counter goes with it. */
+static void *rs__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  rs__alloc_t *a = ud;
+  if (nsize == 0) {
+    if (ptr != NULL) {
+      free(ptr);
+      a->used -= osize;
+      if (a->used == 0) free(a);
+    }
+    return NULL;
+  }
+  size_t old = ptr != NULL ? osize : 0;
+  if (a->cap != 0 && nsize > old && a->used + (nsize - old) > a->cap) return NULL;
+  void *p = realloc(ptr, nsize);
+  if (p != NULL) a->used = a->used - old + nsize;
+  return p;
+}
+
+__thread rs_lutil_recover_t *rs_lutil_recover_top;
+
+static int rs__panic(lua_State *L) {
+  const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(error object is not a string)";
+  rs_lutil_recover_t *r = rs_lutil_recover_top;
+  if (r != NULL) {
+    rs_log_error("Lua: error outside a protected call (in a __gc finalizer?), recovered: %s", msg);
+    rs_lutil_recover_top = r->outer;
+    longjmp(r->jb, 1);
+  }
+  rs_log_error("Lua: error outside a protected call, no recovery point: %s", msg);
+  abort();
+}
+
+lua_State *rs_lutil_state_new(void) {
+  rs__alloc_t *a = calloc(1, sizeof(*a));
+  if (a == NULL) return NULL;
+  lua_State *L = lua_newstate(rs__alloc, a);
+  if (L == NULL) {
+    if (a->used == 0) free(a);   /* else freed with the last block already */
+    return NULL;
+  }
+  lua_atpanic(L, rs__panic);
+  return L;
+}
+
+void rs_lutil_state_cap(lua_State *L, size_t cap) {
+  void *ud;
+  if (lua_getallocf(L, &ud) == rs__alloc) ((rs__alloc_t *)ud)->cap = cap;
+}
+
+size_t rs_lutil_state_used(lua_State *L) {
+  void *ud;
+  return lua_getallocf(L, &ud) == rs__alloc ? ((rs__alloc_t *)ud)->used : 0;
+}
+
+size_t rs_lutil_state_limit(lua_State *L) {
+  void *ud;
+  return lua_getallocf(L, &ud) == rs__alloc ? ((rs__alloc_t *)ud)->cap : 0;
+}
+
+/* The lowest address this thread may use on its stack, margin included. */
+static __thread char *rs__stack_floor;
+
+size_t rs_lutil_cstack_left(void) {
+  char here;
+  if (rs__stack_floor == NULL) {
+    pthread_attr_t at;
+    void *lo = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &at) == 0) {
+      pthread_attr_getstack(&at, &lo, &size);
+      pthread_attr_destroy(&at);
+    }
+    if (lo == NULL || size == 0) return SIZE_MAX;
+    /* A quarter of the stack (at least 256 KB) is left for what runs
+     * unguarded: Lua's own C frames, the error path, a log line. */
+    size_t margin = RS_MAX(size / 4, (size_t)256 << 10);
+    rs__stack_floor = (char *)lo + RS_MIN(margin, size / 2);
+  }
+  return &here > rs__stack_floor ? (size_t)(&here - rs__stack_floor) : 0;
+}
+
+/* Upvalues: the original function, its name.
+ * Lua stack before: args...   after: its results */
+static int rs__guarded(lua_State *L) {
+  if (rs_lutil_cstack_left() == 0)
+    return luaL_error(L, "C stack overflow: recursion through %s too deep", lua_tostring(L, lua_upvalueindex(2)));
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, n, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* coroutine.wrap's function, guarded too (it resumes from C).
+ * Lua stack before: f   after: guarded wrapper */
+static int rs__guarded_wrap(lua_State *L) {
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, n, 1);
+  lua_pushliteral(L, "a coroutine.wrap function");
+  lua_pushcclosure(L, rs__guarded, 2);
+  return 1;
+}
+
+static void rs__guard(lua_State *L, const char *lib, const char *name) {
+  if (lib != NULL) {
+    lua_getglobal(L, lib);
+    if (!lua_istable(L, -1)) {
+      lua_pop(L, 1);
+      return;
+    }
+  } else {
+    lua_pushvalue(L, LUA_GLOBALSINDEX);
+  }
+  lua_getfield(L, -1, name);
+  if (lua_isfunction(L, -1)) {
+    bool wrap = lib != NULL && strcmp(lib, "coroutine") == 0 && strcmp(name, "wrap") == 0;
+    if (wrap) {
+      lua_pushcclosure(L, rs__guarded_wrap, 1);
+    } else {
+      lua_pushfstring(L, "%s%s%s", lib ? lib : "", lib ? "." : "", name);
+      lua_pushcclosure(L, rs__guarded, 2);
+    }
+    lua_setfield(L, -2, name);
+  } else {
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+void rs_lutil_guard_cstack(lua_State *L) {
+  static const char *const fns[][2] = {
+    { "string", "gsub" }, { "string", "format" }, { "table", "sort" }, { "coroutine", "resume" },
+    { "coroutine", "wrap" }, { NULL, "load" }, { NULL, "print" }, { NULL, "require" },
+    { NULL, "tostring" },
+  };
+  /* Not pcall and xpcall: LuaJIT runs them in the VM (no C recursion), and
+   * a C guard around them would stop hooks from yielding (ssr.fetch)
+   * inside a pcall. */
+  for (size_t i = 0; i < RS_ARRAY_SIZE(fns); i++) rs__guard(L, fns[i][0], fns[i][1]);
+  /* The string methods ("x"):gsub(...) go through the string metatable's
+   * __index, which is the string table itself: already guarded. */
+}
+
+/* ------------------------------------------------------------------ finalizers */
+
+/* A finalizer, called protected: its error is logged and goes no further
+ * (what Lua 5.4 and later LuaJIT do). Upvalue: the user's function.
+ * Lua stack before: the object   after: (nothing) */
+static int rs__gc_safe(lua_State *L) {
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  if (lua_pcall(L, n, 0, 0) != 0) {
+    const char *msg = lua_tostring(L, -1);
+    rs_log_error("Lua: error in a __gc finalizer (ignored): %s", msg ? msg : "(error object is not a string)");
+  }
+  return 0;
+}
+
+/* Replace the function at idx by its protected form. */
+static void rs__gc_wrap_at(lua_State *L, int idx) {
+  lua_pushvalue(L, idx);
+  lua_pushcclosure(L, rs__gc_safe, 1);
+  lua_replace(L, idx);
+}
+
+/* The metatable of newproxy(true)'s metatables: `mt.__gc = f` stores f's
+ * protected form. Lua stack before: mt, key, value   after: (nothing) */
+static int rs__mt_newindex(lua_State *L) {
+  if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "__gc") == 0 && lua_isfunction(L, 3))
+    rs__gc_wrap_at(L, 3);
+  lua_settop(L, 3);
+  lua_rawset(L, 1);
+  return 0;
+}
+
+/* newproxy(arg). Upvalues: the original, the metatables' metatable. */
+static int rs__newproxy(lua_State *L) {
+  bool fresh = lua_type(L, 1) == LUA_TBOOLEAN && lua_toboolean(L, 1);
+  lua_settop(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 1, 1);
+  if (fresh && lua_getmetatable(L, -1)) {
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+  }
+  return 1;
+}
+
+/* ffi.gc(cdata, f). Upvalue: the original. */
+static int rs__ffi_gc(lua_State *L) {
+  lua_settop(L, 2);
+  if (lua_isfunction(L, 2)) rs__gc_wrap_at(L, 2);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
+/* ffi.metatype(ct, mt). Upvalue: the original. */
+static int rs__ffi_metatype(lua_State *L) {
+  lua_settop(L, 2);
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "__gc");
+    if (lua_isfunction(L, -1)) {
+      rs__gc_wrap_at(L, -1);
+      lua_setfield(L, 2, "__gc");
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 2, 1);
+  return 1;
+}
+
+void rs_lutil_guard_gc(lua_State *L) {
+  lua_getglobal(L, "newproxy");
+  if (lua_isfunction(L, -1)) {
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, rs__mt_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcclosure(L, rs__newproxy, 2);
+    lua_setglobal(L, "newproxy");
+  } else {
+    lua_pop(L, 1);
+  }
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "loaded");
+  lua_getfield(L, -1, "ffi");
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "gc");
+    lua_pushcclosure(L, rs__ffi_gc, 1);
+    lua_setfield(L, -2, "gc");
+    lua_getfield(L, -1, "metatype");
+    lua_pushcclosure(L, rs__ffi_metatype, 1);
+    lua_setfield(L, -2, "metatype");
+  }
+  lua_pop(L, 3);
 }

@@ -57,5 +57,56 @@ const char *rs_lutil_string(lua_State *L, int idx, const char *ctx,
  * 0 when not found (a key set through a variable, no such file). Any
  * thread; reads the file. */
 int rs_lutil_key_line(const char *file, int from, const char *const *comps, int n);
+/* ------------------------------------------------------------------ safety */
+
+/* A state with a counting allocator: every byte it holds is counted, and an
+ * allocation that would take it past its cap fails (Lua raises "not enough
+ * memory", caught like any error by the protected call that runs the
+ * code). The cap is 0 (none) until rs_lutil_state_cap sets it. lua_close
+ * frees the counter with the state. Returns NULL when out of memory. */
+lua_State *rs_lutil_state_new(void);
+/* Set L's cap (bytes, 0 = none); the bytes it holds now. Owner thread. */
+void rs_lutil_state_cap(lua_State *L, size_t cap);
+size_t rs_lutil_state_used(lua_State *L);
+size_t rs_lutil_state_limit(lua_State *L);
+
+/* Recover from a Lua panic (an error raised outside any protected call,
+ * e.g. by a __gc finalizer while C code allocates): L's panic handler logs
+ * the error and longjmps to the innermost recovery point of this thread,
+ * instead of letting LuaJIT exit the process. Arm one around unprotected
+ * Lua API use; without one armed, the handler logs and aborts.
+ *
+ *   rs_lutil_recover_t r;
+ *   if (RS_LUTIL_TRY(&r)) { ...API calls...; rs_lutil_recover_pop(&r); }
+ *   else { ...the state's stack is garbage: reset it, fail the request... } */
+#include <setjmp.h>
+typedef struct rs_lutil_recover_s {
+  jmp_buf jb;
+  struct rs_lutil_recover_s *outer;
+} rs_lutil_recover_t;
+extern __thread rs_lutil_recover_t *rs_lutil_recover_top;
+#define RS_LUTIL_TRY(r) \
+  ((r)->outer = rs_lutil_recover_top, rs_lutil_recover_top = (r), setjmp((r)->jb) == 0 \
+   ? 1 : (rs_lutil_recover_top = (r)->outer, 0))
+static inline void rs_lutil_recover_pop(rs_lutil_recover_t *r) { rs_lutil_recover_top = r->outer; }
+
+/* Bound the C stack that Lua code can recurse on: the library functions
+ * that call back into Lua from C (string.gsub, table.sort, coroutine.resume
+ * and wrap, load, string.format, print, require, tostring) are
+ * replaced by guards that raise "C stack overflow" once this thread has
+ * used all but a margin of its stack, so deep recursion through them is a
+ * Lua error (caught, a 500) instead of a SIGSEGV. Lua stack unchanged. */
+void rs_lutil_guard_cstack(lua_State *L);
+
+/* Finalizers never raise: a __gc function set through newproxy's
+ * metatable, ffi.gc or ffi.metatype runs protected, its error logged
+ * ("Lua: error in a __gc finalizer (ignored): ...") instead of surfacing
+ * in whatever Lua code the collector interrupted (LuaJIT 2.1-20230119
+ * rethrows it there, failing an unrelated request, or panicking outside a
+ * protected call). Lua stack unchanged. */
+void rs_lutil_guard_gc(lua_State *L);
+
+/* Bytes of C stack the calling thread has left (from pthread's bounds). */
+size_t rs_lutil_cstack_left(void);
 
 #endif

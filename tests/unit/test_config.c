@@ -7,7 +7,10 @@
 
 #include "rs_config.h"
 #include "rs_lconfig.h"
+#include "rs_lutil.h"
 #include "tap.h"
+
+#include <lauxlib.h>
 
 #define P "local ssr = require 'rustyssr'\n\n"   /* the chunk's line 3 is next */
 
@@ -242,8 +245,8 @@ static void test_errors(void) {
       "t.lua:3: ssr.config: 'pin' must be a boolean, got string \"yes\"" },
     { P "ssr.config { listen = true }",
       "t.lua:3: ssr.config: 'listen' must be \"host:port\" or a port number, got boolean true" },
-    { P "ssr.config { admin = {} }",
-      "t.lua:3: ssr.config: 'admin' must be \"host:port\" or a port number, got table" },
+    { P "ssr.config { admin = { listen = true } }",
+      "t.lua:3: ssr.config: 'admin.listen' must be \"host:port\" or a port number, got boolean true" },
     { P "ssr.config { limits = 5 }", "t.lua:3: ssr.config: 'limits' must be a table, got number 5" },
     { P "ssr.config { backlog = '511' }",
       "t.lua:3: ssr.config: 'backlog' must be an integer between 1 and 65535, got string \"511\"" },
@@ -818,6 +821,63 @@ static void test_upstreams(void) {
   }
 }
 
+/* The state's safety nets (lua/rs_lutil.h): the memory cap fails the code
+ * that passes it and the state serves on; recursion through C functions is
+ * a Lua error; a finalizer's error is logged, never raised; an error
+ * outside a protected call comes back to the recovery point instead of
+ * exiting. */
+static int rs__alloc_unprotected(lua_State *L, int n) {
+  rs_lutil_recover_t r;
+  if (!RS_LUTIL_TRY(&r)) return -1;
+  for (int i = 0; i < n; i++) lua_createtable(L, 16, 0), lua_pop(L, 1);  /* GC steps run finalizers */
+  rs_lutil_recover_pop(&r);
+  return 0;
+}
+
+static int rs__do(lua_State *L, const char *code) {
+  int rc = luaL_loadstring(L, code);
+  return rc != 0 ? rc : lua_pcall(L, 0, LUA_MULTRET, 0);
+}
+
+static void test_state_safety(void) {
+  rs_config_t c;
+  rs_config_init(&c);
+  ASSERT_EQ(c.lua.hook_timeout_ms, 1000);
+  ASSERT_EQ(c.lua.memory_mb, 256);
+  ASSERT(!c.lua.jit);
+  lua_State *L = rs_lconfig_state_new(NULL, &c, err, sizeof(err));
+  ASSERT(L != NULL);
+  ASSERT(rs_lutil_state_used(L) > 0);
+  rs_lutil_state_cap(L, rs_lutil_state_used(L) + (8u << 20));
+  ASSERT_EQ(rs__do(L, "local s = 'x' while true do s = s .. s end"), LUA_ERRMEM);
+  lua_settop(L, 0);
+  lua_gc(L, LUA_GCCOLLECT, 0);
+  ASSERT(rs_lutil_state_used(L) <= rs_lutil_state_limit(L));
+  ASSERT_EQ(rs__do(L, "return ('ab'):rep(1000)"), 0);   /* still serves */
+  lua_settop(L, 0);
+  ASSERT_EQ(rs__do(L, "local function r(n) return (string.gsub('x', 'x', function() return r(n + 1) end)) end "
+                             "return r(0)"), LUA_ERRRUN);
+  ASSERT(strstr(lua_tostring(L, -1), "stack overflow") != NULL);
+  lua_settop(L, 0);
+  /* Finalizer errors are logged, never raised: not even outside a
+   * protected call. */
+  ASSERT_EQ(rs__do(L, "for i = 1, 100 do local u = newproxy(true) "
+                      "getmetatable(u).__gc = function() error('gc boom') end end "
+                      "collectgarbage() return 1"), 0);
+  lua_settop(L, 0);
+  ASSERT_EQ(rs__do(L, "for i = 1, 100 do local u = newproxy(true) "
+                      "getmetatable(u).__gc = function() error('gc boom') end end"), 0);
+  ASSERT_EQ(rs__alloc_unprotected(L, 100000), 0);
+  /* An error outside a protected call comes back to the recovery point. */
+  lua_gc(L, LUA_GCCOLLECT, 0);
+  rs_lutil_state_cap(L, rs_lutil_state_used(L) + 4096);
+  ASSERT_EQ(rs__alloc_unprotected(L, 100000), -1);
+  rs_lutil_state_cap(L, 0);
+  lua_settop(L, 0);
+  lua_close(L);                  /* the remaining finalizers run protected */
+  rs_config_dispose(&c);
+}
+
 int main(void) {
   RS_TEST(test_defaults);
   RS_TEST(test_upstreams);
@@ -832,5 +892,6 @@ int main(void) {
   RS_TEST(test_fixtures);
   RS_TEST(test_state_reuse);
   RS_TEST(test_static_routes);
+  RS_TEST(test_state_safety);
   RS_TEST_DONE();
 }

@@ -622,7 +622,7 @@ extern "C" int rs_v8_engine_create(const rs_v8_opts_t *o, rs_v8_engine_t **out,
       e->context.Reset(iso, ctx);
       v8::Context::Scope cscope(ctx);
       v8::TryCatch tc(iso);
-      if (!install_globals(iso, ctx) || !install_host(iso, ctx, o)) {
+      if (!install_globals(iso, ctx) || !install_host(iso, ctx, o) || !run_prelude(iso, ctx)) {
         describe_exception(iso, ctx, tc.Exception(), tc.Message(), &why, nullptr);
         rc = -ENOMEM;
       } else {

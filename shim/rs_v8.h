@@ -129,11 +129,11 @@ typedef struct {
 typedef struct rs_v8_engine_s rs_v8_engine_t;
 
 /* Creates an engine: isolate, context with console, queueMicrotask,
- * TextEncoder, TextDecoder and the web host APIs of rs_v8_host.cc (timers,
- * MessageChannel, structuredClone, performance, crypto, process.env), then
- * runs the bundle's top level, its microtasks and the tasks due at once
- * (later timers are cancelled), and checks that the render function
- * exists.
+ * TextEncoder, TextDecoder, the web host APIs of rs_v8_host.cc (timers,
+ * MessageChannel, structuredClone, performance, crypto, process.env) and the
+ * JS prelude (README "JavaScript environment"), then runs the bundle's top
+ * level, its microtasks and the tasks due at once (later timers are
+ * cancelled), and checks that the render function exists.
  * Returns 0 and sets *out, owned by the caller (rs_v8_engine_destroy).
  * On failure *out is NULL, err (if errlen > 0) holds one line naming the file,
  * the line and the reason, e.g.
@@ -275,6 +275,17 @@ char *rs_v8_result_take_html(rs_v8_engine_t *e, rs_v8_result_t *out);
  * Any thread (it is meant for the watchdog); e must stay alive during the
  * call, so the watchdog and the owning thread agree on destroy. */
 int rs_v8_terminate(rs_v8_engine_t *e, uint64_t request_id);
+
+/* The JS prelude (shim/js: URL, streams, events, base64, the ES2023
+ * built-ins V8 10.2 lacks) that every new engine runs before its bundle. For
+ * benchmarks and tests only: OFF skips it, UNCACHED compiles it for every
+ * engine, CACHED (the default) compiles and warms it up once per process and
+ * has every engine consume that code cache. Affects engines created
+ * afterwards; any thread. */
+enum { RS_V8_PRELUDE_OFF = 0, RS_V8_PRELUDE_UNCACHED = 1, RS_V8_PRELUDE_CACHED = 2 };
+void rs_v8_prelude_mode(int mode);
+/* Bytes of the prelude's process-wide code cache; 0 before the first engine. */
+size_t rs_v8_prelude_cache_size(void);
 
 #ifdef __cplusplus
 }

@@ -172,6 +172,10 @@ void srcmap_free(rs_v8_engine_s *e);
 // The //# sourceMappingURL of src, as a path beside bundle_path ("" none).
 std::string srcmap_find(const std::string &bundle_path, const char *src, size_t len);
 
+// --- rs_v8_prelude.cc: runs the JS prelude (shim/js) in a new context.
+// Returns false with a pending exception if it threw.
+bool run_prelude(v8::Isolate *iso, v8::Local<v8::Context> ctx);
+
 // --- version seams: where the V8 API moved between 10.2 and 12.
 inline v8::ScriptOrigin script_origin(v8::Isolate *iso,
                                       v8::Local<v8::Value> name) {

@@ -332,7 +332,7 @@ static bool rs__push_field(lua_State *L, int t, rs_lreq_t *c, const char *k, siz
     lua_pushstring(L, id);
   } else if (RS__IS("client")) {
     /* The client's address (no port), behind trusted proxies
-     * (core/rs_realip.h); nil in a page view: it is outside the key. */
+     * (core/http/rs_realip.h); nil in a page view: it is outside the key. */
     if (c->page_view) {
       lua_pushnil(L);
     } else {

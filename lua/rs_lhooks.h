@@ -27,7 +27,7 @@
  *   req.method, req.host, req.path, req.url, req.query (decoded; a repeated
  *   name gives a list), req.params, req.headers (lower-case names),
  *   req.cookie (parsed), req.client (the client's address, no port, behind
- *   trusted proxies: core/rs_realip.h), req.id, req.ctx (a table
+ *   trusted proxies: core/http/rs_realip.h), req.id, req.ctx (a table
  *   for the request's hooks to share), and the methods
  *   req:set_header(name, value): a header line added to whatever answer
  *     the request gets (rendered page — hit or miss, never stored —,
@@ -105,7 +105,7 @@ rs_lreq_t *rs_lreq_start(rs_lhooks_t *h, rs_req_t *req, const rs_route_t *route)
 int rs_lreq_run(rs_lreq_t *c, rs_hook_t hook, rs_lreq_done_fn done);
 
 /* From now on the request object shows the hooks what the bundle of a
- * page that will be stored sees (core/rs_render.h): req.headers and
+ * page that will be stored sees (core/gateway/rs_render.h): req.headers and
  * req.cookie hold only Host and the route's named headers (forwarding
  * claims only from a trusted proxy), req.client is nil. For the props hook
  * of a render whose page is shared: its result feeds that page, so it may

@@ -3,7 +3,7 @@
  * refusal path (rs__conn_fail and its error page), pipelining with pause and
  * resume, ordered responses, 100-continue, lingering, EOF and timeouts.
  *
- * It includes core/rs_conn.c (unit-test style, STYLE.md "Tests") and drives
+ * It includes core/http/rs_conn.c (unit-test style, STYLE.md "Tests") and drives
  * a real rs_conn_t on a real libuv loop; the socket is one end of an
  * AF_UNIX socketpair opened with uv_tcp_open, so uv_write, uv_try_write,
  * uv_shutdown and reads all take their real paths while the fuzzer writes
@@ -27,7 +27,7 @@
  * connection list is empty once the connection has closed, and every request
  * a handler gets has a canonical path and a normalised Host
  * (fz_check_head). */
-#include "../../core/rs_conn.c"
+#include "../../core/http/rs_conn.c"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -6,8 +6,10 @@
 #ifndef RS_LOG_H
 #define RS_LOG_H
 
-#include "rs_config.h"
+#include "rs_common.h"
 #include <stdarg.h>
+
+typedef enum { RS_LOG_ERROR = 0, RS_LOG_WARN, RS_LOG_INFO, RS_LOG_DEBUG } rs_log_level_t;
 
 /* Open the error log ("stderr" or a path, appended) at a level.
  * Returns 0 or a negative errno. Main thread, before threads start. */

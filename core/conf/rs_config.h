@@ -7,6 +7,7 @@
 
 #include "rs_cidr.h"
 #include "rs_common.h"
+#include "rs_log.h"
 #include "rs_router.h"
 
 typedef struct {
@@ -30,8 +31,6 @@ typedef struct {
                                     server down (1; 0 = never) */
   uint64_t fail_timeout_ms;      /* the window and the down time (10000) */
 } rs_upstream_conf_t;
-
-typedef enum { RS_LOG_ERROR = 0, RS_LOG_WARN, RS_LOG_INFO, RS_LOG_DEBUG } rs_log_level_t;
 
 typedef struct rs_config_s {
   char *file;                    /* the config file path as given (owned) */

@@ -42,6 +42,7 @@
 
 #include <lua.h>
 
+#include "rs_config.h"
 #include "rs_conn.h"
 #include "rs_router.h"
 

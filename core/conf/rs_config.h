@@ -42,7 +42,7 @@ typedef struct rs_config_s {
   rs_addr_t listen;              /* listen = "0.0.0.0:8080" */
   rs_addr_t admin;               /* admin = "127.0.0.1:9901" */
   bool admin_enabled;            /* admin = false turns it off */
-  struct {                       /* admin = { listen, token, allow, open } (core/gateway/rs_admin.c) */
+  struct {                       /* admin = { listen, token, allow, open } (core/server/rs_admin.c) */
     char *token;                 /* "Authorization: Bearer" token that purges need (owned);
                                     NULL = none */
     rs_cidr_t *allow;            /* the addresses that may use the admin listener (owned);

@@ -543,7 +543,7 @@ static int rs__hexdigit(unsigned char c) {
 }
 
 /* Requests are matched in their canonical path (rs_http_path_normalize in
- * core/http/rs_http.c defines it; this file only checks that a route's path is
+ * core/base/rs_http.c defines it; this file only checks that a route's path is
  * written in it, so that it can match at all): no empty, "." or ".." segment;
  * space, '"', '#', '%', '<', '>', '?', '`', '{', '}', control bytes and bytes
  * >= 0x7f only as upper-case %XX; every other byte as itself, never %XX (a

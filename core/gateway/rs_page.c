@@ -115,7 +115,7 @@ static void rs__complete_done(rs_task_t *task) {
   rs_loop_gen_unref(c->lg);
   free(c);
   rs_render_job_free(job);
-  rs_server_loop_maybe_done(loop);
+  rs_loop_maybe_done(loop);
 }
 
 static void rs__complete_start(rs_loop_t *loop, rs_entry_t *e) {
@@ -266,7 +266,7 @@ static void rs__waiter_run(rs_task_t *task) {
     rs_render_respond_error(req, pw->status);
   }
   free(pw);
-  rs_server_loop_maybe_done(loop);
+  rs_loop_maybe_done(loop);
 }
 
 static rs_page_waiter_t *rs__waiter_new(rs_loop_t *loop) {
@@ -333,7 +333,7 @@ static void rs__flight_done(rs_task_t *task) {
     rs_render_job_free(job);
   }
   rs__flight_free(fl);
-  rs_server_loop_maybe_done(loop);
+  rs_loop_maybe_done(loop);
 }
 
 /* Start the render that owns the flight; req NULL for a background refresh
@@ -479,7 +479,7 @@ static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
     rs_entry_release(e);
   }
   rs__flight_free(fl);
-  rs_server_loop_maybe_done(loop);
+  rs_loop_maybe_done(loop);
 }
 
 /* Start the fetch that owns the flight (req NULL: a background refresh).

@@ -248,7 +248,7 @@ int rs_policy_url_split(const char *url, size_t len, const char **host, size_t *
 
 size_t rs_policy_purge_url(struct rs_cache_s *cache, const char *host, size_t host_len,
                            const char *path, size_t path_len, const char *query, size_t query_len) {
-  /* Pages are keyed by the canonical path (core/http/rs_http.h): "/caf%c3%a9",
+  /* Pages are keyed by the canonical path (core/base/rs_http.h): "/caf%c3%a9",
    * "/café" and "//a/../café" name the same page. A path that no request
    * could have (a malformed escape) names none. */
   char pbuf[512];

@@ -233,7 +233,7 @@ static void rs__uncached_done(rs_task_t *task) {
   req->on_abort = NULL;
   req->data = NULL;
   rs_render_respond(req, job, job->_extra);
-  rs_server_loop_maybe_done(loop);
+  rs_loop_maybe_done(loop);
 }
 
 void rs_render_uncached(rs_req_t *req, const char *extra, const char *props, size_t props_len) {

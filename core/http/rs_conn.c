@@ -19,6 +19,7 @@
  * until release. */
 #include "rs_conn.h"
 
+#include "rs_config.h"  /* limits and timeouts (scripts/check-layers: an exception) */
 #include "rs_log.h"
 
 #include <errno.h>
@@ -1623,7 +1624,7 @@ static void rs__conn_close(rs_conn_t *c) {
   uv_close((uv_handle_t *)&c->timer, rs__on_handle_closed);
   if (c->fpoll != NULL) uv_close((uv_handle_t *)c->fpoll, rs__on_fpoll_closed);
   uv_close((uv_handle_t *)&c->tcp, rs__on_handle_closed);
-  rs_server_loop_maybe_done(loop);
+  rs_loop_maybe_done(loop);
 }
 
 /* ------------------------------------------------------------------ accept, drain */

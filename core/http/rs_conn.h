@@ -9,7 +9,10 @@
 #ifndef RS_CONN_H
 #define RS_CONN_H
 
-#include "rs_server.h"
+#include "rs_common.h"
+#include "rs_http.h"
+#include "rs_loop.h"
+#include "rs_router.h"
 
 typedef struct {
   rs_str_t name;

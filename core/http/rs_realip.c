@@ -2,7 +2,7 @@
 #include "rs_realip.h"
 
 #include "rs_cidr.h"
-#include "rs_server.h"
+#include "rs_config.h"  /* the trusted proxies (scripts/check-layers: an exception) */
 
 #include <string.h>
 

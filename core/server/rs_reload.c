@@ -60,6 +60,7 @@ rs_gen_t *rs_gen_new(rs_server_t *srv, rs_config_t *cfg, bool owns, rs_pool_t *p
     lg->pool = pool;
     lg->routers = gen->routers;
     lg->state = RS_LOOP_GEN_PENDING;
+    lg->last = rs_loop_gen_last;
   }
   return gen;
 }

@@ -265,10 +265,6 @@ static void rs__loop_check(rs_loop_t *loop) {
 
 static void rs__on_wake(uv_async_t *a) { rs__loop_check(a->data); }
 
-void rs_server_loop_maybe_done(rs_loop_t *loop) {
-  if (loop->draining && loop->nconns == 0 && loop->pending_jobs == 0) uv_async_send(&loop->wake);
-}
-
 /* fds: one per listener (-1 = none), taken over by the loop. */
 static int rs__loop_init(rs_loop_t *loop, rs_server_t *srv, int index, const int *fds, int nfds,
                          rs_handler_fn handler, uv_async_cb wake_cb, void *wake_data) {

@@ -25,33 +25,10 @@
 #include "rs_common.h"
 #include "rs_config.h"
 #include "rs_http.h"
+#include "rs_loop.h"
 #include "rs_pool.h"
 
 #include <uv.h>
-
-typedef struct rs_req_s rs_req_t;
-typedef struct rs_conn_s rs_conn_t;
-typedef struct rs_loop_s rs_loop_t;
-typedef struct rs_server_s rs_server_t;
-typedef struct rs_gen_s rs_gen_t;
-
-/* A handler takes a parsed request and, now or later on the same loop,
- * answers it with rs_req_respond. */
-typedef void (*rs_handler_fn)(rs_req_t *req);
-
-/* Why accept(2) failed: the fd limits and kernel memory pause accepting on
- * the loop (RS_ACCEPT_PAUSE_MS); anything else is counted and logged. */
-#define RS_ACCEPT_ERRORS(X) \
-  X(EMFILE, "emfile")       \
-  X(ENFILE, "enfile")       \
-  X(NOMEM, "nomem")         \
-  X(OTHER, "other")
-typedef enum {
-#define RS__X(e, s) RS_ACCEPT_E_##e,
-  RS_ACCEPT_ERRORS(RS__X)
-#undef RS__X
-  RS_ACCEPT_E_MAX
-} rs_accept_error_t;
 
 /* How long a loop stops accepting after accept(2) ran out of descriptors
  * or memory (nginx's 500 ms), and the least time between two log lines
@@ -67,55 +44,15 @@ typedef enum {
 #define RS_SHUTDOWN_MARGIN_MS 1000
 #define RS_ACCEPT_LOG_MS 5000
 
-/* Counters of one loop, written only by that loop's thread, summed on
- * scrape. Aligned so two loops never share a cache line. */
-typedef struct {
-  uint64_t requests[6];          /* by status class: [1]=1xx .. [5]=5xx */
-  uint64_t conns_opened;
-  uint64_t conns_closed;
-  uint64_t bytes_in;
-  uint64_t bytes_out;
-  uint64_t req_errors[RS_REQ_E_MAX];
-  uint64_t accept_errors[RS_ACCEPT_E_MAX]; /* accept(2) failures, by rs_accept_error_t */
-} __attribute__((aligned(RS_CACHELINE))) rs_loop_counters_t;
-
-/* One loop's share of a configuration generation: what requests dispatched
- * on that loop under it use. Created by the main thread, opened (Lua state)
- * and closed on its loop; refs and retired are the loop's only. */
-typedef struct rs_loop_gen_s {
-  rs_gen_t *gen;
-  rs_loop_t *loop;
-  const rs_config_t *cfg;
-  rs_pool_t *pool;               /* NULL without a bundle */
-  const struct rs_router_s *const *routers; /* per listener of the process */
-  struct rs_lhooks_s *lua;       /* this loop's Lua state, when a route has hooks */
-  struct rs_upstreams_s *upstreams; /* this loop's upstream runtime (rs_upstream.h);
-                                    requests keep the one they started with */
-  size_t refs;                   /* requests dispatched under it, not yet freed */
-  bool retired;                  /* the loop has switched to a newer one */
-  int state;                     /* atomic, main reads: RS_LOOP_GEN_* */
-  rs_task_t task;                /* switch to it, then close it */
-  bool _close_posted;            /* task is in the loop's inbox */
-  struct rs_loop_gen_s *_next;   /* the loop's open shares */
-} __attribute__((aligned(RS_CACHELINE))) rs_loop_gen_t;
-
-enum { RS_LOOP_GEN_PENDING = 0, RS_LOOP_GEN_ACTIVE, RS_LOOP_GEN_FAILED, RS_LOOP_GEN_CLOSED };
-
 /* A share whose last reference went while it was retired: close it. Loop
- * thread (rs_loop_gen_unref calls it). */
+ * thread (rs_loop_gen_unref calls it through lg->last). */
 void rs_loop_gen_last(rs_loop_gen_t *lg);
-
-/* Take / drop a reference on the loop's generation. Loop thread. */
-static inline void rs_loop_gen_ref(rs_loop_gen_t *lg) { lg->refs++; }
-static inline void rs_loop_gen_unref(rs_loop_gen_t *lg) {
-  if (--lg->refs == 0 && lg->retired) rs_loop_gen_last(lg);
-}
 
 /* One listening socket of a loop. It is polled, not a uv_tcp_t: libuv's
  * listener has no way to stop watching, and its reserve-fd trick closes
  * waiting connections when out of descriptors; here accept(2) is ours, and
  * an accept pause only stops the poll (see rs_server.c). */
-typedef struct {
+typedef struct rs_listener_s {
   uv_poll_t poll;
   rs_loop_t *loop;
   int server;                    /* 0 = listen, 1 + k = servers[k] */
@@ -123,64 +60,6 @@ typedef struct {
   bool open;                     /* poll initialised (closed on unlisten) */
   bool paused;                   /* poll stopped for an accept pause */
 } rs_listener_t;
-
-struct rs_loop_s {
-  uv_loop_t uv;
-  int index;                     /* 0 = main/admin loop, 1..N = workers */
-  rs_server_t *server;
-  const rs_config_t *cfg;        /* the current generation's (loop->gen->cfg) */
-  rs_handler_fn handler;
-  /* Asked when a request's headers are complete and a body follows: true
-   * = dispatch it now and stream the body to the handler (proxy routes);
-   * NULL or false = read the body whole first (limits.body). */
-  bool (*streams_body)(const rs_req_t *req);
-  rs_listener_t *lsn;            /* one per listener */
-  int nlsn;
-  uv_async_t wake;               /* main → loop: drain or force-close */
-  uv_timer_t tick;               /* once a second: Date, access-log flush */
-  uv_timer_t accept_timer;       /* ends an accept pause (RS_ACCEPT_PAUSE_MS) */
-  uv_check_t turn;               /* after each turn of the loop: heartbeat */
-  bool accept_paused;
-  uint64_t accept_refused;       /* failures since the last log line about them */
-  uint64_t accept_logged_ms;     /* when that line was written */
-  uint64_t accept_pauses;        /* pauses since accepting last worked */
-  /* Written by this loop after each turn (and by its tick), read by the
-   * admin /health and the Lua watchdog: relaxed, a stale value only delays
-   * a report by a turn. */
-  uint64_t heartbeat_ms __attribute__((aligned(RS_CACHELINE)));
-  uv_thread_t thread;
-
-  char date[RS_HTTP_DATE_LINE_MAX]; /* "Date: ...\r\n", updated each second */
-  size_t date_len;
-  char log_time[32];             /* "24/Nov/2026:01:02:03 +0000" for access lines */
-  time_t now_unix;               /* wall clock, refreshed by the tick (Age) */
-  uint64_t now_ms;               /* monotonic, refreshed by the tick and reads */
-  uint64_t req_seq;
-  rs_conn_t *conns;              /* every open connection (intrusive list) */
-  size_t nconns;
-  rs_req_t *free_reqs;           /* recycled request structs */
-  size_t nfree_reqs;
-  rs_buf_t access;               /* access-log lines not yet written */
-  bool listening;
-  bool draining;                 /* stop accepting, finish what is in flight */
-  int drain_seen;                /* last drain generation acted on */
-  bool closed;
-
-  rs_loop_gen_t *gen;            /* the current generation's share (NULL on loop 0) */
-  rs_loop_gen_t *gens;           /* every share this loop opened and not closed */
-  rs_pool_t *pool;               /* the render pool, NULL without a bundle (current) */
-  struct rs_cache_s *cache;      /* L2, shared; NULL when caching is off */
-  struct rs_l1_s *l1;            /* this loop's L1 */
-  struct rs_page_counters_s *page; /* this loop's cache counters (rs_page.h) */
-  struct rs_lhooks_s *lua;       /* this loop's Lua state, when a route has hooks (current) */
-  struct rs_upstreams_s *upstreams; /* upstream runtime (rs_upstream.h) (current): a
-                                    request or fetch keeps the one it started with */
-  bool start_failed;
-  rs_inbox_t inbox;              /* work handed to this loop by other threads */
-  size_t pending_jobs;           /* submitted, not yet back */
-
-  rs_loop_counters_t counters;
-};
 
 struct rs_server_s {
   rs_config_t *cfg;              /* the current generation's (main thread) */
@@ -216,11 +95,6 @@ struct rs_server_s {
   bool stopping;
   int exit_code;
 };
-
-/* A loop finishing its drain re-checks whether it may stop; call after
- * anything that may have been the last thing it waited for (a connection
- * closed, a render job back). Loop thread. */
-void rs_server_loop_maybe_done(rs_loop_t *loop);
 
 /* Bind the listeners (failures come back here, before any thread starts),
  * start the loop threads behind a barrier, then run the main loop until a

@@ -8,7 +8,7 @@
 
 #include "rs_config.h"
 #include "rs_log.h"
-#include "rs_server.h"
+#include "rs_loop.h"
 
 #include <errno.h>
 #include <stdio.h>

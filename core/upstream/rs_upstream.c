@@ -27,9 +27,10 @@
 #include "rs_upstream.h"
 
 #include "rs_config.h"
+#include "rs_http.h"
 #include "rs_log.h"
 #include "rs_metrics.h"
-#include "rs_server.h"
+#include "rs_loop.h"
 
 #include <errno.h>
 #include <llhttp.h>

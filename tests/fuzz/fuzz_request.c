@@ -115,15 +115,6 @@ static void fz_answer_deferred(void) {
 
 static void fz_noop_async(uv_async_t *a) { (void)a; }
 
-/* rs_server.c is not linked (it brings the whole process along): what
- * rs_conn.c asks of it is told that a draining loop may be done, and to
- * close a retired configuration (never: requests here carry none). */
-void rs_server_loop_maybe_done(rs_loop_t *loop) {
-  if (loop->draining && loop->nconns == 0) uv_async_send(&loop->wake);
-}
-
-void rs_loop_gen_last(rs_loop_gen_t *lg) { (void)lg; }
-
 static void fz_init(void) {
   signal(SIGPIPE, SIG_IGN);
   fz_debug = getenv("FUZZ_DEBUG") != NULL;

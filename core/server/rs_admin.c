@@ -1,5 +1,6 @@
-/* core/gateway/rs_admin.c — see rs_admin.h. */
+/* core/server/rs_admin.c — see rs_admin.h. */
 #include "rs_admin.h"
+#include "rs_server.h"
 
 #include "rs_cache.h"
 #include "rs_cidr.h"

@@ -1,4 +1,4 @@
-/* core/http/rs_http.c — see rs_http.h. */
+/* core/base/rs_http.c — see rs_http.h. */
 #include "rs_http.h"
 
 #include <arpa/inet.h>

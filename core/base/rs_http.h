@@ -1,10 +1,11 @@
-/* core/http/rs_http.h — HTTP vocabulary shared by the front end and the modules
+/* core/base/rs_http.h — HTTP vocabulary shared by the front end and the modules
  * that answer requests: status codes, reasons, the errors a request can
  * fail with, error pages and the Date header. */
 #ifndef RS_HTTP_H
 #define RS_HTTP_H
 
 #include "rs_common.h"
+#include "rs_loop.h"
 #include <time.h>
 
 /* Status codes we send, with their reason phrases (lwan's
@@ -79,6 +80,8 @@ typedef enum {
 #undef XX
   RS_REQ_E_MAX
 } rs_req_error_t;
+/* A loop counts them by value (core/base/rs_loop.h). */
+_Static_assert(RS_REQ_E_MAX <= RS_LOOP_REQ_ERRORS_MAX, "RS_LOOP_REQ_ERRORS_MAX too small");
 
 int rs_req_error_status(rs_req_error_t e);
 const char *rs_req_error_label(rs_req_error_t e);
@@ -98,6 +101,7 @@ bool rs_http_etag_match(const rs_str_t *inm, const char *etag, size_t etag_len);
 /* Format "Date: Tue, 24 Nov 2026 01:02:03 GMT\r\n" for t into buf (at least
  * RS_HTTP_DATE_LINE_MAX bytes). Returns the length. */
 #define RS_HTTP_DATE_LINE_MAX 48
+_Static_assert(RS_HTTP_DATE_LINE_MAX <= RS_LOOP_DATE_MAX, "a loop's Date line too small");
 size_t rs_http_date_line(char *buf, time_t t);
 
 /* ------------------------------------------------------------------ framing

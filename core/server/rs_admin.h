@@ -1,4 +1,4 @@
-/* core/gateway/rs_admin.h — the admin listener's handler (main thread): GET /health,
+/* core/server/rs_admin.h — the admin listener's handler (main thread): GET /health,
  * GET /metrics (Prometheus text), PURGE /path and POST /purge, behind
  * admin.allow (addresses) and admin.token (Bearer, for purges). */
 #ifndef RS_ADMIN_H

@@ -31,7 +31,7 @@
  *   for the request's hooks to share), and the methods
  *   req:set_header(name, value): a header line added to whatever answer
  *     the request gets (rendered page — hit or miss, never stored —,
- *     respond handler, error, exit); kept in req->hook_headers;
+ *     respond handler, error, exit); kept in req->add_headers;
  *   req:exit(status[, body[, headers]]): ends the request with that answer
  *     (the hook's coroutine stops there; the outcome is RS_LHOOK_EXIT with
  *     the answer in c->resp).

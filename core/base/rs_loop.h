@@ -94,6 +94,20 @@ static inline void rs_loop_gen_unref(rs_loop_gen_t *lg) {
   if (--lg->refs == 0 && lg->retired) lg->last(lg);
 }
 
+/* The indexes of a request's per-module state (rs_req_t.ctx, nginx's
+ * r->ctx[module.ctx_index]): one per module that attaches state to a
+ * request, each read through its module's accessor. */
+typedef enum {
+  RS_REQ_CTX_GEN,                /* rs_loop_gen_t *: the generation it was dispatched under */
+  RS_REQ_CTX_MAX
+} rs_req_ctx_t;
+
+/* The configuration generation share a request was dispatched under
+ * (core/gateway/rs_dispatch.c sets it, holds a reference and drops it when
+ * the request is freed): its routes, Lua state and render pool outlive the
+ * request, even across a reload. NULL before dispatch. */
+#define rs_req_gen(req) ((rs_loop_gen_t *)(req)->ctx[RS_REQ_CTX_GEN])
+
 struct rs_loop_s {
   uv_loop_t uv;
   int index;                     /* 0 = main/admin loop, 1..N = workers */

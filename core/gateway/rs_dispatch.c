@@ -25,12 +25,16 @@ bool rs_dispatch_streams_body(const rs_req_t *req) {
   return route != NULL && route->action == RS_ACTION_PROXY;
 }
 
+/* The request is freed: drop its generation (rs_dispatch). */
+static void rs__dispatch_free(rs_req_t *req) { rs_loop_gen_unref(rs_req_gen(req)); }
+
 void rs_dispatch(rs_req_t *req) {
   /* The request holds the loop's current generation until it is freed: its
    * route, Lua state and pool stay valid across a reload (rs_server.h). The
    * listener that accepted it picks the routes. */
   rs_loop_gen_t *lg = req->loop->gen;
-  req->gen = lg;
+  req->ctx[RS_REQ_CTX_GEN] = lg;
+  req->on_free = rs__dispatch_free;
   rs_loop_gen_ref(lg);
   size_t np = RS_ROUTE_MAX_PARAMS;
   const rs_route_t *route = rs_router_match(lg->routers[req->server], req->method_bit, req->host.p,

@@ -356,7 +356,7 @@ static rs__flight_t *rs__flight_new(rs_req_t *from, rs_req_t *req, const rs_rout
   rs_loop_t *loop = from->loop;
   rs__flight_t *fl = rs_xcalloc(1, sizeof(*fl));
   fl->loop = loop;
-  fl->cfg = from->gen ? from->gen->cfg : loop->cfg;
+  fl->cfg = rs_req_gen(from) ? rs_req_gen(from)->cfg : loop->cfg;
   fl->req = req;
   fl->key = rs_xstrndup(key, key_len);
   fl->key_len = key_len;
@@ -380,7 +380,7 @@ static int rs__flight_start(rs_req_t *from, rs_req_t *req, const rs_route_t *rou
     job->data = fl;
     job->after_render = rs__after_render;
     /* The pool of the request's generation: across a reload, the bundle it started with. */
-    if (rs_pool_submit_ex(from->gen ? from->gen->pool : loop->pool, job, req == NULL) == 0) {
+    if (rs_pool_submit_ex(rs_req_gen(from) ? rs_req_gen(from)->pool : loop->pool, job, req == NULL) == 0) {
       loop->pending_jobs++;
       return 0;
     }
@@ -622,7 +622,7 @@ static void rs__pflow_resumed(rs_lreq_t *lc, int rc) { rs__pflow_go(lc->ud, rc);
 /* The request's Lua, started on first use. */
 static void rs__pflow_lc(rs__pflow_t *fl) {
   if (fl->lc == NULL) {
-    fl->lc = rs_lreq_start(fl->req->gen->lua, fl->req, fl->route);  /* its generation's state */
+    fl->lc = rs_lreq_start(rs_req_gen(fl->req)->lua, fl->req, fl->route);  /* its generation's state */
     fl->lc->ud = fl;
   }
 }

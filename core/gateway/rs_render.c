@@ -248,7 +248,7 @@ void rs_render_uncached(rs_req_t *req, const char *extra, const char *props, siz
   job->data = req;
   job->_extra = extra;
   /* The pool of the request's generation: across a reload, the bundle it started with. */
-  if (rs_pool_submit(req->gen ? req->gen->pool : loop->pool, job) != 0) {
+  if (rs_pool_submit(rs_req_gen(req) ? rs_req_gen(req)->pool : loop->pool, job) != 0) {
     rs_log_warn("render queue full (%zu): 503 for %.*s", loop->cfg->render.queue,
                 (int)RS_MIN(req->url.len, 512), req->url.p);
     rs_render_job_free(job);

@@ -169,10 +169,11 @@ static void rs__req_release_resp(rs_req_t *r) {
 static void rs__req_free(rs_req_t *r) {
   rs_loop_t *loop = r->loop;
   rs__req_release_resp(r);
-  rs_buf_free(&r->hook_headers);
-  if (r->gen != NULL) {          /* after the response: its bytes may be the route's */
-    rs_loop_gen_unref(r->gen);
-    r->gen = NULL;
+  rs_buf_free(&r->add_headers);
+  if (r->on_free != NULL) {      /* after the response: its bytes may be the owner's */
+    void (*fn)(rs_req_t *) = r->on_free;
+    r->on_free = NULL;
+    fn(r);
   }
   if (r->_buf != r->_buf_inline) free(r->_buf);
   if (r->headers != r->_hdr_inline) free(r->headers);
@@ -690,7 +691,7 @@ void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
   const char *reason = rs_http_reason(status);
   size_t reason_len = strlen(reason);
   size_t need = 64 + reason_len + loop->date_len + 48 + resp->headers_len + resp->extra_len +
-                r->hook_headers.len + 2;
+                r->add_headers.len + 2;
   if (need > sizeof(r->_head_inline)) r->_head = rs_xmalloc(need);
   char *p = r->_head;
   p = rs__put(p, "HTTP/1.1 ", 9);
@@ -714,7 +715,7 @@ void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
   else if (r->http_minor == 0) p = rs__put(p, "Connection: keep-alive\r\n", 24);
   if (resp->headers_len) p = rs__put(p, resp->headers, resp->headers_len);
   if (resp->extra_len) p = rs__put(p, resp->extra, resp->extra_len);
-  if (r->hook_headers.len) p = rs__put(p, r->hook_headers.p, r->hook_headers.len);
+  if (r->add_headers.len) p = rs__put(p, r->add_headers.p, r->add_headers.len);
   p = rs__put(p, "\r\n", 2);
   r->_head_len = (size_t)(p - r->_head);
 

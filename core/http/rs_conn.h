@@ -68,10 +68,15 @@ struct rs_req_s {
   rs_loop_t *loop;
   int server;                    /* the listener that accepted it: 0 = listen,
                                     1 + k = the config's servers[k] */
-  /* The configuration generation it was dispatched under (rs_server.h):
-   * its routes, Lua state and render pool outlive the request, even across
-   * a reload. Set by the dispatcher, released when the request is freed. */
-  struct rs_loop_gen_s *gen;
+  /* Per-request state of the modules above this layer (nginx's r->ctx[]):
+   * each index of rs_req_ctx_t (core/base/rs_loop.h) belongs to one module,
+   * which sets and reads it; this layer never looks inside. Cleared for
+   * each request. */
+  void *ctx[RS_REQ_CTX_MAX];
+  /* Set by the request's owner (the dispatcher): called once, on the loop,
+   * when the request is freed, after its answer was written or dropped;
+   * releases what the owner attached to it. */
+  void (*on_free)(rs_req_t *req);
   void *data;                    /* the handler's */
   /* Set by a handler that answers later: called on the loop when the
    * client goes away first. The handler must still call rs_req_respond
@@ -89,9 +94,9 @@ struct rs_req_s {
   bool body_complete;            /* every body byte has arrived */
   int64_t body_length;
   void (*on_body)(rs_req_t *req, const char *p, size_t n);
-  /* Header lines ("Name: value\r\n") a Lua hook added with req:set_header:
-   * written into whatever answer the request gets; freed with it. */
-  rs_buf_t hook_headers;
+  /* Header lines ("Name: value\r\n") added to whatever answer the request
+   * gets (a Lua hook's req:set_header); freed with the request. */
+  rs_buf_t add_headers;
 
   /* private to rs_conn.c */
   rs_conn_t *_conn;              /* NULL once the client has gone */

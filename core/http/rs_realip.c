@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const rs_config_t *rs__cfg(const rs_req_t *req) {
-  return req->gen != NULL ? req->gen->cfg : req->loop->cfg;
+  return rs_req_gen(req) != NULL ? rs_req_gen(req)->cfg : req->loop->cfg;
 }
 
 /* The peer's address without its port ("1.2.3.4:5678", "::1:5678"). */
@@ -99,7 +99,7 @@ bool rs_realip_claim(const rs_req_t *req, const char *name, size_t len) {
   };
   for (size_t i = 0; i < RS_ARRAY_SIZE(claims); i++)
     if (rs_str_ieq(name, len, claims[i].p, claims[i].len)) return true;
-  const rs_config_t *cfg = req->gen != NULL || req->loop != NULL ? rs__cfg(req) : NULL;
+  const rs_config_t *cfg = rs_req_gen(req) != NULL || req->loop != NULL ? rs__cfg(req) : NULL;
   const char *h = cfg != NULL ? cfg->real_ip.header : NULL;
   return h != NULL && rs_str_ieq(name, len, h, strlen(h));
 }

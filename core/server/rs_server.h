@@ -13,8 +13,9 @@
  * and, on each loop, its Lua state (and per-loop upstream runtime) form one
  * generation. The main thread loads a new one and posts it to every loop;
  * each loop switches at its own pace. A request takes a reference on the
- * loop's generation when it is dispatched (req->gen) and drops it when it is
- * freed, so requests in flight finish on what they started with. A loop's
+ * loop's generation when it is dispatched (rs_req_gen(req)) and drops it
+ * when it is freed (its on_free), so requests in flight finish on what they
+ * started with. A loop's
  * share of a generation it no longer uses is closed on that loop when its
  * count reaches 0 (loop-local: no atomics on the request path); the main
  * thread frees the generation once every loop closed its share and its pool

@@ -99,6 +99,7 @@ static inline void rs_loop_gen_unref(rs_loop_gen_t *lg) {
  * request, each read through its module's accessor. */
 typedef enum {
   RS_REQ_CTX_GEN,                /* rs_loop_gen_t *: the generation it was dispatched under */
+  RS_REQ_CTX_ROUTE,              /* const rs_route_t *: its route, once matched (rs_dispatch.c) */
   RS_REQ_CTX_MAX
 } rs_req_ctx_t;
 
@@ -114,10 +115,11 @@ struct rs_loop_s {
   rs_server_t *server;
   const struct rs_config_s *cfg; /* the current generation's (loop->gen->cfg) */
   rs_handler_fn handler;
-  /* Asked when a request's headers are complete and a body follows: true
-   * = dispatch it now and stream the body to the handler (proxy routes);
-   * NULL or false = read the body whole first (limits.body). */
-  bool (*streams_body)(const rs_req_t *req);
+  /* Called when a request's headers are complete and a body follows (may
+   * be NULL): it sets req->stream_body to have the request dispatched now,
+   * its body streamed to the handler (proxy routes); otherwise the body is
+   * read whole first (limits.body), then the request dispatched. */
+  rs_handler_fn on_head;
   struct rs_listener_s *lsn;     /* one per listener (core/server/rs_server.h) */
   int nlsn;
   uv_async_t wake;               /* main → loop: drain or force-close */

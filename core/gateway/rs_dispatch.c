@@ -17,21 +17,16 @@ static void rs__respond_error(rs_req_t *req, int status) {
   rs_req_respond_static(req, status, rs__html, page.p, page.len);
 }
 
-bool rs_dispatch_streams_body(const rs_req_t *req) {
-  rs_loop_gen_t *lg = req->loop->gen;
-  if (lg == NULL) return false;
-  const rs_route_t *route = rs_router_match(lg->routers[req->server], req->method_bit, req->host.p,
-                                            req->host.len, req->path.p, req->path.len, NULL, NULL);
-  return route != NULL && route->action == RS_ACTION_PROXY;
-}
-
-/* The request is freed: drop its generation (rs_dispatch). */
+/* The request is freed: drop its generation (rs__route). */
 static void rs__dispatch_free(rs_req_t *req) { rs_loop_gen_unref(rs_req_gen(req)); }
 
-void rs_dispatch(rs_req_t *req) {
-  /* The request holds the loop's current generation until it is freed: its
-   * route, Lua state and pool stay valid across a reload (rs_server.h). The
-   * listener that accepted it picks the routes. */
+/* Match req's route, once (at its head when a body follows, else at
+ * dispatch): the request then holds the loop's current generation until it
+ * is freed, so its route, Lua state and pool stay valid across a reload
+ * (rs_server.h). The listener that accepted it picks the routes. Returns the
+ * route, NULL when none matched. */
+static const rs_route_t *rs__route(rs_req_t *req) {
+  if (rs_req_gen(req) != NULL) return req->ctx[RS_REQ_CTX_ROUTE];
   rs_loop_gen_t *lg = req->loop->gen;
   req->ctx[RS_REQ_CTX_GEN] = lg;
   req->on_free = rs__dispatch_free;
@@ -41,6 +36,18 @@ void rs_dispatch(rs_req_t *req) {
                                             req->host.len, req->path.p, req->path.len, req->_params, &np);
   req->params = req->_params;
   req->nparams = route != NULL ? np : 0;
+  req->ctx[RS_REQ_CTX_ROUTE] = (void *)route;
+  return route;
+}
+
+void rs_dispatch_head(rs_req_t *req) {
+  if (req->loop->gen == NULL) return;
+  const rs_route_t *route = rs__route(req);
+  req->stream_body = route != NULL && route->action == RS_ACTION_PROXY;
+}
+
+void rs_dispatch(rs_req_t *req) {
+  const rs_route_t *route = rs__route(req);
   if (route == NULL) {
     rs__respond_error(req, 404);
     return;

@@ -10,9 +10,10 @@
 /* rs_handler_fn for worker loops. Loop thread. */
 void rs_dispatch(rs_req_t *req);
 
-/* Does req (headers complete, a body to come) go to a route that takes its
- * body as it arrives (a proxy route)? rs_conn then dispatches it before
- * the body. Loop thread. */
-bool rs_dispatch_streams_body(const rs_req_t *req);
+/* The loop's on_head: req's headers are complete and a body is to come.
+ * Matches its route now (rs_dispatch then uses that match) and sets
+ * req->stream_body when the route takes the body as it arrives (a proxy
+ * route): rs_conn then dispatches it before the body. Loop thread. */
+void rs_dispatch_head(rs_req_t *req);
 
 #endif

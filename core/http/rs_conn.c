@@ -1326,9 +1326,10 @@ static void rs__conn_parse(rs_conn_t *c, const char *data, size_t len) {
         rs_http_scan_chunked(&c->scan);
         c->scanning = true;
       }
-      if (c->in_body && c->parsing != NULL && c->loop->streams_body != NULL &&
-          c->loop->streams_body(c->parsing))
-        rs__dispatch_early(c, c->parsing);
+      if (c->in_body && c->parsing != NULL && c->loop->on_head != NULL) {
+        c->loop->on_head(c->parsing);
+        if (c->parsing->stream_body) rs__dispatch_early(c, c->parsing);
+      }
       if (c->closed) return;
       llhttp_resume(&c->parser);
       continue;

@@ -85,7 +85,11 @@ struct rs_req_s {
   /* Set by a streaming handler (rs_req_stream_write returned false): called
    * on the loop when the bytes queued for the client fell low again. */
   void (*on_drain)(rs_req_t *req);
-  /* A streamed request body (proxy routes, see rs_dispatch_streams_body):
+  /* Set by the loop's on_head (the dispatcher: a proxy route) when the
+   * headers are complete and a body follows: dispatch the request now and
+   * stream its body, as below. */
+  bool stream_body;
+  /* A streamed request body (proxy routes, stream_body above):
    * the request is dispatched when its headers are complete, with body
    * NULL; the bytes then come to on_body as they arrive (n == 0, p == NULL:
    * the end), as long as on_body is set. body_length is the Content-Length,

@@ -675,7 +675,7 @@ int rs_server_run(rs_config_t *cfg) {
     /* Each loop on its own cache lines: its counters are written hot. */
     if (posix_memalign((void **)&srv.loops[i], RS_CACHELINE, sizeof(rs_loop_t)) != 0) abort();
     rc = rs__loop_init(srv.loops[i], &srv, i + 1, &fds[i * nl], nl, rs_dispatch, rs__on_wake, srv.loops[i]);
-    srv.loops[i]->streams_body = rs_dispatch_streams_body;
+    srv.loops[i]->on_head = rs_dispatch_head;
     if (rc != 0) {
       rs_log_error("loop %d: %s", i + 1, uv_strerror(rc));
       abort();

@@ -500,16 +500,16 @@ static int rs__proxy_flight_start(rs_req_t *from, rs_req_t *req, const rs_route_
   /* What a shared page may depend on: no cookie, no credentials, identity. */
   rs_fetch_header_t hs[8];
   size_t n = 0;
-  char rid[24];
   const char *host = route->proxy.host_mode == RS_PROXY_HOST_LITERAL ? route->proxy.host
                      : route->proxy.host_mode == RS_PROXY_HOST_UPSTREAM ? route->proxy.upstream : NULL;
   if (host != NULL) hs[n++] = (rs_fetch_header_t){ RS_STR("Host"), { host, strlen(host) } };
   else if (from->host.len) hs[n++] = (rs_fetch_header_t){ RS_STR("Host"), from->host };
-  /* X-Forwarded-* from the proxy action's one builder ("Name: value\r\n"
-   * lines, split back into pairs that point into fwd). */
+  /* X-Forwarded-* and X-Request-Id from the proxy action's builders
+   * ("Name: value\r\n" lines, split back into pairs that point into fwd). */
   rs_buf_t fwd = { 0 };
   rs_proxy_forwarded(from, &fwd, true);
-  for (const char *l = fwd.p, *end = fwd.p + fwd.len; l != NULL && l < end && n < 5;) {
+  rs_proxy_request_id(from, &fwd);
+  for (const char *l = fwd.p, *end = fwd.p + fwd.len; l != NULL && l < end && n < 6;) {
     const char *eol = memchr(l, '\r', (size_t)(end - l));
     const char *colon = memchr(l, ':', (size_t)(end - l));
     if (eol == NULL || colon == NULL || colon > eol) break;
@@ -518,8 +518,6 @@ static int rs__proxy_flight_start(rs_req_t *from, rs_req_t *req, const rs_route_
     hs[n++] = (rs_fetch_header_t){ { l, (size_t)(colon - l) }, { v, (size_t)(eol - v) } };
     l = eol + 2;
   }
-  snprintf(rid, sizeof(rid), "%016llx", (unsigned long long)from->id);
-  hs[n++] = (rs_fetch_header_t){ RS_STR("X-Request-Id"), { rid, strlen(rid) } };
   const rs_str_t *v = rs_req_header(from, "accept");
   if (v != NULL) hs[n++] = (rs_fetch_header_t){ RS_STR("Accept"), *v };
   v = rs_req_header(from, "user-agent");

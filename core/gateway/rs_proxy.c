@@ -132,6 +132,14 @@ void rs_proxy_forwarded(rs_req_t *req, rs_buf_t *b, bool shared) {
   if (v != NULL) rs_buf_header(b, "X-Forwarded-Host", 16, v->p, v->len);
 }
 
+void rs_proxy_request_id(const rs_req_t *req, rs_buf_t *b) {
+  const rs_str_t *rid = rs_req_header(req, "x-request-id");
+  if (rid != NULL && rs__request_id_ok(rid))
+    rs_buf_header(b, "X-Request-Id", 12, rid->p, rid->len);
+  else
+    rs_buf_printf(b, "X-Request-Id: %016llx\r\n", (unsigned long long)req->id);
+}
+
 /* The request line and headers for the upstream. */
 static char *rs__build_head(rs_req_t *req, const rs_route_t *route, size_t *len) {
   rs_buf_t b = { 0 };
@@ -158,7 +166,6 @@ static char *rs__build_head(rs_req_t *req, const rs_route_t *route, size_t *len)
   /* The Connection header's values, to drop the headers they name. */
   rs_str_t conn[8];
   size_t nconn = 0;
-  const rs_str_t *rid = NULL;
   for (size_t i = 0; i < req->nheaders; i++) {
     const rs_header_t *h = &req->headers[i];
     if (rs_str_ieq(h->name.p, h->name.len, "connection", 10) && nconn < RS_ARRAY_SIZE(conn))
@@ -174,17 +181,11 @@ static char *rs__build_head(rs_req_t *req, const rs_route_t *route, size_t *len)
     /* Forwarding claims (X-Forwarded-*, X-Real-IP, Forwarded, real_ip's
      * header): written below from what the gateway knows or trusts. */
     if (rs_realip_claim(req, n->p, n->len)) continue;
-    if (rs_str_ieq(n->p, n->len, "x-request-id", 12)) {
-      if (rid == NULL) rid = &h->value;
-      continue;
-    }
+    if (rs_str_ieq(n->p, n->len, "x-request-id", 12)) continue;   /* rs_proxy_request_id */
     rs_buf_header(&b, n->p, n->len, h->value.p, h->value.len);
   }
   rs_proxy_forwarded(req, &b, false);
-  if (rid != NULL && rs__request_id_ok(rid))
-    rs_buf_header(&b, "X-Request-Id", 12, rid->p, rid->len);
-  else
-    rs_buf_printf(&b, "X-Request-Id: %016llx\r\n", (unsigned long long)req->id);
+  rs_proxy_request_id(req, &b);
   if (req->body_streamed) {
     if (req->body_length >= 0) rs_buf_printf(&b, "Content-Length: %lld\r\n", (long long)req->body_length);
     else rs_buf_append(&b, "Transfer-Encoding: chunked\r\n", 28);

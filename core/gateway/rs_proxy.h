@@ -55,4 +55,10 @@ void rs_proxy_target(rs_buf_t *b, const rs_req_t *req, const rs_route_t *route);
  * stored under a key without them): never a proxy's -Proto or -Host. */
 void rs_proxy_forwarded(rs_req_t *req, rs_buf_t *b, bool shared);
 
+/* Append req's X-Request-Id line for an upstream: its first incoming one
+ * when that is 1..128 of [A-Za-z0-9._:-], else the request's id as 16 hex
+ * digits (as the logs write it). Both proxy paths use it (the cached one:
+ * the leader's). Loop thread. */
+void rs_proxy_request_id(const rs_req_t *req, rs_buf_t *b);
+
 #endif

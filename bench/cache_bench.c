@@ -4,18 +4,18 @@
  *
  * Build and run (from the repository root; not part of the CMake build):
  *
- *   cc -O2 -DNDEBUG -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Icore -o build/cache_bench \
- *      bench/cache_bench.c core/rs_cache.c core/rs_entry.c core/rs_common.c \
+ *   cc -O2 -DNDEBUG -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Icore/base -Icore/cache -o build/cache_bench \
+ *      bench/cache_bench.c core/cache/rs_cache.c core/cache/rs_entry.c core/base/rs_common.c \
  *      $(pkg-config --cflags --libs libuv libxxhash zlib libbrotlienc) -lpthread -lm
  *   build/cache_bench [RUNS=5] [SECONDS_PER_RUN=0.3] [SECTIONS=hit,l1,l2,build]
  *
  * Hit ratios do not depend on the machine's load; the timings do: run
  * those on a quiet machine (2 threads want 2 idle cores).
  *
- * It includes core/rs_l1.c (not linked) to pin L1's use counters for the
+ * It includes core/cache/rs_l1.c (not linked) to pin L1's use counters for the
  * map-hit measurement: otherwise the keys being measured would earn hot
  * slots and the number would mix both paths. */
-#include "../core/rs_l1.c"
+#include "../core/cache/rs_l1.c"
 
 #include "rs_cache.h"
 

@@ -12,7 +12,7 @@
  *   build/release/render_one [--seconds 5] [--warmup 1] [--json] [--semi-space-mb N] BUNDLE URL...
  *   build/release/render_one --startup N BUNDLE URL...   (engine create from the code cache, N times)
  *
- * The request object is built the way core/rs_render.c builds it: url as
+ * The request object is built the way core/gateway/rs_render.c builds it: url as
  * given, path = the part before '?', query split on '&' and '=' and
  * percent-decoded with '+' as a space (a repeated name becomes an array in
  * the shim), the same three headers render-bench.js sends. */

@@ -125,7 +125,7 @@ void rs_lcache_policy_check(lua_State *L, int opts, const char *fn, rs_lcache_po
   }
   if (rs_lutil_field(L, opts, "headers")) {
     /* the request headers the pages depend on: they join the key and are
-     * all a cached render sees beside Host (core/rs_key.h) */
+     * all a cached render sees beside Host (core/cache/rs_key.h) */
     int t = lua_gettop(L);
     size_t bypass_headers = p->_n[RS__HEADER];   /* rs__names counts into the kind's slot */
     rs__names(L, t, fn, "headers", RS__HEADER, p);

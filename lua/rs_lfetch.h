@@ -13,7 +13,7 @@
  *   ssr.sleep(seconds)
  *
  * Each yields the request's coroutine (lua/rs_lhooks.h) to the loop and is
- * resumed by the completions (core/rs_upstream.h, a uv timer). Called
+ * resumed by the completions (core/upstream/rs_upstream.h, a uv timer). Called
  * outside a request hook (e.g. while the config file loads) they raise a
  * clear error. Loop thread. */
 #ifndef RS_LFETCH_H

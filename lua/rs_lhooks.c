@@ -332,7 +332,7 @@ static bool rs__push_field(lua_State *L, int t, rs_lreq_t *c, const char *k, siz
     lua_pushstring(L, id);
   } else if (RS__IS("client")) {
     /* The client's address (no port), behind trusted proxies
-     * (core/rs_realip.h); nil in a page view: it is outside the key. */
+     * (core/http/rs_realip.h); nil in a page view: it is outside the key. */
     if (c->page_view) {
       lua_pushnil(L);
     } else {
@@ -1012,7 +1012,7 @@ static int rs__set_header(lua_State *L) {
     return luaL_error(L, "req:set_header: '%s' is the server's header", n);
   if (strpbrk(v, "\r\n") != NULL || memchr(v, '\0', vl) != NULL)
     return luaL_error(L, "req:set_header: the value of '%s' holds CR, LF or NUL", n);
-  rs_buf_t *b = &c->_req->hook_headers;
+  rs_buf_t *b = &c->_req->add_headers;
   rs_buf_append(b, n, nl);
   rs_buf_append(b, ": ", 2);
   rs_buf_append(b, v, vl);
@@ -1050,7 +1050,7 @@ static void rs__respond_done(rs_lreq_t *c, int rc) {
 }
 
 void rs_lhooks_respond_request(rs_req_t *req, const rs_route_t *route) {
-  rs_lreq_t *c = rs_lreq_start(req->gen->lua, req, route);  /* the state of its generation */
+  rs_lreq_t *c = rs_lreq_start(rs_req_gen(req)->lua, req, route);  /* the state of its generation */
   int rc = rs_lreq_run(c, RS_HOOK_RESPOND, rs__respond_done);
   if (rc != RS_LHOOK_YIELD) rs__respond_done(c, rc);
 }

@@ -27,11 +27,11 @@
  *   req.method, req.host, req.path, req.url, req.query (decoded; a repeated
  *   name gives a list), req.params, req.headers (lower-case names),
  *   req.cookie (parsed), req.client (the client's address, no port, behind
- *   trusted proxies: core/rs_realip.h), req.id, req.ctx (a table
+ *   trusted proxies: core/http/rs_realip.h), req.id, req.ctx (a table
  *   for the request's hooks to share), and the methods
  *   req:set_header(name, value): a header line added to whatever answer
  *     the request gets (rendered page — hit or miss, never stored —,
- *     respond handler, error, exit); kept in req->hook_headers;
+ *     respond handler, error, exit); kept in req->add_headers;
  *   req:exit(status[, body[, headers]]): ends the request with that answer
  *     (the hook's coroutine stops there; the outcome is RS_LHOOK_EXIT with
  *     the answer in c->resp).
@@ -42,6 +42,7 @@
 
 #include <lua.h>
 
+#include "rs_config.h"
 #include "rs_conn.h"
 #include "rs_router.h"
 
@@ -105,7 +106,7 @@ rs_lreq_t *rs_lreq_start(rs_lhooks_t *h, rs_req_t *req, const rs_route_t *route)
 int rs_lreq_run(rs_lreq_t *c, rs_hook_t hook, rs_lreq_done_fn done);
 
 /* From now on the request object shows the hooks what the bundle of a
- * page that will be stored sees (core/rs_render.h): req.headers and
+ * page that will be stored sees (core/gateway/rs_render.h): req.headers and
  * req.cookie hold only Host and the route's named headers (forwarding
  * claims only from a trusted proxy), req.client is nil. For the props hook
  * of a render whose page is shared: its result feeds that page, so it may

@@ -34,9 +34,9 @@ def _build(ctx):
                         check=True, capture_output=True, text=True).stdout.split()
     cache_bench = os.path.join(tmp, "cache_bench")
     subprocess.run(["cc", "-O2", "-DNDEBUG", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter",
-                    "-I" + os.path.join(root, "core"), "-o", cache_bench,
-                    os.path.join(root, "bench/cache_bench.c"), os.path.join(root, "core/rs_cache.c"),
-                    os.path.join(root, "core/rs_entry.c"), os.path.join(root, "core/rs_common.c")] +
+                    "-I" + os.path.join(root, "core/base"), "-I" + os.path.join(root, "core/cache"), "-o", cache_bench,
+                    os.path.join(root, "bench/cache_bench.c"), os.path.join(root, "core/cache/rs_cache.c"),
+                    os.path.join(root, "core/cache/rs_entry.c"), os.path.join(root, "core/base/rs_common.c")] +
                    pc + ["-lpthread", "-lm"], check=True)
     return render_one, cache_bench
 

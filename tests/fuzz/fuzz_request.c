@@ -3,7 +3,7 @@
  * refusal path (rs__conn_fail and its error page), pipelining with pause and
  * resume, ordered responses, 100-continue, lingering, EOF and timeouts.
  *
- * It includes core/rs_conn.c (unit-test style, STYLE.md "Tests") and drives
+ * It includes core/http/rs_conn.c (unit-test style, STYLE.md "Tests") and drives
  * a real rs_conn_t on a real libuv loop; the socket is one end of an
  * AF_UNIX socketpair opened with uv_tcp_open, so uv_write, uv_try_write,
  * uv_shutdown and reads all take their real paths while the fuzzer writes
@@ -27,7 +27,7 @@
  * connection list is empty once the connection has closed, and every request
  * a handler gets has a canonical path and a normalised Host
  * (fz_check_head). */
-#include "../../core/rs_conn.c"
+#include "../../core/http/rs_conn.c"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -114,15 +114,6 @@ static void fz_answer_deferred(void) {
 }
 
 static void fz_noop_async(uv_async_t *a) { (void)a; }
-
-/* rs_server.c is not linked (it brings the whole process along): what
- * rs_conn.c asks of it is told that a draining loop may be done, and to
- * close a retired configuration (never: requests here carry none). */
-void rs_server_loop_maybe_done(rs_loop_t *loop) {
-  if (loop->draining && loop->nconns == 0) uv_async_send(&loop->wake);
-}
-
-void rs_loop_gen_last(rs_loop_gen_t *lg) { (void)lg; }
 
 static void fz_init(void) {
   signal(SIGPIPE, SIG_IGN);

@@ -129,7 +129,7 @@ def test_uncached_renders_keep_their_headers():
             h = seen(r)
             eq(h.get("x-evil"), "evil-ok", target)
             eq(h.get("accept-language"), "fr", target)
-            # the validated Host: lower-case, its port kept (core/rs_http.h)
+            # the validated Host: lower-case, its port kept (core/base/rs_http.h)
             eq(h.get("host"), "example.com:8080", target + ": host as validated")
             # a forwarding claim from an untrusted peer reaches no render
             assert "x-forwarded-host" not in h, (target, h)

@@ -539,7 +539,7 @@ def test_forwarded_and_hop_headers():
                      "Proxy-Connection: keep-alive\r\nX-Forwarded-Proto: https\r\nX-Custom: 1\r\n")
             r = srv.request(raw_get("/api/echo", host="www.example.com:8080", extra=extra))
             doc = echo(r)
-            # no real_ip.from: the client's claims are not believed (core/rs_realip.h)
+            # no real_ip.from: the client's claims are not believed (core/http/rs_realip.h)
             eq(hdr(doc, "X-Forwarded-For"), "127.0.0.1", "XFF")
             eq(hdr(doc, "X-Forwarded-Proto"), "http", "XFP")
             eq(hdr(doc, "X-Forwarded-Host"), "www.example.com:8080", "XFH")

@@ -92,5 +92,37 @@ def test_cached_proxy_coalesces_misses():
         assert b.hits["/delay"] == 1, b.hits
 
 
+def test_both_proxy_paths_forward_alike():
+    """The same request through a streamed proxy route (/raw/) and a cached
+    one (/api/, a miss fetched for the cache): the upstream sees the same
+    X-Forwarded-For / -Proto / -Host (an untrusted client's claims dropped)
+    and X-Request-Id (a valid incoming one kept, else the request's id as 16
+    hex digits)."""
+    import re
+    claims = {"X-Forwarded-For": "1.2.3.4", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example",
+              "Host": "www.example.com:8080"}
+    names = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host")
+    with Backend() as b, make_server(b) as srv:
+        for n, (rid, want) in enumerate((("abc-123", "abc-123"), ("bad id", None))):
+            seen = {}
+            for prefix in ("/raw/", "/api/"):
+                r = srv.get("%sechoheaders?case=%d" % (prefix, n), headers=dict(claims, **{"X-Request-Id": rid}))
+                assert r.status == 200, (prefix, r, srv.log())
+                if prefix == "/api/":
+                    assert r.header("x-cache") == "MISS", r
+                seen[prefix] = json.loads(r.body)
+            raw, cached = seen["/raw/"], seen["/api/"]
+            assert raw["x-forwarded-for"] == "127.0.0.1", raw
+            assert raw["x-forwarded-proto"] == "http" and raw["x-forwarded-host"] == "www.example.com:8080", raw
+            for k in names:
+                assert raw.get(k) == cached.get(k), (k, raw, cached)
+            for doc in (raw, cached):
+                if want is not None:
+                    assert doc["x-request-id"] == want, doc
+                else:
+                    assert re.fullmatch(r"[0-9a-f]{16}", doc["x-request-id"]), doc
+
+
 if __name__ == "__main__":
-    main([test_cached_proxy_hits_and_head, test_ssr_proxy_with_ttl_and_default_grace, test_cached_proxy_policy_and_bypass, test_cached_proxy_coalesces_misses])
+    main([test_cached_proxy_hits_and_head, test_ssr_proxy_with_ttl_and_default_grace, test_cached_proxy_policy_and_bypass, test_cached_proxy_coalesces_misses,
+          test_both_proxy_paths_forward_alike])

@@ -1,4 +1,4 @@
-"""The render pool end to end (core/rs_pool.c, core/rs_render.c): the bundle
+"""The render pool end to end (core/render/rs_pool.c, core/gateway/rs_render.c): the bundle
 contract (string, object, Promise results; the request object), render errors
 (500, generic page, stack only in the log; render.debug), the watchdog (504),
 the heap limit (503, isolate replaced), a broken bundle at start and under

@@ -1,4 +1,4 @@
-/* tests/unit/test_cidr.c — addresses and CIDR blocks (core/rs_cidr.h):
+/* tests/unit/test_cidr.c — addresses and CIDR blocks (core/base/rs_cidr.h):
  * what parses, what is refused and why, and matching at every boundary. */
 #include "rs_cidr.h"
 #include "tap.h"

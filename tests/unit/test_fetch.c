@@ -1,4 +1,4 @@
-/* tests/unit/test_fetch.c — the buffered fetch contract (core/rs_upstream.h)
+/* tests/unit/test_fetch.c — the buffered fetch contract (core/upstream/rs_upstream.h)
  * over real sockets: a small blocking backend on a thread of this test, a
  * libuv loop with an upstream runtime, and each outcome: success by
  * upstream name, by URL (numeric and resolved), refused, timeout, too large,

@@ -1,9 +1,9 @@
-/* tests/unit/test_http.c — the HTTP grammar checks of core/rs_http.c, from
+/* tests/unit/test_http.c — the HTTP grammar checks of core/base/rs_http.c, from
  * the inside: the Host validator/normaliser, the path normaliser, the
  * percent-encoder, and the framing scan (golden traces: bytes in, the
  * verdict and where it stopped out, whole and fed byte by byte). Over
  * sockets: tests/integration/test_hostile_http.py. */
-#include "../../core/rs_http.c"
+#include "../../core/base/rs_http.c"
 
 #include "tap.h"
 

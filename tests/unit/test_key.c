@@ -1,8 +1,8 @@
-/* tests/unit/test_key.c — the page cache key (core/rs_key.h): its exact
+/* tests/unit/test_key.c — the page cache key (core/cache/rs_key.h): its exact
  * form, fields that never run together (host into path, path into query,
  * a hook's string into a default key or another host's), stable query
  * order for repeated names, any number of parameters, named header fields;
- * and the purge selectors over that form (core/rs_policy.h). */
+ * and the purge selectors over that form (core/gateway/rs_policy.h). */
 #include "rs_cache.h"
 #include "rs_key.h"
 #include "rs_policy.h"

@@ -2,7 +2,7 @@
  * the request path to file segments (every escape attempt), Range, HTTP
  * dates, If-None-Match, Content-Type, and the openat walk refusing
  * symlinks. Over sockets: tests/integration/test_static.py. */
-#include "../../core/rs_static.c"
+#include "../../core/gateway/rs_static.c"
 
 #include <limits.h>
 #include <sys/stat.h>

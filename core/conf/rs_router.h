@@ -1,0 +1,211 @@
+/* core/conf/rs_router.h — the route table, matched in C on every request.
+ *
+ * The foundation knows one action, RESPOND (a fixed status, headers and
+ * body). The routing issue adds render, proxy, static, redirect and Lua
+ * hooks by extending rs_route_t and rs_router_match, not by replacing them.
+ *
+ * Built on the main thread while the config loads, then read-only: loop
+ * threads match against it without locks. */
+#ifndef RS_ROUTER_H
+#define RS_ROUTER_H
+
+#include "rs_common.h"
+
+/* Method bits; a route matches any method in its mask. */
+#define RS_METHOD_MAP(XX) \
+  XX(GET, 0)              \
+  XX(HEAD, 1)             \
+  XX(POST, 2)             \
+  XX(PUT, 3)              \
+  XX(DELETE, 4)           \
+  XX(PATCH, 5)            \
+  XX(OPTIONS, 6)          \
+  XX(PURGE, 7)
+
+enum {
+#define XX(name, bit) RS_M_##name = 1u << (bit),
+  RS_METHOD_MAP(XX)
+#undef XX
+  RS_M_ANY = 0xffu
+};
+
+/* Bit for a method name (case-sensitive, as HTTP methods are); 0 if unknown. */
+unsigned rs_method_bit(const char *name, size_t len);
+
+typedef enum {
+  RS_ACTION_RESPOND = 1,         /* a fixed answer */
+  RS_ACTION_RENDER,              /* the bundle renders it (core/gateway/rs_render.h) */
+  RS_ACTION_STATIC,              /* files under a root (core/gateway/rs_static.h) */
+  RS_ACTION_REDIRECT,            /* Location: to (core/gateway/rs_dispatch.c) */
+  RS_ACTION_PROXY,               /* to an upstream (core/gateway/rs_proxy.h) */
+} rs_action_t;
+
+/* proxy.host: which Host header the upstream gets. */
+enum { RS_PROXY_HOST_KEEP = 0, RS_PROXY_HOST_UPSTREAM, RS_PROXY_HOST_LITERAL };
+
+typedef struct rs_route_s {
+  unsigned methods;              /* RS_M_* mask; a GET route also answers HEAD */
+  char *host;                    /* NULL = any host (owned) */
+  char *path;                    /* exact, with ":param" segments, and/or a prefix
+                                    ending in '*' (owned) */
+  int priority;                  /* higher first among equally specific routes */
+  rs_action_t action;
+  char *where;                   /* "file:line" of the declaration, for logs (owned) */
+  char *server;                  /* the listener it belongs to: a name from ssr.config's
+                                    servers, NULL = the main one (listen) (owned) */
+
+  struct {                       /* Lua hooks the route declared (lua/rs_lhooks.h);
+                                    a route with none never enters Lua */
+    bool handler;                /* respond = function(req) */
+    bool key, bypass, props;
+  } hooks;
+
+  struct {                       /* RS_ACTION_RENDER */
+    bool cache;                  /* through the page cache (default true) */
+    int64_t ttl_ms;              /* -1: the bundle's ttl, else cache.ttl */
+    int64_t grace_ms;            /* -1: cache.grace */
+  } render;
+
+  struct {                       /* the cache policy of a route that caches
+                                    (core/gateway/rs_policy.h; filled by lua/rs_lcache.c).
+                                    All zero = the defaults. Its ttl and grace are
+                                    render.ttl_ms / grace_ms above. */
+    bool cookie;                 /* requests with Cookie may be looked up and stored */
+    bool authorization;          /* the same for Authorization */
+    const char *const *bypass_cookie;  /* NULL-ended names; the request skips the */
+    const char *const *bypass_header;  /* cache when one is present and non-empty; */
+    const char *const *bypass_query;   /* NULL = none. Header names lower-case */
+    const char *const *headers;  /* NULL-ended lower-case names the pages depend on:
+                                    they join the key (core/cache/rs_key.h) and are the
+                                    only headers beside Host a cached render sees;
+                                    NULL = none */
+    const char *const *tags;     /* added to every page the route stores */
+    size_t ntags;
+    uint64_t statuses[10];       /* bit s: status s may be stored; all zero =
+                                    200, 301, 302, 404 */
+    char *_mem;                  /* owns the lists and their strings */
+  } cache;
+
+  struct {                       /* RS_ACTION_REDIRECT */
+    char *to;                    /* the target (owned) */
+    int status;                  /* 301, 302, 303, 307 or 308 */
+    bool keep_query;             /* append the request's ?query */
+  } redirect;
+
+  struct {                       /* RS_ACTION_PROXY (core/gateway/rs_proxy.h) */
+    char *upstream;              /* the upstream's name in ssr.config (owned) */
+    char *path;                  /* replaces what the route's prefix matched;
+                                    NULL = the path as sent (owned) */
+    int host_mode;               /* RS_PROXY_HOST_* */
+    char *host;                  /* the literal Host, for _LITERAL (owned) */
+  } proxy;
+
+  struct {                       /* RS_ACTION_STATIC */
+    char *root;                  /* the folder, as resolved at load (owned) */
+    char *index;                 /* file for a path ending in '/'; NULL = none (owned) */
+    int64_t max_age;             /* Cache-Control: public, max-age=N; -1 = none */
+    bool etag;                   /* send ETag, honour If-None-Match */
+  } files;
+
+  struct {                       /* RS_ACTION_RESPOND */
+    int status;
+    char *headers;               /* pre-rendered "Name: value\r\n"... (owned);
+                                    the Lua loader never leaves it NULL: "" */
+    size_t headers_len;
+    char *body;                  /* (owned); "" (not NULL) when none, as above */
+    size_t body_len;
+  } respond;
+
+  /* private */
+  size_t _prefix_len;            /* path length without the '*', for prefixes */
+  bool _is_prefix;
+  unsigned _order;               /* declaration order */
+  size_t _host_len;              /* strlen(host); host is stored lower-case */
+} rs_route_t;
+
+typedef struct rs_router_s rs_router_t;
+
+rs_router_t *rs_router_create(void);
+void rs_router_destroy(rs_router_t *r);
+
+/* A router that indexes routes owned by another router (one listener's
+ * share of the config's routes, rs_config.h): rs_router_add on it keeps
+ * route->_order as the owner set it and never frees the route;
+ * rs_router_destroy frees only the index. Main thread. */
+rs_router_t *rs_router_create_view(void);
+
+/* Take ownership of route (heap-allocated by the caller with its strings).
+ * Returns 0, or -EINVAL with *why set (a static string) when the path is not
+ * absolute or the '*' is not last; the route is then freed. Also rejected:
+ * spaces, control characters, '?' or '#' in the path; a ':' anywhere but at
+ * the start of a segment; a ":param" whose name is empty, is not letters,
+ * digits or '_' up to the next '/', repeats another's in the same path, or
+ * comes after the '*'; more than RS_ROUTE_MAX_PARAMS params; an empty host,
+ * a host with a ":port", a '*' in a host other than a leading "*.". Sets the
+ * private fields (_order = the number of routes added before it) and
+ * lower-cases host. Main thread, before the loop threads start. */
+int rs_router_add(rs_router_t *r, rs_route_t *route, const char **why);
+
+/* Free a route that was never added. */
+void rs_route_free(rs_route_t *route);
+
+/* A ":name" segment captured by rs_router_match. name is a slice of the
+ * route's path (not NUL-terminated), valid as long as the router; value is
+ * a slice of the request's path, as sent (not percent-decoded), valid as long
+ * as that path. */
+typedef struct {
+  rs_str_t name, value;
+} rs_route_param_t;
+
+/* The most ":params" a route may have: an array this long is never short. */
+#define RS_ROUTE_MAX_PARAMS 16
+
+/* The best route for a request, or NULL. Loop threads call it concurrently;
+ * it reads only and allocates nothing.
+ *
+ * host is the request's Host (NULL/0 = none: only routes without a host
+ * match), compared case-insensitively without its ":port" or a trailing dot.
+ * The host is chosen first, then the path, as nginx picks a server and then
+ * a location: routes whose host is the request's are tried first; then
+ * routes with a wildcard host "*.suffix", longest suffix first ("*.a.com"
+ * matches "x.a.com" and "x.y.a.com", not "a.com"); then routes without a
+ * host. A host class whose routes fit neither path nor method gives way to
+ * the next one.
+ *
+ * Within a host class, most specific path first:
+ *   1. an exact path;
+ *   2. a path with ":params" (each matches one non-empty segment, without
+ *      '/'; the path may end in '*' too, e.g. "/files/:bucket/" then '*'):
+ *      between two of them, the first segment where they differ decides: a
+ *      static segment beats a ":param", which beats a segment ending in '*'
+ *      (a longer text before the '*' first) — so "/product/new" beats
+ *      "/product/:id", and "/a/:x/:y" beats "/a/:x/" then '*';
+ *   3. a prefix (a path ending in '*', no params), longer before shorter.
+ * Among routes of the same path and host: higher priority, then
+ * declaration order. A route whose method does not fit is skipped. HEAD is
+ * answered by a GET route unless a route of the same path lists HEAD itself.
+ *
+ * params/nparams: *nparams is the capacity of params on entry, the number
+ * of ":params" stored on return (0 for a route without any, or on NULL); at
+ * most *nparams are stored, in path order. nparams may be NULL (params are
+ * then not wanted, and params is not read). */
+const rs_route_t *rs_router_match(const rs_router_t *r, unsigned method_bit,
+                                  const char *host, size_t host_len,
+                                  const char *path, size_t path_len,
+                                  rs_route_param_t *params, size_t *nparams);
+
+size_t rs_router_count(const rs_router_t *r);
+
+/* Routes that an earlier equal route (same host, listener and path up to
+ * the names of its :params, at a priority at least as high) leaves nothing
+ * or less than it lists: one line a route, "file:line: route GET /blog/:id
+ * can never match: file:line (GET /blog/:slug) takes those requests first",
+ * appended to out. Returns how many. Main thread, for -t and the load's
+ * warnings. */
+size_t rs_router_shadowed(const rs_router_t *r, rs_buf_t *out);
+
+/* The i-th route in declaration order, or NULL past the end (for -t output,
+ * the admin listener and tests). Owned by the router. */
+const rs_route_t *rs_router_get(const rs_router_t *r, size_t i);
+
+#endif

@@ -1,0 +1,19 @@
+/* core/gateway/rs_dispatch.h — from a parsed request to the action that answers
+ * it: match the route table, run the route's action. The handler of every
+ * worker loop. The routing issue adds actions here (render, proxy, static,
+ * redirect, Lua hooks). */
+#ifndef RS_DISPATCH_H
+#define RS_DISPATCH_H
+
+#include "rs_conn.h"
+
+/* rs_handler_fn for worker loops. Loop thread. */
+void rs_dispatch(rs_req_t *req);
+
+/* The loop's on_head: req's headers are complete and a body is to come.
+ * Matches its route now (rs_dispatch then uses that match) and sets
+ * req->stream_body when the route takes the body as it arrives (a proxy
+ * route): rs_conn then dispatches it before the body. Loop thread. */
+void rs_dispatch_head(rs_req_t *req);
+
+#endif

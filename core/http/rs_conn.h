@@ -1,0 +1,204 @@
+/* core/http/rs_conn.h — HTTP/1.1 connections on a loop: llhttp parsing, limits,
+ * timeouts, pipelining, keep-alive and ordered responses.
+ *
+ * A connection belongs to the loop that accepted it; every function here is
+ * called on that loop's thread only. A request lives from its first byte
+ * until its response has been written (or the connection died); handlers
+ * may answer it later (from a completion), in any order: responses still
+ * leave in request order. */
+#ifndef RS_CONN_H
+#define RS_CONN_H
+
+#include "rs_common.h"
+#include "rs_http.h"
+#include "rs_loop.h"
+#include "rs_router.h"
+
+typedef struct {
+  rs_str_t name;
+  rs_str_t value;
+} rs_header_t;
+
+/* What a handler answers with. Nothing is copied: headers and body must stay
+ * valid until release(release_ud) is called, once, when the bytes have been
+ * written or dropped (a dead client). */
+typedef struct {
+  int status;
+  const char *headers;           /* "Name: value\r\n"..., may be NULL */
+  size_t headers_len;
+  const char *extra;             /* more header lines, copied at once (short: */
+  size_t extra_len;              /* Age, X-Cache, Content-Encoding...) */
+  const char *body;
+  size_t body_len;
+  /* A file body, for files too large to hold (core/gateway/rs_static.c): after body,
+   * file_len bytes of file_fd from file_off go out with sendfile(2), when
+   * the socket can take them. Content-Length counts body_len + file_len.
+   * Used only when file_len > 0; never sent for HEAD or a 304 (file_fd may
+   * then be -1). The fd stays the handler's: close it in release. */
+  int file_fd;
+  int64_t file_off;
+  size_t file_len;
+  void (*release)(void *ud);
+  void *release_ud;
+} rs_resp_t;
+
+#define RS_REQ_INLINE_BUF 2048
+#define RS_REQ_INLINE_HDRS 24
+
+struct rs_req_s {
+  /* The request, valid until the response is written. */
+  rs_str_t method;               /* static string */
+  unsigned method_bit;           /* RS_M_* (0 for a method the router lacks) */
+  rs_str_t url;                  /* request-target as sent */
+  rs_str_t path;                 /* url up to '?' */
+  rs_str_t query;                /* after '?', without it */
+  rs_str_t host;                 /* Host header (empty if none) */
+  rs_header_t *headers;
+  size_t nheaders;
+  const rs_route_param_t *params; /* the route's :params (name, value), set by
+                                    the dispatcher; raw slices of path */
+  size_t nparams;
+  const char *body;
+  size_t body_len;
+  uint8_t http_major, http_minor;
+  bool keep_alive;               /* the client allows reuse after this one */
+  bool head;                     /* HEAD: headers only */
+  uint64_t id;                   /* unique in the process: loop << 40 | seq */
+  uint64_t start_ms;
+  rs_loop_t *loop;
+  int server;                    /* the listener that accepted it: 0 = listen,
+                                    1 + k = the config's servers[k] */
+  /* Per-request state of the modules above this layer (nginx's r->ctx[]):
+   * each index of rs_req_ctx_t (core/base/rs_loop.h) belongs to one module,
+   * which sets and reads it; this layer never looks inside. Cleared for
+   * each request. */
+  void *ctx[RS_REQ_CTX_MAX];
+  /* Set by the request's owner (the dispatcher): called once, on the loop,
+   * when the request is freed, after its answer was written or dropped;
+   * releases what the owner attached to it. */
+  void (*on_free)(rs_req_t *req);
+  void *data;                    /* the handler's */
+  /* Set by a handler that answers later: called on the loop when the
+   * client goes away first. The handler must still call rs_req_respond
+   * (which then only releases). */
+  void (*on_abort)(rs_req_t *req);
+  /* Set by a streaming handler (rs_req_stream_write returned false): called
+   * on the loop when the bytes queued for the client fell low again. */
+  void (*on_drain)(rs_req_t *req);
+  /* Set by the loop's on_head (the dispatcher: a proxy route) when the
+   * headers are complete and a body follows: dispatch the request now and
+   * stream its body, as below. */
+  bool stream_body;
+  /* A streamed request body (proxy routes, stream_body above):
+   * the request is dispatched when its headers are complete, with body
+   * NULL; the bytes then come to on_body as they arrive (n == 0, p == NULL:
+   * the end), as long as on_body is set. body_length is the Content-Length,
+   * or -1 for a chunked body. */
+  bool body_streamed;
+  bool body_complete;            /* every body byte has arrived */
+  int64_t body_length;
+  void (*on_body)(rs_req_t *req, const char *p, size_t n);
+  /* Header lines ("Name: value\r\n") added to whatever answer the request
+   * gets (a Lua hook's req:set_header); freed with the request. */
+  rs_buf_t add_headers;
+
+  /* private to rs_conn.c */
+  rs_conn_t *_conn;              /* NULL once the client has gone */
+  rs_req_t *_next;
+  int _state;
+  rs_req_error_t _error;
+  int _status;
+  size_t _bytes_out;
+  rs_resp_t _resp;
+  uv_buf_t _iov[2];
+  char *_head;                   /* status line + headers (inline or heap) */
+  size_t _head_len;
+  char *_buf;                    /* url + header bytes, then body */
+  size_t _len, _cap;
+  char *_body;                   /* body bytes (heap), when any */
+  size_t _body_cap;
+  size_t _hcap;
+  size_t _hdr_bytes;
+  bool _expect_continue;
+  uint8_t _stream;               /* rs_req_stream_start's framing; 0 = not streamed */
+  bool _stream_ended, _stream_term, _stream_drain;
+  int64_t _stream_len;
+  struct rs__chunk_s *_chunks, *_chunks_tail;  /* written once the head has left */
+  size_t _chunks_bytes;
+  struct rs__chunk_s *_chunks_inhead;  /* went out in the head's uv_write */
+  char _head_inline[512];
+  char _buf_inline[RS_REQ_INLINE_BUF];
+  rs_header_t _hdr_inline[RS_REQ_INLINE_HDRS];
+  rs_route_param_t _params[RS_ROUTE_MAX_PARAMS];  /* not cleared per request */
+};
+
+/* Answer req. Call once per request, on its loop. When the client has gone
+ * the response is dropped and release is called at once. */
+void rs_req_respond(rs_req_t *req, const rs_resp_t *resp);
+
+/* A short answer with a body in static storage (error pages, "ok"). */
+void rs_req_respond_static(rs_req_t *req, int status, const char *headers,
+                           const char *body, size_t body_len);
+
+/* Streaming answers (the proxy): the head now, the body as it comes.
+ *
+ * rs_req_stream_start sends status and headers ("Name: value\r\n"...,
+ * copied; no Content-Length, Transfer-Encoding or Connection among them).
+ * content_length >= 0 is sent as Content-Length and the body must be that
+ * long; -1 sends the body chunked to HTTP/1.1 clients, and to 1.0 clients
+ * until the connection closes. HEAD, 1xx, 204 and 304 answers send no body
+ * whatever is written. Returns 0, or -ECONNRESET when the client has gone
+ * (then write is a no-op and end only frees). Call once, instead of
+ * rs_req_respond.
+ *
+ * rs_req_stream_write copies n bytes for the client. Returns false when
+ * the bytes queued and not yet taken by the client passed a high mark
+ * (256 KB): stop producing until req->on_drain runs. Writing after the
+ * client left drops the bytes (on_abort has run or will).
+ *
+ * rs_req_stream_end: complete = true ends the body (the chunked end, then
+ * the next answer of the connection); false means the body is incomplete:
+ * the connection closes. The request belongs to rs_conn again after it: the
+ * handler must not touch it. Loop thread, all three. */
+int rs_req_stream_start(rs_req_t *req, int status, const char *headers, size_t headers_len,
+                        int64_t content_length);
+/* rs_req_stream_start then rs_req_stream_write(body, n) (n may be 0), the
+ * head and those first bytes in one write (a small answer whose body came
+ * with its head leaves in one syscall). Returns as rs_req_stream_start; the
+ * high mark is not checked (the bytes are already read). */
+int rs_req_stream_start_body(rs_req_t *req, int status, const char *headers, size_t headers_len,
+                             int64_t content_length, const char *body, size_t n);
+bool rs_req_stream_write(rs_req_t *req, const char *p, size_t n);
+void rs_req_stream_end(rs_req_t *req, bool complete);
+
+/* Stop (true) or resume (false) reading a streamed request body from the
+ * client: the proxy's backpressure. The body timeout does not run while
+ * paused. Loop thread. */
+void rs_req_body_pause(rs_req_t *req, bool paused);
+
+/* The client's "ip:port" ("-" once it has gone). Loop thread. */
+const char *rs_req_peer(rs_req_t *req);
+
+/* The value of the first header called name (lower-case literal), or NULL. */
+const rs_str_t *rs_req_header(const rs_req_t *req, const char *lname);
+
+/* Set up what every connection shares (llhttp settings). Main thread,
+ * once, before loops start. */
+void rs_conn_global_init(void);
+
+/* Take fd, a connection just accepted (non-blocking) on one of loop's
+ * listeners, which it now owns (closed on failure too); server: which
+ * listener (0 = listen, 1 + k = servers[k]), given to each of its requests. */
+void rs_conn_accept(rs_loop_t *loop, int fd, int server);
+
+/* Drain: close idle connections, let busy ones finish and close. With
+ * force, close every connection now. */
+void rs_conn_drain_all(rs_loop_t *loop, bool force);
+
+/* Free the loop's recycled requests. */
+void rs_conn_loop_dispose(rs_loop_t *loop);
+
+/* Flush buffered access-log lines. */
+void rs_conn_flush_access_log(rs_loop_t *loop);
+
+#endif

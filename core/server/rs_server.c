@@ -1,0 +1,755 @@
+/* core/server/rs_server.c — see rs_server.h.
+ *
+ * Start-up: every listening socket is created and bound here on the main
+ * thread, so that "address in use" is an error at start, not a dead
+ * thread. Each loop thread then opens its own socket in its own loop, pins
+ * itself, and waits at a barrier with the main thread; only after the
+ * barrier does anyone accept (h2o's run_loop, nginx's workers).
+ *
+ * Reload: SIGHUP → rs_reload (core/server/rs_reload.h): a new generation of
+ * config, routes, render pool and per-loop Lua states, taken by each loop
+ * through its inbox; requests in flight keep theirs.
+ *
+ * Signals: SIGHUP reloads, SIGUSR1 reopens the log files; every other
+ * signal that would end the process by default is ignored (nginx never dies
+ * of a stray SIGUSR2 or SIGALRM), except the faults (SEGV, BUS, FPE, ILL,
+ * ABRT, TRAP, SYS) and what cannot be caught.
+ *
+ * Shutdown: SIGTERM/SIGINT/SIGQUIT bump drain_gen and wake every loop; each loop
+ * closes its listener and its idle connections, lets the busy ones finish
+ * (answers go out with Connection: close), and ends when it has none left.
+ * A timer on the main loop bumps force_gen at the deadline. A second signal
+ * forces at once. */
+#define _GNU_SOURCE 1 /* accept4 */
+#include "rs_server.h"
+
+#include "rs_admin.h"
+#include "rs_conn.h"
+#include "rs_dispatch.h"
+#include "rs_lcache.h"
+#include "rs_lhooks.h"
+#include "rs_log.h"
+#include "rs_metrics.h"
+#include "rs_page.h"
+#include "rs_reload.h"
+#include "rs_topo.h"
+#include "rs_upstream.h"
+#include "rs_v8.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int rs_server_listen_socket(const rs_addr_t *addr, int backlog, bool reuseport, int *port_out) {
+  struct sockaddr_storage ss;
+  socklen_t slen;
+  memset(&ss, 0, sizeof(ss));
+  int family = strchr(addr->host, ':') ? AF_INET6 : AF_INET;
+  if (family == AF_INET6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((uint16_t)addr->port);
+    if (inet_pton(AF_INET6, addr->host, &a->sin6_addr) != 1) return -EINVAL;
+    slen = sizeof(*a);
+  } else {
+    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)addr->port);
+    if (inet_pton(AF_INET, addr->host, &a->sin_addr) != 1) return -EINVAL;
+    slen = sizeof(*a);
+  }
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  /* Debian's libuv 1.44 has no UV_TCP_REUSEPORT: set it on the raw fd
+   * before bind, then hand the fd to uv_tcp_open on the owning loop. */
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+      (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
+      (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)) {
+    int e = -errno;
+    close(fd);
+    return e;
+  }
+  if (bind(fd, (struct sockaddr *)&ss, slen) != 0 || listen(fd, backlog) != 0) {
+    int e = -errno;
+    close(fd);
+    return e;
+  }
+  if (port_out != NULL) {
+    slen = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &slen);
+    *port_out = ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                         : ((struct sockaddr_in *)&ss)->sin_port);
+  }
+  return fd;
+}
+
+/* ------------------------------------------------------------------ loops */
+
+static void rs__update_time(rs_loop_t *loop) {
+  time_t t = time(NULL);
+  loop->now_unix = t;
+  loop->date_len = rs_http_date_line(loop->date, t);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(loop->log_time, sizeof(loop->log_time), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+}
+
+/* After each turn of the loop (an idle one turns once a second, for the
+ * tick): the proof that it is not stuck, for /health. */
+static void rs__heartbeat(uv_check_t *c) {
+  rs_loop_t *loop = c->data;
+  __atomic_store_n(&loop->heartbeat_ms, rs_now_ms(), __ATOMIC_RELAXED);
+}
+
+static void rs__on_tick(uv_timer_t *t) {
+  rs_loop_t *loop = t->data;
+  rs__update_time(loop);
+  rs_conn_flush_access_log(loop);
+  if (loop->gens != NULL && loop->gens->_next != NULL) rs_loop_gens_sweep(loop);
+}
+
+#define RS__XSTR(x) #x
+#define RS__STR(x) RS__XSTR(x)
+#define RS__PAUSE_TEXT RS__STR(RS_ACCEPT_PAUSE_MS) " ms"
+
+static rs_accept_error_t rs__accept_reason(int err) {
+  switch (err) {
+    case EMFILE: return RS_ACCEPT_E_EMFILE;
+    case ENFILE: return RS_ACCEPT_E_ENFILE;
+    case ENOBUFS: case ENOMEM: return RS_ACCEPT_E_NOMEM;
+    default: return RS_ACCEPT_E_OTHER;
+  }
+}
+
+static void rs__on_listen_ready(uv_poll_t *p, int status, int events);
+
+/* The end of an accept pause: poll the listeners again. The connections
+ * that arrived meanwhile waited in the backlog. Loop thread. */
+static void rs__accept_resume(uv_timer_t *t) {
+  rs_loop_t *loop = t->data;
+  loop->accept_paused = false;
+  if (loop->draining) return;
+  for (int k = 0; k < loop->nlsn; k++) {
+    rs_listener_t *l = &loop->lsn[k];
+    if (!l->open || !l->paused) continue;
+    l->paused = false;
+    uv_poll_start(&l->poll, UV_READABLE, rs__on_listen_ready);
+  }
+}
+
+/* accept(2) failed with err on l. Out of descriptors or kernel memory,
+ * retrying at once only spins (the socket stays readable): stop polling
+ * every listener of this loop for RS_ACCEPT_PAUSE_MS, as nginx does, while
+ * its open connections are served and close, which is what frees
+ * descriptors; the clients that arrive meanwhile wait in the backlog. One
+ * log line per RS_ACCEPT_LOG_MS at most, with the count since the last. */
+static void rs__accept_failed(rs_listener_t *l, int err, bool always_pause) {
+  rs_loop_t *loop = l->loop;
+  rs_accept_error_t why = rs__accept_reason(err);
+  RS_COUNTER_ADD(loop->counters.accept_errors[why], 1);
+  loop->accept_refused++;
+  uint64_t now = rs_now_ms();
+  bool pause = always_pause || why != RS_ACCEPT_E_OTHER;
+  if (loop->accept_logged_ms == 0 || now - loop->accept_logged_ms >= RS_ACCEPT_LOG_MS) {
+    struct rlimit rl = { 0, 0 };
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rs_log_warn("loop %d: accept: %s (open files limit %llu, %zu connections on this loop): %llu "
+                "failure%s since the last report%s", loop->index, strerror(err),
+                (unsigned long long)rl.rlim_cur, loop->nconns, (unsigned long long)loop->accept_refused,
+                loop->accept_refused == 1 ? "" : "s",
+                pause ? "; not accepting for " RS__PAUSE_TEXT : "");
+    loop->accept_logged_ms = now;
+    loop->accept_refused = 0;
+  }
+  if (!pause) return;
+  loop->accept_pauses++;
+  for (int k = 0; k < loop->nlsn; k++) {   /* they draw on the same descriptors */
+    rs_listener_t *o = &loop->lsn[k];
+    if (!o->open || o->paused) continue;
+    o->paused = true;
+    uv_poll_stop(&o->poll);
+  }
+  if (!loop->accept_paused) {
+    loop->accept_paused = true;
+    uv_timer_start(&loop->accept_timer, rs__accept_resume, RS_ACCEPT_PAUSE_MS, 0);
+  }
+}
+
+/* The listening socket is readable: accept what waits, a bounded batch per
+ * turn so one busy listener cannot starve the loop's connections. */
+static void rs__on_listen_ready(uv_poll_t *p, int status, int events) {
+  (void)events;
+  rs_listener_t *l = p->data;
+  rs_loop_t *loop = l->loop;
+  if (loop->draining || l->paused) return;
+  if (status < 0) {              /* the poll itself failed: never spin on it */
+    rs__accept_failed(l, -status, true);
+    return;
+  }
+  for (int n = 0; n < 128; n++) {
+    int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) rs__accept_failed(l, errno, false);
+      return;
+    }
+    if (loop->accept_pauses > 0) {
+      rs_log_info("loop %d: accepting again after %llu pause%s", loop->index,
+                  (unsigned long long)loop->accept_pauses, loop->accept_pauses == 1 ? "" : "s");
+      loop->accept_pauses = 0;
+      loop->accept_logged_ms = 0;
+    }
+    rs_conn_accept(loop, fd, l->server);
+  }
+}
+
+static void rs__loop_close_walk(uv_handle_t *h, void *arg) {
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void rs__loop_unlisten(rs_loop_t *loop) {
+  for (int k = 0; k < loop->nlsn; k++) {
+    rs_listener_t *l = &loop->lsn[k];
+    if (l->open) {
+      uv_close((uv_handle_t *)&l->poll, NULL);
+      l->open = false;
+    }
+    l->paused = false;
+    if (l->fd >= 0) close(l->fd);    /* the poll handle never owned it */
+    l->fd = -1;
+  }
+  uv_timer_stop(&loop->accept_timer);
+  loop->accept_paused = false;
+}
+
+/* Called on the loop when woken, and when its last connection closed. */
+static void rs__loop_check(rs_loop_t *loop) {
+  rs_server_t *srv = loop->server;
+  /* acquire: pairs with the main thread's release store, so the loop sees
+   * the config state the main thread had when it decided to stop. */
+  int drain = __atomic_load_n(&srv->drain_gen, __ATOMIC_ACQUIRE);
+  int force = __atomic_load_n(&srv->force_gen, __ATOMIC_ACQUIRE);
+  if (drain > 0 && !loop->draining) {
+    loop->draining = true;
+    rs__loop_unlisten(loop);
+    rs_conn_drain_all(loop, false);
+  }
+  if (force > 0) rs_conn_drain_all(loop, true);
+  if (loop->draining && loop->nconns == 0 && loop->pending_jobs == 0 && !loop->closed) {
+    /* Under wake_lock: once `closed` is seen, the main thread never sends
+     * to this loop's async handle again (it is about to be closed). */
+    uv_mutex_lock(&srv->wake_lock);
+    __atomic_store_n(&loop->closed, true, __ATOMIC_RELEASE);
+    uv_mutex_unlock(&srv->wake_lock);
+    rs_conn_flush_access_log(loop);
+    if (loop->index > 0) {
+      uv_walk(&loop->uv, rs__loop_close_walk, NULL);
+      uv_async_send(&srv->loop_done);
+    } else {
+      uv_close((uv_handle_t *)&loop->wake, NULL);
+      uv_close((uv_handle_t *)&loop->tick, NULL);
+      uv_close((uv_handle_t *)&loop->accept_timer, NULL);
+      uv_close((uv_handle_t *)&loop->turn, NULL);
+    }
+  }
+}
+
+static void rs__on_wake(uv_async_t *a) { rs__loop_check(a->data); }
+
+/* fds: one per listener (-1 = none), taken over by the loop. */
+static int rs__loop_init(rs_loop_t *loop, rs_server_t *srv, int index, const int *fds, int nfds,
+                         rs_handler_fn handler, uv_async_cb wake_cb, void *wake_data) {
+  memset(loop, 0, sizeof(*loop));
+  loop->index = index;
+  loop->server = srv;
+  loop->cfg = srv->cfg;
+  loop->handler = handler;
+  loop->nlsn = nfds;
+  loop->lsn = rs_xcalloc((size_t)RS_MAX(nfds, 1), sizeof(rs_listener_t));
+  for (int k = 0; k < nfds; k++) {
+    loop->lsn[k].loop = loop;
+    loop->lsn[k].server = k;
+    loop->lsn[k].fd = fds[k];
+  }
+  int rc = uv_loop_init(&loop->uv);
+  if (rc != 0) return rc;
+  uv_async_init(&loop->uv, &loop->wake, wake_cb);
+  loop->wake.data = wake_data;
+  uv_timer_init(&loop->uv, &loop->tick);
+  loop->tick.data = loop;
+  uv_timer_init(&loop->uv, &loop->accept_timer);
+  loop->accept_timer.data = loop;
+  uv_unref((uv_handle_t *)&loop->accept_timer);
+  uv_check_init(&loop->uv, &loop->turn);
+  loop->turn.data = loop;
+  uv_unref((uv_handle_t *)&loop->turn);
+  loop->cache = srv->cache;
+  if (index > 0) rs_inbox_init(&loop->inbox, &loop->uv);
+  if (index > 0 && loop->cache != NULL) rs_page_loop_init(loop);
+  rs__update_time(loop);
+  return 0;
+}
+
+static void rs__free_handle(uv_handle_t *h) { free(h); }
+
+static int rs__loop_listen(rs_loop_t *loop) {
+  /* libuv opens a reserve descriptor with a loop's first stream (for its
+   * EMFILE trick, which our own accept loop never uses): have it now, so
+   * the process's descriptor count is steady from the start. */
+  uv_tcp_t *first = rs_xmalloc(sizeof(*first));
+  uv_tcp_init(&loop->uv, first);
+  uv_close((uv_handle_t *)first, rs__free_handle);
+  for (int k = 0; k < loop->nlsn; k++) {
+    rs_listener_t *l = &loop->lsn[k];
+    if (l->fd < 0) continue;
+    int rc = uv_poll_init_socket(&loop->uv, &l->poll, l->fd);
+    if (rc != 0) return rc;
+    l->poll.data = l;
+    l->open = true;
+    rc = uv_poll_start(&l->poll, UV_READABLE, rs__on_listen_ready);
+    if (rc != 0) return rc;
+  }
+  loop->listening = true;
+  /* The Date line changes once a second; the tick keeps it (and the access
+   * log's clock) fresh without a time() call per request. Unref'd: it
+   * does not keep the loop alive. */
+  uv_timer_start(&loop->tick, rs__on_tick, 1000, 1000);
+  uv_unref((uv_handle_t *)&loop->tick);
+  rs__heartbeat(&loop->turn);
+  uv_check_start(&loop->turn, rs__heartbeat);
+  return 0;
+}
+
+static void rs__loop_thread(void *arg) {
+  rs_loop_t *loop = arg;
+  rs_server_t *srv = loop->server;
+  rs_log_set_thread(loop->index);
+  rs_lcache_thread_init(loop->cache);      /* ssr.purge's cache on this thread */
+  char err[1024];
+  if (rs_loop_gen_open(loop->gen, err, sizeof(err)) != 0) {
+    rs_log_error("loop %d: Lua: %s", loop->index, err);
+    loop->start_failed = true;
+  } else {
+    __atomic_store_n(&loop->gen->state, RS_LOOP_GEN_ACTIVE, __ATOMIC_RELEASE);
+    rs_loop_gen_use(loop, loop->gen);
+    if (loop->lua != NULL) rs_log_info("loop %d: Lua hooks ready", loop->index);
+  }
+  char where[96] = "unpinned (pin = false)";
+  if (loop->cfg->pin) rs_topo_pin_self(loop->index - 1, where, sizeof(where));
+  int rc = rs__loop_listen(loop);
+  if (rc != 0) {
+    rs_log_error("loop %d: listen: %s", loop->index, uv_strerror(rc));
+  } else {
+    for (int k = 0; k < srv->nlisteners; k++)
+      rs_log_info("loop %d: listening on %s:%d%s%s, %s", loop->index, srv->lsn_addrs[k].host,
+                  srv->lsn_addrs[k].port, k ? " for server " : "", k ? srv->lsn_names[k] : "", where);
+  }
+  uv_barrier_wait(&srv->barrier);
+  uv_run(&loop->uv, UV_RUN_DEFAULT);
+  rs_conn_loop_dispose(loop);
+  /* Handles close in the run above; a last pass collects their callbacks. */
+  uv_run(&loop->uv, UV_RUN_NOWAIT);
+  rs_page_loop_dispose(loop);
+  /* Every request is gone: close every share this loop still holds. */
+  while (loop->gens != NULL) rs_loop_gen_close(loop->gens);
+  loop->lua = NULL;
+  loop->upstreams = NULL;
+  rs_inbox_dispose(&loop->inbox);
+  if (uv_loop_close(&loop->uv) != 0) rs_log_warn("loop %d: handles left open at exit", loop->index);
+}
+
+/* ------------------------------------------------------------------ metrics */
+
+static void rs__collect(rs_buf_t *out, void *ud) {
+  rs_server_t *srv = ud;
+  rs_loop_counters_t sum;
+  memset(&sum, 0, sizeof(sum));
+  for (int i = 0; i < srv->nloops; i++) {
+    const rs_loop_counters_t *c = &srv->loops[i]->counters;
+    for (int k = 0; k < 6; k++) sum.requests[k] += RS_COUNTER_GET(c->requests[k]);
+    sum.conns_opened += RS_COUNTER_GET(c->conns_opened);
+    sum.conns_closed += RS_COUNTER_GET(c->conns_closed);
+    sum.bytes_in += RS_COUNTER_GET(c->bytes_in);
+    sum.bytes_out += RS_COUNTER_GET(c->bytes_out);
+    for (int k = 0; k < RS_REQ_E_MAX; k++) sum.req_errors[k] += RS_COUNTER_GET(c->req_errors[k]);
+    for (int k = 0; k < RS_ACCEPT_E_MAX; k++) sum.accept_errors[k] += RS_COUNTER_GET(c->accept_errors[k]);
+  }
+  rs_metrics_family(out, "rustyssr_info", "gauge", "Build information.");
+  rs_buf_printf(out, "rustyssr_info{version=\"%s\",v8=\"%s\"} 1\n", RS_VERSION, rs_v8_version());
+  rs_metrics_family(out, "rustyssr_workers", "gauge", "Loop threads serving requests.");
+  rs_buf_printf(out, "rustyssr_workers %d\n", srv->nloops);
+  rs_metrics_family(out, "rustyssr_requests_total", "counter", "Requests answered, by status class.");
+  for (int k = 1; k <= 5; k++)
+    rs_buf_printf(out, "rustyssr_requests_total{class=\"%dxx\"} %llu\n", k,
+                  (unsigned long long)sum.requests[k]);
+  rs_metrics_family(out, "rustyssr_connections_open", "gauge", "Client connections open now.");
+  rs_buf_printf(out, "rustyssr_connections_open %llu\n",
+                (unsigned long long)(sum.conns_opened - RS_MIN(sum.conns_closed, sum.conns_opened)));
+  rs_metrics_family(out, "rustyssr_connections_total", "counter", "Client connections accepted.");
+  rs_buf_printf(out, "rustyssr_connections_total %llu\n", (unsigned long long)sum.conns_opened);
+  rs_metrics_family(out, "rustyssr_received_bytes_total", "counter", "Bytes read from clients.");
+  rs_buf_printf(out, "rustyssr_received_bytes_total %llu\n", (unsigned long long)sum.bytes_in);
+  rs_metrics_family(out, "rustyssr_sent_bytes_total", "counter", "Bytes written to clients.");
+  rs_buf_printf(out, "rustyssr_sent_bytes_total %llu\n", (unsigned long long)sum.bytes_out);
+  rs_metrics_family(out, "rustyssr_request_errors_total", "counter",
+                    "Requests refused before a handler, by kind.");
+  for (int k = 1; k < RS_REQ_E_MAX; k++)
+    rs_buf_printf(out, "rustyssr_request_errors_total{kind=\"%s\",status=\"%d\"} %llu\n",
+                  rs_req_error_label((rs_req_error_t)k), rs_req_error_status((rs_req_error_t)k),
+                  (unsigned long long)sum.req_errors[k]);
+  static const char *const reasons[] = {
+#define RS__X(e, s) s,
+    RS_ACCEPT_ERRORS(RS__X)
+#undef RS__X
+  };
+  rs_metrics_family(out, "rustyssr_accept_errors_total", "counter",
+                    "accept(2) failures on the client listeners, by reason (emfile, enfile and nomem "
+                    "pause accepting on the loop).");
+  for (int k = 0; k < RS_ACCEPT_E_MAX; k++)
+    rs_buf_printf(out, "rustyssr_accept_errors_total{reason=\"%s\"} %llu\n", reasons[k],
+                  (unsigned long long)sum.accept_errors[k]);
+  rs_metrics_family(out, "rustyssr_reloads_total", "counter", "Configuration reloads (SIGHUP), by result.");
+  rs_buf_printf(out, "rustyssr_reloads_total{result=\"ok\"} %llu\n", (unsigned long long)srv->reloads_ok);
+  rs_buf_printf(out, "rustyssr_reloads_total{result=\"failed\"} %llu\n",
+                (unsigned long long)srv->reloads_failed);
+  rs_metrics_family(out, "rustyssr_config_generations", "gauge",
+                    "Configurations alive: the current one, plus those that requests in flight still use.");
+  rs_buf_printf(out, "rustyssr_config_generations %d\n", rs_reload_gen_count(srv));
+}
+
+static void rs__collect_render(rs_buf_t *out, void *ud) {
+  rs_server_t *srv = ud;
+  if (srv->gen != NULL && rs_gen_pool(srv->gen) != NULL) rs_pool_collect(out, rs_gen_pool(srv->gen));
+}
+
+/* ------------------------------------------------------------------ main loop */
+
+static void rs__wake_all(rs_server_t *srv) {
+  uv_mutex_lock(&srv->wake_lock);
+  for (int i = 0; i < srv->nloops; i++)
+    if (!__atomic_load_n(&srv->loops[i]->closed, __ATOMIC_ACQUIRE)) uv_async_send(&srv->loops[i]->wake);
+  uv_mutex_unlock(&srv->wake_lock);
+  if (!srv->admin.closed) uv_async_send(&srv->admin.wake);
+}
+
+/* RS_SHUTDOWN_MARGIN_MS after the drain deadline the loops should have
+ * closed everything; one that has not is stuck (a hook in a compiled Lua
+ * loop, which nothing can interrupt): the deadline is the operator's, so
+ * the process ends anyway. */
+static void rs__on_hard_deadline(uv_timer_t *t) {
+  rs_server_t *srv = t->data;
+  for (int i = 0; i < srv->nloops; i++) {
+    if (__atomic_load_n(&srv->loops[i]->closed, __ATOMIC_ACQUIRE)) continue;
+    uint64_t hb = __atomic_load_n(&srv->loops[i]->heartbeat_ms, __ATOMIC_RELAXED);
+    rs_log_error("shutdown: loop %d still running %d ms after the deadline (last turn %llu ms ago): "
+                 "exiting without it", i + 1, RS_SHUTDOWN_MARGIN_MS,
+                 (unsigned long long)(rs_now_ms() - RS_MIN(hb, rs_now_ms())));
+  }
+  rs_log_error("exit (forced)");
+  _exit(1);
+}
+
+static void rs__on_deadline(uv_timer_t *t) {
+  rs_server_t *srv = t->data;
+  rs_log_warn("shutdown: deadline of %llu ms passed, closing the connections left",
+              (unsigned long long)srv->cfg->timeouts.shutdown);
+  __atomic_store_n(&srv->force_gen, 1, __ATOMIC_RELEASE);
+  rs_lhooks_interrupt_all();
+  rs_reload_abort_pools(srv);
+  rs__wake_all(srv);
+  uv_timer_start(&srv->hard_deadline, rs__on_hard_deadline, RS_SHUTDOWN_MARGIN_MS, 0);
+  uv_unref((uv_handle_t *)&srv->hard_deadline);
+}
+
+static void rs__on_sweep(uv_timer_t *t) {
+  rs_server_t *srv = t->data;
+  rs_cache_sweep(srv->cache, rs_now_ms());
+}
+
+static void rs__collect_cache(rs_buf_t *out, void *ud) {
+  rs_server_t *srv = ud;
+  rs_page_collect(out, srv->loops, srv->nloops, srv->cache);
+}
+
+static void rs__maybe_finish(rs_server_t *srv) {
+  if (srv->loops_done < srv->nloops || !srv->admin.closed) return;
+  if (srv->cache != NULL) uv_close((uv_handle_t *)&srv->sweep, NULL);
+  uv_close((uv_handle_t *)&srv->deadline, NULL);
+  uv_close((uv_handle_t *)&srv->hard_deadline, NULL);
+  uv_close((uv_handle_t *)&srv->gen_timer, NULL);
+  uv_close((uv_handle_t *)&srv->loop_done, NULL);
+  for (size_t i = 0; i < RS_ARRAY_SIZE(srv->signals); i++) uv_close((uv_handle_t *)&srv->signals[i], NULL);
+}
+
+static void rs__on_loop_done(uv_async_t *a) {
+  rs_server_t *srv = a->data;
+  int done = 0;
+  for (int i = 0; i < srv->nloops; i++)
+    if (__atomic_load_n(&srv->loops[i]->closed, __ATOMIC_ACQUIRE)) done++;
+  srv->loops_done = done;
+  rs__maybe_finish(srv);
+}
+
+static void rs__on_admin_wake(uv_async_t *a) {
+  rs_server_t *srv = a->data;
+  rs__loop_check(&srv->admin);
+  rs__maybe_finish(srv);
+}
+
+static const int rs__handled_signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1 };
+_Static_assert(RS_ARRAY_SIZE(rs__handled_signals) == RS_ARRAY_SIZE(((rs_server_t *)0)->signals),
+               "one uv_signal_t per handled signal");
+
+/* Ignore every signal whose default would end the process and that we
+ * neither handle nor must keep fatal. A handler someone installed before us
+ * (a sanitizer, a profiler) stays. */
+static void rs__ignore_signals(void) {
+  sigset_t keep;
+  sigemptyset(&keep);
+  static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS, SIGKILL, SIGSTOP,
+                               SIGCHLD, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(fatal); i++) sigaddset(&keep, fatal[i]);
+  for (size_t i = 0; i < RS_ARRAY_SIZE(rs__handled_signals); i++) sigaddset(&keep, rs__handled_signals[i]);
+  for (int sig = 1; sig <= SIGRTMAX; sig++) {
+    if (sig >= 32 && sig < SIGRTMIN) continue;   /* glibc's own */
+    if (sigismember(&keep, sig)) continue;
+    struct sigaction old;
+    if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_DFL) signal(sig, SIG_IGN);
+  }
+}
+
+static void rs__on_signal(uv_signal_t *s, int signum) {
+  rs_server_t *srv = s->data;
+  if (signum == SIGHUP) {
+    rs_reload(srv);
+    return;
+  }
+  if (signum == SIGUSR1) {
+    const char *failed = NULL;
+    int rc = rs_log_reopen(&failed);
+    if (rc != 0)
+      rs_log_error("SIGUSR1: cannot reopen %s: %s (still writing to the old file)", failed, strerror(-rc));
+    else
+      rs_log_info("SIGUSR1: log files reopened");
+    return;
+  }
+  if (srv->stopping) {
+    rs_log_warn("%s again: closing every connection now", strsignal(signum));
+    __atomic_store_n(&srv->force_gen, 1, __ATOMIC_RELEASE);
+    rs_reload_abort_pools(srv);
+    rs__wake_all(srv);
+    return;
+  }
+  srv->stopping = true;
+  if (srv->gen_timer_on) {       /* retired generations are freed at exit */
+    uv_timer_stop(&srv->gen_timer);
+    srv->gen_timer_on = false;
+  }
+  rs_log_info("%s: graceful shutdown, finishing requests in flight (deadline %llu ms)",
+              strsignal(signum), (unsigned long long)srv->cfg->timeouts.shutdown);
+  __atomic_store_n(&srv->drain_gen, 1, __ATOMIC_RELEASE);
+  uv_timer_start(&srv->deadline, rs__on_deadline, srv->cfg->timeouts.shutdown, 0);
+  rs__wake_all(srv);
+}
+
+int rs_server_run(rs_config_t *cfg) {
+  rs_server_t srv;
+  memset(&srv, 0, sizeof(srv));
+  srv.cfg = cfg;
+  int rc = 0;
+  uv_mutex_init(&srv.wake_lock);
+
+  signal(SIGPIPE, SIG_IGN);
+  rs__ignore_signals();
+  rs_http_init();
+  rs_conn_global_init();
+  if (rs_topo_init() != 0) rs_log_warn("hwloc: no topology; threads will not be pinned");
+  srv.nloops = cfg->workers > 0 ? cfg->workers : rs_topo_cores();
+  rs_log_info("rustyssr %s (V8 %s): %d loop thread%s, %d core%s, %d PU%s, pinning %s", RS_VERSION,
+              rs_v8_version(), srv.nloops, srv.nloops == 1 ? "" : "s", rs_topo_cores(),
+              rs_topo_cores() == 1 ? "" : "s", rs_topo_pus(), rs_topo_pus() == 1 ? "" : "s",
+              cfg->pin ? "on" : "off");
+
+  /* Listeners first: every failure here is reported before a thread runs.
+   * fds[i * nl + k]: loop i's socket for listener k (0 = listen, 1 + j =
+   * servers[j]). */
+  int nl = srv.nlisteners = 1 + (int)cfg->nservers;
+  srv.lsn_names = rs_xcalloc((size_t)nl, sizeof(char *));
+  srv.lsn_addrs = rs_xcalloc((size_t)nl, sizeof(rs_addr_t));
+  for (int k = 0; k < nl; k++) {
+    srv.lsn_names[k] = k ? rs_xstrdup(cfg->servers[k - 1].name) : NULL;
+    srv.lsn_addrs[k] = k ? cfg->servers[k - 1].addr : cfg->listen;
+  }
+  int *fds = rs_xcalloc((size_t)(srv.nloops * nl), sizeof(int));
+  for (int i = 0; i < srv.nloops * nl; i++) fds[i] = -1;
+  int admin_fd = -1;
+  rs_gen_t *gen0 = NULL;
+  for (int k = 0; k < nl; k++) {
+    rs_addr_t *addr = &srv.lsn_addrs[k];
+    for (int i = 0; i < srv.nloops; i++) {
+      int port = 0;
+      int fd = fds[i * nl + k] = rs_server_listen_socket(addr, cfg->backlog, true, &port);
+      if (fd < 0) {
+        rs_log_error("listen on %s:%d%s%s%s: %s", addr->host, addr->port, k ? " (server " : "",
+                     k ? srv.lsn_names[k] : "", k ? ")" : "", strerror(-fd));
+        rc = fd;
+        goto fail_sockets;
+      }
+      addr->port = port;         /* port 0: the others join the port the first got */
+    }
+  }
+  srv.port = srv.lsn_addrs[0].port;
+  if (cfg->admin_enabled) {
+    admin_fd = rs_server_listen_socket(&cfg->admin, cfg->backlog, false, &srv.admin_port);
+    if (admin_fd < 0) {
+      rs_log_error("admin listen on %s:%d: %s", cfg->admin.host, cfg->admin.port, strerror(-admin_fd));
+      rc = admin_fd;
+      goto fail_sockets;
+    }
+  }
+
+  rc = rs__loop_init(&srv.admin, &srv, 0, &admin_fd, admin_fd >= 0 ? 1 : 0, rs_admin_handle,
+                     rs__on_admin_wake, &srv);
+  if (rc != 0) goto fail_sockets;
+  admin_fd = -1;                 /* the admin loop owns it now */
+  rc = rs__loop_listen(&srv.admin);
+  if (rc != 0) {
+    rs_log_error("admin listener: %s", uv_strerror(rc));
+    goto fail_sockets;
+  }
+  uv_async_init(&srv.admin.uv, &srv.loop_done, rs__on_loop_done);
+  srv.loop_done.data = &srv;
+  uv_timer_init(&srv.admin.uv, &srv.deadline);
+  srv.deadline.data = &srv;
+  uv_timer_init(&srv.admin.uv, &srv.hard_deadline);
+  srv.hard_deadline.data = &srv;
+  uv_timer_init(&srv.admin.uv, &srv.gen_timer);
+  srv.gen_timer.data = &srv;
+  for (size_t i = 0; i < RS_ARRAY_SIZE(srv.signals); i++) {
+    uv_signal_init(&srv.admin.uv, &srv.signals[i]);
+    srv.signals[i].data = &srv;
+    uv_signal_start(&srv.signals[i], rs__on_signal, rs__handled_signals[i]);
+  }
+  rs_metrics_register("server", rs__collect, &srv);
+  rs_metrics_register("process", rs_metrics_process, NULL);
+  rs_metrics_register("render", rs__collect_render, &srv);  /* the current pool's, when any */
+  rs_lhooks_metrics_register();
+  rs_pool_t *pool0 = NULL;
+  if (cfg->render.bundle != NULL) {
+    char err[1024];
+    if (rs_pool_create(cfg, &pool0, err, sizeof(err)) != 0) {
+      rs_log_error("render: %s", err);
+      rc = -EINVAL;
+      goto fail_sockets;
+    }
+  }
+  /* The page cache, also without a bundle: cached proxy routes use it. */
+  {
+    if (cfg->cache.enabled) {
+      rs_cache_opts_t co = { .max_entries = cfg->cache.max_entries, .max_bytes = cfg->cache.max_bytes,
+                             .shards = cfg->cache.shards };
+      srv.cache = rs_cache_create(&co);
+      srv.admin.cache = srv.cache;
+      uv_timer_init(&srv.admin.uv, &srv.sweep);
+      srv.sweep.data = &srv;
+      uv_timer_start(&srv.sweep, rs__on_sweep, 1000, 1000);
+      uv_unref((uv_handle_t *)&srv.sweep);
+      rs_log_info("cache: %zu entries, %zu MB, %u shards, L1 %zu+%zu per loop, default ttl %llu s, "
+                  "grace %llu s", cfg->cache.max_entries, cfg->cache.max_bytes >> 20, cfg->cache.shards,
+                  cfg->cache.l1_hot, cfg->cache.l1_entries, (unsigned long long)cfg->cache.ttl_ms / 1000,
+                  (unsigned long long)cfg->cache.grace_ms / 1000);
+    }
+  }
+
+  srv.loops = rs_xcalloc((size_t)srv.nloops, sizeof(rs_loop_t *));
+  for (int i = 0; i < srv.nloops; i++) {
+    /* Each loop on its own cache lines: its counters are written hot. */
+    if (posix_memalign((void **)&srv.loops[i], RS_CACHELINE, sizeof(rs_loop_t)) != 0) abort();
+    rc = rs__loop_init(srv.loops[i], &srv, i + 1, &fds[i * nl], nl, rs_dispatch, rs__on_wake, srv.loops[i]);
+    srv.loops[i]->on_head = rs_dispatch_head;
+    if (rc != 0) {
+      rs_log_error("loop %d: %s", i + 1, uv_strerror(rc));
+      abort();
+    }
+    for (int k = 0; k < nl; k++) fds[i * nl + k] = -1;  /* the loop owns them now */
+  }
+  gen0 = srv.gen = rs_gen_new(&srv, cfg, false, pool0);
+  for (int i = 0; i < srv.nloops; i++) rs_loop_gen_use(srv.loops[i], rs_gen_share(gen0, i));
+  if (srv.cache != NULL) rs_metrics_register("cache", rs__collect_cache, &srv);
+  rs_upstream_metrics_register(srv.nloops);
+  rs_lhooks_watchdog_start();    /* lua.hook_timeout_ms */
+  uv_barrier_init(&srv.barrier, (unsigned)srv.nloops + 1);
+  for (int i = 0; i < srv.nloops; i++) {
+    if (uv_thread_create(&srv.loops[i]->thread, rs__loop_thread, srv.loops[i]) != 0) {
+      rs_log_error("cannot start loop thread %d", i + 1);
+      abort();
+    }
+  }
+  uv_barrier_wait(&srv.barrier);
+  for (int i = 0; i < srv.nloops; i++) {
+    if (srv.loops[i]->start_failed) {
+      /* A loop could not set up (its Lua state): stop the others, fail. */
+      srv.exit_code = 1;
+      srv.stopping = true;
+      __atomic_store_n(&srv.drain_gen, 1, __ATOMIC_RELEASE);
+      __atomic_store_n(&srv.force_gen, 1, __ATOMIC_RELEASE);
+      rs__wake_all(&srv);
+      break;
+    }
+  }
+  if (cfg->admin_enabled) rs_log_info("admin: listening on %s:%d", cfg->admin.host, srv.admin_port);
+  for (int k = 1; k < nl; k++)
+    rs_log_info("server %s: serving http://%s:%d/", srv.lsn_names[k], srv.lsn_addrs[k].host,
+                srv.lsn_addrs[k].port);
+  rs_log_info("ready: serving http://%s:%d/", cfg->listen.host, srv.port);
+
+  uv_run(&srv.admin.uv, UV_RUN_DEFAULT);
+
+  for (int i = 0; i < srv.nloops; i++) {
+    uv_thread_join(&srv.loops[i]->thread);
+    free(srv.loops[i]->lsn);
+  }
+  uv_barrier_destroy(&srv.barrier);
+  rs_lhooks_watchdog_stop();
+  /* The loops have stopped: every generation goes, pools first (their
+   * threads may still hold the configs). */
+  rs_reload_free_all(&srv);
+  for (int i = 0; i < srv.nloops; i++) free(srv.loops[i]);
+  free(srv.loops);
+  if (srv.cache != NULL) rs_cache_destroy(srv.cache);
+  rs_conn_loop_dispose(&srv.admin);
+  uv_run(&srv.admin.uv, UV_RUN_NOWAIT);
+  uv_loop_close(&srv.admin.uv);
+  free(srv.admin.lsn);
+  rs_metrics_reset();
+  rs_topo_dispose();
+  free(fds);
+  for (int k = 0; k < nl; k++) free(srv.lsn_names[k]);
+  free(srv.lsn_names);
+  free(srv.lsn_addrs);
+  uv_mutex_destroy(&srv.wake_lock);
+  rs_log_info("exit");
+  return srv.exit_code;
+
+fail_sockets:
+  for (int i = 0; i < srv.nloops * nl; i++)
+    if (fds[i] >= 0) close(fds[i]);
+  if (admin_fd >= 0) close(admin_fd);
+  free(fds);
+  free(srv.admin.lsn);
+  for (int k = 0; k < nl; k++) free(srv.lsn_names[k]);
+  free(srv.lsn_names);
+  free(srv.lsn_addrs);
+  rs_topo_dispose();
+  uv_mutex_destroy(&srv.wake_lock);
+  return rc < 0 ? rc : -1;
+}

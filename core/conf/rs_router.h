@@ -1,8 +1,7 @@
 /* core/conf/rs_router.h — the route table, matched in C on every request.
  *
- * The foundation knows one action, RESPOND (a fixed status, headers and
- * body). The routing issue adds render, proxy, static, redirect and Lua
- * hooks by extending rs_route_t and rs_router_match, not by replacing them.
+ * A route holds its action (respond, render, static, redirect, proxy), that
+ * action's options, its Lua hooks and its cache policy (rs_route_t below).
  *
  * Built on the main thread while the config loads, then read-only: loop
  * threads match against it without locks. */

@@ -35,7 +35,7 @@ typedef enum {
   RS_ACTION_RESPOND = 1,         /* a fixed answer */
   RS_ACTION_RENDER,              /* the bundle renders it (core/gateway/rs_render.h) */
   RS_ACTION_STATIC,              /* files under a root (core/gateway/rs_static.h) */
-  RS_ACTION_REDIRECT,            /* Location: to (core/gateway/rs_dispatch.c) */
+  RS_ACTION_REDIRECT,            /* Location: to (core/gateway/rs_respond.h) */
   RS_ACTION_PROXY,               /* to an upstream (core/gateway/rs_proxy.h) */
 } rs_action_t;
 

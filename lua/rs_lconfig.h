@@ -9,8 +9,8 @@
  * message for a syntax or runtime error, the offending ssr.* call for a value
  * the module refuses.
  *
- * Loading is two steps so that the routing issue can keep one state per loop
- * thread: rs_lconfig_state_new opens a state with the module registered,
+ * Loading is two steps so that each loop thread keeps a state of its own
+ * (lua/rs_lhooks.c): rs_lconfig_state_new opens a state with the module registered,
  * rs_lconfig_run runs the file in it. rs_lconfig_load does both on a
  * throw-away state. */
 #ifndef RS_LCONFIG_H
@@ -52,9 +52,7 @@ int rs_lconfig_run(lua_State *L, const char *name, const char *chunk, size_t len
                    char *err, size_t errlen);
 
 /* The module's state: one per lua_State, a userdata that every module
- * function holds as upvalue 1. For lua/ only. The routing issue adds here
- * what a loop thread's state needs (e.g. a mode in which ssr.route anchors
- * its hooks instead of adding to cfg->router). */
+ * function holds as upvalue 1. For lua/ only. */
 typedef struct {
   rs_config_t *cfg;              /* what the calls fill (borrowed) */
   char config_where[LUA_IDSIZE + 16]; /* "file:line" of ssr.config, "" before */

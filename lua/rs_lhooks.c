@@ -16,7 +16,6 @@
 #include "rs_policy.h"
 #include "rs_realip.h"
 #include "rs_lutil.h"
-#include "rs_render.h"
 
 #define RS__CO_FREE_MAX 64         /* idle coroutines (and contexts) kept per state */
 

@@ -6,10 +6,9 @@
  *
  * Everything is checked before anything is allocated (see rs_lutil.h); the
  * response headers are rendered once, here, into the "Name: value\r\n" lines
- * the server copies out as they are. The routing issue adds the other
- * actions (render, proxy, static, redirect) and Lua hooks as more keys of
- * the options table: rs__spec_t grows, rs__route_new fills the new fields.
- * The cache policy keys (ttl, grace, bypass = {...}, tags, cache_statuses,
+ * the server copies out as they are. Each action (render, proxy, static,
+ * redirect) and each Lua hook is a key of the options table: rs__spec_t
+ * holds them, rs__route_new fills the route. The cache policy keys (ttl, grace, bypass = {...}, tags, cache_statuses,
  * cache_cookie, cache_authorization, headers) are lua/rs_lcache.c's. */
 #include "rs_lroute.h"
 

@@ -375,3 +375,22 @@ const char *rs_http_path_normalize(const char *in, size_t n, char *out, size_t *
   *out_len = o;
   return NULL;
 }
+
+size_t rs_url_decode(char *dst, const char *src, size_t len, bool plus) {
+  static const signed char hex[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+    ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+  };
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)src[i];
+    if (c == '%' && i + 2 < len && hex[(unsigned char)src[i + 1]] && hex[(unsigned char)src[i + 2]]) {
+      dst[o++] = (char)((hex[(unsigned char)src[i + 1]] - 1) * 16 + hex[(unsigned char)src[i + 2]] - 1);
+      i += 2;
+    } else {
+      dst[o++] = plus && c == '+' ? ' ' : (char)c;
+    }
+  }
+  return o;
+}

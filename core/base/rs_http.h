@@ -181,4 +181,10 @@ const char *rs_http_host_normalize(char *p, size_t *len);
  * use but header injection), a ".." above the root. Pure; any thread. */
 const char *rs_http_path_normalize(const char *in, size_t n, char *out, size_t *out_len);
 
+/* Percent-decode src into dst (at least len bytes), '+' as a space when
+ * plus is set: query-string names and values (the static action's path
+ * decoder is stricter on purpose: core/gateway/rs_static.c). Returns the
+ * decoded length. Invalid escapes stay as sent. Any thread. */
+size_t rs_url_decode(char *dst, const char *src, size_t len, bool plus);
+
 #endif

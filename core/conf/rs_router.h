@@ -1,8 +1,7 @@
 /* core/conf/rs_router.h — the route table, matched in C on every request.
  *
- * The foundation knows one action, RESPOND (a fixed status, headers and
- * body). The routing issue adds render, proxy, static, redirect and Lua
- * hooks by extending rs_route_t and rs_router_match, not by replacing them.
+ * A route holds its action (respond, render, static, redirect, proxy), that
+ * action's options, its Lua hooks and its cache policy (rs_route_t below).
  *
  * Built on the main thread while the config loads, then read-only: loop
  * threads match against it without locks. */
@@ -36,7 +35,7 @@ typedef enum {
   RS_ACTION_RESPOND = 1,         /* a fixed answer */
   RS_ACTION_RENDER,              /* the bundle renders it (core/gateway/rs_render.h) */
   RS_ACTION_STATIC,              /* files under a root (core/gateway/rs_static.h) */
-  RS_ACTION_REDIRECT,            /* Location: to (core/gateway/rs_dispatch.c) */
+  RS_ACTION_REDIRECT,            /* Location: to (core/gateway/rs_respond.h) */
   RS_ACTION_PROXY,               /* to an upstream (core/gateway/rs_proxy.h) */
 } rs_action_t;
 

@@ -1,13 +1,12 @@
 /* core/gateway/rs_dispatch.c — see rs_dispatch.h. */
 #include "rs_dispatch.h"
 
-#include "rs_lhooks.h"
+#include "rs_action.h"
 #include "rs_page.h"
-#include "rs_render.h"
-#include "rs_router.h"
-
-#include <stdlib.h>
 #include "rs_proxy.h"
+#include "rs_render.h"
+#include "rs_respond.h"
+#include "rs_router.h"
 #include "rs_static.h"
 
 static const char rs__html[] = "Content-Type: text/html\r\n";
@@ -15,6 +14,27 @@ static const char rs__html[] = "Content-Type: text/html\r\n";
 static void rs__respond_error(rs_req_t *req, int status) {
   rs_str_t page = rs_http_error_page(status);
   rs_req_respond_static(req, status, rs__html, page.p, page.len);
+}
+
+/* The proxy action: GET/HEAD of a route with a ttl through the page cache
+ * (rs_page.h), everything else streamed (rs_proxy.h). */
+static void rs__proxy(rs_req_t *req, const rs_route_t *route) {
+  if (rs_page_proxy_cached(req, route)) return;
+  rs_proxy_request(req, route);
+}
+
+/* The actions, by rs_action_t (rs_router.h; the interface: rs_action.h). */
+static const rs_action_handler_t rs__actions[] = {
+  [RS_ACTION_RESPOND] = { "respond", rs_respond_request, false },
+  [RS_ACTION_RENDER] = { "render", rs_render_request, false },
+  [RS_ACTION_STATIC] = { "static", rs_static_request, false },
+  [RS_ACTION_REDIRECT] = { "redirect", rs_redirect_request, false },
+  [RS_ACTION_PROXY] = { "proxy", rs__proxy, true },
+};
+
+static const rs_action_handler_t *rs__action(const rs_route_t *route) {
+  size_t k = (size_t)route->action;
+  return k < RS_ARRAY_SIZE(rs__actions) && rs__actions[k].on_request != NULL ? &rs__actions[k] : NULL;
 }
 
 /* The request is freed: drop its generation (rs__route). */
@@ -43,7 +63,8 @@ static const rs_route_t *rs__route(rs_req_t *req) {
 void rs_dispatch_head(rs_req_t *req) {
   if (req->loop->gen == NULL) return;
   const rs_route_t *route = rs__route(req);
-  req->stream_body = route != NULL && route->action == RS_ACTION_PROXY;
+  const rs_action_handler_t *a = route != NULL ? rs__action(route) : NULL;
+  req->stream_body = a != NULL && a->streams_body;
 }
 
 void rs_dispatch(rs_req_t *req) {
@@ -52,45 +73,10 @@ void rs_dispatch(rs_req_t *req) {
     rs__respond_error(req, 404);
     return;
   }
-  switch (route->action) {
-    case RS_ACTION_RESPOND: {
-      if (route->hooks.handler) {  /* respond = function(req) ... end (may wait) */
-        rs_lhooks_respond_request(req, route);
-        return;
-      }
-      /* The route's bytes live as long as the config: nothing to release. */
-      rs_resp_t resp = { .status = route->respond.status,
-                         .headers = route->respond.headers,
-                         .headers_len = route->respond.headers_len,
-                         .body = route->respond.body,
-                         .body_len = route->respond.body_len };
-      rs_req_respond(req, &resp);
-      return;
-    }
-    case RS_ACTION_RENDER:
-      rs_render_request(req, route);
-      return;
-    case RS_ACTION_REDIRECT: {
-      /* Location: to[?query]; a tiny HTML body, as nginx's return 301. */
-      rs_buf_t b = { 0 };
-      bool q = route->redirect.keep_query && req->query.len > 0;
-      rs_buf_printf(&b, "Location: %s%s%.*s\r\nContent-Type: text/html\r\n", route->redirect.to, q ? "?" : "",
-                    q ? (int)req->query.len : 0, q ? req->query.p : "");
-      size_t hlen = b.len;
-      rs_str_t page = rs_http_error_page(route->redirect.status);
-      rs_buf_append(&b, page.p, page.len);
-      rs_resp_t resp = { .status = route->redirect.status, .headers = b.p, .headers_len = hlen,
-                         .body = b.p + hlen, .body_len = b.len - hlen, .release = free, .release_ud = b.p };
-      rs_req_respond(req, &resp);
-      return;
-    }
-    case RS_ACTION_STATIC:
-      rs_static_request(req, route);
-      return;
-    case RS_ACTION_PROXY:
-      if (rs_page_proxy_cached(req, route)) return;   /* GET/HEAD of a route with a ttl */
-      rs_proxy_request(req, route);
-      return;
+  const rs_action_handler_t *a = rs__action(route);
+  if (a != NULL) {
+    a->on_request(req, route);
+    return;
   }
   rs__respond_error(req, 500);
 }

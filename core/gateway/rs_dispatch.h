@@ -1,7 +1,7 @@
 /* core/gateway/rs_dispatch.h — from a parsed request to the action that answers
- * it: match the route table, run the route's action. The handler of every
- * worker loop. The routing issue adds actions here (render, proxy, static,
- * redirect, Lua hooks). */
+ * it: match the route table, run the route's action (respond, a Lua
+ * respond handler, render, redirect, static, proxy). The handler of every
+ * worker loop. */
 #ifndef RS_DISPATCH_H
 #define RS_DISPATCH_H
 

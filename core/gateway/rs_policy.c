@@ -9,7 +9,6 @@
 #include "rs_cache.h"
 #include "rs_key.h"
 #include "rs_realip.h"
-#include "rs_render.h"
 
 /* ------------------------------------------------------------------ bypass */
 

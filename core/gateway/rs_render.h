@@ -49,8 +49,4 @@ void rs_render_uncached(rs_req_t *req, const char *extra, const char *props, siz
 /* The `render` route action. */
 void rs_render_request(rs_req_t *req, const rs_route_t *route);
 
-/* Percent-decode src into dst (at least len bytes), '+' as a space when
- * plus is set. Returns the decoded length. Invalid escapes stay as sent. */
-size_t rs_url_decode(char *dst, const char *src, size_t len, bool plus);
-
 #endif

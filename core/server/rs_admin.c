@@ -9,7 +9,6 @@
 #include "rs_page.h"
 #include "rs_policy.h"
 #include "rs_realip.h"
-#include "rs_render.h"
 
 #include <stdio.h>
 

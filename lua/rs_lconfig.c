@@ -47,7 +47,7 @@ static const char *const rs__limits_keys[] = {
 static const char *const rs__timeouts_keys[] = {
   "header_ms", "body_ms", "keepalive_ms", "write_ms", "shutdown_ms", NULL
 };
-static const char *const rs__log_keys[] = { "error", "level", "access", NULL };
+static const char *const rs__log_keys[] = { "error", "level", "access", "access_format", "access_admin", NULL };
 static const char *const rs__levels[] = { "error", "warn", "info", "debug" };
 
 /* An address: "host:port" as rs_addr_parse reads it, or a port number on
@@ -150,6 +150,21 @@ static void rs__config_log(lua_State *L, int t, rs_config_t *c,
         rs_lutil_error(L, "ssr.config: 'log.access' must be false, \"stderr\" or a "
                        "file path, got an empty string");
     }
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "access_format")) {
+    const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    if (strcmp(s, "combined") != 0 && strcmp(s, "timed") != 0)
+      rs_lutil_error(L, "ssr.config: 'log.access_format' must be \"combined\" (nginx's) or \"timed\" (combined "
+                     "and the request time), got %s", rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    c->log.access_timed = strcmp(s, "timed") == 0;
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "access_admin")) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      rs_lutil_error(L, "ssr.config: 'log.access_admin' must be a boolean, got %s",
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    c->log.access_admin = lua_toboolean(L, -1);
     lua_pop(L, 1);
   }
 }

@@ -185,6 +185,8 @@ static void rs__dump_settings(rs__dump_t *d) {
   else fputs("false", out);
   fputc(',', out);
   rs__where(d, c->log.access == NULL, "log.access");
+  rs__string(d, "access_format", "log.access_format", c->log.access_timed ? "timed" : "combined", "combined");
+  rs__bool(d, "access_admin", "log.access_admin", c->log.access_admin, def->log.access_admin);
   rs__close(d);
 
   rs__open(d, "render");

@@ -77,6 +77,8 @@ typedef struct rs_config_s {
     char *error;                 /* "stderr" or a file path (owned) */
     rs_log_level_t level;        /* "error" | "warn" | "info" | "debug" */
     char *access;                /* NULL = off, "stderr" or a file path (owned) */
+    bool access_timed;           /* access_format "timed": combined + request time */
+    bool access_admin;           /* the admin listener's requests too (false) */
   } log;
 
   struct {                       /* the render pool (core/render/rs_pool.h) */

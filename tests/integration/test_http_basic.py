@@ -2,6 +2,7 @@
 Expect: 100-continue, Connection: close, HTTP/1.0, Date, 404, metrics."""
 
 import os
+import re
 import socket
 import tempfile
 import time
@@ -208,16 +209,44 @@ def test_redirects():
 
 
 def test_access_log_lines():
-    path = os.path.join(tempfile.mkdtemp(prefix="rs-access-"), "access.log")
-    with server(config={"log": '{ access = "%s", level = "info" }' % path}) as srv:
-        with srv.connect() as s:
-            s.sendall(b"GET /hello?x=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: tester/1\r\nConnection: close\r\n\r\n")
-            Reader(s).read_response()
-    with open(path) as f:
-        lines = f.read().splitlines()
-    assert len(lines) == 1, lines
-    assert '"GET /hello?x=1 HTTP/1.1" 200 12 "-" "tester/1"' in lines[0], lines[0]
-    assert lines[0].startswith("127.0.0.1:"), lines[0]
+    """nginx's "combined" format byte for byte (client IP without its port,
+    values escaped as nginx does), "timed" adds the request time; the admin
+    listener's requests only with log.access_admin."""
+    v = r'((?:[^"\\]|\\x[0-9A-F]{2})*)'   # a value: no raw quote or backslash
+    combined = re.compile(r'^(\S+) - - \[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000)\] '
+                          r'"%s" (\d{3}) (\d+) "%s" "%s"$' % (v, v, v))
+    for fmt, admin in (("combined", False), ("timed", True)):
+        path = os.path.join(tempfile.mkdtemp(prefix="rs-access-"), "access.log")
+        cfg = '{ access = "%s", level = "info", access_format = "%s", access_admin = %s }' % (
+            path, fmt, "true" if admin else "false")
+        with server(config={"log": cfg}) as srv:
+            with srv.connect() as s:
+                s.sendall(b"GET /hello?x=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: tester/1\r\n"
+                          b"Referer: http://r.example/a\r\nConnection: close\r\n\r\n")
+                Reader(s).read_response()
+            with srv.connect() as s:     # quotes and bytes a parser must not see raw
+                s.sendall(b'GET /hello?q=\xc3\xa9 HTTP/1.1\r\nHost: x\r\nUser-Agent: a" "b\\c\r\n'
+                          b"Connection: close\r\n\r\n")
+                Reader(s).read_response()
+            assert srv.get("/metrics", port=srv.admin_port).status == 200
+        with open(path, "rb") as f:
+            lines = f.read().decode("ascii").splitlines()
+        assert len(lines) == (3 if admin else 2), lines
+        for line in lines:
+            body = line.rsplit(" ", 1)[0] if fmt == "timed" else line
+            m = combined.match(body)
+            assert m, (fmt, line)
+            assert m.group(1) == "127.0.0.1", line
+            if fmt == "timed":
+                assert re.match(r"^\d+\.\d{3}$", line.rsplit(" ", 1)[1]), line
+        # Each loop writes its own buffer: the lines' order across loops is not fixed.
+        first = [l for l in lines if "?x=1" in l][0]
+        assert combined.match(first if fmt == "combined" else first.rsplit(" ", 1)[0]).group(3, 4, 5, 6, 7) == \
+            ("GET /hello?x=1 HTTP/1.1", "200", "12", "http://r.example/a", "tester/1"), first
+        second = [l for l in lines if "?q=" in l][0]
+        assert '"GET /hello?q=\\xC3\\xA9 HTTP/1.1"' in second, second
+        assert '"-" "a\\x22 \\x22b\\x5Cc"' in second, second
+        assert any('"GET /metrics HTTP/1.1" 200' in l for l in lines) == admin, lines
 
 
 if __name__ == "__main__":

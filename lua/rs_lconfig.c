@@ -1052,7 +1052,9 @@ int rs_lconfig_run(lua_State *L, const char *name, const char *chunk, size_t len
     rc = luaL_loadbuffer(L, chunk, len, lua_tostring(L, -1));
     lua_remove(L, -2);
   }
+  rs_lutil_set_loading(true);
   if (rc == 0) rc = lua_pcall(L, 0, 0, top + 1);
+  rs_lutil_set_loading(false);
   lua_sethook(L, NULL, 0, 0);
   rs__run_deadline = 0;
   if (rc != 0) {

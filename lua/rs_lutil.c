@@ -109,6 +109,13 @@ static int rs__find_key_line(const char *file, int from, char comps[][64], int n
   return rs_lutil_key_line(file, from, c, n);
 }
 
+/* Set while a config file runs (rs_lconfig_run): only then is the source
+ * read for a key's line. A hook raising at request time must not read
+ * files on a loop thread. */
+static _Thread_local bool rs__loading;
+
+void rs_lutil_set_loading(bool on) { rs__loading = on; }
+
 void rs_lutil_error(lua_State *L, const char *fmt, ...) {
   char msg[512], where[LUA_IDSIZE + 16];
   va_list ap;
@@ -119,7 +126,7 @@ void rs_lutil_error(lua_State *L, const char *fmt, ...) {
   /* A file-loaded chunk: name the key's own line when it can be found. */
   lua_Debug ar;
   char comps[4][64];
-  int n = rs__message_keys(msg, comps, 4);
+  int n = rs__loading ? rs__message_keys(msg, comps, 4) : 0;
   for (int level = 1; n > 0 && lua_getstack(L, level, &ar); level++) {
     lua_getinfo(L, "Sl", &ar);
     if (ar.currentline <= 0) continue;

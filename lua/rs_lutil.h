@@ -57,6 +57,11 @@ const char *rs_lutil_string(lua_State *L, int idx, const char *ctx,
  * 0 when not found (a key set through a variable, no such file). Any
  * thread; reads the file. */
 int rs_lutil_key_line(const char *file, int from, const char *const *comps, int n);
+
+/* rs_lutil_error names the offending key's line (rs_lutil_key_line) only
+ * while a config file runs on this thread: rs_lconfig_run turns it on and
+ * off, so a hook's error at request time never reads a file. */
+void rs_lutil_set_loading(bool on);
 /* ------------------------------------------------------------------ safety */
 
 /* A state with a counting allocator: every byte it holds is counted, and an

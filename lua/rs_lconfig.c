@@ -12,15 +12,21 @@
 
 #include "rs_lfetch.h"
 #include "rs_lroute.h"
+#include "rs_lshared.h"
 #include "rs_lutil.h"
 #include "rs_log.h"
 #include "rs_v8.h"
 
 #define RS__DAY_MS 86400000LL    /* a longer timeout is a unit mistake */
 
+#ifndef RS_LIB_ARCH
+#define RS_LIB_ARCH "x86_64-linux-gnu"
+#endif
+#define RS_LUA_CPATH "/usr/local/lib/lua/5.1/?.so;/usr/lib/" RS_LIB_ARCH "/lua/5.1/?.so;/usr/lib/lua/5.1/?.so"
+
 static const char *const rs__config_keys[] = {
   "listen", "admin", "backlog", "workers", "pin", "pid", "limits", "timeouts", "log", "render",
-  "cache", "upstreams", "servers", "real_ip", "lua", NULL
+  "cache", "upstreams", "servers", "real_ip", "lua", "shared", "limit_keys", NULL
 };
 static const char *const rs__lua_keys[] = { "hook_timeout_ms", "memory_mb", "jit", NULL };
 static const char *const rs__real_ip_keys[] = { "from", "header", "recursive", NULL };
@@ -829,6 +835,14 @@ static int rs__config(lua_State *L) {
     rs__config_real_ip(L, lua_gettop(L), &c, real_from, &nreal_from, &real_header);
     real_set = true;
   }
+  if (rs__config_sub(L, "shared")) {        /* checked now, acquired at the commit */
+    rs_lshared_check(L, lua_gettop(L));
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, 1, "limit_keys")) {
+    c.limit.keys = (size_t)rs_lutil_int(L, -1, "ssr.config", "limit_keys", 64, 100000000);
+    lua_pop(L, 1);
+  }
   size_t nupstreams = 0;
   if (rs__config_sub(L, "upstreams")) {     /* checked now, built at the commit */
     nupstreams = rs__config_upstreams(L, lua_gettop(L), NULL);
@@ -837,6 +851,10 @@ static int rs__config(lua_State *L) {
 
   /* Commit: nothing below raises. */
   rs_config_t *cfg = ctx->cfg;
+  if (rs__config_sub(L, "shared")) {
+    rs_lshared_commit(L, lua_gettop(L), &c, cfg);
+    lua_pop(L, 1);
+  }
   if (nupstreams > 0) {
     rs__config_sub(L, "upstreams");
     c.upstreams = rs_xcalloc(nupstreams, sizeof(rs_upstream_conf_t));
@@ -950,6 +968,14 @@ static int rs__setup(lua_State *L) {
   else
     lua_pushliteral(L, "./?.lua;./?/init.lua");
   lua_setfield(L, -2, "path");
+  /* C modules (require "cjson": Debian's lua-cjson) from the config's
+   * folder, then where Debian installs Lua 5.1 modules (RS_LIB_ARCH:
+   * CMakeLists.txt); never the current directory. */
+  if (s->dir != NULL && strcmp(s->dir, ".") != 0)
+    lua_pushfstring(L, "%s/?.so;%s", s->dir, RS_LUA_CPATH);
+  else
+    lua_pushliteral(L, RS_LUA_CPATH);
+  lua_setfield(L, -2, "cpath");
 
   lua_getfield(L, -1, "loaded");
   lua_newtable(L);                           /* the module */
@@ -966,6 +992,7 @@ static int rs__setup(lua_State *L) {
   lua_pushcclosure(L, rs__config, 1);
   lua_setfield(L, module, "config");
   rs_lroute_register(L, module, uctx);
+  rs_lshared_register(L, module);            /* ssr.shared */
   rs_lfetch_register(L, module, NULL);       /* raise until a request hook runs */
 #ifdef RS_VERSION
   lua_pushliteral(L, RS_VERSION);

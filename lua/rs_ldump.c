@@ -248,6 +248,19 @@ static void rs__dump_settings(rs__dump_t *d) {
   rs__bool(d, "jit", "lua.jit", c->lua.jit, def->lua.jit);
   rs__close(d);
 
+  rs__open(d, "shared");
+  for (size_t i = 0; i < c->nshared; i++) {
+    char path[96];
+    rs__indent(d);
+    fputc('[', out);
+    rs__str(out, c->shared[i].name);
+    fprintf(out, "] = %zu,", c->shared[i].bytes);
+    snprintf(path, sizeof(path), "shared.%s", c->shared[i].name);
+    rs__where(d, false, path);
+  }
+  rs__close(d);
+  rs__num(d, "limit_keys", "limit_keys", c->limit.keys, def->limit.keys);
+
   rs__open(d, "real_ip");
   rs__key(d, "from");
   fputs("{ ", out);

@@ -2,6 +2,7 @@
  * lua/rs_lconfig.c; this file holds the defaults and the parsers both the
  * loader and the CLI use. */
 #include "rs_config.h"
+#include "rs_shdict.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,6 +52,7 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->lua.memory_mb = 256;
   cfg->lua.jit = false;
   cfg->render.debug = false;
+  cfg->limit.keys = 100000;
 
   cfg->cache.enabled = true;
   cfg->cache.max_entries = 100000;
@@ -107,6 +109,11 @@ void rs_config_dispose(rs_config_t *cfg) {
     free(cfg->upstreams[i].servers);
   }
   free(cfg->upstreams);
+  for (size_t i = 0; i < cfg->nshared; i++) {
+    free(cfg->shared[i].name);
+    rs_shdict_release(cfg->shared[i].dict);
+  }
+  free(cfg->shared);
   free(cfg->file);
   free(cfg->pid);
   free(cfg->admin_auth.token);

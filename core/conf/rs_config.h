@@ -129,6 +129,22 @@ typedef struct rs_config_s {
                                     right (true) or take its last one (false) */
   } real_ip;
 
+  /* shared = { NAME = "1m" }: dictionaries shared by every loop thread
+   * (OpenResty's lua_shared_dict; core/base/rs_shdict.h, lua/rs_lshared.h).
+   * Sorted by name. Each dict is acquired at load (the same name keeps its
+   * items across a reload) and released by rs_config_dispose. */
+  struct rs_shared_conf_s {
+    char *name;                  /* owned */
+    size_t bytes;
+    struct rs_shdict_s *dict;    /* (one reference owned) */
+  } *shared;
+  size_t nshared;
+
+  struct {                       /* limit_req / limit_conn of the routes
+                                    (core/gateway/rs_limit.h) */
+    size_t keys;                 /* the keys tracked at most, all routes (100000) */
+  } limit;
+
   rs_upstream_conf_t *upstreams; /* upstreams = { name = {...} } (owned) */
   size_t nupstreams;
 

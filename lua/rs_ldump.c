@@ -332,6 +332,18 @@ static void rs__dump_settings(rs__dump_t *d) {
   fputs("}\n", out);
 }
 
+static void rs__limit_key(FILE *out, const struct rs_route_limit_key_s *k) {
+  if (k->kind == RS_LIMIT_KEY_HOST) {
+    fputs("\"$host\"", out);
+  } else if (k->kind == RS_LIMIT_KEY_HEADER) {
+    fputs("\"$http_", out);
+    for (const char *p = k->header; *p; p++) fputc(*p == '-' ? '_' : *p, out);
+    fputc('"', out);
+  } else {
+    fputs("\"$remote_addr\"", out);
+  }
+}
+
 /* ------------------------------------------------------------------ routes */
 
 static void rs__methods(FILE *out, unsigned m) {
@@ -483,6 +495,16 @@ static void rs__dump_route(rs__dump_t *d, const rs_route_t *r) {
   }
   if (r->cache.cookie) fputs("cache_cookie = true, ", out);
   if (r->cache.authorization) fputs("cache_authorization = true, ", out);
+  if (r->limit.rate != 0) {
+    fprintf(out, "limit_req = { rate = \"%s\", burst = %u, key = ", r->limit.rate_text, r->limit.burst);
+    rs__limit_key(out, &r->limit.req_key);
+    fprintf(out, ", status = %d }, ", r->limit.req_status);
+  }
+  if (r->limit.conn_max != 0) {
+    fprintf(out, "limit_conn = { max = %u, key = ", r->limit.conn_max);
+    rs__limit_key(out, &r->limit.conn_key);
+    fprintf(out, ", status = %d }, ", r->limit.conn_status);
+  }
   fprintf(out, "})  -- %s\n", r->where);
 }
 

@@ -23,6 +23,7 @@
 
 #include "rs_lcache.h"
 #include "rs_lconfig.h"
+#include "rs_llimit.h"
 #include "rs_lutil.h"
 #include "rs_router.h"
 
@@ -33,7 +34,9 @@ static const char *const rs__route_keys[] = { "respond", "render", "static", "re
                                                "key", "bypass", "props", "server",
                                                /* the cache policy (lua/rs_lcache.h) */
                                                "ttl", "grace", "tags", "cache_statuses", "cache_cookie",
-                                               "cache_authorization", "headers", NULL };
+                                               "cache_authorization", "headers",
+                                               /* lua/rs_llimit.h */
+                                               "limit_req", "limit_conn", NULL };
 static const char *const rs__respond_keys[] = { "status", "headers", "body", NULL };
 static const char *const rs__render_keys[] = { "cache", "ttl", "grace", NULL };
 static const char *const rs__static_keys[] = { "root", "index", "max_age", "etag", NULL };
@@ -41,9 +44,10 @@ static const char *const rs__proxy_keys[] = { "upstream", "path", "host", NULL }
 static const char *const rs__proxy_fn_keys[] = { "upstream", "path", "host", "priority", "methods",
                                                  "route_host", "server", "ttl", "grace", "tags",
                                                  "cache_statuses", "cache_cookie", "cache_authorization",
-                                                 NULL };
+                                                 "limit_req", "limit_conn", NULL };
 static const char *const rs__static_fn_keys[] = { "root", "index", "max_age", "etag",
-                                                  "host", "priority", "server", NULL };
+                                                  "host", "priority", "server", "limit_req", "limit_conn",
+                                                  NULL };
 
 /* A route being declared: borrowed strings from the call's arguments, which
  * stay on the stack until the route is built. */
@@ -269,6 +273,8 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   }
   rs_lcache_policy_finish(L, &sp->policy, sp->fn, sp->action ? sp->action : RS_ACTION_RESPOND,
                           &sp->render_ttl_ms, &sp->render_grace_ms);
+  rs_llimit_t limit;
+  rs_llimit_check(L, sp->opts_tbl, sp->fn, &limit);
 
   static const char ct[] = "Content-Type: text/plain; charset=utf-8\r\n";
   bool has_ct = false;
@@ -326,6 +332,7 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   r->respond.body_len = sp->body ? sp->body_len : 0;
 
   rs_lcache_policy_build(L, &sp->policy, r);
+  rs_llimit_build(&limit, r);
 
   const char *why = "";
   if (rs_router_add(ctx->cfg->router, r, &why) != 0)

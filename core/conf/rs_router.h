@@ -39,6 +39,13 @@ typedef enum {
   RS_ACTION_PROXY,               /* to an upstream (core/gateway/rs_proxy.h) */
 } rs_action_t;
 
+/* What a route's limit counts by (nginx's key variables). */
+enum {
+  RS_LIMIT_KEY_ADDR = 0,         /* "$remote_addr": the client, behind trusted proxies */
+  RS_LIMIT_KEY_HOST,             /* "$host" */
+  RS_LIMIT_KEY_HEADER,           /* "$http_NAME": a request header; absent = not counted */
+};
+
 /* proxy.host: which Host header the upstream gets. */
 enum { RS_PROXY_HOST_KEEP = 0, RS_PROXY_HOST_UPSTREAM, RS_PROXY_HOST_LITERAL };
 
@@ -105,6 +112,22 @@ typedef struct rs_route_s {
     int64_t max_age;             /* Cache-Control: public, max-age=N; -1 = none */
     bool etag;                   /* send ETag, honour If-None-Match */
   } files;
+
+  struct {                       /* limit_req / limit_conn (nginx's; lua/rs_llimit.c fills
+                                    it, core/gateway/rs_ratelimit.h applies it) */
+    uint64_t zone;               /* the route's id in the limit table: the same route
+                                    (file:line, methods, host, path) keeps it across a reload */
+    uint64_t rate;               /* limit_req: thousandths of a request a minute; 0 = none */
+    uint32_t burst;              /* limit_req: requests beyond the rate passed at once */
+    int req_status;              /* limit_req's answer (429) */
+    uint32_t conn_max;           /* limit_conn: requests in flight per key; 0 = none */
+    int conn_status;             /* limit_conn's answer (429) */
+    char rate_text[24];          /* as written ("10r/s"), for -T */
+    struct rs_route_limit_key_s {
+      int kind;                  /* RS_LIMIT_KEY_* */
+      char *header;              /* lower-case name, for _HEADER (owned) */
+    } req_key, conn_key;
+  } limit;
 
   struct {                       /* RS_ACTION_RESPOND */
     int status;

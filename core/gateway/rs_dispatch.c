@@ -4,6 +4,7 @@
 #include "rs_action.h"
 #include "rs_page.h"
 #include "rs_proxy.h"
+#include "rs_ratelimit.h"
 #include "rs_render.h"
 #include "rs_respond.h"
 #include "rs_router.h"
@@ -37,8 +38,12 @@ static const rs_action_handler_t *rs__action(const rs_route_t *route) {
   return k < RS_ARRAY_SIZE(rs__actions) && rs__actions[k].on_request != NULL ? &rs__actions[k] : NULL;
 }
 
-/* The request is freed: drop its generation (rs__route). */
-static void rs__dispatch_free(rs_req_t *req) { rs_loop_gen_unref(rs_req_gen(req)); }
+/* The request is freed: give back its limit_conn slot, drop its
+ * generation (rs__route). */
+static void rs__dispatch_free(rs_req_t *req) {
+  rs_ratelimit_release(req);
+  rs_loop_gen_unref(rs_req_gen(req));
+}
 
 /* Match req's route, once (at its head when a body follows, else at
  * dispatch): the request then holds the loop's current generation until it
@@ -73,6 +78,7 @@ void rs_dispatch(rs_req_t *req) {
     rs__respond_error(req, 404);
     return;
   }
+  if (!rs_ratelimit_admit(req, route)) return;   /* limit_req / limit_conn: answered */
   const rs_action_handler_t *a = rs__action(route);
   if (a != NULL) {
     a->on_request(req, route);

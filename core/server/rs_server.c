@@ -31,6 +31,7 @@
 #include "rs_log.h"
 #include "rs_metrics.h"
 #include "rs_page.h"
+#include "rs_ratelimit.h"
 #include "rs_reload.h"
 #include "rs_topo.h"
 #include "rs_upstream.h"
@@ -643,6 +644,7 @@ int rs_server_run(rs_config_t *cfg) {
   rs_metrics_register("process", rs_metrics_process, NULL);
   rs_metrics_register("render", rs__collect_render, &srv);  /* the current pool's, when any */
   rs_lhooks_metrics_register();
+  rs_ratelimit_metrics_register();
   rs_pool_t *pool0 = NULL;
   if (cfg->render.bundle != NULL) {
     char err[1024];

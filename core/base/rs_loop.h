@@ -101,6 +101,7 @@ typedef enum {
   RS_REQ_CTX_GEN,                /* rs_loop_gen_t *: the generation it was dispatched under */
   RS_REQ_CTX_ROUTE,              /* const rs_route_t *: its route, once matched (rs_dispatch.c) */
   RS_REQ_CTX_LIMIT,              /* the limit_conn slot it holds (core/gateway/rs_ratelimit.c) */
+  RS_REQ_CTX_T0,                 /* its dispatch time, microseconds (core/gateway/rs_reqstats.c) */
   RS_REQ_CTX_MAX
 } rs_req_ctx_t;
 

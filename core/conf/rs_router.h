@@ -143,6 +143,8 @@ typedef struct rs_route_s {
   bool _is_prefix;
   unsigned _order;               /* declaration order */
   size_t _host_len;              /* strlen(host); host is stored lower-case */
+  size_t _stats_id;              /* atomic: its rustyssr_request_duration_seconds
+                                    series + 1, 0 until first used (core/gateway/rs_reqstats.c) */
 } rs_route_t;
 
 typedef struct rs_router_s rs_router_t;

@@ -5,6 +5,7 @@
 #include "rs_page.h"
 #include "rs_proxy.h"
 #include "rs_ratelimit.h"
+#include "rs_reqstats.h"
 #include "rs_render.h"
 #include "rs_respond.h"
 #include "rs_router.h"
@@ -38,9 +39,10 @@ static const rs_action_handler_t *rs__action(const rs_route_t *route) {
   return k < RS_ARRAY_SIZE(rs__actions) && rs__actions[k].on_request != NULL ? &rs__actions[k] : NULL;
 }
 
-/* The request is freed: give back its limit_conn slot, drop its
- * generation (rs__route). */
+/* The request is freed: count it (rustyssr_request_duration_seconds),
+ * give back its limit_conn slot, drop its generation (rs__route). */
 static void rs__dispatch_free(rs_req_t *req) {
+  rs_reqstats_end(req, req->ctx[RS_REQ_CTX_ROUTE], rs_req_status(req));
   rs_ratelimit_release(req);
   rs_loop_gen_unref(rs_req_gen(req));
 }
@@ -53,6 +55,7 @@ static void rs__dispatch_free(rs_req_t *req) {
 static const rs_route_t *rs__route(rs_req_t *req) {
   if (rs_req_gen(req) != NULL) return req->ctx[RS_REQ_CTX_ROUTE];
   rs_loop_gen_t *lg = req->loop->gen;
+  rs_reqstats_start(req);
   req->ctx[RS_REQ_CTX_GEN] = lg;
   req->on_free = rs__dispatch_free;
   rs_loop_gen_ref(lg);

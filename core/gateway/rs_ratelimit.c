@@ -59,14 +59,6 @@ static void rs__count(const rs_route_t *route, int which) {
   pthread_mutex_unlock(&rs__stats_mu);
 }
 
-static void rs__label(rs_buf_t *out, const char *s) {
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\') rs_buf_append(out, "\\", 1);
-    if (*s == '\n') { rs_buf_append(out, "\\n", 2); continue; }
-    rs_buf_append(out, s, 1);
-  }
-}
-
 static void rs__collect(rs_buf_t *out, void *ud) {
   (void)ud;
   rs_metrics_family(out, "rustyssr_limit_rejected_total", "counter",
@@ -76,7 +68,7 @@ static void rs__collect(rs_buf_t *out, void *ud) {
   for (size_t i = 0; i < rs__nstats; i++)
     for (int k = 0; k < 2; k++) {
       rs_buf_printf(out, "rustyssr_limit_rejected_total{route=\"");
-      rs__label(out, rs__stats[i].where);
+      rs_metrics_label(out, rs__stats[i].where, strlen(rs__stats[i].where));
       rs_buf_printf(out, "\",limit=\"%s\"} %llu\n", names[k], (unsigned long long)rs__stats[i].rejected[k]);
     }
   pthread_mutex_unlock(&rs__stats_mu);

@@ -179,6 +179,9 @@ void rs_req_body_pause(rs_req_t *req, bool paused);
 /* The client's "ip:port" ("-" once it has gone). Loop thread. */
 const char *rs_req_peer(rs_req_t *req);
 
+/* The status req was answered with (0 before rs_req_respond). */
+static inline int rs_req_status(const rs_req_t *req) { return req->_status; }
+
 /* The value of the first header called name (lower-case literal), or NULL. */
 const rs_str_t *rs_req_header(const rs_req_t *req, const char *lname);
 

@@ -33,6 +33,7 @@
 #include "rs_page.h"
 #include "rs_ratelimit.h"
 #include "rs_reload.h"
+#include "rs_reqstats.h"
 #include "rs_topo.h"
 #include "rs_upstream.h"
 #include "rs_v8.h"
@@ -688,6 +689,7 @@ int rs_server_run(rs_config_t *cfg) {
   for (int i = 0; i < srv.nloops; i++) rs_loop_gen_use(srv.loops[i], rs_gen_share(gen0, i));
   if (srv.cache != NULL) rs_metrics_register("cache", rs__collect_cache, &srv);
   rs_upstream_metrics_register(srv.nloops);
+  rs_reqstats_register(srv.nloops);
   rs_lhooks_watchdog_start();    /* lua.hook_timeout_ms */
   uv_barrier_init(&srv.barrier, (unsigned)srv.nloops + 1);
   for (int i = 0; i < srv.nloops; i++) {

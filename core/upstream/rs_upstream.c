@@ -27,6 +27,7 @@
 #include "rs_upstream.h"
 
 #include "rs_config.h"
+#include "rs_hist.h"
 #include "rs_http.h"
 #include "rs_log.h"
 #include "rs_metrics.h"
@@ -72,6 +73,7 @@ static const char *const rs__fail_label[] = {
 typedef struct {
   uint64_t requests[6];          /* by status class */
   uint64_t failures[RS__F_MAX];
+  rs_hist_t response;            /* exchange start to the response's last byte */
 } __attribute__((aligned(RS_CACHELINE))) rs__stat_slot_t;
 
 typedef struct rs__stat_s {
@@ -144,6 +146,27 @@ static void rs__collect(rs_buf_t *out, void *ud) {
       rs_buf_printf(out, "rustyssr_upstream_failures_total{upstream=\"%s\",server=\"%s\",kind=\"%s\"} %llu\n",
                     s->upstream, s->server, rs__fail_label[k], (unsigned long long)n);
     }
+  }
+  /* By upstream: every server's slots of every loop, summed (the list
+   * holds each (upstream, server) once; a name is rendered at its first). */
+  rs_metrics_family(out, "rustyssr_upstream_response_seconds", "histogram",
+                    "Upstream exchanges answered, by upstream: from the exchange's start (connect and "
+                    "retries included) to the response's last byte.");
+  for (rs__stat_t *s = head; s != NULL; s = s->next) {
+    bool first = true;
+    for (rs__stat_t *e = head; e != s; e = e->next) first = first && strcmp(e->upstream, s->upstream) != 0;
+    if (!first) continue;
+    rs_hist_t h = { 0 };
+    for (rs__stat_t *e = s; e != NULL; e = e->next)
+      if (strcmp(e->upstream, s->upstream) == 0)
+        for (int i = 0; i < rs__nslots; i++) rs_hist_add(&h, &e->slots[i].response);
+    rs_buf_t lab = { 0 };
+    rs_buf_append(&lab, "upstream=\"", 10);
+    rs_metrics_label(&lab, s->upstream, strlen(s->upstream));
+    rs_buf_append(&lab, "\"", 2);
+    rs_buf_append(&lab, "", 1);        /* the NUL: lab.p is a C string */
+    rs_hist_render(out, "rustyssr_upstream_response_seconds", lab.p, &h);
+    rs_buf_free(&lab);
   }
   uint64_t idle = 0, active = 0, inflight = 0;
   for (int i = 0; i < rs__nslots && i < RS__MAX_SLOTS; i++) {
@@ -248,6 +271,7 @@ struct rs_uhttp_s {
   size_t body_len;
   uint64_t deadline;             /* 0 = none */
   uint64_t connect_ms, send_ms, read_ms;
+  uint64_t start_us;             /* the exchange's start (rustyssr_upstream_response_seconds) */
   uint64_t tried[4];             /* servers tried (bit i = servers[i]) */
   int tries, max_tries;
   int phase;
@@ -628,6 +652,8 @@ static int rs__on_message_complete(llhttp_t *p) {
     return 0;
   }
   x->complete = true;
+  rs__stat_slot_t *slot = x->srv != NULL ? rs__slot(x->srv->stat, x->u->loop) : NULL;
+  if (slot) rs_hist_observe(&slot->response, rs_now_us() - x->start_us);
   return HPE_PAUSED;
 }
 
@@ -1133,6 +1159,7 @@ rs_uhttp_t *rs_uhttp_start(rs_upstreams_t *u, const rs_uhttp_opts_t *o, const rs
     }
   }
   rs_uhttp_t *x = rs_xcalloc(1, sizeof(*x));
+  x->start_us = rs_now_us();
   x->u = u;
   x->up = up;
   x->cbs = *cbs;

@@ -497,11 +497,17 @@ static void rs__dump_route(rs__dump_t *d, const rs_route_t *r) {
   if (r->cache.authorization) fputs("cache_authorization = true, ", out);
   if (r->limit.rate != 0) {
     fprintf(out, "limit_req = { rate = \"%s\", burst = %u, key = ", r->limit.rate_text, r->limit.burst);
+    if (r->limit.req_key.kind == RS_LIMIT_KEY_HOOK) fputs("function() error(\"the limit_req key hook is not "
+                                                         "reproduced by rustyssr -T: see the route's file:line\") end", out);
+    else
     rs__limit_key(out, &r->limit.req_key);
     fprintf(out, ", status = %d }, ", r->limit.req_status);
   }
   if (r->limit.conn_max != 0) {
     fprintf(out, "limit_conn = { max = %u, key = ", r->limit.conn_max);
+    if (r->limit.conn_key.kind == RS_LIMIT_KEY_HOOK) fputs("function() error(\"the limit_conn key hook is not "
+                                                          "reproduced by rustyssr -T: see the route's file:line\") end", out);
+    else
     rs__limit_key(out, &r->limit.conn_key);
     fprintf(out, ", status = %d }, ", r->limit.conn_status);
   }

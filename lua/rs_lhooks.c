@@ -21,6 +21,7 @@
 
 typedef struct {
   int handler, key, bypass, props;  /* registry refs, LUA_NOREF when absent */
+  int limit_req, limit_conn;     /* limit_req.key, limit_conn.key functions */
 } rs__refs_t;
 
 /* A coroutine of the loop's state, anchored in the registry. */
@@ -69,7 +70,7 @@ static void rs__on_route(void *ud, lua_State *L, const rs_route_t *route, int op
     size_t n = RS_MAX(i + 1, h->nrefs * 2);
     h->refs = rs_xrealloc(h->refs, n * sizeof(*h->refs));
     for (size_t k = h->nrefs; k < n; k++)
-      h->refs[k] = (rs__refs_t){ LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF };
+      h->refs[k] = (rs__refs_t){ LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF };
     h->nrefs = n;
   }
   rs__refs_t *r = &h->refs[i];
@@ -82,6 +83,13 @@ static void rs__on_route(void *ud, lua_State *L, const rs_route_t *route, int op
     r->key = rs__ref_field(L, opts_idx, "key");
     r->bypass = rs__ref_field(L, opts_idx, "bypass");
     r->props = rs__ref_field(L, opts_idx, "props");
+    static const char *const limits[] = { "limit_req", "limit_conn" };
+    int *lrefs[] = { &r->limit_req, &r->limit_conn };
+    for (int i = 0; i < 2; i++) {
+      lua_getfield(L, opts_idx, limits[i]);
+      if (lua_istable(L, -1)) *lrefs[i] = rs__ref_field(L, lua_gettop(L), "key");
+      lua_pop(L, 1);
+    }
   }
 }
 
@@ -459,7 +467,8 @@ void rs_lreq_end(rs_lreq_t *c) {
 
 /* ------------------------------------------------------------------ results */
 
-static const char *const rs__hook_names[] = { "respond", "key", "bypass", "props" };
+static const char *const rs__hook_names[] = { "respond", "key", "bypass", "props", "limit_req key",
+                                               "limit_conn key" };
 
 static int rs__wrong(rs_lreq_t *c, lua_State *L, const char *want, int idx) {
   rs_log_error("route %s: %s hook returned %s, expected %s [req %llx]", c->_route->where,
@@ -829,6 +838,12 @@ static int rs__resume(rs_lreq_t *c, int nargs) {
   int rc;
   switch (c->_hook) {
     case RS_HOOK_KEY: lua_settop(co, 1); rc = rs__key_result(c, co); break;
+    case RS_HOOK_LIMIT_REQ:
+    case RS_HOOK_LIMIT_CONN:     /* nil: this request is not limited */
+      lua_settop(co, 1);
+      if (lua_isnil(co, 1)) c->key_len = 0, rc = RS_LHOOK_OK;
+      else rc = rs__key_result(c, co);
+      break;
     case RS_HOOK_BYPASS: lua_settop(co, 1); c->bypass = lua_toboolean(co, 1); rc = RS_LHOOK_OK; break;
     case RS_HOOK_PROPS: lua_settop(co, 2); rc = rs__props_result(c, co); break;
     default: lua_settop(co, 3); rc = rs__respond_result(c, co); break;
@@ -865,6 +880,8 @@ static int rs__hook_ref(const rs_lreq_t *c, rs_hook_t hook) {
     case RS_HOOK_KEY: return r->key;
     case RS_HOOK_BYPASS: return r->bypass;
     case RS_HOOK_PROPS: return r->props;
+    case RS_HOOK_LIMIT_REQ: return r->limit_req;
+    case RS_HOOK_LIMIT_CONN: return r->limit_conn;
     default: return r->handler;
   }
 }

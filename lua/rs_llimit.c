@@ -17,9 +17,14 @@ static const char *const rs__conn_keys[] = { "max", "key", "status", NULL };
 static void rs__key(lua_State *L, int idx, const char *fn, const char *what, int *kind, const char **hdr,
                     size_t *hlen) {
   size_t n;
-  const char *s = rs_lutil_string(L, idx, fn, what, "\"$remote_addr\", \"$host\" or \"$http_NAME\"", &n);
   *hdr = NULL;
   *hlen = 0;
+  if (lua_type(L, idx) == LUA_TFUNCTION) {   /* anchored by the loop states (lua/rs_lhooks.c) */
+    *kind = RS_LIMIT_KEY_HOOK;
+    return;
+  }
+  const char *s = rs_lutil_string(L, idx, fn, what,
+                                  "\"$remote_addr\", \"$host\", \"$http_NAME\" or a function(req)", &n);
   if (strcmp(s, "$remote_addr") == 0 || strcmp(s, "$binary_remote_addr") == 0) {
     *kind = RS_LIMIT_KEY_ADDR;
   } else if (strcmp(s, "$host") == 0) {
@@ -34,8 +39,9 @@ static void rs__key(lua_State *L, int idx, const char *fn, const char *what, int
     *hdr = s + 6;
     *hlen = n - 6;
   } else {
-    rs_lutil_error(L, "%s: '%s' must be \"$remote_addr\" (the client, behind trusted proxies), \"$host\" "
-                   "or \"$http_NAME\" (a request header), got \"%.64s\"", fn, what, s);
+    rs_lutil_error(L, "%s: '%s' must be \"$remote_addr\" (the client, behind trusted proxies), \"$host\", "
+                   "\"$http_NAME\" (a request header) or a function(req) returning the key, got \"%.64s\"",
+                   fn, what, s);
   }
 }
 
@@ -146,11 +152,13 @@ void rs_llimit_build(const rs_llimit_t *l, rs_route_t *r) {
     memcpy(r->limit.rate_text, l->rate_text, sizeof(r->limit.rate_text));
     r->limit.req_key.kind = l->req_kind;
     r->limit.req_key.header = l->req_header ? rs__lower(l->req_header, l->req_hlen) : NULL;
+    r->hooks.limit_req = l->req_kind == RS_LIMIT_KEY_HOOK;
   }
   if (l->conn) {
     r->limit.conn_max = l->conn_max;
     r->limit.conn_status = l->conn_status;
     r->limit.conn_key.kind = l->conn_kind;
     r->limit.conn_key.header = l->conn_header ? rs__lower(l->conn_header, l->conn_hlen) : NULL;
+    r->hooks.limit_conn = l->conn_kind == RS_LIMIT_KEY_HOOK;
   }
 }

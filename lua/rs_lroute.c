@@ -338,7 +338,9 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   if (rs_router_add(ctx->cfg->router, r, &why) != 0)
     rs_lutil_error(L, "%s \"%.128s\": %s", sp->fn, sp->path, why);
   /* A loop thread's state anchors the hook functions (lua/rs_lhooks.c). */
-  if (ctx->on_route != NULL) ctx->on_route(ctx->on_route_ud, L, r, sp->opts_idx, sp->fn_idx);
+  /* limit_req/limit_conn key functions are in the options table too. */
+  int opts_idx = sp->opts_idx ? sp->opts_idx : (r->hooks.limit_req || r->hooks.limit_conn ? sp->opts_tbl : 0);
+  if (ctx->on_route != NULL) ctx->on_route(ctx->on_route_ud, L, r, opts_idx, sp->fn_idx);
 }
 
 /* key = function(req), bypass = function(req), props = function(req): the

@@ -44,6 +44,8 @@ enum {
   RS_LIMIT_KEY_ADDR = 0,         /* "$remote_addr": the client, behind trusted proxies */
   RS_LIMIT_KEY_HOST,             /* "$host" */
   RS_LIMIT_KEY_HEADER,           /* "$http_NAME": a request header; absent = not counted */
+  RS_LIMIT_KEY_HOOK,             /* key = function(req): its string; nil = not counted
+                                    (lua/rs_lhooks.h, RS_HOOK_LIMIT_REQ / _CONN) */
 };
 
 /* proxy.host: which Host header the upstream gets. */
@@ -64,6 +66,7 @@ typedef struct rs_route_s {
                                     a route with none never enters Lua */
     bool handler;                /* respond = function(req) */
     bool key, bypass, props;
+    bool limit_req, limit_conn;  /* limit_req/limit_conn = { key = function(req) } */
   } hooks;
 
   struct {                       /* RS_ACTION_RENDER */

@@ -72,7 +72,19 @@ void rs_dispatch_head(rs_req_t *req) {
   if (req->loop->gen == NULL) return;
   const rs_route_t *route = rs__route(req);
   const rs_action_handler_t *a = route != NULL ? rs__action(route) : NULL;
-  req->stream_body = a != NULL && a->streams_body;
+  /* A limit's key hook may wait (ssr.fetch): the body is read whole
+   * first then, none of it arriving before the action takes it. */
+  req->stream_body = a != NULL && a->streams_body && !route->hooks.limit_req && !route->hooks.limit_conn;
+}
+
+/* Run route's action on req. */
+static void rs__act(rs_req_t *req, const rs_route_t *route) {
+  const rs_action_handler_t *a = rs__action(route);
+  if (a != NULL) {
+    a->on_request(req, route);
+    return;
+  }
+  rs__respond_error(req, 500);
 }
 
 void rs_dispatch(rs_req_t *req) {
@@ -81,11 +93,7 @@ void rs_dispatch(rs_req_t *req) {
     rs__respond_error(req, 404);
     return;
   }
-  if (!rs_ratelimit_admit(req, route)) return;   /* limit_req / limit_conn: answered */
-  const rs_action_handler_t *a = rs__action(route);
-  if (a != NULL) {
-    a->on_request(req, route);
-    return;
-  }
-  rs__respond_error(req, 500);
+  /* limit_req / limit_conn first: refused (answered), or later (a key hook) */
+  if (rs_ratelimit_admit(req, route, rs__act) != RS_RATELIMIT_PASS) return;
+  rs__act(req, route);
 }

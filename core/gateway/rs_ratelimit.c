@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rs_config.h"
+#include "rs_lhooks.h"
 #include "rs_limit.h"
 #include "rs_log.h"
 #include "rs_metrics.h"
@@ -80,9 +81,10 @@ void rs_ratelimit_metrics_register(void) { rs_metrics_register("limit", rs__coll
 
 /* ------------------------------------------------------------ requests */
 
-/* The bytes a limit counts req by, in buf; 0 = none (not limited). */
-static size_t rs__key(rs_req_t *req, const struct rs_route_limit_key_s *k, const rs_realip_t *rip, char *buf,
-                      size_t cap) {
+/* The bytes a limit counts req by, in buf; 0 = none (not limited). A
+ * hook's key comes in hook/hook_len. */
+static size_t rs__key(rs_req_t *req, const struct rs_route_limit_key_s *k, const rs_realip_t *rip,
+                      const char *hook, size_t hook_len, char *buf, size_t cap) {
   const char *p = NULL;
   size_t n = 0;
   switch (k->kind) {
@@ -93,6 +95,7 @@ static size_t rs__key(rs_req_t *req, const struct rs_route_limit_key_s *k, const
       if (v != NULL) p = v->p, n = v->len;
       break;
     }
+    case RS_LIMIT_KEY_HOOK: p = hook, n = hook_len; break;
     default: break;
   }
   n = RS_MIN(n, cap);
@@ -113,15 +116,16 @@ static void rs__refuse(rs_req_t *req, const rs_route_t *route, int status, uint6
   rs_req_respond_static(req, status, head, page.p, page.len);
 }
 
-bool rs_ratelimit_admit(rs_req_t *req, const rs_route_t *route) {
-  if (route->limit.rate == 0 && route->limit.conn_max == 0) return true;
+/* The limits with their keys known (hooks' in hk[0] / hk[1]). Returns
+ * true when req may go on; false when it was answered. */
+static bool rs__apply(rs_req_t *req, const rs_route_t *route, const rs_str_t hk[2]) {
   rs_loop_gen_t *lg = rs_req_gen(req);
   rs_limit_table_t *t = rs__get_table(lg != NULL ? lg->cfg : NULL);
   rs_realip_t rip;
   rs_realip_resolve(req, &rip);
   char key[RS_LIMIT_KEY_MAX];
   if (route->limit.rate != 0) {
-    size_t n = rs__key(req, &route->limit.req_key, &rip, key, sizeof(key));
+    size_t n = rs__key(req, &route->limit.req_key, &rip, hk[0].p, hk[0].len, key, sizeof(key));
     uint64_t retry = 0;
     rs_limit_verdict_t v =
         n ? rs_limit_req(t, route->limit.zone, key, n, route->limit.rate, route->limit.burst, rs_now_ms(), &retry)
@@ -135,7 +139,7 @@ bool rs_ratelimit_admit(rs_req_t *req, const rs_route_t *route) {
     }
   }
   if (route->limit.conn_max != 0) {
-    size_t n = rs__key(req, &route->limit.conn_key, &rip, key, sizeof(key));
+    size_t n = rs__key(req, &route->limit.conn_key, &rip, hk[1].p, hk[1].len, key, sizeof(key));
     rs_limit_key_t *held = NULL;
     rs_limit_verdict_t v =
         n ? rs_limit_conn_take(t, route->limit.zone | 1, key, n, route->limit.conn_max, &held) : RS_LIMIT_PASS;
@@ -150,6 +154,87 @@ bool rs_ratelimit_admit(rs_req_t *req, const rs_route_t *route) {
   return true;
 }
 
+/* A request whose limits have key hooks: they run in its Lua context (one
+ * after the other), then the limits apply, then cont. */
+typedef struct {
+  rs_ratelimit_cont_fn cont;
+  rs_req_t *req;
+  const rs_route_t *route;
+  rs_lreq_t *c;                  /* its ud is this */
+  int stage;                     /* 0: limit_req's hook, 1: limit_conn's, 2: done */
+  rs_str_t keys[2];
+  char *mem[2];                  /* the keys' copies (owned) */
+} rs__pending_t;
+
+static void rs__pending_free(rs__pending_t *p) {
+  free(p->mem[0]);
+  free(p->mem[1]);
+  free(p);
+}
+
+static void rs__hook_done(rs_lreq_t *c, int rc);
+
+/* Run the next key hook, or finish. Returns true when a hook waits. */
+static bool rs__step(rs__pending_t *p) {
+  rs_req_t *req = p->req;
+  for (; p->stage < 2; p->stage++) {
+    bool hook = p->stage == 0 ? p->route->limit.rate != 0 && p->route->limit.req_key.kind == RS_LIMIT_KEY_HOOK
+                              : p->route->limit.conn_max != 0 && p->route->limit.conn_key.kind == RS_LIMIT_KEY_HOOK;
+    if (!hook) continue;
+    int rc = rs_lreq_run(p->c, p->stage == 0 ? RS_HOOK_LIMIT_REQ : RS_HOOK_LIMIT_CONN, rs__hook_done);
+    if (rc == RS_LHOOK_YIELD) return true;
+    rs__hook_done(p->c, rc);
+    return true;                 /* rs__hook_done went on (or answered) */
+  }
+  /* Every key known: the Lua ends first (rs_lhooks.h), then the limits. */
+  rs_lreq_end(p->c);
+  rs_ratelimit_cont_fn cont = p->cont;
+  const rs_route_t *route = p->route;
+  bool pass = rs__apply(req, route, p->keys);
+  rs__pending_free(p);
+  if (pass) cont(req, route);
+  return false;
+}
+
+static void rs__hook_done(rs_lreq_t *c, int rc) {
+  rs__pending_t *p = c->ud;
+  rs_req_t *req = p->req;
+  if (rc == RS_LHOOK_OK) {
+    int k = p->stage;
+    if (c->key_len > 0) {
+      p->mem[k] = rs_xstrndup(c->key, c->key_len);
+      p->keys[k] = (rs_str_t){ p->mem[k], c->key_len };
+    }
+    p->stage++;
+    rs__step(p);
+    return;
+  }
+  rs_resp_t resp = c->resp;
+  rs_lreq_end(c);
+  rs__pending_free(p);
+  if (rc == RS_LHOOK_EXIT) {     /* req:exit() in the key hook: its answer */
+    rs_req_respond(req, &resp);
+    return;
+  }
+  rs_str_t page = rs_http_error_page(500);   /* logged by lua/; on an abort it only releases */
+  rs_req_respond_static(req, 500, "Content-Type: text/html\r\n", page.p, page.len);
+}
+
+int rs_ratelimit_admit(rs_req_t *req, const rs_route_t *route, rs_ratelimit_cont_fn cont) {
+  if (route->limit.rate == 0 && route->limit.conn_max == 0) return RS_RATELIMIT_PASS;
+  if (!route->hooks.limit_req && !route->hooks.limit_conn) {
+    static const rs_str_t none[2];
+    return rs__apply(req, route, none) ? RS_RATELIMIT_PASS : RS_RATELIMIT_ANSWERED;
+  }
+  rs__pending_t *p = rs_xcalloc(1, sizeof(*p));
+  p->cont = cont;
+  p->req = req;
+  p->route = route;
+  p->c = rs_lreq_start(rs_req_gen(req)->lua, req, route);   /* the state of its generation */
+  p->c->ud = p;
+  rs__step(p);
+  return RS_RATELIMIT_PENDING;
+}
 void rs_ratelimit_release(rs_req_t *req) {
   rs_limit_key_t *held = req->ctx[RS_REQ_CTX_LIMIT];
   if (held == NULL) return;

@@ -15,11 +15,18 @@
 #include "rs_conn.h"
 #include "rs_router.h"
 
-/* Apply route's limits to req. Returns true when the request may go on
- * (a limit_conn slot is then held until req is freed: call
- * rs_ratelimit_release from its on_free); false when it was answered.
- * Loop thread. */
-bool rs_ratelimit_admit(rs_req_t *req, const rs_route_t *route);
+typedef void (*rs_ratelimit_cont_fn)(rs_req_t *req, const rs_route_t *route);
+enum { RS_RATELIMIT_PASS = 0, RS_RATELIMIT_ANSWERED, RS_RATELIMIT_PENDING };
+
+/* Apply route's limits to req. Returns RS_RATELIMIT_PASS when the request
+ * may go on now; _ANSWERED when it was refused (and answered); _PENDING
+ * when a key hook (key = function(req)) runs or waits: cont(req, route) is
+ * then called once the limits pass, or the request is answered (refused,
+ * the hook's req:exit, or 500 when it fails; the hook's Lua context ends
+ * before, its req.ctx is not the action's). A request that passes holds
+ * its limit_conn slot until it is freed: call rs_ratelimit_release from
+ * its on_free. Loop thread. */
+int rs_ratelimit_admit(rs_req_t *req, const rs_route_t *route, rs_ratelimit_cont_fn cont);
 
 /* Give back req's limit_conn slot, if it holds one. Loop thread. */
 void rs_ratelimit_release(rs_req_t *req);

@@ -27,7 +27,9 @@ struct rs_gen_s {
 static bool rs__has_hooks(const rs_config_t *cfg) {
   for (size_t i = 0; i < rs_router_count(cfg->router); i++) {
     const rs_route_t *r = rs_router_get(cfg->router, i);
-    if (r->hooks.handler || r->hooks.key || r->hooks.bypass || r->hooks.props) return true;
+    if (r->hooks.handler || r->hooks.key || r->hooks.bypass || r->hooks.props || r->hooks.limit_req ||
+        r->hooks.limit_conn)
+      return true;
   }
   return false;
 }

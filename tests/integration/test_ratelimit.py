@@ -20,7 +20,16 @@ ssr.route("GET", "/burst", { respond = { status = 200, body = "ok" },
 ssr.route("GET", "/bykey", { respond = { status = 200, body = "ok" },
   limit_req = { rate = "1r/m", key = "$http_x_api_key", status = 503 } })
 ssr.route("GET", "/byip", { respond = { status = 200, body = "ok" }, limit_req = { rate = "1r/m", burst = 1 } })
-ssr.route("GET", "/hold", { limit_conn = { max = 2, status = 503 }, respond = function(req)
+ssr.route("GET", "/hooked", { respond = { status = 200, body = "ok" },
+  limit_req = { rate = "1r/m", key = function(req) return req.query.user end } })
+ssr.route("GET", "/hooked-wait", { respond = { status = 200, body = "ok" },
+  limit_req = { rate = "1r/m", key = function(req) ssr.sleep(0.01) return "one" end } })
+ssr.route("GET", "/hooked-fail", { respond = { status = 200, body = "ok" },
+  limit_req = { rate = "1r/m", key = function(req) error("no key today") end } })
+ssr.route("GET", "/hooked-exit", { respond = { status = 200, body = "ok" },
+  limit_req = { rate = "1r/m", key = function(req) req:exit(403, "go away") end } })
+ssr.route("GET", "/hold", { limit_conn = { max = 2, status = 503, key = function(req) return "everyone" end },
+  respond = function(req)
   ssr.shared.s:incr("inflight", 1, 0)
   local deadline = 200                      -- 10 s at most, never a fixed wait
   while not ssr.shared.s:get("release") and deadline > 0 do
@@ -102,6 +111,22 @@ def test_keys_by_header_and_client():
         wait_log(srv, "client: 192.0.2.1")
 
 
+def test_key_hooks():
+    """key = function(req): its string is the key, nil leaves the request
+    unlimited; a hook may wait (ssr.sleep), fail (500, logged) or answer
+    (req:exit)."""
+    with server() as srv:
+        eq([srv.get("/hooked?user=a").status for _ in range(2)], [200, 429])
+        eq([srv.get("/hooked?user=b").status for _ in range(2)], [200, 429])
+        eq([srv.get("/hooked").status for _ in range(3)], [200, 200, 200], "nil: not limited")
+        eq([srv.get("/hooked-wait").status for _ in range(3)], [200, 429, 429])
+        eq(srv.get("/hooked-fail").status, 500)
+        wait_log(srv, "limit_req key hook failed")
+        wait_log(srv, "no key today")
+        r = srv.get("/hooked-exit")
+        eq((r.status, r.body), (403, b"go away"))
+
+
 def test_conn_slots():
     with server() as srv:
         held = []
@@ -134,6 +159,7 @@ def test_bad_options():
              ('limit_req = { burst = 5 }', "'limit_req.rate' is required"),
              ('limit_req = { rate = "1r/s", nodelay = false }', "'limit_req.nodelay' can only be true"),
              ('limit_req = { rate = "1r/s", key = "$cookie_x" }', "'limit_req.key' must be \"$remote_addr\""),
+             ('limit_req = { rate = "1r/s", key = 5 }', "'limit_req.key' must be \"$remote_addr\", \"$host\", \"$http_NAME\" or a function(req)"),
              ('limit_req = { rate = "1r/s", status = 200 }', "'limit_req.status' must be an integer between 400"),
              ('limit_req = { rate = "1r/s", status = 418 }', "'limit_req.status' 418 is not a status"),
              ('limit_req = { rate = "1r/s", brust = 5 }', "unknown key 'brust' in ssr.route limit_req"),
@@ -172,5 +198,5 @@ def test_dump():
 
 
 if __name__ == "__main__":
-    main([test_burst_exact_under_concurrency, test_keys_by_header_and_client, test_conn_slots, test_bad_options,
-          test_dump])
+    main([test_burst_exact_under_concurrency, test_keys_by_header_and_client, test_key_hooks, test_conn_slots,
+          test_bad_options, test_dump])

@@ -153,6 +153,16 @@ def test_conn_slots():
         assert [v for k, v in m.items() if 'limit="conn"' in k and v == 6], m
 
 
+def test_reload_keeps_buckets():
+    """A reload keeps every client's bucket of a route that keeps its
+    file:line, methods, host and path (nginx keeps its zones)."""
+    from test_reload import reload
+    with server() as srv:
+        eq([srv.get("/burst").status for _ in range(7)], [200] * 6 + [429])
+        reload(srv)
+        eq(srv.get("/burst").status, 429, "the bucket survived the reload")
+
+
 def test_bad_options():
     d = tempfile.mkdtemp(prefix="rs-limit-")
     cases = (('limit_req = { rate = "10r/h" }', "'limit_req.rate' must be requests a second or a minute"),
@@ -199,4 +209,4 @@ def test_dump():
 
 if __name__ == "__main__":
     main([test_burst_exact_under_concurrency, test_keys_by_header_and_client, test_key_hooks, test_conn_slots,
-          test_bad_options, test_dump])
+          test_reload_keeps_buckets, test_bad_options, test_dump])

@@ -164,6 +164,17 @@ def test_cjson_in_hooks():
         eq(json.loads(r.body), {"n": 3, "b": "c\u00e9", "ok": True})
 
 
+def test_reload_keeps_items():
+    """A reload keeps a dictionary declared again under its name, items and
+    all; the limit buckets too (same route, same file:line)."""
+    from test_reload import reload
+    with server() as srv:
+        for _ in range(5):
+            eq(srv.get("/hit").status, 200)
+        reload(srv)
+        eq(srv.get("/hit").body, b"6", "counted on after the reload")
+
+
 def test_bad_declarations():
     d = tempfile.mkdtemp(prefix="rs-shared-")
     for body, want in (('  shared = { ["bad-name"] = "1m" },\n', ":3: ssr.config: 'shared' names must be identifiers"),
@@ -195,4 +206,4 @@ def test_dump_lists_dictionaries():
 
 if __name__ == "__main__":
     main([test_incr_across_loops_sums_exactly, test_ttl_expires, test_types_and_answers, test_memory_bound,
-          test_cjson_in_hooks, test_bad_declarations, test_dump_lists_dictionaries])
+          test_cjson_in_hooks, test_reload_keeps_items, test_bad_declarations, test_dump_lists_dictionaries])

@@ -154,8 +154,13 @@ def test_dump_effective_config():
     # Every key the loader knows appears in the dump (a new setting that -T
     # forgets fails here). Aliases are exempt: upstreams' timeout_ms is
     # read_timeout_ms.
-    src = open(os.path.join(os.path.dirname(TESTS), "lua", "rs_lconfig.c")).read()
-    for arr in re.findall(r"static const char \*const rs__\w+_keys\[\] = \{(.*?)\};", src, re.S):
+    # ssr.config's parsers: rs_lconfig.c and its sections (rs_lconfig_*.c).
+    lua_dir = os.path.join(os.path.dirname(TESTS), "lua")
+    src = "".join(open(os.path.join(lua_dir, f)).read() for f in sorted(os.listdir(lua_dir))
+                  if re.match(r"rs_lconfig(_\w+)?\.c$", f))
+    tables = re.findall(r"static const char \*const rs__\w+_keys\[\] = \{(.*?)\};", src, re.S)
+    assert len(tables) >= 10, "found %d key tables in lua/rs_lconfig*.c" % len(tables)
+    for arr in tables:
         for key in re.findall(r'"(\w+)"', arr):
             if (key == "timeout_ms" and "connect_timeout_ms" in arr) or key == "token_file":
                 continue             # aliases: read_timeout_ms; token (never printed)

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "rs_key.h"
-#include "rs_policy.h"
 #include "rs_realip.h"
 
 /* ------------------------------------------------------------------ the request object */
@@ -92,7 +91,9 @@ static void rs__push_headers(lua_State *L, rs_lreq_t *c) {
   for (size_t i = 0; i < req->nheaders; i++) {
     const rs_header_t *hh = &req->headers[i];
     /* a page view sees what the bundle of a stored page sees */
-    if (c->page_view && !rs_policy_page_sees(req, c->_route, hh->name.p, hh->name.len, trusted)) continue;
+    if (c->page_view && !rs_route_page_sees(c->_route, hh->name.p, hh->name.len,
+                                            !trusted && rs_realip_claim(req, hh->name.p, hh->name.len)))
+      continue;
     rs__push_lower(L, hh->name.p, hh->name.len);
     lua_pushlstring(L, hh->value.p, hh->value.len);
     rs__set_multi(L, hd, lua_gettop(L) - 1, lua_gettop(L));

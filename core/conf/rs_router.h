@@ -66,7 +66,8 @@ typedef struct rs_route_s {
   } render;
 
   struct {                       /* the cache policy of a route that caches
-                                    (core/gateway/rs_policy.h; filled by lua/rs_lcache.c).
+                                    (core/gateway/rs_policy.h, rs_route_page_sees;
+                                    filled by lua/rs_lcache.c).
                                     All zero = the defaults. Its ttl and grace are
                                     render.ttl_ms / grace_ms above. */
     bool cookie;                 /* requests with Cookie may be looked up and stored */
@@ -147,6 +148,17 @@ int rs_router_add(rs_router_t *r, rs_route_t *route, const char **why);
 
 /* Free a route that was never added. */
 void rs_route_free(rs_route_t *route);
+
+/* Does the render of a page (or a hook feeding it: the props hook's view,
+ * lua/rs_lhooks.h) see the request header called name? untrusted_claim:
+ * name is a forwarding claim (core/http/rs_realip.h: rs_realip_claim) and
+ * the peer is not a trusted proxy — never seen. For a page stored for
+ * everyone (shared: its route; NULL = not stored) only Host and the headers
+ * the route names (route->cache.headers), which are its key's fields: nothing
+ * else a visitor sends may shape a page that others are served. The one
+ * rule the bundle's request.headers (core/gateway/rs_render.h) and the
+ * props hook's view follow. Any thread. */
+bool rs_route_page_sees(const rs_route_t *shared, const char *name, size_t len, bool untrusted_claim);
 
 /* A ":name" segment captured by rs_router_match. name is a slice of the
  * route's path (not NUL-terminated), valid as long as the router; value is

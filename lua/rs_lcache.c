@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "rs_cache.h"
-#include "rs_lconfig.h"
+#include "rs_lstate.h"
 #include "rs_log.h"
 #include "rs_lutil.h"
 #include "rs_purge.h"

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rs_lfetch.h"
 #include "rs_lroute.h"
 #include "rs_lutil.h"
 #include "rs_log.h"
@@ -236,6 +235,15 @@ static int rs__config(lua_State *L) {
   return 0;
 }
 
+/* Lua stack before: ...   after: (raises RS_LUTIL_HOOK_ONLY for the
+ * function named by upvalue 1) */
+static int rs__hook_only(lua_State *L) {
+  return luaL_error(L, RS_LUTIL_HOOK_ONLY, lua_tostring(L, lua_upvalueindex(1)));
+}
+
+/* Lua stack before: setup (light userdata)   after: (nothing)
+ * Run under lua_cpcall: an out-of-memory error in here is caught instead of
+ * reaching the panic handler. */
 typedef struct {
   const char *dir;
   rs_config_t *cfg;
@@ -271,7 +279,15 @@ static int rs__setup(lua_State *L) {
   lua_pushcclosure(L, rs__config, 1);
   lua_setfield(L, module, "config");
   rs_lroute_register(L, module, uctx);
-  rs_lfetch_register(L, module, NULL);       /* raise until a request hook runs */
+  /* ssr.fetch, ssr.fetch_all, ssr.sleep raise while a file loads: a loop's
+   * hook state binds the real ones once its run of the file is done
+   * (lua/rs_lhooks_setup.c). */
+  static const char *const hook_only[] = { "fetch", "fetch_all", "sleep" };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(hook_only); i++) {
+    lua_pushfstring(L, "ssr.%s", hook_only[i]);
+    lua_pushcclosure(L, rs__hook_only, 1);
+    lua_setfield(L, module, hook_only[i]);
+  }
 #ifdef RS_VERSION
   lua_pushliteral(L, RS_VERSION);
   lua_setfield(L, module, "version");

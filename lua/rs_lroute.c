@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 
 #include "rs_lcache.h"
-#include "rs_lconfig.h"
+#include "rs_lstate.h"
 #include "rs_lutil.h"
 #include "rs_router.h"
 

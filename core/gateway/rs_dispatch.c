@@ -4,7 +4,6 @@
 #include "rs_action.h"
 #include "rs_page.h"
 #include "rs_proxy.h"
-#include "rs_render.h"
 #include "rs_respond.h"
 #include "rs_router.h"
 #include "rs_static.h"
@@ -14,6 +13,14 @@ static const char rs__html[] = "Content-Type: text/html\r\n";
 static void rs__respond_error(rs_req_t *req, int status) {
   rs_str_t page = rs_http_error_page(status);
   rs_req_respond_static(req, status, rs__html, page.p, page.len);
+}
+
+/* The render action: through the page cache when the cache is on and the
+ * route caches (rs_page.h), else rendered after the route's props hook,
+ * which may wait. */
+static void rs__render(rs_req_t *req, const rs_route_t *route) {
+  if (req->loop->cache != NULL && route->render.cache) rs_page_request(req, route);
+  else rs_page_uncached(req, route, NULL);
 }
 
 /* The proxy action: GET/HEAD of a route with a ttl through the page cache
@@ -26,7 +33,7 @@ static void rs__proxy(rs_req_t *req, const rs_route_t *route) {
 /* The actions, by rs_action_t (rs_router.h; the interface: rs_action.h). */
 static const rs_action_handler_t rs__actions[] = {
   [RS_ACTION_RESPOND] = { "respond", rs_respond_request, false },
-  [RS_ACTION_RENDER] = { "render", rs_render_request, false },
+  [RS_ACTION_RENDER] = { "render", rs__render, false },
   [RS_ACTION_STATIC] = { "static", rs_static_request, false },
   [RS_ACTION_REDIRECT] = { "redirect", rs_redirect_request, false },
   [RS_ACTION_PROXY] = { "proxy", rs__proxy, true },

@@ -3,7 +3,6 @@
 
 #include "rs_key.h"
 #include "rs_log.h"
-#include "rs_page.h"
 #include "rs_policy.h"
 #include "rs_realip.h"
 
@@ -245,12 +244,4 @@ void rs_render_uncached(rs_req_t *req, const char *extra, const char *props, siz
   loop->pending_jobs++;
   req->data = job;
   req->on_abort = rs__uncached_abort;
-}
-
-void rs_render_request(rs_req_t *req, const rs_route_t *route) {
-  if (req->loop->cache != NULL && route->render.cache) {
-    rs_page_request(req, route);
-    return;
-  }
-  rs_page_uncached(req, route, NULL);   /* after the props hook, which may wait */
 }

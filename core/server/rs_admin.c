@@ -1,6 +1,6 @@
 /* core/server/rs_admin.c — see rs_admin.h. */
 #include "rs_admin.h"
-#include "rs_server.h"
+#include "rs_server_int.h"
 
 #include "rs_cache.h"
 #include "rs_cidr.h"

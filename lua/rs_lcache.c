@@ -169,7 +169,7 @@ void rs_lcache_policy_check(lua_State *L, int opts, const char *fn, rs_lcache_po
 void rs_lcache_policy_finish(lua_State *L, const rs_lcache_policy_t *p, const char *fn,
                              rs_action_t action, int64_t *ttl_ms, int64_t *grace_ms) {
   if (p->first == NULL) return;
-  if (action == RS_ACTION_RESPOND || action == RS_ACTION_STATIC || action == RS_ACTION_REDIRECT)
+  if (action != RS_ACTION_RENDER && action != RS_ACTION_PROXY)
     rs_lutil_error(L, "%s: '%s' is a cache policy: it goes with 'render' (a route that caches)", fn,
                    p->first);
   bool render = action == RS_ACTION_RENDER;   /* only render = {...} has its own ttl */

@@ -229,7 +229,7 @@ void rs_route_free(rs_route_t *route) {
   free(route->respond.body);
   free(route->files.root);
   free(route->files.index);
-  free(route->redirect.to);
+  if (route->conf_free != NULL) route->conf_free(route->conf);
   free(route->proxy.upstream);
   free(route->proxy.path);
   free(route->proxy.host);

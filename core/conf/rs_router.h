@@ -1,7 +1,7 @@
 /* core/conf/rs_router.h — the route table, matched in C on every request.
  *
- * A route holds its action (respond, render, static, redirect, proxy), that
- * action's options, its Lua hooks and its cache policy (rs_route_t below).
+ * A route holds its action (the handler that answers it and that action's
+ * options), its Lua hooks and its cache policy (rs_route_t below).
  *
  * Built on the main thread while the config loads, then read-only: loop
  * threads match against it without locks. */
@@ -31,13 +31,18 @@ enum {
 /* Bit for a method name (case-sensitive, as HTTP methods are); 0 if unknown. */
 unsigned rs_method_bit(const char *name, size_t len);
 
+/* The built-in actions whose options this struct holds. Any other action
+ * (e.g. redirect, core/gateway/rs_redirect.c) is RS_ACTION_OTHER: known only
+ * by its handler and its own config (route->handler, route->conf). */
 typedef enum {
-  RS_ACTION_RESPOND = 1,         /* a fixed answer */
+  RS_ACTION_OTHER = 0,           /* route->handler with its own route->conf */
+  RS_ACTION_RESPOND,             /* a fixed answer */
   RS_ACTION_RENDER,              /* the bundle renders it (core/gateway/rs_render.h) */
   RS_ACTION_STATIC,              /* files under a root (core/gateway/rs_static.h) */
-  RS_ACTION_REDIRECT,            /* Location: to (core/gateway/rs_respond.h) */
   RS_ACTION_PROXY,               /* to an upstream (core/gateway/rs_proxy.h) */
 } rs_action_t;
+
+struct rs_action_handler_s;      /* core/gateway/rs_action.h: opaque here */
 
 /* proxy.host: which Host header the upstream gets. */
 enum { RS_PROXY_HOST_KEEP = 0, RS_PROXY_HOST_UPSTREAM, RS_PROXY_HOST_LITERAL };
@@ -49,6 +54,13 @@ typedef struct rs_route_s {
                                     ending in '*' (owned) */
   int priority;                  /* higher first among equally specific routes */
   rs_action_t action;
+  /* What answers the route: the dispatcher runs handler (set by the loader,
+   * lua/rs_lroute.c, from the actions the gateway registered; NULL only for
+   * a route made outside the loader). An action that reads its own options
+   * keeps them in conf, freed with the route by conf_free. */
+  const struct rs_action_handler_s *handler;
+  void *conf;
+  void (*conf_free)(void *conf);
   char *where;                   /* "file:line" of the declaration, for logs (owned) */
   char *server;                  /* the listener it belongs to: a name from ssr.config's
                                     servers, NULL = the main one (listen) (owned) */
@@ -85,12 +97,6 @@ typedef struct rs_route_s {
                                     200, 301, 302, 404 */
     char *_mem;                  /* owns the lists and their strings */
   } cache;
-
-  struct {                       /* RS_ACTION_REDIRECT */
-    char *to;                    /* the target (owned) */
-    int status;                  /* 301, 302, 303, 307 or 308 */
-    bool keep_query;             /* append the request's ?query */
-  } redirect;
 
   struct {                       /* RS_ACTION_PROXY (core/gateway/rs_proxy.h) */
     char *upstream;              /* the upstream's name in ssr.config (owned) */

@@ -130,7 +130,9 @@ def test_dump_effective_config():
                 'ssr.route("GET", "/hi", { respond = { status = 201, headers = { ["X-A"] = "b\\"c" }, body = "hi\\n" } })\n'  # 10
                 'ssr.static("/s/", { root = "public", max_age = 60 })\n'  # 11
                 'ssr.proxy("/api/", { upstream = "api", path = "/", ttl = 5, tags = { "t1" } })\n'  # 12
-                'ssr.route("GET", "/k/:id", { render = false and true or nil, respond = function() return 200, "x" end })\n')  # 13
+                'ssr.route("GET", "/k/:id", { render = false and true or nil, respond = function() return 200, "x" end })\n'  # 13
+                'ssr.route("GET", "/old", { redirect = { to = "/n\\"ew", status = 308, keep_query = true } })\n'  # 14
+                'ssr.route("GET", "/old2", { redirect = "/new2" })\n')  # 15
     p = subprocess.run([BIN, "-T", "-c", conf], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert p.returncode == 0, p.stderr
     out = p.stdout.decode()
@@ -149,7 +151,10 @@ def test_dump_effective_config():
                  'static = { root = "%s"' % os.path.join(d, "public"),
                  'proxy = { upstream = "api", path = "/" }, ttl = 5,',
                  'tags = { "t1", }',
-                 'respond = function() error('):
+                 'respond = function() error(',
+                 # an action that reads and prints its own options (core/gateway/rs_redirect.c)
+                 'redirect = { to = "/n\\"ew", status = 308, keep_query = true }, })  -- %s:14' % conf,
+                 'redirect = { to = "/new2", status = 301, keep_query = false }, })  -- %s:15' % conf):
         assert want in out, "missing %r in:\n%s" % (want, out)
     # Every key the loader knows appears in the dump (a new setting that -T
     # forgets fails here). Aliases are exempt: upstreams' timeout_ms is

@@ -8,6 +8,7 @@
 #include "rs_policy.h"
 #include "rs_purge.h"
 #include "rs_realip.h"
+#include "rs_dispatch.h"
 #include "tap.h"
 
 /* The chunk's line 3 is next; render routes need a bundle (not loaded here). */
@@ -325,6 +326,7 @@ static void test_purge(void) {
 }
 
 int main(void) {
+  rs_dispatch_init();             /* the actions routes name (redirect reads its own options) */
   RS_TEST(test_errors);
   RS_TEST(test_policy_filled);
   RS_TEST(test_bypass);

@@ -3,7 +3,6 @@
 
 #include "rs_key.h"
 #include "rs_log.h"
-#include "rs_page.h"
 #include "rs_policy.h"
 #include "rs_realip.h"
 
@@ -22,6 +21,12 @@ static char *rs__copy(char **p, const char *s, size_t n) {
   return d;
 }
 
+/* Does the bundle see header h of req (rs_route_page_sees)? */
+static bool rs__sees(const rs_req_t *req, const rs_route_t *shared, const rs_header_t *h, bool trusted) {
+  return rs_route_page_sees(shared, h->name.p, h->name.len,
+                            !trusted && rs_realip_claim(req, h->name.p, h->name.len));
+}
+
 rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, const char *props,
                                    size_t props_len) {
   /* One allocation: the job, the pairs, then the bytes they point to. */
@@ -34,7 +39,7 @@ rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, cons
   for (size_t i = 0; i < req->nparams; i++) bytes += req->params[i].name.len + req->params[i].value.len;
   size_t nh = 0;
   for (size_t i = 0; i < req->nheaders; i++) {
-    if (!rs_policy_page_sees(req, shared, req->headers[i].name.p, req->headers[i].name.len, rip.trusted)) continue;
+    if (!rs__sees(req, shared, &req->headers[i], rip.trusted)) continue;
     bytes += req->headers[i].name.len + req->headers[i].value.len;
     nh++;
   }
@@ -56,7 +61,7 @@ rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, cons
   nh = 0;
   for (size_t i = 0; i < req->nheaders; i++) {
     const rs_header_t *h = &req->headers[i];
-    if (!rs_policy_page_sees(req, shared, h->name.p, h->name.len, rip.trusted)) continue;
+    if (!rs__sees(req, shared, h, rip.trusted)) continue;
     hdrs[nh].name = rs__copy(&p, h->name.p, h->name.len);
     hdrs[nh].name_len = h->name.len;
     size_t vlen = h->value.len;
@@ -239,12 +244,4 @@ void rs_render_uncached(rs_req_t *req, const char *extra, const char *props, siz
   loop->pending_jobs++;
   req->data = job;
   req->on_abort = rs__uncached_abort;
-}
-
-void rs_render_request(rs_req_t *req, const rs_route_t *route) {
-  if (req->loop->cache != NULL && route->render.cache) {
-    rs_page_request(req, route);
-    return;
-  }
-  rs_page_uncached(req, route, NULL);   /* after the props hook, which may wait */
 }

@@ -22,6 +22,7 @@
  * forces at once. */
 #define _GNU_SOURCE 1 /* accept4 */
 #include "rs_server.h"
+#include "rs_server_int.h"
 
 #include "rs_admin.h"
 #include "rs_conn.h"

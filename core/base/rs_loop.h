@@ -70,6 +70,7 @@ typedef struct rs_loop_gen_s {
   rs_gen_t *gen;
   rs_loop_t *loop;
   const struct rs_config_s *cfg;
+  const struct rs_http_opts_s *http; /* the HTTP layer's options (core/http/rs_conn.h) */
   struct rs_pool_s *pool;        /* NULL without a bundle */
   const struct rs_router_s *const *routers; /* per listener of the process */
   struct rs_lhooks_s *lua;       /* this loop's Lua state, when a route has hooks */
@@ -114,6 +115,8 @@ struct rs_loop_s {
   int index;                     /* 0 = main/admin loop, 1..N = workers */
   rs_server_t *server;
   const struct rs_config_s *cfg; /* the current generation's (loop->gen->cfg) */
+  const struct rs_http_opts_s *http; /* its HTTP layer options (core/http/rs_conn.h), which
+                                    the HTTP layer reads instead of cfg */
   rs_handler_fn handler;
   /* Called when a request's headers are complete and a body follows (may
    * be NULL): it sets req->stream_body to have the request dispatched now,

@@ -9,10 +9,42 @@
 #ifndef RS_CONN_H
 #define RS_CONN_H
 
+#include "rs_cidr.h"
 #include "rs_common.h"
 #include "rs_http.h"
 #include "rs_loop.h"
 #include "rs_router.h"
+
+/* What the HTTP layer takes from the configuration (ssr.config limits,
+ * timeouts, log and real_ip): filled by the server for each configuration
+ * generation (core/server/rs_reload.c), so this layer never reads the
+ * configuration itself. A connection reads the loop's current ones
+ * (loop->http); a request keeps those it was handed up under (req->opts).
+ * Read-only once published; the pointers borrow from the configuration,
+ * which lives as long as its generation. */
+typedef struct rs_http_opts_s {
+  struct {
+    size_t url;                  /* request-target bytes → 414 */
+    size_t header_bytes;         /* request line + all headers → 431 */
+    size_t headers;              /* header count → 431 */
+    size_t body;                 /* body bytes → 413 */
+    size_t pipeline;             /* requests parsed ahead of their answer */
+  } limits;
+  struct {                       /* milliseconds */
+    uint64_t header;             /* first byte to end of headers → 408 */
+    uint64_t body;               /* between body reads → 408 */
+    uint64_t keepalive;          /* idle between requests → close */
+    uint64_t write;              /* a write making no progress → close */
+  } timeouts;
+  bool access_timed;             /* access lines end with the request time */
+  bool access_admin;             /* the admin listener (loop 0) logs its requests */
+  struct {                       /* the client behind trusted proxies (rs_realip.h) */
+    const rs_cidr_t *from;       /* trusted peers; NULL/0 = none */
+    size_t nfrom;
+    const char *header;          /* lower-case name ("x-forwarded-for") */
+    bool recursive;
+  } real_ip;
+} rs_http_opts_t;
 
 typedef struct {
   rs_str_t name;
@@ -66,6 +98,11 @@ struct rs_req_s {
   uint64_t id;                   /* unique in the process: loop << 40 | seq */
   uint64_t start_ms;
   rs_loop_t *loop;
+  /* The HTTP options it was handed up under: the loop's when it first
+   * reached the loop's on_head or handler. They belong to the generation
+   * the dispatcher holds for the request (rs_req_gen), so they stay valid
+   * as long as the request. NULL before that. */
+  const rs_http_opts_t *opts;
   int server;                    /* the listener that accepted it: 0 = listen,
                                     1 + k = the config's servers[k] */
   /* Per-request state of the modules above this layer (nginx's r->ctx[]):

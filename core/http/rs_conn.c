@@ -19,7 +19,6 @@
  * until release. */
 #include "rs_conn.h"
 
-#include "rs_config.h"  /* limits and timeouts (scripts/check-layers: an exception) */
 #include "rs_log.h"
 
 #include <errno.h>
@@ -258,7 +257,7 @@ static int rs__refuse_why(rs_conn_t *c, rs_req_error_t kind, const char *why) {
 static int rs__on_message_begin(llhttp_t *p) {
   rs_conn_t *c = RS__CONN(p);
   c->parsing = rs__req_new(c);
-  c->hdr_deadline = uv_now(&c->loop->uv) + c->loop->cfg->timeouts.header;
+  c->hdr_deadline = uv_now(&c->loop->uv) + c->loop->http->timeouts.header;
   c->hdr_state = 0;
   c->in_body = false;
   c->te_bad = false;
@@ -269,7 +268,7 @@ static int rs__on_message_begin(llhttp_t *p) {
 static int rs__on_url(llhttp_t *p, const char *at, size_t n) {
   rs_conn_t *c = RS__CONN(p);
   rs_req_t *r = c->parsing;
-  if (r->url.len + n > c->loop->cfg->limits.url) return rs__refuse(c, RS_REQ_E_URL_TOO_LONG);
+  if (r->url.len + n > c->loop->http->limits.url) return rs__refuse(c, RS_REQ_E_URL_TOO_LONG);
   if (memchr(at, '\0', n) != NULL) return rs__refuse(c, RS_REQ_E_BAD_CHAR);
   if (r->url.len == 0) r->url.p = (const char *)(uintptr_t)r->_len;
   if (rs__req_append(r, at, n) != 0) return rs__refuse(c, RS_REQ_E_HEADERS_TOO_LARGE);
@@ -281,7 +280,7 @@ static int rs__on_url(llhttp_t *p, const char *at, size_t n) {
 static int rs__count_header_bytes(rs_conn_t *c, rs_req_t *r, size_t n) {
   r->_hdr_bytes += n;
   /* 16 for the method and version, 4 per line for ": " and CRLF */
-  return r->_hdr_bytes + 16 + 4 * r->nheaders > c->loop->cfg->limits.header_bytes ? -1 : 0;
+  return r->_hdr_bytes + 16 + 4 * r->nheaders > c->loop->http->limits.header_bytes ? -1 : 0;
 }
 
 /* Trailer fields (after a chunked body) are read and dropped: the header
@@ -320,7 +319,7 @@ static int rs__on_header_field(llhttp_t *p, const char *at, size_t n) {
   rs_req_t *r = c->parsing;
   if (c->in_body) return rs__trailer_bytes(c, n);
   if (c->hdr_state != 1) {     /* a new header line begins */
-    if (r->nheaders == c->loop->cfg->limits.headers)
+    if (r->nheaders == c->loop->http->limits.headers)
       return rs__refuse(c, RS_REQ_E_TOO_MANY_HEADERS);
     rs_header_t *h = rs__req_header_slot(r);
     if (h == NULL) return rs__refuse(c, RS_REQ_E_HEADERS_TOO_LARGE);
@@ -527,7 +526,7 @@ static int rs__on_headers_complete(llhttp_t *p) {
   rs_req_error_t e = rs__req_finish_head(c, r);
   if (e != RS_REQ_OK) return rs__refuse(c, e);
 
-  size_t limit = c->loop->cfg->limits.body;
+  size_t limit = c->loop->http->limits.body;
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > limit)
     return rs__refuse(c, RS_REQ_E_BODY_TOO_LARGE);
   c->body_limit_left = limit;
@@ -615,7 +614,7 @@ static int rs__on_message_complete(llhttp_t *p) {
       if (!c->no_more) uv_read_start((uv_stream_t *)&c->tcp, rs__alloc, rs__on_read);
     }
     if (r->on_body != NULL) r->on_body(r, NULL, 0);
-    return rs__message_pause(c, c->closed || c->no_more || c->nqueued >= loop->cfg->limits.pipeline);
+    return rs__message_pause(c, c->closed || c->no_more || c->nqueued >= loop->http->limits.pipeline);
   }
   r->body = r->_body;
   r->keep_alive = llhttp_should_keep_alive(p) && !loop->draining && !c->read_eof &&
@@ -628,9 +627,10 @@ static int rs__on_message_complete(llhttp_t *p) {
   c->tail = r;
   c->nqueued++;
   c->served = true;
+  if (r->opts == NULL) r->opts = loop->http;
   loop->handler(r);            /* may answer (and write) right now */
 
-  return rs__message_pause(c, c->closed || c->no_more || c->nqueued >= loop->cfg->limits.pipeline ||
+  return rs__message_pause(c, c->closed || c->no_more || c->nqueued >= loop->http->limits.pipeline ||
                                   rs__conn_holds_body(c));
 }
 
@@ -691,7 +691,7 @@ static void rs__access_log(rs_req_t *r, rs_conn_t *c) {
   if (ua) rs__log_esc(b, ua->p, ua->len);
   else rs_buf_append(b, "-", 1);
   rs_buf_append(b, "\"", 1);
-  if (loop->cfg->log.access_timed) {
+  if (loop->http->access_timed) {
     uint64_t ms = uv_now(&loop->uv) - r->start_ms;
     rs_buf_printf(b, " %llu.%03llu", (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
   }
@@ -765,7 +765,7 @@ void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
 
   RS_COUNTER_ADD(loop->counters.requests[status / 100 <= 5 ? status / 100 : 5], 1);
   /* The admin listener (loop 0: scrapes, purges) only when log.access_admin. */
-  if (rs_log_access_on() && (r->loop->index > 0 || r->loop->cfg->log.access_admin)) rs__access_log(r, c);
+  if (rs_log_access_on() && (r->loop->index > 0 || r->loop->http->access_admin)) rs__access_log(r, c);
 
   r->_state = RS__REQ_READY;
   if (r == c->head) rs__conn_flush(c);
@@ -1363,6 +1363,7 @@ static void rs__conn_parse(rs_conn_t *c, const char *data, size_t len) {
         c->scanning = true;
       }
       if (c->in_body && c->parsing != NULL && c->loop->on_head != NULL) {
+        c->parsing->opts = c->loop->http;   /* the generation on_head takes */
         c->loop->on_head(c->parsing);
         if (c->parsing->stream_body) rs__dispatch_early(c, c->parsing);
       }
@@ -1427,7 +1428,7 @@ static void rs__conn_parse(rs_conn_t *c, const char *data, size_t len) {
 /* Take the parked bytes again once the queue has room. */
 static void rs__conn_resume(rs_conn_t *c) {
   if (!c->paused || c->no_more || c->closed) return;
-  if (c->nqueued >= c->loop->cfg->limits.pipeline || rs__conn_holds_body(c)) return;
+  if (c->nqueued >= c->loop->http->limits.pipeline || rs__conn_holds_body(c)) return;
   c->paused = false;
   llhttp_resume(&c->parser);
   char *data = c->leftover;
@@ -1531,7 +1532,7 @@ static void rs__on_timer(uv_timer_t *t) {
     if (left < c->write_left || c->sdone != c->sdone_seen) {
       c->write_left = left;
       c->sdone_seen = c->sdone;
-      uv_timer_start(&c->timer, rs__on_timer, c->loop->cfg->timeouts.write, 0);
+      uv_timer_start(&c->timer, rs__on_timer, c->loop->http->timeouts.write, 0);
       return;
     }
   }
@@ -1548,7 +1549,7 @@ static void rs__on_timer(uv_timer_t *t) {
 }
 
 static void rs__conn_arm(rs_conn_t *c) {
-  const rs_config_t *cfg = c->loop->cfg;
+  const rs_http_opts_t *o = c->loop->http;
   uint64_t now = uv_now(&c->loop->uv);
   uint64_t ms;
   if (c->closed || c->lingering) return;
@@ -1558,11 +1559,11 @@ static void rs__conn_arm(rs_conn_t *c) {
     if (c->write_timed) return;
     c->write_timed = true;
     c->write_left = rs__conn_unsent(c);
-    ms = cfg->timeouts.write;
+    ms = o->timeouts.write;
   } else if (c->body_held) {     /* the body's consumer is slow, not the client */
     uv_timer_stop(&c->timer);
     return;
-  } else if (c->parsing != NULL && c->in_body) ms = cfg->timeouts.body;
+  } else if (c->parsing != NULL && c->in_body) ms = o->timeouts.body;
   else if (c->parsing != NULL) ms = c->hdr_deadline > now ? c->hdr_deadline - now : 1;
   else if (c->head != NULL) {  /* a handler is working: its own clock runs */
     uv_timer_stop(&c->timer);
@@ -1571,7 +1572,7 @@ static void rs__conn_arm(rs_conn_t *c) {
     /* A new connection that has sent nothing yet gets the header timeout,
      * as nginx's client_header_timeout: keep-alive patience is for clients
      * that have been served. */
-    ms = c->served ? cfg->timeouts.keepalive : cfg->timeouts.header;
+    ms = c->served ? o->timeouts.keepalive : o->timeouts.header;
   }
   uv_timer_start(&c->timer, rs__on_timer, ms, 0);
 }

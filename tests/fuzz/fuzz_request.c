@@ -36,7 +36,7 @@
 
 #define FZ_MAX_DEFERRED 64
 
-static rs_config_t fz_cfg;
+static rs_http_opts_t fz_cfg;
 static rs_loop_t *fz_loop;
 static rs_req_t *fz_deferred[FZ_MAX_DEFERRED];
 static size_t fz_ndeferred;
@@ -134,12 +134,11 @@ static void fz_init(void) {
   fz_cfg.timeouts.body = 30000;
   fz_cfg.timeouts.keepalive = 75000;
   fz_cfg.timeouts.write = 30000;
-  fz_cfg.timeouts.shutdown = 10000;
 
   fz_loop = rs_xcalloc(1, sizeof(*fz_loop));
   if (uv_loop_init(&fz_loop->uv) != 0) abort();
   fz_loop->index = 1;
-  fz_loop->cfg = &fz_cfg;
+  fz_loop->http = &fz_cfg;
   fz_loop->handler = fz_handler;
   uv_async_init(&fz_loop->uv, &fz_loop->wake, fz_noop_async);
   uv_unref((uv_handle_t *)&fz_loop->wake);

@@ -51,6 +51,28 @@
 /* The reason phrase for a status; "Unknown" for one not in the map. */
 const char *rs_http_reason(int status);
 
+/* Method bits (a route matches any method in its mask, rs_router.h;
+ * rs_req_t.method_bit). */
+#define RS_METHOD_MAP(XX) \
+  XX(GET, 0)              \
+  XX(HEAD, 1)             \
+  XX(POST, 2)             \
+  XX(PUT, 3)              \
+  XX(DELETE, 4)           \
+  XX(PATCH, 5)            \
+  XX(OPTIONS, 6)          \
+  XX(PURGE, 7)
+
+enum {
+#define XX(name, bit) RS_M_##name = 1u << (bit),
+  RS_METHOD_MAP(XX)
+#undef XX
+  RS_M_ANY = 0xffu
+};
+
+/* Bit for a method name (case-sensitive, as HTTP methods are); 0 if unknown. */
+unsigned rs_method_bit(const char *name, size_t len);
+
 /* Why a request was refused before it reached a handler. Each kind has its
  * status and a metric label (rustyssr_parse_errors_total{kind=...}). */
 #define RS_REQ_ERROR_MAP(XX)                                            \

@@ -9,27 +9,7 @@
 #define RS_ROUTER_H
 
 #include "rs_common.h"
-
-/* Method bits; a route matches any method in its mask. */
-#define RS_METHOD_MAP(XX) \
-  XX(GET, 0)              \
-  XX(HEAD, 1)             \
-  XX(POST, 2)             \
-  XX(PUT, 3)              \
-  XX(DELETE, 4)           \
-  XX(PATCH, 5)            \
-  XX(OPTIONS, 6)          \
-  XX(PURGE, 7)
-
-enum {
-#define XX(name, bit) RS_M_##name = 1u << (bit),
-  RS_METHOD_MAP(XX)
-#undef XX
-  RS_M_ANY = 0xffu
-};
-
-/* Bit for a method name (case-sensitive, as HTTP methods are); 0 if unknown. */
-unsigned rs_method_bit(const char *name, size_t len);
+#include "rs_http.h"  /* RS_M_*: the method bits a route matches */
 
 typedef enum {
   RS_ACTION_RESPOND = 1,         /* a fixed answer */

@@ -308,10 +308,12 @@ static bool rs__push_field(lua_State *L, int t, rs_lreq_t *c, const char *k, siz
   } else if (RS__IS("url")) {
     lua_pushlstring(L, req->url.p, req->url.len);
   } else if (RS__IS("params")) {
-    lua_createtable(L, 0, (int)req->nparams);
-    for (size_t i = 0; i < req->nparams; i++) {
-      lua_pushlstring(L, req->params[i].name.p, req->params[i].name.len);
-      lua_pushlstring(L, req->params[i].value.p, req->params[i].value.len);
+    const rs_route_match_t *m = rs_req_match(req);   /* the route's :params (rs_dispatch.c) */
+    size_t np = m != NULL ? m->nparams : 0;
+    lua_createtable(L, 0, (int)np);
+    for (size_t i = 0; i < np; i++) {
+      lua_pushlstring(L, m->params[i].name.p, m->params[i].name.len);
+      lua_pushlstring(L, m->params[i].value.p, m->params[i].value.len);
       lua_rawset(L, -3);
     }
   } else if (RS__IS("headers") || RS__IS("cookie")) {

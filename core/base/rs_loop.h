@@ -100,7 +100,8 @@ static inline void rs_loop_gen_unref(rs_loop_gen_t *lg) {
  * request, each read through its module's accessor. */
 typedef enum {
   RS_REQ_CTX_GEN,                /* rs_loop_gen_t *: the generation it was dispatched under */
-  RS_REQ_CTX_ROUTE,              /* const rs_route_t *: its route, once matched (rs_dispatch.c) */
+  RS_REQ_CTX_ROUTE,              /* rs_route_match_t *: its route and :params, once matched
+                                    (rs_dispatch.c; the type: core/conf/rs_router.h) */
   RS_REQ_CTX_MAX
 } rs_req_ctx_t;
 
@@ -109,6 +110,11 @@ typedef enum {
  * the request is freed): its routes, Lua state and render pool outlive the
  * request, even across a reload. NULL before dispatch. */
 #define rs_req_gen(req) ((rs_loop_gen_t *)(req)->ctx[RS_REQ_CTX_GEN])
+
+/* The request's route and :params as the dispatcher matched them
+ * (const rs_route_match_t *, core/conf/rs_router.h), in the request's pool;
+ * NULL before dispatch. */
+#define rs_req_match(req) ((const struct rs_route_match_s *)(req)->ctx[RS_REQ_CTX_ROUTE])
 
 struct rs_loop_s {
   uv_loop_t uv;

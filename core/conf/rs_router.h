@@ -139,6 +139,15 @@ typedef struct {
 /* The most ":params" a route may have: an array this long is never short. */
 #define RS_ROUTE_MAX_PARAMS 16
 
+/* A request's route and its :params (raw slices of the request's path), as
+ * the dispatcher matched them (core/gateway/rs_dispatch.c): its per-request
+ * state, read with rs_req_match (core/base/rs_loop.h). */
+typedef struct rs_route_match_s {
+  const struct rs_route_s *route; /* NULL: none matched */
+  size_t nparams;
+  rs_route_param_t params[RS_ROUTE_MAX_PARAMS];
+} rs_route_match_t;
+
 /* The best route for a request, or NULL. Loop threads call it concurrently;
  * it reads only and allocates nothing.
  *

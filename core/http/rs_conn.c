@@ -165,6 +165,25 @@ static void rs__req_release_resp(rs_req_t *r) {
   }
 }
 
+/* A block of rs_req_alloc beyond the request's own bytes. */
+typedef struct rs__pool_block_s {
+  struct rs__pool_block_s *next;
+  _Alignas(16) char data[];
+} rs__pool_block_t;
+
+void *rs_req_alloc(rs_req_t *r, size_t n) {
+  n = (n + 15) & ~(size_t)15;
+  if (n <= RS_REQ_POOL_INLINE - r->_pool_used) {
+    void *p = r->_pool_inline + r->_pool_used;
+    r->_pool_used += n;
+    return p;
+  }
+  rs__pool_block_t *b = rs_xmalloc(sizeof(*b) + n);
+  b->next = r->_pool_blocks;
+  r->_pool_blocks = b;
+  return b->data;
+}
+
 static void rs__req_free(rs_req_t *r) {
   rs_loop_t *loop = r->loop;
   rs__req_release_resp(r);
@@ -173,6 +192,11 @@ static void rs__req_free(rs_req_t *r) {
     void (*fn)(rs_req_t *) = r->on_free;
     r->on_free = NULL;
     fn(r);
+  }
+  while (r->_pool_blocks != NULL) {   /* after on_free: the owner's state may live there */
+    rs__pool_block_t *b = r->_pool_blocks;
+    r->_pool_blocks = b->next;
+    free(b);
   }
   if (r->_buf != r->_buf_inline) free(r->_buf);
   if (r->headers != r->_hdr_inline) free(r->headers);

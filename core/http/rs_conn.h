@@ -13,7 +13,6 @@
 #include "rs_common.h"
 #include "rs_http.h"
 #include "rs_loop.h"
-#include "rs_router.h"
 
 /* What the HTTP layer takes from the configuration (ssr.config limits,
  * timeouts, log and real_ip): filled by the server for each configuration
@@ -76,6 +75,7 @@ typedef struct {
 
 #define RS_REQ_INLINE_BUF 2048
 #define RS_REQ_INLINE_HDRS 24
+#define RS_REQ_POOL_INLINE 1024  /* rs_req_alloc's bytes held in the request */
 
 struct rs_req_s {
   /* The request, valid until the response is written. */
@@ -87,9 +87,6 @@ struct rs_req_s {
   rs_str_t host;                 /* Host header (empty if none) */
   rs_header_t *headers;
   size_t nheaders;
-  const rs_route_param_t *params; /* the route's :params (name, value), set by
-                                    the dispatcher; raw slices of path */
-  size_t nparams;
   const char *body;
   size_t body_len;
   uint8_t http_major, http_minor;
@@ -163,11 +160,19 @@ struct rs_req_s {
   struct rs__chunk_s *_chunks, *_chunks_tail;  /* written once the head has left */
   size_t _chunks_bytes;
   struct rs__chunk_s *_chunks_inhead;  /* went out in the head's uv_write */
+  size_t _pool_used;             /* bytes of _pool_inline handed out */
+  struct rs__pool_block_s *_pool_blocks;  /* rs_req_alloc's beyond it */
   char _head_inline[512];
   char _buf_inline[RS_REQ_INLINE_BUF];
   rs_header_t _hdr_inline[RS_REQ_INLINE_HDRS];
-  rs_route_param_t _params[RS_ROUTE_MAX_PARAMS];  /* not cleared per request */
+  _Alignas(16) char _pool_inline[RS_REQ_POOL_INLINE];  /* not cleared per request */
 };
+
+/* Per-request memory (nginx's request pool, h2o's req->pool): n bytes,
+ * aligned for any type, not cleared, valid until the request is freed (after
+ * its on_free has run), then released at once. Small ones come from the
+ * request itself. Never NULL (out of memory is fatal). Loop thread. */
+void *rs_req_alloc(rs_req_t *req, size_t n);
 
 /* Answer req. Call once per request, on its loop. When the client has gone
  * the response is dropped and release is called at once. */

@@ -136,7 +136,7 @@ struct rs_req_s {
    * gets (a Lua hook's req:set_header); freed with the request. */
   rs_buf_t add_headers;
 
-  /* private to rs_conn.c */
+  /* private to the HTTP/1 files (rs_conn_int.h) */
   rs_conn_t *_conn;              /* NULL once the client has gone */
   rs_req_t *_next;
   int _state;

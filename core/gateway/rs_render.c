@@ -27,9 +27,9 @@ rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, cons
   /* One allocation: the job, the pairs, then the bytes they point to. */
   rs_realip_t rip;
   rs_realip_resolve(req, &rip);
-  size_t nq = req->query.len > 0 ? 1 : 0;
-  for (size_t i = 0; i < req->query.len; i++)
-    if (req->query.p[i] == '&') nq++;
+  size_t nq = 0, pos = 0;
+  rs_query_param_t qp;
+  while (rs_query_next(req->query.p, req->query.len, &pos, &qp)) nq++;
   size_t bytes = req->url.len + req->method.len + req->path.len + req->query.len + props_len;
   const rs_route_match_t *m = rs_req_match(req);   /* the route's :params (rs_dispatch.c) */
   size_t np = m != NULL ? m->nparams : 0;
@@ -79,22 +79,15 @@ rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, cons
   /* Query: split on '&', then '='; names and values percent-decoded with
    * '+' as a space, as Node's querystring does. Empty pieces ("a&&b") skip. */
   size_t n = 0;
-  const char *q = req->query.p, *end = req->query.p + req->query.len;
-  while (q < end) {
-    const char *amp = memchr(q, '&', (size_t)(end - q));
-    const char *stop = amp ? amp : end;
-    if (stop > q) {
-      const char *eq = memchr(q, '=', (size_t)(stop - q));
-      const char *kend = eq ? eq : stop;
-      query[n].name = p;
-      query[n].name_len = rs_url_decode(p, q, (size_t)(kend - q), true);
-      p += query[n].name_len;
-      query[n].value = p;
-      query[n].value_len = eq ? rs_url_decode(p, eq + 1, (size_t)(stop - eq - 1), true) : 0;
-      p += query[n].value_len;
-      n++;
-    }
-    q = stop + 1;
+  pos = 0;
+  while (rs_query_next(req->query.p, req->query.len, &pos, &qp)) {
+    query[n].name = p;
+    query[n].name_len = rs_url_decode(p, qp.name.p, qp.name.len, true);
+    p += query[n].name_len;
+    query[n].value = p;
+    query[n].value_len = rs_url_decode(p, qp.value.p, qp.value.len, true);
+    p += query[n].value_len;
+    n++;
   }
   job->req = (rs_v8_request_t){
     .id = req->id,

@@ -52,25 +52,19 @@ static void rs__push_query(lua_State *L, rs_req_t *req) {
   /* decoded, '+' as space, repeated names as lists */
   lua_newtable(L);
   int q = lua_gettop(L);
-  const char *s = req->query.p, *end = req->query.p + req->query.len;
   char small[512];
-  while (s != NULL && s < end) {
-    const char *amp = memchr(s, '&', (size_t)(end - s));
-    const char *stop = amp ? amp : end;
-    if (stop > s) {
-      const char *eq = memchr(s, '=', (size_t)(stop - s));
-      const char *kend = eq ? eq : stop;
-      size_t n = (size_t)(stop - s);
-      char *buf = n <= sizeof(small) ? small : lua_newuserdata(L, n);  /* as rs__push_lower */
-      size_t kl = rs_url_decode(buf, s, (size_t)(kend - s), true);
-      lua_pushlstring(L, buf, kl);
-      size_t vl = eq ? rs_url_decode(buf, eq + 1, (size_t)(stop - eq - 1), true) : 0;
-      lua_pushlstring(L, buf, vl);
-      if (buf != small) lua_remove(L, -3);
-      rs__set_multi(L, q, lua_gettop(L) - 1, lua_gettop(L));
-      lua_pop(L, 2);
-    }
-    s = stop + 1;
+  size_t pos = 0;
+  rs_query_param_t qp;
+  while (rs_query_next(req->query.p, req->query.len, &pos, &qp)) {
+    size_t n = qp.piece.len;
+    char *buf = n <= sizeof(small) ? small : lua_newuserdata(L, n);  /* as rs__push_lower */
+    size_t kl = rs_url_decode(buf, qp.name.p, qp.name.len, true);
+    lua_pushlstring(L, buf, kl);
+    size_t vl = rs_url_decode(buf, qp.value.p, qp.value.len, true);
+    lua_pushlstring(L, buf, vl);
+    if (buf != small) lua_remove(L, -3);
+    rs__set_multi(L, q, lua_gettop(L) - 1, lua_gettop(L));
+    lua_pop(L, 2);
   }
 }
 
@@ -146,10 +140,12 @@ static bool rs__push_field(lua_State *L, int t, rs_lreq_t *c, const char *k, siz
   } else if (RS__IS("url")) {
     lua_pushlstring(L, req->url.p, req->url.len);
   } else if (RS__IS("params")) {
-    lua_createtable(L, 0, (int)req->nparams);
-    for (size_t i = 0; i < req->nparams; i++) {
-      lua_pushlstring(L, req->params[i].name.p, req->params[i].name.len);
-      lua_pushlstring(L, req->params[i].value.p, req->params[i].value.len);
+    const rs_route_match_t *m = rs_req_match(req);   /* the route's :params (rs_dispatch.c) */
+    size_t np = m != NULL ? m->nparams : 0;
+    lua_createtable(L, 0, (int)np);
+    for (size_t i = 0; i < np; i++) {
+      lua_pushlstring(L, m->params[i].name.p, m->params[i].name.len);
+      lua_pushlstring(L, m->params[i].value.p, m->params[i].value.len);
       lua_rawset(L, -3);
     }
   } else if (RS__IS("headers") || RS__IS("cookie")) {

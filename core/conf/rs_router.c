@@ -115,14 +115,6 @@ typedef struct {
   rs_str_t vals[RS_ROUTE_MAX_PARAMS];
 } rs__m_t;
 
-unsigned rs_method_bit(const char *name, size_t len) {
-#define XX(m, bit)                                                    \
-  if (len == sizeof(#m) - 1 && memcmp(name, #m, len) == 0) return RS_M_##m;
-  RS_METHOD_MAP(XX)
-#undef XX
-  return 0;
-}
-
 /* Keys are config paths and hosts, and the table never changes after load:
  * there is nothing for a client to flood, a lookup only compares. So the hash
  * is a plain multiply-xorshift over 8 bytes at a time (the request's path,

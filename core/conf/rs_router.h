@@ -9,27 +9,7 @@
 #define RS_ROUTER_H
 
 #include "rs_common.h"
-
-/* Method bits; a route matches any method in its mask. */
-#define RS_METHOD_MAP(XX) \
-  XX(GET, 0)              \
-  XX(HEAD, 1)             \
-  XX(POST, 2)             \
-  XX(PUT, 3)              \
-  XX(DELETE, 4)           \
-  XX(PATCH, 5)            \
-  XX(OPTIONS, 6)          \
-  XX(PURGE, 7)
-
-enum {
-#define XX(name, bit) RS_M_##name = 1u << (bit),
-  RS_METHOD_MAP(XX)
-#undef XX
-  RS_M_ANY = 0xffu
-};
-
-/* Bit for a method name (case-sensitive, as HTTP methods are); 0 if unknown. */
-unsigned rs_method_bit(const char *name, size_t len);
+#include "rs_http.h"  /* RS_M_*: the method bits a route matches */
 
 /* The built-in actions whose options this struct holds. Any other action
  * (e.g. redirect, core/gateway/rs_redirect.c) is RS_ACTION_OTHER: known only
@@ -176,6 +156,15 @@ typedef struct {
 
 /* The most ":params" a route may have: an array this long is never short. */
 #define RS_ROUTE_MAX_PARAMS 16
+
+/* A request's route and its :params (raw slices of the request's path), as
+ * the dispatcher matched them (core/gateway/rs_dispatch.c): its per-request
+ * state, read with rs_req_match (core/base/rs_loop.h). */
+typedef struct rs_route_match_s {
+  const struct rs_route_s *route; /* NULL: none matched */
+  size_t nparams;
+  rs_route_param_t params[RS_ROUTE_MAX_PARAMS];
+} rs_route_match_t;
 
 /* The best route for a request, or NULL. Loop threads call it concurrently;
  * it reads only and allocates nothing.

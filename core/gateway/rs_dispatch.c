@@ -73,18 +73,20 @@ static void rs__dispatch_free(rs_req_t *req) { rs_loop_gen_unref(rs_req_gen(req)
  * (rs_server.h). The listener that accepted it picks the routes. Returns the
  * route, NULL when none matched. */
 static const rs_route_t *rs__route(rs_req_t *req) {
-  if (rs_req_gen(req) != NULL) return req->ctx[RS_REQ_CTX_ROUTE];
+  if (rs_req_gen(req) != NULL) return rs_req_match(req)->route;
   rs_loop_gen_t *lg = req->loop->gen;
   req->ctx[RS_REQ_CTX_GEN] = lg;
   req->on_free = rs__dispatch_free;
   rs_loop_gen_ref(lg);
+  /* The match, :params included, lives in the request's pool: readers
+   * (rs_render.c, lua/) find it with rs_req_match. */
+  rs_route_match_t *m = rs_req_alloc(req, sizeof(*m));
   size_t np = RS_ROUTE_MAX_PARAMS;
-  const rs_route_t *route = rs_router_match(lg->routers[req->server], req->method_bit, req->host.p,
-                                            req->host.len, req->path.p, req->path.len, req->_params, &np);
-  req->params = req->_params;
-  req->nparams = route != NULL ? np : 0;
-  req->ctx[RS_REQ_CTX_ROUTE] = (void *)route;
-  return route;
+  m->route = rs_router_match(lg->routers[req->server], req->method_bit, req->host.p, req->host.len,
+                             req->path.p, req->path.len, m->params, &np);
+  m->nparams = m->route != NULL ? np : 0;
+  req->ctx[RS_REQ_CTX_ROUTE] = m;
+  return m->route;
 }
 
 void rs_dispatch_head(rs_req_t *req) {

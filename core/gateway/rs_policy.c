@@ -60,22 +60,19 @@ static bool rs__header_hit(const rs_req_t *req, const char *const *names) {
 /* A listed query parameter (its name percent-decoded) with a non-empty
  * value: "?preview=1" counts, "?preview=" and "?preview" do not. */
 static bool rs__query_hit(const rs_req_t *req, const char *const *names) {
-  const char *q = req->query.p, *end = req->query.p + req->query.len;
   char small[128];
-  while (q != NULL && q < end) {
-    const char *amp = memchr(q, '&', (size_t)(end - q));
-    const char *stop = amp ? amp : end;
-    const char *eq = memchr(q, '=', (size_t)(stop - q));
-    if (eq != NULL && eq + 1 < stop) {
-      size_t n = (size_t)(eq - q);
-      if (memchr(q, '%', n) == NULL && memchr(q, '+', n) == NULL) {
-        if (rs__listed(names, q, n)) return true;
-      } else if (n <= sizeof(small)) {  /* longer names are never listed ones */
-        size_t dn = rs_url_decode(small, q, n, true);
-        if (rs__listed(names, small, dn)) return true;
-      }
+  size_t pos = 0;
+  rs_query_param_t qp;
+  while (rs_query_next(req->query.p, req->query.len, &pos, &qp)) {
+    if (qp.value.len == 0) continue;
+    const char *q = qp.name.p;
+    size_t n = qp.name.len;
+    if (memchr(q, '%', n) == NULL && memchr(q, '+', n) == NULL) {
+      if (rs__listed(names, q, n)) return true;
+    } else if (n <= sizeof(small)) {  /* longer names are never listed ones */
+      size_t dn = rs_url_decode(small, q, n, true);
+      if (rs__listed(names, small, dn)) return true;
     }
-    q = stop + 1;
   }
   return false;
 }

@@ -68,21 +68,14 @@ static void rs__purge(rs_req_t *req, bool by_url) {
     size_t host_len = 0;
     for (int pass = -1; pass < 2 && bad == NULL; pass++) {
       for (int s = 0; s < 2 && bad == NULL; s++) {
-        const char *q = srcs[s], *end = srcs[s] + lens[s];
-        while (q != NULL && q < end && bad == NULL) {
-          const char *amp = memchr(q, '&', (size_t)(end - q));
-          const char *stop = amp ? amp : end;
-          const char *eq = memchr(q, '=', (size_t)(stop - q));
-          const char *nend = eq ? eq : stop;
-          bool is_host = nend - q == 4 && memcmp(q, "host", 4) == 0;
-          int by = is_host ? -1 : rs_purge_by(q, (size_t)(nend - q));
-          if (pass == -1 ? !is_host : by < 0) {      /* pass -1 reads host= only; others skip it */
-            q = stop + 1;
-            continue;
-          }
-          size_t vlen = eq ? (size_t)(stop - eq - 1) : 0;
-          char *v = rs_xmalloc(vlen + 1);
-          vlen = eq ? rs_url_decode(v, eq + 1, vlen, true) : 0;
+        size_t pos = 0;
+        rs_query_param_t qp;
+        while (bad == NULL && rs_query_next(srcs[s], lens[s], &pos, &qp)) {
+          bool is_host = qp.name.len == 4 && memcmp(qp.name.p, "host", 4) == 0;
+          int by = is_host ? -1 : rs_purge_by(qp.name.p, qp.name.len);
+          if (pass == -1 ? !is_host : by < 0) continue;   /* pass -1 reads host= only; others skip it */
+          char *v = rs_xmalloc(qp.value.len + 1);
+          size_t vlen = rs_url_decode(v, qp.value.p, qp.value.len, true);
           if (is_host) {
             if (host != NULL) bad = "host= given twice";
             else host = v, host_len = vlen, v = NULL;
@@ -105,7 +98,6 @@ static void rs__purge(rs_req_t *req, bool by_url) {
             n += rs_purge(cache, (rs_purge_by_t)by, v, vlen, NULL, 0);
           }
           free(v);
-          q = stop + 1;
         }
       }
       if (pass == 0 && bad == NULL && nsel == 0) bad = "give key=, prefix=, tag=, url= or all=1";

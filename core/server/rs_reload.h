@@ -50,7 +50,11 @@ void rs_reload_free_all(rs_server_t *srv);
 /* The generation's render pool (NULL without a bundle). */
 rs_pool_t *rs_gen_pool(const rs_gen_t *gen);
 
-/* Make lg the loop's current share (loop->gen, cfg, pool, lua, upstreams).
+/* The HTTP layer's options of gen's configuration (core/http/rs_conn.h):
+ * the admin loop's, which takes no share. */
+const struct rs_http_opts_s *rs_gen_http(const rs_gen_t *gen);
+
+/* Make lg the loop's current share (loop->gen, cfg, http, pool, lua, upstreams).
  * The loop's thread, or before it runs. */
 void rs_loop_gen_use(rs_loop_t *loop, rs_loop_gen_t *lg);
 

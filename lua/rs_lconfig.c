@@ -42,7 +42,7 @@ static bool rs__config_sub(lua_State *L, const char *key) {
  * strings borrowed from its table (at stack slot 1, or from a section
  * table left on the stack above it), lists checked into arrays. */
 typedef struct {
-  const char *log_error, *log_access, *pid, *render_bundle, *render_fn;
+  const char *log_error, *log_access, *pid, *render_bundle, *render_fn, *log_format;
   bool access_set;
   rs_lconfig_server_t servers[RS_LCONFIG__MAX_SERVERS];
   size_t nservers;
@@ -123,7 +123,7 @@ static void rs__config_check(lua_State *L, rs_lconfig_ctx_t *ctx, rs_config_t *c
     lua_pop(L, 1);
   }
   if (rs__config_sub(L, "log")) {
-    rs_lconfig__log(L, lua_gettop(L), c, &p->log_error, &p->log_access, &p->access_set);
+    rs_lconfig__log(L, lua_gettop(L), c, &p->log_error, &p->log_access, &p->access_set, &p->log_format);
     lua_pop(L, 1);
   }
   if (rs_lutil_field(L, 1, "cache")) {
@@ -200,6 +200,7 @@ static void rs__config_commit(lua_State *L, rs_config_t *c, rs__pending_t *p, rs
     lua_pop(L, 1);
   }
   rs__commit_string(&c->log.error, p->log_error, &cfg->log.error);
+  rs__commit_string(&c->log.access_format, p->log_format, &cfg->log.access_format);
   if (p->access_set) {
     c->log.access = p->log_access ? rs_xstrdup(p->log_access) : NULL;
     free(cfg->log.access);
@@ -217,13 +218,20 @@ static void rs__config_commit(lua_State *L, rs_config_t *c, rs__pending_t *p, rs
     }
   }
   if (p->servers_set) {
-    for (size_t i = 0; i < cfg->nservers; i++) free(cfg->servers[i].name);
+    for (size_t i = 0; i < cfg->nservers; i++) {
+      free(cfg->servers[i].name);
+      free(cfg->servers[i].access);
+      free(cfg->servers[i].access_format);
+    }
     free(cfg->servers);
     c->servers = p->nservers ? rs_xcalloc(p->nservers, sizeof(*c->servers)) : NULL;
     c->nservers = p->nservers;
     for (size_t i = 0; i < p->nservers; i++) {
       c->servers[i].name = rs_xstrdup(p->servers[i].name);
       c->servers[i].addr = p->servers[i].addr;
+      c->servers[i].access_set = p->servers[i].access_set;
+      c->servers[i].access = p->servers[i].access ? rs_xstrdup(p->servers[i].access) : NULL;
+      c->servers[i].access_format = p->servers[i].access_format ? rs_xstrdup(p->servers[i].access_format) : NULL;
     }
   }
 }
@@ -483,6 +491,10 @@ static int rs__load(const char *name, const char *chunk, rs_config_t *cfg,
       rs__resolve(name, &cfg->log.error);
     if (cfg->log.access != NULL && strcmp(cfg->log.access, "stderr") != 0 && strcmp(cfg->log.access, "stdout") != 0)
       rs__resolve(name, &cfg->log.access);
+    for (size_t i = 0; i < cfg->nservers; i++)
+      if (cfg->servers[i].access != NULL && strcmp(cfg->servers[i].access, "stderr") != 0 &&
+          strcmp(cfg->servers[i].access, "stdout") != 0)
+        rs__resolve(name, &cfg->servers[i].access);
   }
   return rc;
 }

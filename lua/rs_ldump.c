@@ -188,7 +188,8 @@ static void rs__dump_settings(rs__dump_t *d) {
   else fputs("false", out);
   fputc(',', out);
   rs__where(d, c->log.access == NULL, "log.access");
-  rs__string(d, "access_format", "log.access_format", c->log.access_timed ? "timed" : "combined", "combined");
+  rs__string(d, "access_format", "log.access_format", c->log.access_format, "combined");
+  rs__string(d, "access_escape", "log.access_escape", c->log.access_json ? "json" : "default", "default");
   rs__bool(d, "access_admin", "log.access_admin", c->log.access_admin, def->log.access_admin);
   rs__close(d);
 
@@ -325,7 +326,24 @@ static void rs__dump_settings(rs__dump_t *d) {
       fputc('[', out);
       rs__str(out, c->servers[i].name);
       fputs("] = ", out);
-      rs__addr(out, &c->servers[i].addr);
+      const struct rs_server_conf_s *sv = &c->servers[i];
+      if (sv->access_set || sv->access_format != NULL) {   /* the table form */
+        fputs("{ listen = ", out);
+        rs__addr(out, &sv->addr);
+        if (sv->access_set) {
+          fputs(", access_log = ", out);
+          if (sv->access == NULL) fputs("false", out);
+          else if (strcmp(sv->access, "stderr") == 0 || strcmp(sv->access, "stdout") == 0) rs__str(out, sv->access);
+          else rs__path(out, sv->access);
+        }
+        if (sv->access_format != NULL) {
+          fputs(", access_format = ", out);
+          rs__str(out, sv->access_format);
+        }
+        fputs(" }", out);
+      } else {
+        rs__addr(out, &sv->addr);
+      }
       fputc(',', out);
       snprintf(path, sizeof(path), "servers.%s", c->servers[i].name);
       rs__where(d, false, path);

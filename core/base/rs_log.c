@@ -98,6 +98,11 @@ void rs_log_close(void) {
 void rs_log_set_thread(int index) { rs__thread_index = index; }
 
 bool rs_log_access_on(void) { return rs__access_fd >= 0; }
+bool rs_log_access_any_on(void) {
+  for (int i = 0; i < RS_LOG_ACCESS_FILES; i++)
+    if (rs__access_fds[i] >= 0) return true;
+  return false;
+}
 bool rs_log_access_file_on(int file) {
   return file >= 0 && file < RS_LOG_ACCESS_FILES && rs__access_fds[file] >= 0;
 }

@@ -52,6 +52,7 @@ void rs_log_access_write(const char *line, size_t len);
 #define RS_LOG_ACCESS_FILES 16
 int rs_log_access_open_file(int file, const char *path);
 bool rs_log_access_file_on(int file);
+bool rs_log_access_any_on(void);
 void rs_log_access_write_file(int file, const char *line, size_t len);
 
 #endif

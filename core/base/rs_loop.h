@@ -14,6 +14,7 @@
 
 #include "rs_common.h"
 #include "rs_inbox.h"
+#include "rs_log.h"
 
 #include <time.h>
 #include <uv.h>
@@ -157,7 +158,7 @@ struct rs_loop_s {
   size_t nconns;
   rs_req_t *free_reqs;           /* recycled request structs */
   size_t nfree_reqs;
-  rs_buf_t access;               /* access-log lines not yet written */
+  rs_buf_t access[RS_LOG_ACCESS_FILES]; /* access-log lines not yet written, by file (rs_log.h) */
   bool listening;
   bool draining;                 /* stop accepting, finish what is in flight */
   int drain_seen;                /* last drain generation acted on */

@@ -37,6 +37,7 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->log.error = rs_xstrdup("stderr");
   cfg->log.level = RS_LOG_INFO;
   cfg->log.access = NULL;
+  cfg->log.access_format = rs_xstrdup("combined");
 
   cfg->render.bundle = NULL;
   cfg->render.fn = rs_xstrdup("render");
@@ -102,7 +103,11 @@ void rs_config_dispose(rs_config_t *cfg) {
   if (cfg->routers != NULL)      /* views first: they index router's routes */
     for (size_t i = 0; i <= cfg->nservers; i++) rs_router_destroy(cfg->routers[i]);
   free(cfg->routers);
-  for (size_t i = 0; i < cfg->nservers; i++) free(cfg->servers[i].name);
+  for (size_t i = 0; i < cfg->nservers; i++) {
+    free(cfg->servers[i].name);
+    free(cfg->servers[i].access);
+    free(cfg->servers[i].access_format);
+  }
   free(cfg->servers);
   for (size_t i = 0; i < cfg->nupstreams; i++) {
     free(cfg->upstreams[i].name);
@@ -121,6 +126,7 @@ void rs_config_dispose(rs_config_t *cfg) {
   free(cfg->warnings);
   free(cfg->log.error);
   free(cfg->log.access);
+  free(cfg->log.access_format);
   free(cfg->render.bundle);
   free(cfg->render.fn);
   free(cfg->real_ip.from);

@@ -95,6 +95,12 @@ static const rs_route_t *rs__route(rs_req_t *req) {
                              req->path.p, req->path.len, m->params, &np);
   m->nparams = m->route != NULL ? np : 0;
   req->ctx[RS_REQ_CTX_ROUTE] = m;
+  if (m->route != NULL) {        /* $route for the access log: host and path as declared */
+    const rs_route_t *r = m->route;
+    char label[512];
+    int n = snprintf(label, sizeof(label), "%s%s", r->host ? r->host : "", r->path);
+    rs_req_log_set(req, RS_LOG_F_ROUTE, label, (size_t)RS_MIN(n, (int)sizeof(label) - 1));
+  }
   return m->route;
 }
 

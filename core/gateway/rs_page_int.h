@@ -63,6 +63,9 @@ void rs_page__key(rs_key_t *k, rs_req_t *req, const rs_route_t *route, const cha
 /* Release callbacks of rs_page_respond_entry: an entry reference (ud = the
  * entry), and the L1 borrow a request carries in req->data (ud = req). */
 void rs_page__release_entry(void *e);
+/* The value of the "X-Cache: V\r\n" line in extra (if any) as req's
+ * $cache_status for the access log (rs_page.c). */
+void rs_page__log_xcache(rs_req_t *req, const char *extra);
 void rs_page__release_l1(void *req);
 
 /* ------------------------------------------------------------------ rs_page_flight.c */

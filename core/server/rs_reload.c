@@ -1,6 +1,8 @@
 /* core/server/rs_reload.c — see rs_reload.h. */
 #include "rs_reload.h"
 
+#include "rs_accesslog.h"
+
 #include "rs_cache.h"
 #include "rs_conn.h"
 #include "rs_lconfig.h"
@@ -18,6 +20,8 @@ struct rs_gen_s {
   rs_config_t *cfg;
   bool owns_cfg;                 /* false for the one main() loaded */
   rs_http_opts_t http;           /* the HTTP layer's view of cfg */
+  rs_logfmt_t **access_fmt;      /* [nlisteners], http.access_fmt (owned) */
+  int *access_file;              /* [nlisteners], http.access_file */
   rs_pool_t *pool;
   const rs_router_t **routers;   /* per listener of the process, by name */
   rs_router_t *empty;            /* for a listener the config no longer names */
@@ -47,7 +51,6 @@ static void rs__http_opts(rs_http_opts_t *o, const rs_config_t *cfg) {
   o->timeouts.body = cfg->timeouts.body;
   o->timeouts.keepalive = cfg->timeouts.keepalive;
   o->timeouts.write = cfg->timeouts.write;
-  o->access_timed = cfg->log.access_timed;
   o->access_admin = cfg->log.access_admin;
   o->real_ip.from = cfg->real_ip.from;
   o->real_ip.nfrom = cfg->real_ip.nfrom;
@@ -61,6 +64,22 @@ rs_gen_t *rs_gen_new(rs_server_t *srv, rs_config_t *cfg, bool owns, rs_pool_t *p
   gen->cfg = cfg;
   gen->owns_cfg = owns;
   rs__http_opts(&gen->http, cfg);
+  /* Each listener's access log: its file (fixed since the start) and its
+   * format, compiled once for the generation (checked at load: a failure
+   * here is out of memory, and that listener falls back to combined). */
+  gen->access_fmt = rs_xcalloc((size_t)srv->nlisteners, sizeof(*gen->access_fmt));
+  gen->access_file = rs_xcalloc((size_t)srv->nlisteners, sizeof(*gen->access_file));
+  for (int k = 0; k < srv->nlisteners; k++) {
+    int idx = k == 0 ? -1 : rs_config_server_find(cfg, srv->lsn_names[k]);
+    const struct rs_server_conf_s *sc = idx >= 0 ? &cfg->servers[idx] : NULL;
+    char err[256];
+    bool json = sc != NULL && sc->access_format != NULL ? false : cfg->log.access_json;
+    gen->access_fmt[k] = rs_logfmt_compile(rs_accesslog_format(cfg, sc), json, err, sizeof(err));
+    gen->access_file[k] = rs_accesslog_file(cfg, sc);
+  }
+  gen->http.access_fmt = (const rs_logfmt_t *const *)gen->access_fmt;
+  gen->http.access_file = gen->access_file;
+  gen->http.naccess = (size_t)srv->nlisteners;
   gen->pool = pool;
   gen->routers = rs_xcalloc((size_t)srv->nlisteners, sizeof(*gen->routers));
   for (int k = 0; k < srv->nlisteners; k++) {
@@ -106,6 +125,10 @@ void rs_gen_free(rs_gen_t *gen) {
   rs_pool_destroy(gen->pool);
   rs_router_destroy(gen->empty);
   free(gen->routers);
+  if (gen->access_fmt != NULL)
+    for (size_t k = 0; k < gen->http.naccess; k++) rs_logfmt_free(gen->access_fmt[k]);
+  free(gen->access_fmt);
+  free(gen->access_file);
   free(gen->per_loop);
   if (gen->owns_cfg) {
     rs_config_dispose(gen->cfg);
@@ -265,10 +288,17 @@ static void rs__keep_fixed(rs_server_t *srv, const rs_config_t *cur, rs_config_t
                 cur->cache.l1_bytes != next->cache.l1_bytes,
             "cache.l1", (next->cache.l1_hot = cur->cache.l1_hot, next->cache.l1_entries = cur->cache.l1_entries,
                          next->cache.l1_bytes = cur->cache.l1_bytes));
+  bool access_files_changed = false;   /* a listener's own access_log (formats may change) */
+  for (size_t i = 0; i < next->nservers; i++) {
+    int k = rs_config_server_find(cur, next->servers[i].name);
+    if (k < 0) continue;
+    const char *a = rs_accesslog_path(cur, &cur->servers[k]), *b = rs_accesslog_path(next, &next->servers[i]);
+    access_files_changed = access_files_changed || (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+  }
   RS__FIXED(strcmp(cur->log.error, next->log.error) != 0 || cur->log.level != next->log.level ||
                 (cur->log.access == NULL) != (next->log.access == NULL) ||
-                (cur->log.access && strcmp(cur->log.access, next->log.access) != 0),
-            "log", next->log.level = cur->log.level);
+                (cur->log.access && strcmp(cur->log.access, next->log.access) != 0) || access_files_changed,
+            "log (files)", next->log.level = cur->log.level);
   RS__FIXED(srv->cache == NULL && cur->cache.enabled && cur->render.bundle == NULL && next->render.bundle != NULL,
             "the page cache (started only with a bundle: pages render uncached until a restart)", (void)0);
 #undef RS__FIXED

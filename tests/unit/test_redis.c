@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,6 +58,7 @@ static pid_t redis_start(int port, const char *pw) {
     argv[n] = NULL;
     int null = open("/dev/null", O_WRONLY);
     if (null >= 0) dup2(null, 1);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);            /* never outlives a test that died */
     execvp("redis-server", (char **)argv);
     fprintf(stderr, "# cannot run redis-server: %s (scripts/setup installs it)\n", strerror(errno));
     _exit(127);

@@ -1,6 +1,7 @@
 /* core/http/rs_access_log.c — a request's access-log line in its
  * listener's format (rs_logfmt.h: nginx's "combined" by default),
  * buffered per loop and per file, flushed each second or at 32 KB. */
+#include "rs_conn.h"
 #include "rs_conn_int.h"
 
 #include <pthread.h>

@@ -47,6 +47,7 @@ typedef struct {
   rs_entry_t *entry;             /* built on the render thread */
   bool storable;
   unsigned defer;                /* variants left for later (rs_entry.h) */
+  uint64_t start_us;             /* the cached proxy's fetch start ($upstream_response_time) */
 } rs_page_flight_t;
 
 /* ------------------------------------------------------------------ rs_page_key.c */

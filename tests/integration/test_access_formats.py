@@ -23,6 +23,7 @@ ssr.route("GET", "/hello", { respond = { status = 200, body = "hello\n" } })
 ssr.route("GET", "/string", { render = { ttl = 60 } })
 ssr.route("GET", "/api/*", { proxy = { upstream = "api", path = "/" } })
 ssr.route("GET", "/b", { server = "backend", respond = { status = 201, body = "b" } })
+ssr.route("GET", "/cached/*", { proxy = { upstream = "api", path = "/" }, ttl = 30 })
 '''
 
 
@@ -45,8 +46,9 @@ def server(d, log, backend_port, servers=None, **extra):
               "upstreams": '{ api = { servers = { "127.0.0.1:%d" } } }' % backend_port,
               "real_ip": '{ from = { "127.0.0.1" } }',
               "servers": servers or '{ backend = "127.0.0.1:%d" }' % free_port()}
+    workers = extra.pop("workers", 2)
     config.update(extra)
-    return Server(workers=2, config=config, routes=ROUTES)
+    return Server(workers=workers, config=config, routes=ROUTES)
 
 
 def test_template_byte_exact():
@@ -74,6 +76,21 @@ def test_template_byte_exact():
     # A hit is HIT-L1 or HIT-L2 (X-Cache's value), by the loop that served it.
     got = sorted(re.sub(r"\|HIT-L[12]\|", "|HIT|", l) for l in got)
     eq(got, want)
+
+
+def test_cached_proxy_fields():
+    """A cached proxy's miss logs the upstream's status and time; its hit
+    logs no upstream."""
+    d = tempfile.mkdtemp(prefix="rs-fmt-")
+    path = os.path.join(d, "access.log")
+    with Backend() as b:
+        with server(d, '{ access = "%s", access_format = "$uri $cache_status $upstream_status '
+                       '$upstream_response_time" }' % path, b.port, workers=1) as srv:
+            eq(srv.get("/cached/json").status, 200)
+            eq(srv.get("/cached/json").status, 200)
+            lines = read_lines(path, 2)
+    assert re.match(r"^/cached/json MISS 200 \d+\.\d{3}$", lines[0]), lines
+    eq(lines[1], "/cached/json HIT-L1 - -")
 
 
 def test_json_lines():
@@ -155,5 +172,5 @@ def test_dump():
 
 
 if __name__ == "__main__":
-    main([test_template_byte_exact, test_json_lines, test_listener_format_and_file, test_unknown_variable_refused,
+    main([test_template_byte_exact, test_cached_proxy_fields, test_json_lines, test_listener_format_and_file, test_unknown_variable_refused,
           test_dump])

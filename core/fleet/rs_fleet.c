@@ -2,6 +2,7 @@
 #include "rs_fleet.h"
 
 #include "rs_blob.h"
+#include "rs_key.h"
 #include "rs_log.h"
 
 #include <stdlib.h>
@@ -67,7 +68,8 @@ static const char RS__LUA_UNLOCK[] =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
   "return 0\n";
 
-/* KEYS seq te tp plog m b k; ARGV kind arg channel marker_px plog_max.
+/* KEYS seq te tp plog m b k khook; ARGV kind arg channel marker_px plog_max.
+ * A KEY purge marks both the key and its form as a key hook's string.
  * Returns the purge's sequence. */
 static const char RS__LUA_PURGE[] =
   "local seq = redis.call('INCR', KEYS[1])\n"
@@ -78,6 +80,7 @@ static const char RS__LUA_PURGE[] =
   "else\n"
   "  redis.call('DEL', KEYS[5], KEYS[6])\n"
   "  redis.call('SET', KEYS[7], seq, 'PX', ARGV[4])\n"
+  "  redis.call('SET', KEYS[8], seq, 'PX', ARGV[4])\n"
   "end\n"
   "redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], seq .. '-1', 'k', kind, 'a', ARGV[2])\n"
   "redis.call('PUBLISH', ARGV[3], seq .. ' ' .. kind .. ' ' .. ARGV[2])\n"
@@ -456,18 +459,24 @@ void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_by_t kind, const char *arg, si
     size_t klen = kind == RS_PURGE_KEY ? len : 0;
     char *m = rs__pkey(f->prefix, karg, klen, 'm'), *b = rs__pkey(f->prefix, karg, klen, 'b');
     char *k = rs__pkey(f->prefix, karg, klen, 'k');
+    char hbuf[256];
+    rs_key_t hk;                                  /* the base of a key hook's page (rs_key.h) */
+    rs_key_init(&hk, hbuf, sizeof(hbuf));
+    rs_key_hook_escape(&hk, karg, klen);
+    char *kh = rs__pkey(f->prefix, hk.p, hk.len, 'k');
+    rs_key_dispose(&hk);
     char px[24], max[24];
     /* A key's purge marker lives as long as a page may: one day is the
      * longest TTL + grace rustyssr's config takes. */
     snprintf(px, sizeof(px), "%u", 86400u * 1000u);
     snprintf(max, sizeof(max), "%u", f->o.plog_max);
-    const char *argv[] = { "EVALSHA", fl->sha[RS__S_PURGE], "7", f->k_seq, f->k_te, f->k_tp, f->k_plog, m, b, k,
+    const char *argv[] = { "EVALSHA", fl->sha[RS__S_PURGE], "8", f->k_seq, f->k_te, f->k_tp, f->k_plog, m, b, k, kh,
                            rs__kind(kind), arg ? arg : "", f->chan, px, max };
     size_t lens[RS_ARRAY_SIZE(argv)];
     for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++) lens[i] = strlen(argv[i]);
-    lens[11] = arg ? len : 0;
+    lens[12] = arg ? len : 0;
     rc = rs_redis_cmd(fl->r, rs__purged, p, f->o.write_timeout_ms, (int)RS_ARRAY_SIZE(argv), argv, lens);
-    free(m), free(b), free(k);
+    free(m), free(b), free(k), free(kh);
   }
   if (rc < 0) {
     fl->stats.errors++;
@@ -648,6 +657,7 @@ rs_fleet_loop_t *rs_fleet_loop_new(rs_fleet_t *f, uv_loop_t *loop) {
   fl->loop = loop;
   uv_timer_init(loop, &fl->later);
   fl->later.data = fl;
+  if (f->o.redis.unref) uv_unref((uv_handle_t *)&fl->later);
   fl->r = rs_redis_new(loop, &f->o.redis);
   if (fl->r == NULL) abort();
   rs_redis_on_ready(fl->r, rs__loop_ready, fl);
@@ -659,7 +669,9 @@ static void rs__loop_timer_closed(uv_handle_t *h) { free(h->data); }
 void rs_fleet_loop_close(rs_fleet_loop_t *fl) {
   rs__later_run(&fl->later);                     /* answer what waits */
   rs_redis_close(fl->r);
-  uv_close((uv_handle_t *)&fl->later, rs__loop_timer_closed);
+  /* A server's last uv_walk may have closed it already (the loop ended). */
+  if (uv_is_closing((uv_handle_t *)&fl->later)) rs__loop_timer_closed((uv_handle_t *)&fl->later);
+  else uv_close((uv_handle_t *)&fl->later, rs__loop_timer_closed);
 }
 
 bool rs_fleet_loop_ready(const rs_fleet_loop_t *fl) {

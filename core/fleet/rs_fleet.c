@@ -329,8 +329,8 @@ void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t
   const char *argv[] = { "EVALSHA", fl->sha[RS__S_LOOKUP], "8", m, l, f->k_te, f->k_tp, f->k_seq, k, b, kb,
                          rids, px, key };
   size_t lens[RS_ARRAY_SIZE(argv)];
-  for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++) lens[i] = strlen(argv[i]);
-  lens[RS_ARRAY_SIZE(argv) - 1] = klen;
+  for (size_t i = 0; i + 1 < RS_ARRAY_SIZE(argv); i++) lens[i] = strlen(argv[i]);
+  lens[RS_ARRAY_SIZE(argv) - 1] = klen;          /* the key is not NUL-terminated */
   const char *get[] = { "GET", b };
   /* Both commands go out or the lookup is a miss; each holds q. */
   int rc = rs_redis_cmd(fl->r, rs__lookup_script, q, 0, (int)RS_ARRAY_SIZE(argv), argv, lens);
@@ -396,10 +396,8 @@ void rs_fleet_store(rs_fleet_loop_t *fl, const rs_entry_t *e, uint64_t start_seq
   const char *argv[] = { "EVALSHA", fl->sha[RS__S_STORE], "7", m, b, l, f->k_te, f->k_tp, k, kb,
                          seq, tags.p ? tags.p : "", blob, px, rids, e->key };
   size_t lens[RS_ARRAY_SIZE(argv)];
-  for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++) lens[i] = strlen(argv[i]);
-  lens[11] = tags.len;
-  lens[12] = blen;
-  lens[15] = e->key_len;
+  for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++)   /* tags and the blob are not NUL-terminated */
+    lens[i] = i == 11 ? tags.len : i == 12 ? blen : i == 15 ? e->key_len : strlen(argv[i]);
   if (rs_redis_cmd(fl->r, rs__stored, fl, f->o.write_timeout_ms, (int)RS_ARRAY_SIZE(argv), argv, lens) < 0)
     fl->stats.errors++;
   free(m), free(b), free(l), free(k), free(kb);
@@ -473,8 +471,8 @@ void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_by_t kind, const char *arg, si
     const char *argv[] = { "EVALSHA", fl->sha[RS__S_PURGE], "8", f->k_seq, f->k_te, f->k_tp, f->k_plog, m, b, k, kh,
                            rs__kind(kind), arg ? arg : "", f->chan, px, max };
     size_t lens[RS_ARRAY_SIZE(argv)];
-    for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++) lens[i] = strlen(argv[i]);
-    lens[12] = arg ? len : 0;
+    for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++)   /* arg is not NUL-terminated */
+      lens[i] = i == 12 ? (arg ? len : 0) : strlen(argv[i]);
     rc = rs_redis_cmd(fl->r, rs__purged, p, f->o.write_timeout_ms, (int)RS_ARRAY_SIZE(argv), argv, lens);
     free(m), free(b), free(k), free(kh);
   }

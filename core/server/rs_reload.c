@@ -93,7 +93,6 @@ void rs_loop_gen_use(rs_loop_t *loop, rs_loop_gen_t *lg) {
   loop->gen = lg;
   loop->cfg = lg->cfg;
   loop->pool = lg->pool;
-  loop->lua = lg->lua;
   loop->upstreams = lg->upstreams;
 }
 

@@ -50,7 +50,7 @@ void rs_reload_free_all(rs_server_t *srv);
 /* The generation's render pool (NULL without a bundle). */
 rs_pool_t *rs_gen_pool(const rs_gen_t *gen);
 
-/* Make lg the loop's current share (loop->gen, cfg, pool, lua, upstreams).
+/* Make lg the loop's current share (loop->gen, cfg, pool, upstreams).
  * The loop's thread, or before it runs. */
 void rs_loop_gen_use(rs_loop_t *loop, rs_loop_gen_t *lg);
 

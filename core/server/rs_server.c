@@ -295,7 +295,7 @@ static int rs__loop_init(rs_loop_t *loop, rs_server_t *srv, int index, const int
   uv_unref((uv_handle_t *)&loop->turn);
   loop->cache = srv->cache;
   if (index > 0) rs_inbox_init(&loop->inbox, &loop->uv);
-  if (index > 0 && loop->cache != NULL) rs_page_loop_init(loop);
+  if (index > 0) rs_page_loop_init(loop);   /* the page flow runs with the cache off too */
   rs__update_time(loop);
   return 0;
 }
@@ -342,7 +342,7 @@ static void rs__loop_thread(void *arg) {
   } else {
     __atomic_store_n(&loop->gen->state, RS_LOOP_GEN_ACTIVE, __ATOMIC_RELEASE);
     rs_loop_gen_use(loop, loop->gen);
-    if (loop->lua != NULL) rs_log_info("loop %d: Lua hooks ready", loop->index);
+    if (loop->gen->lua != NULL) rs_log_info("loop %d: Lua hooks ready", loop->index);
   }
   char where[96] = "unpinned (pin = false)";
   if (loop->cfg->pin) rs_topo_pin_self(loop->index - 1, where, sizeof(where));
@@ -362,7 +362,6 @@ static void rs__loop_thread(void *arg) {
   rs_page_loop_dispose(loop);
   /* Every request is gone: close every share this loop still holds. */
   while (loop->gens != NULL) rs_loop_gen_close(loop->gens);
-  loop->lua = NULL;
   loop->upstreams = NULL;
   rs_inbox_dispose(&loop->inbox);
   if (uv_loop_close(&loop->uv) != 0) rs_log_warn("loop %d: handles left open at exit", loop->index);

@@ -32,6 +32,8 @@
 #include "rs_log.h"
 #include "rs_metrics.h"
 #include "rs_page.h"
+#include "rs_gen.h"
+#include "rs_listen.h"
 #include "rs_reload.h"
 #include "rs_topo.h"
 #include "rs_upstream.h"
@@ -48,50 +50,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-int rs_server_listen_socket(const rs_addr_t *addr, int backlog, bool reuseport, int *port_out) {
-  struct sockaddr_storage ss;
-  socklen_t slen;
-  memset(&ss, 0, sizeof(ss));
-  int family = strchr(addr->host, ':') ? AF_INET6 : AF_INET;
-  if (family == AF_INET6) {
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons((uint16_t)addr->port);
-    if (inet_pton(AF_INET6, addr->host, &a->sin6_addr) != 1) return -EINVAL;
-    slen = sizeof(*a);
-  } else {
-    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)addr->port);
-    if (inet_pton(AF_INET, addr->host, &a->sin_addr) != 1) return -EINVAL;
-    slen = sizeof(*a);
-  }
-  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  int one = 1;
-  /* Debian's libuv 1.44 has no UV_TCP_REUSEPORT: set it on the raw fd
-   * before bind, then hand the fd to uv_tcp_open on the owning loop. */
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-      (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
-      (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)) {
-    int e = -errno;
-    close(fd);
-    return e;
-  }
-  if (bind(fd, (struct sockaddr *)&ss, slen) != 0 || listen(fd, backlog) != 0) {
-    int e = -errno;
-    close(fd);
-    return e;
-  }
-  if (port_out != NULL) {
-    slen = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &slen);
-    *port_out = ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                         : ((struct sockaddr_in *)&ss)->sin_port);
-  }
-  return fd;
-}
 
 /* ------------------------------------------------------------------ loops */
 
@@ -118,118 +76,8 @@ static void rs__on_tick(uv_timer_t *t) {
   if (loop->gens != NULL && loop->gens->_next != NULL) rs_loop_gens_sweep(loop);
 }
 
-#define RS__XSTR(x) #x
-#define RS__STR(x) RS__XSTR(x)
-#define RS__PAUSE_TEXT RS__STR(RS_ACCEPT_PAUSE_MS) " ms"
-
-static rs_accept_error_t rs__accept_reason(int err) {
-  switch (err) {
-    case EMFILE: return RS_ACCEPT_E_EMFILE;
-    case ENFILE: return RS_ACCEPT_E_ENFILE;
-    case ENOBUFS: case ENOMEM: return RS_ACCEPT_E_NOMEM;
-    default: return RS_ACCEPT_E_OTHER;
-  }
-}
-
-static void rs__on_listen_ready(uv_poll_t *p, int status, int events);
-
-/* The end of an accept pause: poll the listeners again. The connections
- * that arrived meanwhile waited in the backlog. Loop thread. */
-static void rs__accept_resume(uv_timer_t *t) {
-  rs_loop_t *loop = t->data;
-  loop->accept_paused = false;
-  if (loop->draining) return;
-  for (int k = 0; k < loop->nlsn; k++) {
-    rs_listener_t *l = &loop->lsn[k];
-    if (!l->open || !l->paused) continue;
-    l->paused = false;
-    uv_poll_start(&l->poll, UV_READABLE, rs__on_listen_ready);
-  }
-}
-
-/* accept(2) failed with err on l. Out of descriptors or kernel memory,
- * retrying at once only spins (the socket stays readable): stop polling
- * every listener of this loop for RS_ACCEPT_PAUSE_MS, as nginx does, while
- * its open connections are served and close, which is what frees
- * descriptors; the clients that arrive meanwhile wait in the backlog. One
- * log line per RS_ACCEPT_LOG_MS at most, with the count since the last. */
-static void rs__accept_failed(rs_listener_t *l, int err, bool always_pause) {
-  rs_loop_t *loop = l->loop;
-  rs_accept_error_t why = rs__accept_reason(err);
-  RS_COUNTER_ADD(loop->counters.accept_errors[why], 1);
-  loop->accept_refused++;
-  uint64_t now = rs_now_ms();
-  bool pause = always_pause || why != RS_ACCEPT_E_OTHER;
-  if (loop->accept_logged_ms == 0 || now - loop->accept_logged_ms >= RS_ACCEPT_LOG_MS) {
-    struct rlimit rl = { 0, 0 };
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rs_log_warn("loop %d: accept: %s (open files limit %llu, %zu connections on this loop): %llu "
-                "failure%s since the last report%s", loop->index, strerror(err),
-                (unsigned long long)rl.rlim_cur, loop->nconns, (unsigned long long)loop->accept_refused,
-                loop->accept_refused == 1 ? "" : "s",
-                pause ? "; not accepting for " RS__PAUSE_TEXT : "");
-    loop->accept_logged_ms = now;
-    loop->accept_refused = 0;
-  }
-  if (!pause) return;
-  loop->accept_pauses++;
-  for (int k = 0; k < loop->nlsn; k++) {   /* they draw on the same descriptors */
-    rs_listener_t *o = &loop->lsn[k];
-    if (!o->open || o->paused) continue;
-    o->paused = true;
-    uv_poll_stop(&o->poll);
-  }
-  if (!loop->accept_paused) {
-    loop->accept_paused = true;
-    uv_timer_start(&loop->accept_timer, rs__accept_resume, RS_ACCEPT_PAUSE_MS, 0);
-  }
-}
-
-/* The listening socket is readable: accept what waits, a bounded batch per
- * turn so one busy listener cannot starve the loop's connections. */
-static void rs__on_listen_ready(uv_poll_t *p, int status, int events) {
-  (void)events;
-  rs_listener_t *l = p->data;
-  rs_loop_t *loop = l->loop;
-  if (loop->draining || l->paused) return;
-  if (status < 0) {              /* the poll itself failed: never spin on it */
-    rs__accept_failed(l, -status, true);
-    return;
-  }
-  for (int n = 0; n < 128; n++) {
-    int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) rs__accept_failed(l, errno, false);
-      return;
-    }
-    if (loop->accept_pauses > 0) {
-      rs_log_info("loop %d: accepting again after %llu pause%s", loop->index,
-                  (unsigned long long)loop->accept_pauses, loop->accept_pauses == 1 ? "" : "s");
-      loop->accept_pauses = 0;
-      loop->accept_logged_ms = 0;
-    }
-    rs_conn_accept(loop, fd, l->server);
-  }
-}
-
 static void rs__loop_close_walk(uv_handle_t *h, void *arg) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
-}
-
-static void rs__loop_unlisten(rs_loop_t *loop) {
-  for (int k = 0; k < loop->nlsn; k++) {
-    rs_listener_t *l = &loop->lsn[k];
-    if (l->open) {
-      uv_close((uv_handle_t *)&l->poll, NULL);
-      l->open = false;
-    }
-    l->paused = false;
-    if (l->fd >= 0) close(l->fd);    /* the poll handle never owned it */
-    l->fd = -1;
-  }
-  uv_timer_stop(&loop->accept_timer);
-  loop->accept_paused = false;
 }
 
 /* Called on the loop when woken, and when its last connection closed. */
@@ -241,7 +89,7 @@ static void rs__loop_check(rs_loop_t *loop) {
   int force = __atomic_load_n(&srv->force_gen, __ATOMIC_ACQUIRE);
   if (drain > 0 && !loop->draining) {
     loop->draining = true;
-    rs__loop_unlisten(loop);
+    rs_listen_stop(loop);
     rs_conn_drain_all(loop, false);
   }
   if (force > 0) rs_conn_drain_all(loop, true);
@@ -309,16 +157,8 @@ static int rs__loop_listen(rs_loop_t *loop) {
   uv_tcp_t *first = rs_xmalloc(sizeof(*first));
   uv_tcp_init(&loop->uv, first);
   uv_close((uv_handle_t *)first, rs__free_handle);
-  for (int k = 0; k < loop->nlsn; k++) {
-    rs_listener_t *l = &loop->lsn[k];
-    if (l->fd < 0) continue;
-    int rc = uv_poll_init_socket(&loop->uv, &l->poll, l->fd);
-    if (rc != 0) return rc;
-    l->poll.data = l;
-    l->open = true;
-    rc = uv_poll_start(&l->poll, UV_READABLE, rs__on_listen_ready);
-    if (rc != 0) return rc;
-  }
+  int rc = rs_listen_start(loop);
+  if (rc != 0) return rc;
   loop->listening = true;
   /* The Date line changes once a second; the tick keeps it (and the access
    * log's clock) fresh without a time() call per request. Unref'd: it
@@ -597,7 +437,7 @@ int rs_server_run(rs_config_t *cfg) {
     rs_addr_t *addr = &srv.lsn_addrs[k];
     for (int i = 0; i < srv.nloops; i++) {
       int port = 0;
-      int fd = fds[i * nl + k] = rs_server_listen_socket(addr, cfg->backlog, true, &port);
+      int fd = fds[i * nl + k] = rs_listen_socket(addr, cfg->backlog, true, &port);
       if (fd < 0) {
         rs_log_error("listen on %s:%d%s%s%s: %s", addr->host, addr->port, k ? " (server " : "",
                      k ? srv.lsn_names[k] : "", k ? ")" : "", strerror(-fd));
@@ -609,7 +449,7 @@ int rs_server_run(rs_config_t *cfg) {
   }
   srv.port = srv.lsn_addrs[0].port;
   if (cfg->admin_enabled) {
-    admin_fd = rs_server_listen_socket(&cfg->admin, cfg->backlog, false, &srv.admin_port);
+    admin_fd = rs_listen_socket(&cfg->admin, cfg->backlog, false, &srv.admin_port);
     if (admin_fd < 0) {
       rs_log_error("admin listen on %s:%d: %s", cfg->admin.host, cfg->admin.port, strerror(-admin_fd));
       rc = admin_fd;

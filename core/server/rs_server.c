@@ -401,6 +401,128 @@ static void rs__on_signal(uv_signal_t *s, int signum) {
   rs__wake_all(srv);
 }
 
+/* Bind every listener (srv->nlisteners of them, srv->nloops sockets each,
+ * into fds) and the admin one (*admin_fd): every failure is logged here,
+ * before a thread runs. Returns 0 or -errno (the sockets made so far are
+ * in fds and *admin_fd for the caller to close). Main thread. */
+static int rs__bind(rs_server_t *srv, int *fds, int *admin_fd) {
+  const rs_config_t *cfg = srv->cfg;
+  int nl = srv->nlisteners;
+  srv->lsn_names = rs_xcalloc((size_t)nl, sizeof(char *));
+  srv->lsn_addrs = rs_xcalloc((size_t)nl, sizeof(rs_addr_t));
+  for (int k = 0; k < nl; k++) {
+    srv->lsn_names[k] = k ? rs_xstrdup(cfg->servers[k - 1].name) : NULL;
+    srv->lsn_addrs[k] = k ? cfg->servers[k - 1].addr : cfg->listen;
+  }
+  for (int i = 0; i < srv->nloops * nl; i++) fds[i] = -1;
+  for (int k = 0; k < nl; k++) {
+    rs_addr_t *addr = &srv->lsn_addrs[k];
+    for (int i = 0; i < srv->nloops; i++) {
+      int port = 0;
+      int fd = fds[i * nl + k] = rs_listen_socket(addr, cfg->backlog, true, &port);
+      if (fd < 0) {
+        rs_log_error("listen on %s:%d%s%s%s: %s", addr->host, addr->port, k ? " (server " : "",
+                     k ? srv->lsn_names[k] : "", k ? ")" : "", strerror(-fd));
+        return fd;
+      }
+      addr->port = port;         /* port 0: the others join the port the first got */
+    }
+  }
+  srv->port = srv->lsn_addrs[0].port;
+  if (cfg->admin_enabled) {
+    *admin_fd = rs_listen_socket(&cfg->admin, cfg->backlog, false, &srv->admin_port);
+    if (*admin_fd < 0) {
+      rs_log_error("admin listen on %s:%d: %s", cfg->admin.host, cfg->admin.port, strerror(-*admin_fd));
+      return *admin_fd;
+    }
+  }
+  return 0;
+}
+
+/* The main loop's timers and signal handlers, and the metrics it serves.
+ * Main thread, once the admin loop is set up. */
+static void rs__admin_start(rs_server_t *srv) {
+  uv_async_init(&srv->admin.uv, &srv->loop_done, rs__on_loop_done);
+  srv->loop_done.data = srv;
+  uv_timer_init(&srv->admin.uv, &srv->deadline);
+  srv->deadline.data = srv;
+  uv_timer_init(&srv->admin.uv, &srv->hard_deadline);
+  srv->hard_deadline.data = srv;
+  uv_timer_init(&srv->admin.uv, &srv->gen_timer);
+  srv->gen_timer.data = srv;
+  for (size_t i = 0; i < RS_ARRAY_SIZE(srv->signals); i++) {
+    uv_signal_init(&srv->admin.uv, &srv->signals[i]);
+    srv->signals[i].data = srv;
+    uv_signal_start(&srv->signals[i], rs__on_signal, rs__handled_signals[i]);
+  }
+  rs_metrics_register("server", rs__collect, srv);
+  rs_metrics_register("process", rs_metrics_process, NULL);
+  rs_metrics_register("render", rs__collect_render, srv);  /* the current pool's, when any */
+  rs_lhooks_metrics_register();
+}
+
+/* The page cache, also without a bundle (cached proxy routes use it), and
+ * its once-a-second sweep. Main thread. */
+static void rs__cache_start(rs_server_t *srv) {
+  const rs_config_t *cfg = srv->cfg;
+  if (!cfg->cache.enabled) return;
+  rs_cache_opts_t co = { .max_entries = cfg->cache.max_entries, .max_bytes = cfg->cache.max_bytes,
+                         .shards = cfg->cache.shards };
+  srv->cache = rs_cache_create(&co);
+  srv->admin.cache = srv->cache;
+  uv_timer_init(&srv->admin.uv, &srv->sweep);
+  srv->sweep.data = srv;
+  uv_timer_start(&srv->sweep, rs__on_sweep, 1000, 1000);
+  uv_unref((uv_handle_t *)&srv->sweep);
+  rs_log_info("cache: %zu entries, %zu MB, %u shards, L1 %zu+%zu per loop, default ttl %llu s, "
+              "grace %llu s", cfg->cache.max_entries, cfg->cache.max_bytes >> 20, cfg->cache.shards,
+              cfg->cache.l1_hot, cfg->cache.l1_entries, (unsigned long long)cfg->cache.ttl_ms / 1000,
+              (unsigned long long)cfg->cache.grace_ms / 1000);
+}
+
+/* Make the loops (each takes its sockets from fds), the first generation
+ * on them, and start their threads behind the barrier; a loop that could
+ * not set up stops the others (exit 1). Main thread. */
+static void rs__loops_start(rs_server_t *srv, int *fds, rs_pool_t *pool0) {
+  int nl = srv->nlisteners;
+  srv->loops = rs_xcalloc((size_t)srv->nloops, sizeof(rs_loop_t *));
+  for (int i = 0; i < srv->nloops; i++) {
+    /* Each loop on its own cache lines: its counters are written hot. */
+    if (posix_memalign((void **)&srv->loops[i], RS_CACHELINE, sizeof(rs_loop_t)) != 0) abort();
+    int rc = rs__loop_init(srv->loops[i], srv, i + 1, &fds[i * nl], nl, rs_dispatch, rs__on_wake, srv->loops[i]);
+    srv->loops[i]->on_head = rs_dispatch_head;
+    if (rc != 0) {
+      rs_log_error("loop %d: %s", i + 1, uv_strerror(rc));
+      abort();
+    }
+    for (int k = 0; k < nl; k++) fds[i * nl + k] = -1;  /* the loop owns them now */
+  }
+  rs_gen_t *gen0 = srv->gen = rs_gen_new(srv, srv->cfg, false, pool0);
+  for (int i = 0; i < srv->nloops; i++) rs_loop_gen_use(srv->loops[i], rs_gen_share(gen0, i));
+  if (srv->cache != NULL) rs_metrics_register("cache", rs__collect_cache, srv);
+  rs_upstream_metrics_register(srv->nloops);
+  rs_lhooks_watchdog_start();    /* lua.hook_timeout_ms */
+  uv_barrier_init(&srv->barrier, (unsigned)srv->nloops + 1);
+  for (int i = 0; i < srv->nloops; i++) {
+    if (uv_thread_create(&srv->loops[i]->thread, rs__loop_thread, srv->loops[i]) != 0) {
+      rs_log_error("cannot start loop thread %d", i + 1);
+      abort();
+    }
+  }
+  uv_barrier_wait(&srv->barrier);
+  for (int i = 0; i < srv->nloops; i++) {
+    if (srv->loops[i]->start_failed) {
+      /* A loop could not set up (its Lua state): stop the others, fail. */
+      srv->exit_code = 1;
+      srv->stopping = true;
+      __atomic_store_n(&srv->drain_gen, 1, __ATOMIC_RELEASE);
+      __atomic_store_n(&srv->force_gen, 1, __ATOMIC_RELEASE);
+      rs__wake_all(srv);
+      break;
+    }
+  }
+}
+
 int rs_server_run(rs_config_t *cfg) {
   rs_server_t srv;
   memset(&srv, 0, sizeof(srv));
@@ -423,39 +545,10 @@ int rs_server_run(rs_config_t *cfg) {
    * fds[i * nl + k]: loop i's socket for listener k (0 = listen, 1 + j =
    * servers[j]). */
   int nl = srv.nlisteners = 1 + (int)cfg->nservers;
-  srv.lsn_names = rs_xcalloc((size_t)nl, sizeof(char *));
-  srv.lsn_addrs = rs_xcalloc((size_t)nl, sizeof(rs_addr_t));
-  for (int k = 0; k < nl; k++) {
-    srv.lsn_names[k] = k ? rs_xstrdup(cfg->servers[k - 1].name) : NULL;
-    srv.lsn_addrs[k] = k ? cfg->servers[k - 1].addr : cfg->listen;
-  }
   int *fds = rs_xcalloc((size_t)(srv.nloops * nl), sizeof(int));
-  for (int i = 0; i < srv.nloops * nl; i++) fds[i] = -1;
   int admin_fd = -1;
-  rs_gen_t *gen0 = NULL;
-  for (int k = 0; k < nl; k++) {
-    rs_addr_t *addr = &srv.lsn_addrs[k];
-    for (int i = 0; i < srv.nloops; i++) {
-      int port = 0;
-      int fd = fds[i * nl + k] = rs_listen_socket(addr, cfg->backlog, true, &port);
-      if (fd < 0) {
-        rs_log_error("listen on %s:%d%s%s%s: %s", addr->host, addr->port, k ? " (server " : "",
-                     k ? srv.lsn_names[k] : "", k ? ")" : "", strerror(-fd));
-        rc = fd;
-        goto fail_sockets;
-      }
-      addr->port = port;         /* port 0: the others join the port the first got */
-    }
-  }
-  srv.port = srv.lsn_addrs[0].port;
-  if (cfg->admin_enabled) {
-    admin_fd = rs_listen_socket(&cfg->admin, cfg->backlog, false, &srv.admin_port);
-    if (admin_fd < 0) {
-      rs_log_error("admin listen on %s:%d: %s", cfg->admin.host, cfg->admin.port, strerror(-admin_fd));
-      rc = admin_fd;
-      goto fail_sockets;
-    }
-  }
+  rc = rs__bind(&srv, fds, &admin_fd);
+  if (rc != 0) goto fail_sockets;
 
   rc = rs__loop_init(&srv.admin, &srv, 0, &admin_fd, admin_fd >= 0 ? 1 : 0, rs_admin_handle,
                      rs__on_admin_wake, &srv);
@@ -466,23 +559,7 @@ int rs_server_run(rs_config_t *cfg) {
     rs_log_error("admin listener: %s", uv_strerror(rc));
     goto fail_sockets;
   }
-  uv_async_init(&srv.admin.uv, &srv.loop_done, rs__on_loop_done);
-  srv.loop_done.data = &srv;
-  uv_timer_init(&srv.admin.uv, &srv.deadline);
-  srv.deadline.data = &srv;
-  uv_timer_init(&srv.admin.uv, &srv.hard_deadline);
-  srv.hard_deadline.data = &srv;
-  uv_timer_init(&srv.admin.uv, &srv.gen_timer);
-  srv.gen_timer.data = &srv;
-  for (size_t i = 0; i < RS_ARRAY_SIZE(srv.signals); i++) {
-    uv_signal_init(&srv.admin.uv, &srv.signals[i]);
-    srv.signals[i].data = &srv;
-    uv_signal_start(&srv.signals[i], rs__on_signal, rs__handled_signals[i]);
-  }
-  rs_metrics_register("server", rs__collect, &srv);
-  rs_metrics_register("process", rs_metrics_process, NULL);
-  rs_metrics_register("render", rs__collect_render, &srv);  /* the current pool's, when any */
-  rs_lhooks_metrics_register();
+  rs__admin_start(&srv);
   rs_pool_t *pool0 = NULL;
   if (cfg->render.bundle != NULL) {
     char err[1024];
@@ -492,60 +569,9 @@ int rs_server_run(rs_config_t *cfg) {
       goto fail_sockets;
     }
   }
-  /* The page cache, also without a bundle: cached proxy routes use it. */
-  {
-    if (cfg->cache.enabled) {
-      rs_cache_opts_t co = { .max_entries = cfg->cache.max_entries, .max_bytes = cfg->cache.max_bytes,
-                             .shards = cfg->cache.shards };
-      srv.cache = rs_cache_create(&co);
-      srv.admin.cache = srv.cache;
-      uv_timer_init(&srv.admin.uv, &srv.sweep);
-      srv.sweep.data = &srv;
-      uv_timer_start(&srv.sweep, rs__on_sweep, 1000, 1000);
-      uv_unref((uv_handle_t *)&srv.sweep);
-      rs_log_info("cache: %zu entries, %zu MB, %u shards, L1 %zu+%zu per loop, default ttl %llu s, "
-                  "grace %llu s", cfg->cache.max_entries, cfg->cache.max_bytes >> 20, cfg->cache.shards,
-                  cfg->cache.l1_hot, cfg->cache.l1_entries, (unsigned long long)cfg->cache.ttl_ms / 1000,
-                  (unsigned long long)cfg->cache.grace_ms / 1000);
-    }
-  }
+  rs__cache_start(&srv);
 
-  srv.loops = rs_xcalloc((size_t)srv.nloops, sizeof(rs_loop_t *));
-  for (int i = 0; i < srv.nloops; i++) {
-    /* Each loop on its own cache lines: its counters are written hot. */
-    if (posix_memalign((void **)&srv.loops[i], RS_CACHELINE, sizeof(rs_loop_t)) != 0) abort();
-    rc = rs__loop_init(srv.loops[i], &srv, i + 1, &fds[i * nl], nl, rs_dispatch, rs__on_wake, srv.loops[i]);
-    srv.loops[i]->on_head = rs_dispatch_head;
-    if (rc != 0) {
-      rs_log_error("loop %d: %s", i + 1, uv_strerror(rc));
-      abort();
-    }
-    for (int k = 0; k < nl; k++) fds[i * nl + k] = -1;  /* the loop owns them now */
-  }
-  gen0 = srv.gen = rs_gen_new(&srv, cfg, false, pool0);
-  for (int i = 0; i < srv.nloops; i++) rs_loop_gen_use(srv.loops[i], rs_gen_share(gen0, i));
-  if (srv.cache != NULL) rs_metrics_register("cache", rs__collect_cache, &srv);
-  rs_upstream_metrics_register(srv.nloops);
-  rs_lhooks_watchdog_start();    /* lua.hook_timeout_ms */
-  uv_barrier_init(&srv.barrier, (unsigned)srv.nloops + 1);
-  for (int i = 0; i < srv.nloops; i++) {
-    if (uv_thread_create(&srv.loops[i]->thread, rs__loop_thread, srv.loops[i]) != 0) {
-      rs_log_error("cannot start loop thread %d", i + 1);
-      abort();
-    }
-  }
-  uv_barrier_wait(&srv.barrier);
-  for (int i = 0; i < srv.nloops; i++) {
-    if (srv.loops[i]->start_failed) {
-      /* A loop could not set up (its Lua state): stop the others, fail. */
-      srv.exit_code = 1;
-      srv.stopping = true;
-      __atomic_store_n(&srv.drain_gen, 1, __ATOMIC_RELEASE);
-      __atomic_store_n(&srv.force_gen, 1, __ATOMIC_RELEASE);
-      rs__wake_all(&srv);
-      break;
-    }
-  }
+  rs__loops_start(&srv, fds, pool0);
   if (cfg->admin_enabled) rs_log_info("admin: listening on %s:%d", cfg->admin.host, srv.admin_port);
   for (int k = 1; k < nl; k++)
     rs_log_info("server %s: serving http://%s:%d/", srv.lsn_names[k], srv.lsn_addrs[k].host,

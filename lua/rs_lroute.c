@@ -260,8 +260,6 @@ static void rs__spec_check(lua_State *L, rs__spec_t *sp) {
     rs_lutil_error(L, "%s: a %d answer has no body", sp->fn, sp->status);
 }
 
-/* Render the headers and build the route. Lua errors come only before the
- * first allocation; rs_router_add frees the route when it refuses it. */
 /* The registered handler of a built-in action (NULL when none registered:
  * a config checked without the gateway, as some unit tests do). */
 static const struct rs_action_handler_s *rs__builtin(rs_action_t action) {
@@ -273,6 +271,8 @@ static const struct rs_action_handler_s *rs__builtin(rs_action_t action) {
   return NULL;
 }
 
+/* Render the headers and build the route. Lua errors come only before the
+ * first allocation; rs_router_add frees the route when it refuses it. */
 static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   rs_lconfig_ctx_t *ctx = lua_touserdata(L, lua_upvalueindex(1));
   rs__header_t hs[RS__MAX_HEADERS];

@@ -6,7 +6,6 @@
 #include "rs_lhooks_int.h"
 
 #include <lauxlib.h>
-#include <luajit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

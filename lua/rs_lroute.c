@@ -260,8 +260,6 @@ static void rs__spec_check(lua_State *L, rs__spec_t *sp) {
     rs_lutil_error(L, "%s: a %d answer has no body", sp->fn, sp->status);
 }
 
-/* Render the headers and build the route. Lua errors come only before the
- * first allocation; rs_router_add frees the route when it refuses it. */
 /* The registered handler of a built-in action (NULL when none registered:
  * a config checked without the gateway, as some unit tests do). */
 static const struct rs_action_handler_s *rs__builtin(rs_action_t action) {
@@ -273,6 +271,8 @@ static const struct rs_action_handler_s *rs__builtin(rs_action_t action) {
   return NULL;
 }
 
+/* Render the headers and build the route. Lua errors come only before the
+ * first allocation; rs_router_add frees the route when it refuses it. */
 static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   rs_lconfig_ctx_t *ctx = lua_touserdata(L, lua_upvalueindex(1));
   rs__header_t hs[RS__MAX_HEADERS];
@@ -496,6 +496,35 @@ static void rs__proxy_opts(lua_State *L, int t, rs__spec_t *sp, const char *pre)
   }
 }
 
+/* render = true, or render = { cache = true, ttl = 300, grace = 60 } at t
+ * (seconds; ttl when the bundle gives none, grace after it) into sp. */
+static void rs__render_opts(lua_State *L, int t, rs__spec_t *sp) {
+  char desc[64];
+  sp->render_cache = true;
+  sp->render_ttl_ms = sp->render_grace_ms = -1;
+  if (lua_type(L, t) == LUA_TTABLE) {
+    rs_lutil_check_keys(L, t, "ssr.route render", rs__render_keys);
+    if (rs_lutil_field(L, t, "cache")) {
+      if (lua_type(L, -1) != LUA_TBOOLEAN)
+        rs_lutil_error(L, "ssr.route: 'render.cache' must be a boolean, got %s",
+                       rs_lutil_describe(L, -1, desc, sizeof(desc)));
+      sp->render_cache = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
+    if (rs_lutil_field(L, t, "ttl")) {
+      sp->render_ttl_ms = 1000 * rs_lutil_int(L, -1, sp->fn, "render.ttl", 0, 31536000);
+      lua_pop(L, 1);
+    }
+    if (rs_lutil_field(L, t, "grace")) {
+      sp->render_grace_ms = 1000 * rs_lutil_int(L, -1, sp->fn, "render.grace", 0, 31536000);
+      lua_pop(L, 1);
+    }
+  } else if (lua_type(L, t) != LUA_TBOOLEAN || !lua_toboolean(L, t)) {
+    rs_lutil_error(L, "ssr.route: 'render' must be true or a table, got %s",
+                   rs_lutil_describe(L, t, desc, sizeof(desc)));
+  }
+}
+
 /* ssr.route(methods, path, opts)
  * Lua stack before: methods, path, opts   after: (nothing returned) */
 static int rs__route(lua_State *L) {
@@ -570,32 +599,7 @@ static int rs__route(lua_State *L) {
     return 0;
   }
   if (rs_lutil_field(L, 3, "render")) {     /* the bundle answers */
-    /* render = true, or render = { cache = true, ttl = 300, grace = 60 }
-     * (seconds; ttl when the bundle gives none, grace after it) */
-    sp.render_cache = true;
-    sp.render_ttl_ms = sp.render_grace_ms = -1;
-    if (lua_type(L, -1) == LUA_TTABLE) {
-      int t = lua_gettop(L);
-      rs_lutil_check_keys(L, t, "ssr.route render", rs__render_keys);
-      if (rs_lutil_field(L, t, "cache")) {
-        if (lua_type(L, -1) != LUA_TBOOLEAN)
-          rs_lutil_error(L, "ssr.route: 'render.cache' must be a boolean, got %s",
-                         rs_lutil_describe(L, -1, desc, sizeof(desc)));
-        sp.render_cache = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-      }
-      if (rs_lutil_field(L, t, "ttl")) {
-        sp.render_ttl_ms = 1000 * rs_lutil_int(L, -1, sp.fn, "render.ttl", 0, 31536000);
-        lua_pop(L, 1);
-      }
-      if (rs_lutil_field(L, t, "grace")) {
-        sp.render_grace_ms = 1000 * rs_lutil_int(L, -1, sp.fn, "render.grace", 0, 31536000);
-        lua_pop(L, 1);
-      }
-    } else if (lua_type(L, -1) != LUA_TBOOLEAN || !lua_toboolean(L, -1)) {
-      rs_lutil_error(L, "ssr.route: 'render' must be true or a table, got %s",
-                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
-    }
+    rs__render_opts(L, lua_gettop(L), &sp);
     lua_pop(L, 1);
     if (rs_lutil_field(L, 3, "respond"))
       rs_lutil_error(L, "ssr.route: give one action, 'respond' or 'render', not both");

@@ -87,7 +87,7 @@ static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
     if (e != NULL) rs_page_respond_entry(req, e, "MISS", rs_page__release_entry, e);
     else rs_render_respond_error(req, fail);
   } else if (e == NULL) {
-    RS_COUNTER_ADD(loop->page->refresh_failed, 1);
+    RS_COUNTER_ADD(rs_page__loop(loop)->c.refresh_failed, 1);
   } else {
     rs_entry_release(e);
   }

@@ -3,7 +3,6 @@
 
 #include "rs_key.h"
 #include "rs_log.h"
-#include "rs_policy.h"
 #include "rs_realip.h"
 
 #include <errno.h>

@@ -7,6 +7,7 @@
 #include "rs_upstream.h"
 
 #include "rs_config.h"
+#include "rs_http.h"
 #include "rs_log.h"
 #include "rs_loop.h"
 
@@ -165,23 +166,6 @@ static bool rs__header_given(const rs_fetch_opts_t *o, const char *lname) {
   return false;
 }
 
-static bool rs__token_ok(const rs_str_t *s) {
-  if (s->len == 0) return false;
-  for (size_t i = 0; i < s->len; i++) {
-    unsigned char ch = (unsigned char)s->p[i];
-    if (ch <= 32 || ch >= 127 || ch == ':') return false;
-  }
-  return true;
-}
-
-static bool rs__value_ok(const rs_str_t *s) {
-  for (size_t i = 0; i < s->len; i++) {
-    unsigned char ch = (unsigned char)s->p[i];
-    if (ch == '\r' || ch == '\n' || ch == '\0') return false;
-  }
-  return true;
-}
-
 static int rs__fetch_go(rs_fetch_t *f, const struct sockaddr *sa, const char *upstream) {
   char name[300];
   snprintf(name, sizeof(name), "%s:%d", f->host, f->port);
@@ -234,12 +218,13 @@ rs_fetch_t *rs_fetch_start(rs_loop_t *loop, const rs_fetch_opts_t *opts, rs_fetc
   }
   const char *method = opts->method ? opts->method : "GET";
   rs_str_t m = { method, strlen(method) };
-  if (!rs__token_ok(&m)) {
+  if (!rs_http_token(m.p, m.len)) {
     *err_out = -EINVAL;
     return NULL;
   }
   for (size_t i = 0; i < opts->nheaders; i++) {
-    if (!rs__token_ok(&opts->headers[i].name) || !rs__value_ok(&opts->headers[i].value)) {
+    const rs_fetch_header_t *h = &opts->headers[i];
+    if (!rs_http_token(h->name.p, h->name.len) || rs_http_value_check(h->value.p, h->value.len) != RS_HTTP_VALUE_OK) {
       *err_out = -EINVAL;
       return NULL;
     }
@@ -288,9 +273,7 @@ rs_fetch_t *rs_fetch_start(rs_loop_t *loop, const rs_fetch_opts_t *opts, rs_fetc
   }
   for (size_t i = 0; i < opts->nheaders; i++) {
     const rs_fetch_header_t *h = &opts->headers[i];
-    if (rs_str_ieq(h->name.p, h->name.len, "content-length", 14) ||
-        rs_str_ieq(h->name.p, h->name.len, "transfer-encoding", 17) ||
-        rs_str_ieq(h->name.p, h->name.len, "connection", 10))
+    if (rs_http_hop_by_hop(h->name.p, h->name.len) || rs_str_ieq(h->name.p, h->name.len, "content-length", 14))
       continue;                  /* ours */
     rs_buf_printf(&b, "%.*s: %.*s\r\n", (int)h->name.len, h->name.p, (int)h->value.len, h->value.p);
   }

@@ -35,7 +35,6 @@ typedef struct {
   int err;                       /* its error, when done */
 } rs__proxy_t;
 
-static const char rs__html[] = "Content-Type: text/html\r\n";
 
 /* Hop-by-hop: the one list (rs_http_hop_by_hop), and what Connection names. */
 static bool rs__hop(const rs_str_t *conn, size_t nconn, const rs_str_t *n) {
@@ -180,8 +179,7 @@ static void rs__error(rs__proxy_t *p, int status, int err) {
   rs_log_warn("proxy %.*s %.*s [req %llx]: upstream %s: server %s: %s → %d", (int)req->method.len,
               req->method.p, (int)RS_MIN(req->url.len, 512), req->url.p, (unsigned long long)req->id,
               p->route->proxy.upstream, p->x ? rs_uhttp_server(p->x) : "-", rs_fetch_strerror(err), status);
-  rs_str_t page = rs_http_error_page(status);
-  rs_req_respond_static(req, status, rs__html, page.p, page.len);
+  rs_req_respond_error(req, status, NULL);
 }
 
 /* Called at depth 0 after anything happened: end what can be ended. */

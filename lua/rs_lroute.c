@@ -133,28 +133,11 @@ static unsigned rs__methods(lua_State *L, int idx, const char *fn) {
   return mask;
 }
 
-/* RFC 9110 tchar. */
-static bool rs__is_token(const char *s, size_t len) {
-  static const char extra[] = "!#$%&'*+-.^_`|~";
-  if (len == 0) return false;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || (c != 0 && strchr(extra, c) != NULL);
-    if (!ok) return false;
-  }
-  return true;
-}
-
-/* Headers the server writes itself or that would break the framing. */
+/* Headers the server writes itself or that would break the framing: the
+ * hop-by-hop ones (rs_http.h), Content-Length and Date. */
 static bool rs__is_reserved(const char *name, size_t len) {
-  static const char *const reserved[] = {
-    "content-length", "transfer-encoding", "connection", "keep-alive",
-    "upgrade", "date",
-  };
-  for (size_t i = 0; i < RS_ARRAY_SIZE(reserved); i++)
-    if (rs_str_ieq(name, len, reserved[i], strlen(reserved[i]))) return true;
-  return false;
+  return rs_http_hop_by_hop(name, len) || rs_str_ieq(name, len, "content-length", 14) ||
+         rs_str_ieq(name, len, "date", 4);
 }
 
 /* One header value (a string or a number) at idx into h. */
@@ -175,15 +158,13 @@ static void rs__header_value(lua_State *L, int idx, const rs__spec_t *sp,
                    "strings, got %s", sp->fn, h->name,
                    rs_lutil_describe(L, idx, desc, sizeof(desc)));
   h->value = lua_tolstring(L, idx, &h->value_len);
-  for (size_t i = 0; i < h->value_len; i++) {
-    unsigned char c = (unsigned char)h->value[i];
-    if (c == '\r' || c == '\n')
-      rs_lutil_error(L, "%s: header \"%.64s\" has a CR or LF in its value "
-                     "(that would split the response)", sp->fn, h->name);
-    if ((c < 0x20 && c != '\t') || c == 0x7f)
-      rs_lutil_error(L, "%s: header \"%.64s\" has a control character in its value",
-                     sp->fn, h->name);
-  }
+  rs_http_value_t bad = rs_http_value_check(h->value, h->value_len);
+  if (bad == RS_HTTP_VALUE_CRLF)
+    rs_lutil_error(L, "%s: header \"%.64s\" has a CR or LF in its value "
+                   "(that would split the response)", sp->fn, h->name);
+  if (bad != RS_HTTP_VALUE_OK)
+    rs_lutil_error(L, "%s: header \"%.64s\" has a control character in its value",
+                   sp->fn, h->name);
 }
 
 static int rs__header_cmp(const void *a, const void *b) {
@@ -211,7 +192,7 @@ static size_t rs__headers_collect(lua_State *L, const rs__spec_t *sp,
                      sp->fn, sp->headers_name, rs_lutil_describe(L, v - 1, desc, sizeof(desc)));
     size_t name_len;
     const char *name = lua_tolstring(L, v - 1, &name_len);
-    if (!rs__is_token(name, name_len))
+    if (!rs_http_token(name, name_len))
       rs_lutil_error(L, "%s: header name \"%.64s\" has an invalid character", sp->fn, name);
     if (rs__is_reserved(name, name_len))
       rs_lutil_error(L, "%s: header \"%.64s\" is set by the server", sp->fn, name);

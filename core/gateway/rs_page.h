@@ -26,25 +26,6 @@
 #include "rs_l1.h"
 #include "rs_router.h"
 
-/* Per-loop counters (single writer, RS_COUNTER_ADD), summed on scrape. */
-typedef struct rs_page_counters_s {
-  uint64_t lookups;              /* cacheable requests looked up */
-  uint64_t hits_l1, hits_l2, stale, misses;
-  uint64_t coalesced;            /* misses that waited for another's render */
-  uint64_t bypass;               /* not looked up (Authorization, Cookie) */
-  uint64_t not_modified;         /* 304 answers */
-  uint64_t uncacheable;          /* rendered pages not stored (Set-Cookie, …) */
-  uint64_t refresh_failed;       /* background refreshes that failed (stale kept) */
-  uint64_t hits_l3;              /* misses answered from the shared tier */
-  uint64_t l3_waits;             /* shared-tier lookups that waited for another
-                                    instance's render */
-  struct rs_fleet_loop_s *fleet; /* this loop's part of the shared tier, or NULL */
-  uint64_t rid_seq;              /* render ids of this loop (rs_page_fleet.c) */
-  struct rs_page_waiter_s *spare; /* a waiter ready for the next lookup */
-  struct rs__pflow_s *flows;     /* request flows ready for reuse (rs_page.c) */
-  size_t nflows;
-} __attribute__((aligned(RS_CACHELINE))) rs_page_counters_t;
-
 /* The shared tier (cache.shared, core/fleet/rs_fleet.h), process-wide:
  * started on the main loop before the loop threads start (then every
  * rs_page_loop_init takes its part), stopped after they have ended. Purges
@@ -54,8 +35,9 @@ void rs_page_fleet_start(uv_loop_t *main, struct rs_cache_s *cache, const rs_con
 void rs_page_fleet_stop(void);
 void rs_page_fleet_collect(rs_buf_t *out, rs_loop_t **loops, int nloops);
 
-/* Set up / tear down the loop's L1 and counters. On the loop's thread (or
- * before it runs). */
+/* Set up / tear down the loop's page state (its L1, counters and free
+ * lists, in the loop's slot of the page module: rs_page_int.h). On the
+ * loop's thread (or before it runs). */
 void rs_page_loop_init(rs_loop_t *loop);
 void rs_page_loop_dispose(rs_loop_t *loop);
 /* On the loop's thread, once, before it serves. */

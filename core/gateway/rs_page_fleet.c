@@ -77,32 +77,36 @@ void rs_page_fleet_stop(void) {
 }
 
 void rs_page__fleet_loop_init(rs_loop_t *loop) {
-  if (rs__fleet != NULL) loop->page->fleet = rs_fleet_loop_new(rs__fleet, &loop->uv);
+  if (rs__fleet != NULL) rs_page__loop(loop)->fleet = rs_fleet_loop_new(rs__fleet, &loop->uv);
 }
 
 void rs_page__fleet_loop_thread(rs_loop_t *loop) {
-  rs__here = loop->page != NULL ? loop->page->fleet : NULL;
+  rs_page_loop_t *pl = rs_page__loop(loop);
+  rs__here = pl != NULL ? pl->fleet : NULL;
 }
 
 void rs_page__fleet_loop_dispose(rs_loop_t *loop) {
-  if (loop->page == NULL || loop->page->fleet == NULL) return;
-  rs_fleet_loop_close(loop->page->fleet);
-  loop->page->fleet = NULL;
+  rs_page_loop_t *pl = rs_page__loop(loop);
+  if (pl == NULL || pl->fleet == NULL) return;
+  rs_fleet_loop_close(pl->fleet);
+  pl->fleet = NULL;
   for (int i = 0; i < 16 && uv_run(&loop->uv, UV_RUN_NOWAIT) != 0; i++) {}
 }
 
 /* ------------------------------------------------------------------ lookups */
 
 uint64_t rs_page__fleet_rid(rs_loop_t *loop) {
-  return rs__rid_seed ^ ((uint64_t)loop->index << 48) ^ ++loop->page->rid_seq;
+  return rs__rid_seed ^ ((uint64_t)loop->index << 48) ^ ++rs_page__loop(loop)->rid_seq;
 }
 
 void rs_page__fleet_store(rs_loop_t *loop, const rs_entry_t *e, const rs_page_l3_t *l3) {
-  if (l3->lead && loop->page->fleet != NULL) rs_fleet_store(loop->page->fleet, e, l3->seq, l3->rid);
+  rs_page_loop_t *pl = rs_page__loop(loop);
+  if (l3->lead && pl->fleet != NULL) rs_fleet_store(pl->fleet, e, l3->seq, l3->rid);
 }
 
 void rs_page__fleet_unlock(rs_loop_t *loop, const char *key, size_t klen, const rs_page_l3_t *l3) {
-  if (l3->lead && loop->page->fleet != NULL) rs_fleet_unlock(loop->page->fleet, key, klen, l3->rid);
+  rs_page_loop_t *pl = rs_page__loop(loop);
+  if (l3->lead && pl->fleet != NULL) rs_fleet_unlock(pl->fleet, key, klen, l3->rid);
 }
 
 /* ------------------------------------------------------------------ metrics */
@@ -113,7 +117,8 @@ void rs_page_fleet_collect(rs_buf_t *out, rs_loop_t **loops, int nloops) {
   memset(&sum, 0, sizeof(sum));
   uint64_t waits = 0;
   for (int i = -1; i < nloops; i++) {
-    const rs_fleet_loop_t *fl = i < 0 ? rs__main : loops[i]->page ? loops[i]->page->fleet : NULL;
+    const rs_page_loop_t *pl = i < 0 ? NULL : rs_page__loop(loops[i]);
+    const rs_fleet_loop_t *fl = i < 0 ? rs__main : pl != NULL ? pl->fleet : NULL;
     if (fl == NULL) continue;
     const rs_fleet_stats_t *s = rs_fleet_loop_stats(fl);
     sum.hits += RS_COUNTER_GET(s->hits);
@@ -126,7 +131,7 @@ void rs_page_fleet_collect(rs_buf_t *out, rs_loop_t **loops, int nloops) {
     sum.too_big += RS_COUNTER_GET(s->too_big);
     sum.corrupt += RS_COUNTER_GET(s->corrupt);
     sum.purges_sent += RS_COUNTER_GET(s->purges_sent);
-    if (i >= 0) waits += RS_COUNTER_GET(loops[i]->page->l3_waits);
+    if (pl != NULL) waits += RS_COUNTER_GET(pl->c.l3_waits);
   }
   const rs_fleet_stats_t *p = rs_fleet_stats(rs__fleet);
   struct { const char *name, *type, *help; uint64_t v; } rows[] = {

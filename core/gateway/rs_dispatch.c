@@ -11,13 +11,6 @@
 #include "rs_router.h"
 #include "rs_static.h"
 
-static const char rs__html[] = "Content-Type: text/html\r\n";
-
-static void rs__respond_error(rs_req_t *req, int status) {
-  rs_str_t page = rs_http_error_page(status);
-  rs_req_respond_static(req, status, rs__html, page.p, page.len);
-}
-
 /* The render action: through the page cache when the cache is on and the
  * route caches (rs_page.h), else rendered after the route's props hook,
  * which may wait. */
@@ -126,7 +119,7 @@ static void rs__act(rs_req_t *req, const rs_route_t *route) {
 void rs_dispatch(rs_req_t *req) {
   const rs_route_t *route = rs__route(req);
   if (route == NULL) {
-    rs__respond_error(req, 404);
+    rs_req_respond_error(req, 404, NULL);
     return;
   }
   /* limit_req / limit_conn first: refused (answered), or later (a key hook) */

@@ -113,7 +113,7 @@ static void rs__act(rs_req_t *req, const rs_route_t *route) {
     a->on_request(req, route);
     return;
   }
-  rs__respond_error(req, 500);
+  rs_req_respond_error(req, 500, NULL);
 }
 
 void rs_dispatch(rs_req_t *req) {

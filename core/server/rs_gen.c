@@ -52,8 +52,7 @@ rs_gen_t *rs_gen_new(rs_server_t *srv, rs_config_t *cfg, bool owns, rs_pool_t *p
     int idx = k == 0 ? -1 : rs_config_server_find(cfg, srv->lsn_names[k]);
     const struct rs_server_conf_s *sc = idx >= 0 ? &cfg->servers[idx] : NULL;
     char err[256];
-    bool json = sc != NULL && sc->access_format != NULL ? false : cfg->log.access_json;
-    gen->access_fmt[k] = rs_logfmt_compile(rs_accesslog_format(cfg, sc), json, err, sizeof(err));
+    gen->access_fmt[k] = rs_logfmt_compile(rs_accesslog_format(cfg, sc), cfg->log.access_json, err, sizeof(err));
     gen->access_file[k] = rs_accesslog_file(cfg, sc);
   }
   gen->http.access_fmt = (const rs_logfmt_t *const *)gen->access_fmt;

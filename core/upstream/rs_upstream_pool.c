@@ -1,4 +1,5 @@
-/* core/upstream/rs_upstream.c — see rs_upstream.h.
+/* core/upstream/rs_upstream_pool.c — see rs_upstream.h (the runtime: upstreams,
+ * servers, their pools of idle connections, passive health, the sweep).
  *
  * Three layers, all on one loop thread:
  *

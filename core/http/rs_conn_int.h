@@ -1,7 +1,7 @@
 /* core/http/rs_conn_int.h — private to the HTTP/1 connection files (libuv's
  * uv-common.h style): the connection struct, the request states and what
  * crosses between
- *   rs_conn_io.c     a connection's life: accept, reads, clocks, refusal, close, drain
+ *   rs_conn.c        a connection's life: accept, reads, clocks, refusal, close, drain
  *   rs_req.c         request structs: recycling, the arena and the per-request pool
  *   rs_parse.c       llhttp callbacks, the head's checks, the framing scan, dispatch
  *   rs_write.c       answers: the head, ordered pipelined writes, file bodies
@@ -104,7 +104,7 @@ struct rs_conn_s {
                                     handle watch an fd, and tcp has it */
 };
 
-/* rs_conn_io.c */
+/* rs_conn.c */
 /* libuv's read callbacks: the loop thread's one read buffer, and the reads. */
 void rs__conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 void rs__conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);

@@ -4,7 +4,12 @@
  * body, Connection: close to a URL's server, which has no pool), resolves a
  * URL's host name with uv_getaddrinfo when it is not a literal address,
  * collects the body up to max_body, and calls back once. */
-#include "rs_upstream_int.h"
+#include "rs_upstream.h"
+
+#include "rs_config.h"
+#include "rs_http.h"
+#include "rs_log.h"
+#include "rs_loop.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -180,4 +180,9 @@ const char *rs_uhttp_server(const rs_uhttp_t *x);
  * incomplete answer)? */
 bool rs_uhttp_head_seen(const rs_uhttp_t *x);
 
+/* Private to rs_upstream.c and rs_fetch.c: the loop's in-flight fetch
+ * gauge, and the config a runtime was made from. */
+void rs__upstream_fetch_gauge(const rs_loop_t *loop, int delta);
+const rs_config_t *rs__upstreams_cfg(const rs_upstreams_t *u);
+
 #endif

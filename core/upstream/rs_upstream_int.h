@@ -1,11 +1,10 @@
 /* core/upstream/rs_upstream_int.h — private to the upstream files (libuv's
  * uv-common.h style): the runtime's types and what crosses between
- *   rs_upstream_pool.c   the runtime: upstreams, servers, their pools of idle
+ *   rs_upstream.c        the runtime: upstreams, servers, their pools of idle
  *                        connections, passive health, the idle sweep
  *   rs_uhttp.c           one exchange: connect or reuse, write the request
  *                        (streamed bodies too), parse the response with llhttp
  *   rs_upstream_stats.c  per-server counters and per-loop gauges, the scrape
- *   rs_fetch.c           the buffered fetch (rs_upstream.h) on top of an exchange
  * Nothing outside core/upstream/ includes it. Loop thread unless said. */
 #ifndef RS_UPSTREAM_INT_H
 #define RS_UPSTREAM_INT_H
@@ -187,8 +186,6 @@ static inline void rs__ulist_push(rs__uconn_t **head, rs__uconn_t *c) {
 static inline void rs__ups_server_ok(rs__server_t *s) { s->fails = 0; }
 
 /* rs_upstream_stats.c */
-/* The loop's gauge of fetches in flight (rs_fetch.c). */
-void rs__upstream_fetch_gauge(const rs_loop_t *loop, int delta);
 /* The counters of (upstream, server), made on first use; they live as
  * long as the process. Any thread. */
 rs__stat_t *rs__ustat_get(const char *upstream, const char *server);
@@ -197,9 +194,7 @@ rs__stat_slot_t *rs__ustat_slot(rs__stat_t *s, const rs_loop_t *loop);
 /* Loop's connection and fetch gauges. */
 rs__gauge_t *rs__ugauge(const rs_loop_t *loop);
 
-/* rs_upstream_pool.c */
-/* The configuration a runtime was made from (rs_fetch.c). */
-const rs_config_t *rs__upstreams_cfg(const rs_upstreams_t *u);
+/* rs_upstream.c */
 /* Free u once it is dead and its last handle and exchange are gone. */
 void rs__ups_maybe_free(rs_upstreams_t *u);
 /* Count a failure of x's server (metrics, passive health). */

@@ -3,7 +3,7 @@
  * refusal path (rs__conn_fail and its error page), pipelining with pause and
  * resume, ordered responses, 100-continue, lingering, EOF and timeouts.
  *
- * It includes the HTTP/1 files of core/http/ (rs_conn_io.c and the files split
+ * It includes the HTTP/1 files of core/http/ (rs_conn.c and the files split
  * from it, rs_conn_int.h; unit-test style, STYLE.md "Tests") and drives
  * a real rs_conn_t on a real libuv loop; the socket is one end of an
  * AF_UNIX socketpair opened with uv_tcp_open, so uv_write, uv_try_write,
@@ -29,7 +29,7 @@
  * a handler gets has a canonical path and a normalised Host
  * (fz_check_head). */
 #include "../../core/http/rs_access_log.c"
-#include "../../core/http/rs_conn_io.c"
+#include "../../core/http/rs_conn.c"
 #include "../../core/http/rs_parse.c"
 #include "../../core/http/rs_req.c"
 #include "../../core/http/rs_stream.c"

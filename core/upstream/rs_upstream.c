@@ -1,5 +1,4 @@
-/* core/upstream/rs_upstream_pool.c — see rs_upstream.h (the runtime: upstreams,
- * servers, their pools of idle connections, passive health, the sweep).
+/* core/upstream/rs_upstream.c — see rs_upstream.h.
  *
  * Three layers, all on one loop thread:
  *

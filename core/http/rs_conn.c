@@ -1,4 +1,4 @@
-/* core/http/rs_conn_io.c — see rs_conn.h: a connection's life and I/O.
+/* core/http/rs_conn.c — see rs_conn.h.
  *
  * The life of a connection:
  *

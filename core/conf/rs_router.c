@@ -230,6 +230,8 @@ void rs_route_free(rs_route_t *route) {
   free(route->proxy.path);
   free(route->proxy.host);
   free(route->cache._mem);
+  free(route->limit.req_key.header);
+  free(route->limit.conn_key.header);
   free(route);
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rs_lcompress.h"
 #include "rs_lfetch.h"
 #include "rs_lroute.h"
 #include "rs_lutil.h"
@@ -20,7 +21,7 @@
 
 static const char *const rs__config_keys[] = {
   "listen", "admin", "backlog", "workers", "pin", "pid", "limits", "timeouts", "log", "render",
-  "cache", "upstreams", "servers", "real_ip", "lua", NULL
+  "cache", "upstreams", "servers", "real_ip", "lua", "compress", NULL
 };
 static const char *const rs__lua_keys[] = { "hook_timeout_ms", "memory_mb", "jit", NULL };
 static const char *const rs__real_ip_keys[] = { "from", "header", "recursive", NULL };
@@ -811,6 +812,10 @@ static int rs__config(lua_State *L) {
   }
   if (rs__config_sub(L, "lua")) {
     rs__config_lua(L, lua_gettop(L), &c);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, 1, "compress")) {   /* lua/rs_lcompress.c */
+    rs_lcompress_read(L, lua_gettop(L), &c.compress);
     lua_pop(L, 1);
   }
   if (rs__config_sub(L, "render")) {

@@ -71,6 +71,7 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->cache.gzip_level = 1;
   cfg->cache.brotli_quality = 4;
   cfg->cache.min_compress = 1024;
+  rs_compress_opts_default(&cfg->compress);
 
   cfg->real_ip.header = rs_xstrdup("x-forwarded-for");
   cfg->real_ip.recursive = false;   /* nginx's real_ip_recursive off */

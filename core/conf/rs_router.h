@@ -104,6 +104,7 @@ typedef struct rs_route_s {
     char *index;                 /* file for a path ending in '/'; NULL = none (owned) */
     int64_t max_age;             /* Cache-Control: public, max-age=N; -1 = none */
     bool etag;                   /* send ETag, honour If-None-Match */
+    bool precompressed;          /* serve FILE.br / FILE.gz when fresh (gzip_static) */
   } files;
 
   struct {                       /* RS_ACTION_RESPOND */

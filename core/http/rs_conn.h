@@ -9,6 +9,7 @@
 #ifndef RS_CONN_H
 #define RS_CONN_H
 
+#include "rs_coding.h"
 #include "rs_common.h"
 #include "rs_http.h"
 #include "rs_loop.h"
@@ -101,6 +102,11 @@ struct rs_req_s {
   /* Header lines ("Name: value\r\n") added to whatever answer the request
    * gets (a Lua hook's req:set_header); freed with the request. */
   rs_buf_t add_headers;
+  /* Set by the request's owner (the dispatcher, from the config): the
+   * answer goes through the compression filter (core/http/rs_compress.h)
+   * with these options; NULL = as it is (a stored page's answer). */
+  const rs_compress_opts_t *compress;
+  struct rs_compress_s *_z;      /* private to rs_compress.c */
 
   /* private to rs_conn.c */
   rs_conn_t *_conn;              /* NULL once the client has gone */

@@ -154,8 +154,9 @@ def test_dump_effective_config():
     # Every key the loader knows appears in the dump (a new setting that -T
     # forgets fails here). Aliases are exempt: upstreams' timeout_ms is
     # read_timeout_ms.
-    src = open(os.path.join(os.path.dirname(TESTS), "lua", "rs_lconfig.c")).read()
-    for arr in re.findall(r"static const char \*const rs__\w+_keys\[\] = \{(.*?)\};", src, re.S):
+    src = "".join(open(os.path.join(os.path.dirname(TESTS), "lua", f)).read()
+                  for f in ("rs_lconfig.c", "rs_lcompress.c"))
+    for arr in re.findall(r"(?:static )?const char \*const rs_?_?\w+_keys\[\] = \{(.*?)\};", src, re.S):
         for key in re.findall(r'"(\w+)"', arr):
             if (key == "timeout_ms" and "connect_timeout_ms" in arr) or key == "token_file":
                 continue             # aliases: read_timeout_ms; token (never printed)

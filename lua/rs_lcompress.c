@@ -15,13 +15,15 @@ const char *const rs_lcompress_keys[] = { "gzip_level", "brotli_quality", "min_l
 /* One entry of types: a media type ("text/css"), a family ("text/" then
  * "*") or "*", stored lower-case. */
 static void rs__type(lua_State *L, int idx, size_t i, rs_compress_opts_t *o) {
-  char name[48], desc[64];
-  snprintf(name, sizeof(name), "compress.types[%zu]", i);
+  char desc[64];
+  if (lua_type(L, idx) != LUA_TSTRING)
+    rs_lutil_error(L, "ssr.config: 'compress.types' entry %zu must be a string, got %s", i,
+                   rs_lutil_describe(L, idx, desc, sizeof(desc)));
   size_t n;
-  const char *s = rs_lutil_string(L, idx, "ssr.config", name, "a media type such as \"text/css\"", &n);
+  const char *s = lua_tolstring(L, idx, &n);
   const char *slash = memchr(s, '/', n);
-  bool ok = n > 0 && n < RS_COMPRESS_TYPE_LEN && (strcmp(s, "*") == 0 || (slash != NULL && slash != s &&
-                                                   (size_t)(slash - s) + 1 < n));
+  bool ok = n > 0 && n < RS_COMPRESS_TYPE_LEN && strlen(s) == n &&
+            (strcmp(s, "*") == 0 || (slash != NULL && slash != s && (size_t)(slash - s) + 1 < n));
   for (size_t k = 0; ok && k < n; k++) {
     unsigned char c = (unsigned char)s[k];
     if (c <= ' ' || c >= 0x7f || c == ';' || c == ',' || (c == '*' && k + 1 != n) || (c == '/' && s + k != slash))
@@ -29,9 +31,8 @@ static void rs__type(lua_State *L, int idx, size_t i, rs_compress_opts_t *o) {
   }
   if (ok && s[n - 1] == '*' && n > 1 && s[n - 2] != '/') ok = false;
   if (!ok)
-    rs_lutil_error(L, "ssr.config: '%s' must be a media type without parameters (\"text/css\"), a family "
-                      "(\"text/\" then \"*\") or \"*\", got %s", name,
-                   rs_lutil_describe(L, idx, desc, sizeof(desc)));
+    rs_lutil_error(L, "ssr.config: 'compress.types' entry %zu \"%.64s\": not a media type without parameters "
+                      "(\"text/css\"), a family (\"text/\" then \"*\") or \"*\"", i, s);
   for (size_t k = 0; k <= n; k++) {
     char c = s[k];
     o->types[o->ntypes][k] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;

@@ -16,7 +16,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rslib import Reader, Server, eq, lua_str, main  # noqa: E402
+from rslib import Reader, Server, eq, lua_str, main, run_config_check  # noqa: E402
 from backend import Backend, pattern  # noqa: E402
 
 _brotli = ctypes.CDLL(ctypes.util.find_library("brotlidec") or "libbrotlidec.so.1")
@@ -278,6 +278,32 @@ def test_static_precompressed_siblings():
         eq(decode(r), js, "precompressed = false: coded on the fly")
 
 
+def test_config_errors():
+    import tempfile
+    d = tempfile.mkdtemp(prefix="rs-gzc-")
+    cases = [
+        ('compress = { gzip_level = 10 }', "'compress.gzip_level' must be an integer between 0 and 9"),
+        ('compress = { brotli_quality = 12 }', "'compress.brotli_quality' must be an integer between -1 and 11"),
+        ('compress = { types = { "text html" } }', "'compress.types' entry 1 \"text html\": not a media type"),
+        ('compress = { types = { "text/css", "te*t/x" } }', "'compress.types' entry 2 \"te*t/x\": not a media type"),
+        ('compress = { types = { css = "text/css" } }', "'compress.types' must be a list of media types"),
+        ('compress = { level = 3 }', "unknown key 'level' in ssr.config.compress"),
+        ('compress = "yes"', "'compress' must be a table or a boolean"),
+    ]
+    for i, (line, want) in enumerate(cases):
+        path = os.path.join(d, "c%d.lua" % i)
+        with open(path, "w") as f:
+            f.write('local ssr = require "rustyssr"\nssr.config {\n  %s,\n}\n' % line)
+        code, out = run_config_check(path)
+        eq(code, 1, "exit code for %s" % line)
+        assert "%s:3: " % path in out and want in out, (line, out)
+    ok = os.path.join(d, "ok.lua")
+    with open(ok, "w") as f:
+        f.write('local ssr = require "rustyssr"\nssr.config {\n  compress = { types = { "TEXT/*", "*" }, min_length = "1KB" },\n}\n')
+    code, out = run_config_check(ok)
+    eq(code, 0, out)
+
+
 # ------------------------------------------------------------------ proxy
 
 class Coded(threading.Thread):
@@ -474,6 +500,6 @@ def test_bypassed_render_coded_cached_page_untouched():
 
 
 if __name__ == "__main__":
-    main([test_respond_gzip_and_br, test_q_values, test_type_and_length, test_head_etag_and_ranges,
+    main([test_respond_gzip_and_br, test_q_values, test_type_and_length, test_head_etag_and_ranges, test_config_errors,
           test_static_on_the_fly_304_and_range, test_static_precompressed_siblings, test_proxy_streamed,
           test_streamed_gzip_flushes_each_piece, test_bypassed_render_coded_cached_page_untouched])

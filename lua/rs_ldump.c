@@ -421,6 +421,7 @@ static void rs__dump_route(rs__dump_t *d, const rs_route_t *r) {
     fputs(", ", out);
   }
   fprintf(out, "priority = %d, ", r->priority);
+  if (r->no_compress) fputs("compress = false, ", out);
   if (r->server) {
     fputs("server = ", out);
     rs__str(out, r->server);

@@ -33,7 +33,7 @@ static const char *const rs__route_keys[] = { "respond", "render", "static", "re
                                                "key", "bypass", "props", "server",
                                                /* the cache policy (lua/rs_lcache.h) */
                                                "ttl", "grace", "tags", "cache_statuses", "cache_cookie",
-                                               "cache_authorization", "headers", NULL };
+                                               "cache_authorization", "headers", "compress", NULL };
 static const char *const rs__respond_keys[] = { "status", "headers", "body", NULL };
 static const char *const rs__render_keys[] = { "cache", "ttl", "grace", NULL };
 static const char *const rs__static_keys[] = { "root", "index", "max_age", "etag", "precompressed", NULL };
@@ -41,9 +41,10 @@ static const char *const rs__proxy_keys[] = { "upstream", "path", "host", NULL }
 static const char *const rs__proxy_fn_keys[] = { "upstream", "path", "host", "priority", "methods",
                                                  "route_host", "server", "ttl", "grace", "tags",
                                                  "cache_statuses", "cache_cookie", "cache_authorization",
-                                                 NULL };
+                                                 "compress", NULL };
 static const char *const rs__static_fn_keys[] = { "root", "index", "max_age", "etag",
-                                                  "precompressed", "host", "priority", "server", NULL };
+                                                  "precompressed", "host", "priority", "server", "compress",
+                                                  NULL };
 
 /* A route being declared: borrowed strings from the call's arguments, which
  * stay on the stack until the route is built. */
@@ -268,6 +269,17 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
     if (sl == 0) rs_lutil_error(L, "%s: 'server' must be a name from ssr.config's servers, got an empty string",
                                 sp->fn);
   }
+  /* compress = false: the route's answers leave the compression filter
+   * alone (nginx's gzip off in a location). */
+  bool no_compress = false;
+  if (sp->opts_tbl > 0 && rs_lutil_field(L, sp->opts_tbl, "compress")) {
+    char desc[64];
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      rs_lutil_error(L, "%s: 'compress' must be a boolean (false: answers leave uncompressed), got %s", sp->fn,
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    no_compress = !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
   rs_lcache_policy_finish(L, &sp->policy, sp->fn, sp->action ? sp->action : RS_ACTION_RESPOND,
                           &sp->render_ttl_ms, &sp->render_grace_ms);
 
@@ -299,6 +311,7 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   r->files.max_age = sp->static_max_age;
   r->files.etag = sp->static_etag;
   r->files.precompressed = sp->static_precompressed;
+  r->no_compress = no_compress;
   r->proxy.upstream = sp->proxy_upstream ? rs_xstrdup(sp->proxy_upstream) : NULL;
   r->proxy.path = sp->proxy_path ? rs_xstrdup(sp->proxy_path) : NULL;
   r->proxy.host_mode = sp->proxy_host_mode;

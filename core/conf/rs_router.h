@@ -53,6 +53,9 @@ typedef struct rs_route_s {
   char *server;                  /* the listener it belongs to: a name from ssr.config's
                                     servers, NULL = the main one (listen) (owned) */
 
+  bool no_compress;              /* compress = false: answers skip the compression
+                                    filter (core/http/rs_compress.h) */
+
   struct {                       /* Lua hooks the route declared (lua/rs_lhooks.h);
                                     a route with none never enters Lua */
     bool handler;                /* respond = function(req) */

@@ -58,8 +58,9 @@ static const rs_route_t *rs__route(rs_req_t *req) {
   req->nparams = route != NULL ? np : 0;
   req->ctx[RS_REQ_CTX_ROUTE] = (void *)route;
   /* Every answer goes through the compression filter (rs_compress.h), but
-   * a stored page's (rs_page_respond_entry clears it). */
-  req->compress = lg->cfg->compress.on ? &lg->cfg->compress : NULL;
+   * a stored page's (rs_page_respond_entry clears it) and those of a route
+   * with compress = false. */
+  req->compress = lg->cfg->compress.on && (route == NULL || !route->no_compress) ? &lg->cfg->compress : NULL;
   return route;
 }
 

@@ -148,6 +148,15 @@ def test_type_and_length():
         eq(r.header("content-encoding"), None, "text/css no longer listed")
         r = srv.get("/html", {"Accept-Encoding": "gzip"})
         eq(r.header("content-encoding"), "gzip", "text/html always")
+    # A route's compress = false: its answers alone leave as they are.
+    routes = respond_routes() + '\nssr.route("GET", "/off", { compress = false, respond = { status = 200, ' \
+        'headers = { ["Content-Type"] = "text/html" }, body = %s } })' % lua_str(HTML.decode())
+    with Server(routes=routes) as srv:
+        r = srv.get("/off", {"Accept-Encoding": "gzip, br"})
+        eq(r.header("content-encoding"), None, "route compress = false")
+        assert not varies(r), r
+        eq(r.body, HTML)
+        eq(srv.get("/html", {"Accept-Encoding": "gzip"}).header("content-encoding"), "gzip", "other routes")
     with Server(config={"compress": "false"}, routes=respond_routes()) as srv:
         r = srv.get("/html", {"Accept-Encoding": "gzip, br"})
         eq(r.header("content-encoding"), None, "compress = false")
@@ -290,6 +299,12 @@ def test_config_errors():
         ('compress = { level = 3 }', "unknown key 'level' in ssr.config.compress"),
         ('compress = "yes"', "'compress' must be a table or a boolean"),
     ]
+    path = os.path.join(d, "route.lua")
+    with open(path, "w") as f:
+        f.write('local ssr = require "rustyssr"\nssr.static("/s/", { root = ".",\n  compress = "no" })\n')
+    code, out = run_config_check(path)
+    eq(code, 1, out)
+    assert "'compress' must be a boolean" in out and path + ":" in out, out
     for i, (line, want) in enumerate(cases):
         path = os.path.join(d, "c%d.lua" % i)
         with open(path, "w") as f:

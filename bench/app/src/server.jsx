@@ -15,6 +15,13 @@ function jsonForScript(v) {
     .replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
 }
 
+function description(data) {
+  if (data.kind === "product") return data.title + " с доставкой. Отзывы покупателей.";
+  if (data.kind === "catalog" || data.kind === "search")
+    return data.title + ": " + data.total + " товаров с доставкой. Низкие цены, отзывы покупателей.";
+  return data.title + " — Ярмарка.";
+}
+
 function render(request, props) {
   request = request || {};
   props = props || {};
@@ -27,7 +34,7 @@ function render(request, props) {
   const html = "<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\">" +
     "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">" +
     "<title>" + escAttr(title) + "</title>" +
-    "<meta name=\"description\" content=\"" + escAttr(data.title + ": " + data.total + " товаров с доставкой. Низкие цены, отзывы покупателей.") + "\">" +
+    "<meta name=\"description\" content=\"" + escAttr(description(data)) + "\">" +
     "<link rel=\"stylesheet\" href=\"/assets/app.css\">" +
     "<link rel=\"icon\" href=\"/assets/favicon.svg\" type=\"image/svg+xml\">" +
     "</head><body><div id=\"app\">" + body + "</div>" +

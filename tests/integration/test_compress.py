@@ -370,6 +370,13 @@ class Coded(threading.Thread):
                 body = b'{"items":[' + b",".join(b'{"id":%d,"name":"item"}' % i for i in range(300)) + b"]}"
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
                           b"Connection: close\r\n\r\n" % len(body) + (b"" if head else body))
+            elif target.startswith(b"/partial"):
+                body = HTML[:1000]
+                c.sendall(b"HTTP/1.1 206 Partial Content\r\nContent-Type: text/html\r\nContent-Range: bytes 0-999/%d\r\n"
+                          b"Content-Length: 1000\r\nConnection: close\r\n\r\n" % len(HTML) + body)
+            elif target.startswith(b"/notmod"):
+                c.sendall(b"HTTP/1.1 304 Not Modified\r\nContent-Type: text/html\r\nETag: \"n1\"\r\n"
+                          b"Connection: close\r\n\r\n")
             elif target.startswith(b"/tiny"):
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n"
                           b"Connection: close\r\n\r\nhello")
@@ -433,6 +440,16 @@ def test_proxy_streamed():
             eq(decode(r), HTML)
             r = proxy_get(srv, "/c/pieces", "br")
             eq(decode(r), HTML)
+            # An upstream's 206 and 304 leave untouched.
+            r = proxy_get(srv, "/c/partial", "gzip, br")
+            eq(r.status, 206)
+            eq(r.header("content-encoding"), None, "206 from upstream")
+            eq(r.body, HTML[:1000])
+            r = proxy_get(srv, "/c/notmod", "gzip, br", method="HEAD")
+            eq(r.status, 304)
+            eq(r.header("content-encoding"), None, "304 from upstream")
+            eq(r.header("etag"), '"n1"', "304's ETag as it was")
+            assert not varies(r), r
             # Under min_length (the backend's Content-Length says so).
             r = proxy_get(srv, "/c/tiny", "gzip")
             eq(r.header("content-encoding"), None)

@@ -124,8 +124,13 @@ static rs_encoding_t rs__choose(const rs_req_t *r) {
   return qbr >= qgz ? RS_ENC_BR : RS_ENC_GZIP;
 }
 
+/* The filter's state, from the request's pool (freed with it; what it
+ * points to is released by rs_compress_req_free). */
 static struct rs_compress_s *rs__state(rs_req_t *r) {
-  if (r->_z == NULL) r->_z = rs_xcalloc(1, sizeof(*r->_z));
+  if (r->_z == NULL) {
+    r->_z = rs_req_alloc(r, sizeof(*r->_z));
+    memset(r->_z, 0, sizeof(*r->_z));
+  }
   return r->_z;
 }
 
@@ -362,5 +367,4 @@ void rs_compress_req_free(rs_req_t *r) {
   rs_buf_free(&z->out);
   free(z->headers);
   free(z->body);
-  free(z);
 }

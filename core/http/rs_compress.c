@@ -20,6 +20,9 @@
  * (brotli_window); a whole body in memory uses one fitted to its size. */
 #define RS__BR_STREAM_LGWIN 19
 
+_Static_assert(RS_ENC_MAX <= sizeof(((rs_loop_counters_t *)0)->compressed) / sizeof(uint64_t),
+               "rs_loop_counters_t.compressed: one per coding");
+
 struct rs_compress_s {
   char *headers;                 /* the rewritten header block */
   char *body;                    /* a compressed in-memory body */
@@ -273,6 +276,11 @@ void rs_compress_respond(rs_req_t *r, rs_resp_t *resp) {
   resp->extra_len = 0;
   if (body != NULL) {
     r->_z->body = body;
+    if (r->loop != NULL) {
+      RS_COUNTER_ADD(r->loop->counters.compressed[enc], 1);
+      RS_COUNTER_ADD(r->loop->counters.compress_in, resp->body_len);
+      RS_COUNTER_ADD(r->loop->counters.compress_out, blen);
+    }
     resp->body = body;
     resp->body_len = blen;
   }
@@ -306,6 +314,7 @@ bool rs_compress_stream_start(rs_req_t *r, int status, const char **headers, siz
     }
   }
   z->enc = enc;
+  if (enc != RS_ENC_IDENTITY && r->loop != NULL) RS_COUNTER_ADD(r->loop->counters.compressed[enc], 1);
   rs__rewrite(r, *headers, *headers_len, NULL, 0, enc, !s.vary_ae, headers, headers_len);
   if (enc != RS_ENC_IDENTITY) *content_length = -1;
   return enc != RS_ENC_IDENTITY;
@@ -351,6 +360,10 @@ int rs_compress_stream(rs_req_t *r, const char *p, size_t n, bool finish, const 
   }
   *out = z->out.p;
   *out_len = z->out.len;
+  if (r->loop != NULL) {
+    RS_COUNTER_ADD(r->loop->counters.compress_in, n);
+    RS_COUNTER_ADD(r->loop->counters.compress_out, z->out.len);
+  }
   return 0;
 fail:
   z->failed = true;

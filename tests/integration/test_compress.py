@@ -88,6 +88,12 @@ def test_respond_gzip_and_br():
         eq(r.status, 404)
         eq(r.header("content-encoding"), "br")
         eq(decode(r), HTML)
+        # Counted: two br, one gzip, and the bytes before and after.
+        m = srv.metrics()
+        eq(m['rustyssr_compressed_total{encoding="gzip"}'], 1.0, "gzip answers")
+        eq(m['rustyssr_compressed_total{encoding="br"}'], 2.0, "br answers")
+        eq(m['rustyssr_compressed_bytes_total{stage="in"}'], 3.0 * len(HTML), "bytes in")
+        assert m['rustyssr_compressed_bytes_total{stage="out"}'] < len(HTML), m
 
 
 def test_q_values():

@@ -115,11 +115,10 @@ static void rs__close(rs__dump_t *d) {
 
 static const char *const rs__level_names[] = { "error", "warn", "info", "debug" };
 
-static void rs__dump_settings(rs__dump_t *d) {
+/* listen, admin, backlog, workers, pin, pid, limits, timeouts, log. */
+static void rs__dump_front(rs__dump_t *d) {
   const rs_config_t *c = d->cfg, *def = &d->def;
   FILE *out = d->out;
-  fputs("ssr.config {\n", out);
-  d->depth = 1;
   rs__key(d, "listen");
   rs__addr(out, &c->listen);
   fputc(',', out);
@@ -191,7 +190,12 @@ static void rs__dump_settings(rs__dump_t *d) {
   rs__string(d, "access_format", "log.access_format", c->log.access_timed ? "timed" : "combined", "combined");
   rs__bool(d, "access_admin", "log.access_admin", c->log.access_admin, def->log.access_admin);
   rs__close(d);
+}
 
+/* render, cache, lua. */
+static void rs__dump_back(rs__dump_t *d) {
+  const rs_config_t *c = d->cfg, *def = &d->def;
+  FILE *out = d->out;
   rs__open(d, "render");
   if (c->render.bundle != NULL) rs__pathkey(d, "bundle", "render.bundle", c->render.bundle, false);
   else fputs("    -- bundle: none (default): no render pool\n", out);
@@ -242,6 +246,30 @@ static void rs__dump_settings(rs__dump_t *d) {
     rs__where(d, c->cache.brotli_quality == def->cache.brotli_quality, "cache.brotli_quality");
     rs__num(d, "min_compress", "cache.min_compress", c->cache.min_compress, def->cache.min_compress);
     rs__bool(d, "clear_on_reload", "cache.clear_on_reload", c->cache.clear_on_reload, def->cache.clear_on_reload);
+    if (c->cache.shared.host != NULL) {
+      const __typeof__(c->cache.shared) *sh = &c->cache.shared, *dsh = &def->cache.shared;
+      char addr[300];
+      snprintf(addr, sizeof(addr), strchr(sh->host, ':') ? "[%s]:%d" : "%s:%d", sh->host, sh->port);
+      rs__open(d, "shared");
+      rs__string(d, "redis", "cache.shared.redis", addr, NULL);
+      rs__num(d, "db", "cache.shared.db", (unsigned)sh->db, (unsigned)dsh->db);
+      /* The password is a secret, as admin.token. */
+      rs__indent(d);
+      fputs(sh->password ? "-- password: set (not printed)\n" : "-- password: none\n", out);
+      rs__string(d, "prefix", "cache.shared.prefix", sh->prefix ? sh->prefix : "rs:", "rs:");
+      rs__num(d, "timeout_ms", "cache.shared.timeout_ms", sh->timeout_ms, dsh->timeout_ms);
+      rs__num(d, "write_timeout_ms", "cache.shared.write_timeout_ms", sh->write_timeout_ms, dsh->write_timeout_ms);
+      rs__num(d, "connect_timeout_ms", "cache.shared.connect_timeout_ms", sh->connect_timeout_ms,
+              dsh->connect_timeout_ms);
+      /* Unset, it follows render.timeout_ms: print what it is. */
+      uint64_t lock = sh->lock_ms ? sh->lock_ms : 2 * c->render.timeout_ms + 500;
+      rs__num(d, "lock_ms", "cache.shared.lock_ms", lock, sh->lock_ms ? dsh->lock_ms : lock);
+      rs__num(d, "lock_wait_ms", "cache.shared.lock_wait_ms", sh->lock_wait_ms, dsh->lock_wait_ms);
+      rs__num(d, "max_bytes", "cache.shared.max_bytes", sh->max_bytes, dsh->max_bytes);
+      rs__num(d, "max_fails", "cache.shared.max_fails", sh->max_fails, dsh->max_fails);
+      rs__num(d, "fail_timeout_ms", "cache.shared.fail_timeout_ms", sh->fail_timeout_ms, dsh->fail_timeout_ms);
+      rs__close(d);
+    }
     rs__close(d);
   }
 
@@ -274,7 +302,12 @@ static void rs__dump_settings(rs__dump_t *d) {
   rs__num(d, "memory_mb", "lua.memory_mb", c->lua.memory_mb, def->lua.memory_mb);
   rs__bool(d, "jit", "lua.jit", c->lua.jit, def->lua.jit);
   rs__close(d);
+}
 
+/* real_ip, upstreams, servers. */
+static void rs__dump_net(rs__dump_t *d) {
+  const rs_config_t *c = d->cfg, *def = &d->def;
+  FILE *out = d->out;
   rs__open(d, "real_ip");
   rs__key(d, "from");
   fputs("{ ", out);
@@ -343,7 +376,15 @@ static void rs__dump_settings(rs__dump_t *d) {
     }
     rs__close(d);
   }
-  fputs("}\n", out);
+}
+
+static void rs__dump_settings(rs__dump_t *d) {
+  fputs("ssr.config {\n", d->out);
+  d->depth = 1;
+  rs__dump_front(d);
+  rs__dump_back(d);
+  rs__dump_net(d);
+  fputs("}\n", d->out);
 }
 
 /* ------------------------------------------------------------------ routes */

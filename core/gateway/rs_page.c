@@ -5,6 +5,7 @@
 #include "rs_page.h"
 #include "rs_page_int.h"
 
+#include "rs_fleet.h"
 #include "rs_lhooks.h"
 #include "rs_policy.h"
 #include "rs_proxy.h"
@@ -40,16 +41,19 @@ typedef struct rs__pflow_s {
   bool key_heap;
   uint64_t hash;
   rs_entry_t *stale;             /* STALE_REFRESH: the page to answer with */
+  rs_page_l3_t l3;               /* its render's part in the shared tier */
+  uint64_t l3_until;             /* uv_now: wait for another instance's render until then */
+  unsigned l3_tries;
   struct rs__pflow_s *next;
   char kbuf[RS__KEY_INLINE];
 } rs__pflow_t;
 
 static rs__pflow_t *rs__pflow_new(rs_req_t *req, const rs_route_t *route, int step) {
-  rs_page_counters_t *pc = req->loop->page;
-  rs__pflow_t *fl = pc->flows;
+  rs_page_loop_t *pl = rs_page__loop(req->loop);
+  rs__pflow_t *fl = pl->flows;
   if (fl != NULL) {
-    pc->flows = fl->next;
-    pc->nflows--;
+    pl->flows = fl->next;
+    pl->nflows--;
   } else {
     fl = rs_xmalloc(sizeof(*fl));
   }
@@ -63,11 +67,11 @@ static rs__pflow_t *rs__pflow_new(rs_req_t *req, const rs_route_t *route, int st
 static void rs__pflow_free(rs__pflow_t *fl, rs_loop_t *loop) {
   if (fl->lc != NULL) rs_lreq_end(fl->lc);
   if (fl->key_heap) free((char *)fl->key);
-  rs_page_counters_t *pc = loop->page;
-  if (pc->nflows < RS__FLOWS_FREE_MAX) {
-    fl->next = pc->flows;
-    pc->flows = fl;
-    pc->nflows++;
+  rs_page_loop_t *pl = rs_page__loop(loop);
+  if (pl->nflows < RS__FLOWS_FREE_MAX) {
+    fl->next = pl->flows;
+    pl->flows = fl;
+    pl->nflows++;
   } else {
     free(fl);
   }
@@ -112,9 +116,10 @@ static void rs__pflow_render(rs__pflow_t *fl, int rc) {
   size_t plen = fl->lc != NULL ? fl->lc->props_len : 0;
   if (rc == RS_LHOOK_OK || rc == RS__NOHOOK) {
     rs_req_t *leader = stale != NULL ? NULL : req;
+    const rs_page_l3_t *l3 = fl->l3.lead ? &fl->l3 : NULL;
     int failed = fl->route->action == RS_ACTION_PROXY
-                 ? rs_page__proxy_start(req, leader, fl->route, fl->key, fl->klen, fl->hash)
-                 : rs_page__render_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, props, plen);
+                 ? rs_page__proxy_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, l3)
+                 : rs_page__render_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, props, plen, l3);
     rs__pflow_free(fl, loop);
     if (stale != NULL) rs_page_respond_entry(req, stale, "STALE", rs_page__release_entry, stale);
     else if (failed != 0) rs_render_respond_error(req, failed);
@@ -122,6 +127,7 @@ static void rs__pflow_render(rs__pflow_t *fl, int rc) {
   }
   /* A failed hook fails the flight (its waiters: 500); one that exited or
    * lost its client lets each waiter render its own. */
+  rs_page__fleet_unlock(loop, fl->key, fl->klen, &fl->l3);
   rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, rc == RS_LHOOK_FAIL ? 500 : -1);
   rs_resp_t resp = fl->lc->resp;
   rs__pflow_free(fl, loop);
@@ -135,63 +141,160 @@ static void rs__pflow_render(rs__pflow_t *fl, int rc) {
   else rs_render_respond_error(req, 500);
 }
 
+/* The flight is this request's (a leader, or a refresh's): its props hook,
+ * then its render or fetch. */
+static void rs__pflow_leader(rs__pflow_t *fl) {
+  int rc = RS__NOHOOK;
+  if (fl->route->hooks.props) {
+    /* Its result feeds a page others will be served: it sees what the key
+     * covers, as the bundle does. */
+    rs__pflow_lc(fl);
+    rs_lreq_page_view(fl->lc);
+    rc = rs__pflow_hook(fl, RS_HOOK_PROPS, RS__S_PROPS_DONE);
+    if (rc == RS_LHOOK_YIELD) return;
+  }
+  rs__pflow_render(fl, rc);
+}
+
+/* ------------------------------------------------------------------ the shared tier */
+
+static void rs__pflow_l3(rs__pflow_t *fl);
+
+typedef struct {
+  uv_timer_t t;
+  rs__pflow_t *fl;
+} rs__l3retry_t;
+
+static void rs__l3retry_closed(uv_handle_t *h) { free(h->data); }
+
+static void rs__l3retry_fire(uv_timer_t *t) {
+  rs__l3retry_t *r = t->data;
+  rs__pflow_t *fl = r->fl;
+  uv_close((uv_handle_t *)t, rs__l3retry_closed);
+  fl->req->loop->pending_jobs--;
+  rs__pflow_l3(fl);
+}
+
+/* The tier's answer to a leader's (or a refresh's) lookup. */
+static void rs__pflow_l3_done(void *data, rs_l3_result_t res, rs_entry_t *e, uint64_t seq) {
+  rs__pflow_t *fl = data;
+  rs_req_t *req = fl->req;
+  rs_loop_t *loop = req->loop;
+  rs_page_loop_t *pl = rs_page__loop(loop);
+  loop->pending_jobs--;
+  switch (res) {
+    case RS_L3_HIT: {
+      /* The flight ends with the tier's page: stored here, to every waiter. */
+      RS_COUNTER_ADD(pl->c.hits_l3, 1);
+      rs_page_flight_t *f = rs_page__flight_new(req, fl->stale ? NULL : req, fl->route, fl->key, fl->klen, fl->hash);
+      f->storable = true;
+      rs_page__flight_complete(f, e, 0);
+      rs_page__flight_free(f);
+      rs_entry_t *stale = fl->stale;
+      rs__pflow_free(fl, loop);
+      if (stale != NULL) rs_entry_release(stale);
+      rs_page_respond_entry(req, e, "HIT-L3", rs_page__release_entry, e);
+      break;
+    }
+    case RS_L3_WAIT:
+      if (fl->stale != NULL) {
+        /* Another instance refreshes this page: serve the stale one. */
+        rs_entry_t *stale = fl->stale;
+        rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, -1);
+        rs__pflow_free(fl, loop);
+        rs_page_respond_entry(req, stale, "STALE", rs_page__release_entry, stale);
+        break;
+      }
+      if (uv_now(&loop->uv) < fl->l3_until) {
+        /* Ask again soon: 5, 10, 20, 40... ms, within cache.shared.lock_wait_ms. */
+        RS_COUNTER_ADD(pl->c.l3_waits, 1);
+        rs__l3retry_t *r = rs_xmalloc(sizeof(*r));
+        r->fl = fl;
+        uv_timer_init(&loop->uv, &r->t);
+        r->t.data = r;
+        uint64_t delay = RS_MIN((uint64_t)5 << RS_MIN(fl->l3_tries, 6u), fl->l3_until - uv_now(&loop->uv));
+        fl->l3_tries++;
+        uv_timer_start(&r->t, rs__l3retry_fire, delay ? delay : 1, 0);
+        loop->pending_jobs++;
+        return;
+      }
+      /* Waited long enough: render here, without the lock. */
+      rs__pflow_leader(fl);
+      break;
+    case RS_L3_LEAD:
+      fl->l3.lead = true;
+      fl->l3.seq = seq;
+      rs__pflow_leader(fl);
+      break;
+    case RS_L3_MISS:
+      rs__pflow_leader(fl);
+      break;
+  }
+  rs_loop_maybe_done(loop);
+}
+
+static void rs__pflow_l3(rs__pflow_t *fl) {
+  rs_loop_t *loop = fl->req->loop;
+  if (fl->l3.rid == 0) {
+    fl->l3.rid = rs_page__fleet_rid(loop);
+    fl->l3_until = uv_now(&loop->uv) + loop->cfg->cache.shared.lock_wait_ms;
+  }
+  loop->pending_jobs++;
+  rs_fleet_lookup(rs_page__loop(loop)->fleet, fl->key, fl->klen, fl->hash, rs_cache_epoch(loop->cache),
+                  fl->l3.rid, rs__pflow_l3_done, fl);
+}
+
 static void rs__pflow_lookup(rs__pflow_t *fl) {
   rs_req_t *req = fl->req;
   const rs_route_t *route = fl->route;
   rs_loop_t *loop = req->loop;
-  rs_page_counters_t *pc = loop->page;
+  rs_page_loop_t *pl = rs_page__loop(loop);
   const char *key = fl->key;
   size_t klen = fl->klen;
   uint64_t hash = fl->hash = rs_cache_hash(loop->cache, key, klen);
   uint64_t now = uv_now(&loop->uv);
 
   rs_l1_ref_t *ref;
-  rs_entry_t *e = loop->l1 ? rs_l1_get(loop->l1, hash, key, klen, now, &ref) : NULL;
+  rs_entry_t *e = pl->l1 ? rs_l1_get(pl->l1, hash, key, klen, now, &ref) : NULL;
   if (e != NULL) {
-    RS_COUNTER_ADD(pc->hits_l1, 1);
+    RS_COUNTER_ADD(pl->c.hits_l1, 1);
     req->data = ref;
     rs__pflow_free(fl, loop);
     rs_page_respond_entry(req, e, "HIT-L1", rs_page__release_l1, req);
     return;
   }
 
-  if (pc->spare == NULL) pc->spare = rs_page__waiter_new(loop);
-  rs_page_waiter_t *pw = pc->spare;
-  int rc = RS__NOHOOK;
+  if (pl->spare == NULL) pl->spare = rs_page__waiter_new(loop);
+  rs_page_waiter_t *pw = pl->spare;
   switch (rs_cache_lookup(loop->cache, hash, key, klen, rs_now_ms(), &e, &pw->w)) {
     case RS_LOOKUP_HIT:
-      RS_COUNTER_ADD(pc->hits_l2, 1);
-      if (loop->l1 != NULL) rs_l1_offer(loop->l1, e, now);
+      RS_COUNTER_ADD(pl->c.hits_l2, 1);
+      if (pl->l1 != NULL) rs_l1_offer(pl->l1, e, now);
       rs__pflow_free(fl, loop);
       rs_page_respond_entry(req, e, "HIT-L2", rs_page__release_entry, e);
       return;
     case RS_LOOKUP_STALE:
-      RS_COUNTER_ADD(pc->stale, 1);
+      RS_COUNTER_ADD(pl->c.stale, 1);
       rs__pflow_free(fl, loop);
       rs_page_respond_entry(req, e, "STALE", rs_page__release_entry, e);
       return;
     case RS_LOOKUP_STALE_REFRESH:
       /* The props of the refresh come first (they need the request); a
        * props hook that waits on a fetch delays this stale answer. */
-      RS_COUNTER_ADD(pc->stale, 1);
+      RS_COUNTER_ADD(pl->c.stale, 1);
       fl->stale = e;
       /* fallthrough */
     case RS_LOOKUP_MISS_LEADER:
-      if (fl->stale == NULL) RS_COUNTER_ADD(pc->misses, 1);
-      if (route->hooks.props) {
-        /* Its result feeds a page others will be served: it sees what the
-         * key covers, as the bundle does. */
-        rs__pflow_lc(fl);
-        rs_lreq_page_view(fl->lc);
-        rc = rs__pflow_hook(fl, RS_HOOK_PROPS, RS__S_PROPS_DONE);
-        if (rc == RS_LHOOK_YIELD) return;
-      }
-      rs__pflow_render(fl, rc);
+      if (fl->stale == NULL) RS_COUNTER_ADD(pl->c.misses, 1);
+      /* The shared tier first (another instance may have the page, or be
+       * rendering it), then the props hook and the render. */
+      if (pl->fleet != NULL) rs__pflow_l3(fl);
+      else rs__pflow_leader(fl);
       return;
     case RS_LOOKUP_MISS_WAIT:
-      RS_COUNTER_ADD(pc->misses, 1);
-      RS_COUNTER_ADD(pc->coalesced, 1);
-      pc->spare = NULL;          /* the cache holds it now */
+      RS_COUNTER_ADD(pl->c.misses, 1);
+      RS_COUNTER_ADD(pl->c.coalesced, 1);
+      pl->spare = NULL;          /* the cache holds it now */
       pw->req = req;
       pw->route = route;
       loop->pending_jobs++;
@@ -204,7 +307,7 @@ static void rs__pflow_go(rs__pflow_t *fl, int rc) {
   rs_req_t *req = fl->req;
   const rs_route_t *route = fl->route;
   rs_loop_t *loop = req->loop;
-  rs_page_counters_t *pc = loop->page;
+  rs_page_loop_t *pl = rs_page__loop(loop);
   switch (fl->step) {
     case RS__S_BYPASS:
       fl->bypass = rs_policy_bypass(req, route);
@@ -225,13 +328,13 @@ static void rs__pflow_go(rs__pflow_t *fl, int rc) {
       if (fl->bypass || (req->method_bit != RS_M_GET && req->method_bit != RS_M_HEAD)) {
         /* Personalised requests, and those a bypass rule picks, are not
          * looked up nor stored. */
-        if (fl->bypass) RS_COUNTER_ADD(pc->bypass, 1);
+        if (fl->bypass) RS_COUNTER_ADD(pl->c.bypass, 1);
         fl->extra = fl->bypass ? "X-Cache: BYPASS\r\n" : NULL;
         fl->step = RS__S_UNCACHED;
         rs__pflow_go(fl, RS__NOHOOK);
         return;
       }
-      RS_COUNTER_ADD(pc->lookups, 1);
+      RS_COUNTER_ADD(pl->c.lookups, 1);
       rc = RS__NOHOOK;
       if (route->hooks.key) {
         rc = rs__pflow_hook(fl, RS_HOOK_KEY, RS__S_KEY_DONE);
@@ -308,28 +411,41 @@ void rs_page_uncached(rs_req_t *req, const rs_route_t *route, const char *extra)
 
 /* ------------------------------------------------------------------ loops */
 
+int rs_page__slot = -1;
+static uv_once_t rs__slot_once = UV_ONCE_INIT;
+
+static void rs__slot_init(void) { rs_page__slot = rs_loop_slot_new(); }
+
 void rs_page_loop_init(rs_loop_t *loop) {
+  uv_once(&rs__slot_once, rs__slot_init);
   const rs_config_t *cfg = loop->cfg;
+  rs_page_loop_t *pl;
+  if (posix_memalign((void **)&pl, RS_CACHELINE, sizeof(*pl)) != 0) abort();
+  memset(pl, 0, sizeof(*pl));
   rs_l1_opts_t o = { .hot = cfg->cache.l1_hot, .entries = cfg->cache.l1_entries,
                      .max_bytes = cfg->cache.l1_bytes };
-  /* l1 = { hot = 0, entries = 0 } (or bytes = 0) turns L1 off. */
-  bool off = (o.hot == 0 && o.entries == 0) || o.max_bytes == 0;
-  loop->l1 = off ? NULL : rs_l1_create(&o);
-  if (posix_memalign((void **)&loop->page, RS_CACHELINE, sizeof(rs_page_counters_t)) != 0) abort();
-  memset(loop->page, 0, sizeof(rs_page_counters_t));
+  /* l1 = { hot = 0, entries = 0 } (or bytes = 0) turns L1 off; so does
+   * cache = false (the flow still runs: the props hook of an uncached
+   * render). */
+  bool off = loop->cache == NULL || (o.hot == 0 && o.entries == 0) || o.max_bytes == 0;
+  pl->l1 = off ? NULL : rs_l1_create(&o);
+  loop->slots[rs_page__slot] = pl;
+  rs_page__fleet_loop_init(loop);
 }
 
+void rs_page_loop_thread(rs_loop_t *loop) { rs_page__fleet_loop_thread(loop); }
+
 void rs_page_loop_dispose(rs_loop_t *loop) {
-  if (loop->l1 != NULL) rs_l1_destroy(loop->l1);
-  loop->l1 = NULL;
-  if (loop->page != NULL) {
-    free(loop->page->spare);
-    while (loop->page->flows != NULL) {
-      struct rs__pflow_s *fl = loop->page->flows;
-      loop->page->flows = fl->next;
-      free(fl);
-    }
+  rs_page_loop_t *pl = rs_page__loop(loop);
+  if (pl == NULL) return;
+  rs_page__fleet_loop_dispose(loop);
+  if (pl->l1 != NULL) rs_l1_destroy(pl->l1);
+  free(pl->spare);
+  while (pl->flows != NULL) {
+    struct rs__pflow_s *fl = pl->flows;
+    pl->flows = fl->next;
+    free(fl);
   }
-  free(loop->page);
-  loop->page = NULL;
+  free(pl);
+  loop->slots[rs_page__slot] = NULL;
 }

@@ -17,13 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Response headers the cache never keeps: hop-by-hop ones, and those the
- * gateway writes itself. */
+/* Response headers the cache never keeps: hop-by-hop ones (rs_http.h), and
+ * those the gateway writes itself. */
 static bool rs__proxy_drop(const rs_str_t *n) {
+  if (rs_http_hop_by_hop(n->p, n->len)) return true;
   static const rs_str_t drop[] = {
-    RS_STR("connection"), RS_STR("keep-alive"), RS_STR("proxy-connection"), RS_STR("te"),
-    RS_STR("trailer"), RS_STR("transfer-encoding"), RS_STR("upgrade"), RS_STR("content-length"),
-    RS_STR("date"), RS_STR("server"), RS_STR("age"), RS_STR("etag"), RS_STR("vary"), RS_STR("x-cache"),
+    RS_STR("content-length"), RS_STR("date"), RS_STR("server"), RS_STR("age"), RS_STR("etag"), RS_STR("vary"),
+    RS_STR("x-cache"),
   };
   for (size_t i = 0; i < RS_ARRAY_SIZE(drop); i++)
     if (rs_str_ieq(n->p, n->len, drop[i].p, drop[i].len)) return true;
@@ -87,7 +87,7 @@ static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
     if (e != NULL) rs_page_respond_entry(req, e, "MISS", rs_page__release_entry, e);
     else rs_render_respond_error(req, fail);
   } else if (e == NULL) {
-    RS_COUNTER_ADD(loop->page->refresh_failed, 1);
+    RS_COUNTER_ADD(rs_page__loop(loop)->c.refresh_failed, 1);
   } else {
     rs_entry_release(e);
   }
@@ -96,9 +96,10 @@ static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
 }
 
 int rs_page__proxy_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
-                         size_t key_len, uint64_t hash) {
+                         size_t key_len, uint64_t hash, const rs_page_l3_t *l3) {
   rs_page_flight_t *fl = rs_page__flight_new(from, req, route, key, key_len, hash);
   rs_loop_t *loop = fl->loop;
+  if (l3 != NULL) fl->l3 = *l3;
   /* Variants the leader does not take wait for a second client, and are
    * then built on a render thread; without one, here and now. */
   fl->defer = loop->gen != NULL && loop->gen->pool != NULL ? rs_page__defer_for(req) : 0;
@@ -145,6 +146,7 @@ int rs_page__proxy_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route,
   }
   int status = err == -ETIMEDOUT ? 504 : 502;
   rs_log_warn("cached proxy: upstream %s: %s", route->proxy.upstream, rs_fetch_strerror(err));
+  rs_page__fleet_unlock(loop, key, key_len, &fl->l3);
   rs_page__flight_fail(loop, hash, key, key_len, status);
   rs_page__flight_free(fl);
   return status;

@@ -54,9 +54,9 @@ class Redis:
         return False
 
 
-def gateway(redis, extra_routes=""):
-    shared = '{ redis = "127.0.0.1:%d", prefix = "t%d:", timeout_ms = 1000, write_timeout_ms = 1000, ' \
-             'lock_wait_ms = 3000 }' % (redis.port, redis.port)
+def gateway(redis, extra_routes="", timeout_ms=1000):
+    shared = '{ redis = "127.0.0.1:%d", prefix = "t%d:", timeout_ms = %d, write_timeout_ms = %d, ' \
+             'lock_wait_ms = 3000 }' % (redis.port, redis.port, timeout_ms, timeout_ms)
     return Server(
         workers=1,
         config={"render": '{ bundle = "%s", threads = 1, timeout_ms = 5000 }' % BUNDLE,
@@ -80,8 +80,8 @@ def wait_ready(gws):
     raise AssertionError("the gateways did not connect to redis")
 
 
-def fleet(redis, n=3, extra_routes=""):
-    gws = [gateway(redis, extra_routes) for _ in range(n)]
+def fleet(redis, n=3, extra_routes="", timeout_ms=1000):
+    gws = [gateway(redis, extra_routes, timeout_ms) for _ in range(n)]
     for g in gws:
         g.start()
     wait_ready(gws)
@@ -204,6 +204,44 @@ def test_redis_away_costs_no_failed_request():
             stop_all(gws)
 
 
+def test_a_hung_redis_costs_no_failed_request():
+    """SIGSTOP: Redis accepts nothing and answers nothing. Every lookup ends
+    at its deadline (timeout_ms) as a miss rendered here; no request fails
+    or waits much longer; purges made meanwhile reach the others once Redis
+    is back (the log replays what the channel lost)."""
+    with Redis() as redis:
+        gws = fleet(redis, n=2, timeout_ms=100)
+        try:
+            a, b = gws
+            assert a.get("/h/warm").status == 200
+            os.kill(redis.proc.pid, signal.SIGSTOP)
+            try:
+                worst = 0.0
+                for i in range(30):
+                    t0 = time.time()
+                    r = gws[i % 2].get("/h/%d" % (i % 6))
+                    worst = max(worst, time.time() - t0)
+                    assert r.status == 200, r
+                # a lookup waits for its deadline (100 ms), never for Redis
+                assert worst < 2.0 * SLOW, worst
+                # a purge while Redis hangs: applied here, logged
+                r = a.request(b"POST /purge?prefix=GET%20localhost/h/&host=localhost HTTP/1.1\r\nHost: x\r\n"
+                              b"Content-Length: 0\r\nConnection: close\r\n\r\n", port=a.admin_port)
+                assert r.status == 200, r
+                # its command times out (100 ms) while Redis hangs: logged
+                wait_for(lambda: "could not reach the fleet" in a.log(), "the lost purge was not logged")
+            finally:
+                os.kill(redis.proc.pid, signal.SIGCONT)
+            wait_ready(gws)
+            # Redis runs what was sent to it once it wakes: b hears the purge
+            # late rather than never.
+            wait_for(lambda: b.metrics()["rustyssr_l3_purges_applied_total"] >= 1, "b never heard the purge")
+            for i in range(6):
+                assert gws[i % 2].get("/h/%d" % i).status == 200
+        finally:
+            stop_all(gws)
+
+
 def test_config_errors():
     from rslib import run_config_check
     for shared, needle in [
@@ -227,4 +265,5 @@ def test_config_errors():
 if __name__ == "__main__":
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     main([test_each_page_renders_once_for_the_fleet, test_a_cold_herd_across_instances_renders_once,
-          test_purges_reach_every_instance, test_redis_away_costs_no_failed_request, test_config_errors])
+          test_purges_reach_every_instance, test_redis_away_costs_no_failed_request,
+          test_a_hung_redis_costs_no_failed_request, test_config_errors])

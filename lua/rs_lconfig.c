@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rs_lcompress.h"
 #include "rs_lroute.h"
 #include "rs_lshared.h"
 #include "rs_lutil.h"
@@ -20,7 +21,7 @@
 
 static const char *const rs__config_keys[] = {
   "listen", "admin", "backlog", "workers", "pin", "pid", "limits", "timeouts", "log", "render",
-  "cache", "upstreams", "servers", "real_ip", "lua", "shared", "limit_keys", NULL
+  "cache", "upstreams", "servers", "real_ip", "lua", "shared", "limit_keys", "compress", NULL
 };
 
 #ifndef RS_LIB_ARCH
@@ -132,6 +133,10 @@ static void rs__config_check(lua_State *L, rs_lconfig_ctx_t *ctx, rs_config_t *c
   }
   if (rs__config_sub(L, "lua")) {
     rs_lconfig__lua(L, lua_gettop(L), c);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, 1, "compress")) {   /* lua/rs_lcompress.c */
+    rs_lcompress_read(L, lua_gettop(L), &c->compress);
     lua_pop(L, 1);
   }
   if (rs__config_sub(L, "render")) {

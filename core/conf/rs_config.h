@@ -6,6 +6,7 @@
 #define RS_CONFIG_H
 
 #include "rs_cidr.h"
+#include "rs_coding.h"
 #include "rs_common.h"
 #include "rs_log.h"
 #include "rs_router.h"
@@ -136,6 +137,11 @@ typedef struct rs_config_s {
       uint32_t fail_timeout_ms;  /* for that long (1000) */
     } shared;
   } cache;
+
+  /* compress = {...}: on-the-fly gzip/br of what is not a stored page
+   * (bypassed renders, respond handlers, proxied answers, static files;
+   * core/http/rs_compress.h). Stored pages keep cache.gzip_level's variants. */
+  rs_compress_opts_t compress;
 
   struct {                       /* real_ip = {...}: the client behind trusted proxies
                                     (nginx's set_real_ip_from, real_ip_header,

@@ -662,6 +662,7 @@ extern "C" void rs_v8_engine_destroy(rs_v8_engine_t *e) {
   delete e->allocator;
   srcmap_free(e);
   free(e->buf);
+  free(e->units);
   delete e;
 }
 

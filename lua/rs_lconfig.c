@@ -39,7 +39,7 @@ static const char *const rs__cache_keys[] = {
 static const char *const rs__l1_keys[] = { "hot", "entries", "bytes", NULL };
 static const char *const rs__render_keys[] = {
   "bundle", "fn", "threads", "queue", "timeout_ms", "heap_mb", "semi_space_mb", "v8_flags", "env",
-  "debug", NULL
+  "debug", "nice", NULL
 };
 static const char *const rs__limits_keys[] = {
   "url", "header_bytes", "headers", "body", "pipeline", NULL
@@ -281,6 +281,10 @@ static void rs__config_render(lua_State *L, int t, rs_config_t *c, const char **
   }
   if (rs_lutil_field(L, t, "semi_space_mb")) {
     c->render.semi_space_mb = (int)rs_lutil_int(L, -1, "ssr.config", "render.semi_space_mb", 1, 1024);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "nice")) {
+    c->render.nice = (int)rs_lutil_int(L, -1, "ssr.config", "render.nice", -20, 19);
     lua_pop(L, 1);
   }
   if (rs_lutil_field(L, t, "v8_flags")) {

@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* Render time histogram bounds, in milliseconds. */
 static const double rs__hist_ms[] = { 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000 };
@@ -293,12 +296,26 @@ static void rs__worker_render(rs__worker_t *w, rs_render_job_t *job) {
   }
 }
 
+/* render.nice: this thread's nice value (Linux: PRIO_PROCESS with a thread
+ * id sets that thread's alone). Below 0 needs CAP_SYS_NICE (root, or
+ * LimitNICE= in a systemd unit): without it, as nginx's worker_priority,
+ * the start goes on at the nice value the thread has, and says why. */
+static void rs__worker_nice(rs__worker_t *w) {
+  int want = w->pool->cfg->render.nice;
+  if (want == 0) return;
+  pid_t tid = (pid_t)syscall(SYS_gettid);
+  if (setpriority(PRIO_PROCESS, (id_t)tid, want) != 0)
+    rs_log_warn("render %d: render.nice = %d not applied: %s%s", w->index, want, strerror(errno),
+                errno == EACCES || errno == EPERM ? " (below 0 needs root or CAP_SYS_NICE)" : "");
+}
+
 static void rs__worker_main(void *arg) {
   rs__worker_t *w = arg;
   rs_pool_t *pool = w->pool;
   char where[96] = "unpinned (pin = false)";
   rs_log_set_thread(1000 + w->index);
   if (pool->cfg->pin) rs_topo_pin_self(w->index, where, sizeof(where));
+  rs__worker_nice(w);
   if (w->engine == NULL) {
     char err[512];
     uint64_t t0 = rs_now_ms();

@@ -55,6 +55,8 @@ def test_bad_keys_are_config_errors():
          r"rustyssr\.lua:\d+: ssr\.config: 'render\.v8_flags': unknown or invalid V8 flag: --stack-size=abc"),
         ('{ 5 }', "v8_flags", r"'render\.v8_flags' must be a list of strings"),
         ('0', "semi_space_mb", r"'render\.semi_space_mb' must be an integer between 1 and 1024"),
+        ('20', "nice", r"rustyssr\.lua:\d+: ssr\.config: 'render\.nice' must be an integer between -20 and 19"),
+        ('"high"', "nice", r"'render\.nice' must be an integer"),
     ]
     for value, key, want in cases:
         srv = server(**{key: value})
@@ -77,6 +79,37 @@ def test_v8_flags_and_semi_space_start():
         assert r.status == 200, r
         log = srv.log()
         assert "young generation 12 MB, V8 flags --max-lazy --stack-size=900" in log, log
+
+
+def thread_nices(pid):
+    """{thread id: nice} of every thread of the process (/proc/PID/task)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out[int(tid)] = int(fields[16])        # field 19 of stat: nice
+    return out
+
+
+def test_render_nice():
+    # Raising the nice value is always allowed: the render threads, and
+    # only they, run at it.
+    with server(threads="2", nice="7") as srv:
+        assert srv.get("/timers").status == 200
+        nices = sorted(thread_nices(srv.proc.pid).values())
+        assert nices.count(7) == 2 and all(n in (0, 7) for n in nices), nices
+        code, out = run_config_check(srv.config_path)
+        assert code == 0, out
+    # Below 0 needs root or CAP_SYS_NICE: applied with it, else the start
+    # goes on at 0 and says why, once per render thread.
+    with server(threads="2", nice="-3") as srv:
+        assert srv.get("/timers").status == 200
+        nices = sorted(thread_nices(srv.proc.pid).values())
+        if os.geteuid() == 0:
+            assert nices.count(-3) == 2 and all(n in (0, -3) for n in nices), nices
+        else:
+            assert all(n == 0 for n in nices), nices
+            assert srv.log().count("render.nice = -3 not applied") == 2, srv.log()
 
 
 def test_timers_and_messages_while_pending():
@@ -155,6 +188,7 @@ def test_node_target_bundle():
 
 if __name__ == "__main__":
     main([test_env_from_config, test_bad_keys_are_config_errors, test_v8_flags_and_semi_space_start,
+          test_render_nice,
           test_timers_and_messages_while_pending, test_render_timeout_covers_timers,
           test_broken_chain_reports_its_error, test_reload_env_applies_flags_do_not,
           test_node_target_bundle])

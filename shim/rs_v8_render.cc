@@ -495,16 +495,24 @@ extern "C" rs_v8_outcome_t rs_v8_render(rs_v8_engine_t *e, const rs_v8_request_t
       e->running_id = rq->id;
       e->term_hit = false;
     }
-    v8::Local<v8::Value> result;
-    host_begin(e);
-    oc = run(e, ctx, tc, rq, out, &result);
-    // What is due when the render settled still runs; the rest is cancelled.
-    if (!e->oom.load(std::memory_order_relaxed) && !iso->IsExecutionTerminating())
-      host_finish(e, ctx);
-    host_cancel(e);
-    bool oom = e->oom.load(std::memory_order_relaxed);
-    if (!oom && !iso->IsExecutionTerminating()) report_unhandled(e, ctx, result);
-    e->unhandled.clear();
+    bool oom;
+    {
+      // The render's own handles (request, props, result) end with this
+      // scope, before the platform tasks below: V8's scavenge task often
+      // runs there, and would otherwise keep the page and the request
+      // alive through it, copying and then promoting them.
+      v8::HandleScope render_scope(iso);
+      v8::Local<v8::Value> result;
+      host_begin(e);
+      oc = run(e, ctx, tc, rq, out, &result);
+      // What is due when the render settled still runs; the rest is cancelled.
+      if (!e->oom.load(std::memory_order_relaxed) && !iso->IsExecutionTerminating())
+        host_finish(e, ctx);
+      host_cancel(e);
+      oom = e->oom.load(std::memory_order_relaxed);
+      if (!oom && !iso->IsExecutionTerminating()) report_unhandled(e, ctx, result);
+      e->unhandled.clear();
+    }
     // Platform tasks for this isolate (GC finalization, FinalizationRegistry
     // cleanups) run here, still inside the terminable window.
     if (!oom)

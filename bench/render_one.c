@@ -27,6 +27,19 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+/* Under valgrind --tool=callgrind, the measured run alone is dumped (a
+ * file named ...measured): the warm-up's compilation stays out of it. */
+#include <valgrind/callgrind.h>
+#define RS__MEASURE_BEGIN() CALLGRIND_ZERO_STATS
+#define RS__MEASURE_END() CALLGRIND_DUMP_STATS_AT("measured")
+#endif
+#endif
+#ifndef RS__MEASURE_BEGIN
+#define RS__MEASURE_BEGIN() ((void)0)
+#define RS__MEASURE_END() ((void)0)
+#endif
 
 static double now_s(void) {
   struct timespec ts;
@@ -214,7 +227,9 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (warmup > 0) run(e, reqs, nreq, warmup, count, &n, &bytes, &el);
+  RS__MEASURE_BEGIN();
   run(e, reqs, nreq, secs, count, &n, &bytes, &el);
+  RS__MEASURE_END();
   if (json)
     printf("{\"v8\":\"%s\",\"urls\":%d,\"seconds\":%.3f,\"renders\":%ld,\"renders_per_s\":%.0f,"
            "\"cpu_renders_per_s\":%.0f,\"us_per_render\":%.1f,\"avg_page\":%.0f}\n",

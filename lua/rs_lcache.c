@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "rs_cache.h"
-#include "rs_lconfig.h"
+#include "rs_lstate.h"
 #include "rs_log.h"
 #include "rs_lutil.h"
-#include "rs_policy.h"
+#include "rs_purge.h"
 
 #define RS__MAX_NAMES 32         /* per list: a route names a few */
 #define RS__MAX_NAME 128         /* bytes of one name or tag */
@@ -169,7 +169,7 @@ void rs_lcache_policy_check(lua_State *L, int opts, const char *fn, rs_lcache_po
 void rs_lcache_policy_finish(lua_State *L, const rs_lcache_policy_t *p, const char *fn,
                              rs_action_t action, int64_t *ttl_ms, int64_t *grace_ms) {
   if (p->first == NULL) return;
-  if (action == RS_ACTION_RESPOND || action == RS_ACTION_STATIC || action == RS_ACTION_REDIRECT)
+  if (action != RS_ACTION_RENDER && action != RS_ACTION_PROXY)
     rs_lutil_error(L, "%s: '%s' is a cache policy: it goes with 'render' (a route that caches)", fn,
                    p->first);
   bool render = action == RS_ACTION_RENDER;   /* only render = {...} has its own ttl */
@@ -304,7 +304,7 @@ static int rs__purge(lua_State *L) {
   /* the selector's value is on top, the others were not pushed */
   size_t vlen = 0, hlen = 0;
   const char *v = NULL, *host = NULL;
-  int kind = rs_policy_purge_by(keys[by], strlen(keys[by]));
+  int kind = rs_purge_by(keys[by], strlen(keys[by]));
   if (kind == RS_PURGE_ALL) {
     if (lua_type(L, -1) != LUA_TBOOLEAN || !lua_toboolean(L, -1))
       rs_lutil_error(L, "ssr.purge: 'all' must be true, got %s", rs_lutil_describe(L, -1, desc, sizeof(desc)));
@@ -320,7 +320,7 @@ static int rs__purge(lua_State *L) {
     /* "http://host/path?q" names its host; "/path?q" needs host = (the
      * admin's POST /purge url= reads it the same way) */
     const char *why = "";
-    if (rs_policy_url_split(v, vlen, &host, &hlen, &v, &vlen, &why) != 0)
+    if (rs_purge_url_split(v, vlen, &host, &hlen, &v, &vlen, &why) != 0)
       rs_lutil_error(L, "ssr.purge: %s", why);
   }
   if (rs__tl.cache == NULL) {
@@ -328,7 +328,7 @@ static int rs__purge(lua_State *L) {
     lua_pushliteral(L, "the page cache is off");
     return 2;
   }
-  size_t n = rs_policy_purge(rs__tl.cache, (rs_purge_by_t)kind, v, vlen, host, hlen);
+  size_t n = rs_purge(rs__tl.cache, (rs_purge_by_t)kind, v, vlen, host, hlen);
   rs_log_info("ssr.purge %s%s%.*s%s%.*s: %zu page(s)", keys[by], v ? " " : "", (int)RS_MIN(vlen, 256),
               v ? v : "", host ? " host " : "", (int)RS_MIN(hlen, 256), host ? host : "", n);
   lua_pushnumber(L, (lua_Number)n);

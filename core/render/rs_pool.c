@@ -16,6 +16,7 @@
 #include "rs_metrics.h"
 #include "rs_topo.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,6 +310,29 @@ static void rs__worker_nice(rs__worker_t *w) {
                 errno == EACCES || errno == EPERM ? " (below 0 needs root or CAP_SYS_NICE)" : "");
 }
 
+/* V8's platform workers (parallel scavenges, concurrent marking, TurboFan)
+ * work for the render threads: they get render.nice too. They exist once
+ * the first isolate is made; one made later by a render thread inherits
+ * that thread's value anyway. Found by name in /proc/self/task. */
+static void rs__v8_workers_nice(int want) {
+  if (want == 0) return;
+  DIR *d = opendir("/proc/self/task");
+  if (d == NULL) return;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (de->d_name[0] < '0' || de->d_name[0] > '9') continue;
+    char path[320], comm[32] = "";
+    snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) continue;
+    bool v8 = fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, "V8 ", 3) == 0;
+    fclose(f);
+    if (v8 && setpriority(PRIO_PROCESS, (id_t)atoi(de->d_name), want) != 0)
+      rs_log_warn("render: render.nice = %d not applied to V8's worker thread: %s", want, strerror(errno));
+  }
+  closedir(d);
+}
+
 static void rs__worker_main(void *arg) {
   rs__worker_t *w = arg;
   rs_pool_t *pool = w->pool;
@@ -521,6 +545,7 @@ int rs_pool_create(const rs_config_t *cfg, rs_pool_t **out, char *err, size_t er
     w->index = i;
     uv_mutex_init(&w->lock);
   }
+  rs__v8_workers_nice(cfg->render.nice);
   /* The engine made here goes to worker 0: thread creation orders it. */
   pool->workers[0].engine = first;
   for (int i = 0; i < pool->nthreads; i++)

@@ -9,13 +9,6 @@
 #include "rs_router.h"
 #include "rs_static.h"
 
-static const char rs__html[] = "Content-Type: text/html\r\n";
-
-static void rs__respond_error(rs_req_t *req, int status) {
-  rs_str_t page = rs_http_error_page(status);
-  rs_req_respond_static(req, status, rs__html, page.p, page.len);
-}
-
 /* The render action: through the page cache when the cache is on and the
  * route caches (rs_page.h), else rendered after the route's props hook,
  * which may wait. */
@@ -99,7 +92,7 @@ void rs_dispatch_head(rs_req_t *req) {
 void rs_dispatch(rs_req_t *req) {
   const rs_route_t *route = rs__route(req);
   if (route == NULL) {
-    rs__respond_error(req, 404);
+    rs_req_respond_error(req, 404, NULL);
     return;
   }
   const rs_action_handler_t *a = route->handler;
@@ -107,5 +100,5 @@ void rs_dispatch(rs_req_t *req) {
     a->on_request(req, route);
     return;
   }
-  rs__respond_error(req, 500);
+  rs_req_respond_error(req, 500, NULL);
 }

@@ -56,15 +56,25 @@ static size_t rs__purge_sel(struct rs_cache_s *cache, const char *v, size_t len,
   return n;
 }
 
+static rs_purge_observer_fn rs__observer;
+static __thread bool rs__local;      /* applying a purge that came from the fleet */
+
+void rs_purge_observe(rs_purge_observer_fn fn) { rs__observer = fn; }
+
+static void rs__tell(rs_purge_by_t by, const char *v, size_t len) {
+  if (rs__observer != NULL && !rs__local) rs__observer(by, v, len);
+}
+
 size_t rs_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len,
                        const char *host, size_t host_len) {
   /* An empty selector selects nothing: "everything" is only ever all. */
   if (by != RS_PURGE_ALL && len == 0) return 0;
+  size_t n;
   switch (by) {
-    case RS_PURGE_KEY: return rs__purge_sel(cache, v, len, false, true);
-    case RS_PURGE_PREFIX: return rs__purge_sel(cache, v, len, true, true);
-    case RS_PURGE_TAG: return rs_cache_purge_tag(cache, v, len);
-    case RS_PURGE_ALL: return rs_cache_purge_all(cache);
+    case RS_PURGE_KEY: n = rs__purge_sel(cache, v, len, false, true); break;
+    case RS_PURGE_PREFIX: n = rs__purge_sel(cache, v, len, true, true); break;
+    case RS_PURGE_TAG: n = rs_cache_purge_tag(cache, v, len); break;
+    case RS_PURGE_ALL: n = rs_cache_purge_all(cache); break;
     case RS_PURGE_URL: {
       const char *qm = memchr(v, '?', len);
       size_t plen = qm ? (size_t)(qm - v) : len;
@@ -73,6 +83,15 @@ size_t rs_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_
     }
     default: return 0;
   }
+  rs__tell(by, v, len);
+  return n;
+}
+
+size_t rs_purge_local(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len) {
+  rs__local = true;
+  size_t n = rs_purge(cache, by, v, len, NULL, 0);
+  rs__local = false;
+  return n;
 }
 
 int rs_purge_url_split(const char *url, size_t len, const char **host, size_t *host_len, const char **path,
@@ -120,6 +139,7 @@ size_t rs_purge_url(struct rs_cache_s *cache, const char *host, size_t host_len,
     rs_key_init(&k, kbuf, sizeof(kbuf));
     rs_key_url(&k, "GET", 3, host ? host : "", host ? host_len : 0, canon, clen, query, query_len);
     n = rs__purge_sel(cache, k.p, k.len, false, false);
+    rs__tell(RS_PURGE_KEY, k.p, k.len);
     rs_key_dispose(&k);
   }
   if (canon != pbuf) free(canon);

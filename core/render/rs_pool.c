@@ -310,9 +310,9 @@ static void rs__worker_nice(rs__worker_t *w) {
 /* V8's platform workers (parallel scavenges, concurrent marking, TurboFan)
  * work for the render threads: they get render.nice too. They exist once
  * the first isolate is made; one made later by a render thread inherits
- * that thread's value anyway. Found by name in /proc/self/task. */
+ * that thread's value anyway. Found by name in /proc/self/task; set again
+ * by the pool a reload makes. */
 static void rs__v8_workers_nice(int want) {
-  if (want == 0) return;
   DIR *d = opendir("/proc/self/task");
   if (d == NULL) return;
   struct dirent *de;
@@ -324,7 +324,9 @@ static void rs__v8_workers_nice(int want) {
     if (f == NULL) continue;
     bool v8 = fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, "V8 ", 3) == 0;
     fclose(f);
-    if (v8 && setpriority(PRIO_PROCESS, (id_t)atoi(de->d_name), want) != 0)
+    /* (0 too: a reload may take a value back; that it cannot is said only
+     * when a value was asked for.) */
+    if (v8 && setpriority(PRIO_PROCESS, (id_t)atoi(de->d_name), want) != 0 && want != 0)
       rs_log_warn("render: render.nice = %d not applied to V8's worker thread: %s", want, strerror(errno));
   }
   closedir(d);

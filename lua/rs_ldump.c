@@ -210,6 +210,9 @@ static void rs__dump_back(rs__dump_t *d) {
   rs__num(d, "heap_mb", "render.heap_mb", (unsigned)c->render.heap_mb, (unsigned)def->render.heap_mb);
   rs__num(d, "semi_space_mb", "render.semi_space_mb", (unsigned)c->render.semi_space_mb,
           (unsigned)def->render.semi_space_mb);
+  rs__key(d, "nice");
+  fprintf(out, "%d,", c->render.nice);
+  rs__where(d, c->render.nice == def->render.nice, "render.nice");
   if (c->render.v8_flags != NULL) rs__string(d, "v8_flags", "render.v8_flags", c->render.v8_flags, NULL);
   else fputs("    -- v8_flags: none (default)\n", out);
   rs__key(d, "env");

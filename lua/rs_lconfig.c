@@ -318,7 +318,7 @@ static int rs__setup(lua_State *L) {
   lua_pushcclosure(L, rs__config, 1);
   lua_setfield(L, module, "config");
   rs_lroute_register(L, module, uctx);
-  rs_lshared_register(L, module);            /* ssr.shared */
+  rs_lshared_register(L, module, uctx);      /* ssr.shared */
   /* ssr.fetch, ssr.fetch_all, ssr.sleep raise while a file loads: a loop's
    * hook state binds the real ones once its run of the file is done
    * (lua/rs_lhooks_setup.c). */

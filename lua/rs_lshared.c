@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rs_lconfig.h"
+#include "rs_lstate.h"
 #include "rs_lutil.h"
 #include "rs_shdict.h"
 
@@ -365,12 +365,13 @@ static int rs__tostring(lua_State *L) {
 }
 
 /* ssr.shared's __index: (t, name)   after: the dictionary | nil. Found in
- * the state's config, then kept in t. */
+ * the state's config (the module's state is upvalue 1), then kept in t. */
 static int rs__index(lua_State *L) {
   if (lua_type(L, 2) != LUA_TSTRING) return 0;
   size_t len;
   const char *name = lua_tolstring(L, 2, &len);
-  const rs_config_t *cfg = rs_lconfig_ctx(L)->cfg;
+  const rs_lconfig_ctx_t *ctx = lua_touserdata(L, lua_upvalueindex(1));
+  const rs_config_t *cfg = ctx != NULL ? ctx->cfg : NULL;
   rs_shdict_t *found = NULL;
   for (size_t i = 0; cfg != NULL && i < cfg->nshared; i++)
     if (strlen(cfg->shared[i].name) == len && memcmp(cfg->shared[i].name, name, len) == 0)
@@ -387,7 +388,7 @@ static int rs__index(lua_State *L) {
   return 1;
 }
 
-void rs_lshared_register(lua_State *L, int module_idx) {
+void rs_lshared_register(lua_State *L, int module_idx, int ctx_idx) {
   static const struct {
     const char *name;
     int mode;
@@ -425,7 +426,8 @@ void rs_lshared_register(lua_State *L, int module_idx) {
 
   lua_newtable(L);               /* ssr.shared */
   lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, rs__index);
+  lua_pushvalue(L, ctx_idx);
+  lua_pushcclosure(L, rs__index, 1);
   lua_setfield(L, -2, "__index");
   lua_setmetatable(L, -2);
   lua_setfield(L, module_idx, "shared");

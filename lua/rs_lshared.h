@@ -31,7 +31,8 @@ size_t rs_lshared_check(lua_State *L, int t);
 void rs_lshared_commit(lua_State *L, int t, rs_config_t *c, rs_config_t *old);
 
 /* Register ssr.shared in the module table at module_idx: each name looked
- * up in the state's config (lua/rs_lconfig.h's ctx->cfg) on first use. */
-void rs_lshared_register(lua_State *L, int module_idx);
+ * up on first use in the config of the module's state at ctx_idx (the
+ * rs_lconfig_ctx_t of lua/rs_lstate.h). */
+void rs_lshared_register(lua_State *L, int module_idx, int ctx_idx);
 
 #endif

@@ -3,6 +3,7 @@
  * buffered per loop and per file, flushed each second or at 32 KB. */
 #include "rs_conn.h"
 #include "rs_conn_int.h"
+#include "rs_logfmt.h"
 
 #include <pthread.h>
 #include <time.h>

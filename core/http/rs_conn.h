@@ -13,7 +13,6 @@
 #include "rs_coding.h"
 #include "rs_common.h"
 #include "rs_http.h"
-#include "rs_logfmt.h"
 #include "rs_loop.h"
 
 /* What the HTTP layer takes from the configuration (ssr.config limits,
@@ -84,6 +83,20 @@ typedef struct {
 #define RS_REQ_INLINE_BUF 2048
 #define RS_REQ_INLINE_HDRS 24
 #define RS_REQ_POOL_INLINE 1024  /* rs_req_alloc's bytes held in the request */
+
+/* Fields a request's owner fills for the log (the HTTP layer only carries
+ * them: it never knows what a route is). */
+#define RS_LOG_FIELDS(X)                                  \
+  X(ROUTE, "route")                                       \
+  X(CACHE_STATUS, "cache_status")                         \
+  X(UPSTREAM_RESPONSE_TIME, "upstream_response_time")     \
+  X(UPSTREAM_STATUS, "upstream_status")
+typedef enum {
+#define RS__X(e, s) RS_LOG_F_##e,
+  RS_LOG_FIELDS(RS__X)
+#undef RS__X
+  RS_LOG_F_MAX
+} rs_log_field_t;
 
 struct rs_req_s {
   /* The request, valid until the response is written. */
@@ -268,5 +281,9 @@ void rs_conn_loop_dispose(rs_loop_t *loop);
 
 /* Flush buffered access-log lines. */
 void rs_conn_flush_access_log(rs_loop_t *loop);
+
+/* Set req's log field (copied, at most 256 bytes kept) for this request's
+ * access-log line. Loop thread of req. */
+void rs_req_log_set(rs_req_t *req, rs_log_field_t field, const char *s, size_t n);
 
 #endif

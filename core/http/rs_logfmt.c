@@ -307,11 +307,3 @@ void rs_logfmt_render(const rs_logfmt_t *f, const rs_req_t *r, const rs_logfmt_v
   rs_buf_append(b, "\n", 1);
 }
 
-void rs_req_log_set(rs_req_t *req, rs_log_field_t field, const char *s, size_t n) {
-  if ((unsigned)field >= RS_LOG_F_MAX) return;
-  n = RS_MIN(n, 256);
-  char *p = rs_req_alloc(req, n ? n : 1);
-  if (p == NULL) return;
-  if (n) memcpy(p, s, n);
-  req->log[field] = (rs_str_t){ p, n };
-}

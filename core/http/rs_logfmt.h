@@ -28,23 +28,10 @@
 #define RS_LOGFMT_H
 
 #include "rs_common.h"
+#include "rs_conn.h"                /* rs_req_t, rs_log_field_t */
 
-typedef struct rs_req_s rs_req_t;
 typedef struct rs_logfmt_s rs_logfmt_t;
 
-/* Fields a request's owner fills for the log (the HTTP layer only carries
- * them: it never knows what a route is). */
-#define RS_LOG_FIELDS(X)                                  \
-  X(ROUTE, "route")                                       \
-  X(CACHE_STATUS, "cache_status")                         \
-  X(UPSTREAM_RESPONSE_TIME, "upstream_response_time")     \
-  X(UPSTREAM_STATUS, "upstream_status")
-typedef enum {
-#define RS__X(e, s) RS_LOG_F_##e,
-  RS_LOG_FIELDS(RS__X)
-#undef RS__X
-  RS_LOG_F_MAX
-} rs_log_field_t;
 
 /* Compile spec ("combined", "timed", "json" or a template; json: escape
  * a template's values as JSON strings). Returns the format (free it with
@@ -68,8 +55,5 @@ typedef struct {
 /* Append f's line for req to out. Loop thread of req. */
 void rs_logfmt_render(const rs_logfmt_t *f, const rs_req_t *req, const rs_logfmt_vars_t *v, rs_buf_t *out);
 
-/* Set req's log field (copied, at most 256 bytes kept) for this request's
- * access-log line. Loop thread of req. */
-void rs_req_log_set(rs_req_t *req, rs_log_field_t field, const char *s, size_t n);
 
 #endif

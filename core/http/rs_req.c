@@ -140,3 +140,12 @@ rs_header_t *rs__req_header_slot(rs_req_t *r) {
   }
   return &r->headers[r->nheaders++];
 }
+
+void rs_req_log_set(rs_req_t *req, rs_log_field_t field, const char *s, size_t n) {
+  if ((unsigned)field >= RS_LOG_F_MAX) return;
+  n = RS_MIN(n, 256);
+  char *p = rs_req_alloc(req, n ? n : 1);
+  if (p == NULL) return;
+  if (n) memcpy(p, s, n);
+  req->log[field] = (rs_str_t){ p, n };
+}

@@ -4,6 +4,7 @@
 #include "rs_accesslog.h"
 #include "rs_lhooks.h"
 #include "rs_log.h"
+#include "rs_logfmt.h"
 #include "rs_upstream.h"
 
 #include <stdlib.h>

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rs_lcache.h"
 #include "rs_lfetch.h"
 #include "rs_lroute.h"
 #include "rs_lutil.h"
@@ -20,7 +21,7 @@
 
 static const char *const rs__config_keys[] = {
   "listen", "admin", "backlog", "workers", "pin", "pid", "limits", "timeouts", "log", "render",
-  "cache", "upstreams", "servers", "real_ip", "lua", NULL
+  "cache", "upstreams", "servers", "real_ip", "lua", "error_page", NULL
 };
 static const char *const rs__lua_keys[] = { "hook_timeout_ms", "memory_mb", "jit", NULL };
 static const char *const rs__real_ip_keys[] = { "from", "header", "recursive", NULL };
@@ -34,7 +35,7 @@ static const char *const rs__upstream_keys[] = {
 };
 static const char *const rs__cache_keys[] = {
   "max_entries", "max_bytes", "shards", "ttl", "grace", "l1", "gzip_level", "brotli_quality",
-  "min_compress", "clear_on_reload", NULL
+  "min_compress", "clear_on_reload", "on_new_bundle", "version", NULL
 };
 static const char *const rs__l1_keys[] = { "hot", "entries", "bytes", NULL };
 static const char *const rs__render_keys[] = {
@@ -407,6 +408,7 @@ static void rs__config_cache(lua_State *L, int t, rs_config_t *c) {
     c->cache.clear_on_reload = lua_toboolean(L, -1);
     lua_pop(L, 1);
   }
+  rs_lcache_config(L, t, c, false);   /* on_new_bundle, version (lua/rs_lcache.h) */
 }
 
 #define RS__MAX_SERVERS 16
@@ -829,6 +831,10 @@ static int rs__config(lua_State *L) {
     rs__config_real_ip(L, lua_gettop(L), &c, real_from, &nreal_from, &real_header);
     real_set = true;
   }
+  if (rs_lutil_field(L, 1, "error_page")) {  /* checked now, built at the commit */
+    rs_lcache_errpages(L, -1, "ssr.config", ctx->config_dir, false);
+    lua_pop(L, 1);
+  }
   size_t nupstreams = 0;
   if (rs__config_sub(L, "upstreams")) {     /* checked now, built at the commit */
     nupstreams = rs__config_upstreams(L, lua_gettop(L), NULL);
@@ -841,6 +847,15 @@ static int rs__config(lua_State *L) {
     rs__config_sub(L, "upstreams");
     c.upstreams = rs_xcalloc(nupstreams, sizeof(rs_upstream_conf_t));
     c.nupstreams = rs__config_upstreams(L, lua_gettop(L), c.upstreams);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, 1, "cache")) {
+    if (lua_type(L, -1) == LUA_TTABLE) rs_lcache_config(L, lua_gettop(L), &c, true);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, 1, "error_page")) {
+    c.errpages = rs_lcache_errpages(L, -1, "ssr.config", ctx->config_dir, true);
+    rs_errpages_free(cfg->errpages);
     lua_pop(L, 1);
   }
   if (render_bundle != NULL) {

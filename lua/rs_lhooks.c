@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rs_cookie.h"
 #include "rs_lconfig.h"
 #include "rs_lfetch.h"
 #include "rs_ljson.h"
@@ -238,6 +239,30 @@ static void rs__push_query(lua_State *L, rs_req_t *req) {
   }
 }
 
+/* A page view of a route that names cookies (route->cache.cookies): the
+ * Cookie header holds only those, as the bundle's does (rs_policy.h), and
+ * req.cookie only them. Lua stack: unchanged (hd, ck: the two tables). */
+static void rs__push_page_cookies(lua_State *L, rs_lreq_t *c, int hd, int ck) {
+  const char *const *names = c->_route->cache.cookies;
+  rs_cookie_val_t v[32];         /* lua/rs_lcache.c: at most 32 names */
+  memset(v, 0, sizeof(v));
+  for (size_t i = 0; i < c->_req->nheaders; i++) {
+    const rs_header_t *h = &c->_req->headers[i];
+    if (rs_str_ieq(h->name.p, h->name.len, "cookie", 6)) rs_cookie_pick(names, h->value.p, h->value.len, v);
+  }
+  rs_buf_t b = { 0 };
+  if (rs_cookie_join(&b, c->_route->cache.cookies, v) > 0) {
+    lua_pushlstring(L, b.p, b.len);
+    lua_setfield(L, hd, "cookie");
+  }
+  rs_buf_free(&b);
+  for (size_t i = 0; c->_route->cache.cookies[i] != NULL; i++) {
+    if (!v[i].present) continue;
+    lua_pushlstring(L, v[i].value.p, v[i].value.len);
+    lua_setfield(L, ck, c->_route->cache.cookies[i]);
+  }
+}
+
 /* Lua stack before: ...   after: ..., headers, cookie */
 static void rs__push_headers(lua_State *L, rs_lreq_t *c) {
   /* lower-case names; repeated ones as lists (cookie joined) */
@@ -287,6 +312,8 @@ static void rs__push_headers(lua_State *L, rs_lreq_t *c) {
       }
     }
   }
+  if (c->page_view && c->_route != NULL && c->_route->cache.cookies != NULL)
+    rs__push_page_cookies(L, c, hd, ck);
 }
 
 /* Push the request object's field k (built on first use, then kept in the

@@ -9,7 +9,8 @@
  * the server copies out as they are. Each action (render, proxy, static,
  * redirect) and each Lua hook is a key of the options table: rs__spec_t
  * holds them, rs__route_new fills the route. The cache policy keys (ttl, grace, bypass = {...}, tags, cache_statuses,
- * cache_cookie, cache_authorization, headers) are lua/rs_lcache.c's. */
+ * cache_cookie, cache_authorization, headers, cookies, cache_control, s_maxage,
+ * stale_while_revalidate) are lua/rs_lcache.c's, and error_page too. */
 #include "rs_lroute.h"
 
 #include <errno.h>
@@ -33,7 +34,8 @@ static const char *const rs__route_keys[] = { "respond", "render", "static", "re
                                                "key", "bypass", "props", "server",
                                                /* the cache policy (lua/rs_lcache.h) */
                                                "ttl", "grace", "tags", "cache_statuses", "cache_cookie",
-                                               "cache_authorization", "headers", NULL };
+                                               "cache_authorization", "headers", "cookies", "cache_control",
+                                               "s_maxage", "stale_while_revalidate", "error_page", NULL };
 static const char *const rs__respond_keys[] = { "status", "headers", "body", NULL };
 static const char *const rs__render_keys[] = { "cache", "ttl", "grace", NULL };
 static const char *const rs__static_keys[] = { "root", "index", "max_age", "etag", NULL };
@@ -41,9 +43,10 @@ static const char *const rs__proxy_keys[] = { "upstream", "path", "host", NULL }
 static const char *const rs__proxy_fn_keys[] = { "upstream", "path", "host", "priority", "methods",
                                                  "route_host", "server", "ttl", "grace", "tags",
                                                  "cache_statuses", "cache_cookie", "cache_authorization",
-                                                 NULL };
+                                                 "cache_control", "s_maxage", "stale_while_revalidate",
+                                                 "error_page", NULL };
 static const char *const rs__static_fn_keys[] = { "root", "index", "max_age", "etag",
-                                                  "host", "priority", "server", NULL };
+                                                  "host", "priority", "server", "error_page", NULL };
 
 /* A route being declared: borrowed strings from the call's arguments, which
  * stay on the stack until the route is built. */
@@ -269,6 +272,12 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   }
   rs_lcache_policy_finish(L, &sp->policy, sp->fn, sp->action ? sp->action : RS_ACTION_RESPOND,
                           &sp->render_ttl_ms, &sp->render_grace_ms);
+  /* error_page = {...}: checked (files read) now, built with the route. */
+  int errpages = 0;
+  if (sp->opts_tbl > 0 && rs_lutil_field(L, sp->opts_tbl, "error_page")) {
+    errpages = lua_gettop(L);
+    rs_lcache_errpages(L, errpages, sp->fn, ctx->config_dir, false);
+  }
 
   static const char ct[] = "Content-Type: text/plain; charset=utf-8\r\n";
   bool has_ct = false;
@@ -326,6 +335,7 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   r->respond.body_len = sp->body ? sp->body_len : 0;
 
   rs_lcache_policy_build(L, &sp->policy, r);
+  if (errpages > 0) r->errpages = rs_lcache_errpages(L, errpages, sp->fn, ctx->config_dir, true);
 
   const char *why = "";
   if (rs_router_add(ctx->cfg->router, r, &why) != 0)

@@ -115,6 +115,8 @@ void rs_config_dispose(rs_config_t *cfg) {
   free(cfg->log.error);
   free(cfg->log.access);
   free(cfg->render.bundle);
+  free(cfg->cache.version);
+  rs_errpages_free(cfg->errpages);
   free(cfg->render.fn);
   free(cfg->real_ip.from);
   free(cfg->real_ip.header);

@@ -10,6 +10,9 @@
 #include "rs_log.h"
 #include "rs_router.h"
 
+/* cache.on_new_bundle (core/server/rs_reload.c). */
+enum { RS_ON_NEW_BUNDLE_STALE = 0, RS_ON_NEW_BUNDLE_KEEP, RS_ON_NEW_BUNDLE_PURGE };
+
 typedef struct {
   char host[64];                 /* numeric IPv4 or IPv6 address */
   int port;                      /* 1..65535; 0 in tests = pick a free port */
@@ -116,7 +119,13 @@ typedef struct rs_config_s {
     int brotli_quality;          /* -1 = no br variant (4) */
     size_t min_compress;         /* smaller bodies are kept identity only (1 KiB) */
     bool clear_on_reload;        /* SIGHUP purges every page (false) */
+    int on_new_bundle;           /* RS_ON_NEW_BUNDLE_*: what a reload that brings a
+                                    bundle with other bytes does to older pages */
+    char *version;               /* joins every key (rs_key.h); NULL = none (owned) */
   } cache;
+
+  rs_errpages_t *errpages;       /* error_page = {...} for every route that has
+                                    none of its own; NULL = none (owned) */
 
   struct {                       /* real_ip = {...}: the client behind trusted proxies
                                     (nginx's set_real_ip_from, real_ip_header,

@@ -214,21 +214,14 @@ static void rs__after_render(rs_render_job_t *job) {
     while (k < ntags && !(tag_lens[k] == tl && memcmp(tags[k], t, tl) == 0)) k++;
     if (k == ntags) tags[ntags] = t, tag_lens[ntags++] = tl;
   }
-  /* The headers the route names split its pages: say so to downstream
-   * caches (Vary), beside the Accept-Encoding the entry adds. */
+  /* The headers and cookies the route names split its pages: say so to
+   * downstream caches (Vary), beside the Accept-Encoding the entry adds;
+   * and the route's Cache-Control unless the bundle gave its own. */
   rs_buf_t hb = { 0 };
   const char *headers = job->headers;
   size_t headers_len = job->headers_len;
-  if (fl->route != NULL && fl->route->cache.headers != NULL) {
-    rs_buf_append(&hb, job->headers, job->headers_len);
-    rs_buf_append(&hb, "Vary: ", 6);
-    for (const char *const *n = fl->route->cache.headers; *n != NULL; n++) {
-      if (n != fl->route->cache.headers) rs_buf_append(&hb, ", ", 2);
-      rs_buf_append(&hb, *n, strlen(*n));
-    }
-    rs_buf_append(&hb, "\r\n", 2);
+  if (fl->route != NULL && rs_policy_page_headers(fl->route, job->headers, job->headers_len, &hb))
     headers = hb.p, headers_len = hb.len;
-  }
   rs_entry_spec_t spec = {
     .key = fl->key, .key_len = fl->key_len, .hash = fl->hash,
     .status = job->status, .headers = headers, .headers_len = headers_len,
@@ -809,6 +802,7 @@ static void rs__pflow_go(rs__pflow_t *fl, int rc) {
           rs_key_url(&k, req->method.p, req->method.len, req->host.p, req->host.len, req->path.p,
                      req->path.len, req->query.p, req->query.len);
         rs__key_fields(&k, req, route);
+        rs_policy_key_tail(&k, req, route, rs_req_gen(req)->cfg->cache.version);
         fl->key = k.p;
         fl->klen = k.len;
         fl->key_heap = !rs_key_inline(&k);

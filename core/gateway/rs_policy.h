@@ -10,7 +10,12 @@
 #define RS_POLICY_H
 
 #include "rs_conn.h"
+#include "rs_cookie.h"
+#include "rs_key.h"
 #include "rs_router.h"
+
+/* The most cookies a route may name (lua/rs_lcache.c checks it at load). */
+#define RS_POLICY_MAX_COOKIES 32
 
 struct rs_cache_s;
 
@@ -32,6 +37,29 @@ bool rs_policy_bypass(const rs_req_t *req, const rs_route_t *route);
  * (lua/rs_lhooks.h) follow. */
 bool rs_policy_page_sees(const rs_req_t *req, const rs_route_t *shared, const char *name, size_t len,
                          bool trusted);
+
+/* The route's named cookies (route->cache.cookies, non-NULL) as req has them:
+ * out[i] for the i-th name, the first pair of that name across its Cookie
+ * headers (core/base/rs_cookie.h). out holds RS_POLICY_MAX_COOKIES. */
+void rs_policy_page_cookies(const rs_req_t *req, const rs_route_t *route, rs_cookie_val_t *out);
+
+/* The Cookie header a stored page's render and props hook see, appended
+ * to out ("currency=EUR; lang=fr": only the cookies the route names, which
+ * are in its key, in the route's order). Returns how many; 0 (nothing
+ * appended) when shared is NULL or names none. */
+size_t rs_policy_page_cookie(const rs_req_t *req, const rs_route_t *shared, rs_buf_t *out);
+
+/* Append to a page's key what follows the named headers (rs_key.h): the
+ * route's named cookies, then version (cache.version; NULL or "" = none). */
+void rs_policy_key_tail(rs_key_t *k, const rs_req_t *req, const rs_route_t *route, const char *version);
+
+/* The header block a stored page of route keeps, when it differs from the
+ * render's h[0..len): h, then "Vary:" with the headers and "Cookie" when the
+ * route names any (they split its pages, and downstream caches must know),
+ * then the route's "Cache-Control:" when h has none (the bundle's wins).
+ * Returns true with the block in out (the caller frees it), false (out
+ * untouched) when h stays as it is. */
+bool rs_policy_page_headers(const rs_route_t *route, const char *h, size_t len, rs_buf_t *out);
 
 /* May an answer with this status and header block ("name: value\r\n"...,
  * names in any case) be stored for route? Never with Set-Cookie or

@@ -38,9 +38,19 @@ rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, cons
     bytes += req->headers[i].name.len + req->headers[i].value.len;
     nh++;
   }
+  /* A stored page sees the cookies its route names, and only those (in
+   * its key): one Cookie header rebuilt from them. */
+  rs_buf_t ck = { 0 };
+  if (rs_policy_page_cookie(req, shared, &ck) > 0) {
+    bytes += 6 + ck.len;
+    nh++;
+  }
   size_t size = sizeof(rs_render_job_t) + (nq + nh + req->nparams) * sizeof(rs_v8_pair_t) + bytes + 1;
   rs_render_job_t *job = calloc(1, size);
-  if (job == NULL) return NULL;
+  if (job == NULL) {
+    rs_buf_free(&ck);
+    return NULL;
+  }
   rs_v8_pair_t *hdrs = (rs_v8_pair_t *)(job + 1);
   rs_v8_pair_t *params = hdrs + nh;
   rs_v8_pair_t *query = params + req->nparams;
@@ -74,6 +84,14 @@ rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, cons
     hdrs[nh].value_len = vlen;
     nh++;
   }
+  if (ck.len > 0) {
+    hdrs[nh].name = rs__copy(&p, "cookie", 6);
+    hdrs[nh].name_len = 6;
+    hdrs[nh].value = rs__copy(&p, ck.p, ck.len);
+    hdrs[nh].value_len = ck.len;
+    nh++;
+  }
+  rs_buf_free(&ck);
   /* Query: split on '&', then '='; names and values percent-decoded with
    * '+' as a space, as Node's querystring does. Empty pieces ("a&&b") skip. */
   size_t n = 0;

@@ -294,6 +294,7 @@ void rs_lcache_policy_build(lua_State *L, const rs_lcache_policy_t *p, rs_route_
     rs__fill(L, lua_gettop(L), ptrs, p->_n[RS__TAGS], &a, false);
     r->cache.tags = ptrs;
     r->cache.ntags = p->_n[RS__TAGS];
+    ptrs += p->_n[RS__TAGS];     /* (the lists below go after it, not over it) */
     lua_pop(L, 1);
   }
   if (p->_n[RS__KEYHDR] > 0) {
@@ -496,10 +497,11 @@ void rs_lcache_thread_init(rs_cache_t *cache) {
 }
 
 /* ssr.purge { key = K } / { prefix = P } / { tag = T } / { all = true } /
- * { url = "/path?q", host = "example.com" } (or url = "http://host/path?q").
+ * { url = "/path?q", host = "example.com" } (or url = "http://host/path?q"),
+ * each with stale = true for a soft purge (rs_policy_purge_ex).
  * Lua stack before: opts   after: n  (or nil, err when caching is off) */
 static int rs__purge(lua_State *L) {
-  static const char *const keys[] = { "key", "prefix", "tag", "url", "all", "host", NULL };
+  static const char *const keys[] = { "key", "prefix", "tag", "url", "all", "host", "stale", NULL };
   char desc[64];
   rs_lconfig_ctx_t *ctx = lua_touserdata(L, lua_upvalueindex(1));
   if (!rs__tl.loop || ctx->on_route != NULL)
@@ -533,6 +535,12 @@ static int rs__purge(lua_State *L) {
     if (kind != RS_PURGE_URL) rs_lutil_error(L, "ssr.purge: 'host' goes with 'url'");
     host = rs_lutil_string(L, -1, "ssr.purge", "host", "a host name", &hlen);
   }
+  bool soft = false;
+  if (rs_lutil_field(L, 1, "stale")) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      rs_lutil_error(L, "ssr.purge: 'stale' must be a boolean, got %s", rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    soft = lua_toboolean(L, -1);
+  }
   if (kind == RS_PURGE_URL) {
     /* "http://host/path?q" names its host; "/path?q" needs host = (the
      * admin's POST /purge url= reads it the same way) */
@@ -545,9 +553,10 @@ static int rs__purge(lua_State *L) {
     lua_pushliteral(L, "the page cache is off");
     return 2;
   }
-  size_t n = rs_policy_purge(rs__tl.cache, (rs_purge_by_t)kind, v, vlen, host, hlen);
-  rs_log_info("ssr.purge %s%s%.*s%s%.*s: %zu page(s)", keys[by], v ? " " : "", (int)RS_MIN(vlen, 256),
-              v ? v : "", host ? " host " : "", (int)RS_MIN(hlen, 256), host ? host : "", n);
+  size_t n = rs_policy_purge_ex(rs__tl.cache, (rs_purge_by_t)kind, v, vlen, host, hlen, soft);
+  rs_log_info("ssr.purge %s%s%.*s%s%.*s: %zu page(s)%s", keys[by], v ? " " : "", (int)RS_MIN(vlen, 256),
+              v ? v : "", host ? " host " : "", (int)RS_MIN(hlen, 256), host ? host : "", n,
+              soft ? " marked stale" : "");
   lua_pushnumber(L, (lua_Number)n);
   return 1;
 }

@@ -96,7 +96,11 @@ typedef struct rs_config_s {
     char **env;                  /* process.env: name, value, name, ... (owned) */
     size_t nenv;                 /* pairs in env */
     bool debug;                  /* error pages show the JS error and stack */
+    uint64_t bundle_id;          /* the pool's rs_pool_bundle_id, set with the
+                                    generation (core/server/rs_reload.c); 0 = none */
   } render;
+  unsigned generation;           /* the configuration generation's id (1, 2, ...),
+                                    set with it */
 
   struct {                       /* the per-loop hook states (lua/rs_lhooks.h) */
     uint64_t hook_timeout_ms;    /* one run of a hook, then interrupted → 500 (1000) */

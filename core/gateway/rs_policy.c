@@ -230,38 +230,44 @@ static bool rs__sel_match(const char *key, size_t len, void *ud) {
   return s->prefix || hl == s->hlen || h[s->hlen] == '\n';
 }
 
-static size_t rs__purge_sel(struct rs_cache_s *cache, const char *v, size_t len, bool prefix, bool hooks) {
+static size_t rs__purge_sel(struct rs_cache_s *cache, const char *v, size_t len, bool prefix, bool hooks,
+                            bool soft) {
   /* Nothing a scan could find beyond the exact key: one lookup (a purge by
    * URL or key on a site without named headers nor key hooks). */
   if (!prefix && !rs_key_seen_fields() && !(hooks && rs_key_seen_hooks()))
-    return rs_cache_purge_key(cache, v, len);
+    return soft ? rs_cache_soft_key(cache, v, len) : rs_cache_purge_key(cache, v, len);
   char hbuf[256];
   rs_key_t hk;
   rs_key_init(&hk, hbuf, sizeof(hbuf));
   if (hooks) rs_key_hook_escape(&hk, v, len);
   rs__sel_t sel = { .v = v, .len = len, .hv = hooks ? hk.p : NULL, .hlen = hk.len, .prefix = prefix };
-  size_t n = rs_cache_purge_if(cache, rs__sel_match, &sel);
+  size_t n = soft ? rs_cache_soft_if(cache, rs__sel_match, &sel) : rs_cache_purge_if(cache, rs__sel_match, &sel);
   rs_key_dispose(&hk);
   return n;
 }
 
-size_t rs_policy_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len,
-                       const char *host, size_t host_len) {
+size_t rs_policy_purge_ex(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len,
+                          const char *host, size_t host_len, bool soft) {
   /* An empty selector selects nothing: "everything" is only ever all. */
   if (by != RS_PURGE_ALL && len == 0) return 0;
   switch (by) {
-    case RS_PURGE_KEY: return rs__purge_sel(cache, v, len, false, true);
-    case RS_PURGE_PREFIX: return rs__purge_sel(cache, v, len, true, true);
-    case RS_PURGE_TAG: return rs_cache_purge_tag(cache, v, len);
-    case RS_PURGE_ALL: return rs_cache_purge_all(cache);
+    case RS_PURGE_KEY: return rs__purge_sel(cache, v, len, false, true, soft);
+    case RS_PURGE_PREFIX: return rs__purge_sel(cache, v, len, true, true, soft);
+    case RS_PURGE_TAG: return soft ? rs_cache_soft_tag(cache, v, len) : rs_cache_purge_tag(cache, v, len);
+    case RS_PURGE_ALL: return soft ? rs_cache_soft_all(cache) : rs_cache_purge_all(cache);
     case RS_PURGE_URL: {
       const char *qm = memchr(v, '?', len);
       size_t plen = qm ? (size_t)(qm - v) : len;
-      return rs_policy_purge_url(cache, host, host_len, v, plen, qm ? qm + 1 : NULL,
-                                 qm ? len - plen - 1 : 0);
+      return rs_policy_purge_url_ex(cache, host, host_len, v, plen, qm ? qm + 1 : NULL,
+                                    qm ? len - plen - 1 : 0, soft);
     }
     default: return 0;
   }
+}
+
+size_t rs_policy_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len,
+                       const char *host, size_t host_len) {
+  return rs_policy_purge_ex(cache, by, v, len, host, host_len, false);
 }
 
 int rs_policy_url_split(const char *url, size_t len, const char **host, size_t *host_len, const char **path,
@@ -296,6 +302,11 @@ int rs_policy_url_split(const char *url, size_t len, const char **host, size_t *
 
 size_t rs_policy_purge_url(struct rs_cache_s *cache, const char *host, size_t host_len,
                            const char *path, size_t path_len, const char *query, size_t query_len) {
+  return rs_policy_purge_url_ex(cache, host, host_len, path, path_len, query, query_len, false);
+}
+
+size_t rs_policy_purge_url_ex(struct rs_cache_s *cache, const char *host, size_t host_len, const char *path,
+                              size_t path_len, const char *query, size_t query_len, bool soft) {
   /* Pages are keyed by the canonical path (core/base/rs_http.h): "/caf%c3%a9",
    * "/café" and "//a/../café" name the same page. A path that no request
    * could have (a malformed escape) names none. */
@@ -308,7 +319,7 @@ size_t rs_policy_purge_url(struct rs_cache_s *cache, const char *host, size_t ho
     rs_key_t k;
     rs_key_init(&k, kbuf, sizeof(kbuf));
     rs_key_url(&k, "GET", 3, host ? host : "", host ? host_len : 0, canon, clen, query, query_len);
-    n = rs__purge_sel(cache, k.p, k.len, false, false);
+    n = rs__purge_sel(cache, k.p, k.len, false, false, soft);
     rs_key_dispose(&k);
   }
   if (canon != pbuf) free(canon);

@@ -110,6 +110,12 @@ int rs_policy_purge_by(const char *name, size_t len);
 size_t rs_policy_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len,
                        const char *host, size_t host_len);
 
+/* rs_policy_purge, or with soft a soft purge of the same pages: they stay,
+ * stale from now on, served within their grace while one background render
+ * replaces each (rs_cache.h, "Soft purges"). Returns how many. */
+size_t rs_policy_purge_ex(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len,
+                          const char *host, size_t host_len, bool soft);
+
 /* A URL selector's parts: url is "/path?query" (the host in *host /
  * *host_len, given by the caller) or "http(s)://host/path?query" (then
  * *host must be NULL on entry, and is set). On success *path / *path_len
@@ -122,5 +128,7 @@ int rs_policy_url_split(const char *url, size_t len, const char **host, size_t *
  * NULL/0 for none), as the admin listener has them. */
 size_t rs_policy_purge_url(struct rs_cache_s *cache, const char *host, size_t host_len,
                            const char *path, size_t path_len, const char *query, size_t query_len);
+size_t rs_policy_purge_url_ex(struct rs_cache_s *cache, const char *host, size_t host_len, const char *path,
+                              size_t path_len, const char *query, size_t query_len, bool soft);
 
 #endif

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 /* Render time histogram bounds, in milliseconds. */
 static const double rs__hist_ms[] = { 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000 };
@@ -67,6 +68,7 @@ struct rs_pool_s {
 
   char *src;                     /* the bundle as read at start */
   size_t src_len;
+  uint64_t bundle_id;            /* XXH3 of src (| 1: never 0) */
   void *code_cache;
   size_t code_cache_len;
   int aborting;                  /* atomic: shutdown forced, stop everything */
@@ -464,6 +466,8 @@ void rs_pool_collect(rs_buf_t *out, void *ud) {
 
 /* ------------------------------------------------------------------ life */
 
+uint64_t rs_pool_bundle_id(const rs_pool_t *pool) { return pool != NULL ? pool->bundle_id : 0; }
+
 int rs_pool_create(const rs_config_t *cfg, rs_pool_t **out, char *err, size_t errlen) {
   *out = NULL;
   if (rs_v8_init(0) != 0) {
@@ -503,6 +507,7 @@ int rs_pool_create(const rs_config_t *cfg, rs_pool_t **out, char *err, size_t er
   pool->cfg = cfg;
   pool->src = src;
   pool->src_len = src_len;
+  pool->bundle_id = XXH3_64bits(src ? src : "", src_len) | 1;
   pool->nthreads = cfg->render.threads > 0 ? cfg->render.threads : rs_topo_cores();
   if (rs_v8_engine_code_cache(first, &pool->code_cache, &pool->code_cache_len) != 0) {
     pool->code_cache = NULL;

@@ -683,6 +683,8 @@ int rs_server_run(rs_config_t *cfg) {
     for (int k = 0; k < nl; k++) fds[i * nl + k] = -1;  /* the loop owns them now */
   }
   gen0 = srv.gen = rs_gen_new(&srv, cfg, false, pool0);
+  if (srv.cache != NULL && cfg->cache.on_new_bundle != RS_ON_NEW_BUNDLE_KEEP)
+    rs_cache_bundle(srv.cache, cfg->render.bundle_id);
   for (int i = 0; i < srv.nloops; i++) rs_loop_gen_use(srv.loops[i], rs_gen_share(gen0, i));
   if (srv.cache != NULL) rs_metrics_register("cache", rs__collect_cache, &srv);
   rs_upstream_metrics_register(srv.nloops);

@@ -32,6 +32,7 @@ ssr.route("GET", "/k/*", { render = true, cookies = { "currency" },
 ssr.route("GET", "/b/*", { render = true, cookies = { "currency" },
   bypass = function(req) return req.cookie._ga == "skip" end })
 ssr.route("GET", "/none/*", { render = true, cookies = {} })
+ssr.route("GET", "/t/*", { render = true, tags = { "t1", "t2" }, headers = "X-Theme", cookies = "currency" })
 ssr.route("GET", "/count", { render = { cache = false } })
 '''
 
@@ -130,6 +131,17 @@ def test_props_hook_sees_only_named_cookies_key_and_bypass_hooks_see_all():
         assert xc(srv.get("/b/x", headers={"Cookie": "_ga=keep"})) == "MISS"
 
 
+def test_tags_headers_and_cookies_together():
+    # every list of the route's policy in one block, none over another
+    with server() as srv:
+        r = srv.get("/t/x", headers={"Cookie": "currency=EUR", "X-Theme": "dark"})
+        assert xc(r) == "MISS" and field(r, "cookie") == "currency=EUR", r
+        assert (r.header("vary") or "").find("x-theme, Cookie") >= 0, r
+        raw = b"POST /purge?tag=t2 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        p = srv.request(raw, port=srv.admin_port)
+        assert p.status == 200 and b'"purged": 1' in p.body, p
+
+
 def test_cookies_config_errors():
     cases = [
         ('ssr.route("GET", "/a", { render = true, cookies = { "a b" } })', "'cookies' name"),
@@ -144,8 +156,202 @@ def test_cookies_config_errors():
         assert rc == 1 and why in out and "rustyssr.lua:" in out, (line, rc, out)
 
 
+# ------------------------------------------------------------------ deploys and soft purges
+
+DEPLOY_ROUTES = r'''
+ssr.route("GET", "/d/*", { render = true, tags = { "d" }, cookies = {} })
+ssr.route("GET", "/count", { render = { cache = false } })
+ssr.route("POST", "/hook/purge", function(req)
+  local sel = { stale = true }
+  for k, v in pairs(req.query) do sel[k] = v end
+  if sel.all then sel.all = true end
+  local n, err = ssr.purge(sel)
+  if not n then return 503, "error: " .. err end
+  return 200, "purged " .. n
+end)
+'''
+
+
+def write_file(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def deploy_server(cache="{ ttl = 60, grace = 30 }", version="v1"):
+    srv = Server(workers=2, config={"render": '{ bundle = "bundle.js", threads = 1 }', "cache": cache},
+                 routes=DEPLOY_ROUTES)
+    write_bundle(srv, version)
+    return srv
+
+
+def write_bundle(srv, version):
+    with open(BUNDLE) as f:
+        src = f.read()
+    write_file(os.path.join(srv.dir, "bundle.js"), src.replace('VERSION = "v1"', 'VERSION = "%s"' % version))
+
+
+def reload(srv, timeout=20.0):
+    ok0 = srv.log().count(": reloaded ")
+    srv.signal(signal.SIGHUP)
+    deadline = time.time() + timeout * SLOW
+    while time.time() < deadline:
+        if srv.log().count(": reloaded ") > ok0:
+            return
+        assert "reload failed" not in srv.log(), srv.log()
+        time.sleep(0.02)
+    raise AssertionError("no reload:\n" + srv.log())
+
+
+def renders(srv):
+    return int(field(srv.get("/count"), "count"))
+
+
+def admin_purge(srv, query):
+    raw = "POST /purge?%s HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" % query
+    return srv.request(raw.encode(), port=srv.admin_port)
+
+
+def wait_fresh(srv, path, old, timeout=10.0):
+    """Poll until path is a HIT with another render than old; return it."""
+    deadline = time.time() + timeout * SLOW
+    while time.time() < deadline:
+        r = srv.get(path)
+        assert r.status == 200, r
+        if xc(r).startswith("HIT") and counter(r) != old:
+            return r
+        time.sleep(0.02)
+    raise AssertionError("%s never refreshed:\n%s" % (path, srv.log()))
+
+
+def test_soft_purge_every_selector():
+    sels = [("url=/d/a&host=localhost", "/d/a"), ("key=GET%20localhost/d/b", "/d/b"),
+            ("prefix=GET%20localhost/d/c", "/d/c1"), ("tag=d", "/d/t"), ("all=1", "/d/all")]
+    with deploy_server() as srv:
+        for q, path in sels:
+            first = srv.get(path)
+            assert xc(first) == "MISS", first
+            assert xc(srv.get(path)).startswith("HIT")
+            r = admin_purge(srv, q + "&stale=1")
+            assert r.status == 200 and b'"stale": true' in r.body, (q, r)
+            assert int(re.search(rb'"purged": (\d+)', r.body).group(1)) >= 1, (q, r)
+            # still there: answered at once from the stale page, one refresh behind it
+            st = srv.get(path)
+            assert xc(st) in ("STALE",) or (xc(st).startswith("HIT") and counter(st) != counter(first)), (q, st)
+            wait_fresh(srv, path, counter(first))
+        # ssr.purge { ..., stale = true } from Lua
+        first = srv.get("/d/lua")
+        r = srv.request(b"POST /hook/purge?tag=d HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n"
+                        b"Connection: close\r\n\r\n")
+        assert r.status == 200 and r.body.startswith(b"purged "), r
+        st = srv.get("/d/lua")
+        assert xc(st) == "STALE" and counter(st) == counter(first), st
+        wait_fresh(srv, "/d/lua", counter(first))
+        assert "marked stale" in srv.log(), srv.log()
+        # a bad stale= is refused
+        assert admin_purge(srv, "tag=d&stale=yes").status == 400
+        assert srv.metrics()["rustyssr_cache_softened_total"] >= 6
+
+
+def test_soft_purge_without_grace_is_a_miss():
+    with deploy_server(cache="{ ttl = 60, grace = 0 }") as srv:
+        first = srv.get("/d/x")
+        assert admin_purge(srv, "tag=d&stale=1").status == 200
+        r = srv.get("/d/x")
+        assert xc(r) == "MISS" and counter(r) != counter(first), r
+
+
+def test_deploy_marks_pages_stale_each_rerendered_once_under_load():
+    pages = ["/d/p%d" % i for i in range(16)]
+    with deploy_server() as srv:
+        for p in pages:
+            assert field(srv.get(p), "v") == "v1"
+        base = renders(srv)
+        assert base == len(pages), base
+        write_bundle(srv, "v2")
+        reload(srv)
+        assert "page(s) of older bundles marked stale" in srv.log(), srv.log()
+        assert renders(srv) == 0           # the new bundle's isolate: nothing rendered yet
+        results, errors = [], []
+        stop = time.time() + 1.5 * SLOW
+
+        def hammer(k):
+            try:
+                while time.time() < stop:
+                    for p in pages[k % 4:] + pages[:k % 4]:
+                        r = srv.get(p)
+                        results.append((p, r.status, xc(r), field(r, "v")))
+            except Exception as e:      # noqa: BLE001 — reported below
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=hammer, args=(k,)) for k in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert results and all(s == 200 for _, s, _, _ in results), [r for r in results if r[1] != 200][:5]
+        assert any(x == "STALE" and v == "v1" for _, _, x, v in results), results[:20]
+        # every page now from the new bundle, each rendered exactly once by it
+        for p in pages:
+            r = srv.get(p)
+            assert field(r, "v") == "v2" and xc(r).startswith("HIT"), r
+        assert renders(srv) == len(pages), (renders(srv), srv.log())
+        # no herd: the old bundle's pages answered while their one refresh ran
+        stale = sum(1 for _, _, x, _ in results if x == "STALE")
+        assert stale >= 1, stale
+
+
+def test_on_new_bundle_keep_purge_and_same_bytes():
+    with deploy_server(cache='{ ttl = 60, grace = 30, on_new_bundle = "keep" }') as srv:
+        first = srv.get("/d/x")
+        write_bundle(srv, "v2")
+        reload(srv)
+        r = srv.get("/d/x")
+        assert xc(r).startswith("HIT") and field(r, "v") == "v1", r
+    with deploy_server(cache='{ ttl = 60, grace = 30, on_new_bundle = "purge" }') as srv:
+        srv.get("/d/x")
+        write_bundle(srv, "v2")
+        reload(srv)
+        r = srv.get("/d/x")
+        assert xc(r) == "MISS" and field(r, "v") == "v2", r
+        assert "page(s) of older bundles purged" in srv.log(), srv.log()
+    with deploy_server() as srv:
+        first = srv.get("/d/x")
+        reload(srv)                 # the same bytes: not a new bundle, nothing stale
+        r = srv.get("/d/x")
+        assert xc(r).startswith("HIT") and counter(r) == counter(first), r
+        assert "older bundles" not in srv.log(), srv.log()
+
+
+def test_cache_version_joins_the_key():
+    with deploy_server(cache='{ ttl = 60, grace = 30, version = "a1" }') as srv:
+        first = srv.get("/d/x")
+        assert xc(srv.get("/d/x")).startswith("HIT")
+        cfg = open(srv.config_path).read().replace('version = "a1"', 'version = "b2"')
+        write_file(srv.config_path, cfg)
+        reload(srv)
+        r = srv.get("/d/x")           # a new version: a new key (the reload restarted the counter)
+        assert xc(r) == "MISS" and xc(first) == "MISS", (first, r)
+        # purges by URL still find versioned pages (both versions' pages)
+        r = admin_purge(srv, "url=/d/x&host=localhost")
+        assert r.status == 200 and b'"purged": 2' in r.body, r
+    for bad, why in (('{ on_new_bundle = "drop" }', "'cache.on_new_bundle' must be"),
+                     ('{ version = 3 }', "'cache.version' must be")):
+        srv = Server(config={"cache": bad})
+        rc, out = run_config_check(srv.config_path, test=False)
+        assert rc == 1 and why in out, (bad, rc, out)
+
+
 if __name__ == "__main__":
     main([test_named_cookies_split_the_key_and_others_are_invisible,
           test_bypass_cookie_still_bypasses_with_every_cookie,
           test_props_hook_sees_only_named_cookies_key_and_bypass_hooks_see_all,
-          test_cookies_config_errors])
+          test_tags_headers_and_cookies_together,
+          test_cookies_config_errors,
+          test_soft_purge_every_selector,
+          test_soft_purge_without_grace_is_a_miss,
+          test_deploy_marks_pages_stale_each_rerendered_once_under_load,
+          test_on_new_bundle_keep_purge_and_same_bytes,
+          test_cache_version_joins_the_key])

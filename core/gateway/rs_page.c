@@ -255,7 +255,7 @@ static void rs__waiter_run(rs_task_t *task) {
   } else if (pw->status < 0) {
     /* The page was not storable (e.g. it set a cookie): never share it;
      * this request renders its own (its props hook may wait). */
-    rs_page_uncached(req, pw->route, "X-Cache: BYPASS\r\n");
+    rs_page_uncached(req, pw->route, rs_policy_bypass_extra(pw->route));
   } else {
     rs_render_respond_error(req, pw->status);
   }
@@ -436,6 +436,12 @@ static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
         else continue;
       }
       rs_buf_printf(&hb, "%.*s: %.*s\r\n", (int)h->name.len, h->name.p, (int)h->value.len, h->value.p);
+    }
+    /* The route's Cache-Control for what leaves, unless the upstream gave one. */
+    rs_buf_t hb2 = { 0 };
+    if (rs_policy_page_headers(fl->route, hb.p ? hb.p : "", hb.len, &hb2)) {
+      rs_buf_free(&hb);
+      hb = hb2;
     }
     fl->storable = !encoded && rs_policy_storable(fl->route, res->status, hb.p, hb.len);
     uint64_t ttl = fl->route_ttl_ms >= 0 ? (uint64_t)fl->route_ttl_ms : cfg->cache.ttl_ms;
@@ -772,7 +778,7 @@ static void rs__pflow_go(rs__pflow_t *fl, int rc) {
         /* Personalised requests, and those a bypass rule picks, are not
          * looked up nor stored. */
         if (fl->bypass) RS_COUNTER_ADD(pc->bypass, 1);
-        fl->extra = fl->bypass ? "X-Cache: BYPASS\r\n" : NULL;
+        fl->extra = fl->bypass ? rs_policy_bypass_extra(route) : NULL;
         fl->step = RS__S_UNCACHED;
         rs__pflow_go(fl, RS__NOHOOK);
         return;

@@ -155,6 +155,11 @@ bool rs_policy_page_headers(const rs_route_t *route, const char *h, size_t len, 
   return true;
 }
 
+const char *rs_policy_bypass_extra(const rs_route_t *route) {
+  return route->cache.cache_control != NULL ? "X-Cache: BYPASS\r\nCache-Control: private\r\n"
+                                            : "X-Cache: BYPASS\r\n";
+}
+
 /* ------------------------------------------------------------------ storable */
 
 /* Does [v, end) hold the token tok (lower-case), case-insensitively? */

@@ -61,6 +61,12 @@ void rs_policy_key_tail(rs_key_t *k, const rs_req_t *req, const rs_route_t *rout
  * untouched) when h stays as it is. */
 bool rs_policy_page_headers(const rs_route_t *route, const char *h, size_t len, rs_buf_t *out);
 
+/* The extra header lines of a page of route rendered for one visitor (a
+ * bypass, or a page that could not be stored): X-Cache: BYPASS, and, when
+ * the route sends cache_control with its stored pages, "Cache-Control:
+ * private", so that no shared cache downstream keeps a personal page. */
+const char *rs_policy_bypass_extra(const rs_route_t *route);
+
 /* May an answer with this status and header block ("name: value\r\n"...,
  * names in any case) be stored for route? Never with Set-Cookie or
  * Cache-Control private / no-store; statuses as the route says

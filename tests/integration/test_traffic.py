@@ -344,6 +344,50 @@ def test_cache_version_joins_the_key():
         assert rc == 1 and why in out, (bad, rc, out)
 
 
+# ------------------------------------------------------------------ downstream caching headers
+
+CC_ROUTES = r'''
+ssr.route("GET", "/cc/*", { render = true, cache_control = "public, max-age=60", cookies = {},
+  bypass = { cookie = "session" } })
+ssr.route("GET", "/sm/*", { render = true, s_maxage = 300, stale_while_revalidate = 30 })
+ssr.route("GET", "/both/*", { render = true, cache_control = "public, max-age=10", s_maxage = 600 })
+ssr.route("GET", "/none/*", { render = true })
+'''
+
+
+def test_cache_control_on_the_wire_and_canonical_names():
+    with server(routes=CC_ROUTES) as srv:
+        for _ in range(2):           # the miss and the hit carry the same
+            r = srv.get("/cc/x")
+            assert r.header("cache-control") == "public, max-age=60", r
+        assert srv.get("/sm/x").header("cache-control") == "public, s-maxage=300, stale-while-revalidate=30"
+        assert srv.get("/both/x").header("cache-control") == "public, max-age=10, s-maxage=600"
+        assert srv.get("/none/x").header("cache-control") is None
+        # the bundle's own Cache-Control wins (and it is the only one)
+        r = srv.get("/cc/own?cc=max-age%3D5")
+        assert [k for k, _ in r.headers].count("cache-control") == 1 and r.header("cache-control") == "max-age=5", r
+        # a bypassed (personal) page is private to downstream caches
+        b = srv.get("/cc/x", headers={"Cookie": "session=1"})
+        assert xc(b) == "BYPASS" and b.header("cache-control") == "private", b
+        # rendered pages' header names as every other answer spells them
+        r = srv.get("/none/h?hdr=1")
+        head = r.raw_head.decode()
+        assert "\r\nContent-Type: text/html; charset=utf-8\r\n" in head, head
+        assert "\r\nX-Frame-Options: DENY\r\n" in head, head
+        assert "content-type:" not in head and "x-frame-options:" not in head, head
+
+
+def test_cache_control_config_errors():
+    for line, why in (('ssr.route("GET", "/a", { render = true, cache_control = "" })', "'cache_control' must be"),
+                      ('ssr.route("GET", "/a", { render = true, cache_control = "a\\nb" })', "not allowed"),
+                      ('ssr.route("GET", "/a", { render = true, s_maxage = -1 })', "'s_maxage'"),
+                      ('ssr.route("GET", "/a", { static = { root = "." }, cache_control = "x" })',
+                       "goes with 'render'")):
+        srv = server(routes=line)
+        rc, out = run_config_check(srv.config_path)
+        assert rc == 1 and why in out, (line, rc, out)
+
+
 if __name__ == "__main__":
     main([test_named_cookies_split_the_key_and_others_are_invisible,
           test_bypass_cookie_still_bypasses_with_every_cookie,
@@ -354,4 +398,6 @@ if __name__ == "__main__":
           test_soft_purge_without_grace_is_a_miss,
           test_deploy_marks_pages_stale_each_rerendered_once_under_load,
           test_on_new_bundle_keep_purge_and_same_bytes,
-          test_cache_version_joins_the_key])
+          test_cache_version_joins_the_key,
+          test_cache_control_on_the_wire_and_canonical_names,
+          test_cache_control_config_errors])

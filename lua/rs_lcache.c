@@ -216,7 +216,7 @@ void rs_lcache_policy_check(lua_State *L, int opts, const char *fn, rs_lcache_po
     rs__given(p, flags[i]);
   }
   size_t ptrs = p->_n[RS__COOKIE] + p->_n[RS__HEADER] + p->_n[RS__QUERY] + p->_n[RS__TAGS] + p->_n[RS__KEYHDR] +
-                p->_n[RS__KEYCOOKIE] + 5;
+                p->_n[RS__KEYCOOKIE] + 6;   /* + one NULL per list */
   if (p->first != NULL) p->mem += ptrs * sizeof(char *);
   lua_settop(L, top);
 }
@@ -271,7 +271,7 @@ void rs_lcache_policy_build(lua_State *L, const rs_lcache_policy_t *p, rs_route_
   r->cache._mem = rs_xcalloc(1, p->mem);
   const char **ptrs = (const char **)(void *)r->cache._mem;
   size_t nptrs = p->_n[RS__COOKIE] + p->_n[RS__HEADER] + p->_n[RS__QUERY] + p->_n[RS__TAGS] + p->_n[RS__KEYHDR] +
-                 p->_n[RS__KEYCOOKIE] + 5;
+                 p->_n[RS__KEYCOOKIE] + 6;   /* + one NULL per list */
   rs__arena_t a = { r->cache._mem + nptrs * sizeof(char *) };
   const char *const **lists[] = { &r->cache.bypass_cookie, &r->cache.bypass_header,
                                   &r->cache.bypass_query };
@@ -294,7 +294,8 @@ void rs_lcache_policy_build(lua_State *L, const rs_lcache_policy_t *p, rs_route_
     rs__fill(L, lua_gettop(L), ptrs, p->_n[RS__TAGS], &a, false);
     r->cache.tags = ptrs;
     r->cache.ntags = p->_n[RS__TAGS];
-    ptrs += p->_n[RS__TAGS];     /* (the lists below go after it, not over it) */
+    ptrs[p->_n[RS__TAGS]] = NULL;   /* NULL-ended too (-T lists it), and the */
+    ptrs += p->_n[RS__TAGS] + 1;    /* lists below go after it, not over it */
     lua_pop(L, 1);
   }
   if (p->_n[RS__KEYHDR] > 0) {
@@ -433,8 +434,9 @@ static void rs__errpages_read(lua_State *L, int idx, const char *fn, const char 
       if (bad || total > RS__ERRPAGE_MAX_BYTES)
         rs_lutil_error(L, "%s: 'error_page' [%d] = \"%.200s\": %s", fn, (int)k, t,
                        bad ? "cannot be read" : "larger than 1 MB");
-      lua_pushvalue(L, -3);       /* the key */
-      luaL_pushresult(&b);
+      luaL_pushresult(&b);        /* ..., key, value, bytes */
+      lua_pushvalue(L, -3);
+      lua_insert(L, -2);          /* ..., key, value, key, bytes */
       lua_rawset(L, bodies);
     }
     lua_pop(L, 1);
@@ -462,6 +464,15 @@ rs_errpages_t *rs_lcache_errpages(lua_State *L, int idx, const char *fn, const c
     lua_pushvalue(L, -2);
     lua_rawget(L, bodies);
     if (lua_isstring(L, -1)) {
+      /* a file: named by its path from the config's folder (for -T) */
+      const char *t = pg->target;
+      if (dir[0] && strcmp(dir, ".") != 0) {
+        size_t n = strlen(dir) + 1 + strlen(t) + 1;
+        char *full = rs_xmalloc(n);
+        snprintf(full, n, "%s%s%s", dir, dir[strlen(dir) - 1] != '/' ? "/" : "", t);
+        free(pg->target);
+        pg->target = full;
+      }
       size_t bl;
       const char *body = lua_tolstring(L, -1, &bl);
       pg->body = rs_xmalloc(bl + 1);

@@ -2,6 +2,7 @@
 #include "rs_dispatch.h"
 
 #include "rs_action.h"
+#include "rs_errpage.h"
 #include "rs_page.h"
 #include "rs_proxy.h"
 #include "rs_render.h"
@@ -12,6 +13,7 @@
 static const char rs__html[] = "Content-Type: text/html\r\n";
 
 static void rs__respond_error(rs_req_t *req, int status) {
+  if (rs_errpage_respond(req, status)) return;   /* error_page = {...} */
   rs_str_t page = rs_http_error_page(status);
   rs_req_respond_static(req, status, rs__html, page.p, page.len);
 }

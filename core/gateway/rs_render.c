@@ -1,6 +1,7 @@
 /* core/gateway/rs_render.c — see rs_render.h. */
 #include "rs_render.h"
 
+#include "rs_errpage.h"
 #include "rs_key.h"
 #include "rs_log.h"
 #include "rs_page.h"
@@ -156,6 +157,7 @@ int rs_render_error_status(rs_render_outcome_t o) {
 }
 
 void rs_render_respond_error(rs_req_t *req, int status) {
+  if (rs_errpage_respond(req, status)) return;   /* error_page = {...} */
   rs_str_t page = rs_http_error_page(status);
   rs_req_respond_static(req, status, status == 503 ? rs__html_retry : rs__html, page.p, page.len);
 }

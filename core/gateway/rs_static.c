@@ -8,6 +8,8 @@
 #define _GNU_SOURCE              /* O_PATH */
 #include "rs_static.h"
 
+#include "rs_errpage.h"
+
 #include "rs_log.h"
 
 #include <errno.h>
@@ -249,6 +251,7 @@ static int rs__static_range(const char *v, size_t n, uint64_t size, uint64_t *fi
 /* ------------------------------------------------------------------ answers */
 
 static void rs__static_error(rs_req_t *req, int status, const char *extra, size_t extra_len) {
+  if (extra_len == 0 && rs_errpage_respond(req, status)) return;   /* error_page = {...} */
   rs_str_t page = rs_http_error_page(status);
   rs_resp_t resp = { .status = status, .headers = rs__html, .headers_len = sizeof(rs__html) - 1,
                      .extra = extra, .extra_len = extra_len, .body = page.p, .body_len = page.len };

@@ -140,6 +140,12 @@ def test_tags_headers_and_cookies_together():
         raw = b"POST /purge?tag=t2 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         p = srv.request(raw, port=srv.admin_port)
         assert p.status == 200 and b'"purged": 1' in p.body, p
+    # -T lists each as given
+    import subprocess
+    from rslib import BIN
+    out = subprocess.run([BIN, "-T", "-c", srv.config_path], stdout=subprocess.PIPE).stdout.decode()
+    line = [l for l in out.splitlines() if '"/t/*"' in l][0]
+    assert 'tags = { "t1", "t2", }, headers = { "x-theme", }, cookies = { "currency", }' in line, line
 
 
 def test_cookies_config_errors():
@@ -388,6 +394,80 @@ def test_cache_control_config_errors():
         assert rc == 1 and why in out, (line, rc, out)
 
 
+# ------------------------------------------------------------------ error pages
+
+ERR_ROUTES = r'''
+ssr.route("GET", "/r/*", { render = true })
+ssr.route("GET", "/boom/*", { render = true, error_page = { [500] = "/oops" } })
+ssr.route("GET", "/broken/*", { render = true, error_page = { [500] = "/broken-error-page" } })
+ssr.static("/files/", { root = ".", error_page = { [404] = "nf.html" } })
+ssr.route("GET", "/up/*", { proxy = { upstream = "down" } })
+ssr.route("GET", "/count", { render = { cache = false } })
+'''
+
+
+def err_server():
+    from rslib import free_port
+    srv = server(routes=ERR_ROUTES, extra={
+        "error_page": '{ [404] = "/404", [502] = "50x.html" }',
+        "upstreams": '{ down = { servers = { "127.0.0.1:%d" } } }' % free_port()})
+    write_file(os.path.join(srv.dir, "nf.html"), "<p>no such file</p>\n")
+    write_file(os.path.join(srv.dir, "50x.html"), "<p>upstream trouble</p>\n")
+    return srv
+
+
+def test_error_pages():
+    with err_server() as srv:
+        # no route: the config's [404] = "/404", rendered once and kept
+        a = srv.get("/nowhere")
+        assert a.status == 404 and b"<h1>/404</h1>" in a.body and xc(a) == "MISS", a
+        b = srv.get("/elsewhere?x=1")
+        assert b.status == 404 and b"<h1>/404</h1>" in b.body and xc(b) == "HIT", b
+        assert counter(a) == counter(b), (a, b)
+        with srv.connect() as s:
+            s.sendall(b"HEAD /nowhere HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            from rslib import Reader
+            h = Reader(s).read_response(head_request=True)
+        assert h.status == 404 and h.body == b"", h
+        # a render that fails: the route's [500] = "/oops", the status kept
+        r = srv.get("/boom/x?throw=1")
+        assert r.status == 500 and b"<h1>/oops</h1>" in r.body, r
+        # an error page whose own render fails: the plain page
+        r = srv.get("/broken/x?throw=1")
+        assert r.status == 500 and b"<h1>/" not in r.body, r
+        assert "error_page: the render of /broken-error-page for a 500 failed" in srv.log(), srv.log()
+        # a static route's own file page
+        r = srv.get("/files/none.txt")
+        assert r.status == 404 and r.body == b"<p>no such file</p>\n", r
+        assert r.header("content-type") == "text/html; charset=utf-8", r
+        # the config's file for 502 (upstream down)
+        r = srv.get("/up/x")
+        assert r.status == 502 and r.body == b"<p>upstream trouble</p>\n", r
+        # the bundle's own 404 is its own, cached as cache_statuses allow
+        m1 = srv.get("/r/missing/thing")
+        m2 = srv.get("/r/missing/thing")
+        assert m1.status == 404 and b"<h1>/r/missing/thing</h1>" in m1.body and xc(m1) == "MISS", m1
+        assert m2.status == 404 and xc(m2).startswith("HIT"), m2
+        # a purge by URL finds the kept error page
+        raw = b"POST /purge?url=/404&host=localhost HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        p = srv.request(raw, port=srv.admin_port)
+        assert p.status == 200 and b'"purged": 1' in p.body, p
+
+
+def test_error_page_config_errors():
+    for conf, why in (('{ [200] = "/x" }', "keys must be statuses between 300 and 599"),
+                      ('{ [404] = "missing.html" }', "missing.html"),
+                      ('{ [404] = "/a b" }', "a path to render has no space"),
+                      ('{ [404] = 5 }', "must be a path to render"),
+                      ('"x"', "'error_page' must be a table")):
+        srv = Server(config={"error_page": conf})
+        rc, out = run_config_check(srv.config_path)
+        assert rc == 1 and why in out and "rustyssr.lua:" in out, (conf, rc, out)
+    srv = server(routes='ssr.route("GET", "/a", { render = true, error_page = { [404] = "nope.html" } })')
+    rc, out = run_config_check(srv.config_path)
+    assert rc == 1 and "nope.html" in out, (rc, out)
+
+
 if __name__ == "__main__":
     main([test_named_cookies_split_the_key_and_others_are_invisible,
           test_bypass_cookie_still_bypasses_with_every_cookie,
@@ -400,4 +480,6 @@ if __name__ == "__main__":
           test_on_new_bundle_keep_purge_and_same_bytes,
           test_cache_version_joins_the_key,
           test_cache_control_on_the_wire_and_canonical_names,
-          test_cache_control_config_errors])
+          test_cache_control_config_errors,
+          test_error_pages,
+          test_error_page_config_errors])

@@ -6,7 +6,8 @@
 //   ?cc=V           the bundle's own Cache-Control
 //   ?hdr=1          an X-Frame-Options header (canonical name on the wire)
 //   ?throw=1        throw (a 500)
-//   /missing/...    a real 404 from the bundle
+//   .../missing/... a real 404 from the bundle
+//   /broken-error-page  throws (an error page whose render fails)
 (function () {
   "use strict";
   var VERSION = "v1";
@@ -16,14 +17,14 @@
     if (request.path === "/count") return "<p id=count>" + renders + "</p>";
     renders++;
     var q = request.query;
-    if (q.throw) throw new Error("boom");
+    if (q.throw || request.path === "/broken-error-page") throw new Error("boom");
     var out = {
       status: 200, headers: {},
       html: "<!doctype html><html><body><h1>" + esc(request.path) + "</h1><p id=n>" + renders +
             "</p><p id=v>" + VERSION + "</p><p id=cookie>" + esc(request.headers.cookie || "") +
             "</p><p id=props>" + esc(JSON.stringify(props || {})) + "</p></body></html>",
     };
-    if (request.path.indexOf("/missing/") === 0 || request.path === "/404") out.status = 404;
+    if (request.path.indexOf("/missing/") >= 0 || request.path === "/404") out.status = 404;
     if (q.status) out.status = parseInt(q.status, 10);
     if (q.cc) out.headers["cache-control"] = q.cc;
     if (q.hdr) out.headers["x-frame-options"] = "DENY";

@@ -89,6 +89,63 @@ static void rs__given(rs_lcache_policy_t *p, const char *key) {
   if (p->first == NULL) p->first = key;
 }
 
+/* The policy keys about cookies (cookies = {...}) and what leaves for
+ * downstream caches (cache_control, s_maxage, stale_while_revalidate).
+ * Lua stack: may leave values pushed (the caller restores its top). */
+static void rs__check_cookies_and_downstream(lua_State *L, int opts, const char *fn, rs_lcache_policy_t *p) {
+  if (rs_lutil_field(L, opts, "cookies")) {
+    /* the cookies the pages depend on: they join the key; no other cookie
+     * bypasses nor reaches a stored page (core/base/rs_cookie.h) */
+    int t = lua_gettop(L);
+    size_t bypass_cookies = p->_n[RS__COOKIE];
+    if (lua_type(L, t) == LUA_TTABLE && lua_objlen(L, t) == 0 && (lua_pushnil(L), !lua_next(L, t))) {
+      p->_n[RS__COOKIE] = 0;     /* cookies = {}: the pages depend on no cookie */
+    } else {
+      lua_settop(L, t);
+      rs__names(L, t, fn, "cookies", RS__COOKIE, p);
+    }
+    p->_n[RS__KEYCOOKIE] = p->_n[RS__COOKIE];
+    p->_n[RS__COOKIE] = bypass_cookies;
+    p->_cookies = true;
+    rs__given(p, "cookies");
+  }
+  if (p->_cookies && rs_lutil_field(L, opts, "cache_cookie") && lua_toboolean(L, -1))
+    rs_lutil_error(L, "%s: 'cookies' and 'cache_cookie = true': give one (with 'cookies', other cookies "
+                   "never bypass already)", fn);
+  if (p->_cookies && rs_lutil_field(L, opts, "headers")) {
+    int t = lua_gettop(L);
+    for (size_t i = 1; i <= (lua_type(L, t) == LUA_TTABLE ? p->_n[RS__KEYHDR] : 1); i++) {
+      if (lua_type(L, t) == LUA_TTABLE) lua_rawgeti(L, t, (int)i);
+      else lua_pushvalue(L, t);
+      if (rs_str_ieq(lua_tostring(L, -1), lua_objlen(L, -1), "cookie", 6))
+        rs_lutil_error(L, "%s: 'headers' names cookie and 'cookies' is given: name the cookies in "
+                       "'cookies' only", fn);
+      lua_pop(L, 1);
+    }
+  }
+  p->_s_maxage = p->_swr = -1;
+  if (rs_lutil_field(L, opts, "cache_control")) {
+    size_t n;
+    const char *v = rs_lutil_string(L, -1, fn, "cache_control", "a Cache-Control value, as in "
+                                    "\"public, max-age=60\"", &n);
+    if (n == 0 || n > RS__MAX_CACHE_CONTROL)
+      rs_lutil_error(L, "%s: 'cache_control' must be 1 to %d bytes, got %zu", fn, RS__MAX_CACHE_CONTROL, n);
+    for (size_t i = 0; i < n; i++)
+      if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] >= 0x7f)
+        rs_lutil_error(L, "%s: 'cache_control' has a byte not allowed in a header value (0x%02x)", fn,
+                       (unsigned char)v[i]);
+    rs__given(p, "cache_control");
+  }
+  if (rs_lutil_field(L, opts, "s_maxage")) {
+    p->_s_maxage = rs_lutil_int(L, -1, fn, "s_maxage", 0, 31536000);
+    rs__given(p, "s_maxage");
+  }
+  if (rs_lutil_field(L, opts, "stale_while_revalidate")) {
+    p->_swr = rs_lutil_int(L, -1, fn, "stale_while_revalidate", 0, 31536000);
+    rs__given(p, "stale_while_revalidate");
+  }
+}
+
 /* Lua stack before: ...   after: ... (unchanged) */
 void rs_lcache_policy_check(lua_State *L, int opts, const char *fn, rs_lcache_policy_t *p) {
   char desc[64];
@@ -143,57 +200,7 @@ void rs_lcache_policy_check(lua_State *L, int opts, const char *fn, rs_lcache_po
     }
     rs__given(p, "headers");
   }
-  if (rs_lutil_field(L, opts, "cookies")) {
-    /* the cookies the pages depend on: they join the key; no other cookie
-     * bypasses nor reaches a stored page (core/base/rs_cookie.h) */
-    int t = lua_gettop(L);
-    size_t bypass_cookies = p->_n[RS__COOKIE];
-    if (lua_type(L, t) == LUA_TTABLE && lua_objlen(L, t) == 0 && (lua_pushnil(L), !lua_next(L, t))) {
-      p->_n[RS__COOKIE] = 0;     /* cookies = {}: the pages depend on no cookie */
-    } else {
-      lua_settop(L, t);
-      rs__names(L, t, fn, "cookies", RS__COOKIE, p);
-    }
-    p->_n[RS__KEYCOOKIE] = p->_n[RS__COOKIE];
-    p->_n[RS__COOKIE] = bypass_cookies;
-    p->_cookies = true;
-    rs__given(p, "cookies");
-  }
-  if (p->_cookies && rs_lutil_field(L, opts, "cache_cookie") && lua_toboolean(L, -1))
-    rs_lutil_error(L, "%s: 'cookies' and 'cache_cookie = true': give one (with 'cookies', other cookies "
-                   "never bypass already)", fn);
-  if (p->_cookies && rs_lutil_field(L, opts, "headers")) {
-    int t = lua_gettop(L);
-    for (size_t i = 1; i <= (lua_type(L, t) == LUA_TTABLE ? p->_n[RS__KEYHDR] : 1); i++) {
-      if (lua_type(L, t) == LUA_TTABLE) lua_rawgeti(L, t, (int)i);
-      else lua_pushvalue(L, t);
-      if (rs_str_ieq(lua_tostring(L, -1), lua_objlen(L, -1), "cookie", 6))
-        rs_lutil_error(L, "%s: 'headers' names cookie and 'cookies' is given: name the cookies in "
-                       "'cookies' only", fn);
-      lua_pop(L, 1);
-    }
-  }
-  p->_s_maxage = p->_swr = -1;
-  if (rs_lutil_field(L, opts, "cache_control")) {
-    size_t n;
-    const char *v = rs_lutil_string(L, -1, fn, "cache_control", "a Cache-Control value, as in "
-                                    "\"public, max-age=60\"", &n);
-    if (n == 0 || n > RS__MAX_CACHE_CONTROL)
-      rs_lutil_error(L, "%s: 'cache_control' must be 1 to %d bytes, got %zu", fn, RS__MAX_CACHE_CONTROL, n);
-    for (size_t i = 0; i < n; i++)
-      if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] >= 0x7f)
-        rs_lutil_error(L, "%s: 'cache_control' has a byte not allowed in a header value (0x%02x)", fn,
-                       (unsigned char)v[i]);
-    rs__given(p, "cache_control");
-  }
-  if (rs_lutil_field(L, opts, "s_maxage")) {
-    p->_s_maxage = rs_lutil_int(L, -1, fn, "s_maxage", 0, 31536000);
-    rs__given(p, "s_maxage");
-  }
-  if (rs_lutil_field(L, opts, "stale_while_revalidate")) {
-    p->_swr = rs_lutil_int(L, -1, fn, "stale_while_revalidate", 0, 31536000);
-    rs__given(p, "stale_while_revalidate");
-  }
+  rs__check_cookies_and_downstream(L, opts, fn, p);
   if (rs_lutil_field(L, opts, "cache_statuses")) {
     int t = lua_gettop(L);
     if (lua_type(L, t) != LUA_TTABLE)

@@ -21,7 +21,8 @@ struct rs_cache_s;
 
 /* Does req skip the cache (not looked up, not stored) by the route's
  * declarative rules? Requests carrying Authorization or Cookie do unless
- * the route allows them (route->cache.authorization / .cookie); then any
+ * the route allows them (route->cache.authorization / .cookie, or names
+ * the cookies its pages depend on: route->cache.cookies); then any
  * cookie, header or query parameter named in route->cache.bypass_* that is
  * present with a non-empty value does. A Lua bypass hook is asked
  * separately, after. route may be NULL (defaults). */

@@ -809,7 +809,7 @@ static void rs__pflow_go(rs__pflow_t *fl, int rc) {
           rs_key_url(&k, req->method.p, req->method.len, req->host.p, req->host.len, req->path.p,
                      req->path.len, req->query.p, req->query.len);
         rs__key_fields(&k, req, route);
-        rs_policy_key_tail(&k, req, route, rs_req_gen(req)->cfg->cache.version);
+        rs_policy_key_tail(&k, req, route, rs_req_gen(req)->cfg);
         fl->key = k.p;
         fl->klen = k.len;
         fl->key_heap = !rs_key_inline(&k);

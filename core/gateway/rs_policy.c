@@ -3,6 +3,7 @@
 
 #include "rs_http.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,7 +112,7 @@ size_t rs_policy_page_cookie(const rs_req_t *req, const rs_route_t *shared, rs_b
   return rs_cookie_join(out, shared->cache.cookies, v);
 }
 
-void rs_policy_key_tail(rs_key_t *k, const rs_req_t *req, const rs_route_t *route, const char *version) {
+void rs_policy_key_tail(rs_key_t *k, const rs_req_t *req, const rs_route_t *route, const rs_config_t *cfg) {
   if (route->cache.cookies != NULL) {
     rs_cookie_val_t v[RS_POLICY_MAX_COOKIES];
     rs_policy_page_cookies(req, route, v);
@@ -120,7 +121,15 @@ void rs_policy_key_tail(rs_key_t *k, const rs_req_t *req, const rs_route_t *rout
       rs_key_cookie(k, n, strlen(n), v[i].value.p, v[i].value.len, v[i].present);
     }
   }
-  if (version != NULL && version[0] != '\0') rs_key_version(k, version, strlen(version));
+  const char *version = cfg->cache.version;
+  if (version == NULL || version[0] == '\0') return;
+  if (strcmp(version, "bundle") == 0) {    /* the bundle's own id: a new bundle, new keys */
+    char id[24];
+    int n = snprintf(id, sizeof(id), "%016llx", (unsigned long long)cfg->render.bundle_id);
+    rs_key_version(k, id, (size_t)n);
+  } else {
+    rs_key_version(k, version, strlen(version));
+  }
 }
 
 /* Does the header block h[0..len) ("Name: value\r\n"...) hold name (lower-case)? */

@@ -9,6 +9,7 @@
 #ifndef RS_POLICY_H
 #define RS_POLICY_H
 
+#include "rs_config.h"
 #include "rs_conn.h"
 #include "rs_cookie.h"
 #include "rs_key.h"
@@ -51,8 +52,9 @@ void rs_policy_page_cookies(const rs_req_t *req, const rs_route_t *route, rs_coo
 size_t rs_policy_page_cookie(const rs_req_t *req, const rs_route_t *shared, rs_buf_t *out);
 
 /* Append to a page's key what follows the named headers (rs_key.h): the
- * route's named cookies, then version (cache.version; NULL or "" = none). */
-void rs_policy_key_tail(rs_key_t *k, const rs_req_t *req, const rs_route_t *route, const char *version);
+ * route's named cookies, then cfg's cache.version (none when unset; the
+ * value "bundle" stands for the id of cfg's bundle, rs_pool_bundle_id). */
+void rs_policy_key_tail(rs_key_t *k, const rs_req_t *req, const rs_route_t *route, const rs_config_t *cfg);
 
 /* The header block a stored page of route keeps, when it differs from the
  * render's h[0..len): h, then "Vary:" with the headers and "Cookie" when the

@@ -343,6 +343,15 @@ def test_cache_version_joins_the_key():
         # purges by URL still find versioned pages (both versions' pages)
         r = admin_purge(srv, "url=/d/x&host=localhost")
         assert r.status == 200 and b'"purged": 2' in r.body, r
+    # version = "bundle": the bundle's own id; a deploy is a new set of keys
+    with deploy_server(cache='{ ttl = 60, grace = 30, version = "bundle", on_new_bundle = "keep" }') as srv:
+        assert xc(srv.get("/d/x")) == "MISS" and xc(srv.get("/d/x")).startswith("HIT")
+        reload(srv)                  # the same bytes: the same keys
+        assert xc(srv.get("/d/x")).startswith("HIT")
+        write_bundle(srv, "v2")
+        reload(srv)
+        r = srv.get("/d/x")
+        assert xc(r) == "MISS" and field(r, "v") == "v2", r
     for bad, why in (('{ on_new_bundle = "drop" }', "'cache.on_new_bundle' must be"),
                      ('{ version = 3 }', "'cache.version' must be")):
         srv = Server(config={"cache": bad})

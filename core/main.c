@@ -9,6 +9,7 @@
  *            config's pid file holds, then exit
  * -V         print the version and the V8 linked in */
 #include "rs_config.h"
+#include "rs_dispatch.h"
 #include "rs_lconfig.h"
 #include "rs_ldump.h"
 #include "rs_log.h"
@@ -143,6 +144,7 @@ int main(int argc, char **argv) {
   }
   if (path == NULL) path = access("rustyssr.lua", R_OK) == 0 ? "rustyssr.lua" : "rustyssr.lua.example";
 
+  rs_dispatch_init();             /* the actions a route may name, before any config loads */
   rs_config_t cfg;
   rs_config_init(&cfg);
   char err[1024];

@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "rs_cache.h"
-#include "rs_lconfig.h"
+#include "rs_lstate.h"
 #include "rs_log.h"
 #include "rs_lutil.h"
-#include "rs_policy.h"
+#include "rs_purge.h"
 
 #define RS__MAX_NAMES 32         /* per list: a route names a few */
 #define RS__MAX_NAME 128         /* bytes of one name or tag */
@@ -231,7 +231,7 @@ void rs_lcache_policy_check(lua_State *L, int opts, const char *fn, rs_lcache_po
 void rs_lcache_policy_finish(lua_State *L, const rs_lcache_policy_t *p, const char *fn,
                              rs_action_t action, int64_t *ttl_ms, int64_t *grace_ms) {
   if (p->first == NULL) return;
-  if (action == RS_ACTION_RESPOND || action == RS_ACTION_STATIC || action == RS_ACTION_REDIRECT)
+  if (action != RS_ACTION_RENDER && action != RS_ACTION_PROXY)
     rs_lutil_error(L, "%s: '%s' is a cache policy: it goes with 'render' (a route that caches)", fn,
                    p->first);
   bool render = action == RS_ACTION_RENDER;   /* only render = {...} has its own ttl */
@@ -516,7 +516,7 @@ void rs_lcache_thread_init(rs_cache_t *cache) {
 
 /* ssr.purge { key = K } / { prefix = P } / { tag = T } / { all = true } /
  * { url = "/path?q", host = "example.com" } (or url = "http://host/path?q"),
- * each with stale = true for a soft purge (rs_policy_purge_ex).
+ * each with stale = true for a soft purge (rs_purge_ex).
  * Lua stack before: opts   after: n  (or nil, err when caching is off) */
 static int rs__purge(lua_State *L) {
   static const char *const keys[] = { "key", "prefix", "tag", "url", "all", "host", "stale", NULL };
@@ -541,7 +541,7 @@ static int rs__purge(lua_State *L) {
   /* the selector's value is on top, the others were not pushed */
   size_t vlen = 0, hlen = 0;
   const char *v = NULL, *host = NULL;
-  int kind = rs_policy_purge_by(keys[by], strlen(keys[by]));
+  int kind = rs_purge_by(keys[by], strlen(keys[by]));
   if (kind == RS_PURGE_ALL) {
     if (lua_type(L, -1) != LUA_TBOOLEAN || !lua_toboolean(L, -1))
       rs_lutil_error(L, "ssr.purge: 'all' must be true, got %s", rs_lutil_describe(L, -1, desc, sizeof(desc)));
@@ -563,7 +563,7 @@ static int rs__purge(lua_State *L) {
     /* "http://host/path?q" names its host; "/path?q" needs host = (the
      * admin's POST /purge url= reads it the same way) */
     const char *why = "";
-    if (rs_policy_url_split(v, vlen, &host, &hlen, &v, &vlen, &why) != 0)
+    if (rs_purge_url_split(v, vlen, &host, &hlen, &v, &vlen, &why) != 0)
       rs_lutil_error(L, "ssr.purge: %s", why);
   }
   if (rs__tl.cache == NULL) {
@@ -571,7 +571,7 @@ static int rs__purge(lua_State *L) {
     lua_pushliteral(L, "the page cache is off");
     return 2;
   }
-  size_t n = rs_policy_purge_ex(rs__tl.cache, (rs_purge_by_t)kind, v, vlen, host, hlen, soft);
+  size_t n = rs_purge_ex(rs__tl.cache, (rs_purge_by_t)kind, v, vlen, host, hlen, soft);
   rs_log_info("ssr.purge %s%s%.*s%s%.*s: %zu page(s)%s", keys[by], v ? " " : "", (int)RS_MIN(vlen, 256),
               v ? v : "", host ? " host " : "", (int)RS_MIN(hlen, 256), host ? host : "", n,
               soft ? " marked stale" : "");

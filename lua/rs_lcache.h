@@ -51,7 +51,7 @@ typedef struct {
 void rs_lcache_policy_check(lua_State *L, int opts, const char *fn, rs_lcache_policy_t *p);
 
 /* Before the route is allocated: raise when policy keys were given to an
- * action that does not cache (respond, static, redirect), or ttl / grace
+ * action that does not cache (any but render and proxy), or ttl / grace
  * both at the top level and in render = {...}; else merge the top-level
  * ttl / grace into *ttl_ms / *grace_ms (render's, -1 when not given). */
 void rs_lcache_policy_finish(lua_State *L, const rs_lcache_policy_t *p, const char *fn,

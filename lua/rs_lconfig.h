@@ -19,6 +19,7 @@
 #include <lua.h>
 
 #include "rs_config.h"
+#include "rs_lstate.h"
 
 /* Run the config file at path and fill cfg, which the caller has set up with
  * rs_config_init (the file overrides the defaults it names). Sets cfg->file.
@@ -50,21 +51,6 @@ lua_State *rs_lconfig_state_new(const char *config_dir, rs_config_t *cfg,
 #define RS_LCONFIG_RUN_MS 10000
 int rs_lconfig_run(lua_State *L, const char *name, const char *chunk, size_t len,
                    char *err, size_t errlen);
-
-/* The module's state: one per lua_State, a userdata that every module
- * function holds as upvalue 1. For lua/ only. */
-typedef struct {
-  rs_config_t *cfg;              /* what the calls fill (borrowed) */
-  char config_where[LUA_IDSIZE + 16]; /* "file:line" of ssr.config, "" before */
-  char config_dir[4096];         /* the folder given to rs_lconfig_state_new, ""
-                                    for none: relative static roots start there */
-  /* A loop thread's state (lua/rs_lhooks.c) runs the same file: each route
-   * that ssr.route adds is shown to on_route with its options table at
-   * opts_idx (0 when the route was given as a bare function, which is then
-   * at fn_idx), so the hook functions can be anchored by route order. */
-  void (*on_route)(void *ud, lua_State *L, const rs_route_t *route, int opts_idx, int fn_idx);
-  void *on_route_ud;
-} rs_lconfig_ctx_t;
 
 /* The module state of L (from rs_lconfig_state_new). */
 rs_lconfig_ctx_t *rs_lconfig_ctx(lua_State *L);

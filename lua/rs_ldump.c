@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rs_cidr.h"
+#include "rs_lroute.h"
 #include "rs_lutil.h"
 
 typedef struct {
@@ -29,6 +30,8 @@ static void rs__lua_str(FILE *out, const char *s, size_t n) {
 }
 
 static void rs__str(FILE *out, const char *s) { rs__lua_str(out, s, strlen(s)); }
+
+void rs_ldump_str(FILE *out, const char *s) { rs__str(out, s); }
 
 /* A path as an absolute one when it exists: the dump may be read from
  * another folder, where a relative path would point elsewhere. */
@@ -453,11 +456,11 @@ static void rs__dump_route(rs__dump_t *d, const rs_route_t *r) {
       if (r->files.max_age >= 0) fprintf(out, ", max_age = %lld", (long long)r->files.max_age);
       fprintf(out, ", etag = %s }, ", r->files.etag ? "true" : "false");
       break;
-    case RS_ACTION_REDIRECT:
-      fputs("redirect = { to = ", out);
-      rs__str(out, r->redirect.to);
-      fprintf(out, ", status = %d, keep_query = %s }, ", r->redirect.status, r->redirect.keep_query ? "true" : "false");
+    case RS_ACTION_OTHER: {      /* an action with its own options prints them */
+      const rs_laction_t *a = rs_lroute_action_of(r->handler);
+      if (a != NULL && a->dump != NULL) a->dump(out, r->conf);
       break;
+    }
     case RS_ACTION_PROXY:
       fputs("proxy = { upstream = ", out);
       rs__str(out, r->proxy.upstream);

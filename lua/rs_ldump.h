@@ -15,4 +15,8 @@
  * a function that raises an error naming the original. Main thread. */
 void rs_ldump_config(const rs_config_t *cfg, FILE *out);
 
+/* s as a Lua string literal ("..." with the escapes a loader reads back),
+ * for an action's dump (lua/rs_lroute.h). */
+void rs_ldump_str(FILE *out, const char *s);
+
 #endif

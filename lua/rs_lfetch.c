@@ -91,9 +91,10 @@ static rs_lreq_t *rs__caller(lua_State *L, const char *what) {
   rs_lhooks_t *h = lua_touserdata(L, lua_upvalueindex(1));
   rs_lreq_t *c = rs_lhooks_running(h);
   if (c == NULL)
-    luaL_error(L, "%s may be called only inside a request hook (not while the config file loads)", what);
+    luaL_error(L, RS_LUTIL_HOOK_ONLY, what);
   if (L != rs_lreq_thread(c))
     luaL_error(L, "%s must be called from the hook itself, not from a coroutine it created", what);
+  c->_cancel = rs_lfetch_cancel_all;   /* the hook states cancel what it starts */
   return c;
 }
 

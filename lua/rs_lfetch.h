@@ -24,7 +24,13 @@
 #include "rs_lhooks.h"
 
 /* Set fetch, fetch_all and sleep in the module table at module_idx, bound
- * to h (NULL while a config file loads: then they raise). */
+ * to h (lua/rs_lhooks_setup.c, once the loop's state ran the file; the
+ * state that loads a config file has stubs that raise instead,
+ * lua/rs_lconfig.c). */
 void rs_lfetch_register(lua_State *L, int module_idx, rs_lhooks_t *h);
+
+/* Cancel c's pending operations (a hook state calls it through
+ * c->_cancel, which every call of this module sets). */
+void rs_lfetch_cancel_all(rs_lreq_t *c);
 
 #endif

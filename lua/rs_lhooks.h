@@ -88,8 +88,11 @@ struct rs_lreq_s {
   int _hook;                     /* the hook running (rs_hook_t) */
   rs_lreq_done_fn _done;
   bool _exited;                  /* req:exit() was called */
-  /* Pending operations of the current yield (lua/rs_lfetch.c). */
+  /* Pending operations of the current yield (lua/rs_lfetch.c), and what
+   * cancels them (set by rs_lfetch.c: the hook states never call it by
+   * name, so lua/rs_lfetch.c sits above them). */
   struct rs_lop_s *_ops;
+  void (*_cancel)(rs_lreq_t *c);
   int _waiting;                  /* operations not yet back */
   int _want;                     /* what to resume with (rs_lfetch.c) */
   int _results_ref;              /* registry ref of the results table */
@@ -153,8 +156,5 @@ lua_State *rs_lreq_thread(rs_lreq_t *c);
 /* Resume c's coroutine with the nargs values pushed on its stack; runs the
  * hook on and calls done when it finishes (or yields again: nothing). */
 void rs_lreq_resume(rs_lreq_t *c, int nargs);
-
-/* Cancel c's pending operations (lua/rs_lfetch.c). */
-void rs_lfetch_cancel_all(rs_lreq_t *c);
 
 #endif

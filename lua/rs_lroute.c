@@ -6,11 +6,13 @@
  *
  * Everything is checked before anything is allocated (see rs_lutil.h); the
  * response headers are rendered once, here, into the "Name: value\r\n" lines
- * the server copies out as they are. Each action (render, proxy, static,
- * redirect) and each Lua hook is a key of the options table: rs__spec_t
- * holds them, rs__route_new fills the route. The cache policy keys (ttl, grace, bypass = {...}, tags, cache_statuses,
- * cache_cookie, cache_authorization, headers, cookies, cache_control, s_maxage,
- * stale_while_revalidate) are lua/rs_lcache.c's, and error_page too. */
+ * the server copies out as they are. Each action (respond, render, proxy,
+ * static, and those registered with options of their own, e.g. redirect)
+ * and each Lua hook is a key of the options table: rs__spec_t holds them,
+ * rs__route_add builds the route. The cache policy keys (ttl, grace,
+ * bypass = {...}, tags, cache_statuses, cache_cookie, cache_authorization,
+ * headers, cookies, cache_control, s_maxage, stale_while_revalidate) are
+ * lua/rs_lcache.c's, and error_page too. */
 #include "rs_lroute.h"
 
 #include <errno.h>
@@ -23,19 +25,27 @@
 #include <sys/stat.h>
 
 #include "rs_lcache.h"
-#include "rs_lconfig.h"
+#include "rs_lstate.h"
 #include "rs_lutil.h"
 #include "rs_router.h"
 
 #define RS__MAX_HEADERS 64       /* per route; a fixed answer needs a few */
 
-static const char *const rs__redirect_keys[] = { "to", "status", "keep_query", NULL };
-static const char *const rs__route_keys[] = { "respond", "render", "static", "redirect", "proxy", "priority", "host",
-                                               "key", "bypass", "props", "server",
-                                               /* the cache policy (lua/rs_lcache.h) */
-                                               "ttl", "grace", "tags", "cache_statuses", "cache_cookie",
-                                               "cache_authorization", "headers", "cookies", "cache_control",
-                                               "s_maxage", "stale_while_revalidate", "error_page", NULL };
+#define RS__ACTIONS_MAX 32
+
+/* The actions registered (rs_lroute_action_add): written on the main
+ * thread before any config loads, read-only after. */
+static rs_laction_t rs__actions[RS__ACTIONS_MAX];
+static size_t rs__nactions;
+
+static const char *const rs__route_base_keys[] = { "respond", "render", "static", "proxy", "priority", "host",
+                                                   "key", "bypass", "props", "server",
+                                                   /* the cache policy (lua/rs_lcache.h) */
+                                                   "ttl", "grace", "tags", "cache_statuses", "cache_cookie",
+                                                   "cache_authorization", "headers", "cookies", "cache_control",
+                                                   "s_maxage", "stale_while_revalidate", "error_page", NULL };
+/* The keys above, then the names of the actions with options of their own. */
+static const char *rs__route_keys[RS_ARRAY_SIZE(rs__route_base_keys) + RS__ACTIONS_MAX];
 static const char *const rs__respond_keys[] = { "status", "headers", "body", NULL };
 static const char *const rs__render_keys[] = { "cache", "ttl", "grace", NULL };
 static const char *const rs__static_keys[] = { "root", "index", "max_age", "etag", NULL };
@@ -53,9 +63,8 @@ static const char *const rs__static_fn_keys[] = { "root", "index", "max_age", "e
 typedef struct {
   const char *fn;                /* "ssr.route" or "ssr.respond", for messages */
   rs_action_t action;
-  const char *redirect_to;       /* borrowed from the options table */
-  int redirect_status;
-  bool redirect_keep_query;
+  const rs_laction_t *own;       /* an action with its own options, or NULL */
+  int own_idx;                   /* where its (checked) value is on the stack */
   bool hook_handler, hook_key, hook_bypass, hook_props;
   int opts_idx, fn_idx;          /* where the hook functions are (0 = none) */
   bool render_cache;
@@ -256,6 +265,17 @@ static void rs__spec_check(lua_State *L, rs__spec_t *sp) {
 
 /* Render the headers and build the route. Lua errors come only before the
  * first allocation; rs_router_add frees the route when it refuses it. */
+/* The registered handler of a built-in action (NULL when none registered:
+ * a config checked without the gateway, as some unit tests do). */
+static const struct rs_action_handler_s *rs__builtin(rs_action_t action) {
+  static const char *const names[] = { [RS_ACTION_RESPOND] = "respond", [RS_ACTION_RENDER] = "render",
+                                       [RS_ACTION_STATIC] = "static", [RS_ACTION_PROXY] = "proxy" };
+  const char *name = (size_t)action < RS_ARRAY_SIZE(names) ? names[action] : NULL;
+  for (size_t i = 0; name != NULL && i < rs__nactions; i++)
+    if (strcmp(rs__actions[i].name, name) == 0) return rs__actions[i].handler;
+  return NULL;
+}
+
 static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   rs_lconfig_ctx_t *ctx = lua_touserdata(L, lua_upvalueindex(1));
   rs__header_t hs[RS__MAX_HEADERS];
@@ -270,8 +290,8 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
     if (sl == 0) rs_lutil_error(L, "%s: 'server' must be a name from ssr.config's servers, got an empty string",
                                 sp->fn);
   }
-  rs_lcache_policy_finish(L, &sp->policy, sp->fn, sp->action ? sp->action : RS_ACTION_RESPOND,
-                          &sp->render_ttl_ms, &sp->render_grace_ms);
+  rs_action_t action = sp->own != NULL ? RS_ACTION_OTHER : sp->action ? sp->action : RS_ACTION_RESPOND;
+  rs_lcache_policy_finish(L, &sp->policy, sp->fn, action, &sp->render_ttl_ms, &sp->render_grace_ms);
   /* error_page = {...}: checked (files read) now, built with the route. */
   int errpages = 0;
   if (sp->opts_tbl > 0 && rs_lutil_field(L, sp->opts_tbl, "error_page")) {
@@ -298,7 +318,14 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   r->host = sp->host ? rs_xstrdup(sp->host) : NULL;
   r->path = rs_xstrdup(sp->path);
   r->priority = sp->priority;
-  r->action = sp->action ? sp->action : RS_ACTION_RESPOND;
+  r->action = action;
+  if (sp->own != NULL) {           /* its own config, built from its checked value */
+    r->handler = sp->own->handler;
+    r->conf = sp->own->build(L, sp->own_idx);
+    r->conf_free = sp->own->free;
+  } else {
+    r->handler = rs__builtin(action);
+  }
   r->render.cache = sp->render_cache;
   r->render.ttl_ms = sp->render_ttl_ms;
   r->render.grace_ms = sp->render_grace_ms;
@@ -312,9 +339,6 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   r->proxy.host = sp->proxy_host ? rs_xstrdup(sp->proxy_host) : NULL;
   r->where = rs_xstrdup(where[0] ? where : "?");
   r->server = server ? rs_xstrdup(server) : NULL;
-  r->redirect.to = sp->redirect_to ? rs_xstrdup(sp->redirect_to) : NULL;
-  r->redirect.status = sp->redirect_status;
-  r->redirect.keep_query = sp->redirect_keep_query;
   r->hooks.handler = sp->hook_handler;
   r->hooks.key = sp->hook_key;
   r->hooks.bypass = sp->hook_bypass;
@@ -505,7 +529,8 @@ static int rs__route(lua_State *L) {
                    "{ respond = { status = 200, body = \"hi\" } }, got %s",
                    rs_lutil_describe(L, 3, desc, sizeof(desc)));
   lua_settop(L, 3);
-  rs_lutil_check_keys(L, 3, "ssr.route options", rs__route_keys);
+  rs_lutil_check_keys(L, 3, "ssr.route options",
+                      rs__nactions ? (const char *const *)rs__route_keys : rs__route_base_keys);
   sp.opts_tbl = 3;
   rs_lcache_policy_check(L, 3, sp.fn, &sp.policy);
 
@@ -519,34 +544,16 @@ static int rs__route(lua_State *L) {
   } else {
     lua_pushnil(L);
   }
-  if (rs_lutil_field(L, 3, "redirect")) {   /* redirect = "/new" or { to, status, keep_query } */
+  for (size_t i = 0; i < rs__nactions; i++) {   /* an action with options of its own */
+    const rs_laction_t *a = &rs__actions[i];
+    if (a->check == NULL || !rs_lutil_field(L, 3, a->name)) continue;
     int t = lua_gettop(L);
-    sp.action = RS_ACTION_REDIRECT;
-    sp.redirect_status = 301;
-    if (lua_type(L, t) == LUA_TTABLE) {
-      rs_lutil_check_keys(L, t, "ssr.route redirect", rs__redirect_keys);
-      if (!rs_lutil_field(L, t, "to"))
-        rs_lutil_error(L, "ssr.route: 'redirect.to' is required, as in redirect = { to = \"/new\" }");
-      sp.redirect_to = rs_lutil_string(L, -1, sp.fn, "redirect.to", "a URL or path", NULL);
-      if (rs_lutil_field(L, t, "status")) {
-        sp.redirect_status = (int)rs_lutil_int(L, -1, sp.fn, "redirect.status", 301, 308);
-        if (sp.redirect_status > 303 && sp.redirect_status < 307)
-          rs_lutil_error(L, "ssr.route: 'redirect.status' must be 301, 302, 303, 307 or 308, got %d",
-                         sp.redirect_status);
-      }
-      if (rs_lutil_field(L, t, "keep_query")) {
-        if (lua_type(L, -1) != LUA_TBOOLEAN)
-          rs_lutil_error(L, "ssr.route: 'redirect.keep_query' must be a boolean, got %s",
-                         rs_lutil_describe(L, -1, desc, sizeof(desc)));
-        sp.redirect_keep_query = lua_toboolean(L, -1);
-      }
-    } else {
-      sp.redirect_to = rs_lutil_string(L, t, sp.fn, "redirect", "a URL or path, or a table", NULL);
-    }
-    if (sp.redirect_to[0] == '\0' || strpbrk(sp.redirect_to, "\r\n") != NULL)
-      rs_lutil_error(L, "ssr.route: 'redirect' target must be a non-empty URL without CR or LF");
+    a->check(L, t, sp.fn);
     if (rs_lutil_field(L, 3, "respond") || rs_lutil_field(L, 3, "render") || rs_lutil_field(L, 3, "static"))
-      rs_lutil_error(L, "ssr.route: give one action: 'redirect' goes with no 'respond', 'render' or 'static'");
+      rs_lutil_error(L, "ssr.route: give one action: '%s' goes with no 'respond', 'render' or 'static'", a->name);
+    lua_settop(L, t);
+    sp.own = a;
+    sp.own_idx = t;
     rs__route_add(L, &sp);
     return 0;
   }
@@ -727,6 +734,25 @@ static int rs__proxy(lua_State *L) {
   rs__proxy_opts(L, 2, &sp, "");
   rs__route_add(L, &sp);
   return 0;
+}
+
+void rs_lroute_action_add(const rs_laction_t *a) {
+  size_t i = 0;
+  while (i < rs__nactions && strcmp(rs__actions[i].name, a->name) != 0) i++;
+  if (i == RS__ACTIONS_MAX) abort();   /* a table of the source, not of the config */
+  rs__actions[i] = *a;
+  if (i == rs__nactions) rs__nactions++;
+  size_t k = 0;                        /* the option keys: the base ones, then own actions' */
+  for (; rs__route_base_keys[k] != NULL; k++) rs__route_keys[k] = rs__route_base_keys[k];
+  for (size_t j = 0; j < rs__nactions; j++)
+    if (rs__actions[j].check != NULL) rs__route_keys[k++] = rs__actions[j].name;
+  rs__route_keys[k] = NULL;
+}
+
+const rs_laction_t *rs_lroute_action_of(const struct rs_action_handler_s *handler) {
+  for (size_t i = 0; handler != NULL && i < rs__nactions; i++)
+    if (rs__actions[i].handler == handler) return &rs__actions[i];
+  return NULL;
 }
 
 void rs_lroute_register(lua_State *L, int module_idx, int ctx_idx) {

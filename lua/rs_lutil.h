@@ -114,4 +114,10 @@ void rs_lutil_guard_gc(lua_State *L);
 /* Bytes of C stack the calling thread has left (from pthread's bounds). */
 size_t rs_lutil_cstack_left(void);
 
+/* What ssr.fetch, ssr.fetch_all and ssr.sleep raise outside a request
+ * hook (a format taking the function's name): the stubs of a state that
+ * loads the config file (lua/rs_lconfig.c) and the calls themselves
+ * (lua/rs_lfetch.c) say the same. */
+#define RS_LUTIL_HOOK_ONLY "%s may be called only inside a request hook (not while the config file loads)"
+
 #endif

@@ -5,6 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 
+unsigned rs_method_bit(const char *name, size_t len) {
+#define XX(m, bit)                                                    \
+  if (len == sizeof(#m) - 1 && memcmp(name, #m, len) == 0) return RS_M_##m;
+  RS_METHOD_MAP(XX)
+#undef XX
+  return 0;
+}
+
 const char *rs_http_reason(int status) {
   switch (status) {
 #define XX(code, reason) case code: return reason;

@@ -6,6 +6,7 @@
 
 #include "rs_common.h"
 #include "rs_loop.h"
+#include <string.h>
 #include <time.h>
 
 /* Status codes we send, with their reason phrases (lwan's
@@ -50,6 +51,28 @@
 
 /* The reason phrase for a status; "Unknown" for one not in the map. */
 const char *rs_http_reason(int status);
+
+/* Method bits (a route matches any method in its mask, rs_router.h;
+ * rs_req_t.method_bit). */
+#define RS_METHOD_MAP(XX) \
+  XX(GET, 0)              \
+  XX(HEAD, 1)             \
+  XX(POST, 2)             \
+  XX(PUT, 3)              \
+  XX(DELETE, 4)           \
+  XX(PATCH, 5)            \
+  XX(OPTIONS, 6)          \
+  XX(PURGE, 7)
+
+enum {
+#define XX(name, bit) RS_M_##name = 1u << (bit),
+  RS_METHOD_MAP(XX)
+#undef XX
+  RS_M_ANY = 0xffu
+};
+
+/* Bit for a method name (case-sensitive, as HTTP methods are); 0 if unknown. */
+unsigned rs_method_bit(const char *name, size_t len);
 
 /* Why a request was refused before it reached a handler. Each kind has its
  * status and a metric label (rustyssr_parse_errors_total{kind=...}). */
@@ -186,5 +209,38 @@ const char *rs_http_path_normalize(const char *in, size_t n, char *out, size_t *
  * decoder is stricter on purpose: core/gateway/rs_static.c). Returns the
  * decoded length. Invalid escapes stay as sent. Any thread. */
 size_t rs_url_decode(char *dst, const char *src, size_t len, bool plus);
+
+/* ------------------------------------------------------------------ query strings */
+
+/* One parameter of a query string or a form body, as sent (not decoded):
+ * slices of the input. */
+typedef struct {
+  rs_str_t piece;                /* "name=value" */
+  rs_str_t name;                 /* up to the first '=', or the whole piece */
+  rs_str_t value;                /* after that '='; empty without one */
+  bool has_eq;                   /* "a=" has one (an empty value), "a" none */
+} rs_query_param_t;
+
+/* The query-string iterator, the one '&' splitter: the next non-empty
+ * '&'-separated piece of q[0..len) at or after *pos (0 to start) into out,
+ * *pos moved past it; false at the end. Empty pieces ("a&&b", a trailing
+ * '&') are skipped; ';' separates nothing. q may be NULL when len is 0.
+ * Pure; any thread. */
+static inline bool rs_query_next(const char *q, size_t len, size_t *pos, rs_query_param_t *out) {
+  while (*pos < len) {
+    const char *s = q + *pos, *end = q + len;
+    const char *amp = memchr(s, '&', (size_t)(end - s));
+    const char *stop = amp != NULL ? amp : end;
+    *pos = (size_t)(stop - q) + (amp != NULL);
+    if (stop == s) continue;
+    const char *eq = memchr(s, '=', (size_t)(stop - s));
+    out->piece = (rs_str_t){ s, (size_t)(stop - s) };
+    out->name = (rs_str_t){ s, (size_t)((eq != NULL ? eq : stop) - s) };
+    out->value = eq != NULL ? (rs_str_t){ eq + 1, (size_t)(stop - eq - 1) } : (rs_str_t){ stop, 0 };
+    out->has_eq = eq != NULL;
+    return true;
+  }
+  return false;
+}
 
 #endif

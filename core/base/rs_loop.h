@@ -70,6 +70,7 @@ typedef struct rs_loop_gen_s {
   rs_gen_t *gen;
   rs_loop_t *loop;
   const struct rs_config_s *cfg;
+  const struct rs_http_opts_s *http; /* the HTTP layer's options (core/http/rs_conn.h) */
   struct rs_pool_s *pool;        /* NULL without a bundle */
   const struct rs_router_s *const *routers; /* per listener of the process */
   struct rs_lhooks_s *lua;       /* this loop's Lua state, when a route has hooks */
@@ -99,7 +100,8 @@ static inline void rs_loop_gen_unref(rs_loop_gen_t *lg) {
  * request, each read through its module's accessor. */
 typedef enum {
   RS_REQ_CTX_GEN,                /* rs_loop_gen_t *: the generation it was dispatched under */
-  RS_REQ_CTX_ROUTE,              /* const rs_route_t *: its route, once matched (rs_dispatch.c) */
+  RS_REQ_CTX_ROUTE,              /* rs_route_match_t *: its route and :params, once matched
+                                    (rs_dispatch.c; the type: core/conf/rs_router.h) */
   RS_REQ_CTX_MAX
 } rs_req_ctx_t;
 
@@ -109,11 +111,18 @@ typedef enum {
  * request, even across a reload. NULL before dispatch. */
 #define rs_req_gen(req) ((rs_loop_gen_t *)(req)->ctx[RS_REQ_CTX_GEN])
 
+/* The request's route and :params as the dispatcher matched them
+ * (const rs_route_match_t *, core/conf/rs_router.h), in the request's pool;
+ * NULL before dispatch. */
+#define rs_req_match(req) ((const struct rs_route_match_s *)(req)->ctx[RS_REQ_CTX_ROUTE])
+
 struct rs_loop_s {
   uv_loop_t uv;
   int index;                     /* 0 = main/admin loop, 1..N = workers */
   rs_server_t *server;
   const struct rs_config_s *cfg; /* the current generation's (loop->gen->cfg) */
+  const struct rs_http_opts_s *http; /* its HTTP layer options (core/http/rs_conn.h), which
+                                    the HTTP layer reads instead of cfg */
   rs_handler_fn handler;
   /* Called when a request's headers are complete and a body follows (may
    * be NULL): it sets req->stream_body to have the request dispatched now,

@@ -1,6 +1,8 @@
 /* core/cache/rs_key.c — see rs_key.h. */
 #include "rs_key.h"
 
+#include "rs_http.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,23 +138,18 @@ static inline int rs__param_cmp(const void *a, const void *b) {
 static void rs__put_query(rs_key_t *k, const char *query, size_t qlen) {
   rs__param_t small[RS__SORT_INLINE], *params = small;
   size_t cap = RS__SORT_INLINE, n = 0;
-  const char *q = query, *end = query + qlen;
-  while (q < end) {
-    const char *amp = memchr(q, '&', (size_t)(end - q));
-    const char *stop = amp ? amp : end;
-    if (stop > q) {
-      if (n == cap) {            /* many parameters: sorted all the same */
-        cap = RS_MAX((size_t)(end - query) / 2 + 1, 2 * n);   /* a piece is >= 1 byte and a '&' */
-        rs__param_t *big = rs_xmalloc(cap * sizeof(*big));
-        memcpy(big, params, n * sizeof(*big));
-        if (params != small) free(params);
-        params = big;
-      }
-      const char *eq = memchr(q, '=', (size_t)(stop - q));
-      params[n] = (rs__param_t){ q, (size_t)(stop - q), (size_t)((eq ? eq : stop) - q), n };
-      n++;
+  size_t pos = 0;
+  rs_query_param_t qp;
+  while (rs_query_next(query, qlen, &pos, &qp)) {
+    if (n == cap) {              /* many parameters: sorted all the same */
+      cap = RS_MAX(qlen / 2 + 1, 2 * n);   /* a piece is >= 1 byte and a '&' */
+      rs__param_t *big = rs_xmalloc(cap * sizeof(*big));
+      memcpy(big, params, n * sizeof(*big));
+      if (params != small) free(params);
+      params = big;
     }
-    q = stop + 1;
+    params[n] = (rs__param_t){ qp.piece.p, qp.piece.len, qp.name.len, n };
+    n++;
   }
   if (n <= 16) {                 /* insertion sort: stable, no call per compare */
     for (size_t i = 1; i < n; i++) {

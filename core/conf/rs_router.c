@@ -115,14 +115,6 @@ typedef struct {
   rs_str_t vals[RS_ROUTE_MAX_PARAMS];
 } rs__m_t;
 
-unsigned rs_method_bit(const char *name, size_t len) {
-#define XX(m, bit)                                                    \
-  if (len == sizeof(#m) - 1 && memcmp(name, #m, len) == 0) return RS_M_##m;
-  RS_METHOD_MAP(XX)
-#undef XX
-  return 0;
-}
-
 /* Keys are config paths and hosts, and the table never changes after load:
  * there is nothing for a client to flood, a lookup only compares. So the hash
  * is a plain multiply-xorshift over 8 bytes at a time (the request's path,
@@ -245,7 +237,7 @@ void rs_route_free(rs_route_t *route) {
   free(route->respond.body);
   free(route->files.root);
   free(route->files.index);
-  free(route->redirect.to);
+  if (route->conf_free != NULL) route->conf_free(route->conf);
   free(route->proxy.upstream);
   free(route->proxy.path);
   free(route->proxy.host);
@@ -253,6 +245,14 @@ void rs_route_free(rs_route_t *route) {
   free(route->cache.cache_control);
   rs_errpages_free(route->errpages);
   free(route);
+}
+
+bool rs_route_page_sees(const rs_route_t *shared, const char *name, size_t len, bool untrusted_claim) {
+  if (untrusted_claim) return false;
+  if (shared == NULL || rs_str_ieq(name, len, "host", 4)) return true;
+  for (const char *const *n = shared->cache.headers; n != NULL && *n != NULL; n++)
+    if (rs_str_ieq(name, len, *n, strlen(*n))) return true;
+  return false;
 }
 
 static void rs__node_free(rs__node_t *n) {

@@ -1,7 +1,7 @@
 /* core/conf/rs_router.h — the route table, matched in C on every request.
  *
- * A route holds its action (respond, render, static, redirect, proxy), that
- * action's options, its Lua hooks and its cache policy (rs_route_t below).
+ * A route holds its action (the handler that answers it and that action's
+ * options), its Lua hooks and its cache policy (rs_route_t below).
  *
  * Built on the main thread while the config loads, then read-only: loop
  * threads match against it without locks. */
@@ -9,35 +9,20 @@
 #define RS_ROUTER_H
 
 #include "rs_common.h"
+#include "rs_http.h"  /* RS_M_*: the method bits a route matches */
 
-/* Method bits; a route matches any method in its mask. */
-#define RS_METHOD_MAP(XX) \
-  XX(GET, 0)              \
-  XX(HEAD, 1)             \
-  XX(POST, 2)             \
-  XX(PUT, 3)              \
-  XX(DELETE, 4)           \
-  XX(PATCH, 5)            \
-  XX(OPTIONS, 6)          \
-  XX(PURGE, 7)
-
-enum {
-#define XX(name, bit) RS_M_##name = 1u << (bit),
-  RS_METHOD_MAP(XX)
-#undef XX
-  RS_M_ANY = 0xffu
-};
-
-/* Bit for a method name (case-sensitive, as HTTP methods are); 0 if unknown. */
-unsigned rs_method_bit(const char *name, size_t len);
-
+/* The built-in actions whose options this struct holds. Any other action
+ * (e.g. redirect, core/gateway/rs_redirect.c) is RS_ACTION_OTHER: known only
+ * by its handler and its own config (route->handler, route->conf). */
 typedef enum {
-  RS_ACTION_RESPOND = 1,         /* a fixed answer */
+  RS_ACTION_OTHER = 0,           /* route->handler with its own route->conf */
+  RS_ACTION_RESPOND,             /* a fixed answer */
   RS_ACTION_RENDER,              /* the bundle renders it (core/gateway/rs_render.h) */
   RS_ACTION_STATIC,              /* files under a root (core/gateway/rs_static.h) */
-  RS_ACTION_REDIRECT,            /* Location: to (core/gateway/rs_respond.h) */
   RS_ACTION_PROXY,               /* to an upstream (core/gateway/rs_proxy.h) */
 } rs_action_t;
+
+struct rs_action_handler_s;      /* core/gateway/rs_action.h: opaque here */
 
 /* proxy.host: which Host header the upstream gets. */
 enum { RS_PROXY_HOST_KEEP = 0, RS_PROXY_HOST_UPSTREAM, RS_PROXY_HOST_LITERAL };
@@ -70,6 +55,13 @@ typedef struct rs_route_s {
                                     ending in '*' (owned) */
   int priority;                  /* higher first among equally specific routes */
   rs_action_t action;
+  /* What answers the route: the dispatcher runs handler (set by the loader,
+   * lua/rs_lroute.c, from the actions the gateway registered; NULL only for
+   * a route made outside the loader). An action that reads its own options
+   * keeps them in conf, freed with the route by conf_free. */
+  const struct rs_action_handler_s *handler;
+  void *conf;
+  void (*conf_free)(void *conf);
   char *where;                   /* "file:line" of the declaration, for logs (owned) */
   char *server;                  /* the listener it belongs to: a name from ssr.config's
                                     servers, NULL = the main one (listen) (owned) */
@@ -87,7 +79,8 @@ typedef struct rs_route_s {
   } render;
 
   struct {                       /* the cache policy of a route that caches
-                                    (core/gateway/rs_policy.h; filled by lua/rs_lcache.c).
+                                    (core/gateway/rs_policy.h, rs_route_page_sees;
+                                    filled by lua/rs_lcache.c).
                                     All zero = the defaults. Its ttl and grace are
                                     render.ttl_ms / grace_ms above. */
     bool cookie;                 /* requests with Cookie may be looked up and stored */
@@ -119,12 +112,6 @@ typedef struct rs_route_s {
    * status this route (or, on the config, any route) would answer with the
    * plain error page (core/gateway/rs_errpage.h). NULL = none (owned). */
   rs_errpages_t *errpages;
-
-  struct {                       /* RS_ACTION_REDIRECT */
-    char *to;                    /* the target (owned) */
-    int status;                  /* 301, 302, 303, 307 or 308 */
-    bool keep_query;             /* append the request's ?query */
-  } redirect;
 
   struct {                       /* RS_ACTION_PROXY (core/gateway/rs_proxy.h) */
     char *upstream;              /* the upstream's name in ssr.config (owned) */
@@ -183,6 +170,17 @@ int rs_router_add(rs_router_t *r, rs_route_t *route, const char **why);
 /* Free a route that was never added. */
 void rs_route_free(rs_route_t *route);
 
+/* Does the render of a page (or a hook feeding it: the props hook's view,
+ * lua/rs_lhooks.h) see the request header called name? untrusted_claim:
+ * name is a forwarding claim (core/http/rs_realip.h: rs_realip_claim) and
+ * the peer is not a trusted proxy — never seen. For a page stored for
+ * everyone (shared: its route; NULL = not stored) only Host and the headers
+ * the route names (route->cache.headers), which are its key's fields: nothing
+ * else a visitor sends may shape a page that others are served. The one
+ * rule the bundle's request.headers (core/gateway/rs_render.h) and the
+ * props hook's view follow. Any thread. */
+bool rs_route_page_sees(const rs_route_t *shared, const char *name, size_t len, bool untrusted_claim);
+
 /* A ":name" segment captured by rs_router_match. name is a slice of the
  * route's path (not NUL-terminated), valid as long as the router; value is
  * a slice of the request's path, as sent (not percent-decoded), valid as long
@@ -193,6 +191,15 @@ typedef struct {
 
 /* The most ":params" a route may have: an array this long is never short. */
 #define RS_ROUTE_MAX_PARAMS 16
+
+/* A request's route and its :params (raw slices of the request's path), as
+ * the dispatcher matched them (core/gateway/rs_dispatch.c): its per-request
+ * state, read with rs_req_match (core/base/rs_loop.h). */
+typedef struct rs_route_match_s {
+  const struct rs_route_s *route; /* NULL: none matched */
+  size_t nparams;
+  rs_route_param_t params[RS_ROUTE_MAX_PARAMS];
+} rs_route_match_t;
 
 /* The best route for a request, or NULL. Loop threads call it concurrently;
  * it reads only and allocates nothing.

@@ -3,9 +3,9 @@
 
 #include "rs_action.h"
 #include "rs_errpage.h"
+#include "rs_lroute.h"
 #include "rs_page.h"
 #include "rs_proxy.h"
-#include "rs_render.h"
 #include "rs_respond.h"
 #include "rs_router.h"
 #include "rs_static.h"
@@ -18,6 +18,14 @@ static void rs__respond_error(rs_req_t *req, int status) {
   rs_req_respond_static(req, status, rs__html, page.p, page.len);
 }
 
+/* The render action: through the page cache when the cache is on and the
+ * route caches (rs_page.h), else rendered after the route's props hook,
+ * which may wait. */
+static void rs__render(rs_req_t *req, const rs_route_t *route) {
+  if (req->loop->cache != NULL && route->render.cache) rs_page_request(req, route);
+  else rs_page_uncached(req, route, NULL);
+}
+
 /* The proxy action: GET/HEAD of a route with a ttl through the page cache
  * (rs_page.h), everything else streamed (rs_proxy.h). */
 static void rs__proxy(rs_req_t *req, const rs_route_t *route) {
@@ -25,18 +33,37 @@ static void rs__proxy(rs_req_t *req, const rs_route_t *route) {
   rs_proxy_request(req, route);
 }
 
-/* The actions, by rs_action_t (rs_router.h; the interface: rs_action.h). */
-static const rs_action_handler_t rs__actions[] = {
-  [RS_ACTION_RESPOND] = { "respond", rs_respond_request, false },
-  [RS_ACTION_RENDER] = { "render", rs_render_request, false },
-  [RS_ACTION_STATIC] = { "static", rs_static_request, false },
-  [RS_ACTION_REDIRECT] = { "redirect", rs_redirect_request, false },
-  [RS_ACTION_PROXY] = { "proxy", rs__proxy, true },
-};
+static const rs_action_handler_t rs__respond_action = { .name = "respond", .on_request = rs_respond_request };
+static const rs_action_handler_t rs__render_action = { .name = "render", .on_request = rs__render };
+static const rs_action_handler_t rs__static_action = { .name = "static", .on_request = rs_static_request };
+static const rs_action_handler_t rs__proxy_action = { .name = "proxy", .on_request = rs__proxy,
+                                                      .streams_body = true };
 
-static const rs_action_handler_t *rs__action(const rs_route_t *route) {
-  size_t k = (size_t)route->action;
-  return k < RS_ARRAY_SIZE(rs__actions) && rs__actions[k].on_request != NULL ? &rs__actions[k] : NULL;
+/* The actions: one entry each (the interface: rs_action.h). An action in a
+ * file of its own defines its handler there and is declared here by its
+ * entry (README "Source layout": adding an action). */
+#define RS_ACTIONS(X)      \
+  X(rs__respond_action)    \
+  X(rs__render_action)     \
+  X(rs__static_action)     \
+  X(rs_redirect_action)    \
+  X(rs__proxy_action)
+
+#define RS__DECLARE(a) extern const rs_action_handler_t a;
+RS_ACTIONS(RS__DECLARE)
+#undef RS__DECLARE
+
+void rs_dispatch_init(void) {
+  static const rs_action_handler_t *const actions[] = {
+#define RS__ENTRY(a) &a,
+    RS_ACTIONS(RS__ENTRY)
+#undef RS__ENTRY
+  };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(actions); i++) {
+    const rs_action_handler_t *a = actions[i];
+    rs_lroute_action_add(&(rs_laction_t){ .name = a->name, .handler = a, .check = a->check,
+                                          .build = a->build, .free = a->free, .dump = a->dump });
+  }
 }
 
 /* The request is freed: drop its generation (rs__route). */
@@ -48,24 +75,26 @@ static void rs__dispatch_free(rs_req_t *req) { rs_loop_gen_unref(rs_req_gen(req)
  * (rs_server.h). The listener that accepted it picks the routes. Returns the
  * route, NULL when none matched. */
 static const rs_route_t *rs__route(rs_req_t *req) {
-  if (rs_req_gen(req) != NULL) return req->ctx[RS_REQ_CTX_ROUTE];
+  if (rs_req_gen(req) != NULL) return rs_req_match(req)->route;
   rs_loop_gen_t *lg = req->loop->gen;
   req->ctx[RS_REQ_CTX_GEN] = lg;
   req->on_free = rs__dispatch_free;
   rs_loop_gen_ref(lg);
+  /* The match, :params included, lives in the request's pool: readers
+   * (rs_render.c, lua/) find it with rs_req_match. */
+  rs_route_match_t *m = rs_req_alloc(req, sizeof(*m));
   size_t np = RS_ROUTE_MAX_PARAMS;
-  const rs_route_t *route = rs_router_match(lg->routers[req->server], req->method_bit, req->host.p,
-                                            req->host.len, req->path.p, req->path.len, req->_params, &np);
-  req->params = req->_params;
-  req->nparams = route != NULL ? np : 0;
-  req->ctx[RS_REQ_CTX_ROUTE] = (void *)route;
-  return route;
+  m->route = rs_router_match(lg->routers[req->server], req->method_bit, req->host.p, req->host.len,
+                             req->path.p, req->path.len, m->params, &np);
+  m->nparams = m->route != NULL ? np : 0;
+  req->ctx[RS_REQ_CTX_ROUTE] = m;
+  return m->route;
 }
 
 void rs_dispatch_head(rs_req_t *req) {
   if (req->loop->gen == NULL) return;
   const rs_route_t *route = rs__route(req);
-  const rs_action_handler_t *a = route != NULL ? rs__action(route) : NULL;
+  const rs_action_handler_t *a = route != NULL ? route->handler : NULL;
   req->stream_body = a != NULL && a->streams_body;
 }
 
@@ -75,7 +104,7 @@ void rs_dispatch(rs_req_t *req) {
     rs__respond_error(req, 404);
     return;
   }
-  const rs_action_handler_t *a = rs__action(route);
+  const rs_action_handler_t *a = route->handler;
   if (a != NULL) {
     a->on_request(req, route);
     return;

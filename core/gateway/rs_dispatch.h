@@ -1,11 +1,15 @@
 /* core/gateway/rs_dispatch.h — from a parsed request to the action that answers
- * it: match the route table, run the route's action (respond, a Lua
- * respond handler, render, redirect, static, proxy). The handler of every
- * worker loop. */
+ * it: match the route table, run the route's action through its handler
+ * (route->handler, rs_action.h). The handler of every worker loop. */
 #ifndef RS_DISPATCH_H
 #define RS_DISPATCH_H
 
 #include "rs_conn.h"
+
+/* Register the actions (rs_action.h) with the route loader
+ * (lua/rs_lroute.h): before any configuration loads (main, the -t check,
+ * tests that load routes). Main thread. */
+void rs_dispatch_init(void);
 
 /* rs_handler_fn for worker loops. Loop thread. */
 void rs_dispatch(rs_req_t *req);

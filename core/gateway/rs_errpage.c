@@ -159,7 +159,8 @@ static bool rs__render(rs_req_t *req, rs_loop_gen_t *lg, const char *target, int
 bool rs_errpage_respond(rs_req_t *req, int status) {
   rs_loop_gen_t *lg = rs_req_gen(req);
   if (lg == NULL) return false;  /* refused before dispatch: the plain page */
-  const rs_route_t *route = req->ctx[RS_REQ_CTX_ROUTE];
+  const rs_route_match_t *m = rs_req_match(req);
+  const rs_route_t *route = m != NULL ? m->route : NULL;
   const rs_errpage_t *pg = rs_errpages_find(route != NULL && route->errpages != NULL ? route->errpages
                                             : lg->cfg->errpages, status);
   if (pg == NULL) return false;

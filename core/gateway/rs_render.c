@@ -4,7 +4,6 @@
 #include "rs_errpage.h"
 #include "rs_key.h"
 #include "rs_log.h"
-#include "rs_page.h"
 #include "rs_policy.h"
 #include "rs_realip.h"
 
@@ -23,19 +22,27 @@ static char *rs__copy(char **p, const char *s, size_t n) {
   return d;
 }
 
+/* Does the bundle see header h of req (rs_route_page_sees)? */
+static bool rs__sees(const rs_req_t *req, const rs_route_t *shared, const rs_header_t *h, bool trusted) {
+  return rs_route_page_sees(shared, h->name.p, h->name.len,
+                            !trusted && rs_realip_claim(req, h->name.p, h->name.len));
+}
+
 rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, const char *props,
                                    size_t props_len) {
   /* One allocation: the job, the pairs, then the bytes they point to. */
   rs_realip_t rip;
   rs_realip_resolve(req, &rip);
-  size_t nq = req->query.len > 0 ? 1 : 0;
-  for (size_t i = 0; i < req->query.len; i++)
-    if (req->query.p[i] == '&') nq++;
+  size_t nq = 0, pos = 0;
+  rs_query_param_t qp;
+  while (rs_query_next(req->query.p, req->query.len, &pos, &qp)) nq++;
   size_t bytes = req->url.len + req->method.len + req->path.len + req->query.len + props_len;
-  for (size_t i = 0; i < req->nparams; i++) bytes += req->params[i].name.len + req->params[i].value.len;
+  const rs_route_match_t *m = rs_req_match(req);   /* the route's :params (rs_dispatch.c) */
+  size_t np = m != NULL ? m->nparams : 0;
+  for (size_t i = 0; i < np; i++) bytes += m->params[i].name.len + m->params[i].value.len;
   size_t nh = 0;
   for (size_t i = 0; i < req->nheaders; i++) {
-    if (!rs_policy_page_sees(req, shared, req->headers[i].name.p, req->headers[i].name.len, rip.trusted)) continue;
+    if (!rs__sees(req, shared, &req->headers[i], rip.trusted)) continue;
     bytes += req->headers[i].name.len + req->headers[i].value.len;
     nh++;
   }
@@ -46,7 +53,7 @@ rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, cons
     bytes += 6 + ck.len;
     nh++;
   }
-  size_t size = sizeof(rs_render_job_t) + (nq + nh + req->nparams) * sizeof(rs_v8_pair_t) + bytes + 1;
+  size_t size = sizeof(rs_render_job_t) + (nq + nh + np) * sizeof(rs_v8_pair_t) + bytes + 1;
   rs_render_job_t *job = calloc(1, size);
   if (job == NULL) {
     rs_buf_free(&ck);
@@ -54,10 +61,10 @@ rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, cons
   }
   rs_v8_pair_t *hdrs = (rs_v8_pair_t *)(job + 1);
   rs_v8_pair_t *params = hdrs + nh;
-  rs_v8_pair_t *query = params + req->nparams;
+  rs_v8_pair_t *query = params + np;
   char *p = (char *)(query + nq);
-  for (size_t i = 0; i < req->nparams; i++) {
-    const rs_route_param_t *h = &req->params[i];
+  for (size_t i = 0; i < np; i++) {
+    const rs_route_param_t *h = &m->params[i];
     params[i].name = rs__copy(&p, h->name.p, h->name.len);
     params[i].name_len = h->name.len;
     params[i].value = rs__copy(&p, h->value.p, h->value.len);
@@ -67,7 +74,7 @@ rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, cons
   nh = 0;
   for (size_t i = 0; i < req->nheaders; i++) {
     const rs_header_t *h = &req->headers[i];
-    if (!rs_policy_page_sees(req, shared, h->name.p, h->name.len, rip.trusted)) continue;
+    if (!rs__sees(req, shared, h, rip.trusted)) continue;
     hdrs[nh].name = rs__copy(&p, h->name.p, h->name.len);
     hdrs[nh].name_len = h->name.len;
     size_t vlen = h->value.len;
@@ -96,22 +103,15 @@ rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, cons
   /* Query: split on '&', then '='; names and values percent-decoded with
    * '+' as a space, as Node's querystring does. Empty pieces ("a&&b") skip. */
   size_t n = 0;
-  const char *q = req->query.p, *end = req->query.p + req->query.len;
-  while (q < end) {
-    const char *amp = memchr(q, '&', (size_t)(end - q));
-    const char *stop = amp ? amp : end;
-    if (stop > q) {
-      const char *eq = memchr(q, '=', (size_t)(stop - q));
-      const char *kend = eq ? eq : stop;
-      query[n].name = p;
-      query[n].name_len = rs_url_decode(p, q, (size_t)(kend - q), true);
-      p += query[n].name_len;
-      query[n].value = p;
-      query[n].value_len = eq ? rs_url_decode(p, eq + 1, (size_t)(stop - eq - 1), true) : 0;
-      p += query[n].value_len;
-      n++;
-    }
-    q = stop + 1;
+  pos = 0;
+  while (rs_query_next(req->query.p, req->query.len, &pos, &qp)) {
+    query[n].name = p;
+    query[n].name_len = rs_url_decode(p, qp.name.p, qp.name.len, true);
+    p += query[n].name_len;
+    query[n].value = p;
+    query[n].value_len = rs_url_decode(p, qp.value.p, qp.value.len, true);
+    p += query[n].value_len;
+    n++;
   }
   job->req = (rs_v8_request_t){
     .id = req->id,
@@ -119,7 +119,7 @@ rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, cons
     .method = rs__copy(&p, req->method.p, req->method.len), .method_len = req->method.len,
     .path = rs__copy(&p, req->path.p, req->path.len), .path_len = req->path.len,
     .query = query, .nquery = n,
-    .params = params, .nparams = req->nparams,
+    .params = params, .nparams = np,
     .headers = hdrs, .nheaders = nh,
   };
   if (props_len > 0) {
@@ -259,12 +259,4 @@ void rs_render_uncached(rs_req_t *req, const char *extra, const char *props, siz
   loop->pending_jobs++;
   req->data = job;
   req->on_abort = rs__uncached_abort;
-}
-
-void rs_render_request(rs_req_t *req, const rs_route_t *route) {
-  if (req->loop->cache != NULL && route->render.cache) {
-    rs_page_request(req, route);
-    return;
-  }
-  rs_page_uncached(req, route, NULL);   /* after the props hook, which may wait */
 }

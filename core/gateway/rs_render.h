@@ -1,7 +1,6 @@
 /* core/gateway/rs_render.h — render jobs made from requests, and the answers made
- * from finished jobs. The `render` route action goes through the page cache
- * (core/gateway/rs_page.h), which uses these; a request that bypasses the cache
- * uses them directly.
+ * from finished jobs. The `render` route action (rs_dispatch.c) goes through
+ * the page flow (core/gateway/rs_page.h), which uses these, cache or not.
  *
  * A job owns a copy of what the bundle sees of the request (url, method,
  * path, decoded query, headers): a request is a few hundred bytes, a render
@@ -45,8 +44,5 @@ void rs_render_respond_error(rs_req_t *req, int status);
 /* Render req without the cache and answer it (X-Cache: extra header lines
  * may be given, e.g. "X-Cache: BYPASS\r\n"; props as for job_new). */
 void rs_render_uncached(rs_req_t *req, const char *extra, const char *props, size_t props_len);
-
-/* The `render` route action. */
-void rs_render_request(rs_req_t *req, const rs_route_t *route);
 
 #endif

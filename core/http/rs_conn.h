@@ -9,10 +9,41 @@
 #ifndef RS_CONN_H
 #define RS_CONN_H
 
+#include "rs_cidr.h"
 #include "rs_common.h"
 #include "rs_http.h"
 #include "rs_loop.h"
-#include "rs_router.h"
+
+/* What the HTTP layer takes from the configuration (ssr.config limits,
+ * timeouts, log and real_ip): filled by the server for each configuration
+ * generation (core/server/rs_reload.c), so this layer never reads the
+ * configuration itself. A connection reads the loop's current ones
+ * (loop->http); a request keeps those it was handed up under (req->opts).
+ * Read-only once published; the pointers borrow from the configuration,
+ * which lives as long as its generation. */
+typedef struct rs_http_opts_s {
+  struct {
+    size_t url;                  /* request-target bytes → 414 */
+    size_t header_bytes;         /* request line + all headers → 431 */
+    size_t headers;              /* header count → 431 */
+    size_t body;                 /* body bytes → 413 */
+    size_t pipeline;             /* requests parsed ahead of their answer */
+  } limits;
+  struct {                       /* milliseconds */
+    uint64_t header;             /* first byte to end of headers → 408 */
+    uint64_t body;               /* between body reads → 408 */
+    uint64_t keepalive;          /* idle between requests → close */
+    uint64_t write;              /* a write making no progress → close */
+  } timeouts;
+  bool access_timed;             /* access lines end with the request time */
+  bool access_admin;             /* the admin listener (loop 0) logs its requests */
+  struct {                       /* the client behind trusted proxies (rs_realip.h) */
+    const rs_cidr_t *from;       /* trusted peers; NULL/0 = none */
+    size_t nfrom;
+    const char *header;          /* lower-case name ("x-forwarded-for") */
+    bool recursive;
+  } real_ip;
+} rs_http_opts_t;
 
 typedef struct {
   rs_str_t name;
@@ -44,6 +75,7 @@ typedef struct {
 
 #define RS_REQ_INLINE_BUF 2048
 #define RS_REQ_INLINE_HDRS 24
+#define RS_REQ_POOL_INLINE 1024  /* rs_req_alloc's bytes held in the request */
 
 struct rs_req_s {
   /* The request, valid until the response is written. */
@@ -55,9 +87,6 @@ struct rs_req_s {
   rs_str_t host;                 /* Host header (empty if none) */
   rs_header_t *headers;
   size_t nheaders;
-  const rs_route_param_t *params; /* the route's :params (name, value), set by
-                                    the dispatcher; raw slices of path */
-  size_t nparams;
   const char *body;
   size_t body_len;
   uint8_t http_major, http_minor;
@@ -66,6 +95,11 @@ struct rs_req_s {
   uint64_t id;                   /* unique in the process: loop << 40 | seq */
   uint64_t start_ms;
   rs_loop_t *loop;
+  /* The HTTP options it was handed up under: the loop's when it first
+   * reached the loop's on_head or handler. They belong to the generation
+   * the dispatcher holds for the request (rs_req_gen), so they stay valid
+   * as long as the request. NULL before that. */
+  const rs_http_opts_t *opts;
   int server;                    /* the listener that accepted it: 0 = listen,
                                     1 + k = the config's servers[k] */
   /* Per-request state of the modules above this layer (nginx's r->ctx[]):
@@ -102,7 +136,7 @@ struct rs_req_s {
    * gets (a Lua hook's req:set_header); freed with the request. */
   rs_buf_t add_headers;
 
-  /* private to rs_conn.c */
+  /* private to the HTTP/1 files (rs_conn_int.h) */
   rs_conn_t *_conn;              /* NULL once the client has gone */
   rs_req_t *_next;
   int _state;
@@ -126,11 +160,19 @@ struct rs_req_s {
   struct rs__chunk_s *_chunks, *_chunks_tail;  /* written once the head has left */
   size_t _chunks_bytes;
   struct rs__chunk_s *_chunks_inhead;  /* went out in the head's uv_write */
+  size_t _pool_used;             /* bytes of _pool_inline handed out */
+  struct rs__pool_block_s *_pool_blocks;  /* rs_req_alloc's beyond it */
   char _head_inline[512];
   char _buf_inline[RS_REQ_INLINE_BUF];
   rs_header_t _hdr_inline[RS_REQ_INLINE_HDRS];
-  rs_route_param_t _params[RS_ROUTE_MAX_PARAMS];  /* not cleared per request */
+  _Alignas(16) char _pool_inline[RS_REQ_POOL_INLINE];  /* not cleared per request */
 };
+
+/* Per-request memory (nginx's request pool, h2o's req->pool): n bytes,
+ * aligned for any type, not cleared, valid until the request is freed (after
+ * its on_free has run), then released at once. Small ones come from the
+ * request itself. Never NULL (out of memory is fatal). Loop thread. */
+void *rs_req_alloc(rs_req_t *req, size_t n);
 
 /* Answer req. Call once per request, on its loop. When the client has gone
  * the response is dropped and release is called at once. */

@@ -2,12 +2,13 @@
 #include "rs_realip.h"
 
 #include "rs_cidr.h"
-#include "rs_config.h"  /* the trusted proxies (scripts/check-layers: an exception) */
 
 #include <string.h>
 
-static const rs_config_t *rs__cfg(const rs_req_t *req) {
-  return rs_req_gen(req) != NULL ? rs_req_gen(req)->cfg : req->loop->cfg;
+/* The options the request was handed up under, else the loop's current
+ * ones; NULL for a request of no loop (unit tests). */
+static const rs_http_opts_t *rs__opts(const rs_req_t *req) {
+  return req->opts != NULL ? req->opts : req->loop != NULL ? req->loop->http : NULL;
 }
 
 /* The peer's address without its port ("1.2.3.4:5678", "::1:5678"). */
@@ -28,19 +29,19 @@ static bool rs__trim_entry(const char **s, const char **e) {
 }
 
 void rs_realip_resolve(rs_req_t *req, rs_realip_t *out) {
-  const rs_config_t *cfg = rs__cfg(req);
+  const rs_http_opts_t *o = rs__opts(req);
   memset(out, 0, sizeof(*out));
   rs__peer_ip(req, out->peer, sizeof(out->peer));
   memcpy(out->client, out->peer, sizeof(out->client));
-  if (cfg->real_ip.nfrom == 0) return;
+  if (o == NULL || o->real_ip.nfrom == 0) return;
   rs_ip_t ip;
   if (rs_ip_parse(out->peer, strlen(out->peer), &ip) != 0 ||
-      !rs_cidr_any(cfg->real_ip.from, cfg->real_ip.nfrom, &ip))
+      !rs_cidr_any(o->real_ip.from, o->real_ip.nfrom, &ip))
     return;
   out->trusted = true;
   /* Walk the header's entries from the right: the last header first, each
    * from its end. */
-  const char *hname = cfg->real_ip.header;
+  const char *hname = o->real_ip.header;
   size_t hlen = strlen(hname);
   for (size_t i = req->nheaders; i > 0; i--) {
     const rs_header_t *h = &req->headers[i - 1];
@@ -71,7 +72,7 @@ void rs_realip_resolve(rs_req_t *req, rs_realip_t *out) {
       rs_ip_format(&a, out->client, sizeof(out->client));
       out->chain = s;
       out->chain_len = (size_t)(h->value.p + h->value.len - s);
-      if (!cfg->real_ip.recursive || !rs_cidr_any(cfg->real_ip.from, cfg->real_ip.nfrom, &a)) return;
+      if (!o->real_ip.recursive || !rs_cidr_any(o->real_ip.from, o->real_ip.nfrom, &a)) return;
     }
   }
 }
@@ -99,7 +100,7 @@ bool rs_realip_claim(const rs_req_t *req, const char *name, size_t len) {
   };
   for (size_t i = 0; i < RS_ARRAY_SIZE(claims); i++)
     if (rs_str_ieq(name, len, claims[i].p, claims[i].len)) return true;
-  const rs_config_t *cfg = rs_req_gen(req) != NULL || req->loop != NULL ? rs__cfg(req) : NULL;
-  const char *h = cfg != NULL ? cfg->real_ip.header : NULL;
+  const rs_http_opts_t *o = rs__opts(req);
+  const char *h = o != NULL ? o->real_ip.header : NULL;
   return h != NULL && rs_str_ieq(name, len, h, strlen(h));
 }

@@ -30,7 +30,7 @@ typedef struct {
   size_t chain_len;
 } rs_realip_t;
 
-/* Resolve req's client under its generation's real_ip. */
+/* Resolve req's client under its options' real_ip (req->opts). */
 void rs_realip_resolve(rs_req_t *req, rs_realip_t *out);
 
 /* Append the X-Forwarded-For value an upstream gets for a request

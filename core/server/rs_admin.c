@@ -1,13 +1,13 @@
 /* core/server/rs_admin.c — see rs_admin.h. */
 #include "rs_admin.h"
-#include "rs_server.h"
+#include "rs_server_int.h"
 
 #include "rs_cache.h"
 #include "rs_cidr.h"
 #include "rs_log.h"
 #include "rs_metrics.h"
 #include "rs_page.h"
-#include "rs_policy.h"
+#include "rs_purge.h"
 #include "rs_realip.h"
 
 #include <stdio.h>
@@ -52,7 +52,7 @@ static void rs__purge(rs_req_t *req, bool by_url) {
   }
   size_t n = 0;
   if (by_url) {
-    n = rs_policy_purge_url(cache, req->host.p, req->host.len, req->path.p, req->path.len,
+    n = rs_purge_url(cache, req->host.p, req->host.len, req->path.p, req->path.len,
                             req->query.p, req->query.len);
     rs_log_info("admin: PURGE %.*s%s%.*s (host %.*s): %zu page(s)", (int)RS_MIN(req->path.len, 512),
                 req->path.p, req->query.len ? "?" : "", (int)RS_MIN(req->query.len, 512), req->query.p,
@@ -71,30 +71,22 @@ static void rs__purge(rs_req_t *req, bool by_url) {
     int soft = -1;               /* stale=1: a soft purge (stale=0 or none: a purge) */
     for (int pass = -1; pass < 2 && bad == NULL; pass++) {
       for (int s = 0; s < 2 && bad == NULL; s++) {
-        const char *q = srcs[s], *end = srcs[s] + lens[s];
-        while (q != NULL && q < end && bad == NULL) {
-          const char *amp = memchr(q, '&', (size_t)(end - q));
-          const char *stop = amp ? amp : end;
-          const char *eq = memchr(q, '=', (size_t)(stop - q));
-          const char *nend = eq ? eq : stop;
-          bool is_stale = nend - q == 5 && memcmp(q, "stale", 5) == 0;
-          bool is_host = is_stale || (nend - q == 4 && memcmp(q, "host", 4) == 0);
-          int by = is_host ? -1 : rs_policy_purge_by(q, (size_t)(nend - q));
-          if (pass == -1 ? !is_host : by < 0) {      /* pass -1 reads host= and stale= only; others skip them */
-            q = stop + 1;
-            continue;
-          }
+        size_t pos = 0;
+        rs_query_param_t qp;
+        while (bad == NULL && rs_query_next(srcs[s], lens[s], &pos, &qp)) {
+          bool is_stale = qp.name.len == 5 && memcmp(qp.name.p, "stale", 5) == 0;
+          bool is_host = is_stale || (qp.name.len == 4 && memcmp(qp.name.p, "host", 4) == 0);
+          int by = is_host ? -1 : rs_purge_by(qp.name.p, qp.name.len);
+          if (pass == -1 ? !is_host : by < 0) continue;   /* pass -1 reads host= and stale= only; others skip them */
           if (is_stale) {
-            bool one = eq != NULL && stop - eq == 2 && eq[1] == '1', zero = eq != NULL && stop - eq == 2 && eq[1] == '0';
+            bool one = qp.value.len == 1 && qp.value.p[0] == '1', zero = qp.value.len == 1 && qp.value.p[0] == '0';
             if (soft >= 0) bad = "stale= given twice";
             else if (!one && !zero) bad = "stale= must be stale=1 (soft purge) or stale=0";
             else soft = one;
-            q = stop + 1;
             continue;
           }
-          size_t vlen = eq ? (size_t)(stop - eq - 1) : 0;
-          char *v = rs_xmalloc(vlen + 1);
-          vlen = eq ? rs_url_decode(v, eq + 1, vlen, true) : 0;
+          char *v = rs_xmalloc(qp.value.len + 1);
+          size_t vlen = rs_url_decode(v, qp.value.p, qp.value.len, true);
           if (is_host) {
             if (host != NULL) bad = "host= given twice";
             else host = v, host_len = vlen, v = NULL;
@@ -108,16 +100,15 @@ static void rs__purge(rs_req_t *req, bool by_url) {
           } else if (by == RS_PURGE_URL) {
             const char *h = host, *path, *why = NULL;
             size_t hl = host_len, pl;
-            if (rs_policy_url_split(v, vlen, &h, &hl, &path, &pl, &why) != 0) bad = why;
+            if (rs_purge_url_split(v, vlen, &h, &hl, &path, &pl, &why) != 0) bad = why;
             else if (pass == 0) nsel++;
-            else n += rs_policy_purge_ex(cache, RS_PURGE_URL, path, pl, h, hl, soft == 1);
+            else n += rs_purge_ex(cache, RS_PURGE_URL, path, pl, h, hl, soft == 1);
           } else if (pass == 0) {
             nsel++;
           } else {
-            n += rs_policy_purge_ex(cache, (rs_purge_by_t)by, v, vlen, NULL, 0, soft == 1);
+            n += rs_purge_ex(cache, (rs_purge_by_t)by, v, vlen, NULL, 0, soft == 1);
           }
           free(v);
-          q = stop + 1;
         }
       }
       if (pass == 0 && bad == NULL && nsel == 0) bad = "give key=, prefix=, tag=, url= or all=1";

@@ -2,6 +2,7 @@
 #include "rs_reload.h"
 
 #include "rs_cache.h"
+#include "rs_conn.h"
 #include "rs_lconfig.h"
 #include "rs_lhooks.h"
 #include "rs_log.h"
@@ -16,6 +17,7 @@ struct rs_gen_s {
   unsigned id;
   rs_config_t *cfg;
   bool owns_cfg;                 /* false for the one main() loaded */
+  rs_http_opts_t http;           /* the HTTP layer's view of cfg */
   rs_pool_t *pool;
   const rs_router_t **routers;   /* per listener of the process, by name */
   rs_router_t *empty;            /* for a listener the config no longer names */
@@ -32,6 +34,25 @@ static bool rs__has_hooks(const rs_config_t *cfg) {
   return false;
 }
 
+/* What the HTTP layer takes from cfg (core/http/rs_conn.h). */
+static void rs__http_opts(rs_http_opts_t *o, const rs_config_t *cfg) {
+  o->limits.url = cfg->limits.url;
+  o->limits.header_bytes = cfg->limits.header_bytes;
+  o->limits.headers = cfg->limits.headers;
+  o->limits.body = cfg->limits.body;
+  o->limits.pipeline = cfg->limits.pipeline;
+  o->timeouts.header = cfg->timeouts.header;
+  o->timeouts.body = cfg->timeouts.body;
+  o->timeouts.keepalive = cfg->timeouts.keepalive;
+  o->timeouts.write = cfg->timeouts.write;
+  o->access_timed = cfg->log.access_timed;
+  o->access_admin = cfg->log.access_admin;
+  o->real_ip.from = cfg->real_ip.from;
+  o->real_ip.nfrom = cfg->real_ip.nfrom;
+  o->real_ip.header = cfg->real_ip.header;
+  o->real_ip.recursive = cfg->real_ip.recursive;
+}
+
 rs_gen_t *rs_gen_new(rs_server_t *srv, rs_config_t *cfg, bool owns, rs_pool_t *pool) {
   rs_gen_t *gen = rs_xcalloc(1, sizeof(*gen));
   gen->id = ++srv->gen_seq;
@@ -40,6 +61,7 @@ rs_gen_t *rs_gen_new(rs_server_t *srv, rs_config_t *cfg, bool owns, rs_pool_t *p
   cfg->generation = gen->id;
   cfg->render.bundle_id = rs_pool_bundle_id(pool);
   gen->owns_cfg = owns;
+  rs__http_opts(&gen->http, cfg);
   gen->pool = pool;
   gen->routers = rs_xcalloc((size_t)srv->nlisteners, sizeof(*gen->routers));
   for (int k = 0; k < srv->nlisteners; k++) {
@@ -60,6 +82,7 @@ rs_gen_t *rs_gen_new(rs_server_t *srv, rs_config_t *cfg, bool owns, rs_pool_t *p
     lg->gen = gen;
     lg->loop = srv->loops[i];
     lg->cfg = cfg;
+    lg->http = &gen->http;
     lg->pool = pool;
     lg->routers = gen->routers;
     lg->state = RS_LOOP_GEN_PENDING;
@@ -95,6 +118,7 @@ void rs_gen_free(rs_gen_t *gen) {
 void rs_loop_gen_use(rs_loop_t *loop, rs_loop_gen_t *lg) {
   loop->gen = lg;
   loop->cfg = lg->cfg;
+  loop->http = lg->http;
   loop->pool = lg->pool;
   loop->lua = lg->lua;
   loop->upstreams = lg->upstreams;
@@ -341,6 +365,7 @@ static void rs__reload_done(rs_server_t *srv) {
     srv->gen = gen;
     srv->cfg = gen->cfg;
     srv->admin.cfg = gen->cfg;     /* the admin loop is this thread's */
+    srv->admin.http = &gen->http;
     old->next = srv->retired;
     srv->retired = old;
     srv->reloads_ok++;
@@ -397,6 +422,8 @@ void rs_reload_abort_pools(rs_server_t *srv) {
 
 
 rs_pool_t *rs_gen_pool(const rs_gen_t *gen) { return gen ? gen->pool : NULL; }
+
+const rs_http_opts_t *rs_gen_http(const rs_gen_t *gen) { return &gen->http; }
 
 rs_loop_gen_t *rs_gen_share(rs_gen_t *gen, int i) { return &gen->per_loop[i]; }
 

@@ -24,7 +24,8 @@
 #ifndef RS_RELOAD_H
 #define RS_RELOAD_H
 
-#include "rs_server.h"
+#include "rs_pool.h"
+#include "rs_server_int.h"
 
 /* A generation for cfg and pool (NULL without a bundle), with a share per
  * loop of srv (srv->loops must exist), each PENDING. owns: cfg is freed
@@ -34,6 +35,10 @@ rs_gen_t *rs_gen_new(rs_server_t *srv, rs_config_t *cfg, bool owns, rs_pool_t *p
 /* Destroy the pool, then free the routers, the config when owned, and gen.
  * NULL is a no-op. Main thread, when unused or after the loops stopped. */
 void rs_gen_free(rs_gen_t *gen);
+
+/* A share whose last reference went while it was retired: close it. Loop
+ * thread (rs_loop_gen_unref calls it through lg->last). */
+void rs_loop_gen_last(rs_loop_gen_t *lg);
 
 /* Loop i's share of gen (i from 0: srv->loops[i]). */
 rs_loop_gen_t *rs_gen_share(rs_gen_t *gen, int i);
@@ -45,7 +50,11 @@ void rs_reload_free_all(rs_server_t *srv);
 /* The generation's render pool (NULL without a bundle). */
 rs_pool_t *rs_gen_pool(const rs_gen_t *gen);
 
-/* Make lg the loop's current share (loop->gen, cfg, pool, lua, upstreams).
+/* The HTTP layer's options of gen's configuration (core/http/rs_conn.h):
+ * the admin loop's, which takes no share. */
+const struct rs_http_opts_s *rs_gen_http(const rs_gen_t *gen);
+
+/* Make lg the loop's current share (loop->gen, cfg, http, pool, lua, upstreams).
  * The loop's thread, or before it runs. */
 void rs_loop_gen_use(rs_loop_t *loop, rs_loop_gen_t *lg);
 

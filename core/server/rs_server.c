@@ -22,6 +22,7 @@
  * forces at once. */
 #define _GNU_SOURCE 1 /* accept4 */
 #include "rs_server.h"
+#include "rs_server_int.h"
 
 #include "rs_admin.h"
 #include "rs_conn.h"
@@ -683,6 +684,7 @@ int rs_server_run(rs_config_t *cfg) {
     for (int k = 0; k < nl; k++) fds[i * nl + k] = -1;  /* the loop owns them now */
   }
   gen0 = srv.gen = rs_gen_new(&srv, cfg, false, pool0);
+  srv.admin.http = rs_gen_http(gen0);
   if (srv.cache != NULL && cfg->cache.on_new_bundle != RS_ON_NEW_BUNDLE_KEEP)
     rs_cache_bundle(srv.cache, cfg->render.bundle_id);
   for (int i = 0; i < srv.nloops; i++) rs_loop_gen_use(srv.loops[i], rs_gen_share(gen0, i));

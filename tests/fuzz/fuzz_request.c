@@ -3,7 +3,8 @@
  * refusal path (rs__conn_fail and its error page), pipelining with pause and
  * resume, ordered responses, 100-continue, lingering, EOF and timeouts.
  *
- * It includes core/http/rs_conn.c (unit-test style, STYLE.md "Tests") and drives
+ * It includes the HTTP/1 files of core/http/ (rs_conn.c and the files split
+ * from it, rs_conn_int.h; unit-test style, STYLE.md "Tests") and drives
  * a real rs_conn_t on a real libuv loop; the socket is one end of an
  * AF_UNIX socketpair opened with uv_tcp_open, so uv_write, uv_try_write,
  * uv_shutdown and reads all take their real paths while the fuzzer writes
@@ -27,7 +28,12 @@
  * connection list is empty once the connection has closed, and every request
  * a handler gets has a canonical path and a normalised Host
  * (fz_check_head). */
+#include "../../core/http/rs_access_log.c"
 #include "../../core/http/rs_conn.c"
+#include "../../core/http/rs_parse.c"
+#include "../../core/http/rs_req.c"
+#include "../../core/http/rs_stream.c"
+#include "../../core/http/rs_write.c"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -36,7 +42,7 @@
 
 #define FZ_MAX_DEFERRED 64
 
-static rs_config_t fz_cfg;
+static rs_http_opts_t fz_cfg;
 static rs_loop_t *fz_loop;
 static rs_req_t *fz_deferred[FZ_MAX_DEFERRED];
 static size_t fz_ndeferred;
@@ -134,12 +140,11 @@ static void fz_init(void) {
   fz_cfg.timeouts.body = 30000;
   fz_cfg.timeouts.keepalive = 75000;
   fz_cfg.timeouts.write = 30000;
-  fz_cfg.timeouts.shutdown = 10000;
 
   fz_loop = rs_xcalloc(1, sizeof(*fz_loop));
   if (uv_loop_init(&fz_loop->uv) != 0) abort();
   fz_loop->index = 1;
-  fz_loop->cfg = &fz_cfg;
+  fz_loop->http = &fz_cfg;
   fz_loop->handler = fz_handler;
   uv_async_init(&fz_loop->uv, &fz_loop->wake, fz_noop_async);
   uv_unref((uv_handle_t *)&fz_loop->wake);
@@ -167,7 +172,7 @@ static rs_conn_t *fz_conn_open(int fd) {
   loop->nconns++;
   RS_COUNTER_ADD(loop->counters.conns_opened, 1);
   snprintf(c->peer, sizeof(c->peer), "fuzz:1");
-  uv_read_start((uv_stream_t *)&c->tcp, rs__alloc, rs__on_read);
+  uv_read_start((uv_stream_t *)&c->tcp, rs__conn_alloc, rs__conn_on_read);
   rs__conn_arm(c);
   return c;
 }

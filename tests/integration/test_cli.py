@@ -130,7 +130,9 @@ def test_dump_effective_config():
                 'ssr.route("GET", "/hi", { respond = { status = 201, headers = { ["X-A"] = "b\\"c" }, body = "hi\\n" } })\n'  # 10
                 'ssr.static("/s/", { root = "public", max_age = 60 })\n'  # 11
                 'ssr.proxy("/api/", { upstream = "api", path = "/", ttl = 5, tags = { "t1" } })\n'  # 12
-                'ssr.route("GET", "/k/:id", { render = false and true or nil, respond = function() return 200, "x" end })\n')  # 13
+                'ssr.route("GET", "/k/:id", { render = false and true or nil, respond = function() return 200, "x" end })\n'  # 13
+                'ssr.route("GET", "/old", { redirect = { to = "/n\\"ew", status = 308, keep_query = true } })\n'  # 14
+                'ssr.route("GET", "/old2", { redirect = "/new2" })\n')  # 15
     p = subprocess.run([BIN, "-T", "-c", conf], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert p.returncode == 0, p.stderr
     out = p.stdout.decode()
@@ -149,13 +151,21 @@ def test_dump_effective_config():
                  'static = { root = "%s"' % os.path.join(d, "public"),
                  'proxy = { upstream = "api", path = "/" }, ttl = 5,',
                  'tags = { "t1", }',
-                 'respond = function() error('):
+                 'respond = function() error(',
+                 # an action that reads and prints its own options (core/gateway/rs_redirect.c)
+                 'redirect = { to = "/n\\"ew", status = 308, keep_query = true }, })  -- %s:14' % conf,
+                 'redirect = { to = "/new2", status = 301, keep_query = false }, })  -- %s:15' % conf):
         assert want in out, "missing %r in:\n%s" % (want, out)
     # Every key the loader knows appears in the dump (a new setting that -T
     # forgets fails here). Aliases are exempt: upstreams' timeout_ms is
     # read_timeout_ms.
-    src = open(os.path.join(os.path.dirname(TESTS), "lua", "rs_lconfig.c")).read()
-    for arr in re.findall(r"static const char \*const rs__\w+_keys\[\] = \{(.*?)\};", src, re.S):
+    # ssr.config's parsers: rs_lconfig.c and its sections (rs_lconfig_*.c).
+    lua_dir = os.path.join(os.path.dirname(TESTS), "lua")
+    src = "".join(open(os.path.join(lua_dir, f)).read() for f in sorted(os.listdir(lua_dir))
+                  if re.match(r"rs_lconfig(_\w+)?\.c$", f))
+    tables = re.findall(r"static const char \*const rs__\w+_keys\[\] = \{(.*?)\};", src, re.S)
+    assert len(tables) >= 10, "found %d key tables in lua/rs_lconfig*.c" % len(tables)
+    for arr in tables:
         for key in re.findall(r'"(\w+)"', arr):
             if (key == "timeout_ms" and "connect_timeout_ms" in arr) or key == "token_file":
                 continue             # aliases: read_timeout_ms; token (never printed)

@@ -1,4 +1,4 @@
-"""Request limits of the HTTP/1.1 front end (core/http/rs_conn.c): url, header
+"""Request limits of the HTTP/1.1 front end (core/http/): url, header
 bytes, header count, body (Content-Length and chunked), malformed requests,
 versions, Host, Expect and pipelining.
 

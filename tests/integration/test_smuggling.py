@@ -1,4 +1,4 @@
-"""Request smuggling vectors against the HTTP/1.1 front end (core/http/rs_conn.c):
+"""Request smuggling vectors against the HTTP/1.1 front end (core/http/):
 framing ambiguities (Content-Length vs Transfer-Encoding), header syntax a
 proxy in front might read differently (obs-fold, bare LF, NUL, "Name :"),
 transfer codings we do not speak, bad chunks, and bytes after a refusal.

@@ -1,4 +1,4 @@
-"""Timeouts of the HTTP/1.1 front end (core/http/rs_conn.c): the header deadline
+"""Timeouts of the HTTP/1.1 front end (core/http/): the header deadline
 (slowloris), keep-alive idle, the body timeout between reads, and the write
 timeout for a client that stops reading.
 

@@ -8,6 +8,7 @@
 #include "rs_config.h"
 #include "rs_lconfig.h"
 #include "rs_lutil.h"
+#include "rs_dispatch.h"
 #include "tap.h"
 
 #include <lauxlib.h>
@@ -879,6 +880,7 @@ static void test_state_safety(void) {
 }
 
 int main(void) {
+  rs_dispatch_init();             /* the actions routes name (redirect reads its own options) */
   RS_TEST(test_defaults);
   RS_TEST(test_upstreams);
   RS_TEST(test_addr_parse);

@@ -233,9 +233,58 @@ static void test_scan(void) {
   check_scan(true, line, RS_HTTP_CHUNK_LINE_MAX + 2, LONG, RS_HTTP_CHUNK_LINE_MAX);
 }
 
+/* The query iterator as golden traces: each piece as "name|value" ("name"
+ * alone without '='), joined with spaces. */
+static void check_query(const char *q, const char *want) {
+  char got[512] = "";
+  size_t pos = 0, k = 0;
+  rs_query_param_t qp;
+  while (rs_query_next(q, q != NULL ? strlen(q) : 0, &pos, &qp)) {
+    k += (size_t)snprintf(got + k, sizeof(got) - k, "%s%.*s", k ? " " : "", (int)qp.name.len, qp.name.p);
+    if (qp.has_eq) k += (size_t)snprintf(got + k, sizeof(got) - k, "|%.*s", (int)qp.value.len, qp.value.p);
+    /* the piece is name, '=', value, as sent */
+    if (qp.piece.p != qp.name.p || qp.piece.len != qp.name.len + qp.has_eq + qp.value.len)
+      TAP_FAIL("%s: piece %.*s is not name=value", q, (int)qp.piece.len, qp.piece.p);
+    if (qp.piece.len == 0) TAP_FAIL("%s: an empty piece", q);
+  }
+  if (strcmp(got, want) != 0) TAP_FAIL("query \"%s\": got \"%s\", want \"%s\"", q ? q : "(null)", got, want);
+}
+
+static void test_query(void) {
+  check_query(NULL, "");
+  check_query("", "");
+  check_query("a=1", "a|1");
+  check_query("a=1&b=2", "a|1 b|2");
+  check_query("a", "a");
+  check_query("a=", "a|");
+  check_query("=v", "|v");
+  check_query("a=1=2", "a|1=2");                    /* the first '=' splits */
+  check_query("&&a=1&&&b&", "a|1 b");               /* empty pieces skip */
+  check_query("&", "");
+  check_query("a%26b=c%3Dd&x+y=1", "a%26b|c%3Dd x+y|1");   /* raw: not decoded */
+  check_query("a=1;b=2", "a|1;b=2");                /* ';' separates nothing */
+  check_query("a=1&a=2&a", "a|1 a|2 a");           /* repeats kept, in order */
+  /* pos resumes where it stopped */
+  const char *q = "x=1&y=2";
+  size_t pos = 0;
+  rs_query_param_t qp;
+  ASSERT(rs_query_next(q, 7, &pos, &qp));
+  ASSERT_EQ(pos, 4);
+  ASSERT(rs_query_next(q, 7, &pos, &qp));
+  ASSERT_EQ(pos, 7);
+  ASSERT(qp.value.len == 1 && qp.value.p[0] == '2');
+  ASSERT(!rs_query_next(q, 7, &pos, &qp));
+  /* a length shorter than the string: nothing past it */
+  pos = 0;
+  ASSERT(rs_query_next(q, 2, &pos, &qp));
+  ASSERT(qp.has_eq && qp.name.len == 1 && qp.value.len == 0);
+  ASSERT(!rs_query_next(q, 2, &pos, &qp));
+}
+
 int main(void) {
   RS_TEST(test_host);
   RS_TEST(test_path);
   RS_TEST(test_scan);
+  RS_TEST(test_query);
   RS_TEST_DONE();
 }

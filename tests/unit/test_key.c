@@ -5,7 +5,7 @@
  * and the purge selectors over that form (core/gateway/rs_policy.h). */
 #include "rs_cache.h"
 #include "rs_key.h"
-#include "rs_policy.h"
+#include "rs_purge.h"
 #include "tap.h"
 
 static char out[4096];
@@ -199,8 +199,8 @@ static void test_purge(void) {
   put(c, "GET example.com/z", 17);
   put(c, "GET example.com/z\nx", 19);
   ASSERT(!rs_key_seen_fields() && !rs_key_seen_hooks());
-  ASSERT_EQ(rs_policy_purge(c, RS_PURGE_URL, "/z", 2, "example.com", 11), 1);
-  ASSERT_EQ(rs_policy_purge(c, RS_PURGE_KEY, "GET example.com/z\nx", 19, NULL, 0), 1);
+  ASSERT_EQ(rs_purge(c, RS_PURGE_URL, "/z", 2, "example.com", 11), 1);
+  ASSERT_EQ(rs_purge(c, RS_PURGE_KEY, "GET example.com/z\nx", 19, NULL, 0), 1);
   hook_key("example.com", "x");   /* now keys of both kinds exist: purges scan */
   char buf[64];
   rs_key_t k;
@@ -211,24 +211,24 @@ static void test_purge(void) {
   fill(c);
   ASSERT_EQ(entries(c), 10);
   /* a URL: its page and its named-header variants, not /ab, not other.com */
-  ASSERT_EQ(rs_policy_purge(c, RS_PURGE_URL, "/a?x=1", 6, "EXAMPLE.com:81", 14), 3);
-  ASSERT_EQ(rs_policy_purge(c, RS_PURGE_URL, "/a?x=1", 6, "other.com", 9), 1);
+  ASSERT_EQ(rs_purge(c, RS_PURGE_URL, "/a?x=1", 6, "EXAMPLE.com:81", 14), 3);
+  ASSERT_EQ(rs_purge(c, RS_PURGE_URL, "/a?x=1", 6, "other.com", 9), 1);
   /* a key hook's string: on every host, with its variants, not product:420 */
-  ASSERT_EQ(rs_policy_purge(c, RS_PURGE_KEY, "product:42", 10, NULL, 0), 3);
+  ASSERT_EQ(rs_purge(c, RS_PURGE_KEY, "product:42", 10, NULL, 0), 3);
   /* a default key: exactly, and the hook key that returned that string */
-  ASSERT_EQ(rs_policy_purge(c, RS_PURGE_KEY, "GET example.com/ab", 18, NULL, 0), 2);
+  ASSERT_EQ(rs_purge(c, RS_PURGE_KEY, "GET example.com/ab", 18, NULL, 0), 2);
   ASSERT_EQ(entries(c), 1);
-  ASSERT_EQ(rs_policy_purge(c, RS_PURGE_PREFIX, "product:", 8, NULL, 0), 1);   /* a hook's string */
+  ASSERT_EQ(rs_purge(c, RS_PURGE_PREFIX, "product:", 8, NULL, 0), 1);   /* a hook's string */
   fill(c);
-  ASSERT_EQ(rs_policy_purge(c, RS_PURGE_PREFIX, "GET example.com/a", 17, NULL, 0), 5);
-  ASSERT_EQ(rs_policy_purge(c, RS_PURGE_PREFIX, "~other.com ", 11, NULL, 0), 1);   /* a stored key */
+  ASSERT_EQ(rs_purge(c, RS_PURGE_PREFIX, "GET example.com/a", 17, NULL, 0), 5);
+  ASSERT_EQ(rs_purge(c, RS_PURGE_PREFIX, "~other.com ", 11, NULL, 0), 1);   /* a stored key */
   /* empty selectors select nothing */
-  ASSERT_EQ(rs_policy_purge(c, RS_PURGE_PREFIX, "", 0, NULL, 0), 0);
-  ASSERT_EQ(rs_policy_purge(c, RS_PURGE_KEY, "", 0, NULL, 0), 0);
-  ASSERT_EQ(rs_policy_purge(c, RS_PURGE_TAG, "", 0, NULL, 0), 0);
-  ASSERT_EQ(rs_policy_purge(c, RS_PURGE_URL, "", 0, "example.com", 11), 0);
+  ASSERT_EQ(rs_purge(c, RS_PURGE_PREFIX, "", 0, NULL, 0), 0);
+  ASSERT_EQ(rs_purge(c, RS_PURGE_KEY, "", 0, NULL, 0), 0);
+  ASSERT_EQ(rs_purge(c, RS_PURGE_TAG, "", 0, NULL, 0), 0);
+  ASSERT_EQ(rs_purge(c, RS_PURGE_URL, "", 0, "example.com", 11), 0);
   ASSERT_EQ(entries(c), 4);
-  ASSERT_EQ(rs_policy_purge(c, RS_PURGE_ALL, NULL, 0, NULL, 0), 4);
+  ASSERT_EQ(rs_purge(c, RS_PURGE_ALL, NULL, 0, NULL, 0), 4);
   rs_cache_destroy(c);
 }
 

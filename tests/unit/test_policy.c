@@ -6,6 +6,9 @@
 #include "rs_config.h"
 #include "rs_lconfig.h"
 #include "rs_policy.h"
+#include "rs_purge.h"
+#include "rs_realip.h"
+#include "rs_dispatch.h"
 #include "tap.h"
 
 /* The chunk's line 3 is next; render routes need a bundle (not loaded here). */
@@ -242,7 +245,8 @@ static void test_page_sees(void) {
   ASSERT_EQ(rc, 0);
   const rs_route_t *e = route(&c, "/e"), *p = route(&c, "/p");
   rs_req_t *req = calloc(1, sizeof(rs_req_t));
-#define SEES(route, name, trusted) rs_policy_page_sees(req, route, name, strlen(name), trusted)
+#define SEES(route, name, trusted) \
+  rs_route_page_sees(route, name, strlen(name), !(trusted) && rs_realip_claim(req, name, strlen(name)))
   /* a stored page: Host and the named headers only */
   ASSERT(SEES(e, "host", false) && SEES(e, "Host", false) && SEES(e, "accept-language", false));
   ASSERT(SEES(e, "ACCEPT-LANGUAGE", false));
@@ -287,13 +291,13 @@ static void test_storable(void) {
 }
 
 static void test_purge(void) {
-  ASSERT_EQ(rs_policy_purge_by("key", 3), RS_PURGE_KEY);
-  ASSERT_EQ(rs_policy_purge_by("prefix", 6), RS_PURGE_PREFIX);
-  ASSERT_EQ(rs_policy_purge_by("tag", 3), RS_PURGE_TAG);
-  ASSERT_EQ(rs_policy_purge_by("all", 3), RS_PURGE_ALL);
-  ASSERT_EQ(rs_policy_purge_by("url", 3), RS_PURGE_URL);
-  ASSERT_EQ(rs_policy_purge_by("tags", 4), -1);
-  ASSERT_EQ(rs_policy_purge_by("ke", 2), -1);
+  ASSERT_EQ(rs_purge_by("key", 3), RS_PURGE_KEY);
+  ASSERT_EQ(rs_purge_by("prefix", 6), RS_PURGE_PREFIX);
+  ASSERT_EQ(rs_purge_by("tag", 3), RS_PURGE_TAG);
+  ASSERT_EQ(rs_purge_by("all", 3), RS_PURGE_ALL);
+  ASSERT_EQ(rs_purge_by("url", 3), RS_PURGE_URL);
+  ASSERT_EQ(rs_purge_by("tags", 4), -1);
+  ASSERT_EQ(rs_purge_by("ke", 2), -1);
 
   rs_cache_opts_t o = { .max_entries = 100, .max_bytes = 1 << 20, .shards = 4 };
   rs_cache_t *cache = rs_cache_create(&o);
@@ -313,15 +317,16 @@ static void test_purge(void) {
     rs_entry_release(e);
   }
   /* a URL: host case and port folded, query sorted, as the default key */
-  ASSERT_EQ(rs_policy_purge(cache, RS_PURGE_URL, "/a?y=2&x=1", 10, "Example.COM:8080", 16), 1);
-  ASSERT_EQ(rs_policy_purge(cache, RS_PURGE_URL, "/a?y=2&x=1", 10, "example.com", 11), 0);
-  ASSERT_EQ(rs_policy_purge(cache, RS_PURGE_TAG, "t1", 2, NULL, 0), 1);
-  ASSERT_EQ(rs_policy_purge(cache, RS_PURGE_PREFIX, "GET example.com/", 16, NULL, 0), 1);
-  ASSERT_EQ(rs_policy_purge(cache, RS_PURGE_ALL, NULL, 0, NULL, 0), 0);
+  ASSERT_EQ(rs_purge(cache, RS_PURGE_URL, "/a?y=2&x=1", 10, "Example.COM:8080", 16), 1);
+  ASSERT_EQ(rs_purge(cache, RS_PURGE_URL, "/a?y=2&x=1", 10, "example.com", 11), 0);
+  ASSERT_EQ(rs_purge(cache, RS_PURGE_TAG, "t1", 2, NULL, 0), 1);
+  ASSERT_EQ(rs_purge(cache, RS_PURGE_PREFIX, "GET example.com/", 16, NULL, 0), 1);
+  ASSERT_EQ(rs_purge(cache, RS_PURGE_ALL, NULL, 0, NULL, 0), 0);
   rs_cache_destroy(cache);
 }
 
 int main(void) {
+  rs_dispatch_init();             /* the actions routes name (redirect reads its own options) */
   RS_TEST(test_errors);
   RS_TEST(test_policy_filled);
   RS_TEST(test_bypass);

@@ -1,0 +1,137 @@
+/* core/cache/rs_purge.c — see rs_purge.h. */
+#include "rs_purge.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rs_cache.h"
+#include "rs_http.h"
+#include "rs_key.h"
+
+int rs_purge_by(const char *name, size_t len) {
+  static const char *const names[] = {
+#define XX(n, str) str,
+    RS_PURGE_MAP(XX)
+#undef XX
+  };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(names); i++)
+    if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0) return (int)i;
+  return -1;
+}
+
+/* What a key, prefix or URL purge selects (rs_key.h): keys equal to v
+ * (or starting with it, for a prefix), with or without the fields of the
+ * route's named headers; and, when hv is set, the keys a key hook made
+ * whose hook part is hv (v in a hook key's form), on any host. */
+typedef struct {
+  const char *v, *hv;
+  size_t len, hlen;
+  bool prefix;
+} rs__sel_t;
+
+static bool rs__sel_match(const char *key, size_t len, void *ud) {
+  const rs__sel_t *s = ud;
+  if (len >= s->len && memcmp(key, s->v, s->len) == 0 &&
+      (s->prefix || len == s->len || key[s->len] == '\n'))
+    return true;
+  const char *h;
+  size_t hl;
+  if (s->hv == NULL || !rs_key_hook_part(key, len, &h, &hl)) return false;
+  if (hl < s->hlen || memcmp(h, s->hv, s->hlen) != 0) return false;
+  return s->prefix || hl == s->hlen || h[s->hlen] == '\n';
+}
+
+static size_t rs__purge_sel(struct rs_cache_s *cache, const char *v, size_t len, bool prefix, bool hooks,
+                            bool soft) {
+  /* Nothing a scan could find beyond the exact key: one lookup (a purge by
+   * URL or key on a site without named headers nor key hooks). */
+  if (!prefix && !rs_key_seen_fields() && !(hooks && rs_key_seen_hooks()))
+    return soft ? rs_cache_soft_key(cache, v, len) : rs_cache_purge_key(cache, v, len);
+  char hbuf[256];
+  rs_key_t hk;
+  rs_key_init(&hk, hbuf, sizeof(hbuf));
+  if (hooks) rs_key_hook_escape(&hk, v, len);
+  rs__sel_t sel = { .v = v, .len = len, .hv = hooks ? hk.p : NULL, .hlen = hk.len, .prefix = prefix };
+  size_t n = soft ? rs_cache_soft_if(cache, rs__sel_match, &sel) : rs_cache_purge_if(cache, rs__sel_match, &sel);
+  rs_key_dispose(&hk);
+  return n;
+}
+
+size_t rs_purge_ex(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len, const char *host,
+                   size_t host_len, bool soft) {
+  /* An empty selector selects nothing: "everything" is only ever all. */
+  if (by != RS_PURGE_ALL && len == 0) return 0;
+  switch (by) {
+    case RS_PURGE_KEY: return rs__purge_sel(cache, v, len, false, true, soft);
+    case RS_PURGE_PREFIX: return rs__purge_sel(cache, v, len, true, true, soft);
+    case RS_PURGE_TAG: return soft ? rs_cache_soft_tag(cache, v, len) : rs_cache_purge_tag(cache, v, len);
+    case RS_PURGE_ALL: return soft ? rs_cache_soft_all(cache) : rs_cache_purge_all(cache);
+    case RS_PURGE_URL: {
+      const char *qm = memchr(v, '?', len);
+      size_t plen = qm ? (size_t)(qm - v) : len;
+      return rs_purge_url_ex(cache, host, host_len, v, plen, qm ? qm + 1 : NULL, qm ? len - plen - 1 : 0, soft);
+    }
+    default: return 0;
+  }
+}
+
+size_t rs_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len,
+                       const char *host, size_t host_len) {
+  return rs_purge_ex(cache, by, v, len, host, host_len, false);
+}
+
+int rs_purge_url_split(const char *url, size_t len, const char **host, size_t *host_len, const char **path,
+                        size_t *path_len, const char **why) {
+  const char *h = NULL;
+  size_t skip = len >= 7 && memcmp(url, "http://", 7) == 0 ? 7 : len >= 8 && memcmp(url, "https://", 8) == 0 ? 8 : 0;
+  if (skip > 0) {
+    if (*host != NULL) {
+      *why = "give the host once: in 'url' or in 'host'";
+      return -1;
+    }
+    h = url + skip;
+    const char *slash = memchr(h, '/', len - skip);
+    *host = h;
+    *host_len = slash ? (size_t)(slash - h) : len - skip;
+    *path = slash ? slash : "/";
+    *path_len = slash ? len - (size_t)(slash - url) : 1;
+  } else {
+    *path = url;
+    *path_len = len;
+  }
+  if (*path_len == 0 || (*path)[0] != '/') {
+    *why = "'url' must start with '/' or http(s)://";
+    return -1;
+  }
+  if (*host == NULL || *host_len == 0) {
+    *why = "'url' needs 'host' (the site's Host, as the page was requested)";
+    return -1;
+  }
+  return 0;
+}
+
+size_t rs_purge_url(struct rs_cache_s *cache, const char *host, size_t host_len,
+                           const char *path, size_t path_len, const char *query, size_t query_len) {
+  return rs_purge_url_ex(cache, host, host_len, path, path_len, query, query_len, false);
+}
+
+size_t rs_purge_url_ex(struct rs_cache_s *cache, const char *host, size_t host_len, const char *path,
+                       size_t path_len, const char *query, size_t query_len, bool soft) {
+  /* Pages are keyed by the canonical path (core/base/rs_http.h): "/caf%c3%a9",
+   * "/café" and "//a/../café" name the same page. A path that no request
+   * could have (a malformed escape) names none. */
+  char pbuf[512];
+  char *canon = path_len * 3 <= sizeof(pbuf) ? pbuf : rs_xmalloc(path_len * 3);
+  size_t clen = 0;
+  size_t n = 0;
+  if (rs_http_path_normalize(path, path_len, canon, &clen) == NULL) {
+    char kbuf[512];
+    rs_key_t k;
+    rs_key_init(&k, kbuf, sizeof(kbuf));
+    rs_key_url(&k, "GET", 3, host ? host : "", host ? host_len : 0, canon, clen, query, query_len);
+    n = rs__purge_sel(cache, k.p, k.len, false, false, soft);
+    rs_key_dispose(&k);
+  }
+  if (canon != pbuf) free(canon);
+  return n;
+}

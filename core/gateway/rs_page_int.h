@@ -1,0 +1,110 @@
+/* core/gateway/rs_page_int.h — private to the files of the page module
+ * (rs_page*.c; libuv's src/uv-common.h): the flight a render or a cached
+ * proxy fetch owns for a key, the requests waiting on it, and the helpers
+ * those files share. Nothing outside core/gateway/rs_page*.c includes it.
+ *
+ *   rs_page.c         the request's way through the cache (the hook sequence)
+ *   rs_page_key.c     the key a request is looked up under
+ *   rs_page_hit.c     the answer from a stored page (and its deferred variants)
+ *   rs_page_flight.c  flights, their waiters, the render producer
+ *   rs_page_proxy.c   the cached-proxy producer
+ *   rs_page_stats.c   the cache's metrics
+ *
+ * Loop threads, except where a function says otherwise. */
+#ifndef RS_PAGE_INT_H
+#define RS_PAGE_INT_H
+
+#include "rs_cache.h"
+#include "rs_conn.h"
+#include "rs_key.h"
+#include "rs_pool.h"
+#include "rs_router.h"
+
+/* A request waiting on another's render (RS_LOOKUP_MISS_WAIT). */
+typedef struct rs_page_waiter_s {
+  rs_waiter_t w;                 /* linked by the cache, woken by the completer */
+  rs_task_t task;                /* runs on the waiter's loop */
+  rs_req_t *req;
+  const rs_route_t *route;
+  rs_loop_t *loop;
+  rs_entry_t *entry;             /* set by wake */
+  int status;                    /* set by wake: error status, or -1 = render yourself */
+} rs_page_waiter_t;
+
+/* The flight a leader (or a background refresh) owns. */
+typedef struct {
+  rs_loop_t *loop;
+  const rs_config_t *cfg;        /* the generation's of the request it started from:
+                                    the render thread reads it (never loop->cfg, which
+                                    a reload switches) */
+  rs_req_t *req;                 /* NULL for a background refresh */
+  char *key;
+  size_t key_len;
+  uint64_t hash;
+  const rs_route_t *route;       /* lives as long as the config the request came with */
+  int64_t route_ttl_ms, route_grace_ms;
+  uint64_t epoch;
+  rs_entry_t *entry;             /* built on the render thread */
+  bool storable;
+  unsigned defer;                /* variants left for later (rs_entry.h) */
+} rs_page_flight_t;
+
+/* ------------------------------------------------------------------ rs_page_key.c */
+
+/* Build req's key in k (set up by the caller with rs_key_init): the hook's
+ * string (hook_key, NULL when the route has no key hook) in its own
+ * namespace with the request's host, else the default URL key; then the
+ * headers the route names (route->cache.headers). */
+void rs_page__key(rs_key_t *k, rs_req_t *req, const rs_route_t *route, const char *hook_key,
+                  size_t hook_len);
+
+/* ------------------------------------------------------------------ rs_page_hit.c */
+
+/* Release callbacks of rs_page_respond_entry: an entry reference (ud = the
+ * entry), and the L1 borrow a request carries in req->data (ud = req). */
+void rs_page__release_entry(void *e);
+void rs_page__release_l1(void *req);
+
+/* ------------------------------------------------------------------ rs_page_flight.c */
+
+/* A waiter ready for rs_cache_lookup, on loop. */
+rs_page_waiter_t *rs_page__waiter_new(rs_loop_t *loop);
+
+/* A flight for key, started from the request `from` on its loop, with the
+ * config of the request's generation; req is the leader (NULL for a
+ * background refresh). */
+rs_page_flight_t *rs_page__flight_new(rs_req_t *from, rs_req_t *req, const rs_route_t *route,
+                                      const char *key, size_t key_len, uint64_t hash);
+void rs_page__flight_free(rs_page_flight_t *fl);
+
+/* The variants to leave for later when req (the leader) waits for a page:
+ * all but the one it takes (a background refresh, req NULL, builds all:
+ * its page is being asked for). */
+unsigned rs_page__defer_for(const rs_req_t *req);
+
+/* Finish fl's flight with e (NULL: failed with status fail): store it when
+ * storable, hand it to every waiter (or tell them to render their own when
+ * it was not storable, or the error), and offer it to this loop's L1. */
+void rs_page__flight_complete(rs_page_flight_t *fl, rs_entry_t *e, int fail);
+
+/* Fail the flight of key on loop: nothing is stored, and every request
+ * waiting on it is woken with status (an error status, or -1: render your
+ * own). The one place a failed flight wakes its waiters. */
+void rs_page__flight_fail(rs_loop_t *loop, uint64_t hash, const char *key, size_t key_len, int status);
+
+/* Start the render that owns the flight of key (req NULL: a background
+ * refresh, the job then renders from its own copy of `from`; props: the
+ * props hook's JSON or NULL). Returns 0, or the status to answer with (503)
+ * when the job could not be queued: the flight is then failed. */
+int rs_page__render_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
+                          size_t key_len, uint64_t hash, const char *props, size_t props_len);
+
+/* ------------------------------------------------------------------ rs_page_proxy.c */
+
+/* Start the upstream fetch that owns the flight of key (req NULL: a
+ * background refresh). Returns 0, or the status to answer with (502, 504)
+ * when it could not start: the flight is then failed. */
+int rs_page__proxy_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
+                         size_t key_len, uint64_t hash);
+
+#endif

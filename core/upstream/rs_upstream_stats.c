@@ -1,0 +1,101 @@
+/* core/upstream/rs_upstream_stats.c — upstream metrics: counters per
+ * (upstream, server) and per loop, written by that loop only; the entries
+ * live as long as the process (a reload finds its own again by name), so a
+ * scrape never reads freed memory. Gauges per loop: idle and active
+ * connections, fetches in flight. */
+#include "rs_upstream_int.h"
+
+#include "rs_metrics.h"
+
+static const char *const rs__fail_label[] = {
+#define XX(n, label, msg) label,
+  RS__FAIL_MAP(XX)
+#undef XX
+};
+
+static rs__gauge_t rs__gauges[RS__MAX_SLOTS];
+static rs__stat_t *rs__stats;    /* guarded by rs__stats_lock when adding */
+static int rs__nslots = 9;       /* loops 0..8 unless told (unit tests) */
+static uv_mutex_t rs__stats_lock;
+static uv_once_t rs__stats_once = UV_ONCE_INIT;
+
+static void rs__stats_init(void) { uv_mutex_init(&rs__stats_lock); }
+
+rs__stat_t *rs__ustat_get(const char *upstream, const char *server) {
+  uv_once(&rs__stats_once, rs__stats_init);
+  uv_mutex_lock(&rs__stats_lock);
+  rs__stat_t *s;
+  for (s = rs__stats; s != NULL; s = s->next)
+    if (strcmp(s->upstream, upstream) == 0 && strcmp(s->server, server) == 0) break;
+  if (s == NULL) {
+    s = rs_xcalloc(1, sizeof(*s));
+    snprintf(s->upstream, sizeof(s->upstream), "%s", upstream);
+    snprintf(s->server, sizeof(s->server), "%s", server);
+    if (posix_memalign((void **)&s->slots, RS_CACHELINE, (size_t)rs__nslots * sizeof(rs__stat_slot_t)) != 0)
+      abort();
+    memset(s->slots, 0, (size_t)rs__nslots * sizeof(rs__stat_slot_t));
+    /* release: a scrape that sees the new head sees its fields */
+    s->next = rs__stats;
+    __atomic_store_n(&rs__stats, s, __ATOMIC_RELEASE);
+  }
+  uv_mutex_unlock(&rs__stats_lock);
+  return s;
+}
+
+rs__stat_slot_t *rs__ustat_slot(rs__stat_t *s, const rs_loop_t *loop) {
+  return s != NULL && loop->index < rs__nslots ? &s->slots[loop->index] : NULL;
+}
+
+rs__gauge_t *rs__ugauge(const rs_loop_t *loop) {
+  return &rs__gauges[loop->index < RS__MAX_SLOTS ? loop->index : 0];
+}
+
+static void rs__collect(rs_buf_t *out, void *ud) {
+  (void)ud;
+  rs__stat_t *head = __atomic_load_n(&rs__stats, __ATOMIC_ACQUIRE);
+  rs_metrics_family(out, "rustyssr_upstream_requests_total", "counter",
+                    "Upstream responses by upstream, server and status class.");
+  for (rs__stat_t *s = head; s != NULL; s = s->next) {
+    for (int k = 1; k <= 5; k++) {
+      uint64_t n = 0;
+      for (int i = 0; i < rs__nslots; i++) n += RS_COUNTER_GET(s->slots[i].requests[k]);
+      rs_buf_printf(out, "rustyssr_upstream_requests_total{upstream=\"%s\",server=\"%s\",class=\"%dxx\"} %llu\n",
+                    s->upstream, s->server, k, (unsigned long long)n);
+    }
+  }
+  rs_metrics_family(out, "rustyssr_upstream_failures_total", "counter",
+                    "Upstream failures by upstream, server and kind.");
+  for (rs__stat_t *s = head; s != NULL; s = s->next) {
+    for (int k = 0; k < RS__F_MAX; k++) {
+      uint64_t n = 0;
+      for (int i = 0; i < rs__nslots; i++) n += RS_COUNTER_GET(s->slots[i].failures[k]);
+      rs_buf_printf(out, "rustyssr_upstream_failures_total{upstream=\"%s\",server=\"%s\",kind=\"%s\"} %llu\n",
+                    s->upstream, s->server, rs__fail_label[k], (unsigned long long)n);
+    }
+  }
+  uint64_t idle = 0, active = 0, inflight = 0;
+  for (int i = 0; i < rs__nslots && i < RS__MAX_SLOTS; i++) {
+    idle += RS_COUNTER_GET(rs__gauges[i].idle);
+    active += RS_COUNTER_GET(rs__gauges[i].active);
+    inflight += RS_COUNTER_GET(rs__gauges[i].fetch_inflight);
+  }
+  rs_metrics_family(out, "rustyssr_upstream_connections", "gauge", "Upstream connections by state.");
+  rs_buf_printf(out, "rustyssr_upstream_connections{state=\"idle\"} %llu\n", (unsigned long long)idle);
+  rs_buf_printf(out, "rustyssr_upstream_connections{state=\"active\"} %llu\n", (unsigned long long)active);
+  rs_metrics_family(out, "rustyssr_fetch_inflight", "gauge", "Fetches started and not finished.");
+  rs_buf_printf(out, "rustyssr_fetch_inflight %llu\n", (unsigned long long)inflight);
+}
+
+void rs_upstream_metrics_register(int nloops) {
+  uv_once(&rs__stats_once, rs__stats_init);
+  if (nloops + 1 > rs__nslots) rs__nslots = RS_MIN(nloops + 1, RS__MAX_SLOTS);
+  rs_metrics_register("upstream", rs__collect, NULL);
+}
+
+/* ------------------------------------------------------------------ for rs_fetch.c */
+
+size_t rs_fetch_inflight(const rs_loop_t *loop) { return RS_COUNTER_GET(rs__ugauge(loop)->fetch_inflight); }
+
+void rs__upstream_fetch_gauge(const rs_loop_t *loop, int delta) {
+  RS_COUNTER_ADD(rs__ugauge(loop)->fetch_inflight, (uint64_t)(int64_t)delta);
+}

@@ -1,5 +1,6 @@
 /* core/http/rs_access_log.c — the access-log line (nginx's "combined", optionally
  * "timed"), buffered per loop and flushed each second or at 32 KB. */
+#include "rs_conn.h"
 #include "rs_conn_int.h"
 
 /* A value in a log line as nginx writes variables: '"', '\\' and bytes

@@ -17,6 +17,7 @@
  * read buffer into the request, so that buffer can serve every connection.
  * Response bodies are never copied: the iovec points at the handler's bytes
  * until release. */
+#include "rs_conn.h"
 #include "rs_conn_int.h"
 
 #include <unistd.h>

@@ -11,7 +11,12 @@
 #ifndef RS_CONN_INT_H
 #define RS_CONN_INT_H
 
-#include "rs_conn.h"
+/* Include rs_conn.h first: a private header leaves its module's public one to
+ * the files that include it, so the two never include each other. */
+#ifndef RS_CONN_H
+#error "include rs_conn.h before rs_conn_int.h"
+#endif
+
 #include "rs_log.h"
 
 #include <errno.h>

@@ -2,6 +2,7 @@
  * bytes arrive, the head's checks (Host, target, Expect, Transfer-Encoding),
  * the framing scan (rs_http_scan) run before llhttp sees the bytes, pauses
  * and dispatch to the loop's handler (whole, or early with a streamed body). */
+#include "rs_conn.h"
 #include "rs_conn_int.h"
 
 static llhttp_settings_t rs__settings;

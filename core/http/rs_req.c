@@ -1,5 +1,6 @@
 /* core/http/rs_req.c — request structs: recycled per loop, the url/header arena and
  * the per-request pool (rs_req_alloc), header lookup. */
+#include "rs_conn.h"
 #include "rs_conn_int.h"
 
 /* ------------------------------------------------------------------ requests */

@@ -11,6 +11,7 @@
  * the request completes as a written answer does. The conn's write clock
  * runs while pieces are in flight; while none are, the handler's own
  * clock does (the proxy's read timeout). */
+#include "rs_conn.h"
 #include "rs_conn_int.h"
 
 static void rs__stream_finish(rs_conn_t *c);

@@ -1,6 +1,7 @@
 /* core/http/rs_write.c — answers: the status line and headers, the ready prefix of
  * the queue in one uv_write (pipelined answers leave in order), what follows
  * a write (next, linger, close) and file bodies with sendfile(2). */
+#include "rs_conn.h"
 #include "rs_conn_int.h"
 
 #include <fcntl.h>

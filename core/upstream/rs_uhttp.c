@@ -3,6 +3,7 @@
  * the request (a streamed body as it comes), parse the response with llhttp
  * (HTTP_RESPONSE) and hand head and body to the callbacks; retries on
  * connect failure. See rs_upstream.c for the layers. */
+#include "rs_upstream.h"
 #include "rs_upstream_int.h"
 
 static llhttp_settings_t rs__settings;

@@ -28,6 +28,7 @@
  * max_fails of them within fail_timeout mark it down for fail_timeout, after
  * which it gets requests again (one more failure marks it down again); a
  * response head clears the count. */
+#include "rs_upstream.h"
 #include "rs_upstream_int.h"
 
 static _Thread_local char *rs__tl_rbuf;

@@ -9,7 +9,12 @@
 #ifndef RS_UPSTREAM_INT_H
 #define RS_UPSTREAM_INT_H
 
-#include "rs_upstream.h"
+/* Include rs_upstream.h first: a private header leaves its module's public one to
+ * the files that include it, so the two never include each other. */
+#ifndef RS_UPSTREAM_H
+#error "include rs_upstream.h before rs_upstream_int.h"
+#endif
+
 
 #include "rs_config.h"
 #include "rs_http.h"

@@ -3,6 +3,7 @@
  * live as long as the process (a reload finds its own again by name), so a
  * scrape never reads freed memory. Gauges per loop: idle and active
  * connections, fetches in flight. */
+#include "rs_upstream.h"
 #include "rs_upstream_int.h"
 
 #include "rs_metrics.h"

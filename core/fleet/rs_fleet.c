@@ -1,0 +1,643 @@
+/* core/fleet/rs_fleet.c — see rs_fleet.h. */
+#include "rs_fleet.h"
+
+#include "rs_blob.h"
+#include "rs_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+/* ------------------------------------------------------------ scripts */
+
+/* The purge check shared by lookup and store: is a page rendered from
+ * sequence s, with these tags and this key, covered by a later purge?
+ * KEYS: te, tp, k (the key's own purge marker). */
+#define RS__LUA_GONE                                                                      \
+  "local function gone(s, tags, key, te, tp, km)\n"                                       \
+  "  if tonumber(redis.call('HGET', te, '*') or '0') > s then return true end\n"          \
+  "  if tonumber(redis.call('GET', km) or '0') > s then return true end\n"                \
+  "  for tag in string.gmatch(tags, '[^\\n]+') do\n"                                      \
+  "    local v = redis.call('HGET', te, 't:' .. tag)\n"                                   \
+  "    if v and tonumber(v) > s then return true end\n"                                   \
+  "  end\n"                                                                               \
+  "  local p = redis.call('HGETALL', tp)\n"                                               \
+  "  for i = 1, #p, 2 do\n"                                                               \
+  "    if tonumber(p[i + 1]) > s and string.sub(key, 1, #p[i]) == p[i] then return true end\n" \
+  "  end\n"                                                                               \
+  "  return false\n"                                                                      \
+  "end\n"
+
+/* KEYS m l te tp seq k b; ARGV rid lock_px key. Returns {1, s} when the page
+ * is there and alive, {2, seq} when this render took the lock, {3, seq}
+ * when another holds it. A dead page is deleted on the way. */
+static const char RS__LUA_LOOKUP[] =
+  RS__LUA_GONE
+  "local cur = tonumber(redis.call('GET', KEYS[5]) or '0')\n"
+  "local m = redis.call('HMGET', KEYS[1], 's', 't')\n"
+  "if m[1] then\n"
+  "  local s = tonumber(m[1])\n"
+  "  if not gone(s, m[2] or '', ARGV[3], KEYS[3], KEYS[4], KEYS[6]) then return {1, s} end\n"
+  "  redis.call('DEL', KEYS[1], KEYS[7])\n"
+  "end\n"
+  "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2, cur} end\n"
+  "return {3, cur}\n";
+
+/* KEYS m b l te tp k; ARGV start_seq tags blob px rid key. 1 stored, 0
+ * refused (a purge covers it). Releases the lock when rid holds it. */
+static const char RS__LUA_STORE[] =
+  RS__LUA_GONE
+  "local s = tonumber(ARGV[1])\n"
+  "local ok = not gone(s, ARGV[2], ARGV[6], KEYS[4], KEYS[5], KEYS[6])\n"
+  "if ok then\n"
+  "  local old = tonumber(redis.call('HGET', KEYS[1], 's') or '-1')\n"
+  "  if old <= s then\n"
+  "    redis.call('DEL', KEYS[1])\n"
+  "    redis.call('HSET', KEYS[1], 's', ARGV[1], 't', ARGV[2])\n"
+  "    redis.call('PEXPIRE', KEYS[1], ARGV[4])\n"
+  "    redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])\n"
+  "  end\n"
+  "end\n"
+  "if redis.call('GET', KEYS[3]) == ARGV[5] then redis.call('DEL', KEYS[3]) end\n"
+  "return ok and 1 or 0\n";
+
+/* KEYS l; ARGV rid. */
+static const char RS__LUA_UNLOCK[] =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
+  "return 0\n";
+
+/* KEYS seq te tp plog m b k; ARGV kind arg channel marker_px plog_max.
+ * Returns the purge's sequence. */
+static const char RS__LUA_PURGE[] =
+  "local seq = redis.call('INCR', KEYS[1])\n"
+  "local kind = ARGV[1]\n"
+  "if kind == 'all' then redis.call('HSET', KEYS[2], '*', seq)\n"
+  "elseif kind == 'tag' then redis.call('HSET', KEYS[2], 't:' .. ARGV[2], seq)\n"
+  "elseif kind == 'prefix' then redis.call('HSET', KEYS[3], ARGV[2], seq)\n"
+  "else\n"
+  "  redis.call('DEL', KEYS[5], KEYS[6])\n"
+  "  redis.call('SET', KEYS[7], seq, 'PX', ARGV[4])\n"
+  "end\n"
+  "redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], seq .. '-1', 'k', kind, 'a', ARGV[2])\n"
+  "redis.call('PUBLISH', ARGV[3], seq .. ' ' .. kind .. ' ' .. ARGV[2])\n"
+  "return seq\n";
+
+enum { RS__S_LOOKUP, RS__S_STORE, RS__S_UNLOCK, RS__S_PURGE, RS__S_MAX };
+static const char *const RS__SCRIPTS[RS__S_MAX] = { RS__LUA_LOOKUP, RS__LUA_STORE, RS__LUA_UNLOCK,
+                                                    RS__LUA_PURGE };
+
+static const char *const RS__KIND[] = { "all", "key", "prefix", "tag" };
+
+/* ------------------------------------------------------------ state */
+
+struct rs_fleet_s {
+  uv_loop_t *loop;
+  rs_fleet_opts_t o;
+  char *prefix;
+  char *k_seq, *k_te, *k_tp, *k_plog, *chan;
+  rs_redis_t *sub;               /* the purge channel */
+  rs_redis_t *cmd;               /* replay of the purge log */
+  uint64_t applied;              /* last purge sequence applied here */
+  uint64_t seen;                 /* highest sequence heard on the channel */
+  uint64_t started;              /* uv_now at rs_fleet_new */
+  bool replaying, replay_again, connected_once;
+  rs_fleet_stats_t stats;
+};
+
+struct rs_fleet_loop_s {
+  rs_fleet_t *f;
+  uv_loop_t *loop;
+  rs_redis_t *r;
+  char sha[RS__S_MAX][41];
+  int loaded;                    /* scripts loaded on this connection */
+  uint64_t conn;                 /* connection count, to drop stale SCRIPT LOADs */
+  uv_timer_t later;              /* answers that must not run inside a call */
+  struct rs__lookup_s *later_head;
+  rs_fleet_stats_t stats;
+  bool closing;
+};
+
+typedef struct rs__lookup_s {
+  struct rs__lookup_s *next;     /* on fl->later */
+  rs_fleet_loop_t *fl;
+  rs_l3_cb cb;
+  void *data;
+  char *key;
+  size_t klen;
+  uint64_t hash, epoch, rid, seq;
+  int script;                    /* 1 HIT, 2 LEAD, 3 WAIT, 0 no answer */
+  rs_l3_result_t res;            /* the answer, when deferred */
+  int refs;                      /* commands in flight + a deferred answer */
+  bool answered;
+} rs__lookup_t;
+
+static void rs__lookup_unref(rs__lookup_t *q) {
+  if (--q->refs > 0) return;
+  free(q->key);
+  free(q);
+}
+
+/* P{h}:x for key */
+static char *rs__pkey(const char *prefix, const char *key, size_t klen, char x) {
+  size_t pl = strlen(prefix);
+  char *s = rs_xmalloc(pl + 24);
+  snprintf(s, pl + 24, "%s{%016llx}:%c", prefix, (unsigned long long)XXH3_64bits(key, klen), x);
+  return s;
+}
+
+static char *rs__cat(const char *a, const char *b) {
+  size_t n = strlen(a) + strlen(b) + 1;
+  char *s = rs_xmalloc(n);
+  snprintf(s, n, "%s%s", a, b);
+  return s;
+}
+
+/* ------------------------------------------------------------ deferred answers */
+
+static void rs__later_run(uv_timer_t *t) {
+  rs_fleet_loop_t *fl = t->data;
+  rs__lookup_t *q = fl->later_head;
+  fl->later_head = NULL;
+  while (q != NULL) {
+    rs__lookup_t *next = q->next;
+    q->cb(q->data, q->res, NULL, q->seq);
+    rs__lookup_unref(q);
+    q = next;
+  }
+}
+
+/* Answer q from the loop's next turn (never inside rs_fleet_lookup). */
+static void rs__answer_later(rs__lookup_t *q, rs_l3_result_t res) {
+  rs_fleet_loop_t *fl = q->fl;
+  q->answered = true;
+  q->refs++;
+  q->res = res;
+  q->next = fl->later_head;
+  fl->later_head = q;
+  uv_timer_start(&fl->later, rs__later_run, 0, 0);
+}
+
+/* ------------------------------------------------------------ scripts per connection */
+
+static void rs__ignore(rs_redis_t *r, void *data, const redisReply *reply, int status) {
+  (void)r, (void)data, (void)reply, (void)status;
+}
+
+typedef struct {
+  rs_fleet_loop_t *fl;
+  uint64_t conn;
+  int which;
+} rs__load_t;
+
+static void rs__loaded(rs_redis_t *r, void *data, const redisReply *reply, int status) {
+  (void)r;
+  rs__load_t *l = data;
+  rs_fleet_loop_t *fl = l->fl;
+  if (status == 0 && reply->type == REDIS_REPLY_STRING && reply->len == 40 && l->conn == fl->conn) {
+    memcpy(fl->sha[l->which], reply->str, 40);
+    fl->sha[l->which][40] = 0;
+    fl->loaded++;
+  } else if (status == 0 && reply->type == REDIS_REPLY_ERROR) {
+    rs_log_error("redis: SCRIPT LOAD: %.*s", (int)reply->len, reply->str);
+  }
+  free(l);
+}
+
+static void rs__load_scripts(rs_fleet_loop_t *fl) {
+  fl->loaded = 0;
+  fl->conn++;
+  for (int i = 0; i < RS__S_MAX; i++) {
+    rs__load_t *l = rs_xmalloc(sizeof(*l));
+    *l = (rs__load_t){ fl, fl->conn, i };
+    const char *argv[3] = { "SCRIPT", "LOAD", RS__SCRIPTS[i] };
+    if (rs_redis_cmd(fl->r, rs__loaded, l, fl->f->o.write_timeout_ms, 3, argv, NULL) < 0) free(l);
+  }
+}
+
+static void rs__loop_ready(rs_redis_t *r, void *data) {
+  (void)r;
+  rs__load_scripts(data);
+}
+
+/* A NOSCRIPT error (Redis restarted or SCRIPT FLUSH): load them again. */
+static bool rs__noscript(rs_fleet_loop_t *fl, const redisReply *reply) {
+  if (reply == NULL || reply->type != REDIS_REPLY_ERROR || strncmp(reply->str, "NOSCRIPT", 8) != 0) return false;
+  if (fl->loaded == RS__S_MAX) rs__load_scripts(fl);
+  return true;
+}
+
+/* ------------------------------------------------------------ lookups */
+
+static void rs__lookup_script(rs_redis_t *r, void *data, const redisReply *reply, int status) {
+  (void)r;
+  rs__lookup_t *q = data;
+  if (status == 0 && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+      reply->element[0]->type == REDIS_REPLY_INTEGER && reply->element[1]->type == REDIS_REPLY_INTEGER) {
+    q->script = (int)reply->element[0]->integer;
+    q->seq = (uint64_t)reply->element[1]->integer;
+  } else if (status == 0) {
+    if (!rs__noscript(q->fl, reply) && reply->type == REDIS_REPLY_ERROR)
+      rs_log_warn("redis: lookup: %.*s", (int)reply->len, reply->str);
+    q->fl->stats.errors++;
+  }
+  rs__lookup_unref(q);
+}
+
+static void rs__lookup_body(rs_redis_t *r, void *data, const redisReply *reply, int status) {
+  (void)r;
+  rs__lookup_t *q = data;
+  rs_fleet_loop_t *fl = q->fl;
+  rs_l3_result_t res = RS_L3_MISS;
+  rs_entry_t *e = NULL;
+  if (q->answered) {                             /* cannot happen: both commands went out */
+    rs__lookup_unref(q);
+    return;
+  }
+  q->answered = true;
+  if (status != 0) fl->stats.errors++;
+  if (status == 0 && reply->type == REDIS_REPLY_STRING && q->script != 0) {
+    /* A page is there (alive: the script deleted a dead one before this GET
+     * ran), even when the script saw none: a store landed in between. */
+    rs_blob_status_t s = rs_blob_decode(reply->str, reply->len, q->key, q->klen, q->hash, q->epoch,
+                                        rs_blob_now_unix_ms(), &e, NULL);
+    if (s == RS_BLOB_OK) res = RS_L3_HIT;
+    else if (s == RS_BLOB_CORRUPT || s == RS_BLOB_OTHER_KEY) fl->stats.corrupt++;
+    if (res == RS_L3_HIT && q->script == 2) rs_fleet_unlock(fl, q->key, q->klen, q->rid);
+  }
+  if (res != RS_L3_HIT) {
+    if (q->script == 2) res = RS_L3_LEAD;
+    else if (q->script == 3) res = RS_L3_WAIT;
+  }
+  switch (res) {
+  case RS_L3_HIT: fl->stats.hits++; break;
+  case RS_L3_LEAD: fl->stats.leads++; break;
+  case RS_L3_WAIT: fl->stats.waits++; break;
+  case RS_L3_MISS: fl->stats.misses++; break;
+  }
+  q->cb(q->data, res, e, q->seq);
+  rs__lookup_unref(q);
+}
+
+void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t hash, uint64_t epoch,
+                     uint64_t rid, rs_l3_cb cb, void *data) {
+  rs__lookup_t *q = rs_xcalloc(1, sizeof(*q));
+  q->fl = fl;
+  q->cb = cb;
+  q->data = data;
+  q->key = rs_xstrndup(key, klen);
+  q->klen = klen;
+  q->hash = hash;
+  q->epoch = epoch;
+  q->rid = rid;
+  if (!rs_fleet_loop_ready(fl)) {
+    fl->stats.misses++;
+    rs__answer_later(q, RS_L3_MISS);
+    return;
+  }
+  rs_fleet_t *f = fl->f;
+  char *m = rs__pkey(f->prefix, key, klen, 'm'), *l = rs__pkey(f->prefix, key, klen, 'l');
+  char *k = rs__pkey(f->prefix, key, klen, 'k'), *b = rs__pkey(f->prefix, key, klen, 'b');
+  char rids[24], px[24];
+  snprintf(rids, sizeof(rids), "%llu", (unsigned long long)rid);
+  snprintf(px, sizeof(px), "%u", f->o.lock_ms);
+  const char *argv[] = { "EVALSHA", fl->sha[RS__S_LOOKUP], "7", m, l, f->k_te, f->k_tp, f->k_seq, k, b,
+                         rids, px, key };
+  size_t lens[RS_ARRAY_SIZE(argv)];
+  for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++) lens[i] = strlen(argv[i]);
+  lens[RS_ARRAY_SIZE(argv) - 1] = klen;
+  const char *get[] = { "GET", b };
+  /* Both commands go out or the lookup is a miss; each holds q. */
+  int rc = rs_redis_cmd(fl->r, rs__lookup_script, q, 0, (int)RS_ARRAY_SIZE(argv), argv, lens);
+  if (rc == 0) {
+    q->refs++;
+    rc = rs_redis_cmd(fl->r, rs__lookup_body, q, 0, 2, get, NULL);
+    if (rc == 0) q->refs++;
+  }
+  free(m), free(l), free(k), free(b);
+  if (rc < 0) {
+    fl->stats.errors++;
+    fl->stats.misses++;
+    rs__answer_later(q, RS_L3_MISS);
+  }
+}
+
+/* ------------------------------------------------------------ stores, unlocks */
+
+static void rs__stored(rs_redis_t *r, void *data, const redisReply *reply, int status) {
+  (void)r;
+  rs_fleet_loop_t *fl = data;
+  if (status != 0) {
+    fl->stats.errors++;
+  } else if (reply->type == REDIS_REPLY_INTEGER) {
+    if (reply->integer == 1) fl->stats.stores++;
+    else fl->stats.stores_refused++;
+  } else {
+    fl->stats.errors++;
+    if (!rs__noscript(fl, reply) && reply->type == REDIS_REPLY_ERROR)
+      rs_log_warn("redis: store: %.*s", (int)reply->len, reply->str);
+  }
+}
+
+void rs_fleet_store(rs_fleet_loop_t *fl, const rs_entry_t *e, uint64_t start_seq, uint64_t rid) {
+  if (!rs_fleet_loop_ready(fl)) return;
+  rs_fleet_t *f = fl->f;
+  rs_blob_meta_t meta = { .start_seq = start_seq, .render_id = rid };
+  size_t blen;
+  char *blob = rs_blob_encode(e, &meta, f->o.max_bytes, &blen);
+  if (blob == NULL) {
+    fl->stats.too_big++;
+    rs_fleet_unlock(fl, e->key, e->key_len, rid);
+    return;
+  }
+  uint64_t now = rs_now_ms(), end = e->created_ms + e->ttl_ms + e->grace_ms;
+  if (end <= now + 1) {                          /* nothing left to share */
+    free(blob);
+    rs_fleet_unlock(fl, e->key, e->key_len, rid);
+    return;
+  }
+  rs_buf_t tags = { 0 };
+  for (size_t i = 0; i < e->ntags; i++) {
+    if (i) rs_buf_append(&tags, "\n", 1);
+    rs_buf_append(&tags, e->tags[i], strlen(e->tags[i]));
+  }
+  char *m = rs__pkey(f->prefix, e->key, e->key_len, 'm'), *b = rs__pkey(f->prefix, e->key, e->key_len, 'b');
+  char *l = rs__pkey(f->prefix, e->key, e->key_len, 'l'), *k = rs__pkey(f->prefix, e->key, e->key_len, 'k');
+  char seq[24], px[24], rids[24];
+  snprintf(seq, sizeof(seq), "%llu", (unsigned long long)start_seq);
+  snprintf(px, sizeof(px), "%llu", (unsigned long long)(end - now));
+  snprintf(rids, sizeof(rids), "%llu", (unsigned long long)rid);
+  const char *argv[] = { "EVALSHA", fl->sha[RS__S_STORE], "6", m, b, l, f->k_te, f->k_tp, k,
+                         seq, tags.p ? tags.p : "", blob, px, rids, e->key };
+  size_t lens[RS_ARRAY_SIZE(argv)];
+  for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++) lens[i] = strlen(argv[i]);
+  lens[10] = tags.len;
+  lens[11] = blen;
+  lens[14] = e->key_len;
+  if (rs_redis_cmd(fl->r, rs__stored, fl, f->o.write_timeout_ms, (int)RS_ARRAY_SIZE(argv), argv, lens) < 0)
+    fl->stats.errors++;
+  free(m), free(b), free(l), free(k);
+  rs_buf_free(&tags);
+  free(blob);
+}
+
+void rs_fleet_unlock(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t rid) {
+  if (!rs_fleet_loop_ready(fl)) return;
+  char *l = rs__pkey(fl->f->prefix, key, klen, 'l');
+  char rids[24];
+  snprintf(rids, sizeof(rids), "%llu", (unsigned long long)rid);
+  const char *argv[] = { "EVALSHA", fl->sha[RS__S_UNLOCK], "1", l, rids };
+  rs_redis_cmd(fl->r, rs__ignore, NULL, fl->f->o.write_timeout_ms, 5, argv, NULL);
+  free(l);
+}
+
+/* ------------------------------------------------------------ purges */
+
+typedef struct {
+  rs_fleet_loop_t *fl;
+  rs_fleet_purged_cb cb;
+  void *data;
+} rs__purge_t;
+
+static void rs__purged(rs_redis_t *r, void *data, const redisReply *reply, int status) {
+  (void)r;
+  rs__purge_t *p = data;
+  uint64_t seq = 0;
+  if (status == 0 && reply->type == REDIS_REPLY_INTEGER) {
+    seq = (uint64_t)reply->integer;
+    p->fl->stats.purges_sent++;
+  } else {
+    p->fl->stats.errors++;
+    if (status == 0 && !rs__noscript(p->fl, reply) && reply->type == REDIS_REPLY_ERROR)
+      rs_log_warn("redis: purge: %.*s", (int)reply->len, reply->str);
+  }
+  if (p->cb) p->cb(p->data, seq);
+  free(p);
+}
+
+static void rs__purge_failed_later(uv_timer_t *t) {
+  rs__purge_t *p = t->data;
+  if (p->cb) p->cb(p->data, 0);
+  free(p);
+  uv_close((uv_handle_t *)t, (uv_close_cb)free);
+}
+
+void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_kind_t kind, const char *arg, size_t len,
+                    rs_fleet_purged_cb cb, void *data) {
+  rs_fleet_t *f = fl->f;
+  rs__purge_t *p = rs_xmalloc(sizeof(*p));
+  *p = (rs__purge_t){ fl, cb, data };
+  int rc = RS_REDIS_EDOWN;
+  if (rs_fleet_loop_ready(fl)) {
+    const char *karg = kind == RS_PURGE_KEY ? arg : "";
+    size_t klen = kind == RS_PURGE_KEY ? len : 0;
+    char *m = rs__pkey(f->prefix, karg, klen, 'm'), *b = rs__pkey(f->prefix, karg, klen, 'b');
+    char *k = rs__pkey(f->prefix, karg, klen, 'k');
+    char px[24], max[24];
+    /* A key's purge marker lives as long as a page may: one day is the
+     * longest TTL + grace rustyssr's config takes. */
+    snprintf(px, sizeof(px), "%u", 86400u * 1000u);
+    snprintf(max, sizeof(max), "%u", f->o.plog_max);
+    const char *argv[] = { "EVALSHA", fl->sha[RS__S_PURGE], "7", f->k_seq, f->k_te, f->k_tp, f->k_plog, m, b, k,
+                           RS__KIND[kind], arg ? arg : "", f->chan, px, max };
+    size_t lens[RS_ARRAY_SIZE(argv)];
+    for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++) lens[i] = strlen(argv[i]);
+    lens[11] = arg ? len : 0;
+    rc = rs_redis_cmd(fl->r, rs__purged, p, f->o.write_timeout_ms, (int)RS_ARRAY_SIZE(argv), argv, lens);
+    free(m), free(b), free(k);
+  }
+  if (rc < 0) {
+    fl->stats.errors++;
+    uv_timer_t *t = rs_xmalloc(sizeof(*t));
+    uv_timer_init(fl->loop, t);
+    t->data = p;
+    uv_timer_start(t, rs__purge_failed_later, 0, 0);
+  }
+}
+
+/* ------------------------------------------------------------ the purge channel */
+
+static void rs__apply(rs_fleet_t *f, uint64_t seq, const char *kind, size_t klen, const char *arg, size_t alen) {
+  for (int i = 0; i < (int)RS_ARRAY_SIZE(RS__KIND); i++) {
+    if (strlen(RS__KIND[i]) == klen && memcmp(RS__KIND[i], kind, klen) == 0) {
+      f->o.on_purge(f->o.purge_data, (rs_purge_kind_t)i, arg, alen);
+      f->stats.purges_applied++;
+      break;
+    }
+  }
+  f->applied = seq;
+}
+
+static void rs__full_purge(rs_fleet_t *f, uint64_t seq, const char *why) {
+  rs_log_warn("fleet: %s: every local page purged (purge sequence %llu)", why, (unsigned long long)seq);
+  f->o.on_purge(f->o.purge_data, RS_PURGE_ALL, "", 0);
+  f->stats.full_purges++;
+  f->applied = seq;
+}
+
+static void rs__replay(rs_fleet_t *f);
+
+static void rs__replayed(rs_redis_t *r, void *data, const redisReply *reply, int status) {
+  (void)r;
+  rs_fleet_t *f = data;
+  f->replaying = false;
+  if (status != 0 || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+      reply->element[0]->type == REDIS_REPLY_ERROR) {
+    f->replay_again = true;                      /* retried on the next message or connection */
+    return;
+  }
+  const redisReply *cur = reply->element[0], *log = reply->element[1];
+  uint64_t now = cur->type == REDIS_REPLY_STRING ? strtoull(cur->str, NULL, 10) : 0;
+  f->stats.replays++;
+  if (!f->connected_once) {
+    f->connected_once = true;
+    /* A first connection soon after start finds nothing cached here; one
+     * that came late (Redis was down at start) may have pages rendered
+     * while purges went unheard. */
+    if (uv_now(f->loop) - f->started > 2000) rs__full_purge(f, now, "connected late to the shared tier");
+    else f->applied = now;
+  } else if (now > f->applied) {
+    bool whole = log->type == REDIS_REPLY_ARRAY && log->elements > 0;
+    uint64_t expect = f->applied + 1;
+    for (size_t i = 0; whole && i < log->elements; i++) {
+      const redisReply *ent = log->element[i];
+      if (ent->type != REDIS_REPLY_ARRAY || ent->elements != 2 || ent->element[0]->type != REDIS_REPLY_STRING ||
+          ent->element[1]->type != REDIS_REPLY_ARRAY || ent->element[1]->elements != 4) {
+        whole = false;
+        break;
+      }
+      uint64_t seq = strtoull(ent->element[0]->str, NULL, 10);
+      if (seq < expect) continue;
+      if (seq != expect) {                       /* trimmed past where we were */
+        whole = false;
+        break;
+      }
+      const redisReply *kv = ent->element[1];
+      rs__apply(f, seq, kv->element[1]->str, kv->element[1]->len, kv->element[3]->str, kv->element[3]->len);
+      expect = seq + 1;
+    }
+    if (!whole || f->applied < now) rs__full_purge(f, now, "the purge log no longer holds what was missed");
+  }
+  if (f->seen > f->applied || f->replay_again) {
+    f->replay_again = false;
+    rs__replay(f);
+  }
+}
+
+/* Catch up with the purge log: GET seq and XRANGE from the next one, in one
+ * MULTI so both describe the same moment. */
+static void rs__replay(rs_fleet_t *f) {
+  if (f->replaying || !rs_redis_ready(f->cmd)) {
+    if (!f->replaying) f->replay_again = true;
+    return;
+  }
+  char from[32], count[24];
+  snprintf(from, sizeof(from), "%llu-1", (unsigned long long)(f->applied + 1));
+  snprintf(count, sizeof(count), "%u", f->o.plog_max);
+  const char *multi[] = { "MULTI" }, *get[] = { "GET", f->k_seq },
+             *range[] = { "XRANGE", f->k_plog, from, "+", "COUNT", count }, *exec[] = { "EXEC" };
+  if (rs_redis_cmd(f->cmd, rs__ignore, NULL, 0, 1, multi, NULL) < 0) {
+    f->replay_again = true;
+    return;
+  }
+  rs_redis_cmd(f->cmd, rs__ignore, NULL, 0, 2, get, NULL);
+  rs_redis_cmd(f->cmd, rs__ignore, NULL, 0, 6, range, NULL);
+  if (rs_redis_cmd(f->cmd, rs__replayed, f, f->o.write_timeout_ms, 1, exec, NULL) == 0) f->replaying = true;
+  else f->replay_again = true;
+}
+
+static void rs__on_purge_msg(rs_redis_t *r, void *data, const char *ch, size_t clen, const char *msg, size_t mlen) {
+  (void)r, (void)ch, (void)clen;
+  rs_fleet_t *f = data;
+  /* "seq kind arg": the argument may hold spaces; only the first two split. */
+  const char *sp1 = memchr(msg, ' ', mlen);
+  if (sp1 == NULL) return;
+  const char *sp2 = memchr(sp1 + 1, ' ', mlen - (size_t)(sp1 + 1 - msg));
+  if (sp2 == NULL) return;
+  uint64_t seq = strtoull(msg, NULL, 10);
+  if (seq > f->seen) f->seen = seq;
+  if (seq <= f->applied || !f->connected_once) return;
+  if (seq == f->applied + 1 && !f->replaying) {
+    rs__apply(f, seq, sp1 + 1, (size_t)(sp2 - sp1 - 1), sp2 + 1, mlen - (size_t)(sp2 + 1 - msg));
+    return;
+  }
+  rs__replay(f);                                 /* a gap: missed messages are in the log */
+}
+
+static void rs__sub_ready(rs_redis_t *r, void *data) {
+  (void)r;
+  rs__replay(data);
+}
+
+static void rs__cmd_ready(rs_redis_t *r, void *data) {
+  (void)r;
+  rs_fleet_t *f = data;
+  if (f->replay_again && rs_fleet_subscribed(f)) {
+    f->replay_again = false;
+    rs__replay(f);
+  }
+}
+
+/* ------------------------------------------------------------ life */
+
+rs_fleet_t *rs_fleet_new(uv_loop_t *loop, const rs_fleet_opts_t *opts) {
+  rs_fleet_t *f = rs_xcalloc(1, sizeof(*f));
+  f->loop = loop;
+  f->o = *opts;
+  f->prefix = rs_xstrdup(opts->prefix ? opts->prefix : "rs:");
+  f->o.prefix = f->prefix;
+  if (f->o.write_timeout_ms == 0) f->o.write_timeout_ms = 50;
+  if (f->o.lock_ms == 0) f->o.lock_ms = 10000;
+  if (f->o.lock_wait_ms == 0) f->o.lock_wait_ms = 300;
+  if (f->o.max_bytes == 0) f->o.max_bytes = 1 << 20;
+  if (f->o.plog_max == 0) f->o.plog_max = 10000;
+  f->k_seq = rs__cat(f->prefix, "seq");
+  f->k_te = rs__cat(f->prefix, "te");
+  f->k_tp = rs__cat(f->prefix, "tp");
+  f->k_plog = rs__cat(f->prefix, "plog");
+  f->chan = rs__cat(f->prefix, "purge");
+  f->started = uv_now(loop);
+  f->sub = rs_redis_new(loop, &f->o.redis);
+  f->cmd = rs_redis_new(loop, &f->o.redis);
+  if (f->sub == NULL || f->cmd == NULL) abort();
+  const char *chans[] = { f->chan };
+  rs_redis_subscribe(f->sub, chans, 1, rs__on_purge_msg, rs__sub_ready, f);
+  rs_redis_on_ready(f->cmd, rs__cmd_ready, f);
+  return f;
+}
+
+void rs_fleet_close(rs_fleet_t *f) {
+  rs_redis_close(f->sub);
+  rs_redis_close(f->cmd);
+  free(f->k_seq), free(f->k_te), free(f->k_tp), free(f->k_plog), free(f->chan), free(f->prefix);
+  free(f);
+}
+
+uint64_t rs_fleet_applied_seq(const rs_fleet_t *f) { return f->applied; }
+bool rs_fleet_subscribed(const rs_fleet_t *f) { return rs_redis_ready(f->sub); }
+const rs_fleet_stats_t *rs_fleet_stats(const rs_fleet_t *f) { return &f->stats; }
+
+rs_fleet_loop_t *rs_fleet_loop_new(rs_fleet_t *f, uv_loop_t *loop) {
+  rs_fleet_loop_t *fl = rs_xcalloc(1, sizeof(*fl));
+  fl->f = f;
+  fl->loop = loop;
+  uv_timer_init(loop, &fl->later);
+  fl->later.data = fl;
+  fl->r = rs_redis_new(loop, &f->o.redis);
+  if (fl->r == NULL) abort();
+  rs_redis_on_ready(fl->r, rs__loop_ready, fl);
+  return fl;
+}
+
+static void rs__loop_timer_closed(uv_handle_t *h) { free(h->data); }
+
+void rs_fleet_loop_close(rs_fleet_loop_t *fl) {
+  rs__later_run(&fl->later);                     /* answer what waits */
+  rs_redis_close(fl->r);
+  uv_close((uv_handle_t *)&fl->later, rs__loop_timer_closed);
+}
+
+bool rs_fleet_loop_ready(const rs_fleet_loop_t *fl) {
+  return fl->loaded == RS__S_MAX && rs_redis_ready(fl->r);
+}
+
+const rs_fleet_stats_t *rs_fleet_loop_stats(const rs_fleet_loop_t *fl) { return &fl->stats; }

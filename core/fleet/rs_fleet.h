@@ -1,0 +1,111 @@
+/* core/fleet/rs_fleet.h — the shared cache tier: pages in Redis under every
+ * gateway's L2, one render per page fleet-wide, purges that reach every
+ * instance and never lose one (../shared/FLEET.md §3).
+ *
+ * Keys, for prefix P and h = 16 hex digits of XXH3 of the full key:
+ *   P{h}:m  HASH s (purge sequence when the render began), t (tags, "\n")
+ *   P{h}:b  the page (rs_blob.h), PEXPIRE = the TTL + grace it has left
+ *   P{h}:l  the render lock (a render id), PX = lock_ms
+ *   P{h}:k  the sequence of the last purge of exactly this key
+ *   Pseq    the purge sequence; Pte HASH "*" / "t:TAG" -> sequence of the
+ *           last purge of everything / of that tag; Ptp HASH prefix -> seq
+ *   Pplog   the purge log (a stream, IDs "seq-1"), Ppurge the channel
+ * A page is dead when a purge that covers it (all, its key, one of its tags,
+ * a prefix of its key) has a sequence above the one its render began at:
+ * the lookup treats it as absent and a store of it is refused, so a render
+ * that began before a purge, on any instance, never lands in the tier.
+ *
+ * Every command has a deadline and every failure is a miss: the tier never
+ * fails a request (the gateway renders). Single Redis primary, no Cluster.
+ *
+ * Threads: an rs_fleet_t per process (its subscriber runs on the loop given
+ * to rs_fleet_new, the main loop); an rs_fleet_loop_t per loop thread, used
+ * only there. */
+#ifndef RS_FLEET_H
+#define RS_FLEET_H
+
+#include "rs_entry.h"
+#include "rs_redis.h"
+
+typedef struct rs_fleet_s rs_fleet_t;
+typedef struct rs_fleet_loop_s rs_fleet_loop_t;
+
+typedef enum {
+  RS_PURGE_ALL = 0,
+  RS_PURGE_KEY,
+  RS_PURGE_PREFIX,
+  RS_PURGE_TAG,
+} rs_purge_kind_t;
+
+/* Apply a purge to this instance's own tiers (L2 and every L1). Called on
+ * the fleet's loop for every purge of the fleet, this instance's included,
+ * in sequence order; kind RS_PURGE_ALL also when this instance fell too far
+ * behind the purge log to replay it. */
+typedef void (*rs_fleet_purge_fn)(void *data, rs_purge_kind_t kind, const char *arg, size_t len);
+
+typedef struct {
+  rs_redis_opts_t redis;         /* address, db, password, timeouts, breaker */
+  const char *prefix;            /* key prefix, e.g. "rs:" (namespaces a site or a bundle) */
+  uint32_t write_timeout_ms;     /* stores and purges (reads use redis.timeout_ms) */
+  uint32_t lock_ms;              /* how long a render lock holds */
+  uint32_t lock_wait_ms;         /* how long a WAIT may wait for another render */
+  size_t max_bytes;              /* larger pages stay in L1/L2 only */
+  uint32_t plog_max;             /* purge log entries kept */
+  rs_fleet_purge_fn on_purge;
+  void *purge_data;
+} rs_fleet_opts_t;
+
+typedef enum {
+  RS_L3_HIT = 0,                 /* *e: the page, with one reference for the caller */
+  RS_L3_LEAD,                    /* not there: render it (this instance holds the lock) */
+  RS_L3_WAIT,                    /* another instance renders it: ask again shortly */
+  RS_L3_MISS,                    /* not there and no lock to be had (the tier is down,
+                                    slow or refused): render it */
+} rs_l3_result_t;
+
+/* A lookup's answer, on the loop thread. seq: the purge sequence when the
+ * lookup ran (the render's start for rs_fleet_store, with LEAD and MISS). */
+typedef void (*rs_l3_cb)(void *data, rs_l3_result_t res, rs_entry_t *e, uint64_t seq);
+
+typedef struct {
+  uint64_t hits, leads, waits, misses, errors, stores, stores_refused, too_big, corrupt;
+  uint64_t purges_sent, purges_applied, replays, full_purges;
+} rs_fleet_stats_t;
+
+/* The process's part: its subscriber (on loop) and the purge log cursor.
+ * Strings copied. */
+rs_fleet_t *rs_fleet_new(uv_loop_t *loop, const rs_fleet_opts_t *opts);
+void rs_fleet_close(rs_fleet_t *f);
+/* The last purge sequence applied here (0 before the first connection). */
+uint64_t rs_fleet_applied_seq(const rs_fleet_t *f);
+bool rs_fleet_subscribed(const rs_fleet_t *f);
+const rs_fleet_stats_t *rs_fleet_stats(const rs_fleet_t *f);
+
+/* A loop thread's part. */
+rs_fleet_loop_t *rs_fleet_loop_new(rs_fleet_t *f, uv_loop_t *loop);
+void rs_fleet_loop_close(rs_fleet_loop_t *fl);
+bool rs_fleet_loop_ready(const rs_fleet_loop_t *fl);
+const rs_fleet_stats_t *rs_fleet_loop_stats(const rs_fleet_loop_t *fl);
+
+/* Look key up; lock it for this render (rid) when absent. cb is called
+ * exactly once, later (never from inside this call); hash and epoch become
+ * a HIT entry's (rs_blob_decode). */
+void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t hash, uint64_t epoch,
+                     uint64_t rid, rs_l3_cb cb, void *data);
+
+/* Store e (rendered from start_seq on, by rid) in the background; refused
+ * by the tier when a purge covering it came after start_seq. Releases the
+ * lock when rid holds it. Fire and forget. */
+void rs_fleet_store(rs_fleet_loop_t *fl, const rs_entry_t *e, uint64_t start_seq, uint64_t rid);
+
+/* The render of key by rid failed: let the next instance try at once. */
+void rs_fleet_unlock(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t rid);
+
+/* A purge for the whole fleet: cb (may be NULL) gets its sequence, or 0 when
+ * the tier could not take it (the caller applied nothing: it applies the
+ * purge locally itself and reports the failure). */
+typedef void (*rs_fleet_purged_cb)(void *data, uint64_t seq);
+void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_kind_t kind, const char *arg, size_t len,
+                    rs_fleet_purged_cb cb, void *data);
+
+#endif

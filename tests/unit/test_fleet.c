@@ -1,0 +1,435 @@
+/* tests/unit/test_fleet.c — core/fleet/rs_fleet.c: two instances (two
+ * rs_fleet_t with their loop parts, on one libuv loop) sharing a real
+ * redis-server started on a free port: one render per page (LEAD, WAIT,
+ * HIT with the same bytes), purges of every kind reaching both instances in
+ * order, a render that began before a purge refused by the tier, purges
+ * missed during a subscriber's disconnection replayed from the log (or a
+ * full local purge once the log was trimmed), and a tier that is down
+ * answering misses at once. */
+#include "tap.h"
+
+#include "rs_blob.h"
+#include "rs_fleet.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmpdir[] = "/tmp/rs-test-fleet-XXXXXX";
+static uv_loop_t loop;
+
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+  socklen_t len = sizeof(a);
+  bind(fd, (struct sockaddr *)&a, sizeof(a));
+  getsockname(fd, (struct sockaddr *)&a, &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+static bool port_open(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+  bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+  close(fd);
+  return ok;
+}
+
+static pid_t redis_start(int port) {
+  char p[16];
+  snprintf(p, sizeof(p), "%d", port);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    if (null >= 0) dup2(null, 1);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);            /* never outlives a test that died */
+    execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+           "--dir", tmpdir, "--loglevel", "warning", (char *)NULL);
+    _exit(127);
+  }
+  for (int i = 0; i < 500; i++) {
+    if (port_open(port)) return pid;
+    if (waitpid(pid, NULL, WNOHANG) == pid) return -1;
+    usleep(10000);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  return -1;
+}
+
+static void redis_stop(pid_t pid) {
+  if (pid <= 0) return;
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+}
+
+static void tick(uv_timer_t *t) { (void)t; }
+
+/* Run the loop until cond(arg) or ms pass. */
+static bool run_until(bool (*cond)(void *), void *arg, uint64_t ms) {
+  uv_update_time(&loop);
+  uint64_t end = uv_now(&loop) + ms;
+  uv_timer_t guard;
+  uv_timer_init(&loop, &guard);
+  bool ok;
+  while (!(ok = cond(arg)) && uv_now(&loop) < end) {
+    uv_timer_start(&guard, tick, 5, 0);
+    uv_run(&loop, UV_RUN_ONCE);
+    uv_update_time(&loop);
+  }
+  uv_close((uv_handle_t *)&guard, NULL);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  return ok;
+}
+static bool never(void *arg) { (void)arg; return false; }
+static void spin(uint64_t ms) { run_until(never, NULL, ms); }
+
+/* ---------------------------------------------------------------- an instance */
+
+typedef struct {
+  rs_fleet_t *f;
+  rs_fleet_loop_t *fl;
+  int npurges;
+  rs_purge_kind_t kinds[256];
+  char args[256][64];
+} inst_t;
+
+static void on_purge(void *data, rs_purge_kind_t kind, const char *arg, size_t len) {
+  inst_t *in = data;
+  if (in->npurges < 256) {
+    in->kinds[in->npurges] = kind;
+    snprintf(in->args[in->npurges], 64, "%.*s", (int)len, arg);
+  }
+  in->npurges++;
+}
+
+static bool inst_ready(void *arg) {
+  inst_t *in = arg;
+  return rs_fleet_loop_ready(in->fl) && rs_fleet_subscribed(in->f) && rs_fleet_stats(in->f)->replays > 0;
+}
+
+static void inst_start_backoff(inst_t *in, int port, uint32_t backoff) {
+  memset(in, 0, sizeof(*in));
+  rs_fleet_opts_t o = {
+    .redis = { .host = "127.0.0.1", .port = port, .timeout_ms = 1000, .connect_timeout_ms = 1000,
+               .backoff_min_ms = backoff, .backoff_max_ms = backoff * 5 },
+    .prefix = "t:", .write_timeout_ms = 1000, .lock_ms = 5000, .on_purge = on_purge, .purge_data = in,
+  };
+  in->f = rs_fleet_new(&loop, &o);
+  in->fl = rs_fleet_loop_new(in->f, &loop);
+}
+
+static void inst_start(inst_t *in, int port) { inst_start_backoff(in, port, 20); }
+
+static void inst_stop(inst_t *in) {
+  rs_fleet_loop_close(in->fl);
+  rs_fleet_close(in->f);
+}
+
+/* ---------------------------------------------------------------- lookups */
+
+typedef struct {
+  int n;
+  rs_l3_result_t res;
+  rs_entry_t *e;
+  uint64_t seq;
+} look_t;
+
+static void on_look(void *data, rs_l3_result_t res, rs_entry_t *e, uint64_t seq) {
+  look_t *l = data;
+  l->n++;
+  l->res = res;
+  if (l->e) rs_entry_release(l->e);
+  l->e = e;
+  l->seq = seq;
+}
+static bool look_done(void *arg) { return ((look_t *)arg)->n > 0; }
+
+static rs_l3_result_t lookup(inst_t *in, const char *key, uint64_t rid, look_t *l) {
+  if (l->e) rs_entry_release(l->e);
+  memset(l, 0, sizeof(*l));
+  rs_fleet_lookup(in->fl, key, strlen(key), 5, 9, rid, on_look, l);
+  if (l->n != 0) return (rs_l3_result_t)-1;      /* answered inside the call: never */
+  if (!run_until(look_done, l, 5000)) return (rs_l3_result_t)-2;
+  return l->res;
+}
+
+static const char *const TAGS[] = { "catalog", "product:7" };
+
+static rs_entry_t *page(const char *key, const char *body, size_t ntags) {
+  rs_entry_spec_t s;
+  memset(&s, 0, sizeof s);
+  s.key = key;
+  s.key_len = strlen(key);
+  s.status = 200;
+  s.headers = "Content-Type: text/html\r\n";
+  s.headers_len = strlen(s.headers);
+  s.body = body;
+  s.body_len = strlen(body);
+  s.tags = TAGS;
+  s.ntags = ntags;
+  s.ttl_ms = 60000;
+  s.grace_ms = 10000;
+  s.gzip_level = 1;
+  s.brotli_quality = -1;
+  s.min_compress = 1;
+  return rs_entry_build(&s);
+}
+
+typedef struct {
+  inst_t *in;
+  uint64_t want;
+} stores_t;
+static bool stores_done(void *arg) {
+  stores_t *s = arg;
+  const rs_fleet_stats_t *st = rs_fleet_loop_stats(s->in->fl);
+  return st->stores + st->stores_refused >= s->want;
+}
+
+static void store(inst_t *in, rs_entry_t *e, uint64_t seq, uint64_t rid) {
+  const rs_fleet_stats_t *st = rs_fleet_loop_stats(in->fl);
+  stores_t s = { in, st->stores + st->stores_refused + 1 };
+  rs_fleet_store(in->fl, e, seq, rid);
+  run_until(stores_done, &s, 5000);
+}
+
+typedef struct {
+  int n;
+  uint64_t seq;
+} purged_t;
+static void on_purged(void *data, uint64_t seq) {
+  purged_t *p = data;
+  p->n++;
+  p->seq = seq;
+}
+static bool purged_done(void *arg) { return ((purged_t *)arg)->n > 0; }
+
+typedef struct {
+  inst_t *in;
+  uint64_t seq;
+} applied_t;
+static bool applied_done(void *arg) {
+  applied_t *a = arg;
+  return rs_fleet_applied_seq(a->in->f) >= a->seq;
+}
+
+/* Purge from in; both a and b have applied it when this returns. */
+static uint64_t purge(inst_t *in, rs_purge_kind_t kind, const char *arg, inst_t *a, inst_t *b) {
+  purged_t p = { 0 };
+  rs_fleet_purge(in->fl, kind, arg, strlen(arg), on_purged, &p);
+  if (!run_until(purged_done, &p, 5000) || p.seq == 0) return 0;
+  applied_t wa = { a, p.seq }, wb = { b, p.seq };
+  if (!run_until(applied_done, &wa, 5000) || !run_until(applied_done, &wb, 5000)) return 0;
+  return p.seq;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static int port;
+static pid_t pid;
+
+static void test_one_render_per_page(void) {
+  inst_t a, b;
+  inst_start(&a, port);
+  inst_start(&b, port);
+  ASSERT(run_until(inst_ready, &a, 5000));
+  ASSERT(run_until(inst_ready, &b, 5000));
+  look_t la = { 0 }, lb = { 0 };
+  const char *key = "GET shop.example/catalog";
+  ASSERT_EQ(lookup(&a, key, 101, &la), RS_L3_LEAD);   /* a renders */
+  ASSERT_EQ(lookup(&b, key, 202, &lb), RS_L3_WAIT);   /* b waits for it */
+  uint64_t start = la.seq;
+  rs_entry_t *e = page(key, "<p>the catalogue, rendered once, rendered once, rendered once, rendered once</p>", 2);
+  store(&a, e, start, 101);
+  ASSERT_EQ(rs_fleet_loop_stats(a.fl)->stores, 1);
+  ASSERT_EQ(lookup(&b, key, 202, &lb), RS_L3_HIT);
+  ASSERT(lb.e != NULL);
+  ASSERT_MEM_EQ(lb.e->body[RS_ENC_IDENTITY].p, lb.e->body[RS_ENC_IDENTITY].len, e->body[RS_ENC_IDENTITY].p,
+                e->body[RS_ENC_IDENTITY].len);
+  ASSERT(e->body[RS_ENC_GZIP].p != NULL);
+  ASSERT_MEM_EQ(lb.e->body[RS_ENC_GZIP].p, lb.e->body[RS_ENC_GZIP].len, e->body[RS_ENC_GZIP].p,
+                e->body[RS_ENC_GZIP].len);              /* as built: nothing compressed again */
+  ASSERT_MEM_EQ(lb.e->etag, lb.e->etag_len, e->etag, e->etag_len);
+  ASSERT_EQ(lb.e->hash, 5);
+  ASSERT_EQ(lb.e->epoch, 9);
+  /* The store released a's lock: another key's lock is another story. */
+  ASSERT_EQ(lookup(&b, "GET shop.example/other", 202, &lb), RS_L3_LEAD);
+  rs_fleet_unlock(b.fl, "GET shop.example/other", 22, 202);
+  spin(50);
+  ASSERT_EQ(lookup(&a, "GET shop.example/other", 101, &la), RS_L3_LEAD);   /* unlocked: a may take it */
+  /* A render of a page that a purge covered after it began is refused. */
+  const char *key2 = "GET shop.example/product/7";
+  ASSERT_EQ(lookup(&a, key2, 103, &la), RS_L3_LEAD);
+  uint64_t begun = la.seq;
+  ASSERT(purge(&b, RS_PURGE_TAG, "product:7", &a, &b) > begun);
+  rs_entry_t *e2 = page(key2, "<p>old product 7</p>", 2);
+  store(&a, e2, begun, 103);
+  ASSERT_EQ(rs_fleet_loop_stats(a.fl)->stores_refused, 1);
+  ASSERT_EQ(lookup(&b, key2, 204, &lb), RS_L3_LEAD);  /* not stored; a's lock released by the refusal */
+  rs_entry_release(e2);
+  rs_entry_release(e);
+  if (la.e) rs_entry_release(la.e);
+  if (lb.e) rs_entry_release(lb.e);
+  inst_stop(&a);
+  inst_stop(&b);
+  spin(50);
+}
+
+static void test_purges_of_every_kind(void) {
+  inst_t a, b;
+  inst_start(&a, port);
+  inst_start(&b, port);
+  ASSERT(run_until(inst_ready, &a, 5000));
+  ASSERT(run_until(inst_ready, &b, 5000));
+  look_t l = { 0 };
+  static const struct {
+    rs_purge_kind_t kind;
+    const char *arg;
+    bool covers;                 /* the page GET p.example/shop/1, tags catalog, product:7 */
+  } cases[] = {
+    { RS_PURGE_TAG, "catalog", true },      { RS_PURGE_TAG, "catalo", false },
+    { RS_PURGE_TAG, "product:7", true },    { RS_PURGE_PREFIX, "GET p.example/shop/", true },
+    { RS_PURGE_PREFIX, "GET p.example/shoe", false }, { RS_PURGE_KEY, "GET p.example/shop/1", true },
+    { RS_PURGE_KEY, "GET p.example/shop/10", false }, { RS_PURGE_ALL, "", true },
+  };
+  const char *key = "GET p.example/shop/1";
+  for (size_t i = 0; i < RS_ARRAY_SIZE(cases); i++) {
+    ASSERT_EQ(lookup(&a, key, 1, &l), RS_L3_LEAD);
+    rs_entry_t *e = page(key, "<p>shop 1</p>", 2);
+    store(&a, e, l.seq, 1);
+    rs_entry_release(e);
+    ASSERT_EQ(lookup(&b, key, 2, &l), RS_L3_HIT);
+    int na = a.npurges, nb = b.npurges;
+    ASSERT(purge(&a, cases[i].kind, cases[i].arg, &a, &b) > 0);
+    /* Both instances apply it to their own tiers, this one included. */
+    ASSERT_EQ(a.npurges, na + 1);
+    ASSERT_EQ(b.npurges, nb + 1);
+    ASSERT_EQ(b.kinds[nb], cases[i].kind);
+    ASSERT_STR_EQ(b.args[nb], cases[i].arg);
+    rs_l3_result_t want = cases[i].covers ? RS_L3_LEAD : RS_L3_HIT;
+    if (lookup(&b, key, 2, &l) != want) TAP_FAIL("case %zu (%s): lookup after purge != %d", i, cases[i].arg, want);
+    if (l.res == RS_L3_LEAD) rs_fleet_unlock(b.fl, key, strlen(key), 2);
+    purge(&a, RS_PURGE_KEY, key, &a, &b);              /* clean slate */
+  }
+  if (l.e) rs_entry_release(l.e);
+  inst_stop(&a);
+  inst_stop(&b);
+  spin(50);
+}
+
+/* A raw client to kill subscriber connections and trim the log. */
+static void raw_cb(rs_redis_t *r, void *data, const redisReply *reply, int status) {
+  (void)r, (void)reply, (void)status;
+  (*(int *)data)++;
+}
+static bool int_one(void *arg) { return *(int *)arg > 0; }
+static bool raw_ready(void *arg) { return rs_redis_ready(arg); }
+
+static void raw(rs_redis_t *r, int argc, const char **argv) {
+  int n = 0;
+  rs_redis_cmd(r, raw_cb, &n, 0, argc, argv, NULL);
+  run_until(int_one, &n, 5000);
+}
+
+static void test_missed_purges_replayed(void) {
+  inst_t a, b;
+  inst_start(&a, port);
+  inst_start_backoff(&b, port, 300);            /* b reconnects after the purges below */
+  ASSERT(run_until(inst_ready, &a, 5000));
+  ASSERT(run_until(inst_ready, &b, 5000));
+  rs_redis_opts_t ro = { .host = "127.0.0.1", .port = port, .timeout_ms = 1000 };
+  rs_redis_t *r = rs_redis_new(&loop, &ro);
+  ASSERT(run_until(raw_ready, r, 5000));
+  /* Drop every subscriber connection and purge at once, many times: the
+   * messages sent while b's subscriber reconnects are heard by nobody, and
+   * the log brings them back, in order, each once. */
+  int before = b.npurges;
+  uint64_t first = 0, last = 0;
+  for (int round = 0; round < 5; round++) {
+    const char *kill_pubsub[] = { "CLIENT", "KILL", "TYPE", "pubsub" };
+    raw(r, 4, kill_pubsub);
+    for (int i = 0; i < 4; i++) {
+      purged_t p = { 0 };
+      char tag[16];
+      snprintf(tag, sizeof(tag), "t%d", round * 4 + i);
+      rs_fleet_purge(a.fl, RS_PURGE_TAG, tag, strlen(tag), on_purged, &p);
+      ASSERT(run_until(purged_done, &p, 5000));
+      ASSERT(p.seq > 0);
+      if (!first) first = p.seq;
+      last = p.seq;
+    }
+  }
+  applied_t wb = { &b, last };
+  ASSERT(run_until(applied_done, &wb, 10000));
+  ASSERT_EQ(b.npurges - before, 20);
+  for (int i = 0; i < 20; i++) {
+    char tag[16];
+    snprintf(tag, sizeof(tag), "t%d", i);
+    ASSERT_STR_EQ(b.args[before + i], tag);
+  }
+  ASSERT(rs_fleet_stats(b.f)->replays > 1);
+  ASSERT_EQ(rs_fleet_stats(b.f)->full_purges, 0);
+  /* The log trimmed past what b missed: b purges everything it holds. */
+  const char *kill_pubsub[] = { "CLIENT", "KILL", "TYPE", "pubsub" };
+  raw(r, 4, kill_pubsub);
+  uint64_t seq = purge(&a, RS_PURGE_TAG, "x", &a, &a);
+  ASSERT(seq > 0);
+  const char *trim[] = { "XTRIM", "t:plog", "MAXLEN", "0" };
+  raw(r, 4, trim);
+  applied_t wb2 = { &b, seq };
+  ASSERT(rs_fleet_applied_seq(b.f) < seq);       /* b was away */
+  ASSERT(run_until(applied_done, &wb2, 10000));
+  ASSERT_EQ(rs_fleet_stats(b.f)->full_purges, 1);
+  ASSERT_EQ(b.kinds[b.npurges - 1], RS_PURGE_ALL);
+  rs_redis_close(r);
+  inst_stop(&a);
+  inst_stop(&b);
+  spin(50);
+}
+
+static void test_tier_down_is_a_miss(void) {
+  redis_stop(pid);
+  pid = -1;
+  inst_t a;
+  inst_start(&a, port);
+  spin(200);
+  look_t l = { 0 };
+  ASSERT_EQ(lookup(&a, "GET d/x", 1, &l), RS_L3_MISS);   /* at once, from the next turn */
+  rs_entry_t *e = page("GET d/x", "<p>x</p>", 0);
+  rs_fleet_store(a.fl, e, 0, 1);                          /* a no-op */
+  rs_entry_release(e);
+  purged_t p = { 0 };
+  rs_fleet_purge(a.fl, RS_PURGE_ALL, "", 0, on_purged, &p);
+  ASSERT_EQ(p.n, 0);
+  ASSERT(run_until(purged_done, &p, 5000));
+  ASSERT_EQ(p.seq, 0);                                    /* the caller learns the fleet did not take it */
+  inst_stop(&a);
+  spin(50);
+}
+
+int main(void) {
+  signal(SIGPIPE, SIG_IGN);
+  if (mkdtemp(tmpdir) == NULL) return 1;
+  uv_loop_init(&loop);
+  port = free_port();
+  pid = redis_start(port);
+  if (pid <= 0) {
+    fprintf(stderr, "# cannot start redis-server (scripts/setup installs it)\n");
+    return 1;
+  }
+  RS_TEST(test_one_render_per_page);
+  RS_TEST(test_purges_of_every_kind);
+  RS_TEST(test_missed_purges_replayed);
+  RS_TEST(test_tier_down_is_a_miss);
+  redis_stop(pid);
+  for (int i = 0; i < 100 && uv_run(&loop, UV_RUN_NOWAIT) != 0; i++) usleep(1000);
+  uv_loop_close(&loop);
+  rmdir(tmpdir);
+  RS_TEST_DONE();
+}

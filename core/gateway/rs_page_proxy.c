@@ -113,8 +113,9 @@ int rs_page__proxy_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route,
   rs_buf_t path = { 0 };
   rs_proxy_target(&path, from, route);
 
-  /* What a shared page may depend on: no cookie, no credentials, identity. */
-  rs_fetch_header_t hs[8];
+  /* What a shared page may depend on: no credentials, identity, no cookie
+   * but those the route names (in its key; rebuilt from them alone). */
+  rs_fetch_header_t hs[10];
   size_t n = 0;
   const char *host = route->proxy.host_mode == RS_PROXY_HOST_LITERAL ? route->proxy.host
                      : route->proxy.host_mode == RS_PROXY_HOST_UPSTREAM ? route->proxy.upstream : NULL;
@@ -138,6 +139,8 @@ int rs_page__proxy_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route,
   if (v != NULL) hs[n++] = (rs_fetch_header_t){ RS_STR("Accept"), *v };
   v = rs_req_header(from, "user-agent");
   if (v != NULL) hs[n++] = (rs_fetch_header_t){ RS_STR("User-Agent"), *v };
+  rs_buf_t ck = { 0 };
+  if (rs_policy_page_cookie(from, route, &ck) > 0) hs[n++] = (rs_fetch_header_t){ RS_STR("Cookie"), { ck.p, ck.len } };
 
   rs_fetch_opts_t o = { .target = route->proxy.upstream, .method = "GET", .path = path.p,
                         .headers = hs, .nheaders = n };
@@ -145,6 +148,7 @@ int rs_page__proxy_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route,
   rs_fetch_t *f = rs_fetch_start(loop, &o, rs__proxy_fetched, fl, &err);
   rs_buf_free(&path);
   rs_buf_free(&fwd);
+  rs_buf_free(&ck);
   if (f != NULL) {
     loop->pending_jobs++;
     return 0;

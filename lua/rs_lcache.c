@@ -22,12 +22,6 @@ enum { RS__COOKIE, RS__HEADER, RS__QUERY, RS__TAGS, RS__KEYHDR, RS__KEYCOOKIE };
 
 /* ------------------------------------------------------------------ checks */
 
-/* RFC 9110 tchar: what a header or a cookie name is made of. */
-static bool rs__tchar(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
 /* One name at idx (a string): checked for the list kind. Returns its length. */
 static size_t rs__name(lua_State *L, int idx, const char *fn, const char *name, int kind) {
   char desc[64];
@@ -41,7 +35,7 @@ static size_t rs__name(lua_State *L, int idx, const char *fn, const char *name, 
     rs_lutil_error(L, "%s: '%s' has a name longer than %d bytes", fn, name, RS__MAX_NAME);
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    bool ok = kind == RS__COOKIE || kind == RS__HEADER ? rs__tchar(c)
+    bool ok = kind == RS__COOKIE || kind == RS__HEADER ? rs_http_tchar(c)
               : kind == RS__QUERY ? c >= 0x20 && c != 0x7f && c != '&' && c != '=' && c != '#'
               : c >= 0x20 && c != 0x7f;
     if (!ok)

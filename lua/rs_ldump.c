@@ -117,11 +117,10 @@ static const char *const rs__level_names[] = { "error", "warn", "info", "debug" 
 
 static void rs__errpages(FILE *out, const rs_errpages_t *e);
 
-static void rs__dump_settings(rs__dump_t *d) {
+/* listen, admin, backlog, workers, pin, pid, limits, timeouts, log. */
+static void rs__dump_front(rs__dump_t *d) {
   const rs_config_t *c = d->cfg, *def = &d->def;
   FILE *out = d->out;
-  fputs("ssr.config {\n", out);
-  d->depth = 1;
   rs__key(d, "listen");
   rs__addr(out, &c->listen);
   fputc(',', out);
@@ -193,7 +192,12 @@ static void rs__dump_settings(rs__dump_t *d) {
   rs__string(d, "access_format", "log.access_format", c->log.access_timed ? "timed" : "combined", "combined");
   rs__bool(d, "access_admin", "log.access_admin", c->log.access_admin, def->log.access_admin);
   rs__close(d);
+}
 
+/* render, cache, lua. */
+static void rs__dump_back(rs__dump_t *d) {
+  const rs_config_t *c = d->cfg, *def = &d->def;
+  FILE *out = d->out;
   rs__open(d, "render");
   if (c->render.bundle != NULL) rs__pathkey(d, "bundle", "render.bundle", c->render.bundle, false);
   else fputs("    -- bundle: none (default): no render pool\n", out);
@@ -256,7 +260,12 @@ static void rs__dump_settings(rs__dump_t *d) {
   rs__num(d, "memory_mb", "lua.memory_mb", c->lua.memory_mb, def->lua.memory_mb);
   rs__bool(d, "jit", "lua.jit", c->lua.jit, def->lua.jit);
   rs__close(d);
+}
 
+/* real_ip, upstreams, servers. */
+static void rs__dump_net(rs__dump_t *d) {
+  const rs_config_t *c = d->cfg, *def = &d->def;
+  FILE *out = d->out;
   rs__open(d, "real_ip");
   rs__key(d, "from");
   fputs("{ ", out);
@@ -333,7 +342,15 @@ static void rs__dump_settings(rs__dump_t *d) {
   } else {
     fputs("  -- error_page: none (default)\n", out);
   }
-  fputs("}\n", out);
+}
+
+static void rs__dump_settings(rs__dump_t *d) {
+  fputs("ssr.config {\n", d->out);
+  d->depth = 1;
+  rs__dump_front(d);
+  rs__dump_back(d);
+  rs__dump_net(d);
+  fputs("}\n", d->out);
 }
 
 /* ------------------------------------------------------------------ routes */

@@ -227,8 +227,8 @@ static bool rs__start(lua_State *L, rs_lreq_t *c, int t, int idx, const char *wh
         size_t nl, vl;
         const char *n = lua_tolstring(L, -2, &nl);
         const char *v = lua_tolstring(L, -1, &vl);
-        if (nl == 0 || strpbrk(n, "\r\n: ") != NULL || strpbrk(v, "\r\n") != NULL)
-          luaL_error(L, "%s: header '%s' has CR, LF or a bad name", what, n);
+        if (!rs_http_token(n, nl) || rs_http_value_check(v, vl) != RS_HTTP_VALUE_OK)
+          luaL_error(L, "%s: header '%s' has a bad name, or CR, LF or a control character in its value", what, n);
         hdrs[o.nheaders].name = (rs_str_t){ n, nl };
         hdrs[o.nheaders].value = (rs_str_t){ v, vl };
         o.nheaders++;

@@ -6,7 +6,6 @@
 #include "rs_lhooks_int.h"
 
 #include <lauxlib.h>
-#include <luajit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -527,8 +526,7 @@ static void rs__respond_done(rs_lreq_t *c, int rc) {
   if (rc == RS_LHOOK_OK || rc == RS_LHOOK_EXIT) {
     rs_req_respond(req, &resp);
   } else {
-    rs_str_t page = rs_http_error_page(500);
-    rs_req_respond_static(req, 500, "Content-Type: text/html\r\n", page.p, page.len);
+    rs_req_respond_error(req, 500, NULL);
   }
 }
 

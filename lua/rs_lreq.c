@@ -197,19 +197,9 @@ static bool rs__push_field(lua_State *L, int t, rs_lreq_t *c, const char *k, siz
 #undef RS__IS
 }
 
-static bool rs__token(const char *s, size_t n) {
-  if (n == 0) return false;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if (ch <= 32 || ch >= 127 || strchr("()<>@,;:\\\"/[]?={}", ch) != NULL) return false;
-  }
-  return true;
-}
-
-/* Headers the server writes itself. */
+/* Headers the server writes itself: framing, Date and the hop-by-hop ones. */
 static bool rs__reserved(const char *n, size_t nl) {
-  return rs_str_ieq(n, nl, "content-length", 14) || rs_str_ieq(n, nl, "transfer-encoding", 17) ||
-         rs_str_ieq(n, nl, "connection", 10) || rs_str_ieq(n, nl, "date", 4);
+  return rs_http_hop_by_hop(n, nl) || rs_str_ieq(n, nl, "content-length", 14) || rs_str_ieq(n, nl, "date", 4);
 }
 
 /* Add "name: value\r\n" for the header at (name_idx, value_idx) to b;
@@ -218,11 +208,11 @@ static bool rs__add_header(lua_State *L, rs_buf_t *b, int name_idx, int value_id
   size_t nl, vl;
   if (lua_type(L, name_idx) != LUA_TSTRING) return false;
   const char *n = lua_tolstring(L, name_idx, &nl);
-  if (!rs__token(n, nl) || rs__reserved(n, nl)) return false;
+  if (!rs_http_token(n, nl) || rs__reserved(n, nl)) return false;
   if (lua_type(L, value_idx) != LUA_TSTRING && lua_type(L, value_idx) != LUA_TNUMBER) return false;
   lua_pushvalue(L, value_idx);   /* tolstring on a copy: never convert a table slot */
   const char *v = lua_tolstring(L, -1, &vl);
-  bool ok = strpbrk(v, "\r\n") == NULL && memchr(v, '\0', vl) == NULL;
+  bool ok = rs_http_value_check(v, vl) == RS_HTTP_VALUE_OK;
   if (ok) {
     rs_buf_append(b, n, nl);
     rs_buf_append(b, ": ", 2);
@@ -362,12 +352,14 @@ static int rs__set_header(lua_State *L) {
   if (lua_type(L, 3) != LUA_TSTRING && lua_type(L, 3) != LUA_TNUMBER)
     return luaL_error(L, "req:set_header: the value of '%s' must be a string", n);
   const char *v = lua_tolstring(L, 3, &vl);
-  if (!rs__token(n, nl)) return luaL_error(L, "req:set_header: invalid header name '%s'", n);
+  if (!rs_http_token(n, nl)) return luaL_error(L, "req:set_header: invalid header name '%s'", n);
   if (rs__reserved(n, nl) || rs_str_ieq(n, nl, "server", 6) || rs_str_ieq(n, nl, "x-cache", 7) ||
       rs_str_ieq(n, nl, "age", 3) || rs_str_ieq(n, nl, "content-encoding", 16))
     return luaL_error(L, "req:set_header: '%s' is the server's header", n);
-  if (strpbrk(v, "\r\n") != NULL || memchr(v, '\0', vl) != NULL)
-    return luaL_error(L, "req:set_header: the value of '%s' holds CR, LF or NUL", n);
+  rs_http_value_t bad = rs_http_value_check(v, vl);
+  if (bad != RS_HTTP_VALUE_OK)
+    return luaL_error(L, "req:set_header: the value of '%s' holds %s", n,
+                      bad == RS_HTTP_VALUE_CTL ? "a control character" : "CR, LF or NUL");
   rs_buf_t *b = &c->_req->add_headers;
   rs_buf_append(b, n, nl);
   rs_buf_append(b, ": ", 2);

@@ -136,28 +136,11 @@ static unsigned rs__methods(lua_State *L, int idx, const char *fn) {
   return mask;
 }
 
-/* RFC 9110 tchar. */
-static bool rs__is_token(const char *s, size_t len) {
-  static const char extra[] = "!#$%&'*+-.^_`|~";
-  if (len == 0) return false;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || (c != 0 && strchr(extra, c) != NULL);
-    if (!ok) return false;
-  }
-  return true;
-}
-
-/* Headers the server writes itself or that would break the framing. */
+/* Headers the server writes itself or that would break the framing: the
+ * hop-by-hop ones (rs_http.h), Content-Length and Date. */
 static bool rs__is_reserved(const char *name, size_t len) {
-  static const char *const reserved[] = {
-    "content-length", "transfer-encoding", "connection", "keep-alive",
-    "upgrade", "date",
-  };
-  for (size_t i = 0; i < RS_ARRAY_SIZE(reserved); i++)
-    if (rs_str_ieq(name, len, reserved[i], strlen(reserved[i]))) return true;
-  return false;
+  return rs_http_hop_by_hop(name, len) || rs_str_ieq(name, len, "content-length", 14) ||
+         rs_str_ieq(name, len, "date", 4);
 }
 
 /* One header value (a string or a number) at idx into h. */
@@ -178,15 +161,13 @@ static void rs__header_value(lua_State *L, int idx, const rs__spec_t *sp,
                    "strings, got %s", sp->fn, h->name,
                    rs_lutil_describe(L, idx, desc, sizeof(desc)));
   h->value = lua_tolstring(L, idx, &h->value_len);
-  for (size_t i = 0; i < h->value_len; i++) {
-    unsigned char c = (unsigned char)h->value[i];
-    if (c == '\r' || c == '\n')
-      rs_lutil_error(L, "%s: header \"%.64s\" has a CR or LF in its value "
-                     "(that would split the response)", sp->fn, h->name);
-    if ((c < 0x20 && c != '\t') || c == 0x7f)
-      rs_lutil_error(L, "%s: header \"%.64s\" has a control character in its value",
-                     sp->fn, h->name);
-  }
+  rs_http_value_t bad = rs_http_value_check(h->value, h->value_len);
+  if (bad == RS_HTTP_VALUE_CRLF)
+    rs_lutil_error(L, "%s: header \"%.64s\" has a CR or LF in its value "
+                   "(that would split the response)", sp->fn, h->name);
+  if (bad != RS_HTTP_VALUE_OK)
+    rs_lutil_error(L, "%s: header \"%.64s\" has a control character in its value",
+                   sp->fn, h->name);
 }
 
 static int rs__header_cmp(const void *a, const void *b) {
@@ -214,7 +195,7 @@ static size_t rs__headers_collect(lua_State *L, const rs__spec_t *sp,
                      sp->fn, sp->headers_name, rs_lutil_describe(L, v - 1, desc, sizeof(desc)));
     size_t name_len;
     const char *name = lua_tolstring(L, v - 1, &name_len);
-    if (!rs__is_token(name, name_len))
+    if (!rs_http_token(name, name_len))
       rs_lutil_error(L, "%s: header name \"%.64s\" has an invalid character", sp->fn, name);
     if (rs__is_reserved(name, name_len))
       rs_lutil_error(L, "%s: header \"%.64s\" is set by the server", sp->fn, name);
@@ -263,8 +244,6 @@ static void rs__spec_check(lua_State *L, rs__spec_t *sp) {
     rs_lutil_error(L, "%s: a %d answer has no body", sp->fn, sp->status);
 }
 
-/* Render the headers and build the route. Lua errors come only before the
- * first allocation; rs_router_add frees the route when it refuses it. */
 /* The registered handler of a built-in action (NULL when none registered:
  * a config checked without the gateway, as some unit tests do). */
 static const struct rs_action_handler_s *rs__builtin(rs_action_t action) {
@@ -276,6 +255,8 @@ static const struct rs_action_handler_s *rs__builtin(rs_action_t action) {
   return NULL;
 }
 
+/* Render the headers and build the route. Lua errors come only before the
+ * first allocation; rs_router_add frees the route when it refuses it. */
 static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   rs_lconfig_ctx_t *ctx = lua_touserdata(L, lua_upvalueindex(1));
   rs__header_t hs[RS__MAX_HEADERS];
@@ -506,6 +487,35 @@ static void rs__proxy_opts(lua_State *L, int t, rs__spec_t *sp, const char *pre)
   }
 }
 
+/* render = true, or render = { cache = true, ttl = 300, grace = 60 } at t
+ * (seconds; ttl when the bundle gives none, grace after it) into sp. */
+static void rs__render_opts(lua_State *L, int t, rs__spec_t *sp) {
+  char desc[64];
+  sp->render_cache = true;
+  sp->render_ttl_ms = sp->render_grace_ms = -1;
+  if (lua_type(L, t) == LUA_TTABLE) {
+    rs_lutil_check_keys(L, t, "ssr.route render", rs__render_keys);
+    if (rs_lutil_field(L, t, "cache")) {
+      if (lua_type(L, -1) != LUA_TBOOLEAN)
+        rs_lutil_error(L, "ssr.route: 'render.cache' must be a boolean, got %s",
+                       rs_lutil_describe(L, -1, desc, sizeof(desc)));
+      sp->render_cache = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
+    if (rs_lutil_field(L, t, "ttl")) {
+      sp->render_ttl_ms = 1000 * rs_lutil_int(L, -1, sp->fn, "render.ttl", 0, 31536000);
+      lua_pop(L, 1);
+    }
+    if (rs_lutil_field(L, t, "grace")) {
+      sp->render_grace_ms = 1000 * rs_lutil_int(L, -1, sp->fn, "render.grace", 0, 31536000);
+      lua_pop(L, 1);
+    }
+  } else if (lua_type(L, t) != LUA_TBOOLEAN || !lua_toboolean(L, t)) {
+    rs_lutil_error(L, "ssr.route: 'render' must be true or a table, got %s",
+                   rs_lutil_describe(L, t, desc, sizeof(desc)));
+  }
+}
+
 /* ssr.route(methods, path, opts)
  * Lua stack before: methods, path, opts   after: (nothing returned) */
 static int rs__route(lua_State *L) {
@@ -580,32 +590,7 @@ static int rs__route(lua_State *L) {
     return 0;
   }
   if (rs_lutil_field(L, 3, "render")) {     /* the bundle answers */
-    /* render = true, or render = { cache = true, ttl = 300, grace = 60 }
-     * (seconds; ttl when the bundle gives none, grace after it) */
-    sp.render_cache = true;
-    sp.render_ttl_ms = sp.render_grace_ms = -1;
-    if (lua_type(L, -1) == LUA_TTABLE) {
-      int t = lua_gettop(L);
-      rs_lutil_check_keys(L, t, "ssr.route render", rs__render_keys);
-      if (rs_lutil_field(L, t, "cache")) {
-        if (lua_type(L, -1) != LUA_TBOOLEAN)
-          rs_lutil_error(L, "ssr.route: 'render.cache' must be a boolean, got %s",
-                         rs_lutil_describe(L, -1, desc, sizeof(desc)));
-        sp.render_cache = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-      }
-      if (rs_lutil_field(L, t, "ttl")) {
-        sp.render_ttl_ms = 1000 * rs_lutil_int(L, -1, sp.fn, "render.ttl", 0, 31536000);
-        lua_pop(L, 1);
-      }
-      if (rs_lutil_field(L, t, "grace")) {
-        sp.render_grace_ms = 1000 * rs_lutil_int(L, -1, sp.fn, "render.grace", 0, 31536000);
-        lua_pop(L, 1);
-      }
-    } else if (lua_type(L, -1) != LUA_TBOOLEAN || !lua_toboolean(L, -1)) {
-      rs_lutil_error(L, "ssr.route: 'render' must be true or a table, got %s",
-                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
-    }
+    rs__render_opts(L, lua_gettop(L), &sp);
     lua_pop(L, 1);
     if (rs_lutil_field(L, 3, "respond"))
       rs_lutil_error(L, "ssr.route: give one action, 'respond' or 'render', not both");

@@ -134,10 +134,60 @@ void rs_http_scan_chunked(rs_http_scan_t *s) {
   s->state = RS__SC_CSIZE;
 }
 
-/* RFC 9110 §5.6.2 tchar. */
-static bool rs__tchar(unsigned char c) {
+bool rs_http_tchar(unsigned char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+bool rs_http_token(const char *s, size_t n) {
+  if (n == 0) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!rs_http_tchar((unsigned char)s[i])) return false;
+  return true;
+}
+
+rs_http_value_t rs_http_value_check(const char *v, size_t n) {
+  if (memchr(v, '\r', n) != NULL || memchr(v, '\n', n) != NULL) return RS_HTTP_VALUE_CRLF;
+  if (memchr(v, '\0', n) != NULL) return RS_HTTP_VALUE_NUL;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)v[i];
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return RS_HTTP_VALUE_CTL;
+  }
+  return RS_HTTP_VALUE_OK;
+}
+
+bool rs_http_hop_by_hop(const char *name, size_t n) {
+  static const rs_str_t hop[] = {
+    RS_STR("connection"), RS_STR("keep-alive"), RS_STR("proxy-connection"), RS_STR("te"),
+    RS_STR("trailer"), RS_STR("transfer-encoding"), RS_STR("upgrade"),
+  };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(hop); i++)
+    if (rs_str_ieq(name, n, hop[i].p, hop[i].len)) return true;
+  return false;
+}
+
+/* a[0..n) and b[0..n) equal, ASCII letters in any case (both sides). */
+static bool rs__ascii_ieq(const char *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = (char)(x + 32);
+    if (y >= 'A' && y <= 'Z') y = (char)(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+bool rs_http_conn_lists(const rs_str_t *conn, size_t nconn, const char *name, size_t n) {
+  for (size_t k = 0; k < nconn; k++) {
+    const char *v = conn[k].p, *end = v + conn[k].len;
+    while (v < end) {
+      while (v < end && (*v == ' ' || *v == '\t' || *v == ',')) v++;
+      const char *s = v;
+      while (v < end && *v != ',' && *v != ' ' && *v != '\t') v++;
+      if (v > s && (size_t)(v - s) == n && rs__ascii_ieq(s, name, n)) return true;
+    }
+  }
+  return false;
 }
 
 static int rs__hexval(unsigned char c) {
@@ -185,7 +235,7 @@ rs_http_scan_rc rs_http_scan(rs_http_scan_t *s, const char *p, size_t n, size_t 
           RS__BAD("empty header name");
         } else if (c == '\n') {
           RS__BAD("bare LF");
-        } else if (!rs__tchar(c)) {
+        } else if (!rs_http_tchar(c)) {
           RS__BAD("invalid character in a header name");
         } else {
           s->state = RS__SC_NAME;
@@ -195,7 +245,7 @@ rs_http_scan_rc rs_http_scan(rs_http_scan_t *s, const char *p, size_t n, size_t 
         if (c == ':') s->state = RS__SC_VALUE;
         else if (c == ' ' || c == '\t') RS__BAD("whitespace before the colon");
         else if (c == '\r' || c == '\n') RS__BAD("header line without a colon");
-        else if (!rs__tchar(c)) RS__BAD("invalid character in a header name");
+        else if (!rs_http_tchar(c)) RS__BAD("invalid character in a header name");
         break;
       case RS__SC_VALUE:
         if (c == '\r') s->state = RS__SC_VALUE_LF;

@@ -210,6 +210,37 @@ const char *rs_http_path_normalize(const char *in, size_t n, char *out, size_t *
  * decoded length. Invalid escapes stay as sent. Any thread. */
 size_t rs_url_decode(char *dst, const char *src, size_t len, bool plus);
 
+/* ------------------------------------------------------------------ tokens, values, hop-by-hop */
+
+/* RFC 9110 §5.6.2 tchar: what a token (a header or cookie name, a method) is
+ * made of. */
+bool rs_http_tchar(unsigned char c);
+
+/* Is s[0..n) a token: n > 0, every byte a tchar? The one check of a header
+ * name we send or accept from a config, a hook or a fetch. Any thread. */
+bool rs_http_token(const char *s, size_t n);
+
+/* What is wrong with a header value we would send (RFC 9110 §5.5: no CTL
+ * but HTAB): CR or LF (it would split the header), then NUL, then any other
+ * control byte or DEL; RS_HTTP_VALUE_OK for none. Any thread. */
+typedef enum {
+  RS_HTTP_VALUE_OK = 0,
+  RS_HTTP_VALUE_CRLF,
+  RS_HTTP_VALUE_NUL,
+  RS_HTTP_VALUE_CTL,
+} rs_http_value_t;
+rs_http_value_t rs_http_value_check(const char *v, size_t n);
+
+/* Is name (any case) a hop-by-hop header (RFC 9110 §7.6.1: Connection,
+ * Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade),
+ * which no proxy passes on, nor a cache keeps, nor a hook or bundle sets?
+ * The one list. Any thread. */
+bool rs_http_hop_by_hop(const char *name, size_t n);
+
+/* Does one of the nconn Connection header values list name (any case) as
+ * a comma-separated token, making it hop-by-hop too? Any thread. */
+bool rs_http_conn_lists(const rs_str_t *conn, size_t nconn, const char *name, size_t n);
+
 /* ------------------------------------------------------------------ query strings */
 
 /* One parameter of a query string or a form body, as sent (not decoded):

@@ -95,6 +95,15 @@ static inline void rs_loop_gen_unref(rs_loop_gen_t *lg) {
   if (--lg->refs == 0 && lg->retired) lg->last(lg);
 }
 
+/* Per-loop module slots (loop->slots): room for this many modules. */
+#define RS_LOOP_SLOTS 8
+
+/* A new index in every loop's slots for a module's per-loop state, from
+ * 0; aborts past RS_LOOP_SLOTS (a table of the source, not of the config).
+ * Any thread (a module takes it once, e.g. under uv_once); the slots
+ * themselves are each loop's own. */
+int rs_loop_slot_new(void);
+
 /* The indexes of a request's per-module state (rs_req_t.ctx, nginx's
  * r->ctx[module.ctx_index]): one per module that attaches state to a
  * request, each read through its module's accessor. */
@@ -163,13 +172,16 @@ struct rs_loop_s {
 
   rs_loop_gen_t *gen;            /* the current generation's share (NULL on loop 0) */
   rs_loop_gen_t *gens;           /* every share this loop opened and not closed */
-  struct rs_pool_s *pool;        /* the render pool, NULL without a bundle (current) */
-  struct rs_cache_s *cache;      /* L2, shared; NULL when caching is off */
-  struct rs_l1_s *l1;            /* this loop's L1 */
-  struct rs_page_counters_s *page; /* this loop's cache counters (rs_page.h) */
-  struct rs_lhooks_s *lua;       /* this loop's Lua state, when a route has hooks (current) */
-  struct rs_upstreams_s *upstreams; /* upstream runtime (rs_upstream.h) (current): a
-                                    request or fetch keeps the one it started with */
+  /* The current generation's, as loop->gen has them (rs_loop_gen_t above):
+   * what a new request or fetch starts with. */
+  struct rs_pool_s *pool;        /* the render pool, NULL without a bundle */
+  struct rs_upstreams_s *upstreams; /* upstream runtime (rs_upstream.h): a request or
+                                    fetch keeps the one it started with */
+  struct rs_cache_s *cache;      /* the process's L2, shared; NULL when caching is off */
+  /* Each module's own state on this loop (nginx's ctx_index): the module
+   * takes its index once (rs_loop_slot_new) and reads loop->slots[index]
+   * through its own accessor; nothing here names a module. */
+  void *slots[RS_LOOP_SLOTS];
   bool start_failed;
   rs_inbox_t inbox;              /* work handed to this loop by other threads */
   size_t pending_jobs;           /* submitted, not yet back */

@@ -1,22 +1,15 @@
 /* core/gateway/rs_dispatch.c — see rs_dispatch.h. */
 #include "rs_dispatch.h"
 
-#include "rs_action.h"
 #include "rs_errpage.h"
+
+#include "rs_action.h"
 #include "rs_lroute.h"
 #include "rs_page.h"
 #include "rs_proxy.h"
 #include "rs_respond.h"
 #include "rs_router.h"
 #include "rs_static.h"
-
-static const char rs__html[] = "Content-Type: text/html\r\n";
-
-static void rs__respond_error(rs_req_t *req, int status) {
-  if (rs_errpage_respond(req, status)) return;   /* error_page = {...} */
-  rs_str_t page = rs_http_error_page(status);
-  rs_req_respond_static(req, status, rs__html, page.p, page.len);
-}
 
 /* The render action: through the page cache when the cache is on and the
  * route caches (rs_page.h), else rendered after the route's props hook,
@@ -101,7 +94,7 @@ void rs_dispatch_head(rs_req_t *req) {
 void rs_dispatch(rs_req_t *req) {
   const rs_route_t *route = rs__route(req);
   if (route == NULL) {
-    rs__respond_error(req, 404);
+    rs_errpage_answer(req, 404, NULL);
     return;
   }
   const rs_action_handler_t *a = route->handler;
@@ -109,5 +102,5 @@ void rs_dispatch(rs_req_t *req) {
     a->on_request(req, route);
     return;
   }
-  rs__respond_error(req, 500);
+  rs_errpage_answer(req, 500, NULL);
 }

@@ -27,11 +27,7 @@ typedef struct {
 
 static const char *rs__retry(int status) { return status == 503 ? "Retry-After: 1\r\n" : ""; }
 
-static void rs__plain(rs_req_t *req, int status) {
-  rs_str_t page = rs_http_error_page(status);
-  rs_req_respond_static(req, status, status == 503 ? "Content-Type: text/html\r\nRetry-After: 1\r\n"
-                                                   : "Content-Type: text/html\r\n", page.p, page.len);
-}
+static void rs__plain(rs_req_t *req, int status) { rs_req_respond_error(req, status, rs__retry(status)); }
 
 static void rs__release_entry(void *e) { rs_entry_release(e); }
 
@@ -173,4 +169,9 @@ bool rs_errpage_respond(rs_req_t *req, int status) {
                      .body = pg->body, .body_len = pg->body_len };
   rs_req_respond(req, &resp);
   return true;
+}
+
+void rs_errpage_answer(rs_req_t *req, int status, const char *extra) {
+  if (rs_errpage_respond(req, status)) return;
+  rs_req_respond_error(req, status, extra);
 }

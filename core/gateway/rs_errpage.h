@@ -24,4 +24,8 @@
  * bundle for a render): the caller answers with its plain page. */
 bool rs_errpage_respond(rs_req_t *req, int status);
 
+/* The gateway's error answer: the error page configured for status, else
+ * the plain page (rs_req_respond_error, with extra: header lines or NULL). */
+void rs_errpage_answer(rs_req_t *req, int status, const char *extra);
+
 #endif

@@ -45,11 +45,11 @@ typedef struct rs__pflow_s {
 } rs__pflow_t;
 
 static rs__pflow_t *rs__pflow_new(rs_req_t *req, const rs_route_t *route, int step) {
-  rs_page_counters_t *pc = req->loop->page;
-  rs__pflow_t *fl = pc->flows;
+  rs_page_loop_t *pl = rs_page__loop(req->loop);
+  rs__pflow_t *fl = pl->flows;
   if (fl != NULL) {
-    pc->flows = fl->next;
-    pc->nflows--;
+    pl->flows = fl->next;
+    pl->nflows--;
   } else {
     fl = rs_xmalloc(sizeof(*fl));
   }
@@ -63,11 +63,11 @@ static rs__pflow_t *rs__pflow_new(rs_req_t *req, const rs_route_t *route, int st
 static void rs__pflow_free(rs__pflow_t *fl, rs_loop_t *loop) {
   if (fl->lc != NULL) rs_lreq_end(fl->lc);
   if (fl->key_heap) free((char *)fl->key);
-  rs_page_counters_t *pc = loop->page;
-  if (pc->nflows < RS__FLOWS_FREE_MAX) {
-    fl->next = pc->flows;
-    pc->flows = fl;
-    pc->nflows++;
+  rs_page_loop_t *pl = rs_page__loop(loop);
+  if (pl->nflows < RS__FLOWS_FREE_MAX) {
+    fl->next = pl->flows;
+    pl->flows = fl;
+    pl->nflows++;
   } else {
     free(fl);
   }
@@ -139,45 +139,45 @@ static void rs__pflow_lookup(rs__pflow_t *fl) {
   rs_req_t *req = fl->req;
   const rs_route_t *route = fl->route;
   rs_loop_t *loop = req->loop;
-  rs_page_counters_t *pc = loop->page;
+  rs_page_loop_t *pl = rs_page__loop(loop);
   const char *key = fl->key;
   size_t klen = fl->klen;
   uint64_t hash = fl->hash = rs_cache_hash(loop->cache, key, klen);
   uint64_t now = uv_now(&loop->uv);
 
   rs_l1_ref_t *ref;
-  rs_entry_t *e = loop->l1 ? rs_l1_get(loop->l1, hash, key, klen, now, &ref) : NULL;
+  rs_entry_t *e = pl->l1 ? rs_l1_get(pl->l1, hash, key, klen, now, &ref) : NULL;
   if (e != NULL) {
-    RS_COUNTER_ADD(pc->hits_l1, 1);
+    RS_COUNTER_ADD(pl->c.hits_l1, 1);
     req->data = ref;
     rs__pflow_free(fl, loop);
     rs_page_respond_entry(req, e, "HIT-L1", rs_page__release_l1, req);
     return;
   }
 
-  if (pc->spare == NULL) pc->spare = rs_page__waiter_new(loop);
-  rs_page_waiter_t *pw = pc->spare;
+  if (pl->spare == NULL) pl->spare = rs_page__waiter_new(loop);
+  rs_page_waiter_t *pw = pl->spare;
   int rc = RS__NOHOOK;
   switch (rs_cache_lookup(loop->cache, hash, key, klen, rs_now_ms(), &e, &pw->w)) {
     case RS_LOOKUP_HIT:
-      RS_COUNTER_ADD(pc->hits_l2, 1);
-      if (loop->l1 != NULL) rs_l1_offer(loop->l1, e, now);
+      RS_COUNTER_ADD(pl->c.hits_l2, 1);
+      if (pl->l1 != NULL) rs_l1_offer(pl->l1, e, now);
       rs__pflow_free(fl, loop);
       rs_page_respond_entry(req, e, "HIT-L2", rs_page__release_entry, e);
       return;
     case RS_LOOKUP_STALE:
-      RS_COUNTER_ADD(pc->stale, 1);
+      RS_COUNTER_ADD(pl->c.stale, 1);
       rs__pflow_free(fl, loop);
       rs_page_respond_entry(req, e, "STALE", rs_page__release_entry, e);
       return;
     case RS_LOOKUP_STALE_REFRESH:
       /* The props of the refresh come first (they need the request); a
        * props hook that waits on a fetch delays this stale answer. */
-      RS_COUNTER_ADD(pc->stale, 1);
+      RS_COUNTER_ADD(pl->c.stale, 1);
       fl->stale = e;
       /* fallthrough */
     case RS_LOOKUP_MISS_LEADER:
-      if (fl->stale == NULL) RS_COUNTER_ADD(pc->misses, 1);
+      if (fl->stale == NULL) RS_COUNTER_ADD(pl->c.misses, 1);
       if (route->hooks.props) {
         /* Its result feeds a page others will be served: it sees what the
          * key covers, as the bundle does. */
@@ -189,9 +189,9 @@ static void rs__pflow_lookup(rs__pflow_t *fl) {
       rs__pflow_render(fl, rc);
       return;
     case RS_LOOKUP_MISS_WAIT:
-      RS_COUNTER_ADD(pc->misses, 1);
-      RS_COUNTER_ADD(pc->coalesced, 1);
-      pc->spare = NULL;          /* the cache holds it now */
+      RS_COUNTER_ADD(pl->c.misses, 1);
+      RS_COUNTER_ADD(pl->c.coalesced, 1);
+      pl->spare = NULL;          /* the cache holds it now */
       pw->req = req;
       pw->route = route;
       loop->pending_jobs++;
@@ -204,7 +204,7 @@ static void rs__pflow_go(rs__pflow_t *fl, int rc) {
   rs_req_t *req = fl->req;
   const rs_route_t *route = fl->route;
   rs_loop_t *loop = req->loop;
-  rs_page_counters_t *pc = loop->page;
+  rs_page_loop_t *pl = rs_page__loop(loop);
   switch (fl->step) {
     case RS__S_BYPASS:
       fl->bypass = rs_policy_bypass(req, route);
@@ -225,13 +225,13 @@ static void rs__pflow_go(rs__pflow_t *fl, int rc) {
       if (fl->bypass || (req->method_bit != RS_M_GET && req->method_bit != RS_M_HEAD)) {
         /* Personalised requests, and those a bypass rule picks, are not
          * looked up nor stored. */
-        if (fl->bypass) RS_COUNTER_ADD(pc->bypass, 1);
+        if (fl->bypass) RS_COUNTER_ADD(pl->c.bypass, 1);
         fl->extra = fl->bypass ? rs_policy_bypass_extra(route) : NULL;
         fl->step = RS__S_UNCACHED;
         rs__pflow_go(fl, RS__NOHOOK);
         return;
       }
-      RS_COUNTER_ADD(pc->lookups, 1);
+      RS_COUNTER_ADD(pl->c.lookups, 1);
       rc = RS__NOHOOK;
       if (route->hooks.key) {
         rc = rs__pflow_hook(fl, RS_HOOK_KEY, RS__S_KEY_DONE);
@@ -308,28 +308,37 @@ void rs_page_uncached(rs_req_t *req, const rs_route_t *route, const char *extra)
 
 /* ------------------------------------------------------------------ loops */
 
+int rs_page__slot = -1;
+static uv_once_t rs__slot_once = UV_ONCE_INIT;
+
+static void rs__slot_init(void) { rs_page__slot = rs_loop_slot_new(); }
+
 void rs_page_loop_init(rs_loop_t *loop) {
+  uv_once(&rs__slot_once, rs__slot_init);
   const rs_config_t *cfg = loop->cfg;
+  rs_page_loop_t *pl;
+  if (posix_memalign((void **)&pl, RS_CACHELINE, sizeof(*pl)) != 0) abort();
+  memset(pl, 0, sizeof(*pl));
   rs_l1_opts_t o = { .hot = cfg->cache.l1_hot, .entries = cfg->cache.l1_entries,
                      .max_bytes = cfg->cache.l1_bytes };
-  /* l1 = { hot = 0, entries = 0 } (or bytes = 0) turns L1 off. */
-  bool off = (o.hot == 0 && o.entries == 0) || o.max_bytes == 0;
-  loop->l1 = off ? NULL : rs_l1_create(&o);
-  if (posix_memalign((void **)&loop->page, RS_CACHELINE, sizeof(rs_page_counters_t)) != 0) abort();
-  memset(loop->page, 0, sizeof(rs_page_counters_t));
+  /* l1 = { hot = 0, entries = 0 } (or bytes = 0) turns L1 off; so does
+   * cache = false (the flow still runs: the props hook of an uncached
+   * render). */
+  bool off = loop->cache == NULL || (o.hot == 0 && o.entries == 0) || o.max_bytes == 0;
+  pl->l1 = off ? NULL : rs_l1_create(&o);
+  loop->slots[rs_page__slot] = pl;
 }
 
 void rs_page_loop_dispose(rs_loop_t *loop) {
-  if (loop->l1 != NULL) rs_l1_destroy(loop->l1);
-  loop->l1 = NULL;
-  if (loop->page != NULL) {
-    free(loop->page->spare);
-    while (loop->page->flows != NULL) {
-      struct rs__pflow_s *fl = loop->page->flows;
-      loop->page->flows = fl->next;
-      free(fl);
-    }
+  rs_page_loop_t *pl = rs_page__loop(loop);
+  if (pl == NULL) return;
+  if (pl->l1 != NULL) rs_l1_destroy(pl->l1);
+  free(pl->spare);
+  while (pl->flows != NULL) {
+    struct rs__pflow_s *fl = pl->flows;
+    pl->flows = fl->next;
+    free(fl);
   }
-  free(loop->page);
-  loop->page = NULL;
+  free(pl);
+  loop->slots[rs_page__slot] = NULL;
 }

@@ -25,22 +25,9 @@
 #include "rs_l1.h"
 #include "rs_router.h"
 
-/* Per-loop counters (single writer, RS_COUNTER_ADD), summed on scrape. */
-typedef struct rs_page_counters_s {
-  uint64_t lookups;              /* cacheable requests looked up */
-  uint64_t hits_l1, hits_l2, stale, misses;
-  uint64_t coalesced;            /* misses that waited for another's render */
-  uint64_t bypass;               /* not looked up (Authorization, Cookie) */
-  uint64_t not_modified;         /* 304 answers */
-  uint64_t uncacheable;          /* rendered pages not stored (Set-Cookie, …) */
-  uint64_t refresh_failed;       /* background refreshes that failed (stale kept) */
-  struct rs_page_waiter_s *spare; /* a waiter ready for the next lookup */
-  struct rs__pflow_s *flows;     /* request flows ready for reuse (rs_page.c) */
-  size_t nflows;
-} __attribute__((aligned(RS_CACHELINE))) rs_page_counters_t;
-
-/* Set up / tear down the loop's L1 and counters. On the loop's thread (or
- * before it runs). */
+/* Set up / tear down the loop's page state (its L1, counters and free
+ * lists, in the loop's slot of the page module: rs_page_int.h). On the
+ * loop's thread (or before it runs). */
 void rs_page_loop_init(rs_loop_t *loop);
 void rs_page_loop_dispose(rs_loop_t *loop);
 

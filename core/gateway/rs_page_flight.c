@@ -68,7 +68,7 @@ void rs_page__flight_complete(rs_page_flight_t *fl, rs_entry_t *e, int fail) {
   }
   bool store = fl->storable;
   if (!store) {                  /* not shared: each waiter renders its own */
-    RS_COUNTER_ADD(loop->page->uncacheable, 1);
+    RS_COUNTER_ADD(rs_page__loop(loop)->c.uncacheable, 1);
     rs_page__flight_fail(loop, fl->hash, fl->key, fl->key_len, -1);
     return;
   }
@@ -78,7 +78,8 @@ void rs_page__flight_complete(rs_page_flight_t *fl, rs_entry_t *e, int fail) {
     rs_entry_ref(e);
     w->wake(w, e, 0);
   }
-  if (loop->l1 != NULL) rs_l1_offer(loop->l1, e, uv_now(&loop->uv));
+  rs_page_loop_t *pl = rs_page__loop(loop);
+  if (pl->l1 != NULL) rs_l1_offer(pl->l1, e, uv_now(&loop->uv));
 }
 
 unsigned rs_page__defer_for(const rs_req_t *req) {
@@ -174,7 +175,7 @@ static void rs__flight_done(rs_task_t *task) {
     }
   } else {                       /* a background refresh */
     if (e == NULL) {
-      RS_COUNTER_ADD(loop->page->refresh_failed, 1);
+      RS_COUNTER_ADD(rs_page__loop(loop)->c.refresh_failed, 1);
       rs_log_warn("refresh of %.*s failed (%s%s%s): serving the stale page while in grace",
                   (int)RS_MIN(fl->key_len, 512), fl->key, rs_render_outcome_label(job->outcome),
                   job->error ? ": " : "", job->error ? job->error : "");

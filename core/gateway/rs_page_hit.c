@@ -32,8 +32,9 @@ static void rs__complete_done(rs_task_t *task) {
   rs_loop_t *loop = c->lg->loop;
   loop->pending_jobs--;
   if (c->full != NULL) {
-    if (rs_cache_replace(loop->cache, c->partial, c->full) == 0 && loop->l1 != NULL)
-      rs_l1_offer(loop->l1, c->full, uv_now(&loop->uv));
+    rs_page_loop_t *pl = rs_page__loop(loop);
+    if (rs_cache_replace(loop->cache, c->partial, c->full) == 0 && pl->l1 != NULL)
+      rs_l1_offer(pl->l1, c->full, uv_now(&loop->uv));
     rs_entry_release(c->full);
   } else {                       /* not built (expired in the queue, memory): let a later hit retry */
     __atomic_store_n(&c->partial->_completing, 0, __ATOMIC_RELAXED);
@@ -90,7 +91,7 @@ void rs_page_respond_entry(rs_req_t *req, rs_entry_t *e, const char *xcache,
 
   const rs_str_t *inm = req->nheaders ? rs_req_header(req, "if-none-match") : NULL;
   if (inm != NULL && e->status == 200 && rs_http_etag_match(inm, e->etag, e->etag_len)) {
-    RS_COUNTER_ADD(loop->page->not_modified, 1);
+    RS_COUNTER_ADD(rs_page__loop(loop)->c.not_modified, 1);
     resp.status = 304;
     resp.extra_len = (size_t)snprintf(extra, sizeof(extra), "Age: %ld\r\nX-Cache: %s\r\n", age, xcache);
     rs_req_respond(req, &resp);
@@ -114,6 +115,6 @@ void rs_page__release_l1(void *ud) {
   /* The request carries its L1 borrow; requests are released on their
    * own loop, which owns that L1. */
   rs_req_t *req = ud;
-  rs_l1_put(req->loop->l1, req->data);
+  rs_l1_put(rs_page__loop(req->loop)->l1, req->data);
   req->data = NULL;
 }

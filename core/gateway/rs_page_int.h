@@ -49,6 +49,37 @@ typedef struct {
   unsigned defer;                /* variants left for later (rs_entry.h) */
 } rs_page_flight_t;
 
+/* Per-loop counters (single writer, RS_COUNTER_ADD), summed on scrape. */
+typedef struct rs_page_counters_s {
+  uint64_t lookups;              /* cacheable requests looked up */
+  uint64_t hits_l1, hits_l2, stale, misses;
+  uint64_t coalesced;            /* misses that waited for another's render */
+  uint64_t bypass;               /* not looked up (Authorization, Cookie) */
+  uint64_t not_modified;         /* 304 answers */
+  uint64_t uncacheable;          /* rendered pages not stored (Set-Cookie, …) */
+  uint64_t refresh_failed;       /* background refreshes that failed (stale kept) */
+} __attribute__((aligned(RS_CACHELINE))) rs_page_counters_t;
+
+/* The page module's state on one loop (loop->slots[rs_page__slot], made by
+ * rs_page_loop_init): its counters, its L1 and what it recycles. */
+typedef struct {
+  rs_page_counters_t c;          /* first: aligned, summed on scrape (rs_page_stats.c) */
+  struct rs_l1_s *l1;            /* this loop's L1, NULL when off */
+  struct rs_page_waiter_s *spare; /* a waiter ready for the next lookup */
+  struct rs__pflow_s *flows;     /* request flows ready for reuse (rs_page.c) */
+  size_t nflows;
+} rs_page_loop_t;
+
+/* The page module's index in every loop's slots (rs_loop_slot_new), -1
+ * until the first rs_page_loop_init. */
+extern int rs_page__slot;
+
+/* loop's page state, or NULL when the loop has none (the admin loop, or
+ * before rs_page_loop_init). */
+static inline rs_page_loop_t *rs_page__loop(const rs_loop_t *loop) {
+  return rs_page__slot >= 0 ? loop->slots[rs_page__slot] : NULL;
+}
+
 /* ------------------------------------------------------------------ rs_page_key.c */
 
 /* Build req's key in k (set up by the caller with rs_key_init): the hook's

@@ -17,13 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Response headers the cache never keeps: hop-by-hop ones, and those the
- * gateway writes itself. */
+/* Response headers the cache never keeps: hop-by-hop ones (rs_http.h), and
+ * those the gateway writes itself. */
 static bool rs__proxy_drop(const rs_str_t *n) {
+  if (rs_http_hop_by_hop(n->p, n->len)) return true;
   static const rs_str_t drop[] = {
-    RS_STR("connection"), RS_STR("keep-alive"), RS_STR("proxy-connection"), RS_STR("te"),
-    RS_STR("trailer"), RS_STR("transfer-encoding"), RS_STR("upgrade"), RS_STR("content-length"),
-    RS_STR("date"), RS_STR("server"), RS_STR("age"), RS_STR("etag"), RS_STR("vary"), RS_STR("x-cache"),
+    RS_STR("content-length"), RS_STR("date"), RS_STR("server"), RS_STR("age"), RS_STR("etag"), RS_STR("vary"),
+    RS_STR("x-cache"),
   };
   for (size_t i = 0; i < RS_ARRAY_SIZE(drop); i++)
     if (rs_str_ieq(n->p, n->len, drop[i].p, drop[i].len)) return true;
@@ -93,7 +93,7 @@ static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
     if (e != NULL) rs_page_respond_entry(req, e, "MISS", rs_page__release_entry, e);
     else rs_render_respond_error(req, fail);
   } else if (e == NULL) {
-    RS_COUNTER_ADD(loop->page->refresh_failed, 1);
+    RS_COUNTER_ADD(rs_page__loop(loop)->c.refresh_failed, 1);
   } else {
     rs_entry_release(e);
   }

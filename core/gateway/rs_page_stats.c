@@ -12,8 +12,9 @@ void rs_page_collect(rs_buf_t *out, rs_loop_t **loops, int nloops, struct rs_cac
   memset(&sum, 0, sizeof(sum));
   uint64_t l1_hot = 0, l1_map = 0, l1_entries = 0, l1_bytes = 0;
   for (int i = 0; i < nloops; i++) {
-    const rs_page_counters_t *c = loops[i]->page;
-    if (c == NULL) continue;
+    const rs_page_loop_t *pl = rs_page__loop(loops[i]);
+    if (pl == NULL) continue;
+    const rs_page_counters_t *c = &pl->c;
     sum.lookups += RS_COUNTER_GET(c->lookups);
     sum.hits_l1 += RS_COUNTER_GET(c->hits_l1);
     sum.hits_l2 += RS_COUNTER_GET(c->hits_l2);
@@ -24,8 +25,8 @@ void rs_page_collect(rs_buf_t *out, rs_loop_t **loops, int nloops, struct rs_cac
     sum.not_modified += RS_COUNTER_GET(c->not_modified);
     sum.uncacheable += RS_COUNTER_GET(c->uncacheable);
     sum.refresh_failed += RS_COUNTER_GET(c->refresh_failed);
-    if (loops[i]->l1 == NULL) continue;
-    const rs_l1_stats_t *ls = rs_l1_stats(loops[i]->l1);
+    if (pl->l1 == NULL) continue;
+    const rs_l1_stats_t *ls = rs_l1_stats(pl->l1);
     l1_hot += RS_COUNTER_GET(ls->hits_hot);
     l1_map += RS_COUNTER_GET(ls->hits_map);
     l1_entries += RS_COUNTER_GET(ls->entries);

@@ -37,40 +37,10 @@ typedef struct {
   int err;                       /* its error, when done */
 } rs__proxy_t;
 
-static const char rs__html[] = "Content-Type: text/html\r\n";
 
-/* Hop-by-hop headers (RFC 9110 §7.6.1) and those we set ourselves. */
-static bool rs__hop(const rs_str_t *n) {
-  static const struct { const char *s; size_t n; } names[] = {
-    { "connection", 10 }, { "keep-alive", 10 }, { "proxy-connection", 16 }, { "te", 2 },
-    { "trailer", 7 }, { "transfer-encoding", 17 }, { "upgrade", 7 },
-  };
-  for (size_t i = 0; i < RS_ARRAY_SIZE(names); i++)
-    if (rs_str_ieq(n->p, n->len, names[i].s, names[i].n)) return true;
-  return false;
-}
-
-/* Is name one of the comma-separated tokens of a Connection value? */
-static bool rs__listed(const rs_str_t *conn, size_t nconn, const rs_str_t *name) {
-  for (size_t k = 0; k < nconn; k++) {
-    const char *v = conn[k].p, *end = v + conn[k].len;
-    while (v < end) {
-      while (v < end && (*v == ' ' || *v == '\t' || *v == ',')) v++;
-      const char *s = v;
-      while (v < end && *v != ',' && *v != ' ' && *v != '\t') v++;
-      if (v > s && (size_t)(v - s) == name->len) {
-        bool eq = true;
-        for (size_t i = 0; i < name->len && eq; i++) {
-          char a = s[i], b = name->p[i];
-          if (a >= 'A' && a <= 'Z') a = (char)(a + 32);
-          if (b >= 'A' && b <= 'Z') b = (char)(b + 32);
-          eq = a == b;
-        }
-        if (eq) return true;
-      }
-    }
-  }
-  return false;
+/* Hop-by-hop: the one list (rs_http_hop_by_hop), and what Connection names. */
+static bool rs__hop(const rs_str_t *conn, size_t nconn, const rs_str_t *n) {
+  return rs_http_hop_by_hop(n->p, n->len) || rs_http_conn_lists(conn, nconn, n->p, n->len);
 }
 
 static bool rs__request_id_ok(const rs_str_t *v) {
@@ -176,7 +146,7 @@ static char *rs__build_head(rs_req_t *req, const rs_route_t *route, size_t *len)
   for (size_t i = 0; i < req->nheaders; i++) {
     const rs_header_t *h = &req->headers[i];
     const rs_str_t *n = &h->name;
-    if (rs__hop(n) || rs__listed(conn, nconn, n)) continue;
+    if (rs__hop(conn, nconn, n)) continue;
     if (rs_str_ieq(n->p, n->len, "host", 4) || rs_str_ieq(n->p, n->len, "content-length", 14) ||
         rs_str_ieq(n->p, n->len, "expect", 6))
       continue;
@@ -211,9 +181,7 @@ static void rs__error(rs__proxy_t *p, int status, int err) {
   rs_log_warn("proxy %.*s %.*s [req %llx]: upstream %s: server %s: %s → %d", (int)req->method.len,
               req->method.p, (int)RS_MIN(req->url.len, 512), req->url.p, (unsigned long long)req->id,
               p->route->proxy.upstream, p->x ? rs_uhttp_server(p->x) : "-", rs_fetch_strerror(err), status);
-  if (rs_errpage_respond(req, status)) return;   /* error_page = {...} */
-  rs_str_t page = rs_http_error_page(status);
-  rs_req_respond_static(req, status, rs__html, page.p, page.len);
+  rs_errpage_answer(req, status, NULL);
 }
 
 /* Called at depth 0 after anything happened: end what can be ended. */
@@ -278,7 +246,7 @@ static void rs__on_head(void *ud, int status, const rs_fetch_header_t *h, size_t
   rs_buf_t b = { 0 };
   for (size_t i = 0; i < n; i++) {
     const rs_str_t *nm = &h[i].name;
-    if (rs__hop(nm) || rs__listed(conn, nconn, nm)) continue;
+    if (rs__hop(conn, nconn, nm)) continue;
     if (rs_str_ieq(nm->p, nm->len, "content-length", 14) || rs_str_ieq(nm->p, nm->len, "date", 4) ||
         rs_str_ieq(nm->p, nm->len, "server", 6))
       continue;

@@ -2,6 +2,7 @@
 #include "rs_render.h"
 
 #include "rs_errpage.h"
+
 #include "rs_key.h"
 #include "rs_log.h"
 #include "rs_policy.h"
@@ -13,7 +14,6 @@
 #include <string.h>
 
 static const char rs__html[] = "Content-Type: text/html\r\n";
-static const char rs__html_retry[] = "Content-Type: text/html\r\nRetry-After: 1\r\n";
 
 static char *rs__copy(char **p, const char *s, size_t n) {
   char *d = *p;
@@ -157,9 +157,7 @@ int rs_render_error_status(rs_render_outcome_t o) {
 }
 
 void rs_render_respond_error(rs_req_t *req, int status) {
-  if (rs_errpage_respond(req, status)) return;   /* error_page = {...} */
-  rs_str_t page = rs_http_error_page(status);
-  rs_req_respond_static(req, status, status == 503 ? rs__html_retry : rs__html, page.p, page.len);
+  rs_errpage_answer(req, status, status == 503 ? "Retry-After: 1\r\n" : NULL);
 }
 
 void rs_render_respond(rs_req_t *req, rs_render_job_t *job, const char *extra) {

@@ -250,29 +250,21 @@ static int rs__static_range(const char *v, size_t n, uint64_t size, uint64_t *fi
 
 /* ------------------------------------------------------------------ answers */
 
-static void rs__static_error(rs_req_t *req, int status, const char *extra, size_t extra_len) {
-  if (extra_len == 0 && rs_errpage_respond(req, status)) return;   /* error_page = {...} */
-  rs_str_t page = rs_http_error_page(status);
-  rs_resp_t resp = { .status = status, .headers = rs__html, .headers_len = sizeof(rs__html) - 1,
-                     .extra = extra, .extra_len = extra_len, .body = page.p, .body_len = page.len };
-  rs_req_respond(req, &resp);
-}
-
 /* 404, 403 or 500 for an errno from opening or reading. */
 static void rs__static_fail(rs_req_t *req, const rs_route_t *route, int err) {
   switch (err) {
     case ENOENT: case ENOTDIR: case ELOOP: case ENAMETOOLONG: case ENXIO: case ENODEV:
-      rs__static_error(req, 404, NULL, 0);
+      rs_errpage_answer(req, 404, NULL);
       return;
     case EACCES: case EPERM:
       rs_log_info("static %s: %.*s: %s", route->where, (int)RS_MIN(req->path.len, 1024), req->path.p,
                   uv_strerror(-err));
-      rs__static_error(req, 403, NULL, 0);
+      rs_errpage_answer(req, 403, NULL);
       return;
     default:
       rs_log_error("static %s: %.*s under %s: %s", route->where, (int)RS_MIN(req->path.len, 1024),
                    req->path.p, route->files.root, uv_strerror(-err));
-      rs__static_error(req, 500, NULL, 0);
+      rs_errpage_answer(req, 500, NULL);
   }
 }
 
@@ -286,7 +278,7 @@ static void rs__static_redirect(rs_req_t *req) {
   size_t cap = req->path.len + req->query.len + 32;
   char *loc = malloc(cap);
   if (loc == NULL) {
-    rs__static_error(req, 500, NULL, 0);
+    rs_errpage_answer(req, 500, NULL);
     return;
   }
   size_t n = 0;
@@ -373,8 +365,8 @@ static void rs__static_answer(rs_req_t *req, const rs_route_t *route, int fd, co
     if (rc < 0) {
       close(fd);
       char cr[64];
-      int n = snprintf(cr, sizeof(cr), "Content-Range: bytes */%llu\r\n", (unsigned long long)size);
-      rs__static_error(req, 416, cr, (size_t)n);
+      snprintf(cr, sizeof(cr), "Content-Range: bytes */%llu\r\n", (unsigned long long)size);
+      rs_req_respond_error(req, 416, cr);
       return;
     }
     if (rc > 0) {
@@ -407,7 +399,7 @@ static void rs__static_answer(rs_req_t *req, const rs_route_t *route, int fd, co
     buf = malloc((size_t)len);
     if (buf == NULL) {
       close(fd);
-      rs__static_error(req, 500, NULL, 0);
+      rs_errpage_answer(req, 500, NULL);
       return;
     }
     size_t got = 0;
@@ -424,7 +416,7 @@ static void rs__static_answer(rs_req_t *req, const rs_route_t *route, int fd, co
                    r < 0 ? uv_strerror(-err) : "the file shrank while being read");
       free(buf);
       close(fd);
-      rs__static_error(req, 500, NULL, 0);
+      rs_errpage_answer(req, 500, NULL);
       return;
     }
   }
@@ -448,11 +440,11 @@ void rs_static_request(rs_req_t *req, const rs_route_t *route) {
   bool dir;
   int bad = rs__static_path(p, n, segs, sizeof(segs), &nseg, &dir);
   if (bad) {
-    rs__static_error(req, bad, NULL, 0);
+    rs_errpage_answer(req, bad, NULL);
     return;
   }
   if (dir && route->files.index == NULL) {   /* no listings */
-    rs__static_error(req, 404, NULL, 0);
+    rs_errpage_answer(req, 404, NULL);
     return;
   }
   const char *index = dir ? route->files.index : NULL;
@@ -475,7 +467,7 @@ void rs_static_request(rs_req_t *req, const rs_route_t *route) {
   }
   if (!S_ISREG(st.st_mode)) {    /* a folder as index, a FIFO, a device */
     close(fd);
-    rs__static_error(req, 404, NULL, 0);
+    rs_errpage_answer(req, 404, NULL);
     return;
   }
   const char *name = index;

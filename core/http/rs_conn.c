@@ -146,8 +146,7 @@ void rs__conn_fail(rs_conn_t *c, rs_req_error_t kind, const char *detail) {
   if (c->tail) c->tail->_next = r; else c->head = r;
   c->tail = r;
   c->nqueued++;
-  rs_str_t page = rs_http_error_page(status);
-  rs_req_respond_static(r, status, "Content-Type: text/html\r\n", page.p, page.len);
+  rs_req_respond_error(r, status, NULL);
 }
 
 /* ------------------------------------------------------------------ timers, close */

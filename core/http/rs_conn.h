@@ -182,6 +182,12 @@ void rs_req_respond(rs_req_t *req, const rs_resp_t *resp);
 void rs_req_respond_static(rs_req_t *req, int status, const char *headers,
                            const char *body, size_t body_len);
 
+/* The one error answer, whatever the layer: status with its HTML page
+ * (rs_http_error_page), "Content-Type: text/html", then extra header lines
+ * ("Name: value\r\n"..., copied at once; NULL for none: Allow, Retry-After,
+ * WWW-Authenticate...). Loop thread. */
+void rs_req_respond_error(rs_req_t *req, int status, const char *extra);
+
 /* Streaming answers (the proxy): the head now, the body as it comes.
  *
  * rs_req_stream_start sends status and headers ("Name: value\r\n"...,

@@ -92,6 +92,14 @@ void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
   if (r == c->head) rs__conn_flush(c);
 }
 
+void rs_req_respond_error(rs_req_t *req, int status, const char *extra) {
+  static const char html[] = "Content-Type: text/html\r\n";
+  rs_str_t page = rs_http_error_page(status);
+  rs_resp_t resp = { .status = status, .headers = html, .headers_len = sizeof(html) - 1, .extra = extra,
+                     .extra_len = extra != NULL ? strlen(extra) : 0, .body = page.p, .body_len = page.len };
+  rs_req_respond(req, &resp);
+}
+
 void rs_req_respond_static(rs_req_t *req, int status, const char *headers, const char *body,
                            size_t body_len) {
   rs_resp_t resp = { .status = status, .headers = headers, .headers_len = headers ? strlen(headers) : 0,

@@ -12,6 +12,7 @@
  * it never terminates a destroyed engine. */
 #include "rs_pool.h"
 
+#include "rs_http.h"
 #include "rs_log.h"
 #include "rs_metrics.h"
 #include "rs_topo.h"
@@ -198,11 +199,7 @@ static void rs__render_headers(rs_render_job_t *job, const rs_v8_result_t *res) 
     const rs_v8_pair_t *h = &res->headers[i];
     /* Framing and Date are the server's to set: a bundle cannot smuggle a
      * length nor send a second Date. */
-    if (rs_str_ieq(h->name, h->name_len, "content-length", 14) ||
-        rs_str_ieq(h->name, h->name_len, "transfer-encoding", 17) ||
-        rs_str_ieq(h->name, h->name_len, "connection", 10) ||
-        rs_str_ieq(h->name, h->name_len, "keep-alive", 10) ||
-        rs_str_ieq(h->name, h->name_len, "upgrade", 7) ||
+    if (rs_http_hop_by_hop(h->name, h->name_len) || rs_str_ieq(h->name, h->name_len, "content-length", 14) ||
         rs_str_ieq(h->name, h->name_len, "date", 4)) {
       len -= h->name_len + 2 + h->value_len + 2;
       continue;

@@ -170,8 +170,7 @@ static bool rs__refused(rs_req_t *req, bool get) {
     if (rs_ip_parse(who.peer, strlen(who.peer), &ip) != 0 || !rs_cidr_any(a->allow, a->nallow, &ip)) {
       rs_log_warn("admin: 403 for %s (not in admin.allow): %.*s %.*s", who.peer, (int)req->method.len,
                   req->method.p, (int)RS_MIN(req->path.len, 256), req->path.p);
-      rs_str_t page = rs_http_error_page(403);
-      rs_req_respond_static(req, 403, "Content-Type: text/html\r\nCache-Control: no-store\r\n", page.p, page.len);
+      rs_req_respond_error(req, 403, "Cache-Control: no-store\r\n");
       return true;
     }
   }
@@ -179,11 +178,7 @@ static bool rs__refused(rs_req_t *req, bool get) {
     rs_log_warn("admin: 401 for %s (%s token): %.*s %.*s", who.peer,
                 rs_req_header(req, "authorization") ? "a wrong" : "no", (int)req->method.len, req->method.p,
                 (int)RS_MIN(req->path.len, 256), req->path.p);
-    rs_str_t page = rs_http_error_page(401);
-    rs_req_respond_static(req, 401,
-                          "Content-Type: text/html\r\nCache-Control: no-store\r\n"
-                          "WWW-Authenticate: Bearer realm=\"rustyssr admin\"\r\n",
-                          page.p, page.len);
+    rs_req_respond_error(req, 401, "Cache-Control: no-store\r\nWWW-Authenticate: Bearer realm=\"rustyssr admin\"\r\n");
     return true;
   }
   return false;
@@ -221,9 +216,7 @@ void rs_admin_handle(rs_req_t *req) {
   }
   if (rs__path_is(req, "/purge")) {
     if (req->method_bit != RS_M_POST) {
-      rs_str_t p405 = rs_http_error_page(405);
-      rs_req_respond_static(req, 405, "Content-Type: text/html\r\nAllow: POST, PURGE\r\n", p405.p,
-                            p405.len);
+      rs_req_respond_error(req, 405, "Allow: POST, PURGE\r\n");
       return;
     }
     rs__purge(req, false);
@@ -244,10 +237,8 @@ void rs_admin_handle(rs_req_t *req) {
     rs_req_respond(req, &resp);
     return;
   }
-  rs_str_t page = rs_http_error_page(404);
-  rs_req_respond_static(req, 404, "Content-Type: text/html\r\n", page.p, page.len);
+  rs_req_respond_error(req, 404, NULL);
   return;
 not_allowed:;
-  rs_str_t p405 = rs_http_error_page(405);
-  rs_req_respond_static(req, 405, "Content-Type: text/html\r\nAllow: GET, HEAD\r\n", p405.p, p405.len);
+  rs_req_respond_error(req, 405, "Allow: GET, HEAD\r\n");
 }

@@ -32,6 +32,8 @@
 #include "rs_log.h"
 #include "rs_metrics.h"
 #include "rs_page.h"
+#include "rs_gen.h"
+#include "rs_listen.h"
 #include "rs_reload.h"
 #include "rs_topo.h"
 #include "rs_upstream.h"
@@ -48,50 +50,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-int rs_server_listen_socket(const rs_addr_t *addr, int backlog, bool reuseport, int *port_out) {
-  struct sockaddr_storage ss;
-  socklen_t slen;
-  memset(&ss, 0, sizeof(ss));
-  int family = strchr(addr->host, ':') ? AF_INET6 : AF_INET;
-  if (family == AF_INET6) {
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons((uint16_t)addr->port);
-    if (inet_pton(AF_INET6, addr->host, &a->sin6_addr) != 1) return -EINVAL;
-    slen = sizeof(*a);
-  } else {
-    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)addr->port);
-    if (inet_pton(AF_INET, addr->host, &a->sin_addr) != 1) return -EINVAL;
-    slen = sizeof(*a);
-  }
-  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  int one = 1;
-  /* Debian's libuv 1.44 has no UV_TCP_REUSEPORT: set it on the raw fd
-   * before bind, then hand the fd to uv_tcp_open on the owning loop. */
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-      (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
-      (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)) {
-    int e = -errno;
-    close(fd);
-    return e;
-  }
-  if (bind(fd, (struct sockaddr *)&ss, slen) != 0 || listen(fd, backlog) != 0) {
-    int e = -errno;
-    close(fd);
-    return e;
-  }
-  if (port_out != NULL) {
-    slen = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &slen);
-    *port_out = ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                         : ((struct sockaddr_in *)&ss)->sin_port);
-  }
-  return fd;
-}
 
 /* ------------------------------------------------------------------ loops */
 
@@ -118,118 +76,8 @@ static void rs__on_tick(uv_timer_t *t) {
   if (loop->gens != NULL && loop->gens->_next != NULL) rs_loop_gens_sweep(loop);
 }
 
-#define RS__XSTR(x) #x
-#define RS__STR(x) RS__XSTR(x)
-#define RS__PAUSE_TEXT RS__STR(RS_ACCEPT_PAUSE_MS) " ms"
-
-static rs_accept_error_t rs__accept_reason(int err) {
-  switch (err) {
-    case EMFILE: return RS_ACCEPT_E_EMFILE;
-    case ENFILE: return RS_ACCEPT_E_ENFILE;
-    case ENOBUFS: case ENOMEM: return RS_ACCEPT_E_NOMEM;
-    default: return RS_ACCEPT_E_OTHER;
-  }
-}
-
-static void rs__on_listen_ready(uv_poll_t *p, int status, int events);
-
-/* The end of an accept pause: poll the listeners again. The connections
- * that arrived meanwhile waited in the backlog. Loop thread. */
-static void rs__accept_resume(uv_timer_t *t) {
-  rs_loop_t *loop = t->data;
-  loop->accept_paused = false;
-  if (loop->draining) return;
-  for (int k = 0; k < loop->nlsn; k++) {
-    rs_listener_t *l = &loop->lsn[k];
-    if (!l->open || !l->paused) continue;
-    l->paused = false;
-    uv_poll_start(&l->poll, UV_READABLE, rs__on_listen_ready);
-  }
-}
-
-/* accept(2) failed with err on l. Out of descriptors or kernel memory,
- * retrying at once only spins (the socket stays readable): stop polling
- * every listener of this loop for RS_ACCEPT_PAUSE_MS, as nginx does, while
- * its open connections are served and close, which is what frees
- * descriptors; the clients that arrive meanwhile wait in the backlog. One
- * log line per RS_ACCEPT_LOG_MS at most, with the count since the last. */
-static void rs__accept_failed(rs_listener_t *l, int err, bool always_pause) {
-  rs_loop_t *loop = l->loop;
-  rs_accept_error_t why = rs__accept_reason(err);
-  RS_COUNTER_ADD(loop->counters.accept_errors[why], 1);
-  loop->accept_refused++;
-  uint64_t now = rs_now_ms();
-  bool pause = always_pause || why != RS_ACCEPT_E_OTHER;
-  if (loop->accept_logged_ms == 0 || now - loop->accept_logged_ms >= RS_ACCEPT_LOG_MS) {
-    struct rlimit rl = { 0, 0 };
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rs_log_warn("loop %d: accept: %s (open files limit %llu, %zu connections on this loop): %llu "
-                "failure%s since the last report%s", loop->index, strerror(err),
-                (unsigned long long)rl.rlim_cur, loop->nconns, (unsigned long long)loop->accept_refused,
-                loop->accept_refused == 1 ? "" : "s",
-                pause ? "; not accepting for " RS__PAUSE_TEXT : "");
-    loop->accept_logged_ms = now;
-    loop->accept_refused = 0;
-  }
-  if (!pause) return;
-  loop->accept_pauses++;
-  for (int k = 0; k < loop->nlsn; k++) {   /* they draw on the same descriptors */
-    rs_listener_t *o = &loop->lsn[k];
-    if (!o->open || o->paused) continue;
-    o->paused = true;
-    uv_poll_stop(&o->poll);
-  }
-  if (!loop->accept_paused) {
-    loop->accept_paused = true;
-    uv_timer_start(&loop->accept_timer, rs__accept_resume, RS_ACCEPT_PAUSE_MS, 0);
-  }
-}
-
-/* The listening socket is readable: accept what waits, a bounded batch per
- * turn so one busy listener cannot starve the loop's connections. */
-static void rs__on_listen_ready(uv_poll_t *p, int status, int events) {
-  (void)events;
-  rs_listener_t *l = p->data;
-  rs_loop_t *loop = l->loop;
-  if (loop->draining || l->paused) return;
-  if (status < 0) {              /* the poll itself failed: never spin on it */
-    rs__accept_failed(l, -status, true);
-    return;
-  }
-  for (int n = 0; n < 128; n++) {
-    int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) rs__accept_failed(l, errno, false);
-      return;
-    }
-    if (loop->accept_pauses > 0) {
-      rs_log_info("loop %d: accepting again after %llu pause%s", loop->index,
-                  (unsigned long long)loop->accept_pauses, loop->accept_pauses == 1 ? "" : "s");
-      loop->accept_pauses = 0;
-      loop->accept_logged_ms = 0;
-    }
-    rs_conn_accept(loop, fd, l->server);
-  }
-}
-
 static void rs__loop_close_walk(uv_handle_t *h, void *arg) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
-}
-
-static void rs__loop_unlisten(rs_loop_t *loop) {
-  for (int k = 0; k < loop->nlsn; k++) {
-    rs_listener_t *l = &loop->lsn[k];
-    if (l->open) {
-      uv_close((uv_handle_t *)&l->poll, NULL);
-      l->open = false;
-    }
-    l->paused = false;
-    if (l->fd >= 0) close(l->fd);    /* the poll handle never owned it */
-    l->fd = -1;
-  }
-  uv_timer_stop(&loop->accept_timer);
-  loop->accept_paused = false;
 }
 
 /* Called on the loop when woken, and when its last connection closed. */
@@ -241,7 +89,7 @@ static void rs__loop_check(rs_loop_t *loop) {
   int force = __atomic_load_n(&srv->force_gen, __ATOMIC_ACQUIRE);
   if (drain > 0 && !loop->draining) {
     loop->draining = true;
-    rs__loop_unlisten(loop);
+    rs_listen_stop(loop);
     rs_conn_drain_all(loop, false);
   }
   if (force > 0) rs_conn_drain_all(loop, true);
@@ -295,7 +143,7 @@ static int rs__loop_init(rs_loop_t *loop, rs_server_t *srv, int index, const int
   uv_unref((uv_handle_t *)&loop->turn);
   loop->cache = srv->cache;
   if (index > 0) rs_inbox_init(&loop->inbox, &loop->uv);
-  if (index > 0 && loop->cache != NULL) rs_page_loop_init(loop);
+  if (index > 0) rs_page_loop_init(loop);   /* the page flow runs with the cache off too */
   rs__update_time(loop);
   return 0;
 }
@@ -309,16 +157,8 @@ static int rs__loop_listen(rs_loop_t *loop) {
   uv_tcp_t *first = rs_xmalloc(sizeof(*first));
   uv_tcp_init(&loop->uv, first);
   uv_close((uv_handle_t *)first, rs__free_handle);
-  for (int k = 0; k < loop->nlsn; k++) {
-    rs_listener_t *l = &loop->lsn[k];
-    if (l->fd < 0) continue;
-    int rc = uv_poll_init_socket(&loop->uv, &l->poll, l->fd);
-    if (rc != 0) return rc;
-    l->poll.data = l;
-    l->open = true;
-    rc = uv_poll_start(&l->poll, UV_READABLE, rs__on_listen_ready);
-    if (rc != 0) return rc;
-  }
+  int rc = rs_listen_start(loop);
+  if (rc != 0) return rc;
   loop->listening = true;
   /* The Date line changes once a second; the tick keeps it (and the access
    * log's clock) fresh without a time() call per request. Unref'd: it
@@ -342,7 +182,7 @@ static void rs__loop_thread(void *arg) {
   } else {
     __atomic_store_n(&loop->gen->state, RS_LOOP_GEN_ACTIVE, __ATOMIC_RELEASE);
     rs_loop_gen_use(loop, loop->gen);
-    if (loop->lua != NULL) rs_log_info("loop %d: Lua hooks ready", loop->index);
+    if (loop->gen->lua != NULL) rs_log_info("loop %d: Lua hooks ready", loop->index);
   }
   char where[96] = "unpinned (pin = false)";
   if (loop->cfg->pin) rs_topo_pin_self(loop->index - 1, where, sizeof(where));
@@ -362,7 +202,6 @@ static void rs__loop_thread(void *arg) {
   rs_page_loop_dispose(loop);
   /* Every request is gone: close every share this loop still holds. */
   while (loop->gens != NULL) rs_loop_gen_close(loop->gens);
-  loop->lua = NULL;
   loop->upstreams = NULL;
   rs_inbox_dispose(&loop->inbox);
   if (uv_loop_close(&loop->uv) != 0) rs_log_warn("loop %d: handles left open at exit", loop->index);
@@ -562,6 +401,132 @@ static void rs__on_signal(uv_signal_t *s, int signum) {
   rs__wake_all(srv);
 }
 
+/* Bind every listener (srv->nlisteners of them, srv->nloops sockets each,
+ * into fds) and the admin one (*admin_fd): every failure is logged here,
+ * before a thread runs. Returns 0 or -errno (the sockets made so far are
+ * in fds and *admin_fd for the caller to close). Main thread. */
+static int rs__bind(rs_server_t *srv, int *fds, int *admin_fd) {
+  const rs_config_t *cfg = srv->cfg;
+  int nl = srv->nlisteners;
+  srv->lsn_names = rs_xcalloc((size_t)nl, sizeof(char *));
+  srv->lsn_addrs = rs_xcalloc((size_t)nl, sizeof(rs_addr_t));
+  for (int k = 0; k < nl; k++) {
+    srv->lsn_names[k] = k ? rs_xstrdup(cfg->servers[k - 1].name) : NULL;
+    srv->lsn_addrs[k] = k ? cfg->servers[k - 1].addr : cfg->listen;
+  }
+  for (int i = 0; i < srv->nloops * nl; i++) fds[i] = -1;
+  for (int k = 0; k < nl; k++) {
+    rs_addr_t *addr = &srv->lsn_addrs[k];
+    for (int i = 0; i < srv->nloops; i++) {
+      int port = 0;
+      int fd = fds[i * nl + k] = rs_listen_socket(addr, cfg->backlog, true, &port);
+      if (fd < 0) {
+        rs_log_error("listen on %s:%d%s%s%s: %s", addr->host, addr->port, k ? " (server " : "",
+                     k ? srv->lsn_names[k] : "", k ? ")" : "", strerror(-fd));
+        return fd;
+      }
+      addr->port = port;         /* port 0: the others join the port the first got */
+    }
+  }
+  srv->port = srv->lsn_addrs[0].port;
+  if (cfg->admin_enabled) {
+    *admin_fd = rs_listen_socket(&cfg->admin, cfg->backlog, false, &srv->admin_port);
+    if (*admin_fd < 0) {
+      rs_log_error("admin listen on %s:%d: %s", cfg->admin.host, cfg->admin.port, strerror(-*admin_fd));
+      return *admin_fd;
+    }
+  }
+  return 0;
+}
+
+/* The main loop's timers and signal handlers, and the metrics it serves.
+ * Main thread, once the admin loop is set up. */
+static void rs__admin_start(rs_server_t *srv) {
+  uv_async_init(&srv->admin.uv, &srv->loop_done, rs__on_loop_done);
+  srv->loop_done.data = srv;
+  uv_timer_init(&srv->admin.uv, &srv->deadline);
+  srv->deadline.data = srv;
+  uv_timer_init(&srv->admin.uv, &srv->hard_deadline);
+  srv->hard_deadline.data = srv;
+  uv_timer_init(&srv->admin.uv, &srv->gen_timer);
+  srv->gen_timer.data = srv;
+  for (size_t i = 0; i < RS_ARRAY_SIZE(srv->signals); i++) {
+    uv_signal_init(&srv->admin.uv, &srv->signals[i]);
+    srv->signals[i].data = srv;
+    uv_signal_start(&srv->signals[i], rs__on_signal, rs__handled_signals[i]);
+  }
+  rs_metrics_register("server", rs__collect, srv);
+  rs_metrics_register("process", rs_metrics_process, NULL);
+  rs_metrics_register("render", rs__collect_render, srv);  /* the current pool's, when any */
+  rs_lhooks_metrics_register();
+}
+
+/* The page cache, also without a bundle (cached proxy routes use it), and
+ * its once-a-second sweep. Main thread. */
+static void rs__cache_start(rs_server_t *srv) {
+  const rs_config_t *cfg = srv->cfg;
+  if (!cfg->cache.enabled) return;
+  rs_cache_opts_t co = { .max_entries = cfg->cache.max_entries, .max_bytes = cfg->cache.max_bytes,
+                         .shards = cfg->cache.shards };
+  srv->cache = rs_cache_create(&co);
+  srv->admin.cache = srv->cache;
+  uv_timer_init(&srv->admin.uv, &srv->sweep);
+  srv->sweep.data = srv;
+  uv_timer_start(&srv->sweep, rs__on_sweep, 1000, 1000);
+  uv_unref((uv_handle_t *)&srv->sweep);
+  rs_log_info("cache: %zu entries, %zu MB, %u shards, L1 %zu+%zu per loop, default ttl %llu s, "
+              "grace %llu s", cfg->cache.max_entries, cfg->cache.max_bytes >> 20, cfg->cache.shards,
+              cfg->cache.l1_hot, cfg->cache.l1_entries, (unsigned long long)cfg->cache.ttl_ms / 1000,
+              (unsigned long long)cfg->cache.grace_ms / 1000);
+}
+
+/* Make the loops (each takes its sockets from fds), the first generation
+ * on them, and start their threads behind the barrier; a loop that could
+ * not set up stops the others (exit 1). Main thread. */
+static void rs__loops_start(rs_server_t *srv, int *fds, rs_pool_t *pool0) {
+  int nl = srv->nlisteners;
+  srv->loops = rs_xcalloc((size_t)srv->nloops, sizeof(rs_loop_t *));
+  for (int i = 0; i < srv->nloops; i++) {
+    /* Each loop on its own cache lines: its counters are written hot. */
+    if (posix_memalign((void **)&srv->loops[i], RS_CACHELINE, sizeof(rs_loop_t)) != 0) abort();
+    int rc = rs__loop_init(srv->loops[i], srv, i + 1, &fds[i * nl], nl, rs_dispatch, rs__on_wake, srv->loops[i]);
+    srv->loops[i]->on_head = rs_dispatch_head;
+    if (rc != 0) {
+      rs_log_error("loop %d: %s", i + 1, uv_strerror(rc));
+      abort();
+    }
+    for (int k = 0; k < nl; k++) fds[i * nl + k] = -1;  /* the loop owns them now */
+  }
+  rs_gen_t *gen0 = srv->gen = rs_gen_new(srv, srv->cfg, false, pool0);
+  srv->admin.http = rs_gen_http(gen0);
+  /* A deploy's rule from the start (rs_reload.c): only this bundle's pages. */
+  if (srv->cache != NULL && srv->cfg->cache.on_new_bundle != RS_ON_NEW_BUNDLE_KEEP)
+    rs_cache_bundle(srv->cache, srv->cfg->render.bundle_id);
+  for (int i = 0; i < srv->nloops; i++) rs_loop_gen_use(srv->loops[i], rs_gen_share(gen0, i));
+  if (srv->cache != NULL) rs_metrics_register("cache", rs__collect_cache, srv);
+  rs_upstream_metrics_register(srv->nloops);
+  rs_lhooks_watchdog_start();    /* lua.hook_timeout_ms */
+  uv_barrier_init(&srv->barrier, (unsigned)srv->nloops + 1);
+  for (int i = 0; i < srv->nloops; i++) {
+    if (uv_thread_create(&srv->loops[i]->thread, rs__loop_thread, srv->loops[i]) != 0) {
+      rs_log_error("cannot start loop thread %d", i + 1);
+      abort();
+    }
+  }
+  uv_barrier_wait(&srv->barrier);
+  for (int i = 0; i < srv->nloops; i++) {
+    if (srv->loops[i]->start_failed) {
+      /* A loop could not set up (its Lua state): stop the others, fail. */
+      srv->exit_code = 1;
+      srv->stopping = true;
+      __atomic_store_n(&srv->drain_gen, 1, __ATOMIC_RELEASE);
+      __atomic_store_n(&srv->force_gen, 1, __ATOMIC_RELEASE);
+      rs__wake_all(srv);
+      break;
+    }
+  }
+}
+
 int rs_server_run(rs_config_t *cfg) {
   rs_server_t srv;
   memset(&srv, 0, sizeof(srv));
@@ -584,39 +549,10 @@ int rs_server_run(rs_config_t *cfg) {
    * fds[i * nl + k]: loop i's socket for listener k (0 = listen, 1 + j =
    * servers[j]). */
   int nl = srv.nlisteners = 1 + (int)cfg->nservers;
-  srv.lsn_names = rs_xcalloc((size_t)nl, sizeof(char *));
-  srv.lsn_addrs = rs_xcalloc((size_t)nl, sizeof(rs_addr_t));
-  for (int k = 0; k < nl; k++) {
-    srv.lsn_names[k] = k ? rs_xstrdup(cfg->servers[k - 1].name) : NULL;
-    srv.lsn_addrs[k] = k ? cfg->servers[k - 1].addr : cfg->listen;
-  }
   int *fds = rs_xcalloc((size_t)(srv.nloops * nl), sizeof(int));
-  for (int i = 0; i < srv.nloops * nl; i++) fds[i] = -1;
   int admin_fd = -1;
-  rs_gen_t *gen0 = NULL;
-  for (int k = 0; k < nl; k++) {
-    rs_addr_t *addr = &srv.lsn_addrs[k];
-    for (int i = 0; i < srv.nloops; i++) {
-      int port = 0;
-      int fd = fds[i * nl + k] = rs_server_listen_socket(addr, cfg->backlog, true, &port);
-      if (fd < 0) {
-        rs_log_error("listen on %s:%d%s%s%s: %s", addr->host, addr->port, k ? " (server " : "",
-                     k ? srv.lsn_names[k] : "", k ? ")" : "", strerror(-fd));
-        rc = fd;
-        goto fail_sockets;
-      }
-      addr->port = port;         /* port 0: the others join the port the first got */
-    }
-  }
-  srv.port = srv.lsn_addrs[0].port;
-  if (cfg->admin_enabled) {
-    admin_fd = rs_server_listen_socket(&cfg->admin, cfg->backlog, false, &srv.admin_port);
-    if (admin_fd < 0) {
-      rs_log_error("admin listen on %s:%d: %s", cfg->admin.host, cfg->admin.port, strerror(-admin_fd));
-      rc = admin_fd;
-      goto fail_sockets;
-    }
-  }
+  rc = rs__bind(&srv, fds, &admin_fd);
+  if (rc != 0) goto fail_sockets;
 
   rc = rs__loop_init(&srv.admin, &srv, 0, &admin_fd, admin_fd >= 0 ? 1 : 0, rs_admin_handle,
                      rs__on_admin_wake, &srv);
@@ -627,23 +563,7 @@ int rs_server_run(rs_config_t *cfg) {
     rs_log_error("admin listener: %s", uv_strerror(rc));
     goto fail_sockets;
   }
-  uv_async_init(&srv.admin.uv, &srv.loop_done, rs__on_loop_done);
-  srv.loop_done.data = &srv;
-  uv_timer_init(&srv.admin.uv, &srv.deadline);
-  srv.deadline.data = &srv;
-  uv_timer_init(&srv.admin.uv, &srv.hard_deadline);
-  srv.hard_deadline.data = &srv;
-  uv_timer_init(&srv.admin.uv, &srv.gen_timer);
-  srv.gen_timer.data = &srv;
-  for (size_t i = 0; i < RS_ARRAY_SIZE(srv.signals); i++) {
-    uv_signal_init(&srv.admin.uv, &srv.signals[i]);
-    srv.signals[i].data = &srv;
-    uv_signal_start(&srv.signals[i], rs__on_signal, rs__handled_signals[i]);
-  }
-  rs_metrics_register("server", rs__collect, &srv);
-  rs_metrics_register("process", rs_metrics_process, NULL);
-  rs_metrics_register("render", rs__collect_render, &srv);  /* the current pool's, when any */
-  rs_lhooks_metrics_register();
+  rs__admin_start(&srv);
   rs_pool_t *pool0 = NULL;
   if (cfg->render.bundle != NULL) {
     char err[1024];
@@ -653,63 +573,9 @@ int rs_server_run(rs_config_t *cfg) {
       goto fail_sockets;
     }
   }
-  /* The page cache, also without a bundle: cached proxy routes use it. */
-  {
-    if (cfg->cache.enabled) {
-      rs_cache_opts_t co = { .max_entries = cfg->cache.max_entries, .max_bytes = cfg->cache.max_bytes,
-                             .shards = cfg->cache.shards };
-      srv.cache = rs_cache_create(&co);
-      srv.admin.cache = srv.cache;
-      uv_timer_init(&srv.admin.uv, &srv.sweep);
-      srv.sweep.data = &srv;
-      uv_timer_start(&srv.sweep, rs__on_sweep, 1000, 1000);
-      uv_unref((uv_handle_t *)&srv.sweep);
-      rs_log_info("cache: %zu entries, %zu MB, %u shards, L1 %zu+%zu per loop, default ttl %llu s, "
-                  "grace %llu s", cfg->cache.max_entries, cfg->cache.max_bytes >> 20, cfg->cache.shards,
-                  cfg->cache.l1_hot, cfg->cache.l1_entries, (unsigned long long)cfg->cache.ttl_ms / 1000,
-                  (unsigned long long)cfg->cache.grace_ms / 1000);
-    }
-  }
+  rs__cache_start(&srv);
 
-  srv.loops = rs_xcalloc((size_t)srv.nloops, sizeof(rs_loop_t *));
-  for (int i = 0; i < srv.nloops; i++) {
-    /* Each loop on its own cache lines: its counters are written hot. */
-    if (posix_memalign((void **)&srv.loops[i], RS_CACHELINE, sizeof(rs_loop_t)) != 0) abort();
-    rc = rs__loop_init(srv.loops[i], &srv, i + 1, &fds[i * nl], nl, rs_dispatch, rs__on_wake, srv.loops[i]);
-    srv.loops[i]->on_head = rs_dispatch_head;
-    if (rc != 0) {
-      rs_log_error("loop %d: %s", i + 1, uv_strerror(rc));
-      abort();
-    }
-    for (int k = 0; k < nl; k++) fds[i * nl + k] = -1;  /* the loop owns them now */
-  }
-  gen0 = srv.gen = rs_gen_new(&srv, cfg, false, pool0);
-  srv.admin.http = rs_gen_http(gen0);
-  if (srv.cache != NULL && cfg->cache.on_new_bundle != RS_ON_NEW_BUNDLE_KEEP)
-    rs_cache_bundle(srv.cache, cfg->render.bundle_id);
-  for (int i = 0; i < srv.nloops; i++) rs_loop_gen_use(srv.loops[i], rs_gen_share(gen0, i));
-  if (srv.cache != NULL) rs_metrics_register("cache", rs__collect_cache, &srv);
-  rs_upstream_metrics_register(srv.nloops);
-  rs_lhooks_watchdog_start();    /* lua.hook_timeout_ms */
-  uv_barrier_init(&srv.barrier, (unsigned)srv.nloops + 1);
-  for (int i = 0; i < srv.nloops; i++) {
-    if (uv_thread_create(&srv.loops[i]->thread, rs__loop_thread, srv.loops[i]) != 0) {
-      rs_log_error("cannot start loop thread %d", i + 1);
-      abort();
-    }
-  }
-  uv_barrier_wait(&srv.barrier);
-  for (int i = 0; i < srv.nloops; i++) {
-    if (srv.loops[i]->start_failed) {
-      /* A loop could not set up (its Lua state): stop the others, fail. */
-      srv.exit_code = 1;
-      srv.stopping = true;
-      __atomic_store_n(&srv.drain_gen, 1, __ATOMIC_RELEASE);
-      __atomic_store_n(&srv.force_gen, 1, __ATOMIC_RELEASE);
-      rs__wake_all(&srv);
-      break;
-    }
-  }
+  rs__loops_start(&srv, fds, pool0);
   if (cfg->admin_enabled) rs_log_info("admin: listening on %s:%d", cfg->admin.host, srv.admin_port);
   for (int k = 1; k < nl; k++)
     rs_log_info("server %s: serving http://%s:%d/", srv.lsn_names[k], srv.lsn_addrs[k].host,

@@ -35,8 +35,4 @@
  * or a negative errno when start-up failed (logged). */
 int rs_server_run(rs_config_t *cfg);
 
-/* Create one TCP listening socket with SO_REUSEPORT (and SO_REUSEADDR) set
- * before bind; returns the fd or -errno. *port_out gets the bound port. */
-int rs_server_listen_socket(const rs_addr_t *addr, int backlog, bool reuseport, int *port_out);
-
 #endif

@@ -7,6 +7,7 @@
 #include "rs_upstream.h"
 
 #include "rs_config.h"
+#include "rs_http.h"
 #include "rs_log.h"
 #include "rs_loop.h"
 
@@ -14,8 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define RS__URL_TIMEOUT_MS 10000
 
 /* ------------------------------------------------------------------ fetch */
 
@@ -165,23 +164,6 @@ static bool rs__header_given(const rs_fetch_opts_t *o, const char *lname) {
   return false;
 }
 
-static bool rs__token_ok(const rs_str_t *s) {
-  if (s->len == 0) return false;
-  for (size_t i = 0; i < s->len; i++) {
-    unsigned char ch = (unsigned char)s->p[i];
-    if (ch <= 32 || ch >= 127 || ch == ':') return false;
-  }
-  return true;
-}
-
-static bool rs__value_ok(const rs_str_t *s) {
-  for (size_t i = 0; i < s->len; i++) {
-    unsigned char ch = (unsigned char)s->p[i];
-    if (ch == '\r' || ch == '\n' || ch == '\0') return false;
-  }
-  return true;
-}
-
 static int rs__fetch_go(rs_fetch_t *f, const struct sockaddr *sa, const char *upstream) {
   char name[300];
   snprintf(name, sizeof(name), "%s:%d", f->host, f->port);
@@ -223,6 +205,95 @@ static void rs__fetch_on_resolved(uv_getaddrinfo_t *req, int status, struct addr
   }
 }
 
+/* Where a fetch goes: a URL's server, or a named upstream. */
+typedef struct {
+  bool is_url;
+  char host[256];                /* a URL's host */
+  int port;
+  const char *upath;             /* a URL's path and query ("" for none) */
+  const rs_upstream_conf_t *uc;  /* the named upstream */
+} rs__target_t;
+
+/* Check opts (the method and header names are tokens, values hold no
+ * control byte, paths no space, CR or LF) and find where it goes. Returns
+ * 0, -EINVAL or -ENOENT (no such upstream). */
+static int rs__fetch_check(rs_upstreams_t *u, const rs_fetch_opts_t *opts, const char *method, rs__target_t *t) {
+  if (!rs_http_token(method, strlen(method))) return -EINVAL;
+  for (size_t i = 0; i < opts->nheaders; i++) {
+    const rs_fetch_header_t *h = &opts->headers[i];
+    if (!rs_http_token(h->name.p, h->name.len) || rs_http_value_check(h->value.p, h->value.len) != RS_HTTP_VALUE_OK)
+      return -EINVAL;
+  }
+  if (opts->path != NULL && strpbrk(opts->path, " \r\n\t") != NULL) return -EINVAL;
+  memset(t, 0, sizeof(*t));
+  t->upath = "";
+  t->is_url = strncmp(opts->target, "http://", 7) == 0;
+  if (t->is_url) {
+    if (rs__url_parse(opts->target, t->host, sizeof(t->host), &t->port, &t->upath) != 0 ||
+        strpbrk(t->upath, " \r\n\t") != NULL)
+      return -EINVAL;
+    return 0;
+  }
+  if (strstr(opts->target, "://") != NULL) return -EINVAL;   /* https:// and friends */
+  t->uc = rs_config_upstream(rs__upstreams_cfg(u), opts->target);
+  return t->uc != NULL ? 0 : -ENOENT;
+}
+
+/* The request head: the request line, Host (unless given), the caller's
+ * headers but the hop-by-hop ones and Content-Length, Content-Length for a
+ * body (and for POST, PUT, PATCH), Connection: close to a URL's server. */
+static void rs__fetch_head(rs_buf_t *b, const rs_fetch_opts_t *opts, const char *method, const rs__target_t *t) {
+  const char *p1 = t->is_url ? t->upath : "";
+  const char *p2 = opts->path ? opts->path : "";
+  if (*p1 == '\0' && *p2 == '\0') p2 = "/";
+  else if (*p1 == '\0' && *p2 != '/') p1 = "/";
+  rs_buf_printf(b, "%s %s%s HTTP/1.1\r\n", method, p1, p2);
+  if (!rs__header_given(opts, "host")) {
+    if (t->is_url) {
+      bool v6 = strchr(t->host, ':') != NULL;
+      if (t->port == 80) rs_buf_printf(b, "Host: %s%s%s\r\n", v6 ? "[" : "", t->host, v6 ? "]" : "");
+      else rs_buf_printf(b, "Host: %s%s%s:%d\r\n", v6 ? "[" : "", t->host, v6 ? "]" : "", t->port);
+    } else {
+      rs_buf_printf(b, "Host: %s\r\n", t->uc->name);
+    }
+  }
+  for (size_t i = 0; i < opts->nheaders; i++) {
+    const rs_fetch_header_t *h = &opts->headers[i];
+    if (rs_http_hop_by_hop(h->name.p, h->name.len) || rs_str_ieq(h->name.p, h->name.len, "content-length", 14))
+      continue;                  /* ours */
+    rs_buf_printf(b, "%.*s: %.*s\r\n", (int)h->name.len, h->name.p, (int)h->value.len, h->value.p);
+  }
+  bool has_body = opts->body != NULL;
+  bool needs_cl = has_body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+                  strcmp(method, "PATCH") == 0;
+  if (needs_cl) rs_buf_printf(b, "Content-Length: %zu\r\n", has_body ? opts->body_len : 0);
+  if (t->is_url) rs_buf_append(b, "Connection: close\r\n", 19);
+  rs_buf_append(b, "\r\n", 2);
+}
+
+/* Send f on its way: a literal address at once, a host name once resolved
+ * (uv_getaddrinfo), an upstream's servers at once. Returns 0 or -errno. */
+static int rs__fetch_connect(rs_fetch_t *f, const rs__target_t *t) {
+  if (!t->is_url) return rs__fetch_go(f, NULL, t->uc->name);
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof(ss));
+  if (uv_ip4_addr(t->host, t->port, (struct sockaddr_in *)&ss) == 0 ||
+      uv_ip6_addr(t->host, t->port, (struct sockaddr_in6 *)&ss) == 0)
+    return rs__fetch_go(f, (struct sockaddr *)&ss, NULL);
+  f->gai = rs_xmalloc(sizeof(*f->gai));
+  f->gai->data = f;
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  if (uv_getaddrinfo(&f->loop->uv, f->gai, rs__fetch_on_resolved, t->host, NULL, &hints) != 0) {
+    free(f->gai);
+    f->gai = NULL;
+    return -EHOSTUNREACH;
+  }
+  return 0;
+}
+
 rs_fetch_t *rs_fetch_start(rs_loop_t *loop, const rs_fetch_opts_t *opts, rs_fetch_cb cb, void *ud,
                            int *err_out) {
   int dummy;
@@ -233,73 +304,14 @@ rs_fetch_t *rs_fetch_start(rs_loop_t *loop, const rs_fetch_opts_t *opts, rs_fetc
     return NULL;
   }
   const char *method = opts->method ? opts->method : "GET";
-  rs_str_t m = { method, strlen(method) };
-  if (!rs__token_ok(&m)) {
-    *err_out = -EINVAL;
+  rs__target_t t;
+  int err = rs__fetch_check(u, opts, method, &t);
+  if (err != 0) {
+    *err_out = err;
     return NULL;
-  }
-  for (size_t i = 0; i < opts->nheaders; i++) {
-    if (!rs__token_ok(&opts->headers[i].name) || !rs__value_ok(&opts->headers[i].value)) {
-      *err_out = -EINVAL;
-      return NULL;
-    }
-  }
-  const char *path = opts->path;
-  if (path != NULL && (strpbrk(path, " \r\n\t") != NULL)) {
-    *err_out = -EINVAL;
-    return NULL;
-  }
-  bool is_url = strncmp(opts->target, "http://", 7) == 0;
-  char host[256];
-  int port = 0;
-  const char *upath = "";
-  const rs_upstream_conf_t *uc = NULL;
-  if (is_url) {
-    if (rs__url_parse(opts->target, host, sizeof(host), &port, &upath) != 0 ||
-        strpbrk(upath, " \r\n\t") != NULL) {
-      *err_out = -EINVAL;
-      return NULL;
-    }
-  } else {
-    if (strstr(opts->target, "://") != NULL) {   /* https:// and friends */
-      *err_out = -EINVAL;
-      return NULL;
-    }
-    uc = rs_config_upstream(rs__upstreams_cfg(u), opts->target);
-    if (uc == NULL) {
-      *err_out = -ENOENT;
-      return NULL;
-    }
   }
   rs_buf_t b = { 0 };
-  const char *p1 = is_url ? upath : "";
-  const char *p2 = path ? path : "";
-  if (*p1 == '\0' && *p2 == '\0') p2 = "/";
-  else if (*p1 == '\0' && *p2 != '/') p1 = "/";
-  rs_buf_printf(&b, "%s %s%s HTTP/1.1\r\n", method, p1, p2);
-  if (!rs__header_given(opts, "host")) {
-    if (is_url) {
-      bool v6 = strchr(host, ':') != NULL;
-      if (port == 80) rs_buf_printf(&b, "Host: %s%s%s\r\n", v6 ? "[" : "", host, v6 ? "]" : "");
-      else rs_buf_printf(&b, "Host: %s%s%s:%d\r\n", v6 ? "[" : "", host, v6 ? "]" : "", port);
-    } else {
-      rs_buf_printf(&b, "Host: %s\r\n", uc->name);
-    }
-  }
-  for (size_t i = 0; i < opts->nheaders; i++) {
-    const rs_fetch_header_t *h = &opts->headers[i];
-    if (rs_str_ieq(h->name.p, h->name.len, "content-length", 14) ||
-        rs_str_ieq(h->name.p, h->name.len, "transfer-encoding", 17) ||
-        rs_str_ieq(h->name.p, h->name.len, "connection", 10))
-      continue;                  /* ours */
-    rs_buf_printf(&b, "%.*s: %.*s\r\n", (int)h->name.len, h->name.p, (int)h->value.len, h->value.p);
-  }
-  bool has_body = opts->body != NULL;
-  bool needs_cl = has_body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
-                  strcmp(method, "PATCH") == 0;
-  if (needs_cl) rs_buf_printf(&b, "Content-Length: %zu\r\n", has_body ? opts->body_len : 0);
-  if (is_url) rs_buf_append(&b, "Connection: close\r\n", 19);
-  rs_buf_append(&b, "\r\n", 2);
+  rs__fetch_head(&b, opts, method, &t);
 
   rs_fetch_t *f = rs_xcalloc(1, sizeof(*f));
   f->loop = loop;
@@ -308,45 +320,21 @@ rs_fetch_t *rs_fetch_start(rs_loop_t *loop, const rs_fetch_opts_t *opts, rs_fetc
   f->ud = ud;
   f->head = b.p;
   f->head_len = b.len;
-  if (has_body && opts->body_len > 0) {
+  if (opts->body != NULL && opts->body_len > 0) {
     f->body = rs_xmalloc(opts->body_len);
     memcpy(f->body, opts->body, opts->body_len);
     f->body_len = opts->body_len;
   }
   f->max_body = opts->max_body ? opts->max_body : (size_t)8 << 20;
-  uint64_t total = opts->timeout_ms ? opts->timeout_ms : is_url ? RS__URL_TIMEOUT_MS : 0;
+  uint64_t total = opts->timeout_ms ? opts->timeout_ms : t.is_url ? RS_UPSTREAM_URL_TIMEOUT_MS : 0;
   f->deadline = total ? uv_now(&loop->uv) + total : 0;
   f->idempotent = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 || strcmp(method, "PUT") == 0 ||
                   strcmp(method, "DELETE") == 0 || strcmp(method, "OPTIONS") == 0;
   f->head_only = strcmp(method, "HEAD") == 0;
-  snprintf(f->host, sizeof(f->host), "%s", is_url ? host : uc->name);
-  f->port = port;
+  snprintf(f->host, sizeof(f->host), "%s", t.is_url ? t.host : t.uc->name);
+  f->port = t.port;
   rs__upstream_fetch_gauge(loop, 1);
-
-  int err = 0;
-  if (is_url) {
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof(ss));
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) == 0 ||
-        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) == 0) {
-      err = rs__fetch_go(f, (struct sockaddr *)&ss, NULL);
-    } else {
-      f->gai = rs_xmalloc(sizeof(*f->gai));
-      f->gai->data = f;
-      struct addrinfo hints;
-      memset(&hints, 0, sizeof(hints));
-      hints.ai_family = AF_UNSPEC;
-      hints.ai_socktype = SOCK_STREAM;
-      int rc = uv_getaddrinfo(&loop->uv, f->gai, rs__fetch_on_resolved, host, NULL, &hints);
-      if (rc != 0) {
-        free(f->gai);
-        f->gai = NULL;
-        err = -EHOSTUNREACH;
-      }
-    }
-  } else {
-    err = rs__fetch_go(f, NULL, uc->name);
-  }
+  err = rs__fetch_connect(f, &t);
   if (err != 0) {
     rs__fetch_free(f);
     *err_out = err;

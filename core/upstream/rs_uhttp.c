@@ -638,9 +638,9 @@ rs_uhttp_t *rs_uhttp_start(rs_upstreams_t *u, const rs_uhttp_opts_t *o, const rs
     x->max_tries = 1 + up->conf->retries;
     if ((size_t)x->max_tries > up->n) x->max_tries = (int)up->n;
   } else {
-    x->connect_ms = o->connect_timeout_ms ? o->connect_timeout_ms : RS__URL_TIMEOUT_MS;
-    x->send_ms = o->send_timeout_ms ? o->send_timeout_ms : RS__URL_TIMEOUT_MS;
-    x->read_ms = o->read_timeout_ms ? o->read_timeout_ms : RS__URL_TIMEOUT_MS;
+    x->connect_ms = o->connect_timeout_ms ? o->connect_timeout_ms : RS_UPSTREAM_URL_TIMEOUT_MS;
+    x->send_ms = o->send_timeout_ms ? o->send_timeout_ms : RS_UPSTREAM_URL_TIMEOUT_MS;
+    x->read_ms = o->read_timeout_ms ? o->read_timeout_ms : RS_UPSTREAM_URL_TIMEOUT_MS;
     x->max_tries = 1;
     memcpy(&x->one.sa, o->addr, o->addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                                : sizeof(struct sockaddr_in));

@@ -34,9 +34,14 @@ typedef struct {
   const char *body;              /* NULL = none */
   size_t body_len;
   uint64_t timeout_ms;           /* whole fetch; 0 = the upstream's timeouts
-                                    (or 10 s for a URL) */
+                                    (or RS_UPSTREAM_URL_TIMEOUT_MS for a URL) */
   size_t max_body;               /* larger responses fail with -EFBIG; 0 = 8 MiB */
 } rs_fetch_opts_t;
+
+/* A URL's server has no configured timeouts: its fetch's whole time, and an
+ * exchange's connect, send and read times with a single address, unless
+ * given. */
+#define RS_UPSTREAM_URL_TIMEOUT_MS 10000
 
 /* A complete response. Owned by the fetch; valid during the callback only
  * (copy what you keep). */

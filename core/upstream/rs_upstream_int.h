@@ -29,7 +29,6 @@
 
 #define RS__RBUF_SIZE (64 * 1024)
 #define RS__MAX_SLOTS 1025       /* loop indexes 0..1024 (workers <= 1024) */
-#define RS__URL_TIMEOUT_MS 10000
 #define RS__BODY_HIGH (256 * 1024)   /* streamed request body queued: stop the client */
 #define RS__BODY_LOW (64 * 1024)     /* ... and let it go on */
 

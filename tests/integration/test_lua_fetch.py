@@ -218,7 +218,9 @@ ssr.route("GET", "/badset/:what", function(req)
   local w = req.params.what
   if w == "name" then req:set_header("Bad Name", "v")
   elseif w == "crlf" then req:set_header("X-A", "a\r\nInjected: 1")
-  elseif w == "owned" then req:set_header("Content-Length", "1") end
+  elseif w == "owned" then req:set_header("Content-Length", "1")
+  elseif w == "ctl" then req:set_header("X-A", "a\1b")
+  elseif w == "hop" then req:set_header("Upgrade", "h2c") end
   return 200, "no"
 end)
 ssr.route("GET", "/err-after-yield", function(req)
@@ -348,12 +350,15 @@ def test_set_header_on_hit_miss_and_respond():
         assert e.status == 500 and e.header("x-tried") == "1", e
         r = srv.get("/shr")
         assert r.status == 200 and r.header("x-early") == "1" and r.header("x-late") == "2", r.headers
-        for what in ("name", "crlf", "owned"):
+        for what in ("name", "crlf", "owned", "ctl", "hop"):
             bad = srv.get("/badset/" + what)
             assert bad.status == 500 and bad.header("injected") is None, (what, bad)
         log = srv.log()
         assert re.search(r"route \S+:\d+: respond hook failed \[req \w+\]: .*invalid header name 'Bad Name'", log), log
         assert "holds CR, LF or NUL" in log and "'Content-Length' is the server's header" in log, log
+        # one value check and one hop-by-hop list (rs_http.h): a control byte, Upgrade
+        assert "the value of 'X-A' holds a control character" in log, log
+        assert "'Upgrade' is the server's header" in log, log
 
 
 def test_exit_from_key_and_props():

@@ -141,6 +141,21 @@ def test_props_reach_the_bundle():
         assert srv.get("/props/a?who=%D0%BC%D0%B8%D1%80").header("x-cache").startswith("HIT")
 
 
+def test_props_with_the_cache_off():
+    """cache = false: a render route's props hook still runs before its
+    render (the page flow without the cache), and the loop survives it."""
+    srv = Server(workers=2, config={"render": '{ bundle = "%s", threads = 1 }' % BUNDLE, "cache": "false"},
+                 routes=ROUTES)
+    with srv:
+        for _ in range(3):
+            r = srv.get("/props/a?who=me")
+            assert r.status == 200, r
+            assert props_of(r.body) == {"who": "me", "list": [1, 2, 3], "nested": {"ok": True}}, r.body
+            assert r.header("x-cache") is None, r
+        assert srv.get("/props-fail").status == 500
+        assert srv.proc.poll() is None, srv.log()
+
+
 def test_per_route_ttl():
     with server() as srv:
         srv.get("/short/a"), srv.get("/long/a")
@@ -170,5 +185,6 @@ def test_no_hooks_no_lua_state():
 
 if __name__ == "__main__":
     main([test_respond_handlers_and_module_routes, test_request_object, test_hook_errors_are_500_and_logged,
-          test_key_hook_splits_and_merges, test_bypass_hook, test_props_reach_the_bundle, test_per_route_ttl,
+          test_key_hook_splits_and_merges, test_bypass_hook, test_props_reach_the_bundle,
+          test_props_with_the_cache_off, test_per_route_ttl,
           test_params_reach_hooks_and_bundle, test_no_hooks_no_lua_state])

@@ -281,10 +281,54 @@ static void test_query(void) {
   ASSERT(!rs_query_next(q, 2, &pos, &qp));
 }
 
+static void test_token_value(void) {
+  ASSERT(rs_http_token("X-Request-Id", 12));
+  ASSERT(rs_http_token("!#$%&'*+-.^_`|~09azAZ", 21));
+  ASSERT(!rs_http_token("", 0));
+  ASSERT(!rs_http_token("Bad Name", 8));
+  ASSERT(!rs_http_token("a:b", 3));
+  static const char seps[] = "()<>@,;:\\\"/[]?={} \t";
+  for (const char *p = seps; *p; p++) {
+    ASSERT(!rs_http_tchar((unsigned char)*p));
+    ASSERT(!rs_http_token(p, 1));
+  }
+  for (int c = 0; c < 256; c++) {              /* tchar is visible ASCII minus the separators */
+    bool visible = c > 0x20 && c < 0x7f && strchr(seps, c) == NULL;
+    if (rs_http_tchar((unsigned char)c) != visible) TAP_FAIL("tchar 0x%02x", c);
+  }
+  ASSERT(!rs_http_token("a\0b", 3));          /* a NUL inside ends nothing early */
+  ASSERT_EQ(rs_http_value_check("text/html; q=1", 14), RS_HTTP_VALUE_OK);
+  ASSERT_EQ(rs_http_value_check("a\tb \x80\xff", 6), RS_HTTP_VALUE_OK);   /* HTAB, obs-text */
+  ASSERT_EQ(rs_http_value_check("", 0), RS_HTTP_VALUE_OK);
+  ASSERT_EQ(rs_http_value_check("a\r\nX: y", 8), RS_HTTP_VALUE_CRLF);
+  ASSERT_EQ(rs_http_value_check("a\nb", 3), RS_HTTP_VALUE_CRLF);
+  ASSERT_EQ(rs_http_value_check("a\0b\r", 4), RS_HTTP_VALUE_CRLF);   /* CR/LF first, past a NUL */
+  ASSERT_EQ(rs_http_value_check("a\0b", 3), RS_HTTP_VALUE_NUL);
+  ASSERT_EQ(rs_http_value_check("a\x01", 2), RS_HTTP_VALUE_CTL);
+  ASSERT_EQ(rs_http_value_check("a\x7f", 2), RS_HTTP_VALUE_CTL);
+}
+
+static void test_hop_by_hop(void) {
+  static const char *const hop[] = { "Connection", "keep-alive", "PROXY-CONNECTION", "TE", "Trailer",
+                                     "transfer-encoding", "Upgrade" };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(hop); i++) ASSERT(rs_http_hop_by_hop(hop[i], strlen(hop[i])));
+  static const char *const end[] = { "content-length", "host", "tes", "t", "connections", "date", "" };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(end); i++) ASSERT(!rs_http_hop_by_hop(end[i], strlen(end[i])));
+  rs_str_t conn[] = { RS_STR("keep-alive, X-Secret"), RS_STR(" ,,x-other ,close") };
+  ASSERT(rs_http_conn_lists(conn, 2, "x-secret", 8));
+  ASSERT(rs_http_conn_lists(conn, 2, "X-OTHER", 7));
+  ASSERT(rs_http_conn_lists(conn, 2, "close", 5));
+  ASSERT(!rs_http_conn_lists(conn, 2, "x-sec", 5));   /* whole tokens only */
+  ASSERT(!rs_http_conn_lists(conn, 1, "x-other", 7));
+  ASSERT(!rs_http_conn_lists(conn, 0, "close", 5));
+}
+
 int main(void) {
   RS_TEST(test_host);
   RS_TEST(test_path);
   RS_TEST(test_scan);
   RS_TEST(test_query);
+  RS_TEST(test_token_value);
+  RS_TEST(test_hop_by_hop);
   RS_TEST_DONE();
 }

@@ -1,7 +1,7 @@
 /* core/gateway/rs_errpage.h — error_page, as nginx's: what answers a status
  * the gateway itself would answer with its plain error page (no route: 404;
  * a static file missing: 404; a render that failed: 500, 503, 504; an
- * upstream down: 502, 504; a hook that failed: 500).
+ * upstream down: 502, 504; a key, bypass or props hook that failed: 500).
  *
  *   ssr.config { error_page = { [404] = "/404", [500] = "errors/50x.html" } }
  *   ssr.route("GET", "/shop/:id", { render = true, error_page = { [503] = "/busy" } })

@@ -3,12 +3,12 @@
  * (rs_lconfig_int.h). */
 #include "rs_lconfig_int.h"
 
-#include "rs_lcache.h"
-
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rs_lcache.h"
 #include "rs_log.h"
 #include "rs_lutil.h"
 #include "rs_v8.h"
@@ -20,7 +20,11 @@ static const char *const rs__upstream_keys[] = {
 };
 static const char *const rs__cache_keys[] = {
   "max_entries", "max_bytes", "shards", "ttl", "grace", "l1", "gzip_level", "brotli_quality",
-  "min_compress", "clear_on_reload", "on_new_bundle", "version", NULL
+  "min_compress", "clear_on_reload", "shared", "on_new_bundle", "version", NULL
+};
+static const char *const rs__shared_keys[] = {
+  "redis", "db", "password", "prefix", "timeout_ms", "write_timeout_ms", "connect_timeout_ms", "lock_ms",
+  "lock_wait_ms", "max_bytes", "max_fails", "fail_timeout_ms", NULL
 };
 static const char *const rs__l1_keys[] = { "hot", "entries", "bytes", NULL };
 static const char *const rs__render_keys[] = {
@@ -216,6 +220,80 @@ void rs_lconfig__lua(lua_State *L, int t, rs_config_t *c) {
   }
 }
 
+/* cache.shared = { redis = "10.0.0.5:6379", db = 0, password = "...",
+ * prefix = "rs:", timeout_ms = 5, write_timeout_ms = 50, lock_wait_ms = 300,
+ * max_bytes = "1MB", ... } (core/fleet/rs_fleet.h). */
+static void rs__cache_shared(lua_State *L, int t, rs_config_t *c) {
+  char desc[64];
+  if (lua_type(L, t) != LUA_TTABLE)
+    rs_lutil_error(L, "ssr.config: 'cache.shared' must be a table, got %s", rs_lutil_describe(L, t, desc, sizeof(desc)));
+  rs_lutil_check_keys(L, t, "ssr.config.cache.shared", rs__shared_keys);
+  if (!rs_lutil_field(L, t, "redis"))
+    rs_lutil_error(L, "ssr.config: 'cache.shared' needs redis = \"host:port\"");
+  size_t len;
+  const char *a = rs_lutil_string(L, -1, "ssr.config", "cache.shared.redis", "\"host:port\"", &len);
+  /* host:port, or [v6]:port; the host is resolved when connecting. */
+  const char *colon = NULL;
+  for (size_t i = 0; i < len; i++)
+    if (a[i] == ':') colon = a + i;
+  const char *h = a, *he = colon;
+  if (len > 0 && a[0] == '[') {
+    const char *rb = memchr(a, ']', len);
+    if (rb == NULL || rb + 1 != colon) colon = NULL;
+    else h = a + 1, he = rb;
+  }
+  char *end = NULL;
+  long port = colon ? strtol(colon + 1, &end, 10) : 0;
+  if (colon == NULL || he == h || end == colon + 1 || *end != '\0' || port < 1 || port > 65535)
+    rs_lutil_error(L, "ssr.config: 'cache.shared.redis' must be \"host:port\", got \"%s\"", a);
+  free(c->cache.shared.host);
+  c->cache.shared.host = rs_xstrndup(h, (size_t)(he - h));
+  c->cache.shared.port = (int)port;
+  lua_pop(L, 1);
+  if (rs_lutil_field(L, t, "db")) {
+    c->cache.shared.db = (int)rs_lutil_int(L, -1, "ssr.config", "cache.shared.db", 0, 1000000);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "password")) {
+    free(c->cache.shared.password);
+    c->cache.shared.password =
+      rs_xstrdup(rs_lutil_string(L, -1, "ssr.config", "cache.shared.password", "a string", NULL));
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "prefix")) {
+    const char *p = rs_lutil_string(L, -1, "ssr.config", "cache.shared.prefix", "a string", &len);
+    for (size_t i = 0; i < len; i++)
+      if ((unsigned char)p[i] <= 0x20 || p[i] == 0x7f || p[i] == '{' || p[i] == '}')
+        rs_lutil_error(L, "ssr.config: 'cache.shared.prefix' may not hold spaces, braces or control bytes");
+    free(c->cache.shared.prefix);
+    c->cache.shared.prefix = rs_xstrdup(p);
+    lua_pop(L, 1);
+  }
+  static const struct {
+    const char *key, *path;
+    size_t off;
+    long long min, max;
+  } ms[] = {
+    { "timeout_ms", "cache.shared.timeout_ms", offsetof(rs_config_t, cache.shared.timeout_ms), 1, 60000 },
+    { "write_timeout_ms", "cache.shared.write_timeout_ms", offsetof(rs_config_t, cache.shared.write_timeout_ms), 1, 60000 },
+    { "connect_timeout_ms", "cache.shared.connect_timeout_ms", offsetof(rs_config_t, cache.shared.connect_timeout_ms), 1, 60000 },
+    { "lock_ms", "cache.shared.lock_ms", offsetof(rs_config_t, cache.shared.lock_ms), 1, 3600000 },
+    { "lock_wait_ms", "cache.shared.lock_wait_ms", offsetof(rs_config_t, cache.shared.lock_wait_ms), 0, 60000 },
+    { "max_fails", "cache.shared.max_fails", offsetof(rs_config_t, cache.shared.max_fails), 0, 1000 },
+    { "fail_timeout_ms", "cache.shared.fail_timeout_ms", offsetof(rs_config_t, cache.shared.fail_timeout_ms), 1, 3600000 },
+  };
+  for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+    if (!rs_lutil_field(L, t, ms[i].key)) continue;
+    *(uint32_t *)(void *)((char *)c + ms[i].off) =
+      (uint32_t)rs_lutil_int(L, -1, "ssr.config", ms[i].path, ms[i].min, ms[i].max);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "max_bytes")) {
+    c->cache.shared.max_bytes = rs_lutil_size(L, -1, "ssr.config", "cache.shared.max_bytes", 1024, (size_t)512 << 20);
+    lua_pop(L, 1);
+  }
+}
+
 /* cache = false, or cache = { max_entries = 100000, max_bytes = "512MB",
  * shards = 128, ttl = 60, grace = 10, l1 = { hot = 8, entries = 128,
  * bytes = "8MB" }, gzip_level = 6, brotli_quality = 5, min_compress = 1024 } */
@@ -290,6 +368,10 @@ void rs_lconfig__cache(lua_State *L, int t, rs_config_t *c) {
       rs_lutil_error(L, "ssr.config: 'cache.clear_on_reload' must be a boolean, got %s",
                      rs_lutil_describe(L, -1, desc, sizeof(desc)));
     c->cache.clear_on_reload = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "shared")) {
+    rs__cache_shared(L, lua_gettop(L), c);
     lua_pop(L, 1);
   }
   rs_lcache_config(L, t, c, false);   /* on_new_bundle, version (lua/rs_lcache.h) */

@@ -57,15 +57,25 @@ static size_t rs__purge_sel(struct rs_cache_s *cache, const char *v, size_t len,
   return n;
 }
 
+static rs_purge_observer_fn rs__observer;
+static __thread bool rs__local;      /* applying a purge that came from the fleet */
+
+void rs_purge_observe(rs_purge_observer_fn fn) { rs__observer = fn; }
+
+static void rs__tell(rs_purge_by_t by, const char *v, size_t len) {
+  if (rs__observer != NULL && !rs__local) rs__observer(by, v, len);
+}
+
 size_t rs_purge_ex(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len, const char *host,
                    size_t host_len, bool soft) {
   /* An empty selector selects nothing: "everything" is only ever all. */
   if (by != RS_PURGE_ALL && len == 0) return 0;
+  size_t n;
   switch (by) {
-    case RS_PURGE_KEY: return rs__purge_sel(cache, v, len, false, true, soft);
-    case RS_PURGE_PREFIX: return rs__purge_sel(cache, v, len, true, true, soft);
-    case RS_PURGE_TAG: return soft ? rs_cache_soft_tag(cache, v, len) : rs_cache_purge_tag(cache, v, len);
-    case RS_PURGE_ALL: return soft ? rs_cache_soft_all(cache) : rs_cache_purge_all(cache);
+    case RS_PURGE_KEY: n = rs__purge_sel(cache, v, len, false, true, soft); break;
+    case RS_PURGE_PREFIX: n = rs__purge_sel(cache, v, len, true, true, soft); break;
+    case RS_PURGE_TAG: n = soft ? rs_cache_soft_tag(cache, v, len) : rs_cache_purge_tag(cache, v, len); break;
+    case RS_PURGE_ALL: n = soft ? rs_cache_soft_all(cache) : rs_cache_purge_all(cache); break;
     case RS_PURGE_URL: {
       const char *qm = memchr(v, '?', len);
       size_t plen = qm ? (size_t)(qm - v) : len;
@@ -73,11 +83,22 @@ size_t rs_purge_ex(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, si
     }
     default: return 0;
   }
+  /* A soft purge reaches the fleet as a purge: the other instances drop
+   * their copies, and their next requests coalesce fleet-wide. */
+  rs__tell(by, v, len);
+  return n;
 }
 
 size_t rs_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len,
                        const char *host, size_t host_len) {
   return rs_purge_ex(cache, by, v, len, host, host_len, false);
+}
+
+size_t rs_purge_local(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len) {
+  rs__local = true;
+  size_t n = rs_purge(cache, by, v, len, NULL, 0);
+  rs__local = false;
+  return n;
 }
 
 int rs_purge_url_split(const char *url, size_t len, const char **host, size_t *host_len, const char **path,
@@ -130,6 +151,7 @@ size_t rs_purge_url_ex(struct rs_cache_s *cache, const char *host, size_t host_l
     rs_key_init(&k, kbuf, sizeof(kbuf));
     rs_key_url(&k, "GET", 3, host ? host : "", host ? host_len : 0, canon, clen, query, query_len);
     n = rs__purge_sel(cache, k.p, k.len, false, false, soft);
+    rs__tell(RS_PURGE_KEY, k.p, k.len);
     rs_key_dispose(&k);
   }
   if (canon != pbuf) free(canon);

@@ -49,9 +49,22 @@ size_t rs_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_
 
 /* rs_purge, or with soft a soft purge of the same pages: they stay, stale
  * from now on, served within their grace while one background render
- * replaces each (rs_cache.h, "Soft purges"). Returns how many. */
+ * replaces each (rs_cache.h, "Soft purges"). The observer below is told as
+ * of a purge. Returns how many. */
 size_t rs_purge_ex(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len, const char *host,
                    size_t host_len, bool soft);
+
+/* Told of every purge rs_purge and rs_purge_url make (a URL purge as the
+ * KEY purge of the URL's default key), on the thread that made it, after
+ * the local cache dropped its pages: the shared tier spreads them to the
+ * fleet (core/gateway/rs_page_fleet.c). Set once, before the loops start;
+ * NULL for none. */
+typedef void (*rs_purge_observer_fn)(rs_purge_by_t by, const char *v, size_t len);
+void rs_purge_observe(rs_purge_observer_fn fn);
+
+/* rs_purge without telling the observer: a purge that came from the fleet
+ * and applies here only. */
+size_t rs_purge_local(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len);
 
 /* A URL selector's parts: url is "/path?query" (the host in *host /
  * *host_len, given by the caller) or "http(s)://host/path?query" (then

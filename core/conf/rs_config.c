@@ -71,6 +71,13 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->cache.gzip_level = 1;
   cfg->cache.brotli_quality = 4;
   cfg->cache.min_compress = 1024;
+  cfg->cache.shared.timeout_ms = 5;
+  cfg->cache.shared.write_timeout_ms = 50;
+  cfg->cache.shared.connect_timeout_ms = 1000;
+  cfg->cache.shared.lock_wait_ms = 300;
+  cfg->cache.shared.max_bytes = (size_t)1 << 20;
+  cfg->cache.shared.max_fails = 3;
+  cfg->cache.shared.fail_timeout_ms = 1000;
 
   cfg->real_ip.header = rs_xstrdup("x-forwarded-for");
   cfg->real_ip.recursive = false;   /* nginx's real_ip_recursive off */
@@ -121,6 +128,9 @@ void rs_config_dispose(rs_config_t *cfg) {
   free(cfg->real_ip.from);
   free(cfg->real_ip.header);
   free(cfg->render.v8_flags);
+  free(cfg->cache.shared.host);
+  free(cfg->cache.shared.password);
+  free(cfg->cache.shared.prefix);
   for (size_t i = 0; i < 2 * cfg->render.nenv; i++) free(cfg->render.env[i]);
   free(cfg->render.env);
   rs_router_destroy(cfg->router);

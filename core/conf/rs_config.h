@@ -126,6 +126,22 @@ typedef struct rs_config_s {
     int on_new_bundle;           /* RS_ON_NEW_BUNDLE_*: what a reload that brings a
                                     bundle with other bytes does to older pages */
     char *version;               /* joins every key (rs_key.h); NULL = none (owned) */
+    struct {                     /* cache.shared = {...}: the fleet's tier in Redis
+                                    (core/fleet/rs_fleet.h); taken at start */
+      char *host;                /* NULL: no shared tier */
+      int port;
+      int db;                    /* SELECT (0) */
+      char *password;            /* AUTH (none) */
+      char *prefix;              /* of every key and channel ("rs:") */
+      uint32_t timeout_ms;       /* lookups (5) */
+      uint32_t write_timeout_ms; /* stores and purges (50) */
+      uint32_t connect_timeout_ms; /* (1000) */
+      uint32_t lock_ms;          /* a render's lock (2 x render.timeout_ms + 500) */
+      uint32_t lock_wait_ms;     /* how long a miss waits for another instance's render (300) */
+      size_t max_bytes;          /* larger pages stay in this instance (1 MiB) */
+      uint32_t max_fails;        /* failures in a row that rest the tier (3) */
+      uint32_t fail_timeout_ms;  /* for that long (1000) */
+    } shared;
   } cache;
 
   rs_errpages_t *errpages;       /* error_page = {...} for every route that has

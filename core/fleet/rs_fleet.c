@@ -2,6 +2,7 @@
 #include "rs_fleet.h"
 
 #include "rs_blob.h"
+#include "rs_key.h"
 #include "rs_log.h"
 
 #include <stdlib.h>
@@ -14,9 +15,10 @@
  * sequence s, with these tags and this key, covered by a later purge?
  * KEYS: te, tp, k (the key's own purge marker). */
 #define RS__LUA_GONE                                                                      \
-  "local function gone(s, tags, key, te, tp, km)\n"                                       \
+  "local function gone(s, tags, key, te, tp, km, kb)\n"                                   \
   "  if tonumber(redis.call('HGET', te, '*') or '0') > s then return true end\n"          \
   "  if tonumber(redis.call('GET', km) or '0') > s then return true end\n"                \
+  "  if tonumber(redis.call('GET', kb) or '0') > s then return true end\n"                \
   "  for tag in string.gmatch(tags, '[^\\n]+') do\n"                                      \
   "    local v = redis.call('HGET', te, 't:' .. tag)\n"                                   \
   "    if v and tonumber(v) > s then return true end\n"                                   \
@@ -28,7 +30,7 @@
   "  return false\n"                                                                      \
   "end\n"
 
-/* KEYS m l te tp seq k b; ARGV rid lock_px key. Returns {1, s} when the page
+/* KEYS m l te tp seq k b kbase; ARGV rid lock_px key. Returns {1, s} when the page
  * is there and alive, {2, seq} when this render took the lock, {3, seq}
  * when another holds it. A dead page is deleted on the way. */
 static const char RS__LUA_LOOKUP[] =
@@ -37,18 +39,18 @@ static const char RS__LUA_LOOKUP[] =
   "local m = redis.call('HMGET', KEYS[1], 's', 't')\n"
   "if m[1] then\n"
   "  local s = tonumber(m[1])\n"
-  "  if not gone(s, m[2] or '', ARGV[3], KEYS[3], KEYS[4], KEYS[6]) then return {1, s} end\n"
+  "  if not gone(s, m[2] or '', ARGV[3], KEYS[3], KEYS[4], KEYS[6], KEYS[8]) then return {1, s} end\n"
   "  redis.call('DEL', KEYS[1], KEYS[7])\n"
   "end\n"
   "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2, cur} end\n"
   "return {3, cur}\n";
 
-/* KEYS m b l te tp k; ARGV start_seq tags blob px rid key. 1 stored, 0
+/* KEYS m b l te tp k kbase; ARGV start_seq tags blob px rid key. 1 stored, 0
  * refused (a purge covers it). Releases the lock when rid holds it. */
 static const char RS__LUA_STORE[] =
   RS__LUA_GONE
   "local s = tonumber(ARGV[1])\n"
-  "local ok = not gone(s, ARGV[2], ARGV[6], KEYS[4], KEYS[5], KEYS[6])\n"
+  "local ok = not gone(s, ARGV[2], ARGV[6], KEYS[4], KEYS[5], KEYS[6], KEYS[7])\n"
   "if ok then\n"
   "  local old = tonumber(redis.call('HGET', KEYS[1], 's') or '-1')\n"
   "  if old <= s then\n"
@@ -66,7 +68,8 @@ static const char RS__LUA_UNLOCK[] =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
   "return 0\n";
 
-/* KEYS seq te tp plog m b k; ARGV kind arg channel marker_px plog_max.
+/* KEYS seq te tp plog m b k khook; ARGV kind arg channel marker_px plog_max.
+ * A KEY purge marks both the key and its form as a key hook's string.
  * Returns the purge's sequence. */
 static const char RS__LUA_PURGE[] =
   "local seq = redis.call('INCR', KEYS[1])\n"
@@ -77,6 +80,7 @@ static const char RS__LUA_PURGE[] =
   "else\n"
   "  redis.call('DEL', KEYS[5], KEYS[6])\n"
   "  redis.call('SET', KEYS[7], seq, 'PX', ARGV[4])\n"
+  "  redis.call('SET', KEYS[8], seq, 'PX', ARGV[4])\n"
   "end\n"
   "redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], seq .. '-1', 'k', kind, 'a', ARGV[2])\n"
   "redis.call('PUBLISH', ARGV[3], seq .. ' ' .. kind .. ' ' .. ARGV[2])\n"
@@ -86,7 +90,15 @@ enum { RS__S_LOOKUP, RS__S_STORE, RS__S_UNLOCK, RS__S_PURGE, RS__S_MAX };
 static const char *const RS__SCRIPTS[RS__S_MAX] = { RS__LUA_LOOKUP, RS__LUA_STORE, RS__LUA_UNLOCK,
                                                     RS__LUA_PURGE };
 
-static const char *const RS__KIND[] = { "all", "key", "prefix", "tag" };
+/* The fleet's names of the purges it carries (rs_purge_by_t). */
+static const char *rs__kind(rs_purge_by_t by) {
+  switch (by) {
+  case RS_PURGE_KEY: return "key";
+  case RS_PURGE_PREFIX: return "prefix";
+  case RS_PURGE_TAG: return "tag";
+  default: return "all";
+  }
+}
 
 /* ------------------------------------------------------------ state */
 
@@ -143,6 +155,19 @@ static char *rs__pkey(const char *prefix, const char *key, size_t klen, char x) 
   char *s = rs_xmalloc(pl + 24);
   snprintf(s, pl + 24, "%s{%016llx}:%c", prefix, (unsigned long long)XXH3_64bits(key, klen), x);
   return s;
+}
+
+/* The page's base, as KEY purges name it (rs_fleet.h, rs_purge.h): its
+ * key without the named headers' part, and a key hook's string without
+ * its "~host " namespace. */
+static char *rs__pkey_base(const char *prefix, const char *key, size_t klen) {
+  const char *b = key, *end = key + klen;
+  if (klen > 0 && key[0] == '~') {
+    const char *sp = memchr(key, ' ', klen);
+    if (sp != NULL) b = sp + 1;
+  }
+  const char *nl = memchr(b, '\n', (size_t)(end - b));
+  return rs__pkey(prefix, b, (size_t)((nl ? nl : end) - b), 'k');
 }
 
 static char *rs__cat(const char *a, const char *b) {
@@ -297,14 +322,15 @@ void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t
   rs_fleet_t *f = fl->f;
   char *m = rs__pkey(f->prefix, key, klen, 'm'), *l = rs__pkey(f->prefix, key, klen, 'l');
   char *k = rs__pkey(f->prefix, key, klen, 'k'), *b = rs__pkey(f->prefix, key, klen, 'b');
+  char *kb = rs__pkey_base(f->prefix, key, klen);
   char rids[24], px[24];
   snprintf(rids, sizeof(rids), "%llu", (unsigned long long)rid);
   snprintf(px, sizeof(px), "%u", f->o.lock_ms);
-  const char *argv[] = { "EVALSHA", fl->sha[RS__S_LOOKUP], "7", m, l, f->k_te, f->k_tp, f->k_seq, k, b,
+  const char *argv[] = { "EVALSHA", fl->sha[RS__S_LOOKUP], "8", m, l, f->k_te, f->k_tp, f->k_seq, k, b, kb,
                          rids, px, key };
   size_t lens[RS_ARRAY_SIZE(argv)];
-  for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++) lens[i] = strlen(argv[i]);
-  lens[RS_ARRAY_SIZE(argv) - 1] = klen;
+  for (size_t i = 0; i + 1 < RS_ARRAY_SIZE(argv); i++) lens[i] = strlen(argv[i]);
+  lens[RS_ARRAY_SIZE(argv) - 1] = klen;          /* the key is not NUL-terminated */
   const char *get[] = { "GET", b };
   /* Both commands go out or the lookup is a miss; each holds q. */
   int rc = rs_redis_cmd(fl->r, rs__lookup_script, q, 0, (int)RS_ARRAY_SIZE(argv), argv, lens);
@@ -313,7 +339,7 @@ void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t
     rc = rs_redis_cmd(fl->r, rs__lookup_body, q, 0, 2, get, NULL);
     if (rc == 0) q->refs++;
   }
-  free(m), free(l), free(k), free(b);
+  free(m), free(l), free(k), free(b), free(kb);
   if (rc < 0) {
     fl->stats.errors++;
     fl->stats.misses++;
@@ -362,20 +388,19 @@ void rs_fleet_store(rs_fleet_loop_t *fl, const rs_entry_t *e, uint64_t start_seq
   }
   char *m = rs__pkey(f->prefix, e->key, e->key_len, 'm'), *b = rs__pkey(f->prefix, e->key, e->key_len, 'b');
   char *l = rs__pkey(f->prefix, e->key, e->key_len, 'l'), *k = rs__pkey(f->prefix, e->key, e->key_len, 'k');
+  char *kb = rs__pkey_base(f->prefix, e->key, e->key_len);
   char seq[24], px[24], rids[24];
   snprintf(seq, sizeof(seq), "%llu", (unsigned long long)start_seq);
   snprintf(px, sizeof(px), "%llu", (unsigned long long)(end - now));
   snprintf(rids, sizeof(rids), "%llu", (unsigned long long)rid);
-  const char *argv[] = { "EVALSHA", fl->sha[RS__S_STORE], "6", m, b, l, f->k_te, f->k_tp, k,
+  const char *argv[] = { "EVALSHA", fl->sha[RS__S_STORE], "7", m, b, l, f->k_te, f->k_tp, k, kb,
                          seq, tags.p ? tags.p : "", blob, px, rids, e->key };
   size_t lens[RS_ARRAY_SIZE(argv)];
-  for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++) lens[i] = strlen(argv[i]);
-  lens[10] = tags.len;
-  lens[11] = blen;
-  lens[14] = e->key_len;
+  for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++)   /* tags and the blob are not NUL-terminated */
+    lens[i] = i == 11 ? tags.len : i == 12 ? blen : i == 15 ? e->key_len : strlen(argv[i]);
   if (rs_redis_cmd(fl->r, rs__stored, fl, f->o.write_timeout_ms, (int)RS_ARRAY_SIZE(argv), argv, lens) < 0)
     fl->stats.errors++;
-  free(m), free(b), free(l), free(k);
+  free(m), free(b), free(l), free(k), free(kb);
   rs_buf_free(&tags);
   free(blob);
 }
@@ -421,29 +446,35 @@ static void rs__purge_failed_later(uv_timer_t *t) {
   uv_close((uv_handle_t *)t, (uv_close_cb)free);
 }
 
-void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_kind_t kind, const char *arg, size_t len,
+void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_by_t kind, const char *arg, size_t len,
                     rs_fleet_purged_cb cb, void *data) {
   rs_fleet_t *f = fl->f;
   rs__purge_t *p = rs_xmalloc(sizeof(*p));
   *p = (rs__purge_t){ fl, cb, data };
   int rc = RS_REDIS_EDOWN;
   if (rs_fleet_loop_ready(fl)) {
-    const char *karg = kind == RS_PURGE_KEY ? arg : "";
+    const char *karg = kind == RS_PURGE_KEY ? arg : "";   /* a base key (rs_fleet.h) */
     size_t klen = kind == RS_PURGE_KEY ? len : 0;
     char *m = rs__pkey(f->prefix, karg, klen, 'm'), *b = rs__pkey(f->prefix, karg, klen, 'b');
     char *k = rs__pkey(f->prefix, karg, klen, 'k');
+    char hbuf[256];
+    rs_key_t hk;                                  /* the base of a key hook's page (rs_key.h) */
+    rs_key_init(&hk, hbuf, sizeof(hbuf));
+    rs_key_hook_escape(&hk, karg, klen);
+    char *kh = rs__pkey(f->prefix, hk.p, hk.len, 'k');
+    rs_key_dispose(&hk);
     char px[24], max[24];
     /* A key's purge marker lives as long as a page may: one day is the
      * longest TTL + grace rustyssr's config takes. */
     snprintf(px, sizeof(px), "%u", 86400u * 1000u);
     snprintf(max, sizeof(max), "%u", f->o.plog_max);
-    const char *argv[] = { "EVALSHA", fl->sha[RS__S_PURGE], "7", f->k_seq, f->k_te, f->k_tp, f->k_plog, m, b, k,
-                           RS__KIND[kind], arg ? arg : "", f->chan, px, max };
+    const char *argv[] = { "EVALSHA", fl->sha[RS__S_PURGE], "8", f->k_seq, f->k_te, f->k_tp, f->k_plog, m, b, k, kh,
+                           rs__kind(kind), arg ? arg : "", f->chan, px, max };
     size_t lens[RS_ARRAY_SIZE(argv)];
-    for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++) lens[i] = strlen(argv[i]);
-    lens[11] = arg ? len : 0;
+    for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++)   /* arg is not NUL-terminated */
+      lens[i] = i == 12 ? (arg ? len : 0) : strlen(argv[i]);
     rc = rs_redis_cmd(fl->r, rs__purged, p, f->o.write_timeout_ms, (int)RS_ARRAY_SIZE(argv), argv, lens);
-    free(m), free(b), free(k);
+    free(m), free(b), free(k), free(kh);
   }
   if (rc < 0) {
     fl->stats.errors++;
@@ -457,9 +488,11 @@ void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_kind_t kind, const char *arg, 
 /* ------------------------------------------------------------ the purge channel */
 
 static void rs__apply(rs_fleet_t *f, uint64_t seq, const char *kind, size_t klen, const char *arg, size_t alen) {
-  for (int i = 0; i < (int)RS_ARRAY_SIZE(RS__KIND); i++) {
-    if (strlen(RS__KIND[i]) == klen && memcmp(RS__KIND[i], kind, klen) == 0) {
-      f->o.on_purge(f->o.purge_data, (rs_purge_kind_t)i, arg, alen);
+  static const rs_purge_by_t kinds[] = { RS_PURGE_KEY, RS_PURGE_PREFIX, RS_PURGE_TAG, RS_PURGE_ALL };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(kinds); i++) {
+    const char *name = rs__kind(kinds[i]);
+    if (strlen(name) == klen && memcmp(name, kind, klen) == 0) {
+      f->o.on_purge(f->o.purge_data, kinds[i], arg, alen);
       f->stats.purges_applied++;
       break;
     }
@@ -622,6 +655,7 @@ rs_fleet_loop_t *rs_fleet_loop_new(rs_fleet_t *f, uv_loop_t *loop) {
   fl->loop = loop;
   uv_timer_init(loop, &fl->later);
   fl->later.data = fl;
+  if (f->o.redis.unref) uv_unref((uv_handle_t *)&fl->later);
   fl->r = rs_redis_new(loop, &f->o.redis);
   if (fl->r == NULL) abort();
   rs_redis_on_ready(fl->r, rs__loop_ready, fl);
@@ -633,7 +667,9 @@ static void rs__loop_timer_closed(uv_handle_t *h) { free(h->data); }
 void rs_fleet_loop_close(rs_fleet_loop_t *fl) {
   rs__later_run(&fl->later);                     /* answer what waits */
   rs_redis_close(fl->r);
-  uv_close((uv_handle_t *)&fl->later, rs__loop_timer_closed);
+  /* A server's last uv_walk may have closed it already (the loop ended). */
+  if (uv_is_closing((uv_handle_t *)&fl->later)) rs__loop_timer_closed((uv_handle_t *)&fl->later);
+  else uv_close((uv_handle_t *)&fl->later, rs__loop_timer_closed);
 }
 
 bool rs_fleet_loop_ready(const rs_fleet_loop_t *fl) {

@@ -6,7 +6,10 @@
  *   P{h}:m  HASH s (purge sequence when the render began), t (tags, "\n")
  *   P{h}:b  the page (rs_blob.h), PEXPIRE = the TTL + grace it has left
  *   P{h}:l  the render lock (a render id), PX = lock_ms
- *   P{h}:k  the sequence of the last purge of exactly this key
+ *   P{h}:k  the sequence of the last purge of this key (KEY purges name a
+ *           page's base: its key without the named headers' part after
+ *           "\n", and a key hook's string without "~host ", as rs_purge
+ *           does, so a KEY marker covers every variant)
  *   Pseq    the purge sequence; Pte HASH "*" / "t:TAG" -> sequence of the
  *           last purge of everything / of that tag; Ptp HASH prefix -> seq
  *   Pplog   the purge log (a stream, IDs "seq-1"), Ppurge the channel
@@ -25,23 +28,17 @@
 #define RS_FLEET_H
 
 #include "rs_entry.h"
+#include "rs_purge.h"
 #include "rs_redis.h"
 
 typedef struct rs_fleet_s rs_fleet_t;
 typedef struct rs_fleet_loop_s rs_fleet_loop_t;
 
-typedef enum {
-  RS_PURGE_ALL = 0,
-  RS_PURGE_KEY,
-  RS_PURGE_PREFIX,
-  RS_PURGE_TAG,
-} rs_purge_kind_t;
-
 /* Apply a purge to this instance's own tiers (L2 and every L1). Called on
  * the fleet's loop for every purge of the fleet, this instance's included,
  * in sequence order; kind RS_PURGE_ALL also when this instance fell too far
  * behind the purge log to replay it. */
-typedef void (*rs_fleet_purge_fn)(void *data, rs_purge_kind_t kind, const char *arg, size_t len);
+typedef void (*rs_fleet_purge_fn)(void *data, rs_purge_by_t kind, const char *arg, size_t len);
 
 typedef struct {
   rs_redis_opts_t redis;         /* address, db, password, timeouts, breaker */
@@ -101,11 +98,12 @@ void rs_fleet_store(rs_fleet_loop_t *fl, const rs_entry_t *e, uint64_t start_seq
 /* The render of key by rid failed: let the next instance try at once. */
 void rs_fleet_unlock(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t rid);
 
-/* A purge for the whole fleet: cb (may be NULL) gets its sequence, or 0 when
+/* A purge for the whole fleet (by KEY, PREFIX, TAG or ALL; a URL purge is
+ * the KEY purge of the URL's default key): cb (may be NULL) gets its sequence, or 0 when
  * the tier could not take it (the caller applied nothing: it applies the
  * purge locally itself and reports the failure). */
 typedef void (*rs_fleet_purged_cb)(void *data, uint64_t seq);
-void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_kind_t kind, const char *arg, size_t len,
+void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_by_t kind, const char *arg, size_t len,
                     rs_fleet_purged_cb cb, void *data);
 
 #endif

@@ -114,13 +114,20 @@ static void rs__rconn_closed(uv_handle_t *h) {
   free(c);
 }
 
+/* Close h, or, when a server's last uv_walk already closed it (the loop
+ * has ended and run its close phase), finish at once. */
+static void rs__close(uv_handle_t *h, uv_close_cb cb) {
+  if (uv_is_closing(h)) cb(h);
+  else uv_close(h, cb);
+}
+
 /* Let go of the current connection (its handle closes on its own). */
 static void rs__redis_drop_conn(rs_redis_t *r) {
   rs__rconn_t *c = r->c;
   if (c == NULL) return;
   r->c = NULL;
   c->r = NULL;
-  if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, rs__rconn_closed);
+  rs__close((uv_handle_t *)&c->tcp, rs__rconn_closed);
 }
 
 /* ------------------------------------------------------------ the FIFO */
@@ -479,6 +486,7 @@ static void rs__redis_resolved(uv_getaddrinfo_t *req, int status, struct addrinf
   c->reader = redisReaderCreate();
   uv_tcp_init(r->loop, &c->tcp);
   c->tcp.data = c;
+  if (r->o.unref) uv_unref((uv_handle_t *)&c->tcp);
   r->c = c;
   r->state = RS__R_CONNECTING;
   int rc = c->reader ? uv_tcp_connect(&c->connect, &c->tcp, res->ai_addr, rs__redis_connected) : UV_ENOMEM;
@@ -550,6 +558,10 @@ rs_redis_t *rs_redis_new(uv_loop_t *loop, const rs_redis_opts_t *opts) {
   uv_timer_init(loop, &r->retry);
   r->deadline.data = r->retry.data = r;
   r->handles_open = 2;
+  if (r->o.unref) {
+    uv_unref((uv_handle_t *)&r->deadline);
+    uv_unref((uv_handle_t *)&r->retry);
+  }
   /* Connect from the loop's next turn, so a subscriber can register first. */
   uv_timer_start(&r->retry, rs__redis_on_retry, 0, 0);
   return r;
@@ -581,6 +593,6 @@ void rs_redis_close(rs_redis_t *r) {
     r->gai = NULL;
   }
   rs__redis_fail_all(r, RS_REDIS_ECLOSED);
-  uv_close((uv_handle_t *)&r->deadline, rs__redis_timer_closed);
-  uv_close((uv_handle_t *)&r->retry, rs__redis_timer_closed);
+  rs__close((uv_handle_t *)&r->deadline, rs__redis_timer_closed);
+  rs__close((uv_handle_t *)&r->retry, rs__redis_timer_closed);
 }

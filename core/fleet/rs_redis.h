@@ -49,6 +49,9 @@ typedef struct {
   uint32_t fail_timeout_ms;      /* how long the breaker stays open */
   uint32_t backoff_min_ms;       /* first reconnect delay (0: 50) */
   uint32_t backoff_max_ms;       /* longest reconnect delay (0: 2000) */
+  bool unref;                    /* its handles do not keep the loop running
+                                    (a server's loops stop when their clients
+                                    have gone, whatever Redis does) */
 } rs_redis_opts_t;
 
 /* A command's answer: status 0 with the reply (which may be an error reply:

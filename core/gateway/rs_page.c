@@ -5,6 +5,7 @@
 #include "rs_page.h"
 #include "rs_page_int.h"
 
+#include "rs_fleet.h"
 #include "rs_lhooks.h"
 #include "rs_policy.h"
 #include "rs_proxy.h"
@@ -40,6 +41,9 @@ typedef struct rs__pflow_s {
   bool key_heap;
   uint64_t hash;
   rs_entry_t *stale;             /* STALE_REFRESH: the page to answer with */
+  rs_page_l3_t l3;               /* its render's part in the shared tier */
+  uint64_t l3_until;             /* uv_now: wait for another instance's render until then */
+  unsigned l3_tries;
   struct rs__pflow_s *next;
   char kbuf[RS__KEY_INLINE];
 } rs__pflow_t;
@@ -112,9 +116,10 @@ static void rs__pflow_render(rs__pflow_t *fl, int rc) {
   size_t plen = fl->lc != NULL ? fl->lc->props_len : 0;
   if (rc == RS_LHOOK_OK || rc == RS__NOHOOK) {
     rs_req_t *leader = stale != NULL ? NULL : req;
+    const rs_page_l3_t *l3 = fl->l3.lead ? &fl->l3 : NULL;
     int failed = fl->route->action == RS_ACTION_PROXY
-                 ? rs_page__proxy_start(req, leader, fl->route, fl->key, fl->klen, fl->hash)
-                 : rs_page__render_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, props, plen);
+                 ? rs_page__proxy_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, l3)
+                 : rs_page__render_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, props, plen, l3);
     rs__pflow_free(fl, loop);
     if (stale != NULL) rs_page_respond_entry(req, stale, "STALE", rs_page__release_entry, stale);
     else if (failed != 0) rs_render_respond_error(req, failed);
@@ -122,6 +127,7 @@ static void rs__pflow_render(rs__pflow_t *fl, int rc) {
   }
   /* A failed hook fails the flight (its waiters: 500); one that exited or
    * lost its client lets each waiter render its own. */
+  rs_page__fleet_unlock(loop, fl->key, fl->klen, &fl->l3);
   rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, rc == RS_LHOOK_FAIL ? 500 : -1);
   rs_resp_t resp = fl->lc->resp;
   rs__pflow_free(fl, loop);
@@ -133,6 +139,109 @@ static void rs__pflow_render(rs__pflow_t *fl, int rc) {
   if (stale != NULL) rs_entry_release(stale);
   if (rc == RS_LHOOK_EXIT) rs_req_respond(req, &resp);
   else rs_render_respond_error(req, 500);
+}
+
+/* The flight is this request's (a leader, or a refresh's): its props hook,
+ * then its render or fetch. */
+static void rs__pflow_leader(rs__pflow_t *fl) {
+  int rc = RS__NOHOOK;
+  if (fl->route->hooks.props) {
+    /* Its result feeds a page others will be served: it sees what the key
+     * covers, as the bundle does. */
+    rs__pflow_lc(fl);
+    rs_lreq_page_view(fl->lc);
+    rc = rs__pflow_hook(fl, RS_HOOK_PROPS, RS__S_PROPS_DONE);
+    if (rc == RS_LHOOK_YIELD) return;
+  }
+  rs__pflow_render(fl, rc);
+}
+
+/* ------------------------------------------------------------------ the shared tier */
+
+static void rs__pflow_l3(rs__pflow_t *fl);
+
+typedef struct {
+  uv_timer_t t;
+  rs__pflow_t *fl;
+} rs__l3retry_t;
+
+static void rs__l3retry_closed(uv_handle_t *h) { free(h->data); }
+
+static void rs__l3retry_fire(uv_timer_t *t) {
+  rs__l3retry_t *r = t->data;
+  rs__pflow_t *fl = r->fl;
+  uv_close((uv_handle_t *)t, rs__l3retry_closed);
+  fl->req->loop->pending_jobs--;
+  rs__pflow_l3(fl);
+}
+
+/* The tier's answer to a leader's (or a refresh's) lookup. */
+static void rs__pflow_l3_done(void *data, rs_l3_result_t res, rs_entry_t *e, uint64_t seq) {
+  rs__pflow_t *fl = data;
+  rs_req_t *req = fl->req;
+  rs_loop_t *loop = req->loop;
+  rs_page_loop_t *pl = rs_page__loop(loop);
+  loop->pending_jobs--;
+  switch (res) {
+    case RS_L3_HIT: {
+      /* The flight ends with the tier's page: stored here, to every waiter. */
+      RS_COUNTER_ADD(pl->c.hits_l3, 1);
+      rs_page_flight_t *f = rs_page__flight_new(req, fl->stale ? NULL : req, fl->route, fl->key, fl->klen, fl->hash);
+      f->storable = true;
+      rs_page__flight_complete(f, e, 0);
+      rs_page__flight_free(f);
+      rs_entry_t *stale = fl->stale;
+      rs__pflow_free(fl, loop);
+      if (stale != NULL) rs_entry_release(stale);
+      rs_page_respond_entry(req, e, "HIT-L3", rs_page__release_entry, e);
+      break;
+    }
+    case RS_L3_WAIT:
+      if (fl->stale != NULL) {
+        /* Another instance refreshes this page: serve the stale one. */
+        rs_entry_t *stale = fl->stale;
+        rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, -1);
+        rs__pflow_free(fl, loop);
+        rs_page_respond_entry(req, stale, "STALE", rs_page__release_entry, stale);
+        break;
+      }
+      if (uv_now(&loop->uv) < fl->l3_until) {
+        /* Ask again soon: 5, 10, 20, 40... ms, within cache.shared.lock_wait_ms. */
+        RS_COUNTER_ADD(pl->c.l3_waits, 1);
+        rs__l3retry_t *r = rs_xmalloc(sizeof(*r));
+        r->fl = fl;
+        uv_timer_init(&loop->uv, &r->t);
+        r->t.data = r;
+        uint64_t delay = RS_MIN((uint64_t)5 << RS_MIN(fl->l3_tries, 6u), fl->l3_until - uv_now(&loop->uv));
+        fl->l3_tries++;
+        uv_timer_start(&r->t, rs__l3retry_fire, delay ? delay : 1, 0);
+        loop->pending_jobs++;
+        return;
+      }
+      /* Waited long enough: render here, without the lock. */
+      rs__pflow_leader(fl);
+      break;
+    case RS_L3_LEAD:
+      fl->l3.lead = true;
+      fl->l3.seq = seq;
+      rs__pflow_leader(fl);
+      break;
+    case RS_L3_MISS:
+      rs__pflow_leader(fl);
+      break;
+  }
+  rs_loop_maybe_done(loop);
+}
+
+static void rs__pflow_l3(rs__pflow_t *fl) {
+  rs_loop_t *loop = fl->req->loop;
+  if (fl->l3.rid == 0) {
+    fl->l3.rid = rs_page__fleet_rid(loop);
+    fl->l3_until = uv_now(&loop->uv) + loop->cfg->cache.shared.lock_wait_ms;
+  }
+  loop->pending_jobs++;
+  rs_fleet_lookup(rs_page__loop(loop)->fleet, fl->key, fl->klen, fl->hash, rs_cache_epoch(loop->cache),
+                  fl->l3.rid, rs__pflow_l3_done, fl);
 }
 
 static void rs__pflow_lookup(rs__pflow_t *fl) {
@@ -157,7 +266,6 @@ static void rs__pflow_lookup(rs__pflow_t *fl) {
 
   if (pl->spare == NULL) pl->spare = rs_page__waiter_new(loop);
   rs_page_waiter_t *pw = pl->spare;
-  int rc = RS__NOHOOK;
   switch (rs_cache_lookup(loop->cache, hash, key, klen, rs_now_ms(), &e, &pw->w)) {
     case RS_LOOKUP_HIT:
       RS_COUNTER_ADD(pl->c.hits_l2, 1);
@@ -178,15 +286,10 @@ static void rs__pflow_lookup(rs__pflow_t *fl) {
       /* fallthrough */
     case RS_LOOKUP_MISS_LEADER:
       if (fl->stale == NULL) RS_COUNTER_ADD(pl->c.misses, 1);
-      if (route->hooks.props) {
-        /* Its result feeds a page others will be served: it sees what the
-         * key covers, as the bundle does. */
-        rs__pflow_lc(fl);
-        rs_lreq_page_view(fl->lc);
-        rc = rs__pflow_hook(fl, RS_HOOK_PROPS, RS__S_PROPS_DONE);
-        if (rc == RS_LHOOK_YIELD) return;
-      }
-      rs__pflow_render(fl, rc);
+      /* The shared tier first (another instance may have the page, or be
+       * rendering it), then the props hook and the render. */
+      if (pl->fleet != NULL) rs__pflow_l3(fl);
+      else rs__pflow_leader(fl);
       return;
     case RS_LOOKUP_MISS_WAIT:
       RS_COUNTER_ADD(pl->c.misses, 1);
@@ -327,11 +430,15 @@ void rs_page_loop_init(rs_loop_t *loop) {
   bool off = loop->cache == NULL || (o.hot == 0 && o.entries == 0) || o.max_bytes == 0;
   pl->l1 = off ? NULL : rs_l1_create(&o);
   loop->slots[rs_page__slot] = pl;
+  rs_page__fleet_loop_init(loop);
 }
+
+void rs_page_loop_thread(rs_loop_t *loop) { rs_page__fleet_loop_thread(loop); }
 
 void rs_page_loop_dispose(rs_loop_t *loop) {
   rs_page_loop_t *pl = rs_page__loop(loop);
   if (pl == NULL) return;
+  rs_page__fleet_loop_dispose(loop);
   if (pl->l1 != NULL) rs_l1_destroy(pl->l1);
   free(pl->spare);
   while (pl->flows != NULL) {

@@ -21,15 +21,27 @@
 #define RS_PAGE_H
 
 #include "rs_cache.h"
+#include "rs_config.h"
 #include "rs_conn.h"
 #include "rs_l1.h"
 #include "rs_router.h"
+
+/* The shared tier (cache.shared, core/fleet/rs_fleet.h), process-wide:
+ * started on the main loop before the loop threads start (then every
+ * rs_page_loop_init takes its part), stopped after they have ended. Purges
+ * of the local cache (rs_purge) then reach every instance, and theirs this
+ * one. No-op without cache.shared. */
+void rs_page_fleet_start(uv_loop_t *main, struct rs_cache_s *cache, const rs_config_t *cfg);
+void rs_page_fleet_stop(void);
+void rs_page_fleet_collect(rs_buf_t *out, rs_loop_t **loops, int nloops);
 
 /* Set up / tear down the loop's page state (its L1, counters and free
  * lists, in the loop's slot of the page module: rs_page_int.h). On the
  * loop's thread (or before it runs). */
 void rs_page_loop_init(rs_loop_t *loop);
 void rs_page_loop_dispose(rs_loop_t *loop);
+/* On the loop's thread, once, before it serves. */
+void rs_page_loop_thread(rs_loop_t *loop);
 
 /* The render action through the cache. The route's Lua hooks (bypass,
  * key, props) run in the request's coroutine; one that yields (ssr.fetch,

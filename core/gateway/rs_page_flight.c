@@ -62,6 +62,7 @@ void rs_page__flight_fail(rs_loop_t *loop, uint64_t hash, const char *key, size_
 
 void rs_page__flight_complete(rs_page_flight_t *fl, rs_entry_t *e, int fail) {
   rs_loop_t *loop = fl->loop;
+  if (e == NULL || !fl->storable) rs_page__fleet_unlock(loop, fl->key, fl->key_len, &fl->l3);
   if (e == NULL) {
     rs_page__flight_fail(loop, fl->hash, fl->key, fl->key_len, fail);
     return;
@@ -72,6 +73,7 @@ void rs_page__flight_complete(rs_page_flight_t *fl, rs_entry_t *e, int fail) {
     rs_page__flight_fail(loop, fl->hash, fl->key, fl->key_len, -1);
     return;
   }
+  rs_page__fleet_store(loop, e, &fl->l3);
   rs_waiter_t *w = rs_cache_complete(loop->cache, fl->hash, fl->key, fl->key_len, e, true);
   for (rs_waiter_t *next; w != NULL; w = next) {
     next = w->next;
@@ -189,9 +191,11 @@ static void rs__flight_done(rs_task_t *task) {
 }
 
 int rs_page__render_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
-                          size_t key_len, uint64_t hash, const char *props, size_t props_len) {
+                          size_t key_len, uint64_t hash, const char *props, size_t props_len,
+                          const rs_page_l3_t *l3) {
   rs_page_flight_t *fl = rs_page__flight_new(from, req, route, key, key_len, hash);
   rs_loop_t *loop = fl->loop;
+  if (l3 != NULL) fl->l3 = *l3;
   fl->defer = rs_page__defer_for(req);
   rs_render_job_t *job = rs_render_job_new(from, route, props, props_len);
   if (job != NULL) {
@@ -207,6 +211,7 @@ int rs_page__render_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route
     rs_render_job_free(job);
   }
   /* Nothing will complete this flight: fail it now, waiters included. */
+  rs_page__fleet_unlock(loop, key, key_len, &fl->l3);
   rs_page__flight_fail(loop, hash, key, key_len, 503);
   rs_page__flight_free(fl);
   return 503;

@@ -31,6 +31,14 @@ typedef struct rs_page_waiter_s {
   int status;                    /* set by wake: error status, or -1 = render yourself */
 } rs_page_waiter_t;
 
+/* A render's part in the shared tier (core/fleet/rs_fleet.h): lead when it
+ * holds the render lock (it stores its page there, or unlocks), from purge
+ * sequence seq, as render rid. */
+typedef struct {
+  bool lead;
+  uint64_t seq, rid;
+} rs_page_l3_t;
+
 /* The flight a leader (or a background refresh) owns. */
 typedef struct {
   rs_loop_t *loop;
@@ -47,6 +55,7 @@ typedef struct {
   rs_entry_t *entry;             /* built on the render thread */
   bool storable;
   unsigned defer;                /* variants left for later (rs_entry.h) */
+  rs_page_l3_t l3;
 } rs_page_flight_t;
 
 /* Per-loop counters (single writer, RS_COUNTER_ADD), summed on scrape. */
@@ -58,6 +67,9 @@ typedef struct rs_page_counters_s {
   uint64_t not_modified;         /* 304 answers */
   uint64_t uncacheable;          /* rendered pages not stored (Set-Cookie, …) */
   uint64_t refresh_failed;       /* background refreshes that failed (stale kept) */
+  uint64_t hits_l3;              /* misses answered from the shared tier */
+  uint64_t l3_waits;             /* shared-tier lookups asked again while another
+                                    instance rendered */
 } __attribute__((aligned(RS_CACHELINE))) rs_page_counters_t;
 
 /* The page module's state on one loop (loop->slots[rs_page__slot], made by
@@ -68,6 +80,8 @@ typedef struct {
   struct rs_page_waiter_s *spare; /* a waiter ready for the next lookup */
   struct rs__pflow_s *flows;     /* request flows ready for reuse (rs_page.c) */
   size_t nflows;
+  struct rs_fleet_loop_s *fleet; /* this loop's part of the shared tier, or NULL */
+  uint64_t rid_seq;              /* render ids of this loop (rs_page_fleet.c) */
 } rs_page_loop_t;
 
 /* The page module's index in every loop's slots (rs_loop_slot_new), -1
@@ -128,7 +142,8 @@ void rs_page__flight_fail(rs_loop_t *loop, uint64_t hash, const char *key, size_
  * props hook's JSON or NULL). Returns 0, or the status to answer with (503)
  * when the job could not be queued: the flight is then failed. */
 int rs_page__render_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
-                          size_t key_len, uint64_t hash, const char *props, size_t props_len);
+                          size_t key_len, uint64_t hash, const char *props, size_t props_len,
+                          const rs_page_l3_t *l3);
 
 /* ------------------------------------------------------------------ rs_page_proxy.c */
 
@@ -136,6 +151,20 @@ int rs_page__render_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route
  * background refresh). Returns 0, or the status to answer with (502, 504)
  * when it could not start: the flight is then failed. */
 int rs_page__proxy_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
-                         size_t key_len, uint64_t hash);
+                         size_t key_len, uint64_t hash, const rs_page_l3_t *l3);
+
+/* ------------------------------------------------------------------ rs_page_fleet.c */
+
+/* This loop's part of the shared tier (rs_page_loop_t.fleet), when there is
+ * one: made before the loop runs, told to the loop's thread, closed after. */
+void rs_page__fleet_loop_init(rs_loop_t *loop);
+void rs_page__fleet_loop_thread(rs_loop_t *loop);
+void rs_page__fleet_loop_dispose(rs_loop_t *loop);
+/* A render id no other render of the fleet has. */
+uint64_t rs_page__fleet_rid(rs_loop_t *loop);
+/* After a flight that held the lock: its page to the tier, or the lock
+ * back. */
+void rs_page__fleet_store(rs_loop_t *loop, const rs_entry_t *e, const rs_page_l3_t *l3);
+void rs_page__fleet_unlock(rs_loop_t *loop, const char *key, size_t klen, const rs_page_l3_t *l3);
 
 #endif

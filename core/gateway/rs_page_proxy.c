@@ -102,9 +102,10 @@ static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
 }
 
 int rs_page__proxy_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
-                         size_t key_len, uint64_t hash) {
+                         size_t key_len, uint64_t hash, const rs_page_l3_t *l3) {
   rs_page_flight_t *fl = rs_page__flight_new(from, req, route, key, key_len, hash);
   rs_loop_t *loop = fl->loop;
+  if (l3 != NULL) fl->l3 = *l3;
   /* Variants the leader does not take wait for a second client, and are
    * then built on a render thread; without one, here and now. */
   fl->defer = loop->gen != NULL && loop->gen->pool != NULL ? rs_page__defer_for(req) : 0;
@@ -155,6 +156,7 @@ int rs_page__proxy_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route,
   }
   int status = err == -ETIMEDOUT ? 504 : 502;
   rs_log_warn("cached proxy: upstream %s: %s", route->proxy.upstream, rs_fetch_strerror(err));
+  rs_page__fleet_unlock(loop, key, key_len, &fl->l3);
   rs_page__flight_fail(loop, hash, key, key_len, status);
   rs_page__flight_free(fl);
   return status;

@@ -25,6 +25,7 @@ void rs_page_collect(rs_buf_t *out, rs_loop_t **loops, int nloops, struct rs_cac
     sum.not_modified += RS_COUNTER_GET(c->not_modified);
     sum.uncacheable += RS_COUNTER_GET(c->uncacheable);
     sum.refresh_failed += RS_COUNTER_GET(c->refresh_failed);
+    sum.hits_l3 += RS_COUNTER_GET(c->hits_l3);
     if (pl->l1 == NULL) continue;
     const rs_l1_stats_t *ls = rs_l1_stats(pl->l1);
     l1_hot += RS_COUNTER_GET(ls->hits_hot);
@@ -38,6 +39,7 @@ void rs_page_collect(rs_buf_t *out, rs_loop_t **loops, int nloops, struct rs_cac
     { "rustyssr_cache_lookups_total", "counter", "Cacheable requests looked up.", sum.lookups },
     { "rustyssr_cache_hits_l1_total", "counter", "Answered from this loop's L1.", sum.hits_l1 },
     { "rustyssr_cache_hits_l2_total", "counter", "Answered from the shared L2.", sum.hits_l2 },
+    { "rustyssr_cache_hits_l3_total", "counter", "Misses answered from the fleet's shared tier.", sum.hits_l3 },
     { "rustyssr_cache_stale_total", "counter", "Answered with a stale page within grace.", sum.stale },
     { "rustyssr_cache_misses_total", "counter", "Lookups that found no servable page.", sum.misses },
     { "rustyssr_cache_coalesced_total", "counter", "Misses that waited for a render already running.",
@@ -73,4 +75,5 @@ void rs_page_collect(rs_buf_t *out, rs_loop_t **loops, int nloops, struct rs_cac
   rs_metrics_family(out, "rustyssr_cache_hit_ratio", "gauge",
                     "(L1 + L2 + stale answers) / lookups since start.");
   rs_buf_printf(out, "rustyssr_cache_hit_ratio %.4f\n", sum.lookups ? served / (double)sum.lookups : 0.0);
+  rs_page_fleet_collect(out, loops, nloops);
 }

@@ -175,6 +175,7 @@ static void rs__loop_thread(void *arg) {
   rs_server_t *srv = loop->server;
   rs_log_set_thread(loop->index);
   rs_lcache_thread_init(loop->cache);      /* ssr.purge's cache on this thread */
+  if (loop->cache != NULL) rs_page_loop_thread(loop);
   char err[1024];
   if (rs_loop_gen_open(loop->gen, err, sizeof(err)) != 0) {
     rs_log_error("loop %d: Lua: %s", loop->index, err);
@@ -470,6 +471,7 @@ static void rs__cache_start(rs_server_t *srv) {
                          .shards = cfg->cache.shards };
   srv->cache = rs_cache_create(&co);
   srv->admin.cache = srv->cache;
+  rs_page_fleet_start(&srv->admin.uv, srv->cache, cfg);   /* cache.shared: before the loops */
   uv_timer_init(&srv->admin.uv, &srv->sweep);
   srv->sweep.data = srv;
   uv_timer_start(&srv->sweep, rs__on_sweep, 1000, 1000);
@@ -589,6 +591,7 @@ int rs_server_run(rs_config_t *cfg) {
     free(srv.loops[i]->lsn);
   }
   uv_barrier_destroy(&srv.barrier);
+  rs_page_fleet_stop();
   rs_lhooks_watchdog_stop();
   /* The loops have stopped: every generation goes, pools first (their
    * threads may still hold the configs). */

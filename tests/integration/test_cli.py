@@ -123,7 +123,7 @@ def test_dump_effective_config():
                 '  listen = "127.0.0.1:8088", admin = { listen = "127.0.0.1:9909", token = "0123456789abcdef0", allow = { "127.0.0.1" } },\n'  # 3
                 '  limits = { body = "2MB" },\n'            # 4
                 '  cache = {\n'                             # 5
-                '    ttl = 30,\n'                           # 6
+                '    ttl = 30, shared = { redis = "127.0.0.1:6379", password = "pw" },\n'  # 6
                 '  },\n'                                    # 7
                 '  upstreams = { api = { servers = { "127.0.0.1:9000" }, retries = 2 }, },  render = { env = { Z = "1", A = "x", M = 3 } },\n'  # 8
                 '}\n'                                       # 9
@@ -139,6 +139,8 @@ def test_dump_effective_config():
     for want in ('  listen = "127.0.0.1:8088",  -- %s:3' % conf,
                  '    body = 2097152,  -- %s:4' % conf,
                  '    -- token: set (not printed)',
+                 '      -- password: set (not printed)',
+                 '      redis = "127.0.0.1:6379",  -- %s:6' % conf,
                  '    allow = { "127.0.0.1/32", },  -- %s:3' % conf,
                  '    ttl = 30,  -- %s:6' % conf,
                  '    grace = 10,  -- default',

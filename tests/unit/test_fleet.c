@@ -96,11 +96,11 @@ typedef struct {
   rs_fleet_t *f;
   rs_fleet_loop_t *fl;
   int npurges;
-  rs_purge_kind_t kinds[256];
+  rs_purge_by_t kinds[256];
   char args[256][64];
 } inst_t;
 
-static void on_purge(void *data, rs_purge_kind_t kind, const char *arg, size_t len) {
+static void on_purge(void *data, rs_purge_by_t kind, const char *arg, size_t len) {
   inst_t *in = data;
   if (in->npurges < 256) {
     in->kinds[in->npurges] = kind;
@@ -220,7 +220,7 @@ static bool applied_done(void *arg) {
 }
 
 /* Purge from in; both a and b have applied it when this returns. */
-static uint64_t purge(inst_t *in, rs_purge_kind_t kind, const char *arg, inst_t *a, inst_t *b) {
+static uint64_t purge(inst_t *in, rs_purge_by_t kind, const char *arg, inst_t *a, inst_t *b) {
   purged_t p = { 0 };
   rs_fleet_purge(in->fl, kind, arg, strlen(arg), on_purged, &p);
   if (!run_until(purged_done, &p, 5000) || p.seq == 0) return 0;
@@ -289,7 +289,7 @@ static void test_purges_of_every_kind(void) {
   ASSERT(run_until(inst_ready, &b, 5000));
   look_t l = { 0 };
   static const struct {
-    rs_purge_kind_t kind;
+    rs_purge_by_t kind;
     const char *arg;
     bool covers;                 /* the page GET p.example/shop/1, tags catalog, product:7 */
   } cases[] = {
@@ -316,6 +316,45 @@ static void test_purges_of_every_kind(void) {
     if (lookup(&b, key, 2, &l) != want) TAP_FAIL("case %zu (%s): lookup after purge != %d", i, cases[i].arg, want);
     if (l.res == RS_L3_LEAD) rs_fleet_unlock(b.fl, key, strlen(key), 2);
     purge(&a, RS_PURGE_KEY, key, &a, &b);              /* clean slate */
+  }
+  if (l.e) rs_entry_release(l.e);
+  inst_stop(&a);
+  inst_stop(&b);
+  spin(50);
+}
+
+/* A KEY purge names a page's base: every named-header variant of it, and
+ * a key hook's string on any host (rs_purge.h), in the tier too. */
+static void test_key_purge_covers_variants(void) {
+  inst_t a, b;
+  inst_start(&a, port);
+  inst_start(&b, port);
+  ASSERT(run_until(inst_ready, &a, 5000));
+  ASSERT(run_until(inst_ready, &b, 5000));
+  look_t l = { 0 };
+  static const struct {
+    const char *page, *purge;
+    bool covers;
+  } cases[] = {
+    { "GET v.example/p\naccept-language:de", "GET v.example/p", true },
+    { "GET v.example/p", "GET v.example/p", true },
+    { "GET v.example/pq\naccept-language:de", "GET v.example/p", false },
+    { "~v.example promo", "promo", true },
+    { "~w.example promo\nx-a:1", "promo", true },
+    { "~v.example promo2", "promo", false },
+  };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(cases); i++) {
+    const char *key = cases[i].page;
+    ASSERT_EQ(lookup(&a, key, 1, &l), RS_L3_LEAD);
+    rs_entry_t *e = page(key, "<p>variant</p>", 0);
+    store(&a, e, l.seq, 1);
+    rs_entry_release(e);
+    ASSERT_EQ(lookup(&b, key, 2, &l), RS_L3_HIT);
+    ASSERT(purge(&a, RS_PURGE_KEY, cases[i].purge, &a, &b) > 0);
+    rs_l3_result_t want = cases[i].covers ? RS_L3_LEAD : RS_L3_HIT;
+    if (lookup(&b, key, 2, &l) != want) TAP_FAIL("case %zu (%s): lookup after purge != %d", i, key, want);
+    if (l.res == RS_L3_LEAD) rs_fleet_unlock(b.fl, key, strlen(key), 2);
+    purge(&a, RS_PURGE_ALL, "", &a, &b);               /* clean slate */
   }
   if (l.e) rs_entry_release(l.e);
   inst_stop(&a);
@@ -425,6 +464,7 @@ int main(void) {
   }
   RS_TEST(test_one_render_per_page);
   RS_TEST(test_purges_of_every_kind);
+  RS_TEST(test_key_purge_covers_variants);
   RS_TEST(test_missed_purges_replayed);
   RS_TEST(test_tier_down_is_a_miss);
   redis_stop(pid);

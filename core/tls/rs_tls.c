@@ -1,0 +1,389 @@
+/* core/tls/rs_tls.c — see rs_tls.h. */
+#include "rs_tls.h"
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Mozilla's "intermediate" TLS 1.2 suites: forward secrecy, AEAD only. */
+#define RS__TLS12_CIPHERS                                                              \
+  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" \
+  "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+typedef struct {
+  unsigned char name[16], aes[32], hmac[32];
+  bool set;
+} rs__tkey_t;
+
+typedef struct {
+  SSL_CTX *ctx;
+  char **names;                  /* lower-case DNS names, "*.example.com" for wildcards */
+  size_t nnames;
+} rs__cert_t;
+
+struct rs_tls_ctx_s {
+  rs__cert_t *certs;
+  size_t ncerts;
+  unsigned char *alpn;           /* the server's list in wire format */
+  size_t alpn_len;
+  pthread_mutex_t tlock;         /* the ticket keys */
+  rs__tkey_t cur, prev;
+  uint64_t handshakes, resumed, failed;   /* atomic */
+};
+
+struct rs_tls_s {
+  SSL *ssl;
+  BIO *rbio, *wbio;              /* network -> SSL, SSL -> network */
+  rs_tls_ctx_t *ctx;
+  bool done;
+  char err[160];
+};
+
+static int rs__ex_index = -1;
+static pthread_once_t rs__once = PTHREAD_ONCE_INIT;
+static void rs__init_index(void) { rs__ex_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL); }
+
+static void rs__openssl_error(char *err, size_t errlen, const char *what) {
+  unsigned long e = ERR_peek_last_error();
+  const char *reason = e ? ERR_reason_error_string(e) : NULL;
+  snprintf(err, errlen, "%s%s%s", what, reason ? ": " : "", reason ? reason : "");
+  ERR_clear_error();
+}
+
+/* ------------------------------------------------------------ names */
+
+static void rs__add_name(rs__cert_t *c, const char *s, size_t n) {
+  if (n == 0 || n > 253) return;
+  char *name = rs_xstrndup(s, n);
+  for (char *p = name; *p; p++)
+    if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+  c->names = rs_xrealloc(c->names, (c->nnames + 1) * sizeof(*c->names));
+  c->names[c->nnames++] = name;
+}
+
+/* The certificate's DNS names (subjectAltName), else its CN. */
+static void rs__cert_names(rs__cert_t *c, X509 *x) {
+  GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+  for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
+    const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+    if (g->type != GEN_DNS) continue;
+    rs__add_name(c, (const char *)ASN1_STRING_get0_data(g->d.dNSName), (size_t)ASN1_STRING_length(g->d.dNSName));
+  }
+  GENERAL_NAMES_free(sans);
+  if (c->nnames == 0) {
+    char cn[256];
+    int n = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof(cn));
+    if (n > 0) rs__add_name(c, cn, (size_t)n);
+  }
+}
+
+/* host matches name: equal, or name is "*.rest" and host is "label.rest"
+ * (one label, as RFC 6125 allows). */
+static bool rs__name_match(const char *name, const char *host) {
+  if (strcasecmp(name, host) == 0) return true;
+  if (name[0] != '*' || name[1] != '.') return false;
+  const char *dot = strchr(host, '.');
+  return dot != NULL && dot != host && strcasecmp(dot + 1, name + 2) == 0;
+}
+
+/* ------------------------------------------------------------ callbacks */
+
+static int rs__servername(SSL *ssl, int *alert, void *arg) {
+  (void)alert;
+  rs_tls_ctx_t *t = arg;
+  const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (host == NULL) return SSL_TLSEXT_ERR_NOACK;
+  /* Exact names first, across every certificate; then wildcards. */
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < t->ncerts; i++)
+      for (size_t k = 0; k < t->certs[i].nnames; k++) {
+        const char *n = t->certs[i].names[k];
+        bool wild = n[0] == '*';
+        if ((pass == 0) == wild) continue;
+        if (rs__name_match(n, host)) {
+          if (i > 0) SSL_set_SSL_CTX(ssl, t->certs[i].ctx);
+          return SSL_TLSEXT_ERR_OK;
+        }
+      }
+  return SSL_TLSEXT_ERR_OK;      /* the default certificate */
+}
+
+static int rs__alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                           unsigned int inlen, void *arg) {
+  (void)ssl;
+  rs_tls_ctx_t *t = arg;
+  unsigned char *o = NULL;
+  if (SSL_select_next_proto(&o, outlen, t->alpn, (unsigned)t->alpn_len, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_NOACK;
+  *out = o;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+static void rs__tkey_new(rs__tkey_t *k) {
+  if (RAND_bytes(k->name, sizeof(k->name)) != 1 || RAND_bytes(k->aes, sizeof(k->aes)) != 1 ||
+      RAND_bytes(k->hmac, sizeof(k->hmac)) != 1)
+    abort();                     /* no randomness: nothing safe to do */
+  k->set = true;
+}
+
+static int rs__ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx,
+                          EVP_MAC_CTX *hctx, int enc) {
+  rs_tls_ctx_t *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), rs__ex_index);
+  rs__tkey_t k;
+  int rc;
+  pthread_mutex_lock(&t->tlock);
+  if (enc) {
+    k = t->cur;
+    rc = 1;
+  } else if (memcmp(name, t->cur.name, 16) == 0) {
+    k = t->cur;
+    rc = 1;
+  } else if (t->prev.set && memcmp(name, t->prev.name, 16) == 0) {
+    k = t->prev;
+    rc = 2;                      /* good, and worth renewing under the current key */
+  } else {
+    rc = 0;                      /* unknown key: a full handshake */
+  }
+  pthread_mutex_unlock(&t->tlock);
+  if (rc == 0) return 0;
+  OSSL_PARAM params[] = {
+    OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac, sizeof(k.hmac)),
+    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+    OSSL_PARAM_construct_end(),
+  };
+  if (enc) {
+    if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1) return -1;
+    memcpy(name, k.name, 16);
+    if (EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1) return -1;
+  } else if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1) {
+    return -1;
+  }
+  if (EVP_MAC_CTX_set_params(hctx, params) != 1) return -1;
+  OPENSSL_cleanse(&k, sizeof(k));
+  return rc;
+}
+
+/* ------------------------------------------------------------ contexts */
+
+static SSL_CTX *rs__ssl_ctx(rs_tls_ctx_t *t, const rs_tls_opts_t *o, char *err, size_t errlen) {
+  SSL_CTX *c = SSL_CTX_new(TLS_server_method());
+  if (c == NULL) {
+    rs__openssl_error(err, errlen, "SSL_CTX_new");
+    return NULL;
+  }
+  SSL_CTX_set_ex_data(c, rs__ex_index, t);
+  SSL_CTX_set_min_proto_version(c, o->tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
+  SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  if (SSL_CTX_set_cipher_list(c, o->ciphers ? o->ciphers : RS__TLS12_CIPHERS) != 1) {
+    rs__openssl_error(err, errlen, "ciphers");
+    SSL_CTX_free(c);
+    return NULL;
+  }
+  SSL_CTX_set_session_id_context(c, (const unsigned char *)"rustyssr", 8);
+  SSL_CTX_set_timeout(c, o->session_timeout_s ? o->session_timeout_s : 3600);
+  if (o->session_cache == 1) {
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+  } else {
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_sess_set_cache_size(c, (long)(o->session_cache ? o->session_cache : 20480));
+  }
+  SSL_CTX_set_tlsext_ticket_key_evp_cb(c, rs__ticket_key);
+  SSL_CTX_set_tlsext_servername_callback(c, rs__servername);
+  SSL_CTX_set_tlsext_servername_arg(c, t);
+  if (t->alpn_len) SSL_CTX_set_alpn_select_cb(c, rs__alpn_select, t);
+  return c;
+}
+
+static int rs__load(rs__cert_t *c, const rs_tls_cert_conf_t *cc, char *err, size_t errlen) {
+  char what[512];
+  if (SSL_CTX_use_certificate_chain_file(c->ctx, cc->cert) != 1) {
+    snprintf(what, sizeof(what), "%s: cannot load the certificate", cc->cert);
+    rs__openssl_error(err, errlen, what);
+    return -1;
+  }
+  if (SSL_CTX_use_PrivateKey_file(c->ctx, cc->key, SSL_FILETYPE_PEM) != 1) {
+    snprintf(what, sizeof(what), "%s: cannot load the private key", cc->key);
+    rs__openssl_error(err, errlen, what);
+    return -1;
+  }
+  if (SSL_CTX_check_private_key(c->ctx) != 1) {
+    snprintf(what, sizeof(what), "%s does not match %s", cc->key, cc->cert);
+    rs__openssl_error(err, errlen, what);
+    return -1;
+  }
+  rs__cert_names(c, SSL_CTX_get0_certificate(c->ctx));
+  if (c->nnames == 0) {
+    snprintf(err, errlen, "%s: no DNS name in subjectAltName nor CN", cc->cert);
+    return -1;
+  }
+  return 0;
+}
+
+rs_tls_ctx_t *rs_tls_ctx_new(const rs_tls_opts_t *o, char *err, size_t errlen) {
+  pthread_once(&rs__once, rs__init_index);
+  if (o->ncerts == 0) {
+    snprintf(err, errlen, "no certificate");
+    return NULL;
+  }
+  rs_tls_ctx_t *t = rs_xcalloc(1, sizeof(*t));
+  pthread_mutex_init(&t->tlock, NULL);
+  rs__tkey_new(&t->cur);
+  for (size_t i = 0; i < o->nalpn; i++) {
+    size_t n = strlen(o->alpn[i]);
+    if (n == 0 || n > 255) {
+      snprintf(err, errlen, "ALPN protocol \"%s\": 1 to 255 bytes", o->alpn[i]);
+      rs_tls_ctx_free(t);
+      return NULL;
+    }
+    t->alpn = rs_xrealloc(t->alpn, t->alpn_len + 1 + n);
+    t->alpn[t->alpn_len] = (unsigned char)n;
+    memcpy(t->alpn + t->alpn_len + 1, o->alpn[i], n);
+    t->alpn_len += 1 + n;
+  }
+  t->certs = rs_xcalloc(o->ncerts, sizeof(*t->certs));
+  for (size_t i = 0; i < o->ncerts; i++) {
+    t->ncerts = i + 1;
+    t->certs[i].ctx = rs__ssl_ctx(t, o, err, errlen);
+    if (t->certs[i].ctx == NULL || rs__load(&t->certs[i], &o->certs[i], err, errlen) != 0) {
+      rs_tls_ctx_free(t);
+      return NULL;
+    }
+  }
+  return t;
+}
+
+void rs_tls_ctx_free(rs_tls_ctx_t *t) {
+  if (t == NULL) return;
+  for (size_t i = 0; i < t->ncerts; i++) {
+    SSL_CTX_free(t->certs[i].ctx);
+    for (size_t k = 0; k < t->certs[i].nnames; k++) free(t->certs[i].names[k]);
+    free(t->certs[i].names);
+  }
+  free(t->certs);
+  free(t->alpn);
+  OPENSSL_cleanse(&t->cur, sizeof(t->cur));
+  OPENSSL_cleanse(&t->prev, sizeof(t->prev));
+  pthread_mutex_destroy(&t->tlock);
+  free(t);
+}
+
+void rs_tls_ctx_rotate_tickets(rs_tls_ctx_t *t) {
+  rs__tkey_t k;
+  rs__tkey_new(&k);
+  pthread_mutex_lock(&t->tlock);
+  t->prev = t->cur;
+  t->cur = k;
+  pthread_mutex_unlock(&t->tlock);
+  OPENSSL_cleanse(&k, sizeof(k));
+}
+
+void rs_tls_ctx_stats(rs_tls_ctx_t *t, rs_tls_stats_t *out) {
+  out->handshakes = __atomic_load_n(&t->handshakes, __ATOMIC_RELAXED);
+  out->resumed = __atomic_load_n(&t->resumed, __ATOMIC_RELAXED);
+  out->failed = __atomic_load_n(&t->failed, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------ connections */
+
+rs_tls_t *rs_tls_new(rs_tls_ctx_t *ctx) {
+  rs_tls_t *t = rs_xcalloc(1, sizeof(*t));
+  t->ctx = ctx;
+  t->ssl = SSL_new(ctx->certs[0].ctx);
+  t->rbio = BIO_new(BIO_s_mem());
+  t->wbio = BIO_new(BIO_s_mem());
+  if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) abort();
+  BIO_set_mem_eof_return(t->rbio, -1);           /* empty means "wait", not EOF */
+  SSL_set_bio(t->ssl, t->rbio, t->wbio);         /* the SSL owns them now */
+  SSL_set_accept_state(t->ssl);
+  return t;
+}
+
+void rs_tls_free(rs_tls_t *t) {
+  if (t == NULL) return;
+  SSL_free(t->ssl);
+  free(t);
+}
+
+static int rs__fail(rs_tls_t *t, int ssl_err) {
+  unsigned long e = ERR_peek_last_error();
+  const char *reason = e ? ERR_reason_error_string(e) : NULL;
+  snprintf(t->err, sizeof(t->err), "%s", reason ? reason : ssl_err == SSL_ERROR_SYSCALL ? "unexpected end" : "protocol error");
+  ERR_clear_error();
+  return RS_TLS_ERROR;
+}
+
+static int rs__handshake(rs_tls_t *t) {
+  if (t->done) return RS_TLS_OK;
+  int r = SSL_do_handshake(t->ssl);
+  if (r == 1) {
+    t->done = true;
+    __atomic_fetch_add(&t->ctx->handshakes, 1, __ATOMIC_RELAXED);
+    if (SSL_session_reused(t->ssl)) __atomic_fetch_add(&t->ctx->resumed, 1, __ATOMIC_RELAXED);
+    return RS_TLS_OK;
+  }
+  int e = SSL_get_error(t->ssl, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return RS_TLS_OK;
+  __atomic_fetch_add(&t->ctx->failed, 1, __ATOMIC_RELAXED);
+  return rs__fail(t, e);
+}
+
+int rs_tls_feed(rs_tls_t *t, const void *p, size_t n) {
+  if (n > 0 && BIO_write(t->rbio, p, (int)RS_MIN(n, (size_t)INT32_MAX)) <= 0) return RS_TLS_ERROR;
+  return rs__handshake(t);
+}
+
+ssize_t rs_tls_read(rs_tls_t *t, void *buf, size_t cap) {
+  if (!t->done) {
+    if (rs__handshake(t) != RS_TLS_OK) return RS_TLS_ERROR;
+    if (!t->done) return 0;
+  }
+  size_t n = 0;
+  if (SSL_read_ex(t->ssl, buf, cap, &n) == 1) return (ssize_t)n;
+  int e = SSL_get_error(t->ssl, 0);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
+  if (e == SSL_ERROR_ZERO_RETURN) return RS_TLS_CLOSED;
+  return rs__fail(t, e);
+}
+
+int rs_tls_write(rs_tls_t *t, const void *p, size_t n) {
+  if (!t->done) return RS_TLS_ERROR;
+  size_t w = 0;
+  if (n == 0) return RS_TLS_OK;
+  if (SSL_write_ex(t->ssl, p, n, &w) == 1 && w == n) return RS_TLS_OK;
+  return rs__fail(t, SSL_get_error(t->ssl, 0));
+}
+
+void rs_tls_shutdown(rs_tls_t *t) {
+  if (t->done) SSL_shutdown(t->ssl);
+  ERR_clear_error();
+}
+
+size_t rs_tls_take(rs_tls_t *t, void *buf, size_t cap) {
+  int n = BIO_read(t->wbio, buf, (int)RS_MIN(cap, (size_t)INT32_MAX));
+  return n > 0 ? (size_t)n : 0;
+}
+
+size_t rs_tls_pending(const rs_tls_t *t) { return BIO_ctrl_pending(t->wbio); }
+
+bool rs_tls_handshake_done(const rs_tls_t *t) { return t->done; }
+
+const char *rs_tls_alpn(const rs_tls_t *t, size_t *len) {
+  const unsigned char *p = NULL;
+  unsigned n = 0;
+  SSL_get0_alpn_selected(t->ssl, &p, &n);
+  *len = n;
+  return n ? (const char *)p : NULL;
+}
+
+const char *rs_tls_sni(const rs_tls_t *t) { return SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name); }
+const char *rs_tls_version(const rs_tls_t *t) { return SSL_get_version(t->ssl); }
+bool rs_tls_resumed(const rs_tls_t *t) { return SSL_session_reused(t->ssl) == 1; }
+const char *rs_tls_error(const rs_tls_t *t) { return t->err; }

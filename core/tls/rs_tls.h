@@ -1,0 +1,103 @@
+/* core/tls/rs_tls.h — TLS for the listeners with OpenSSL 3 (Debian's
+ * libssl-dev), over memory BIOs: the connection code reads and writes the
+ * socket as it does for cleartext and passes the bytes through here, so TLS
+ * keeps one loop per thread and adds no thread.
+ *
+ *   a listener's context (rs_tls_ctx_t): its certificates, chosen by SNI
+ *   (exact names and one-label wildcards from each certificate's
+ *   subjectAltName, else its CN; the first certificate is the default),
+ *   TLS 1.2 and 1.3 with a modern cipher list, ALPN chosen in the server's
+ *   order, session resumption by tickets whose keys rotate (the current key
+ *   encrypts, the previous one still decrypts) and by a session cache;
+ *
+ *   a connection (rs_tls_t): feed it the bytes read from the socket, take
+ *   the bytes to write, read and write plaintext.
+ *
+ * Threads: a context is made and rotated on the main thread and used by
+ * every loop thread (OpenSSL's SSL_CTX is safe for that; the ticket keys
+ * have their own lock); a connection belongs to its loop thread. */
+#ifndef RS_TLS_H
+#define RS_TLS_H
+
+#include "rs_common.h"
+
+#include <sys/types.h>
+
+typedef struct rs_tls_ctx_s rs_tls_ctx_t;
+typedef struct rs_tls_s rs_tls_t;
+
+typedef struct {
+  const char *cert;              /* PEM: the certificate, then its chain */
+  const char *key;               /* PEM: its private key */
+} rs_tls_cert_conf_t;
+
+typedef struct {
+  const rs_tls_cert_conf_t *certs; /* the first is the default */
+  size_t ncerts;
+  const char *const *alpn;       /* protocols in the server's order of preference
+                                    ("h2", "http/1.1"); none: no ALPN */
+  size_t nalpn;
+  const char *ciphers;           /* TLS 1.2 cipher list; NULL: ECDHE with AES-GCM
+                                    and ChaCha20 (Mozilla's "intermediate") */
+  bool tls13_only;               /* refuse TLS 1.2 */
+  uint32_t session_timeout_s;    /* tickets and cached sessions (0: 3600) */
+  size_t session_cache;          /* server-side cache entries (0: 20480; off with tickets only
+                                    when set to 1) */
+} rs_tls_opts_t;
+
+/* A context, or NULL with err ("cert.pem: no such file", "key.pem does not
+ * match cert.pem", "cert.pem: no usable name"...). Main thread. */
+rs_tls_ctx_t *rs_tls_ctx_new(const rs_tls_opts_t *o, char *err, size_t errlen);
+/* Free ctx once no connection uses it. */
+void rs_tls_ctx_free(rs_tls_ctx_t *ctx);
+/* Start encrypting new tickets with a fresh key; the previous key keeps
+ * decrypting (its tickets are renewed), the one before it is forgotten.
+ * Any thread. */
+void rs_tls_ctx_rotate_tickets(rs_tls_ctx_t *ctx);
+
+typedef struct {
+  uint64_t handshakes, resumed, failed;
+} rs_tls_stats_t;
+void rs_tls_ctx_stats(rs_tls_ctx_t *ctx, rs_tls_stats_t *out);
+
+/* A server connection of ctx. */
+rs_tls_t *rs_tls_new(rs_tls_ctx_t *ctx);
+void rs_tls_free(rs_tls_t *t);
+
+#define RS_TLS_OK 0
+#define RS_TLS_ERROR (-1)        /* a failed handshake or a protocol error: send what
+                                    rs_tls_take gives (an alert), then close */
+#define RS_TLS_CLOSED (-2)       /* the peer sent close_notify */
+
+/* Bytes read from the socket. Runs the handshake as far as they allow.
+ * Returns RS_TLS_OK or RS_TLS_ERROR. */
+int rs_tls_feed(rs_tls_t *t, const void *p, size_t n);
+
+/* Plaintext from the peer into buf: > 0 bytes, 0 when more must be fed,
+ * RS_TLS_CLOSED or RS_TLS_ERROR. */
+ssize_t rs_tls_read(rs_tls_t *t, void *buf, size_t cap);
+
+/* Encrypt n bytes of plaintext (after the handshake); RS_TLS_OK or
+ * RS_TLS_ERROR. */
+int rs_tls_write(rs_tls_t *t, const void *p, size_t n);
+
+/* Send close_notify. */
+void rs_tls_shutdown(rs_tls_t *t);
+
+/* Ciphertext to write to the socket, up to cap bytes, taken out; 0 when
+ * none waits. */
+size_t rs_tls_take(rs_tls_t *t, void *buf, size_t cap);
+size_t rs_tls_pending(const rs_tls_t *t);
+
+bool rs_tls_handshake_done(const rs_tls_t *t);
+/* After the handshake: the protocol ALPN chose (NULL when none), the name
+ * the client asked for (NULL without SNI), "TLSv1.3" / "TLSv1.2", and
+ * whether the session was resumed. */
+const char *rs_tls_alpn(const rs_tls_t *t, size_t *len);
+const char *rs_tls_sni(const rs_tls_t *t);
+const char *rs_tls_version(const rs_tls_t *t);
+bool rs_tls_resumed(const rs_tls_t *t);
+/* Why the last RS_TLS_ERROR happened (OpenSSL's reason), for an info line. */
+const char *rs_tls_error(const rs_tls_t *t);
+
+#endif

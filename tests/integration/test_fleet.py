@@ -1,0 +1,269 @@
+"""The shared tier over real sockets: three gateways (one loop, one render
+thread each) and one redis-server (Debian's, started here on a free port)
+share one cache: each page renders once for the fleet, a cold herd spread
+over the three makes one render, a purge on one instance reaches the others
+(admin and ssr.purge), a render that began before a purge is never stored,
+and a Redis that goes away costs no failed request."""
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+from rslib import SLOW, TESTS, Server, free_port, main
+
+BUNDLE = os.path.join(TESTS, "js", "it_cache.js")
+
+
+class Redis:
+    def __init__(self):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="rs-redis-")
+        self.proc = None
+
+    def start(self):
+        exe = shutil.which("redis-server")
+        assert exe, "redis-server not found (scripts/setup installs it)"
+        self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", self.dir, "--loglevel", "warning"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        import socket
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+
+def gateway(redis, extra_routes="", timeout_ms=1000):
+    shared = '{ redis = "127.0.0.1:%d", prefix = "t%d:", timeout_ms = %d, write_timeout_ms = %d, ' \
+             'lock_wait_ms = 3000 }' % (redis.port, redis.port, timeout_ms, timeout_ms)
+    return Server(
+        workers=1,
+        config={"render": '{ bundle = "%s", threads = 1, timeout_ms = 5000 }' % BUNDLE,
+                "cache": "{ ttl = 60, grace = 10, shared = %s }" % shared},
+        routes='ssr.route("GET", "/*", { render = true })\n' + extra_routes)
+
+
+def renders(srv):
+    m = srv.metrics()
+    return m['rustyssr_renders_total{outcome="ok"}'] + m['rustyssr_renders_total{outcome="error"}']
+
+
+def wait_ready(gws):
+    """Every gateway's tier part is connected (lookups, and the purge channel)."""
+    deadline = time.time() + 10 * SLOW
+    while time.time() < deadline:
+        if all(g.metrics().get("rustyssr_l3_subscribed") == 1 for g in gws):
+            time.sleep(0.2)            # the loops' script loads
+            return
+        time.sleep(0.05)
+    raise AssertionError("the gateways did not connect to redis")
+
+
+def fleet(redis, n=3, extra_routes="", timeout_ms=1000):
+    gws = [gateway(redis, extra_routes, timeout_ms) for _ in range(n)]
+    for g in gws:
+        g.start()
+    wait_ready(gws)
+    return gws
+
+
+def stop_all(gws):
+    for g in gws:
+        code = g.stop()
+        g.logf.close()
+        assert code == 0, g.log()
+
+
+def test_each_page_renders_once_for_the_fleet():
+    with Redis() as redis:
+        gws = fleet(redis)
+        try:
+            paths = ["/p/%d" % i for i in range(12)]
+            bodies = {}
+            for i, p in enumerate(paths):              # round robin: each path first asked on one instance
+                r = gws[i % 3].get(p)
+                assert r.status == 200, r
+                bodies[p] = r.body
+            for i, p in enumerate(paths):              # then on the two others: from the tier
+                for g in (gws[(i + 1) % 3], gws[(i + 2) % 3]):
+                    r = g.get(p)
+                    assert r.status == 200 and r.body == bodies[p], (p, r)
+                    assert r.header("x-cache") == "HIT-L3", (p, r.header("x-cache"))
+            assert sum(renders(g) for g in gws) == len(paths)
+            m = [g.metrics() for g in gws]
+            assert sum(x["rustyssr_l3_hits_total"] for x in m) == 2 * len(paths), m
+            assert sum(x["rustyssr_l3_stores_total"] for x in m) == len(paths), m
+        finally:
+            stop_all(gws)
+
+
+def test_a_cold_herd_across_instances_renders_once():
+    with Redis() as redis:
+        gws = fleet(redis)
+        try:
+            results, errors = [], []
+
+            def one(g):
+                try:
+                    results.append(g.get("/slow/herd"))
+                except Exception as e:         # noqa: BLE001 - reported below
+                    errors.append(e)
+            threads = [threading.Thread(target=one, args=(gws[i % 3],)) for i in range(30)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert not errors, errors
+            assert len(results) == 30 and all(r.status == 200 for r in results), results
+            assert len({r.body for r in results}) == 1
+            assert len({r.header("etag") for r in results}) == 1
+            assert sum(renders(g) for g in gws) == 1
+        finally:
+            stop_all(gws)
+
+
+def wait_for(cond, what, timeout=10.0):
+    deadline = time.time() + timeout * SLOW
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise AssertionError(what)
+
+
+def test_purges_reach_every_instance():
+    with Redis() as redis:
+        gws = fleet(redis, extra_routes='ssr.route("POST", "/hook-purge", function(req) '
+                                        'ssr.purge { url = "/q", host = "localhost" } '
+                                        'return 200, "ok" end)')
+        try:
+            a, b, c = gws
+            for g in gws:                      # the page in every L2
+                assert g.get("/q").status == 200
+            before = sum(renders(g) for g in gws)
+            assert before == 1
+            # An admin purge on a: b and c drop it too, and the tier.
+            r = a.request(b"POST /purge?url=/q&host=localhost HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                          b"Connection: close\r\n\r\n", port=a.admin_port)
+            assert r.status == 200, r
+            for g in (b, c):
+                wait_for(lambda: g.metrics()["rustyssr_l3_purges_applied_total"] >= 1, "purge not applied")
+            r = c.get("/q")
+            assert r.header("x-cache") == "MISS", r.header("x-cache")     # rendered again, once
+            assert b.get("/q").header("x-cache") == "HIT-L3"
+            assert sum(renders(g) for g in gws) == before + 1
+            # ssr.purge in a hook on b: the same.
+            r = b.get("/hook-purge", method="POST")
+            assert r.status == 200, r
+            for g in (a, c):
+                wait_for(lambda: g.metrics()["rustyssr_l3_purges_applied_total"] >= 2, "purge not applied")
+            assert a.get("/q").header("x-cache") == "MISS"
+            assert sum(renders(g) for g in gws) == before + 2
+        finally:
+            stop_all(gws)
+
+
+def test_redis_away_costs_no_failed_request():
+    with Redis() as redis:
+        gws = fleet(redis, n=2)
+        try:
+            assert gws[0].get("/r/1").status == 200
+            redis.stop()
+            for i in range(40):                 # misses render here, hits come from L1/L2
+                r = gws[i % 2].get("/r/%d" % (i % 5))
+                assert r.status == 200, r
+            m = gws[0].metrics()
+            assert m["rustyssr_l3_subscribed"] == 0
+            redis.start()
+            wait_ready(gws)
+            r = gws[1].get("/r/new")
+            assert r.status == 200
+            assert gws[0].get("/r/new").header("x-cache") == "HIT-L3"
+        finally:
+            stop_all(gws)
+
+
+def test_a_hung_redis_costs_no_failed_request():
+    """SIGSTOP: Redis accepts nothing and answers nothing. Every lookup ends
+    at its deadline (timeout_ms) as a miss rendered here; no request fails
+    or waits much longer; purges made meanwhile reach the others once Redis
+    is back (the log replays what the channel lost)."""
+    with Redis() as redis:
+        gws = fleet(redis, n=2, timeout_ms=100)
+        try:
+            a, b = gws
+            assert a.get("/h/warm").status == 200
+            os.kill(redis.proc.pid, signal.SIGSTOP)
+            try:
+                worst = 0.0
+                for i in range(30):
+                    t0 = time.time()
+                    r = gws[i % 2].get("/h/%d" % (i % 6))
+                    worst = max(worst, time.time() - t0)
+                    assert r.status == 200, r
+                # a lookup waits for its deadline (100 ms), never for Redis
+                assert worst < 2.0 * SLOW, worst
+                # a purge while Redis hangs: applied here, logged
+                r = a.request(b"POST /purge?prefix=GET%20localhost/h/&host=localhost HTTP/1.1\r\nHost: x\r\n"
+                              b"Content-Length: 0\r\nConnection: close\r\n\r\n", port=a.admin_port)
+                assert r.status == 200, r
+                # its command times out (100 ms) while Redis hangs: logged
+                wait_for(lambda: "could not reach the fleet" in a.log(), "the lost purge was not logged")
+            finally:
+                os.kill(redis.proc.pid, signal.SIGCONT)
+            wait_ready(gws)
+            # Redis runs what was sent to it once it wakes: b hears the purge
+            # late rather than never.
+            wait_for(lambda: b.metrics()["rustyssr_l3_purges_applied_total"] >= 1, "b never heard the purge")
+            for i in range(6):
+                assert gws[i % 2].get("/h/%d" % i).status == 200
+        finally:
+            stop_all(gws)
+
+
+def test_config_errors():
+    from rslib import run_config_check
+    for shared, needle in [
+        ('{ }', "needs redis"),
+        ('{ redis = "localhost" }', "host:port"),
+        ('{ redis = "h:0" }', "host:port"),
+        ('{ redis = "h:1", prefix = "a b" }', "prefix"),
+        ('{ redis = "h:1", timeout_ms = 0 }', "timeout_ms"),
+        ('{ redis = "h:1", lock_wait = 1 }', "lock_wait"),
+        ('"h:1"', "must be a table"),
+    ]:
+        d = tempfile.mkdtemp(prefix="rs-fleet-cfg-")
+        path = os.path.join(d, "rustyssr.lua")
+        with open(path, "w") as f:
+            f.write('local ssr = require "rustyssr"\nssr.config {\n  listen = "127.0.0.1:1",\n'
+                    '  cache = {\n    shared = %s,\n  },\n}\n' % shared)
+        code, out = run_config_check(path)
+        assert code != 0 and needle in out and "rustyssr.lua:" in out, (shared, code, out)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    main([test_each_page_renders_once_for_the_fleet, test_a_cold_herd_across_instances_renders_once,
+          test_purges_reach_every_instance, test_redis_away_costs_no_failed_request,
+          test_a_hung_redis_costs_no_failed_request, test_config_errors])

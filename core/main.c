@@ -8,6 +8,7 @@
  * -s SIGNAL  send stop, quit, reload or reopen to the instance whose pid the
  *            config's pid file holds, then exit
  * -V         print the version and the V8 linked in */
+#include "rs_accesslog.h"
 #include "rs_config.h"
 #include "rs_dispatch.h"
 #include "rs_lconfig.h"
@@ -177,9 +178,10 @@ int main(int argc, char **argv) {
     return 0;
   }
   int rc = rs_log_open(cfg.log.error, cfg.log.level);
-  if (rc == 0) rc = rs_log_access_open(cfg.log.access);
+  const char *failed = cfg.log.error;
+  if (rc == 0) rc = rs_accesslog_open(&cfg, &failed);
   if (rc != 0) {
-    fprintf(stderr, "rustyssr: cannot open log: %s\n", strerror(-rc));
+    fprintf(stderr, "rustyssr: cannot open log %s: %s\n", failed ? failed : "", strerror(-rc));
     rs_config_dispose(&cfg);
     return 1;
   }

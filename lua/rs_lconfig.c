@@ -15,13 +15,19 @@
 
 #include "rs_lcache.h"
 #include "rs_lroute.h"
+#include "rs_lshared.h"
 #include "rs_lutil.h"
 #include "rs_log.h"
 
 static const char *const rs__config_keys[] = {
   "listen", "admin", "backlog", "workers", "pin", "pid", "limits", "timeouts", "log", "render",
-  "cache", "upstreams", "servers", "real_ip", "lua", "error_page", NULL
+  "cache", "upstreams", "servers", "real_ip", "lua", "shared", "limit_keys", "error_page", NULL
 };
+
+#ifndef RS_LIB_ARCH
+#define RS_LIB_ARCH "x86_64-linux-gnu"
+#endif
+#define RS_LUA_CPATH "/usr/local/lib/lua/5.1/?.so;/usr/lib/" RS_LIB_ARCH "/lua/5.1/?.so;/usr/lib/lua/5.1/?.so"
 
 /* A nested table (limits, timeouts, log) or raise. Pushes it. */
 static bool rs__config_sub(lua_State *L, const char *key) {
@@ -37,7 +43,7 @@ static bool rs__config_sub(lua_State *L, const char *key) {
  * strings borrowed from its table (at stack slot 1, or from a section
  * table left on the stack above it), lists checked into arrays. */
 typedef struct {
-  const char *log_error, *log_access, *pid, *render_bundle, *render_fn;
+  const char *log_error, *log_access, *pid, *render_bundle, *render_fn, *log_format;
   bool access_set;
   rs_lconfig_server_t servers[RS_LCONFIG__MAX_SERVERS];
   size_t nservers;
@@ -119,7 +125,7 @@ static void rs__config_check(lua_State *L, rs_lconfig_ctx_t *ctx, rs_config_t *c
     lua_pop(L, 1);
   }
   if (rs__config_sub(L, "log")) {
-    rs_lconfig__log(L, lua_gettop(L), c, &p->log_error, &p->log_access, &p->access_set);
+    rs_lconfig__log(L, lua_gettop(L), c, &p->log_error, &p->log_access, &p->access_set, &p->log_format);
     lua_pop(L, 1);
   }
   if (rs_lutil_field(L, 1, "cache")) {
@@ -146,6 +152,14 @@ static void rs__config_check(lua_State *L, rs_lconfig_ctx_t *ctx, rs_config_t *c
     p->nupstreams = rs_lconfig__upstreams(L, lua_gettop(L), NULL);
     lua_pop(L, 1);
   }
+  if (rs__config_sub(L, "shared")) {        /* checked now, acquired at the commit */
+    rs_lshared_check(L, lua_gettop(L));
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, 1, "limit_keys")) {
+    c->limit.keys = (size_t)rs_lutil_int(L, -1, "ssr.config", "limit_keys", 64, 100000000);
+    lua_pop(L, 1);
+  }
   p->config_dir = ctx->config_dir;
   if (rs_lutil_field(L, 1, "error_page")) {  /* checked now, built at the commit (lua/rs_lcache.h) */
     rs_lcache_errpages(L, -1, "ssr.config", ctx->config_dir, false);
@@ -164,6 +178,10 @@ static void rs__commit_string(char **dst, const char *s, char **old) {
 /* Copy what p borrowed into c and free what c replaces in cfg. Nothing here
  * raises. */
 static void rs__config_commit(lua_State *L, rs_config_t *c, rs__pending_t *p, rs_config_t *cfg) {
+  if (rs__config_sub(L, "shared")) {        /* the same names keep their items */
+    rs_lshared_commit(L, lua_gettop(L), c, cfg);
+    lua_pop(L, 1);
+  }
   if (p->nupstreams > 0) {
     rs__config_sub(L, "upstreams");
     c->upstreams = rs_xcalloc(p->nupstreams, sizeof(rs_upstream_conf_t));
@@ -198,6 +216,7 @@ static void rs__config_commit(lua_State *L, rs_config_t *c, rs__pending_t *p, rs
     lua_pop(L, 1);
   }
   rs__commit_string(&c->log.error, p->log_error, &cfg->log.error);
+  rs__commit_string(&c->log.access_format, p->log_format, &cfg->log.access_format);
   if (p->access_set) {
     c->log.access = p->log_access ? rs_xstrdup(p->log_access) : NULL;
     free(cfg->log.access);
@@ -215,13 +234,20 @@ static void rs__config_commit(lua_State *L, rs_config_t *c, rs__pending_t *p, rs
     }
   }
   if (p->servers_set) {
-    for (size_t i = 0; i < cfg->nservers; i++) free(cfg->servers[i].name);
+    for (size_t i = 0; i < cfg->nservers; i++) {
+      free(cfg->servers[i].name);
+      free(cfg->servers[i].access);
+      free(cfg->servers[i].access_format);
+    }
     free(cfg->servers);
     c->servers = p->nservers ? rs_xcalloc(p->nservers, sizeof(*c->servers)) : NULL;
     c->nservers = p->nservers;
     for (size_t i = 0; i < p->nservers; i++) {
       c->servers[i].name = rs_xstrdup(p->servers[i].name);
       c->servers[i].addr = p->servers[i].addr;
+      c->servers[i].access_set = p->servers[i].access_set;
+      c->servers[i].access = p->servers[i].access ? rs_xstrdup(p->servers[i].access) : NULL;
+      c->servers[i].access_format = p->servers[i].access_format ? rs_xstrdup(p->servers[i].access_format) : NULL;
     }
   }
 }
@@ -279,6 +305,14 @@ static int rs__setup(lua_State *L) {
   else
     lua_pushliteral(L, "./?.lua;./?/init.lua");
   lua_setfield(L, -2, "path");
+  /* C modules (require "cjson": Debian's lua-cjson) from the config's
+   * folder, then where Debian installs Lua 5.1 modules (RS_LIB_ARCH:
+   * CMakeLists.txt); never the current directory. */
+  if (s->dir != NULL && strcmp(s->dir, ".") != 0)
+    lua_pushfstring(L, "%s/?.so;%s", s->dir, RS_LUA_CPATH);
+  else
+    lua_pushliteral(L, RS_LUA_CPATH);
+  lua_setfield(L, -2, "cpath");
 
   lua_getfield(L, -1, "loaded");
   lua_newtable(L);                           /* the module */
@@ -295,6 +329,7 @@ static int rs__setup(lua_State *L) {
   lua_pushcclosure(L, rs__config, 1);
   lua_setfield(L, module, "config");
   rs_lroute_register(L, module, uctx);
+  rs_lshared_register(L, module);            /* ssr.shared */
   /* ssr.fetch, ssr.fetch_all, ssr.sleep raise while a file loads: a loop's
    * hook state binds the real ones once its run of the file is done
    * (lua/rs_lhooks_setup.c). */
@@ -472,6 +507,10 @@ static int rs__load(const char *name, const char *chunk, rs_config_t *cfg,
       rs__resolve(name, &cfg->log.error);
     if (cfg->log.access != NULL && strcmp(cfg->log.access, "stderr") != 0 && strcmp(cfg->log.access, "stdout") != 0)
       rs__resolve(name, &cfg->log.access);
+    for (size_t i = 0; i < cfg->nservers; i++)
+      if (cfg->servers[i].access != NULL && strcmp(cfg->servers[i].access, "stderr") != 0 &&
+          strcmp(cfg->servers[i].access, "stdout") != 0)
+        rs__resolve(name, &cfg->servers[i].access);
   }
   return rc;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rs_logfmt.h"
 #include "rs_lutil.h"
 
 static const char *const rs__real_ip_keys[] = { "from", "header", "recursive", NULL };
@@ -18,7 +19,9 @@ static const char *const rs__limits_keys[] = {
 static const char *const rs__timeouts_keys[] = {
   "header_ms", "body_ms", "keepalive_ms", "write_ms", "shutdown_ms", NULL
 };
-static const char *const rs__log_keys[] = { "error", "level", "access", "access_format", "access_admin", NULL };
+static const char *const rs__log_keys[] = { "error", "level", "access", "access_format", "access_escape",
+                                             "access_admin", NULL };
+static const char *const rs__server_keys[] = { "listen", "access_log", "access_format", NULL };
 static const char *const rs__levels[] = { "error", "warn", "info", "debug" };
 
 /* An address: "host:port" as rs_addr_parse reads it, or a port number on
@@ -86,8 +89,22 @@ void rs_lconfig__timeouts(lua_State *L, int t, rs_config_t *c) {
 
 /* log = { error = "stderr", level = "info", access = false }. The strings are
  * borrowed from the table (stack slot 1) and copied only on success. */
+/* A log format at idx for 'name': compiled once to check it, with the
+ * compiler's reason after FILE:LINE when it fails. Returns it, borrowed. */
+static const char *rs__format(lua_State *L, int idx, const char *name, bool json) {
+  size_t n;
+  const char *s = rs_lutil_string(L, idx, "ssr.config", name,
+                                  "\"combined\", \"timed\", \"json\" or a template of $variables", &n);
+  char err[256];
+  rs_logfmt_t *f = n > 0 ? rs_logfmt_compile(s, json, err, sizeof(err)) : NULL;
+  if (n == 0) snprintf(err, sizeof(err), "an empty format");
+  if (f == NULL) rs_lutil_error(L, "ssr.config: '%s': %s", name, err);
+  rs_logfmt_free(f);
+  return s;
+}
+
 void rs_lconfig__log(lua_State *L, int t, rs_config_t *c, const char **error, const char **access,
-                     bool *access_set) {
+                     bool *access_set, const char **format) {
   char desc[64];
   rs_lutil_check_keys(L, t, "ssr.config.log", rs__log_keys);
   if (rs_lutil_field(L, t, "error")) {
@@ -122,13 +139,18 @@ void rs_lconfig__log(lua_State *L, int t, rs_config_t *c, const char **error, co
     }
     lua_pop(L, 1);
   }
-  if (rs_lutil_field(L, t, "access_format")) {
+  if (rs_lutil_field(L, t, "access_escape")) {
     const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-    if (strcmp(s, "combined") != 0 && strcmp(s, "timed") != 0)
-      rs_lutil_error(L, "ssr.config: 'log.access_format' must be \"combined\" (nginx's) or \"timed\" (combined "
-                     "and the request time), got %s", rs_lutil_describe(L, -1, desc, sizeof(desc)));
-    c->log.access_timed = strcmp(s, "timed") == 0;
+    if (strcmp(s, "default") != 0 && strcmp(s, "json") != 0)
+      rs_lutil_error(L, "ssr.config: 'log.access_escape' must be \"default\" (nginx's: \\xHH) or \"json\", got %s",
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    c->log.access_json = strcmp(s, "json") == 0;
     lua_pop(L, 1);
+  }
+  *format = NULL;
+  if (rs_lutil_field(L, t, "access_format")) {
+    *format = rs__format(L, lua_gettop(L), "log.access_format", c->log.access_json);
+    lua_pop(L, 1);             /* the string stays referenced by the table */
   }
   if (rs_lutil_field(L, t, "access_admin")) {
     if (lua_type(L, -1) != LUA_TBOOLEAN)
@@ -159,10 +181,39 @@ size_t rs_lconfig__servers(lua_State *L, int t, rs_lconfig_server_t *out) {
                      s);
     if (n == RS_LCONFIG__MAX_SERVERS) rs_lutil_error(L, "ssr.config: at most %d servers", RS_LCONFIG__MAX_SERVERS);
     snprintf(name, sizeof(name), "servers.%s", s);
-    if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-      rs_lutil_error(L, "ssr.config: '%s' must be \"host:port\" or a port number, got %s", name,
-                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
-    rs_lconfig__addr(L, lua_gettop(L), name, "0.0.0.0", &out[n].addr);
+    memset(&out[n], 0, sizeof(out[n]));
+    if (lua_type(L, -1) == LUA_TTABLE) {     /* { listen = ..., access_log = ..., access_format = ... } */
+      int v = lua_gettop(L);
+      char what[128];
+      snprintf(what, sizeof(what), "ssr.config servers.%s", s);
+      rs_lutil_check_keys(L, v, what, rs__server_keys);
+      if (!rs_lutil_field(L, v, "listen"))
+        rs_lutil_error(L, "ssr.config: '%s.listen' is required, as in %s = { listen = \"127.0.0.1:9000\" }", name, s);
+      snprintf(what, sizeof(what), "%s.listen", name);
+      rs_lconfig__addr(L, lua_gettop(L), what, "0.0.0.0", &out[n].addr);
+      lua_pop(L, 1);
+      if (rs_lutil_field(L, v, "access_log")) {
+        out[n].access_set = true;
+        snprintf(what, sizeof(what), "%s.access_log", name);
+        if (!(lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
+          size_t al;
+          out[n].access = rs_lutil_string(L, -1, "ssr.config", what, "false, \"stderr\" or a file path", &al);
+          if (al == 0) rs_lutil_error(L, "ssr.config: '%s' must be false, \"stderr\" or a file path", what);
+        }
+        lua_pop(L, 1);
+      }
+      if (rs_lutil_field(L, v, "access_format")) {
+        snprintf(what, sizeof(what), "%s.access_format", name);
+        out[n].access_format = rs__format(L, lua_gettop(L), what, false);
+        lua_pop(L, 1);
+      }
+    } else {
+      if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+        rs_lutil_error(L, "ssr.config: '%s' must be \"host:port\" or a port number, got %s (or a table: "
+                       "{ listen = ..., access_log = ..., access_format = ... })", name,
+                       rs_lutil_describe(L, -1, desc, sizeof(desc)));
+      rs_lconfig__addr(L, lua_gettop(L), name, "0.0.0.0", &out[n].addr);
+    }
     out[n].name = s;
     n++;
     lua_pop(L, 1);

@@ -42,15 +42,20 @@ void rs_lconfig__limits(lua_State *L, int t, rs_config_t *c);
 void rs_lconfig__timeouts(lua_State *L, int t, rs_config_t *c);
 
 /* log = { error = "stderr", level = "info", access = false, access_format,
- * access_admin }: *error and *access borrowed (*access_set when given). */
+ * access_escape, access_admin }: *error, *access and *format borrowed
+ * (*access_set when given; *format NULL when not). The format is compiled
+ * once to check it (core/http/rs_logfmt.h). */
 void rs_lconfig__log(lua_State *L, int t, rs_config_t *c, const char **error, const char **access,
-                     bool *access_set);
+                     bool *access_set, const char **format);
 
-/* servers = { backend = "127.0.0.1:9000", ... }: named listeners beyond
- * listen. Names are borrowed from the table (slot t) until the commit. */
+/* servers = { backend = "127.0.0.1:9000", ... } or { backend = { listen =
+ * ..., access_log = ..., access_format = ... } }: named listeners beyond
+ * listen. Strings are borrowed from the table (slot t) until the commit. */
 typedef struct {
   const char *name;
   rs_addr_t addr;
+  bool access_set;               /* access_log given (access NULL: false, off) */
+  const char *access, *access_format;
 } rs_lconfig_server_t;
 size_t rs_lconfig__servers(lua_State *L, int t, rs_lconfig_server_t *out);
 

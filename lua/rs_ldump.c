@@ -189,7 +189,8 @@ static void rs__dump_front(rs__dump_t *d) {
   else fputs("false", out);
   fputc(',', out);
   rs__where(d, c->log.access == NULL, "log.access");
-  rs__string(d, "access_format", "log.access_format", c->log.access_timed ? "timed" : "combined", "combined");
+  rs__string(d, "access_format", "log.access_format", c->log.access_format, "combined");
+  rs__string(d, "access_escape", "log.access_escape", c->log.access_json ? "json" : "default", "default");
   rs__bool(d, "access_admin", "log.access_admin", c->log.access_admin, def->log.access_admin);
   rs__close(d);
 }
@@ -284,6 +285,19 @@ static void rs__dump_back(rs__dump_t *d) {
   rs__num(d, "memory_mb", "lua.memory_mb", c->lua.memory_mb, def->lua.memory_mb);
   rs__bool(d, "jit", "lua.jit", c->lua.jit, def->lua.jit);
   rs__close(d);
+
+  rs__open(d, "shared");
+  for (size_t i = 0; i < c->nshared; i++) {
+    char path[96];
+    rs__indent(d);
+    fputc('[', out);
+    rs__str(out, c->shared[i].name);
+    fprintf(out, "] = %zu,", c->shared[i].bytes);
+    snprintf(path, sizeof(path), "shared.%s", c->shared[i].name);
+    rs__where(d, false, path);
+  }
+  rs__close(d);
+  rs__num(d, "limit_keys", "limit_keys", c->limit.keys, def->limit.keys);
 }
 
 /* real_ip, upstreams, servers. */
@@ -351,7 +365,24 @@ static void rs__dump_net(rs__dump_t *d) {
       fputc('[', out);
       rs__str(out, c->servers[i].name);
       fputs("] = ", out);
-      rs__addr(out, &c->servers[i].addr);
+      const struct rs_server_conf_s *sv = &c->servers[i];
+      if (sv->access_set || sv->access_format != NULL) {   /* the table form */
+        fputs("{ listen = ", out);
+        rs__addr(out, &sv->addr);
+        if (sv->access_set) {
+          fputs(", access_log = ", out);
+          if (sv->access == NULL) fputs("false", out);
+          else if (strcmp(sv->access, "stderr") == 0 || strcmp(sv->access, "stdout") == 0) rs__str(out, sv->access);
+          else rs__path(out, sv->access);
+        }
+        if (sv->access_format != NULL) {
+          fputs(", access_format = ", out);
+          rs__str(out, sv->access_format);
+        }
+        fputs(" }", out);
+      } else {
+        rs__addr(out, &sv->addr);
+      }
       fputc(',', out);
       snprintf(path, sizeof(path), "servers.%s", c->servers[i].name);
       rs__where(d, false, path);
@@ -375,6 +406,18 @@ static void rs__dump_settings(rs__dump_t *d) {
   rs__dump_back(d);
   rs__dump_net(d);
   fputs("}\n", d->out);
+}
+
+static void rs__limit_key(FILE *out, const struct rs_route_limit_key_s *k) {
+  if (k->kind == RS_LIMIT_KEY_HOST) {
+    fputs("\"$host\"", out);
+  } else if (k->kind == RS_LIMIT_KEY_HEADER) {
+    fputs("\"$http_", out);
+    for (const char *p = k->header; *p; p++) fputc(*p == '-' ? '_' : *p, out);
+    fputc('"', out);
+  } else {
+    fputs("\"$remote_addr\"", out);
+  }
 }
 
 /* ------------------------------------------------------------------ routes */
@@ -543,6 +586,22 @@ static void rs__dump_route(rs__dump_t *d, const rs_route_t *r) {
   if (r->errpages) rs__errpages(out, r->errpages), fputs(", ", out);
   if (r->cache.cookie) fputs("cache_cookie = true, ", out);
   if (r->cache.authorization) fputs("cache_authorization = true, ", out);
+  if (r->limit.rate != 0) {
+    fprintf(out, "limit_req = { rate = \"%s\", burst = %u, key = ", r->limit.rate_text, r->limit.burst);
+    if (r->limit.req_key.kind == RS_LIMIT_KEY_HOOK) fputs("function() error(\"the limit_req key hook is not "
+                                                         "reproduced by rustyssr -T: see the route's file:line\") end", out);
+    else
+    rs__limit_key(out, &r->limit.req_key);
+    fprintf(out, ", status = %d }, ", r->limit.req_status);
+  }
+  if (r->limit.conn_max != 0) {
+    fprintf(out, "limit_conn = { max = %u, key = ", r->limit.conn_max);
+    if (r->limit.conn_key.kind == RS_LIMIT_KEY_HOOK) fputs("function() error(\"the limit_conn key hook is not "
+                                                          "reproduced by rustyssr -T: see the route's file:line\") end", out);
+    else
+    rs__limit_key(out, &r->limit.conn_key);
+    fprintf(out, ", status = %d }, ", r->limit.conn_status);
+  }
   fprintf(out, "})  -- %s\n", r->where);
 }
 

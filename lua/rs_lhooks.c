@@ -136,7 +136,8 @@ void rs_lreq_end(rs_lreq_t *c) {
 
 /* ------------------------------------------------------------------ results */
 
-static const char *const rs__hook_names[] = { "respond", "key", "bypass", "props" };
+static const char *const rs__hook_names[] = { "respond", "key", "bypass", "props", "limit_req key",
+                                               "limit_conn key" };
 
 static int rs__wrong(rs_lreq_t *c, lua_State *L, const char *want, int idx) {
   rs_log_error("route %s: %s hook returned %s, expected %s [req %llx]", c->_route->where,
@@ -387,6 +388,12 @@ static int rs__resume(rs_lreq_t *c, int nargs) {
   int rc;
   switch (c->_hook) {
     case RS_HOOK_KEY: lua_settop(co, 1); rc = rs__key_result(c, co); break;
+    case RS_HOOK_LIMIT_REQ:
+    case RS_HOOK_LIMIT_CONN:     /* nil: this request is not limited */
+      lua_settop(co, 1);
+      if (lua_isnil(co, 1)) c->key_len = 0, rc = RS_LHOOK_OK;
+      else rc = rs__key_result(c, co);
+      break;
     case RS_HOOK_BYPASS: lua_settop(co, 1); c->bypass = lua_toboolean(co, 1); rc = RS_LHOOK_OK; break;
     case RS_HOOK_PROPS: lua_settop(co, 2); rc = rs__props_result(c, co); break;
     default: lua_settop(co, 3); rc = rs__respond_result(c, co); break;
@@ -423,6 +430,8 @@ static int rs__hook_ref(const rs_lreq_t *c, rs_hook_t hook) {
     case RS_HOOK_KEY: return r->key;
     case RS_HOOK_BYPASS: return r->bypass;
     case RS_HOOK_PROPS: return r->props;
+    case RS_HOOK_LIMIT_REQ: return r->limit_req;
+    case RS_HOOK_LIMIT_CONN: return r->limit_conn;
     default: return r->handler;
   }
 }

@@ -55,7 +55,11 @@ typedef struct rs_lreq_s rs_lreq_t;
 rs_lhooks_t *rs_lhooks_create(const rs_config_t *cfg, char *err, size_t errlen);
 void rs_lhooks_destroy(rs_lhooks_t *h);
 
-typedef enum { RS_HOOK_RESPOND, RS_HOOK_KEY, RS_HOOK_BYPASS, RS_HOOK_PROPS } rs_hook_t;
+typedef enum {
+  RS_HOOK_RESPOND, RS_HOOK_KEY, RS_HOOK_BYPASS, RS_HOOK_PROPS,
+  RS_HOOK_LIMIT_REQ, RS_HOOK_LIMIT_CONN,  /* limit_req/limit_conn = { key = function(req) }:
+                                             a string (c->key) or nil (key_len 0: not limited) */
+} rs_hook_t;
 
 /* Outcomes of rs_lreq_run (and of the done callback). */
 #define RS_LHOOK_OK 0            /* results in c (below) */

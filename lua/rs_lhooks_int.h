@@ -14,6 +14,7 @@
 
 typedef struct {
   int handler, key, bypass, props;  /* registry refs, LUA_NOREF when absent */
+  int limit_req, limit_conn;     /* limit_req.key, limit_conn.key functions */
 } rs_lhooks_refs_t;
 
 /* A coroutine of the loop's state, anchored in the registry. */

@@ -35,7 +35,7 @@ static void rs__on_route(void *ud, lua_State *L, const rs_route_t *route, int op
     size_t n = RS_MAX(i + 1, h->nrefs * 2);
     h->refs = rs_xrealloc(h->refs, n * sizeof(*h->refs));
     for (size_t k = h->nrefs; k < n; k++)
-      h->refs[k] = (rs_lhooks_refs_t){ LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF };
+      h->refs[k] = (rs_lhooks_refs_t){ LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF, LUA_NOREF };
     h->nrefs = n;
   }
   rs_lhooks_refs_t *r = &h->refs[i];
@@ -48,6 +48,13 @@ static void rs__on_route(void *ud, lua_State *L, const rs_route_t *route, int op
     r->key = rs__ref_field(L, opts_idx, "key");
     r->bypass = rs__ref_field(L, opts_idx, "bypass");
     r->props = rs__ref_field(L, opts_idx, "props");
+    static const char *const limits[] = { "limit_req", "limit_conn" };
+    int *lrefs[] = { &r->limit_req, &r->limit_conn };
+    for (int i = 0; i < 2; i++) {
+      lua_getfield(L, opts_idx, limits[i]);
+      if (lua_istable(L, -1)) *lrefs[i] = rs__ref_field(L, lua_gettop(L), "key");
+      lua_pop(L, 1);
+    }
   }
 }
 

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "rs_lcache.h"
+#include "rs_llimit.h"
 #include "rs_lstate.h"
 #include "rs_lutil.h"
 #include "rs_router.h"
@@ -42,8 +43,11 @@ static const char *const rs__route_base_keys[] = { "respond", "render", "static"
                                                    "key", "bypass", "props", "server",
                                                    /* the cache policy (lua/rs_lcache.h) */
                                                    "ttl", "grace", "tags", "cache_statuses", "cache_cookie",
-                                                   "cache_authorization", "headers", "cookies", "cache_control",
-                                                   "s_maxage", "stale_while_revalidate", "error_page", NULL };
+                                                   "cache_authorization", "headers",
+                                                   /* lua/rs_llimit.h */
+                                                   "limit_req", "limit_conn",
+                                                   "cookies", "cache_control", "s_maxage",
+                                                   "stale_while_revalidate", "error_page", NULL };
 /* The keys above, then the names of the actions with options of their own. */
 static const char *rs__route_keys[RS_ARRAY_SIZE(rs__route_base_keys) + RS__ACTIONS_MAX];
 static const char *const rs__respond_keys[] = { "status", "headers", "body", NULL };
@@ -53,10 +57,11 @@ static const char *const rs__proxy_keys[] = { "upstream", "path", "host", NULL }
 static const char *const rs__proxy_fn_keys[] = { "upstream", "path", "host", "priority", "methods",
                                                  "route_host", "server", "ttl", "grace", "tags",
                                                  "cache_statuses", "cache_cookie", "cache_authorization",
-                                                 "cache_control", "s_maxage", "stale_while_revalidate",
-                                                 "error_page", NULL };
+                                                 "limit_req", "limit_conn", "cache_control", "s_maxage",
+                                                 "stale_while_revalidate", "error_page", NULL };
 static const char *const rs__static_fn_keys[] = { "root", "index", "max_age", "etag",
-                                                  "host", "priority", "server", "error_page", NULL };
+                                                  "host", "priority", "server", "limit_req", "limit_conn",
+                                                  "error_page", NULL };
 
 /* A route being declared: borrowed strings from the call's arguments, which
  * stay on the stack until the route is built. */
@@ -273,6 +278,8 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   }
   rs_action_t action = sp->own != NULL ? RS_ACTION_OTHER : sp->action ? sp->action : RS_ACTION_RESPOND;
   rs_lcache_policy_finish(L, &sp->policy, sp->fn, action, &sp->render_ttl_ms, &sp->render_grace_ms);
+  rs_llimit_t limit;
+  rs_llimit_check(L, sp->opts_tbl, sp->fn, &limit);
   /* error_page = {...}: checked (files read) now, built with the route. */
   int errpages = 0;
   if (sp->opts_tbl > 0 && rs_lutil_field(L, sp->opts_tbl, "error_page")) {
@@ -340,13 +347,16 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   r->respond.body_len = sp->body ? sp->body_len : 0;
 
   rs_lcache_policy_build(L, &sp->policy, r);
+  rs_llimit_build(&limit, r);
   if (errpages > 0) r->errpages = rs_lcache_errpages(L, errpages, sp->fn, ctx->config_dir, true);
 
   const char *why = "";
   if (rs_router_add(ctx->cfg->router, r, &why) != 0)
     rs_lutil_error(L, "%s \"%.128s\": %s", sp->fn, sp->path, why);
   /* A loop thread's state anchors the hook functions (lua/rs_lhooks.c). */
-  if (ctx->on_route != NULL) ctx->on_route(ctx->on_route_ud, L, r, sp->opts_idx, sp->fn_idx);
+  /* limit_req/limit_conn key functions are in the options table too. */
+  int opts_idx = sp->opts_idx ? sp->opts_idx : (r->hooks.limit_req || r->hooks.limit_conn ? sp->opts_tbl : 0);
+  if (ctx->on_route != NULL) ctx->on_route(ctx->on_route_ud, L, r, opts_idx, sp->fn_idx);
 }
 
 /* key = function(req), bypass = function(req), props = function(req): the

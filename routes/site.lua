@@ -76,7 +76,10 @@ ssr.route("GET", "/shop", { redirect = { to = "/catalog/shoes", status = 302, ke
 -- Streams both ways, adds X-Forwarded-For/-Proto/-Host and X-Request-Id;
 -- upstream down → 502, timeout → 504. GET and HEAD answers are cached 10 s
 -- by the same policy as pages (never with Set-Cookie, private, no-store).
-ssr.route("*", "/api/*", { proxy = { upstream = "api", path = "/" }, ttl = 10, grace = 5 })
+-- Each client may send 50 requests a second to it, 100 at once (nginx's
+-- limit_req with burst and nodelay); beyond: 429 with Retry-After.
+ssr.route("*", "/api/*", { proxy = { upstream = "api", path = "/" }, ttl = 10, grace = 5,
+  limit_req = { rate = "50r/s", burst = 100 } })
 
 -- A Lua handler that fans out to the backend in parallel.
 ssr.route("GET", "/hello/:name", function(req)
@@ -89,6 +92,7 @@ ssr.route("GET", "/hello/:name", function(req)
     local p = x.res and x.res.status == 200 and x.res:json()
     names[i] = p and p.name or ("(" .. tostring(x.err or "missing") .. ")")
   end
+  ssr.shared.counters:incr("hello", 1, 0)    -- one count for every loop thread
   return 200, "hello, " .. req.params.name .. "; today: " .. table.concat(names, ", ") .. "\n"
 end)
 

@@ -13,9 +13,11 @@
 rs_log_level_t rs_log_level = RS_LOG_INFO;
 
 static int rs__error_fd = 2;
-static int rs__access_fd = -1;
+/* The access logs: [0] = log.access, then listeners' own files. */
+static int rs__access_fds[RS_LOG_ACCESS_FILES] = { [0 ... RS_LOG_ACCESS_FILES - 1] = -1 };
+#define rs__access_fd rs__access_fds[0]
 /* The files behind them, for rs_log_reopen (NULL for stderr/stdout/off). */
-static char *rs__error_path, *rs__access_path;
+static char *rs__error_path, *rs__access_paths[RS_LOG_ACCESS_FILES];
 static _Thread_local int rs__thread_index;
 
 static const char *const rs__level_names[] = { "error", "warn", "info", "debug" };
@@ -42,14 +44,17 @@ int rs_log_open(const char *path, rs_log_level_t level) {
   return 0;
 }
 
-int rs_log_access_open(const char *path) {
+int rs_log_access_open_file(int file, const char *path) {
+  if (file < 0 || file >= RS_LOG_ACCESS_FILES) return -EINVAL;
   int fd = path == NULL ? -1 : rs__open(path);
   if (path != NULL && fd < 0) return fd;
-  if (rs__access_fd > 2) close(rs__access_fd);
-  rs__access_fd = fd;
-  rs__set_path(&rs__access_path, fd, path);
+  if (rs__access_fds[file] > 2) close(rs__access_fds[file]);
+  rs__access_fds[file] = fd;
+  rs__set_path(&rs__access_paths[file], fd, path);
   return 0;
 }
+
+int rs_log_access_open(const char *path) { return rs_log_access_open_file(0, path); }
 
 /* Open path again and put the new file under the old descriptor number:
  * dup2 swaps it atomically, so a thread writing a line at that moment
@@ -69,23 +74,38 @@ int rs_log_reopen(const char **failed) {
     *failed = rs__error_path;
     return rc;
   }
-  rc = rs__reopen(rs__access_fd, rs__access_path);
-  if (rc != 0) *failed = rs__access_path;
-  return rc;
+  for (int i = 0; i < RS_LOG_ACCESS_FILES; i++) {
+    rc = rs__reopen(rs__access_fds[i], rs__access_paths[i]);
+    if (rc != 0) {
+      *failed = rs__access_paths[i];
+      return rc;
+    }
+  }
+  return 0;
 }
 
 void rs_log_close(void) {
   if (rs__error_fd > 2) close(rs__error_fd);
-  if (rs__access_fd > 2) close(rs__access_fd);
   rs__error_fd = 2;
-  rs__access_fd = -1;
   rs__set_path(&rs__error_path, -1, NULL);
-  rs__set_path(&rs__access_path, -1, NULL);
+  for (int i = 0; i < RS_LOG_ACCESS_FILES; i++) {
+    if (rs__access_fds[i] > 2) close(rs__access_fds[i]);
+    rs__access_fds[i] = -1;
+    rs__set_path(&rs__access_paths[i], -1, NULL);
+  }
 }
 
 void rs_log_set_thread(int index) { rs__thread_index = index; }
 
 bool rs_log_access_on(void) { return rs__access_fd >= 0; }
+bool rs_log_access_any_on(void) {
+  for (int i = 0; i < RS_LOG_ACCESS_FILES; i++)
+    if (rs__access_fds[i] >= 0) return true;
+  return false;
+}
+bool rs_log_access_file_on(int file) {
+  return file >= 0 && file < RS_LOG_ACCESS_FILES && rs__access_fds[file] >= 0;
+}
 
 static void rs__write_all(int fd, const char *p, size_t n) {
   while (n > 0) {
@@ -101,6 +121,11 @@ static void rs__write_all(int fd, const char *p, size_t n) {
 
 void rs_log_access_write(const char *line, size_t len) {
   if (rs__access_fd >= 0) rs__write_all(rs__access_fd, line, len);
+}
+
+void rs_log_access_write_file(int file, const char *line, size_t len) {
+  if (file >= 0 && file < RS_LOG_ACCESS_FILES && rs__access_fds[file] >= 0)
+    rs__write_all(rs__access_fds[file], line, len);
 }
 
 void rs_log_vwrite(rs_log_level_t level, const char *fmt, va_list ap) {

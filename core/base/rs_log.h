@@ -45,4 +45,14 @@ bool rs_log_access_on(void);
 /* Write one access line (already formatted, ending in '\n'). */
 void rs_log_access_write(const char *line, size_t len);
 
+/* More access logs: file 0 is the one above (log.access), 1 up to
+ * RS_LOG_ACCESS_FILES - 1 the listeners' own (servers = { NAME = {
+ * access_log = ... } }). The same calls per file; rs_log_reopen and
+ * rs_log_close take them all. Open: main thread, before the loops start. */
+#define RS_LOG_ACCESS_FILES 16
+int rs_log_access_open_file(int file, const char *path);
+bool rs_log_access_file_on(int file);
+bool rs_log_access_any_on(void);
+void rs_log_access_write_file(int file, const char *line, size_t len);
+
 #endif

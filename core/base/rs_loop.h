@@ -14,6 +14,7 @@
 
 #include "rs_common.h"
 #include "rs_inbox.h"
+#include "rs_log.h"
 
 #include <time.h>
 #include <uv.h>
@@ -111,6 +112,8 @@ typedef enum {
   RS_REQ_CTX_GEN,                /* rs_loop_gen_t *: the generation it was dispatched under */
   RS_REQ_CTX_ROUTE,              /* rs_route_match_t *: its route and :params, once matched
                                     (rs_dispatch.c; the type: core/conf/rs_router.h) */
+  RS_REQ_CTX_LIMIT,              /* the limit_conn slot it holds (core/gateway/rs_ratelimit.c) */
+  RS_REQ_CTX_T0,                 /* its dispatch time, microseconds (core/gateway/rs_reqstats.c) */
   RS_REQ_CTX_MAX
 } rs_req_ctx_t;
 
@@ -164,7 +167,7 @@ struct rs_loop_s {
   size_t nconns;
   rs_req_t *free_reqs;           /* recycled request structs */
   size_t nfree_reqs;
-  rs_buf_t access;               /* access-log lines not yet written */
+  rs_buf_t access[RS_LOG_ACCESS_FILES]; /* access-log lines not yet written, by file (rs_log.h) */
   bool listening;
   bool draining;                 /* stop accepting, finish what is in flight */
   int drain_seen;                /* last drain generation acted on */

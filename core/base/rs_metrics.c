@@ -111,3 +111,14 @@ void rs_metrics_process(rs_buf_t *out, void *ud) {
     rs_buf_printf(out, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
   }
 }
+
+void rs_metrics_label(rs_buf_t *out, const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '"' || s[i] == '\\') rs_buf_append(out, "\\", 1);
+    if (s[i] == '\n') {
+      rs_buf_append(out, "\\n", 2);
+      continue;
+    }
+    rs_buf_append(out, s + i, 1);
+  }
+}

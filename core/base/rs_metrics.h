@@ -24,6 +24,9 @@ void rs_metrics_render(rs_buf_t *out);
 /* "# HELP name help\n# TYPE name type\n". */
 void rs_metrics_family(rs_buf_t *out, const char *name, const char *type, const char *help);
 
+/* Append s[0..n) as a Prometheus label value (", \ and newline escaped). */
+void rs_metrics_label(rs_buf_t *out, const char *s, size_t n);
+
 /* The process_* families every Prometheus client exports (CPU seconds,
  * resident and virtual memory, threads, start time, open and maximum fds),
  * read from /proc at each scrape. A collector: register it with ud NULL. */

@@ -2,6 +2,7 @@
  * lua/rs_lconfig.c; this file holds the defaults and the parsers both the
  * loader and the CLI use. */
 #include "rs_config.h"
+#include "rs_shdict.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +37,7 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->log.error = rs_xstrdup("stderr");
   cfg->log.level = RS_LOG_INFO;
   cfg->log.access = NULL;
+  cfg->log.access_format = rs_xstrdup("combined");
 
   cfg->render.bundle = NULL;
   cfg->render.fn = rs_xstrdup("render");
@@ -51,6 +53,7 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->lua.memory_mb = 256;
   cfg->lua.jit = false;
   cfg->render.debug = false;
+  cfg->limit.keys = 100000;
 
   cfg->cache.enabled = true;
   cfg->cache.max_entries = 100000;
@@ -107,13 +110,22 @@ void rs_config_dispose(rs_config_t *cfg) {
   if (cfg->routers != NULL)      /* views first: they index router's routes */
     for (size_t i = 0; i <= cfg->nservers; i++) rs_router_destroy(cfg->routers[i]);
   free(cfg->routers);
-  for (size_t i = 0; i < cfg->nservers; i++) free(cfg->servers[i].name);
+  for (size_t i = 0; i < cfg->nservers; i++) {
+    free(cfg->servers[i].name);
+    free(cfg->servers[i].access);
+    free(cfg->servers[i].access_format);
+  }
   free(cfg->servers);
   for (size_t i = 0; i < cfg->nupstreams; i++) {
     free(cfg->upstreams[i].name);
     free(cfg->upstreams[i].servers);
   }
   free(cfg->upstreams);
+  for (size_t i = 0; i < cfg->nshared; i++) {
+    free(cfg->shared[i].name);
+    rs_shdict_release(cfg->shared[i].dict);
+  }
+  free(cfg->shared);
   free(cfg->file);
   free(cfg->pid);
   free(cfg->admin_auth.token);
@@ -121,6 +133,7 @@ void rs_config_dispose(rs_config_t *cfg) {
   free(cfg->warnings);
   free(cfg->log.error);
   free(cfg->log.access);
+  free(cfg->log.access_format);
   free(cfg->render.bundle);
   free(cfg->cache.version);
   rs_errpages_free(cfg->errpages);

@@ -80,7 +80,10 @@ typedef struct rs_config_s {
     char *error;                 /* "stderr" or a file path (owned) */
     rs_log_level_t level;        /* "error" | "warn" | "info" | "debug" */
     char *access;                /* NULL = off, "stderr" or a file path (owned) */
-    bool access_timed;           /* access_format "timed": combined + request time */
+    char *access_format;         /* "combined" (nginx's), "timed", "json" or a template of
+                                    $variables (core/http/rs_logfmt.h) (owned) */
+    bool access_json;            /* access_escape = "json": a template's values escaped
+                                    as nginx's escape=json (false: escape=default) */
     bool access_admin;           /* the admin listener's requests too (false) */
   } log;
 
@@ -158,6 +161,22 @@ typedef struct rs_config_s {
                                     right (true) or take its last one (false) */
   } real_ip;
 
+  /* shared = { NAME = "1m" }: dictionaries shared by every loop thread
+   * (OpenResty's lua_shared_dict; core/base/rs_shdict.h, lua/rs_lshared.h).
+   * Sorted by name. Each dict is acquired at load (the same name keeps its
+   * items across a reload) and released by rs_config_dispose. */
+  struct rs_shared_conf_s {
+    char *name;                  /* owned */
+    size_t bytes;
+    struct rs_shdict_s *dict;    /* (one reference owned) */
+  } *shared;
+  size_t nshared;
+
+  struct {                       /* limit_req / limit_conn of the routes
+                                    (core/gateway/rs_limit.h) */
+    size_t keys;                 /* the keys tracked at most, all routes (100000) */
+  } limit;
+
   rs_upstream_conf_t *upstreams; /* upstreams = { name = {...} } (owned) */
   size_t nupstreams;
 
@@ -170,6 +189,11 @@ typedef struct rs_config_s {
   struct rs_server_conf_s {
     char *name;                  /* owned */
     rs_addr_t addr;
+    /* servers = { NAME = { listen = ..., access_log = ..., access_format = ... } }:
+     * the listener's own access log; unset = log.access / log.access_format. */
+    bool access_set;
+    char *access;                /* NULL = off (owned) */
+    char *access_format;         /* NULL = log.access_format (owned) */
   } *servers;
   size_t nservers;
   /* Per listener, what it matches: [0] = listen, [1 + i] = servers[i]; views

@@ -22,6 +22,15 @@ typedef enum {
   RS_ACTION_PROXY,               /* to an upstream (core/gateway/rs_proxy.h) */
 } rs_action_t;
 
+/* What a route's limit counts by (nginx's key variables). */
+enum {
+  RS_LIMIT_KEY_ADDR = 0,         /* "$remote_addr": the client, behind trusted proxies */
+  RS_LIMIT_KEY_HOST,             /* "$host" */
+  RS_LIMIT_KEY_HEADER,           /* "$http_NAME": a request header; absent = not counted */
+  RS_LIMIT_KEY_HOOK,             /* key = function(req): its string; nil = not counted
+                                    (lua/rs_lhooks.h, RS_HOOK_LIMIT_REQ / _CONN) */
+};
+
 struct rs_action_handler_s;      /* core/gateway/rs_action.h: opaque here */
 
 /* proxy.host: which Host header the upstream gets. */
@@ -70,6 +79,7 @@ typedef struct rs_route_s {
                                     a route with none never enters Lua */
     bool handler;                /* respond = function(req) */
     bool key, bypass, props;
+    bool limit_req, limit_conn;  /* limit_req/limit_conn = { key = function(req) } */
   } hooks;
 
   struct {                       /* RS_ACTION_RENDER */
@@ -128,6 +138,22 @@ typedef struct rs_route_s {
     bool etag;                   /* send ETag, honour If-None-Match */
   } files;
 
+  struct {                       /* limit_req / limit_conn (nginx's; lua/rs_llimit.c fills
+                                    it, core/gateway/rs_ratelimit.h applies it) */
+    uint64_t zone;               /* the route's id in the limit table: the same route
+                                    (file:line, methods, host, path) keeps it across a reload */
+    uint64_t rate;               /* limit_req: thousandths of a request a minute; 0 = none */
+    uint32_t burst;              /* limit_req: requests beyond the rate passed at once */
+    int req_status;              /* limit_req's answer (429) */
+    uint32_t conn_max;           /* limit_conn: requests in flight per key; 0 = none */
+    int conn_status;             /* limit_conn's answer (429) */
+    char rate_text[24];          /* as written ("10r/s"), for -T */
+    struct rs_route_limit_key_s {
+      int kind;                  /* RS_LIMIT_KEY_* */
+      char *header;              /* lower-case name, for _HEADER (owned) */
+    } req_key, conn_key;
+  } limit;
+
   struct {                       /* RS_ACTION_RESPOND */
     int status;
     char *headers;               /* pre-rendered "Name: value\r\n"... (owned);
@@ -142,6 +168,8 @@ typedef struct rs_route_s {
   bool _is_prefix;
   unsigned _order;               /* declaration order */
   size_t _host_len;              /* strlen(host); host is stored lower-case */
+  size_t _stats_id;              /* atomic: its rustyssr_request_duration_seconds
+                                    series + 1, 0 until first used (core/gateway/rs_reqstats.c) */
 } rs_route_t;
 
 typedef struct rs_router_s rs_router_t;

@@ -7,6 +7,8 @@
 #include "rs_lroute.h"
 #include "rs_page.h"
 #include "rs_proxy.h"
+#include "rs_ratelimit.h"
+#include "rs_reqstats.h"
 #include "rs_respond.h"
 #include "rs_router.h"
 #include "rs_static.h"
@@ -59,8 +61,14 @@ void rs_dispatch_init(void) {
   }
 }
 
-/* The request is freed: drop its generation (rs__route). */
-static void rs__dispatch_free(rs_req_t *req) { rs_loop_gen_unref(rs_req_gen(req)); }
+/* The request is freed: count it (rustyssr_request_duration_seconds),
+ * give back its limit_conn slot, drop its generation (rs__route). */
+static void rs__dispatch_free(rs_req_t *req) {
+  const rs_route_match_t *m = rs_req_match(req);
+  rs_reqstats_end(req, m != NULL ? m->route : NULL, rs_req_status(req));
+  rs_ratelimit_release(req);
+  rs_loop_gen_unref(rs_req_gen(req));
+}
 
 /* Match req's route, once (at its head when a body follows, else at
  * dispatch): the request then holds the loop's current generation until it
@@ -70,6 +78,7 @@ static void rs__dispatch_free(rs_req_t *req) { rs_loop_gen_unref(rs_req_gen(req)
 static const rs_route_t *rs__route(rs_req_t *req) {
   if (rs_req_gen(req) != NULL) return rs_req_match(req)->route;
   rs_loop_gen_t *lg = req->loop->gen;
+  rs_reqstats_start(req);
   req->ctx[RS_REQ_CTX_GEN] = lg;
   req->on_free = rs__dispatch_free;
   rs_loop_gen_ref(lg);
@@ -81,6 +90,12 @@ static const rs_route_t *rs__route(rs_req_t *req) {
                              req->path.p, req->path.len, m->params, &np);
   m->nparams = m->route != NULL ? np : 0;
   req->ctx[RS_REQ_CTX_ROUTE] = m;
+  if (m->route != NULL) {        /* $route for the access log: host and path as declared */
+    const rs_route_t *r = m->route;
+    char label[512];
+    int n = snprintf(label, sizeof(label), "%s%s", r->host ? r->host : "", r->path);
+    rs_req_log_set(req, RS_LOG_F_ROUTE, label, (size_t)RS_MIN(n, (int)sizeof(label) - 1));
+  }
   return m->route;
 }
 
@@ -88,7 +103,19 @@ void rs_dispatch_head(rs_req_t *req) {
   if (req->loop->gen == NULL) return;
   const rs_route_t *route = rs__route(req);
   const rs_action_handler_t *a = route != NULL ? route->handler : NULL;
-  req->stream_body = a != NULL && a->streams_body;
+  /* A limit's key hook may wait (ssr.fetch): the body is read whole
+   * first then, none of it arriving before the action takes it. */
+  req->stream_body = a != NULL && a->streams_body && !route->hooks.limit_req && !route->hooks.limit_conn;
+}
+
+/* Run route's action on req. */
+static void rs__act(rs_req_t *req, const rs_route_t *route) {
+  const rs_action_handler_t *a = route->handler;
+  if (a != NULL) {
+    a->on_request(req, route);
+    return;
+  }
+  rs_errpage_answer(req, 500, NULL);
 }
 
 void rs_dispatch(rs_req_t *req) {
@@ -97,10 +124,7 @@ void rs_dispatch(rs_req_t *req) {
     rs_errpage_answer(req, 404, NULL);
     return;
   }
-  const rs_action_handler_t *a = route->handler;
-  if (a != NULL) {
-    a->on_request(req, route);
-    return;
-  }
-  rs_errpage_answer(req, 500, NULL);
+  /* limit_req / limit_conn first: refused (answered), or later (a key hook) */
+  if (rs_ratelimit_admit(req, route, rs__act) != RS_RATELIMIT_PASS) return;
+  rs__act(req, route);
 }

@@ -395,7 +395,16 @@ void rs_page_request(rs_req_t *req, const rs_route_t *route) {
   rs__pflow_go(rs__pflow_new(req, route, RS__S_BYPASS), RS__NOHOOK);
 }
 
+void rs_page__log_xcache(rs_req_t *req, const char *extra) {
+  static const char k[] = "X-Cache: ";
+  const char *v = extra != NULL ? strstr(extra, k) : NULL;
+  if (v == NULL) return;
+  v += sizeof(k) - 1;
+  rs_req_log_set(req, RS_LOG_F_CACHE_STATUS, v, strcspn(v, "\r\n"));
+}
+
 void rs_page_uncached(rs_req_t *req, const rs_route_t *route, const char *extra) {
+  rs_page__log_xcache(req, extra);
   if (route->action == RS_ACTION_PROXY) {
     rs_proxy_request(req, route);
     return;

@@ -173,6 +173,7 @@ static void rs__flight_done(rs_task_t *task) {
       rs_render_job_free(job);
       rs_page_respond_entry(req, e, "MISS", rs_page__release_entry, e);
     } else {
+      rs_page__log_xcache(req, "X-Cache: MISS\r\n");
       rs_render_respond(req, job, "X-Cache: MISS\r\n");
     }
   } else {                       /* a background refresh */

@@ -85,6 +85,7 @@ void rs_page_respond_entry(rs_req_t *req, rs_entry_t *e, const char *xcache,
   };
   long age = (long)(loop->now_unix - e->created_unix);
   if (age < 0) age = 0;
+  rs_req_log_set(req, RS_LOG_F_CACHE_STATUS, xcache, strlen(xcache));   /* $cache_status */
   char extra[128];
   rs_resp_t resp = { .status = e->status, .headers = e->headers, .headers_len = e->headers_len,
                      .release = release, .release_ud = ud, .extra = extra };

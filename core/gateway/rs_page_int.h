@@ -55,6 +55,7 @@ typedef struct {
   rs_entry_t *entry;             /* built on the render thread */
   bool storable;
   unsigned defer;                /* variants left for later (rs_entry.h) */
+  uint64_t start_us;             /* the cached proxy's fetch start ($upstream_response_time) */
   rs_page_l3_t l3;
 } rs_page_flight_t;
 
@@ -108,6 +109,9 @@ void rs_page__key(rs_key_t *k, rs_req_t *req, const rs_route_t *route, const cha
 /* Release callbacks of rs_page_respond_entry: an entry reference (ud = the
  * entry), and the L1 borrow a request carries in req->data (ud = req). */
 void rs_page__release_entry(void *e);
+/* The value of the "X-Cache: V\r\n" line in extra (if any) as req's
+ * $cache_status for the access log (rs_page.c). */
+void rs_page__log_xcache(rs_req_t *req, const char *extra);
 void rs_page__release_l1(void *req);
 
 /* ------------------------------------------------------------------ rs_page_flight.c */

@@ -89,6 +89,14 @@ static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
   }
 
   rs_page__flight_complete(fl, e, fail);
+  if (req != NULL && err == 0) {  /* the access log's $upstream_status, $upstream_response_time */
+    char v[32];
+    uint64_t us = rs_now_us() - fl->start_us;
+    int n = snprintf(v, sizeof(v), "%d", res->status);
+    rs_req_log_set(req, RS_LOG_F_UPSTREAM_STATUS, v, (size_t)n);
+    n = snprintf(v, sizeof(v), "%llu.%03llu", (unsigned long long)(us / 1000000), (unsigned long long)(us / 1000 % 1000));
+    rs_req_log_set(req, RS_LOG_F_UPSTREAM_RESPONSE_TIME, v, (size_t)n);
+  }
   if (req != NULL) {
     if (e != NULL) rs_page_respond_entry(req, e, "MISS", rs_page__release_entry, e);
     else rs_render_respond_error(req, fail);
@@ -104,6 +112,7 @@ static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
 int rs_page__proxy_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
                          size_t key_len, uint64_t hash, const rs_page_l3_t *l3) {
   rs_page_flight_t *fl = rs_page__flight_new(from, req, route, key, key_len, hash);
+  fl->start_us = rs_now_us();
   rs_loop_t *loop = fl->loop;
   if (l3 != NULL) fl->l3 = *l3;
   /* Variants the leader does not take wait for a second client, and are

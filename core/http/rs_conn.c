@@ -32,7 +32,7 @@ void rs_conn_loop_dispose(rs_loop_t *loop) {
     free(r);
   }
   loop->nfree_reqs = 0;
-  rs_buf_free(&loop->access);
+  for (int i = 0; i < RS_LOG_ACCESS_FILES; i++) rs_buf_free(&loop->access[i]);
   /* The read buffer is the calling thread's, and this is its loop's end. */
   free(rs__tl_rbuf);
   rs__tl_rbuf = NULL;

@@ -12,6 +12,7 @@
 #include "rs_cidr.h"
 #include "rs_common.h"
 #include "rs_http.h"
+#include "rs_logfmt.h"
 #include "rs_loop.h"
 
 /* What the HTTP layer takes from the configuration (ssr.config limits,
@@ -35,8 +36,14 @@ typedef struct rs_http_opts_s {
     uint64_t keepalive;          /* idle between requests → close */
     uint64_t write;              /* a write making no progress → close */
   } timeouts;
-  bool access_timed;             /* access lines end with the request time */
   bool access_admin;             /* the admin listener (loop 0) logs its requests */
+  /* Each listener's access log (0 = listen, 1 + k = servers[k]): its
+   * compiled format (rs_logfmt.h) and the access-log file it goes to
+   * (rs_log.h's file index; -1 = none). NULL/0: listener 0's "combined"
+   * to file 0. */
+  const struct rs_logfmt_s *const *access_fmt;
+  const int *access_file;
+  size_t naccess;
   struct {                       /* the client behind trusted proxies (rs_realip.h) */
     const rs_cidr_t *from;       /* trusted peers; NULL/0 = none */
     size_t nfrom;
@@ -135,6 +142,10 @@ struct rs_req_s {
   /* Header lines ("Name: value\r\n") added to whatever answer the request
    * gets (a Lua hook's req:set_header); freed with the request. */
   rs_buf_t add_headers;
+  /* What the request's owner tells the access log ($route, $cache_status,
+   * $upstream_response_time...: rs_logfmt.h, rs_req_log_set); empty = "-".
+   * Cleared for each request. */
+  rs_str_t log[RS_LOG_F_MAX];
 
   /* private to the HTTP/1 files (rs_conn_int.h) */
   rs_conn_t *_conn;              /* NULL once the client has gone */
@@ -226,6 +237,9 @@ void rs_req_body_pause(rs_req_t *req, bool paused);
 
 /* The client's "ip:port" ("-" once it has gone). Loop thread. */
 const char *rs_req_peer(rs_req_t *req);
+
+/* The status req was answered with (0 before rs_req_respond). */
+static inline int rs_req_status(const rs_req_t *req) { return req->_status; }
 
 /* The value of the first header called name (lower-case literal), or NULL. */
 const rs_str_t *rs_req_header(const rs_req_t *req, const char *lname);

@@ -86,7 +86,7 @@ void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
 
   RS_COUNTER_ADD(loop->counters.requests[status / 100 <= 5 ? status / 100 : 5], 1);
   /* The admin listener (loop 0: scrapes, purges) only when log.access_admin. */
-  if (rs_log_access_on() && (r->loop->index > 0 || r->loop->http->access_admin)) rs__access_log(r, c);
+  if (rs_log_access_any_on() && (r->loop->index > 0 || r->loop->http->access_admin)) rs__access_log(r, c);
 
   r->_state = RS__REQ_READY;
   if (r == c->head) rs__conn_flush(c);

@@ -1,6 +1,7 @@
 /* core/server/rs_gen.c — see rs_gen.h. */
 #include "rs_gen.h"
 
+#include "rs_accesslog.h"
 #include "rs_lhooks.h"
 #include "rs_log.h"
 #include "rs_upstream.h"
@@ -11,7 +12,9 @@
 static bool rs__has_hooks(const rs_config_t *cfg) {
   for (size_t i = 0; i < rs_router_count(cfg->router); i++) {
     const rs_route_t *r = rs_router_get(cfg->router, i);
-    if (r->hooks.handler || r->hooks.key || r->hooks.bypass || r->hooks.props) return true;
+    if (r->hooks.handler || r->hooks.key || r->hooks.bypass || r->hooks.props || r->hooks.limit_req ||
+        r->hooks.limit_conn)
+      return true;
   }
   return false;
 }
@@ -27,7 +30,6 @@ static void rs__http_opts(rs_http_opts_t *o, const rs_config_t *cfg) {
   o->timeouts.body = cfg->timeouts.body;
   o->timeouts.keepalive = cfg->timeouts.keepalive;
   o->timeouts.write = cfg->timeouts.write;
-  o->access_timed = cfg->log.access_timed;
   o->access_admin = cfg->log.access_admin;
   o->real_ip.from = cfg->real_ip.from;
   o->real_ip.nfrom = cfg->real_ip.nfrom;
@@ -44,6 +46,21 @@ rs_gen_t *rs_gen_new(rs_server_t *srv, rs_config_t *cfg, bool owns, rs_pool_t *p
   cfg->render.bundle_id = rs_pool_bundle_id(pool);
   gen->owns_cfg = owns;
   rs__http_opts(&gen->http, cfg);
+  /* Each listener's access log: its file (fixed since the start) and its
+   * format, compiled once for the generation (checked at load: a failure
+   * here is out of memory, and that listener falls back to combined). */
+  gen->access_fmt = rs_xcalloc((size_t)srv->nlisteners, sizeof(*gen->access_fmt));
+  gen->access_file = rs_xcalloc((size_t)srv->nlisteners, sizeof(*gen->access_file));
+  for (int k = 0; k < srv->nlisteners; k++) {
+    int idx = k == 0 ? -1 : rs_config_server_find(cfg, srv->lsn_names[k]);
+    const struct rs_server_conf_s *sc = idx >= 0 ? &cfg->servers[idx] : NULL;
+    char err[256];
+    gen->access_fmt[k] = rs_logfmt_compile(rs_accesslog_format(cfg, sc), cfg->log.access_json, err, sizeof(err));
+    gen->access_file[k] = rs_accesslog_file(cfg, sc);
+  }
+  gen->http.access_fmt = (const rs_logfmt_t *const *)gen->access_fmt;
+  gen->http.access_file = gen->access_file;
+  gen->http.naccess = (size_t)srv->nlisteners;
   gen->pool = pool;
   gen->routers = rs_xcalloc((size_t)srv->nlisteners, sizeof(*gen->routers));
   for (int k = 0; k < srv->nlisteners; k++) {
@@ -87,6 +104,10 @@ void rs_gen_free(rs_gen_t *gen) {
   rs_pool_destroy(gen->pool);
   rs_router_destroy(gen->empty);
   free(gen->routers);
+  if (gen->access_fmt != NULL)
+    for (size_t k = 0; k < gen->http.naccess; k++) rs_logfmt_free(gen->access_fmt[k]);
+  free(gen->access_fmt);
+  free(gen->access_file);
   free(gen->per_loop);
   if (gen->owns_cfg) {
     rs_config_dispose(gen->cfg);

@@ -16,6 +16,8 @@ struct rs_gen_s {                /* its fields: core/server/ only */
   rs_config_t *cfg;
   bool owns_cfg;                 /* false for the one main() loaded */
   rs_http_opts_t http;           /* the HTTP layer's view of cfg */
+  struct rs_logfmt_s **access_fmt; /* [nlisteners], http.access_fmt (owned) */
+  int *access_file;              /* [nlisteners], http.access_file */
   rs_pool_t *pool;
   const rs_router_t **routers;   /* per listener of the process, by name */
   rs_router_t *empty;            /* for a listener the config no longer names */

@@ -1,6 +1,7 @@
 /* core/server/rs_reload.c — see rs_reload.h. */
 #include "rs_reload.h"
 
+#include "rs_accesslog.h"
 #include "rs_gen.h"
 
 #include "rs_cache.h"
@@ -64,10 +65,17 @@ static void rs__keep_fixed(rs_server_t *srv, const rs_config_t *cur, rs_config_t
                 cur->cache.l1_bytes != next->cache.l1_bytes,
             "cache.l1", (next->cache.l1_hot = cur->cache.l1_hot, next->cache.l1_entries = cur->cache.l1_entries,
                          next->cache.l1_bytes = cur->cache.l1_bytes));
+  bool access_files_changed = false;   /* a listener's own access_log (formats may change) */
+  for (size_t i = 0; i < next->nservers; i++) {
+    int k = rs_config_server_find(cur, next->servers[i].name);
+    if (k < 0) continue;
+    const char *a = rs_accesslog_path(cur, &cur->servers[k]), *b = rs_accesslog_path(next, &next->servers[i]);
+    access_files_changed = access_files_changed || (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+  }
   RS__FIXED(strcmp(cur->log.error, next->log.error) != 0 || cur->log.level != next->log.level ||
                 (cur->log.access == NULL) != (next->log.access == NULL) ||
-                (cur->log.access && strcmp(cur->log.access, next->log.access) != 0),
-            "log", next->log.level = cur->log.level);
+                (cur->log.access && strcmp(cur->log.access, next->log.access) != 0) || access_files_changed,
+            "log (files)", next->log.level = cur->log.level);
   RS__FIXED(srv->cache == NULL && cur->cache.enabled && cur->render.bundle == NULL && next->render.bundle != NULL,
             "the page cache (started only with a bundle: pages render uncached until a restart)", (void)0);
 #undef RS__FIXED

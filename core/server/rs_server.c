@@ -34,7 +34,9 @@
 #include "rs_page.h"
 #include "rs_gen.h"
 #include "rs_listen.h"
+#include "rs_ratelimit.h"
 #include "rs_reload.h"
+#include "rs_reqstats.h"
 #include "rs_topo.h"
 #include "rs_upstream.h"
 #include "rs_v8.h"
@@ -460,6 +462,7 @@ static void rs__admin_start(rs_server_t *srv) {
   rs_metrics_register("process", rs_metrics_process, NULL);
   rs_metrics_register("render", rs__collect_render, srv);  /* the current pool's, when any */
   rs_lhooks_metrics_register();
+  rs_ratelimit_metrics_register();
 }
 
 /* The page cache, also without a bundle (cached proxy routes use it), and
@@ -507,6 +510,7 @@ static void rs__loops_start(rs_server_t *srv, int *fds, rs_pool_t *pool0) {
   for (int i = 0; i < srv->nloops; i++) rs_loop_gen_use(srv->loops[i], rs_gen_share(gen0, i));
   if (srv->cache != NULL) rs_metrics_register("cache", rs__collect_cache, srv);
   rs_upstream_metrics_register(srv->nloops);
+  rs_reqstats_register(srv->nloops);
   rs_lhooks_watchdog_start();    /* lua.hook_timeout_ms */
   uv_barrier_init(&srv->barrier, (unsigned)srv->nloops + 1);
   for (int i = 0; i < srv->nloops; i++) {

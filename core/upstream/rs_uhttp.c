@@ -112,6 +112,8 @@ static int rs__on_message_complete(llhttp_t *p) {
     return 0;
   }
   x->complete = true;
+  rs__stat_slot_t *slot = x->srv != NULL ? rs__ustat_slot(x->srv->stat, x->u->loop) : NULL;
+  if (slot) rs_hist_observe(&slot->response, rs_now_us() - x->start_us);
   return HPE_PAUSED;
 }
 
@@ -617,6 +619,7 @@ rs_uhttp_t *rs_uhttp_start(rs_upstreams_t *u, const rs_uhttp_opts_t *o, const rs
     }
   }
   rs_uhttp_t *x = rs_xcalloc(1, sizeof(*x));
+  x->start_us = rs_now_us();
   x->u = u;
   x->up = up;
   x->cbs = *cbs;

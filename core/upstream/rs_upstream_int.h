@@ -17,6 +17,7 @@
 
 
 #include "rs_config.h"
+#include "rs_hist.h"
 #include "rs_http.h"
 #include "rs_log.h"
 #include "rs_loop.h"
@@ -53,6 +54,7 @@ enum {
 typedef struct {
   uint64_t requests[6];          /* by status class */
   uint64_t failures[RS__F_MAX];
+  rs_hist_t response;            /* exchange start to the response's last byte */
 } __attribute__((aligned(RS_CACHELINE))) rs__stat_slot_t;
 
 typedef struct rs__stat_s {
@@ -150,6 +152,7 @@ struct rs_uhttp_s {
   size_t body_len;
   uint64_t deadline;             /* 0 = none */
   uint64_t connect_ms, send_ms, read_ms;
+  uint64_t start_us;             /* the exchange's start (rustyssr_upstream_response_seconds) */
   uint64_t tried[4];             /* servers tried (bit i = servers[i]) */
   int tries, max_tries;
   int phase;

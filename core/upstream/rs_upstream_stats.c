@@ -74,6 +74,26 @@ static void rs__collect(rs_buf_t *out, void *ud) {
                     s->upstream, s->server, rs__fail_label[k], (unsigned long long)n);
     }
   }
+  /* By upstream: every server's slots of every loop, summed (the list
+   * holds each (upstream, server) once; a name is rendered at its first). */
+  rs_metrics_family(out, "rustyssr_upstream_response_seconds", "histogram",
+                    "Upstream exchanges answered, by upstream: from the exchange's start (connect and "
+                    "retries included) to the response's last byte.");
+  for (rs__stat_t *s = head; s != NULL; s = s->next) {
+    bool first = true;
+    for (rs__stat_t *e = head; e != s; e = e->next) first = first && strcmp(e->upstream, s->upstream) != 0;
+    if (!first) continue;
+    rs_hist_t h = { 0 };
+    for (rs__stat_t *e = s; e != NULL; e = e->next)
+      if (strcmp(e->upstream, s->upstream) == 0)
+        for (int i = 0; i < rs__nslots; i++) rs_hist_add(&h, &e->slots[i].response);
+    rs_buf_t lab = { 0 };
+    rs_buf_append(&lab, "upstream=\"", 10);
+    rs_metrics_label(&lab, s->upstream, strlen(s->upstream));
+    rs_buf_append(&lab, "\"", 2);   /* with the NUL: lab.p is a C string */
+    rs_hist_render(out, "rustyssr_upstream_response_seconds", lab.p, &h);
+    rs_buf_free(&lab);
+  }
   uint64_t idle = 0, active = 0, inflight = 0;
   for (int i = 0; i < rs__nslots && i < RS__MAX_SLOTS; i++) {
     idle += RS_COUNTER_GET(rs__gauges[i].idle);

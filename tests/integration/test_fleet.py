@@ -129,13 +129,13 @@ def test_a_cold_herd_across_instances_renders_once():
                     results.append(g.get("/slow/herd"))
                 except Exception as e:         # noqa: BLE001 - reported below
                     errors.append(e)
-            threads = [threading.Thread(target=one, args=(gws[i % 3],)) for i in range(30)]
+            threads = [threading.Thread(target=one, args=(gws[i % 3],)) for i in range(50)]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             assert not errors, errors
-            assert len(results) == 30 and all(r.status == 200 for r in results), results
+            assert len(results) == 50 and all(r.status == 200 for r in results), results
             assert len({r.body for r in results}) == 1
             assert len({r.header("etag") for r in results}) == 1
             assert sum(renders(g) for g in gws) == 1
@@ -180,6 +180,40 @@ def test_purges_reach_every_instance():
                 wait_for(lambda: g.metrics()["rustyssr_l3_purges_applied_total"] >= 2, "purge not applied")
             assert a.get("/q").header("x-cache") == "MISS"
             assert sum(renders(g) for g in gws) == before + 2
+        finally:
+            stop_all(gws)
+
+
+def test_a_render_that_began_before_a_purge_is_never_stored():
+    """B renders /race slowly (its props hook sleeps 0.6 s); A purges /race
+    meanwhile. B's client gets its page (its request came first), but no
+    tier keeps it: the next request on A and on B renders again."""
+    with Redis() as redis:
+        gws = fleet(redis, n=2, extra_routes='ssr.route("GET", "/race", { render = true, '
+                                              'props = function(req) ssr.sleep(0.6) return {} end })')
+        try:
+            a, b = gws
+            out = []
+            t = threading.Thread(target=lambda: out.append(b.get("/race")))
+            t.start()
+            time.sleep(0.2)
+            r = a.request(b"POST /purge?url=/race&host=localhost HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                          b"Connection: close\r\n\r\n", port=a.admin_port)
+            assert r.status == 200, r
+            t.join()
+            assert out and out[0].status == 200, out
+            wait_for(lambda: b.metrics()["rustyssr_l3_purges_applied_total"] >= 1, "b never heard the purge")
+            # B kept its page nowhere: its L2 and the tier refused it ...
+            mb = b.metrics()
+            assert mb["rustyssr_cache_refused_stale_total"] == 1, mb
+            assert mb["rustyssr_l3_stores_refused_total"] == 1, mb
+            # ... so A renders anew, and B then gets A's page from the tier
+            ra = a.get("/race")
+            assert ra.status == 200 and ra.header("x-cache") == "MISS", ra.header("x-cache")
+            assert renders(a) == 1
+            rb = b.get("/race")
+            assert rb.status == 200 and rb.header("x-cache") == "HIT-L3", rb.header("x-cache")
+            assert rb.body == ra.body and renders(b) == 1
         finally:
             stop_all(gws)
 
@@ -265,5 +299,6 @@ def test_config_errors():
 if __name__ == "__main__":
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     main([test_each_page_renders_once_for_the_fleet, test_a_cold_herd_across_instances_renders_once,
-          test_purges_reach_every_instance, test_redis_away_costs_no_failed_request,
+          test_purges_reach_every_instance, test_a_render_that_began_before_a_purge_is_never_stored,
+          test_redis_away_costs_no_failed_request,
           test_a_hung_redis_costs_no_failed_request, test_config_errors])

@@ -106,10 +106,12 @@ def test_dashboard_and_alerts_name_live_metrics():
             "render": '{ bundle = "%s", threads = 1 }' % BUNDLE,
             "upstreams": '{ api = { servers = { "127.0.0.1:%d" } } }' % b.port,
         }, routes='ssr.route("GET", "/api/*", { proxy = { upstream = "api", path = "/" } })\n'
+                  'ssr.route("GET", "/limited", { respond = { status = 200 }, limit_req = { rate = "1r/m" } })\n'
                   'ssr.route("GET", "/*", { render = true })\n')
         with srv:
             assert srv.get("/api/json").status == 200
             assert srv.get("/page").status in (200, 404)
+            assert [srv.get("/limited").status for _ in range(2)] == [200, 429]
             r = srv.get("/metrics", port=srv.admin_port)
             assert r.status == 200
             live = parse_exposition(r.body.decode())
@@ -124,5 +126,57 @@ def test_dashboard_and_alerts_name_live_metrics():
     assert not missing, "named by the dashboard or the alerts, absent from /metrics: %s" % missing
 
 
+def wait_metric(srv, key, want, timeout=10.0):
+    """A request is counted when it is freed, just after its last byte:
+    poll the scrape until key reaches want."""
+    deadline = time.time() + timeout
+    m = {}
+    while time.time() < deadline:
+        m = srv.metrics()
+        if m.get(key) == want:
+            return m
+        time.sleep(0.05)
+    raise AssertionError("%s: %r, expected %r in %s" % (key, m.get(key), want, sorted(k for k in m if "duration" in k
+                                                                                     or "response" in k)))
+
+
+def test_histograms():
+    """rustyssr_request_duration_seconds by route and status class, and
+    rustyssr_upstream_response_seconds by upstream: counts exact, buckets
+    cumulative, +Inf = _count; parsed by prometheus_client too."""
+    with Backend() as b:
+        srv = Server(workers=2, config={
+            "upstreams": '{ api = { servers = { "127.0.0.1:%d" } } }' % b.port,
+        }, routes='ssr.route("GET", "/hello", { respond = { status = 200, body = "hi" } })\n'
+                  'ssr.route("GET", "/blog/:slug", { respond = { status = 404 } })\n'
+                  'ssr.route("GET", "/api/*", { proxy = { upstream = "api", path = "/" } })\n')
+        with srv:
+            for _ in range(7):
+                assert srv.get("/hello").status == 200
+            for i in range(3):
+                assert srv.get("/blog/post-%d" % i).status == 404
+            assert srv.get("/nothing/here").status == 404
+            for _ in range(4):
+                assert srv.get("/api/json").status == 200
+            name = "rustyssr_request_duration_seconds"
+            lab = 'route="/hello",status="2xx"'
+            m = wait_metric(srv, '%s_count{%s}' % (name, lab), 7)
+            eq_inf = m['%s_bucket{%s,le="+Inf"}' % (name, lab)]
+            assert eq_inf == 7, m
+            buckets = [(float(re.search(r'le="([^"]+)"', k).group(1)), v) for k, v in m.items()
+                       if k.startswith(name + "_bucket{" + lab)]
+            buckets.sort()
+            assert len(buckets) == 12, buckets
+            assert all(a[1] <= b_[1] for a, b_ in zip(buckets, buckets[1:])), buckets
+            assert m['%s_sum{%s}' % (name, lab)] < 7 * 10, m
+            wait_metric(srv, '%s_count{route="/blog/:slug",status="4xx"}' % name, 3)
+            wait_metric(srv, '%s_count{route="(none)",status="4xx"}' % name, 1)
+            m = wait_metric(srv, 'rustyssr_upstream_response_seconds_count{upstream="api"}', 4)
+            assert m['rustyssr_upstream_response_seconds_bucket{upstream="api",le="+Inf"}'] == 4, m
+            live = parse_exposition(srv.get("/metrics", port=srv.admin_port).body.decode())
+            for n in (name + "_bucket", name + "_count", name + "_sum", "rustyssr_upstream_response_seconds_bucket"):
+                assert n in live, (n, sorted(live))
+
+
 if __name__ == "__main__":
-    main([test_process_metrics, test_dashboard_and_alerts_name_live_metrics])
+    main([test_process_metrics, test_dashboard_and_alerts_name_live_metrics, test_histograms])

@@ -197,6 +197,26 @@ def test_new_route_and_body_after_reload():
         assert "(2 routes, bundle none)" in srv.log(), srv.log()
 
 
+def test_http_options_follow_the_reload():
+    """The HTTP layer's own options (rs_http_opts_t: limits, real_ip) come
+    with each generation: after a reload, new requests are read and resolved
+    under the new ones."""
+    srv = Server()
+    routes = 'ssr.route("GET", "/ip", function(req) return 200, (req.client or "?") .. "\\n" end)\n'
+    write(srv.config_path, config(srv, routes, 'limits = { url = 64 },'))
+    long_path = "/ip?" + "q" * 100
+    xff = {"X-Forwarded-For": "203.0.113.7"}
+    with srv:
+        eq(srv.get(long_path).status, 414, "limits.url = 64")
+        r = srv.get("/ip", headers=xff)
+        eq((r.status, r.body), (200, b"127.0.0.1\n"), "no trusted proxy: the peer")
+        write(srv.config_path, config(srv, routes, 'limits = { url = 4096 }, real_ip = { from = { "127.0.0.1" } },'))
+        reload(srv)
+        eq(srv.get(long_path).status, 200, "limits.url = 4096 after the reload")
+        r = srv.get("/ip", headers=xff)
+        eq((r.status, r.body), (200, b"203.0.113.7\n"), "127.0.0.1 trusted after the reload")
+
+
 def test_keepalive_connection_survives_reload():
     srv = Server()
     write(srv.config_path, config(srv, 'ssr.respond("/k", 200, "one\\n")\n'))

@@ -9,7 +9,11 @@
  *   L=build/deps/root/usr/lib/x86_64-linux-gnu
  *   gcc -O2 -Ishim bench/render_one.c -o build/release/render_one \
  *       build/release/librs_shim.a $L/libnode.so.108 -Wl,-rpath,$L -lstdc++ -lpthread -lm
- *   build/release/render_one [--seconds 5] [--warmup 1] [--json] [--semi-space-mb N] BUNDLE URL...
+ *   build/release/render_one [--seconds 5] [--warmup 1] [--json] [--semi-space-mb N]
+ *                            [--v8-flags "--flag ..."] [--count N] BUNDLE URL...
+ *   (--count N: N renders for the warm-up and N measured, not a time: for
+ *   instruction counts under valgrind --tool=callgrind, which the shared
+ *   machine's load does not move)
  *   build/release/render_one --startup N BUNDLE URL...   (engine create from the code cache, N times)
  *
  * The request object is built the way core/gateway/rs_render.c builds it: url as
@@ -23,6 +27,19 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+/* Under valgrind --tool=callgrind, the measured run alone is dumped (a
+ * file named ...measured): the warm-up's compilation stays out of it. */
+#include <valgrind/callgrind.h>
+#define RS__MEASURE_BEGIN() CALLGRIND_ZERO_STATS
+#define RS__MEASURE_END() CALLGRIND_DUMP_STATS_AT("measured")
+#endif
+#endif
+#ifndef RS__MEASURE_BEGIN
+#define RS__MEASURE_BEGIN() ((void)0)
+#define RS__MEASURE_END() ((void)0)
+#endif
 
 static double now_s(void) {
   struct timespec ts;
@@ -99,7 +116,7 @@ static void build(request_t *r, const char *url, uint64_t id) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: render_one [--seconds 5] [--warmup 1] [--json] [--semi-space-mb N] BUNDLE URL...\n");
+  fprintf(stderr, "usage: render_one [--seconds 5] [--warmup 1] [--json] [--semi-space-mb N] [--v8-flags \"...\"] [--count N] BUNDLE URL...\n");
   exit(2);
 }
 
@@ -114,14 +131,14 @@ static double cpu_s(void) {
 static double g_cpu; /* CPU seconds of the last run */
 
 /* Renders for `secs` seconds over the URLs; returns renders and bytes. */
-static void run(rs_v8_engine_t *e, request_t *reqs, int nreq, double secs, long *renders,
-                double *bytes, double *elapsed) {
+static void run(rs_v8_engine_t *e, request_t *reqs, int nreq, double secs, long count,
+                long *renders, double *bytes, double *elapsed) {
   double c0 = cpu_s();
   long n = 0;
   double b = 0, t0 = now_s(), t = t0, end = t0 + secs;
   rs_v8_result_t res;
-  while (t < end) {
-    for (int k = 0; k < 16; k++) {   /* the clock every 16 renders, as render-bench.js */
+  while (count > 0 ? n < count : t < end) {
+    for (int k = 0; k < 16 && (count == 0 || n < count); k++) {   /* the clock every 16 renders, as render-bench.js */
       request_t *r = &reqs[n % nreq];
       r->req.id = (uint64_t)n + 1;
       if (rs_v8_render(e, &r->req, &res) != RS_V8_OK || res.status != 200) {
@@ -144,12 +161,16 @@ static void run(rs_v8_engine_t *e, request_t *reqs, int nreq, double secs, long 
 int main(int argc, char **argv) {
   double secs = 5, warmup = 1;
   int json = 0, i = 1, semi = 0, startup = 0;
+  const char *flags = NULL;
+  long count = 0;
   for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
     if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) secs = atof(argv[++i]);
     else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) warmup = atof(argv[++i]);
     else if (strcmp(argv[i], "--json") == 0) json = 1;
     else if (strcmp(argv[i], "--semi-space-mb") == 0 && i + 1 < argc) semi = atoi(argv[++i]);
     else if (strcmp(argv[i], "--startup") == 0 && i + 1 < argc) startup = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--v8-flags") == 0 && i + 1 < argc) flags = argv[++i];
+    else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) count = atol(argv[++i]);
     else usage();
   }
   if (argc - i < 2 || !(secs > 0) || warmup < 0) usage();
@@ -158,6 +179,11 @@ int main(int argc, char **argv) {
   request_t *reqs = calloc((size_t)nreq, sizeof(*reqs));
   for (int k = 0; k < nreq; k++) build(&reqs[k], argv[i + k], 1);
 
+  char err[512];
+  if (flags != NULL && rs_v8_set_flags(flags, err, sizeof(err)) != 0) {
+    fprintf(stderr, "render_one: %s\n", err);
+    return 2;
+  }
   if (rs_v8_init(0) != 0) {
     fprintf(stderr, "render_one: V8 could not start\n");
     return 1;
@@ -167,7 +193,6 @@ int main(int argc, char **argv) {
   o.bundle_path = bundle;
   o.heap_mb = 128;                   /* render.heap_mb's default */
   o.semi_space_mb = semi;            /* 0: render.semi_space_mb's default */
-  char err[512];
   rs_v8_engine_t *e = NULL;
   if (rs_v8_engine_create(&o, &e, err, sizeof(err)) != 0) {
     fprintf(stderr, "render_one: %s\n", err);
@@ -178,7 +203,7 @@ int main(int argc, char **argv) {
   if (startup > 0) {
     /* Isolate start-up as a replaced render thread sees it: engine create
      * with the code cache taken after a few renders; min / median / max. */
-    run(e, reqs, nreq, 0.2, &n, &bytes, &el);
+    run(e, reqs, nreq, 0.2, 0, &n, &bytes, &el);
     void *cc = NULL;
     size_t cc_len = 0;
     if (rs_v8_engine_code_cache(e, &cc, &cc_len) != 0) return 1;
@@ -201,8 +226,10 @@ int main(int argc, char **argv) {
            cc_len, startup, t[0], t[startup / 2], t[startup - 1]);
     return 0;
   }
-  if (warmup > 0) run(e, reqs, nreq, warmup, &n, &bytes, &el);
-  run(e, reqs, nreq, secs, &n, &bytes, &el);
+  if (warmup > 0) run(e, reqs, nreq, warmup, count, &n, &bytes, &el);
+  RS__MEASURE_BEGIN();
+  run(e, reqs, nreq, secs, count, &n, &bytes, &el);
+  RS__MEASURE_END();
   if (json)
     printf("{\"v8\":\"%s\",\"urls\":%d,\"seconds\":%.3f,\"renders\":%ld,\"renders_per_s\":%.0f,"
            "\"cpu_renders_per_s\":%.0f,\"us_per_render\":%.1f,\"avg_page\":%.0f}\n",

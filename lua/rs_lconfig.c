@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "rs_lcache.h"
+#include "rs_lcompress.h"
 #include "rs_lroute.h"
 #include "rs_lshared.h"
 #include "rs_lutil.h"
@@ -21,7 +22,7 @@
 
 static const char *const rs__config_keys[] = {
   "listen", "admin", "backlog", "workers", "pin", "pid", "limits", "timeouts", "log", "render",
-  "cache", "upstreams", "servers", "real_ip", "lua", "shared", "limit_keys", "error_page", NULL
+  "cache", "upstreams", "servers", "real_ip", "lua", "shared", "limit_keys", "compress", "error_page", NULL
 };
 
 #ifndef RS_LIB_ARCH
@@ -134,6 +135,10 @@ static void rs__config_check(lua_State *L, rs_lconfig_ctx_t *ctx, rs_config_t *c
   }
   if (rs__config_sub(L, "lua")) {
     rs_lconfig__lua(L, lua_gettop(L), c);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, 1, "compress")) {   /* lua/rs_lcompress.c */
+    rs_lcompress_read(L, lua_gettop(L), &c->compress);
     lua_pop(L, 1);
   }
   if (rs__config_sub(L, "render")) {

@@ -29,7 +29,7 @@ static const char *const rs__shared_keys[] = {
 static const char *const rs__l1_keys[] = { "hot", "entries", "bytes", NULL };
 static const char *const rs__render_keys[] = {
   "bundle", "fn", "threads", "queue", "timeout_ms", "heap_mb", "semi_space_mb", "v8_flags", "env",
-  "debug", NULL
+  "debug", "nice", NULL
 };
 
 /* render.v8_flags: a string ("--max-lazy --no-opt") or a list of strings,
@@ -143,6 +143,10 @@ void rs_lconfig__render(lua_State *L, int t, rs_config_t *c, const char **bundle
   }
   if (rs_lutil_field(L, t, "semi_space_mb")) {
     c->render.semi_space_mb = (int)rs_lutil_int(L, -1, "ssr.config", "render.semi_space_mb", 1, 1024);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "nice")) {
+    c->render.nice = (int)rs_lutil_int(L, -1, "ssr.config", "render.nice", -20, 19);
     lua_pop(L, 1);
   }
   if (rs_lutil_field(L, t, "v8_flags")) {

@@ -212,6 +212,9 @@ static void rs__dump_back(rs__dump_t *d) {
   rs__num(d, "heap_mb", "render.heap_mb", (unsigned)c->render.heap_mb, (unsigned)def->render.heap_mb);
   rs__num(d, "semi_space_mb", "render.semi_space_mb", (unsigned)c->render.semi_space_mb,
           (unsigned)def->render.semi_space_mb);
+  rs__key(d, "nice");
+  fprintf(out, "%d,", c->render.nice);
+  rs__where(d, c->render.nice == def->render.nice, "render.nice");
   if (c->render.v8_flags != NULL) rs__string(d, "v8_flags", "render.v8_flags", c->render.v8_flags, NULL);
   else fputs("    -- v8_flags: none (default)\n", out);
   rs__key(d, "env");
@@ -277,6 +280,30 @@ static void rs__dump_back(rs__dump_t *d) {
       rs__num(d, "fail_timeout_ms", "cache.shared.fail_timeout_ms", sh->fail_timeout_ms, dsh->fail_timeout_ms);
       rs__close(d);
     }
+    rs__close(d);
+  }
+
+  if (!c->compress.on) {
+    fputs("  compress = false,", out);
+    rs__where(d, false, "compress");
+  } else {
+    rs__open(d, "compress");
+    rs__num(d, "gzip_level", "compress.gzip_level", (unsigned)c->compress.gzip_level,
+            (unsigned)def->compress.gzip_level);
+    rs__key(d, "brotli_quality");
+    fprintf(out, "%d,", c->compress.brotli_quality);
+    rs__where(d, c->compress.brotli_quality == def->compress.brotli_quality, "compress.brotli_quality");
+    rs__num(d, "min_length", "compress.min_length", c->compress.min_length, def->compress.min_length);
+    rs__key(d, "types");
+    fputs("{ ", out);
+    bool same = c->compress.ntypes == def->compress.ntypes;
+    for (size_t i = 0; i < c->compress.ntypes; i++) {
+      rs__str(out, c->compress.types[i]);
+      fputs(", ", out);
+      same = same && strcmp(c->compress.types[i], def->compress.types[i]) == 0;
+    }
+    fputs("},", out);
+    rs__where(d, same, "compress.types");
     rs__close(d);
   }
 
@@ -510,6 +537,7 @@ static void rs__dump_route(rs__dump_t *d, const rs_route_t *r) {
     fputs(", ", out);
   }
   fprintf(out, "priority = %d, ", r->priority);
+  if (r->no_compress) fputs("compress = false, ", out);
   if (r->server) {
     fputs("server = ", out);
     rs__str(out, r->server);
@@ -538,7 +566,8 @@ static void rs__dump_route(rs__dump_t *d, const rs_route_t *r) {
         rs__str(out, r->files.index);
       }
       if (r->files.max_age >= 0) fprintf(out, ", max_age = %lld", (long long)r->files.max_age);
-      fprintf(out, ", etag = %s }, ", r->files.etag ? "true" : "false");
+      fprintf(out, ", etag = %s, precompressed = %s }, ", r->files.etag ? "true" : "false",
+              r->files.precompressed ? "true" : "false");
       break;
     case RS_ACTION_OTHER: {      /* an action with its own options prints them */
       const rs_laction_t *a = rs_lroute_action_of(r->handler);

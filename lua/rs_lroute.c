@@ -43,7 +43,7 @@ static const char *const rs__route_base_keys[] = { "respond", "render", "static"
                                                    "key", "bypass", "props", "server",
                                                    /* the cache policy (lua/rs_lcache.h) */
                                                    "ttl", "grace", "tags", "cache_statuses", "cache_cookie",
-                                                   "cache_authorization", "headers",
+                                                   "cache_authorization", "headers", "compress",
                                                    /* lua/rs_llimit.h */
                                                    "limit_req", "limit_conn",
                                                    "cookies", "cache_control", "s_maxage",
@@ -52,16 +52,17 @@ static const char *const rs__route_base_keys[] = { "respond", "render", "static"
 static const char *rs__route_keys[RS_ARRAY_SIZE(rs__route_base_keys) + RS__ACTIONS_MAX];
 static const char *const rs__respond_keys[] = { "status", "headers", "body", NULL };
 static const char *const rs__render_keys[] = { "cache", "ttl", "grace", NULL };
-static const char *const rs__static_keys[] = { "root", "index", "max_age", "etag", NULL };
+static const char *const rs__static_keys[] = { "root", "index", "max_age", "etag", "precompressed", NULL };
 static const char *const rs__proxy_keys[] = { "upstream", "path", "host", NULL };
 static const char *const rs__proxy_fn_keys[] = { "upstream", "path", "host", "priority", "methods",
                                                  "route_host", "server", "ttl", "grace", "tags",
                                                  "cache_statuses", "cache_cookie", "cache_authorization",
-                                                 "limit_req", "limit_conn", "cache_control", "s_maxage",
+                                                 "compress", "limit_req", "limit_conn", "cache_control", "s_maxage",
                                                  "stale_while_revalidate", "error_page", NULL };
 static const char *const rs__static_fn_keys[] = { "root", "index", "max_age", "etag",
-                                                  "host", "priority", "server", "limit_req", "limit_conn",
-                                                  "error_page", NULL };
+                                                  "precompressed", "host", "priority", "server", "compress",
+                                                  "limit_req", "limit_conn", "error_page",
+                                                  NULL };
 
 /* A route being declared: borrowed strings from the call's arguments, which
  * stay on the stack until the route is built. */
@@ -77,6 +78,7 @@ typedef struct {
   const char *static_index;      /* NULL = none */
   int64_t static_max_age;        /* -1 = none */
   bool static_etag;
+  bool static_precompressed;
   const char *proxy_upstream;    /* borrowed; NULL = not a proxy route */
   const char *proxy_path;        /* NULL = the path as sent */
   int proxy_host_mode;           /* RS_PROXY_HOST_* */
@@ -276,6 +278,17 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
     if (sl == 0) rs_lutil_error(L, "%s: 'server' must be a name from ssr.config's servers, got an empty string",
                                 sp->fn);
   }
+  /* compress = false: the route's answers leave the compression filter
+   * alone (nginx's gzip off in a location). */
+  bool no_compress = false;
+  if (sp->opts_tbl > 0 && rs_lutil_field(L, sp->opts_tbl, "compress")) {
+    char desc[64];
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      rs_lutil_error(L, "%s: 'compress' must be a boolean (false: answers leave uncompressed), got %s", sp->fn,
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    no_compress = !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
   rs_action_t action = sp->own != NULL ? RS_ACTION_OTHER : sp->action ? sp->action : RS_ACTION_RESPOND;
   rs_lcache_policy_finish(L, &sp->policy, sp->fn, action, &sp->render_ttl_ms, &sp->render_grace_ms);
   rs_llimit_t limit;
@@ -321,6 +334,8 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   r->files.index = sp->static_index ? rs_xstrdup(sp->static_index) : NULL;
   r->files.max_age = sp->static_max_age;
   r->files.etag = sp->static_etag;
+  r->files.precompressed = sp->static_precompressed;
+  r->no_compress = no_compress;
   r->proxy.upstream = sp->proxy_upstream ? rs_xstrdup(sp->proxy_upstream) : NULL;
   r->proxy.path = sp->proxy_path ? rs_xstrdup(sp->proxy_path) : NULL;
   r->proxy.host_mode = sp->proxy_host_mode;
@@ -389,7 +404,7 @@ static const char *rs__path(lua_State *L, int idx, const char *fn) {
 /* The options of a static route in the table at t (static = {...} of
  * ssr.route, or ssr.static's own): root (required; relative to the config
  * file's folder, as render.bundle; it must be a folder now), index (a file
- * name, or false), max_age (seconds), etag. pre prefixes the names in
+ * name, or false), max_age (seconds), etag, precompressed. pre prefixes the names in
  * messages ("static." or ""). Pushes the resolved root, which
  * sp->static_root points into. */
 static void rs__static_opts(lua_State *L, int t, rs__spec_t *sp, const char *pre) {
@@ -399,6 +414,7 @@ static void rs__static_opts(lua_State *L, int t, rs__spec_t *sp, const char *pre
   sp->static_index = "index.html";
   sp->static_max_age = -1;
   sp->static_etag = true;
+  sp->static_precompressed = true;
   if ((sp->methods & ~(unsigned)(RS_M_GET | RS_M_HEAD)) != 0)
     rs_lutil_error(L, "%s: a static route answers GET and HEAD only", sp->fn);
   if (strstr(sp->path, "/:") != NULL)
@@ -428,6 +444,13 @@ static void rs__static_opts(lua_State *L, int t, rs__spec_t *sp, const char *pre
       rs_lutil_error(L, "%s: '%setag' must be a boolean, got %s", sp->fn, pre,
                      rs_lutil_describe(L, -1, desc, sizeof(desc)));
     sp->static_etag = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "precompressed")) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      rs_lutil_error(L, "%s: '%sprecompressed' must be a boolean, got %s", sp->fn, pre,
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    sp->static_precompressed = lua_toboolean(L, -1);
     lua_pop(L, 1);
   }
   snprintf(name, sizeof(name), "%sroot", pre);

@@ -11,7 +11,7 @@ local NOUNS = { "Sneakers", "Headphones", "Jacket", "Lamp", "Robot", "Novel", "S
 -- A product as the demo app's cards expect it; a pure function of the id.
 local function product(id)
   local n = tonumber(id)
-  if not n or n < 1 or n > 100000 or n ~= math.floor(n) then return nil end
+  if not n or n < 1 or n > 9999999 or n ~= math.floor(n) then return nil end
   local price = 990 + (n * 7919) % 50000
   return string.format(
     '{"id":%d,"name":"%s %d","price":%d,"rating":%.1f,"reviews":%d}',

@@ -8,8 +8,12 @@ ssr.route("GET", "/health", function(req)
   return 200, "ok\n", { ["Cache-Control"] = "no-store" }
 end)
 
--- The browser bundle and stylesheet (hydration), as nginx would serve them:
--- sendfile, ETag, Last-Modified, 304, Range; never a path out of the root.
+-- The browser bundle, stylesheet and product pictures (/assets/i/*.svg), as
+-- nginx would serve them: ETag, Last-Modified, 304, Range; never a path out
+-- of the root. The build writes FILE.br and FILE.gz beside each: they go as
+-- they are to a browser that takes them (precompressed, nginx's
+-- gzip_static), no compression per request. A missing asset is a 404 here,
+-- never a page render.
 ssr.static("/assets/", { root = "bench/app/dist/client", max_age = 3600 })
 
 -- The home page: rendered, cached 30 s. A visitor with a session cookie
@@ -55,7 +59,7 @@ ssr.route("GET", "/product/:id", {
   props = function(req)
     local res, err = ssr.fetch("api", "/products/" .. req.params.id, { timeout_ms = 1000 })
     if not res then return nil, err end            -- logged; 500 (or the stale page)
-    if res.status == 404 then req:exit(404, "no such product\n") end
+    if res.status == 404 then return { notFound = true } end  -- the bundle's 404 page
     if res.status ~= 200 then return nil, "backend answered " .. res.status end
     local p, jerr = res:json()
     if not p then return nil, jerr end
@@ -96,5 +100,8 @@ ssr.route("GET", "/hello/:name", function(req)
   return 200, "hello, " .. req.params.name .. "; today: " .. table.concat(names, ", ") .. "\n"
 end)
 
--- Every other GET is rendered by the bundle with the cache's defaults.
+-- Every other GET is rendered by the bundle with the cache's defaults: the
+-- site's other pages (/catalog, /search?q=, /cart, /about...), and a real
+-- 404 page (status 404, stored 30 s as the bundle says) for any path the
+-- site does not have.
 ssr.route("GET", "/*", { render = true, cookies = {}, bypass = { cookie = "session" } })

@@ -22,6 +22,8 @@ using namespace rs__v8;
 
 // render.semi_space_mb's default, chosen by bench/heap_sweep.sh.
 #define RS__V8_SEMI_SPACE_MB 8
+// The old generation's first mark-sweep threshold (see rs_v8_engine_create).
+#define RS__V8_INITIAL_OLD_MB 32
 
 extern "C" const char *rs_v8_version(void) { return v8::V8::GetVersion(); }
 
@@ -591,6 +593,16 @@ extern "C" int rs_v8_engine_create(const rs_v8_opts_t *o, rs_v8_engine_t **out,
   size_t semi = (size_t)(o->semi_space_mb > 0 ? o->semi_space_mb : RS__V8_SEMI_SPACE_MB) << 20;
   params.constraints.set_max_old_generation_size_in_bytes(e->heap_limit);
   params.constraints.set_max_young_generation_size_in_bytes(3 * semi);
+  // The old generation starts with room. Left to V8, its limit settles at
+  // the live size plus a step, ~10 MB on the demo page: a mark-sweep every
+  // ~170 renders, and each one drops the optimized code that only the
+  // closures of past renders held (a bundle making closures per request,
+  // as the demo's PRNG does), which V8 10.2 then compiled again
+  // (bench/PROFILE.md). Measured over 5,000 renders: 17 mark-sweeps by
+  // default, 6 from 32 MB (at most half the heap limit, V8's own cap), for
+  // at most that much more garbage held per isolate.
+  params.constraints.set_initial_old_generation_size_in_bytes(
+      std::min<size_t>(RS__V8_INITIAL_OLD_MB << 20, e->heap_limit / 2));
   e->isolate = v8::Isolate::New(params);
   v8::Isolate *iso = e->isolate;
   int rc = 0;
@@ -662,6 +674,7 @@ extern "C" void rs_v8_engine_destroy(rs_v8_engine_t *e) {
   delete e->allocator;
   srcmap_free(e);
   free(e->buf);
+  free(e->units);
   delete e;
 }
 

@@ -89,7 +89,8 @@ struct rs_v8_engine_s {
   // tag and error bytes; the vectors hold the spans and the final arrays.
   char *buf = nullptr;
   size_t buf_cap = 0;
-  bool buf_taken = false;           // the caller took the last buffer
+  uint16_t *units = nullptr;        // write_html's UTF-16 scratch (reused)
+  size_t units_cap = 0;             // in uint16_t
   const char *last_html = nullptr;  // == buf when the last result was OK
   size_t last_len = 0;
   std::string strs;

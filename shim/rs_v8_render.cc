@@ -99,50 +99,122 @@ static bool build_request(rs_v8_engine_s *e, v8::Local<v8::Context> ctx,
 
 // Writes s as UTF-8 into the engine's html buffer (NUL after it).
 //
-// Measured with shim/bench/bench_utf8.cc (V8 10.2, -O2, the 2-core dev VM,
-// 100k iterations, two runs; the VM is noisy, +-20%), on a 15,021-byte page,
-// 2/3 Cyrillic (10,306 UTF-16 units), flat (built by join):
-//   String::Utf8Value + memcpy into our buffer     15.4-15.9 us  ~1.0 GB/s
-//   Utf8Length + WriteUtf8, exact, reused buffer   14.8-18.5 us
-//   WriteUtf8 alone into a reused 3x-units buffer   7.8-9.5 us  ~1.7 GB/s
-//   (Utf8Length alone                               8.9 us)
-// The same page built with += (a rope; the first read flattens it), net of
-// building it: 20.6-24.4 / 17.1-19.9 / 7.5-12.4 us. An 18 KB ASCII page:
-// 2.7 / 2.1-2.6 / 0.8-1.0 us.
-// So for two-byte strings Utf8Length costs as much as the write itself, and
-// the win is skipping it (WriteUtf8 also takes a faster path when the
-// capacity covers the worst case), not avoiding Utf8Value's copy (~5%).
-// V8 10.2 has no public String::Flatten; Utf8Length and WriteUtf8 flatten a
-// rope themselves, once.
-//
-// Strategy: when the worst case (3 bytes per UTF-16 unit) fits in the
-// buffer we have, write in one pass; otherwise count with Utf8Length and
-// grow once, to the worst case, so later pages of that size take the
-// one-pass path. A buffer handed to the caller (take_html) is replaced by an
-// exact-size one, since the caller will likely keep that one too. A buffer
-// far larger than the page (one giant page long ago) is shrunk back.
-static bool write_html(rs_v8_engine_s *e, v8::Local<v8::String> s) {
-  v8::Isolate *iso = e->isolate;
-  size_t units = (size_t)s->Length();
-  size_t worst = 3 * units;
-  size_t need = worst;
-  bool shrink = e->buf_cap > (1u << 20) && e->buf_cap > 8 * (worst + 1);
-  if (!e->buf || worst + 1 > e->buf_cap || shrink) {
-    need = utf8_length(iso, s);
-    if (!e->buf || need + 1 > e->buf_cap || shrink) {
-      size_t cap = e->buf_taken ? need + 1 : worst + 1;
-      char *nb = static_cast<char *>(malloc(cap));
-      if (!nb) return false;
-      free(e->buf);
-      e->buf = nb;
-      e->buf_cap = cap;
-      e->buf_taken = false;
+// The page is the largest string a render makes, and turning it into
+// UTF-8 was ~12% of a render of the demo page (bench/PROFILE.md): V8 10.2
+// flattens the rope (String::WriteToFlat into a new heap string), then
+// Utf8Length walks it once to size the buffer and WriteUtf8 a second time,
+// one code point per call of its encoder (~17 instructions a UTF-16 unit
+// under callgrind). Here the string's UTF-16 (or Latin-1) units are copied
+// into a scratch buffer kept by the engine (String::Write / WriteOneByte:
+// the rope's pieces straight into our memory), and encoded by
+// utf16_to_utf8 below, four units at a time while they are ASCII, into a
+// buffer sized for the worst case (3 bytes a unit), never counted first.
+// The bytes are those of WriteUtf8 with REPLACE_INVALID_UTF8: a lone
+// surrogate becomes U+FFFD (tests/unit/test_shim_v8.c compares both over
+// every kind of unit). rs_v8_result_take_html shrinks a taken buffer to
+// its length (realloc in place), so the cache keeps no slack.
+
+// Latin-1 to UTF-8; out has room for 2 * n bytes. Returns the bytes written.
+static size_t latin1_to_utf8(const uint8_t *in, size_t n, char *out) {
+  char *o = out;
+  size_t i = 0;
+  while (i < n) {
+    if (i + 8 <= n) {
+      uint64_t w;
+      memcpy(&w, in + i, 8);
+      if ((w & 0x8080808080808080ull) == 0) {
+        memcpy(o, &w, 8);
+        o += 8, i += 8;
+        continue;
+      }
+    }
+    uint8_t c = in[i++];
+    if (c < 0x80) {
+      *o++ = (char)c;
+    } else {
+      *o++ = (char)(0xc0 | (c >> 6));
+      *o++ = (char)(0x80 | (c & 0x3f));
     }
   }
-  size_t n = write_utf8(iso, s, e->buf, need);
-  e->buf[n] = '\0';
+  return (size_t)(o - out);
+}
+
+// UTF-16 to UTF-8; out has room for 3 * n bytes (a pair's 4 bytes come
+// from 2 units). A lone surrogate is written as U+FFFD.
+static size_t utf16_to_utf8(const uint16_t *in, size_t n, char *out) {
+  char *o = out;
+  size_t i = 0;
+  while (i < n) {
+    if (i + 4 <= n) {
+      uint64_t w;
+      memcpy(&w, in + i, 8);
+      if ((w & 0xff80ff80ff80ff80ull) == 0) {
+        o[0] = (char)in[i], o[1] = (char)in[i + 1], o[2] = (char)in[i + 2],
+        o[3] = (char)in[i + 3];
+        o += 4, i += 4;
+        continue;
+      }
+    }
+    uint32_t c = in[i++];
+    if (c < 0x80) {
+      *o++ = (char)c;
+    } else if (c < 0x800) {
+      *o++ = (char)(0xc0 | (c >> 6));
+      *o++ = (char)(0x80 | (c & 0x3f));
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      if (c <= 0xdbff && i < n && in[i] >= 0xdc00 && in[i] <= 0xdfff) {
+        uint32_t cp = 0x10000 + ((c - 0xd800) << 10) + (uint32_t)(in[i++] - 0xdc00);
+        *o++ = (char)(0xf0 | (cp >> 18));
+        *o++ = (char)(0x80 | ((cp >> 12) & 0x3f));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+        *o++ = (char)(0x80 | (cp & 0x3f));
+      } else {
+        *o++ = (char)0xef, *o++ = (char)0xbf, *o++ = (char)0xbd;
+      }
+    } else {
+      *o++ = (char)(0xe0 | (c >> 12));
+      *o++ = (char)(0x80 | ((c >> 6) & 0x3f));
+      *o++ = (char)(0x80 | (c & 0x3f));
+    }
+  }
+  return (size_t)(o - out);
+}
+
+static bool write_html(rs_v8_engine_s *e, v8::Local<v8::String> s) {
+  v8::Isolate *iso = e->isolate;
+  size_t n = (size_t)s->Length();
+  bool one = s->IsOneByte();
+  size_t worst = (one ? 2 : 3) * n;
+  // The scratch holds the units (Latin-1 bytes in the same memory); a
+  // scratch far larger than this page (one giant page long ago) shrinks.
+  size_t want = one ? (n + 1) / 2 : n;
+  if (want > e->units_cap || (e->units_cap > (1u << 19) && e->units_cap > 8 * (want + 1))) {
+    uint16_t *nu = static_cast<uint16_t *>(malloc((want + 1) * sizeof(uint16_t)));
+    if (!nu) return false;
+    free(e->units);
+    e->units = nu;
+    e->units_cap = want + 1;
+  }
+  bool shrink = e->buf_cap > (1u << 20) && e->buf_cap > 8 * (worst + 1);
+  if (!e->buf || worst + 1 > e->buf_cap || shrink) {
+    char *nb = static_cast<char *>(malloc(worst + 1));
+    if (!nb) return false;
+    free(e->buf);
+    e->buf = nb;
+    e->buf_cap = worst + 1;
+  }
+  size_t len;
+  if (one) {
+    uint8_t *u8 = reinterpret_cast<uint8_t *>(e->units);
+    s->WriteOneByte(iso, u8, 0, (int)n, v8::String::NO_NULL_TERMINATION);
+    len = latin1_to_utf8(u8, n, e->buf);
+  } else {
+    s->Write(iso, e->units, 0, (int)n, v8::String::NO_NULL_TERMINATION);
+    len = utf16_to_utf8(e->units, n, e->buf);
+  }
+  e->buf[len] = '\0';
   e->last_html = e->buf;
-  e->last_len = n;
+  e->last_len = len;
   return true;
 }
 
@@ -423,16 +495,24 @@ extern "C" rs_v8_outcome_t rs_v8_render(rs_v8_engine_t *e, const rs_v8_request_t
       e->running_id = rq->id;
       e->term_hit = false;
     }
-    v8::Local<v8::Value> result;
-    host_begin(e);
-    oc = run(e, ctx, tc, rq, out, &result);
-    // What is due when the render settled still runs; the rest is cancelled.
-    if (!e->oom.load(std::memory_order_relaxed) && !iso->IsExecutionTerminating())
-      host_finish(e, ctx);
-    host_cancel(e);
-    bool oom = e->oom.load(std::memory_order_relaxed);
-    if (!oom && !iso->IsExecutionTerminating()) report_unhandled(e, ctx, result);
-    e->unhandled.clear();
+    bool oom;
+    {
+      // The render's own handles (request, props, result) end with this
+      // scope, before the platform tasks below: V8's scavenge task often
+      // runs there, and would otherwise keep the page and the request
+      // alive through it, copying and then promoting them.
+      v8::HandleScope render_scope(iso);
+      v8::Local<v8::Value> result;
+      host_begin(e);
+      oc = run(e, ctx, tc, rq, out, &result);
+      // What is due when the render settled still runs; the rest is cancelled.
+      if (!e->oom.load(std::memory_order_relaxed) && !iso->IsExecutionTerminating())
+        host_finish(e, ctx);
+      host_cancel(e);
+      oom = e->oom.load(std::memory_order_relaxed);
+      if (!oom && !iso->IsExecutionTerminating()) report_unhandled(e, ctx, result);
+      e->unhandled.clear();
+    }
     // Platform tasks for this isolate (GC finalization, FinalizationRegistry
     // cleanups) run here, still inside the terminable window.
     if (!oom)
@@ -498,11 +578,12 @@ extern "C" rs_v8_outcome_t rs_v8_render(rs_v8_engine_t *e, const rs_v8_request_t
 
 extern "C" char *rs_v8_result_take_html(rs_v8_engine_t *e, rs_v8_result_t *out) {
   if (out->outcome != RS_V8_OK || !e->buf || out->html != e->last_html) return nullptr;
-  char *p = e->buf;
+  // Sized for the worst case: give back the slack (in place; a failed
+  // shrink leaves the block as it was).
+  char *p = static_cast<char *>(realloc(e->buf, e->last_len + 1));
+  if (!p) p = e->buf;
   e->buf = nullptr;
   e->buf_cap = 0;
-  // The next buffer is sized exactly: it will likely be taken too.
-  e->buf_taken = true;
   e->last_html = nullptr;
   out->html = nullptr;
   return p;

@@ -281,7 +281,7 @@ def markdown(ctx):
     if noise:
         L.append("- noise: share of the machine's CPU used by other processes (not the server, wrk or bench/run) "
                  "during the measured runs: " + ", ".join(noise) + ".")
-    for k in ("hit-many", "mixed-model", "mixed-preroll", "mixed"):
+    for k in ("hit-many", "mixed-model", "mixed-preroll", "mixed", "render-nice"):
         if k in ctx.notes:
             L.append("- %s: %s." % (k.split("-")[0] if k.startswith("mixed") else k, ctx.notes[k]))
     L.append("")

@@ -55,17 +55,19 @@ class RustySSR(Server):
     def config_text(self):
         q = lambda v: ('"%s"' % v) if isinstance(v, str) else str(v)
         route = "true" if self.cache else "{ cache = false }"
+        n = getattr(self.ctx, "render_nice", 0)
+        nice = ", nice = %d" % n if n else ""
         return """local ssr = require "rustyssr"
 ssr.config {
   listen = "127.0.0.1:%d", admin = "127.0.0.1:%d",
   workers = %s, pin = %s,
   log = { level = "warn" },
-  render = { bundle = "%s", threads = %s },
+  render = { bundle = "%s", threads = %s%s },
   cache = { ttl = %d, grace = %d },
 }
 ssr.route("GET", "/*", { render = %s })
 """ % (self.port, self.admin, q(self.workers), "true" if self.pin else "false", self.ctx.bundle,
-       q(self.threads), self.ttl, self.grace, route)
+       q(self.threads), nice, self.ttl, self.grace, route)
 
     def start(self):
         conf = self.path(self.name + ".lua")

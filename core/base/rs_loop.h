@@ -61,6 +61,9 @@ typedef struct {
   uint64_t bytes_out;
   uint64_t req_errors[RS_LOOP_REQ_ERRORS_MAX]; /* by rs_req_error_t */
   uint64_t accept_errors[RS_ACCEPT_E_MAX]; /* accept(2) failures, by rs_accept_error_t */
+  uint64_t compressed[3];        /* answers coded on the fly, by rs_encoding_t
+                                    (core/http/rs_compress.c; [0] unused) */
+  uint64_t compress_in, compress_out; /* their bytes before and after */
 } __attribute__((aligned(RS_CACHELINE))) rs_loop_counters_t;
 
 /* One loop's share of a configuration generation: what requests dispatched

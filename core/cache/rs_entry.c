@@ -359,96 +359,12 @@ uint32_t rs_entry_refs(const rs_entry_t *e) {
   return __atomic_load_n(&e->_refs, __ATOMIC_RELAXED);
 }
 
-const char *rs_encoding_name(rs_encoding_t enc) {
-  switch (enc) {
-  case RS_ENC_GZIP: return "gzip";
-  case RS_ENC_BR: return "br";
-  default: return "identity";
-  }
-}
-
 /* ------------------------------------------------------------------ pick */
-
-static bool rs__ows(char c) { return c == ' ' || c == '\t'; }
-
-/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), as an
- * integer 0..1000; -1 when it does not parse. */
-static int rs__qvalue(const char *p, size_t len) {
-  if (len == 0 || (p[0] != '0' && p[0] != '1')) return -1;
-  int q = (p[0] - '0') * 1000;
-  if (len == 1) return q;
-  if (p[1] != '.' || len > 5) return -1;
-  int scale = 100;
-  for (size_t i = 2; i < len; i++, scale /= 10) {
-    if (p[i] < '0' || p[i] > '9') return -1;
-    q += (p[i] - '0') * scale;
-  }
-  return q > 1000 ? -1 : q;
-}
-
-enum { RS__CODING_STAR = RS_ENC_MAX, RS__NCODING };
-
-/* Which coding a token names, or -1 for one we do not produce. */
-static int rs__coding(const char *p, size_t len) {
-  if (rs_str_ieq(p, len, "br", 2)) return RS_ENC_BR;
-  if (rs_str_ieq(p, len, "gzip", 4) || rs_str_ieq(p, len, "x-gzip", 6)) return RS_ENC_GZIP;
-  if (rs_str_ieq(p, len, "identity", 8)) return RS_ENC_IDENTITY;
-  if (len == 1 && p[0] == '*') return RS__CODING_STAR;
-  return -1;
-}
-
-/* Parse one element "coding *( OWS ; OWS param )" (OWS already trimmed)
- * into q[coding], keeping the highest q of repeats. */
-static void rs__element(const char *p, size_t len, int q[RS__NCODING]) {
-  const char *semi = memchr(p, ';', len);
-  size_t tlen = semi ? (size_t)(semi - p) : len;
-  while (tlen > 0 && rs__ows(p[tlen - 1])) tlen--;
-  int coding = rs__coding(p, tlen);
-  if (coding < 0) return;
-  int qv = 1000;
-  while (semi != NULL) {
-    const char *par = semi + 1, *end = p + len;
-    semi = memchr(par, ';', (size_t)(end - par));
-    const char *pend = semi ? semi : end;
-    while (par < pend && rs__ows(*par)) par++;
-    while (pend > par && rs__ows(pend[-1])) pend--;
-    size_t plen = (size_t)(pend - par);
-    if (plen >= 2 && (par[0] == 'q' || par[0] == 'Q') && par[1] == '=') {
-      qv = rs__qvalue(par + 2, plen - 2);
-      if (qv < 0) return;                      /* malformed: ignore the element */
-    }
-  }
-  if (qv > q[coding]) q[coding] = qv;
-}
-
-/* Effective q (0..1000) of each variant for an Accept-Encoding value. */
-static void rs__effective_q(const char *accept, size_t len, int eff[RS_ENC_MAX]) {
-  int q[RS__NCODING] = { -1, -1, -1, -1 };     /* -1: not listed */
-  const char *p = accept, *end = accept + len;
-  while (p < end) {
-    const char *comma = memchr(p, ',', (size_t)(end - p));
-    const char *eend = comma ? comma : end;
-    const char *s = p;
-    while (s < eend && rs__ows(*s)) s++;
-    const char *t = eend;
-    while (t > s && rs__ows(t[-1])) t--;
-    if (t > s) rs__element(s, (size_t)(t - s), q);
-    p = comma ? comma + 1 : end;
-  }
-
-  /* Effective q per variant: listed, else "*", else the default
-   * (identity acceptable, other codings not). */
-  for (int i = 0; i < RS_ENC_MAX; i++) {
-    if (q[i] >= 0) eff[i] = q[i];
-    else if (q[RS__CODING_STAR] >= 0) eff[i] = q[RS__CODING_STAR];
-    else eff[i] = i == RS_ENC_IDENTITY ? 1000 : 0;
-  }
-}
 
 unsigned rs_entry_accepts(const char *accept, size_t len) {
   if (accept == NULL || len == 0) return 0;
   int eff[RS_ENC_MAX];
-  rs__effective_q(accept, len, eff);
+  rs_coding_accept_q(accept, len, eff);  /* effective q of each variant */
   return (eff[RS_ENC_GZIP] > 0 ? 1u << RS_ENC_GZIP : 0) | (eff[RS_ENC_BR] > 0 ? 1u << RS_ENC_BR : 0);
 }
 
@@ -457,7 +373,7 @@ rs_encoding_t rs_entry_pick(const rs_entry_t *e, const char *accept, size_t len)
   if (e->body[RS_ENC_GZIP].p == NULL && e->body[RS_ENC_BR].p == NULL)
     return RS_ENC_IDENTITY;                    /* the common cheap case */
   int eff[RS_ENC_MAX];
-  rs__effective_q(accept, len, eff);
+  rs_coding_accept_q(accept, len, eff);  /* effective q of each variant */
 
   /* Smallest acceptable existing variant; ties: higher q, then br > gzip >
    * identity (the loop order, with a strict comparison, does the last). */

@@ -7,16 +7,10 @@
 #ifndef RS_ENTRY_H
 #define RS_ENTRY_H
 
+#include "rs_coding.h"            /* rs_encoding_t, Accept-Encoding */
 #include "rs_common.h"
 
 #include <time.h>
-
-typedef enum {
-  RS_ENC_IDENTITY = 0,
-  RS_ENC_GZIP,
-  RS_ENC_BR,
-  RS_ENC_MAX
-} rs_encoding_t;
 
 typedef struct rs_entry_s {
   uint64_t hash;                 /* XXH3-64 of key */
@@ -145,9 +139,6 @@ void rs_entry_release(rs_entry_t *e);
 /* The current count, for tests and assertions only (racy by nature). */
 uint32_t rs_entry_refs(const rs_entry_t *e);
 
-/* Names for logs and the Content-Encoding header: "identity", "gzip", "br". */
-const char *rs_encoding_name(rs_encoding_t enc);
-
 enum { RS_ENTRY_DEAD = 1, RS_ENTRY_SOFT = 2 };
 
 /* True once the entry was removed from L2 (purged, evicted, replaced,
@@ -190,6 +181,7 @@ static inline bool rs_entry_servable(const rs_entry_t *e, uint64_t now_ms) {
  * not parse is ignored, as is any other parameter. Equal sizes (br and gzip
  * can tie) go to the higher q, then br, then gzip, then identity. */
 rs_encoding_t rs_entry_pick(const rs_entry_t *e, const char *accept, size_t len);
+/* (the q-values: rs_coding_accept_q, core/base/rs_coding.h) */
 
 /* The codings an Accept-Encoding value accepts (q > 0), as a mask of
  * (1 << RS_ENC_GZIP) and (1 << RS_ENC_BR), with rs_entry_pick's rules.

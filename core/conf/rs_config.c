@@ -46,6 +46,7 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->render.timeout_ms = 2000;
   cfg->render.heap_mb = 128;
   cfg->render.semi_space_mb = 8;   /* bench/heap_sweep.sh */
+  cfg->render.nice = 0;
   cfg->render.v8_flags = NULL;
   cfg->render.env = NULL;
   cfg->render.nenv = 0;
@@ -74,6 +75,7 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->cache.gzip_level = 1;
   cfg->cache.brotli_quality = 4;
   cfg->cache.min_compress = 1024;
+  rs_compress_opts_default(&cfg->compress);
   cfg->cache.shared.timeout_ms = 5;
   cfg->cache.shared.write_timeout_ms = 50;
   cfg->cache.shared.connect_timeout_ms = 1000;

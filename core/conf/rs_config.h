@@ -6,6 +6,7 @@
 #define RS_CONFIG_H
 
 #include "rs_cidr.h"
+#include "rs_coding.h"
 #include "rs_common.h"
 #include "rs_log.h"
 #include "rs_router.h"
@@ -95,6 +96,7 @@ typedef struct rs_config_s {
     uint64_t timeout_ms;         /* queue wait (→ 503), then render time (→ 504) (2000) */
     int heap_mb;                 /* V8 old generation per isolate (128) */
     int semi_space_mb;           /* V8 semi-space; young gen = 3x (8) */
+    int nice;                    /* render threads' nice value, -20..19 (0) */
     char *v8_flags;              /* V8 flags, space-separated; NULL = none (owned) */
     char **env;                  /* process.env: name, value, name, ... (owned) */
     size_t nenv;                 /* pairs in env */
@@ -149,6 +151,11 @@ typedef struct rs_config_s {
 
   rs_errpages_t *errpages;       /* error_page = {...} for every route that has
                                     none of its own; NULL = none (owned) */
+
+  /* compress = {...}: on-the-fly gzip/br of what is not a stored page
+   * (bypassed renders, respond handlers, proxied answers, static files;
+   * core/http/rs_compress.h). Stored pages keep cache.gzip_level's variants. */
+  rs_compress_opts_t compress;
 
   struct {                       /* real_ip = {...}: the client behind trusted proxies
                                     (nginx's set_real_ip_from, real_ip_header,

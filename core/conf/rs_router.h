@@ -75,6 +75,9 @@ typedef struct rs_route_s {
   char *server;                  /* the listener it belongs to: a name from ssr.config's
                                     servers, NULL = the main one (listen) (owned) */
 
+  bool no_compress;              /* compress = false: answers skip the compression
+                                    filter (core/http/rs_compress.h) */
+
   struct {                       /* Lua hooks the route declared (lua/rs_lhooks.h);
                                     a route with none never enters Lua */
     bool handler;                /* respond = function(req) */
@@ -136,6 +139,7 @@ typedef struct rs_route_s {
     char *index;                 /* file for a path ending in '/'; NULL = none (owned) */
     int64_t max_age;             /* Cache-Control: public, max-age=N; -1 = none */
     bool etag;                   /* send ETag, honour If-None-Match */
+    bool precompressed;          /* serve FILE.br / FILE.gz when fresh (gzip_static) */
   } files;
 
   struct {                       /* limit_req / limit_conn (nginx's; lua/rs_llimit.c fills

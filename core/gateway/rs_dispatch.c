@@ -4,6 +4,7 @@
 #include "rs_errpage.h"
 
 #include "rs_action.h"
+#include "rs_config.h"
 #include "rs_lroute.h"
 #include "rs_page.h"
 #include "rs_proxy.h"
@@ -96,6 +97,11 @@ static const rs_route_t *rs__route(rs_req_t *req) {
     int n = snprintf(label, sizeof(label), "%s%s", r->host ? r->host : "", r->path);
     rs_req_log_set(req, RS_LOG_F_ROUTE, label, (size_t)RS_MIN(n, (int)sizeof(label) - 1));
   }
+  /* Every answer goes through the compression filter (rs_compress.h), but
+   * a stored page's (rs_page_respond_entry clears it) and those of a route
+   * with compress = false. */
+  req->compress = lg->cfg->compress.on && (m->route == NULL || !m->route->no_compress) ? &lg->cfg->compress
+                                                                                     : NULL;
   return m->route;
 }
 

@@ -80,6 +80,7 @@ static void rs__complete_start(rs_loop_t *loop, rs_entry_t *e) {
 void rs_page_respond_entry(rs_req_t *req, rs_entry_t *e, const char *xcache,
                            void (*release)(void *ud), void *ud) {
   rs_loop_t *loop = req->loop;
+  req->compress = NULL;          /* its variants are the cache's, never filtered */
   static const char *const enc_line[RS_ENC_MAX] = {
     "", "Content-Encoding: gzip\r\n", "Content-Encoding: br\r\n"
   };

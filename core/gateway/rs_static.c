@@ -8,8 +8,8 @@
 #define _GNU_SOURCE              /* O_PATH */
 #include "rs_static.h"
 
+#include "rs_compress.h"
 #include "rs_errpage.h"
-
 #include "rs_log.h"
 
 #include <errno.h>
@@ -309,9 +309,11 @@ static void rs__release_close(void *ud) {
     xl = n_ > 0 ? RS_MIN(xl + (size_t)n_, sizeof(x) - 1) : xl;                \
   } while (0)
 
-/* fd is open on a regular file with st; answer from it and close it. */
+/* fd is open on a regular file with st; answer from it and close it. name
+ * gives the type; enc is the coding of the file's bytes (a precompressed
+ * sibling of name), identity for name itself. */
 static void rs__static_answer(rs_req_t *req, const rs_route_t *route, int fd, const struct stat *st,
-                              const char *name) {
+                              const char *name, rs_encoding_t enc) {
   char x[512];
   size_t xl = 0;
   uint64_t size = (uint64_t)st->st_size;
@@ -328,6 +330,7 @@ static void rs__static_answer(rs_req_t *req, const rs_route_t *route, int fd, co
   if (route->files.etag) RS__X("ETag: %s\r\n", etag);
   if (route->files.max_age >= 0) RS__X("Cache-Control: public, max-age=%lld\r\n",
                                        (long long)route->files.max_age);
+  if (enc != RS_ENC_IDENTITY) RS__X("Vary: Accept-Encoding\r\n");
 
   /* RFC 9110 §13.2.2: If-None-Match first; If-Modified-Since only without it. */
   const rs_str_t *inm = rs_req_header(req, "if-none-match");
@@ -347,7 +350,10 @@ static void rs__static_answer(rs_req_t *req, const rs_route_t *route, int fd, co
     return;
   }
 
-  RS__X("Content-Type: %s\r\nAccept-Ranges: bytes\r\n", rs__static_type(name));
+  const char *ctype = rs__static_type(name);
+  RS__X("Content-Type: %s\r\n", ctype);
+  if (enc != RS_ENC_IDENTITY) RS__X("Content-Encoding: %s\r\n", rs_encoding_name(enc));
+  else RS__X("Accept-Ranges: bytes\r\n");
   int status = 200;
   uint64_t first = 0, last = size ? size - 1 : 0, len = size;
   const rs_str_t *range = rs_req_header(req, "range");
@@ -378,14 +384,18 @@ static void rs__static_answer(rs_req_t *req, const rs_route_t *route, int fd, co
   }
 
   rs_resp_t resp = { .status = status, .extra = x, .extra_len = xl };
-  if (req->head) {               /* the length only */
+  /* A body the compression filter codes is read whole, also for HEAD (its
+   * length is the coded one), up to RS_STATIC_COMPRESS_MAX. */
+  bool coded = status == 200 && enc == RS_ENC_IDENTITY && len <= RS_STATIC_COMPRESS_MAX &&
+               rs_compress_wanted(req, ctype, strlen(ctype), (int64_t)len);
+  if (req->head && !coded) {     /* the length only */
     close(fd);
     resp.file_fd = -1;
     resp.file_len = (size_t)len;
     rs_req_respond(req, &resp);
     return;
   }
-  if (len > RS_STATIC_READ_MAX) {
+  if (len > RS_STATIC_READ_MAX && !coded) {
     resp.file_fd = fd;
     resp.file_off = (int64_t)first;
     resp.file_len = (size_t)len;
@@ -426,6 +436,49 @@ static void rs__static_answer(rs_req_t *req, const rs_route_t *route, int fd, co
   resp.release = free;
   resp.release_ud = buf;
   rs_req_respond(req, &resp);
+}
+
+/* gzip_static: FILE.br or FILE.gz beside the file, when the client takes
+ * that coding (br first at equal q), the sibling is a regular file and not
+ * older than the file; never for a Range request. On success *fd and *st
+ * are the sibling's (the file's fd closed) and *enc its coding. */
+static void rs__static_sibling(rs_req_t *req, const rs_route_t *route, const char *segs, size_t nseg,
+                               const char *index, const char *name, int *fd, struct stat *st,
+                               rs_encoding_t *enc) {
+  const rs_str_t *ae = rs_req_header(req, "accept-encoding");
+  if (ae == NULL || ae->len == 0 || rs_req_header(req, "range") != NULL) return;
+  int q[RS_ENC_MAX];
+  rs_coding_accept_q(ae->p, ae->len, q);
+  rs_encoding_t order[2] = { RS_ENC_BR, RS_ENC_GZIP };
+  if (q[RS_ENC_GZIP] > q[RS_ENC_BR]) order[0] = RS_ENC_GZIP, order[1] = RS_ENC_BR;
+  size_t used = (size_t)(name - segs) + strlen(name) + 1;   /* segs up to the last one */
+  if (index != NULL) used = 0;
+  char alt[RS__PATH_MAX + 4], alt_index[256];
+  for (size_t k = 0; k < 2; k++) {
+    if (q[order[k]] <= 0) continue;
+    const char *ext = order[k] == RS_ENC_BR ? ".br" : ".gz";
+    int sfd;
+    if (index != NULL) {
+      if (snprintf(alt_index, sizeof(alt_index), "%s%s", index, ext) >= (int)sizeof(alt_index)) return;
+      sfd = rs__static_open(route->files.root, segs, nseg, alt_index);
+    } else {
+      if (used + 3 > sizeof(alt)) return;
+      memcpy(alt, segs, used - 1);
+      memcpy(alt + used - 1, ext, 4);           /* with its NUL */
+      sfd = rs__static_open(route->files.root, alt, nseg, NULL);
+    }
+    if (sfd < 0) continue;
+    struct stat sst;
+    if (fstat(sfd, &sst) != 0 || !S_ISREG(sst.st_mode) || sst.st_mtime < st->st_mtime) {
+      close(sfd);
+      continue;
+    }
+    close(*fd);
+    *fd = sfd;
+    *st = sst;
+    *enc = order[k];
+    return;
+  }
 }
 
 void rs_static_request(rs_req_t *req, const rs_route_t *route) {
@@ -475,5 +528,7 @@ void rs_static_request(rs_req_t *req, const rs_route_t *route) {
     name = segs;
     for (size_t i = 1; i < nseg; i++) name += strlen(name) + 1;
   }
-  rs__static_answer(req, route, fd, &st, name);
+  rs_encoding_t enc = RS_ENC_IDENTITY;
+  if (route->files.precompressed) rs__static_sibling(req, route, segs, nseg, index, name, &fd, &st, &enc);
+  rs__static_answer(req, route, fd, &st, name, enc);
 }

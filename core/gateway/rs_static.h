@@ -13,7 +13,11 @@
  * Content-Type (by extension), Last-Modified, ETag ("mtime-size" in hex, as
  * nginx), Accept-Ranges and, with max_age, Cache-Control; If-None-Match and
  * If-Modified-Since give 304; one byte range gives 206 (If-Range honoured),
- * an unsatisfiable one 416.
+ * an unsatisfiable one 416. With precompressed (the default), FILE.br or
+ * FILE.gz is sent instead of FILE to a client that takes that coding, when
+ * it exists and is not older (nginx's gzip_static; never for a Range
+ * request); other bodies of a compressible type are coded on the fly by
+ * the compression filter (core/http/rs_compress.h).
  *
  * Everything runs on the loop thread, synchronously: open, fstat and, for
  * files up to RS_STATIC_READ_MAX, one read into memory (answers batch with
@@ -31,6 +35,9 @@
 /* Bodies up to this many bytes are read and sent from memory; larger ones
  * with sendfile(2). */
 #define RS_STATIC_READ_MAX (64 * 1024)
+/* ... and up to this when the compression filter codes it (it needs the
+ * bytes; a larger file goes out as it is, or as its precompressed sibling). */
+#define RS_STATIC_COMPRESS_MAX (1024 * 1024)
 
 /* Answer req, a GET or HEAD matched to route (RS_ACTION_STATIC), at once,
  * with the file under route->files.root that its path names. Statuses:

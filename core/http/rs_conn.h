@@ -10,6 +10,7 @@
 #define RS_CONN_H
 
 #include "rs_cidr.h"
+#include "rs_coding.h"
 #include "rs_common.h"
 #include "rs_http.h"
 #include "rs_logfmt.h"
@@ -146,6 +147,11 @@ struct rs_req_s {
    * $upstream_response_time...: rs_logfmt.h, rs_req_log_set); empty = "-".
    * Cleared for each request. */
   rs_str_t log[RS_LOG_F_MAX];
+  /* Set by the request's owner (the dispatcher, from the config): the
+   * answer goes through the compression filter (core/http/rs_compress.h)
+   * with these options; NULL = as it is (a stored page's answer). */
+  const rs_compress_opts_t *compress;
+  struct rs_compress_s *_z;      /* private to rs_compress.c */
 
   /* private to the HTTP/1 files (rs_conn_int.h) */
   rs_conn_t *_conn;              /* NULL once the client has gone */

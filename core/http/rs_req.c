@@ -3,6 +3,8 @@
 #include "rs_conn.h"
 #include "rs_conn_int.h"
 
+#include "rs_compress.h"
+
 /* ------------------------------------------------------------------ requests */
 
 rs_req_t *rs__req_new(rs_conn_t *c) {
@@ -61,6 +63,7 @@ void rs__req_free(rs_req_t *r) {
   rs_loop_t *loop = r->loop;
   rs__req_release_resp(r);
   rs_buf_free(&r->add_headers);
+  rs_compress_req_free(r);
   if (r->on_free != NULL) {      /* after the response: its bytes may be the owner's */
     void (*fn)(rs_req_t *) = r->on_free;
     r->on_free = NULL;

@@ -14,6 +14,8 @@
 #include "rs_conn.h"
 #include "rs_conn_int.h"
 
+#include "rs_compress.h"
+
 static void rs__stream_finish(rs_conn_t *c);
 
 static void rs__on_chunk_written(uv_write_t *w, int status) {
@@ -136,6 +138,8 @@ static void rs__stream_finish(rs_conn_t *c) {
 
 static int rs__stream_start(rs_req_t *r, int status, const char *headers, size_t headers_len,
                             int64_t content_length, const char *body, size_t n) {
+  if (r->compress != NULL && r->_conn != NULL)
+    rs_compress_stream_start(r, status, &headers, &headers_len, &content_length);
   bool no_body = r->head || status < 200 || status == 204 || status == 304;
   if (content_length >= 0) {
     r->_stream = RS__ST_LENGTH;
@@ -178,7 +182,19 @@ int rs_req_stream_start_body(rs_req_t *r, int status, const char *headers, size_
   return rs__stream_start(r, status, headers, headers_len, content_length, body, n);
 }
 
+static bool rs__stream_write(rs_req_t *r, const char *p, size_t n);
+
 bool rs_req_stream_write(rs_req_t *r, const char *p, size_t n) {
+  if (r->_z != NULL) {           /* the compression filter's bytes instead */
+    if (n == 0 || r->_stream_ended || r->_conn == NULL || r->_stream == RS__ST_NONE || r->head) return true;
+    /* On failure the bytes are dropped and the end comes incomplete (the
+     * connection closes: rs_req_stream_end). */
+    if (rs_compress_stream(r, p, n, false, &p, &n) != 0) return true;
+  }
+  return rs__stream_write(r, p, n);
+}
+
+static bool rs__stream_write(rs_req_t *r, const char *p, size_t n) {
   rs_conn_t *c = r->_conn;
   if (n == 0 || r->_stream_ended || c == NULL || c->closed) return true;
   if (r->_stream == RS__ST_NONE || r->head) return true;
@@ -206,6 +222,13 @@ bool rs_req_stream_write(rs_req_t *r, const char *p, size_t n) {
 
 void rs_req_stream_end(rs_req_t *r, bool complete) {
   rs_conn_t *c = r->_conn;
+  if (r->_z != NULL && complete && c != NULL && !c->closed && !r->_stream_ended && r->_stream != RS__ST_NONE &&
+      !r->head) {                /* the coded stream's end */
+    const char *p;
+    size_t n;
+    if (rs_compress_stream(r, NULL, 0, true, &p, &n) != 0) complete = false;
+    else rs__stream_write(r, p, n);
+  }
   r->_stream_ended = true;
   r->on_drain = NULL;
   r->on_abort = NULL;

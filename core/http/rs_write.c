@@ -4,6 +4,8 @@
 #include "rs_conn.h"
 #include "rs_conn_int.h"
 
+#include "rs_compress.h"
+
 #include <fcntl.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
@@ -28,6 +30,12 @@ static char *rs__put_u64(char *p, uint64_t v) {
 
 void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
   rs_conn_t *c = r->_conn;
+  rs_resp_t filtered;
+  if (r->compress != NULL && r->_stream == 0 && c != NULL) {   /* a stream filtered at its start */
+    filtered = *resp;
+    rs_compress_respond(r, &filtered);
+    resp = &filtered;
+  }
   r->_resp = *resp;
   r->_status = resp->status;
   if (c == NULL) {             /* the client went away while we worked */

@@ -17,10 +17,14 @@
 #include "rs_metrics.h"
 #include "rs_topo.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 /* Render time histogram bounds, in milliseconds. */
@@ -317,12 +321,51 @@ static void rs__worker_render(rs__worker_t *w, rs_render_job_t *job) {
   }
 }
 
+/* render.nice: this thread's nice value (Linux: PRIO_PROCESS with a thread
+ * id sets that thread's alone). Below 0 needs CAP_SYS_NICE (root, or
+ * LimitNICE= in a systemd unit): without it, as nginx's worker_priority,
+ * the start goes on at the nice value the thread has, and says why. */
+static void rs__worker_nice(rs__worker_t *w) {
+  int want = w->pool->cfg->render.nice;
+  if (want == 0) return;
+  pid_t tid = (pid_t)syscall(SYS_gettid);
+  if (setpriority(PRIO_PROCESS, (id_t)tid, want) != 0)
+    rs_log_warn("render %d: render.nice = %d not applied: %s%s", w->index, want, strerror(errno),
+                errno == EACCES || errno == EPERM ? " (below 0 needs root or CAP_SYS_NICE)" : "");
+}
+
+/* V8's platform workers (parallel scavenges, concurrent marking, TurboFan)
+ * work for the render threads: they get render.nice too. They exist once
+ * the first isolate is made; one made later by a render thread inherits
+ * that thread's value anyway. Found by name in /proc/self/task; set again
+ * by the pool a reload makes. */
+static void rs__v8_workers_nice(int want) {
+  DIR *d = opendir("/proc/self/task");
+  if (d == NULL) return;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (de->d_name[0] < '0' || de->d_name[0] > '9') continue;
+    char path[320], comm[32] = "";
+    snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) continue;
+    bool v8 = fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, "V8 ", 3) == 0;
+    fclose(f);
+    /* (0 too: a reload may take a value back; that it cannot is said only
+     * when a value was asked for.) */
+    if (v8 && setpriority(PRIO_PROCESS, (id_t)atoi(de->d_name), want) != 0 && want != 0)
+      rs_log_warn("render: render.nice = %d not applied to V8's worker thread: %s", want, strerror(errno));
+  }
+  closedir(d);
+}
+
 static void rs__worker_main(void *arg) {
   rs__worker_t *w = arg;
   rs_pool_t *pool = w->pool;
   char where[96] = "unpinned (pin = false)";
   rs_log_set_thread(1000 + w->index);
   if (pool->cfg->pin) rs_topo_pin_self(w->index, where, sizeof(where));
+  rs__worker_nice(w);
   if (w->engine == NULL) {
     char err[512];
     uint64_t t0 = rs_now_ms();
@@ -531,6 +574,7 @@ int rs_pool_create(const rs_config_t *cfg, rs_pool_t **out, char *err, size_t er
     w->index = i;
     uv_mutex_init(&w->lock);
   }
+  rs__v8_workers_nice(cfg->render.nice);
   /* The engine made here goes to worker 0: thread creation orders it. */
   pool->workers[0].engine = first;
   for (int i = 0; i < pool->nthreads; i++)

@@ -225,6 +225,9 @@ static void rs__collect(rs_buf_t *out, void *ud) {
     sum.bytes_out += RS_COUNTER_GET(c->bytes_out);
     for (int k = 0; k < RS_REQ_E_MAX; k++) sum.req_errors[k] += RS_COUNTER_GET(c->req_errors[k]);
     for (int k = 0; k < RS_ACCEPT_E_MAX; k++) sum.accept_errors[k] += RS_COUNTER_GET(c->accept_errors[k]);
+    for (int k = 0; k < 3; k++) sum.compressed[k] += RS_COUNTER_GET(c->compressed[k]);
+    sum.compress_in += RS_COUNTER_GET(c->compress_in);
+    sum.compress_out += RS_COUNTER_GET(c->compress_out);
   }
   rs_metrics_family(out, "rustyssr_info", "gauge", "Build information.");
   rs_buf_printf(out, "rustyssr_info{version=\"%s\",v8=\"%s\"} 1\n", RS_VERSION, rs_v8_version());
@@ -243,6 +246,14 @@ static void rs__collect(rs_buf_t *out, void *ud) {
   rs_buf_printf(out, "rustyssr_received_bytes_total %llu\n", (unsigned long long)sum.bytes_in);
   rs_metrics_family(out, "rustyssr_sent_bytes_total", "counter", "Bytes written to clients.");
   rs_buf_printf(out, "rustyssr_sent_bytes_total %llu\n", (unsigned long long)sum.bytes_out);
+  rs_metrics_family(out, "rustyssr_compressed_total", "counter",
+                    "Answers compressed on the fly (not stored pages), by coding.");
+  rs_buf_printf(out, "rustyssr_compressed_total{encoding=\"gzip\"} %llu\n", (unsigned long long)sum.compressed[1]);
+  rs_buf_printf(out, "rustyssr_compressed_total{encoding=\"br\"} %llu\n", (unsigned long long)sum.compressed[2]);
+  rs_metrics_family(out, "rustyssr_compressed_bytes_total", "counter",
+                    "Bytes of the answers compressed on the fly, before (in) and after (out).");
+  rs_buf_printf(out, "rustyssr_compressed_bytes_total{stage=\"in\"} %llu\n", (unsigned long long)sum.compress_in);
+  rs_buf_printf(out, "rustyssr_compressed_bytes_total{stage=\"out\"} %llu\n", (unsigned long long)sum.compress_out);
   rs_metrics_family(out, "rustyssr_request_errors_total", "counter",
                     "Requests refused before a handler, by kind.");
   for (int k = 1; k < RS_REQ_E_MAX; k++)

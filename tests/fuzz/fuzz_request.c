@@ -19,6 +19,7 @@
  *                  16 the client stops reading answers (and closes its end
  *                     at the end, so pending writes fail)
  *                  32 the handler answers 204/304/HEAD-ish statuses too
+ *                  64 the answers go through the compression filter
  *   byte 1  split:  how the rest is cut into writes: low 2 bits pick whole,
  *                   1-byte, fixed (split >> 2) + 1, or pseudo-random sizes
  *   rest    the bytes the client sends
@@ -60,7 +61,19 @@ static void fz_answer(rs_req_t *r) {
     static const int st[] = { 200, 204, 304, 404, 500, 100, 999 };
     status = st[r->path.len % (sizeof(st) / sizeof(st[0]))];
   }
-  /* Echo the body: the response points into the request until release. */
+  /* Echo the body: the response points into the request until release.
+   * With flag 64 it goes through the compression filter (text/html, no
+   * minimum length): the fuzzed Accept-Encoding and Range pick its way. */
+  if (fz_flags & 64) {
+    static rs_compress_opts_t opts;
+    if (!opts.on) {
+      rs_compress_opts_default(&opts);
+      opts.min_length = 0;
+    }
+    r->compress = &opts;
+    rs_req_respond_static(r, status, "Content-Type: text/html\r\nETag: \"f\"\r\n", r->body, r->body_len);
+    return;
+  }
   rs_req_respond_static(r, status, "X-Fuzz: 1\r\n", r->body, r->body_len);
 }
 

@@ -164,8 +164,8 @@ def test_dump_effective_config():
     # ssr.config's parsers: rs_lconfig.c and its sections (rs_lconfig_*.c).
     lua_dir = os.path.join(os.path.dirname(TESTS), "lua")
     src = "".join(open(os.path.join(lua_dir, f)).read() for f in sorted(os.listdir(lua_dir))
-                  if re.match(r"rs_lconfig(_\w+)?\.c$", f))
-    tables = re.findall(r"static const char \*const rs__\w+_keys\[\] = \{(.*?)\};", src, re.S)
+                  if re.match(r"rs_lconfig(_\w+)?\.c$", f) or f == "rs_lcompress.c")
+    tables = re.findall(r"(?:static )?const char \*const rs_?_?\w+_keys\[\] = \{(.*?)\};", src, re.S)
     assert len(tables) >= 10, "found %d key tables in lua/rs_lconfig*.c" % len(tables)
     for arr in tables:
         for key in re.findall(r'"(\w+)"', arr):

@@ -14,7 +14,7 @@ import re
 import signal
 import time
 
-from rslib import SLOW, TESTS, Server, lua_str, main, run_config_check
+from rslib import SLOW, TESTS, Server, lua_str, main, run_config_check, wait_log
 
 JS = os.path.join(TESTS, "js")
 BUNDLE = os.path.join(JS, "it_host.js")
@@ -55,6 +55,8 @@ def test_bad_keys_are_config_errors():
          r"rustyssr\.lua:\d+: ssr\.config: 'render\.v8_flags': unknown or invalid V8 flag: --stack-size=abc"),
         ('{ 5 }', "v8_flags", r"'render\.v8_flags' must be a list of strings"),
         ('0', "semi_space_mb", r"'render\.semi_space_mb' must be an integer between 1 and 1024"),
+        ('20', "nice", r"rustyssr\.lua:\d+: ssr\.config: 'render\.nice' must be an integer between -20 and 19"),
+        ('"high"', "nice", r"'render\.nice' must be an integer"),
     ]
     for value, key, want in cases:
         srv = server(**{key: value})
@@ -77,6 +79,48 @@ def test_v8_flags_and_semi_space_start():
         assert r.status == 200, r
         log = srv.log()
         assert "young generation 12 MB, V8 flags --max-lazy --stack-size=900" in log, log
+
+
+def thread_nices(pid):
+    """[(name, nice)] of every thread of the process (/proc/PID/task)."""
+    out = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            head, _, rest = f.read().rpartition(")")
+        out.append((head.split("(", 1)[1], int(rest.split()[16])))   # field 19: nice
+    return out
+
+
+def check_nices(srv, want):
+    """The 2 render threads and V8's worker(s) at want, every other thread at 0
+    (once both isolates are loaded: a render thread's load watch is a
+    short-lived thread of its own)."""
+    wait_log(srv, "render 1: isolate ready", 20)
+    wait_log(srv, "render 0: isolate ready", 20)
+    got = thread_nices(srv.proc.pid)
+    v8 = [n for name, n in got if name.startswith("V8 ")]
+    ours = sorted(n for name, n in got if not name.startswith("V8 "))
+    assert v8 and all(n == want for n in v8), got
+    assert ours.count(want) == 2 and all(n in (0, want) for n in ours), got
+
+
+def test_render_nice():
+    # Raising the nice value is always allowed: the render threads and V8's
+    # worker thread, and only they, run at it.
+    with server(threads="2", nice="7") as srv:
+        assert srv.get("/timers").status == 200
+        check_nices(srv, 7)
+        code, out = run_config_check(srv.config_path)
+        assert code == 0, out
+    # Below 0 needs root or CAP_SYS_NICE: applied with it, else the start
+    # goes on at 0 and says why, once per render thread.
+    with server(threads="2", nice="-3") as srv:
+        assert srv.get("/timers").status == 200
+        if os.geteuid() == 0:
+            check_nices(srv, -3)
+        else:
+            assert all(n == 0 for _, n in thread_nices(srv.proc.pid))
+            assert srv.log().count("render.nice = -3 not applied") >= 2, srv.log()
 
 
 def test_timers_and_messages_while_pending():
@@ -155,6 +199,7 @@ def test_node_target_bundle():
 
 if __name__ == "__main__":
     main([test_env_from_config, test_bad_keys_are_config_errors, test_v8_flags_and_semi_space_start,
+          test_render_nice,
           test_timers_and_messages_while_pending, test_render_timeout_covers_timers,
           test_broken_chain_reports_its_error, test_reload_env_applies_flags_do_not,
           test_node_target_bundle])

@@ -83,6 +83,18 @@
     },
     "/utf8": function () { return "\u041f\u0440\u0438\u0432\u0435\u0442, \u043c\u0438\u0440! \ud83d\ude00 \u00e9"; },
     "/lone-surrogate": function () { return "a\ud800b"; },
+    // The UTF-16 units of props.u as one string, built piece by piece (a
+    // rope, as a renderer's += makes) or in one go (flat: props.flat).
+    "/units": function (req, props) {
+      var u = props.u, s = "";
+      if (props.flat) return String.fromCharCode.apply(null, u);
+      for (var i = 0; i < u.length; ) {
+        var k = Math.min(u.length - i, 1 + (i % 7));
+        s += String.fromCharCode.apply(null, u.slice(i, i + k));
+        i += k;
+      }
+      return s;
+    },
     "/nul": function () { return "a\u0000b"; },
     "/textcodec": function () {
       var text = "\u041f\u0440\u0438\u0432\u0435\u0442, \u043c\u0438\u0440! \ud83d\ude00";

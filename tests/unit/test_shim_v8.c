@@ -433,6 +433,96 @@ static void test_utf8_output(void) {
   ASSERT(rs_v8_result_take_html(E, &r) == NULL);
 }
 
+/* The reference: UTF-16 units to UTF-8 one unit at a time, a lone
+ * surrogate as U+FFFD (what V8's WriteUtf8 with REPLACE_INVALID_UTF8 gives). */
+static size_t ref_utf8(const uint16_t *u, size_t n, unsigned char *out) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t c = u[i];
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && u[i + 1] >= 0xdc00 && u[i + 1] <= 0xdfff) {
+      c = 0x10000 + ((c - 0xd800) << 10) + (uint32_t)(u[++i] - 0xdc00);
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      c = 0xfffd;
+    }
+    if (c < 0x80) {
+      out[o++] = (unsigned char)c;
+    } else if (c < 0x800) {
+      out[o++] = (unsigned char)(0xc0 | (c >> 6));
+      out[o++] = (unsigned char)(0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
+      out[o++] = (unsigned char)(0xe0 | (c >> 12));
+      out[o++] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+      out[o++] = (unsigned char)(0x80 | (c & 0x3f));
+    } else {
+      out[o++] = (unsigned char)(0xf0 | (c >> 18));
+      out[o++] = (unsigned char)(0x80 | ((c >> 12) & 0x3f));
+      out[o++] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+      out[o++] = (unsigned char)(0x80 | (c & 0x3f));
+    }
+  }
+  return o;
+}
+
+/* One unit of a class: 0 ASCII, 1 Latin-1, 2 other BMP, 3 high surrogate,
+ * 4 low surrogate, 5 a pair (two units). */
+static size_t gen_unit(uint32_t *seed, int cls, uint16_t *u) {
+  *seed = *seed * 1103515245u + 12345u;
+  uint32_t r = *seed >> 8;
+  switch (cls) {
+    case 0: u[0] = (uint16_t)(r % 0x80); return 1;
+    case 1: u[0] = (uint16_t)(0x80 + r % 0x80); return 1;
+    case 2: { uint16_t c = (uint16_t)(0x100 + r % 0xfe00); u[0] = (c >= 0xd800 && c <= 0xdfff) ? 0x4e2d : c; return 1; }
+    case 3: u[0] = (uint16_t)(0xd800 + r % 0x400); return 1;
+    case 4: u[0] = (uint16_t)(0xdc00 + r % 0x400); return 1;
+    default: u[0] = (uint16_t)(0xd800 + r % 0x400); u[1] = (uint16_t)(0xdc00 + (r >> 10) % 0x400); return 2;
+  }
+}
+
+/* Renders props.u as a string (a rope, or flat) and checks the page's
+ * bytes against ref_utf8, byte for byte. */
+static void check_units(const uint16_t *u, size_t n, int flat, uint64_t id) {
+  char *props = malloc(32 + 7 * n), *p = props;
+  p += sprintf(p, "{\"flat\":%s,\"u\":[", flat ? "true" : "false");
+  for (size_t i = 0; i < n; i++) p += sprintf(p, "%s%u", i ? "," : "", (unsigned)u[i]);
+  strcpy(p, "]}");
+  unsigned char *want = malloc(3 * n + 1);
+  size_t want_len = ref_utf8(u, n, want);
+  rs_v8_result_t r;
+  ASSERT_EQ(render_path(E, "/units", id, props, &r), RS_V8_OK);
+  ASSERT_MEM_EQ(r.html, r.html_len, (const char *)want, want_len);
+  ASSERT_EQ(r.html[r.html_len], '\0');
+  free(want);
+  free(props);
+}
+
+static void test_utf8_units(void) {
+  uint16_t u[4100];
+  uint32_t seed = 7;
+  /* Every length around the 4- and 8-unit fast paths, each class alone and
+   * next to ASCII: where a run of ASCII stops matters to the fast path. */
+  for (int cls = 0; cls <= 5; cls++)
+    for (size_t len = 0; len <= 12; len++)
+      for (size_t at = 0; at <= len; at++) {
+        size_t n = 0;
+        while (n < len) n += gen_unit(&seed, n == at ? cls : 0, u + n);
+        check_units(u, n, (int)(len & 1), 900);
+      }
+  /* Long mixes: mostly ASCII with the others sprinkled, and all classes
+   * evenly; one-byte strings (Latin-1 only) take their own path. */
+  for (int round = 0; round < 24; round++) {
+    size_t n = 0, len = 1 + (size_t)round * 170;
+    while (n < len) {
+      seed = seed * 1103515245u + 12345u;
+      uint32_t r = (seed >> 16) % 100;
+      int cls = round % 3 == 0 ? (r < 80 ? 0 : 1)               /* Latin-1 only */
+              : round % 3 == 1 ? (r < 85 ? 0 : 1 + (int)(r % 5)) /* mostly ASCII */
+              : (int)(r % 6);                                    /* everything */
+      n += gen_unit(&seed, cls, u + n);
+    }
+    check_units(u, n, round & 1, 901);
+  }
+}
+
 static void test_globals_persist(void) {
   rs_v8_result_t r;
   ASSERT_EQ(render_path(E, "/count", 800, NULL, &r), RS_V8_OK);
@@ -787,6 +877,7 @@ int main(void) {
   RS_TEST(test_no_node);
   RS_TEST(test_textcodec);
   RS_TEST(test_utf8_output);
+  RS_TEST(test_utf8_units);
   RS_TEST(test_globals_persist);
   RS_TEST(test_request_fields);
   RS_TEST(test_code_cache);

@@ -120,7 +120,8 @@ export const SORTS = [
 ];
 
 function makeProduct(rnd, cat) {
-  const [noun, g] = rnd.pick(cat.items);
+  const k = Math.floor(rnd() * cat.items.length);
+  const [noun, g] = cat.items[k];
   const adj = rnd.pick(ADJ)[g];
   const brand = rnd.pick(BRANDS);
   const model = String.fromCharCode(65 + rnd.int(0, 25)) + rnd.int(1, 99);
@@ -130,6 +131,7 @@ function makeProduct(rnd, cat) {
   const p = {
     id: rnd.int(100000, 9999999),
     name: noun + " " + adj + " " + brand + " " + model,
+    img: cat.slug + "-" + k,
     price,
     rating: Math.round((3.4 + rnd() * 1.6) * 10) / 10,
     reviews: Math.floor(Math.pow(rnd(), 2) * 12000),
@@ -141,9 +143,49 @@ function makeProduct(rnd, cat) {
   return p;
 }
 
-function categoryFor(slug) {
+function knownCategory(slug) {
   for (const c of CATEGORIES) if (c.slug === slug) return c;
-  return CATEGORIES[hash32(slug) % CATEGORIES.length];
+  return null;
+}
+
+function categoryFor(slug) {
+  return knownCategory(slug) || CATEGORIES[hash32(slug) % CATEGORIES.length];
+}
+
+// The picture of a product card: one per kind of item, made by the build
+// (build.mjs: dist/client/i/SLUG-K.svg); a product that came from the API
+// without one gets a neutral picture by its id.
+export function imageOf(p) {
+  return "/assets/i/" + (p.img || "p" + (Math.abs(p.id | 0) % 8)) + ".svg";
+}
+
+// The footer's pages: a title and one paragraph each.
+export const INFO = {
+  "/about": ["О компании", "Ярмарка — демонстрационная витрина: каталог, карточки товаров и корзина, отрисованные на сервере rustyssr и оживлённые в браузере."],
+  "/help": ["Помощь", "Выберите товар, нажмите «В корзину» — счётчик в шапке покажет, сколько товаров вы отложили."],
+  "/delivery": ["Доставка и оплата", "Товары с пометкой «Завтра» привезём на следующий день. Оплата картой или при получении."],
+  "/sell": ["Продавайте на Ярмарке", "Разместите свои товары на витрине: каталог обновляется без перезапуска сервера."],
+};
+
+// What a path shows: the site's pages, anything else is "notfound" (the
+// server answers it with status 404).
+//   /                       home (a catalogue)
+//   /catalog, /catalog/SLUG catalogue of a known category
+//   /product/ID             one product (the route's props hook fetches it)
+//   /search?q=              search results
+//   /cart                   the cart
+//   /about, /help...        the footer's pages (INFO)
+export function pageKind(path, props) {
+  if (props && props.notFound) return "notfound";
+  const segs = path.split("/").filter(Boolean);
+  if (path === "/") return "catalog";
+  if (segs[0] === "catalog" && segs.length === 1) return "catalog";
+  if (segs[0] === "catalog" && segs.length === 2 && knownCategory(segs[1])) return "catalog";
+  if (segs[0] === "product" && segs.length === 2 && /^[1-9][0-9]{0,8}$/.test(segs[1])) return "product";
+  if (path === "/search") return "search";
+  if (path === "/cart") return "cart";
+  if (INFO[path]) return "info";
+  return "notfound";
 }
 
 // Resolves what the page shows. `props` (from a route's props hook) wins
@@ -156,6 +198,7 @@ export function resolvePage(request, props) {
   const query = (request && request.query) || {};
   const params = (request && request.params) || {};
   const segs = path.split("/").filter(Boolean);
+  const kind = pageKind(path, props);
   const slug = String(props.category || params.category || params.slug ||
     (segs[0] === "catalog" && segs[1]) || segs[0] || "all");
   const cat = categoryFor(slug);
@@ -168,6 +211,13 @@ export function resolvePage(request, props) {
   let sort = props.sort || qval(query.sort);
   if (!SORTS.some((s) => s[0] === sort)) sort = "popular";
   let products = props.products;
+  if (kind === "notfound" || kind === "cart" || kind === "info") products = [];
+  if (!Array.isArray(products) && kind === "product") {
+    // Without the API's answer (no props hook): the product from its id.
+    const p = makeProduct(prng(hash32(path)), cat);
+    p.id = parseInt(segs[1], 10);
+    products = [p];
+  }
   if (!Array.isArray(products)) {
     products = [];
     for (let i = 0; i < PER_PAGE; i++) products.push(makeProduct(rnd, cat));
@@ -175,14 +225,26 @@ export function resolvePage(request, props) {
     else if (sort === "expensive") products.sort((a, b) => b.price - a.price || a.id - b.id);
     else if (sort === "rating") products.sort((a, b) => b.rating - a.rating || a.id - b.id);
   }
+  const q = qval(query.q);
+  let title = props.categoryTitle || cat.title;
+  if (kind === "search") title = q ? "Поиск: «" + q + "»" : "Поиск";
+  else if (kind === "cart") title = "Корзина";
+  else if (kind === "info") title = INFO[path][0];
+  else if (kind === "notfound") title = "Страница не найдена";
+  else if (kind === "product" && !props.categoryTitle) title = products[0].name;
+  else if (kind === "catalog" && path === "/catalog") title = "Каталог";
   return {
-    slug,
-    title: props.categoryTitle || cat.title,
+    kind,
+    path,
+    slug: kind === "catalog" ? slug : "",
+    // where the sort and page links of this listing point
+    base: kind === "search" ? "/search?q=" + encodeURIComponent(q) : path,
+    title,
     page,
     pages,
     total: props.total || (pages - 1) * PER_PAGE + catRnd.int(1, PER_PAGE),
     sort,
-    q: qval(query.q),
+    q,
     products,
   };
 }

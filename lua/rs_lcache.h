@@ -8,7 +8,11 @@
  *     tags = { "catalog" },                       -- added to every page stored
  *     cache_statuses = { 200, 404, 410 },         -- default 200, 301, 302, 404
  *     cache_cookie = true, cache_authorization = false,
- *     headers = { "accept-language" } })          -- join the key, reach the bundle
+ *     headers = { "accept-language" },            -- join the key, reach the bundle
+ *     cookies = { "currency", "lang" },           -- the same for these cookies; no
+ *                                                 -- other cookie bypasses or reaches it
+ *     cache_control = "public, max-age=60",       -- sent downstream with its pages
+ *     s_maxage = 300, stale_while_revalidate = 30 })
  *
  *   ssr.purge { tag = "catalog" }  → number of pages removed, or nil, err
  *   (also key =, prefix =, url = "/path?q" with host =, all = true)
@@ -27,6 +31,7 @@
 #include "rs_router.h"
 
 struct rs_cache_s;
+struct rs_config_s;
 
 typedef struct {
   int opts;                      /* stack index of the options table (0 = none) */
@@ -35,7 +40,9 @@ typedef struct {
   bool bypass_table;             /* bypass = { ... } (a function is a hook: lua/rs_lhooks.h) */
   size_t mem;                    /* bytes route->cache._mem needs */
   /* private */
-  size_t _n[5];                  /* bypass cookie, header, query; tags; headers */
+  size_t _n[6];                  /* bypass cookie, header, query; tags; headers; cookies */
+  int64_t _s_maxage, _swr;       /* -1 = not given */
+  bool _cookies;                 /* cookies = ... given ({} included) */
 } rs_lcache_policy_t;
 
 /* Check the policy keys of the options table at opts (absolute index) and
@@ -53,6 +60,21 @@ void rs_lcache_policy_finish(lua_State *L, const rs_lcache_policy_t *p, const ch
 /* Fill r->cache from the table p was checked on (still at p->opts). Raises
  * nothing (the table was checked). */
 void rs_lcache_policy_build(lua_State *L, const rs_lcache_policy_t *p, rs_route_t *r);
+
+/* ssr.config's cache = { on_new_bundle = "stale" | "keep" | "purge",
+ * version = "..." } from the cache table at t (the other cache keys are
+ * lua/rs_lconfig.c's): checked and set into c; version is copied (owned by
+ * c) only when commit is set, so that a call that raises allocates
+ * nothing. */
+void rs_lcache_config(lua_State *L, int t, struct rs_config_s *c, bool commit);
+
+/* error_page = { [404] = "/404", [500] = "errors/50x.html", ... } at idx, for
+ * a route (fn "ssr.route") or the whole config ("ssr.config"): statuses
+ * 300..599; a target starting with '/' is a path the bundle renders (the
+ * answer keeps the status), anything else a file (relative to dir, the
+ * config file's folder), read now (up to 1 MB). Raises on any error before
+ * allocating; returns the table when build is set, else NULL. */
+rs_errpages_t *rs_lcache_errpages(lua_State *L, int idx, const char *fn, const char *dir, bool build);
 
 /* Register ssr.purge in the module table at module_idx, with the module
  * state (lua/rs_lconfig.h) at ctx_idx as upvalue. Called for every state;

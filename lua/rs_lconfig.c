@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rs_lcache.h"
 #include "rs_lcompress.h"
 #include "rs_lroute.h"
 #include "rs_lshared.h"
@@ -21,7 +22,7 @@
 
 static const char *const rs__config_keys[] = {
   "listen", "admin", "backlog", "workers", "pin", "pid", "limits", "timeouts", "log", "render",
-  "cache", "upstreams", "servers", "real_ip", "lua", "shared", "limit_keys", "compress", NULL
+  "cache", "upstreams", "servers", "real_ip", "lua", "shared", "limit_keys", "compress", "error_page", NULL
 };
 
 #ifndef RS_LIB_ARCH
@@ -54,6 +55,7 @@ typedef struct {
   const char *real_header;
   bool real_set;
   size_t nupstreams;
+  const char *config_dir;        /* error_page's files are read from there */
 } rs__pending_t;
 
 /* The top-level scalars: listen, admin, backlog, workers, pin, pid. */
@@ -163,6 +165,11 @@ static void rs__config_check(lua_State *L, rs_lconfig_ctx_t *ctx, rs_config_t *c
     c->limit.keys = (size_t)rs_lutil_int(L, -1, "ssr.config", "limit_keys", 64, 100000000);
     lua_pop(L, 1);
   }
+  p->config_dir = ctx->config_dir;
+  if (rs_lutil_field(L, 1, "error_page")) {  /* checked now, built at the commit (lua/rs_lcache.h) */
+    rs_lcache_errpages(L, -1, "ssr.config", ctx->config_dir, false);
+    lua_pop(L, 1);
+  }
 }
 
 /* Replace *old by a copy of s when s was given (a string ssr.config
@@ -184,6 +191,15 @@ static void rs__config_commit(lua_State *L, rs_config_t *c, rs__pending_t *p, rs
     rs__config_sub(L, "upstreams");
     c->upstreams = rs_xcalloc(p->nupstreams, sizeof(rs_upstream_conf_t));
     c->nupstreams = rs_lconfig__upstreams(L, lua_gettop(L), c->upstreams);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, 1, "cache")) {    /* cache.version (lua/rs_lcache.h) */
+    if (lua_type(L, -1) == LUA_TTABLE) rs_lcache_config(L, lua_gettop(L), c, true);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, 1, "error_page")) {
+    c->errpages = rs_lcache_errpages(L, -1, "ssr.config", p->config_dir, true);
+    rs_errpages_free(cfg->errpages);
     lua_pop(L, 1);
   }
   rs__commit_string(&c->render.bundle, p->render_bundle, &cfg->render.bundle);

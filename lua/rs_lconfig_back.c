@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rs_lcache.h"
 #include "rs_log.h"
 #include "rs_lutil.h"
 #include "rs_v8.h"
@@ -19,7 +20,7 @@ static const char *const rs__upstream_keys[] = {
 };
 static const char *const rs__cache_keys[] = {
   "max_entries", "max_bytes", "shards", "ttl", "grace", "l1", "gzip_level", "brotli_quality",
-  "min_compress", "clear_on_reload", "shared", NULL
+  "min_compress", "clear_on_reload", "shared", "on_new_bundle", "version", NULL
 };
 static const char *const rs__shared_keys[] = {
   "redis", "db", "password", "prefix", "timeout_ms", "write_timeout_ms", "connect_timeout_ms", "lock_ms",
@@ -377,6 +378,7 @@ void rs_lconfig__cache(lua_State *L, int t, rs_config_t *c) {
     rs__cache_shared(L, lua_gettop(L), c);
     lua_pop(L, 1);
   }
+  rs_lcache_config(L, t, c, false);   /* on_new_bundle, version (lua/rs_lcache.h) */
 }
 
 /* One server of an upstream: "host:port" with a numeric host or

@@ -115,6 +115,8 @@ static void rs__close(rs__dump_t *d) {
 
 static const char *const rs__level_names[] = { "error", "warn", "info", "debug" };
 
+static void rs__errpages(FILE *out, const rs_errpages_t *e);
+
 /* listen, admin, backlog, workers, pin, pid, limits, timeouts, log. */
 static void rs__dump_front(rs__dump_t *d) {
   const rs_config_t *c = d->cfg, *def = &d->def;
@@ -250,6 +252,10 @@ static void rs__dump_back(rs__dump_t *d) {
     rs__where(d, c->cache.brotli_quality == def->cache.brotli_quality, "cache.brotli_quality");
     rs__num(d, "min_compress", "cache.min_compress", c->cache.min_compress, def->cache.min_compress);
     rs__bool(d, "clear_on_reload", "cache.clear_on_reload", c->cache.clear_on_reload, def->cache.clear_on_reload);
+    static const char *const on_new[] = { "stale", "keep", "purge" };
+    rs__string(d, "on_new_bundle", "cache.on_new_bundle", on_new[c->cache.on_new_bundle], "stale");
+    if (c->cache.version != NULL) rs__string(d, "version", "cache.version", c->cache.version, NULL);
+    else rs__indent(d), fputs("-- version: none (default)\n", out);
     if (c->cache.shared.host != NULL) {
       const __typeof__(c->cache.shared) *sh = &c->cache.shared, *dsh = &def->cache.shared;
       char addr[300];
@@ -410,6 +416,14 @@ static void rs__dump_net(rs__dump_t *d) {
     }
     rs__close(d);
   }
+  if (c->errpages != NULL) {
+    rs__indent(d);
+    rs__errpages(out, c->errpages);
+    fputc(',', out);
+    rs__where(d, false, "error_page");
+  } else {
+    fputs("  -- error_page: none (default)\n", out);
+  }
 }
 
 static void rs__dump_settings(rs__dump_t *d) {
@@ -445,6 +459,18 @@ static void rs__methods(FILE *out, unsigned m) {
   for (unsigned i = 0; i < RS_ARRAY_SIZE(names); i++)
     if (m & (1u << i)) fprintf(out, "\"%s\", ", names[i]);
   fputc('}', out);
+}
+
+/* error_page = { [404] = "/404", ... } (no trailing separator). */
+static void rs__errpages(FILE *out, const rs_errpages_t *e) {
+  fputs("error_page = { ", out);
+  for (size_t i = 0; i < e->n; i++) {
+    fprintf(out, "[%d] = ", e->v[i].status);
+    if (e->v[i].body != NULL) rs__path(out, e->v[i].target);
+    else rs__str(out, e->v[i].target);
+    fputs(i + 1 < e->n ? ", " : " ", out);
+  }
+  fputs("}", out);
 }
 
 static void rs__list(FILE *out, const char *name, const char *const *l) {
@@ -584,6 +610,9 @@ static void rs__dump_route(rs__dump_t *d, const rs_route_t *r) {
       if (r->cache.statuses[s / 64] & (1ull << (s % 64))) fprintf(out, "%d, ", s);
     fputs("}, ", out);
   }
+  if (r->cache.cookies) rs__list(out, "cookies", r->cache.cookies);
+  if (r->cache.cache_control) fputs("cache_control = ", out), rs__str(out, r->cache.cache_control), fputs(", ", out);
+  if (r->errpages) rs__errpages(out, r->errpages), fputs(", ", out);
   if (r->cache.cookie) fputs("cache_cookie = true, ", out);
   if (r->cache.authorization) fputs("cache_authorization = true, ", out);
   if (r->limit.rate != 0) {

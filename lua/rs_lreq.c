@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rs_cookie.h"
 #include "rs_key.h"
 #include "rs_realip.h"
 
@@ -68,6 +69,30 @@ static void rs__push_query(lua_State *L, rs_req_t *req) {
   }
 }
 
+/* A page view of a route that names cookies (route->cache.cookies): the
+ * Cookie header holds only those, as the bundle's does (rs_render.h), and
+ * req.cookie only them. Lua stack: unchanged (hd, ck: the two tables). */
+static void rs__push_page_cookies(lua_State *L, rs_lreq_t *c, int hd, int ck) {
+  const char *const *names = c->_route->cache.cookies;
+  rs_cookie_val_t v[32];         /* lua/rs_lcache.c: at most 32 names */
+  memset(v, 0, sizeof(v));
+  for (size_t i = 0; i < c->_req->nheaders; i++) {
+    const rs_header_t *h = &c->_req->headers[i];
+    if (rs_str_ieq(h->name.p, h->name.len, "cookie", 6)) rs_cookie_pick(names, h->value.p, h->value.len, v);
+  }
+  rs_buf_t b = { 0 };
+  if (rs_cookie_join(&b, names, v) > 0) {
+    lua_pushlstring(L, b.p, b.len);
+    lua_setfield(L, hd, "cookie");
+  }
+  rs_buf_free(&b);
+  for (size_t i = 0; names[i] != NULL; i++) {
+    if (!v[i].present) continue;
+    lua_pushlstring(L, v[i].value.p, v[i].value.len);
+    lua_setfield(L, ck, names[i]);
+  }
+}
+
 /* Lua stack before: ...   after: ..., headers, cookie */
 static void rs__push_headers(lua_State *L, rs_lreq_t *c) {
   /* lower-case names; repeated ones as lists (cookie joined) */
@@ -93,32 +118,24 @@ static void rs__push_headers(lua_State *L, rs_lreq_t *c) {
     rs__set_multi(L, hd, lua_gettop(L) - 1, lua_gettop(L));
     lua_pop(L, 2);
     if (rs_str_ieq(hh->name.p, hh->name.len, "cookie", 6)) {
-      /* "a=1; b=2": the first value of a name wins, as browsers send the
-       * most specific cookie first. */
-      const char *c = hh->value.p, *ce = hh->value.p + hh->value.len;
-      while (c < ce) {
-        const char *semi = memchr(c, ';', (size_t)(ce - c));
-        const char *stop = semi ? semi : ce;
-        while (c < stop && (*c == ' ' || *c == '\t')) c++;
-        const char *eq = memchr(c, '=', (size_t)(stop - c));
-        if (eq != NULL && eq > c) {
-          lua_pushlstring(L, c, (size_t)(eq - c));
-          lua_rawget(L, ck);
-          bool seen = !lua_isnil(L, -1);
-          lua_pop(L, 1);
-          if (!seen) {
-            lua_pushlstring(L, c, (size_t)(eq - c));
-            const char *v = eq + 1, *ve = stop;
-            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-            if (ve - v >= 2 && v[0] == '"' && ve[-1] == '"') v++, ve--;
-            lua_pushlstring(L, v, (size_t)(ve - v));
-            lua_rawset(L, ck);
-          }
-        }
-        c = stop + 1;
+      /* "a=1; b=2" (core/base/rs_cookie.h): the first value of a name
+       * wins, as browsers send the most specific cookie first. */
+      const char *p = hh->value.p, *end = hh->value.p + hh->value.len;
+      rs_str_t n, v;
+      while (rs_cookie_next(&p, end, &n, &v)) {
+        lua_pushlstring(L, n.p, n.len);
+        lua_rawget(L, ck);
+        bool seen = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+        if (seen) continue;
+        lua_pushlstring(L, n.p, n.len);
+        lua_pushlstring(L, v.p, v.len);
+        lua_rawset(L, ck);
       }
     }
   }
+  if (c->page_view && c->_route != NULL && c->_route->cache.cookies != NULL)
+    rs__push_page_cookies(L, c, hd, ck);
 }
 
 /* Push the request object's field k (built on first use, then kept in the

@@ -11,7 +11,8 @@
  * and each Lua hook is a key of the options table: rs__spec_t holds them,
  * rs__route_add builds the route. The cache policy keys (ttl, grace,
  * bypass = {...}, tags, cache_statuses, cache_cookie, cache_authorization,
- * headers) are lua/rs_lcache.c's. */
+ * headers, cookies, cache_control, s_maxage, stale_while_revalidate) are
+ * lua/rs_lcache.c's, and error_page too. */
 #include "rs_lroute.h"
 
 #include <errno.h>
@@ -44,7 +45,9 @@ static const char *const rs__route_base_keys[] = { "respond", "render", "static"
                                                    "ttl", "grace", "tags", "cache_statuses", "cache_cookie",
                                                    "cache_authorization", "headers", "compress",
                                                    /* lua/rs_llimit.h */
-                                                   "limit_req", "limit_conn", NULL };
+                                                   "limit_req", "limit_conn",
+                                                   "cookies", "cache_control", "s_maxage",
+                                                   "stale_while_revalidate", "error_page", NULL };
 /* The keys above, then the names of the actions with options of their own. */
 static const char *rs__route_keys[RS_ARRAY_SIZE(rs__route_base_keys) + RS__ACTIONS_MAX];
 static const char *const rs__respond_keys[] = { "status", "headers", "body", NULL };
@@ -54,10 +57,11 @@ static const char *const rs__proxy_keys[] = { "upstream", "path", "host", NULL }
 static const char *const rs__proxy_fn_keys[] = { "upstream", "path", "host", "priority", "methods",
                                                  "route_host", "server", "ttl", "grace", "tags",
                                                  "cache_statuses", "cache_cookie", "cache_authorization",
-                                                 "compress", "limit_req", "limit_conn", NULL };
+                                                 "compress", "limit_req", "limit_conn", "cache_control", "s_maxage",
+                                                 "stale_while_revalidate", "error_page", NULL };
 static const char *const rs__static_fn_keys[] = { "root", "index", "max_age", "etag",
                                                   "precompressed", "host", "priority", "server", "compress",
-                                                  "limit_req", "limit_conn",
+                                                  "limit_req", "limit_conn", "error_page",
                                                   NULL };
 
 /* A route being declared: borrowed strings from the call's arguments, which
@@ -289,6 +293,12 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
   rs_lcache_policy_finish(L, &sp->policy, sp->fn, action, &sp->render_ttl_ms, &sp->render_grace_ms);
   rs_llimit_t limit;
   rs_llimit_check(L, sp->opts_tbl, sp->fn, &limit);
+  /* error_page = {...}: checked (files read) now, built with the route. */
+  int errpages = 0;
+  if (sp->opts_tbl > 0 && rs_lutil_field(L, sp->opts_tbl, "error_page")) {
+    errpages = lua_gettop(L);
+    rs_lcache_errpages(L, errpages, sp->fn, ctx->config_dir, false);
+  }
 
   static const char ct[] = "Content-Type: text/plain; charset=utf-8\r\n";
   bool has_ct = false;
@@ -353,6 +363,7 @@ static void rs__route_add(lua_State *L, rs__spec_t *sp) {
 
   rs_lcache_policy_build(L, &sp->policy, r);
   rs_llimit_build(&limit, r);
+  if (errpages > 0) r->errpages = rs_lcache_errpages(L, errpages, sp->fn, ctx->config_dir, true);
 
   const char *why = "";
   if (rs_router_add(ctx->cfg->router, r, &why) != 0)

@@ -18,9 +18,14 @@ ssr.static("/assets/", { root = "bench/app/dist/client", max_age = 3600 })
 
 -- The home page: rendered, cached 30 s. A visitor with a session cookie
 -- gets a page of their own (no lookup, not stored: X-Cache: BYPASS),
--- decided in C, without Lua.
+-- decided in C, without Lua. `cookies` names the cookies the pages depend
+-- on (none here; a shop would say { "currency", "lang" }, each then joining
+-- the key): every other cookie (_ga, _gid, consent...) neither bypasses the
+-- cache nor reaches the page, so browsers with analytics cookies get cached
+-- pages.
 ssr.route("GET", "/", {
   render = true, ttl = 30, grace = 10,
+  cookies = {},
   bypass = { cookie = "session" },
   tags = { "home" },
 })
@@ -33,6 +38,7 @@ ssr.route("GET", "/", {
 ssr.route("GET", "/catalog/:slug", {
   render = true, ttl = 300, grace = 60,
   tags = { "catalog" },
+  cookies = {},
   bypass = { cookie = "session", query = "preview" },
   key = function(req)
     local q = req.query
@@ -48,6 +54,7 @@ ssr.route("GET", "/catalog/:slug", {
 ssr.route("GET", "/product/:id", {
   render = true, ttl = 120, grace = 30,
   tags = { "product" },
+  cookies = {},
   bypass = { cookie = "session" },
   props = function(req)
     local res, err = ssr.fetch("api", "/products/" .. req.params.id, { timeout_ms = 1000 })
@@ -97,4 +104,4 @@ end)
 -- site's other pages (/catalog, /search?q=, /cart, /about...), and a real
 -- 404 page (status 404, stored 30 s as the bundle says) for any path the
 -- site does not have.
-ssr.route("GET", "/*", { render = true, bypass = { cookie = "session" } })
+ssr.route("GET", "/*", { render = true, cookies = {}, bypass = { cookie = "session" } })

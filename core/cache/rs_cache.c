@@ -98,6 +98,7 @@ struct rs_cache_s {
   rs_cache_policy_t policy;
   uint64_t (*hash_fn)(const char *key, size_t len);
   uint64_t epoch __attribute__((aligned(RS_CACHELINE))); /* atomic */
+  uint64_t bundle;               /* atomic: rs_cache_bundle's id, 0 = any */
 };
 
 #define RS__DEFAULT_POLICY RS_CACHE_POLICY_S3FIFO
@@ -306,7 +307,7 @@ static void rs__drop(rs__shard_t *s, rs_entry_t **pp, rs_entry_t **grave) {
    * that sees it a moment late serves a page that was current a moment ago,
    * as if its request had come a moment earlier. The store is done before
    * the purge call returns. */
-  __atomic_store_n(&e->_dead, 1, __ATOMIC_RELAXED);
+  __atomic_fetch_or(&e->_dead, RS_ENTRY_DEAD, __ATOMIC_RELAXED);
   e->_next = *grave;
   *grave = e;
 }
@@ -320,12 +321,19 @@ static int rs__insert(rs_cache_t *c, rs__shard_t *s, rs_entry_t *e, uint64_t fli
    * not hold, since no purge could reach it there. Relaxed: see rs__drop. */
   if (e->epoch < s->purge_epoch || flight_epoch < s->purge_epoch) {
     s->st.refused_stale++;
-    __atomic_store_n(&e->_dead, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_or(&e->_dead, RS_ENTRY_DEAD, __ATOMIC_RELAXED);
+    return -ESTALE;
+  }
+  /* A page of a bundle a deploy replaced (rs_cache_bundle) never comes back. */
+  uint64_t accept = __atomic_load_n(&c->bundle, __ATOMIC_RELAXED);
+  if (accept != 0 && e->bundle != 0 && e->bundle != accept) {
+    s->st.refused_stale++;
+    __atomic_fetch_or(&e->_dead, RS_ENTRY_DEAD, __ATOMIC_RELAXED);
     return -ESTALE;
   }
   if (e->size > s->max_bytes) {
     s->st.refused_size++;
-    __atomic_store_n(&e->_dead, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_or(&e->_dead, RS_ENTRY_DEAD, __ATOMIC_RELAXED);
     return -E2BIG;
   }
   rs_entry_t **pp = rs__find(s, e->hash, e->key, e->key_len);
@@ -559,10 +567,11 @@ int rs_cache_replace(rs_cache_t *c, rs_entry_t *old, rs_entry_t *e) {
   rs_entry_t *grave = NULL;
   int rc = -ENOENT;
   uv_mutex_lock(&s->lock);
-  if (!rs_entry_dead(old) && *rs__find(s, e->hash, e->key, e->key_len) == old)
+  /* A soft-purged old one stays stale: its completion must not make it fresh. */
+  if (!rs_entry_flagged(old) && *rs__find(s, e->hash, e->key, e->key_len) == old)
     rc = rs__insert(c, s, e, e->epoch, &grave);
   else
-    __atomic_store_n(&e->_dead, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_or(&e->_dead, RS_ENTRY_DEAD, __ATOMIC_RELAXED);
   uv_mutex_unlock(&s->lock);
   rs__bury(grave);
   return rc;
@@ -578,11 +587,23 @@ static uint64_t rs__epoch_bump(rs_cache_t *c) {
 
 typedef bool (*rs__match_fn)(const rs_entry_t *e, const char *arg, size_t len, uint64_t now);
 
+/* A soft purge: e stays, stale from now on (served within its grace while
+ * one background render replaces it). Under the shard lock. False when it
+ * was stale already (nothing to do). */
+static bool rs__soften(rs_entry_t *e, uint64_t now) {
+  if (!rs_entry_fresh(e, now)) return false;
+  e->_soft_ms = now;
+  /* release: _soft_ms before the flag (rs_entry_expiry's acquire) */
+  __atomic_fetch_or(&e->_dead, RS_ENTRY_SOFT, __ATOMIC_RELEASE);
+  return true;
+}
+
 /* Visit every shard: set its purge epoch (when epoch != 0) and drop the
- * entries that match. Returns how many. */
-static size_t rs__purge_each(rs_cache_t *c, uint64_t epoch, rs__match_fn match,
-                             const char *arg, size_t len, uint64_t now, bool expiry) {
+ * entries that match (soft: mark them stale instead). Returns how many. */
+static size_t rs__purge_each_ex(rs_cache_t *c, uint64_t epoch, rs__match_fn match,
+                                const char *arg, size_t len, uint64_t now, bool expiry, bool soft) {
   size_t n = 0;
+  uint64_t t = soft ? rs_now_ms() : 0;
   for (unsigned i = 0; i < c->nshards; i++) {
     rs__shard_t *s = &c->shards[i];
     rs_entry_t *grave = NULL;
@@ -592,16 +613,22 @@ static size_t rs__purge_each(rs_cache_t *c, uint64_t epoch, rs__match_fn match,
     for (size_t b = 0; b <= s->mask; b++) {
       rs_entry_t **pp = &s->buckets[b];
       while (*pp) {
-        if (match(*pp, arg, len, now)) { rs__drop(s, pp, &grave); k++; }
-        else pp = &(*pp)->_next;
+        if (!match(*pp, arg, len, now)) pp = &(*pp)->_next;
+        else if (soft) k += rs__soften(*pp, t), pp = &(*pp)->_next;
+        else { rs__drop(s, pp, &grave); k++; }
       }
     }
-    if (expiry) s->st.expirations += k; else s->st.purged += k;
+    if (expiry) s->st.expirations += k; else if (soft) s->st.softened += k; else s->st.purged += k;
     uv_mutex_unlock(&s->lock);
     rs__bury(grave);
     n += k;
   }
   return n;
+}
+
+static size_t rs__purge_each(rs_cache_t *c, uint64_t epoch, rs__match_fn match,
+                             const char *arg, size_t len, uint64_t now, bool expiry) {
+  return rs__purge_each_ex(c, epoch, match, arg, len, now, expiry, false);
 }
 
 static bool rs__match_prefix(const rs_entry_t *e, const char *p, size_t len, uint64_t now) {
@@ -665,6 +692,48 @@ size_t rs_cache_purge_if(rs_cache_t *c, bool (*match)(const char *key, size_t le
                         false);
 }
 
+size_t rs_cache_soft_key(rs_cache_t *c, const char *key, size_t len) {
+  uint64_t hash = rs_cache_hash(c, key, len);
+  rs__shard_t *s = rs__shard(c, hash);
+  uint64_t epoch = rs__epoch_bump(c);
+  uv_mutex_lock(&s->lock);
+  s->purge_epoch = epoch;
+  rs_entry_t *e = *rs__find(s, hash, key, len);
+  size_t n = e != NULL && rs__soften(e, rs_now_ms());
+  s->st.softened += n;
+  uv_mutex_unlock(&s->lock);
+  return n;
+}
+
+size_t rs_cache_soft_tag(rs_cache_t *c, const char *tag, size_t len) {
+  return rs__purge_each_ex(c, rs__epoch_bump(c), rs__match_tag, tag, len, 0, false, true);
+}
+
+size_t rs_cache_soft_all(rs_cache_t *c) {
+  return rs__purge_each_ex(c, rs__epoch_bump(c), rs__match_all, NULL, 0, 0, false, true);
+}
+
+size_t rs_cache_soft_if(rs_cache_t *c, bool (*match)(const char *key, size_t len, void *ud), void *ud) {
+  rs__match_key_t m = { match, ud };
+  return rs__purge_each_ex(c, rs__epoch_bump(c), rs__match_key_fn, (const char *)(void *)&m, sizeof(m), 0,
+                           false, true);
+}
+
+void rs_cache_bundle(rs_cache_t *c, uint64_t bundle) {
+  __atomic_store_n(&c->bundle, bundle, __ATOMIC_RELAXED);
+}
+
+static bool rs__match_other_bundle(const rs_entry_t *e, const char *arg, size_t len, uint64_t now) {
+  uint64_t keep;
+  memcpy(&keep, arg, sizeof(keep));
+  return e->bundle != 0 && e->bundle != keep;
+}
+
+size_t rs_cache_purge_bundle(rs_cache_t *c, uint64_t keep, bool soft) {
+  return rs__purge_each_ex(c, rs__epoch_bump(c), rs__match_other_bundle, (const char *)&keep, sizeof(keep), 0,
+                           false, soft);
+}
+
 size_t rs_cache_sweep(rs_cache_t *c, uint64_t now_ms) {
   return rs__purge_each(c, 0, rs__match_expired, NULL, 0, now_ms, true);
 }
@@ -688,6 +757,7 @@ void rs_cache_stats(rs_cache_t *c, rs_cache_stats_t *out) {
     out->misses += s->st.misses;
     out->replaced += s->st.replaced;
     out->refused_size += s->st.refused_size;
+    out->softened += s->st.softened;
     uv_mutex_unlock(&s->lock);
   }
 }

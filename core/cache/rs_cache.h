@@ -132,6 +132,28 @@ size_t rs_cache_purge_all(rs_cache_t *c);
  * shard's lock in turn: it must only read its arguments). */
 size_t rs_cache_purge_if(rs_cache_t *c, bool (*match)(const char *key, size_t len, void *ud), void *ud);
 
+/* Soft purges (Varnish's purge.soft, Fastly's soft purge): the selected
+ * fresh entries stay, but stale from now on, so within their grace they are
+ * answered STALE while one background render replaces each (the flight
+ * machinery: no herd), and past it they are misses. Every L1 stops serving
+ * them at its next lookup (rs_entry_flagged). Each bumps the epoch as a
+ * purge does: a render that began before never stores its page. Return how
+ * many entries turned stale. */
+size_t rs_cache_soft_key(rs_cache_t *c, const char *key, size_t len);
+size_t rs_cache_soft_tag(rs_cache_t *c, const char *tag, size_t len);
+size_t rs_cache_soft_all(rs_cache_t *c);
+size_t rs_cache_soft_if(rs_cache_t *c, bool (*match)(const char *key, size_t len, void *ud), void *ud);
+
+/* Deploys. The bundle whose pages may be stored (entry->bundle; 0 = any):
+ * an entry of another bundle (a render that began before a reload brought
+ * a new one) is refused (-ESTALE), as a purged one is; entries with
+ * bundle 0 (not renders) always may. Any thread. */
+void rs_cache_bundle(rs_cache_t *c, uint64_t bundle);
+
+/* Purge (or, soft, mark stale) every entry rendered by a bundle other than
+ * keep (entry->bundle != 0 and != keep). Returns how many. */
+size_t rs_cache_purge_bundle(rs_cache_t *c, uint64_t keep, bool soft);
+
 /* Drop entries past their grace, one shard at a time (each shard lock held
  * briefly). Returns how many. Meant for the housekeeping timer. */
 size_t rs_cache_sweep(rs_cache_t *c, uint64_t now_ms);
@@ -143,6 +165,7 @@ typedef struct {
   uint64_t hits, stale_hits, misses; /* lookups and gets: fresh, stale, none */
   uint64_t replaced;             /* inserts that replaced an older entry */
   uint64_t refused_size;         /* entries larger than a shard's bytes */
+  uint64_t softened;             /* entries soft purges turned stale */
 } rs_cache_stats_t;
 
 /* The number of shards the cache runs (opts.shards, or fewer: see

@@ -198,6 +198,8 @@ rs_entry_t *rs_entry_build(rs_entry_spec_t *spec) {
   e->ttl_ms = spec->ttl_ms;
   e->grace_ms = spec->grace_ms;
   e->epoch = spec->epoch;
+  e->bundle = spec->bundle;
+  e->generation = spec->generation;
   e->key_len = spec->key_len;
   e->key = (char *)(e + 1);
   if (spec->key_len) memcpy(e->key, spec->key, spec->key_len);
@@ -286,6 +288,8 @@ rs_entry_t *rs_entry_complete(const rs_entry_t *src, int gzip_level, int brotli_
   e->ttl_ms = src->ttl_ms;
   e->grace_ms = src->grace_ms;
   e->epoch = src->epoch;
+  e->bundle = src->bundle;
+  e->generation = src->generation;
   e->created_ms = src->created_ms;
   e->created_unix = src->created_unix;
   memcpy(e->etag, src->etag, sizeof e->etag);

@@ -18,11 +18,13 @@ typedef struct rs_entry_s {
                                     (NUL-terminated, in the entry's block) */
   size_t key_len;
   int status;
-  uint8_t _dead;                 /* private, atomic: set once, when L2 drops
-                                    (or refuses) the entry. Here, in the
+  uint8_t _dead;                 /* private, atomic: RS_ENTRY_DEAD set once, when
+                                    L2 drops (or refuses) the entry;
+                                    RS_ENTRY_SOFT set once, when a soft purge
+                                    makes it stale (_soft_ms). Here, in the
                                     padding of the first line, which an L1
                                     hit reads anyway (key, key_len) and
-                                    nothing writes after build. */
+                                    nothing writes after build but these. */
   uint8_t deferred;              /* (1 << RS_ENC_*) variants worth building
                                     that were left for later (spec->defer):
                                     rs_entry_complete builds them */
@@ -44,6 +46,9 @@ typedef struct rs_entry_s {
   uint64_t ttl_ms;               /* fresh until created_ms + ttl_ms */
   uint64_t grace_ms;             /* then stale but servable until + grace_ms */
   uint64_t epoch;                /* rs_cache_epoch() when the render began */
+  uint64_t bundle;               /* the id of the bundle that rendered it
+                                    (rs_pool_bundle_id); 0 = not a render */
+  unsigned generation;           /* the configuration generation it came from */
   size_t size;                   /* bytes accounted: the entry itself, key,
                                     headers, tags and all variants */
 
@@ -58,6 +63,9 @@ typedef struct rs_entry_s {
   uint8_t _queue;                /* which L2 queue holds it (S3-FIFO: small
                                     or main), under the shard lock */
   uint8_t _completing;           /* atomic: rs_entry_claim_completion taken */
+  uint64_t _soft_ms;             /* RS_ENTRY_SOFT: stale from then on (monotonic
+                                    ms); written before the flag, under L2's
+                                    shard lock */
   struct rs_entry_s *_next;      /* L2 bucket chain, under the shard lock */
   struct rs_entry_s *_qprev, *_qnext; /* L2 eviction queue, under the shard lock */
 } rs_entry_t;
@@ -79,6 +87,8 @@ typedef struct {
   size_t ntags;
   uint64_t ttl_ms, grace_ms;
   uint64_t epoch;
+  uint64_t bundle;               /* entry->bundle, entry->generation */
+  unsigned generation;
   int gzip_level;                /* 1..9, 0 = no gzip variant */
   int brotli_quality;            /* 0..11, -1 = no br variant */
   size_t min_compress;           /* bodies shorter than this stay identity only */
@@ -129,16 +139,33 @@ void rs_entry_release(rs_entry_t *e);
 /* The current count, for tests and assertions only (racy by nature). */
 uint32_t rs_entry_refs(const rs_entry_t *e);
 
+enum { RS_ENTRY_DEAD = 1, RS_ENTRY_SOFT = 2 };
+
 /* True once the entry was removed from L2 (purged, evicted, replaced,
  * expired); a relaxed load, no RMW. */
 static inline bool rs_entry_dead(const rs_entry_t *e) {
+  return (__atomic_load_n(&e->_dead, __ATOMIC_RELAXED) & RS_ENTRY_DEAD) != 0;
+}
+/* Dead or soft-purged: what an L1 must no longer serve (it asks L2, which
+ * answers a soft-purged page as stale). One relaxed byte load. */
+static inline bool rs_entry_flagged(const rs_entry_t *e) {
   return __atomic_load_n(&e->_dead, __ATOMIC_RELAXED) != 0;
 }
-static inline bool rs_entry_fresh(const rs_entry_t *e, uint64_t now_ms) {
-  return now_ms < e->created_ms + e->ttl_ms;
+/* When the page stops being fresh: its TTL, or a soft purge's time if
+ * earlier (acquire: pairs with the release that set the flag after
+ * _soft_ms). */
+static inline uint64_t rs_entry_expiry(const rs_entry_t *e) {
+  uint64_t x = e->created_ms + e->ttl_ms;
+  if (RS_UNLIKELY(__atomic_load_n(&e->_dead, __ATOMIC_ACQUIRE) & RS_ENTRY_SOFT) && e->_soft_ms < x)
+    x = e->_soft_ms;
+  return x;
 }
+static inline bool rs_entry_fresh(const rs_entry_t *e, uint64_t now_ms) {
+  return now_ms < rs_entry_expiry(e);
+}
+/* Fresh, or stale within grace (after the TTL or the soft purge). */
 static inline bool rs_entry_servable(const rs_entry_t *e, uint64_t now_ms) {
-  return now_ms < e->created_ms + e->ttl_ms + e->grace_ms;
+  return now_ms < rs_entry_expiry(e) + e->grace_ms;
 }
 
 /* The best variant for an Accept-Encoding header value (NULL/empty: identity).

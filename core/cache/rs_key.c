@@ -217,6 +217,22 @@ void rs_key_header_value(rs_key_t *k, const char *v, size_t vlen, bool first) {
   rs__put_escaped(k, v, vlen, RS__K_HOOK | RS__K_QUERY, false);
 }
 
+void rs_key_cookie(rs_key_t *k, const char *name, size_t nlen, const char *v, size_t vlen, bool present) {
+  rs__seen(&rs__seen_fields);
+  rs__reserve(k, nlen + 3);
+  rs__put(k, "\n;", 2);
+  rs__put(k, name, nlen);
+  if (!present) return;
+  rs__put(k, "=", 1);
+  rs__put_escaped(k, v, vlen, RS__K_HOOK, false);
+}
+
+void rs_key_version(rs_key_t *k, const char *v, size_t vlen) {
+  rs__seen(&rs__seen_fields);
+  rs__put(k, "\n@", 2);
+  rs__put_escaped(k, v, vlen, RS__K_HOOK, false);
+}
+
 bool rs_key_hook_part(const char *key, size_t len, const char **hook, size_t *hook_len) {
   if (len == 0 || key[0] != '~') return false;
   const char *sp = memchr(key, ' ', len);

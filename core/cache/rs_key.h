@@ -4,6 +4,8 @@
  *   default key   "GET " HOST PATH ["?" QUERY] FIELDS
  *   key hook's    "~" HOST " " HOOK FIELDS
  *   FIELDS        ("\n" NAME [":" VALUE])*   one per header the route names
+ *                 ("\n;" COOKIE ["=" VALUE])* one per cookie the route names
+ *                 ["\n@" VERSION]              cache.version, when set
  *
  * HOST is lower-cased, without its port, and every byte outside RFC 3986's
  * reg-name / IP-literal characters (letters, digits, "-._~!$&'()*+,;=:[]")
@@ -26,6 +28,11 @@
  * route's order: "\nname:v1, v2" when the request has the header (its
  * values joined as the bundle sees them), "\nname" when it has none.
  * Header values never hold '\n' (the parser refuses CR/LF in them).
+ * Then the cookies the route names (route `cookies = {...}`), in its order:
+ * "\n;name=value" when the request has it (the first pair of that name,
+ * core/base/rs_cookie.h), "\n;name" when not; ';' and '@' are no header
+ * name's characters, so these fields never pass for a header's. Last, the
+ * config's cache.version: a new version is a new set of keys.
  *
  * Any thread; no allocation while the key fits the caller's buffer. */
 #ifndef RS_KEY_H
@@ -68,6 +75,13 @@ void rs_key_hook(rs_key_t *k, const char *host, size_t hlen, const char *s, size
  * each value (rs_key_header_value). name as the route wrote it (lower-case). */
 void rs_key_header(rs_key_t *k, const char *name, size_t nlen, bool present);
 void rs_key_header_value(rs_key_t *k, const char *v, size_t vlen, bool first);
+
+/* Append one named cookie's field: "\n;name", then "=value" when present
+ * (value with '%' and control bytes percent-encoded). */
+void rs_key_cookie(rs_key_t *k, const char *name, size_t nlen, const char *v, size_t vlen, bool present);
+
+/* Append the version field "\n@version" (encoded as a cookie value). */
+void rs_key_version(rs_key_t *k, const char *v, size_t vlen);
 
 /* The hook part's form of s (percent-encoding as in a hook key), appended
  * to k: purges compare a hook's string through it. */

@@ -268,7 +268,7 @@ void rs_l1_destroy(rs_l1_t *l1) {
 
 /* A hit on n: still live and fresh? If not, drop it and say so. */
 static inline bool rs__l1_usable(rs_l1_t *l1, rs_l1_ref_t *n, uint64_t now_ms) {
-  if (RS_LIKELY(now_ms < n->fresh_until && !rs_entry_dead(n->e))) return true;
+  if (RS_LIKELY(now_ms < n->fresh_until && !rs_entry_flagged(n->e))) return true;
   rs__l1_drop(l1, n);
   return false;
 }
@@ -325,7 +325,7 @@ static rs_l1_ref_t *rs__l1_find(rs_l1_t *l1, uint64_t hash, const char *key, siz
 }
 
 void rs_l1_offer(rs_l1_t *l1, rs_entry_t *e, uint64_t now_ms) {
-  if (rs_entry_dead(e) || !rs_entry_fresh(e, now_ms) || e->size > l1->max_bytes) return;
+  if (rs_entry_flagged(e) || !rs_entry_fresh(e, now_ms) || e->size > l1->max_bytes) return;
   rs_l1_ref_t *old = rs__l1_find(l1, e->hash, e->key, e->key_len);
   if (old && old->e == e) return;
   if (old == NULL)

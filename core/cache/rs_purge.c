@@ -41,17 +41,18 @@ static bool rs__sel_match(const char *key, size_t len, void *ud) {
   return s->prefix || hl == s->hlen || h[s->hlen] == '\n';
 }
 
-static size_t rs__purge_sel(struct rs_cache_s *cache, const char *v, size_t len, bool prefix, bool hooks) {
+static size_t rs__purge_sel(struct rs_cache_s *cache, const char *v, size_t len, bool prefix, bool hooks,
+                            bool soft) {
   /* Nothing a scan could find beyond the exact key: one lookup (a purge by
    * URL or key on a site without named headers nor key hooks). */
   if (!prefix && !rs_key_seen_fields() && !(hooks && rs_key_seen_hooks()))
-    return rs_cache_purge_key(cache, v, len);
+    return soft ? rs_cache_soft_key(cache, v, len) : rs_cache_purge_key(cache, v, len);
   char hbuf[256];
   rs_key_t hk;
   rs_key_init(&hk, hbuf, sizeof(hbuf));
   if (hooks) rs_key_hook_escape(&hk, v, len);
   rs__sel_t sel = { .v = v, .len = len, .hv = hooks ? hk.p : NULL, .hlen = hk.len, .prefix = prefix };
-  size_t n = rs_cache_purge_if(cache, rs__sel_match, &sel);
+  size_t n = soft ? rs_cache_soft_if(cache, rs__sel_match, &sel) : rs_cache_purge_if(cache, rs__sel_match, &sel);
   rs_key_dispose(&hk);
   return n;
 }
@@ -65,26 +66,32 @@ static void rs__tell(rs_purge_by_t by, const char *v, size_t len) {
   if (rs__observer != NULL && !rs__local) rs__observer(by, v, len);
 }
 
-size_t rs_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len,
-                       const char *host, size_t host_len) {
+size_t rs_purge_ex(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len, const char *host,
+                   size_t host_len, bool soft) {
   /* An empty selector selects nothing: "everything" is only ever all. */
   if (by != RS_PURGE_ALL && len == 0) return 0;
   size_t n;
   switch (by) {
-    case RS_PURGE_KEY: n = rs__purge_sel(cache, v, len, false, true); break;
-    case RS_PURGE_PREFIX: n = rs__purge_sel(cache, v, len, true, true); break;
-    case RS_PURGE_TAG: n = rs_cache_purge_tag(cache, v, len); break;
-    case RS_PURGE_ALL: n = rs_cache_purge_all(cache); break;
+    case RS_PURGE_KEY: n = rs__purge_sel(cache, v, len, false, true, soft); break;
+    case RS_PURGE_PREFIX: n = rs__purge_sel(cache, v, len, true, true, soft); break;
+    case RS_PURGE_TAG: n = soft ? rs_cache_soft_tag(cache, v, len) : rs_cache_purge_tag(cache, v, len); break;
+    case RS_PURGE_ALL: n = soft ? rs_cache_soft_all(cache) : rs_cache_purge_all(cache); break;
     case RS_PURGE_URL: {
       const char *qm = memchr(v, '?', len);
       size_t plen = qm ? (size_t)(qm - v) : len;
-      return rs_purge_url(cache, host, host_len, v, plen, qm ? qm + 1 : NULL,
-                                 qm ? len - plen - 1 : 0);
+      return rs_purge_url_ex(cache, host, host_len, v, plen, qm ? qm + 1 : NULL, qm ? len - plen - 1 : 0, soft);
     }
     default: return 0;
   }
+  /* A soft purge reaches the fleet as a purge: the other instances drop
+   * their copies, and their next requests coalesce fleet-wide. */
   rs__tell(by, v, len);
   return n;
+}
+
+size_t rs_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len,
+                       const char *host, size_t host_len) {
+  return rs_purge_ex(cache, by, v, len, host, host_len, false);
 }
 
 size_t rs_purge_local(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len) {
@@ -126,6 +133,11 @@ int rs_purge_url_split(const char *url, size_t len, const char **host, size_t *h
 
 size_t rs_purge_url(struct rs_cache_s *cache, const char *host, size_t host_len,
                            const char *path, size_t path_len, const char *query, size_t query_len) {
+  return rs_purge_url_ex(cache, host, host_len, path, path_len, query, query_len, false);
+}
+
+size_t rs_purge_url_ex(struct rs_cache_s *cache, const char *host, size_t host_len, const char *path,
+                       size_t path_len, const char *query, size_t query_len, bool soft) {
   /* Pages are keyed by the canonical path (core/base/rs_http.h): "/caf%c3%a9",
    * "/café" and "//a/../café" name the same page. A path that no request
    * could have (a malformed escape) names none. */
@@ -138,7 +150,7 @@ size_t rs_purge_url(struct rs_cache_s *cache, const char *host, size_t host_len,
     rs_key_t k;
     rs_key_init(&k, kbuf, sizeof(kbuf));
     rs_key_url(&k, "GET", 3, host ? host : "", host ? host_len : 0, canon, clen, query, query_len);
-    n = rs__purge_sel(cache, k.p, k.len, false, false);
+    n = rs__purge_sel(cache, k.p, k.len, false, false, soft);
     rs__tell(RS_PURGE_KEY, k.p, k.len);
     rs_key_dispose(&k);
   }

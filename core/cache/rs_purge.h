@@ -47,6 +47,13 @@ int rs_purge_by(const char *name, size_t len);
 size_t rs_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len,
                        const char *host, size_t host_len);
 
+/* rs_purge, or with soft a soft purge of the same pages: they stay, stale
+ * from now on, served within their grace while one background render
+ * replaces each (rs_cache.h, "Soft purges"). The observer below is told as
+ * of a purge. Returns how many. */
+size_t rs_purge_ex(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len, const char *host,
+                   size_t host_len, bool soft);
+
 /* Told of every purge rs_purge and rs_purge_url make (a URL purge as the
  * KEY purge of the URL's default key), on the thread that made it, after
  * the local cache dropped its pages: the shared tier spreads them to the
@@ -71,5 +78,7 @@ int rs_purge_url_split(const char *url, size_t len, const char **host, size_t *h
  * NULL/0 for none), as the admin listener has them. */
 size_t rs_purge_url(struct rs_cache_s *cache, const char *host, size_t host_len,
                            const char *path, size_t path_len, const char *query, size_t query_len);
+size_t rs_purge_url_ex(struct rs_cache_s *cache, const char *host, size_t host_len, const char *path,
+                       size_t path_len, const char *query, size_t query_len, bool soft);
 
 #endif

@@ -137,6 +137,8 @@ void rs_config_dispose(rs_config_t *cfg) {
   free(cfg->log.access);
   free(cfg->log.access_format);
   free(cfg->render.bundle);
+  free(cfg->cache.version);
+  rs_errpages_free(cfg->errpages);
   free(cfg->render.fn);
   free(cfg->real_ip.from);
   free(cfg->real_ip.header);

@@ -11,6 +11,9 @@
 #include "rs_log.h"
 #include "rs_router.h"
 
+/* cache.on_new_bundle (core/server/rs_reload.c). */
+enum { RS_ON_NEW_BUNDLE_STALE = 0, RS_ON_NEW_BUNDLE_KEEP, RS_ON_NEW_BUNDLE_PURGE };
+
 typedef struct {
   char host[64];                 /* numeric IPv4 or IPv6 address */
   int port;                      /* 1..65535; 0 in tests = pick a free port */
@@ -98,7 +101,11 @@ typedef struct rs_config_s {
     char **env;                  /* process.env: name, value, name, ... (owned) */
     size_t nenv;                 /* pairs in env */
     bool debug;                  /* error pages show the JS error and stack */
+    uint64_t bundle_id;          /* the pool's rs_pool_bundle_id, set with the
+                                    generation (core/server/rs_reload.c); 0 = none */
   } render;
+  unsigned generation;           /* the configuration generation's id (1, 2, ...),
+                                    set with it */
 
   struct {                       /* the per-loop hook states (lua/rs_lhooks.h) */
     uint64_t hook_timeout_ms;    /* one run of a hook, then interrupted → 500 (1000) */
@@ -121,6 +128,9 @@ typedef struct rs_config_s {
     int brotli_quality;          /* -1 = no br variant (4) */
     size_t min_compress;         /* smaller bodies are kept identity only (1 KiB) */
     bool clear_on_reload;        /* SIGHUP purges every page (false) */
+    int on_new_bundle;           /* RS_ON_NEW_BUNDLE_*: what a reload that brings a
+                                    bundle with other bytes does to older pages */
+    char *version;               /* joins every key (rs_key.h); NULL = none (owned) */
     struct {                     /* cache.shared = {...}: the fleet's tier in Redis
                                     (core/fleet/rs_fleet.h); taken at start */
       char *host;                /* NULL: no shared tier */
@@ -138,6 +148,9 @@ typedef struct rs_config_s {
       uint32_t fail_timeout_ms;  /* for that long (1000) */
     } shared;
   } cache;
+
+  rs_errpages_t *errpages;       /* error_page = {...} for every route that has
+                                    none of its own; NULL = none (owned) */
 
   /* compress = {...}: on-the-fly gzip/br of what is not a stored page
    * (bypassed renders, respond handlers, proxied answers, static files;

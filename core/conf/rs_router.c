@@ -215,6 +215,22 @@ rs_router_t *rs_router_create_view(void) {
   return r;
 }
 
+const rs_errpage_t *rs_errpages_find(const rs_errpages_t *pages, int status) {
+  for (size_t i = 0; pages != NULL && i < pages->n; i++)
+    if (pages->v[i].status == status) return &pages->v[i];
+  return NULL;
+}
+
+void rs_errpages_free(rs_errpages_t *pages) {
+  if (pages == NULL) return;
+  for (size_t i = 0; i < pages->n; i++) {
+    free(pages->v[i].target);
+    free(pages->v[i].body);
+  }
+  free(pages->v);
+  free(pages);
+}
+
 void rs_route_free(rs_route_t *route) {
   if (route == NULL) return;
   free(route->server);
@@ -230,6 +246,8 @@ void rs_route_free(rs_route_t *route) {
   free(route->proxy.path);
   free(route->proxy.host);
   free(route->cache._mem);
+  free(route->cache.cache_control);
+  rs_errpages_free(route->errpages);
   free(route->limit.req_key.header);
   free(route->limit.conn_key.header);
   free(route);

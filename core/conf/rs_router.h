@@ -36,6 +36,27 @@ struct rs_action_handler_s;      /* core/gateway/rs_action.h: opaque here */
 /* proxy.host: which Host header the upstream gets. */
 enum { RS_PROXY_HOST_KEEP = 0, RS_PROXY_HOST_UPSTREAM, RS_PROXY_HOST_LITERAL };
 
+/* error_page = { [STATUS] = TARGET, ... } (nginx's error_page): TARGET is a
+ * path to render with the bundle ("/404": the page of that path, answered
+ * with STATUS) or a file (its bytes, read at load). Built by the Lua loader,
+ * read-only after. */
+typedef struct {
+  int status;                    /* 300..599 */
+  char *target;                  /* "/404" or the file's path as written (owned) */
+  char *body;                    /* a file's bytes, read at load; NULL = a render (owned) */
+  size_t body_len;
+  const char *type;              /* a file's Content-Type (static string) */
+} rs_errpage_t;
+
+typedef struct rs_errpages_s {
+  rs_errpage_t *v;               /* (owned) */
+  size_t n;
+} rs_errpages_t;
+
+/* The page for status, or NULL. pages may be NULL. Any thread. */
+const rs_errpage_t *rs_errpages_find(const rs_errpages_t *pages, int status);
+void rs_errpages_free(rs_errpages_t *pages);
+
 typedef struct rs_route_s {
   unsigned methods;              /* RS_M_* mask; a GET route also answers HEAD */
   char *host;                    /* NULL = any host (owned) */
@@ -84,12 +105,26 @@ typedef struct rs_route_s {
                                     they join the key (core/cache/rs_key.h) and are the
                                     only headers beside Host a cached render sees;
                                     NULL = none */
+    const char *const *cookies;  /* NULL-ended cookie names the pages depend on
+                                    (case-sensitive): their values join the key,
+                                    the Cookie header a stored page's render sees
+                                    holds only them, and any other cookie neither
+                                    bypasses nor reaches the page; NULL = none (any
+                                    Cookie bypasses, unless cookie above) */
+    char *cache_control;         /* Cache-Control sent with the route's rendered
+                                    pages when the bundle sets none (owned);
+                                    NULL = none */
     const char *const *tags;     /* added to every page the route stores */
     size_t ntags;
     uint64_t statuses[10];       /* bit s: status s may be stored; all zero =
                                     200, 301, 302, 404 */
     char *_mem;                  /* owns the lists and their strings */
   } cache;
+
+  /* error_page = { [404] = "/404", [500] = "static/50x.html" }: what answers a
+   * status this route (or, on the config, any route) would answer with the
+   * plain error page (core/gateway/rs_errpage.h). NULL = none (owned). */
+  rs_errpages_t *errpages;
 
   struct {                       /* RS_ACTION_PROXY (core/gateway/rs_proxy.h) */
     char *upstream;              /* the upstream's name in ssr.config (owned) */

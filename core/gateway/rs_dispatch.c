@@ -1,6 +1,8 @@
 /* core/gateway/rs_dispatch.c — see rs_dispatch.h. */
 #include "rs_dispatch.h"
 
+#include "rs_errpage.h"
+
 #include "rs_action.h"
 #include "rs_config.h"
 #include "rs_lroute.h"
@@ -119,13 +121,13 @@ static void rs__act(rs_req_t *req, const rs_route_t *route) {
     a->on_request(req, route);
     return;
   }
-  rs_req_respond_error(req, 500, NULL);
+  rs_errpage_answer(req, 500, NULL);
 }
 
 void rs_dispatch(rs_req_t *req) {
   const rs_route_t *route = rs__route(req);
   if (route == NULL) {
-    rs_req_respond_error(req, 404, NULL);
+    rs_errpage_answer(req, 404, NULL);
     return;
   }
   /* limit_req / limit_conn first: refused (answered), or later (a key hook) */

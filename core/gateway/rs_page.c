@@ -329,7 +329,7 @@ static void rs__pflow_go(rs__pflow_t *fl, int rc) {
         /* Personalised requests, and those a bypass rule picks, are not
          * looked up nor stored. */
         if (fl->bypass) RS_COUNTER_ADD(pl->c.bypass, 1);
-        fl->extra = fl->bypass ? "X-Cache: BYPASS\r\n" : NULL;
+        fl->extra = fl->bypass ? rs_policy_bypass_extra(route) : NULL;
         fl->step = RS__S_UNCACHED;
         rs__pflow_go(fl, RS__NOHOOK);
         return;

@@ -31,7 +31,7 @@ static void rs__waiter_run(rs_task_t *task) {
   } else if (pw->status < 0) {
     /* The page was not storable (e.g. it set a cookie): never share it;
      * this request renders its own (its props hook may wait). */
-    rs_page_uncached(req, pw->route, "X-Cache: BYPASS\r\n");
+    rs_page_uncached(req, pw->route, rs_policy_bypass_extra(pw->route));
   } else {
     rs_render_respond_error(req, pw->status);
   }
@@ -134,27 +134,21 @@ static void rs__after_render(rs_render_job_t *job) {
     while (k < ntags && !(tag_lens[k] == tl && memcmp(tags[k], t, tl) == 0)) k++;
     if (k == ntags) tags[ntags] = t, tag_lens[ntags++] = tl;
   }
-  /* The headers the route names split its pages: say so to downstream
-   * caches (Vary), beside the Accept-Encoding the entry adds. */
+  /* The headers and cookies the route names split its pages: say so to
+   * downstream caches (Vary), beside the Accept-Encoding the entry adds;
+   * and the route's Cache-Control unless the bundle gave its own. */
   rs_buf_t hb = { 0 };
   const char *headers = job->headers;
   size_t headers_len = job->headers_len;
-  if (fl->route != NULL && fl->route->cache.headers != NULL) {
-    rs_buf_append(&hb, job->headers, job->headers_len);
-    rs_buf_append(&hb, "Vary: ", 6);
-    for (const char *const *n = fl->route->cache.headers; *n != NULL; n++) {
-      if (n != fl->route->cache.headers) rs_buf_append(&hb, ", ", 2);
-      rs_buf_append(&hb, *n, strlen(*n));
-    }
-    rs_buf_append(&hb, "\r\n", 2);
+  if (fl->route != NULL && rs_policy_page_headers(fl->route, job->headers, job->headers_len, &hb))
     headers = hb.p, headers_len = hb.len;
-  }
   rs_entry_spec_t spec = {
     .key = fl->key, .key_len = fl->key_len, .hash = fl->hash,
     .status = job->status, .headers = headers, .headers_len = headers_len,
     .body = job->body ? job->body : "", .body_len = job->body_len, .body_owned = job->body,
     .tags = tags, .tag_lens = tag_lens, .ntags = ntags,
     .ttl_ms = ttl, .grace_ms = grace, .epoch = fl->epoch,
+    .bundle = cfg->render.bundle_id, .generation = cfg->generation,
     .gzip_level = cfg->cache.gzip_level, .brotli_quality = cfg->cache.brotli_quality,
     .min_compress = cfg->cache.min_compress, .defer = fl->defer,
   };

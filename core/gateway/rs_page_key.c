@@ -4,6 +4,7 @@
 #include "rs_page.h"
 #include "rs_page_int.h"
 
+#include "rs_policy.h"
 #include "rs_realip.h"
 
 #include <string.h>
@@ -46,4 +47,5 @@ void rs_page__key(rs_key_t *k, rs_req_t *req, const rs_route_t *route, const cha
     rs_key_url(k, req->method.p, req->method.len, req->host.p, req->host.len, req->path.p, req->path.len,
                req->query.p, req->query.len);
   rs__key_fields(k, req, route);
+  rs_policy_key_tail(k, req, route, rs_req_gen(req)->cfg);   /* named cookies, cache.version */
 }

@@ -56,6 +56,12 @@ static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
       }
       rs_buf_printf(&hb, "%.*s: %.*s\r\n", (int)h->name.len, h->name.p, (int)h->value.len, h->value.p);
     }
+    /* The route's Cache-Control for what leaves, unless the upstream gave one. */
+    rs_buf_t hb2 = { 0 };
+    if (rs_policy_page_headers(fl->route, hb.p ? hb.p : "", hb.len, &hb2)) {
+      rs_buf_free(&hb);
+      hb = hb2;
+    }
     fl->storable = !encoded && rs_policy_storable(fl->route, res->status, hb.p, hb.len);
     uint64_t ttl = fl->route_ttl_ms >= 0 ? (uint64_t)fl->route_ttl_ms : cfg->cache.ttl_ms;
     uint64_t grace = fl->route_grace_ms >= 0 ? (uint64_t)fl->route_grace_ms : cfg->cache.grace_ms;
@@ -71,7 +77,7 @@ static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
       .status = res->status, .headers = hb.p ? hb.p : "", .headers_len = hb.len,
       .body = body ? body : "", .body_len = res->body_len, .body_owned = body,
       .tags = r->cache.tags, .tag_lens = tag_lens, .ntags = ntags,
-      .ttl_ms = ttl, .grace_ms = grace, .epoch = fl->epoch,
+      .ttl_ms = ttl, .grace_ms = grace, .epoch = fl->epoch, .generation = cfg->generation,
       .gzip_level = encoded ? 0 : cfg->cache.gzip_level,
       .brotli_quality = encoded ? -1 : cfg->cache.brotli_quality,
       .min_compress = cfg->cache.min_compress, .defer = fl->defer,
@@ -117,8 +123,9 @@ int rs_page__proxy_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route,
   rs_buf_t path = { 0 };
   rs_proxy_target(&path, from, route);
 
-  /* What a shared page may depend on: no cookie, no credentials, identity. */
-  rs_fetch_header_t hs[8];
+  /* What a shared page may depend on: no credentials, identity, no cookie
+   * but those the route names (in its key; rebuilt from them alone). */
+  rs_fetch_header_t hs[10];
   size_t n = 0;
   const char *host = route->proxy.host_mode == RS_PROXY_HOST_LITERAL ? route->proxy.host
                      : route->proxy.host_mode == RS_PROXY_HOST_UPSTREAM ? route->proxy.upstream : NULL;
@@ -142,6 +149,8 @@ int rs_page__proxy_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route,
   if (v != NULL) hs[n++] = (rs_fetch_header_t){ RS_STR("Accept"), *v };
   v = rs_req_header(from, "user-agent");
   if (v != NULL) hs[n++] = (rs_fetch_header_t){ RS_STR("User-Agent"), *v };
+  rs_buf_t ck = { 0 };
+  if (rs_policy_page_cookie(from, route, &ck) > 0) hs[n++] = (rs_fetch_header_t){ RS_STR("Cookie"), { ck.p, ck.len } };
 
   rs_fetch_opts_t o = { .target = route->proxy.upstream, .method = "GET", .path = path.p,
                         .headers = hs, .nheaders = n };
@@ -149,6 +158,7 @@ int rs_page__proxy_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route,
   rs_fetch_t *f = rs_fetch_start(loop, &o, rs__proxy_fetched, fl, &err);
   rs_buf_free(&path);
   rs_buf_free(&fwd);
+  rs_buf_free(&ck);
   if (f != NULL) {
     loop->pending_jobs++;
     return 0;

@@ -55,6 +55,8 @@ void rs_page_collect(rs_buf_t *out, rs_loop_t **loops, int nloops, struct rs_cac
     { "rustyssr_cache_evictions_total", "counter", "Pages evicted for room.", cs.evictions },
     { "rustyssr_cache_expirations_total", "counter", "Pages dropped past their grace.", cs.expirations },
     { "rustyssr_cache_purged_total", "counter", "Pages removed by purges.", cs.purged },
+    { "rustyssr_cache_softened_total", "counter",
+      "Pages soft purges and deploys turned stale (each then refreshed once, in the background).", cs.softened },
     { "rustyssr_cache_refused_stale_total", "counter",
       "Renders not stored because a purge came after they began.", cs.refused_stale },
     { "rustyssr_cache_entries", "gauge", "Pages in L2.", cs.entries },

@@ -3,9 +3,12 @@
 
 #include "rs_http.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rs_cookie.h"
+#include "rs_key.h"
 
 /* ------------------------------------------------------------------ bypass */
 
@@ -17,29 +20,13 @@ static bool rs__listed(const char *const *names, const char *s, size_t n) {
 
 static bool rs__is_space(char c) { return c == ' ' || c == '\t'; }
 
-/* A listed cookie with a non-empty value in any Cookie header ("a=1; b=2";
- * a quoted value counts without its quotes, as req.cookie reads it). */
+/* A listed cookie with a non-empty value in any Cookie header (a quoted
+ * value counts without its quotes, as req.cookie reads it). */
 static bool rs__cookie_hit(const rs_req_t *req, const char *const *names) {
   for (size_t i = 0; i < req->nheaders; i++) {
     const rs_header_t *h = &req->headers[i];
-    if (!rs_str_ieq(h->name.p, h->name.len, "cookie", 6)) continue;
-    const char *c = h->value.p, *end = h->value.p + h->value.len;
-    while (c < end) {
-      const char *semi = memchr(c, ';', (size_t)(end - c));
-      const char *stop = semi ? semi : end;
-      while (c < stop && rs__is_space(*c)) c++;
-      const char *eq = memchr(c, '=', (size_t)(stop - c));
-      if (eq != NULL && eq > c) {
-        const char *ne = eq;
-        while (ne > c && rs__is_space(ne[-1])) ne--;
-        const char *v = eq + 1, *ve = stop;
-        while (v < ve && rs__is_space(*v)) v++;
-        while (ve > v && rs__is_space(ve[-1])) ve--;
-        if (ve - v >= 2 && v[0] == '"' && ve[-1] == '"') v++, ve--;
-        if (ve > v && rs__listed(names, c, (size_t)(ne - c))) return true;
-      }
-      c = stop + 1;
-    }
+    if (rs_str_ieq(h->name.p, h->name.len, "cookie", 6) && rs_cookie_has(h->value.p, h->value.len, names))
+      return true;
   }
   return false;
 }
@@ -82,11 +69,90 @@ bool rs_policy_bypass(const rs_req_t *req, const rs_route_t *route) {
     return req->nheaders && (rs_req_header(req, "authorization") || rs_req_header(req, "cookie"));
   if (req->nheaders) {
     if (!route->cache.authorization && rs_req_header(req, "authorization")) return true;
-    if (!route->cache.cookie && rs_req_header(req, "cookie")) return true;
+    /* A route that names the cookies its pages depend on keys on them:
+     * every other cookie is invisible to its pages, so none bypasses. */
+    if (!route->cache.cookie && route->cache.cookies == NULL && rs_req_header(req, "cookie")) return true;
     if (route->cache.bypass_header && rs__header_hit(req, route->cache.bypass_header)) return true;
     if (route->cache.bypass_cookie && rs__cookie_hit(req, route->cache.bypass_cookie)) return true;
   }
   return route->cache.bypass_query && req->query.len && rs__query_hit(req, route->cache.bypass_query);
+}
+
+/* ------------------------------------------------------------------ what a page sees */
+
+void rs_policy_page_cookies(const rs_req_t *req, const rs_route_t *route, rs_cookie_val_t *out) {
+  size_t n = 0;
+  while (route->cache.cookies[n] != NULL) n++;
+  memset(out, 0, n * sizeof(*out));
+  for (size_t i = 0; i < req->nheaders; i++) {
+    const rs_header_t *h = &req->headers[i];
+    if (rs_str_ieq(h->name.p, h->name.len, "cookie", 6))
+      rs_cookie_pick(route->cache.cookies, h->value.p, h->value.len, out);
+  }
+}
+
+size_t rs_policy_page_cookie(const rs_req_t *req, const rs_route_t *shared, rs_buf_t *out) {
+  if (shared == NULL || shared->cache.cookies == NULL) return 0;
+  rs_cookie_val_t v[RS_POLICY_MAX_COOKIES];
+  rs_policy_page_cookies(req, shared, v);
+  return rs_cookie_join(out, shared->cache.cookies, v);
+}
+
+void rs_policy_key_tail(rs_key_t *k, const rs_req_t *req, const rs_route_t *route, const rs_config_t *cfg) {
+  if (route->cache.cookies != NULL) {
+    rs_cookie_val_t v[RS_POLICY_MAX_COOKIES];
+    rs_policy_page_cookies(req, route, v);
+    for (size_t i = 0; route->cache.cookies[i] != NULL; i++) {
+      const char *n = route->cache.cookies[i];
+      rs_key_cookie(k, n, strlen(n), v[i].value.p, v[i].value.len, v[i].present);
+    }
+  }
+  const char *version = cfg->cache.version;
+  if (version == NULL || version[0] == '\0') return;
+  if (strcmp(version, "bundle") == 0) {    /* the bundle's own id: a new bundle, new keys */
+    char id[24];
+    int n = snprintf(id, sizeof(id), "%016llx", (unsigned long long)cfg->render.bundle_id);
+    rs_key_version(k, id, (size_t)n);
+  } else {
+    rs_key_version(k, version, strlen(version));
+  }
+}
+
+/* Does the header block h[0..len) ("Name: value\r\n"...) hold name (lower-case)? */
+static bool rs__has_header(const char *h, size_t len, const char *name) {
+  size_t nl = strlen(name);
+  for (const char *p = h, *end = h + len; p < end;) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    const char *colon = memchr(p, ':', (size_t)((eol ? eol : end) - p));
+    if (colon != NULL && rs_str_ieq(p, (size_t)(colon - p), name, nl)) return true;
+    p = eol ? eol + 1 : end;
+  }
+  return false;
+}
+
+bool rs_policy_page_headers(const rs_route_t *route, const char *h, size_t len, rs_buf_t *out) {
+  bool vary_cookie = route->cache.cookies != NULL && route->cache.cookies[0] != NULL;
+  bool vary = route->cache.headers != NULL || vary_cookie;
+  bool cc = route->cache.cache_control != NULL && !rs__has_header(h, len, "cache-control");
+  if (!vary && !cc) return false;
+  rs_buf_append(out, h, len);
+  if (vary) {
+    rs_buf_append(out, "Vary: ", 6);
+    size_t k = 0;
+    for (const char *const *n = route->cache.headers; n != NULL && *n != NULL; n++, k++) {
+      if (k) rs_buf_append(out, ", ", 2);
+      rs_buf_append(out, *n, strlen(*n));
+    }
+    if (vary_cookie) rs_buf_append(out, k ? ", Cookie" : "Cookie", k ? 8 : 6);
+    rs_buf_append(out, "\r\n", 2);
+  }
+  if (cc) rs_buf_printf(out, "Cache-Control: %s\r\n", route->cache.cache_control);
+  return true;
+}
+
+const char *rs_policy_bypass_extra(const rs_route_t *route) {
+  return route->cache.cache_control != NULL ? "X-Cache: BYPASS\r\nCache-Control: private\r\n"
+                                            : "X-Cache: BYPASS\r\n";
 }
 
 /* ------------------------------------------------------------------ storable */

@@ -9,6 +9,8 @@
  * frame settles. */
 #include "rs_proxy.h"
 
+#include "rs_errpage.h"
+
 #include "rs_log.h"
 #include "rs_realip.h"
 #include "rs_upstream.h"
@@ -180,7 +182,7 @@ static void rs__error(rs__proxy_t *p, int status, int err) {
   rs_log_warn("proxy %.*s %.*s [req %llx]: upstream %s: server %s: %s → %d", (int)req->method.len,
               req->method.p, (int)RS_MIN(req->url.len, 512), req->url.p, (unsigned long long)req->id,
               p->route->proxy.upstream, p->x ? rs_uhttp_server(p->x) : "-", rs_fetch_strerror(err), status);
-  rs_req_respond_error(req, status, NULL);
+  rs_errpage_answer(req, status, NULL);
 }
 
 /* Called at depth 0 after anything happened: end what can be ended. */

@@ -1,8 +1,11 @@
 /* core/gateway/rs_render.c — see rs_render.h. */
 #include "rs_render.h"
 
+#include "rs_errpage.h"
+
 #include "rs_key.h"
 #include "rs_log.h"
+#include "rs_policy.h"
 #include "rs_realip.h"
 
 #include <errno.h>
@@ -43,9 +46,19 @@ rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, cons
     bytes += req->headers[i].name.len + req->headers[i].value.len;
     nh++;
   }
+  /* A stored page sees the cookies its route names, and only those (in
+   * its key): one Cookie header rebuilt from them. */
+  rs_buf_t ck = { 0 };
+  if (rs_policy_page_cookie(req, shared, &ck) > 0) {
+    bytes += 6 + ck.len;
+    nh++;
+  }
   size_t size = sizeof(rs_render_job_t) + (nq + nh + np) * sizeof(rs_v8_pair_t) + bytes + 1;
   rs_render_job_t *job = calloc(1, size);
-  if (job == NULL) return NULL;
+  if (job == NULL) {
+    rs_buf_free(&ck);
+    return NULL;
+  }
   rs_v8_pair_t *hdrs = (rs_v8_pair_t *)(job + 1);
   rs_v8_pair_t *params = hdrs + nh;
   rs_v8_pair_t *query = params + np;
@@ -79,6 +92,14 @@ rs_render_job_t *rs_render_job_new(rs_req_t *req, const rs_route_t *shared, cons
     hdrs[nh].value_len = vlen;
     nh++;
   }
+  if (ck.len > 0) {
+    hdrs[nh].name = rs__copy(&p, "cookie", 6);
+    hdrs[nh].name_len = 6;
+    hdrs[nh].value = rs__copy(&p, ck.p, ck.len);
+    hdrs[nh].value_len = ck.len;
+    nh++;
+  }
+  rs_buf_free(&ck);
   /* Query: split on '&', then '='; names and values percent-decoded with
    * '+' as a space, as Node's querystring does. Empty pieces ("a&&b") skip. */
   size_t n = 0;
@@ -136,7 +157,7 @@ int rs_render_error_status(rs_render_outcome_t o) {
 }
 
 void rs_render_respond_error(rs_req_t *req, int status) {
-  rs_req_respond_error(req, status, status == 503 ? "Retry-After: 1\r\n" : NULL);
+  rs_errpage_answer(req, status, status == 503 ? "Retry-After: 1\r\n" : NULL);
 }
 
 void rs_render_respond(rs_req_t *req, rs_render_job_t *job, const char *extra) {

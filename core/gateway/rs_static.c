@@ -9,6 +9,7 @@
 #include "rs_static.h"
 
 #include "rs_compress.h"
+#include "rs_errpage.h"
 #include "rs_log.h"
 
 #include <errno.h>
@@ -253,17 +254,17 @@ static int rs__static_range(const char *v, size_t n, uint64_t size, uint64_t *fi
 static void rs__static_fail(rs_req_t *req, const rs_route_t *route, int err) {
   switch (err) {
     case ENOENT: case ENOTDIR: case ELOOP: case ENAMETOOLONG: case ENXIO: case ENODEV:
-      rs_req_respond_error(req, 404, NULL);
+      rs_errpage_answer(req, 404, NULL);
       return;
     case EACCES: case EPERM:
       rs_log_info("static %s: %.*s: %s", route->where, (int)RS_MIN(req->path.len, 1024), req->path.p,
                   uv_strerror(-err));
-      rs_req_respond_error(req, 403, NULL);
+      rs_errpage_answer(req, 403, NULL);
       return;
     default:
       rs_log_error("static %s: %.*s under %s: %s", route->where, (int)RS_MIN(req->path.len, 1024),
                    req->path.p, route->files.root, uv_strerror(-err));
-      rs_req_respond_error(req, 500, NULL);
+      rs_errpage_answer(req, 500, NULL);
   }
 }
 
@@ -277,7 +278,7 @@ static void rs__static_redirect(rs_req_t *req) {
   size_t cap = req->path.len + req->query.len + 32;
   char *loc = malloc(cap);
   if (loc == NULL) {
-    rs_req_respond_error(req, 500, NULL);
+    rs_errpage_answer(req, 500, NULL);
     return;
   }
   size_t n = 0;
@@ -408,7 +409,7 @@ static void rs__static_answer(rs_req_t *req, const rs_route_t *route, int fd, co
     buf = malloc((size_t)len);
     if (buf == NULL) {
       close(fd);
-      rs_req_respond_error(req, 500, NULL);
+      rs_errpage_answer(req, 500, NULL);
       return;
     }
     size_t got = 0;
@@ -425,7 +426,7 @@ static void rs__static_answer(rs_req_t *req, const rs_route_t *route, int fd, co
                    r < 0 ? uv_strerror(-err) : "the file shrank while being read");
       free(buf);
       close(fd);
-      rs_req_respond_error(req, 500, NULL);
+      rs_errpage_answer(req, 500, NULL);
       return;
     }
   }
@@ -492,11 +493,11 @@ void rs_static_request(rs_req_t *req, const rs_route_t *route) {
   bool dir;
   int bad = rs__static_path(p, n, segs, sizeof(segs), &nseg, &dir);
   if (bad) {
-    rs_req_respond_error(req, bad, NULL);
+    rs_errpage_answer(req, bad, NULL);
     return;
   }
   if (dir && route->files.index == NULL) {   /* no listings */
-    rs_req_respond_error(req, 404, NULL);
+    rs_errpage_answer(req, 404, NULL);
     return;
   }
   const char *index = dir ? route->files.index : NULL;
@@ -519,7 +520,7 @@ void rs_static_request(rs_req_t *req, const rs_route_t *route) {
   }
   if (!S_ISREG(st.st_mode)) {    /* a folder as index, a FIFO, a device */
     close(fd);
-    rs_req_respond_error(req, 404, NULL);
+    rs_errpage_answer(req, 404, NULL);
     return;
   }
   const char *name = index;

@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 /* Render time histogram bounds, in milliseconds. */
 static const double rs__hist_ms[] = { 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000 };
@@ -72,6 +73,7 @@ struct rs_pool_s {
 
   char *src;                     /* the bundle as read at start */
   size_t src_len;
+  uint64_t bundle_id;            /* XXH3 of src (| 1: never 0) */
   void *code_cache;
   size_t code_cache_len;
   int aborting;                  /* atomic: shutdown forced, stop everything */
@@ -159,10 +161,35 @@ static void rs__deliver(rs_pool_t *pool, rs_render_job_t *job) {
 
 /* ------------------------------------------------------------------ rendering */
 
+/* name (lower-case, from the shim) copied to d in its canonical form, as
+ * every other answer of the server spells it: each word capitalised
+ * ("content-type" → "Content-Type", "x-frame-options" → "X-Frame-Options"),
+ * with the usual exceptions (ETag, WWW-Authenticate). */
+static void rs__canonical_name(char *d, const char *name, size_t n) {
+  static const struct { const char *lower, *canon; } odd[] = {
+    { "etag", "ETag" }, { "www-authenticate", "WWW-Authenticate" }, { "te", "TE" },
+    { "content-md5", "Content-MD5" }, { "x-xss-protection", "X-XSS-Protection" },
+  };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(odd); i++)
+    if (strlen(odd[i].lower) == n && rs_str_ieq(name, n, odd[i].lower, n)) {
+      memcpy(d, odd[i].canon, n);
+      return;
+    }
+  bool up = true;
+  for (size_t i = 0; i < n; i++) {
+    char c = name[i];
+    if (up && c >= 'a' && c <= 'z') c = (char)(c - 32);
+    else if (!up && c >= 'A' && c <= 'Z') c = (char)(c + 32);
+    d[i] = c;
+    up = c == '-';
+  }
+}
+
 /* "Name: value\r\n" lines from the bundle's headers, plus a Content-Type
- * when it gave none. Names come lower-cased and values checked by the shim. */
+ * when it gave none. Names come lower-cased and values checked by the shim;
+ * they leave in canonical form (rs__canonical_name). */
 static void rs__render_headers(rs_render_job_t *job, const rs_v8_result_t *res) {
-  static const char ct[] = "content-type: text/html; charset=utf-8\r\n";
+  static const char ct[] = "Content-Type: text/html; charset=utf-8\r\n";
   bool has_ct = false;
   size_t len = 0;
   for (size_t i = 0; i < res->nheaders; i++) {
@@ -181,7 +208,7 @@ static void rs__render_headers(rs_render_job_t *job, const rs_v8_result_t *res) 
       len -= h->name_len + 2 + h->value_len + 2;
       continue;
     }
-    memcpy(p, h->name, h->name_len), p += h->name_len;
+    rs__canonical_name(p, h->name, h->name_len), p += h->name_len;
     memcpy(p, ": ", 2), p += 2;
     memcpy(p, h->value, h->value_len), p += h->value_len;
     memcpy(p, "\r\n", 2), p += 2;
@@ -479,6 +506,8 @@ void rs_pool_collect(rs_buf_t *out, void *ud) {
 
 /* ------------------------------------------------------------------ life */
 
+uint64_t rs_pool_bundle_id(const rs_pool_t *pool) { return pool != NULL ? pool->bundle_id : 0; }
+
 int rs_pool_create(const rs_config_t *cfg, rs_pool_t **out, char *err, size_t errlen) {
   *out = NULL;
   if (rs_v8_init(0) != 0) {
@@ -518,6 +547,7 @@ int rs_pool_create(const rs_config_t *cfg, rs_pool_t **out, char *err, size_t er
   pool->cfg = cfg;
   pool->src = src;
   pool->src_len = src_len;
+  pool->bundle_id = XXH3_64bits(src ? src : "", src_len) | 1;
   pool->nthreads = cfg->render.threads > 0 ? cfg->render.threads : rs_topo_cores();
   if (rs_v8_engine_code_cache(first, &pool->code_cache, &pool->code_cache_len) != 0) {
     pool->code_cache = NULL;

@@ -89,6 +89,11 @@ struct rs_render_job_s {
  * old one is destroyed once idle). */
 int rs_pool_create(const rs_config_t *cfg, rs_pool_t **out, char *err, size_t errlen);
 
+/* The bundle's id: a 64-bit hash of its bytes as this pool loaded them
+ * (never 0), so a reload that reads the same file again has the same id
+ * and a deploy of other bytes another one. 0 for NULL. Any thread. */
+uint64_t rs_pool_bundle_id(const rs_pool_t *pool);
+
 /* Load the bundle once and throw it away (for `rustyssr -t`). Same
  * errors as rs_pool_create. */
 int rs_pool_check(const rs_config_t *cfg, char *err, size_t errlen);

@@ -39,7 +39,9 @@ static void rs__json(rs_req_t *req, int status, rs_buf_t *b) {
  * Varnish and nginx's cache_purge do; POST /purge with key=, prefix=, tag=,
  * url= (each repeatable; url=/path with host=, or url=http://host/path)
  * and all=1, in the query or as a form body, drops by key, by key prefix,
- * by tag and by URL. Both answer {"purged": N}. */
+ * by tag and by URL; with stale=1 (a soft purge) the pages stay, stale, and
+ * are served within grace while one background render replaces each. Both
+ * answer {"purged": N} (with "stale": true after a soft purge). */
 static void rs__purge(rs_req_t *req, bool by_url) {
   rs_cache_t *cache = req->loop->cache;
   rs_buf_t b = { 0 };
@@ -66,14 +68,23 @@ static void rs__purge(rs_req_t *req, bool by_url) {
     int nsel = 0;
     char *host = NULL;           /* host= (decoded), for url=/path */
     size_t host_len = 0;
+    int soft = -1;               /* stale=1: a soft purge (stale=0 or none: a purge) */
     for (int pass = -1; pass < 2 && bad == NULL; pass++) {
       for (int s = 0; s < 2 && bad == NULL; s++) {
         size_t pos = 0;
         rs_query_param_t qp;
         while (bad == NULL && rs_query_next(srcs[s], lens[s], &pos, &qp)) {
-          bool is_host = qp.name.len == 4 && memcmp(qp.name.p, "host", 4) == 0;
+          bool is_stale = qp.name.len == 5 && memcmp(qp.name.p, "stale", 5) == 0;
+          bool is_host = is_stale || (qp.name.len == 4 && memcmp(qp.name.p, "host", 4) == 0);
           int by = is_host ? -1 : rs_purge_by(qp.name.p, qp.name.len);
-          if (pass == -1 ? !is_host : by < 0) continue;   /* pass -1 reads host= only; others skip it */
+          if (pass == -1 ? !is_host : by < 0) continue;   /* pass -1 reads host= and stale= only; others skip them */
+          if (is_stale) {
+            bool one = qp.value.len == 1 && qp.value.p[0] == '1', zero = qp.value.len == 1 && qp.value.p[0] == '0';
+            if (soft >= 0) bad = "stale= given twice";
+            else if (!one && !zero) bad = "stale= must be stale=1 (soft purge) or stale=0";
+            else soft = one;
+            continue;
+          }
           char *v = rs_xmalloc(qp.value.len + 1);
           size_t vlen = rs_url_decode(v, qp.value.p, qp.value.len, true);
           if (is_host) {
@@ -91,11 +102,11 @@ static void rs__purge(rs_req_t *req, bool by_url) {
             size_t hl = host_len, pl;
             if (rs_purge_url_split(v, vlen, &h, &hl, &path, &pl, &why) != 0) bad = why;
             else if (pass == 0) nsel++;
-            else n += rs_purge(cache, RS_PURGE_URL, path, pl, h, hl);
+            else n += rs_purge_ex(cache, RS_PURGE_URL, path, pl, h, hl, soft == 1);
           } else if (pass == 0) {
             nsel++;
           } else {
-            n += rs_purge(cache, (rs_purge_by_t)by, v, vlen, NULL, 0);
+            n += rs_purge_ex(cache, (rs_purge_by_t)by, v, vlen, NULL, 0, soft == 1);
           }
           free(v);
         }
@@ -110,8 +121,13 @@ static void rs__purge(rs_req_t *req, bool by_url) {
       rs__json(req, 400, &b);
       return;
     }
-    rs_log_info("admin: purge %.*s: %zu page(s)", (int)RS_MIN(req->query.len + req->body_len, 512),
-                req->query.len ? req->query.p : req->body, n);
+    rs_log_info("admin: purge %.*s: %zu page(s)%s", (int)RS_MIN(req->query.len + req->body_len, 512),
+                req->query.len ? req->query.p : req->body, n, soft == 1 ? " marked stale" : "");
+    if (soft == 1) {
+      rs_buf_printf(&b, "{\"purged\": %zu, \"stale\": true}\n", n);
+      rs__json(req, 200, &b);
+      return;
+    }
   }
   rs_buf_printf(&b, "{\"purged\": %zu}\n", n);
   rs__json(req, 200, &b);

@@ -42,6 +42,9 @@ rs_gen_t *rs_gen_new(rs_server_t *srv, rs_config_t *cfg, bool owns, rs_pool_t *p
   rs_gen_t *gen = rs_xcalloc(1, sizeof(*gen));
   gen->id = ++srv->gen_seq;
   gen->cfg = cfg;
+  /* What every page rendered under it remembers (entry->bundle, generation). */
+  cfg->generation = gen->id;
+  cfg->render.bundle_id = rs_pool_bundle_id(pool);
   gen->owns_cfg = owns;
   rs__http_opts(&gen->http, cfg);
   /* Each listener's access log: its file (fixed since the start) and its

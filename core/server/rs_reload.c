@@ -110,6 +110,12 @@ void rs_reload(rs_server_t *srv) {
 
   rs_gen_t *gen = rs_gen_new(srv, cfg, true, pool);
   srv->applying = gen;
+  /* A new bundle: from now on only its pages may be stored (a render of
+   * the old one finishing meanwhile answers its requests, and is not
+   * kept); older pages turn stale or go when every loop has switched
+   * (rs__reload_done). */
+  if (srv->cache != NULL)
+    rs_cache_bundle(srv->cache, cfg->cache.on_new_bundle == RS_ON_NEW_BUNDLE_KEEP ? 0 : cfg->render.bundle_id);
   for (int i = 0; i < srv->nloops; i++) {
     gen->per_loop[i].task.run = rs_loop_gen_switch;
     rs_inbox_post(&srv->loops[i]->inbox, &gen->per_loop[i].task);
@@ -125,6 +131,25 @@ fail:
   free(cfg);
 }
 
+/* cache.on_new_bundle, once every loop renders with gen's bundle: a bundle
+ * of other bytes than old's makes the pages of every other bundle stale
+ * (each served within its grace while one background render replaces it),
+ * or purges them, or keeps them. Main thread. */
+static void rs__new_bundle(rs_server_t *srv, const rs_gen_t *old, const rs_gen_t *gen) {
+  uint64_t id = gen->cfg->render.bundle_id;
+  if (srv->cache == NULL || id == 0 || id == old->cfg->render.bundle_id) return;
+  int mode = gen->cfg->cache.on_new_bundle;
+  if (mode == RS_ON_NEW_BUNDLE_KEEP) {
+    rs_log_info("reload: new bundle %016llx (cache.on_new_bundle = \"keep\": older pages served until they "
+                "expire)", (unsigned long long)id);
+    return;
+  }
+  size_t n = rs_cache_purge_bundle(srv->cache, id, mode == RS_ON_NEW_BUNDLE_STALE);
+  rs_log_info("reload: new bundle %016llx: %zu page(s) of older bundles %s", (unsigned long long)id, n,
+              mode == RS_ON_NEW_BUNDLE_STALE ? "marked stale (each re-rendered once, in the background)"
+                                             : "purged");
+}
+
 /* Main thread, when every loop has taken (or refused) the generation being
  * applied. */
 static void rs__reload_done(rs_server_t *srv) {
@@ -137,6 +162,9 @@ static void rs__reload_done(rs_server_t *srv) {
     srv->reloads_failed++;
     rs_log_error("reload failed, keeping the current configuration: no loop could start its Lua state "
                  "(see above)");
+    if (srv->cache != NULL)        /* the running bundle's pages may be stored again */
+      rs_cache_bundle(srv->cache, old->cfg->cache.on_new_bundle == RS_ON_NEW_BUNDLE_KEEP
+                                      ? 0 : old->cfg->render.bundle_id);
     gen->next = srv->retired;
     srv->retired = gen;
   } else {
@@ -151,6 +179,7 @@ static void rs__reload_done(rs_server_t *srv) {
       size_t n = rs_cache_purge_all(srv->cache);
       rs_log_info("reload: cache.clear_on_reload: %zu page(s) purged", n);
     }
+    rs__new_bundle(srv, old, gen);
     rs_log_info("reloaded %s (%zu routes, bundle %s)%s", gen->cfg->file ? gen->cfg->file : "?",
                 rs_router_count(gen->cfg->router), gen->cfg->render.bundle ? gen->cfg->render.bundle : "none",
                 kept ? " (some loops kept the previous configuration: see above)" : "");

@@ -515,6 +515,9 @@ static void rs__loops_start(rs_server_t *srv, int *fds, rs_pool_t *pool0) {
   }
   rs_gen_t *gen0 = srv->gen = rs_gen_new(srv, srv->cfg, false, pool0);
   srv->admin.http = rs_gen_http(gen0);
+  /* A deploy's rule from the start (rs_reload.c): only this bundle's pages. */
+  if (srv->cache != NULL && srv->cfg->cache.on_new_bundle != RS_ON_NEW_BUNDLE_KEEP)
+    rs_cache_bundle(srv->cache, srv->cfg->render.bundle_id);
   for (int i = 0; i < srv->nloops; i++) rs_loop_gen_use(srv->loops[i], rs_gen_share(gen0, i));
   if (srv->cache != NULL) rs_metrics_register("cache", rs__collect_cache, srv);
   rs_upstream_metrics_register(srv->nloops);

@@ -18,6 +18,8 @@ ssr.route("GET", "/api/*", { proxy = { upstream = "api", path = "/" }, ttl = 60 
 ssr.route("GET", "/raw/*", { proxy = { upstream = "api", path = "/" } })
 ssr.route("GET", "/down/*", { proxy = { upstream = "down", path = "/" }, ttl = 60 })
 ssr.proxy("/short/", { upstream = "api", path = "/", ttl = 1, tags = { "short" } })
+ssr.proxy("/cc/", { upstream = "api", path = "/", ttl = 60, cache_control = "public, max-age=30" })
+ssr.route("GET", "/ck/*", { proxy = { upstream = "api", path = "/" }, ttl = 60, cookies = { "currency" } })
 '''
     return Server(workers=2, config={
         "render": '{ bundle = "%s", threads = 1 }' % BUNDLE,
@@ -25,6 +27,25 @@ ssr.proxy("/short/", { upstream = "api", path = "/", ttl = 1, tags = { "short" }
         "upstreams": '{ api = { servers = { "127.0.0.1:%d" } }, down = { servers = { "127.0.0.1:%d" } } }'
                      % (backend.port, free_port()),
     }, routes=routes)
+
+
+def test_cached_proxy_cache_control():
+    with Backend() as b, make_server(b) as srv:
+        for x in ("MISS", "HIT"):
+            r = srv.get("/cc/json")
+            assert r.status == 200 and r.header("x-cache").startswith(x), r
+            assert r.header("cache-control") == "public, max-age=30", r
+
+
+def test_cached_proxy_named_cookies():
+    with Backend() as b, make_server(b) as srv:
+        r = srv.get("/ck/echoheaders", headers={"Cookie": "_ga=1; currency=EUR"})
+        assert r.status == 200 and r.header("x-cache") == "MISS", r
+        assert json.loads(r.body).get("cookie") == "currency=EUR", r     # only the named one
+        r = srv.get("/ck/echoheaders", headers={"Cookie": "currency=EUR; _gid=2"})
+        assert r.header("x-cache").startswith("HIT"), r                  # other cookies: the same page
+        r = srv.get("/ck/echoheaders", headers={"Cookie": "currency=USD"})
+        assert r.header("x-cache") == "MISS" and json.loads(r.body).get("cookie") == "currency=USD", r
 
 
 def test_cached_proxy_hits_and_head():
@@ -124,5 +145,5 @@ def test_both_proxy_paths_forward_alike():
 
 
 if __name__ == "__main__":
-    main([test_cached_proxy_hits_and_head, test_ssr_proxy_with_ttl_and_default_grace, test_cached_proxy_policy_and_bypass, test_cached_proxy_coalesces_misses,
+    main([test_cached_proxy_cache_control, test_cached_proxy_named_cookies, test_cached_proxy_hits_and_head, test_ssr_proxy_with_ttl_and_default_grace, test_cached_proxy_policy_and_bypass, test_cached_proxy_coalesces_misses,
           test_both_proxy_paths_forward_alike])

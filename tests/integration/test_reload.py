@@ -336,9 +336,11 @@ def test_broken_bundle_keeps_the_old_one():
 
 
 def test_cache_survives_reload_unless_cleared():
+    # on_new_bundle = "keep": a new bundle leaves older pages as they are
+    # (the default, "stale", is tested in test_traffic.py)
     srv = Server()
     write_bundle(srv, "v1")
-    write(srv.config_path, render_config(srv))
+    write(srv.config_path, render_config(srv, extra_cache='cache = { on_new_bundle = "keep" },'))
     with srv:
         r = srv.get("/page")
         eq((r.header("x-cache"), r.body), ("MISS", b"<p>bundle v1 /page</p>"), "first")

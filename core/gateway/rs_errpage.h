@@ -28,4 +28,9 @@ bool rs_errpage_respond(rs_req_t *req, int status);
  * the plain page (rs_req_respond_error, with extra: header lines or NULL). */
 void rs_errpage_answer(rs_req_t *req, int status, const char *extra);
 
+/* The render of the bundle path target as req's error page with status
+ * (core/gateway/rs_errpage_render.c); false when it cannot start (no
+ * bundle, the queue refused it): the caller answers the plain page. */
+bool rs_errpage__render(rs_req_t *req, rs_loop_gen_t *lg, const char *target, int status);
+
 #endif

@@ -196,6 +196,33 @@ static void rs__dump_front(rs__dump_t *d) {
 }
 
 /* render, cache, lua. */
+/* cache.shared = { ... } (core/fleet/rs_fleet.h); the password is never printed. */
+static void rs__dump_shared(rs__dump_t *d, const rs_config_t *c, const rs_config_t *def) {
+  FILE *out = d->out;
+  const __typeof__(c->cache.shared) *sh = &c->cache.shared, *dsh = &def->cache.shared;
+  char addr[300];
+  snprintf(addr, sizeof(addr), strchr(sh->host, ':') ? "[%s]:%d" : "%s:%d", sh->host, sh->port);
+  rs__open(d, "shared");
+  rs__string(d, "redis", "cache.shared.redis", addr, NULL);
+  rs__num(d, "db", "cache.shared.db", (unsigned)sh->db, (unsigned)dsh->db);
+  /* The password is a secret, as admin.token. */
+  rs__indent(d);
+  fputs(sh->password ? "-- password: set (not printed)\n" : "-- password: none\n", out);
+  rs__string(d, "prefix", "cache.shared.prefix", sh->prefix ? sh->prefix : "rs:", "rs:");
+  rs__num(d, "timeout_ms", "cache.shared.timeout_ms", sh->timeout_ms, dsh->timeout_ms);
+  rs__num(d, "write_timeout_ms", "cache.shared.write_timeout_ms", sh->write_timeout_ms, dsh->write_timeout_ms);
+  rs__num(d, "connect_timeout_ms", "cache.shared.connect_timeout_ms", sh->connect_timeout_ms,
+          dsh->connect_timeout_ms);
+  /* Unset, it follows render.timeout_ms: print what it is. */
+  uint64_t lock = sh->lock_ms ? sh->lock_ms : 2 * c->render.timeout_ms + 500;
+  rs__num(d, "lock_ms", "cache.shared.lock_ms", lock, sh->lock_ms ? dsh->lock_ms : lock);
+  rs__num(d, "lock_wait_ms", "cache.shared.lock_wait_ms", sh->lock_wait_ms, dsh->lock_wait_ms);
+  rs__num(d, "max_bytes", "cache.shared.max_bytes", sh->max_bytes, dsh->max_bytes);
+  rs__num(d, "max_fails", "cache.shared.max_fails", sh->max_fails, dsh->max_fails);
+  rs__num(d, "fail_timeout_ms", "cache.shared.fail_timeout_ms", sh->fail_timeout_ms, dsh->fail_timeout_ms);
+  rs__close(d);
+}
+
 static void rs__dump_back(rs__dump_t *d) {
   const rs_config_t *c = d->cfg, *def = &d->def;
   FILE *out = d->out;
@@ -256,30 +283,7 @@ static void rs__dump_back(rs__dump_t *d) {
     rs__string(d, "on_new_bundle", "cache.on_new_bundle", on_new[c->cache.on_new_bundle], "stale");
     if (c->cache.version != NULL) rs__string(d, "version", "cache.version", c->cache.version, NULL);
     else rs__indent(d), fputs("-- version: none (default)\n", out);
-    if (c->cache.shared.host != NULL) {
-      const __typeof__(c->cache.shared) *sh = &c->cache.shared, *dsh = &def->cache.shared;
-      char addr[300];
-      snprintf(addr, sizeof(addr), strchr(sh->host, ':') ? "[%s]:%d" : "%s:%d", sh->host, sh->port);
-      rs__open(d, "shared");
-      rs__string(d, "redis", "cache.shared.redis", addr, NULL);
-      rs__num(d, "db", "cache.shared.db", (unsigned)sh->db, (unsigned)dsh->db);
-      /* The password is a secret, as admin.token. */
-      rs__indent(d);
-      fputs(sh->password ? "-- password: set (not printed)\n" : "-- password: none\n", out);
-      rs__string(d, "prefix", "cache.shared.prefix", sh->prefix ? sh->prefix : "rs:", "rs:");
-      rs__num(d, "timeout_ms", "cache.shared.timeout_ms", sh->timeout_ms, dsh->timeout_ms);
-      rs__num(d, "write_timeout_ms", "cache.shared.write_timeout_ms", sh->write_timeout_ms, dsh->write_timeout_ms);
-      rs__num(d, "connect_timeout_ms", "cache.shared.connect_timeout_ms", sh->connect_timeout_ms,
-              dsh->connect_timeout_ms);
-      /* Unset, it follows render.timeout_ms: print what it is. */
-      uint64_t lock = sh->lock_ms ? sh->lock_ms : 2 * c->render.timeout_ms + 500;
-      rs__num(d, "lock_ms", "cache.shared.lock_ms", lock, sh->lock_ms ? dsh->lock_ms : lock);
-      rs__num(d, "lock_wait_ms", "cache.shared.lock_wait_ms", sh->lock_wait_ms, dsh->lock_wait_ms);
-      rs__num(d, "max_bytes", "cache.shared.max_bytes", sh->max_bytes, dsh->max_bytes);
-      rs__num(d, "max_fails", "cache.shared.max_fails", sh->max_fails, dsh->max_fails);
-      rs__num(d, "fail_timeout_ms", "cache.shared.fail_timeout_ms", sh->fail_timeout_ms, dsh->fail_timeout_ms);
-      rs__close(d);
-    }
+    if (c->cache.shared.host != NULL) rs__dump_shared(d, c, def);
     rs__close(d);
   }
 

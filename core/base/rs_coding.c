@@ -1,8 +1,11 @@
 /* core/base/rs_coding.c — see rs_coding.h. */
 #include "rs_coding.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 const char *rs_encoding_name(rs_encoding_t enc) {
   switch (enc) {
@@ -123,4 +126,44 @@ bool rs_compress_type_ok(const rs_compress_opts_t *o, const char *t, size_t len)
     if (rs_str_ieq(t, n, x, xl)) return true;
   }
   return false;
+}
+
+typedef struct {
+  z_stream zs;
+  int level;
+} rs__deflater_t;
+
+static pthread_key_t rs__zkey;
+static pthread_once_t rs__zonce = PTHREAD_ONCE_INIT;
+
+static void rs__deflater_free(void *p) {
+  rs__deflater_t *d = p;
+  deflateEnd(&d->zs);
+  free(d);
+}
+
+static void rs__zkey_init(void) {
+  if (pthread_key_create(&rs__zkey, rs__deflater_free) != 0) abort();
+}
+
+struct z_stream_s *rs_coding_deflater(int level) {
+  pthread_once(&rs__zonce, rs__zkey_init);
+  rs__deflater_t *d = pthread_getspecific(rs__zkey);
+  if (d != NULL && d->level == level && deflateReset(&d->zs) == Z_OK) return &d->zs;
+  if (d != NULL) {
+    pthread_setspecific(rs__zkey, NULL);
+    rs__deflater_free(d);
+  }
+  d = calloc(1, sizeof(*d));
+  if (d == NULL) return NULL;
+  if (deflateInit2(&d->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    free(d);
+    return NULL;
+  }
+  d->level = level;
+  if (pthread_setspecific(rs__zkey, d) != 0) {
+    rs__deflater_free(d);
+    return NULL;
+  }
+  return &d->zs;
 }

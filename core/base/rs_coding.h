@@ -52,4 +52,14 @@ void rs_compress_opts_default(rs_compress_opts_t *o);
  * fall under o's types (or text/html)? */
 bool rs_compress_type_ok(const rs_compress_opts_t *o, const char *t, size_t len);
 
+/* This thread's gzip deflate state at level (1..9), reset and ready for a
+ * new stream (windowBits 15 + 16), or NULL when out of memory. One per
+ * thread, kept between bodies: deflateInit2 mallocs ~270 KB and clears part
+ * of it, and when that memory goes back to the system on each deflateEnd
+ * (glibc trims the heap top) every body pays the page faults again: 108 µs
+ * instead of 55 for a 14 KB page (bench/cache_bench.c). Freed by a
+ * thread-exit destructor. Shared by the page cache's variants
+ * (core/cache/rs_entry.c) and the compression filter (core/http/rs_compress.c). */
+struct z_stream_s *rs_coding_deflater(int level);
+
 #endif

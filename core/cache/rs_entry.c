@@ -9,7 +9,6 @@
 
 #include <brotli/encode.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,58 +74,12 @@ static char *rs__headers_build(const rs_entry_spec_t *spec, const char *etag,
   return out;
 }
 
-/* One deflate state per thread, reset between pages: deflateInit2 mallocs
- * about 270 KB and clears part of it, and when that memory goes back to
- * the system on each deflateEnd (glibc trims the heap top) every build pays
- * the page faults again: 108 µs instead of 55 for a 14 KB page in
- * bench/cache_bench.c. Freed by the thread-exit destructor. */
-typedef struct {
-  z_stream zs;
-  int level;
-} rs__deflater_t;
-
-static pthread_key_t rs__zkey;
-static pthread_once_t rs__zonce = PTHREAD_ONCE_INIT;
-
-static void rs__deflater_free(void *p) {
-  rs__deflater_t *d = p;
-  deflateEnd(&d->zs);
-  free(d);
-}
-
-static void rs__zkey_init(void) {
-  if (pthread_key_create(&rs__zkey, rs__deflater_free) != 0) abort();
-}
-
-static z_stream *rs__deflater(int level) {
-  pthread_once(&rs__zonce, rs__zkey_init);
-  rs__deflater_t *d = pthread_getspecific(rs__zkey);
-  if (d && d->level == level) {
-    if (deflateReset(&d->zs) == Z_OK) return &d->zs;
-  }
-  if (d) {
-    pthread_setspecific(rs__zkey, NULL);
-    rs__deflater_free(d);
-  }
-  d = calloc(1, sizeof *d);
-  if (d == NULL) return NULL;
-  if (deflateInit2(&d->zs, level, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    free(d);
-    return NULL;
-  }
-  d->level = level;
-  if (pthread_setspecific(rs__zkey, d) != 0) {
-    rs__deflater_free(d);
-    return NULL;
-  }
-  return &d->zs;
-}
 
 /* gzip (RFC 1952 wrapper: windowBits 15 + 16) into a buffer smaller than
  * the input, or NULL when it would not be smaller. */
 static char *rs__gzip(const char *in, size_t len, int level, size_t *out_len) {
   if (len > UINT_MAX) return NULL;
-  z_stream *zs = rs__deflater(level);
+  z_stream *zs = rs_coding_deflater(level);
   if (zs == NULL) return NULL;
   /* A buffer of len - 1 bytes: a result that does not fit is not worth
    * keeping, and deflate says so with Z_OK/Z_BUF_ERROR instead of

@@ -11,7 +11,6 @@
 
 #include <brotli/encode.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -179,45 +178,6 @@ static void rs__rewrite(rs_req_t *r, const char *a, size_t al, const char *b, si
 
 /* ------------------------------------------------------------------ whole bodies */
 
-/* One deflate state per loop thread, reset between answers (deflateInit2
- * allocates ~256 KB: core/cache/rs_entry.c keeps one per render thread for
- * the same reason). */
-typedef struct {
-  z_stream zs;
-  int level;
-} rs__deflater_t;
-
-static pthread_key_t rs__zkey;
-static pthread_once_t rs__zonce = PTHREAD_ONCE_INIT;
-
-static void rs__deflater_free(void *p) {
-  rs__deflater_t *d = p;
-  deflateEnd(&d->zs);
-  free(d);
-}
-
-static void rs__zkey_init(void) {
-  if (pthread_key_create(&rs__zkey, rs__deflater_free) != 0) abort();
-}
-
-static z_stream *rs__deflater(int level) {
-  pthread_once(&rs__zonce, rs__zkey_init);
-  rs__deflater_t *d = pthread_getspecific(rs__zkey);
-  if (d != NULL && d->level == level && deflateReset(&d->zs) == Z_OK) return &d->zs;
-  if (d != NULL) {
-    pthread_setspecific(rs__zkey, NULL);
-    rs__deflater_free(d);
-  }
-  d = calloc(1, sizeof(*d));
-  if (d == NULL) return NULL;
-  if (deflateInit2(&d->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    free(d);
-    return NULL;
-  }
-  d->level = level;
-  pthread_setspecific(rs__zkey, d);
-  return &d->zs;
-}
 
 /* in[0..len) coded as enc into a malloc'd buffer smaller than len, or NULL
  * (no gain, or out of memory). */
@@ -226,7 +186,7 @@ static char *rs__encode(rs_encoding_t enc, int level, const char *in, size_t len
   char *out = malloc(len);
   if (out == NULL) return NULL;
   if (enc == RS_ENC_GZIP) {
-    z_stream *zs = rs__deflater(RS_MIN(RS_MAX(level, 1), 9));
+    z_stream *zs = rs_coding_deflater(RS_MIN(RS_MAX(level, 1), 9));
     if (zs == NULL) goto fail;
     /* Output room is the input's size, less one: a body that does not shrink
      * is not worth coding, and deflate says so with Z_OK/Z_BUF_ERROR. */

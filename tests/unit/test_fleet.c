@@ -20,54 +20,9 @@
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/rs-test-fleet-XXXXXX";
+
+#include "redis_server.h"
 static uv_loop_t loop;
-
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-  socklen_t len = sizeof(a);
-  bind(fd, (struct sockaddr *)&a, sizeof(a));
-  getsockname(fd, (struct sockaddr *)&a, &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-static bool port_open(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-  bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-  close(fd);
-  return ok;
-}
-
-static pid_t redis_start(int port) {
-  char p[16];
-  snprintf(p, sizeof(p), "%d", port);
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    if (null >= 0) dup2(null, 1);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);            /* never outlives a test that died */
-    execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-           "--dir", tmpdir, "--loglevel", "warning", (char *)NULL);
-    _exit(127);
-  }
-  for (int i = 0; i < 500; i++) {
-    if (port_open(port)) return pid;
-    if (waitpid(pid, NULL, WNOHANG) == pid) return -1;
-    usleep(10000);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, NULL, 0);
-  return -1;
-}
-
-static void redis_stop(pid_t pid) {
-  if (pid <= 0) return;
-  kill(pid, SIGKILL);
-  waitpid(pid, NULL, 0);
-}
 
 static void tick(uv_timer_t *t) { (void)t; }
 
@@ -457,7 +412,7 @@ int main(void) {
   if (mkdtemp(tmpdir) == NULL) return 1;
   uv_loop_init(&loop);
   port = free_port();
-  pid = redis_start(port);
+  pid = redis_start(port, NULL);
   if (pid <= 0) {
     fprintf(stderr, "# cannot start redis-server (scripts/setup installs it)\n");
     return 1;

@@ -23,6 +23,11 @@ void rs__conn_read_stop(rs_conn_t *c) {
 }
 
 void rs__conn_input(rs_conn_t *c, const char *p, size_t n) {
+  if (c->h2 != NULL) {
+    rs__h2_input(c, p, n);
+    return;
+  }
+  if (!c->proto_known && rs__h2_sniff(c, p, n)) return;
   rs__conn_parse(c, p, n);
 }
 

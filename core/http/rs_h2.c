@@ -518,10 +518,12 @@ static void rs__h2_global_init(void) {
   nghttp2_option_set_max_deflate_dynamic_table_size(rs__opt, 4096);
 }
 
-/* Does c's listener take HTTP/2? */
+/* Does c's listener take HTTP/2 (listen = { ..., http2 = true })? On TLS
+ * the client speaks it after ALPN chose "h2", and begins with the same
+ * preface as over cleartext: one switch serves both. */
 static bool rs__h2_allowed(rs_conn_t *c) {
-  (void)c;
-  return true;                  /* stand-in until the listener flag */
+  const rs_http_opts_t *o = c->loop->http;
+  return o != NULL && o->listen != NULL && (size_t)c->server < o->nlisten && o->listen[c->server].http2;
 }
 
 static void rs__h2_start(rs_conn_t *c) {

@@ -13,7 +13,7 @@
 #include "rs_conn_int.h"
 #include "rs_h2_int.h"
 
-static const char rs__preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+static const char rs__h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 const char *rs_h2_reset_label(rs_h2_reset_t r) {
   static const char *const l[] = {
@@ -73,7 +73,7 @@ static void rs__h2_refuse(rs_h2_t *h, rs__h2s_t *s, rs_req_error_t kind, const c
   rs_req_respond_error(r, status, NULL);
 }
 
-static const char *const rs__methods[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS",
+static const char *const rs__h2_methods[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS",
                                            "PURGE", "CONNECT", "TRACE" };
 
 /* The pseudo-headers and headers are in; offsets become pointers: method,
@@ -128,9 +128,9 @@ static rs_req_error_t rs__h2_finish_head(rs__h2s_t *s, const char **why) {
   /* The method: a static name when the router knows it. */
   const char *m = base + s->o_method;
   r->method = (rs_str_t){ NULL, 0 };
-  for (size_t i = 0; i < sizeof(rs__methods) / sizeof(rs__methods[0]); i++)
-    if (strlen(rs__methods[i]) == s->l_method && memcmp(rs__methods[i], m, s->l_method) == 0)
-      r->method = (rs_str_t){ rs__methods[i], s->l_method };
+  for (size_t i = 0; i < sizeof(rs__h2_methods) / sizeof(rs__h2_methods[0]); i++)
+    if (strlen(rs__h2_methods[i]) == s->l_method && memcmp(rs__h2_methods[i], m, s->l_method) == 0)
+      r->method = (rs_str_t){ rs__h2_methods[i], s->l_method };
   if (r->method.p == NULL) {
     char *mp = rs_req_alloc(r, s->l_method + 1);
     memcpy(mp, m, s->l_method);
@@ -350,7 +350,8 @@ static int rs__h2_on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const 
     return 0;
   }
   rs_req_t *r = s->r;
-  if (r->body_len + s->held_len + len > r->opts->limits.body) {
+  s->body_in += len;
+  if (s->body_in > r->opts->limits.body) {
     nghttp2_session_consume_stream(ng, id, len);
     if (!r->body_streamed) {
       rs__h2_refuse(h, s, RS_REQ_E_BODY_TOO_LARGE, NULL);
@@ -361,7 +362,6 @@ static int rs__h2_on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const 
     return 0;
   }
   if (r->body_streamed) {
-    r->body_len += 0;
     if (s->paused || s->held_len > 0) {
       if (s->held_len + len > s->held_cap) {
         s->held_cap = RS_MAX(s->held_len + len, s->held_cap * 2);
@@ -494,28 +494,28 @@ static int rs__h2_on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *f, 
 
 /* ------------------------------------------------------------------ the session */
 
-static nghttp2_session_callbacks *rs__cbs;
-static nghttp2_option *rs__opt;
-static uv_once_t rs__once = UV_ONCE_INIT;
+static nghttp2_session_callbacks *rs__h2_cbs;
+static nghttp2_option *rs__h2_opt;
+static uv_once_t rs__h2_once = UV_ONCE_INIT;
 
 static void rs__h2_global_init(void) {
-  nghttp2_session_callbacks_new(&rs__cbs);
-  nghttp2_session_callbacks_set_send_callback(rs__cbs, rs__h2_send_cb);
-  nghttp2_session_callbacks_set_send_data_callback(rs__cbs, rs__h2_send_data_cb);
-  nghttp2_session_callbacks_set_on_begin_headers_callback(rs__cbs, rs__h2_on_begin_headers);
-  nghttp2_session_callbacks_set_on_header_callback(rs__cbs, rs__h2_on_header);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(rs__cbs, rs__h2_on_data);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(rs__cbs, rs__h2_on_frame_recv);
-  nghttp2_session_callbacks_set_on_stream_close_callback(rs__cbs, rs__h2_on_stream_close);
-  nghttp2_session_callbacks_set_on_frame_send_callback(rs__cbs, rs__h2_on_frame_send);
-  nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(rs__cbs, rs__h2_on_invalid_frame);
-  nghttp2_option_new(&rs__opt);
-  nghttp2_option_set_no_auto_window_update(rs__opt, 1);   /* windows open as bodies are taken */
-  nghttp2_option_set_max_outbound_ack(rs__opt, 1000);     /* SETTINGS/PING floods */
-  nghttp2_option_set_max_settings(rs__opt, 32);
-  nghttp2_option_set_max_continuations(rs__opt, 8);       /* CONTINUATION flood */
-  nghttp2_option_set_stream_reset_rate_limit(rs__opt, 4 * RS__H2_RESET_BURST, 4 * RS__H2_RESET_RATE);
-  nghttp2_option_set_max_deflate_dynamic_table_size(rs__opt, 4096);
+  nghttp2_session_callbacks_new(&rs__h2_cbs);
+  nghttp2_session_callbacks_set_send_callback(rs__h2_cbs, rs__h2_send_cb);
+  nghttp2_session_callbacks_set_send_data_callback(rs__h2_cbs, rs__h2_send_data_cb);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(rs__h2_cbs, rs__h2_on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(rs__h2_cbs, rs__h2_on_header);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(rs__h2_cbs, rs__h2_on_data);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(rs__h2_cbs, rs__h2_on_frame_recv);
+  nghttp2_session_callbacks_set_on_stream_close_callback(rs__h2_cbs, rs__h2_on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(rs__h2_cbs, rs__h2_on_frame_send);
+  nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(rs__h2_cbs, rs__h2_on_invalid_frame);
+  nghttp2_option_new(&rs__h2_opt);
+  nghttp2_option_set_no_auto_window_update(rs__h2_opt, 1);   /* windows open as bodies are taken */
+  nghttp2_option_set_max_outbound_ack(rs__h2_opt, 1000);     /* SETTINGS/PING floods */
+  nghttp2_option_set_max_settings(rs__h2_opt, 32);
+  nghttp2_option_set_max_continuations(rs__h2_opt, 8);       /* CONTINUATION flood */
+  nghttp2_option_set_stream_reset_rate_limit(rs__h2_opt, 4 * RS__H2_RESET_BURST, 4 * RS__H2_RESET_RATE);
+  nghttp2_option_set_max_deflate_dynamic_table_size(rs__h2_opt, 4096);
 }
 
 /* Does c's listener take HTTP/2 (listen = { ..., http2 = true })? On TLS
@@ -527,13 +527,13 @@ static bool rs__h2_allowed(rs_conn_t *c) {
 }
 
 static void rs__h2_start(rs_conn_t *c) {
-  uv_once(&rs__once, rs__h2_global_init);
+  uv_once(&rs__h2_once, rs__h2_global_init);
   rs_h2_t *h = rs_xcalloc(1, sizeof(*h));
   h->c = c;
   h->w.data = h;
   h->tokens = RS__H2_RESET_BURST;
   h->tokens_ms = uv_now(&c->loop->uv);
-  if (nghttp2_session_server_new2(&h->ng, rs__cbs, h, rs__opt) != 0) {
+  if (nghttp2_session_server_new2(&h->ng, rs__h2_cbs, h, rs__h2_opt) != 0) {
     rs_log_error("nghttp2: out of memory");
     abort();
   }
@@ -552,9 +552,9 @@ static void rs__h2_start(rs_conn_t *c) {
 }
 
 bool rs__h2_sniff(rs_conn_t *c, const char *p, size_t n) {
-  size_t have = c->pre_len, k = RS_MIN(have + n, sizeof(rs__preface) - 1);
+  size_t have = c->pre_len, k = RS_MIN(have + n, sizeof(rs__h2_preface) - 1);
   bool match = rs__h2_allowed(c);
-  for (size_t i = 0; i < k && match; i++) match = (i < have ? c->pre[i] : p[i - have]) == rs__preface[i];
+  for (size_t i = 0; i < k && match; i++) match = (i < have ? c->pre[i] : p[i - have]) == rs__h2_preface[i];
   if (match && have + n < sizeof(c->pre)) {   /* "PRI" might still be HTTP/1's PRI: wait */
     memcpy(c->pre + have, p, n);
     c->pre_len = (uint8_t)(have + n);

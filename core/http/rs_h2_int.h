@@ -38,6 +38,7 @@ typedef struct rs_h2s_s {
   int32_t id;
   rs_req_t *r;                   /* NULL once orphaned to its handler or freed */
   size_t hdr_bytes;              /* header list size, as SETTINGS counts it */
+  size_t body_in;                /* request body bytes received */
   rs_req_error_t err;            /* a refusal found while its head came */
   size_t o_method, l_method, o_path, l_path, o_auth, l_auth;  /* arena offsets */
   bool has_method, has_path, has_auth;

@@ -172,7 +172,7 @@ static bool rs__h2_hop(const char *n, size_t len) {
          rs_str_ieq(n, len, "proxy-connection", 16);
 }
 
-static nghttp2_nv rs__nv(const char *n, size_t nl, const char *v, size_t vl) {
+static nghttp2_nv rs__h2_nv1(const char *n, size_t nl, const char *v, size_t vl) {
   return (nghttp2_nv){ (uint8_t *)n, (uint8_t *)v, nl, vl, NGHTTP2_NV_FLAG_NONE };
 }
 
@@ -190,13 +190,13 @@ static size_t rs__h2_nva(rs_req_t *r, int status, const rs_str_t *blocks, int nb
   size_t n = 0;
   char *st = rs_req_alloc(r, 4);
   snprintf(st, 4, "%03d", status);
-  nv[n++] = rs__nv(":status", 7, st, 3);
-  nv[n++] = rs__nv("server", 6, "rustyssr", 8);
-  if (loop->date_len > 8) nv[n++] = rs__nv("date", 4, loop->date + 6, loop->date_len - 8);
+  nv[n++] = rs__h2_nv1(":status", 7, st, 3);
+  nv[n++] = rs__h2_nv1("server", 6, "rustyssr", 8);
+  if (loop->date_len > 8) nv[n++] = rs__h2_nv1("date", 4, loop->date + 6, loop->date_len - 8);
   if (clen >= 0) {
     char *cl = rs_req_alloc(r, 24);
     int k = snprintf(cl, 24, "%lld", (long long)clen);
-    nv[n++] = rs__nv("content-length", 14, cl, (size_t)k);
+    nv[n++] = rs__h2_nv1("content-length", 14, cl, (size_t)k);
   }
   for (int b = 0; b < nb; b++) {
     const char *p = blocks[b].p, *end = p + blocks[b].len;
@@ -219,7 +219,7 @@ static size_t rs__h2_nva(rs_req_t *r, int status, const rs_str_t *blocks, int nb
       }
       char *ln = rs_req_alloc(r, nl);
       for (size_t i = 0; i < nl; i++) ln[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
-      nv[n++] = rs__nv(ln, nl, v, (size_t)(ve - v));
+      nv[n++] = rs__h2_nv1(ln, nl, v, (size_t)(ve - v));
       p = next;
     }
   }

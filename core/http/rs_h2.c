@@ -46,7 +46,6 @@ static void rs__h2s_orphan(rs__h2s_t *s, bool abort) {
   s->r = NULL;
   r->_conn = NULL;
   r->_h2 = NULL;
-  r->on_body = NULL;
   if (abort && r->on_abort != NULL) r->on_abort(r);
 }
 

@@ -199,6 +199,7 @@ static size_t rs__h2_nva(rs_req_t *r, int status, const rs_str_t *blocks, int nb
     nv[n++] = rs__h2_nv1("content-length", 14, cl, (size_t)k);
   }
   for (int b = 0; b < nb; b++) {
+    if (blocks[b].len == 0) continue;
     const char *p = blocks[b].p, *end = p + blocks[b].len;
     while (p < end) {
       const char *eol = memchr(p, '\n', (size_t)(end - p));

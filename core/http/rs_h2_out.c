@@ -345,7 +345,11 @@ int rs__h2_stream_start(rs_req_t *r, int status, const char *headers, size_t hea
   if (rv != 0) rs_log_debug("client %s: HTTP/2 stream %d: %s", rs__conn_peer(h->c), (int)s->id, nghttp2_strerror(rv));
   r->_bytes_out = hb;
   rs__h2_answered(r, status);
-  if (n > 0) rs_req_stream_write(r, body, n);   /* through the compression filter */
+  if (n > 0) {                  /* through the compression filter, flushed below */
+    h->in_cb++;
+    rs_req_stream_write(r, body, n);
+    h->in_cb--;
+  }
   rs__h2_flush(h);
   return 0;
 }
@@ -364,12 +368,10 @@ bool rs__h2_stream_write(rs_req_t *r, const char *p, size_t n) {
   s->qbytes += n;
   r->_bytes_out += n;
   nghttp2_session_resume_data(h->ng, s->id);
-  rs__h2_flush(h);
-  if (s->qbytes > RS__STREAM_HIGH) {
-    s->drain = true;
-    return false;
-  }
-  return true;
+  bool full = s->qbytes > RS__STREAM_HIGH;
+  if (full) s->drain = true;
+  rs__h2_flush(h);              /* may close the connection: s not touched after */
+  return !full;
 }
 
 void rs__h2_stream_end(rs_req_t *r, bool complete) {

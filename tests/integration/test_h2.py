@@ -287,6 +287,42 @@ def test_proxy_streamed_and_post():
         alive(srv)
 
 
+def test_proxy_backpressure_slow_client():
+    """A client whose window stays shut while a large body is proxied: the
+    upstream is read no further than the buffers in between (bounded
+    memory); once the client opens its windows the body arrives whole."""
+    with Backend() as b, H2Server(b.port) as srv:
+        n = 64 * 1024 * 1024
+        c = Raw(srv.port)
+        c.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, req("/big?n=%d" % n)))
+        fr, eof = c.frames(has(HEADERS, 1))
+        assert has(HEADERS, 1)(fr) and not eof, fr
+        time.sleep(1.0 * SLOW)
+        sent = b.big_sent
+        assert sent < 24 * 1024 * 1024, sent          # held back, not all 64 MB
+        h = hashlib.sha256()
+        got = sum(len(f[3]) for f in fr if f[0] == DATA and f[2] == 1)
+        for f in fr:
+            if f[0] == DATA and f[2] == 1:
+                h.update(f[3])
+        big = struct.pack(">I", 0x7FFFFFFF - 65535)
+        c.send(frame(WINUPD, 0, 0, big) + frame(WINUPD, 0, 1, big))
+        done = False
+        while not done:
+            fr, eof = c.frames(lambda f: len(f) > 0, timeout=30)
+            assert fr or not eof, "connection ended at %d bytes" % got
+            assert fr, "stalled at %d bytes" % got
+            for t, fl, sid, p in fr:
+                if t == DATA and sid == 1:
+                    got += len(p)
+                    h.update(p)
+                    done = done or bool(fl & END_STREAM)
+        c.close()
+        eq(got, n)
+        eq(h.hexdigest(), hashlib.sha256(pattern(n)).hexdigest())
+        alive(srv)
+
+
 def test_render_and_cached_page():
     with H2Server() as srv:
         st, h, body, _ = curl(srv.url("/u/a?i=1"))
@@ -479,7 +515,7 @@ def test_sigterm_graceful_goaway():
 
 if __name__ == "__main__":
     main([test_preface_without_http2_is_505, test_actions_over_h2c, test_static_large_file_and_304,
-          test_proxy_streamed_and_post, test_render_and_cached_page, test_many_streams_h2load,
+          test_proxy_streamed_and_post, test_proxy_backpressure_slow_client, test_render_and_cached_page, test_many_streams_h2load,
           test_access_log_and_metrics, test_malformed_requests_are_stream_errors, test_oversized_headers_431,
           test_rapid_reset, test_continuation_flood, test_settings_flood, test_ping_flood, test_zero_window_stall,
           test_sigterm_graceful_goaway])

@@ -39,6 +39,7 @@ typedef struct rs_http_opts_s {
     size_t headers;              /* header count → 431 */
     size_t body;                 /* body bytes → 413 */
     size_t pipeline;             /* requests parsed ahead of their answer */
+    size_t http2_streams;        /* HTTP/2 streams open at once (0: 128) */
   } limits;
   struct {                       /* milliseconds */
     uint64_t header;             /* first byte to end of headers → 408 */

@@ -538,7 +538,8 @@ static void rs__h2_start(rs_conn_t *c) {
   }
   const rs_http_opts_t *o = c->loop->http;
   nghttp2_settings_entry iv[] = {
-    { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, RS__H2_MAX_STREAMS },
+    { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+      o->limits.http2_streams ? (uint32_t)o->limits.http2_streams : RS__H2_MAX_STREAMS },
     { NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, RS__H2_STREAM_WINDOW },
     { NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)RS_MIN(o->limits.header_bytes, UINT32_MAX) },
     { NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, 4096 },

@@ -12,7 +12,7 @@
 
 #include <nghttp2/nghttp2.h>
 
-#define RS__H2_MAX_STREAMS 128          /* nginx's http2_max_concurrent_streams */
+#define RS__H2_MAX_STREAMS 128          /* limits.http2_streams' default (nginx's) */
 #define RS__H2_STREAM_WINDOW (256 * 1024) /* a request body's window per stream */
 #define RS__H2_CONN_WINDOW (16 * 1024 * 1024)
 #define RS__H2_SEGS 64                  /* iovec entries per write */

@@ -24,7 +24,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rslib import SLOW, TESTS, Server, eq, main, parse_metrics, wait_log  # noqa: E402
+from rslib import SLOW, TESTS, Server, eq, main, run_config_check, wait_log  # noqa: E402
 from backend import Backend, pattern  # noqa: E402
 
 BUNDLE = os.path.join(TESTS, "js", "it_render.js")
@@ -395,6 +395,39 @@ def test_malformed_requests_are_stream_errors():
         alive(srv)
 
 
+def test_concurrent_streams_limit():
+    """limits.http2_streams: the server says it in SETTINGS; a stream over it
+    is reset while the others are answered."""
+    with Backend() as b, H2Server(b.port, config={"limits": "{ http2_streams = 2 }"}) as srv:
+        c = Raw(srv.port)
+        fr, eof = c.frames(lambda f: any(t == SETTINGS and not fl & ACK for t, fl, s, p in f))
+        sets = [p for t, fl, s, p in fr if t == SETTINGS and not fl & ACK][0]
+        vals = dict(struct.unpack(">HI", sets[i:i + 6]) for i in range(0, len(sets), 6))
+        eq(vals.get(3), 2)                                       # MAX_CONCURRENT_STREAMS
+        c.frames(lambda f: False, timeout=0.3)                    # our ACK goes, theirs comes
+        for sid in (1, 3, 5):
+            c.send(frame(HEADERS, END_STREAM | END_HEADERS, sid, req("/slowhead?ms=800")))
+        fr, eof = c.frames(lambda f: (has(DATA, 1)(f) and has(DATA, 3)(f)) or goaway(f) is not None, timeout=20)
+        # nghttp2 ends a connection whose client exceeds the limit it has
+        # acknowledged (GOAWAY PROTOCOL_ERROR naming the last stream taken);
+        # before the acknowledgement the stream alone is refused.
+        g = goaway(fr)
+        if g is not None:
+            eq(g, (3, PROTOCOL_ERROR))
+        else:
+            eq(rst(fr, 5), 7)                                     # REFUSED_STREAM
+        assert not has(HEADERS, 5)(fr), fr
+        c.close()
+        alive(srv)
+    d = tempfile.mkdtemp(prefix="rs-h2-cfg-")
+    path = os.path.join(d, "bad.lua")
+    with open(path, "w") as f:
+        f.write('local ssr = require "rustyssr"\nssr.config {\n  limits = { http2_streams = 0 },\n}\n')
+    rc, out = run_config_check(path)
+    assert rc == 1 and "bad.lua:3: ssr.config: 'limits.http2_streams' must be an integer between 1 and 1024" in out, (rc, out)
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def test_oversized_headers_431():
     with H2Server() as srv:
         st, h, body, _ = curl(srv.url("/hello"), "-H", "X-Big: " + "a" * 40000)
@@ -516,6 +549,6 @@ def test_sigterm_graceful_goaway():
 if __name__ == "__main__":
     main([test_preface_without_http2_is_505, test_actions_over_h2c, test_static_large_file_and_304,
           test_proxy_streamed_and_post, test_proxy_backpressure_slow_client, test_render_and_cached_page, test_many_streams_h2load,
-          test_access_log_and_metrics, test_malformed_requests_are_stream_errors, test_oversized_headers_431,
+          test_access_log_and_metrics, test_malformed_requests_are_stream_errors, test_concurrent_streams_limit, test_oversized_headers_431,
           test_rapid_reset, test_continuation_flood, test_settings_flood, test_ping_flood, test_zero_window_stall,
           test_sigterm_graceful_goaway])

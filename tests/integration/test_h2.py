@@ -323,6 +323,22 @@ def test_proxy_backpressure_slow_client():
         alive(srv)
 
 
+def test_compression():
+    """The compression filter as over HTTP/1.1: a streamed proxied body
+    (text/plain, chunked upstream) and a static text file, gzip and br."""
+    import gzip
+    with Backend() as b, H2Server(b.port) as srv:
+        with open(os.path.join(srv.dir, "site", "t.txt"), "wb") as f:
+            f.write(b"some text to compress\n" * 500)
+        for path, want in (("/chunked?n=300000", pattern(300000)), ("/files/t.txt", b"some text to compress\n" * 500)):
+            st, h, body, _ = curl(srv.url(path), "-H", "Accept-Encoding: gzip")
+            eq((st, h.get("content-encoding")), (200, "gzip"), path)
+            assert "content-length" not in h or int(h["content-length"]) == len(body), h
+            eq(gzip.decompress(body), want, path)
+            st, h, body, _ = curl(srv.url(path), "--compressed", "-H", "Accept-Encoding: br")
+            eq((st, h.get("content-encoding"), body), (200, "br", want), path)
+
+
 def test_render_and_cached_page():
     with H2Server() as srv:
         st, h, body, _ = curl(srv.url("/u/a?i=1"))
@@ -454,6 +470,7 @@ def test_rapid_reset():
         eq(g[1], ENHANCE_YOUR_CALM)
         c.close()
         assert metric(srv, "rustyssr_http2_goaway_total", reason="rapid_reset") >= 1
+        assert metric(srv, "rustyssr_http2_resets_total", reason="client") >= 200
         alive(srv)
 
 
@@ -548,7 +565,7 @@ def test_sigterm_graceful_goaway():
 
 if __name__ == "__main__":
     main([test_preface_without_http2_is_505, test_actions_over_h2c, test_static_large_file_and_304,
-          test_proxy_streamed_and_post, test_proxy_backpressure_slow_client, test_render_and_cached_page, test_many_streams_h2load,
+          test_proxy_streamed_and_post, test_proxy_backpressure_slow_client, test_compression, test_render_and_cached_page, test_many_streams_h2load,
           test_access_log_and_metrics, test_malformed_requests_are_stream_errors, test_concurrent_streams_limit, test_oversized_headers_431,
           test_rapid_reset, test_continuation_flood, test_settings_flood, test_ping_flood, test_zero_window_stall,
           test_sigterm_graceful_goaway])

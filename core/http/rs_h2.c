@@ -474,8 +474,11 @@ static int rs__h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, voi
     RS_COUNTER_ADD(loop->counters.h2_resets[why], 1);
   } else if (f->hd.type == NGHTTP2_GOAWAY && !h->dying && !h->draining &&
              f->goaway.error_code != NGHTTP2_NO_ERROR) {
-    /* a connection error nghttp2 found itself */
-    RS_COUNTER_ADD(loop->counters.h2_goaways[RS_H2_GOAWAY_PROTOCOL], 1);
+    /* a connection error nghttp2 found itself: its flood limits (too many
+     * SETTINGS entries) say ENHANCE_YOUR_CALM */
+    uint32_t e = f->goaway.error_code;
+    RS_COUNTER_ADD(loop->counters.h2_goaways[e == NGHTTP2_ENHANCE_YOUR_CALM ? RS_H2_GOAWAY_FLOOD
+                                                                            : RS_H2_GOAWAY_PROTOCOL], 1);
     rs_log_info("client %s: HTTP/2 connection error %u: GOAWAY", rs__conn_peer(h->c),
                 (unsigned)f->goaway.error_code);
     h->dying = true;

@@ -503,6 +503,7 @@ def test_settings_flood():
         g = goaway(fr)
         assert g is not None and g[1] == ENHANCE_YOUR_CALM, fr
         c.close()
+        assert metric(srv, "rustyssr_http2_goaway_total", reason="flood") >= 1
         alive(srv)
 
 

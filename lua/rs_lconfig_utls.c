@@ -158,8 +158,8 @@ void rs_lconfig__upstream_tls(lua_State *L, int v, const char *uname, rs_upstrea
   const char *cert = rs__tls_path(L, t, uname, "cert", certb, sizeof(certb));
   const char *key = rs__tls_path(L, t, uname, "key", keyb, sizeof(keyb));
   if ((cert != NULL) != (key != NULL))
-    rs_lutil_error(L, "ssr.config: 'upstreams.%s.tls.%s' is missing: a client certificate needs cert and key",
-                   uname, cert ? "key" : "cert");
+    rs_lutil_error(L, "ssr.config: 'upstreams.%s.tls': a client certificate needs both cert and key (%s is "
+                   "missing)", uname, cert ? "key" : "cert");
   char err[700];
   rs_tlsc_opts_t o = { .ca = ca, .cert = cert, .key = key, .no_verify = !verify };
   rs_tlsc_ctx_t *c = rs_tlsc_ctx_new(&o, err, sizeof(err));

@@ -98,6 +98,11 @@ void rs_lconfig__upstream_server(lua_State *L, int idx, const char *uname, size_
     rs_lutil_error(L, "ssr.config: upstream '%s': server \"%.64s\": expected \"host:port\"", uname, given);
   }
   if (port == 0) rs_lutil_error(L, "ssr.config: upstream '%s': server \"%.64s\": port 0", uname, given);
+  bool name_ok = true;           /* a literal IPv6 or a DNS name */
+  for (const char *q = host; *q && name_ok; q++)
+    name_ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '-' ||
+              *q == '.' || *q == ':';
+  if (!name_ok) rs_lutil_error(L, "ssr.config: upstream '%s': server \"%.64s\": bad host name", uname, given);
   const char *why = "";
   if (rs__resolve_host(strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, port, a, &why) != 0)
     rs_lutil_error(L, "ssr.config: upstream '%s': server \"%.64s\": cannot resolve %s: %s", uname, given, host,

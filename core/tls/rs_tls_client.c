@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct rs_tlsc_ctx_s {
   SSL_CTX *ctx;
@@ -20,6 +21,7 @@ struct rs_tlsc_s {
   BIO *rbio, *wbio;              /* network -> SSL, SSL -> network */
   rs_tlsc_slot_t *slot;
   uint32_t gen;                  /* slot->gen when made */
+  const void *offered;           /* the session offered (compared, not owned) */
   bool verify, done, verify_failed;
   char err[200];
 };
@@ -148,7 +150,13 @@ rs_tlsc_t *rs_tlsc_new(rs_tlsc_ctx_t *ctx, const char *host, const char *sni, rs
   if (slot != NULL) {
     t->slot = slot;
     t->gen = slot->gen;
-    if (slot->sess != NULL) SSL_set_session(t->ssl, slot->sess);
+    /* Only a session made with this very name: a resumption skips the
+     * certificate check. */
+    const char *was = slot->sess != NULL ? SSL_SESSION_get0_hostname(slot->sess) : NULL;
+    if (slot->sess != NULL && (ip ? was == NULL : was != NULL && strcasecmp(was, name) == 0)) {
+      SSL_set_session(t->ssl, slot->sess);
+      t->offered = slot->sess;
+    }
   }
   ERR_clear_error();
   return t;
@@ -186,6 +194,12 @@ static int rs__handshake(rs_tlsc_t *t) {
   int r = SSL_do_handshake(t->ssl);
   if (r == 1) {
     t->done = true;
+    /* The session offered was refused (a server whose TLS 1.3 tickets are
+     * for one use, or that forgot it): drop it; the tickets this
+     * handshake brings take its place. */
+    if (t->offered != NULL && !SSL_session_reused(t->ssl) && t->slot != NULL && t->slot->gen == t->gen &&
+        t->slot->sess == t->offered)
+      rs_tlsc_slot_clear(t->slot);
     return RS_TLSC_OK;
   }
   int e = SSL_get_error(t->ssl, r);

@@ -82,8 +82,41 @@ class TLSBackend:
                     if self.request.session_reused:
                         me.resumed += 1
 
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                if self.headers.get("Transfer-Encoding") == "chunked":
+                    data = b""
+                    while True:
+                        size = int(self.rfile.readline().strip(), 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            break
+                        data += self.rfile.read(size)
+                        self.rfile.readline()
+                else:
+                    data = self.rfile.read(n)
+                body = ("got %d sum %d" % (len(data), sum(data) % 65521)).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def do_GET(self):
-                body = ("tls-ok %s host=%s" % (self.path, self.headers.get("Host"))).encode()
+                if self.path == "/big":
+                    body = bytes(range(256)) * 4096        # 1 MiB
+                elif self.path == "/chunked":
+                    self.send_response(200)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for i in range(50):
+                        part = (b"%04d" % i) * 500
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
+                else:
+                    body = ("tls-ok %s host=%s" % (self.path, self.headers.get("Host"))).encode()
+                if self.path == "/bye":
+                    self.close_connection = True             # closes, without telling
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(body)))
@@ -235,6 +268,67 @@ def test_resumption():
         assert metric(m, "rustyssr_upstream_tls_resumed_total", upstream="api", server=srv) >= n - 1, m
 
 
+def dechunked(s, path):
+    """GET path; the body, de-chunked (short: an error names only lengths)."""
+    with s.connect() as c:
+        c.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path.encode())
+        data = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            data += d
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"chunked" in head.lower(), head
+    body = b""
+    while True:
+        line, _, rest = rest.partition(b"\r\n")
+        n = int(line, 16)
+        if n == 0:
+            return body
+        body, rest = body + rest[:n], rest[n + 2:]
+
+
+def test_bodies_over_tls():
+    """A 1 MiB response, a chunked one, request bodies (a length, chunked)
+    through the proxy over one pooled TLS connection."""
+    with TLSBackend("good") as b, proxy_server("https://127.0.0.1:%d" % b.port, tls='{ ca = %r }' % CA) as s:
+        r = s.get("/p/big")
+        eq(r.status, 200, "big")
+        assert r.body == bytes(range(256)) * 4096, "1 MiB intact (got %d bytes)" % len(r.body)
+        assert dechunked(s, "/p/chunked") == b"".join((b"%04d" % i) * 500 for i in range(50)), "chunked body intact"
+        data = bytes((i * 7) % 256 for i in range(300000))
+        want = ("got %d sum %d" % (len(data), sum(data) % 65521)).encode()
+        with s.connect() as c:
+            c.sendall(b"POST /p/echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                      % len(data) + data)
+            from rslib import read_response
+            r = read_response(c)
+        eq((r.status, r.body), (200, want), "a body with a length")
+        with s.connect() as c:
+            chunks = b"".join(b"%x\r\n%s\r\n" % (len(data[i:i + 65536]), data[i:i + 65536])
+                              for i in range(0, len(data), 65536))
+            c.sendall(b"POST /p/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                      + chunks + b"0\r\n\r\n")
+            r = read_response(c)
+        eq((r.status, r.body), (200, want), "a chunked body")
+        eq(b.conns, 1, "all on one pooled TLS connection")
+
+
+def test_server_closes_pooled():
+    """A server that closes a pooled TLS connection: the pool drops it, the
+    next request goes on a new one (resumed)."""
+    with TLSBackend("good") as b, proxy_server("https://127.0.0.1:%d" % b.port, tls='{ ca = %r }' % CA) as s:
+        eq(s.get("/p/bye").status, 200)
+        deadline = time.time() + 5 * SLOW
+        while time.time() < deadline and s.metrics().get('rustyssr_upstream_connections{state="idle"}', 0) != 0:
+            time.sleep(0.05)
+        eq(s.metrics().get('rustyssr_upstream_connections{state="idle"}'), 0, "the closed one left the pool")
+        eq(s.get("/p/again").status, 200)
+        eq(b.conns, 2)
+        assert b.resumed >= 1, "the new connection resumed"
+
+
 FETCH_ROUTES = r'''
 local function go(url, opts)
   local res, err = ssr.fetch(url, "/u", opts)
@@ -330,5 +424,5 @@ def test_config_errors():
 
 if __name__ == "__main__":
     main([test_valid_chain, test_name_and_sni, test_unknown_ca, test_system_store_does_not_know_our_ca,
-          test_wrong_name, test_expired, test_verify_false, test_keepalive_over_tls, test_resumption, test_fetch_url,
+          test_wrong_name, test_expired, test_verify_false, test_keepalive_over_tls, test_resumption, test_bodies_over_tls, test_server_closes_pooled, test_fetch_url,
           test_config_errors])

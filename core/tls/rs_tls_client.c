@@ -246,6 +246,7 @@ size_t rs_tlsc_take(rs_tlsc_t *t, void *buf, size_t cap) {
 }
 
 size_t rs_tlsc_pending(const rs_tlsc_t *t) { return BIO_ctrl_pending(t->wbio); }
+bool rs_tlsc_unread(const rs_tlsc_t *t) { return SSL_pending(t->ssl) > 0 || BIO_ctrl_pending(t->rbio) > 0; }
 
 bool rs_tlsc_done(const rs_tlsc_t *t) { return t->done; }
 bool rs_tlsc_resumed(const rs_tlsc_t *t) { return SSL_session_reused(t->ssl) == 1; }

@@ -76,6 +76,9 @@ void rs_tlsc_shutdown(rs_tlsc_t *t);
 /* Ciphertext to write, taken out (0: none waits). */
 size_t rs_tlsc_take(rs_tlsc_t *t, void *buf, size_t cap);
 size_t rs_tlsc_pending(const rs_tlsc_t *t);
+/* Are bytes from the server waiting, fed and not read yet (decrypted or
+ * not)? A connection going back to a pool must have none. */
+bool rs_tlsc_unread(const rs_tlsc_t *t);
 
 bool rs_tlsc_done(const rs_tlsc_t *t);
 bool rs_tlsc_resumed(const rs_tlsc_t *t);

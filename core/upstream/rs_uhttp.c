@@ -495,7 +495,7 @@ static void rs__x_complete(rs_uhttp_t *x, const char *end_pos, const char *data_
   /* Reuse only a connection whose answer ended cleanly, with nothing after
    * it, and that both sides allow to stay open. */
   bool reuse = x->keepalive && llhttp_should_keep_alive(&c->parser) && end_pos == data_end && !c->writing &&
-               rs__x_body_done(x) && !x->write_failed;
+               rs__x_body_done(x) && !x->write_failed && (c->tls == NULL || !rs_tlsc_unread(c->tls));
   rs__uconn_release(c, reuse);
   rs__x_done(x, 0);
 }
@@ -700,7 +700,8 @@ void rs_uhttp_pause(rs_uhttp_t *x, bool paused) {
   rs__uconn_t *c = x->conn;
   if (c != NULL && !c->closing && c->connected) {
     if (paused) uv_read_stop((uv_stream_t *)&c->tcp);
-    else if (x->phase >= RS__PH_SEND) uv_read_start((uv_stream_t *)&c->tcp, rs__uconn_alloc, rs__uhttp_on_read);
+    else if (x->phase >= RS__PH_SEND || c->tls != NULL)   /* TLS reads during its handshake too */
+      uv_read_start((uv_stream_t *)&c->tcp, rs__uconn_alloc, rs__uhttp_on_read);
   } else if (c != NULL && !c->closing && x->reused) {
     if (paused) uv_read_stop((uv_stream_t *)&c->tcp);
     else uv_read_start((uv_stream_t *)&c->tcp, rs__uconn_alloc, rs__uhttp_on_read);

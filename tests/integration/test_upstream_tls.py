@@ -113,6 +113,10 @@ class TLSBackend:
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
                     self.wfile.write(b"0\r\n\r\n")
                     return
+                elif self.path == "/extra":             # an answer, then one nobody asked for
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!")
+                    return
                 else:
                     body = ("tls-ok %s host=%s" % (self.path, self.headers.get("Host"))).encode()
                 if self.path == "/bye":
@@ -329,6 +333,24 @@ def test_server_closes_pooled():
         assert b.resumed >= 1, "the new connection resumed"
 
 
+def test_bytes_after_the_answer():
+    """A TLS connection with bytes after the answer never goes back to the
+    pool: the next request gets its own answer."""
+    with TLSBackend("good") as b, proxy_server("https://127.0.0.1:%d" % b.port, tls='{ ca = %r }' % CA) as s:
+        for i in range(3):
+            eq(s.get("/p/extra").body, b"ok", "extra %d" % i)
+            # Bytes that come after the connection went back to the pool
+            # close it when they arrive (a request racing them would take
+            # them for its answer, as with any HTTP/1.1 pool): wait for that.
+            idle = 'rustyssr_upstream_connections{state="idle"}'
+            deadline = time.time() + 5 * SLOW
+            while time.time() < deadline and s.metrics().get(idle, 0) != 0:
+                time.sleep(0.05)
+            eq(s.metrics().get(idle), 0, "no pooled connection after extra bytes")
+            r = s.get("/p/after%d" % i)
+            eq(r.body, b"tls-ok /after%d host=localhost" % i, "after %d" % i)
+
+
 FETCH_ROUTES = r'''
 local function go(url, opts)
   local res, err = ssr.fetch(url, "/u", opts)
@@ -424,5 +446,5 @@ def test_config_errors():
 
 if __name__ == "__main__":
     main([test_valid_chain, test_name_and_sni, test_unknown_ca, test_system_store_does_not_know_our_ca,
-          test_wrong_name, test_expired, test_verify_false, test_keepalive_over_tls, test_resumption, test_bodies_over_tls, test_server_closes_pooled, test_fetch_url,
+          test_wrong_name, test_expired, test_verify_false, test_keepalive_over_tls, test_resumption, test_bodies_over_tls, test_server_closes_pooled, test_bytes_after_the_answer, test_fetch_url,
           test_config_errors])

@@ -51,7 +51,7 @@ static void make_cert(void) {
 
 static rs_tls_ctx_t *server(void) {
   static rs_tls_cert_conf_t certs[1];
-  certs[0] = (rs_tls_cert_conf_t){ crt, key };
+  certs[0] = (rs_tls_cert_conf_t){ .cert = crt, .key = key };
   rs_tls_opts_t o = { .certs = certs, .ncerts = 1 };
   char err[256];
   rs_tls_ctx_t *c = rs_tls_ctx_new(&o, err, sizeof(err));

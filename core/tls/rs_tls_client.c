@@ -14,7 +14,15 @@
 struct rs_tlsc_ctx_s {
   SSL_CTX *ctx;
   bool verify;
+  /* shared ones (rs_tlsc_ctx_get), on rs__shared under rs__lock */
+  struct rs_tlsc_ctx_s *next;
+  const void *owner;
+  char *key;                     /* the options, "ca\ncert\nkey\nverify" */
+  unsigned refs;
 };
+
+static pthread_mutex_t rs__lock = PTHREAD_MUTEX_INITIALIZER;
+static rs_tlsc_ctx_t *rs__shared;
 
 struct rs_tlsc_s {
   SSL *ssl;
@@ -112,8 +120,46 @@ fail:
   return NULL;
 }
 
+rs_tlsc_ctx_t *rs_tlsc_ctx_get(const rs_tlsc_opts_t *o, const void *owner, char *err, size_t errlen) {
+  size_t n = (o->ca ? strlen(o->ca) : 0) + (o->cert ? strlen(o->cert) : 0) + (o->key ? strlen(o->key) : 0) + 8;
+  char *key = rs_xmalloc(n);
+  snprintf(key, n, "%s\n%s\n%s\n%d", o->ca ? o->ca : "", o->cert ? o->cert : "", o->key ? o->key : "",
+           o->no_verify ? 0 : 1);
+  pthread_mutex_lock(&rs__lock);
+  rs_tlsc_ctx_t *t;
+  for (t = rs__shared; t != NULL; t = t->next)
+    if (t->owner == owner && strcmp(t->key, key) == 0) break;
+  if (t != NULL) {
+    t->refs++;
+    free(key);
+  } else if ((t = rs_tlsc_ctx_new(o, err, errlen)) != NULL) {   /* loads the files, under the lock: once */
+    t->owner = owner;
+    t->key = key;
+    t->refs = 1;
+    t->next = rs__shared;
+    rs__shared = t;
+  } else {
+    free(key);
+  }
+  pthread_mutex_unlock(&rs__lock);
+  return t;
+}
+
 void rs_tlsc_ctx_free(rs_tlsc_ctx_t *t) {
   if (t == NULL) return;
+  if (t->key != NULL) {          /* shared */
+    pthread_mutex_lock(&rs__lock);
+    bool last = --t->refs == 0;
+    if (last)
+      for (rs_tlsc_ctx_t **p = &rs__shared; *p != NULL; p = &(*p)->next)
+        if (*p == t) {
+          *p = t->next;
+          break;
+        }
+    pthread_mutex_unlock(&rs__lock);
+    if (!last) return;
+    free(t->key);
+  }
   SSL_CTX_free(t->ctx);
   free(t);
 }

@@ -36,7 +36,12 @@ typedef struct {
 /* A context, or NULL with err ("ca.pem: cannot load the CA file: no such
  * file"...). Loads the files now. */
 rs_tlsc_ctx_t *rs_tlsc_ctx_new(const rs_tlsc_opts_t *o, char *err, size_t errlen);
-/* Free ctx (connections made from it keep what they need). */
+/* The same, shared: every caller passing the same options and owner (a
+ * configuration, so that each loop thread's upstreams use one context and
+ * a reload loads the files again) gets the one context, counted. */
+rs_tlsc_ctx_t *rs_tlsc_ctx_get(const rs_tlsc_opts_t *o, const void *owner, char *err, size_t errlen);
+/* Free ctx, or drop one use of a shared one (connections made from it keep
+ * what they need). Any thread. */
 void rs_tlsc_ctx_free(rs_tlsc_ctx_t *ctx);
 
 /* The last resumable session a server gave, for the next connection to it.

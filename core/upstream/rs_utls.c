@@ -23,7 +23,7 @@ void rs__utls_create(rs_upstreams_t *u) {
     if (!t->on) continue;
     rs_tlsc_opts_t o = { .ca = t->ca, .cert = t->cert, .key = t->key, .no_verify = !t->verify };
     char err[600];
-    up->tls = rs_tlsc_ctx_new(&o, err, sizeof(err));
+    up->tls = rs_tlsc_ctx_get(&o, u->cfg, err, sizeof(err));   /* one for every loop */
     if (up->tls == NULL && u->loop->index <= 1)
       rs_log_error("upstream %s: TLS: %s (its requests fail)", up->conf->name, err);
     for (size_t j = 0; j < up->n; j++)
@@ -47,9 +47,10 @@ static bool rs__same(const char *a, const char *b) {
   return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-/* A URL's context for (ca, verify): kept, else made (the least recently
- * used one replaced; connections made from it keep what they need). NULL
- * with the reason logged when it cannot load. */
+/* A URL's context for (ca, verify): kept, else taken from the ones the
+ * loops share for this config (the least recently used one replaced;
+ * connections made from it keep what they need). NULL with the reason
+ * logged when it cannot load. */
 static rs_tlsc_ctx_t *rs__url_ctx(rs_upstreams_t *u, const char *ca, bool verify) {
   rs__url_ctx_t *lru = &u->url_ctx[0];
   u->url_tick++;
@@ -63,7 +64,7 @@ static rs_tlsc_ctx_t *rs__url_ctx(rs_upstreams_t *u, const char *ca, bool verify
   }
   rs_tlsc_opts_t o = { .ca = ca, .no_verify = !verify };
   char err[600];
-  rs_tlsc_ctx_t *ctx = rs_tlsc_ctx_new(&o, err, sizeof(err));
+  rs_tlsc_ctx_t *ctx = rs_tlsc_ctx_get(&o, u->cfg, err, sizeof(err));
   if (ctx == NULL) {
     rs_log_warn("fetch: TLS: %s", err);
     return NULL;

@@ -221,12 +221,39 @@ static void test_bad_files(void) {
   rs_tlsc_ctx_free(c);
 }
 
+/* rs_tlsc_ctx_get: one context per (options, owner), counted. */
+static void test_shared_contexts(void) {
+  char err[600];
+  static int a, b;
+  rs_tlsc_opts_t o = { .ca = crt }, o2 = { .ca = crt, .no_verify = true };
+  rs_tlsc_ctx_t *c1 = rs_tlsc_ctx_get(&o, &a, err, sizeof(err));
+  rs_tlsc_ctx_t *c2 = rs_tlsc_ctx_get(&o, &a, err, sizeof(err));
+  rs_tlsc_ctx_t *c3 = rs_tlsc_ctx_get(&o, &b, err, sizeof(err));
+  rs_tlsc_ctx_t *c4 = rs_tlsc_ctx_get(&o2, &a, err, sizeof(err));
+  ASSERT(c1 != NULL && c1 == c2);
+  ASSERT(c3 != NULL && c3 != c1);   /* another owner (a reload): loaded again */
+  ASSERT(c4 != NULL && c4 != c1);   /* other options */
+  rs_tlsc_ctx_free(c1);
+  rs_tlsc_ctx_t *c5 = rs_tlsc_ctx_get(&o, &a, err, sizeof(err));
+  ASSERT(c5 == c2);                 /* still one use left: the same */
+  rs_tlsc_ctx_free(c2);
+  rs_tlsc_ctx_free(c5);
+  rs_tlsc_ctx_free(c3);
+  rs_tlsc_ctx_free(c4);
+  char path[400];
+  snprintf(path, sizeof(path), "%s/nope.pem", dir);
+  rs_tlsc_opts_t bad = { .ca = path };
+  ASSERT(rs_tlsc_ctx_get(&bad, &a, err, sizeof(err)) == NULL);
+  ASSERT(strstr(err, "cannot load the CA file") != NULL);
+}
+
 int main(void) {
   if (mkdtemp(dir) == NULL) return 1;
   make_cert();
   RS_TEST(test_verification);
   RS_TEST(test_resumption);
   RS_TEST(test_bad_files);
+  RS_TEST(test_shared_contexts);
   unlink(crt);
   unlink(key);
   rmdir(dir);

@@ -11,6 +11,7 @@ are FILE:LINE at load."""
 
 import os
 import re
+import signal
 import ssl
 import subprocess
 import tempfile
@@ -392,6 +393,32 @@ def test_fetch_url():
                           result="verify_error") >= 1, m
 
 
+def test_reload_loads_the_ca_again():
+    """The CA file is read again on SIGHUP (each config has its own
+    contexts): a CA that did not match, replaced, verifies after a reload;
+    a CA file gone makes the reload fail with FILE:LINE, the old config
+    serving on."""
+    d = tempfile.mkdtemp(prefix="rs-utls-reload-")
+    ca = os.path.join(d, "ca.pem")
+    with open(ca, "w") as f:
+        f.write(open(os.path.join(D, "other.crt")).read())
+    with TLSBackend("good") as b, proxy_server("https://127.0.0.1:%d" % b.port, tls='{ ca = %r }' % ca) as s:
+        eq(s.get("/p/x").status, 502, "the other CA")
+        with open(ca, "w") as f:
+            f.write(open(CA).read())
+        n = s.log().count(": reloaded ")
+        s.signal(signal.SIGHUP)
+        deadline = time.time() + 20 * SLOW
+        while time.time() < deadline and s.log().count(": reloaded ") == n:
+            time.sleep(0.05)
+        eq(s.get("/p/x").status, 200, "our CA, after the reload")
+        os.unlink(ca)
+        s.signal(signal.SIGHUP)
+        wait_log(s, "cannot load the CA file", 20)
+        wait_log(s, "reload failed, keeping the current configuration", 20)
+        eq(s.get("/p/y").status, 200, "the old config serves on")
+
+
 def config_error(up, want_line, want):
     d = tempfile.mkdtemp(prefix="rs-utls-conf-")
     path = os.path.join(d, "rustyssr.lua")
@@ -447,4 +474,5 @@ def test_config_errors():
 if __name__ == "__main__":
     main([test_valid_chain, test_name_and_sni, test_unknown_ca, test_system_store_does_not_know_our_ca,
           test_wrong_name, test_expired, test_verify_false, test_keepalive_over_tls, test_resumption, test_bodies_over_tls, test_server_closes_pooled, test_bytes_after_the_answer, test_fetch_url,
+          test_reload_loads_the_ca_again,
           test_config_errors])

@@ -5,9 +5,11 @@ localhost/127.0.0.1, one with a wrong name, an expired one, one from an
 unknown CA. A valid chain answers 200 through a proxy route, a cached proxy
 route, ssr.fetch of an upstream and of a URL; every bad certificate is a 502
 with the verification error in the log and a count in /metrics; verify =
-false accepts it; sni names what is sent and verified; pooled connections
-are reused over TLS; new connections resume the last session; bad tls keys
-are FILE:LINE at load."""
+false accepts it; sni names what is sent and verified; a client
+certificate is presented; pooled connections are reused over TLS (big,
+chunked and request bodies too; never with bytes after the answer); new
+connections resume the last session; a reload reads the CA again; bad tls
+keys are FILE:LINE at load."""
 
 import os
 import re
@@ -49,6 +51,7 @@ make_leaf("good", "ca", "DNS:localhost,IP:127.0.0.1")
 make_leaf("wrong", "ca", "DNS:wrong.example")
 make_leaf("expired", "ca", "DNS:localhost,IP:127.0.0.1", days="-1")
 make_leaf("stranger", "other", "DNS:localhost,IP:127.0.0.1")
+make_leaf("client", "ca", "DNS:rustyssr.client")
 CA = os.path.join(D, "ca.crt")
 
 
@@ -56,7 +59,7 @@ class TLSBackend:
     """A threaded HTTPS/1.1 server with keep-alive that counts connections,
     resumed sessions and the SNI names it was sent."""
 
-    def __init__(self, leaf):
+    def __init__(self, leaf, client_ca=None):
         self.conns = 0
         self.resumed = 0
         self.sni = []
@@ -64,6 +67,9 @@ class TLSBackend:
         me = self
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(os.path.join(D, leaf + ".crt"), os.path.join(D, leaf + ".key"))
+        if client_ca:                                # a client certificate is required
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(client_ca)
 
         def on_sni(sock, name, c):
             with me.lock:
@@ -244,6 +250,15 @@ def test_expired():
 def test_verify_false():
     with TLSBackend("stranger") as b, proxy_server("https://127.0.0.1:%d" % b.port, tls="{ verify = false }") as s:
         eq(s.get("/p/x").status, 200, "verify = false")
+
+
+def test_client_certificate():
+    cert, key = os.path.join(D, "client.crt"), os.path.join(D, "client.key")
+    with TLSBackend("good", client_ca=CA) as b:
+        with proxy_server("https://127.0.0.1:%d" % b.port, tls='{ ca = %r, cert = %r, key = %r }' % (CA, cert, key)) as s:
+            eq(s.get("/p/x").status, 200, "with a client certificate")
+        with proxy_server("https://127.0.0.1:%d" % b.port, tls='{ ca = %r }' % CA) as s:
+            eq(s.get("/p/x").status, 502, "without one")
 
 
 def test_keepalive_over_tls():
@@ -473,6 +488,6 @@ def test_config_errors():
 
 if __name__ == "__main__":
     main([test_valid_chain, test_name_and_sni, test_unknown_ca, test_system_store_does_not_know_our_ca,
-          test_wrong_name, test_expired, test_verify_false, test_keepalive_over_tls, test_resumption, test_bodies_over_tls, test_server_closes_pooled, test_bytes_after_the_answer, test_fetch_url,
-          test_reload_loads_the_ca_again,
-          test_config_errors])
+          test_wrong_name, test_expired, test_verify_false, test_client_certificate, test_keepalive_over_tls,
+          test_resumption, test_bodies_over_tls, test_server_closes_pooled, test_bytes_after_the_answer,
+          test_fetch_url, test_reload_loads_the_ca_again, test_config_errors])

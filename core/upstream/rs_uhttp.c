@@ -183,7 +183,8 @@ static void rs__on_timer(uv_timer_t *t) {
   bool overall = x->deadline != 0 && now >= x->deadline;
   switch (x->phase) {
     case RS__PH_CONNECT:
-      rs__x_fail(x, -ETIMEDOUT, RS__F_CONNECT_TIMEOUT);
+      if (rs__utls_timed_out(x)) rs__x_fail(x, -ETIMEDOUT, RS__F_TLS);   /* connected, in the handshake */
+      else rs__x_fail(x, -ETIMEDOUT, RS__F_CONNECT_TIMEOUT);
       return;
     case RS__PH_SEND:
       rs__x_fail(x, -ETIMEDOUT, overall ? RS__F_READ_TIMEOUT : RS__F_SEND_TIMEOUT);

@@ -285,6 +285,9 @@ void rs__utls_on_read(rs__uconn_t *c, char *base, size_t n, size_t cap);
  * *sent (when not NULL) true if it all went at once (then cb never runs).
  * Returns 0 or a libuv error. */
 int rs__uconn_write(rs__uconn_t *c, uv_write_t *req, uv_buf_t *bufs, unsigned n, uv_write_cb cb, bool *sent);
+/* The connect timeout fired: true (counted and logged) when x's
+ * connection was connected and in its TLS handshake. */
+bool rs__utls_timed_out(rs_uhttp_t *x);
 /* Before c closes: a close_notify when it can go at once. */
 void rs__utls_close(rs__uconn_t *c);
 

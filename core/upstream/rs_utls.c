@@ -224,6 +224,14 @@ static void rs__handshake_failed(rs_uhttp_t *x, rs__uconn_t *c) {
   rs__x_fail(x, verify ? -EKEYREJECTED : -EBADE, RS__F_TLS);
 }
 
+bool rs__utls_timed_out(rs_uhttp_t *x) {
+  rs__uconn_t *c = x->conn;
+  if (c == NULL || c->tls == NULL || !c->connected || rs_tlsc_done(c->tls)) return false;
+  rs__count(x, RS__TLS_ERROR, false);
+  rs_log_warn("upstream %s: server %s: TLS handshake timed out", x->up ? x->up->conf->name : "-", x->srv->name);
+  return true;
+}
+
 void rs__utls_connected(rs_uhttp_t *x, rs__uconn_t *c) {
   int rc = rs_tlsc_start(c->tls);
   if (rc == RS_TLSC_OK) rc = rs__flush(c, NULL, NULL, NULL) == 0 ? RS_TLSC_OK : RS_TLSC_ERROR;

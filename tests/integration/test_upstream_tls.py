@@ -14,6 +14,7 @@ keys are FILE:LINE at load."""
 import os
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -163,8 +164,10 @@ class TLSBackend:
         return False
 
 
-def proxy_server(url, tls=None, keepalive=None, workers=1):
+def proxy_server(url, tls=None, keepalive=None, workers=1, extra=None):
     up = 'servers = { "%s" }' % url
+    if extra is not None:
+        up += ", " + extra
     if tls is not None:
         up += ", tls = " + tls
     if keepalive is not None:
@@ -259,6 +262,43 @@ def test_client_certificate():
             eq(s.get("/p/x").status, 200, "with a client certificate")
         with proxy_server("https://127.0.0.1:%d" % b.port, tls='{ ca = %r }' % CA) as s:
             eq(s.get("/p/x").status, 502, "without one")
+
+
+def test_handshake_timeout():
+    """A server that accepts and never answers the ClientHello: the
+    handshake times out within connect_timeout_ms, 504, counted."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(8)
+    port = lst.getsockname()[1]
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        lst.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(lst.accept()[0])
+            except OSError:
+                pass
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    try:
+        with proxy_server("https://127.0.0.1:%d" % port, tls='{ ca = %r }' % CA, extra="connect_timeout_ms = 300") as s:
+            t0 = time.time()
+            eq(s.get("/p/x").status, 504, "handshake timeout")
+            assert time.time() - t0 < 10 * SLOW
+            wait_log(s, "TLS handshake timed out")
+            m = s.metrics()
+            srv = "127.0.0.1:%d" % port
+            eq(metric(m, "rustyssr_upstream_tls_handshakes_total", upstream="api", server=srv, result="error"), 1)
+            eq(metric(m, "rustyssr_upstream_failures_total", upstream="api", server=srv, kind="tls"), 1)
+    finally:
+        stop.set()
+        t.join()
+        lst.close()
+        for c in held:
+            c.close()
 
 
 def test_keepalive_over_tls():
@@ -488,6 +528,6 @@ def test_config_errors():
 
 if __name__ == "__main__":
     main([test_valid_chain, test_name_and_sni, test_unknown_ca, test_system_store_does_not_know_our_ca,
-          test_wrong_name, test_expired, test_verify_false, test_client_certificate, test_keepalive_over_tls,
+          test_wrong_name, test_expired, test_verify_false, test_client_certificate, test_handshake_timeout, test_keepalive_over_tls,
           test_resumption, test_bodies_over_tls, test_server_closes_pooled, test_bytes_after_the_answer,
           test_fetch_url, test_reload_loads_the_ca_again, test_config_errors])

@@ -60,7 +60,7 @@ class TLSBackend:
     """A threaded HTTPS/1.1 server with keep-alive that counts connections,
     resumed sessions and the SNI names it was sent."""
 
-    def __init__(self, leaf, client_ca=None):
+    def __init__(self, leaf, client_ca=None, tls12=False):
         self.conns = 0
         self.resumed = 0
         self.sni = []
@@ -68,6 +68,8 @@ class TLSBackend:
         me = self
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(os.path.join(D, leaf + ".crt"), os.path.join(D, leaf + ".key"))
+        if tls12:
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         if client_ca:                                # a client certificate is required
             ctx.verify_mode = ssl.CERT_REQUIRED
             ctx.load_verify_locations(client_ca)
@@ -312,10 +314,10 @@ def test_keepalive_over_tls():
                   result="ok"), 1, "one handshake")
 
 
-def test_resumption():
+def test_resumption(tls12=False):
     """keepalive = 0: a connection per request, each after the first resumes
     the session the server gave."""
-    with TLSBackend("good") as b, \
+    with TLSBackend("good", tls12=tls12) as b, \
             proxy_server("https://127.0.0.1:%d" % b.port, tls='{ ca = %r }' % CA, keepalive=0) as s:
         n = 5
         for i in range(n):
@@ -405,6 +407,10 @@ def test_bytes_after_the_answer():
             eq(s.metrics().get(idle), 0, "no pooled connection after extra bytes")
             r = s.get("/p/after%d" % i)
             eq(r.body, b"tls-ok /after%d host=localhost" % i, "after %d" % i)
+
+
+def test_resumption_tls12():
+    test_resumption(tls12=True)
 
 
 FETCH_ROUTES = r'''
@@ -529,5 +535,5 @@ def test_config_errors():
 if __name__ == "__main__":
     main([test_valid_chain, test_name_and_sni, test_unknown_ca, test_system_store_does_not_know_our_ca,
           test_wrong_name, test_expired, test_verify_false, test_client_certificate, test_handshake_timeout, test_keepalive_over_tls,
-          test_resumption, test_bodies_over_tls, test_server_closes_pooled, test_bytes_after_the_answer,
+          test_resumption, test_resumption_tls12, test_bodies_over_tls, test_server_closes_pooled, test_bytes_after_the_answer,
           test_fetch_url, test_reload_loads_the_ca_again, test_config_errors])

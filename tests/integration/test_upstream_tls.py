@@ -421,6 +421,7 @@ local function go(url, opts)
 end
 ssr.route("GET", "/default", function(req) return go(URL) end)
 ssr.route("GET", "/ca", function(req) return go(URL, { tls = { ca = CA } }) end)
+ssr.route("GET", "/relca", function(req) return go(URL, { tls = { ca = "rel-ca.pem" } }) end)
 ssr.route("GET", "/noverify", function(req) return go(URL, { tls = { verify = false } }) end)
 ssr.route("GET", "/badca", function(req) return go(URL, { tls = { ca = CA .. ".nope" } }) end)
 ssr.route("GET", "/badopt", function(req) return go(URL, { tls = { verfy = false } }) end)
@@ -430,7 +431,10 @@ ssr.route("GET", "/badopt", function(req) return go(URL, { tls = { verfy = false
 def test_fetch_url():
     with TLSBackend("good") as b:
         routes = "local URL = %r\nlocal CA = %r\n" % ("https://localhost:%d" % b.port, CA) + FETCH_ROUTES
-        with Server(routes=routes, workers=1) as s:
+        srv = Server(routes=routes, workers=1)
+        with open(os.path.join(srv.dir, "rel-ca.pem"), "w") as f:
+            f.write(open(CA).read())
+        with srv as s:
             r = s.get("/default")
             eq((r.status, r.body), (502, b"fetch failed: TLS certificate verification failed"),
                "the system store does not know our CA")
@@ -439,6 +443,7 @@ def test_fetch_url():
             eq(r.status, 200, "with our CA")
             eq(r.body, b"tls-ok /u host=localhost:%d" % b.port)
             eq(s.get("/noverify").status, 200, "verify = false")
+            eq(s.get("/relca").status, 200, "a CA relative to the config file's folder")
             r = s.get("/badca")
             eq(r.status, 502, "a CA file that does not load")
             wait_log(s, "cannot load the CA file")

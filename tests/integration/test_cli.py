@@ -125,7 +125,7 @@ def test_dump_effective_config():
                 '  cache = {\n'                             # 5
                 '    ttl = 30, shared = { redis = "127.0.0.1:6379", password = "pw" },\n'  # 6
                 '  },\n'                                    # 7
-                '  upstreams = { api = { servers = { "127.0.0.1:9000" }, retries = 2 }, },  render = { env = { Z = "1", A = "x", M = 3 } },\n'  # 8
+                '  upstreams = { api = { servers = { "https://127.0.0.1:9000" }, retries = 2 }, },  render = { env = { Z = "1", A = "x", M = 3 } },\n'  # 8
                 '}\n'                                       # 9
                 'ssr.route("GET", "/hi", { respond = { status = 201, headers = { ["X-A"] = "b\\"c" }, body = "hi\\n" } })\n'  # 10
                 'ssr.static("/s/", { root = "public", max_age = 60 })\n'  # 11

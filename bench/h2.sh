@@ -73,7 +73,7 @@ worker_processes auto;
 worker_cpu_affinity auto;
 daemon off;
 pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log info;
+error_log $tmp/nginx-error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
@@ -102,6 +102,11 @@ fi
 nginx -c "$tmp/nginx.conf" -p "$tmp" 2>"$tmp/ng.log" &
 echo $! > "$tmp/ng.pid"
 sleep 1
+for _ in $(seq 1 50); do   # both ready (a loaded machine starts them slowly)
+  curl -fsS --http2-prior-knowledge -o /dev/null "http://127.0.0.1:$port_rs$rs_path" 2>/dev/null &&
+    curl -fsS --http2-prior-knowledge -o /dev/null "http://127.0.0.1:$port_ng/page.html" 2>/dev/null && break
+  sleep 0.2
+done
 curl -fsS --http2-prior-knowledge "http://127.0.0.1:$port_rs$rs_path" | cmp - "$tmp/page.html"
 curl -fsS --http2-prior-knowledge "http://127.0.0.1:$port_ng/page.html" | cmp - "$tmp/page.html"
 

@@ -508,10 +508,13 @@ void rs_lcache_thread_init(rs_cache_t *cache) {
   rs__tl.cache = cache;
 }
 
+static void rs__wait_free(rs_purge_wait_t *w) { free(w); }
+
 /* ssr.purge { key = K } / { prefix = P } / { tag = T } / { all = true } /
  * { url = "/path?q", host = "example.com" } (or url = "http://host/path?q"),
  * each with stale = true for a soft purge (rs_purge_ex).
- * Lua stack before: opts   after: n  (or nil, err when caching is off) */
+ * Lua stack before: opts   after: n  (or nil, err when caching is off or
+ * the shared tier is down) */
 static int rs__purge(lua_State *L) {
   static const char *const keys[] = { "key", "prefix", "tag", "url", "all", "host", "stale", NULL };
   char desc[64];
@@ -565,10 +568,22 @@ static int rs__purge(lua_State *L) {
     lua_pushliteral(L, "the page cache is off");
     return 2;
   }
+  /* With a shared tier (cache.shared) down, the purge applies here only:
+   * nil, err tells the caller (a CMS webhook answers 503 and is retried).
+   * One sent to the tier that fails later is logged. */
+  rs_purge_wait_t *w = rs_xmalloc(sizeof(*w));
+  rs_purge_wait_begin(w);
   size_t n = rs_purge_ex(rs__tl.cache, (rs_purge_by_t)kind, v, vlen, host, hlen, soft);
-  rs_log_info("ssr.purge %s%s%.*s%s%.*s: %zu page(s)%s", keys[by], v ? " " : "", (int)RS_MIN(vlen, 256),
+  unsigned failed = w->failed;
+  if (rs_purge_wait_end(w, rs__wait_free, NULL)) free(w);
+  rs_log_info("ssr.purge %s%s%.*s%s%.*s: %zu page(s)%s%s", keys[by], v ? " " : "", (int)RS_MIN(vlen, 256),
               v ? v : "", host ? " host " : "", (int)RS_MIN(hlen, 256), host ? host : "", n,
-              soft ? " marked stale" : "");
+              soft ? " marked stale" : "", failed ? ", not sent to the fleet (the shared cache is down)" : "");
+  if (failed > 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "the shared cache is down: purged on this instance only");
+    return 2;
+  }
   lua_pushnumber(L, (lua_Number)n);
   return 1;
 }

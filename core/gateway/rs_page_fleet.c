@@ -25,17 +25,26 @@ static __thread rs_fleet_loop_t *rs__here;   /* this thread's part, for purges *
  * L1s follow by the purge epoch. */
 static void rs__apply(void *data, rs_purge_by_t by, const char *arg, size_t len) {
   (void)data;
-  rs_purge_local(rs__cache, by, arg, len);
+  rs_purge_local(rs__cache, by, arg, len, false);
 }
 
 static void rs__sent(void *data, uint64_t seq) {
-  (void)data;
   if (seq == 0) rs_log_warn("shared cache: a purge could not reach the fleet (applied here only)");
+  if (data != NULL) rs_purge_wait_settle(data, seq != 0);
 }
 
-/* A purge made here (admin listener, ssr.purge): to the fleet. */
-static void rs__observe(rs_purge_by_t by, const char *v, size_t len) {
-  if (rs__here != NULL) rs_fleet_purge(rs__here, by, v, len, rs__sent, NULL);
+/* A purge made here (admin listener, ssr.purge): to the fleet; w (may be
+ * NULL) learns whether the fleet took it. */
+static void rs__observe(rs_purge_by_t by, const char *v, size_t len, bool soft, rs_purge_wait_t *w) {
+  (void)soft;
+  if (rs__here == NULL || !rs_fleet_loop_ready(rs__here)) {
+    /* Known at once (not connected, breaker open): the caller can say so. */
+    rs_log_warn("shared cache: a purge could not reach the fleet: the shared cache is down (applied here only)");
+    if (w != NULL) w->failed++;
+    return;
+  }
+  if (w != NULL) w->pending++;
+  rs_fleet_purge(rs__here, by, v, len, rs__sent, w);
 }
 
 static rs_fleet_opts_t rs__opts(const rs_config_t *cfg) {

@@ -258,10 +258,11 @@ def test_a_hung_redis_costs_no_failed_request():
                     assert r.status == 200, r
                 # a lookup waits for its deadline (100 ms), never for Redis
                 assert worst < 2.0 * SLOW, worst
-                # a purge while Redis hangs: applied here, logged
+                # a purge while Redis hangs: its command times out (100 ms),
+                # it is applied here, logged, and answered 503
                 r = a.request(b"POST /purge?prefix=GET%20localhost/h/&host=localhost HTTP/1.1\r\nHost: x\r\n"
                               b"Content-Length: 0\r\nConnection: close\r\n\r\n", port=a.admin_port)
-                assert r.status == 200, r
+                assert r.status == 503 and r.header("retry-after"), r
                 # its command times out (100 ms) while Redis hangs: logged
                 wait_for(lambda: "could not reach the fleet" in a.log(), "the lost purge was not logged")
             finally:
@@ -272,6 +273,46 @@ def test_a_hung_redis_costs_no_failed_request():
             wait_for(lambda: b.metrics()["rustyssr_l3_purges_applied_total"] >= 1, "b never heard the purge")
             for i in range(6):
                 assert gws[i % 2].get("/h/%d" % i).status == 200
+        finally:
+            stop_all(gws)
+
+
+def admin_purge(g, query):
+    return g.request(("POST /purge?%s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                      % query).encode(), port=g.admin_port)
+
+
+def test_a_purge_the_fleet_did_not_get_answers_503():
+    """Redis down: a purge is applied here (the page goes) but the fleet did
+    not get it, so the admin answers 503 with Retry-After (a CMS retries)
+    and ssr.purge returns nil, err; with Redis back, 200 again."""
+    with Redis() as redis:
+        gws = fleet(redis, n=2, extra_routes='ssr.route("POST", "/hook-purge", function(req) '
+                                             'local n, err = ssr.purge { url = "/d", host = "localhost" } '
+                                             'if not n then return 503, err end '
+                                             'return 200, "purged " .. n end)')
+        try:
+            a, b = gws
+            assert a.get("/d").status == 200
+            assert a.get("/d").header("x-cache") == "HIT-L1"
+            redis.stop()
+            wait_for(lambda: a.metrics()["rustyssr_l3_subscribed"] == 0, "a did not see redis go")
+            r = admin_purge(a, "url=/d&host=localhost")
+            assert r.status == 503, r
+            assert r.header("retry-after") and int(r.header("retry-after")) >= 1, r
+            assert b'"fleet": false' in r.body and b'"purged": 1' in r.body, r.body
+            assert "did not reach the fleet" in a.log()
+            assert a.get("/d").header("x-cache") == "MISS"            # gone here all the same
+            r = a.get("/hook-purge", method="POST")
+            assert r.status == 503 and b"shared cache is down" in r.body, r
+            assert a.get("/d").header("x-cache") == "MISS"
+            redis.start()
+            wait_ready(gws)
+            wait_for(lambda: admin_purge(a, "url=/d&host=localhost").status == 200, "purges never answered 200")
+            r = admin_purge(a, "tag=x&stale=1")
+            assert r.status == 200 and b'"stale": true' in r.body, r
+            r = a.get("/hook-purge", method="POST")
+            assert r.status == 200 and r.body.startswith(b"purged "), r
         finally:
             stop_all(gws)
 
@@ -301,4 +342,5 @@ if __name__ == "__main__":
     main([test_each_page_renders_once_for_the_fleet, test_a_cold_herd_across_instances_renders_once,
           test_purges_reach_every_instance, test_a_render_that_began_before_a_purge_is_never_stored,
           test_redis_away_costs_no_failed_request,
-          test_a_hung_redis_costs_no_failed_request, test_config_errors])
+          test_a_hung_redis_costs_no_failed_request, test_a_purge_the_fleet_did_not_get_answers_503,
+          test_config_errors])

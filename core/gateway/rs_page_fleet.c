@@ -23,9 +23,9 @@ static __thread rs_fleet_loop_t *rs__here;   /* this thread's part, for purges *
 
 /* A purge of the fleet (this instance's included), applied to this L2; the
  * L1s follow by the purge epoch. */
-static void rs__apply(void *data, rs_purge_by_t by, const char *arg, size_t len) {
+static void rs__apply(void *data, rs_purge_by_t by, const char *arg, size_t len, bool soft) {
   (void)data;
-  rs_purge_local(rs__cache, by, arg, len, false);
+  rs_purge_local(rs__cache, by, arg, len, soft);
 }
 
 static void rs__sent(void *data, uint64_t seq) {
@@ -36,7 +36,6 @@ static void rs__sent(void *data, uint64_t seq) {
 /* A purge made here (admin listener, ssr.purge): to the fleet; w (may be
  * NULL) learns whether the fleet took it. */
 static void rs__observe(rs_purge_by_t by, const char *v, size_t len, bool soft, rs_purge_wait_t *w) {
-  (void)soft;
   if (rs__here == NULL || !rs_fleet_loop_ready(rs__here)) {
     /* Known at once (not connected, breaker open): the caller can say so. */
     rs_log_warn("shared cache: a purge could not reach the fleet: the shared cache is down (applied here only)");
@@ -44,7 +43,7 @@ static void rs__observe(rs_purge_by_t by, const char *v, size_t len, bool soft, 
     return;
   }
   if (w != NULL) w->pending++;
-  rs_fleet_purge(rs__here, by, v, len, rs__sent, w);
+  rs_fleet_purge(rs__here, by, v, len, soft, rs__sent, w);
 }
 
 static rs_fleet_opts_t rs__opts(const rs_config_t *cfg) {
@@ -139,6 +138,7 @@ void rs_page_fleet_collect(rs_buf_t *out, rs_loop_t **loops, int nloops) {
     sum.stores_refused += RS_COUNTER_GET(s->stores_refused);
     sum.too_big += RS_COUNTER_GET(s->too_big);
     sum.corrupt += RS_COUNTER_GET(s->corrupt);
+    sum.stale += RS_COUNTER_GET(s->stale);
     sum.purges_sent += RS_COUNTER_GET(s->purges_sent);
     if (pl != NULL) waits += RS_COUNTER_GET(pl->c.l3_waits);
   }
@@ -147,6 +147,9 @@ void rs_page_fleet_collect(rs_buf_t *out, rs_loop_t **loops, int nloops) {
     { "rustyssr_l3_hits_total", "counter", "Shared-tier lookups that found the page.", sum.hits },
     { "rustyssr_l3_leads_total", "counter", "Shared-tier lookups that took the render lock.", sum.leads },
     { "rustyssr_l3_waits_total", "counter", "Shared-tier lookups told another instance renders.", sum.waits },
+    { "rustyssr_l3_stale_total", "counter",
+      "Shared-tier lookups that found the page stale (soft-purged or past its TTL): served stale, "
+      "refreshed by one instance.", sum.stale },
     { "rustyssr_l3_misses_total", "counter", "Shared-tier lookups with no answer in time (rendered here).",
       sum.misses },
     { "rustyssr_l3_errors_total", "counter", "Shared-tier commands that failed or timed out.", sum.errors },

@@ -317,6 +317,42 @@ def test_a_purge_the_fleet_did_not_get_answers_503():
             stop_all(gws)
 
 
+def test_a_soft_purge_reaches_the_fleet_as_a_soft_purge():
+    """A soft purge on A (stale=1): every instance keeps the page, stale;
+    the tier keeps it too, stale. C, which never had the page, gets the
+    tier's stale copy (STALE) and refreshes it, once for the fleet; A and B
+    then take C's new page from the tier: 2 renders in all."""
+    with Redis() as redis:
+        gws = fleet(redis)
+        try:
+            a, b, c = gws
+            first = a.get("/s")
+            assert first.status == 200 and first.header("x-cache") == "MISS", first
+            assert b.get("/s").header("x-cache") == "HIT-L3"
+            r = admin_purge(a, "url=/s&host=localhost&stale=1")
+            assert r.status == 200 and b'"stale": true' in r.body, r
+            for g in gws:
+                wait_for(lambda: g.metrics()["rustyssr_l3_purges_applied_total"] >= 1, "purge not applied")
+            assert b.metrics()["rustyssr_cache_softened_total"] == 1, b.metrics()        # kept, stale
+            r = c.get("/s")                   # the tier's copy, stale: served, and c refreshes it
+            assert r.status == 200 and r.header("x-cache") == "STALE", r.header("x-cache")
+            assert r.body == first.body
+            wait_for(lambda: renders(c) == 1, "c did not refresh the page")
+            wait_for(lambda: c.metrics()["rustyssr_l3_stores_total"] == 1, "c did not store its refresh")
+            for g in (a, b):                  # their stale copies: replaced from the tier, no render
+                r = g.get("/s")
+                assert r.status == 200 and r.header("x-cache") == "HIT-L3", (r.header("x-cache"))
+            assert sum(renders(g) for g in gws) == 2
+            assert sum(g.metrics()["rustyssr_l3_stale_total"] for g in gws) == 1
+            # a hard purge still removes it everywhere
+            assert admin_purge(b, "url=/s&host=localhost").status == 200
+            for g in gws:
+                wait_for(lambda: g.metrics()["rustyssr_l3_purges_applied_total"] >= 2, "purge not applied")
+            assert a.get("/s").header("x-cache") == "MISS"
+        finally:
+            stop_all(gws)
+
+
 def test_config_errors():
     from rslib import run_config_check
     for shared, needle in [
@@ -343,4 +379,5 @@ if __name__ == "__main__":
           test_purges_reach_every_instance, test_a_render_that_began_before_a_purge_is_never_stored,
           test_redis_away_costs_no_failed_request,
           test_a_hung_redis_costs_no_failed_request, test_a_purge_the_fleet_did_not_get_answers_503,
+          test_a_soft_purge_reaches_the_fleet_as_a_soft_purge,
           test_config_errors])

@@ -31,31 +31,38 @@
   "end\n"
 
 /* KEYS m l te tp seq k b kbase se sp sk skbase; ARGV rid lock_px key
- * now_unix_ms. Returns {1, s} when the page is there, alive and fresh, {2,
- * seq} when this render took the lock, {3, seq} when another holds it; a
- * page that is there but stale (past its fresh time 'f', or soft-purged
- * since its render began: the markers se sp sk skbase, as te tp k kbase)
- * is {4, seq} when this render took the lock to refresh it, {5, seq} when
- * another holds it. A dead page is deleted on the way. */
+ * now_unix_ms bundle on_other. Returns {1, s} when the page is there,
+ * alive and fresh, {2, seq} when this render took the lock, {3, seq} when
+ * another holds it; a page that is there but stale (past its fresh time
+ * 'f', soft-purged since its render began: the markers se sp sk skbase, as
+ * te tp k kbase; or rendered by a bundle 'v' other than bundle, when
+ * on_other is 's') is {4, seq} when this render took the lock to refresh
+ * it, {5, seq} when another holds it. Another bundle's page with on_other
+ * 'p' is absent for this one (kept: instances still on that bundle use
+ * it). A dead page is deleted on the way. */
 static const char RS__LUA_LOOKUP[] =
   RS__LUA_GONE
   "local cur = tonumber(redis.call('GET', KEYS[5]) or '0')\n"
-  "local m = redis.call('HMGET', KEYS[1], 's', 't', 'f')\n"
+  "local m = redis.call('HMGET', KEYS[1], 's', 't', 'f', 'v')\n"
   "if m[1] then\n"
   "  local s = tonumber(m[1])\n"
-  "  if not gone(s, m[2] or '', ARGV[3], KEYS[3], KEYS[4], KEYS[6], KEYS[8]) then\n"
-  "    if tonumber(m[3] or '0') > tonumber(ARGV[4]) and\n"
-  "       not gone(s, m[2] or '', ARGV[3], KEYS[9], KEYS[10], KEYS[11], KEYS[12]) then return {1, s} end\n"
-  "    if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {4, cur} end\n"
-  "    return {5, cur}\n"
+  "  if gone(s, m[2] or '', ARGV[3], KEYS[3], KEYS[4], KEYS[6], KEYS[8]) then\n"
+  "    redis.call('DEL', KEYS[1], KEYS[7])\n"
+  "  else\n"
+  "    local other = ARGV[5] ~= '' and (m[4] or '') ~= '' and m[4] ~= ARGV[5]\n"
+  "    if not (other and ARGV[6] == 'p') then\n"
+  "      if not other and tonumber(m[3] or '0') > tonumber(ARGV[4]) and\n"
+  "         not gone(s, m[2] or '', ARGV[3], KEYS[9], KEYS[10], KEYS[11], KEYS[12]) then return {1, s} end\n"
+  "      if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {4, cur} end\n"
+  "      return {5, cur}\n"
+  "    end\n"
   "  end\n"
-  "  redis.call('DEL', KEYS[1], KEYS[7])\n"
   "end\n"
   "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2, cur} end\n"
   "return {3, cur}\n";
 
 /* KEYS m b l te tp k kbase; ARGV start_seq tags blob px rid key
- * fresh_until_unix_ms. 1 stored, 0 refused (a purge covers it). Releases
+ * fresh_until_unix_ms bundle. 1 stored, 0 refused (a purge covers it). Releases
  * the lock when rid holds it. */
 static const char RS__LUA_STORE[] =
   RS__LUA_GONE
@@ -65,7 +72,7 @@ static const char RS__LUA_STORE[] =
   "  local old = tonumber(redis.call('HGET', KEYS[1], 's') or '-1')\n"
   "  if old <= s then\n"
   "    redis.call('DEL', KEYS[1])\n"
-  "    redis.call('HSET', KEYS[1], 's', ARGV[1], 't', ARGV[2], 'f', ARGV[7])\n"
+  "    redis.call('HSET', KEYS[1], 's', ARGV[1], 't', ARGV[2], 'f', ARGV[7], 'v', ARGV[8])\n"
   "    redis.call('PEXPIRE', KEYS[1], ARGV[4])\n"
   "    redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])\n"
   "  end\n"
@@ -154,6 +161,8 @@ typedef struct rs__lookup_s {
   char *key;
   size_t klen;
   uint64_t hash, epoch, rid, seq;
+  uint64_t bundle;               /* the page's bundle wanted (0: any) */
+  bool other_is_miss;            /* another bundle's page is a miss (else stale) */
   int script;                    /* 1 HIT, 2 LEAD, 3 WAIT, 4 STALE_LEAD,
                                     5 STALE_WAIT, 0 no answer */
   rs_l3_result_t res;            /* the answer, when deferred */
@@ -186,6 +195,12 @@ static char *rs__pkey_base(const char *prefix, const char *key, size_t klen, cha
   }
   const char *nl = memchr(b, '\n', (size_t)(end - b));
   return rs__pkey(prefix, b, (size_t)((nl ? nl : end) - b), x);
+}
+
+/* A bundle id as the tier keeps it ('v' of P{h}:m): hex, "" for none. */
+static void rs__bundle_str(char *buf, size_t n, uint64_t bundle) {
+  if (bundle == 0) buf[0] = 0;
+  else snprintf(buf, n, "%016llx", (unsigned long long)bundle);
 }
 
 static char *rs__cat(const char *a, const char *b) {
@@ -303,6 +318,16 @@ static void rs__lookup_body(rs_redis_t *r, void *data, const redisReply *reply, 
      * ran), even when the script saw none: a store landed in between. */
     rs_blob_status_t s = rs_blob_decode(reply->str, reply->len, q->key, q->klen, q->hash, q->epoch,
                                         rs_blob_now_unix_ms(), &e, NULL);
+    if (s == RS_BLOB_OK && q->bundle != 0 && e->bundle != 0 && e->bundle != q->bundle) {
+      /* Another bundle's page (a store landed after the script ran) */
+      if (q->other_is_miss) {
+        rs_entry_release(e);
+        e = NULL;
+        s = RS_BLOB_EXPIRED;
+      } else if (q->script >= 1 && q->script <= 3) {
+        q->script = q->script == 2 ? 4 : 5;      /* stale; refreshed by the lock holder */
+      }
+    }
     if (s == RS_BLOB_OK) {
       res = q->script == 4 ? RS_L3_STALE_LEAD : q->script == 5 ? RS_L3_STALE_WAIT : RS_L3_HIT;
       if (res != RS_L3_HIT) {
@@ -333,7 +358,7 @@ static void rs__lookup_body(rs_redis_t *r, void *data, const redisReply *reply, 
 }
 
 void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t hash, uint64_t epoch,
-                     uint64_t rid, rs_l3_cb cb, void *data) {
+                     uint64_t rid, uint64_t bundle, bool other_is_miss, rs_l3_cb cb, void *data) {
   rs__lookup_t *q = rs_xcalloc(1, sizeof(*q));
   q->fl = fl;
   q->cb = cb;
@@ -343,6 +368,8 @@ void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t
   q->hash = hash;
   q->epoch = epoch;
   q->rid = rid;
+  q->bundle = bundle;
+  q->other_is_miss = other_is_miss;
   if (!rs_fleet_loop_ready(fl)) {
     fl->stats.misses++;
     rs__answer_later(q, RS_L3_MISS);
@@ -353,15 +380,16 @@ void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t
   char *k = rs__pkey(f->prefix, key, klen, 'k'), *b = rs__pkey(f->prefix, key, klen, 'b');
   char *kb = rs__pkey_base(f->prefix, key, klen, 'k');
   char *sk = rs__pkey(f->prefix, key, klen, 's'), *skb = rs__pkey_base(f->prefix, key, klen, 's');
-  char rids[24], px[24], now[24];
+  char rids[24], px[24], now[24], bund[24];
   snprintf(rids, sizeof(rids), "%llu", (unsigned long long)rid);
   snprintf(px, sizeof(px), "%u", f->o.lock_ms);
   snprintf(now, sizeof(now), "%llu", (unsigned long long)rs_blob_now_unix_ms());
+  rs__bundle_str(bund, sizeof(bund), bundle);
   const char *argv[] = { "EVALSHA", fl->sha[RS__S_LOOKUP], "12", m, l, f->k_te, f->k_tp, f->k_seq, k, b, kb,
-                         f->k_se, f->k_sp, sk, skb, rids, px, key, now };
+                         f->k_se, f->k_sp, sk, skb, rids, px, key, now, bund, other_is_miss ? "p" : "s" };
   size_t lens[RS_ARRAY_SIZE(argv)];
   for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++) lens[i] = strlen(argv[i]);
-  lens[RS_ARRAY_SIZE(argv) - 2] = klen;          /* the key is not NUL-terminated */
+  lens[17] = klen;                               /* the key is not NUL-terminated */
   const char *get[] = { "GET", b };
   /* Both commands go out or the lookup is a miss; each holds q. */
   int rc = rs_redis_cmd(fl->r, rs__lookup_script, q, 0, (int)RS_ARRAY_SIZE(argv), argv, lens);
@@ -420,7 +448,8 @@ void rs_fleet_store(rs_fleet_loop_t *fl, const rs_entry_t *e, uint64_t start_seq
   char *m = rs__pkey(f->prefix, e->key, e->key_len, 'm'), *b = rs__pkey(f->prefix, e->key, e->key_len, 'b');
   char *l = rs__pkey(f->prefix, e->key, e->key_len, 'l'), *k = rs__pkey(f->prefix, e->key, e->key_len, 'k');
   char *kb = rs__pkey_base(f->prefix, e->key, e->key_len, 'k');
-  char seq[24], px[24], rids[24], fresh[24];
+  char seq[24], px[24], rids[24], fresh[24], bund[24];
+  rs__bundle_str(bund, sizeof(bund), e->bundle);
   snprintf(seq, sizeof(seq), "%llu", (unsigned long long)start_seq);
   snprintf(px, sizeof(px), "%llu", (unsigned long long)(end - now));
   snprintf(rids, sizeof(rids), "%llu", (unsigned long long)rid);
@@ -429,7 +458,7 @@ void rs_fleet_store(rs_fleet_loop_t *fl, const rs_entry_t *e, uint64_t start_seq
   snprintf(fresh, sizeof(fresh), "%llu",
            (unsigned long long)(rs_blob_now_unix_ms() + (fresh_end > now ? fresh_end - now : 0)));
   const char *argv[] = { "EVALSHA", fl->sha[RS__S_STORE], "7", m, b, l, f->k_te, f->k_tp, k, kb,
-                         seq, tags.p ? tags.p : "", blob, px, rids, e->key, fresh };
+                         seq, tags.p ? tags.p : "", blob, px, rids, e->key, fresh, bund };
   size_t lens[RS_ARRAY_SIZE(argv)];
   for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++)   /* tags and the blob are not NUL-terminated */
     lens[i] = i == 11 ? tags.len : i == 12 ? blen : i == 15 ? e->key_len : strlen(argv[i]);

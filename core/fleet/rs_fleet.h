@@ -3,7 +3,8 @@
  * instance and never lose one (../shared/FLEET.md §3).
  *
  * Keys, for prefix P and h = 16 hex digits of XXH3 of the full key:
- *   P{h}:m  HASH s (purge sequence when the render began), t (tags, "\n")
+ *   P{h}:m  HASH s (purge sequence when the render began), t (tags, "\n"),
+ *           f (fresh until, unix ms), v (the bundle that rendered it, hex)
  *   P{h}:b  the page (rs_blob.h), PEXPIRE = the TTL + grace it has left
  *   P{h}:l  the render lock (a render id), PX = lock_ms
  *   P{h}:k  the sequence of the last purge of this key (KEY purges name a
@@ -19,8 +20,8 @@
  * a prefix of its key) has a sequence above the one its render began at:
  * the lookup treats it as absent and a store of it is refused, so a render
  * that began before a purge, on any instance, never lands in the tier. A
- * page covered by a later soft purge, or past its TTL (P{h}:m's f, the
- * wall clock), is stale: served stale while one instance, the one that
+ * page covered by a later soft purge, past its TTL (P{h}:m's f, the wall
+ * clock), or rendered by another bundle (P{h}:m's v) is stale: served stale while one instance, the one that
  * takes the lock, refreshes it for the fleet.
  *
  * Every command has a deadline and every failure is a miss: the tier never
@@ -96,9 +97,13 @@ const rs_fleet_stats_t *rs_fleet_loop_stats(const rs_fleet_loop_t *fl);
 
 /* Look key up; lock it for this render (rid) when absent. cb is called
  * exactly once, later (never from inside this call); hash and epoch become
- * a HIT entry's (rs_blob_decode). */
+ * a HIT entry's (rs_blob_decode). bundle: the bundle this instance renders
+ * with (0: any page will do); a page another bundle rendered is stale
+ * (STALE_LEAD / STALE_WAIT: served stale, refreshed once for the fleet), or
+ * with other_is_miss absent (LEAD / WAIT; the tier keeps it for instances
+ * still on that bundle): cache.on_new_bundle "stale" / "purge". */
 void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t hash, uint64_t epoch,
-                     uint64_t rid, rs_l3_cb cb, void *data);
+                     uint64_t rid, uint64_t bundle, bool other_is_miss, rs_l3_cb cb, void *data);
 
 /* Store e (rendered from start_seq on, by rid) in the background; refused
  * by the tier when a purge covering it came after start_seq. Releases the

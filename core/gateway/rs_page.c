@@ -265,8 +265,13 @@ static void rs__pflow_l3(rs__pflow_t *fl) {
     fl->l3_until = uv_now(&loop->uv) + loop->cfg->cache.shared.lock_wait_ms;
   }
   loop->pending_jobs++;
+  /* cache.on_new_bundle, as L2 applies it on a deploy: another bundle's
+   * page in the tier is stale ("stale"), a miss ("purge"), or a page ("keep"). */
+  const rs_config_t *cfg = rs_req_gen(fl->req) ? rs_req_gen(fl->req)->cfg : loop->cfg;
+  int mode = cfg->cache.on_new_bundle;
+  uint64_t bundle = mode == RS_ON_NEW_BUNDLE_KEEP ? 0 : cfg->render.bundle_id;
   rs_fleet_lookup(rs_page__loop(loop)->fleet, fl->key, fl->klen, fl->hash, rs_cache_epoch(loop->cache),
-                  fl->l3.rid, rs__pflow_l3_done, fl);
+                  fl->l3.rid, bundle, mode == RS_ON_NEW_BUNDLE_PURGE, rs__pflow_l3_done, fl);
 }
 
 static void rs__pflow_lookup(rs__pflow_t *fl) {

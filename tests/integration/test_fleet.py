@@ -54,13 +54,13 @@ class Redis:
         return False
 
 
-def gateway(redis, extra_routes="", timeout_ms=1000):
+def gateway(redis, extra_routes="", timeout_ms=1000, bundle=BUNDLE, cache_extra=""):
     shared = '{ redis = "127.0.0.1:%d", prefix = "t%d:", timeout_ms = %d, write_timeout_ms = %d, ' \
              'lock_wait_ms = 3000 }' % (redis.port, redis.port, timeout_ms, timeout_ms)
     return Server(
         workers=1,
-        config={"render": '{ bundle = "%s", threads = 1, timeout_ms = 5000 }' % BUNDLE,
-                "cache": "{ ttl = 60, grace = 10, shared = %s }" % shared},
+        config={"render": '{ bundle = "%s", threads = 1, timeout_ms = 5000 }' % bundle,
+                "cache": "{ ttl = 60, grace = 10, shared = %s%s }" % (shared, cache_extra)},
         routes='ssr.route("GET", "/*", { render = true })\n' + extra_routes)
 
 
@@ -353,6 +353,69 @@ def test_a_soft_purge_reaches_the_fleet_as_a_soft_purge():
             stop_all(gws)
 
 
+def own_bundle(d, extra=""):
+    """A copy of BUNDLE in d (the same bytes: the same bundle id), plus extra."""
+    with open(BUNDLE) as f:
+        src = f.read()
+    path = os.path.join(d, "bundle.js")
+    with open(path, "w") as f:
+        f.write(src + extra)
+    return path
+
+
+def reload(srv, timeout=20.0):
+    ok0 = srv.log().count(": reloaded ")
+    srv.signal(signal.SIGHUP)
+    wait_for(lambda: srv.log().count(": reloaded ") > ok0 or "reload failed" in srv.log(), "no reload", timeout)
+    assert "reload failed" not in srv.log(), srv.log()
+
+
+def test_a_new_bundle_and_the_pages_of_the_old_one_in_the_tier():
+    """B deploys a new bundle (SIGHUP, other bytes). A page the old bundle
+    rendered, found in the tier by B: with cache.on_new_bundle = "stale"
+    (the default) it is answered stale and B renders it again in the
+    background, once; "purge": a miss, rendered; "keep": a hit (HIT-L3).
+    A, still on the old bundle, keeps taking the old page."""
+    for mode, want in (("stale", "STALE"), ("purge", "MISS"), ("keep", "HIT-L3")):
+        with Redis() as redis:
+            d = tempfile.mkdtemp(prefix="rs-fleet-bundle-")
+            extra = ', on_new_bundle = "%s"' % mode
+            gws = [gateway(redis, bundle=own_bundle(d) if i == 1 else BUNDLE, cache_extra=extra) for i in range(2)]
+            for g in gws:
+                g.start()
+            wait_ready(gws)
+            a, b = gws
+            try:
+                old = a.get("/m")
+                assert old.header("x-cache") == "MISS", old
+                wait_for(lambda: a.metrics()["rustyssr_l3_stores_total"] == 1, "a did not store /m")
+                own_bundle(d, "\n// a new deploy\n")
+                reload(b)
+                before = renders(b)
+                r = b.get("/m")
+                assert r.status == 200 and r.header("x-cache") == want, (mode, r.header("x-cache"))
+                if mode == "keep":
+                    assert r.body == old.body and renders(b) == before, mode
+                    continue
+                if mode == "stale":
+                    assert r.body == old.body, mode                     # the old page, stale
+                    wait_for(lambda: b.metrics()["rustyssr_l3_stores_total"] == 1, "b did not refresh /m")
+                    assert b.metrics()["rustyssr_l3_stale_total"] == 1
+                assert renders(b) == before + 1, mode                   # rendered once, by the new bundle
+                assert b.get("/m").header("x-cache") in ("HIT-L1", "HIT-L2")
+                # A, on the old bundle, still has its own page; a third
+                # instance on the new bundle takes B's page from the tier
+                c = gateway(redis, bundle=own_bundle(d, "\n// a new deploy\n"), cache_extra=extra)
+                gws.append(c)
+                c.start()
+                wait_ready([c])
+                r = c.get("/m")
+                assert r.header("x-cache") == "HIT-L3" and renders(c) == 0, (mode, r.header("x-cache"))
+            finally:
+                stop_all(gws)
+                shutil.rmtree(d, ignore_errors=True)
+
+
 def test_config_errors():
     from rslib import run_config_check
     for shared, needle in [
@@ -380,4 +443,5 @@ if __name__ == "__main__":
           test_redis_away_costs_no_failed_request,
           test_a_hung_redis_costs_no_failed_request, test_a_purge_the_fleet_did_not_get_answers_503,
           test_a_soft_purge_reaches_the_fleet_as_a_soft_purge,
+          test_a_new_bundle_and_the_pages_of_the_old_one_in_the_tier,
           test_config_errors])

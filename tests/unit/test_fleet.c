@@ -108,13 +108,20 @@ static void on_look(void *data, rs_l3_result_t res, rs_entry_t *e, uint64_t seq)
 }
 static bool look_done(void *arg) { return ((look_t *)arg)->n > 0; }
 
-static rs_l3_result_t lookup(inst_t *in, const char *key, uint64_t rid, look_t *l) {
+/* A lookup by an instance that renders with bundle (0: any page will do);
+ * another bundle's page is a miss with other_is_miss, else stale. */
+static rs_l3_result_t lookup_b(inst_t *in, const char *key, uint64_t rid, uint64_t bundle, bool other_is_miss,
+                               look_t *l) {
   if (l->e) rs_entry_release(l->e);
   memset(l, 0, sizeof(*l));
-  rs_fleet_lookup(in->fl, key, strlen(key), 5, 9, rid, on_look, l);
+  rs_fleet_lookup(in->fl, key, strlen(key), 5, 9, rid, bundle, other_is_miss, on_look, l);
   if (l->n != 0) return (rs_l3_result_t)-1;      /* answered inside the call: never */
   if (!run_until(look_done, l, 5000)) return (rs_l3_result_t)-2;
   return l->res;
+}
+
+static rs_l3_result_t lookup(inst_t *in, const char *key, uint64_t rid, look_t *l) {
+  return lookup_b(in, key, rid, 0, false, l);
 }
 
 static const char *const TAGS[] = { "catalog", "product:7" };
@@ -297,6 +304,46 @@ static void test_purges_of_every_kind(void) {
   spin(50);
 }
 
+/* A deploy (cache.on_new_bundle): a page another bundle rendered is stale
+ * for an instance on a new bundle ("stale": served stale, refreshed once),
+ * absent ("purge": rendered again, the old page kept for instances still on
+ * the old bundle), or a page ("keep": bundle 0). */
+static void test_pages_of_another_bundle(void) {
+  inst_t a, b;
+  inst_start(&a, port);
+  inst_start(&b, port);
+  ASSERT(run_until(inst_ready, &a, 5000));
+  ASSERT(run_until(inst_ready, &b, 5000));
+  look_t l = { 0 };
+  const char *key = "GET p.example/deploy";
+  const uint64_t old_b = 0x1111, new_b = 0x2222;
+  ASSERT_EQ(lookup_b(&a, key, 1, old_b, false, &l), RS_L3_LEAD);
+  rs_entry_t *e = page(key, "<p>old bundle</p>", 0);
+  e->bundle = old_b;
+  store(&a, e, l.seq, 1);
+  rs_entry_release(e);
+  ASSERT_EQ(lookup_b(&a, key, 2, old_b, false, &l), RS_L3_HIT);   /* its own bundle's page */
+  ASSERT_EQ(l.e->bundle, old_b);
+  ASSERT_EQ(lookup_b(&b, key, 3, 0, false, &l), RS_L3_HIT);       /* "keep" */
+  ASSERT_EQ(lookup_b(&b, key, 4, new_b, true, &l), RS_L3_LEAD);   /* "purge": a miss */
+  ASSERT(l.e == NULL);
+  rs_fleet_unlock(b.fl, key, strlen(key), 4);
+  ASSERT_EQ(lookup_b(&b, key, 5, new_b, false, &l), RS_L3_STALE_LEAD);   /* "stale" */
+  ASSERT(l.e != NULL && l.e->bundle == old_b && !rs_entry_fresh(l.e, rs_now_ms()));
+  ASSERT_EQ(lookup_b(&a, key, 6, new_b, false, &l), RS_L3_STALE_WAIT);   /* b refreshes it */
+  ASSERT_EQ(lookup_b(&a, key, 6, old_b, false, &l), RS_L3_HIT);          /* the old bundle's instances */
+  e = page(key, "<p>new bundle</p>", 0);
+  e->bundle = new_b;
+  store(&b, e, l.seq, 5);
+  rs_entry_release(e);
+  ASSERT_EQ(lookup_b(&a, key, 7, new_b, false, &l), RS_L3_HIT);
+  ASSERT_EQ(l.e->bundle, new_b);
+  if (l.e) rs_entry_release(l.e);
+  inst_stop(&a);
+  inst_stop(&b);
+  spin(50);
+}
+
 /* A KEY purge names a page's base: every named-header variant of it, and
  * a key hook's string on any host (rs_purge.h), in the tier too. */
 static void test_key_purge_covers_variants(void) {
@@ -439,6 +486,7 @@ int main(void) {
   RS_TEST(test_one_render_per_page);
   RS_TEST(test_purges_of_every_kind);
   RS_TEST(test_key_purge_covers_variants);
+  RS_TEST(test_pages_of_another_bundle);
   RS_TEST(test_missed_purges_replayed);
   RS_TEST(test_tier_down_is_a_miss);
   redis_stop(pid);

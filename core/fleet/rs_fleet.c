@@ -39,9 +39,21 @@
  * on_other is 's') is {4, seq} when this render took the lock to refresh
  * it, {5, seq} when another holds it. Another bundle's page with on_other
  * 'p' is absent for this one (kept: instances still on that bundle use
- * it). A dead page is deleted on the way. */
+ * it). A dead page is deleted on the way. ARGV[7]: see lock(). */
 static const char RS__LUA_LOOKUP[] =
   RS__LUA_GONE
+  /* ARGV[7]: when the asker gives up waiting, on this server's clock (0:
+   * unknown). A lookup that runs later (Redis was paused, or slow) must not
+   * take a lock nobody will render under: it answers {6, seq}. */
+  "local function lock(lead, wait, cur)\n"
+  "  local dl = tonumber(ARGV[7])\n"
+  "  if dl > 0 then\n"
+  "    local t = redis.call('TIME')\n"
+  "    if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > dl then return {6, cur} end\n"
+  "  end\n"
+  "  if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {lead, cur} end\n"
+  "  return {wait, cur}\n"
+  "end\n"
   "local cur = tonumber(redis.call('GET', KEYS[5]) or '0')\n"
   "local m = redis.call('HMGET', KEYS[1], 's', 't', 'f', 'v')\n"
   "if m[1] then\n"
@@ -53,13 +65,11 @@ static const char RS__LUA_LOOKUP[] =
   "    if not (other and ARGV[6] == 'p') then\n"
   "      if not other and tonumber(m[3] or '0') > tonumber(ARGV[4]) and\n"
   "         not gone(s, m[2] or '', ARGV[3], KEYS[9], KEYS[10], KEYS[11], KEYS[12]) then return {1, s} end\n"
-  "      if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {4, cur} end\n"
-  "      return {5, cur}\n"
+  "      return lock(4, 5, cur)\n"
   "    end\n"
   "  end\n"
   "end\n"
-  "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2, cur} end\n"
-  "return {3, cur}\n";
+  "return lock(2, 3, cur)\n";
 
 /* KEYS m b l te tp k kbase; ARGV start_seq tags blob px rid key
  * fresh_until_unix_ms bundle. 1 stored, 0 refused (a purge covers it). Releases
@@ -146,6 +156,8 @@ struct rs_fleet_loop_s {
   rs_redis_t *r;
   char sha[RS__S_MAX][41];
   int loaded;                    /* scripts loaded on this connection */
+  int64_t clock_off;             /* Redis's clock - ours (ms), from TIME on connecting */
+  bool clock_known;
   uint64_t conn;                 /* connection count, to drop stale SCRIPT LOADs */
   uv_timer_t later;              /* answers that must not run inside a call */
   struct rs__lookup_s *later_head;
@@ -164,7 +176,7 @@ typedef struct rs__lookup_s {
   uint64_t bundle;               /* the page's bundle wanted (0: any) */
   bool other_is_miss;            /* another bundle's page is a miss (else stale) */
   int script;                    /* 1 HIT, 2 LEAD, 3 WAIT, 4 STALE_LEAD,
-                                    5 STALE_WAIT, 0 no answer */
+                                    5 STALE_WAIT, 6 too late (no lock), 0 no answer */
   rs_l3_result_t res;            /* the answer, when deferred */
   int refs;                      /* commands in flight + a deferred answer */
   bool answered;
@@ -272,9 +284,36 @@ static void rs__load_scripts(rs_fleet_loop_t *fl) {
   }
 }
 
-static void rs__loop_ready(rs_redis_t *r, void *data) {
+/* Redis's clock against ours, measured on each connection (TIME), so a
+ * lookup can tell Redis when its asker stops waiting (RS__LUA_LOOKUP). */
+typedef struct {
+  rs_fleet_loop_t *fl;
+  uint64_t conn, sent_ms;
+} rs__clock_t;
+
+static void rs__clock_read(rs_redis_t *r, void *data, const redisReply *reply, int status) {
   (void)r;
-  rs__load_scripts(data);
+  rs__clock_t *c = data;
+  rs_fleet_loop_t *fl = c->fl;
+  uint64_t now = rs_blob_now_unix_ms();
+  if (status == 0 && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+      reply->element[0]->type == REDIS_REPLY_STRING && reply->element[1]->type == REDIS_REPLY_STRING &&
+      c->conn == fl->conn && now >= c->sent_ms && now - c->sent_ms <= 50) {
+    uint64_t theirs = strtoull(reply->element[0]->str, NULL, 10) * 1000 + strtoull(reply->element[1]->str, NULL, 10) / 1000;
+    fl->clock_off = (int64_t)theirs - (int64_t)(c->sent_ms + (now - c->sent_ms) / 2);
+    fl->clock_known = true;
+  }
+  free(c);
+}
+
+static void rs__loop_ready(rs_redis_t *r, void *data) {
+  rs_fleet_loop_t *fl = data;
+  rs__load_scripts(fl);
+  fl->clock_known = false;
+  rs__clock_t *c = rs_xmalloc(sizeof(*c));
+  *c = (rs__clock_t){ fl, fl->conn, rs_blob_now_unix_ms() };
+  const char *argv[] = { "TIME" };
+  if (rs_redis_cmd(r, rs__clock_read, c, fl->f->o.write_timeout_ms, 1, argv, NULL) < 0) free(c);
 }
 
 /* A NOSCRIPT error (Redis restarted or SCRIPT FLUSH): load them again. */
@@ -380,13 +419,18 @@ void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t
   char *k = rs__pkey(f->prefix, key, klen, 'k'), *b = rs__pkey(f->prefix, key, klen, 'b');
   char *kb = rs__pkey_base(f->prefix, key, klen, 'k');
   char *sk = rs__pkey(f->prefix, key, klen, 's'), *skb = rs__pkey_base(f->prefix, key, klen, 's');
-  char rids[24], px[24], now[24], bund[24];
+  char rids[24], px[24], now[24], bund[24], dl[24];
+  uint64_t unix_now = rs_blob_now_unix_ms();
   snprintf(rids, sizeof(rids), "%llu", (unsigned long long)rid);
   snprintf(px, sizeof(px), "%u", f->o.lock_ms);
-  snprintf(now, sizeof(now), "%llu", (unsigned long long)rs_blob_now_unix_ms());
+  snprintf(now, sizeof(now), "%llu", (unsigned long long)unix_now);
+  /* its deadline on Redis's clock, with a few ms for the measure's error */
+  snprintf(dl, sizeof(dl), "%lld",
+           fl->clock_known ? (long long)unix_now + fl->clock_off + (f->o.redis.timeout_ms ? f->o.redis.timeout_ms : 50) + 5
+                            : 0LL);
   rs__bundle_str(bund, sizeof(bund), bundle);
   const char *argv[] = { "EVALSHA", fl->sha[RS__S_LOOKUP], "12", m, l, f->k_te, f->k_tp, f->k_seq, k, b, kb,
-                         f->k_se, f->k_sp, sk, skb, rids, px, key, now, bund, other_is_miss ? "p" : "s" };
+                         f->k_se, f->k_sp, sk, skb, rids, px, key, now, bund, other_is_miss ? "p" : "s", dl };
   size_t lens[RS_ARRAY_SIZE(argv)];
   for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++) lens[i] = strlen(argv[i]);
   lens[17] = klen;                               /* the key is not NUL-terminated */
@@ -746,3 +790,8 @@ bool rs_fleet_loop_ready(const rs_fleet_loop_t *fl) {
 }
 
 const rs_fleet_stats_t *rs_fleet_loop_stats(const rs_fleet_loop_t *fl) { return &fl->stats; }
+
+bool rs_fleet_loop_breaker(const rs_fleet_loop_t *fl, uint64_t *trips) {
+  *trips = rs_redis_stats(fl->r)->breaker_trips;
+  return rs_redis_breaker_open(fl->r);
+}

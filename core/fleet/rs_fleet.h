@@ -94,6 +94,9 @@ rs_fleet_loop_t *rs_fleet_loop_new(rs_fleet_t *f, uv_loop_t *loop);
 void rs_fleet_loop_close(rs_fleet_loop_t *fl);
 bool rs_fleet_loop_ready(const rs_fleet_loop_t *fl);
 const rs_fleet_stats_t *rs_fleet_loop_stats(const rs_fleet_loop_t *fl);
+/* Whether this loop's breaker is open now; *trips: how often it opened. A
+ * racy read from another thread is fine (metrics). */
+bool rs_fleet_loop_breaker(const rs_fleet_loop_t *fl, uint64_t *trips);
 
 /* Look key up; lock it for this render (rid) when absent. cb is called
  * exactly once, later (never from inside this call); hash and epoch become

@@ -123,7 +123,7 @@ void rs_page_fleet_collect(rs_buf_t *out, rs_loop_t **loops, int nloops) {
   if (rs__fleet == NULL) return;
   rs_fleet_stats_t sum;
   memset(&sum, 0, sizeof(sum));
-  uint64_t waits = 0;
+  uint64_t waits = 0, trips = 0, open = 0;
   for (int i = -1; i < nloops; i++) {
     const rs_page_loop_t *pl = i < 0 ? NULL : rs_page__loop(loops[i]);
     const rs_fleet_loop_t *fl = i < 0 ? rs__main : pl != NULL ? pl->fleet : NULL;
@@ -140,6 +140,9 @@ void rs_page_fleet_collect(rs_buf_t *out, rs_loop_t **loops, int nloops) {
     sum.corrupt += RS_COUNTER_GET(s->corrupt);
     sum.stale += RS_COUNTER_GET(s->stale);
     sum.purges_sent += RS_COUNTER_GET(s->purges_sent);
+    uint64_t t;
+    open += rs_fleet_loop_breaker(fl, &t);
+    trips += t;
     if (pl != NULL) waits += RS_COUNTER_GET(pl->c.l3_waits);
   }
   const rs_fleet_stats_t *p = rs_fleet_stats(rs__fleet);
@@ -167,6 +170,9 @@ void rs_page_fleet_collect(rs_buf_t *out, rs_loop_t **loops, int nloops) {
     { "rustyssr_l3_purge_seq", "gauge", "The last fleet purge applied here.", rs_fleet_applied_seq(rs__fleet) },
     { "rustyssr_l3_subscribed", "gauge", "1 while the purge channel is connected.",
       rs_fleet_subscribed(rs__fleet) ? 1u : 0u },
+    { "rustyssr_l3_breaker_open", "gauge",
+      "Loop threads whose breaker is open now: the tier rests after max_fails failures in a row.", open },
+    { "rustyssr_l3_breaker_trips_total", "counter", "Times a loop thread's breaker opened.", trips },
     { "rustyssr_l3_wait_retries_total", "counter", "Lookups asked again while another instance rendered.",
       waits },
   };

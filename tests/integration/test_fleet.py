@@ -28,7 +28,8 @@ class Redis:
         exe = shutil.which("redis-server")
         assert exe, "redis-server not found (scripts/setup installs it)"
         self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", self.dir, "--loglevel", "warning"],
+                                      "--appendonly", "no", "--dir", self.dir, "--loglevel", "warning",
+                                      "--enable-debug-command", "local"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 10
         import socket
@@ -39,6 +40,17 @@ class Redis:
             except OSError:
                 time.sleep(0.02)
         raise AssertionError("redis-server did not start")
+
+    def command(self, *args, wait=True):
+        """One command over a raw socket (RESP); its first reply line, or
+        the open socket when wait is False (DEBUG SLEEP answers late)."""
+        import socket
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        s.sendall(("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a), a) for a in args)).encode())
+        if not wait:
+            return s
+        with s:
+            return s.recv(4096).split(b"\r\n")[0]
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -242,7 +254,8 @@ def test_a_hung_redis_costs_no_failed_request():
     """SIGSTOP: Redis accepts nothing and answers nothing. Every lookup ends
     at its deadline (timeout_ms) as a miss rendered here; no request fails
     or waits much longer; purges made meanwhile reach the others once Redis
-    is back (the log replays what the channel lost)."""
+    is back (the log replays what the channel lost), and the lookups Redis
+    runs late leave no render lock behind."""
     with Redis() as redis:
         gws = fleet(redis, n=2, timeout_ms=100)
         try:
@@ -271,8 +284,12 @@ def test_a_hung_redis_costs_no_failed_request():
             # Redis runs what was sent to it once it wakes: b hears the purge
             # late rather than never.
             wait_for(lambda: b.metrics()["rustyssr_l3_purges_applied_total"] >= 1, "b never heard the purge")
+            # The lookups Redis ran late (sent while it hung, long given up)
+            # took no render lock: nobody waits for a render nobody makes.
+            waits = sum(g.metrics()["rustyssr_l3_wait_retries_total"] for g in gws)
             for i in range(6):
                 assert gws[i % 2].get("/h/%d" % i).status == 200
+            assert sum(g.metrics()["rustyssr_l3_wait_retries_total"] for g in gws) == waits
         finally:
             stop_all(gws)
 
@@ -416,6 +433,74 @@ def test_a_new_bundle_and_the_pages_of_the_old_one_in_the_tier():
                 shutil.rmtree(d, ignore_errors=True)
 
 
+def test_redis_paused_killed_and_restarted_under_load():
+    """Four clients hammer two gateways (new pages and known ones) while
+    Redis is stopped (SIGSTOP), paused (CLIENT PAUSE 2000 ALL), asleep
+    (DEBUG SLEEP 2), killed (SIGKILL) and restarted: not one answer is
+    other than 200; the breaker opens meanwhile and closes after, and the
+    tier serves again."""
+    with Redis() as redis:
+        gws = fleet(redis, n=2, timeout_ms=50)
+        stop = threading.Event()
+        statuses, errors, counter = {}, [], [0]
+        lock = threading.Lock()
+
+        def hammer(k):
+            i = 0
+            while not stop.is_set():
+                i += 1
+                with lock:
+                    counter[0] += 1
+                    n = counter[0]
+                path = "/l/new%d" % n if i % 2 else "/l/old%d" % (i % 20)
+                try:
+                    r = gws[(k + i) % 2].get(path)
+                    with lock:
+                        statuses[r.status] = statuses.get(r.status, 0) + 1
+                except Exception as e:      # noqa: BLE001 - reported below
+                    errors.append(repr(e))
+        threads = [threading.Thread(target=hammer, args=(k,)) for k in range(4)]
+        try:
+            for t in threads:
+                t.start()
+
+            def phase(fault, recover, hold):
+                time.sleep(0.4)
+                fault()
+                time.sleep(hold)
+                recover()
+                wait_ready(gws)
+            phase(lambda: os.kill(redis.proc.pid, signal.SIGSTOP), lambda: os.kill(redis.proc.pid, signal.SIGCONT), 1.0)
+            phase(lambda: redis.command("CLIENT", "PAUSE", "2000", "ALL"), lambda: None, 2.2)
+            sleeper = []
+            phase(lambda: sleeper.append(redis.command("DEBUG", "SLEEP", "2", wait=False)),
+                  lambda: sleeper[0].close(), 2.2)
+            phase(lambda: redis.stop(), lambda: redis.start(), 1.0)
+            time.sleep(0.4)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        try:
+            assert not errors, errors[:5]
+            assert set(statuses) == {200}, statuses
+            assert sum(statuses.values()) > 100, statuses
+            m = [g.metrics() for g in gws]
+            assert sum(x["rustyssr_l3_breaker_trips_total"] for x in m) >= 1, m
+            for g in gws:
+                wait_for(lambda: g.metrics()["rustyssr_l3_breaker_open"] == 0, "the breaker stayed open")
+            # the tier serves again: a page rendered on one is a hit on the other
+            n = [0]
+
+            def shared_again():
+                n[0] += 1
+                assert gws[0].get("/l/after%d" % n[0]).status == 200
+                return gws[1].get("/l/after%d" % n[0]).header("x-cache") == "HIT-L3"
+            wait_for(shared_again, "the tier did not serve again")
+        finally:
+            stop_all(gws)
+
+
 def test_config_errors():
     from rslib import run_config_check
     for shared, needle in [
@@ -444,4 +529,5 @@ if __name__ == "__main__":
           test_a_hung_redis_costs_no_failed_request, test_a_purge_the_fleet_did_not_get_answers_503,
           test_a_soft_purge_reaches_the_fleet_as_a_soft_purge,
           test_a_new_bundle_and_the_pages_of_the_old_one_in_the_tier,
+          test_redis_paused_killed_and_restarted_under_load,
           test_config_errors])

@@ -157,7 +157,8 @@ struct rs_fleet_loop_s {
   char sha[RS__S_MAX][41];
   int loaded;                    /* scripts loaded on this connection */
   int64_t clock_off;             /* Redis's clock - ours (ms), from TIME on connecting */
-  bool clock_known;
+  uint64_t clock_err;            /* its uncertainty: half the TIME round trip, ms */
+  bool clock_known, clock_asked;
   uint64_t conn;                 /* connection count, to drop stale SCRIPT LOADs */
   uv_timer_t later;              /* answers that must not run inside a call */
   struct rs__lookup_s *later_head;
@@ -298,22 +299,30 @@ static void rs__clock_read(rs_redis_t *r, void *data, const redisReply *reply, i
   uint64_t now = rs_blob_now_unix_ms();
   if (status == 0 && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
       reply->element[0]->type == REDIS_REPLY_STRING && reply->element[1]->type == REDIS_REPLY_STRING &&
-      c->conn == fl->conn && now >= c->sent_ms && now - c->sent_ms <= 50) {
+      c->conn == fl->conn && now >= c->sent_ms && now - c->sent_ms <= 100) {
     uint64_t theirs = strtoull(reply->element[0]->str, NULL, 10) * 1000 + strtoull(reply->element[1]->str, NULL, 10) / 1000;
     fl->clock_off = (int64_t)theirs - (int64_t)(c->sent_ms + (now - c->sent_ms) / 2);
+    fl->clock_err = (now - c->sent_ms) / 2 + 1;
     fl->clock_known = true;
   }
+  if (c->conn == fl->conn) fl->clock_asked = false;   /* unknown still: asked again by the next lookup */
   free(c);
+}
+
+static void rs__clock_ask(rs_fleet_loop_t *fl) {
+  rs__clock_t *c = rs_xmalloc(sizeof(*c));
+  *c = (rs__clock_t){ fl, fl->conn, rs_blob_now_unix_ms() };
+  const char *argv[] = { "TIME" };
+  if (rs_redis_cmd(fl->r, rs__clock_read, c, fl->f->o.write_timeout_ms, 1, argv, NULL) < 0) free(c);
+  else fl->clock_asked = true;
 }
 
 static void rs__loop_ready(rs_redis_t *r, void *data) {
   rs_fleet_loop_t *fl = data;
+  (void)r;
   rs__load_scripts(fl);
   fl->clock_known = false;
-  rs__clock_t *c = rs_xmalloc(sizeof(*c));
-  *c = (rs__clock_t){ fl, fl->conn, rs_blob_now_unix_ms() };
-  const char *argv[] = { "TIME" };
-  if (rs_redis_cmd(r, rs__clock_read, c, fl->f->o.write_timeout_ms, 1, argv, NULL) < 0) free(c);
+  rs__clock_ask(fl);
 }
 
 /* A NOSCRIPT error (Redis restarted or SCRIPT FLUSH): load them again. */
@@ -424,10 +433,10 @@ void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t
   snprintf(rids, sizeof(rids), "%llu", (unsigned long long)rid);
   snprintf(px, sizeof(px), "%u", f->o.lock_ms);
   snprintf(now, sizeof(now), "%llu", (unsigned long long)unix_now);
-  /* its deadline on Redis's clock, with a few ms for the measure's error */
-  snprintf(dl, sizeof(dl), "%lld",
-           fl->clock_known ? (long long)unix_now + fl->clock_off + (f->o.redis.timeout_ms ? f->o.redis.timeout_ms : 50) + 5
-                            : 0LL);
+  /* its deadline on Redis's clock, give or take the measure's error */
+  if (!fl->clock_known && !fl->clock_asked) rs__clock_ask(fl);
+  long long margin = (long long)(f->o.redis.timeout_ms ? f->o.redis.timeout_ms : 50) + (long long)fl->clock_err + 5;
+  snprintf(dl, sizeof(dl), "%lld", fl->clock_known ? (long long)unix_now + fl->clock_off + margin : 0LL);
   rs__bundle_str(bund, sizeof(bund), bundle);
   const char *argv[] = { "EVALSHA", fl->sha[RS__S_LOOKUP], "12", m, l, f->k_te, f->k_tp, f->k_seq, k, b, kb,
                          f->k_se, f->k_sp, sk, skb, rids, px, key, now, bund, other_is_miss ? "p" : "s", dl };

@@ -441,8 +441,8 @@ void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t
   const char *argv[] = { "EVALSHA", fl->sha[RS__S_LOOKUP], "12", m, l, f->k_te, f->k_tp, f->k_seq, k, b, kb,
                          f->k_se, f->k_sp, sk, skb, rids, px, key, now, bund, other_is_miss ? "p" : "s", dl };
   size_t lens[RS_ARRAY_SIZE(argv)];
-  for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++) lens[i] = strlen(argv[i]);
-  lens[17] = klen;                               /* the key is not NUL-terminated */
+  for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++)   /* the key (17) is not NUL-terminated */
+    lens[i] = i == 17 ? klen : strlen(argv[i]);
   const char *get[] = { "GET", b };
   /* Both commands go out or the lookup is a miss; each holds q. */
   int rc = rs_redis_cmd(fl->r, rs__lookup_script, q, 0, (int)RS_ARRAY_SIZE(argv), argv, lens);

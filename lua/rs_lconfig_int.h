@@ -34,6 +34,15 @@
  * default_host. */
 void rs_lconfig__addr(lua_State *L, int idx, const char *name, const char *default_host, rs_addr_t *a);
 
+/* A listener (lua/rs_lconfig_listen.c): the address at idx ("host:port", a
+ * port, or { "host:port", tls = {...}, http2 = true }) into *a. With lc ==
+ * NULL checks all of it (the TLS files are read and a context made once)
+ * and raises "ssr.config: 'name...': reason"; with lc, builds what it
+ * speaks into lc (owned; checked before: nothing raises). Relative paths
+ * are read from dir ("" or NULL: the working directory). */
+void rs_lconfig__listener(lua_State *L, int idx, const char *name, const char *default_host, const char *dir,
+                          rs_addr_t *a, rs_listener_conf_t *lc);
+
 /* limits = { url = 8192, header_bytes = "32KB", headers = 100, body = "1MB",
  * pipeline = 32 } */
 void rs_lconfig__limits(lua_State *L, int t, rs_config_t *c);
@@ -57,7 +66,7 @@ typedef struct {
   bool access_set;               /* access_log given (access NULL: false, off) */
   const char *access, *access_format;
 } rs_lconfig_server_t;
-size_t rs_lconfig__servers(lua_State *L, int t, rs_lconfig_server_t *out);
+size_t rs_lconfig__servers(lua_State *L, int t, rs_lconfig_server_t *out, const char *dir);
 
 /* What admin = { ... } holds beside the address, checked before the commit. */
 typedef struct {

@@ -117,12 +117,48 @@ static const char *const rs__level_names[] = { "error", "warn", "info", "debug" 
 
 static void rs__errpages(FILE *out, const rs_errpages_t *e);
 
+/* A listener: its address, or the table form when it speaks TLS or HTTP/2
+ * (lua/rs_lconfig_listen.c), on one line. */
+static void rs__listener(FILE *out, const rs_addr_t *a, const rs_listener_conf_t *lc) {
+  const rs_tls_conf_t *t = lc->tls;
+  if (t == NULL && !lc->http2) {
+    rs__addr(out, a);
+    return;
+  }
+  fputs("{ ", out);
+  rs__addr(out, a);
+  if (lc->http2) fputs(", http2 = true", out);
+  if (t != NULL) {
+    fputs(", tls = { certs = { ", out);
+    for (size_t i = 0; i < t->ncerts; i++) {
+      fputs("{ cert = ", out);
+      rs__path(out, t->certs[i].cert);
+      fputs(", key = ", out);
+      rs__path(out, t->certs[i].key);
+      if (t->certs[i].ocsp != NULL) {
+        fputs(", ocsp = ", out);
+        rs__path(out, t->certs[i].ocsp);
+      }
+      fputs(" }, ", out);
+    }
+    fprintf(out, "}, protocols = { %s%s}, ", t->tls12 ? "\"TLSv1.2\", " : "", t->tls13 ? "\"TLSv1.3\", " : "");
+    if (t->ciphers != NULL) {
+      fputs("ciphers = ", out);
+      rs__str(out, t->ciphers);
+      fputs(", ", out);
+    }
+    fprintf(out, "session_timeout = %u, session_cache = %zu, ticket_rotate = %u, handshake_timeout_ms = %llu }",
+            t->session_timeout_s, t->session_cache, t->ticket_rotate_s, (unsigned long long)t->handshake_timeout_ms);
+  }
+  fputs(" }", out);
+}
+
 /* listen, admin, backlog, workers, pin, pid, limits, timeouts, log. */
 static void rs__dump_front(rs__dump_t *d) {
   const rs_config_t *c = d->cfg, *def = &d->def;
   FILE *out = d->out;
   rs__key(d, "listen");
-  rs__addr(out, &c->listen);
+  rs__listener(out, &c->listen, &c->listen_conf);
   fputc(',', out);
   rs__where(d, memcmp(&c->listen, &def->listen, sizeof(c->listen)) == 0, "listen");
   const typeof(c->admin_auth) *aa = &c->admin_auth;
@@ -397,9 +433,9 @@ static void rs__dump_net(rs__dump_t *d) {
       rs__str(out, c->servers[i].name);
       fputs("] = ", out);
       const struct rs_server_conf_s *sv = &c->servers[i];
-      if (sv->access_set || sv->access_format != NULL) {   /* the table form */
+      if (sv->access_set || sv->access_format != NULL || sv->conf.tls != NULL || sv->conf.http2) {  /* the table form */
         fputs("{ listen = ", out);
-        rs__addr(out, &sv->addr);
+        rs__listener(out, &sv->addr, &sv->conf);
         if (sv->access_set) {
           fputs(", access_log = ", out);
           if (sv->access == NULL) fputs("false", out);

@@ -108,6 +108,21 @@ const rs_upstream_conf_t *rs_config_upstream(const rs_config_t *cfg, const char 
   return NULL;
 }
 
+void rs_listener_conf_dispose(rs_listener_conf_t *lc) {
+  rs_tls_conf_t *t = lc->tls;
+  if (t != NULL) {
+    for (size_t i = 0; i < t->ncerts; i++) {
+      free(t->certs[i].cert);
+      free(t->certs[i].key);
+      free(t->certs[i].ocsp);
+    }
+    free(t->certs);
+    free(t->ciphers);
+    free(t);
+  }
+  memset(lc, 0, sizeof(*lc));
+}
+
 void rs_config_dispose(rs_config_t *cfg) {
   if (cfg->routers != NULL)      /* views first: they index router's routes */
     for (size_t i = 0; i <= cfg->nservers; i++) rs_router_destroy(cfg->routers[i]);
@@ -116,8 +131,10 @@ void rs_config_dispose(rs_config_t *cfg) {
     free(cfg->servers[i].name);
     free(cfg->servers[i].access);
     free(cfg->servers[i].access_format);
+    rs_listener_conf_dispose(&cfg->servers[i].conf);
   }
   free(cfg->servers);
+  rs_listener_conf_dispose(&cfg->listen_conf);
   for (size_t i = 0; i < cfg->nupstreams; i++) {
     free(cfg->upstreams[i].name);
     free(cfg->upstreams[i].servers);

@@ -1,5 +1,6 @@
 /* core/fleet/rs_fleet.c — see rs_fleet.h. */
 #include "rs_fleet.h"
+#include "rs_fleet_int.h"
 
 #include "rs_blob.h"
 #include "rs_key.h"
@@ -124,7 +125,7 @@ static const char *const RS__SCRIPTS[RS__S_MAX] = { RS__LUA_LOOKUP, RS__LUA_STOR
 
 /* The fleet's names of the purges it carries (rs_purge_by_t); a soft
  * purge's is "soft-" and that name. */
-static const char *rs__kind(rs_purge_by_t by, bool soft) {
+const char *rs_fleet__kind(rs_purge_by_t by, bool soft) {
   switch (by) {
   case RS_PURGE_KEY: return soft ? "soft-key" : "key";
   case RS_PURGE_PREFIX: return soft ? "soft-prefix" : "prefix";
@@ -135,20 +136,6 @@ static const char *rs__kind(rs_purge_by_t by, bool soft) {
 
 /* ------------------------------------------------------------ state */
 
-struct rs_fleet_s {
-  uv_loop_t *loop;
-  rs_fleet_opts_t o;
-  char *prefix;
-  char *k_seq, *k_te, *k_tp, *k_plog, *chan;
-  char *k_se, *k_sp;             /* the soft purges' markers (as k_te, k_tp) */
-  rs_redis_t *sub;               /* the purge channel */
-  rs_redis_t *cmd;               /* replay of the purge log */
-  uint64_t applied;              /* last purge sequence applied here */
-  uint64_t seen;                 /* highest sequence heard on the channel */
-  uint64_t started;              /* uv_now at rs_fleet_new */
-  bool replaying, replay_again, connected_once;
-  rs_fleet_stats_t stats;
-};
 
 struct rs_fleet_loop_s {
   rs_fleet_t *f;
@@ -587,7 +574,7 @@ void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_by_t kind, const char *arg, si
     snprintf(px, sizeof(px), "%u", 86400u * 1000u);
     snprintf(max, sizeof(max), "%u", f->o.plog_max);
     const char *argv[] = { "EVALSHA", fl->sha[RS__S_PURGE], "12", f->k_seq, f->k_te, f->k_tp, f->k_plog, m, b, k, kh,
-                           f->k_se, f->k_sp, sk, skh, rs__kind(kind, soft), arg ? arg : "", f->chan, px, max };
+                           f->k_se, f->k_sp, sk, skh, rs_fleet__kind(kind, soft), arg ? arg : "", f->chan, px, max };
     size_t lens[RS_ARRAY_SIZE(argv)];
     for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++)   /* arg is not NUL-terminated */
       lens[i] = i == 16 ? (arg ? len : 0) : strlen(argv[i]);
@@ -600,132 +587,6 @@ void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_by_t kind, const char *arg, si
     uv_timer_init(fl->loop, t);
     t->data = p;
     uv_timer_start(t, rs__purge_failed_later, 0, 0);
-  }
-}
-
-/* ------------------------------------------------------------ the purge channel */
-
-static void rs__apply(rs_fleet_t *f, uint64_t seq, const char *kind, size_t klen, const char *arg, size_t alen) {
-  static const rs_purge_by_t kinds[] = { RS_PURGE_KEY, RS_PURGE_PREFIX, RS_PURGE_TAG, RS_PURGE_ALL };
-  bool soft = klen > 5 && memcmp(kind, "soft-", 5) == 0;
-  for (size_t i = 0; i < RS_ARRAY_SIZE(kinds); i++) {
-    const char *name = rs__kind(kinds[i], soft);
-    if (strlen(name) == klen && memcmp(name, kind, klen) == 0) {
-      f->o.on_purge(f->o.purge_data, kinds[i], arg, alen, soft);
-      f->stats.purges_applied++;
-      break;
-    }
-  }
-  f->applied = seq;
-}
-
-static void rs__full_purge(rs_fleet_t *f, uint64_t seq, const char *why) {
-  rs_log_warn("fleet: %s: every local page purged (purge sequence %llu)", why, (unsigned long long)seq);
-  f->o.on_purge(f->o.purge_data, RS_PURGE_ALL, "", 0, false);
-  f->stats.full_purges++;
-  f->applied = seq;
-}
-
-static void rs__replay(rs_fleet_t *f);
-
-static void rs__replayed(rs_redis_t *r, void *data, const redisReply *reply, int status) {
-  (void)r;
-  rs_fleet_t *f = data;
-  f->replaying = false;
-  if (status != 0 || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-      reply->element[0]->type == REDIS_REPLY_ERROR) {
-    f->replay_again = true;                      /* retried on the next message or connection */
-    return;
-  }
-  const redisReply *cur = reply->element[0], *log = reply->element[1];
-  uint64_t now = cur->type == REDIS_REPLY_STRING ? strtoull(cur->str, NULL, 10) : 0;
-  f->stats.replays++;
-  if (!f->connected_once) {
-    f->connected_once = true;
-    /* A first connection soon after start finds nothing cached here; one
-     * that came late (Redis was down at start) may have pages rendered
-     * while purges went unheard. */
-    if (uv_now(f->loop) - f->started > 2000) rs__full_purge(f, now, "connected late to the shared tier");
-    else f->applied = now;
-  } else if (now > f->applied) {
-    bool whole = log->type == REDIS_REPLY_ARRAY && log->elements > 0;
-    uint64_t expect = f->applied + 1;
-    for (size_t i = 0; whole && i < log->elements; i++) {
-      const redisReply *ent = log->element[i];
-      if (ent->type != REDIS_REPLY_ARRAY || ent->elements != 2 || ent->element[0]->type != REDIS_REPLY_STRING ||
-          ent->element[1]->type != REDIS_REPLY_ARRAY || ent->element[1]->elements != 4) {
-        whole = false;
-        break;
-      }
-      uint64_t seq = strtoull(ent->element[0]->str, NULL, 10);
-      if (seq < expect) continue;
-      if (seq != expect) {                       /* trimmed past where we were */
-        whole = false;
-        break;
-      }
-      const redisReply *kv = ent->element[1];
-      rs__apply(f, seq, kv->element[1]->str, kv->element[1]->len, kv->element[3]->str, kv->element[3]->len);
-      expect = seq + 1;
-    }
-    if (!whole || f->applied < now) rs__full_purge(f, now, "the purge log no longer holds what was missed");
-  }
-  if (f->seen > f->applied || f->replay_again) {
-    f->replay_again = false;
-    rs__replay(f);
-  }
-}
-
-/* Catch up with the purge log: GET seq and XRANGE from the next one, in one
- * MULTI so both describe the same moment. */
-static void rs__replay(rs_fleet_t *f) {
-  if (f->replaying || !rs_redis_ready(f->cmd)) {
-    if (!f->replaying) f->replay_again = true;
-    return;
-  }
-  char from[32], count[24];
-  snprintf(from, sizeof(from), "%llu-1", (unsigned long long)(f->applied + 1));
-  snprintf(count, sizeof(count), "%u", f->o.plog_max);
-  const char *multi[] = { "MULTI" }, *get[] = { "GET", f->k_seq },
-             *range[] = { "XRANGE", f->k_plog, from, "+", "COUNT", count }, *exec[] = { "EXEC" };
-  if (rs_redis_cmd(f->cmd, rs__ignore, NULL, 0, 1, multi, NULL) < 0) {
-    f->replay_again = true;
-    return;
-  }
-  rs_redis_cmd(f->cmd, rs__ignore, NULL, 0, 2, get, NULL);
-  rs_redis_cmd(f->cmd, rs__ignore, NULL, 0, 6, range, NULL);
-  if (rs_redis_cmd(f->cmd, rs__replayed, f, f->o.write_timeout_ms, 1, exec, NULL) == 0) f->replaying = true;
-  else f->replay_again = true;
-}
-
-static void rs__on_purge_msg(rs_redis_t *r, void *data, const char *ch, size_t clen, const char *msg, size_t mlen) {
-  (void)r, (void)ch, (void)clen;
-  rs_fleet_t *f = data;
-  /* "seq kind arg": the argument may hold spaces; only the first two split. */
-  const char *sp1 = memchr(msg, ' ', mlen);
-  if (sp1 == NULL) return;
-  const char *sp2 = memchr(sp1 + 1, ' ', mlen - (size_t)(sp1 + 1 - msg));
-  if (sp2 == NULL) return;
-  uint64_t seq = strtoull(msg, NULL, 10);
-  if (seq > f->seen) f->seen = seq;
-  if (seq <= f->applied || !f->connected_once) return;
-  if (seq == f->applied + 1 && !f->replaying) {
-    rs__apply(f, seq, sp1 + 1, (size_t)(sp2 - sp1 - 1), sp2 + 1, mlen - (size_t)(sp2 + 1 - msg));
-    return;
-  }
-  rs__replay(f);                                 /* a gap: missed messages are in the log */
-}
-
-static void rs__sub_ready(rs_redis_t *r, void *data) {
-  (void)r;
-  rs__replay(data);
-}
-
-static void rs__cmd_ready(rs_redis_t *r, void *data) {
-  (void)r;
-  rs_fleet_t *f = data;
-  if (f->replay_again && rs_fleet_subscribed(f)) {
-    f->replay_again = false;
-    rs__replay(f);
   }
 }
 
@@ -754,8 +615,8 @@ rs_fleet_t *rs_fleet_new(uv_loop_t *loop, const rs_fleet_opts_t *opts) {
   f->cmd = rs_redis_new(loop, &f->o.redis);
   if (f->sub == NULL || f->cmd == NULL) abort();
   const char *chans[] = { f->chan };
-  rs_redis_subscribe(f->sub, chans, 1, rs__on_purge_msg, rs__sub_ready, f);
-  rs_redis_on_ready(f->cmd, rs__cmd_ready, f);
+  rs_redis_subscribe(f->sub, chans, 1, rs_fleet__on_purge_msg, rs_fleet__sub_ready, f);
+  rs_redis_on_ready(f->cmd, rs_fleet__cmd_ready, f);
   return f;
 }
 

@@ -511,6 +511,34 @@ def test_redis_paused_killed_and_restarted_under_load():
             stop_all(gws)
 
 
+def test_stale_while_revalidate_refreshes_once_for_the_fleet():
+    """A page past its TTL (the bundle's ttl: 1 for /ttl1), within grace,
+    on three instances: they answer it stale, and one of them, the one
+    that takes the lock, renders it again: 2 renders in all; the others
+    take the new page from the tier."""
+    with Redis() as redis:
+        gws = fleet(redis)
+        try:
+            first = gws[0].get("/ttl1")
+            assert first.header("x-cache") == "MISS"
+            for g in gws[1:]:
+                assert g.get("/ttl1").header("x-cache") == "HIT-L3"
+            time.sleep(1.3)                          # past the TTL, within the grace (10 s)
+            r = gws[0].get("/ttl1")
+            assert r.status == 200 and r.header("x-cache") == "STALE" and r.body == first.body, r
+            for g in gws[1:]:                        # stale, or already the refreshed page from the tier
+                r = g.get("/ttl1")
+                assert r.status == 200 and r.header("x-cache") in ("STALE", "HIT-L3"), r.header("x-cache")
+            wait_for(lambda: sum(renders(g) for g in gws) == 2 and
+                     sum(g.metrics()["rustyssr_l3_stores_total"] for g in gws) == 2, "no refresh stored")
+            for g in gws:                            # the refreshed page, from the tier or their own
+                r = g.get("/ttl1")
+                assert r.header("x-cache") in ("HIT-L3", "HIT-L1", "HIT-L2"), r.header("x-cache")
+            assert sum(renders(g) for g in gws) == 2
+        finally:
+            stop_all(gws)
+
+
 def test_config_errors():
     from rslib import run_config_check
     for shared, needle in [
@@ -540,4 +568,5 @@ if __name__ == "__main__":
           test_a_soft_purge_reaches_the_fleet_as_a_soft_purge,
           test_a_new_bundle_and_the_pages_of_the_old_one_in_the_tier,
           test_redis_paused_killed_and_restarted_under_load,
+          test_stale_while_revalidate_refreshes_once_for_the_fleet,
           test_config_errors])

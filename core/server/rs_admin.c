@@ -68,6 +68,8 @@ static void rs__purge_answer(rs_purge_wait_t *w) {
   free(a);
 }
 
+static void rs__purge_forget(rs_purge_wait_t *w) { free(w->data); }
+
 /* The purges are made: answer now, or once the fleet has answered. */
 static void rs__purge_done(rs__purge_ans_t *a, size_t n, bool soft) {
   a->n = n;
@@ -162,8 +164,9 @@ static void rs__purge(rs_req_t *req, bool by_url) {
     }
     free(host);
     if (bad != NULL) {
-      rs_purge_wait_end(&ans->w, NULL, NULL);    /* nothing was purged */
-      free(ans);
+      /* nothing was purged (all is checked first); were any on its way,
+       * its answer frees it */
+      if (rs_purge_wait_end(&ans->w, rs__purge_forget, ans)) free(ans);
       rs_log_info("admin: purge refused (%s): %.*s", bad, (int)RS_MIN(req->query.len + req->body_len, 512),
                   req->query.len ? req->query.p : req->body ? req->body : "");
       rs_buf_printf(&b, "{\"error\": \"%s\"}\n", bad);

@@ -432,6 +432,8 @@ size_t rs_tls_take(rs_tls_t *t, void *buf, size_t cap) {
 
 size_t rs_tls_pending(const rs_tls_t *t) { return BIO_ctrl_pending(t->wbio); }
 
+bool rs_tls_buffered(const rs_tls_t *t) { return SSL_has_pending(t->ssl) == 1 || BIO_ctrl_pending(t->rbio) > 0; }
+
 bool rs_tls_handshake_done(const rs_tls_t *t) { return t->done; }
 
 const char *rs_tls_alpn(const rs_tls_t *t, size_t *len) {

@@ -91,6 +91,9 @@ void rs_tls_shutdown(rs_tls_t *t);
  * none waits. */
 size_t rs_tls_take(rs_tls_t *t, void *buf, size_t cap);
 size_t rs_tls_pending(const rs_tls_t *t);
+/* Bytes fed and not yet read out as plaintext (records buffered, whole or
+ * not): rs_tls_read may have more to give without another feed. */
+bool rs_tls_buffered(const rs_tls_t *t);
 
 bool rs_tls_handshake_done(const rs_tls_t *t);
 /* After the handshake: the protocol ALPN chose (NULL when none), the name

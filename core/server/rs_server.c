@@ -611,9 +611,12 @@ int rs_server_run(rs_config_t *cfg) {
 
   rs__loops_start(&srv, fds, pool0);
   if (cfg->admin_enabled) rs_log_info("admin: listening on %s:%d", cfg->admin.host, srv.admin_port);
-  for (int k = 1; k < nl; k++)
-    rs_log_info("server %s: serving http://%s:%d/", srv.lsn_names[k], srv.lsn_addrs[k].host,
+  for (int k = 1; k < nl; k++) {
+    int idx = rs_config_server_find(cfg, srv.lsn_names[k]);
+    rs_log_info("server %s: serving %s://%s:%d/", srv.lsn_names[k],
+                idx >= 0 && cfg->servers[idx].conf.tls ? "https" : "http", srv.lsn_addrs[k].host,
                 srv.lsn_addrs[k].port);
+  }
   rs_log_info("ready: serving %s://%s:%d/", cfg->listen_conf.tls ? "https" : "http", cfg->listen.host, srv.port);
 
   uv_run(&srv.admin.uv, UV_RUN_DEFAULT);

@@ -602,6 +602,7 @@ def test_dump_and_servers_listener():
         out = s_client(srv2, "-status", name="a.test")
         assert "OCSP Response Status: successful" in out, out
         assert "ready: serving https://127.0.0.1:%d/" % srv.port in srv.log(), srv.log()
+        assert "server other: serving https://127.0.0.1:%d/" % port2 in srv.log(), srv.log()
 
 
 def rslib_bin():

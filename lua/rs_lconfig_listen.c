@@ -180,7 +180,7 @@ static void rs__tls(rs__keep_t *k, int t, const char *name, rs_tls_conf_t *tc) {
   }
   if (rs_lutil_field(L, t, "ticket_rotate")) {
     snprintf(what, sizeof(what), "%.100s.ticket_rotate", name);
-    tc->ticket_rotate_s = (uint32_t)rs_lutil_int(L, -1, "ssr.config", what, 60, 7 * 86400);
+    tc->ticket_rotate_s = (uint32_t)rs_lutil_int(L, -1, "ssr.config", what, 1, 7 * 86400);
     lua_pop(L, 1);
   }
   if (rs_lutil_field(L, t, "handshake_timeout_ms")) {

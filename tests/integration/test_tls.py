@@ -376,6 +376,26 @@ def test_session_resumption():
             assert not s.session_reused
 
 
+def test_ticket_keys_rotate():
+    # ticket_rotate = 1: a ticket resumes while its key is the current or the
+    # previous one, and not after two rotations (the main thread's timer).
+    with tls_server(tls="{ %s, ticket_rotate = 1 }" % cert("a")) as srv:
+        ctx = client_ctx()
+        with tls_connect(srv, ctx=ctx) as s:
+            assert get(s, "/x").status == 200
+            sess = s.session
+        with tls_connect(srv, ctx=ctx, session=sess) as s:
+            assert s.session_reused           # at most one rotation since: still decrypted
+            get(s, "/x", close=True)
+
+        def refused():
+            with tls_connect(srv, ctx=ctx, session=sess) as s:
+                reused = s.session_reused
+                get(s, "/x", close=True)
+            return not reused
+        wait_for("the old ticket key to be forgotten", refused, timeout=15)
+
+
 # ------------------------------------------------------------------ hostile clients
 
 
@@ -613,6 +633,6 @@ def rslib_bin():
 if __name__ == "__main__":
     main([test_every_action_over_https, test_pipelined_requests_with_a_paused_parser,
           test_slow_reader_gets_the_whole_file, test_sni_picks_the_certificate, test_alpn, test_tls12_and_tls13,
-          test_session_resumption, test_stalled_handshake_is_closed, test_garbage_instead_of_a_client_hello,
+          test_session_resumption, test_ticket_keys_rotate, test_stalled_handshake_is_closed, test_garbage_instead_of_a_client_hello,
           test_expired_certificate_is_served_and_refused_by_clients, test_ocsp_stapling,
           test_certificate_reload_under_load, test_config_errors, test_dump_and_servers_listener])

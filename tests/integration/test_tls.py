@@ -26,7 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rslib import SLOW, TESTS, Reader, Server, free_port, lua_str, main, parse_metrics, run_config_check, \
     wait_log  # noqa: E402
-from backend import Backend  # noqa: E402
+from backend import Backend, pattern  # noqa: E402
 
 PKI = tempfile.mkdtemp(prefix="rs-tls-pki-")
 CA_CNF = """[ ca ]
@@ -218,6 +218,10 @@ def test_every_action_over_https():
                 assert p.returncode == 0 and p.stdout.startswith(b"HTTP/1.1 200"), p
                 assert p.stdout.endswith(b"<!doctype html><p>hello, string</p>\n"), p.stdout
             assert b"X-Cache: HIT" in p.stdout, p.stdout
+            # streamed proxy answers (sized and chunked), beyond the streams' high mark
+            for kind in ("big", "chunked"):
+                p = curl(srv, base + "/api/%s?n=3000000" % kind)
+                assert p.returncode == 0 and p.stdout == pattern(3000000), (kind, len(p.stdout), p.stderr)
             # a request body over TLS, proxied
             body = os.urandom(300 * 1024)
             bp = os.path.join(root, "body.bin")
@@ -244,25 +248,39 @@ def test_pipelined_requests_with_a_paused_parser():
             assert get(s, "/x", close=True).status == 200
 
 
-def test_slow_reader_gets_the_whole_file():
-    # The file goes a slice at a time as the client reads: nothing is lost.
+def slow_read(s, request, pause=0.5):
+    s.sendall(request)
+    time.sleep(pause)                 # the socket fills; the server must wait, not spin or drop
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b" 200 " in head.split(b"\r\n")[0], head
+    return body
+
+
+def test_slow_reader_gets_the_whole_body():
+    # A file goes a slice at a time as the client reads, a proxied answer as
+    # the streams' high mark allows: nothing is lost.
     root = tempfile.mkdtemp(prefix="rs-tls-static-")
     big = os.urandom(3 * 1024 * 1024)
     with open(os.path.join(root, "big.bin"), "wb") as f:
         f.write(big)
-    with tls_server(routes='ssr.static("/s/", { root = %s })' % lua_str(root)) as srv:
-        with tls_connect(srv) as s:
-            s.sendall(b"GET /s/big.bin HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
-            time.sleep(0.5)               # the socket fills; the server must wait, not spin or drop
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        assert b" 200 " in head.split(b"\r\n")[0], head
-        assert body == big, len(body)
+    with Backend() as b:
+        routes = ('ssr.static("/s/", { root = %s })\n'
+                  'ssr.proxy("/api/", { upstream = "api", path = "/" })\n' % lua_str(root))
+        with tls_server(routes=routes, config={"upstreams": "{ api = { servers = { %s } } }" % lua_str(b.addr)}) \
+                as srv:
+            with tls_connect(srv) as s:
+                body = slow_read(s, b"GET /s/big.bin HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+            assert body == big, len(body)
+            with tls_connect(srv) as s:
+                body = slow_read(s, b"GET /api/big?n=8000000 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n",
+                                 pause=1.0)
+            assert body == pattern(8000000), len(body)
 
 
 # ------------------------------------------------------------------ SNI, ALPN, versions
@@ -632,7 +650,7 @@ def rslib_bin():
 
 if __name__ == "__main__":
     main([test_every_action_over_https, test_pipelined_requests_with_a_paused_parser,
-          test_slow_reader_gets_the_whole_file, test_sni_picks_the_certificate, test_alpn, test_tls12_and_tls13,
+          test_slow_reader_gets_the_whole_body, test_sni_picks_the_certificate, test_alpn, test_tls12_and_tls13,
           test_session_resumption, test_ticket_keys_rotate, test_stalled_handshake_is_closed, test_garbage_instead_of_a_client_hello,
           test_expired_certificate_is_served_and_refused_by_clients, test_ocsp_stapling,
           test_certificate_reload_under_load, test_config_errors, test_dump_and_servers_listener])

@@ -131,9 +131,10 @@ def client_ctx(maxv=None, minv=None, alpn=None, tickets=True):
     return ctx
 
 
-def tls_connect(srv, name="a.test", ctx=None, session=None, timeout=10.0):
+def tls_connect(srv, name="a.test", ctx=None, session=None, timeout=10.0, ragged=True):
     raw = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout * SLOW)
-    return (ctx or client_ctx()).wrap_socket(raw, server_hostname=name, session=session)
+    return (ctx or client_ctx()).wrap_socket(raw, server_hostname=name, session=session,
+                                              suppress_ragged_eofs=ragged)
 
 
 def get(s, path, host="a.test", close=False):
@@ -414,6 +415,31 @@ def test_ticket_keys_rotate():
         wait_for("the old ticket key to be forgotten", refused, timeout=15)
 
 
+def test_closes_send_close_notify():
+    # A TLS connection ends with close_notify (an EOF without it would raise
+    # SSLEOFError here): after Connection: close, at the keep-alive timeout,
+    # and when SIGTERM drains idle connections.
+    with tls_server(config={"timeouts": "{ keepalive_ms = 300 }"}) as srv:
+        with tls_connect(srv, ragged=False) as s:
+            assert get(s, "/x", close=True).status == 200
+            assert s.recv(100) == b""
+        with tls_connect(srv, ragged=False) as s:
+            assert get(s, "/x").status == 200
+            assert s.recv(100) == b""            # the keep-alive timeout
+    srv = tls_server()
+    srv.start()
+    try:
+        s = tls_connect(srv, ragged=False)
+        assert get(s, "/x").status == 200
+        srv.signal(signal.SIGTERM)
+        assert s.recv(100) == b""
+        s.close()
+        assert srv.proc.wait(30 * SLOW) == 0, srv.log()
+    finally:
+        srv.stop()
+        srv.logf.close()
+
+
 # ------------------------------------------------------------------ hostile clients
 
 
@@ -651,6 +677,7 @@ def rslib_bin():
 if __name__ == "__main__":
     main([test_every_action_over_https, test_pipelined_requests_with_a_paused_parser,
           test_slow_reader_gets_the_whole_body, test_sni_picks_the_certificate, test_alpn, test_tls12_and_tls13,
-          test_session_resumption, test_ticket_keys_rotate, test_stalled_handshake_is_closed, test_garbage_instead_of_a_client_hello,
+          test_session_resumption, test_ticket_keys_rotate, test_closes_send_close_notify,
+          test_stalled_handshake_is_closed, test_garbage_instead_of_a_client_hello,
           test_expired_certificate_is_served_and_refused_by_clients, test_ocsp_stapling,
           test_certificate_reload_under_load, test_config_errors, test_dump_and_servers_listener])

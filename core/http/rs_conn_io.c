@@ -40,6 +40,7 @@ struct rs__tio_s {
   bool reading;                  /* reads wanted (between read_start and read_stop) */
   bool done;                     /* the handshake is done (and counted) */
   bool shut;                     /* close_notify sent */
+  bool fed;                      /* bytes have come */
 };
 
 /* A ciphertext write: the writer's request and callback (none for the
@@ -211,11 +212,52 @@ void rs__conn_read_stop(rs_conn_t *c) {
   uv_idle_stop(&c->tio->idle);
 }
 
+/* The first bytes of a connection look like an HTTP/1 request line ("GET ",
+ * "POST "...): a client speaking cleartext to the TLS port. */
+static bool rs__plain_http(const char *p, size_t n) {
+  size_t i = 0;
+  while (i < n && i < 8 && p[i] >= 'A' && p[i] <= 'Z') i++;
+  return i >= 3 && i < n && p[i] == ' ';
+}
+
+/* nginx's answer to it: a cleartext 400 that says so, then close. */
+static void rs__plain_http_answer(rs_conn_t *c) {
+  static const char page[] =
+      "<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>\r\n"
+      "<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n"
+      "<center>The plain HTTP request was sent to HTTPS port</center>\r\n</body>\r\n</html>\r\n";
+  static char resp[512];
+  static int len;
+  if (len == 0)
+    len = snprintf(resp, sizeof(resp), "HTTP/1.1 400 Bad Request\r\nServer: rustyssr\r\nContent-Type: text/html\r\n"
+                   "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", sizeof(page) - 1, page);
+  RS__COUNT(failed);
+  rs_log_info("client %s: TLS handshake failed: a plain HTTP request on a TLS port (400)", rs__peer(c));
+  rs__tw_t *tw = rs_xmalloc(sizeof(*tw));
+  tw->user = NULL;
+  tw->cb = NULL;
+  uv_buf_t b = uv_buf_init(resp, (unsigned)len);
+  if (uv_write(&tw->w, (uv_stream_t *)&c->tcp, &b, 1, rs__tw_done) != 0) {
+    free(tw);
+    rs__conn_close(c);
+    return;
+  }
+  c->no_more = true;
+  rs__conn_linger(c);            /* FIN after it, the rest of the request read and dropped */
+}
+
 void rs__conn_input(rs_conn_t *c, const char *p, size_t n) {
   rs__tio_t *io = c->tio;
   if (io == NULL) {
     rs__conn_proto(c, p, n);
     return;
+  }
+  if (!io->fed) {
+    io->fed = true;
+    if (rs__plain_http(p, n)) {
+      rs__plain_http_answer(c);
+      return;
+    }
   }
   if (rs_tls_feed(io->tls, p, n) != RS_TLS_OK) {
     rs__tls_fail(c);

@@ -479,7 +479,18 @@ def test_stalled_handshake_is_closed():
 
 def test_garbage_instead_of_a_client_hello():
     with tls_server() as srv:
-        for junk in (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", os.urandom(3000), b"\x16\x03\x01\x00\x05hello"):
+        # plain HTTP on the TLS port: nginx's cleartext 400, then the close
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * SLOW) as s:
+            s.sendall(b"GET /x HTTP/1.1\r\nHost: a.test\r\n\r\n")
+            resp = Reader(s).read_response()
+            assert resp.status == 400 and b"The plain HTTP request was sent to HTTPS port" in resp.body, resp
+            assert resp.header("connection") == "close", resp
+            assert Reader(s).closed()
+        p = subprocess.run(["curl", "-sS", "http://127.0.0.1:%d/x" % srv.port], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30 * SLOW)
+        assert b"plain HTTP request was sent to HTTPS port" in p.stdout, p
+        wait_log(srv, "TLS handshake failed: a plain HTTP request on a TLS port (400)", timeout=5 * SLOW)
+        for junk in (b"\x80\x01garbage" + os.urandom(3000), os.urandom(3000), b"\x16\x03\x01\x00\x05hello"):
             with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * SLOW) as s:
                 s.sendall(junk)
                 s.settimeout(10 * SLOW)
@@ -488,8 +499,8 @@ def test_garbage_instead_of_a_client_hello():
                         pass                        # an alert, then the close
                 except ConnectionResetError:
                     pass
-        wait_for("three failures counted",
-                 lambda: metric(srv, 'rustyssr_tls_handshakes_total{result="failed",version="none"}') == 3)
+        wait_for("five failures counted",
+                 lambda: metric(srv, 'rustyssr_tls_handshakes_total{result="failed",version="none"}') == 5)
         assert re.search(r"\[info\].*client 127\.0\.0\.1:\d+: TLS handshake failed: \w", srv.log()), srv.log()
         with tls_connect(srv) as s:               # alive, and serving
             assert get(s, "/x", close=True).status == 200

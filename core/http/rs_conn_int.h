@@ -155,6 +155,10 @@ void rs__conn_io_shutdown(rs_conn_t *c);
 void rs__conn_io_close(rs_conn_t *c);
 void rs__conn_io_free(rs_conn_t *c);
 void rs__conn_io_loop_dispose(void);
+/* For the access log: the TLS version, cipher and SNI name (each NULL on
+ * cleartext or before the handshake) and whether the session resumed. */
+void rs__conn_io_tls_facts(rs_conn_t *c, const char **protocol, const char **cipher, const char **sni,
+                           bool *reused);
 
 /* rs_req.c */
 /* A request for c, from the loop's recycled ones or new, cleared. */

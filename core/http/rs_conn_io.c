@@ -384,6 +384,16 @@ void rs__conn_io_free(rs_conn_t *c) {
   c->tio = NULL;
 }
 
+void rs__conn_io_tls_facts(rs_conn_t *c, const char **protocol, const char **cipher, const char **sni,
+                           bool *reused) {
+  rs__tio_t *io = c->tio;
+  if (io == NULL || !io->done) return;
+  *protocol = rs_tls_version(io->tls);
+  *cipher = rs_tls_cipher(io->tls);
+  *sni = rs_tls_sni(io->tls);
+  *reused = rs_tls_resumed(io->tls);
+}
+
 void rs__conn_io_loop_dispose(void) {
   free(rs__tl_plain);
   rs__tl_plain = NULL;

@@ -449,5 +449,6 @@ const char *rs_tls_alpn(const rs_tls_t *t, size_t *len) {
 
 const char *rs_tls_sni(const rs_tls_t *t) { return SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name); }
 const char *rs_tls_version(const rs_tls_t *t) { return SSL_get_version(t->ssl); }
+const char *rs_tls_cipher(const rs_tls_t *t) { return SSL_get_cipher_name(t->ssl); }
 bool rs_tls_resumed(const rs_tls_t *t) { return SSL_session_reused(t->ssl) == 1; }
 const char *rs_tls_error(const rs_tls_t *t) { return t->err; }

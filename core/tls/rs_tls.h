@@ -102,6 +102,7 @@ bool rs_tls_handshake_done(const rs_tls_t *t);
 const char *rs_tls_alpn(const rs_tls_t *t, size_t *len);
 const char *rs_tls_sni(const rs_tls_t *t);
 const char *rs_tls_version(const rs_tls_t *t);
+const char *rs_tls_cipher(const rs_tls_t *t);   /* OpenSSL's name: "TLS_AES_256_GCM_SHA384" */
 bool rs_tls_resumed(const rs_tls_t *t);
 /* Why the last RS_TLS_ERROR happened (OpenSSL's reason), for an info line. */
 const char *rs_tls_error(const rs_tls_t *t);

@@ -440,6 +440,31 @@ def test_closes_send_close_notify():
         srv.logf.close()
 
 
+def test_access_log_tls_variables():
+    port2 = free_port()
+    d = tempfile.mkdtemp(prefix="rs-tls-log-")
+    log = os.path.join(d, "access.log")
+    fmt = "$scheme $https $ssl_protocol $ssl_cipher $ssl_server_name $ssl_session_reused $uri"
+    routes = ('ssr.respond("/x", 200, "hello\\n")\n'
+              'ssr.route("GET", "/p", { server = "plain", respond = { status = 200, body = "plain\\n" } })\n')
+    with tls_server(routes=routes, config={"servers": '{ plain = "127.0.0.1:%d" }' % port2,
+                                           "log": "{ access = %s, access_format = %s }" % (lua_str(log),
+                                                                                          lua_str(fmt))}) as srv:
+        ctx = client_ctx(maxv=ssl.TLSVersion.TLSv1_2)
+        with tls_connect(srv, ctx=ctx, name="a.test") as s:
+            assert get(s, "/x").status == 200
+            sess = s.session
+        with tls_connect(srv, ctx=ctx, session=sess) as s:
+            assert get(s, "/x", close=True).status == 200
+        assert srv.get("/p", port=port2).status == 200
+        lines = wait_for("three access-log lines",
+                         lambda: os.path.exists(log) and len(open(log).read().splitlines()) >= 3 and
+                         open(log).read().splitlines())
+        assert re.fullmatch(r"https on TLSv1\.2 ECDHE-ECDSA-AES\d+-GCM-SHA\d+ a\.test \. /x", lines[0]), lines
+        assert re.fullmatch(r"https on TLSv1\.2 ECDHE-\S+ a\.test r /x", lines[1]), lines
+        assert lines[2] == "http - - - - - /p", lines
+
+
 # ------------------------------------------------------------------ hostile clients
 
 
@@ -688,7 +713,7 @@ def rslib_bin():
 if __name__ == "__main__":
     main([test_every_action_over_https, test_pipelined_requests_with_a_paused_parser,
           test_slow_reader_gets_the_whole_body, test_sni_picks_the_certificate, test_alpn, test_tls12_and_tls13,
-          test_session_resumption, test_ticket_keys_rotate, test_closes_send_close_notify,
+          test_session_resumption, test_ticket_keys_rotate, test_closes_send_close_notify, test_access_log_tls_variables,
           test_stalled_handshake_is_closed, test_garbage_instead_of_a_client_hello,
           test_expired_certificate_is_served_and_refused_by_clients, test_ocsp_stapling,
           test_certificate_reload_under_load, test_config_errors, test_dump_and_servers_listener])

@@ -224,11 +224,12 @@ def test_every_action_over_https():
                 p = curl(srv, base + "/api/%s?n=3000000" % kind)
                 assert p.returncode == 0 and p.stdout == pattern(3000000), (kind, len(p.stdout), p.stderr)
             # a request body over TLS, proxied
-            body = os.urandom(300 * 1024)
+            body = os.urandom(900 * 1024)   # under limits.body (1 MB)
             bp = os.path.join(root, "body.bin")
             with open(bp, "wb") as f:
                 f.write(body)
-            p = curl(srv, "--data-binary", "@" + bp, base + "/api/sink")
+            p = curl(srv, "-v", "-H", "Expect: 100-continue", "--data-binary", "@" + bp, base + "/api/sink")
+            assert b"HTTP/1.1 100 Continue" in p.stderr, p.stderr[-2000:]
             assert p.returncode == 0 and hashlib.sha256(body).hexdigest().encode() in p.stdout, p.stdout[:300]
             m = srv.metrics()
             assert m['rustyssr_tls_handshakes_total{result="ok",version="TLSv1.3"}'] >= 8, m

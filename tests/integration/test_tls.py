@@ -189,6 +189,7 @@ def test_every_action_over_https():
                   'ssr.route("GET", "/old", { redirect = { to = "/new", status = 301 } })\n'
                   'ssr.static("/s/", { root = %s })\n'
                   'ssr.proxy("/api/", { upstream = "api", path = "/" })\n'
+                  'ssr.route("GET", "/lua", { respond = function(req) return 200, "lua " .. req.path end })\n'
                   'ssr.route("GET", "/object", { render = { cache = false } })\n'
                   'ssr.route("GET", "/string", { render = true })\n' % lua_str(root))
         cfg = {"upstreams": "{ api = { servers = { %s } } }" % lua_str(b.addr),
@@ -199,6 +200,8 @@ def test_every_action_over_https():
             assert p.returncode == 0 and p.stdout == b"hello\n", p
             p = curl(srv, "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", base + "/old")
             assert p.stdout.decode() == "301 %s/new" % base, p
+            p = curl(srv, base + "/lua")         # a Lua hook (each loop's state ran the file, TLS and all)
+            assert p.stdout == b"lua /lua", p
             p = curl(srv, base + "/s/small.txt")
             assert p.stdout == b"small file\n", p
             p = curl(srv, base + "/s/big.bin")

@@ -111,4 +111,18 @@ void rs_lconfig__cache(lua_State *L, int t, rs_config_t *c);
  * table was checked: nothing raises). Returns the count. */
 size_t rs_lconfig__upstreams(lua_State *L, int t, rs_upstream_conf_t *out);
 
+/* ------------------------------------------------------------------ rs_lconfig_utls.c */
+
+/* servers[i] of upstream uname at idx: "host:port", "http://host:port" or
+ * "https://host[:port]" (443); a host name is resolved now (the first
+ * address; "localhost" is 127.0.0.1). Fills *a, host (as written, for TLS)
+ * and *tls (1 for https://). */
+void rs_lconfig__upstream_server(lua_State *L, int idx, const char *uname, size_t i, rs_addr_t *a, char *host,
+                                 size_t hcap, int *tls);
+
+/* The upstream table at v: its tls = { ca, verify, sni, cert, key } into
+ * out (out->on set from the servers first); the files are loaded once to
+ * check them. Raises before it allocates anything. */
+void rs_lconfig__upstream_tls(lua_State *L, int v, const char *uname, rs_upstream_tls_t *out);
+
 #endif

@@ -367,6 +367,41 @@ static void rs__dump_back(rs__dump_t *d) {
   rs__num(d, "limit_keys", "limit_keys", c->limit.keys, def->limit.keys);
 }
 
+/* "https://host:port", the host as written (TLS checks that name). */
+static void rs__https(FILE *out, const char *host, int port) {
+  char buf[320];
+  snprintf(buf, sizeof(buf), strchr(host, ':') ? "https://[%s]:%d" : "https://%s:%d", host, port);
+  rs__str(out, buf);
+}
+
+/* An https:// upstream's tls = { ... }: every key, the unset ones as a
+ * comment naming what applies. */
+static void rs__dump_utls(rs__dump_t *d, const rs_upstream_conf_t *u) {
+  char path[160];
+  snprintf(path, sizeof(path), "upstreams.%s.tls", u->name);
+  rs__open(d, "tls");
+  const struct { const char *key, *v, *unset; } s[] = {
+    { "ca", u->tls.ca, "the system store (ca-certificates)" },
+    { "sni", u->tls.sni, "each server's host as written" },
+    { "cert", u->tls.cert, "none (no client certificate)" },
+    { "key", u->tls.key, "none" },
+  };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(s); i++) {
+    if (s[i].v == NULL) {
+      rs__indent(d);
+      fprintf(d->out, "-- %s: %s (default)\n", s[i].key, s[i].unset);
+      continue;
+    }
+    rs__key(d, s[i].key);
+    if (strcmp(s[i].key, "sni") == 0) rs__str(d->out, s[i].v);
+    else rs__path(d->out, s[i].v);
+    fputc(',', d->out);
+    rs__where(d, false, path);
+  }
+  rs__bool(d, "verify", path, u->tls.verify, true);
+  rs__close(d);
+}
+
 /* real_ip, upstreams, servers. */
 static void rs__dump_net(rs__dump_t *d) {
   const rs_config_t *c = d->cfg, *def = &d->def;
@@ -404,10 +439,12 @@ static void rs__dump_net(rs__dump_t *d) {
       rs__indent(d);
       fputs("servers = { ", out);
       for (size_t k = 0; k < u->nservers; k++) {
-        rs__addr(out, &u->servers[k]);
+        if (u->tls.on) rs__https(out, u->hosts ? u->hosts[k] : u->servers[k].host, u->servers[k].port);
+        else rs__addr(out, &u->servers[k]);
         fputs(k + 1 < u->nservers ? ", " : " ", out);
       }
       fputs("},\n", out);
+      if (u->tls.on) rs__dump_utls(d, u);
 #define RS__U(field, key)                                                          \
   snprintf(path, sizeof(path), "upstreams.%s." key, u->name);                      \
   rs__num(d, key, path, (unsigned long long)u->field, (unsigned long long)ud.field)

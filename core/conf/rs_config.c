@@ -100,6 +100,7 @@ void rs_upstream_conf_init(rs_upstream_conf_t *u) {
   u->retries = 1;
   u->max_fails = 1;                /* nginx's defaults: max_fails=1 fail_timeout=10s */
   u->fail_timeout_ms = 10000;
+  u->tls.verify = true;
 }
 
 const rs_upstream_conf_t *rs_config_upstream(const rs_config_t *cfg, const char *name) {
@@ -138,6 +139,13 @@ void rs_config_dispose(rs_config_t *cfg) {
   for (size_t i = 0; i < cfg->nupstreams; i++) {
     free(cfg->upstreams[i].name);
     free(cfg->upstreams[i].servers);
+    for (size_t k = 0; cfg->upstreams[i].hosts != NULL && k < cfg->upstreams[i].nservers; k++)
+      free(cfg->upstreams[i].hosts[k]);
+    free(cfg->upstreams[i].hosts);
+    free(cfg->upstreams[i].tls.ca);
+    free(cfg->upstreams[i].tls.sni);
+    free(cfg->upstreams[i].tls.cert);
+    free(cfg->upstreams[i].tls.key);
   }
   free(cfg->upstreams);
   for (size_t i = 0; i < cfg->nshared; i++) {

@@ -19,12 +19,26 @@ typedef struct {
   int port;                      /* 1..65535; 0 in tests = pick a free port */
 } rs_addr_t;
 
+/* An upstream's TLS (servers = { "https://..." }, tls = { ... }). */
+typedef struct {
+  bool on;                       /* the servers are https:// */
+  bool verify;                   /* check the certificate and its name (true) */
+  char *ca;                      /* PEM CA file (owned); NULL = the system store */
+  char *sni;                     /* the name sent and verified (owned); NULL = each
+                                    server's host as written */
+  char *cert, *key;              /* a client certificate (owned); NULL = none */
+} rs_upstream_tls_t;
+
 /* One named upstream (ssr.config { upstreams = { NAME = {...} } }); the
  * runtime that uses it is core/upstream/rs_upstream.h. */
 typedef struct {
   char *name;                    /* (owned) */
-  rs_addr_t *servers;            /* numeric host:port each (owned) */
+  rs_addr_t *servers;            /* numeric host:port each (owned); a name was
+                                    resolved when the config was loaded */
+  char **hosts;                  /* each server's host as written ("api.internal",
+                                    "127.0.0.1"): TLS's name (owned) */
   size_t nservers;               /* at least 1 */
+  rs_upstream_tls_t tls;
   size_t keepalive;              /* idle connections kept per loop per server (32) */
   uint64_t connect_timeout_ms;   /* (1000) */
   uint64_t send_timeout_ms;      /* a request write making no progress (10000) */

@@ -26,10 +26,10 @@
 #include "rs_tls.h"
 
 static const char *const rs__listen_keys[] = { "tls", "http2", NULL };
-static const char *const rs__tls_keys[] = { "cert", "key", "ocsp", "certs", "protocols", "ciphers",
+static const char *const rs__listen_tls_keys[] = { "cert", "key", "ocsp", "certs", "protocols", "ciphers",
                                             "session_timeout", "session_cache", "ticket_rotate",
                                             "handshake_timeout_ms", NULL };
-static const char *const rs__tls_cert_keys[] = { "cert", "key", "ocsp", NULL };
+static const char *const rs__listen_cert_keys[] = { "cert", "key", "ocsp", NULL };
 
 #define RS__MAX_CERTS 64
 
@@ -120,7 +120,7 @@ static void rs__tls(rs__keep_t *k, int t, const char *name, rs_tls_conf_t *tc) {
   lua_State *L = k->L;
   char desc[64], what[160];
   snprintf(what, sizeof(what), "ssr.config %.100s", name);
-  rs_lutil_check_keys(L, t, what, rs__tls_keys);
+  rs_lutil_check_keys(L, t, what, rs__listen_tls_keys);
   tc->tls12 = tc->tls13 = true;
   tc->session_timeout_s = 3600;
   tc->session_cache = 20480;
@@ -132,7 +132,7 @@ static void rs__tls(rs__keep_t *k, int t, const char *name, rs_tls_conf_t *tc) {
                      rs_lutil_describe(L, -1, desc, sizeof(desc)));
     if (lua_objlen(L, -1) > RS__MAX_CERTS) rs_lutil_error(L, "ssr.config: '%s.certs': at most %d", name, RS__MAX_CERTS);
     int ct = lua_gettop(L);
-    for (const char *const *p = rs__tls_cert_keys; *p; p++)
+    for (const char *const *p = rs__listen_cert_keys; *p; p++)
       if (rs_lutil_field(L, t, *p))
         rs_lutil_error(L, "ssr.config: '%s': give cert/key/ocsp or certs, not both", name);
     tc->ncerts = lua_objlen(L, ct);
@@ -145,7 +145,7 @@ static void rs__tls(rs__keep_t *k, int t, const char *name, rs_tls_conf_t *tc) {
         rs_lutil_error(L, "ssr.config: '%s' must be { cert = ..., key = ... }, got %s", sub,
                        rs_lutil_describe(L, -1, desc, sizeof(desc)));
       snprintf(what, sizeof(what), "ssr.config %.130s", sub);
-      rs_lutil_check_keys(L, lua_gettop(L), what, rs__tls_cert_keys);
+      rs_lutil_check_keys(L, lua_gettop(L), what, rs__listen_cert_keys);
       rs__cert(k, lua_gettop(L), sub, &tc->certs[i - 1]);
       lua_pop(L, 1);
     }
@@ -180,7 +180,7 @@ static void rs__tls(rs__keep_t *k, int t, const char *name, rs_tls_conf_t *tc) {
   }
   if (rs_lutil_field(L, t, "ticket_rotate")) {
     snprintf(what, sizeof(what), "%.100s.ticket_rotate", name);
-    tc->ticket_rotate_s = (uint32_t)rs_lutil_int(L, -1, "ssr.config", what, 60, 7 * 86400);
+    tc->ticket_rotate_s = (uint32_t)rs_lutil_int(L, -1, "ssr.config", what, 1, 7 * 86400);
     lua_pop(L, 1);
   }
   if (rs_lutil_field(L, t, "handshake_timeout_ms")) {

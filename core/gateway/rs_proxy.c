@@ -98,6 +98,8 @@ void rs_proxy_forwarded(rs_req_t *req, rs_buf_t *b, bool shared) {
   const rs_str_t *v = rs_realip_header(&r, req, "x-forwarded-proto");
   if (v != NULL && (rs_str_ieq(v->p, v->len, "https", 5) || rs_str_ieq(v->p, v->len, "http", 4)))
     rs_buf_header(b, "X-Forwarded-Proto", 17, v->p, v->len);
+  else if (req->tls)
+    rs_buf_append(b, "X-Forwarded-Proto: https\r\n", 26);
   else
     rs_buf_append(b, "X-Forwarded-Proto: http\r\n", 25);
   v = rs_realip_header(&r, req, "x-forwarded-host");

@@ -50,6 +50,8 @@ void rs__access_log(rs_req_t *r, rs_conn_t *c) {
     .time_iso8601 = iso,
     .now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
   };
+  if (r->_conn != NULL)
+    rs__conn_io_tls_facts(r->_conn, &v.ssl_protocol, &v.ssl_cipher, &v.ssl_server_name, &v.ssl_reused);
   rs_buf_t *b = &loop->access[file];
   rs_logfmt_render(f, r, &v, b);
   if (b->len > 32 * 1024) rs_conn_flush_access_log(loop);

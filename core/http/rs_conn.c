@@ -36,6 +36,7 @@ void rs_conn_loop_dispose(rs_loop_t *loop) {
   /* The read buffer is the calling thread's, and this is its loop's end. */
   free(rs__tl_rbuf);
   rs__tl_rbuf = NULL;
+  rs__conn_io_loop_dispose();
 }
 
 /* ------------------------------------------------------------------ reading */
@@ -157,6 +158,7 @@ void rs__conn_fail(rs_conn_t *c, rs_req_error_t kind, const char *detail) {
 
 static void rs__on_timer(uv_timer_t *t) {
   rs_conn_t *c = t->data;
+  if (rs__conn_io_timeout(c)) return;     /* a TLS handshake not done in time */
   if ((c->writing || c->swrites > 0) && !c->lingering) {
     /* write_ms is for a write making no progress: a client that reads,
      * however slowly, gets another period. */
@@ -187,6 +189,10 @@ void rs__conn_arm(rs_conn_t *c) {
   uint64_t now = uv_now(&c->loop->uv);
   uint64_t ms;
   if (c->closed || c->lingering) return;
+  if (rs__conn_io_handshaking(c, &ms)) {  /* TLS: its own deadline (slowloris) */
+    uv_timer_start(&c->timer, rs__on_timer, ms, 0);
+    return;
+  }
   if (c->h2 != NULL) {
     rs__h2_arm(c);
     return;
@@ -227,6 +233,7 @@ void rs__conn_linger(rs_conn_t *c) {
     return;
   }
   c->lingering = true;
+  rs__conn_io_shutdown(c);       /* TLS: close_notify before the FIN */
   uv_shutdown_t *sr = rs_xmalloc(sizeof(*sr));
   if (uv_shutdown(sr, (uv_stream_t *)&c->tcp, rs__on_shutdown) != 0) {
     free(sr);
@@ -237,16 +244,17 @@ void rs__conn_linger(rs_conn_t *c) {
   uv_timer_start(&c->timer, rs__on_timer, RS__LINGER_MS, 0);
 }
 
-static void rs__on_handle_closed(uv_handle_t *h) {
+void rs__conn_handle_closed(uv_handle_t *h) {
   rs_conn_t *c = h->data;
   if (--c->handles > 0) return;
+  rs__conn_io_free(c);
   free(c->leftover);
   free(c);
 }
 
 static void rs__on_fpoll_closed(uv_handle_t *h) {
   int fd = ((rs_conn_t *)h->data)->fpoll_fd;
-  rs__on_handle_closed(h);     /* may free the conn */
+  rs__conn_handle_closed(h);     /* may free the conn */
   close(fd);
   free(h);
 }
@@ -299,9 +307,10 @@ void rs__conn_close(rs_conn_t *c) {
   if (c->next) c->next->prev = c->prev;
   loop->nconns--;
   RS_COUNTER_ADD(loop->counters.conns_closed, 1);
-  uv_close((uv_handle_t *)&c->timer, rs__on_handle_closed);
+  uv_close((uv_handle_t *)&c->timer, rs__conn_handle_closed);
   if (c->fpoll != NULL) uv_close((uv_handle_t *)c->fpoll, rs__on_fpoll_closed);
-  uv_close((uv_handle_t *)&c->tcp, rs__on_handle_closed);
+  rs__conn_io_close(c);
+  uv_close((uv_handle_t *)&c->tcp, rs__conn_handle_closed);
   rs_loop_maybe_done(loop);
 }
 
@@ -316,7 +325,7 @@ void rs_conn_accept(rs_loop_t *loop, int fd, int server) {
   c->handles = 1;
   if (uv_tcp_open(&c->tcp, fd) != 0) {
     close(fd);
-    uv_close((uv_handle_t *)&c->tcp, rs__on_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, rs__conn_handle_closed);
     return;
   }
   uv_timer_init(&loop->uv, &c->timer);
@@ -324,6 +333,7 @@ void rs_conn_accept(rs_loop_t *loop, int fd, int server) {
   c->handles = 2;
   uv_tcp_nodelay(&c->tcp, 1);
   rs__conn_parser_init(c);
+  rs__conn_io_accept(c);         /* TLS on a listener that has it */
   c->next = loop->conns;
   if (loop->conns) loop->conns->prev = c;
   loop->conns = c;

@@ -137,6 +137,7 @@ struct rs_req_s {
   const rs_http_opts_t *opts;
   int server;                    /* the listener that accepted it: 0 = listen,
                                     1 + k = the config's servers[k] */
+  bool tls;                      /* it came over TLS (the scheme is https) */
   /* Per-request state of the modules above this layer (nginx's r->ctx[]):
    * each index of rs_req_ctx_t (core/base/rs_loop.h) belongs to one module,
    * which sets and reads it; this layer never looks inside. Cleared for
@@ -322,6 +323,9 @@ void rs_conn_accept(rs_loop_t *loop, int fd, int server);
 /* Drain: close idle connections, let busy ones finish and close. With
  * force, close every connection now. */
 void rs_conn_drain_all(rs_loop_t *loop, bool force);
+
+/* Register the TLS listeners' metrics (rustyssr_tls_*). Main thread, once. */
+void rs_conn_tls_metrics_register(void);
 
 /* Free the loop's recycled requests. */
 void rs_conn_loop_dispose(rs_loop_t *loop);

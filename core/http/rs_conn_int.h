@@ -114,7 +114,11 @@ struct rs_conn_s {
   bool proto_known;              /* HTTP/1 or HTTP/2 decided */
   uint8_t pre_len;               /* first bytes kept while deciding */
   char pre[4];
+  struct rs__tio_s *tio;         /* TLS (rs_conn_io.c); NULL on a cleartext listener */
+  bool alpn_h2;                  /* ALPN chose "h2" (rs_conn_io.c's rs__conn_proto
+                                    picks the protocol) */
 };
+typedef struct rs__tio_s rs__tio_t;
 
 /* rs_conn.c */
 /* libuv's read callbacks: the loop thread's one read buffer, and the reads. */
@@ -131,6 +135,10 @@ void rs__conn_arm(rs_conn_t *c);
 void rs__conn_linger(rs_conn_t *c);
 /* Close now: handler-held requests become orphans (on_abort), the rest go. */
 void rs__conn_close(rs_conn_t *c);
+/* The client's "ip:port" (looked up once). */
+const char *rs__conn_peer(rs_conn_t *c);
+/* A handle of c closed: c is freed with its last one. */
+void rs__conn_handle_closed(uv_handle_t *h);
 
 /* rs_conn_io.c: the connection's bytes (the one place that touches the
  * socket: a transport such as TLS goes there). */
@@ -143,6 +151,22 @@ int rs__conn_write(rs_conn_t *c, uv_write_t *w, const uv_buf_t *bufs, unsigned n
 int rs__conn_try_write(rs_conn_t *c, const uv_buf_t *bufs, unsigned n);
 /* Bytes given to rs__conn_write and not yet taken by the socket. */
 size_t rs__conn_queued(rs_conn_t *c);
+/* The transport's life, from rs_conn.c: at accept (TLS when the
+ * listener has it), the handshake clock (true with *ms left while the
+ * handshake runs; _timeout closes a late one and returns true),
+ * close_notify before a FIN, the close of its handles, and its memory
+ * with the connection's. */
+void rs__conn_io_accept(rs_conn_t *c);
+bool rs__conn_io_handshaking(rs_conn_t *c, uint64_t *ms);
+bool rs__conn_io_timeout(rs_conn_t *c);
+void rs__conn_io_shutdown(rs_conn_t *c);
+void rs__conn_io_close(rs_conn_t *c);
+void rs__conn_io_free(rs_conn_t *c);
+void rs__conn_io_loop_dispose(void);
+/* For the access log: the TLS version, cipher and SNI name (each NULL on
+ * cleartext or before the handshake) and whether the session resumed. */
+void rs__conn_io_tls_facts(rs_conn_t *c, const char **protocol, const char **cipher, const char **sni,
+                           bool *reused);
 
 /* rs_req.c */
 /* A request for c, from the loop's recycled ones or new, cleared. */

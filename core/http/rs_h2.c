@@ -525,6 +525,7 @@ static void rs__h2_global_init(void) {
  * preface as over cleartext: one switch serves both. */
 static bool rs__h2_allowed(rs_conn_t *c) {
   const rs_http_opts_t *o = c->loop->http;
+  if (c->tio != NULL && !c->alpn_h2) return false;   /* TLS: only when ALPN chose h2 */
   return o != NULL && o->listen != NULL && (size_t)c->server < o->nlisten && o->listen[c->server].http2;
 }
 

@@ -31,7 +31,13 @@
   X(REQUEST_TIME, "request_time")                            \
   X(REQUEST_ID, "request_id")                                \
   X(HOST, "host")                                            \
-  X(PID, "pid")
+  X(PID, "pid")                                              \
+  X(SCHEME, "scheme")                                        \
+  X(HTTPS, "https")                                          \
+  X(SSL_PROTOCOL, "ssl_protocol")                            \
+  X(SSL_CIPHER, "ssl_cipher")                                \
+  X(SSL_SERVER_NAME, "ssl_server_name")                      \
+  X(SSL_SESSION_REUSED, "ssl_session_reused")
 typedef enum {
   RS__LIT = 0,
 #define RS__X(e, s) RS__V_##e,
@@ -295,6 +301,16 @@ void rs_logfmt_render(const rs_logfmt_t *f, const rs_req_t *r, const rs_logfmt_v
       case RS__V_REQUEST_ID: rs__num(f, q, b, "%016llx", (unsigned long long)r->id); break;
       case RS__V_HOST: s = rs__str(&r->host, &n), rs__value(f, q, b, s, n); break;
       case RS__V_PID: rs__num(f, q, b, "%d", (int)getpid()); break;
+      case RS__V_SCHEME: rs__value(f, q, b, r->tls ? "https" : "http", r->tls ? 5 : 4); break;
+      case RS__V_HTTPS: rs__value(f, q, b, r->tls ? "on" : "", r->tls ? 2 : 0); break;
+      case RS__V_SSL_PROTOCOL: s = v->ssl_protocol ? v->ssl_protocol : "", rs__value(f, q, b, s, strlen(s)); break;
+      case RS__V_SSL_CIPHER: s = v->ssl_cipher ? v->ssl_cipher : "", rs__value(f, q, b, s, strlen(s)); break;
+      case RS__V_SSL_SERVER_NAME:
+        s = v->ssl_server_name ? v->ssl_server_name : "", rs__value(f, q, b, s, strlen(s));
+        break;
+      case RS__V_SSL_SESSION_REUSED:
+        rs__value(f, q, b, v->ssl_protocol ? (v->ssl_reused ? "r" : ".") : "", v->ssl_protocol ? 1 : 0);
+        break;
       case RS__V_HTTP: {
         const rs_str_t *h = r->nheaders ? rs_req_header(r, q->text) : NULL;
         s = rs__str(h, &n);

@@ -50,6 +50,10 @@ typedef struct {
   const char *time_local;        /* "06/Dec/2026:07:58:00 +0000" */
   const char *time_iso8601;      /* "2026-12-06T07:58:00+00:00" */
   uint64_t now_ms;               /* wall clock, for $msec */
+  /* TLS (NULL on cleartext, or once the client has gone): "TLSv1.3",
+   * "TLS_AES_256_GCM_SHA384", the SNI name; whether the session resumed. */
+  const char *ssl_protocol, *ssl_cipher, *ssl_server_name;
+  bool ssl_reused;
 } rs_logfmt_vars_t;
 
 /* Append f's line for req to out. Loop thread of req. */

@@ -28,6 +28,7 @@ rs_req_t *rs__req_new(rs_conn_t *c) {
   r->_head = r->_head_inline;
   r->id = ((uint64_t)loop->index << 40) | ++loop->req_seq;
   r->server = c->server;
+  r->tls = c->tio != NULL;
   r->start_ms = uv_now(&loop->uv);
   return r;
 }

@@ -259,9 +259,74 @@ static int rs__conn_wait_writable(rs_conn_t *c) {
   return uv_poll_start(c->fpoll, UV_WRITABLE, rs__on_writable);
 }
 
+/* Over TLS a file cannot go by sendfile(2): its bytes are read (pread, in
+ * slices of RS__SENDFILE_SLICE) and written encrypted, one slice in flight:
+ * the next is read when the socket has taken the previous one, so a slow
+ * reader holds one slice of ciphertext, not the file. */
+typedef struct {
+  uv_write_t w;
+  rs_conn_t *c;
+} rs__fslice_t;
+
+static void rs__conn_send_file_tls(rs_conn_t *c);
+
+static void rs__on_fslice(uv_write_t *w, int status) {
+  rs__fslice_t *s = RS_CONTAINER_OF(w, rs__fslice_t, w);
+  rs_conn_t *c = s->c;
+  free(s);
+  if (c->closed || !c->sending) return;
+  if (status < 0) {
+    rs__conn_file_end(c, status);
+    return;
+  }
+  rs__conn_send_file_tls(c);
+  if (!c->closed && c->sending) rs__conn_arm(c);
+}
+
+static void rs__conn_send_file_tls(rs_conn_t *c) {
+  rs_resp_t *resp = &c->head->_resp;
+  if (resp->file_len == 0) {
+    rs__conn_file_end(c, 0);
+    return;
+  }
+  size_t want = RS_MIN(resp->file_len, (size_t)RS__SENDFILE_SLICE);
+  char *buf = rs_xmalloc(want);
+  size_t got = 0;
+  while (got < want) {
+    ssize_t n = pread(resp->file_fd, buf + got, want - got, (off_t)resp->file_off + (off_t)got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n == 0 ? UV_EIO : uv_translate_sys_error(errno);
+      rs_log_info("client %s: sending a file body: %s", c->peer[0] ? c->peer : "-",
+                  n == 0 ? "the file was truncated" : uv_strerror(err));
+      free(buf);
+      rs__conn_file_end(c, err);
+      return;
+    }
+    got += (size_t)n;
+  }
+  rs__fslice_t *s = rs_xmalloc(sizeof(*s));
+  s->c = c;
+  uv_buf_t b = uv_buf_init(buf, (unsigned)got);
+  int rc = rs__conn_write(c, &s->w, &b, 1, rs__on_fslice);   /* encrypted at once: buf is free */
+  free(buf);
+  if (rc != 0) {
+    free(s);
+    rs__conn_file_end(c, rc);
+    return;
+  }
+  resp->file_off += (int64_t)got;
+  resp->file_len -= got;
+}
+
 static void rs__conn_send_file(rs_conn_t *c) {
   rs_req_t *r = c->head;
   rs_resp_t *resp = &r->_resp;
+  if (c->tio != NULL) {          /* TLS: read and encrypted, not sendfile */
+    rs__conn_send_file_tls(c);
+    if (!c->closed && c->sending) rs__conn_arm(c);
+    return;
+  }
   uv_os_fd_t sock;
   if (uv_fileno((uv_handle_t *)&c->tcp, &sock) != 0) {
     rs__conn_file_end(c, UV_EBADF);

@@ -97,6 +97,12 @@ rs_gen_t *rs_gen_new(rs_server_t *srv, rs_config_t *cfg, bool owns, rs_pool_t *p
   gen->listen = rs__listen(srv, cfg, gen->tls_err, sizeof(gen->tls_err));
   gen->http.listen = gen->listen;
   gen->http.nlisten = (size_t)srv->nlisteners;
+  gen->tls_rot = rs_xcalloc((size_t)srv->nlisteners, sizeof(*gen->tls_rot));
+  for (int k = 0; k < srv->nlisteners; k++) {
+    const rs_listener_conf_t *lc = rs__listener_conf(srv, cfg, k);
+    gen->tls_rot[k].every = lc != NULL && lc->tls != NULL ? (uint64_t)lc->tls->ticket_rotate_s * 1000 : 0;
+    gen->tls_rot[k].last = rs_now_ms();
+  }
   gen->pool = pool;
   gen->routers = rs_xcalloc((size_t)srv->nlisteners, sizeof(*gen->routers));
   for (int k = 0; k < srv->nlisteners; k++) {
@@ -126,6 +132,16 @@ rs_gen_t *rs_gen_new(rs_server_t *srv, rs_config_t *cfg, bool owns, rs_pool_t *p
   return gen;
 }
 
+void rs_gen_tls_tick(rs_gen_t *gen, uint64_t now_ms) {
+  for (size_t k = 0; k < gen->http.nlisten; k++) {
+    struct rs_gen_tls_rot_s *r = &gen->tls_rot[k];
+    if (gen->listen[k].tls == NULL || r->every == 0 || now_ms - r->last < r->every) continue;
+    rs_tls_ctx_rotate_tickets(gen->listen[k].tls);
+    r->last = now_ms;
+    rs_log_debug("listener %zu: new TLS ticket key (the previous one still decrypts)", k);
+  }
+}
+
 bool rs_gen_unused(const rs_gen_t *gen) {
   for (int i = 0; i < gen->nloops; i++) {
     int st = __atomic_load_n(&gen->per_loop[i].state, __ATOMIC_ACQUIRE);
@@ -147,6 +163,7 @@ void rs_gen_free(rs_gen_t *gen) {
   if (gen->listen != NULL)
     for (size_t k = 0; k < gen->http.nlisten; k++) rs_tls_ctx_free(gen->listen[k].tls);
   free(gen->listen);
+  free(gen->tls_rot);
   free(gen->per_loop);
   if (gen->owns_cfg) {
     rs_config_dispose(gen->cfg);

@@ -364,6 +364,7 @@ static void rs__maybe_finish(rs_server_t *srv) {
   uv_close((uv_handle_t *)&srv->deadline, NULL);
   uv_close((uv_handle_t *)&srv->hard_deadline, NULL);
   uv_close((uv_handle_t *)&srv->gen_timer, NULL);
+  uv_close((uv_handle_t *)&srv->tls_timer, NULL);
   uv_close((uv_handle_t *)&srv->loop_done, NULL);
   for (size_t i = 0; i < RS_ARRAY_SIZE(srv->signals); i++) uv_close((uv_handle_t *)&srv->signals[i], NULL);
 }
@@ -477,6 +478,13 @@ static int rs__bind(rs_server_t *srv, int *fds, int *admin_fd) {
   return 0;
 }
 
+/* Once a second: the current generation's TLS ticket keys that are due
+ * rotate (retired generations' connections keep theirs until they end). */
+static void rs__on_tls_timer(uv_timer_t *t) {
+  rs_server_t *srv = t->data;
+  if (srv->gen != NULL) rs_gen_tls_tick(srv->gen, rs_now_ms());
+}
+
 /* The main loop's timers and signal handlers, and the metrics it serves.
  * Main thread, once the admin loop is set up. */
 static void rs__admin_start(rs_server_t *srv) {
@@ -488,6 +496,11 @@ static void rs__admin_start(rs_server_t *srv) {
   srv->hard_deadline.data = srv;
   uv_timer_init(&srv->admin.uv, &srv->gen_timer);
   srv->gen_timer.data = srv;
+  uv_timer_init(&srv->admin.uv, &srv->tls_timer);
+  srv->tls_timer.data = srv;
+  uv_timer_start(&srv->tls_timer, rs__on_tls_timer, 1000, 1000);
+  uv_unref((uv_handle_t *)&srv->tls_timer);
+  rs_conn_tls_metrics_register();
   for (size_t i = 0; i < RS_ARRAY_SIZE(srv->signals); i++) {
     uv_signal_init(&srv->admin.uv, &srv->signals[i]);
     srv->signals[i].data = srv;
@@ -622,10 +635,13 @@ int rs_server_run(rs_config_t *cfg) {
 
   rs__loops_start(&srv, fds, pool0);
   if (cfg->admin_enabled) rs_log_info("admin: listening on %s:%d", cfg->admin.host, srv.admin_port);
-  for (int k = 1; k < nl; k++)
-    rs_log_info("server %s: serving http://%s:%d/", srv.lsn_names[k], srv.lsn_addrs[k].host,
+  for (int k = 1; k < nl; k++) {
+    int idx = rs_config_server_find(cfg, srv.lsn_names[k]);
+    rs_log_info("server %s: serving %s://%s:%d/", srv.lsn_names[k],
+                idx >= 0 && cfg->servers[idx].conf.tls ? "https" : "http", srv.lsn_addrs[k].host,
                 srv.lsn_addrs[k].port);
-  rs_log_info("ready: serving http://%s:%d/", cfg->listen.host, srv.port);
+  }
+  rs_log_info("ready: serving %s://%s:%d/", cfg->listen_conf.tls ? "https" : "http", cfg->listen.host, srv.port);
 
   uv_run(&srv.admin.uv, UV_RUN_DEFAULT);
 

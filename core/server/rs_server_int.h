@@ -67,6 +67,7 @@ struct rs_server_s {
   unsigned gen_seq;
   uv_timer_t gen_timer;          /* watches reloads being applied and retired generations */
   bool gen_timer_on;
+  uv_timer_t tls_timer;          /* rotates the TLS listeners' ticket keys (rs_gen_tls_tick) */
   /* Written by the main thread, read by loops after a wake-up. */
   int drain_gen;                 /* bumped on SIGTERM/SIGINT */
   int force_gen;                 /* bumped when the drain deadline passes */

@@ -91,6 +91,9 @@ void rs_tls_shutdown(rs_tls_t *t);
  * none waits. */
 size_t rs_tls_take(rs_tls_t *t, void *buf, size_t cap);
 size_t rs_tls_pending(const rs_tls_t *t);
+/* Bytes fed and not yet read out as plaintext (records buffered, whole or
+ * not): rs_tls_read may have more to give without another feed. */
+bool rs_tls_buffered(const rs_tls_t *t);
 
 bool rs_tls_handshake_done(const rs_tls_t *t);
 /* After the handshake: the protocol ALPN chose (NULL when none), the name
@@ -99,6 +102,7 @@ bool rs_tls_handshake_done(const rs_tls_t *t);
 const char *rs_tls_alpn(const rs_tls_t *t, size_t *len);
 const char *rs_tls_sni(const rs_tls_t *t);
 const char *rs_tls_version(const rs_tls_t *t);
+const char *rs_tls_cipher(const rs_tls_t *t);   /* OpenSSL's name: "TLS_AES_256_GCM_SHA384" */
 bool rs_tls_resumed(const rs_tls_t *t);
 /* Why the last RS_TLS_ERROR happened (OpenSSL's reason), for an info line. */
 const char *rs_tls_error(const rs_tls_t *t);

@@ -168,7 +168,7 @@ def test_dump_effective_config():
     tables = re.findall(r"(?:static )?const char \*const (rs_?_?\w+_keys)\[\] = \{(.*?)\};", src, re.S)
     assert len(tables) >= 10, "found %d key tables in lua/rs_lconfig*.c" % len(tables)
     for name, arr in tables:
-        if name in ("rs__listen_keys", "rs__tls_keys", "rs__tls_cert_keys"):
+        if name in ("rs__listen_keys", "rs__listen_tls_keys", "rs__listen_cert_keys"):
             continue                 # a listener's TLS and http2: printed when set (test_tls checks that -T)
         for key in re.findall(r'"(\w+)"', arr):
             if (key == "timeout_ms" and "connect_timeout_ms" in arr) or key == "token_file":

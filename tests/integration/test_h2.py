@@ -154,7 +154,7 @@ def has(t, sid):
 class H2Server(Server):
     """A server whose main listener has http2 = true (h2=False: without)."""
 
-    def __init__(self, backend_port=None, h2=True, config=None, **kw):
+    def __init__(self, backend_port=None, h2=True, config=None, tls=None, **kw):
         self.site = tempfile.mkdtemp(prefix="rs-h2-site-")
         cfg = {"render": "{ bundle = \"%s\", threads = 1 }" % BUNDLE}
         if backend_port:
@@ -166,8 +166,9 @@ class H2Server(Server):
         with open(self.config_path) as f:
             text = f.read()
         if h2:
+            tls_cfg = ', tls = { cert = "%s", key = "%s" }' % tls if tls else ""
             text = text.replace('listen = "127.0.0.1:%d"' % self.port,
-                                'listen = { "127.0.0.1:%d", http2 = true }' % self.port)
+                                'listen = { "127.0.0.1:%d", http2 = true%s }' % (self.port, tls_cfg))
         with open(self.config_path, "w") as f:
             f.write(text)
 
@@ -179,12 +180,13 @@ class H2Server(Server):
         return super().__exit__(*exc)
 
 
-def curl(url, *args, data=None):
-    """curl --http2-prior-knowledge: (status, headers (lower-case names,
-    last value), body bytes, http version)."""
+def curl(url, *args, data=None, prior=True):
+    """curl --http2-prior-knowledge (prior=False: as args say): (status,
+    headers (lower-case names, last value), body bytes, http version)."""
     hdr = tempfile.NamedTemporaryFile(delete=False)
     hdr.close()
-    cmd = ["curl", "-s", "--http2-prior-knowledge", "-D", hdr.name, "-o", "-", "--max-time", str(30 * SLOW)]
+    cmd = ["curl", "-s"] + (["--http2-prior-knowledge"] if prior else [])
+    cmd += ["-D", hdr.name, "-o", "-", "--max-time", str(30 * SLOW)]
     cmd += list(args)
     if data is not None:
         cmd += ["--data-binary", "@-"]
@@ -546,6 +548,42 @@ def test_zero_window_stall():
         alive(srv)
 
 
+# ------------------------------------------------------------------ over TLS (ALPN h2)
+
+def make_cert(d):
+    cert, key = os.path.join(d, "site.pem"), os.path.join(d, "site.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+def test_tls_alpn_h2():
+    """ALPN h2 on a TLS listener: every action as over h2c (curl --http2 -k);
+    HTTP/1.1 clients on the same listener; h2load over TLS."""
+    d = tempfile.mkdtemp(prefix="rs-h2-tls-")
+    cert, key = make_cert(d)
+    with Backend() as b, H2Server(b.port, tls=(cert, key)) as srv:
+        url = lambda p: "https://localhost:%d%s" % (srv.port, p)
+        res = "--resolve", "localhost:%d:127.0.0.1" % srv.port
+        st, h, body, ver = curl(url("/hello"), "--http2", "-k", *res, prior=False)
+        eq((st, ver, body), (200, "HTTP/2", b"hello world\n"))
+        st, h, body, ver = curl(url("/hello"), "--http1.1", "-k", *res, prior=False)
+        eq((st, ver, body), (200, "HTTP/1.1", b"hello world\n"))
+        n = 3 * 1024 * 1024 + 1
+        st, h, body, ver = curl(url("/big?n=%d" % n), "--http2", "-k", *res, prior=False)
+        eq((st, ver, len(body)), (200, "HTTP/2", n))
+        assert body == pattern(n)
+        up = pattern(500000)
+        st, h, body, ver = curl(url("/sink"), "--http2", "-k", *res, prior=False, data=up)
+        eq(__import__("json").loads(body)["sha256"], hashlib.sha256(up).hexdigest())
+        p = subprocess.run(["h2load", "-c4", "-m10", "-n400", url("/hello").replace("localhost", "127.0.0.1")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120 * SLOW)
+        out = p.stdout.decode()
+        assert "400 succeeded" in out and "h2" in out, out
+    shutil.rmtree(d, ignore_errors=True)
+
+
 # ------------------------------------------------------------------ shutdown
 
 def test_sigterm_graceful_goaway():
@@ -569,4 +607,4 @@ if __name__ == "__main__":
           test_proxy_streamed_and_post, test_proxy_backpressure_slow_client, test_compression, test_render_and_cached_page, test_many_streams_h2load,
           test_access_log_and_metrics, test_malformed_requests_are_stream_errors, test_concurrent_streams_limit, test_oversized_headers_431,
           test_rapid_reset, test_continuation_flood, test_settings_flood, test_ping_flood, test_zero_window_stall,
-          test_sigterm_graceful_goaway])
+          test_tls_alpn_h2, test_sigterm_graceful_goaway])

@@ -4,7 +4,9 @@
  * server's order, TLS 1.3 and 1.2, plaintext both ways, session resumption
  * by ticket across one rotation of the ticket keys and not across two,
  * TLS 1.1 refused, garbage refused, bad certificate files named in the
- * error. Certificates are made here (EC P-256, self-signed). */
+ * error, a context outliving its maker while a connection uses it, TLS 1.2
+ * only, buffered records, OCSP files. Certificates are made here (EC P-256,
+ * self-signed). */
 #include "tap.h"
 
 #include "rs_tls.h"
@@ -338,6 +340,60 @@ static void test_refusals(void) {
   ASSERT(strstr(err, "a.key: cannot load the certificate") != NULL);
 }
 
+/* A context freed by its maker while a connection still uses it lives on
+ * until that connection goes (each rs_tls_t holds a reference); TLS 1.2
+ * only; what rs_tls_buffered says; bad options named. */
+static void test_refs_versions_buffered(void) {
+  rs_tls_ctx_t *ctx = server_ctx();
+  ASSERT(ctx != NULL);
+  rs_tls_t *s = rs_tls_new(ctx);
+  rs_tls_ctx_free(ctx);          /* the generation went; the connection did not */
+  client_t c;
+  client_new(&c, "a.test", NULL, 0, 0, NULL);
+  ASSERT(pump(&c, s));           /* the ticket callback reads the context */
+  static char big[50000], got[50000];
+  memset(big, 'x', sizeof(big));
+  size_t w = 0;
+  ASSERT(SSL_write_ex(c.ssl, big, sizeof(big), &w) == 1);
+  char buf[16384];
+  int m;
+  while ((m = BIO_read(c.wbio, buf, sizeof(buf))) > 0) ASSERT_EQ(rs_tls_feed(s, buf, (size_t)m), RS_TLS_OK);
+  ASSERT(rs_tls_buffered(s));
+  ASSERT_EQ(rs_tls_read(s, got, 10), 10);
+  ASSERT(rs_tls_buffered(s));    /* the rest of the record, and the records after it */
+  size_t have = 10;
+  ssize_t r;
+  while ((r = rs_tls_read(s, got + have, sizeof(got) - have)) > 0) have += (size_t)r;
+  ASSERT_EQ(have, sizeof(big));
+  ASSERT(!rs_tls_buffered(s));
+  rs_tls_free(s);                /* the last reference: the context goes now */
+  client_free(&c);
+
+  static rs_tls_cert_conf_t one[1];
+  one[0] = (rs_tls_cert_conf_t){ p(0, "a", "crt"), p(1, "a", "key"), NULL };
+  rs_tls_opts_t o = { .certs = one, .ncerts = 1, .tls12_only = true };
+  char err[256];
+  ctx = rs_tls_ctx_new(&o, err, sizeof(err));
+  ASSERT(ctx != NULL);
+  s = rs_tls_new(ctx);
+  client_new(&c, "a.test", NULL, 0, 0, NULL);
+  ASSERT(pump(&c, s));
+  ASSERT_STR_EQ(rs_tls_version(s), "TLSv1.2");
+  rs_tls_free(s);
+  client_free(&c);
+  rs_tls_ctx_free(ctx);
+  o.tls13_only = true;
+  ASSERT(rs_tls_ctx_new(&o, err, sizeof(err)) == NULL);
+  ASSERT(strstr(err, "no protocol left") != NULL);
+  o.tls13_only = o.tls12_only = false;
+  one[0].ocsp = p(2, "a", "crt");  /* PEM, not a DER OCSP response */
+  ASSERT(rs_tls_ctx_new(&o, err, sizeof(err)) == NULL);
+  ASSERT(strstr(err, "a.crt: not a DER OCSP response") != NULL);
+  one[0].ocsp = p(2, "nope", "der");
+  ASSERT(rs_tls_ctx_new(&o, err, sizeof(err)) == NULL);
+  ASSERT(strstr(err, "nope.der: cannot open the OCSP response") != NULL);
+}
+
 int main(void) {
   if (mkdtemp(dir) == NULL) return 1;
   make_cert("default", "default", "DNS:default.test");
@@ -348,6 +404,7 @@ int main(void) {
   RS_TEST(test_alpn_and_data);
   RS_TEST(test_resumption_across_one_rotation);
   RS_TEST(test_refusals);
+  RS_TEST(test_refs_versions_buffered);
   char cmd[300];
   snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
   if (system(cmd) != 0) fprintf(stderr, "# could not remove %s\n", dir);

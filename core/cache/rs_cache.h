@@ -62,6 +62,10 @@ typedef enum {
   RS_LOOKUP_MISS_LEADER,         /* nothing; the caller owns the flight: render,
                                     then rs_cache_complete */
   RS_LOOKUP_MISS_WAIT,           /* nothing; w was queued on the running flight */
+  RS_LOOKUP_HIT_REFRESH,         /* *out: fresh entry past its refresh_ms (prefresh):
+                                    the caller now owns the flight and must refresh +
+                                    complete, in the background. Once per entry: a
+                                    failed refresh leaves the page to expire */
 } rs_lookup_t;
 
 /* Create / destroy. destroy frees every entry still referenced only by the
@@ -166,6 +170,7 @@ typedef struct {
   uint64_t replaced;             /* inserts that replaced an older entry */
   uint64_t refused_size;         /* entries larger than a shard's bytes */
   uint64_t softened;             /* entries soft purges turned stale */
+  uint64_t prefreshes;           /* refreshes ahead started (RS_LOOKUP_HIT_REFRESH) */
 } rs_cache_stats_t;
 
 /* The number of shards the cache runs (opts.shards, or fewer: see

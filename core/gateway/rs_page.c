@@ -40,7 +40,8 @@ typedef struct rs__pflow_s {
   size_t klen;
   bool key_heap;
   uint64_t hash;
-  rs_entry_t *stale;             /* STALE_REFRESH: the page to answer with */
+  rs_entry_t *stale;             /* STALE_REFRESH, HIT_REFRESH: the page to answer with */
+  const char *stale_xc;          /* its X-Cache: "STALE", or "HIT-L2" for a refresh ahead */
   rs_page_l3_t l3;               /* its render's part in the shared tier */
   uint64_t l3_until;             /* uv_now: wait for another instance's render until then */
   unsigned l3_tries;
@@ -120,8 +121,9 @@ static void rs__pflow_render(rs__pflow_t *fl, int rc) {
     int failed = fl->route->action == RS_ACTION_PROXY
                  ? rs_page__proxy_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, l3)
                  : rs_page__render_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, props, plen, l3);
+    const char *xc = fl->stale_xc;
     rs__pflow_free(fl, loop);
-    if (stale != NULL) rs_page_respond_entry(req, stale, "STALE", rs_page__release_entry, stale);
+    if (stale != NULL) rs_page_respond_entry(req, stale, xc, rs_page__release_entry, stale);
     else if (failed != 0) rs_render_respond_error(req, failed);
     return;
   }
@@ -130,10 +132,11 @@ static void rs__pflow_render(rs__pflow_t *fl, int rc) {
   rs_page__fleet_unlock(loop, fl->key, fl->klen, &fl->l3);
   rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, rc == RS_LHOOK_FAIL ? 500 : -1);
   rs_resp_t resp = fl->lc->resp;
+  const char *xc = fl->stale_xc;
   rs__pflow_free(fl, loop);
   if (stale != NULL && rc == RS_LHOOK_FAIL) {
     /* no refresh: the stale page stays (stale-if-error) */
-    rs_page_respond_entry(req, stale, "STALE", rs_page__release_entry, stale);
+    rs_page_respond_entry(req, stale, xc, rs_page__release_entry, stale);
     return;
   }
   if (stale != NULL) rs_entry_release(stale);
@@ -200,9 +203,10 @@ static void rs__pflow_l3_done(void *data, rs_l3_result_t res, rs_entry_t *e, uin
       if (fl->stale != NULL) {
         /* Another instance refreshes this page: serve the stale one. */
         rs_entry_t *stale = fl->stale;
+        const char *xc = fl->stale_xc;
         rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, -1);
         rs__pflow_free(fl, loop);
-        rs_page_respond_entry(req, stale, "STALE", rs_page__release_entry, stale);
+        rs_page_respond_entry(req, stale, xc, rs_page__release_entry, stale);
         break;
       }
       if (uv_now(&loop->uv) < fl->l3_until) {
@@ -266,7 +270,8 @@ static void rs__pflow_lookup(rs__pflow_t *fl) {
 
   if (pl->spare == NULL) pl->spare = rs_page__waiter_new(loop);
   rs_page_waiter_t *pw = pl->spare;
-  switch (rs_cache_lookup(loop->cache, hash, key, klen, rs_now_ms(), &e, &pw->w)) {
+  rs_lookup_t r = rs_cache_lookup(loop->cache, hash, key, klen, rs_now_ms(), &e, &pw->w);
+  switch (r) {
     case RS_LOOKUP_HIT:
       RS_COUNTER_ADD(pl->c.hits_l2, 1);
       if (pl->l1 != NULL) rs_l1_offer(pl->l1, e, now);
@@ -278,10 +283,19 @@ static void rs__pflow_lookup(rs__pflow_t *fl) {
       rs__pflow_free(fl, loop);
       rs_page_respond_entry(req, e, "STALE", rs_page__release_entry, e);
       return;
+    case RS_LOOKUP_HIT_REFRESH:
     case RS_LOOKUP_STALE_REFRESH:
       /* The props of the refresh come first (they need the request); a
-       * props hook that waits on a fetch delays this stale answer. */
-      RS_COUNTER_ADD(pl->c.stale, 1);
+       * props hook that waits on a fetch delays this answer. A refresh
+       * ahead (cache.prefresh) answers a fresh page, not offered to L1:
+       * the L1s leave it to L2 from its refresh time on. */
+      if (r == RS_LOOKUP_HIT_REFRESH) {
+        RS_COUNTER_ADD(pl->c.hits_l2, 1);
+        fl->stale_xc = "HIT-L2";
+      } else {
+        RS_COUNTER_ADD(pl->c.stale, 1);
+        fl->stale_xc = "STALE";
+      }
       fl->stale = e;
       /* fallthrough */
     case RS_LOOKUP_MISS_LEADER:

@@ -116,6 +116,12 @@ void rs_page__release_l1(void *req);
 
 /* ------------------------------------------------------------------ rs_page_flight.c */
 
+/* The TTL a page is stored with: ttl_ms less up to cache.ttl_jitter of it,
+ * at random (pages stored together expire apart), and in *refresh_after_ms
+ * when its refresh ahead is due (cache.prefresh of that TTL; 0 = never).
+ * Any thread. */
+uint64_t rs_page__ttl(const rs_config_t *cfg, uint64_t ttl_ms, uint64_t *refresh_after_ms);
+
 /* A waiter ready for rs_cache_lookup, on loop. */
 rs_page_waiter_t *rs_page__waiter_new(rs_loop_t *loop);
 

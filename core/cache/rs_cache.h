@@ -94,6 +94,12 @@ rs_entry_t *rs_cache_get(rs_cache_t *c, uint64_t hash, const char *key, size_t l
 rs_lookup_t rs_cache_lookup(rs_cache_t *c, uint64_t hash, const char *key, size_t len,
                             uint64_t now_ms, rs_entry_t **out, rs_waiter_t *w);
 
+/* The same; with prefresh false, a fresh page past its refresh_ms is a
+ * plain HIT (its refresh ahead waits for a later lookup: the caller has no
+ * spare capacity for it now). rs_cache_lookup is prefresh true. */
+rs_lookup_t rs_cache_lookup_ex(rs_cache_t *c, uint64_t hash, const char *key, size_t len,
+                               uint64_t now_ms, rs_entry_t **out, rs_waiter_t *w, bool prefresh);
+
 /* Finish the flight for key (the caller owns it, from MISS_LEADER or
  * STALE_REFRESH). e: the rendered entry (the caller keeps its reference) or
  * NULL on failure. store: put e in the cache (replacing an older entry) if

@@ -118,9 +118,12 @@ static void rs__pflow_render(rs__pflow_t *fl, int rc) {
   if (rc == RS_LHOOK_OK || rc == RS__NOHOOK) {
     rs_req_t *leader = stale != NULL ? NULL : req;
     const rs_page_l3_t *l3 = fl->l3.lead ? &fl->l3 : NULL;
+    /* A refresh ahead is due by the page's expiry, a stale one's by the end of its grace. */
+    uint64_t due = 0;
+    if (stale != NULL) due = rs_entry_expiry(stale) + (rs_entry_fresh(stale, rs_now_ms()) ? 0 : stale->grace_ms);
     int failed = fl->route->action == RS_ACTION_PROXY
                  ? rs_page__proxy_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, l3)
-                 : rs_page__render_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, props, plen, l3);
+                 : rs_page__render_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, props, plen, l3, due);
     const char *xc = fl->stale_xc;
     rs__pflow_free(fl, loop);
     if (stale != NULL) rs_page_respond_entry(req, stale, xc, rs_page__release_entry, stale);
@@ -270,7 +273,11 @@ static void rs__pflow_lookup(rs__pflow_t *fl) {
 
   if (pl->spare == NULL) pl->spare = rs_page__waiter_new(loop);
   rs_page_waiter_t *pw = pl->spare;
-  rs_lookup_t r = rs_cache_lookup(loop->cache, hash, key, klen, rs_now_ms(), &e, &pw->w);
+  /* A refresh ahead uses spare render capacity only: none while renders
+   * wait in the queue (it would add to it what is no miss yet). */
+  const rs_loop_gen_t *gen = rs_req_gen(req);
+  bool spare = rs_pool_queued(gen != NULL ? gen->pool : loop->pool) == 0;
+  rs_lookup_t r = rs_cache_lookup_ex(loop->cache, hash, key, klen, rs_now_ms(), &e, &pw->w, spare);
   switch (r) {
     case RS_LOOKUP_HIT:
       RS_COUNTER_ADD(pl->c.hits_l2, 1);

@@ -215,7 +215,7 @@ static void rs__flight_done(rs_task_t *task) {
 
 int rs_page__render_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
                           size_t key_len, uint64_t hash, const char *props, size_t props_len,
-                          const rs_page_l3_t *l3) {
+                          const rs_page_l3_t *l3, uint64_t due_ms) {
   rs_page_flight_t *fl = rs_page__flight_new(from, req, route, key, key_len, hash);
   rs_loop_t *loop = fl->loop;
   if (l3 != NULL) fl->l3 = *l3;
@@ -226,6 +226,7 @@ int rs_page__render_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route
     job->inbox = &loop->inbox;
     job->data = fl;
     job->after_render = rs__after_render;
+    job->due_ms = due_ms;
     /* The pool of the request's generation: across a reload, the bundle it started with. */
     if (rs_pool_submit_ex(rs_req_gen(from) ? rs_req_gen(from)->pool : loop->pool, job, req == NULL) == 0) {
       loop->pending_jobs++;

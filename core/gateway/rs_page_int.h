@@ -149,11 +149,13 @@ void rs_page__flight_fail(rs_loop_t *loop, uint64_t hash, const char *key, size_
 
 /* Start the render that owns the flight of key (req NULL: a background
  * refresh, the job then renders from its own copy of `from`; props: the
- * props hook's JSON or NULL). Returns 0, or the status to answer with (503)
- * when the job could not be queued: the flight is then failed. */
+ * props hook's JSON or NULL). due_ms: for a background refresh, when the
+ * page it replaces stops being servable (rs_render_job_t.due_ms), else 0.
+ * Returns 0, or the status to answer with (503) when the job could not be
+ * queued: the flight is then failed. */
 int rs_page__render_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
                           size_t key_len, uint64_t hash, const char *props, size_t props_len,
-                          const rs_page_l3_t *l3);
+                          const rs_page_l3_t *l3, uint64_t due_ms);
 
 /* ------------------------------------------------------------------ rs_page_proxy.c */
 

@@ -133,6 +133,69 @@ def test_prefresh_off_lets_the_page_expire():
         assert srv.metrics()["rustyssr_cache_prefreshes_total"] == 0
 
 
+def test_prefresh_only_with_spare_render_capacity():
+    """While renders wait in the queue (three clients keep it full of
+    misses), a hot page's refresh ahead is not started: it would only add
+    to the queue. The page is answered from the cache all the same."""
+    with server("{ ttl = 3, grace = 0, ttl_jitter = 0, prefresh = 0.5 }") as srv:
+        assert srv.get("/hot2").header("x-cache") == "MISS"
+        born = time.time()
+        stop = born + 2.5
+        ts = [threading.Thread(target=lambda k=k: [srv.get("/slow/q%d-%d" % (k, i)) for i in range(100)
+                                                   if time.time() < stop]) for k in range(3)]
+        for t in ts:
+            t.start()
+        time.sleep(max(0.0, born + 1.7 - time.time()))    # due since 1.5 s
+        for _ in range(5):
+            r = srv.get("/hot2")
+            assert r.header("x-cache") in ("HIT-L1", "HIT-L2"), r
+        m = srv.metrics()
+        for t in ts:
+            t.join()
+        assert m["rustyssr_cache_prefreshes_total"] == 0, m
+        assert m["rustyssr_cache_hits_l2_total"] >= 5, m    # left to L2 once due
+
+
+def test_overdue_refresh_goes_before_misses():
+    """A background refresh waits behind the renders clients wait for, but
+    not past the moment its page stops being servable (end of grace): from
+    then on requests wait for it, and it takes its turn as if queued then.
+    One render thread, /slow/ pages of 300 ms, and three clients keeping the
+    queue full of misses for 6 s: the stale page's refresh must land soon
+    after its grace ends, not after the stream (nor expire in the queue)."""
+    with server("{ ttl = 1, grace = 1, ttl_jitter = 0, prefresh = false }") as srv:
+        first = srv.get("/slow/a")
+        born = time.time()
+        time.sleep(max(0.0, born + 1.1 - time.time()))
+        stop = time.time() + 6.0
+        seen = []
+
+        def stream(k):
+            i = 0
+            while time.time() < stop:
+                r = srv.get("/slow/m%d-%d" % (k, i))
+                seen.append(r.status)
+                i += 1
+        ts = [threading.Thread(target=stream, args=(k,)) for k in range(3)]
+        for t in ts:
+            t.start()
+        time.sleep(0.35)             # the queue holds misses now
+        r = srv.get("/slow/a")
+        assert r.header("x-cache") == "STALE" and r.body == first.body, r
+        # Past the grace (born + 2 s) the refreshed page arrives; a request
+        # may wait for it, but only for its own render and the one running.
+        time.sleep(max(0.0, born + 2.05 - time.time()))
+        t0 = time.time()
+        r = srv.get("/slow/a")
+        waited = time.time() - t0
+        for t in ts:
+            t.join()
+        assert r.status == 200 and r.body != first.body, r
+        assert waited < 2.5 * SLOW, "the refresh waited behind the misses: %.1f s" % waited
+        assert time.time() - t0 > 3.0, "the stream of misses ended too soon to tell"
+        assert all(s == 200 for s in seen), seen
+
+
 def write(d, name, cache):
     path = os.path.join(d, name)
     with open(path, "w") as f:
@@ -183,4 +246,4 @@ def test_dump_shows_both_keys():
 if __name__ == "__main__":
     main([test_ttl_jitter_spreads_expiry_within_bound, test_no_jitter_expires_together,
           test_prefresh_refreshes_a_hot_page_once_in_background, test_prefresh_off_lets_the_page_expire,
-          test_bad_values_name_file_and_line, test_dump_shows_both_keys])
+          test_prefresh_only_with_spare_render_capacity, test_overdue_refresh_goes_before_misses, test_bad_values_name_file_and_line, test_dump_shows_both_keys])

@@ -14,6 +14,7 @@ rendered and server CPU µs per request, then the medians.
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -94,6 +95,7 @@ def wrk(port, d, nonce):
     return json.loads([ln for ln in out.splitlines() if ln.startswith('BENCH ')][0][6:])
 
 
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))   # the finally below stops the server
 res = {s: [] for s in a.specs}
 for r in range(a.rounds):
     order = a.specs[r % len(a.specs):] + a.specs[:r % len(a.specs)]

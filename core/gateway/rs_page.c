@@ -118,12 +118,9 @@ static void rs__pflow_render(rs__pflow_t *fl, int rc) {
   if (rc == RS_LHOOK_OK || rc == RS__NOHOOK) {
     rs_req_t *leader = stale != NULL ? NULL : req;
     const rs_page_l3_t *l3 = fl->l3.lead ? &fl->l3 : NULL;
-    /* A refresh ahead is due by the page's expiry, a stale one's by the end of its grace. */
-    uint64_t due = 0;
-    if (stale != NULL) due = rs_entry_expiry(stale) + (rs_entry_fresh(stale, rs_now_ms()) ? 0 : stale->grace_ms);
     int failed = fl->route->action == RS_ACTION_PROXY
                  ? rs_page__proxy_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, l3)
-                 : rs_page__render_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, props, plen, l3, due);
+                 : rs_page__render_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, props, plen, l3, stale);
     const char *xc = fl->stale_xc;
     rs__pflow_free(fl, loop);
     if (stale != NULL) rs_page_respond_entry(req, stale, xc, rs_page__release_entry, stale);

@@ -215,18 +215,20 @@ static void rs__flight_done(rs_task_t *task) {
 
 int rs_page__render_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
                           size_t key_len, uint64_t hash, const char *props, size_t props_len,
-                          const rs_page_l3_t *l3, uint64_t due_ms) {
+                          const rs_page_l3_t *l3, const rs_entry_t *old) {
   rs_page_flight_t *fl = rs_page__flight_new(from, req, route, key, key_len, hash);
   rs_loop_t *loop = fl->loop;
   if (l3 != NULL) fl->l3 = *l3;
-  fl->defer = rs_page__defer_for(req);
+  fl->defer = req != NULL || old == NULL ? rs_page__defer_for(req) : old->deferred;
   rs_render_job_t *job = rs_render_job_new(from, route, props, props_len);
   if (job != NULL) {
     job->task.run = rs__flight_done;
     job->inbox = &loop->inbox;
     job->data = fl;
     job->after_render = rs__after_render;
-    job->due_ms = due_ms;
+    /* A refresh ahead is due by the page's expiry, a stale one's by the end of its grace. */
+    if (old != NULL)
+      job->due_ms = rs_entry_expiry(old) + (rs_entry_fresh(old, rs_now_ms()) ? 0 : old->grace_ms);
     /* The pool of the request's generation: across a reload, the bundle it started with. */
     if (rs_pool_submit_ex(rs_req_gen(from) ? rs_req_gen(from)->pool : loop->pool, job, req == NULL) == 0) {
       loop->pending_jobs++;

@@ -133,8 +133,8 @@ rs_page_flight_t *rs_page__flight_new(rs_req_t *from, rs_req_t *req, const rs_ro
 void rs_page__flight_free(rs_page_flight_t *fl);
 
 /* The variants to leave for later when req (the leader) waits for a page:
- * all but the one it takes (a background refresh, req NULL, builds all:
- * its page is being asked for). */
+ * all but the one it takes (req NULL: none; a background refresh takes the
+ * deferred set of the page it replaces, rs_page__render_start). */
 unsigned rs_page__defer_for(const rs_req_t *req);
 
 /* Finish fl's flight with e (NULL: failed with status fail): store it when
@@ -149,13 +149,15 @@ void rs_page__flight_fail(rs_loop_t *loop, uint64_t hash, const char *key, size_
 
 /* Start the render that owns the flight of key (req NULL: a background
  * refresh, the job then renders from its own copy of `from`; props: the
- * props hook's JSON or NULL). due_ms: for a background refresh, when the
- * page it replaces stops being servable (rs_render_job_t.due_ms), else 0.
- * Returns 0, or the status to answer with (503) when the job could not be
- * queued: the flight is then failed. */
+ * props hook's JSON or NULL). old: for a background refresh, the page it
+ * replaces (or NULL): the job is due when that page stops being servable
+ * (rs_render_job_t.due_ms), and the new page gets the variants it had (the
+ * ones its clients took), the others deferred. Returns 0, or the status to
+ * answer with (503) when the job could not be queued: the flight is then
+ * failed. */
 int rs_page__render_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
                           size_t key_len, uint64_t hash, const char *props, size_t props_len,
-                          const rs_page_l3_t *l3, uint64_t due_ms);
+                          const rs_page_l3_t *l3, const rs_entry_t *old);
 
 /* ------------------------------------------------------------------ rs_page_proxy.c */
 

@@ -196,6 +196,35 @@ def test_overdue_refresh_goes_before_misses():
         assert all(s == 200 for s in seen), seen
 
 
+def test_refresh_keeps_the_variants_clients_took():
+    """A background refresh builds the variants of the page it replaces:
+    a page only ever asked for without Accept-Encoding is refreshed as
+    identity alone (gzip and br stay deferred, built when a client first
+    takes one), a page whose clients took gzip gets its variants again."""
+    with server("{ ttl = 1, grace = 30, ttl_jitter = 0, prefresh = false }") as srv:
+        plain = srv.get("/v/plain")
+        srv.get("/v/gz", {"Accept-Encoding": "gzip"})
+        deadline = time.time() + 5 * SLOW    # the gzip client's page completes (all variants)
+        while srv.get("/v/gz", {"Accept-Encoding": "gzip"}).header("content-encoding") != "gzip":
+            assert time.time() < deadline
+            time.sleep(0.05)
+        time.sleep(1.2)
+        for p in ("/v/plain", "/v/gz"):
+            assert srv.get(p).header("x-cache") == "STALE"
+        deadline = time.time() + 5 * SLOW
+        while True:                          # both refreshes land
+            a, b = srv.get("/v/plain"), srv.get("/v/gz")
+            if a.header("x-cache").startswith("HIT") and b.header("x-cache").startswith("HIT"):
+                break
+            assert time.time() < deadline, (a, b)
+            time.sleep(0.05)
+        assert a.body != plain.body          # the new page
+        r = srv.get("/v/plain", {"Accept-Encoding": "gzip"})
+        assert r.header("content-encoding") is None, "the refresh built gzip nobody took: %r" % r
+        r = srv.get("/v/gz", {"Accept-Encoding": "gzip"})
+        assert r.header("content-encoding") == "gzip", r
+
+
 def write(d, name, cache):
     path = os.path.join(d, name)
     with open(path, "w") as f:
@@ -246,4 +275,4 @@ def test_dump_shows_both_keys():
 if __name__ == "__main__":
     main([test_ttl_jitter_spreads_expiry_within_bound, test_no_jitter_expires_together,
           test_prefresh_refreshes_a_hot_page_once_in_background, test_prefresh_off_lets_the_page_expire,
-          test_prefresh_only_with_spare_render_capacity, test_overdue_refresh_goes_before_misses, test_bad_values_name_file_and_line, test_dump_shows_both_keys])
+          test_prefresh_only_with_spare_render_capacity, test_refresh_keeps_the_variants_clients_took, test_overdue_refresh_goes_before_misses, test_bad_values_name_file_and_line, test_dump_shows_both_keys])

@@ -62,7 +62,7 @@ typedef struct {
 static void rs__config_top(lua_State *L, rs_lconfig_ctx_t *ctx, rs_config_t *c, rs__pending_t *p) {
   char desc[64];
   if (rs_lutil_field(L, 1, "listen")) {
-    rs_lconfig__addr(L, -1, "listen", "0.0.0.0", &c->listen);
+    rs_lconfig__listener(L, -1, "listen", "0.0.0.0", ctx->config_dir, &c->listen, NULL);
     lua_pop(L, 1);
   }
   if (rs_lutil_field(L, 1, "admin")) {
@@ -146,7 +146,7 @@ static void rs__config_check(lua_State *L, rs_lconfig_ctx_t *ctx, rs_config_t *c
     lua_pop(L, 1);
   }
   if (rs__config_sub(L, "servers")) {  /* the table stays on the stack: names are borrowed */
-    p->nservers = rs_lconfig__servers(L, lua_gettop(L), p->servers);
+    p->nservers = rs_lconfig__servers(L, lua_gettop(L), p->servers, ctx->config_dir);
     p->servers_set = true;
   }
   if (rs__config_sub(L, "real_ip")) {       /* the table stays on the stack: header is borrowed */
@@ -202,6 +202,12 @@ static void rs__config_commit(lua_State *L, rs_config_t *c, rs__pending_t *p, rs
     rs_errpages_free(cfg->errpages);
     lua_pop(L, 1);
   }
+  if (rs_lutil_field(L, 1, "listen")) {    /* what it speaks: checked above, built now */
+    rs_listener_conf_dispose(&cfg->listen_conf);
+    memset(&c->listen_conf, 0, sizeof(c->listen_conf));
+    rs_lconfig__listener(L, lua_gettop(L), "listen", "0.0.0.0", p->config_dir, NULL, &c->listen_conf);
+    lua_pop(L, 1);
+  }
   rs__commit_string(&c->render.bundle, p->render_bundle, &cfg->render.bundle);
   rs__commit_string(&c->render.fn, p->render_fn, &cfg->render.fn);
   rs__commit_string(&c->pid, p->pid, &cfg->pid);
@@ -243,8 +249,10 @@ static void rs__config_commit(lua_State *L, rs_config_t *c, rs__pending_t *p, rs
       free(cfg->servers[i].name);
       free(cfg->servers[i].access);
       free(cfg->servers[i].access_format);
+      rs_listener_conf_dispose(&cfg->servers[i].conf);
     }
     free(cfg->servers);
+    rs__config_sub(L, "servers");
     c->servers = p->nservers ? rs_xcalloc(p->nservers, sizeof(*c->servers)) : NULL;
     c->nservers = p->nservers;
     for (size_t i = 0; i < p->nservers; i++) {
@@ -253,7 +261,17 @@ static void rs__config_commit(lua_State *L, rs_config_t *c, rs__pending_t *p, rs
       c->servers[i].access_set = p->servers[i].access_set;
       c->servers[i].access = p->servers[i].access ? rs_xstrdup(p->servers[i].access) : NULL;
       c->servers[i].access_format = p->servers[i].access_format ? rs_xstrdup(p->servers[i].access_format) : NULL;
+      lua_pushstring(L, p->servers[i].name);
+      lua_rawget(L, -2);
+      if (lua_type(L, -1) == LUA_TTABLE && rs_lutil_field(L, -1, "listen")) {  /* what it speaks */
+        char what[96];
+        snprintf(what, sizeof(what), "servers.%s.listen", p->servers[i].name);
+        rs_lconfig__listener(L, lua_gettop(L), what, "0.0.0.0", p->config_dir, NULL, &c->servers[i].conf);
+        lua_pop(L, 1);
+      }
+      lua_pop(L, 1);
     }
+    lua_pop(L, 1);
   }
 }
 

@@ -52,6 +52,12 @@ lua_State *rs_lconfig_state_new(const char *config_dir, rs_config_t *cfg,
 int rs_lconfig_run(lua_State *L, const char *name, const char *chunk, size_t len,
                    char *err, size_t errlen);
 
+/* The TLS context of a listener's checked tls table (core/tls/rs_tls.h):
+ * ALPN offers "h2" then "http/1.1" with http2, "http/1.1" alone without.
+ * NULL with err ("cert.pem: cannot load the certificate: ..."). Main
+ * thread (the loader's check, each configuration generation). */
+struct rs_tls_ctx_s *rs_lconfig_tls_ctx(const rs_tls_conf_t *tc, bool http2, char *err, size_t errlen);
+
 /* The module state of L (from rs_lconfig_state_new). */
 rs_lconfig_ctx_t *rs_lconfig_ctx(lua_State *L);
 

@@ -16,7 +16,7 @@
 static const char *const rs__lua_keys[] = { "hook_timeout_ms", "memory_mb", "jit", NULL };
 static const char *const rs__upstream_keys[] = {
   "servers", "keepalive", "connect_timeout_ms", "send_timeout_ms", "read_timeout_ms", "timeout_ms",
-  "idle_timeout_ms", "retries", "max_fails", "fail_timeout_ms", NULL
+  "idle_timeout_ms", "retries", "max_fails", "fail_timeout_ms", "tls", NULL
 };
 static const char *const rs__cache_keys[] = {
   "max_entries", "max_bytes", "shards", "ttl", "grace", "ttl_jitter", "prefresh", "l1", "gzip_level", "brotli_quality",
@@ -399,29 +399,6 @@ void rs_lconfig__cache(lua_State *L, int t, rs_config_t *c) {
   rs_lcache_config(L, t, c, false);   /* on_new_bundle, version (lua/rs_lcache.h) */
 }
 
-/* One server of an upstream: "host:port" with a numeric host or
- * "localhost", and a port other than 0. */
-static void rs__upstream_server(lua_State *L, int idx, const char *uname, size_t i, rs_addr_t *a) {
-  char desc[64];
-  if (lua_type(L, idx) != LUA_TSTRING)
-    rs_lutil_error(L, "ssr.config: upstream '%s': servers[%zu] must be \"host:port\", got %s", uname, i,
-                   rs_lutil_describe(L, idx, desc, sizeof(desc)));
-  const char *s = lua_tostring(L, idx);
-  char buf[128];
-  const char *why = "";
-  if (strncmp(s, "localhost:", 10) == 0 && strlen(s) < sizeof(buf) - 10) {
-    snprintf(buf, sizeof(buf), "127.0.0.1:%s", s + 10);
-    s = buf;
-  }
-  if (strchr(s, ':') == NULL || s[0] == ':')
-    rs_lutil_error(L, "ssr.config: upstream '%s': server \"%.64s\": expected \"host:port\"", uname,
-                   lua_tostring(L, idx));
-  if (rs_addr_parse(s, a, &why) != 0)
-    rs_lutil_error(L, "ssr.config: upstream '%s': server \"%.64s\": %s", uname, lua_tostring(L, idx), why);
-  if (a->port == 0)
-    rs_lutil_error(L, "ssr.config: upstream '%s': server \"%.64s\": port 0", uname, lua_tostring(L, idx));
-}
-
 /* upstreams = { api = { servers = { "127.0.0.1:9000" }, keepalive = 32, ... } }.
  * With out == NULL only checks (and raises); with out, fills out[] (the
  * table was checked: nothing raises) and returns the count. */
@@ -481,12 +458,20 @@ size_t rs_lconfig__upstreams(lua_State *L, int t, rs_upstream_conf_t *out) {
     if (ns > 256)
       rs_lutil_error(L, "ssr.config: upstream '%s': at most 256 servers", name);
     rs_addr_t addrs[256];
+    char hosts[256][256];
+    int tls = -1;
     for (size_t i = 1; i <= ns; i++) {
       lua_rawgeti(L, st, (int)i);
-      rs__upstream_server(L, -1, name, i, &addrs[i - 1]);
+      int one;
+      rs_lconfig__upstream_server(L, -1, name, i, &addrs[i - 1], hosts[i - 1], sizeof(hosts[0]), &one);
+      if (tls >= 0 && one != tls)
+        rs_lutil_error(L, "ssr.config: upstream '%s': servers mix https:// and cleartext; make two upstreams",
+                       name);
+      tls = one;
       lua_pop(L, 1);
     }
     lua_pop(L, 1);
+    u.tls.on = tls == 1;
     if (rs_lutil_field(L, v, "keepalive")) {
       u.keepalive = (size_t)rs_lutil_int(L, -1, ctx, "keepalive", 0, 100000);
       lua_pop(L, 1);
@@ -505,12 +490,20 @@ size_t rs_lconfig__upstreams(lua_State *L, int t, rs_upstream_conf_t *out) {
       *dst = (uint64_t)rs_lutil_int(L, -1, ctx, ms[i].key, ms[i].min, ms[i].max);
       lua_pop(L, 1);
     }
+    rs_lconfig__upstream_tls(L, v, name, &u.tls);   /* last: it allocates */
     if (out != NULL) {
       u.name = rs_xstrdup(name);
       u.servers = rs_xmalloc(ns * sizeof(rs_addr_t));
       memcpy(u.servers, addrs, ns * sizeof(rs_addr_t));
+      u.hosts = rs_xcalloc(ns, sizeof(char *));
+      for (size_t i = 0; i < ns; i++) u.hosts[i] = rs_xstrdup(hosts[i]);
       u.nservers = ns;
       out[n] = u;
+    } else {
+      free(u.tls.ca);
+      free(u.tls.sni);
+      free(u.tls.cert);
+      free(u.tls.key);
     }
     n++;
     lua_settop(L, k);

@@ -162,7 +162,7 @@ void rs_lconfig__log(lua_State *L, int t, rs_config_t *c, const char **error, co
 }
 
 
-size_t rs_lconfig__servers(lua_State *L, int t, rs_lconfig_server_t *out) {
+size_t rs_lconfig__servers(lua_State *L, int t, rs_lconfig_server_t *out, const char *dir) {
   char desc[64], name[96];
   size_t n = 0;
   lua_pushnil(L);
@@ -190,7 +190,7 @@ size_t rs_lconfig__servers(lua_State *L, int t, rs_lconfig_server_t *out) {
       if (!rs_lutil_field(L, v, "listen"))
         rs_lutil_error(L, "ssr.config: '%s.listen' is required, as in %s = { listen = \"127.0.0.1:9000\" }", name, s);
       snprintf(what, sizeof(what), "%s.listen", name);
-      rs_lconfig__addr(L, lua_gettop(L), what, "0.0.0.0", &out[n].addr);
+      rs_lconfig__listener(L, lua_gettop(L), what, "0.0.0.0", dir, &out[n].addr, NULL);
       lua_pop(L, 1);
       if (rs_lutil_field(L, v, "access_log")) {
         out[n].access_set = true;

@@ -34,6 +34,15 @@
  * default_host. */
 void rs_lconfig__addr(lua_State *L, int idx, const char *name, const char *default_host, rs_addr_t *a);
 
+/* A listener (lua/rs_lconfig_listen.c): the address at idx ("host:port", a
+ * port, or { "host:port", tls = {...}, http2 = true }) into *a. With lc ==
+ * NULL checks all of it (the TLS files are read and a context made once)
+ * and raises "ssr.config: 'name...': reason"; with lc, builds what it
+ * speaks into lc (owned; checked before: nothing raises). Relative paths
+ * are read from dir ("" or NULL: the working directory). */
+void rs_lconfig__listener(lua_State *L, int idx, const char *name, const char *default_host, const char *dir,
+                          rs_addr_t *a, rs_listener_conf_t *lc);
+
 /* limits = { url = 8192, header_bytes = "32KB", headers = 100, body = "1MB",
  * pipeline = 32 } */
 void rs_lconfig__limits(lua_State *L, int t, rs_config_t *c);
@@ -57,7 +66,7 @@ typedef struct {
   bool access_set;               /* access_log given (access NULL: false, off) */
   const char *access, *access_format;
 } rs_lconfig_server_t;
-size_t rs_lconfig__servers(lua_State *L, int t, rs_lconfig_server_t *out);
+size_t rs_lconfig__servers(lua_State *L, int t, rs_lconfig_server_t *out, const char *dir);
 
 /* What admin = { ... } holds beside the address, checked before the commit. */
 typedef struct {
@@ -101,5 +110,19 @@ void rs_lconfig__cache(lua_State *L, int t, rs_config_t *c);
  * With out == NULL only checks (and raises); with out, fills out[] (the
  * table was checked: nothing raises). Returns the count. */
 size_t rs_lconfig__upstreams(lua_State *L, int t, rs_upstream_conf_t *out);
+
+/* ------------------------------------------------------------------ rs_lconfig_utls.c */
+
+/* servers[i] of upstream uname at idx: "host:port", "http://host:port" or
+ * "https://host[:port]" (443); a host name is resolved now (the first
+ * address; "localhost" is 127.0.0.1). Fills *a, host (as written, for TLS)
+ * and *tls (1 for https://). */
+void rs_lconfig__upstream_server(lua_State *L, int idx, const char *uname, size_t i, rs_addr_t *a, char *host,
+                                 size_t hcap, int *tls);
+
+/* The upstream table at v: its tls = { ca, verify, sni, cert, key } into
+ * out (out->on set from the servers first); the files are loaded once to
+ * check them. Raises before it allocates anything. */
+void rs_lconfig__upstream_tls(lua_State *L, int v, const char *uname, rs_upstream_tls_t *out);
 
 #endif

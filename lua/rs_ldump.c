@@ -117,12 +117,48 @@ static const char *const rs__level_names[] = { "error", "warn", "info", "debug" 
 
 static void rs__errpages(FILE *out, const rs_errpages_t *e);
 
+/* A listener: its address, or the table form when it speaks TLS or HTTP/2
+ * (lua/rs_lconfig_listen.c), on one line. */
+static void rs__listener(FILE *out, const rs_addr_t *a, const rs_listener_conf_t *lc) {
+  const rs_tls_conf_t *t = lc->tls;
+  if (t == NULL && !lc->http2) {
+    rs__addr(out, a);
+    return;
+  }
+  fputs("{ ", out);
+  rs__addr(out, a);
+  if (lc->http2) fputs(", http2 = true", out);
+  if (t != NULL) {
+    fputs(", tls = { certs = { ", out);
+    for (size_t i = 0; i < t->ncerts; i++) {
+      fputs("{ cert = ", out);
+      rs__path(out, t->certs[i].cert);
+      fputs(", key = ", out);
+      rs__path(out, t->certs[i].key);
+      if (t->certs[i].ocsp != NULL) {
+        fputs(", ocsp = ", out);
+        rs__path(out, t->certs[i].ocsp);
+      }
+      fputs(" }, ", out);
+    }
+    fprintf(out, "}, protocols = { %s%s}, ", t->tls12 ? "\"TLSv1.2\", " : "", t->tls13 ? "\"TLSv1.3\", " : "");
+    if (t->ciphers != NULL) {
+      fputs("ciphers = ", out);
+      rs__str(out, t->ciphers);
+      fputs(", ", out);
+    }
+    fprintf(out, "session_timeout = %u, session_cache = %zu, ticket_rotate = %u, handshake_timeout_ms = %llu }",
+            t->session_timeout_s, t->session_cache, t->ticket_rotate_s, (unsigned long long)t->handshake_timeout_ms);
+  }
+  fputs(" }", out);
+}
+
 /* listen, admin, backlog, workers, pin, pid, limits, timeouts, log. */
 static void rs__dump_front(rs__dump_t *d) {
   const rs_config_t *c = d->cfg, *def = &d->def;
   FILE *out = d->out;
   rs__key(d, "listen");
-  rs__addr(out, &c->listen);
+  rs__listener(out, &c->listen, &c->listen_conf);
   fputc(',', out);
   rs__where(d, memcmp(&c->listen, &def->listen, sizeof(c->listen)) == 0, "listen");
   const typeof(c->admin_auth) *aa = &c->admin_auth;
@@ -338,6 +374,41 @@ static void rs__dump_back(rs__dump_t *d) {
   rs__num(d, "limit_keys", "limit_keys", c->limit.keys, def->limit.keys);
 }
 
+/* "https://host:port", the host as written (TLS checks that name). */
+static void rs__https(FILE *out, const char *host, int port) {
+  char buf[320];
+  snprintf(buf, sizeof(buf), strchr(host, ':') ? "https://[%s]:%d" : "https://%s:%d", host, port);
+  rs__str(out, buf);
+}
+
+/* An https:// upstream's tls = { ... }: every key, the unset ones as a
+ * comment naming what applies. */
+static void rs__dump_utls(rs__dump_t *d, const rs_upstream_conf_t *u) {
+  char path[160];
+  snprintf(path, sizeof(path), "upstreams.%s.tls", u->name);
+  rs__open(d, "tls");
+  const struct { const char *key, *v, *unset; } s[] = {
+    { "ca", u->tls.ca, "the system store (ca-certificates)" },
+    { "sni", u->tls.sni, "each server's host as written" },
+    { "cert", u->tls.cert, "none (no client certificate)" },
+    { "key", u->tls.key, "none" },
+  };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(s); i++) {
+    if (s[i].v == NULL) {
+      rs__indent(d);
+      fprintf(d->out, "-- %s: %s (default)\n", s[i].key, s[i].unset);
+      continue;
+    }
+    rs__key(d, s[i].key);
+    if (strcmp(s[i].key, "sni") == 0) rs__str(d->out, s[i].v);
+    else rs__path(d->out, s[i].v);
+    fputc(',', d->out);
+    rs__where(d, false, path);
+  }
+  rs__bool(d, "verify", path, u->tls.verify, true);
+  rs__close(d);
+}
+
 /* real_ip, upstreams, servers. */
 static void rs__dump_net(rs__dump_t *d) {
   const rs_config_t *c = d->cfg, *def = &d->def;
@@ -375,10 +446,12 @@ static void rs__dump_net(rs__dump_t *d) {
       rs__indent(d);
       fputs("servers = { ", out);
       for (size_t k = 0; k < u->nservers; k++) {
-        rs__addr(out, &u->servers[k]);
+        if (u->tls.on) rs__https(out, u->hosts ? u->hosts[k] : u->servers[k].host, u->servers[k].port);
+        else rs__addr(out, &u->servers[k]);
         fputs(k + 1 < u->nservers ? ", " : " ", out);
       }
       fputs("},\n", out);
+      if (u->tls.on) rs__dump_utls(d, u);
 #define RS__U(field, key)                                                          \
   snprintf(path, sizeof(path), "upstreams.%s." key, u->name);                      \
   rs__num(d, key, path, (unsigned long long)u->field, (unsigned long long)ud.field)
@@ -404,9 +477,9 @@ static void rs__dump_net(rs__dump_t *d) {
       rs__str(out, c->servers[i].name);
       fputs("] = ", out);
       const struct rs_server_conf_s *sv = &c->servers[i];
-      if (sv->access_set || sv->access_format != NULL) {   /* the table form */
+      if (sv->access_set || sv->access_format != NULL || sv->conf.tls != NULL || sv->conf.http2) {  /* the table form */
         fputs("{ listen = ", out);
-        rs__addr(out, &sv->addr);
+        rs__listener(out, &sv->addr, &sv->conf);
         if (sv->access_set) {
           fputs(", access_log = ", out);
           if (sv->access == NULL) fputs("false", out);

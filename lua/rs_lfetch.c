@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rs_lconfig.h"
 #include "rs_ljson.h"
+#include "rs_lstate.h"
 #include "rs_log.h"
 #include "rs_lutil.h"
 #include "rs_upstream.h"
@@ -193,6 +195,39 @@ static void rs__on_fetch(void *ud, int err, const rs_fetch_result_t *res) {
   if (c->_waiting == 0) rs__all_back(c);
 }
 
+/* opts.tls = { verify = false, sni = "name", ca = "ca.pem" } for an
+ * https:// URL: the strings stay in the table (on the stack) until the
+ * start; a relative ca is joined to the config file's folder in cabuf. */
+static void rs__tls_opts(lua_State *L, int o_idx, const char *what, rs_fetch_opts_t *o, char *cabuf, size_t cap) {
+  lua_getfield(L, o_idx, "tls");
+  int t = lua_gettop(L);
+  if (lua_isnil(L, t)) return;
+  if (!lua_istable(L, t)) luaL_error(L, "%s: opts.tls must be a table, as in tls = { verify = false }", what);
+  lua_pushnil(L);
+  while (lua_next(L, t) != 0) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+    if (strcmp(k, "verify") == 0) {
+      if (lua_type(L, -1) != LUA_TBOOLEAN) luaL_error(L, "%s: opts.tls.verify must be a boolean", what);
+      o->tls_no_verify = !lua_toboolean(L, -1);
+    } else if (strcmp(k, "sni") == 0 || strcmp(k, "ca") == 0) {
+      if (lua_type(L, -1) != LUA_TSTRING || lua_objlen(L, -1) == 0 || strlen(lua_tostring(L, -1)) != lua_objlen(L, -1))
+        luaL_error(L, "%s: opts.tls.%s must be a non-empty string", what, k);
+      if (k[0] == 's') {
+        o->tls_sni = lua_tostring(L, -1);
+      } else {                   /* a relative CA file is the config file's folder's */
+        const char *ca = lua_tostring(L, -1);
+        rs_lconfig_ctx_t *ctx = rs_lconfig_ctx(L);
+        const char *dir = ctx != NULL ? ctx->config_dir : "";
+        if (ca[0] != '/' && dir[0] != '\0' && snprintf(cabuf, cap, "%s/%s", dir, ca) < (int)cap) ca = cabuf;
+        o->tls_ca = ca;
+      }
+    } else {
+      luaL_error(L, "%s: unknown key '%s' in opts.tls (verify, sni, ca)", what, k);
+    }
+    lua_pop(L, 1);
+  }
+}
+
 /* Start the fetch described by (target, path, opts) at t, t+1, t+2 as
  * results slot idx. Returns true when it is under way; else the slot holds
  * its error. Raises on a wrong argument type. */
@@ -202,6 +237,7 @@ static bool rs__start(lua_State *L, rs_lreq_t *c, int t, int idx, const char *wh
   if (!lua_isnil(L, t + 2) && lua_type(L, t + 2) != LUA_TTABLE) luaL_error(L, "%s: opts must be a table", what);
   rs_fetch_opts_t o = { .target = lua_tostring(L, t), .path = lua_tostring(L, t + 1) };
   rs_fetch_header_t hdrs[64];
+  char cabuf[4096];
   int o_idx = t + 2;
   if (lua_istable(L, o_idx)) {
     lua_getfield(L, o_idx, "method");
@@ -236,6 +272,7 @@ static bool rs__start(lua_State *L, rs_lreq_t *c, int t, int idx, const char *wh
       }
     }
     o.headers = hdrs;
+    rs__tls_opts(L, o_idx, what, &o, cabuf, sizeof(cabuf));
   }
   rs_lop_t *op = rs_xcalloc(1, sizeof(*op));
   op->c = c;

@@ -102,12 +102,28 @@ void rs_upstream_conf_init(rs_upstream_conf_t *u) {
   u->retries = 1;
   u->max_fails = 1;                /* nginx's defaults: max_fails=1 fail_timeout=10s */
   u->fail_timeout_ms = 10000;
+  u->tls.verify = true;
 }
 
 const rs_upstream_conf_t *rs_config_upstream(const rs_config_t *cfg, const char *name) {
   for (size_t i = 0; i < cfg->nupstreams; i++)
     if (strcmp(cfg->upstreams[i].name, name) == 0) return &cfg->upstreams[i];
   return NULL;
+}
+
+void rs_listener_conf_dispose(rs_listener_conf_t *lc) {
+  rs_tls_conf_t *t = lc->tls;
+  if (t != NULL) {
+    for (size_t i = 0; i < t->ncerts; i++) {
+      free(t->certs[i].cert);
+      free(t->certs[i].key);
+      free(t->certs[i].ocsp);
+    }
+    free(t->certs);
+    free(t->ciphers);
+    free(t);
+  }
+  memset(lc, 0, sizeof(*lc));
 }
 
 void rs_config_dispose(rs_config_t *cfg) {
@@ -118,11 +134,20 @@ void rs_config_dispose(rs_config_t *cfg) {
     free(cfg->servers[i].name);
     free(cfg->servers[i].access);
     free(cfg->servers[i].access_format);
+    rs_listener_conf_dispose(&cfg->servers[i].conf);
   }
   free(cfg->servers);
+  rs_listener_conf_dispose(&cfg->listen_conf);
   for (size_t i = 0; i < cfg->nupstreams; i++) {
     free(cfg->upstreams[i].name);
     free(cfg->upstreams[i].servers);
+    for (size_t k = 0; cfg->upstreams[i].hosts != NULL && k < cfg->upstreams[i].nservers; k++)
+      free(cfg->upstreams[i].hosts[k]);
+    free(cfg->upstreams[i].hosts);
+    free(cfg->upstreams[i].tls.ca);
+    free(cfg->upstreams[i].tls.sni);
+    free(cfg->upstreams[i].tls.cert);
+    free(cfg->upstreams[i].tls.key);
   }
   free(cfg->upstreams);
   for (size_t i = 0; i < cfg->nshared; i++) {

@@ -19,12 +19,26 @@ typedef struct {
   int port;                      /* 1..65535; 0 in tests = pick a free port */
 } rs_addr_t;
 
+/* An upstream's TLS (servers = { "https://..." }, tls = { ... }). */
+typedef struct {
+  bool on;                       /* the servers are https:// */
+  bool verify;                   /* check the certificate and its name (true) */
+  char *ca;                      /* PEM CA file (owned); NULL = the system store */
+  char *sni;                     /* the name sent and verified (owned); NULL = each
+                                    server's host as written */
+  char *cert, *key;              /* a client certificate (owned); NULL = none */
+} rs_upstream_tls_t;
+
 /* One named upstream (ssr.config { upstreams = { NAME = {...} } }); the
  * runtime that uses it is core/upstream/rs_upstream.h. */
 typedef struct {
   char *name;                    /* (owned) */
-  rs_addr_t *servers;            /* numeric host:port each (owned) */
+  rs_addr_t *servers;            /* numeric host:port each (owned); a name was
+                                    resolved when the config was loaded */
+  char **hosts;                  /* each server's host as written ("api.internal",
+                                    "127.0.0.1"): TLS's name (owned) */
   size_t nservers;               /* at least 1 */
+  rs_upstream_tls_t tls;
   size_t keepalive;              /* idle connections kept per loop per server (32) */
   uint64_t connect_timeout_ms;   /* (1000) */
   uint64_t send_timeout_ms;      /* a request write making no progress (10000) */
@@ -36,6 +50,41 @@ typedef struct {
   uint64_t fail_timeout_ms;      /* the window and the down time (10000) */
 } rs_upstream_conf_t;
 
+/* A listener's TLS (listen = { "0.0.0.0:8443", tls = { ... } }): what the
+ * file says, checked at load (the files exist, each key matches its
+ * certificate); the server makes its TLS context for each configuration
+ * generation (core/server/rs_gen.c, core/tls/rs_tls.h). */
+typedef struct {
+  char *cert, *key;              /* PEM files, relative paths resolved against
+                                    the config's folder (owned) */
+  char *ocsp;                    /* a DER OCSP response to staple; NULL = none (owned) */
+} rs_tls_cert_file_t;
+
+typedef struct rs_tls_conf_s {
+  rs_tls_cert_file_t *certs;     /* tls = { cert, key } or certs = { {...}, ... }:
+                                    SNI picks, the first is the default (owned) */
+  size_t ncerts;
+  bool tls12, tls13;             /* protocols = { "TLSv1.2", "TLSv1.3" } (both) */
+  char *ciphers;                 /* TLS 1.2 cipher list; NULL = Mozilla's
+                                    intermediate (owned) */
+  uint32_t session_timeout_s;    /* tickets and cached sessions (3600) */
+  size_t session_cache;          /* server-side cache entries per listener;
+                                    0 = off, tickets only (20480) */
+  uint32_t ticket_rotate_s;      /* a new ticket key this often (3600) */
+  uint64_t handshake_timeout_ms; /* a handshake not done by then closes (10000) */
+} rs_tls_conf_t;
+
+/* What a listener speaks beside its address: listen = { "addr", tls = {...},
+ * http2 = true }. */
+typedef struct {
+  rs_tls_conf_t *tls;            /* NULL = cleartext (owned) */
+  bool http2;                    /* HTTP/2: ALPN "h2" on TLS, prior knowledge
+                                    (h2c) on cleartext */
+} rs_listener_conf_t;
+
+/* Free what lc owns and clear it. */
+void rs_listener_conf_dispose(rs_listener_conf_t *lc);
+
 typedef struct rs_config_s {
   char *file;                    /* the config file path as given (owned) */
   int config_line;               /* line of the ssr.config call in file (0 = none) */
@@ -44,6 +93,7 @@ typedef struct rs_config_s {
                                     an earlier equal one); NULL = none (owned) */
 
   rs_addr_t listen;              /* listen = "0.0.0.0:8080" */
+  rs_listener_conf_t listen_conf; /* listen = { "0.0.0.0:8443", tls = {...}, http2 = true } */
   rs_addr_t admin;               /* admin = "127.0.0.1:9901" */
   bool admin_enabled;            /* admin = false turns it off */
   struct {                       /* admin = { listen, token, allow, open } (core/server/rs_admin.c) */
@@ -205,6 +255,7 @@ typedef struct rs_config_s {
     bool access_set;
     char *access;                /* NULL = off (owned) */
     char *access_format;         /* NULL = log.access_format (owned) */
+    rs_listener_conf_t conf;     /* listen = { "addr", tls = {...}, http2 = true } */
   } *servers;
   size_t nservers;
   /* Per listener, what it matches: [0] = listen, [1 + i] = servers[i]; views

@@ -59,7 +59,7 @@ void rs__conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
      * then close. A request cut in the middle is dropped. */
     c->read_eof = true;
     c->no_more = true;
-    uv_read_stop(s);
+    rs__conn_read_stop(c);
     if (c->parsing != NULL && c->parsing->body_streamed) {
       /* A streamed body cut short: its handler cannot finish it. */
       rs__conn_close(c);
@@ -74,7 +74,7 @@ void rs__conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
   RS_COUNTER_ADD(c->loop->counters.bytes_in, (uint64_t)nread);
   if (c->lingering) return;
-  rs__conn_parse(c, buf->base, (size_t)nread);
+  rs__conn_input(c, buf->base, (size_t)nread);
   if (!c->closed) rs__conn_arm(c);
 }
 
@@ -102,8 +102,8 @@ void rs_req_body_pause(rs_req_t *req, bool paused) {
   if (c == NULL || c->closed || c->lingering || c->body_held == paused) return;
   if (paused && c->parsing != req) return;   /* its body is all in */
   c->body_held = paused;
-  if (paused) uv_read_stop((uv_stream_t *)&c->tcp);
-  else if (!c->paused && !c->read_eof) uv_read_start((uv_stream_t *)&c->tcp, rs__conn_alloc, rs__conn_on_read);
+  if (paused) rs__conn_read_stop(c);
+  else if (!c->paused && !c->read_eof) rs__conn_read_start(c);
   rs__conn_arm(c);
 }
 
@@ -139,7 +139,7 @@ void rs__conn_fail(rs_conn_t *c, rs_req_error_t kind, const char *detail) {
   r->_error = kind;
   c->no_more = true;
   c->in_body = false;
-  uv_read_stop((uv_stream_t *)&c->tcp);
+  rs__conn_read_stop(c);
 
   r->_state = RS__REQ_DISPATCHED;
   r->_next = NULL;
@@ -225,7 +225,7 @@ void rs__conn_linger(rs_conn_t *c) {
     rs__conn_close(c);
     return;
   }
-  uv_read_start((uv_stream_t *)&c->tcp, rs__conn_alloc, rs__conn_on_read);
+  rs__conn_read_start(c);
   uv_timer_start(&c->timer, rs__on_timer, RS__LINGER_MS, 0);
 }
 
@@ -321,7 +321,7 @@ void rs_conn_accept(rs_loop_t *loop, int fd, int server) {
   loop->nconns++;
   RS_COUNTER_ADD(loop->counters.conns_opened, 1);
   if (rs_log_access_on()) rs__conn_peer(c);
-  uv_read_start((uv_stream_t *)&c->tcp, rs__conn_alloc, rs__conn_on_read);
+  rs__conn_read_start(c);
   rs__conn_arm(c);
 }
 

@@ -22,6 +22,16 @@
  * (loop->http); a request keeps those it was handed up under (req->opts).
  * Read-only once published; the pointers borrow from the configuration,
  * which lives as long as its generation. */
+/* What a listener speaks (ssr.config listen = { "addr", tls = {...}, http2 =
+ * true }), per generation like the rest of the options. */
+typedef struct rs_http_listen_s {
+  struct rs_tls_ctx_s *tls;      /* NULL = cleartext (core/tls/rs_tls.h); ALPN offers
+                                    "h2","http/1.1" with http2, else "http/1.1" */
+  bool http2;                    /* HTTP/2: ALPN "h2" on TLS, prior knowledge (h2c)
+                                    on cleartext */
+  uint64_t handshake_timeout;    /* ms: a TLS handshake not done by then closes */
+} rs_http_listen_t;
+
 typedef struct rs_http_opts_s {
   struct {
     size_t url;                  /* request-target bytes → 414 */
@@ -44,6 +54,9 @@ typedef struct rs_http_opts_s {
   const struct rs_logfmt_s *const *access_fmt;
   const int *access_file;
   size_t naccess;
+  /* Each listener's protocols, indexed as above. NULL/0: cleartext HTTP/1.1. */
+  const rs_http_listen_t *listen;
+  size_t nlisten;
   struct {                       /* the client behind trusted proxies (rs_realip.h) */
     const rs_cidr_t *from;       /* trusted peers; NULL/0 = none */
     size_t nfrom;

@@ -2,6 +2,7 @@
  * uv-common.h style): the connection struct, the request states and what
  * crosses between
  *   rs_conn.c        a connection's life: accept, reads, clocks, refusal, close, drain
+ *   rs_conn_io.c     its bytes to and from the socket (the transport's one place)
  *   rs_req.c         request structs: recycling, the arena and the per-request pool
  *   rs_parse.c       llhttp callbacks, the head's checks, the framing scan, dispatch
  *   rs_write.c       answers: the head, ordered pipelined writes, file bodies
@@ -122,6 +123,18 @@ void rs__conn_arm(rs_conn_t *c);
 void rs__conn_linger(rs_conn_t *c);
 /* Close now: handler-held requests become orphans (on_abort), the rest go. */
 void rs__conn_close(rs_conn_t *c);
+
+/* rs_conn_io.c: the connection's bytes (the one place that touches the
+ * socket: a transport such as TLS goes there). */
+void rs__conn_read_start(rs_conn_t *c);
+void rs__conn_read_stop(rs_conn_t *c);
+/* Bytes the client sent, as the protocol sees them: to the HTTP/1 parser. */
+void rs__conn_input(rs_conn_t *c, const char *p, size_t n);
+/* uv_write / uv_try_write on the connection's socket, same semantics. */
+int rs__conn_write(rs_conn_t *c, uv_write_t *w, const uv_buf_t *bufs, unsigned n, uv_write_cb cb);
+int rs__conn_try_write(rs_conn_t *c, const uv_buf_t *bufs, unsigned n);
+/* Bytes given to rs__conn_write and not yet taken by the socket. */
+size_t rs__conn_queued(rs_conn_t *c);
 
 /* rs_req.c */
 /* A request for c, from the loop's recycled ones or new, cleared. */

@@ -303,7 +303,7 @@ static int rs__on_headers_complete(llhttp_t *p) {
   if (r->_expect_continue && has_body && c->head == NULL && !c->writing) {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     uv_buf_t b = uv_buf_init((char *)cont, sizeof(cont) - 1);
-    int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    int w = rs__conn_try_write(c, &b, 1);
     if (w > 0) RS_COUNTER_ADD(c->loop->counters.bytes_out, (uint64_t)w);
   }
   /* Pause so that rs__conn_parse sees where the header section ended (a
@@ -365,7 +365,7 @@ static int rs__on_message_complete(llhttp_t *p) {
     r->body_complete = true;
     if (c->body_held) {          /* nothing more to hold back: read on */
       c->body_held = false;
-      if (!c->no_more) uv_read_start((uv_stream_t *)&c->tcp, rs__conn_alloc, rs__conn_on_read);
+      if (!c->no_more) rs__conn_read_start(c);
     }
     if (r->on_body != NULL) r->on_body(r, NULL, 0);
     return rs__message_pause(c, c->closed || c->no_more || c->nqueued >= loop->http->limits.pipeline);
@@ -466,7 +466,7 @@ void rs__conn_parse(rs_conn_t *c, const char *data, size_t len) {
     const char *pos = llhttp_get_error_pos(&c->parser);
     size_t rest = pos != NULL && pos >= data && pos <= data + len ? (size_t)(data + len - pos) : 0;
     c->paused = true;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    rs__conn_read_stop(c);
     if (!c->no_more && rest > 0) {
       char *keep = rs_xmalloc(rest);
       memcpy(keep, pos, rest);
@@ -520,7 +520,7 @@ void rs__conn_resume(rs_conn_t *c) {
     }
   }
   if (!c->paused && !c->closed && !c->no_more && !c->body_held)
-    uv_read_start((uv_stream_t *)&c->tcp, rs__conn_alloc, rs__conn_on_read);
+    rs__conn_read_start(c);
 }
 
 /* ------------------------------------------------------------------ set-up */

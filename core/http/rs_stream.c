@@ -66,7 +66,7 @@ static void rs__chunk_write(rs_conn_t *c, rs__chunk_t *ch) {
   if (c->swrites == 0 && !c->writing) {
     /* Nothing in flight: try now. A piece taken whole needs no uv_write
      * (whose completion costs an epoll_ctl); a part taken leaves the rest. */
-    int w = uv_try_write((uv_stream_t *)&c->tcp, b, n);
+    int w = rs__conn_try_write(c, b, n);
     if (w > 0 && (size_t)w == ch->wire) {
       RS_COUNTER_ADD(c->loop->counters.bytes_out, ch->wire);
       c->sdone++;
@@ -86,7 +86,7 @@ static void rs__chunk_write(rs_conn_t *c, rs__chunk_t *ch) {
   }
   c->swrites++;
   c->spending += ch->len;
-  if (uv_write(&ch->w, (uv_stream_t *)&c->tcp, b, n, rs__on_chunk_written) != 0) {
+  if (rs__conn_write(c, &ch->w, b, n, rs__on_chunk_written) != 0) {
     /* The socket is gone; its close comes with the read side's error. */
     c->swrites--;
     c->spending -= ch->len;

@@ -222,7 +222,7 @@ void rs__conn_next(rs_conn_t *c, bool last_close) {
 
 /* Bytes queued and not yet taken by the socket, for the write clock. */
 size_t rs__conn_unsent(rs_conn_t *c) {
-  size_t n = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+  size_t n = rs__conn_queued(c);
   if (c->sending && c->head != NULL) n += c->head->_resp.file_len;
   return n;
 }
@@ -333,7 +333,7 @@ void rs__conn_flush(rs_conn_t *c) {
   if (nreq == 0) return;
   c->nwriting = nreq;
   c->writing = true;
-  int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, n, rs__on_write);
+  int rc = rs__conn_write(c, &c->wreq, bufs, n, rs__on_write);
   if (rc != 0) {
     /* uv_write refused (the socket is gone): the callback will not run. */
     c->writing = false;

@@ -2,9 +2,11 @@
 #include "rs_gen.h"
 
 #include "rs_accesslog.h"
+#include "rs_lconfig.h"
 #include "rs_lhooks.h"
 #include "rs_log.h"
 #include "rs_logfmt.h"
+#include "rs_tls.h"
 #include "rs_upstream.h"
 
 #include <stdlib.h>
@@ -38,6 +40,35 @@ static void rs__http_opts(rs_http_opts_t *o, const rs_config_t *cfg) {
   o->real_ip.recursive = cfg->real_ip.recursive;
 }
 
+/* The config's listener settings of listener k (0 = listen), or NULL when
+ * the config no longer names it. */
+static const rs_listener_conf_t *rs__listener_conf(const rs_server_t *srv, const rs_config_t *cfg, int k) {
+  if (k == 0) return &cfg->listen_conf;
+  int idx = rs_config_server_find(cfg, srv->lsn_names[k]);
+  return idx >= 0 ? &cfg->servers[idx].conf : NULL;
+}
+
+/* Each listener's protocols, with a TLS context made for this generation
+ * (its files read now: a reload reads new certificates). A context that
+ * fails here was made at load a moment ago, so a file changed since: err
+ * says which (the caller refuses the generation). */
+static rs_http_listen_t *rs__listen(const rs_server_t *srv, const rs_config_t *cfg, char *err, size_t errlen) {
+  rs_http_listen_t *l = rs_xcalloc((size_t)srv->nlisteners, sizeof(*l));
+  for (int k = 0; k < srv->nlisteners; k++) {
+    const rs_listener_conf_t *lc = rs__listener_conf(srv, cfg, k);
+    if (lc == NULL) continue;
+    l[k].http2 = lc->http2;
+    if (lc->tls == NULL) continue;
+    l[k].handshake_timeout = lc->tls->handshake_timeout_ms;
+    char e[512];
+    l[k].tls = rs_lconfig_tls_ctx(lc->tls, lc->http2, e, sizeof(e));
+    if (l[k].tls == NULL && err[0] == '\0')
+      snprintf(err, errlen, "%s: ssr.config: '%s%s.tls': %s", cfg->file ? cfg->file : "?", k ? "servers." : "listen",
+               k ? srv->lsn_names[k] : "", e);
+  }
+  return l;
+}
+
 rs_gen_t *rs_gen_new(rs_server_t *srv, rs_config_t *cfg, bool owns, rs_pool_t *pool) {
   rs_gen_t *gen = rs_xcalloc(1, sizeof(*gen));
   gen->id = ++srv->gen_seq;
@@ -62,6 +93,9 @@ rs_gen_t *rs_gen_new(rs_server_t *srv, rs_config_t *cfg, bool owns, rs_pool_t *p
   gen->http.access_fmt = (const rs_logfmt_t *const *)gen->access_fmt;
   gen->http.access_file = gen->access_file;
   gen->http.naccess = (size_t)srv->nlisteners;
+  gen->listen = rs__listen(srv, cfg, gen->tls_err, sizeof(gen->tls_err));
+  gen->http.listen = gen->listen;
+  gen->http.nlisten = (size_t)srv->nlisteners;
   gen->pool = pool;
   gen->routers = rs_xcalloc((size_t)srv->nlisteners, sizeof(*gen->routers));
   for (int k = 0; k < srv->nlisteners; k++) {
@@ -109,6 +143,9 @@ void rs_gen_free(rs_gen_t *gen) {
     for (size_t k = 0; k < gen->http.naccess; k++) rs_logfmt_free(gen->access_fmt[k]);
   free(gen->access_fmt);
   free(gen->access_file);
+  if (gen->listen != NULL)
+    for (size_t k = 0; k < gen->http.nlisten; k++) rs_tls_ctx_free(gen->listen[k].tls);
+  free(gen->listen);
   free(gen->per_loop);
   if (gen->owns_cfg) {
     rs_config_dispose(gen->cfg);

@@ -18,6 +18,10 @@ struct rs_gen_s {                /* its fields: core/server/ only */
   rs_http_opts_t http;           /* the HTTP layer's view of cfg */
   struct rs_logfmt_s **access_fmt; /* [nlisteners], http.access_fmt (owned) */
   int *access_file;              /* [nlisteners], http.access_file */
+  rs_http_listen_t *listen;      /* [nlisteners], http.listen: each one's TLS
+                                    context (owned: one reference each) */
+  char tls_err[600];             /* a TLS context that could not be made ("" = none):
+                                    the generation must not be used */
   rs_pool_t *pool;
   const rs_router_t **routers;   /* per listener of the process, by name */
   rs_router_t *empty;            /* for a listener the config no longer names */

@@ -109,6 +109,12 @@ void rs_reload(rs_server_t *srv) {
   if (cfg->render.bundle != NULL && rs_pool_create(cfg, &pool, err, sizeof(err)) != 0) goto fail;
 
   rs_gen_t *gen = rs_gen_new(srv, cfg, true, pool);
+  if (gen->tls_err[0] != '\0') {  /* a certificate changed since the load checked it */
+    snprintf(err, sizeof(err), "%s", gen->tls_err);
+    gen->owns_cfg = false;         /* the failure path below frees it */
+    rs_gen_free(gen);
+    goto fail;
+  }
   srv->applying = gen;
   /* A new bundle: from now on only its pages may be stored (a render of
    * the old one finishing meanwhile answers its requests, and is not

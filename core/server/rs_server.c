@@ -514,6 +514,10 @@ static void rs__loops_start(rs_server_t *srv, int *fds, rs_pool_t *pool0) {
     for (int k = 0; k < nl; k++) fds[i * nl + k] = -1;  /* the loop owns them now */
   }
   rs_gen_t *gen0 = srv->gen = rs_gen_new(srv, srv->cfg, false, pool0);
+  if (gen0->tls_err[0] != '\0') {    /* a certificate changed since the load checked it */
+    rs_log_error("%s", gen0->tls_err);
+    exit(1);
+  }
   srv->admin.http = rs_gen_http(gen0);
   /* A deploy's rule from the start (rs_reload.c): only this bundle's pages. */
   if (srv->cache != NULL && srv->cfg->cache.on_new_bundle != RS_ON_NEW_BUNDLE_KEEP)

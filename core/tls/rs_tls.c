@@ -4,6 +4,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -27,6 +28,8 @@ typedef struct {
   SSL_CTX *ctx;
   char **names;                  /* lower-case DNS names, "*.example.com" for wildcards */
   size_t nnames;
+  unsigned char *ocsp;           /* the DER OCSP response to staple (NULL: none) */
+  size_t ocsp_len;
 } rs__cert_t;
 
 struct rs_tls_ctx_s {
@@ -37,6 +40,7 @@ struct rs_tls_ctx_s {
   pthread_mutex_t tlock;         /* the ticket keys */
   rs__tkey_t cur, prev;
   uint64_t handshakes, resumed, failed;   /* atomic */
+  int refs;                      /* the maker's and each connection's (atomic) */
 };
 
 struct rs_tls_s {
@@ -127,6 +131,19 @@ static int rs__alpn_select(SSL *ssl, const unsigned char **out, unsigned char *o
   return SSL_TLSEXT_ERR_OK;
 }
 
+/* The stapled OCSP response of the certificate SNI chose (the callback of
+ * that certificate's SSL_CTX). */
+static int rs__ocsp_status(SSL *ssl, void *arg) {
+  rs__cert_t *c = arg;
+  if (c->ocsp == NULL) return SSL_TLSEXT_ERR_NOACK;
+  unsigned char *p = OPENSSL_memdup(c->ocsp, c->ocsp_len);
+  if (p == NULL || SSL_set_tlsext_status_ocsp_resp(ssl, p, (long)c->ocsp_len) != 1) {
+    OPENSSL_free(p);
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  return SSL_TLSEXT_ERR_OK;
+}
+
 static void rs__tkey_new(rs__tkey_t *k) {
   if (RAND_bytes(k->name, sizeof(k->name)) != 1 || RAND_bytes(k->aes, sizeof(k->aes)) != 1 ||
       RAND_bytes(k->hmac, sizeof(k->hmac)) != 1)
@@ -181,6 +198,7 @@ static SSL_CTX *rs__ssl_ctx(rs_tls_ctx_t *t, const rs_tls_opts_t *o, char *err, 
   }
   SSL_CTX_set_ex_data(c, rs__ex_index, t);
   SSL_CTX_set_min_proto_version(c, o->tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(c, o->tls12_only ? TLS1_2_VERSION : TLS1_3_VERSION);
   SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
   if (SSL_CTX_set_cipher_list(c, o->ciphers ? o->ciphers : RS__TLS12_CIPHERS) != 1) {
     rs__openssl_error(err, errlen, "ciphers");
@@ -210,6 +228,11 @@ static int rs__load(rs__cert_t *c, const rs_tls_cert_conf_t *cc, char *err, size
     return -1;
   }
   if (SSL_CTX_use_PrivateKey_file(c->ctx, cc->key, SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      snprintf(err, errlen, "%s does not match %s", cc->key, cc->cert);
+      ERR_clear_error();
+      return -1;
+    }
     snprintf(what, sizeof(what), "%s: cannot load the private key", cc->key);
     rs__openssl_error(err, errlen, what);
     return -1;
@@ -218,6 +241,30 @@ static int rs__load(rs__cert_t *c, const rs_tls_cert_conf_t *cc, char *err, size
     snprintf(what, sizeof(what), "%s does not match %s", cc->key, cc->cert);
     rs__openssl_error(err, errlen, what);
     return -1;
+  }
+  if (cc->ocsp != NULL) {
+    FILE *f = fopen(cc->ocsp, "rbe");
+    if (f == NULL) {
+      snprintf(err, errlen, "%s: cannot open the OCSP response", cc->ocsp);
+      return -1;
+    }
+    unsigned char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    bool big = n == sizeof(buf);
+    fclose(f);
+    const unsigned char *p = buf;
+    OCSP_RESPONSE *r = big ? NULL : d2i_OCSP_RESPONSE(NULL, &p, (long)n);
+    if (r == NULL) {
+      snprintf(err, errlen, "%s: not a DER OCSP response%s", cc->ocsp, big ? " (over 64 KB)" : "");
+      ERR_clear_error();
+      return -1;
+    }
+    OCSP_RESPONSE_free(r);
+    c->ocsp = rs_xmalloc(n);
+    memcpy(c->ocsp, buf, n);
+    c->ocsp_len = n;
+    SSL_CTX_set_tlsext_status_cb(c->ctx, rs__ocsp_status);
+    SSL_CTX_set_tlsext_status_arg(c->ctx, c);
   }
   rs__cert_names(c, SSL_CTX_get0_certificate(c->ctx));
   if (c->nnames == 0) {
@@ -233,7 +280,12 @@ rs_tls_ctx_t *rs_tls_ctx_new(const rs_tls_opts_t *o, char *err, size_t errlen) {
     snprintf(err, errlen, "no certificate");
     return NULL;
   }
+  if (o->tls13_only && o->tls12_only) {
+    snprintf(err, errlen, "no protocol left (TLS 1.2 and 1.3 both refused)");
+    return NULL;
+  }
   rs_tls_ctx_t *t = rs_xcalloc(1, sizeof(*t));
+  t->refs = 1;
   pthread_mutex_init(&t->tlock, NULL);
   rs__tkey_new(&t->cur);
   for (size_t i = 0; i < o->nalpn; i++) {
@@ -260,12 +312,13 @@ rs_tls_ctx_t *rs_tls_ctx_new(const rs_tls_opts_t *o, char *err, size_t errlen) {
   return t;
 }
 
-void rs_tls_ctx_free(rs_tls_ctx_t *t) {
-  if (t == NULL) return;
+static void rs__ctx_unref(rs_tls_ctx_t *t) {
+  if (__atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
   for (size_t i = 0; i < t->ncerts; i++) {
     SSL_CTX_free(t->certs[i].ctx);
     for (size_t k = 0; k < t->certs[i].nnames; k++) free(t->certs[i].names[k]);
     free(t->certs[i].names);
+    free(t->certs[i].ocsp);
   }
   free(t->certs);
   free(t->alpn);
@@ -273,6 +326,10 @@ void rs_tls_ctx_free(rs_tls_ctx_t *t) {
   OPENSSL_cleanse(&t->prev, sizeof(t->prev));
   pthread_mutex_destroy(&t->tlock);
   free(t);
+}
+
+void rs_tls_ctx_free(rs_tls_ctx_t *t) {
+  if (t != NULL) rs__ctx_unref(t);
 }
 
 void rs_tls_ctx_rotate_tickets(rs_tls_ctx_t *t) {
@@ -295,6 +352,7 @@ void rs_tls_ctx_stats(rs_tls_ctx_t *t, rs_tls_stats_t *out) {
 
 rs_tls_t *rs_tls_new(rs_tls_ctx_t *ctx) {
   rs_tls_t *t = rs_xcalloc(1, sizeof(*t));
+  __atomic_add_fetch(&ctx->refs, 1, __ATOMIC_RELAXED);
   t->ctx = ctx;
   t->ssl = SSL_new(ctx->certs[0].ctx);
   t->rbio = BIO_new(BIO_s_mem());
@@ -309,6 +367,7 @@ rs_tls_t *rs_tls_new(rs_tls_ctx_t *ctx) {
 void rs_tls_free(rs_tls_t *t) {
   if (t == NULL) return;
   SSL_free(t->ssl);
+  rs__ctx_unref(t->ctx);
   free(t);
 }
 

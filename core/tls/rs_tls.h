@@ -29,6 +29,7 @@ typedef struct rs_tls_s rs_tls_t;
 typedef struct {
   const char *cert;              /* PEM: the certificate, then its chain */
   const char *key;               /* PEM: its private key */
+  const char *ocsp;              /* DER: an OCSP response stapled for it; NULL = none */
 } rs_tls_cert_conf_t;
 
 typedef struct {
@@ -40,6 +41,7 @@ typedef struct {
   const char *ciphers;           /* TLS 1.2 cipher list; NULL: ECDHE with AES-GCM
                                     and ChaCha20 (Mozilla's "intermediate") */
   bool tls13_only;               /* refuse TLS 1.2 */
+  bool tls12_only;               /* refuse TLS 1.3 */
   uint32_t session_timeout_s;    /* tickets and cached sessions (0: 3600) */
   size_t session_cache;          /* server-side cache entries (0: 20480; off with tickets only
                                     when set to 1) */
@@ -48,7 +50,8 @@ typedef struct {
 /* A context, or NULL with err ("cert.pem: no such file", "key.pem does not
  * match cert.pem", "cert.pem: no usable name"...). Main thread. */
 rs_tls_ctx_t *rs_tls_ctx_new(const rs_tls_opts_t *o, char *err, size_t errlen);
-/* Free ctx once no connection uses it. */
+/* Drop the maker's reference: ctx is freed once no connection of it is left
+ * (each rs_tls_t holds one). Any thread. */
 void rs_tls_ctx_free(rs_tls_ctx_t *ctx);
 /* Start encrypting new tickets with a fresh key; the previous key keeps
  * decrypting (its tickets are renewed), the one before it is forgotten.

@@ -38,6 +38,8 @@ struct rs_fetch_s {
   size_t nheaders;
   rs_buf_t rbody;
   bool idempotent, head_only;
+  bool tls, tls_no_verify;       /* an https:// URL */
+  char *tls_sni, *tls_ca;
 };
 
 const char *rs_fetch_strerror(int err) {
@@ -53,6 +55,8 @@ const char *rs_fetch_strerror(int err) {
     case -EHOSTUNREACH: return "no server up";
     case -ESHUTDOWN: return "shutting down";
     case -ECANCELED: return "cancelled";
+    case -EKEYREJECTED: return "TLS certificate verification failed";
+    case -EBADE: return "TLS handshake failed";
     default: return err < 0 ? uv_strerror(err) : "unknown error";
   }
 }
@@ -62,6 +66,8 @@ static void rs__fetch_free(rs_fetch_t *f) {
   rs__upstream_fetch_gauge(f->loop, -1);
   free(f->head);
   free(f->body);
+  free(f->tls_sni);
+  free(f->tls_ca);
   rs_buf_free(&f->rbody);
   free(f);
 }
@@ -115,6 +121,8 @@ static void rs__fetch_on_done(void *ud, int err) {
   cb(cud, 0, &res);
   free(f->head);
   free(f->body);
+  free(f->tls_sni);
+  free(f->tls_ca);
   rs_buf_free(&f->rbody);
   free(f);
 }
@@ -122,12 +130,14 @@ static void rs__fetch_on_done(void *ud, int err) {
 static const rs_uhttp_cbs_t rs__fetch_cbs = { rs__fetch_on_head, rs__fetch_on_body, rs__fetch_on_done, NULL,
                                              NULL };
 
-/* Parse "http://host[:port][/path]" into host, port and the path's offset. */
-static int rs__url_parse(const char *url, char *host, size_t hcap, int *port, const char **path) {
-  if (strncmp(url, "http://", 7) != 0) return -EINVAL;
-  const char *h = url + 7, *end;
+/* Parse "http[s]://host[:port][/path]" into host, port, TLS and the path's
+ * offset. */
+static int rs__url_parse(const char *url, char *host, size_t hcap, int *port, bool *tls, const char **path) {
+  *tls = strncmp(url, "https://", 8) == 0;
+  if (!*tls && strncmp(url, "http://", 7) != 0) return -EINVAL;
+  const char *h = url + (*tls ? 8 : 7), *end;
   const char *hp_end = h + strcspn(h, "/?#");
-  *port = 80;
+  *port = *tls ? 443 : 80;
   if (*h == '[') {
     end = memchr(h, ']', (size_t)(hp_end - h));
     if (end == NULL) return -EINVAL;
@@ -170,7 +180,8 @@ static int rs__fetch_go(rs_fetch_t *f, const struct sockaddr *sa, const char *up
   rs_uhttp_opts_t o = { .upstream = upstream, .addr = sa, .addr_name = name, .head = f->head,
                         .head_len = f->head_len, .body = f->body, .body_len = f->body_len,
                         .idempotent = f->idempotent, .head_only = f->head_only, .keepalive = upstream != NULL,
-                        .deadline_ms = f->deadline };
+                        .deadline_ms = f->deadline, .tls = f->tls, .tls_no_verify = f->tls_no_verify,
+                        .tls_host = f->host, .tls_sni = f->tls_sni, .tls_ca = f->tls_ca };
   f->head = NULL;                /* the exchange has it now */
   int err = 0;
   f->x = rs_uhttp_start(f->u, &o, &rs__fetch_cbs, f, &err);
@@ -207,7 +218,7 @@ static void rs__fetch_on_resolved(uv_getaddrinfo_t *req, int status, struct addr
 
 /* Where a fetch goes: a URL's server, or a named upstream. */
 typedef struct {
-  bool is_url;
+  bool is_url, tls;
   char host[256];                /* a URL's host */
   int port;
   const char *upath;             /* a URL's path and query ("" for none) */
@@ -227,14 +238,14 @@ static int rs__fetch_check(rs_upstreams_t *u, const rs_fetch_opts_t *opts, const
   if (opts->path != NULL && strpbrk(opts->path, " \r\n\t") != NULL) return -EINVAL;
   memset(t, 0, sizeof(*t));
   t->upath = "";
-  t->is_url = strncmp(opts->target, "http://", 7) == 0;
+  t->is_url = strncmp(opts->target, "http://", 7) == 0 || strncmp(opts->target, "https://", 8) == 0;
   if (t->is_url) {
-    if (rs__url_parse(opts->target, t->host, sizeof(t->host), &t->port, &t->upath) != 0 ||
+    if (rs__url_parse(opts->target, t->host, sizeof(t->host), &t->port, &t->tls, &t->upath) != 0 ||
         strpbrk(t->upath, " \r\n\t") != NULL)
       return -EINVAL;
     return 0;
   }
-  if (strstr(opts->target, "://") != NULL) return -EINVAL;   /* https:// and friends */
+  if (strstr(opts->target, "://") != NULL) return -EINVAL;   /* ftp:// and friends */
   t->uc = rs_config_upstream(rs__upstreams_cfg(u), opts->target);
   return t->uc != NULL ? 0 : -ENOENT;
 }
@@ -251,7 +262,7 @@ static void rs__fetch_head(rs_buf_t *b, const rs_fetch_opts_t *opts, const char 
   if (!rs__header_given(opts, "host")) {
     if (t->is_url) {
       bool v6 = strchr(t->host, ':') != NULL;
-      if (t->port == 80) rs_buf_printf(b, "Host: %s%s%s\r\n", v6 ? "[" : "", t->host, v6 ? "]" : "");
+      if (t->port == (t->tls ? 443 : 80)) rs_buf_printf(b, "Host: %s%s%s\r\n", v6 ? "[" : "", t->host, v6 ? "]" : "");
       else rs_buf_printf(b, "Host: %s%s%s:%d\r\n", v6 ? "[" : "", t->host, v6 ? "]" : "", t->port);
     } else {
       rs_buf_printf(b, "Host: %s\r\n", t->uc->name);
@@ -333,6 +344,10 @@ rs_fetch_t *rs_fetch_start(rs_loop_t *loop, const rs_fetch_opts_t *opts, rs_fetc
   f->head_only = strcmp(method, "HEAD") == 0;
   snprintf(f->host, sizeof(f->host), "%s", t.is_url ? t.host : t.uc->name);
   f->port = t.port;
+  f->tls = t.tls;
+  f->tls_no_verify = opts->tls_no_verify;
+  f->tls_sni = t.tls && opts->tls_sni ? rs_xstrdup(opts->tls_sni) : NULL;
+  f->tls_ca = t.tls && opts->tls_ca ? rs_xstrdup(opts->tls_ca) : NULL;
   rs__upstream_fetch_gauge(loop, 1);
   err = rs__fetch_connect(f, &t);
   if (err != 0) {

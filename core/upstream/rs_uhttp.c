@@ -10,7 +10,6 @@ static llhttp_settings_t rs__settings;
 static uv_once_t rs__settings_once = UV_ONCE_INIT;
 
 void rs__uconn_close(rs__uconn_t *c);
-static void rs__x_fail(rs_uhttp_t *x, int err, int kind);
 static int rs__x_go(rs_uhttp_t *x);
 static void rs__x_arm(rs_uhttp_t *x);
 
@@ -141,6 +140,9 @@ void rs__uhttp_on_closed(uv_handle_t *h) {
   free(x->hoff);
   free(x->hdrs);
   free(x->head);
+  free(x->tls_host);
+  free(x->tls_sni);
+  free(x->tls_ca);
   free(x);
 }
 
@@ -181,7 +183,8 @@ static void rs__on_timer(uv_timer_t *t) {
   bool overall = x->deadline != 0 && now >= x->deadline;
   switch (x->phase) {
     case RS__PH_CONNECT:
-      rs__x_fail(x, -ETIMEDOUT, RS__F_CONNECT_TIMEOUT);
+      if (rs__utls_timed_out(x)) rs__x_fail(x, -ETIMEDOUT, RS__F_TLS);   /* connected, in the handshake */
+      else rs__x_fail(x, -ETIMEDOUT, RS__F_CONNECT_TIMEOUT);
       return;
     case RS__PH_SEND:
       rs__x_fail(x, -ETIMEDOUT, overall ? RS__F_READ_TIMEOUT : RS__F_SEND_TIMEOUT);
@@ -215,19 +218,20 @@ static void rs__x_arm(rs_uhttp_t *x) {
   else uv_timer_start(&x->timer, rs__on_timer, ms, 0);
 }
 
-static void rs__x_log(rs_uhttp_t *x, int kind, int err) {
+void rs__x_log(rs_uhttp_t *x, int kind, int err) {
   rs_log_info("upstream %s: server %s: %s (%s)", x->up ? x->up->conf->name : "-", x->srv->name,
               kind == RS__F_CONNECT ? "cannot connect"
               : kind == RS__F_CONNECT_TIMEOUT ? "connect timed out"
               : kind == RS__F_SEND_TIMEOUT ? "send timed out"
               : kind == RS__F_READ_TIMEOUT ? "read timed out"
-              : kind == RS__F_RESET ? "connection closed early" : "bad response",
+              : kind == RS__F_RESET ? "connection closed early"
+              : kind == RS__F_TLS ? "TLS handshake failed" : "bad response",
               rs_fetch_strerror(err));
 }
 
 /* Something went wrong on x's connection: close it, count it, maybe try
  * another server, else tell the caller. */
-static void rs__x_fail(rs_uhttp_t *x, int err, int kind) {
+void rs__x_fail(rs_uhttp_t *x, int err, int kind) {
   if (x->ended) return;
   rs__uconn_t *c = x->conn;
   x->conn = NULL;
@@ -339,7 +343,7 @@ static void rs__x_flush_body(rs_uhttp_t *x) {
     x->inflight++;
     x->inflight_bytes += pc->body;
     x->body_wrote = true;
-    if (uv_write(&pc->w, (uv_stream_t *)&c->tcp, &b, 1, rs__on_piece_written) != 0) {
+    if (rs__uconn_write(c, &pc->w, &b, 1, rs__on_piece_written, NULL) != 0) {
       x->inflight--;
       x->inflight_bytes -= pc->body;
       free(pc);
@@ -391,7 +395,7 @@ bool rs_uhttp_body(rs_uhttp_t *x, const char *p, size_t n) {
   return true;
 }
 
-static void rs__x_send(rs_uhttp_t *x) {
+void rs__x_send(rs_uhttp_t *x) {
   rs__uconn_t *c = x->conn;
   x->phase = RS__PH_SEND;
   llhttp_init(&c->parser, HTTP_RESPONSE, &rs__settings);
@@ -399,33 +403,13 @@ static void rs__x_send(rs_uhttp_t *x) {
   uv_buf_t bufs[2] = { uv_buf_init(x->head, (unsigned)x->head_len),
                        uv_buf_init((char *)(x->body ? x->body : ""), (unsigned)x->body_len) };
   unsigned nb = x->body_len ? 2 : 1;
-  /* Try to write it now: a request that fits the socket buffer (nearly all)
-   * then needs no uv_write, whose completion costs an epoll_ctl. */
   bool sent = false;
-  if (!x->body_stream) {
-    size_t total = bufs[0].len + bufs[1].len * (nb - 1);
-    int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, nb);
-    if (w > 0 && (size_t)w == total) {
-      sent = true;
-    } else if (w > 0) {        /* partly: the rest goes by uv_write */
-      size_t k = (size_t)w;
-      if (k >= bufs[0].len) {
-        k -= bufs[0].len;
-        bufs[0] = uv_buf_init(bufs[1].base + k, (unsigned)(bufs[1].len - k));
-        nb = 1;
-      } else {
-        bufs[0] = uv_buf_init(bufs[0].base + k, (unsigned)(bufs[0].len - k));
-      }
-    }
-  }
-  if (!sent) {
-    c->writing = true;
-    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, nb, rs__on_write);
-    if (rc != 0) {
-      c->writing = false;
-      rs__x_fail(x, rc, RS__F_RESET);
-      return;
-    }
+  c->writing = true;
+  int rc = rs__uconn_write(c, &c->wreq, bufs, nb, rs__on_write, x->body_stream ? NULL : &sent);
+  if (rc != 0 || sent) c->writing = false;
+  if (rc != 0) {
+    rs__x_fail(x, rc, RS__F_RESET);
+    return;
   }
   x->head_sent = true;
   if (x->body_stream) {
@@ -447,7 +431,8 @@ static void rs__on_connect(uv_connect_t *req, int status) {
   }
   c->connected = true;
   uv_tcp_nodelay(&c->tcp, 1);
-  rs__x_send(x);
+  if (c->tls != NULL) rs__utls_connected(x, c);   /* the request goes after the handshake */
+  else rs__x_send(x);
 }
 
 /* Put x on its server: an idle pooled connection, else a new one. Returns
@@ -485,7 +470,15 @@ static int rs__x_go(rs_uhttp_t *x) {
   c->x = x;
   x->conn = c;
   x->phase = RS__PH_CONNECT;
-  int rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&s->sa, rs__on_connect);
+  int rc = rs__utls_attach(x, c);
+  if (rc != 0) {
+    x->conn = NULL;
+    rs__uconn_close(c);
+    rs__x_log(x, RS__F_TLS, rc);
+    rs__ups_server_failed(x, RS__F_TLS);
+    return rc;
+  }
+  rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&s->sa, rs__on_connect);
   if (rc != 0) {
     x->conn = NULL;
     rs__uconn_close(c);
@@ -503,7 +496,7 @@ static void rs__x_complete(rs_uhttp_t *x, const char *end_pos, const char *data_
   /* Reuse only a connection whose answer ended cleanly, with nothing after
    * it, and that both sides allow to stay open. */
   bool reuse = x->keepalive && llhttp_should_keep_alive(&c->parser) && end_pos == data_end && !c->writing &&
-               rs__x_body_done(x) && !x->write_failed;
+               rs__x_body_done(x) && !x->write_failed && (c->tls == NULL || !rs_tlsc_unread(c->tls));
   rs__uconn_release(c, reuse);
   rs__x_done(x, 0);
 }
@@ -512,6 +505,10 @@ void rs__uhttp_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   rs__uconn_t *c = s->data;
   rs_uhttp_t *x = c->x;
   if (nread == 0) return;
+  if (c->tls != NULL && nread > 0) {   /* rs_utls.c decrypts, then parses here */
+    rs__utls_on_read(c, buf->base, (size_t)nread, buf->len);
+    return;
+  }
   if (x == NULL) {
     /* An idle connection: the server closed it, or sent bytes nobody asked
      * for. Either way it is done. */
@@ -519,25 +516,35 @@ void rs__uhttp_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (nread < 0) {
-    if (nread == UV_EOF) {
-      enum llhttp_errno fe = x->head_seen ? llhttp_finish(&c->parser) : HPE_USER;
-      if (fe == HPE_OK || (fe == HPE_PAUSED && x->complete)) {
-        /* close-delimited body: its end */
-        x->conn = NULL;
-        rs__uconn_close(c);
-        rs__x_done(x, 0);
-        return;
-      }
-      rs__x_fail(x, -ECONNRESET, RS__F_RESET);
-      return;
-    }
-    rs__x_fail(x, nread == UV_ECONNRESET ? -ECONNRESET : (int)nread, RS__F_RESET);
+    rs__x_eof(x, c, nread);
     return;
   }
+  if (rs__x_parse(x, c, buf->base, (size_t)nread)) rs__x_read_end(x, c);
+}
+
+void rs__x_eof(rs_uhttp_t *x, rs__uconn_t *c, ssize_t nread) {
+  if (nread == UV_EOF) {
+    enum llhttp_errno fe = x->head_seen ? llhttp_finish(&c->parser) : HPE_USER;
+    if (fe == HPE_OK || (fe == HPE_PAUSED && x->complete)) {
+      /* close-delimited body: its end */
+      x->conn = NULL;
+      rs__uconn_close(c);
+      rs__x_done(x, 0);
+      return;
+    }
+    rs__x_fail(x, -ECONNRESET, RS__F_RESET);
+    return;
+  }
+  rs__x_fail(x, nread == UV_ECONNRESET ? -ECONNRESET : (int)nread, RS__F_RESET);
+}
+
+/* n response bytes at p: parse them. False when the exchange is over or
+ * has let go of c. */
+bool rs__x_parse(rs_uhttp_t *x, rs__uconn_t *c, const char *p, size_t n) {
   x->got_bytes = true;
   if (x->phase == RS__PH_SEND) x->phase = RS__PH_WAIT;  /* answered before the write completed */
   x->depth++;
-  const char *from = buf->base, *end = buf->base + nread, *bad = NULL;
+  const char *from = p, *end = p + n, *bad = NULL;
   enum llhttp_errno e;
   for (;;) {
     if (x->scanning) {
@@ -563,11 +570,11 @@ void rs__uhttp_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     x->conn = NULL;
     rs__uconn_close(c);
     rs__x_end(x);
-    return;
+    return false;
   }
   if (e == HPE_PAUSED && x->complete) {
-    rs__x_complete(x, llhttp_get_error_pos(&c->parser), buf->base + nread);
-    return;
+    rs__x_complete(x, llhttp_get_error_pos(&c->parser), end);
+    return false;
   }
   if (e != HPE_OK) {
     if (bad == NULL) bad = llhttp_get_error_reason(&c->parser);
@@ -579,11 +586,16 @@ void rs__uhttp_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       x->conn = NULL;
       rs__uconn_close(c);
       rs__x_done(x, -EPROTO);
-      return;
+      return false;
     }
     rs__x_fail(x, -EPROTO, RS__F_PROTO);
-    return;
+    return false;
   }
+  return true;
+}
+
+/* The bytes of one socket read have been parsed and x goes on. */
+void rs__x_read_end(rs_uhttp_t *x, rs__uconn_t *c) {
   if (x->cbs.on_read_end != NULL) {
     x->depth++;
     x->cbs.on_read_end(x->ud);
@@ -645,6 +657,11 @@ rs_uhttp_t *rs_uhttp_start(rs_upstreams_t *u, const rs_uhttp_opts_t *o, const rs
     x->send_ms = o->send_timeout_ms ? o->send_timeout_ms : RS_UPSTREAM_URL_TIMEOUT_MS;
     x->read_ms = o->read_timeout_ms ? o->read_timeout_ms : RS_UPSTREAM_URL_TIMEOUT_MS;
     x->max_tries = 1;
+    x->tls = o->tls;
+    x->tls_verify = !o->tls_no_verify;
+    x->tls_host = o->tls && o->tls_host ? rs_xstrdup(o->tls_host) : NULL;
+    x->tls_sni = o->tls && o->tls_sni ? rs_xstrdup(o->tls_sni) : NULL;
+    x->tls_ca = o->tls && o->tls_ca ? rs_xstrdup(o->tls_ca) : NULL;
     memcpy(&x->one.sa, o->addr, o->addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                                : sizeof(struct sockaddr_in));
     snprintf(x->one.name, sizeof(x->one.name), "%s", o->addr_name ? o->addr_name : "?");
@@ -684,7 +701,8 @@ void rs_uhttp_pause(rs_uhttp_t *x, bool paused) {
   rs__uconn_t *c = x->conn;
   if (c != NULL && !c->closing && c->connected) {
     if (paused) uv_read_stop((uv_stream_t *)&c->tcp);
-    else if (x->phase >= RS__PH_SEND) uv_read_start((uv_stream_t *)&c->tcp, rs__uconn_alloc, rs__uhttp_on_read);
+    else if (x->phase >= RS__PH_SEND || c->tls != NULL)   /* TLS reads during its handshake too */
+      uv_read_start((uv_stream_t *)&c->tcp, rs__uconn_alloc, rs__uhttp_on_read);
   } else if (c != NULL && !c->closing && x->reused) {
     if (paused) uv_read_stop((uv_stream_t *)&c->tcp);
     else uv_read_start((uv_stream_t *)&c->tcp, rs__uconn_alloc, rs__uhttp_on_read);

@@ -37,6 +37,7 @@ static _Thread_local char *rs__tl_rbuf;
 
 void rs__ups_maybe_free(rs_upstreams_t *u) {
   if (!u->dead || u->handles > 0 || u->exchanges > 0) return;
+  rs__utls_destroy(u);
   for (size_t i = 0; i < u->nups; i++) free(u->ups[i].servers);
   free(u->ups);
   free(u);
@@ -98,6 +99,7 @@ rs_upstreams_t *rs_upstreams_create(rs_loop_t *loop, const rs_config_t *cfg) {
      * not always land on the first. */
     up->rr = loop->index > 0 ? (size_t)(loop->index - 1) % up->n : 0;
   }
+  rs__utls_create(u);
   uv_timer_init(&loop->uv, &u->sweep);
   u->sweep.data = u;
   uv_timer_start(&u->sweep, rs__on_sweep, 1000, 1000);
@@ -140,7 +142,7 @@ void rs_upstreams_destroy(rs_upstreams_t *u) {
           s->nidle--;
           RS_COUNTER_ADD(g->idle, (uint64_t)-1);
           u->handles--;
-          free(c);
+          rs__uconn_free(c);
         } else {
           rs__uconn_close(c);
         }
@@ -154,7 +156,7 @@ void rs_upstreams_destroy(rs_upstreams_t *u) {
       rs__ulist_remove(&u->busy, c);
       RS_COUNTER_ADD(g->active, (uint64_t)-1);
       u->handles--;
-      free(c);
+      rs__uconn_free(c);
     }
     c = next;
   }
@@ -220,8 +222,13 @@ static void rs__on_conn_closed(uv_handle_t *h) {
   rs_upstreams_t *u = c->u;
   rs__ulist_remove(&u->busy, c);
   u->handles--;
-  free(c);
+  rs__uconn_free(c);
   rs__ups_maybe_free(u);
+}
+
+void rs__uconn_free(rs__uconn_t *c) {
+  rs_tlsc_free(c->tls);
+  free(c);
 }
 
 /* Close c (idle or not). Its exchange, if any, must have let go of it. A
@@ -242,6 +249,7 @@ void rs__uconn_close(rs__uconn_t *c) {
   }
   c->x = NULL;
   rs__ulist_push(&c->u->busy, c); /* closing connections wait there */
+  rs__utls_close(c);
   uv_close((uv_handle_t *)&c->tcp, rs__on_conn_closed);
 }
 

@@ -22,8 +22,8 @@ typedef struct {
  * rs_fetch_start (the request bytes are copied before it returns). */
 typedef struct {
   const char *target;            /* an upstream's name ("api"), or an absolute
-                                    URL "http://host[:port][/path]" (no TLS;
-                                    host a literal IP or a name resolved with
+                                    URL "http[s]://host[:port][/path]" (host a
+                                    literal IP or a name resolved with
                                     uv_getaddrinfo) */
   const char *method;            /* NULL = "GET" */
   const char *path;              /* "/x?y=1"; appended to a URL's own path;
@@ -36,6 +36,10 @@ typedef struct {
   uint64_t timeout_ms;           /* whole fetch; 0 = the upstream's timeouts
                                     (or RS_UPSTREAM_URL_TIMEOUT_MS for a URL) */
   size_t max_body;               /* larger responses fail with -EFBIG; 0 = 8 MiB */
+  /* An https:// URL's TLS (an upstream's is its config's): */
+  const char *tls_ca;            /* PEM CA file; NULL = the system store */
+  const char *tls_sni;           /* the name sent and verified; NULL = the URL's host */
+  bool tls_no_verify;            /* accept any certificate */
 } rs_fetch_opts_t;
 
 /* A URL's server has no configured timeouts: its fetch's whole time, and an
@@ -57,7 +61,9 @@ typedef struct {
  * negative errno with res NULL: -ECONNREFUSED (every server tried refused),
  * -ETIMEDOUT, -ECONNRESET (closed mid-response), -EFBIG, -EPROTO (bad
  * HTTP), -ENOENT (no such upstream), -EINVAL (bad URL), -EHOSTUNREACH (no
- * server up: all marked down by passive health). */
+ * server up: all marked down by passive health), -EKEYREJECTED (TLS: the
+ * server's certificate failed verification, or the CA file did not load),
+ * -EBADE (TLS: the handshake failed otherwise). */
 typedef void (*rs_fetch_cb)(void *ud, int err, const rs_fetch_result_t *res);
 
 /* Start a fetch on loop. Returns the handle, or NULL when it failed at once:
@@ -150,6 +156,10 @@ typedef struct {
   bool keepalive;                /* the connection may go back to the pool */
   uint64_t deadline_ms;          /* 0, or a uv_now() time limit for the whole exchange */
   uint64_t connect_timeout_ms, send_timeout_ms, read_timeout_ms;  /* with addr only */
+  /* With addr only (an upstream's TLS is its config's): TLS to it, the name
+   * its certificate must carry (copied), SNI and CA as rs_fetch_opts_t. */
+  bool tls, tls_no_verify;
+  const char *tls_host, *tls_sni, *tls_ca;
 } rs_uhttp_opts_t;
 
 /* Start an exchange on runtime u. Returns it, or NULL with *err set (then no

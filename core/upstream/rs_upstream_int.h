@@ -21,6 +21,7 @@
 #include "rs_http.h"
 #include "rs_log.h"
 #include "rs_loop.h"
+#include "rs_tls_client.h"
 
 #include <errno.h>
 #include <llhttp.h>
@@ -40,7 +41,8 @@
   XX(SEND_TIMEOUT, "send_timeout", "send timed out")      \
   XX(READ_TIMEOUT, "read_timeout", "read timed out")      \
   XX(RESET, "reset", "connection closed early")           \
-  XX(PROTO, "bad_response", "bad response")
+  XX(PROTO, "bad_response", "bad response")               \
+  XX(TLS, "tls", "TLS handshake failed")
 
 enum {
 #define XX(n, label, msg) RS__F_##n,
@@ -51,9 +53,14 @@ enum {
 
 /* ------------------------------------------------------------------ metrics
  * (rs_upstream_stats.c) */
+/* TLS handshakes to upstream servers, by result. */
+enum { RS__TLS_OK = 0, RS__TLS_VERIFY, RS__TLS_ERROR, RS__TLS_MAX };
+
 typedef struct {
   uint64_t requests[6];          /* by status class */
   uint64_t failures[RS__F_MAX];
+  uint64_t tls[RS__TLS_MAX];     /* handshakes by result */
+  uint64_t tls_resumed;          /* of the good ones, resumed */
   rs_hist_t response;            /* exchange start to the response's last byte */
 } __attribute__((aligned(RS_CACHELINE))) rs__stat_slot_t;
 
@@ -66,6 +73,7 @@ typedef struct rs__stat_s {
 
 typedef struct {
   uint64_t idle, active, fetch_inflight;
+  uint64_t url_tls[RS__TLS_MAX], url_tls_resumed;   /* handshakes of fetches of URLs */
 } __attribute__((aligned(RS_CACHELINE))) rs__gauge_t;
 
 /* ------------------------------------------------------------------ types */
@@ -83,6 +91,7 @@ struct rs__uconn_s {
   rs_uhttp_t *x;                 /* the exchange on it; NULL when idle */
   llhttp_t parser;
   uint64_t idle_since;
+  rs_tlsc_t *tls;                /* an https:// server's TLS (rs_utls.c); NULL: cleartext */
   bool connected, closing, idle, writing;
 };
 
@@ -95,6 +104,8 @@ struct rs__server_s {
   int fails;
   uint64_t window_start, checked;
   rs__stat_t *stat;
+  const char *host;              /* TLS: the name its certificate must carry (the config's) */
+  rs_tlsc_slot_t sess;           /* TLS: the last session it gave, to resume */
 };
 
 typedef struct {
@@ -102,7 +113,26 @@ typedef struct {
   rs__server_t *servers;
   size_t n;
   size_t rr;
+  rs_tlsc_ctx_t *tls;            /* https:// servers: their context (NULL: it failed to load) */
 } rs__ups_t;
+
+/* Fetches of https:// URLs: their contexts by (ca, verify), and the last
+ * session of each (context, host, port, sni), a few of each, the least
+ * recently used replaced (rs_utls.c). */
+#define RS__URL_CTXS 8
+#define RS__URL_SESS 32
+typedef struct {
+  char *ca;                      /* NULL: the system store */
+  bool verify;
+  rs_tlsc_ctx_t *ctx;
+  uint64_t used;
+} rs__url_ctx_t;
+typedef struct {
+  rs_tlsc_ctx_t *ctx;
+  char key[320];                 /* "host:port sni" */
+  rs_tlsc_slot_t slot;
+  uint64_t used;
+} rs__url_sess_t;
 
 struct rs_upstreams_s {
   rs_loop_t *loop;
@@ -114,6 +144,9 @@ struct rs_upstreams_s {
   size_t handles;                /* sockets open + the sweep timer */
   size_t exchanges;
   bool dead, sweep_closing;
+  rs__url_ctx_t url_ctx[RS__URL_CTXS];
+  rs__url_sess_t url_sess[RS__URL_SESS];
+  uint64_t url_tick;
   /* Exchanges that ended after the loop's final uv_walk had closed their
    * timer (a write cancelled by that close, at a forced shutdown): their
    * close callback will never run, so destroy frees them. */
@@ -154,6 +187,9 @@ struct rs_uhttp_s {
   uint64_t connect_ms, send_ms, read_ms;
   uint64_t start_us;             /* the exchange's start (rustyssr_upstream_response_seconds) */
   uint64_t tried[4];             /* servers tried (bit i = servers[i]) */
+  /* TLS to a URL's server (copies): its name, SNI and CA */
+  char *tls_host, *tls_sni, *tls_ca;
+  bool tls, tls_verify;
   int tries, max_tries;
   int phase;
   int depth;                     /* inside llhttp_execute */
@@ -217,10 +253,42 @@ void rs__uconn_close(rs__uconn_t *c);
 /* Put c back in its server's pool (reuse), or close it. */
 void rs__uconn_release(rs__uconn_t *c, bool reuse);
 
+/* Free a closed connection (its TLS too). */
+void rs__uconn_free(rs__uconn_t *c);
+
 /* rs_uhttp.c */
 /* An exchange's timer closed: free the exchange. */
 void rs__uhttp_on_closed(uv_handle_t *h);
 /* Reads on a connection: its exchange's response, or a pooled one's close. */
 void rs__uhttp_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+/* What a read means for x: response bytes (false when the exchange ended
+ * or let go of c), the server's end (nread < 0), the read's end. */
+bool rs__x_parse(rs_uhttp_t *x, rs__uconn_t *c, const char *p, size_t n);
+void rs__x_eof(rs_uhttp_t *x, rs__uconn_t *c, ssize_t nread);
+void rs__x_read_end(rs_uhttp_t *x, rs__uconn_t *c);
+void rs__x_fail(rs_uhttp_t *x, int err, int kind);
+void rs__x_send(rs_uhttp_t *x);
+void rs__x_log(rs_uhttp_t *x, int kind, int err);
+
+/* rs_utls.c: TLS to https:// servers, between the socket and the exchange */
+/* The runtime's contexts: made at its creation, freed with it. */
+void rs__utls_create(rs_upstreams_t *u);
+void rs__utls_destroy(rs_upstreams_t *u);
+/* A new connection of x: its TLS (c->tls) when x's server is https://.
+ * Returns 0, or a negative errno (no context). */
+int rs__utls_attach(rs_uhttp_t *x, rs__uconn_t *c);
+/* The socket connected: start the handshake; rs__x_send follows it. */
+void rs__utls_connected(rs_uhttp_t *x, rs__uconn_t *c);
+/* n bytes read from a TLS connection's socket. */
+void rs__utls_on_read(rs__uconn_t *c, char *base, size_t n, size_t cap);
+/* Write bufs on c (encrypted on a TLS one), cb(req, status) when done;
+ * *sent (when not NULL) true if it all went at once (then cb never runs).
+ * Returns 0 or a libuv error. */
+int rs__uconn_write(rs__uconn_t *c, uv_write_t *req, uv_buf_t *bufs, unsigned n, uv_write_cb cb, bool *sent);
+/* The connect timeout fired: true (counted and logged) when x's
+ * connection was connected and in its TLS handshake. */
+bool rs__utls_timed_out(rs_uhttp_t *x);
+/* Before c closes: a close_notify when it can go at once. */
+void rs__utls_close(rs__uconn_t *c);
 
 #endif

@@ -51,6 +51,46 @@ rs__gauge_t *rs__ugauge(const rs_loop_t *loop) {
   return &rs__gauges[loop->index < RS__MAX_SLOTS ? loop->index : 0];
 }
 
+static const char *const rs__tls_label[RS__TLS_MAX] = { "ok", "verify_error", "error" };
+
+/* TLS handshakes with https:// servers by result, and the resumed ones;
+ * fetches of URLs as upstream "-", server "-". */
+static void rs__collect_tls(rs_buf_t *out, rs__stat_t *head) {
+  uint64_t url[RS__TLS_MAX] = { 0 }, url_resumed = 0;
+  for (int i = 0; i < rs__nslots && i < RS__MAX_SLOTS; i++) {
+    for (int k = 0; k < RS__TLS_MAX; k++) url[k] += RS_COUNTER_GET(rs__gauges[i].url_tls[k]);
+    url_resumed += RS_COUNTER_GET(rs__gauges[i].url_tls_resumed);
+  }
+  rs_metrics_family(out, "rustyssr_upstream_tls_handshakes_total", "counter",
+                    "TLS handshakes with upstream servers by result (ok, verify_error, error).");
+  for (rs__stat_t *s = head; s != NULL; s = s->next) {
+    for (int k = 0; k < RS__TLS_MAX; k++) {
+      uint64_t n = 0;
+      for (int i = 0; i < rs__nslots; i++) n += RS_COUNTER_GET(s->slots[i].tls[k]);
+      if (n == 0) continue;      /* cleartext servers have none */
+      rs_buf_printf(out, "rustyssr_upstream_tls_handshakes_total{upstream=\"%s\",server=\"%s\",result=\"%s\"} %llu\n",
+                    s->upstream, s->server, rs__tls_label[k], (unsigned long long)n);
+    }
+  }
+  for (int k = 0; k < RS__TLS_MAX; k++)
+    rs_buf_printf(out, "rustyssr_upstream_tls_handshakes_total{upstream=\"-\",server=\"-\",result=\"%s\"} %llu\n",
+                  rs__tls_label[k], (unsigned long long)url[k]);
+  rs_metrics_family(out, "rustyssr_upstream_tls_resumed_total", "counter",
+                    "TLS handshakes with upstream servers that resumed a session (of the ok ones).");
+  for (rs__stat_t *s = head; s != NULL; s = s->next) {
+    uint64_t n = 0, any = 0;
+    for (int i = 0; i < rs__nslots; i++) {
+      n += RS_COUNTER_GET(s->slots[i].tls_resumed);
+      for (int k = 0; k < RS__TLS_MAX; k++) any += RS_COUNTER_GET(s->slots[i].tls[k]);
+    }
+    if (any == 0) continue;
+    rs_buf_printf(out, "rustyssr_upstream_tls_resumed_total{upstream=\"%s\",server=\"%s\"} %llu\n", s->upstream,
+                  s->server, (unsigned long long)n);
+  }
+  rs_buf_printf(out, "rustyssr_upstream_tls_resumed_total{upstream=\"-\",server=\"-\"} %llu\n",
+                (unsigned long long)url_resumed);
+}
+
 static void rs__collect(rs_buf_t *out, void *ud) {
   (void)ud;
   rs__stat_t *head = __atomic_load_n(&rs__stats, __ATOMIC_ACQUIRE);
@@ -94,6 +134,7 @@ static void rs__collect(rs_buf_t *out, void *ud) {
     rs_hist_render(out, "rustyssr_upstream_response_seconds", lab.p, &h);
     rs_buf_free(&lab);
   }
+  rs__collect_tls(out, head);
   uint64_t idle = 0, active = 0, inflight = 0;
   for (int i = 0; i < rs__nslots && i < RS__MAX_SLOTS; i++) {
     idle += RS_COUNTER_GET(rs__gauges[i].idle);

@@ -31,6 +31,7 @@
  * (fz_check_head). */
 #include "../../core/http/rs_access_log.c"
 #include "../../core/http/rs_conn.c"
+#include "../../core/http/rs_conn_io.c"
 #include "../../core/http/rs_parse.c"
 #include "../../core/http/rs_req.c"
 #include "../../core/http/rs_stream.c"

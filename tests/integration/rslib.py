@@ -5,6 +5,7 @@ tiny runner that prints one line per test and 'N passed, M failed'.
 Standard library only. The binary comes from $RUSTYSSR_BIN (ctest sets it)."""
 
 import os
+import random
 import re
 import signal
 import socket
@@ -22,20 +23,29 @@ SLOW = 3.0 if SANITIZED else 1.0
 
 
 _given_ports = set()
+_port_rng = random.Random(os.getpid() ^ int(time.time() * 1e6))
 
 
 def free_port():
     """A port nobody listens on right now (h2o's empty_port), and never one
     this process handed out before: two calls in a row may otherwise get the
     same port back from the kernel (the listener and the admin listener of
-    one server would then collide)."""
-    for _ in range(100):
+    one server would then collide). Taken at random below Linux's ephemeral
+    range (32768-60999): a port from bind(0) is one the kernel also gives to
+    outgoing connections and to the other test files running at once (ctest
+    -j), so it could be taken again between this check and the server's own
+    bind."""
+    for _ in range(1000):
+        port = _port_rng.randrange(10000, 32700)
+        if port in _given_ports:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _given_ports:
-            _given_ports.add(port)
-            return port
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given_ports.add(port)
+        return port
     raise RuntimeError("no free port")
 
 

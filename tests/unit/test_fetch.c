@@ -258,9 +258,10 @@ static void test_urls(void) {
 
 static void test_errors_at_once(void) {
   static const struct { const char *target; int err; } cases[] = {
-    { "nope", -ENOENT }, { "https://127.0.0.1/", -EINVAL }, { "http://", -EINVAL },
+    { "nope", -ENOENT }, { "ftp://127.0.0.1/", -EINVAL }, { "http://", -EINVAL },
     { "http://127.0.0.1:99999/", -EINVAL }, { "http://127.0.0.1:0/", -EINVAL },
-    { "http://[::1/", -EINVAL },
+    { "http://[::1/", -EINVAL }, { "https://", -EINVAL }, { "https://127.0.0.1:0/", -EINVAL },
+    { "https://[::1/", -EINVAL },
   };
   for (size_t i = 0; i < RS_ARRAY_SIZE(cases); i++) {
     result_t r = { 0 };

@@ -59,10 +59,10 @@ static const char *p(int i, const char *base, const char *ext) {
 
 static rs_tls_ctx_t *server_ctx(void) {
   static rs_tls_cert_conf_t certs[4];
-  certs[0] = (rs_tls_cert_conf_t){ p(0, "default", "crt"), p(1, "default", "key") };
-  certs[1] = (rs_tls_cert_conf_t){ p(2, "a", "crt"), p(3, "a", "key") };
-  certs[2] = (rs_tls_cert_conf_t){ p(4, "b", "crt"), p(5, "b", "key") };
-  certs[3] = (rs_tls_cert_conf_t){ p(8, "exact", "crt"), p(9, "exact", "key") };
+  certs[0] = (rs_tls_cert_conf_t){ p(0, "default", "crt"), p(1, "default", "key"), NULL };
+  certs[1] = (rs_tls_cert_conf_t){ p(2, "a", "crt"), p(3, "a", "key"), NULL };
+  certs[2] = (rs_tls_cert_conf_t){ p(4, "b", "crt"), p(5, "b", "key"), NULL };
+  certs[3] = (rs_tls_cert_conf_t){ p(8, "exact", "crt"), p(9, "exact", "key"), NULL };
   static const char *alpn[] = { "h2", "http/1.1" };
   rs_tls_opts_t o = { .certs = certs, .ncerts = 4, .alpn = alpn, .nalpn = 2 };
   char err[256];
@@ -324,15 +324,15 @@ static void test_refusals(void) {
   rs_tls_ctx_free(ctx);
   /* bad files: the error names them */
   char err[256];
-  rs_tls_cert_conf_t missing = { p(6, "nope", "crt"), p(7, "nope", "key") };
+  rs_tls_cert_conf_t missing = { p(6, "nope", "crt"), p(7, "nope", "key"), NULL };
   rs_tls_opts_t o = { .certs = &missing, .ncerts = 1 };
   ASSERT(rs_tls_ctx_new(&o, err, sizeof(err)) == NULL);
   ASSERT(strstr(err, "nope.crt") != NULL);
-  rs_tls_cert_conf_t mismatch = { p(6, "a", "crt"), p(7, "b", "key") };
+  rs_tls_cert_conf_t mismatch = { p(6, "a", "crt"), p(7, "b", "key"), NULL };
   o.certs = &mismatch;
   ASSERT(rs_tls_ctx_new(&o, err, sizeof(err)) == NULL);
   ASSERT(strstr(err, "does not match") != NULL || strstr(err, "b.key: cannot load the private key") != NULL);
-  rs_tls_cert_conf_t key_as_cert = { p(6, "a", "key"), p(7, "a", "key") };
+  rs_tls_cert_conf_t key_as_cert = { p(6, "a", "key"), p(7, "a", "key"), NULL };
   o.certs = &key_as_cert;
   ASSERT(rs_tls_ctx_new(&o, err, sizeof(err)) == NULL);
   ASSERT(strstr(err, "a.key: cannot load the certificate") != NULL);

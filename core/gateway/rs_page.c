@@ -271,9 +271,11 @@ static void rs__pflow_lookup(rs__pflow_t *fl) {
   if (pl->spare == NULL) pl->spare = rs_page__waiter_new(loop);
   rs_page_waiter_t *pw = pl->spare;
   /* A refresh ahead uses spare render capacity only: none while renders
-   * wait in the queue (it would add to it what is no miss yet). */
+   * wait in the queue (it would add to it what is no miss yet). Not with
+   * a shared tier: its lookup would come first, and hand back the page
+   * this instance stored there (or wait for another's lock). */
   const rs_loop_gen_t *gen = rs_req_gen(req);
-  bool spare = rs_pool_queued(gen != NULL ? gen->pool : loop->pool) == 0;
+  bool spare = pl->fleet == NULL && rs_pool_queued(gen != NULL ? gen->pool : loop->pool) == 0;
   rs_lookup_t r = rs_cache_lookup_ex(loop->cache, hash, key, klen, rs_now_ms(), &e, &pw->w, spare);
   switch (r) {
     case RS_LOOKUP_HIT:

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rs_cache.h"
+#include "rs_lfetch.h"
 #include "rs_lstate.h"
 #include "rs_log.h"
 #include "rs_lutil.h"
@@ -508,10 +509,28 @@ void rs_lcache_thread_init(rs_cache_t *cache) {
   rs__tl.cache = cache;
 }
 
+/* ssr.purge waiting for the fleet's answer (the shared tier). */
+typedef struct {
+  rs_purge_wait_t w;
+  struct rs_lop_s *op;           /* the hook waiting, or NULL (it went, or could not wait) */
+  size_t n;
+} rs__lpurge_t;
+
+#define RS__FLEET_DOWN "the shared cache did not take the purge: purged on this instance only"
+
+static void rs__lpurge_done(rs_purge_wait_t *w) {
+  rs__lpurge_t *p = (rs__lpurge_t *)w;
+  if (p->op != NULL) rs_lfetch_wait_done(p->op, w->failed == 0, (double)p->n, RS__FLEET_DOWN);
+  free(p);
+}
+
+static void rs__lpurge_cancel(void *ud) { ((rs__lpurge_t *)ud)->op = NULL; }
+
 /* ssr.purge { key = K } / { prefix = P } / { tag = T } / { all = true } /
  * { url = "/path?q", host = "example.com" } (or url = "http://host/path?q"),
  * each with stale = true for a soft purge (rs_purge_ex).
- * Lua stack before: opts   after: n  (or nil, err when caching is off) */
+ * Lua stack before: opts   after: n  (or nil, err when caching is off or
+ * the shared tier is down) */
 static int rs__purge(lua_State *L) {
   static const char *const keys[] = { "key", "prefix", "tag", "url", "all", "host", "stale", NULL };
   char desc[64];
@@ -565,10 +584,28 @@ static int rs__purge(lua_State *L) {
     lua_pushliteral(L, "the page cache is off");
     return 2;
   }
-  size_t n = rs_purge_ex(rs__tl.cache, (rs_purge_by_t)kind, v, vlen, host, hlen, soft);
-  rs_log_info("ssr.purge %s%s%.*s%s%.*s: %zu page(s)%s", keys[by], v ? " " : "", (int)RS_MIN(vlen, 256),
+  /* With a shared tier (cache.shared), the hook waits for its answer (a
+   * few ms, write_timeout_ms at most); when the fleet did not take the
+   * purge it was applied here only: nil, err tells the caller (a CMS
+   * webhook answers 503 and is retried). */
+  rs__lpurge_t *p = rs_xcalloc(1, sizeof(*p));
+  rs_purge_wait_begin(&p->w);
+  size_t n = p->n = rs_purge_ex(rs__tl.cache, (rs_purge_by_t)kind, v, vlen, host, hlen, soft);
+  unsigned failed = p->w.failed;
+  rs_log_info("ssr.purge %s%s%.*s%s%.*s: %zu page(s)%s%s", keys[by], v ? " " : "", (int)RS_MIN(vlen, 256),
               v ? v : "", host ? " host " : "", (int)RS_MIN(hlen, 256), host ? host : "", n,
-              soft ? " marked stale" : "");
+              soft ? " marked stale" : "", failed ? ", not sent to the fleet (the shared cache is down)" : "");
+  if (!rs_purge_wait_end(&p->w, rs__lpurge_done, p)) {
+    /* on its way to the fleet: wait for its answer when this hook can */
+    if (failed == 0 && (p->op = rs_lfetch_wait(L, rs__lpurge_cancel, p)) != NULL) return lua_yield(L, 0);
+  } else {
+    free(p);
+  }
+  if (failed > 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, RS__FLEET_DOWN);
+    return 2;
+  }
   lua_pushnumber(L, (lua_Number)n);
   return 1;
 }

@@ -25,6 +25,8 @@ typedef struct rs_lop_s {
   rs_fetch_t *f;                 /* a fetch, or */
   uv_timer_t timer;              /* a sleep */
   bool is_timer;
+  void (*ext_cancel)(void *ud);  /* or a wait for another module (rs_lfetch_wait) */
+  void *ext_ud;
   int idx;                       /* the fetch's slot in the results */
 } rs_lop_t;
 
@@ -78,6 +80,9 @@ void rs_lfetch_cancel_all(rs_lreq_t *c) {
     if (op->is_timer) {
       uv_timer_stop(&op->timer);
       uv_close((uv_handle_t *)&op->timer, rs__op_closed);
+    } else if (op->ext_cancel != NULL) {
+      op->ext_cancel(op->ext_ud);
+      free(op);
     } else {
       rs_fetch_cancel(op->f);
       free(op);
@@ -126,6 +131,50 @@ static int rs__sleep(lua_State *L) {
   c->_waiting = 1;
   c->_want = RS__WANT_NOTHING;
   return lua_yield(L, 0);
+}
+
+/* ------------------------------------------------------------------ a wait for another module */
+
+rs_lop_t *rs_lfetch_wait(lua_State *L, void (*cancel)(void *ud), void *ud) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "rustyssr.hooks");
+  rs_lhooks_t *h = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  rs_lreq_t *c = h != NULL ? rs_lhooks_running(h) : NULL;
+  if (c == NULL || L != rs_lreq_thread(c)) return NULL;
+  c->_cancel = rs_lfetch_cancel_all;
+  if (c->_results_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, c->_results_ref);
+  lua_createtable(L, 1, 0);
+  c->_results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  c->_want = RS__WANT_ONE;
+  rs_lop_t *op = rs_xcalloc(1, sizeof(*op));
+  op->c = c;
+  op->ext_cancel = cancel;
+  op->ext_ud = ud;
+  op->next = c->_ops;
+  c->_ops = op;
+  c->_waiting = 1;
+  return op;
+}
+
+void rs_lfetch_wait_done(rs_lop_t *op, bool ok, double n, const char *err) {
+  rs_lreq_t *c = op->c;
+  rs__unlink(op);
+  free(op);
+  lua_State *L = rs_lreq_thread(c);
+  rs_lutil_recover_t r;
+  if (!RS_LUTIL_TRY(&r)) {
+    rs_lreq_fail(c);
+    return;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->_results_ref);
+  lua_createtable(L, 0, 1);
+  if (ok) lua_pushnumber(L, n);
+  else lua_pushstring(L, err);
+  lua_setfield(L, -2, ok ? "res" : "err");
+  lua_rawseti(L, -2, 1);
+  lua_pop(L, 1);
+  rs_lutil_recover_pop(&r);
+  if (c->_waiting == 0) rs__all_back(c);
 }
 
 /* ------------------------------------------------------------------ fetch */

@@ -29,6 +29,17 @@
  * lua/rs_lconfig.c). */
 void rs_lfetch_register(lua_State *L, int module_idx, rs_lhooks_t *h);
 
+/* A wait for another module's answer (ssr.purge: whether the fleet took
+ * the purge): from a C function called by the running hook's own thread,
+ * which then returns lua_yield(L, 0). NULL when the caller cannot yield
+ * here (no request hook runs, or L is a coroutine the hook made). cancel(ud)
+ * is called if the request goes first (the other module must then not call
+ * rs_lfetch_wait_done); else the module calls rs_lfetch_wait_done once, on
+ * the loop, and the hook resumes with n (ok) or nil, err. */
+struct rs_lop_s;
+struct rs_lop_s *rs_lfetch_wait(lua_State *L, void (*cancel)(void *ud), void *ud);
+void rs_lfetch_wait_done(struct rs_lop_s *op, bool ok, double n, const char *err);
+
 /* Cancel c's pending operations (a hook state calls it through
  * c->_cancel, which every call of this module sets). */
 void rs_lfetch_cancel_all(rs_lreq_t *c);

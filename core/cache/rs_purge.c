@@ -59,11 +59,39 @@ static size_t rs__purge_sel(struct rs_cache_s *cache, const char *v, size_t len,
 
 static rs_purge_observer_fn rs__observer;
 static __thread bool rs__local;      /* applying a purge that came from the fleet */
+static __thread rs_purge_wait_t *rs__wait;   /* collecting this thread's purges */
 
 void rs_purge_observe(rs_purge_observer_fn fn) { rs__observer = fn; }
 
-static void rs__tell(rs_purge_by_t by, const char *v, size_t len) {
-  if (rs__observer != NULL && !rs__local) rs__observer(by, v, len);
+static void rs__tell(rs_purge_by_t by, const char *v, size_t len, bool soft) {
+  if (rs__observer == NULL || rs__local) return;
+  if (rs__wait != NULL) rs__wait->told++;
+  rs__observer(by, v, len, soft, rs__wait);
+}
+
+void rs_purge_wait_begin(rs_purge_wait_t *w) {
+  memset(w, 0, sizeof(*w));
+  w->collecting = true;
+  rs__wait = w;
+}
+
+bool rs_purge_wait_end(rs_purge_wait_t *w, void (*done)(rs_purge_wait_t *w), void *data) {
+  if (rs__wait == w) rs__wait = NULL;
+  w->collecting = false;
+  if (w->pending == 0) return true;
+  w->done = done;
+  w->data = data;
+  return false;
+}
+
+void rs_purge_wait_settle(rs_purge_wait_t *w, bool reached) {
+  if (w->pending > 0) w->pending--;
+  if (!reached) w->failed++;
+  if (!w->collecting && w->pending == 0 && w->done != NULL) {
+    void (*done)(rs_purge_wait_t *) = w->done;
+    w->done = NULL;
+    done(w);
+  }
 }
 
 size_t rs_purge_ex(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len, const char *host,
@@ -83,9 +111,9 @@ size_t rs_purge_ex(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, si
     }
     default: return 0;
   }
-  /* A soft purge reaches the fleet as a purge: the other instances drop
-   * their copies, and their next requests coalesce fleet-wide. */
-  rs__tell(by, v, len);
+  /* A soft purge reaches the fleet as a soft purge: the other instances
+   * keep their copies, stale, and the tier's copy turns stale too. */
+  rs__tell(by, v, len, soft);
   return n;
 }
 
@@ -94,9 +122,9 @@ size_t rs_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_
   return rs_purge_ex(cache, by, v, len, host, host_len, false);
 }
 
-size_t rs_purge_local(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len) {
+size_t rs_purge_local(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len, bool soft) {
   rs__local = true;
-  size_t n = rs_purge(cache, by, v, len, NULL, 0);
+  size_t n = rs_purge_ex(cache, by, v, len, NULL, 0, soft);
   rs__local = false;
   return n;
 }
@@ -151,7 +179,7 @@ size_t rs_purge_url_ex(struct rs_cache_s *cache, const char *host, size_t host_l
     rs_key_init(&k, kbuf, sizeof(kbuf));
     rs_key_url(&k, "GET", 3, host ? host : "", host ? host_len : 0, canon, clen, query, query_len);
     n = rs__purge_sel(cache, k.p, k.len, false, false, soft);
-    rs__tell(RS_PURGE_KEY, k.p, k.len);
+    rs__tell(RS_PURGE_KEY, k.p, k.len, soft);
     rs_key_dispose(&k);
   }
   if (canon != pbuf) free(canon);

@@ -54,17 +54,44 @@ size_t rs_purge(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_
 size_t rs_purge_ex(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len, const char *host,
                    size_t host_len, bool soft);
 
-/* Told of every purge rs_purge and rs_purge_url make (a URL purge as the
- * KEY purge of the URL's default key), on the thread that made it, after
- * the local cache dropped its pages: the shared tier spreads them to the
- * fleet (core/gateway/rs_page_fleet.c). Set once, before the loops start;
- * NULL for none. */
-typedef void (*rs_purge_observer_fn)(rs_purge_by_t by, const char *v, size_t len);
+/* Whether a purge reached beyond this instance (the shared tier): a
+ * caller that must know (the admin listener answers 503 when the fleet did
+ * not get its purge) collects the purges it makes on its thread between
+ * rs_purge_wait_begin and rs_purge_wait_end. The observer counts each one
+ * it sends (pending) and settles it later (rs_purge_wait_settle). */
+typedef struct rs_purge_wait_s rs_purge_wait_t;
+struct rs_purge_wait_s {
+  unsigned told;                 /* purges told to the observer */
+  unsigned pending;              /* sent on, not answered yet */
+  unsigned failed;               /* not taken beyond this instance (applied here only) */
+  bool collecting;
+  void (*done)(rs_purge_wait_t *w);
+  void *data;
+};
+
+/* Purges made on this thread from now on report to w (zeroed here). */
+void rs_purge_wait_begin(rs_purge_wait_t *w);
+/* Stop collecting. Returns true when every purge's fate is known (read
+ * w->failed now; done is never called); false when some are still on their
+ * way: done(w) is called once, later, on this thread, when they are. */
+bool rs_purge_wait_end(rs_purge_wait_t *w, void (*done)(rs_purge_wait_t *w), void *data);
+/* The observer's side: a purge it sent was answered (reached) or not. */
+void rs_purge_wait_settle(rs_purge_wait_t *w, bool reached);
+
+/* Told of every purge rs_purge_ex and rs_purge_url_ex make (a URL purge
+ * as the KEY purge of the URL's default key; soft for a soft purge), on
+ * the thread that made it, after the local cache dropped (or softened) its
+ * pages: the shared tier spreads them to the fleet
+ * (core/gateway/rs_page_fleet.c). w is the thread's rs_purge_wait_t, or
+ * NULL: the observer does w->pending++ for a purge it sends on and settles
+ * it later, or w->failed++ for one it cannot send. Set once, before the
+ * loops start; NULL for none. */
+typedef void (*rs_purge_observer_fn)(rs_purge_by_t by, const char *v, size_t len, bool soft, rs_purge_wait_t *w);
 void rs_purge_observe(rs_purge_observer_fn fn);
 
-/* rs_purge without telling the observer: a purge that came from the fleet
- * and applies here only. */
-size_t rs_purge_local(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len);
+/* rs_purge_ex without telling the observer: a purge that came from the
+ * fleet and applies here only. */
+size_t rs_purge_local(struct rs_cache_s *cache, rs_purge_by_t by, const char *v, size_t len, bool soft);
 
 /* A URL selector's parts: url is "/path?query" (the host in *host /
  * *host_len, given by the caller) or "http(s)://host/path?query" (then

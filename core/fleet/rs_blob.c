@@ -9,7 +9,7 @@
 #define RS__BLOB_ETAG 23
 /* magic 4, version 2, status 2, masks 2, pad 2, five u64, four u32, three
  * u32 body lengths, etag_len 1, etag 23 */
-#define RS__BLOB_HEAD (4 + 2 + 2 + 2 + 2 + 5 * 8 + 4 * 4 + RS_ENC_MAX * 4 + 1 + RS__BLOB_ETAG)
+#define RS__BLOB_HEAD (4 + 2 + 2 + 2 + 2 + 6 * 8 + 4 * 4 + RS_ENC_MAX * 4 + 1 + RS__BLOB_ETAG)
 #define RS__BLOB_SUM 8
 
 uint64_t rs_blob_now_unix_ms(void) {
@@ -86,6 +86,7 @@ char *rs_blob_encode(const rs_entry_t *e, const rs_blob_meta_t *meta, size_t max
   rs__put_u64(&w, e->grace_ms);
   rs__put_u64(&w, meta ? meta->start_seq : 0);
   rs__put_u64(&w, meta ? meta->render_id : 0);
+  rs__put_u64(&w, e->bundle);
   rs__put_u32(&w, (uint32_t)e->key_len);
   rs__put_u32(&w, (uint32_t)e->headers_len);
   rs__put_u32(&w, (uint32_t)e->ntags);
@@ -134,6 +135,7 @@ rs_blob_status_t rs_blob_decode(const char *blob, size_t len, const char *key, s
   rs__get(&r, 2);
   uint64_t created_unix_ms = rs__get(&r, 8), ttl_ms = rs__get(&r, 8), grace_ms = rs__get(&r, 8);
   rs_blob_meta_t m = { .start_seq = rs__get(&r, 8), .render_id = rs__get(&r, 8) };
+  uint64_t bundle = rs__get(&r, 8);
   uint64_t klen = rs__get(&r, 4), hlen = rs__get(&r, 4), ntags = rs__get(&r, 4), tlen = rs__get(&r, 4);
   uint64_t blen[RS_ENC_MAX];
   uint64_t need = klen + 1 + hlen + tlen;
@@ -220,10 +222,12 @@ rs_blob_status_t rs_blob_decode(const char *blob, size_t len, const char *key, s
   view.ttl_ms = ttl_ms;
   view.grace_ms = grace_ms;
   view.epoch = epoch;
+  view.bundle = bundle;
   rs_entry_t *e = rs_entry_complete(&view, 0, -1);
   free(tagv);
   if (e == NULL) return RS_BLOB_NOMEM;
   e->deferred = (uint8_t)(deferred & ~variants);
+  e->bundle = bundle;
   if (meta) *meta = m;
   *out = e;
   return RS_BLOB_OK;

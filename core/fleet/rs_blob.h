@@ -5,6 +5,7 @@
  *
  *   "RSP1" | u16 version (1) | u16 status | u8 variants | u8 deferred | u16 0
  *   u64 created_unix_ms | u64 ttl_ms | u64 grace_ms | u64 start_seq | u64 render_id
+ *   u64 bundle (the entry's: the bundle that rendered it, 0 for none)
  *   u32 key_len | u32 headers_len | u32 ntags | u32 tags_len
  *   u32 body_len[identity, gzip, br] | u8 etag_len | char etag[23]
  *   key NUL | headers | tags (NUL-terminated, one after another) | bodies
@@ -20,7 +21,7 @@
 
 #include "rs_entry.h"
 
-#define RS_BLOB_VERSION 1
+#define RS_BLOB_VERSION 2   /* 2: the bundle id */
 
 typedef enum {
   RS_BLOB_OK = 0,

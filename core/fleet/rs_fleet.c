@@ -1,5 +1,6 @@
 /* core/fleet/rs_fleet.c — see rs_fleet.h. */
 #include "rs_fleet.h"
+#include "rs_fleet_int.h"
 
 #include "rs_blob.h"
 #include "rs_key.h"
@@ -30,23 +31,50 @@
   "  return false\n"                                                                      \
   "end\n"
 
-/* KEYS m l te tp seq k b kbase; ARGV rid lock_px key. Returns {1, s} when the page
- * is there and alive, {2, seq} when this render took the lock, {3, seq}
- * when another holds it. A dead page is deleted on the way. */
+/* KEYS m l te tp seq k b kbase se sp sk skbase; ARGV rid lock_px key
+ * now_unix_ms bundle on_other. Returns {1, s} when the page is there,
+ * alive and fresh, {2, seq} when this render took the lock, {3, seq} when
+ * another holds it; a page that is there but stale (past its fresh time
+ * 'f', soft-purged since its render began: the markers se sp sk skbase, as
+ * te tp k kbase; or rendered by a bundle 'v' other than bundle, when
+ * on_other is 's') is {4, seq} when this render took the lock to refresh
+ * it, {5, seq} when another holds it. Another bundle's page with on_other
+ * 'p' is absent for this one (kept: instances still on that bundle use
+ * it). A dead page is deleted on the way. ARGV[7]: see lock(). */
 static const char RS__LUA_LOOKUP[] =
   RS__LUA_GONE
+  /* ARGV[7]: when the asker gives up waiting, on this server's clock (0:
+   * unknown). A lookup that runs later (Redis was paused, or slow) must not
+   * take a lock nobody will render under: it answers {6, seq}. */
+  "local function lock(lead, wait, cur)\n"
+  "  local dl = tonumber(ARGV[7])\n"
+  "  if dl > 0 then\n"
+  "    local t = redis.call('TIME')\n"
+  "    if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > dl then return {6, cur} end\n"
+  "  end\n"
+  "  if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {lead, cur} end\n"
+  "  return {wait, cur}\n"
+  "end\n"
   "local cur = tonumber(redis.call('GET', KEYS[5]) or '0')\n"
-  "local m = redis.call('HMGET', KEYS[1], 's', 't')\n"
+  "local m = redis.call('HMGET', KEYS[1], 's', 't', 'f', 'v')\n"
   "if m[1] then\n"
   "  local s = tonumber(m[1])\n"
-  "  if not gone(s, m[2] or '', ARGV[3], KEYS[3], KEYS[4], KEYS[6], KEYS[8]) then return {1, s} end\n"
-  "  redis.call('DEL', KEYS[1], KEYS[7])\n"
+  "  if gone(s, m[2] or '', ARGV[3], KEYS[3], KEYS[4], KEYS[6], KEYS[8]) then\n"
+  "    redis.call('DEL', KEYS[1], KEYS[7])\n"
+  "  else\n"
+  "    local other = ARGV[5] ~= '' and (m[4] or '') ~= '' and m[4] ~= ARGV[5]\n"
+  "    if not (other and ARGV[6] == 'p') then\n"
+  "      if not other and tonumber(m[3] or '0') > tonumber(ARGV[4]) and\n"
+  "         not gone(s, m[2] or '', ARGV[3], KEYS[9], KEYS[10], KEYS[11], KEYS[12]) then return {1, s} end\n"
+  "      return lock(4, 5, cur)\n"
+  "    end\n"
+  "  end\n"
   "end\n"
-  "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2, cur} end\n"
-  "return {3, cur}\n";
+  "return lock(2, 3, cur)\n";
 
-/* KEYS m b l te tp k kbase; ARGV start_seq tags blob px rid key. 1 stored, 0
- * refused (a purge covers it). Releases the lock when rid holds it. */
+/* KEYS m b l te tp k kbase; ARGV start_seq tags blob px rid key
+ * fresh_until_unix_ms bundle. 1 stored, 0 refused (a purge covers it). Releases
+ * the lock when rid holds it. */
 static const char RS__LUA_STORE[] =
   RS__LUA_GONE
   "local s = tonumber(ARGV[1])\n"
@@ -55,7 +83,7 @@ static const char RS__LUA_STORE[] =
   "  local old = tonumber(redis.call('HGET', KEYS[1], 's') or '-1')\n"
   "  if old <= s then\n"
   "    redis.call('DEL', KEYS[1])\n"
-  "    redis.call('HSET', KEYS[1], 's', ARGV[1], 't', ARGV[2])\n"
+  "    redis.call('HSET', KEYS[1], 's', ARGV[1], 't', ARGV[2], 'f', ARGV[7], 'v', ARGV[8])\n"
   "    redis.call('PEXPIRE', KEYS[1], ARGV[4])\n"
   "    redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])\n"
   "  end\n"
@@ -68,53 +96,46 @@ static const char RS__LUA_UNLOCK[] =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
   "return 0\n";
 
-/* KEYS seq te tp plog m b k khook; ARGV kind arg channel marker_px plog_max.
- * A KEY purge marks both the key and its form as a key hook's string.
- * Returns the purge's sequence. */
+/* KEYS seq te tp plog m b k khook se sp sk skhook; ARGV kind arg channel
+ * marker_px plog_max. A KEY purge marks both the key and its form as a key
+ * hook's string. A soft purge (kind "soft-...") sets the soft markers
+ * (se sp sk skhook, as te tp k khook) and deletes nothing: the pages it
+ * covers stay, stale. Returns the purge's sequence. */
 static const char RS__LUA_PURGE[] =
   "local seq = redis.call('INCR', KEYS[1])\n"
   "local kind = ARGV[1]\n"
-  "if kind == 'all' then redis.call('HSET', KEYS[2], '*', seq)\n"
-  "elseif kind == 'tag' then redis.call('HSET', KEYS[2], 't:' .. ARGV[2], seq)\n"
-  "elseif kind == 'prefix' then redis.call('HSET', KEYS[3], ARGV[2], seq)\n"
+  "local te, tp, k, kh = KEYS[2], KEYS[3], KEYS[7], KEYS[8]\n"
+  "local soft = string.sub(kind, 1, 5) == 'soft-'\n"
+  "if soft then kind = string.sub(kind, 6); te, tp, k, kh = KEYS[9], KEYS[10], KEYS[11], KEYS[12] end\n"
+  "if kind == 'all' then redis.call('HSET', te, '*', seq)\n"
+  "elseif kind == 'tag' then redis.call('HSET', te, 't:' .. ARGV[2], seq)\n"
+  "elseif kind == 'prefix' then redis.call('HSET', tp, ARGV[2], seq)\n"
   "else\n"
-  "  redis.call('DEL', KEYS[5], KEYS[6])\n"
-  "  redis.call('SET', KEYS[7], seq, 'PX', ARGV[4])\n"
-  "  redis.call('SET', KEYS[8], seq, 'PX', ARGV[4])\n"
+  "  if not soft then redis.call('DEL', KEYS[5], KEYS[6]) end\n"
+  "  redis.call('SET', k, seq, 'PX', ARGV[4])\n"
+  "  redis.call('SET', kh, seq, 'PX', ARGV[4])\n"
   "end\n"
-  "redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], seq .. '-1', 'k', kind, 'a', ARGV[2])\n"
-  "redis.call('PUBLISH', ARGV[3], seq .. ' ' .. kind .. ' ' .. ARGV[2])\n"
+  "redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], seq .. '-1', 'k', ARGV[1], 'a', ARGV[2])\n"
+  "redis.call('PUBLISH', ARGV[3], seq .. ' ' .. ARGV[1] .. ' ' .. ARGV[2])\n"
   "return seq\n";
 
 enum { RS__S_LOOKUP, RS__S_STORE, RS__S_UNLOCK, RS__S_PURGE, RS__S_MAX };
 static const char *const RS__SCRIPTS[RS__S_MAX] = { RS__LUA_LOOKUP, RS__LUA_STORE, RS__LUA_UNLOCK,
                                                     RS__LUA_PURGE };
 
-/* The fleet's names of the purges it carries (rs_purge_by_t). */
-static const char *rs__kind(rs_purge_by_t by) {
+/* The fleet's names of the purges it carries (rs_purge_by_t); a soft
+ * purge's is "soft-" and that name. */
+const char *rs_fleet__kind(rs_purge_by_t by, bool soft) {
   switch (by) {
-  case RS_PURGE_KEY: return "key";
-  case RS_PURGE_PREFIX: return "prefix";
-  case RS_PURGE_TAG: return "tag";
-  default: return "all";
+  case RS_PURGE_KEY: return soft ? "soft-key" : "key";
+  case RS_PURGE_PREFIX: return soft ? "soft-prefix" : "prefix";
+  case RS_PURGE_TAG: return soft ? "soft-tag" : "tag";
+  default: return soft ? "soft-all" : "all";
   }
 }
 
 /* ------------------------------------------------------------ state */
 
-struct rs_fleet_s {
-  uv_loop_t *loop;
-  rs_fleet_opts_t o;
-  char *prefix;
-  char *k_seq, *k_te, *k_tp, *k_plog, *chan;
-  rs_redis_t *sub;               /* the purge channel */
-  rs_redis_t *cmd;               /* replay of the purge log */
-  uint64_t applied;              /* last purge sequence applied here */
-  uint64_t seen;                 /* highest sequence heard on the channel */
-  uint64_t started;              /* uv_now at rs_fleet_new */
-  bool replaying, replay_again, connected_once;
-  rs_fleet_stats_t stats;
-};
 
 struct rs_fleet_loop_s {
   rs_fleet_t *f;
@@ -122,6 +143,9 @@ struct rs_fleet_loop_s {
   rs_redis_t *r;
   char sha[RS__S_MAX][41];
   int loaded;                    /* scripts loaded on this connection */
+  int64_t clock_off;             /* Redis's clock - ours (ms), from TIME on connecting */
+  uint64_t clock_err;            /* its uncertainty: half the TIME round trip, ms */
+  bool clock_known, clock_asked;
   uint64_t conn;                 /* connection count, to drop stale SCRIPT LOADs */
   uv_timer_t later;              /* answers that must not run inside a call */
   struct rs__lookup_s *later_head;
@@ -137,7 +161,10 @@ typedef struct rs__lookup_s {
   char *key;
   size_t klen;
   uint64_t hash, epoch, rid, seq;
-  int script;                    /* 1 HIT, 2 LEAD, 3 WAIT, 0 no answer */
+  uint64_t bundle;               /* the page's bundle wanted (0: any) */
+  bool other_is_miss;            /* another bundle's page is a miss (else stale) */
+  int script;                    /* 1 HIT, 2 LEAD, 3 WAIT, 4 STALE_LEAD,
+                                    5 STALE_WAIT, 6 too late (no lock), 0 no answer */
   rs_l3_result_t res;            /* the answer, when deferred */
   int refs;                      /* commands in flight + a deferred answer */
   bool answered;
@@ -149,7 +176,7 @@ static void rs__lookup_unref(rs__lookup_t *q) {
   free(q);
 }
 
-/* P{h}:x for key */
+/* P{h}:x for key. x: m b l k as rs_fleet.h lists; s the soft KEY marker. */
 static char *rs__pkey(const char *prefix, const char *key, size_t klen, char x) {
   size_t pl = strlen(prefix);
   char *s = rs_xmalloc(pl + 24);
@@ -160,14 +187,20 @@ static char *rs__pkey(const char *prefix, const char *key, size_t klen, char x) 
 /* The page's base, as KEY purges name it (rs_fleet.h, rs_purge.h): its
  * key without the named headers' part, and a key hook's string without
  * its "~host " namespace. */
-static char *rs__pkey_base(const char *prefix, const char *key, size_t klen) {
+static char *rs__pkey_base(const char *prefix, const char *key, size_t klen, char x) {
   const char *b = key, *end = key + klen;
   if (klen > 0 && key[0] == '~') {
     const char *sp = memchr(key, ' ', klen);
     if (sp != NULL) b = sp + 1;
   }
   const char *nl = memchr(b, '\n', (size_t)(end - b));
-  return rs__pkey(prefix, b, (size_t)((nl ? nl : end) - b), 'k');
+  return rs__pkey(prefix, b, (size_t)((nl ? nl : end) - b), x);
+}
+
+/* A bundle id as the tier keeps it ('v' of P{h}:m): hex, "" for none. */
+static void rs__bundle_str(char *buf, size_t n, uint64_t bundle) {
+  if (bundle == 0) buf[0] = 0;
+  else snprintf(buf, n, "%016llx", (unsigned long long)bundle);
 }
 
 static char *rs__cat(const char *a, const char *b) {
@@ -239,9 +272,44 @@ static void rs__load_scripts(rs_fleet_loop_t *fl) {
   }
 }
 
-static void rs__loop_ready(rs_redis_t *r, void *data) {
+/* Redis's clock against ours, measured on each connection (TIME), so a
+ * lookup can tell Redis when its asker stops waiting (RS__LUA_LOOKUP). */
+typedef struct {
+  rs_fleet_loop_t *fl;
+  uint64_t conn, sent_ms;
+} rs__clock_t;
+
+static void rs__clock_read(rs_redis_t *r, void *data, const redisReply *reply, int status) {
   (void)r;
-  rs__load_scripts(data);
+  rs__clock_t *c = data;
+  rs_fleet_loop_t *fl = c->fl;
+  uint64_t now = rs_blob_now_unix_ms();
+  if (status == 0 && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+      reply->element[0]->type == REDIS_REPLY_STRING && reply->element[1]->type == REDIS_REPLY_STRING &&
+      c->conn == fl->conn && now >= c->sent_ms && now - c->sent_ms <= 100) {
+    uint64_t theirs = strtoull(reply->element[0]->str, NULL, 10) * 1000 + strtoull(reply->element[1]->str, NULL, 10) / 1000;
+    fl->clock_off = (int64_t)theirs - (int64_t)(c->sent_ms + (now - c->sent_ms) / 2);
+    fl->clock_err = (now - c->sent_ms) / 2 + 1;
+    fl->clock_known = true;
+  }
+  if (c->conn == fl->conn) fl->clock_asked = false;   /* unknown still: asked again by the next lookup */
+  free(c);
+}
+
+static void rs__clock_ask(rs_fleet_loop_t *fl) {
+  rs__clock_t *c = rs_xmalloc(sizeof(*c));
+  *c = (rs__clock_t){ fl, fl->conn, rs_blob_now_unix_ms() };
+  const char *argv[] = { "TIME" };
+  if (rs_redis_cmd(fl->r, rs__clock_read, c, fl->f->o.write_timeout_ms, 1, argv, NULL) < 0) free(c);
+  else fl->clock_asked = true;
+}
+
+static void rs__loop_ready(rs_redis_t *r, void *data) {
+  rs_fleet_loop_t *fl = data;
+  (void)r;
+  rs__load_scripts(fl);
+  fl->clock_known = false;
+  rs__clock_ask(fl);
 }
 
 /* A NOSCRIPT error (Redis restarted or SCRIPT FLUSH): load them again. */
@@ -285,26 +353,47 @@ static void rs__lookup_body(rs_redis_t *r, void *data, const redisReply *reply, 
      * ran), even when the script saw none: a store landed in between. */
     rs_blob_status_t s = rs_blob_decode(reply->str, reply->len, q->key, q->klen, q->hash, q->epoch,
                                         rs_blob_now_unix_ms(), &e, NULL);
-    if (s == RS_BLOB_OK) res = RS_L3_HIT;
-    else if (s == RS_BLOB_CORRUPT || s == RS_BLOB_OTHER_KEY) fl->stats.corrupt++;
+    if (s == RS_BLOB_OK && q->bundle != 0 && e->bundle != 0 && e->bundle != q->bundle) {
+      /* Another bundle's page (a store landed after the script ran) */
+      if (q->other_is_miss) {
+        rs_entry_release(e);
+        e = NULL;
+        s = RS_BLOB_EXPIRED;
+      } else if (q->script >= 1 && q->script <= 3) {
+        q->script = q->script == 2 ? 4 : 5;      /* stale; refreshed by the lock holder */
+      }
+    }
+    if (s == RS_BLOB_OK) {
+      res = q->script == 4 ? RS_L3_STALE_LEAD : q->script == 5 ? RS_L3_STALE_WAIT : RS_L3_HIT;
+      if (res != RS_L3_HIT) {
+        /* Stale in the tier (a soft purge, or past its TTL): stale here
+         * from now on at the latest, within the grace it has. */
+        uint64_t now = rs_now_ms(), age = now > e->created_ms ? now - e->created_ms : 0;
+        if (e->ttl_ms > age) e->ttl_ms = age;
+      }
+    } else if (s == RS_BLOB_CORRUPT || s == RS_BLOB_OTHER_KEY) {
+      fl->stats.corrupt++;
+    }
     if (res == RS_L3_HIT && q->script == 2) rs_fleet_unlock(fl, q->key, q->klen, q->rid);
   }
-  if (res != RS_L3_HIT) {
-    if (q->script == 2) res = RS_L3_LEAD;
-    else if (q->script == 3) res = RS_L3_WAIT;
+  if (res == RS_L3_MISS) {
+    if (q->script == 2 || q->script == 4) res = RS_L3_LEAD;
+    else if (q->script == 3 || q->script == 5) res = RS_L3_WAIT;
   }
   switch (res) {
   case RS_L3_HIT: fl->stats.hits++; break;
   case RS_L3_LEAD: fl->stats.leads++; break;
   case RS_L3_WAIT: fl->stats.waits++; break;
   case RS_L3_MISS: fl->stats.misses++; break;
+  case RS_L3_STALE_LEAD: fl->stats.stale++, fl->stats.leads++; break;
+  case RS_L3_STALE_WAIT: fl->stats.stale++, fl->stats.waits++; break;
   }
   q->cb(q->data, res, e, q->seq);
   rs__lookup_unref(q);
 }
 
 void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t hash, uint64_t epoch,
-                     uint64_t rid, rs_l3_cb cb, void *data) {
+                     uint64_t rid, uint64_t bundle, bool other_is_miss, rs_l3_cb cb, void *data) {
   rs__lookup_t *q = rs_xcalloc(1, sizeof(*q));
   q->fl = fl;
   q->cb = cb;
@@ -314,6 +403,8 @@ void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t
   q->hash = hash;
   q->epoch = epoch;
   q->rid = rid;
+  q->bundle = bundle;
+  q->other_is_miss = other_is_miss;
   if (!rs_fleet_loop_ready(fl)) {
     fl->stats.misses++;
     rs__answer_later(q, RS_L3_MISS);
@@ -322,15 +413,23 @@ void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t
   rs_fleet_t *f = fl->f;
   char *m = rs__pkey(f->prefix, key, klen, 'm'), *l = rs__pkey(f->prefix, key, klen, 'l');
   char *k = rs__pkey(f->prefix, key, klen, 'k'), *b = rs__pkey(f->prefix, key, klen, 'b');
-  char *kb = rs__pkey_base(f->prefix, key, klen);
-  char rids[24], px[24];
+  char *kb = rs__pkey_base(f->prefix, key, klen, 'k');
+  char *sk = rs__pkey(f->prefix, key, klen, 's'), *skb = rs__pkey_base(f->prefix, key, klen, 's');
+  char rids[24], px[24], now[24], bund[24], dl[24];
+  uint64_t unix_now = rs_blob_now_unix_ms();
   snprintf(rids, sizeof(rids), "%llu", (unsigned long long)rid);
   snprintf(px, sizeof(px), "%u", f->o.lock_ms);
-  const char *argv[] = { "EVALSHA", fl->sha[RS__S_LOOKUP], "8", m, l, f->k_te, f->k_tp, f->k_seq, k, b, kb,
-                         rids, px, key };
+  snprintf(now, sizeof(now), "%llu", (unsigned long long)unix_now);
+  /* its deadline on Redis's clock, give or take the measure's error */
+  if (!fl->clock_known && !fl->clock_asked) rs__clock_ask(fl);
+  long long margin = (long long)(f->o.redis.timeout_ms ? f->o.redis.timeout_ms : 50) + (long long)fl->clock_err + 5;
+  snprintf(dl, sizeof(dl), "%lld", fl->clock_known ? (long long)unix_now + fl->clock_off + margin : 0LL);
+  rs__bundle_str(bund, sizeof(bund), bundle);
+  const char *argv[] = { "EVALSHA", fl->sha[RS__S_LOOKUP], "12", m, l, f->k_te, f->k_tp, f->k_seq, k, b, kb,
+                         f->k_se, f->k_sp, sk, skb, rids, px, key, now, bund, other_is_miss ? "p" : "s", dl };
   size_t lens[RS_ARRAY_SIZE(argv)];
-  for (size_t i = 0; i + 1 < RS_ARRAY_SIZE(argv); i++) lens[i] = strlen(argv[i]);
-  lens[RS_ARRAY_SIZE(argv) - 1] = klen;          /* the key is not NUL-terminated */
+  for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++)   /* the key (17) is not NUL-terminated */
+    lens[i] = i == 17 ? klen : strlen(argv[i]);
   const char *get[] = { "GET", b };
   /* Both commands go out or the lookup is a miss; each holds q. */
   int rc = rs_redis_cmd(fl->r, rs__lookup_script, q, 0, (int)RS_ARRAY_SIZE(argv), argv, lens);
@@ -339,7 +438,7 @@ void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t
     rc = rs_redis_cmd(fl->r, rs__lookup_body, q, 0, 2, get, NULL);
     if (rc == 0) q->refs++;
   }
-  free(m), free(l), free(k), free(b), free(kb);
+  free(m), free(l), free(k), free(b), free(kb), free(sk), free(skb);
   if (rc < 0) {
     fl->stats.errors++;
     fl->stats.misses++;
@@ -388,13 +487,18 @@ void rs_fleet_store(rs_fleet_loop_t *fl, const rs_entry_t *e, uint64_t start_seq
   }
   char *m = rs__pkey(f->prefix, e->key, e->key_len, 'm'), *b = rs__pkey(f->prefix, e->key, e->key_len, 'b');
   char *l = rs__pkey(f->prefix, e->key, e->key_len, 'l'), *k = rs__pkey(f->prefix, e->key, e->key_len, 'k');
-  char *kb = rs__pkey_base(f->prefix, e->key, e->key_len);
-  char seq[24], px[24], rids[24];
+  char *kb = rs__pkey_base(f->prefix, e->key, e->key_len, 'k');
+  char seq[24], px[24], rids[24], fresh[24], bund[24];
+  rs__bundle_str(bund, sizeof(bund), e->bundle);
   snprintf(seq, sizeof(seq), "%llu", (unsigned long long)start_seq);
   snprintf(px, sizeof(px), "%llu", (unsigned long long)(end - now));
   snprintf(rids, sizeof(rids), "%llu", (unsigned long long)rid);
+  /* fresh until, on the wall clock (rs_blob.h): the lookups' stale test */
+  uint64_t fresh_end = e->created_ms + e->ttl_ms;
+  snprintf(fresh, sizeof(fresh), "%llu",
+           (unsigned long long)(rs_blob_now_unix_ms() + (fresh_end > now ? fresh_end - now : 0)));
   const char *argv[] = { "EVALSHA", fl->sha[RS__S_STORE], "7", m, b, l, f->k_te, f->k_tp, k, kb,
-                         seq, tags.p ? tags.p : "", blob, px, rids, e->key };
+                         seq, tags.p ? tags.p : "", blob, px, rids, e->key, fresh, bund };
   size_t lens[RS_ARRAY_SIZE(argv)];
   for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++)   /* tags and the blob are not NUL-terminated */
     lens[i] = i == 11 ? tags.len : i == 12 ? blen : i == 15 ? e->key_len : strlen(argv[i]);
@@ -446,7 +550,7 @@ static void rs__purge_failed_later(uv_timer_t *t) {
   uv_close((uv_handle_t *)t, (uv_close_cb)free);
 }
 
-void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_by_t kind, const char *arg, size_t len,
+void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_by_t kind, const char *arg, size_t len, bool soft,
                     rs_fleet_purged_cb cb, void *data) {
   rs_fleet_t *f = fl->f;
   rs__purge_t *p = rs_xmalloc(sizeof(*p));
@@ -462,19 +566,20 @@ void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_by_t kind, const char *arg, si
     rs_key_init(&hk, hbuf, sizeof(hbuf));
     rs_key_hook_escape(&hk, karg, klen);
     char *kh = rs__pkey(f->prefix, hk.p, hk.len, 'k');
+    char *sk = rs__pkey(f->prefix, karg, klen, 's'), *skh = rs__pkey(f->prefix, hk.p, hk.len, 's');
     rs_key_dispose(&hk);
     char px[24], max[24];
     /* A key's purge marker lives as long as a page may: one day is the
      * longest TTL + grace rustyssr's config takes. */
     snprintf(px, sizeof(px), "%u", 86400u * 1000u);
     snprintf(max, sizeof(max), "%u", f->o.plog_max);
-    const char *argv[] = { "EVALSHA", fl->sha[RS__S_PURGE], "8", f->k_seq, f->k_te, f->k_tp, f->k_plog, m, b, k, kh,
-                           rs__kind(kind), arg ? arg : "", f->chan, px, max };
+    const char *argv[] = { "EVALSHA", fl->sha[RS__S_PURGE], "12", f->k_seq, f->k_te, f->k_tp, f->k_plog, m, b, k, kh,
+                           f->k_se, f->k_sp, sk, skh, rs_fleet__kind(kind, soft), arg ? arg : "", f->chan, px, max };
     size_t lens[RS_ARRAY_SIZE(argv)];
     for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++)   /* arg is not NUL-terminated */
-      lens[i] = i == 12 ? (arg ? len : 0) : strlen(argv[i]);
+      lens[i] = i == 16 ? (arg ? len : 0) : strlen(argv[i]);
     rc = rs_redis_cmd(fl->r, rs__purged, p, f->o.write_timeout_ms, (int)RS_ARRAY_SIZE(argv), argv, lens);
-    free(m), free(b), free(k), free(kh);
+    free(m), free(b), free(k), free(kh), free(sk), free(skh);
   }
   if (rc < 0) {
     fl->stats.errors++;
@@ -482,131 +587,6 @@ void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_by_t kind, const char *arg, si
     uv_timer_init(fl->loop, t);
     t->data = p;
     uv_timer_start(t, rs__purge_failed_later, 0, 0);
-  }
-}
-
-/* ------------------------------------------------------------ the purge channel */
-
-static void rs__apply(rs_fleet_t *f, uint64_t seq, const char *kind, size_t klen, const char *arg, size_t alen) {
-  static const rs_purge_by_t kinds[] = { RS_PURGE_KEY, RS_PURGE_PREFIX, RS_PURGE_TAG, RS_PURGE_ALL };
-  for (size_t i = 0; i < RS_ARRAY_SIZE(kinds); i++) {
-    const char *name = rs__kind(kinds[i]);
-    if (strlen(name) == klen && memcmp(name, kind, klen) == 0) {
-      f->o.on_purge(f->o.purge_data, kinds[i], arg, alen);
-      f->stats.purges_applied++;
-      break;
-    }
-  }
-  f->applied = seq;
-}
-
-static void rs__full_purge(rs_fleet_t *f, uint64_t seq, const char *why) {
-  rs_log_warn("fleet: %s: every local page purged (purge sequence %llu)", why, (unsigned long long)seq);
-  f->o.on_purge(f->o.purge_data, RS_PURGE_ALL, "", 0);
-  f->stats.full_purges++;
-  f->applied = seq;
-}
-
-static void rs__replay(rs_fleet_t *f);
-
-static void rs__replayed(rs_redis_t *r, void *data, const redisReply *reply, int status) {
-  (void)r;
-  rs_fleet_t *f = data;
-  f->replaying = false;
-  if (status != 0 || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-      reply->element[0]->type == REDIS_REPLY_ERROR) {
-    f->replay_again = true;                      /* retried on the next message or connection */
-    return;
-  }
-  const redisReply *cur = reply->element[0], *log = reply->element[1];
-  uint64_t now = cur->type == REDIS_REPLY_STRING ? strtoull(cur->str, NULL, 10) : 0;
-  f->stats.replays++;
-  if (!f->connected_once) {
-    f->connected_once = true;
-    /* A first connection soon after start finds nothing cached here; one
-     * that came late (Redis was down at start) may have pages rendered
-     * while purges went unheard. */
-    if (uv_now(f->loop) - f->started > 2000) rs__full_purge(f, now, "connected late to the shared tier");
-    else f->applied = now;
-  } else if (now > f->applied) {
-    bool whole = log->type == REDIS_REPLY_ARRAY && log->elements > 0;
-    uint64_t expect = f->applied + 1;
-    for (size_t i = 0; whole && i < log->elements; i++) {
-      const redisReply *ent = log->element[i];
-      if (ent->type != REDIS_REPLY_ARRAY || ent->elements != 2 || ent->element[0]->type != REDIS_REPLY_STRING ||
-          ent->element[1]->type != REDIS_REPLY_ARRAY || ent->element[1]->elements != 4) {
-        whole = false;
-        break;
-      }
-      uint64_t seq = strtoull(ent->element[0]->str, NULL, 10);
-      if (seq < expect) continue;
-      if (seq != expect) {                       /* trimmed past where we were */
-        whole = false;
-        break;
-      }
-      const redisReply *kv = ent->element[1];
-      rs__apply(f, seq, kv->element[1]->str, kv->element[1]->len, kv->element[3]->str, kv->element[3]->len);
-      expect = seq + 1;
-    }
-    if (!whole || f->applied < now) rs__full_purge(f, now, "the purge log no longer holds what was missed");
-  }
-  if (f->seen > f->applied || f->replay_again) {
-    f->replay_again = false;
-    rs__replay(f);
-  }
-}
-
-/* Catch up with the purge log: GET seq and XRANGE from the next one, in one
- * MULTI so both describe the same moment. */
-static void rs__replay(rs_fleet_t *f) {
-  if (f->replaying || !rs_redis_ready(f->cmd)) {
-    if (!f->replaying) f->replay_again = true;
-    return;
-  }
-  char from[32], count[24];
-  snprintf(from, sizeof(from), "%llu-1", (unsigned long long)(f->applied + 1));
-  snprintf(count, sizeof(count), "%u", f->o.plog_max);
-  const char *multi[] = { "MULTI" }, *get[] = { "GET", f->k_seq },
-             *range[] = { "XRANGE", f->k_plog, from, "+", "COUNT", count }, *exec[] = { "EXEC" };
-  if (rs_redis_cmd(f->cmd, rs__ignore, NULL, 0, 1, multi, NULL) < 0) {
-    f->replay_again = true;
-    return;
-  }
-  rs_redis_cmd(f->cmd, rs__ignore, NULL, 0, 2, get, NULL);
-  rs_redis_cmd(f->cmd, rs__ignore, NULL, 0, 6, range, NULL);
-  if (rs_redis_cmd(f->cmd, rs__replayed, f, f->o.write_timeout_ms, 1, exec, NULL) == 0) f->replaying = true;
-  else f->replay_again = true;
-}
-
-static void rs__on_purge_msg(rs_redis_t *r, void *data, const char *ch, size_t clen, const char *msg, size_t mlen) {
-  (void)r, (void)ch, (void)clen;
-  rs_fleet_t *f = data;
-  /* "seq kind arg": the argument may hold spaces; only the first two split. */
-  const char *sp1 = memchr(msg, ' ', mlen);
-  if (sp1 == NULL) return;
-  const char *sp2 = memchr(sp1 + 1, ' ', mlen - (size_t)(sp1 + 1 - msg));
-  if (sp2 == NULL) return;
-  uint64_t seq = strtoull(msg, NULL, 10);
-  if (seq > f->seen) f->seen = seq;
-  if (seq <= f->applied || !f->connected_once) return;
-  if (seq == f->applied + 1 && !f->replaying) {
-    rs__apply(f, seq, sp1 + 1, (size_t)(sp2 - sp1 - 1), sp2 + 1, mlen - (size_t)(sp2 + 1 - msg));
-    return;
-  }
-  rs__replay(f);                                 /* a gap: missed messages are in the log */
-}
-
-static void rs__sub_ready(rs_redis_t *r, void *data) {
-  (void)r;
-  rs__replay(data);
-}
-
-static void rs__cmd_ready(rs_redis_t *r, void *data) {
-  (void)r;
-  rs_fleet_t *f = data;
-  if (f->replay_again && rs_fleet_subscribed(f)) {
-    f->replay_again = false;
-    rs__replay(f);
   }
 }
 
@@ -628,13 +608,15 @@ rs_fleet_t *rs_fleet_new(uv_loop_t *loop, const rs_fleet_opts_t *opts) {
   f->k_tp = rs__cat(f->prefix, "tp");
   f->k_plog = rs__cat(f->prefix, "plog");
   f->chan = rs__cat(f->prefix, "purge");
+  f->k_se = rs__cat(f->prefix, "se");
+  f->k_sp = rs__cat(f->prefix, "sp");
   f->started = uv_now(loop);
   f->sub = rs_redis_new(loop, &f->o.redis);
   f->cmd = rs_redis_new(loop, &f->o.redis);
   if (f->sub == NULL || f->cmd == NULL) abort();
   const char *chans[] = { f->chan };
-  rs_redis_subscribe(f->sub, chans, 1, rs__on_purge_msg, rs__sub_ready, f);
-  rs_redis_on_ready(f->cmd, rs__cmd_ready, f);
+  rs_redis_subscribe(f->sub, chans, 1, rs_fleet__on_purge_msg, rs_fleet__sub_ready, f);
+  rs_redis_on_ready(f->cmd, rs_fleet__cmd_ready, f);
   return f;
 }
 
@@ -642,6 +624,7 @@ void rs_fleet_close(rs_fleet_t *f) {
   rs_redis_close(f->sub);
   rs_redis_close(f->cmd);
   free(f->k_seq), free(f->k_te), free(f->k_tp), free(f->k_plog), free(f->chan), free(f->prefix);
+  free(f->k_se), free(f->k_sp);
   free(f);
 }
 
@@ -677,3 +660,8 @@ bool rs_fleet_loop_ready(const rs_fleet_loop_t *fl) {
 }
 
 const rs_fleet_stats_t *rs_fleet_loop_stats(const rs_fleet_loop_t *fl) { return &fl->stats; }
+
+bool rs_fleet_loop_breaker(const rs_fleet_loop_t *fl, uint64_t *trips) {
+  *trips = rs_redis_stats(fl->r)->breaker_trips;
+  return rs_redis_breaker_open(fl->r);
+}

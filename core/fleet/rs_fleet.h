@@ -3,20 +3,26 @@
  * instance and never lose one (../shared/FLEET.md §3).
  *
  * Keys, for prefix P and h = 16 hex digits of XXH3 of the full key:
- *   P{h}:m  HASH s (purge sequence when the render began), t (tags, "\n")
+ *   P{h}:m  HASH s (purge sequence when the render began), t (tags, "\n"),
+ *           f (fresh until, unix ms), v (the bundle that rendered it, hex)
  *   P{h}:b  the page (rs_blob.h), PEXPIRE = the TTL + grace it has left
  *   P{h}:l  the render lock (a render id), PX = lock_ms
  *   P{h}:k  the sequence of the last purge of this key (KEY purges name a
  *           page's base: its key without the named headers' part after
  *           "\n", and a key hook's string without "~host ", as rs_purge
  *           does, so a KEY marker covers every variant)
+ *   P{h}:s  the sequence of the last soft purge of this key (as P{h}:k)
  *   Pseq    the purge sequence; Pte HASH "*" / "t:TAG" -> sequence of the
- *           last purge of everything / of that tag; Ptp HASH prefix -> seq
+ *           last purge of everything / of that tag; Ptp HASH prefix -> seq;
+ *           Pse, Psp: the same for soft purges
  *   Pplog   the purge log (a stream, IDs "seq-1"), Ppurge the channel
  * A page is dead when a purge that covers it (all, its key, one of its tags,
  * a prefix of its key) has a sequence above the one its render began at:
  * the lookup treats it as absent and a store of it is refused, so a render
- * that began before a purge, on any instance, never lands in the tier.
+ * that began before a purge, on any instance, never lands in the tier. A
+ * page covered by a later soft purge, past its TTL (P{h}:m's f, the wall
+ * clock), or rendered by another bundle (P{h}:m's v) is stale: served stale while one instance, the one that
+ * takes the lock, refreshes it for the fleet.
  *
  * Every command has a deadline and every failure is a miss: the tier never
  * fails a request (the gateway renders). Single Redis primary, no Cluster.
@@ -34,11 +40,11 @@
 typedef struct rs_fleet_s rs_fleet_t;
 typedef struct rs_fleet_loop_s rs_fleet_loop_t;
 
-/* Apply a purge to this instance's own tiers (L2 and every L1). Called on
- * the fleet's loop for every purge of the fleet, this instance's included,
- * in sequence order; kind RS_PURGE_ALL also when this instance fell too far
- * behind the purge log to replay it. */
-typedef void (*rs_fleet_purge_fn)(void *data, rs_purge_by_t kind, const char *arg, size_t len);
+/* Apply a purge (soft: a soft purge, rs_purge.h) to this instance's own
+ * tiers (L2 and every L1). Called on the fleet's loop for every purge of
+ * the fleet, this instance's included, in sequence order; kind RS_PURGE_ALL
+ * also when this instance fell too far behind the purge log to replay it. */
+typedef void (*rs_fleet_purge_fn)(void *data, rs_purge_by_t kind, const char *arg, size_t len, bool soft);
 
 typedef struct {
   rs_redis_opts_t redis;         /* address, db, password, timeouts, breaker */
@@ -58,6 +64,10 @@ typedef enum {
   RS_L3_WAIT,                    /* another instance renders it: ask again shortly */
   RS_L3_MISS,                    /* not there and no lock to be had (the tier is down,
                                     slow or refused): render it */
+  RS_L3_STALE_LEAD,              /* *e: the page, stale (soft-purged or past its TTL;
+                                    its TTL cut to now at the latest): serve it stale
+                                    and refresh it (this instance holds the lock) */
+  RS_L3_STALE_WAIT,              /* *e: the page, stale; another instance refreshes it */
 } rs_l3_result_t;
 
 /* A lookup's answer, on the loop thread. seq: the purge sequence when the
@@ -66,6 +76,7 @@ typedef void (*rs_l3_cb)(void *data, rs_l3_result_t res, rs_entry_t *e, uint64_t
 
 typedef struct {
   uint64_t hits, leads, waits, misses, errors, stores, stores_refused, too_big, corrupt;
+  uint64_t stale;                /* STALE_LEAD and STALE_WAIT (counted in leads, waits too) */
   uint64_t purges_sent, purges_applied, replays, full_purges;
 } rs_fleet_stats_t;
 
@@ -83,12 +94,19 @@ rs_fleet_loop_t *rs_fleet_loop_new(rs_fleet_t *f, uv_loop_t *loop);
 void rs_fleet_loop_close(rs_fleet_loop_t *fl);
 bool rs_fleet_loop_ready(const rs_fleet_loop_t *fl);
 const rs_fleet_stats_t *rs_fleet_loop_stats(const rs_fleet_loop_t *fl);
+/* Whether this loop's breaker is open now; *trips: how often it opened. A
+ * racy read from another thread is fine (metrics). */
+bool rs_fleet_loop_breaker(const rs_fleet_loop_t *fl, uint64_t *trips);
 
 /* Look key up; lock it for this render (rid) when absent. cb is called
  * exactly once, later (never from inside this call); hash and epoch become
- * a HIT entry's (rs_blob_decode). */
+ * a HIT entry's (rs_blob_decode). bundle: the bundle this instance renders
+ * with (0: any page will do); a page another bundle rendered is stale
+ * (STALE_LEAD / STALE_WAIT: served stale, refreshed once for the fleet), or
+ * with other_is_miss absent (LEAD / WAIT; the tier keeps it for instances
+ * still on that bundle): cache.on_new_bundle "stale" / "purge". */
 void rs_fleet_lookup(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t hash, uint64_t epoch,
-                     uint64_t rid, rs_l3_cb cb, void *data);
+                     uint64_t rid, uint64_t bundle, bool other_is_miss, rs_l3_cb cb, void *data);
 
 /* Store e (rendered from start_seq on, by rid) in the background; refused
  * by the tier when a purge covering it came after start_seq. Releases the
@@ -99,11 +117,12 @@ void rs_fleet_store(rs_fleet_loop_t *fl, const rs_entry_t *e, uint64_t start_seq
 void rs_fleet_unlock(rs_fleet_loop_t *fl, const char *key, size_t klen, uint64_t rid);
 
 /* A purge for the whole fleet (by KEY, PREFIX, TAG or ALL; a URL purge is
- * the KEY purge of the URL's default key): cb (may be NULL) gets its sequence, or 0 when
+ * the KEY purge of the URL's default key; soft: a soft purge, the pages
+ * marked stale everywhere, in the tier too): cb (may be NULL) gets its sequence, or 0 when
  * the tier could not take it (the caller applied nothing: it applies the
  * purge locally itself and reports the failure). */
 typedef void (*rs_fleet_purged_cb)(void *data, uint64_t seq);
-void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_by_t kind, const char *arg, size_t len,
+void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_by_t kind, const char *arg, size_t len, bool soft,
                     rs_fleet_purged_cb cb, void *data);
 
 #endif

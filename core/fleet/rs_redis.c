@@ -158,8 +158,17 @@ static void rs__redis_fail_all(rs_redis_t *r, int status) {
 
 static void rs__redis_failed(rs_redis_t *r) {
   r->fails++;
-  if (r->o.max_fails > 0 && r->fails >= r->o.max_fails)
-    r->breaker_until = uv_now(r->loop) + r->o.fail_timeout_ms;
+  if (r->o.max_fails > 0 && r->fails >= r->o.max_fails) {
+    uint64_t now = uv_now(r->loop);
+    if (r->breaker_until == 0 || now >= r->breaker_until) {
+      r->stats.breaker_trips++;
+      /* While it reconnects, rs__redis_reset has said so already. */
+      if (r->state == RS__R_READY)
+        rs_log_warn("redis %s:%d: %u failure(s) in a row: resting %u ms (requests render here meanwhile)",
+                    r->host, r->o.port, r->fails, r->o.fail_timeout_ms);
+    }
+    r->breaker_until = now + r->o.fail_timeout_ms;
+  }
 }
 
 /* ------------------------------------------------------------ deadlines */
@@ -285,6 +294,11 @@ bool rs_redis_ready(const rs_redis_t *r) {
 }
 
 const rs_redis_stats_t *rs_redis_stats(const rs_redis_t *r) { return &r->stats; }
+
+bool rs_redis_breaker_open(const rs_redis_t *r) {
+  uint64_t until = r->breaker_until;
+  return until != 0 && uv_now(r->loop) < until;
+}
 
 /* ------------------------------------------------------------ hand-shake */
 

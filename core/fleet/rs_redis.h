@@ -75,6 +75,7 @@ typedef struct {
   uint64_t connects;             /* connections made ready */
   uint64_t disconnects;
   uint64_t late_replies;         /* dropped: their command had timed out */
+  uint64_t breaker_trips;        /* times the breaker opened */
 } rs_redis_stats_t;
 
 /* A client on loop; it connects at once and keeps reconnecting. The strings
@@ -103,6 +104,10 @@ int rs_redis_cmd(rs_redis_t *r, rs_redis_cb cb, void *data, uint32_t timeout_ms,
 bool rs_redis_ready(const rs_redis_t *r);
 
 const rs_redis_stats_t *rs_redis_stats(const rs_redis_t *r);
+
+/* True while the breaker is open (max_fails failures in a row, for
+ * fail_timeout_ms). A racy read from another thread is fine (a metric). */
+bool rs_redis_breaker_open(const rs_redis_t *r);
 
 /* Stop: every command waiting is answered RS_REDIS_ECLOSED before this
  * returns, the handles close, and the client frees itself once they have

@@ -199,6 +199,20 @@ static void rs__pflow_l3_done(void *data, rs_l3_result_t res, rs_entry_t *e, uin
       rs_page_respond_entry(req, e, "HIT-L3", rs_page__release_entry, e);
       break;
     }
+    case RS_L3_STALE_WAIT:
+      if (fl->stale == NULL) {
+        /* Another instance refreshes it: its stale copy, here too (stored
+         * stale: the next request asks the tier again). */
+        rs_page_flight_t *f = rs_page__flight_new(req, req, fl->route, fl->key, fl->klen, fl->hash);
+        f->storable = true;
+        rs_page__flight_complete(f, e, 0);
+        rs_page__flight_free(f);
+        rs__pflow_free(fl, loop);
+        rs_page_respond_entry(req, e, "STALE", rs_page__release_entry, e);
+        break;
+      }
+      rs_entry_release(e);
+      /* fallthrough */
     case RS_L3_WAIT:
       if (fl->stale != NULL) {
         /* Another instance refreshes this page: serve the stale one. */
@@ -225,6 +239,17 @@ static void rs__pflow_l3_done(void *data, rs_l3_result_t res, rs_entry_t *e, uin
       /* Waited long enough: render here, without the lock. */
       rs__pflow_leader(fl);
       break;
+    case RS_L3_STALE_LEAD:
+      /* Stale for the fleet, and this instance refreshes it: the stale
+       * page (this loop's, or the tier's) answers now, the render runs in
+       * the background. */
+      if (fl->stale == NULL) {
+        RS_COUNTER_ADD(pl->c.stale, 1);
+        fl->stale = e;
+      } else {
+        rs_entry_release(e);
+      }
+      /* fallthrough */
     case RS_L3_LEAD:
       fl->l3.lead = true;
       fl->l3.seq = seq;
@@ -244,8 +269,13 @@ static void rs__pflow_l3(rs__pflow_t *fl) {
     fl->l3_until = uv_now(&loop->uv) + loop->cfg->cache.shared.lock_wait_ms;
   }
   loop->pending_jobs++;
+  /* cache.on_new_bundle, as L2 applies it on a deploy: another bundle's
+   * page in the tier is stale ("stale"), a miss ("purge"), or a page ("keep"). */
+  const rs_config_t *cfg = rs_req_gen(fl->req) ? rs_req_gen(fl->req)->cfg : loop->cfg;
+  int mode = cfg->cache.on_new_bundle;
+  uint64_t bundle = mode == RS_ON_NEW_BUNDLE_KEEP ? 0 : cfg->render.bundle_id;
   rs_fleet_lookup(rs_page__loop(loop)->fleet, fl->key, fl->klen, fl->hash, rs_cache_epoch(loop->cache),
-                  fl->l3.rid, rs__pflow_l3_done, fl);
+                  fl->l3.rid, bundle, mode == RS_ON_NEW_BUNDLE_PURGE, rs__pflow_l3_done, fl);
 }
 
 static void rs__pflow_lookup(rs__pflow_t *fl) {

@@ -23,19 +23,27 @@ static __thread rs_fleet_loop_t *rs__here;   /* this thread's part, for purges *
 
 /* A purge of the fleet (this instance's included), applied to this L2; the
  * L1s follow by the purge epoch. */
-static void rs__apply(void *data, rs_purge_by_t by, const char *arg, size_t len) {
+static void rs__apply(void *data, rs_purge_by_t by, const char *arg, size_t len, bool soft) {
   (void)data;
-  rs_purge_local(rs__cache, by, arg, len);
+  rs_purge_local(rs__cache, by, arg, len, soft);
 }
 
 static void rs__sent(void *data, uint64_t seq) {
-  (void)data;
   if (seq == 0) rs_log_warn("shared cache: a purge could not reach the fleet (applied here only)");
+  if (data != NULL) rs_purge_wait_settle(data, seq != 0);
 }
 
-/* A purge made here (admin listener, ssr.purge): to the fleet. */
-static void rs__observe(rs_purge_by_t by, const char *v, size_t len) {
-  if (rs__here != NULL) rs_fleet_purge(rs__here, by, v, len, rs__sent, NULL);
+/* A purge made here (admin listener, ssr.purge): to the fleet; w (may be
+ * NULL) learns whether the fleet took it. */
+static void rs__observe(rs_purge_by_t by, const char *v, size_t len, bool soft, rs_purge_wait_t *w) {
+  if (rs__here == NULL || !rs_fleet_loop_ready(rs__here)) {
+    /* Known at once (not connected, breaker open): the caller can say so. */
+    rs_log_warn("shared cache: a purge could not reach the fleet: the shared cache is down (applied here only)");
+    if (w != NULL) w->failed++;
+    return;
+  }
+  if (w != NULL) w->pending++;
+  rs_fleet_purge(rs__here, by, v, len, soft, rs__sent, w);
 }
 
 static rs_fleet_opts_t rs__opts(const rs_config_t *cfg) {
@@ -115,7 +123,7 @@ void rs_page_fleet_collect(rs_buf_t *out, rs_loop_t **loops, int nloops) {
   if (rs__fleet == NULL) return;
   rs_fleet_stats_t sum;
   memset(&sum, 0, sizeof(sum));
-  uint64_t waits = 0;
+  uint64_t waits = 0, trips = 0, open = 0;
   for (int i = -1; i < nloops; i++) {
     const rs_page_loop_t *pl = i < 0 ? NULL : rs_page__loop(loops[i]);
     const rs_fleet_loop_t *fl = i < 0 ? rs__main : pl != NULL ? pl->fleet : NULL;
@@ -130,7 +138,11 @@ void rs_page_fleet_collect(rs_buf_t *out, rs_loop_t **loops, int nloops) {
     sum.stores_refused += RS_COUNTER_GET(s->stores_refused);
     sum.too_big += RS_COUNTER_GET(s->too_big);
     sum.corrupt += RS_COUNTER_GET(s->corrupt);
+    sum.stale += RS_COUNTER_GET(s->stale);
     sum.purges_sent += RS_COUNTER_GET(s->purges_sent);
+    uint64_t t;
+    open += rs_fleet_loop_breaker(fl, &t);
+    trips += t;
     if (pl != NULL) waits += RS_COUNTER_GET(pl->c.l3_waits);
   }
   const rs_fleet_stats_t *p = rs_fleet_stats(rs__fleet);
@@ -138,6 +150,9 @@ void rs_page_fleet_collect(rs_buf_t *out, rs_loop_t **loops, int nloops) {
     { "rustyssr_l3_hits_total", "counter", "Shared-tier lookups that found the page.", sum.hits },
     { "rustyssr_l3_leads_total", "counter", "Shared-tier lookups that took the render lock.", sum.leads },
     { "rustyssr_l3_waits_total", "counter", "Shared-tier lookups told another instance renders.", sum.waits },
+    { "rustyssr_l3_stale_total", "counter",
+      "Shared-tier lookups that found the page stale (soft-purged or past its TTL): served stale, "
+      "refreshed by one instance.", sum.stale },
     { "rustyssr_l3_misses_total", "counter", "Shared-tier lookups with no answer in time (rendered here).",
       sum.misses },
     { "rustyssr_l3_errors_total", "counter", "Shared-tier commands that failed or timed out.", sum.errors },
@@ -155,6 +170,9 @@ void rs_page_fleet_collect(rs_buf_t *out, rs_loop_t **loops, int nloops) {
     { "rustyssr_l3_purge_seq", "gauge", "The last fleet purge applied here.", rs_fleet_applied_seq(rs__fleet) },
     { "rustyssr_l3_subscribed", "gauge", "1 while the purge channel is connected.",
       rs_fleet_subscribed(rs__fleet) ? 1u : 0u },
+    { "rustyssr_l3_breaker_open", "gauge",
+      "Loop threads whose breaker is open now: the tier rests after max_fails failures in a row.", open },
+    { "rustyssr_l3_breaker_trips_total", "counter", "Times a loop thread's breaker opened.", trips },
     { "rustyssr_l3_wait_retries_total", "counter", "Lookups asked again while another instance rendered.",
       waits },
   };

@@ -27,12 +27,57 @@ static bool rs__path_is(const rs_req_t *req, const char *path) {
 
 static void rs__free_buf(void *p) { free(p); }
 
-static void rs__json(rs_req_t *req, int status, rs_buf_t *b) {
+static void rs__json_extra(rs_req_t *req, int status, rs_buf_t *b, const char *extra) {
   static const char h[] = "Content-Type: application/json\r\nCache-Control: no-store\r\n";
   rs_resp_t resp = { .status = status, .headers = h, .headers_len = sizeof(h) - 1,
+                     .extra = extra, .extra_len = extra ? strlen(extra) : 0,
                      .body = b->p ? b->p : "", .body_len = b->len,
                      .release = rs__free_buf, .release_ud = b->p };
   rs_req_respond(req, &resp);
+}
+
+static void rs__json(rs_req_t *req, int status, rs_buf_t *b) { rs__json_extra(req, status, b, NULL); }
+
+/* A purge's answer, once the fleet (cache.shared) has taken its purges or
+ * not: 200 {"purged": N}, or 503 with Retry-After when some did not reach
+ * the fleet (they were applied here only: a CMS retries). */
+typedef struct {
+  rs_purge_wait_t w;
+  rs_req_t *req;
+  size_t n;
+  bool soft;
+} rs__purge_ans_t;
+
+static void rs__purge_answer(rs_purge_wait_t *w) {
+  rs__purge_ans_t *a = w->data;
+  rs_req_t *req = a->req;
+  rs_buf_t b = { 0 };
+  if (w->failed > 0) {
+    uint32_t ms = req->loop->cfg->cache.shared.fail_timeout_ms;
+    char extra[48];
+    snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", ms > 1000 ? (ms + 999) / 1000 : 1);
+    rs_log_warn("admin: purge: %u of %u purge(s) did not reach the fleet (the shared cache is down or "
+                "slow): applied on this instance only, answered 503", w->failed, w->told);
+    rs_buf_printf(&b, "{\"purged\": %zu%s, \"fleet\": false, \"error\": \"the shared cache did not take "
+                  "the purge: applied on this instance only; retry\"}\n", a->n, a->soft ? ", \"stale\": true" : "");
+    rs__json_extra(req, 503, &b, extra);
+  } else {
+    rs_buf_printf(&b, "{\"purged\": %zu%s}\n", a->n, a->soft ? ", \"stale\": true" : "");
+    rs__json(req, 200, &b);
+  }
+  free(a);
+}
+
+static void rs__purge_forget(rs_purge_wait_t *w) { free(w->data); }
+
+/* The purges are made: answer now, or once the fleet has answered. */
+static void rs__purge_done(rs__purge_ans_t *a, size_t n, bool soft) {
+  a->n = n;
+  a->soft = soft;
+  if (rs_purge_wait_end(&a->w, rs__purge_answer, a)) {
+    a->w.data = a;
+    rs__purge_answer(&a->w);
+  }
 }
 
 /* PURGE /path?query (Host: site) drops the page of that URL, the way
@@ -41,7 +86,8 @@ static void rs__json(rs_req_t *req, int status, rs_buf_t *b) {
  * and all=1, in the query or as a form body, drops by key, by key prefix,
  * by tag and by URL; with stale=1 (a soft purge) the pages stay, stale, and
  * are served within grace while one background render replaces each. Both
- * answer {"purged": N} (with "stale": true after a soft purge). */
+ * answer {"purged": N} (with "stale": true after a soft purge), or, with a
+ * shared tier that did not take the purge, 503 (rs__purge_answer). */
 static void rs__purge(rs_req_t *req, bool by_url) {
   rs_cache_t *cache = req->loop->cache;
   rs_buf_t b = { 0 };
@@ -51,6 +97,9 @@ static void rs__purge(rs_req_t *req, bool by_url) {
     return;
   }
   size_t n = 0;
+  rs__purge_ans_t *ans = rs_xmalloc(sizeof(*ans));
+  ans->req = req;
+  rs_purge_wait_begin(&ans->w);
   if (by_url) {
     n = rs_purge_url(cache, req->host.p, req->host.len, req->path.p, req->path.len,
                             req->query.p, req->query.len);
@@ -115,6 +164,9 @@ static void rs__purge(rs_req_t *req, bool by_url) {
     }
     free(host);
     if (bad != NULL) {
+      /* nothing was purged (all is checked first); were any on its way,
+       * its answer frees it */
+      if (rs_purge_wait_end(&ans->w, rs__purge_forget, ans)) free(ans);
       rs_log_info("admin: purge refused (%s): %.*s", bad, (int)RS_MIN(req->query.len + req->body_len, 512),
                   req->query.len ? req->query.p : req->body ? req->body : "");
       rs_buf_printf(&b, "{\"error\": \"%s\"}\n", bad);
@@ -123,14 +175,10 @@ static void rs__purge(rs_req_t *req, bool by_url) {
     }
     rs_log_info("admin: purge %.*s: %zu page(s)%s", (int)RS_MIN(req->query.len + req->body_len, 512),
                 req->query.len ? req->query.p : req->body, n, soft == 1 ? " marked stale" : "");
-    if (soft == 1) {
-      rs_buf_printf(&b, "{\"purged\": %zu, \"stale\": true}\n", n);
-      rs__json(req, 200, &b);
-      return;
-    }
+    rs__purge_done(ans, n, soft == 1);
+    return;
   }
-  rs_buf_printf(&b, "{\"purged\": %zu}\n", n);
-  rs__json(req, 200, &b);
+  rs__purge_done(ans, n, false);
 }
 
 /* ------------------------------------------------------------------ access */

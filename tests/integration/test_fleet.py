@@ -28,7 +28,8 @@ class Redis:
         exe = shutil.which("redis-server")
         assert exe, "redis-server not found (scripts/setup installs it)"
         self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", self.dir, "--loglevel", "warning"],
+                                      "--appendonly", "no", "--dir", self.dir, "--loglevel", "warning",
+                                      "--enable-debug-command", "local"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 10
         import socket
@@ -39,6 +40,17 @@ class Redis:
             except OSError:
                 time.sleep(0.02)
         raise AssertionError("redis-server did not start")
+
+    def command(self, *args, wait=True):
+        """One command over a raw socket (RESP); its first reply line, or
+        the open socket when wait is False (DEBUG SLEEP answers late)."""
+        import socket
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        s.sendall(("*%d\r\n" % len(args) + "".join("$%d\r\n%s\r\n" % (len(a), a) for a in args)).encode())
+        if not wait:
+            return s
+        with s:
+            return s.recv(4096).split(b"\r\n")[0]
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -54,13 +66,13 @@ class Redis:
         return False
 
 
-def gateway(redis, extra_routes="", timeout_ms=1000):
+def gateway(redis, extra_routes="", timeout_ms=1000, bundle=BUNDLE, cache_extra=""):
     shared = '{ redis = "127.0.0.1:%d", prefix = "t%d:", timeout_ms = %d, write_timeout_ms = %d, ' \
              'lock_wait_ms = 3000 }' % (redis.port, redis.port, timeout_ms, timeout_ms)
     return Server(
         workers=1,
-        config={"render": '{ bundle = "%s", threads = 1, timeout_ms = 5000 }' % BUNDLE,
-                "cache": "{ ttl = 60, grace = 10, shared = %s }" % shared},
+        config={"render": '{ bundle = "%s", threads = 1, timeout_ms = 5000 }' % bundle,
+                "cache": "{ ttl = 60, grace = 10, shared = %s%s }" % (shared, cache_extra)},
         routes='ssr.route("GET", "/*", { render = true })\n' + extra_routes)
 
 
@@ -242,14 +254,25 @@ def test_a_hung_redis_costs_no_failed_request():
     """SIGSTOP: Redis accepts nothing and answers nothing. Every lookup ends
     at its deadline (timeout_ms) as a miss rendered here; no request fails
     or waits much longer; purges made meanwhile reach the others once Redis
-    is back (the log replays what the channel lost)."""
+    is back (the log replays what the channel lost), and the lookups Redis
+    runs late leave no render lock behind. Purges meanwhile: 503 from the
+    admin listener, nil, err from ssr.purge."""
     with Redis() as redis:
-        gws = fleet(redis, n=2, timeout_ms=100)
+        gws = fleet(redis, n=2, timeout_ms=100,
+                    extra_routes='ssr.route("POST", "/hook-purge", function(req) '
+                                 'local n, err = ssr.purge { url = "/h/warm", host = "localhost" } '
+                                 'if not n then return 503, err end '
+                                 'return 200, "purged " .. n end)')
         try:
             a, b = gws
             assert a.get("/h/warm").status == 200
             os.kill(redis.proc.pid, signal.SIGSTOP)
             try:
+                # ssr.purge waits for the fleet's answer: its command times
+                # out (100 ms), so nil, err (applied here only)
+                r = a.get("/hook-purge", method="POST")
+                assert r.status == 503 and b"did not take the purge" in r.body, r
+                assert a.get("/h/warm").header("x-cache") == "MISS"
                 worst = 0.0
                 for i in range(30):
                     t0 = time.time()
@@ -258,10 +281,11 @@ def test_a_hung_redis_costs_no_failed_request():
                     assert r.status == 200, r
                 # a lookup waits for its deadline (100 ms), never for Redis
                 assert worst < 2.0 * SLOW, worst
-                # a purge while Redis hangs: applied here, logged
+                # a purge while Redis hangs: its command times out (100 ms),
+                # it is applied here, logged, and answered 503
                 r = a.request(b"POST /purge?prefix=GET%20localhost/h/&host=localhost HTTP/1.1\r\nHost: x\r\n"
                               b"Content-Length: 0\r\nConnection: close\r\n\r\n", port=a.admin_port)
-                assert r.status == 200, r
+                assert r.status == 503 and r.header("retry-after"), r
                 # its command times out (100 ms) while Redis hangs: logged
                 wait_for(lambda: "could not reach the fleet" in a.log(), "the lost purge was not logged")
             finally:
@@ -269,9 +293,248 @@ def test_a_hung_redis_costs_no_failed_request():
             wait_ready(gws)
             # Redis runs what was sent to it once it wakes: b hears the purge
             # late rather than never.
-            wait_for(lambda: b.metrics()["rustyssr_l3_purges_applied_total"] >= 1, "b never heard the purge")
+            wait_for(lambda: b.metrics()["rustyssr_l3_purges_applied_total"] >= 2, "b never heard the purges")
+            # The lookups Redis ran late (sent while it hung, long given up)
+            # took no render lock: nobody waits for a render nobody makes.
+            waits = sum(g.metrics()["rustyssr_l3_wait_retries_total"] for g in gws)
             for i in range(6):
                 assert gws[i % 2].get("/h/%d" % i).status == 200
+            assert sum(g.metrics()["rustyssr_l3_wait_retries_total"] for g in gws) == waits
+        finally:
+            stop_all(gws)
+
+
+def admin_purge(g, query):
+    return g.request(("POST /purge?%s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                      % query).encode(), port=g.admin_port)
+
+
+def test_a_purge_the_fleet_did_not_get_answers_503():
+    """Redis down: a purge is applied here (the page goes) but the fleet did
+    not get it, so the admin answers 503 with Retry-After (a CMS retries)
+    and ssr.purge returns nil, err; with Redis back, 200 again."""
+    with Redis() as redis:
+        gws = fleet(redis, n=2, extra_routes='ssr.route("POST", "/hook-purge", function(req) '
+                                             'local n, err = ssr.purge { url = "/d", host = "localhost" } '
+                                             'if not n then return 503, err end '
+                                             'return 200, "purged " .. n end)')
+        try:
+            a, b = gws
+            assert a.get("/d").status == 200
+            assert a.get("/d").header("x-cache") == "HIT-L1"
+            redis.stop()
+            wait_for(lambda: a.metrics()["rustyssr_l3_subscribed"] == 0, "a did not see redis go")
+            r = admin_purge(a, "url=/d&host=localhost")
+            assert r.status == 503, r
+            assert r.header("retry-after") and int(r.header("retry-after")) >= 1, r
+            assert b'"fleet": false' in r.body and b'"purged": 1' in r.body, r.body
+            assert "did not reach the fleet" in a.log()
+            assert a.get("/d").header("x-cache") == "MISS"            # gone here all the same
+            r = a.get("/hook-purge", method="POST")
+            assert r.status == 503 and b"did not take the purge" in r.body, r
+            assert a.get("/d").header("x-cache") == "MISS"
+            redis.start()
+            wait_ready(gws)
+            wait_for(lambda: admin_purge(a, "url=/d&host=localhost").status == 200, "purges never answered 200")
+            r = admin_purge(a, "tag=x&stale=1")
+            assert r.status == 200 and b'"stale": true' in r.body, r
+            r = a.get("/hook-purge", method="POST")
+            assert r.status == 200 and r.body.startswith(b"purged "), r
+        finally:
+            stop_all(gws)
+
+
+def test_a_soft_purge_reaches_the_fleet_as_a_soft_purge():
+    """A soft purge on A (stale=1): every instance keeps the page, stale;
+    the tier keeps it too, stale. C, which never had the page, gets the
+    tier's stale copy (STALE) and refreshes it, once for the fleet; A and B
+    then take C's new page from the tier: 2 renders in all."""
+    with Redis() as redis:
+        gws = fleet(redis)
+        try:
+            a, b, c = gws
+            first = a.get("/s")
+            assert first.status == 200 and first.header("x-cache") == "MISS", first
+            assert b.get("/s").header("x-cache") == "HIT-L3"
+            r = admin_purge(a, "url=/s&host=localhost&stale=1")
+            assert r.status == 200 and b'"stale": true' in r.body, r
+            for g in gws:
+                wait_for(lambda: g.metrics()["rustyssr_l3_purges_applied_total"] >= 1, "purge not applied")
+            assert b.metrics()["rustyssr_cache_softened_total"] == 1, b.metrics()        # kept, stale
+            r = c.get("/s")                   # the tier's copy, stale: served, and c refreshes it
+            assert r.status == 200 and r.header("x-cache") == "STALE", r.header("x-cache")
+            assert r.body == first.body
+            wait_for(lambda: renders(c) == 1, "c did not refresh the page")
+            wait_for(lambda: c.metrics()["rustyssr_l3_stores_total"] == 1, "c did not store its refresh")
+            for g in (a, b):                  # their stale copies: replaced from the tier, no render
+                r = g.get("/s")
+                assert r.status == 200 and r.header("x-cache") == "HIT-L3", (r.header("x-cache"))
+            assert sum(renders(g) for g in gws) == 2
+            assert sum(g.metrics()["rustyssr_l3_stale_total"] for g in gws) == 1
+            # a hard purge still removes it everywhere
+            assert admin_purge(b, "url=/s&host=localhost").status == 200
+            for g in gws:
+                wait_for(lambda: g.metrics()["rustyssr_l3_purges_applied_total"] >= 2, "purge not applied")
+            assert a.get("/s").header("x-cache") == "MISS"
+        finally:
+            stop_all(gws)
+
+
+def own_bundle(d, extra=""):
+    """A copy of BUNDLE in d (the same bytes: the same bundle id), plus extra."""
+    with open(BUNDLE) as f:
+        src = f.read()
+    path = os.path.join(d, "bundle.js")
+    with open(path, "w") as f:
+        f.write(src + extra)
+    return path
+
+
+def reload(srv, timeout=20.0):
+    ok0 = srv.log().count(": reloaded ")
+    srv.signal(signal.SIGHUP)
+    wait_for(lambda: srv.log().count(": reloaded ") > ok0 or "reload failed" in srv.log(), "no reload", timeout)
+    assert "reload failed" not in srv.log(), srv.log()
+
+
+def test_a_new_bundle_and_the_pages_of_the_old_one_in_the_tier():
+    """B deploys a new bundle (SIGHUP, other bytes). A page the old bundle
+    rendered, found in the tier by B: with cache.on_new_bundle = "stale"
+    (the default) it is answered stale and B renders it again in the
+    background, once; "purge": a miss, rendered; "keep": a hit (HIT-L3).
+    A, still on the old bundle, keeps taking the old page."""
+    for mode, want in (("stale", "STALE"), ("purge", "MISS"), ("keep", "HIT-L3")):
+        with Redis() as redis:
+            d = tempfile.mkdtemp(prefix="rs-fleet-bundle-")
+            extra = ', on_new_bundle = "%s"' % mode
+            gws = [gateway(redis, bundle=own_bundle(d) if i == 1 else BUNDLE, cache_extra=extra) for i in range(2)]
+            for g in gws:
+                g.start()
+            wait_ready(gws)
+            a, b = gws
+            try:
+                old = a.get("/m")
+                assert old.header("x-cache") == "MISS", old
+                wait_for(lambda: a.metrics()["rustyssr_l3_stores_total"] == 1, "a did not store /m")
+                own_bundle(d, "\n// a new deploy\n")
+                reload(b)
+                before = renders(b)
+                r = b.get("/m")
+                assert r.status == 200 and r.header("x-cache") == want, (mode, r.header("x-cache"))
+                if mode == "keep":
+                    assert r.body == old.body and renders(b) == before, mode
+                    continue
+                if mode == "stale":
+                    assert r.body == old.body, mode                     # the old page, stale
+                    wait_for(lambda: b.metrics()["rustyssr_l3_stores_total"] == 1, "b did not refresh /m")
+                    assert b.metrics()["rustyssr_l3_stale_total"] == 1
+                assert renders(b) == before + 1, mode                   # rendered once, by the new bundle
+                assert b.get("/m").header("x-cache") in ("HIT-L1", "HIT-L2")
+                # A, on the old bundle, still has its own page; a third
+                # instance on the new bundle takes B's page from the tier
+                c = gateway(redis, bundle=own_bundle(d, "\n// a new deploy\n"), cache_extra=extra)
+                gws.append(c)
+                c.start()
+                wait_ready([c])
+                r = c.get("/m")
+                assert r.header("x-cache") == "HIT-L3" and renders(c) == 0, (mode, r.header("x-cache"))
+            finally:
+                stop_all(gws)
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def test_redis_paused_killed_and_restarted_under_load():
+    """Four clients hammer two gateways (new pages and known ones) while
+    Redis is stopped (SIGSTOP), paused (CLIENT PAUSE 2000 ALL), asleep
+    (DEBUG SLEEP 2), killed (SIGKILL) and restarted: not one answer is
+    other than 200; the breaker opens meanwhile and closes after, and the
+    tier serves again."""
+    with Redis() as redis:
+        gws = fleet(redis, n=2, timeout_ms=50)
+        stop = threading.Event()
+        statuses, errors, counter = {}, [], [0]
+        lock = threading.Lock()
+
+        def hammer(k):
+            i = 0
+            while not stop.is_set():
+                i += 1
+                with lock:
+                    counter[0] += 1
+                    n = counter[0]
+                path = "/l/new%d" % n if i % 2 else "/l/old%d" % (i % 20)
+                try:
+                    r = gws[(k + i) % 2].get(path)
+                    with lock:
+                        statuses[r.status] = statuses.get(r.status, 0) + 1
+                except Exception as e:      # noqa: BLE001 - reported below
+                    errors.append(repr(e))
+        threads = [threading.Thread(target=hammer, args=(k,)) for k in range(4)]
+        try:
+            for t in threads:
+                t.start()
+
+            def phase(fault, recover, hold):
+                time.sleep(0.4)
+                fault()
+                time.sleep(hold)
+                recover()
+                wait_ready(gws)
+            phase(lambda: os.kill(redis.proc.pid, signal.SIGSTOP), lambda: os.kill(redis.proc.pid, signal.SIGCONT), 1.0)
+            phase(lambda: redis.command("CLIENT", "PAUSE", "2000", "ALL"), lambda: None, 2.2)
+            sleeper = []
+            phase(lambda: sleeper.append(redis.command("DEBUG", "SLEEP", "2", wait=False)),
+                  lambda: sleeper[0].close(), 2.2)
+            phase(lambda: redis.stop(), lambda: redis.start(), 1.0)
+            time.sleep(0.4)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        try:
+            assert not errors, errors[:5]
+            assert set(statuses) == {200}, statuses
+            assert sum(statuses.values()) > 100, statuses
+            m = [g.metrics() for g in gws]
+            assert sum(x["rustyssr_l3_breaker_trips_total"] for x in m) >= 1, m
+            for g in gws:
+                wait_for(lambda: g.metrics()["rustyssr_l3_breaker_open"] == 0, "the breaker stayed open")
+            # the tier serves again: a page rendered on one is a hit on the other
+            n = [0]
+
+            def shared_again():
+                n[0] += 1
+                assert gws[0].get("/l/after%d" % n[0]).status == 200
+                return gws[1].get("/l/after%d" % n[0]).header("x-cache") == "HIT-L3"
+            wait_for(shared_again, "the tier did not serve again")
+        finally:
+            stop_all(gws)
+
+
+def test_stale_while_revalidate_refreshes_once_for_the_fleet():
+    """A page past its TTL (the bundle's ttl: 1 for /ttl1), within grace,
+    on three instances: they answer it stale, and one of them, the one
+    that takes the lock, renders it again: 2 renders in all; the others
+    take the new page from the tier."""
+    with Redis() as redis:
+        gws = fleet(redis)
+        try:
+            first = gws[0].get("/ttl1")
+            assert first.header("x-cache") == "MISS"
+            for g in gws[1:]:
+                assert g.get("/ttl1").header("x-cache") == "HIT-L3"
+            time.sleep(1.3)                          # past the TTL, within the grace (10 s)
+            r = gws[0].get("/ttl1")
+            assert r.status == 200 and r.header("x-cache") == "STALE" and r.body == first.body, r
+            for g in gws[1:]:                        # stale, or already the refreshed page from the tier
+                r = g.get("/ttl1")
+                assert r.status == 200 and r.header("x-cache") in ("STALE", "HIT-L3"), r.header("x-cache")
+            wait_for(lambda: sum(renders(g) for g in gws) == 2 and
+                     sum(g.metrics()["rustyssr_l3_stores_total"] for g in gws) == 2, "no refresh stored")
+            for g in gws:                            # the refreshed page, from the tier or their own
+                r = g.get("/ttl1")
+                assert r.header("x-cache") in ("HIT-L3", "HIT-L1", "HIT-L2"), r.header("x-cache")
+            assert sum(renders(g) for g in gws) == 2
         finally:
             stop_all(gws)
 
@@ -301,4 +564,9 @@ if __name__ == "__main__":
     main([test_each_page_renders_once_for_the_fleet, test_a_cold_herd_across_instances_renders_once,
           test_purges_reach_every_instance, test_a_render_that_began_before_a_purge_is_never_stored,
           test_redis_away_costs_no_failed_request,
-          test_a_hung_redis_costs_no_failed_request, test_config_errors])
+          test_a_hung_redis_costs_no_failed_request, test_a_purge_the_fleet_did_not_get_answers_503,
+          test_a_soft_purge_reaches_the_fleet_as_a_soft_purge,
+          test_a_new_bundle_and_the_pages_of_the_old_one_in_the_tier,
+          test_redis_paused_killed_and_restarted_under_load,
+          test_stale_while_revalidate_refreshes_once_for_the_fleet,
+          test_config_errors])

@@ -1,6 +1,7 @@
 /* tests/unit/test_blob.c — core/fleet/rs_blob.c: a page through the shared
  * tier's byte string and back is the same page (every variant as built, no
- * recompression; ETag, headers, tags, status, deferred variants), with the
+ * recompression; ETag, headers, tags, status, deferred variants, the
+ * bundle that rendered it), with the
  * TTL it had left; a damaged, truncated, foreign or expired blob is never a
  * page; a page over the size cap is not encoded. */
 #include "tap.h"
@@ -40,6 +41,7 @@ static rs_entry_t *page(const char *key, const char *body, size_t len, unsigned 
   s.brotli_quality = 4;
   s.min_compress = 64;
   s.defer = defer;
+  s.bundle = 0x3f2a00000000beefull;
   return rs_entry_build(&s);
 }
 
@@ -75,6 +77,7 @@ static void test_round_trip(void) {
       if (e->body[i].p) ASSERT_MEM_EQ(d->body[i].p, d->body[i].len, e->body[i].p, e->body[i].len);
     }
     ASSERT_EQ(d->deferred, e->deferred);
+    ASSERT_EQ(d->bundle, 0x3f2a00000000beefull);   /* the bundle that rendered it */
     ASSERT_EQ(d->ttl_ms, 60000);
     ASSERT_EQ(d->grace_ms, 30000);
     ASSERT(d->created_ms <= rs_now_ms() && d->created_ms + 1000 > rs_now_ms());
@@ -145,7 +148,7 @@ static void test_never_another_page(void) {
   ASSERT_EQ(rs_blob_decode(NULL, 0, "GET a/x", 7, 1, 0, now, &d, NULL), RS_BLOB_CORRUPT);
   ASSERT_EQ(rs_blob_decode("RSP1", 4, "GET a/x", 7, 1, 0, now, &d, NULL), RS_BLOB_CORRUPT);
   /* A newer format (the version field, with a checksum that matches) is a miss. */
-  blob[4] = 2;
+  blob[4] = RS_BLOB_VERSION + 1;
   uint64_t sum = XXH3_64bits(blob, blen - 8);
   for (int i = 0; i < 8; i++) blob[blen - 8 + (size_t)i] = (char)(sum >> (8 * i));
   ASSERT_EQ(rs_blob_decode(blob, blen, "GET a/x", 7, 1, 0, now, &d, NULL), RS_BLOB_CORRUPT);

@@ -52,13 +52,15 @@ typedef struct {
   rs_fleet_loop_t *fl;
   int npurges;
   rs_purge_by_t kinds[256];
+  bool softs[256];
   char args[256][64];
 } inst_t;
 
-static void on_purge(void *data, rs_purge_by_t kind, const char *arg, size_t len) {
+static void on_purge(void *data, rs_purge_by_t kind, const char *arg, size_t len, bool soft) {
   inst_t *in = data;
   if (in->npurges < 256) {
     in->kinds[in->npurges] = kind;
+    in->softs[in->npurges] = soft;
     snprintf(in->args[in->npurges], 64, "%.*s", (int)len, arg);
   }
   in->npurges++;
@@ -106,13 +108,20 @@ static void on_look(void *data, rs_l3_result_t res, rs_entry_t *e, uint64_t seq)
 }
 static bool look_done(void *arg) { return ((look_t *)arg)->n > 0; }
 
-static rs_l3_result_t lookup(inst_t *in, const char *key, uint64_t rid, look_t *l) {
+/* A lookup by an instance that renders with bundle (0: any page will do);
+ * another bundle's page is a miss with other_is_miss, else stale. */
+static rs_l3_result_t lookup_b(inst_t *in, const char *key, uint64_t rid, uint64_t bundle, bool other_is_miss,
+                               look_t *l) {
   if (l->e) rs_entry_release(l->e);
   memset(l, 0, sizeof(*l));
-  rs_fleet_lookup(in->fl, key, strlen(key), 5, 9, rid, on_look, l);
+  rs_fleet_lookup(in->fl, key, strlen(key), 5, 9, rid, bundle, other_is_miss, on_look, l);
   if (l->n != 0) return (rs_l3_result_t)-1;      /* answered inside the call: never */
   if (!run_until(look_done, l, 5000)) return (rs_l3_result_t)-2;
   return l->res;
+}
+
+static rs_l3_result_t lookup(inst_t *in, const char *key, uint64_t rid, look_t *l) {
+  return lookup_b(in, key, rid, 0, false, l);
 }
 
 static const char *const TAGS[] = { "catalog", "product:7" };
@@ -174,14 +183,19 @@ static bool applied_done(void *arg) {
   return rs_fleet_applied_seq(a->in->f) >= a->seq;
 }
 
-/* Purge from in; both a and b have applied it when this returns. */
-static uint64_t purge(inst_t *in, rs_purge_by_t kind, const char *arg, inst_t *a, inst_t *b) {
+/* Purge from in (soft: a soft purge); both a and b have applied it when
+ * this returns. */
+static uint64_t purge_ex(inst_t *in, rs_purge_by_t kind, const char *arg, bool soft, inst_t *a, inst_t *b) {
   purged_t p = { 0 };
-  rs_fleet_purge(in->fl, kind, arg, strlen(arg), on_purged, &p);
+  rs_fleet_purge(in->fl, kind, arg, strlen(arg), soft, on_purged, &p);
   if (!run_until(purged_done, &p, 5000) || p.seq == 0) return 0;
   applied_t wa = { a, p.seq }, wb = { b, p.seq };
   if (!run_until(applied_done, &wa, 5000) || !run_until(applied_done, &wb, 5000)) return 0;
   return p.seq;
+}
+
+static uint64_t purge(inst_t *in, rs_purge_by_t kind, const char *arg, inst_t *a, inst_t *b) {
+  return purge_ex(in, kind, arg, false, a, b);
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -254,24 +268,76 @@ static void test_purges_of_every_kind(void) {
     { RS_PURGE_KEY, "GET p.example/shop/10", false }, { RS_PURGE_ALL, "", true },
   };
   const char *key = "GET p.example/shop/1";
-  for (size_t i = 0; i < RS_ARRAY_SIZE(cases); i++) {
+  /* A soft purge keeps the page, stale: the first lookup gets it and the
+   * lock (it refreshes it), the next gets it and waits on that refresh. */
+  for (size_t j = 0; j < 2 * RS_ARRAY_SIZE(cases); j++) {
+    size_t i = j % RS_ARRAY_SIZE(cases);
+    bool soft = j >= RS_ARRAY_SIZE(cases);
     ASSERT_EQ(lookup(&a, key, 1, &l), RS_L3_LEAD);
     rs_entry_t *e = page(key, "<p>shop 1</p>", 2);
     store(&a, e, l.seq, 1);
     rs_entry_release(e);
     ASSERT_EQ(lookup(&b, key, 2, &l), RS_L3_HIT);
+    ASSERT(rs_entry_fresh(l.e, rs_now_ms()));
     int na = a.npurges, nb = b.npurges;
-    ASSERT(purge(&a, cases[i].kind, cases[i].arg, &a, &b) > 0);
+    ASSERT(purge_ex(&a, cases[i].kind, cases[i].arg, soft, &a, &b) > 0);
     /* Both instances apply it to their own tiers, this one included. */
     ASSERT_EQ(a.npurges, na + 1);
     ASSERT_EQ(b.npurges, nb + 1);
     ASSERT_EQ(b.kinds[nb], cases[i].kind);
+    ASSERT_EQ(b.softs[nb], soft);
     ASSERT_STR_EQ(b.args[nb], cases[i].arg);
-    rs_l3_result_t want = cases[i].covers ? RS_L3_LEAD : RS_L3_HIT;
-    if (lookup(&b, key, 2, &l) != want) TAP_FAIL("case %zu (%s): lookup after purge != %d", i, cases[i].arg, want);
-    if (l.res == RS_L3_LEAD) rs_fleet_unlock(b.fl, key, strlen(key), 2);
+    rs_l3_result_t want = !cases[i].covers ? RS_L3_HIT : soft ? RS_L3_STALE_LEAD : RS_L3_LEAD;
+    if (lookup(&b, key, 2, &l) != want)
+      TAP_FAIL("case %zu (%s, soft %d): lookup after purge %d != %d", i, cases[i].arg, soft, l.res, want);
+    if (l.res == RS_L3_STALE_LEAD) {
+      ASSERT(l.e != NULL && !rs_entry_fresh(l.e, rs_now_ms()) && rs_entry_servable(l.e, rs_now_ms()));
+      ASSERT_EQ(lookup(&a, key, 3, &l), RS_L3_STALE_WAIT);   /* b refreshes it */
+      ASSERT(l.e != NULL && !rs_entry_fresh(l.e, rs_now_ms()));
+    }
+    if (l.res == RS_L3_LEAD || l.res == RS_L3_STALE_WAIT) rs_fleet_unlock(b.fl, key, strlen(key), 2);
     purge(&a, RS_PURGE_KEY, key, &a, &b);              /* clean slate */
   }
+  if (l.e) rs_entry_release(l.e);
+  inst_stop(&a);
+  inst_stop(&b);
+  spin(50);
+}
+
+/* A deploy (cache.on_new_bundle): a page another bundle rendered is stale
+ * for an instance on a new bundle ("stale": served stale, refreshed once),
+ * absent ("purge": rendered again, the old page kept for instances still on
+ * the old bundle), or a page ("keep": bundle 0). */
+static void test_pages_of_another_bundle(void) {
+  inst_t a, b;
+  inst_start(&a, port);
+  inst_start(&b, port);
+  ASSERT(run_until(inst_ready, &a, 5000));
+  ASSERT(run_until(inst_ready, &b, 5000));
+  look_t l = { 0 };
+  const char *key = "GET p.example/deploy";
+  const uint64_t old_b = 0x1111, new_b = 0x2222;
+  ASSERT_EQ(lookup_b(&a, key, 1, old_b, false, &l), RS_L3_LEAD);
+  rs_entry_t *e = page(key, "<p>old bundle</p>", 0);
+  e->bundle = old_b;
+  store(&a, e, l.seq, 1);
+  rs_entry_release(e);
+  ASSERT_EQ(lookup_b(&a, key, 2, old_b, false, &l), RS_L3_HIT);   /* its own bundle's page */
+  ASSERT_EQ(l.e->bundle, old_b);
+  ASSERT_EQ(lookup_b(&b, key, 3, 0, false, &l), RS_L3_HIT);       /* "keep" */
+  ASSERT_EQ(lookup_b(&b, key, 4, new_b, true, &l), RS_L3_LEAD);   /* "purge": a miss */
+  ASSERT(l.e == NULL);
+  rs_fleet_unlock(b.fl, key, strlen(key), 4);
+  ASSERT_EQ(lookup_b(&b, key, 5, new_b, false, &l), RS_L3_STALE_LEAD);   /* "stale" */
+  ASSERT(l.e != NULL && l.e->bundle == old_b && !rs_entry_fresh(l.e, rs_now_ms()));
+  ASSERT_EQ(lookup_b(&a, key, 6, new_b, false, &l), RS_L3_STALE_WAIT);   /* b refreshes it */
+  ASSERT_EQ(lookup_b(&a, key, 6, old_b, false, &l), RS_L3_HIT);          /* the old bundle's instances */
+  e = page(key, "<p>new bundle</p>", 0);
+  e->bundle = new_b;
+  store(&b, e, l.seq, 5);
+  rs_entry_release(e);
+  ASSERT_EQ(lookup_b(&a, key, 7, new_b, false, &l), RS_L3_HIT);
+  ASSERT_EQ(l.e->bundle, new_b);
   if (l.e) rs_entry_release(l.e);
   inst_stop(&a);
   inst_stop(&b);
@@ -352,7 +418,7 @@ static void test_missed_purges_replayed(void) {
       purged_t p = { 0 };
       char tag[16];
       snprintf(tag, sizeof(tag), "t%d", round * 4 + i);
-      rs_fleet_purge(a.fl, RS_PURGE_TAG, tag, strlen(tag), on_purged, &p);
+      rs_fleet_purge(a.fl, RS_PURGE_TAG, tag, strlen(tag), false, on_purged, &p);
       ASSERT(run_until(purged_done, &p, 5000));
       ASSERT(p.seq > 0);
       if (!first) first = p.seq;
@@ -399,7 +465,7 @@ static void test_tier_down_is_a_miss(void) {
   rs_fleet_store(a.fl, e, 0, 1);                          /* a no-op */
   rs_entry_release(e);
   purged_t p = { 0 };
-  rs_fleet_purge(a.fl, RS_PURGE_ALL, "", 0, on_purged, &p);
+  rs_fleet_purge(a.fl, RS_PURGE_ALL, "", 0, false, on_purged, &p);
   ASSERT_EQ(p.n, 0);
   ASSERT(run_until(purged_done, &p, 5000));
   ASSERT_EQ(p.seq, 0);                                    /* the caller learns the fleet did not take it */
@@ -420,6 +486,7 @@ int main(void) {
   RS_TEST(test_one_render_per_page);
   RS_TEST(test_purges_of_every_kind);
   RS_TEST(test_key_purge_covers_variants);
+  RS_TEST(test_pages_of_another_bundle);
   RS_TEST(test_missed_purges_replayed);
   RS_TEST(test_tier_down_is_a_miss);
   redis_stop(pid);

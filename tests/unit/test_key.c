@@ -232,11 +232,73 @@ static void test_purge(void) {
   rs_cache_destroy(c);
 }
 
+/* The observer (the shared tier) is told of each purge, soft or not (a URL
+ * purge as its default key), never of one the fleet sent (rs_purge_local);
+ * a caller that collects its purges learns their fate, now or later. */
+static struct {
+  int n;
+  rs_purge_by_t by;
+  char v[64];
+  bool soft;
+  rs_purge_wait_t *w;
+} told;
+
+static void observer(rs_purge_by_t by, const char *v, size_t len, bool soft, rs_purge_wait_t *w) {
+  told.n++;
+  told.by = by;
+  snprintf(told.v, sizeof(told.v), "%.*s", (int)len, v);
+  told.soft = soft;
+  told.w = w;
+  if (w != NULL) w->pending++;                   /* sent on: settled below */
+}
+
+static int waits_done;
+static void wait_done(rs_purge_wait_t *w) {
+  (void)w;
+  waits_done++;
+}
+
+static void test_purge_observer_and_wait(void) {
+  rs_cache_opts_t o = { .max_entries = 100, .shards = 4 };
+  rs_cache_t *c = rs_cache_create(&o);
+  rs_purge_observe(observer);
+  put(c, "GET example.com/o", 17);
+  ASSERT_EQ(rs_purge_ex(c, RS_PURGE_TAG, "t", 1, NULL, 0, true), 0);
+  ASSERT(told.n == 1 && told.by == RS_PURGE_TAG && told.soft && told.w == NULL);
+  ASSERT_STR_EQ(told.v, "t");
+  ASSERT_EQ(rs_purge_url(c, "example.com", 11, "/o", 2, NULL, 0), 1);
+  ASSERT(told.n == 2 && told.by == RS_PURGE_KEY && !told.soft);
+  ASSERT_STR_EQ(told.v, "GET example.com/o");
+  rs_purge_local(c, RS_PURGE_ALL, NULL, 0, false);
+  ASSERT_EQ(told.n, 2);                          /* from the fleet: not sent back */
+  /* nothing sent on: known at once */
+  rs_purge_wait_t w;
+  rs_purge_wait_begin(&w);
+  rs_purge_ex(c, RS_PURGE_KEY, "", 0, NULL, 0, false);   /* selects nothing: not told */
+  ASSERT(rs_purge_wait_end(&w, wait_done, NULL));
+  ASSERT(w.told == 0 && w.failed == 0);
+  /* sent on: answered later, one failure */
+  rs_purge_wait_begin(&w);
+  rs_purge(c, RS_PURGE_TAG, "a", 1, NULL, 0);
+  rs_purge(c, RS_PURGE_TAG, "b", 1, NULL, 0);
+  ASSERT(told.w == &w && w.told == 2 && w.pending == 2);
+  ASSERT(!rs_purge_wait_end(&w, wait_done, NULL));
+  rs_purge(c, RS_PURGE_TAG, "c", 1, NULL, 0);    /* after the end: not collected */
+  ASSERT(told.w == NULL && w.told == 2);
+  rs_purge_wait_settle(&w, true);
+  ASSERT_EQ(waits_done, 0);
+  rs_purge_wait_settle(&w, false);
+  ASSERT(waits_done == 1 && w.failed == 1);
+  rs_purge_observe(NULL);
+  rs_cache_destroy(c);
+}
+
 int main(void) {
   RS_TEST(test_purge);            /* first: it checks the purges before any hook key or field */
   RS_TEST(test_form);
   RS_TEST(test_no_collisions);
   RS_TEST(test_many_params);
   RS_TEST(test_fields);
+  RS_TEST(test_purge_observer_and_wait);
   RS_TEST_DONE();
 }

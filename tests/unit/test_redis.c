@@ -229,6 +229,8 @@ static void test_stalled_server_breaker_and_reconnect(void) {
   ASSERT(run_until(&loop, &g.n, 2, 5000));
   ASSERT_EQ(g.status, RS_REDIS_ETIMEDOUT);
   ASSERT_EQ(cmd(r, &g, 30, "PING", NULL, NULL), RS_REDIS_EBREAKER);   /* two failures in a row */
+  ASSERT(rs_redis_breaker_open(r));
+  ASSERT_EQ(rs_redis_stats(r)->breaker_trips, 1);
   /* The stalled connection is dropped after stall_ms and made again once
    * the server answers; a ready connection closes the breaker. */
   int down = 0;
@@ -239,6 +241,7 @@ static void test_stalled_server_breaker_and_reconnect(void) {
   ASSERT_EQ(cmd(r, &g, 0, "PING", NULL, NULL), 0);
   ASSERT(run_until(&loop, &g.n, 3, 5000));
   ASSERT_STR_EQ(g.str, "PONG");
+  ASSERT(!rs_redis_breaker_open(r));
   /* A server that goes away: commands in flight get ERESET, new ones EDOWN
    * at once; a server back on the port is found again. */
   ASSERT_EQ(cmd(r, &g, 5000, "DEBUG", "SLEEP", "0.2"), 0);

@@ -49,6 +49,11 @@ typedef struct rs__pflow_s {
   char kbuf[RS__KEY_INLINE];
 } rs__pflow_t;
 
+/* The X-Cache of the page a refresh answers with ("STALE" unless set). */
+static inline const char *rs__stale_xc(const rs__pflow_t *fl) {
+  return fl->stale_xc != NULL ? fl->stale_xc : "STALE";
+}
+
 static rs__pflow_t *rs__pflow_new(rs_req_t *req, const rs_route_t *route, int step) {
   rs_page_loop_t *pl = rs_page__loop(req->loop);
   rs__pflow_t *fl = pl->flows;
@@ -121,7 +126,7 @@ static void rs__pflow_render(rs__pflow_t *fl, int rc) {
     int failed = fl->route->action == RS_ACTION_PROXY
                  ? rs_page__proxy_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, l3)
                  : rs_page__render_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, props, plen, l3, stale);
-    const char *xc = fl->stale_xc;
+    const char *xc = rs__stale_xc(fl);
     rs__pflow_free(fl, loop);
     if (stale != NULL) rs_page_respond_entry(req, stale, xc, rs_page__release_entry, stale);
     else if (failed != 0) rs_render_respond_error(req, failed);
@@ -132,7 +137,7 @@ static void rs__pflow_render(rs__pflow_t *fl, int rc) {
   rs_page__fleet_unlock(loop, fl->key, fl->klen, &fl->l3);
   rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, rc == RS_LHOOK_FAIL ? 500 : -1);
   rs_resp_t resp = fl->lc->resp;
-  const char *xc = fl->stale_xc;
+  const char *xc = rs__stale_xc(fl);
   rs__pflow_free(fl, loop);
   if (stale != NULL && rc == RS_LHOOK_FAIL) {
     /* no refresh: the stale page stays (stale-if-error) */
@@ -217,7 +222,7 @@ static void rs__pflow_l3_done(void *data, rs_l3_result_t res, rs_entry_t *e, uin
       if (fl->stale != NULL) {
         /* Another instance refreshes this page: serve the stale one. */
         rs_entry_t *stale = fl->stale;
-        const char *xc = fl->stale_xc;
+        const char *xc = rs__stale_xc(fl);
         rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, -1);
         rs__pflow_free(fl, loop);
         rs_page_respond_entry(req, stale, xc, rs_page__release_entry, stale);
@@ -246,6 +251,7 @@ static void rs__pflow_l3_done(void *data, rs_l3_result_t res, rs_entry_t *e, uin
       if (fl->stale == NULL) {
         RS_COUNTER_ADD(pl->c.stale, 1);
         fl->stale = e;
+        fl->stale_xc = "STALE";
       } else {
         rs_entry_release(e);
       }

@@ -9,6 +9,10 @@ server CPU µs per request (utime + stime of the server's process group,
 by round. CPU per request is the figure to read on a shared machine.
 
   bench/ab_miss.py ROUNDS DUR before=/tmp/rustyssr.old after=build/release/rustyssr [node]
+
+A spec NAME=BINARY::LUA adds LUA inside `render = { ... }` (the V8 flags,
+say: `lazy=build/release/rustyssr::v8_flags = "--max-lazy"`), so one binary
+is compared with itself under other settings.
 """
 import os, sys, subprocess, time, json, urllib.request, statistics
 here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -35,15 +39,16 @@ tmp = tempfile.mkdtemp(prefix='ab-miss-')
 
 def start(spec, port, admin):
     name, _, binp = spec.partition('=')
+    binp, _, extra = binp.partition('::')
     if name == 'node':
         argv = ['node', os.path.join(here, 'bench/node/server.js'), '--port', str(port), '--workers', '2', '--cache', 'none', '--bundle', B, '--quiet']
     else:
         conf = os.path.join(tmp, 'ab-%s.lua' % name)
         open(conf, 'w').write('''local ssr = require "rustyssr"
 ssr.config { listen = "127.0.0.1:%d", admin = "127.0.0.1:%d", workers = "auto", pin = true, log = { level = "warn" },
-  render = { bundle = "%s", threads = "auto" }, cache = { ttl = 3600, grace = 10 } }
+  render = { bundle = "%s", threads = "auto", %s }, cache = { ttl = 3600, grace = 10 } }
 ssr.route("GET", "/*", { render = true })
-''' % (port, admin, B))
+''' % (port, admin, B, extra))
         argv = [binp, '-c', conf]
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     for _ in range(300):

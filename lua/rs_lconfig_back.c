@@ -19,7 +19,7 @@ static const char *const rs__upstream_keys[] = {
   "idle_timeout_ms", "retries", "max_fails", "fail_timeout_ms", "tls", NULL
 };
 static const char *const rs__cache_keys[] = {
-  "max_entries", "max_bytes", "shards", "ttl", "grace", "l1", "gzip_level", "brotli_quality",
+  "max_entries", "max_bytes", "shards", "ttl", "grace", "ttl_jitter", "prefresh", "l1", "gzip_level", "brotli_quality",
   "min_compress", "clear_on_reload", "shared", "on_new_bundle", "version", NULL
 };
 static const char *const rs__shared_keys[] = {
@@ -333,6 +333,24 @@ void rs_lconfig__cache(lua_State *L, int t, rs_config_t *c) {
   }
   if (rs_lutil_field(L, t, "grace")) {
     c->cache.grace_ms = 1000 * (uint64_t)rs_lutil_int(L, -1, "ssr.config", "cache.grace", 0, 31536000);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "ttl_jitter")) {
+    lua_Number n = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+    if (!(n >= 0 && n <= 0.5))
+      rs_lutil_error(L, "ssr.config: 'cache.ttl_jitter' must be a share of the TTL from 0 to 0.5, got %s",
+                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    c->cache.ttl_jitter = n;
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "prefresh")) {
+    /* false (never), or the share of the TTL after which a hit refreshes */
+    lua_Number n = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+    if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) n = 0;
+    else if (!(n >= 0.5 && n < 1))
+      rs_lutil_error(L, "ssr.config: 'cache.prefresh' must be false or a share of the TTL from 0.5 to "
+                     "0.99, got %s", rs_lutil_describe(L, -1, desc, sizeof(desc)));
+    c->cache.prefresh = n;
     lua_pop(L, 1);
   }
   if (rs_lutil_field(L, t, "l1")) {

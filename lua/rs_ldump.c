@@ -305,6 +305,13 @@ static void rs__dump_back(rs__dump_t *d) {
     rs__num(d, "shards", "cache.shards", c->cache.shards, def->cache.shards);
     rs__num(d, "ttl", "cache.ttl", c->cache.ttl_ms / 1000, def->cache.ttl_ms / 1000);
     rs__num(d, "grace", "cache.grace", c->cache.grace_ms / 1000, def->cache.grace_ms / 1000);
+    rs__key(d, "ttl_jitter");
+    fprintf(out, "%g,", c->cache.ttl_jitter);
+    rs__where(d, c->cache.ttl_jitter == def->cache.ttl_jitter, "cache.ttl_jitter");
+    rs__key(d, "prefresh");
+    if (c->cache.prefresh > 0) fprintf(out, "%g,", c->cache.prefresh);
+    else fputs("false,", out);
+    rs__where(d, c->cache.prefresh == def->cache.prefresh, "cache.prefresh");
     rs__open(d, "l1");
     rs__num(d, "hot", "cache.l1.hot", c->cache.l1_hot, def->cache.l1_hot);
     rs__num(d, "entries", "cache.l1.entries", c->cache.l1_entries, def->cache.l1_entries);

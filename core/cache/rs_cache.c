@@ -491,6 +491,11 @@ rs_entry_t *rs_cache_get(rs_cache_t *c, uint64_t hash, const char *key, size_t l
 
 rs_lookup_t rs_cache_lookup(rs_cache_t *c, uint64_t hash, const char *key, size_t len,
                             uint64_t now_ms, rs_entry_t **out, rs_waiter_t *w) {
+  return rs_cache_lookup_ex(c, hash, key, len, now_ms, out, w, true);
+}
+
+rs_lookup_t rs_cache_lookup_ex(rs_cache_t *c, uint64_t hash, const char *key, size_t len,
+                               uint64_t now_ms, rs_entry_t **out, rs_waiter_t *w, bool prefresh) {
   rs__shard_t *s = rs__shard(c, hash);
   rs_entry_t *grave = NULL;
   rs_lookup_t r;
@@ -502,6 +507,13 @@ rs_lookup_t rs_cache_lookup(rs_cache_t *c, uint64_t hash, const char *key, size_
     if (rs_entry_fresh(e, now_ms)) {
       s->st.hits++;
       r = RS_LOOKUP_HIT;
+      if (RS_UNLIKELY(e->refresh_ms != 0 && now_ms >= e->refresh_ms) && prefresh && !e->_prefreshed &&
+          !*rs__flight_find(s, hash, key, len)) {
+        e->_prefreshed = 1;
+        s->st.prefreshes++;
+        rs__flight_start(c, s, hash, key, len);
+        r = RS_LOOKUP_HIT_REFRESH;
+      }
     } else {
       s->st.stale_hits++;
       if (*rs__flight_find(s, hash, key, len)) {
@@ -758,6 +770,7 @@ void rs_cache_stats(rs_cache_t *c, rs_cache_stats_t *out) {
     out->replaced += s->st.replaced;
     out->refused_size += s->st.refused_size;
     out->softened += s->st.softened;
+    out->prefreshes += s->st.prefreshes;
     uv_mutex_unlock(&s->lock);
   }
 }

@@ -62,6 +62,10 @@ typedef enum {
   RS_LOOKUP_MISS_LEADER,         /* nothing; the caller owns the flight: render,
                                     then rs_cache_complete */
   RS_LOOKUP_MISS_WAIT,           /* nothing; w was queued on the running flight */
+  RS_LOOKUP_HIT_REFRESH,         /* *out: fresh entry past its refresh_ms (prefresh):
+                                    the caller now owns the flight and must refresh +
+                                    complete, in the background. Once per entry: a
+                                    failed refresh leaves the page to expire */
 } rs_lookup_t;
 
 /* Create / destroy. destroy frees every entry still referenced only by the
@@ -89,6 +93,12 @@ rs_entry_t *rs_cache_get(rs_cache_t *c, uint64_t hash, const char *key, size_t l
  * queued (a caller that will not wait). *out is NULL on the MISS results. */
 rs_lookup_t rs_cache_lookup(rs_cache_t *c, uint64_t hash, const char *key, size_t len,
                             uint64_t now_ms, rs_entry_t **out, rs_waiter_t *w);
+
+/* The same; with prefresh false, a fresh page past its refresh_ms is a
+ * plain HIT (its refresh ahead waits for a later lookup: the caller has no
+ * spare capacity for it now). rs_cache_lookup is prefresh true. */
+rs_lookup_t rs_cache_lookup_ex(rs_cache_t *c, uint64_t hash, const char *key, size_t len,
+                               uint64_t now_ms, rs_entry_t **out, rs_waiter_t *w, bool prefresh);
 
 /* Finish the flight for key (the caller owns it, from MISS_LEADER or
  * STALE_REFRESH). e: the rendered entry (the caller keeps its reference) or
@@ -166,6 +176,7 @@ typedef struct {
   uint64_t replaced;             /* inserts that replaced an older entry */
   uint64_t refused_size;         /* entries larger than a shard's bytes */
   uint64_t softened;             /* entries soft purges turned stale */
+  uint64_t prefreshes;           /* refreshes ahead started (RS_LOOKUP_HIT_REFRESH) */
 } rs_cache_stats_t;
 
 /* The number of shards the cache runs (opts.shards, or fewer: see

@@ -210,6 +210,8 @@ rs_entry_t *rs_entry_build(rs_entry_spec_t *spec) {
   for (int i = 0; i < RS_ENC_MAX; i++) e->size += e->body[i].len;
   e->created_ms = rs_now_ms();
   e->created_unix = time(NULL);
+  if (spec->refresh_after_ms > 0 && spec->refresh_after_ms < spec->ttl_ms)
+    e->refresh_ms = e->created_ms + spec->refresh_after_ms;
   /* Plain store: nobody else can see e until the caller publishes it, and
    * publishing (a lock, a queue) orders this before any other thread's read. */
   e->_refs = 1;
@@ -245,6 +247,7 @@ rs_entry_t *rs_entry_complete(const rs_entry_t *src, int gzip_level, int brotli_
   e->generation = src->generation;
   e->created_ms = src->created_ms;
   e->created_unix = src->created_unix;
+  e->refresh_ms = src->refresh_ms;
   memcpy(e->etag, src->etag, sizeof e->etag);
   e->etag_len = src->etag_len;
   e->key_len = src->key_len;

@@ -45,6 +45,9 @@ typedef struct rs_entry_s {
   time_t created_unix;           /* wall clock, for Age */
   uint64_t ttl_ms;               /* fresh until created_ms + ttl_ms */
   uint64_t grace_ms;             /* then stale but servable until + grace_ms */
+  uint64_t refresh_ms;           /* monotonic: from then on (before the expiry) an
+                                    L2 hit starts one refresh ahead (prefresh),
+                                    and L1s leave the page to L2; 0 = never */
   uint64_t epoch;                /* rs_cache_epoch() when the render began */
   uint64_t bundle;               /* the id of the bundle that rendered it
                                     (rs_pool_bundle_id); 0 = not a render */
@@ -63,6 +66,8 @@ typedef struct rs_entry_s {
   uint8_t _queue;                /* which L2 queue holds it (S3-FIFO: small
                                     or main), under the shard lock */
   uint8_t _completing;           /* atomic: rs_entry_claim_completion taken */
+  uint8_t _prefreshed;           /* its refresh ahead was started (once), under
+                                    the shard lock */
   uint64_t _soft_ms;             /* RS_ENTRY_SOFT: stale from then on (monotonic
                                     ms); written before the flag, under L2's
                                     shard lock */
@@ -86,6 +91,8 @@ typedef struct {
   const size_t *tag_lens;
   size_t ntags;
   uint64_t ttl_ms, grace_ms;
+  uint64_t refresh_after_ms;     /* entry->refresh_ms = created + this; 0 = never
+                                    (set only below ttl_ms) */
   uint64_t epoch;
   uint64_t bundle;               /* entry->bundle, entry->generation */
   unsigned generation;
@@ -159,6 +166,12 @@ static inline uint64_t rs_entry_expiry(const rs_entry_t *e) {
   if (RS_UNLIKELY(__atomic_load_n(&e->_dead, __ATOMIC_ACQUIRE) & RS_ENTRY_SOFT) && e->_soft_ms < x)
     x = e->_soft_ms;
   return x;
+}
+/* Until when an L1 may answer with the page: its expiry, or the time its
+ * refresh ahead is due (a hit must reach L2 to start it). */
+static inline uint64_t rs_entry_l1_until(const rs_entry_t *e) {
+  uint64_t x = e->created_ms + e->ttl_ms;
+  return e->refresh_ms != 0 && e->refresh_ms < x ? e->refresh_ms : x;
 }
 static inline bool rs_entry_fresh(const rs_entry_t *e, uint64_t now_ms) {
   return now_ms < rs_entry_expiry(e);

@@ -25,7 +25,7 @@ enum { RS__L1_FREE, RS__L1_HOT, RS__L1_MAP, RS__L1_ZOMBIE };
 struct rs_l1_ref_s {
   rs_entry_t *e;
   uint64_t hash;
-  uint64_t fresh_until;          /* e->created_ms + e->ttl_ms */
+  uint64_t fresh_until;          /* rs_entry_l1_until(e) */
   uint32_t borrows;              /* writes in flight: plain, owner thread only */
   uint32_t hits;                 /* uses, halved on aging */
   uint32_t pos;                  /* hot slot or map cell */
@@ -70,7 +70,7 @@ static rs_l1_ref_t *rs__l1_node(rs_l1_t *l1, rs_entry_t *e) {
   rs_entry_ref(e);
   n->e = e;
   n->hash = e->hash;
-  n->fresh_until = e->created_ms + e->ttl_ms;
+  n->fresh_until = rs_entry_l1_until(e);
   return n;
 }
 
@@ -325,7 +325,9 @@ static rs_l1_ref_t *rs__l1_find(rs_l1_t *l1, uint64_t hash, const char *key, siz
 }
 
 void rs_l1_offer(rs_l1_t *l1, rs_entry_t *e, uint64_t now_ms) {
-  if (rs_entry_flagged(e) || !rs_entry_fresh(e, now_ms) || e->size > l1->max_bytes) return;
+  if (rs_entry_flagged(e) || !rs_entry_fresh(e, now_ms) || now_ms >= rs_entry_l1_until(e) ||
+      e->size > l1->max_bytes)
+    return;
   rs_l1_ref_t *old = rs__l1_find(l1, e->hash, e->key, e->key_len);
   if (old && old->e == e) return;
   if (old == NULL)

@@ -63,6 +63,8 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->cache.shards = 128;
   cfg->cache.ttl_ms = 60000;
   cfg->cache.grace_ms = 10000;
+  cfg->cache.ttl_jitter = 0.1;
+  cfg->cache.prefresh = 0.9;
   cfg->cache.l1_hot = 8;
   cfg->cache.l1_entries = 128;
   cfg->cache.l1_bytes = (size_t)8 << 20;

@@ -172,6 +172,10 @@ typedef struct rs_config_s {
     unsigned shards;             /* L2 shards, a power of two (128) */
     uint64_t ttl_ms;             /* when neither route nor bundle says (60 s) */
     uint64_t grace_ms;           /* stale-while-revalidate / if-error window (10 s) */
+    double ttl_jitter;           /* each stored TTL shortened by up to this share,
+                                    at random: pages stored together expire apart (0.1) */
+    double prefresh;             /* a hit past this share of the page's TTL starts one
+                                    background refresh (Akamai's prefresh); 0 = never (0.9) */
     size_t l1_hot;               /* L1 ultra-hot slots per loop (8) */
     size_t l1_entries;           /* L1 map entries per loop (128) */
     size_t l1_bytes;             /* L1 bytes per loop (8 MiB) */

@@ -40,13 +40,19 @@ typedef struct rs__pflow_s {
   size_t klen;
   bool key_heap;
   uint64_t hash;
-  rs_entry_t *stale;             /* STALE_REFRESH: the page to answer with */
+  rs_entry_t *stale;             /* STALE_REFRESH, HIT_REFRESH: the page to answer with */
+  const char *stale_xc;          /* its X-Cache: "STALE", or "HIT-L2" for a refresh ahead */
   rs_page_l3_t l3;               /* its render's part in the shared tier */
   uint64_t l3_until;             /* uv_now: wait for another instance's render until then */
   unsigned l3_tries;
   struct rs__pflow_s *next;
   char kbuf[RS__KEY_INLINE];
 } rs__pflow_t;
+
+/* The X-Cache of the page a refresh answers with ("STALE" unless set). */
+static inline const char *rs__stale_xc(const rs__pflow_t *fl) {
+  return fl->stale_xc != NULL ? fl->stale_xc : "STALE";
+}
 
 static rs__pflow_t *rs__pflow_new(rs_req_t *req, const rs_route_t *route, int step) {
   rs_page_loop_t *pl = rs_page__loop(req->loop);
@@ -119,9 +125,10 @@ static void rs__pflow_render(rs__pflow_t *fl, int rc) {
     const rs_page_l3_t *l3 = fl->l3.lead ? &fl->l3 : NULL;
     int failed = fl->route->action == RS_ACTION_PROXY
                  ? rs_page__proxy_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, l3)
-                 : rs_page__render_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, props, plen, l3);
+                 : rs_page__render_start(req, leader, fl->route, fl->key, fl->klen, fl->hash, props, plen, l3, stale);
+    const char *xc = rs__stale_xc(fl);
     rs__pflow_free(fl, loop);
-    if (stale != NULL) rs_page_respond_entry(req, stale, "STALE", rs_page__release_entry, stale);
+    if (stale != NULL) rs_page_respond_entry(req, stale, xc, rs_page__release_entry, stale);
     else if (failed != 0) rs_render_respond_error(req, failed);
     return;
   }
@@ -130,10 +137,11 @@ static void rs__pflow_render(rs__pflow_t *fl, int rc) {
   rs_page__fleet_unlock(loop, fl->key, fl->klen, &fl->l3);
   rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, rc == RS_LHOOK_FAIL ? 500 : -1);
   rs_resp_t resp = fl->lc->resp;
+  const char *xc = rs__stale_xc(fl);
   rs__pflow_free(fl, loop);
   if (stale != NULL && rc == RS_LHOOK_FAIL) {
     /* no refresh: the stale page stays (stale-if-error) */
-    rs_page_respond_entry(req, stale, "STALE", rs_page__release_entry, stale);
+    rs_page_respond_entry(req, stale, xc, rs_page__release_entry, stale);
     return;
   }
   if (stale != NULL) rs_entry_release(stale);
@@ -214,9 +222,10 @@ static void rs__pflow_l3_done(void *data, rs_l3_result_t res, rs_entry_t *e, uin
       if (fl->stale != NULL) {
         /* Another instance refreshes this page: serve the stale one. */
         rs_entry_t *stale = fl->stale;
+        const char *xc = rs__stale_xc(fl);
         rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, -1);
         rs__pflow_free(fl, loop);
-        rs_page_respond_entry(req, stale, "STALE", rs_page__release_entry, stale);
+        rs_page_respond_entry(req, stale, xc, rs_page__release_entry, stale);
         break;
       }
       if (uv_now(&loop->uv) < fl->l3_until) {
@@ -242,6 +251,7 @@ static void rs__pflow_l3_done(void *data, rs_l3_result_t res, rs_entry_t *e, uin
       if (fl->stale == NULL) {
         RS_COUNTER_ADD(pl->c.stale, 1);
         fl->stale = e;
+        fl->stale_xc = "STALE";
       } else {
         rs_entry_release(e);
       }
@@ -296,7 +306,14 @@ static void rs__pflow_lookup(rs__pflow_t *fl) {
 
   if (pl->spare == NULL) pl->spare = rs_page__waiter_new(loop);
   rs_page_waiter_t *pw = pl->spare;
-  switch (rs_cache_lookup(loop->cache, hash, key, klen, rs_now_ms(), &e, &pw->w)) {
+  /* A refresh ahead uses spare render capacity only: none while renders
+   * wait in the queue (it would add to it what is no miss yet). Not with
+   * a shared tier: its lookup would come first, and hand back the page
+   * this instance stored there (or wait for another's lock). */
+  const rs_loop_gen_t *gen = rs_req_gen(req);
+  bool spare = pl->fleet == NULL && rs_pool_queued(gen != NULL ? gen->pool : loop->pool) == 0;
+  rs_lookup_t r = rs_cache_lookup_ex(loop->cache, hash, key, klen, rs_now_ms(), &e, &pw->w, spare);
+  switch (r) {
     case RS_LOOKUP_HIT:
       RS_COUNTER_ADD(pl->c.hits_l2, 1);
       if (pl->l1 != NULL) rs_l1_offer(pl->l1, e, now);
@@ -308,10 +325,19 @@ static void rs__pflow_lookup(rs__pflow_t *fl) {
       rs__pflow_free(fl, loop);
       rs_page_respond_entry(req, e, "STALE", rs_page__release_entry, e);
       return;
+    case RS_LOOKUP_HIT_REFRESH:
     case RS_LOOKUP_STALE_REFRESH:
       /* The props of the refresh come first (they need the request); a
-       * props hook that waits on a fetch delays this stale answer. */
-      RS_COUNTER_ADD(pl->c.stale, 1);
+       * props hook that waits on a fetch delays this answer. A refresh
+       * ahead (cache.prefresh) answers a fresh page, not offered to L1:
+       * the L1s leave it to L2 from its refresh time on. */
+      if (r == RS_LOOKUP_HIT_REFRESH) {
+        RS_COUNTER_ADD(pl->c.hits_l2, 1);
+        fl->stale_xc = "HIT-L2";
+      } else {
+        RS_COUNTER_ADD(pl->c.stale, 1);
+        fl->stale_xc = "STALE";
+      }
       fl->stale = e;
       /* fallthrough */
     case RS_LOOKUP_MISS_LEADER:

@@ -107,6 +107,26 @@ rs_page_flight_t *rs_page__flight_new(rs_req_t *from, rs_req_t *req, const rs_ro
   return fl;
 }
 
+/* ------------------------------------------------------------------ the stored TTL */
+
+/* A uniform draw in [0, 1): one xorshift64* per thread, seeded from the
+ * clock and the thread's own address (no two render threads alike). */
+static double rs__unit_rand(void) {
+  static __thread uint64_t s;
+  if (RS_UNLIKELY(s == 0)) s = (rs_now_ms() * 0x9E3779B97F4A7C15ull) ^ (uint64_t)(uintptr_t)&s ^ 1;
+  s ^= s >> 12;
+  s ^= s << 25;
+  s ^= s >> 27;
+  return (double)((s * 0x2545F4914F6CDD1Dull) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+uint64_t rs_page__ttl(const rs_config_t *cfg, uint64_t ttl_ms, uint64_t *refresh_after_ms) {
+  if (ttl_ms > 0 && cfg->cache.ttl_jitter > 0)
+    ttl_ms -= (uint64_t)((double)ttl_ms * cfg->cache.ttl_jitter * rs__unit_rand());
+  *refresh_after_ms = cfg->cache.prefresh > 0 ? (uint64_t)((double)ttl_ms * cfg->cache.prefresh) : 0;
+  return ttl_ms;
+}
+
 /* ------------------------------------------------------------------ the render producer */
 
 /* On the render thread: the finished page becomes the flight's entry
@@ -120,6 +140,8 @@ static void rs__after_render(rs_render_job_t *job) {
                  : fl->route_ttl_ms >= 0 ? (uint64_t)fl->route_ttl_ms : cfg->cache.ttl_ms;
   uint64_t grace = fl->route_grace_ms >= 0 ? (uint64_t)fl->route_grace_ms : cfg->cache.grace_ms;
   if (ttl == 0) fl->storable = false;
+  uint64_t refresh_after;
+  ttl = rs_page__ttl(cfg, ttl, &refresh_after);
   /* The bundle's tags, then the route's (tags = {...}) that it lacks. */
   const char *tags[64];
   size_t tag_lens[64];
@@ -147,7 +169,7 @@ static void rs__after_render(rs_render_job_t *job) {
     .status = job->status, .headers = headers, .headers_len = headers_len,
     .body = job->body ? job->body : "", .body_len = job->body_len, .body_owned = job->body,
     .tags = tags, .tag_lens = tag_lens, .ntags = ntags,
-    .ttl_ms = ttl, .grace_ms = grace, .epoch = fl->epoch,
+    .ttl_ms = ttl, .grace_ms = grace, .refresh_after_ms = refresh_after, .epoch = fl->epoch,
     .bundle = cfg->render.bundle_id, .generation = cfg->generation,
     .gzip_level = cfg->cache.gzip_level, .brotli_quality = cfg->cache.brotli_quality,
     .min_compress = cfg->cache.min_compress, .defer = fl->defer,
@@ -193,17 +215,20 @@ static void rs__flight_done(rs_task_t *task) {
 
 int rs_page__render_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
                           size_t key_len, uint64_t hash, const char *props, size_t props_len,
-                          const rs_page_l3_t *l3) {
+                          const rs_page_l3_t *l3, const rs_entry_t *old) {
   rs_page_flight_t *fl = rs_page__flight_new(from, req, route, key, key_len, hash);
   rs_loop_t *loop = fl->loop;
   if (l3 != NULL) fl->l3 = *l3;
-  fl->defer = rs_page__defer_for(req);
+  fl->defer = req != NULL || old == NULL ? rs_page__defer_for(req) : old->deferred;
   rs_render_job_t *job = rs_render_job_new(from, route, props, props_len);
   if (job != NULL) {
     job->task.run = rs__flight_done;
     job->inbox = &loop->inbox;
     job->data = fl;
     job->after_render = rs__after_render;
+    /* A refresh ahead is due by the page's expiry, a stale one's by the end of its grace. */
+    if (old != NULL)
+      job->due_ms = rs_entry_expiry(old) + (rs_entry_fresh(old, rs_now_ms()) ? 0 : old->grace_ms);
     /* The pool of the request's generation: across a reload, the bundle it started with. */
     if (rs_pool_submit_ex(rs_req_gen(from) ? rs_req_gen(from)->pool : loop->pool, job, req == NULL) == 0) {
       loop->pending_jobs++;

@@ -116,6 +116,12 @@ void rs_page__release_l1(void *req);
 
 /* ------------------------------------------------------------------ rs_page_flight.c */
 
+/* The TTL a page is stored with: ttl_ms less up to cache.ttl_jitter of it,
+ * at random (pages stored together expire apart), and in *refresh_after_ms
+ * when its refresh ahead is due (cache.prefresh of that TTL; 0 = never).
+ * Any thread. */
+uint64_t rs_page__ttl(const rs_config_t *cfg, uint64_t ttl_ms, uint64_t *refresh_after_ms);
+
 /* A waiter ready for rs_cache_lookup, on loop. */
 rs_page_waiter_t *rs_page__waiter_new(rs_loop_t *loop);
 
@@ -127,8 +133,8 @@ rs_page_flight_t *rs_page__flight_new(rs_req_t *from, rs_req_t *req, const rs_ro
 void rs_page__flight_free(rs_page_flight_t *fl);
 
 /* The variants to leave for later when req (the leader) waits for a page:
- * all but the one it takes (a background refresh, req NULL, builds all:
- * its page is being asked for). */
+ * all but the one it takes (req NULL: none; a background refresh takes the
+ * deferred set of the page it replaces, rs_page__render_start). */
 unsigned rs_page__defer_for(const rs_req_t *req);
 
 /* Finish fl's flight with e (NULL: failed with status fail): store it when
@@ -143,11 +149,15 @@ void rs_page__flight_fail(rs_loop_t *loop, uint64_t hash, const char *key, size_
 
 /* Start the render that owns the flight of key (req NULL: a background
  * refresh, the job then renders from its own copy of `from`; props: the
- * props hook's JSON or NULL). Returns 0, or the status to answer with (503)
- * when the job could not be queued: the flight is then failed. */
+ * props hook's JSON or NULL). old: for a background refresh, the page it
+ * replaces (or NULL): the job is due when that page stops being servable
+ * (rs_render_job_t.due_ms), and the new page gets the variants it had (the
+ * ones its clients took), the others deferred. Returns 0, or the status to
+ * answer with (503) when the job could not be queued: the flight is then
+ * failed. */
 int rs_page__render_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route, const char *key,
                           size_t key_len, uint64_t hash, const char *props, size_t props_len,
-                          const rs_page_l3_t *l3);
+                          const rs_page_l3_t *l3, const rs_entry_t *old);
 
 /* ------------------------------------------------------------------ rs_page_proxy.c */
 

@@ -66,6 +66,8 @@ static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
     uint64_t ttl = fl->route_ttl_ms >= 0 ? (uint64_t)fl->route_ttl_ms : cfg->cache.ttl_ms;
     uint64_t grace = fl->route_grace_ms >= 0 ? (uint64_t)fl->route_grace_ms : cfg->cache.grace_ms;
     if (ttl == 0) fl->storable = false;
+    uint64_t refresh_after;
+    ttl = rs_page__ttl(cfg, ttl, &refresh_after);
     const rs_route_t *r = fl->route;
     size_t tag_lens[64];
     size_t ntags = RS_MIN(r->cache.ntags, 64);
@@ -77,7 +79,8 @@ static void rs__proxy_fetched(void *ud, int err, const rs_fetch_result_t *res) {
       .status = res->status, .headers = hb.p ? hb.p : "", .headers_len = hb.len,
       .body = body ? body : "", .body_len = res->body_len, .body_owned = body,
       .tags = r->cache.tags, .tag_lens = tag_lens, .ntags = ntags,
-      .ttl_ms = ttl, .grace_ms = grace, .epoch = fl->epoch, .generation = cfg->generation,
+      .ttl_ms = ttl, .grace_ms = grace, .refresh_after_ms = refresh_after, .epoch = fl->epoch,
+      .generation = cfg->generation,
       .gzip_level = encoded ? 0 : cfg->cache.gzip_level,
       .brotli_quality = encoded ? -1 : cfg->cache.brotli_quality,
       .min_compress = cfg->cache.min_compress, .defer = fl->defer,

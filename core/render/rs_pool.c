@@ -63,7 +63,8 @@ struct rs_pool_s {
   struct {
     rs_render_job_t *head, *tail;
   } q[2];
-  size_t qlen;                   /* both lists */
+  size_t qlen;                   /* both lists; written under qlock, atomically
+                                    (rs_pool_queued reads it without) */
   bool stopping;                 /* under qlock */
 
   uv_thread_t watchdog;
@@ -386,6 +387,10 @@ static void rs__worker_main(void *arg) {
     uv_mutex_lock(&pool->qlock);
     while (pool->qlen == 0 && !pool->stopping) uv_cond_wait(&pool->qcond, &pool->qlock);
     int which = pool->q[0].head != NULL ? 0 : 1;
+    rs_render_job_t *bg = pool->q[1].head;
+    if (which == 0 && bg != NULL && bg->due_ms != 0 && bg->due_ms < pool->q[0].head->queued_ms &&
+        bg->due_ms <= rs_now_ms())
+      which = 1;                 /* a refresh overdue: clients wait for it since due_ms */
     rs_render_job_t *job = pool->q[which].head;
     if (job == NULL) {           /* stopping and empty */
       uv_mutex_unlock(&pool->qlock);
@@ -393,7 +398,7 @@ static void rs__worker_main(void *arg) {
     }
     pool->q[which].head = job->_next;
     if (pool->q[which].head == NULL) pool->q[which].tail = NULL;
-    pool->qlen--;
+    __atomic_store_n(&pool->qlen, pool->qlen - 1, __ATOMIC_RELAXED);
     bool stopping = pool->stopping;
     uv_mutex_unlock(&pool->qlock);
 
@@ -630,10 +635,14 @@ int rs_pool_submit_ex(rs_pool_t *pool, rs_render_job_t *job, bool background) {
   __atomic_fetch_add(&pool->inflight, 1, __ATOMIC_RELAXED);  /* under qlock: before any deliver */
   if (pool->q[which].tail) pool->q[which].tail->_next = job; else pool->q[which].head = job;
   pool->q[which].tail = job;
-  pool->qlen++;
+  __atomic_store_n(&pool->qlen, pool->qlen + 1, __ATOMIC_RELAXED);
   uv_cond_signal(&pool->qcond);
   uv_mutex_unlock(&pool->qlock);
   return 0;
+}
+
+size_t rs_pool_queued(const rs_pool_t *pool) {
+  return pool == NULL ? 0 : __atomic_load_n(&pool->qlen, __ATOMIC_RELAXED);
 }
 
 bool rs_pool_idle(const rs_pool_t *pool) {

@@ -74,6 +74,11 @@ struct rs_render_job_s {
   char **tags;                   /* purge tags the bundle gave (each malloc'd) */
   size_t ntags;
   uint64_t queued_ms, started_ms, finished_ms;
+  /* Background jobs (rs_pool_submit_ex): from this time (rs_now_ms) on,
+   * clients may be waiting for it (the page it refreshes stops being
+   * servable then): it is taken as if queued then among the jobs clients
+   * wait for, no longer behind all of them. 0 = never. */
+  uint64_t due_ms;
 
   /* private */
   const char *_extra;            /* rs_render_uncached's extra header lines */
@@ -110,6 +115,10 @@ int rs_pool_submit(rs_pool_t *pool, rs_render_job_t *job);
 /* The same for work no client waits for (cache refreshes): admitted only
  * while the queue is less than half full, refusals counted apart. */
 int rs_pool_submit_ex(rs_pool_t *pool, rs_render_job_t *job, bool background);
+
+/* Jobs waiting for a render thread (not those running): a relaxed read,
+ * stale by the time it returns. 0 for NULL. Any thread. */
+size_t rs_pool_queued(const rs_pool_t *pool);
 
 /* No job submitted to pool is still queued, rendering or on its way back
  * (its done task has been posted to its loop). NULL is idle. Any thread. */

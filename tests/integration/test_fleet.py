@@ -216,9 +216,12 @@ def test_a_render_that_began_before_a_purge_is_never_stored():
             assert out and out[0].status == 200, out
             wait_for(lambda: b.metrics()["rustyssr_l3_purges_applied_total"] >= 1, "b never heard the purge")
             # B kept its page nowhere: its L2 and the tier refused it ...
+            # (the tier's answer to B's store comes back on its own time)
+            wait_for(lambda: b.metrics()["rustyssr_l3_stores_refused_total"] >= 1, "the tier took B's page")
             mb = b.metrics()
             assert mb["rustyssr_cache_refused_stale_total"] == 1, mb
             assert mb["rustyssr_l3_stores_refused_total"] == 1, mb
+            assert mb["rustyssr_l3_stores_total"] == 0, mb
             # ... so A renders anew, and B then gets A's page from the tier
             ra = a.get("/race")
             assert ra.status == 200 and ra.header("x-cache") == "MISS", ra.header("x-cache")

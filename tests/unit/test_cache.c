@@ -338,6 +338,47 @@ static void test_order_s3fifo(void) {
   rs_cache_destroy(c);
 }
 
+/* cache.prefresh: a fresh page past its refresh time hands out one
+ * refresh (the caller's flight), then plain hits; a failed refresh is not
+ * tried again (the page expires as usual); a refreshed page replaces it. */
+static void test_prefresh(void) {
+  rs_cache_t *c = mkcache(100, 0, 4, 0);
+  rs_entry_t *e = mkentry_full(c, "k", 10, 100, 50, 0, NULL);
+  uint64_t t0 = e->created_ms, h = e->hash;
+  e->refresh_ms = t0 + 80;
+  rs_cache_put(c, e);
+  rs_entry_t *out;
+  ASSERT_EQ(rs_cache_lookup(c, h, "k", 1, t0 + 79, &out, NULL), RS_LOOKUP_HIT);
+  rs_entry_release(out);
+  ASSERT_EQ(rs_cache_lookup(c, h, "k", 1, t0 + 80, &out, NULL), RS_LOOKUP_HIT_REFRESH);
+  ASSERT(out == e);
+  rs_entry_release(out);
+  for (int i = 0; i < 3; i++) {                 /* the refresh runs: hits */
+    ASSERT_EQ(rs_cache_lookup(c, h, "k", 1, t0 + 90, &out, NULL), RS_LOOKUP_HIT);
+    rs_entry_release(out);
+  }
+  ASSERT(rs_cache_complete(c, h, "k", 1, NULL, false) == NULL);   /* it failed */
+  ASSERT_EQ(rs_cache_lookup(c, h, "k", 1, t0 + 95, &out, NULL), RS_LOOKUP_HIT);   /* once */
+  rs_entry_release(out);
+  ASSERT_EQ(rs_cache_lookup(c, h, "k", 1, t0 + 100, &out, NULL), RS_LOOKUP_STALE_REFRESH);
+  rs_entry_release(out);
+  rs_entry_t *n = mkentry_full(c, "k", 12, 100, 50, 0, NULL);
+  n->refresh_ms = n->created_ms + 80;
+  ASSERT(rs_cache_complete(c, h, "k", 1, n, true) == NULL);      /* the refresh stores */
+  ASSERT_EQ(rs_cache_lookup(c, h, "k", 1, n->created_ms + 10, &out, NULL), RS_LOOKUP_HIT);
+  ASSERT(out == n);
+  rs_entry_release(out);
+  ASSERT_EQ(rs_cache_lookup(c, h, "k", 1, n->created_ms + 80, &out, NULL), RS_LOOKUP_HIT_REFRESH);
+  rs_entry_release(out);
+  rs_cache_complete(c, h, "k", 1, NULL, false);
+  rs_cache_stats_t st;
+  rs_cache_stats(c, &st);
+  ASSERT_EQ(st.prefreshes, 2);
+  rs_entry_release(n);
+  rs_entry_release(e);
+  rs_cache_destroy(c);
+}
+
 static void test_ttl_grace(void) {
   rs_cache_t *c = mkcache(100, 0, 4, 0);
   rs_entry_t *e = mkentry_full(c, "k", 10, 100, 50, 0, NULL);
@@ -720,8 +761,10 @@ static bool check(const rs_entry_t *e, const char *key) {
 }
 
 static rs_entry_t *hammer_entry(rs_cache_t *c, const char *key, uint64_t epoch, uint64_t *rnd) {
-  return mkentry_full(c, key, 64, xs(rnd) % 4, 2 + xs(rnd) % 4, epoch,
-                      xs(rnd) % 2 ? "even" : NULL);
+  rs_entry_t *e = mkentry_full(c, key, 64, xs(rnd) % 4, 2 + xs(rnd) % 4, epoch,
+                               xs(rnd) % 2 ? "even" : NULL);
+  if (e->ttl_ms >= 2) e->refresh_ms = e->created_ms + 1;   /* refreshes ahead too */
+  return e;
 }
 
 static void *hammer(void *arg) {
@@ -754,6 +797,7 @@ static void *hammer(void *arg) {
           rs_entry_release(out);
           break;
         case RS_LOOKUP_STALE_REFRESH:
+        case RS_LOOKUP_HIT_REFRESH:
         case RS_LOOKUP_MISS_LEADER: {
           if (out && !check(out, key)) t->errors++;
           rs_entry_release(out);
@@ -853,6 +897,7 @@ int main(void) {
   RS_TEST(test_order_sieve);
   RS_TEST(test_order_s3fifo);
   RS_TEST(test_ttl_grace);
+  RS_TEST(test_prefresh);
   RS_TEST(test_collisions);
   RS_TEST(test_ref_across_eviction);
   RS_TEST(test_purges);

@@ -61,6 +61,24 @@ static void test_hit_miss(void) {
   rs_entry_release(a);
 }
 
+/* A page whose refresh ahead is due (cache.prefresh) is left to L2, which
+ * starts it: no longer answered, nor taken when offered. */
+static void test_refresh_due(void) {
+  rs_l1_t *l1 = rs_l1_create(NULL);
+  rs_entry_t *a = mkk("GET|h|/r");
+  uint64_t t0 = a->created_ms;
+  a->refresh_ms = t0 + 500;
+  rs_l1_offer(l1, a, t0);
+  ASSERT(get1(l1, a, t0 + 499) == a);
+  ASSERT(get1(l1, a, t0 + 500) == NULL);       /* due: to L2 */
+  ASSERT_EQ(rs_entry_refs(a), 1);              /* dropped */
+  rs_l1_offer(l1, a, t0 + 501);                /* not taken back */
+  ASSERT_EQ(rs_entry_refs(a), 1);
+  ASSERT(get1(l1, a, t0 + 502) == NULL);
+  rs_l1_destroy(l1);
+  rs_entry_release(a);
+}
+
 static void test_promotion(void) {
   rs_l1_opts_t o = { .hot = 2, .entries = 8, .max_bytes = 1 << 20 };
   rs_l1_t *l1 = rs_l1_create(&o);
@@ -450,6 +468,7 @@ static void test_random(void) {
 int main(void) {
   RS_TEST(test_hit_miss);
   RS_TEST(test_promotion);
+  RS_TEST(test_refresh_due);
   RS_TEST(test_bound_count);
   RS_TEST(test_bound_bytes);
   RS_TEST(test_dead_and_expired);

@@ -14,7 +14,7 @@
 static const char *const rs__real_ip_keys[] = { "from", "header", "recursive", NULL };
 static const char *const rs__admin_keys[] = { "listen", "token", "token_file", "allow", "open", NULL };
 static const char *const rs__limits_keys[] = {
-  "url", "header_bytes", "headers", "body", "pipeline", NULL
+  "url", "header_bytes", "headers", "body", "pipeline", "http2_streams", NULL
 };
 static const char *const rs__timeouts_keys[] = {
   "header_ms", "body_ms", "keepalive_ms", "write_ms", "shutdown_ms", NULL
@@ -42,7 +42,7 @@ void rs_lconfig__addr(lua_State *L, int idx, const char *name, const char *defau
 }
 
 /* limits = { url = 8192, header_bytes = "32KB", headers = 100, body = "1MB",
- * pipeline = 32 } */
+ * pipeline = 32, http2_streams = 128 } */
 void rs_lconfig__limits(lua_State *L, int t, rs_config_t *c) {
   rs_lutil_check_keys(L, t, "ssr.config.limits", rs__limits_keys);
   if (rs_lutil_field(L, t, "url")) {
@@ -64,6 +64,10 @@ void rs_lconfig__limits(lua_State *L, int t, rs_config_t *c) {
   }
   if (rs_lutil_field(L, t, "pipeline")) {
     c->limits.pipeline = (size_t)rs_lutil_int(L, -1, "ssr.config", "limits.pipeline", 1, 1024);
+    lua_pop(L, 1);
+  }
+  if (rs_lutil_field(L, t, "http2_streams")) {
+    c->limits.http2_streams = (size_t)rs_lutil_int(L, -1, "ssr.config", "limits.http2_streams", 1, 1024);
     lua_pop(L, 1);
   }
 }

@@ -207,6 +207,7 @@ static void rs__dump_front(rs__dump_t *d) {
   rs__num(d, "headers", "limits.headers", c->limits.headers, def->limits.headers);
   rs__num(d, "body", "limits.body", c->limits.body, def->limits.body);
   rs__num(d, "pipeline", "limits.pipeline", c->limits.pipeline, def->limits.pipeline);
+  rs__num(d, "http2_streams", "limits.http2_streams", c->limits.http2_streams, def->limits.http2_streams);
   rs__close(d);
 
   rs__open(d, "timeouts");

@@ -50,6 +50,7 @@ typedef enum {
  * HTTP vocabulary. */
 #define RS_LOOP_REQ_ERRORS_MAX 32
 #define RS_LOOP_DATE_MAX 48
+#define RS_LOOP_H2_REASONS_MAX 8
 
 /* Counters of one loop, written only by that loop's thread, summed on
  * scrape. Aligned so two loops never share a cache line. */
@@ -64,6 +65,11 @@ typedef struct {
   uint64_t compressed[3];        /* answers coded on the fly, by rs_encoding_t
                                     (core/http/rs_compress.c; [0] unused) */
   uint64_t compress_in, compress_out; /* their bytes before and after */
+  /* HTTP/2 (core/http/rs_h2.c): connections, streams, RST_STREAMs and
+   * GOAWAYs by reason (rs_h2_reset_t, rs_h2_goaway_t in core/http/rs_conn.h) */
+  uint64_t h2_conns, h2_streams;
+  uint64_t h2_resets[RS_LOOP_H2_REASONS_MAX];
+  uint64_t h2_goaways[RS_LOOP_H2_REASONS_MAX];
 } __attribute__((aligned(RS_CACHELINE))) rs_loop_counters_t;
 
 /* One loop's share of a configuration generation: what requests dispatched

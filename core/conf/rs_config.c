@@ -27,6 +27,7 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->limits.headers = 100;
   cfg->limits.body = 1024 * 1024;
   cfg->limits.pipeline = 32;
+  cfg->limits.http2_streams = 128;
 
   cfg->timeouts.header = 10000;
   cfg->timeouts.body = 30000;

@@ -117,6 +117,7 @@ typedef struct rs_config_s {
     size_t headers;              /* header count → 431 (100) */
     size_t body;                 /* body bytes → 413 (1 MiB) */
     size_t pipeline;             /* requests parsed ahead of their answer (32) */
+    size_t http2_streams;        /* HTTP/2 streams open at once per connection (128) */
   } limits;
 
   struct {                       /* all in milliseconds */

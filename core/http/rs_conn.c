@@ -100,6 +100,10 @@ const char *rs__conn_peer(rs_conn_t *c) {
 
 void rs_req_body_pause(rs_req_t *req, bool paused) {
   rs_conn_t *c = req->_conn;
+  if (c != NULL && req->_h2 != NULL) {
+    rs__h2_body_pause(req, paused);
+    return;
+  }
   if (c == NULL || c->closed || c->lingering || c->body_held == paused) return;
   if (paused && c->parsing != req) return;   /* its body is all in */
   c->body_held = paused;
@@ -189,6 +193,10 @@ void rs__conn_arm(rs_conn_t *c) {
     uv_timer_start(&c->timer, rs__on_timer, ms, 0);
     return;
   }
+  if (c->h2 != NULL) {
+    rs__h2_arm(c);
+    return;
+  }
   if (c->writing || c->swrites > 0) {
     /* One clock per write, restarted only by progress (rs__on_timer): bytes
      * the client sends meanwhile must not keep a stuck write alive. */
@@ -255,6 +263,7 @@ void rs__conn_close(rs_conn_t *c) {
   if (c->closed) return;
   c->closed = true;
   rs_loop_t *loop = c->loop;
+  if (c->h2 != NULL) rs__h2_close(c);
   if (c->parsing != NULL) {
     if (!c->parsing->body_streamed) rs__req_free(c->parsing);  /* else it is queued */
     c->parsing = NULL;
@@ -339,6 +348,11 @@ void rs_conn_drain_all(rs_loop_t *loop, bool force) {
   rs_conn_t *c = loop->conns;
   while (c != NULL) {
     rs_conn_t *next = c->next;
+    if (c->h2 != NULL && !force && !c->lingering) {   /* GOAWAY, streams finish */
+      rs__h2_drain(c);
+      c = next;
+      continue;
+    }
     /* A request whose bytes have begun to arrive is in flight: it is
      * answered (with Connection: close). Only idle connections go now. */
     bool idle = c->parsing == NULL && c->head == NULL && !c->writing;

@@ -39,6 +39,7 @@ typedef struct rs_http_opts_s {
     size_t headers;              /* header count → 431 */
     size_t body;                 /* body bytes → 413 */
     size_t pipeline;             /* requests parsed ahead of their answer */
+    size_t http2_streams;        /* HTTP/2 streams open at once (0: 128) */
   } limits;
   struct {                       /* milliseconds */
     uint64_t header;             /* first byte to end of headers → 408 */
@@ -182,6 +183,7 @@ struct rs_req_s {
 
   /* private to the HTTP/1 files (rs_conn_int.h) */
   rs_conn_t *_conn;              /* NULL once the client has gone */
+  struct rs_h2s_s *_h2;          /* its HTTP/2 stream (rs_h2.c); NULL: HTTP/1 */
   rs_req_t *_next;
   int _state;
   rs_req_error_t _error;
@@ -276,6 +278,38 @@ static inline int rs_req_status(const rs_req_t *req) { return req->_status; }
 
 /* The value of the first header called name (lower-case literal), or NULL. */
 const rs_str_t *rs_req_header(const rs_req_t *req, const char *lname);
+
+/* HTTP/2's RST_STREAMs and GOAWAYs, by reason (the metrics' labels). */
+#define RS_H2_RESET_MAP(XX)                                             \
+  XX(CLIENT, "client")              /* the client reset a stream */     \
+  XX(PROTOCOL, "protocol_error")    /* a malformed request (RFC 9113 §8.1.1) */ \
+  XX(REFUSED, "refused_stream")     /* over the concurrent streams */   \
+  XX(INTERNAL, "internal_error")    /* an answer cut short (upstream) */ \
+  XX(OTHER, "other")
+#define RS_H2_GOAWAY_MAP(XX)                                            \
+  XX(SHUTDOWN, "shutdown")          /* reload, stop: NO_ERROR */         \
+  XX(IDLE, "idle")                  /* keep-alive timeout: NO_ERROR */  \
+  XX(RAPID_RESET, "rapid_reset")    /* CVE-2023-44487 */               \
+  XX(CONTINUATION, "continuation_flood")                                \
+  XX(FLOOD, "flood")                /* SETTINGS/PING acks not read */   \
+  XX(PROTOCOL, "protocol_error")    /* any other connection error */    \
+  XX(TIMEOUT, "timeout")            /* a client not reading, not sending */
+typedef enum {
+#define XX(e, s) RS_H2_RST_##e,
+  RS_H2_RESET_MAP(XX)
+#undef XX
+  RS_H2_RST_MAX
+} rs_h2_reset_t;
+typedef enum {
+#define XX(e, s) RS_H2_GOAWAY_##e,
+  RS_H2_GOAWAY_MAP(XX)
+#undef XX
+  RS_H2_GOAWAY_MAX
+} rs_h2_goaway_t;
+_Static_assert(RS_H2_RST_MAX <= RS_LOOP_H2_REASONS_MAX && RS_H2_GOAWAY_MAX <= RS_LOOP_H2_REASONS_MAX,
+               "RS_LOOP_H2_REASONS_MAX too small");
+const char *rs_h2_reset_label(rs_h2_reset_t r);
+const char *rs_h2_goaway_label(rs_h2_goaway_t g);
 
 /* Set up what every connection shares (llhttp settings). Main thread,
  * once, before loops start. */

@@ -108,6 +108,12 @@ struct rs_conn_s {
   uv_poll_t *fpoll;              /* POLLOUT watch for sendfile, on fpoll_fd */
   int fpoll_fd;                  /* a dup of the socket: libuv lets only one
                                     handle watch an fd, and tcp has it */
+  /* HTTP/2 (rs_h2.c): set once the client's preface chose it; the HTTP/1
+   * fields above then stay unused but for the clock, the peer and close. */
+  struct rs_h2_s *h2;
+  bool proto_known;              /* HTTP/1 or HTTP/2 decided */
+  uint8_t pre_len;               /* first bytes kept while deciding */
+  char pre[4];
   struct rs__tio_s *tio;         /* TLS (rs_conn_io.c); NULL on a cleartext listener */
   bool alpn_h2;                  /* ALPN chose "h2" (rs_conn_io.c's rs__conn_proto
                                     picks the protocol) */
@@ -121,6 +127,8 @@ void rs__conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 /* Refuse the request being read: its status and "Connection: close" after
  * every earlier answer, then linger and close. */
 void rs__conn_fail(rs_conn_t *c, rs_req_error_t kind, const char *detail);
+/* The client's "ip:port", for the log. */
+const char *rs__conn_peer(rs_conn_t *c);
 /* Start the clock that applies now (header, body, keep-alive, write). */
 void rs__conn_arm(rs_conn_t *c);
 /* After a closing answer: FIN, then read and drop for a while, then close. */
@@ -196,6 +204,26 @@ void rs__stream_kick(rs_conn_t *c);
 /* A streamed answer's head is leaving: its pieces written so far (and the
  * chunked end) join bufs[*n..], in the same uv_write. */
 void rs__stream_inhead(rs_req_t *r, uv_buf_t *bufs, unsigned *n);
+
+/* rs_h2.c, rs_h2_out.c: HTTP/2 (RFC 9113) over nghttp2, beside HTTP/1 */
+/* The connection's first bytes: the HTTP/2 preface on a listener that
+ * takes it switches c to HTTP/2 and takes them (true); false: HTTP/1's. */
+bool rs__h2_sniff(rs_conn_t *c, const char *p, size_t n);
+/* Bytes from an HTTP/2 client. */
+void rs__h2_input(rs_conn_t *c, const char *p, size_t n);
+/* rs__conn_arm for an HTTP/2 connection. */
+void rs__h2_arm(rs_conn_t *c);
+/* rs__conn_close: its streams end (handlers' requests are orphaned). */
+void rs__h2_close(rs_conn_t *c);
+/* Graceful shutdown: GOAWAY, the streams in flight finish, then close. */
+void rs__h2_drain(rs_conn_t *c);
+/* The public answer functions, for a request that came on a stream. */
+void rs__h2_respond(rs_req_t *r, const rs_resp_t *resp);
+int rs__h2_stream_start(rs_req_t *r, int status, const char *headers, size_t headers_len,
+                        int64_t content_length, const char *body, size_t n);
+bool rs__h2_stream_write(rs_req_t *r, const char *p, size_t n);
+void rs__h2_stream_end(rs_req_t *r, bool complete);
+void rs__h2_body_pause(rs_req_t *r, bool paused);
 
 /* rs_access_log.c */
 /* Append r's access-log line to the loop's buffer (rs_access_log.c). */

@@ -98,6 +98,11 @@ void rs_conn_tls_metrics_register(void) { rs_metrics_register("tls", rs__collect
  * c->loop->http->listen[c->server], says h2c is allowed on a cleartext
  * one). */
 static void rs__conn_proto(rs_conn_t *c, const char *p, size_t n) {
+  if (c->h2 != NULL) {
+    rs__h2_input(c, p, n);
+    return;
+  }
+  if (!c->proto_known && rs__h2_sniff(c, p, n)) return;   /* the HTTP/2 preface */
   rs__conn_parse(c, p, n);
 }
 

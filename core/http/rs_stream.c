@@ -140,6 +140,8 @@ static int rs__stream_start(rs_req_t *r, int status, const char *headers, size_t
                             int64_t content_length, const char *body, size_t n) {
   if (r->compress != NULL && r->_conn != NULL)
     rs_compress_stream_start(r, status, &headers, &headers_len, &content_length);
+  if (r->_h2 != NULL && r->_conn != NULL)
+    return rs__h2_stream_start(r, status, headers, headers_len, content_length, body, n);
   bool no_body = r->head || status < 200 || status == 204 || status == 304;
   if (content_length >= 0) {
     r->_stream = RS__ST_LENGTH;
@@ -198,6 +200,7 @@ static bool rs__stream_write(rs_req_t *r, const char *p, size_t n) {
   rs_conn_t *c = r->_conn;
   if (n == 0 || r->_stream_ended || c == NULL || c->closed) return true;
   if (r->_stream == RS__ST_NONE || r->head) return true;
+  if (r->_h2 != NULL) return rs__h2_stream_write(r, p, n);
   rs__chunk_t *ch = rs_xmalloc(sizeof(*ch) + n);
   memset(ch, 0, sizeof(*ch));
   memcpy(ch->data, p, n);
@@ -234,6 +237,10 @@ void rs_req_stream_end(rs_req_t *r, bool complete) {
   r->on_abort = NULL;
   if (c == NULL) {               /* the client went first */
     rs__req_free(r);
+    return;
+  }
+  if (r->_h2 != NULL) {
+    rs__h2_stream_end(r, complete);
     return;
   }
   if (!complete) {

@@ -42,6 +42,10 @@ void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
     rs__req_free(r);
     return;
   }
+  if (r->_h2 != NULL) {        /* a request of an HTTP/2 stream */
+    rs__h2_respond(r, resp);
+    return;
+  }
   rs_loop_t *loop = c->loop;
   int status = resp->status;
   if (status < 100 || status > 999) status = 500;

@@ -29,6 +29,7 @@ static void rs__http_opts(rs_http_opts_t *o, const rs_config_t *cfg) {
   o->limits.headers = cfg->limits.headers;
   o->limits.body = cfg->limits.body;
   o->limits.pipeline = cfg->limits.pipeline;
+  o->limits.http2_streams = cfg->limits.http2_streams;
   o->timeouts.header = cfg->timeouts.header;
   o->timeouts.body = cfg->timeouts.body;
   o->timeouts.keepalive = cfg->timeouts.keepalive;

@@ -228,6 +228,12 @@ static void rs__collect(rs_buf_t *out, void *ud) {
     for (int k = 0; k < 3; k++) sum.compressed[k] += RS_COUNTER_GET(c->compressed[k]);
     sum.compress_in += RS_COUNTER_GET(c->compress_in);
     sum.compress_out += RS_COUNTER_GET(c->compress_out);
+    sum.h2_conns += RS_COUNTER_GET(c->h2_conns);
+    sum.h2_streams += RS_COUNTER_GET(c->h2_streams);
+    for (int k = 0; k < RS_LOOP_H2_REASONS_MAX; k++) {
+      sum.h2_resets[k] += RS_COUNTER_GET(c->h2_resets[k]);
+      sum.h2_goaways[k] += RS_COUNTER_GET(c->h2_goaways[k]);
+    }
   }
   rs_metrics_family(out, "rustyssr_info", "gauge", "Build information.");
   rs_buf_printf(out, "rustyssr_info{version=\"%s\",v8=\"%s\"} 1\n", RS_VERSION, rs_v8_version());
@@ -242,6 +248,24 @@ static void rs__collect(rs_buf_t *out, void *ud) {
                 (unsigned long long)(sum.conns_opened - RS_MIN(sum.conns_closed, sum.conns_opened)));
   rs_metrics_family(out, "rustyssr_connections_total", "counter", "Client connections accepted.");
   rs_buf_printf(out, "rustyssr_connections_total %llu\n", (unsigned long long)sum.conns_opened);
+  rs_metrics_family(out, "rustyssr_connections_by_protocol_total", "counter",
+                    "Client connections accepted, by the protocol they spoke.");
+  rs_buf_printf(out, "rustyssr_connections_by_protocol_total{protocol=\"http/1.1\"} %llu\n",
+                (unsigned long long)(sum.conns_opened - RS_MIN(sum.h2_conns, sum.conns_opened)));
+  rs_buf_printf(out, "rustyssr_connections_by_protocol_total{protocol=\"h2\"} %llu\n",
+                (unsigned long long)sum.h2_conns);
+  rs_metrics_family(out, "rustyssr_http2_streams_total", "counter", "HTTP/2 streams (requests) opened.");
+  rs_buf_printf(out, "rustyssr_http2_streams_total %llu\n", (unsigned long long)sum.h2_streams);
+  rs_metrics_family(out, "rustyssr_http2_resets_total", "counter",
+                    "HTTP/2 RST_STREAM frames, received (client) or sent, by reason.");
+  for (int k = 0; k < RS_H2_RST_MAX; k++)
+    rs_buf_printf(out, "rustyssr_http2_resets_total{reason=\"%s\"} %llu\n", rs_h2_reset_label(k),
+                  (unsigned long long)sum.h2_resets[k]);
+  rs_metrics_family(out, "rustyssr_http2_goaway_total", "counter",
+                    "HTTP/2 connections ended with a GOAWAY, by reason.");
+  for (int k = 0; k < RS_H2_GOAWAY_MAX; k++)
+    rs_buf_printf(out, "rustyssr_http2_goaway_total{reason=\"%s\"} %llu\n", rs_h2_goaway_label(k),
+                  (unsigned long long)sum.h2_goaways[k]);
   rs_metrics_family(out, "rustyssr_received_bytes_total", "counter", "Bytes read from clients.");
   rs_buf_printf(out, "rustyssr_received_bytes_total %llu\n", (unsigned long long)sum.bytes_in);
   rs_metrics_family(out, "rustyssr_sent_bytes_total", "counter", "Bytes written to clients.");

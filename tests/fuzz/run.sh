@@ -1,8 +1,8 @@
 #!/bin/sh
 # Build a libFuzzer target in build/fuzz (clang, ASan+UBSan) and run it for
 # SECONDS (default 60) on a copy of its seed corpus: FUZZ_TARGET=fuzz_request
-# (the default: the request parser, with the HTTP dictionary) or fuzz_blob
-# (the shared tier's page decoder).
+# (the default: the request parser, with the HTTP dictionary), fuzz_h2 (the
+# HTTP/2 front end) or fuzz_blob (the shared tier's page decoder).
 # Exits non-zero when the fuzzer finds a crash (the reproducer is left in
 # build/fuzz/artifacts/), a leak or a sanitizer report.
 #
@@ -17,6 +17,7 @@ TARGET=${FUZZ_TARGET:-fuzz_request}
 case "$TARGET" in
   fuzz_request) SEEDS="$HERE/corpus"; DICT="-dict=$HERE/http.dict" ;;
   fuzz_blob) SEEDS="$HERE/corpus-blob"; DICT="" ;;
+  fuzz_h2) SEEDS="$HERE/corpus-h2"; DICT="" ;;
   *) echo "run.sh: unknown FUZZ_TARGET $TARGET" >&2; exit 2 ;;
 esac
 

@@ -1,0 +1,111 @@
+/* core/http/rs_h2_int.h — private to rs_h2.c (the session, the client's
+ * frames, requests) and rs_h2_out.c (answers, the bytes out): an HTTP/2
+ * connection and its streams. nghttp2 does the framing, HPACK and flow
+ * control; the streams, what they hold and the limits are ours.
+ * Loop thread, every function. */
+#ifndef RS_H2_INT_H
+#define RS_H2_INT_H
+
+#ifndef RS_CONN_INT_H
+#error "include rs_conn_int.h before rs_h2_int.h"
+#endif
+
+#include <nghttp2/nghttp2.h>
+
+#define RS__H2_MAX_STREAMS 128          /* limits.http2_streams' default (nginx's) */
+#define RS__H2_STREAM_WINDOW (256 * 1024) /* a request body's window per stream */
+#define RS__H2_CONN_WINDOW (16 * 1024 * 1024)
+#define RS__H2_SEGS 64                  /* iovec entries per write */
+#define RS__H2_BATCH (256 * 1024)       /* bytes per write */
+/* Rapid reset (CVE-2023-44487): RST_STREAMs from the client, a token bucket
+ * of RESET_BURST refilled at RESET_RATE a second (h2o's reset budget; the
+ * library's own, looser, stays behind it). */
+#define RS__H2_RESET_BURST 200
+#define RS__H2_RESET_RATE 100
+
+/* A piece of a streamed answer, waiting for the stream's window. */
+typedef struct rs__h2chunk_s {
+  struct rs__h2chunk_s *next;
+  size_t len, off;
+  char data[];
+} rs__h2chunk_t;
+
+enum { RS__H2B_NONE = 0, RS__H2B_MEM, RS__H2B_STREAM };
+
+typedef struct rs_h2s_s {
+  struct rs_h2s_s *prev, *next;  /* h->streams, then h->dead */
+  struct rs_h2_s *h;
+  int32_t id;
+  rs_req_t *r;                   /* NULL once orphaned to its handler or freed */
+  size_t hdr_bytes;              /* header list size, as SETTINGS counts it */
+  size_t body_in;                /* request body bytes received */
+  rs_req_error_t err;            /* a refusal found while its head came */
+  size_t o_method, l_method, o_path, l_path, o_auth, l_auth;  /* arena offsets */
+  bool has_method, has_path, has_auth;
+  bool dispatched;               /* the handler has the request */
+  bool responded;                /* an answer was submitted */
+  bool streaming;                /* by rs_req_stream_start: the handler holds
+                                    the request until rs_req_stream_end */
+  bool end_in;                   /* the client's END_STREAM came */
+  bool end_pending;              /* ... and waits behind held body bytes */
+  bool paused;                   /* rs_req_body_pause */
+  bool closed;                   /* nghttp2 closed the stream */
+  /* The answer's body */
+  int kind;
+  const char *body;              /* MEM: body, then file bytes */
+  size_t body_len, body_off;
+  int fd;
+  int64_t file_off;
+  size_t file_len;
+  const char *nc_p;              /* a DATA frame's payload, sent without copy */
+  rs__h2chunk_t *q, *qtail;      /* STREAM: pieces queued */
+  size_t qbytes;
+  bool ended, drain;
+  /* A streamed request body held while its consumer is paused */
+  char *held;
+  size_t held_len, held_cap;
+} rs__h2s_t;
+
+typedef struct rs__h2seg_s {
+  const char *p;                 /* external bytes, or NULL: off into buf */
+  size_t off, len;
+} rs__h2seg_t;
+
+typedef struct rs_h2_s {
+  nghttp2_session *ng;
+  rs_conn_t *c;
+  rs__h2s_t *streams;            /* open */
+  size_t nstreams;
+  rs__h2s_t *dead;               /* closed, freed once no write holds their bytes */
+  /* The write being filled, then in flight (one at a time) */
+  uv_write_t w;
+  bool writing;
+  char *buf;
+  size_t buf_len, buf_cap;
+  rs__h2seg_t seg[RS__H2_SEGS];
+  unsigned nseg;
+  size_t batch;
+  uint64_t progress, progress_seen;
+  bool write_timed;
+  int in_cb;                     /* inside nghttp2: no session_send, no free */
+  bool dying;                    /* GOAWAY is going: close once it is written */
+  bool draining;                 /* graceful GOAWAY sent: close at no streams */
+  bool free_me;                  /* the conn closed while a write was out */
+  double tokens;                 /* rapid-reset budget */
+  uint64_t tokens_ms;
+} rs_h2_t;
+
+/* rs_h2_out.c */
+/* Produce frames and write them, unless a write is out or nghttp2 is on
+ * the stack; close the connection when the session is over. */
+void rs__h2_flush(rs_h2_t *h);
+/* nghttp2's send callbacks. */
+ssize_t rs__h2_send_cb(nghttp2_session *ng, const uint8_t *data, size_t len, int flags, void *ud);
+int rs__h2_send_data_cb(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd, size_t len,
+                        nghttp2_data_source *src, void *ud);
+/* Free a stream whose bytes no write holds any more, and its request. */
+void rs__h2s_free(rs__h2s_t *s);
+/* Count a GOAWAY (by reason) and end the session with code. */
+void rs__h2_goaway(rs_h2_t *h, uint32_t code, int reason);
+
+#endif

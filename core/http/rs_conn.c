@@ -344,12 +344,19 @@ void rs_conn_accept(rs_loop_t *loop, int fd, int server) {
   rs__conn_arm(c);
 }
 
+void rs_conn_h2_reload(rs_loop_t *loop) {
+  for (rs_conn_t *c = loop->conns, *next; c != NULL; c = next) {
+    next = c->next;
+    if (c->h2 != NULL && !c->lingering) rs__h2_drain(c, RS_H2_GOAWAY_RELOAD);
+  }
+}
+
 void rs_conn_drain_all(rs_loop_t *loop, bool force) {
   rs_conn_t *c = loop->conns;
   while (c != NULL) {
     rs_conn_t *next = c->next;
     if (c->h2 != NULL && !force && !c->lingering) {   /* GOAWAY, streams finish */
-      rs__h2_drain(c);
+      rs__h2_drain(c, RS_H2_GOAWAY_SHUTDOWN);
       c = next;
       continue;
     }

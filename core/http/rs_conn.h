@@ -287,7 +287,8 @@ const rs_str_t *rs_req_header(const rs_req_t *req, const char *lname);
   XX(INTERNAL, "internal_error")    /* an answer cut short (upstream) */ \
   XX(OTHER, "other")
 #define RS_H2_GOAWAY_MAP(XX)                                            \
-  XX(SHUTDOWN, "shutdown")          /* reload, stop: NO_ERROR */         \
+  XX(SHUTDOWN, "shutdown")          /* stop: NO_ERROR */                 \
+  XX(RELOAD, "reload")              /* a new configuration: NO_ERROR */ \
   XX(IDLE, "idle")                  /* keep-alive timeout: NO_ERROR */  \
   XX(RAPID_RESET, "rapid_reset")    /* CVE-2023-44487 */               \
   XX(CONTINUATION, "continuation_flood")                                \
@@ -323,6 +324,13 @@ void rs_conn_accept(rs_loop_t *loop, int fd, int server);
 /* Drain: close idle connections, let busy ones finish and close. With
  * force, close every connection now. */
 void rs_conn_drain_all(rs_loop_t *loop, bool force);
+
+/* A new configuration took over the loop: each HTTP/2 connection gets a
+ * GOAWAY (NO_ERROR); its streams finish under the settings they began with,
+ * and the client opens a new connection that has the new ones (limits,
+ * certificates, http2 itself), as nginx's reload does. HTTP/1.1 connections
+ * take the new settings with their next request. Loop thread. */
+void rs_conn_h2_reload(rs_loop_t *loop);
 
 /* Register the TLS listeners' metrics (rustyssr_tls_*). Main thread, once. */
 void rs_conn_tls_metrics_register(void);

@@ -216,7 +216,7 @@ void rs__h2_arm(rs_conn_t *c);
 /* rs__conn_close: its streams end (handlers' requests are orphaned). */
 void rs__h2_close(rs_conn_t *c);
 /* Graceful shutdown: GOAWAY, the streams in flight finish, then close. */
-void rs__h2_drain(rs_conn_t *c);
+void rs__h2_drain(rs_conn_t *c, rs_h2_goaway_t reason);
 /* The public answer functions, for a request that came on a stream. */
 void rs__h2_respond(rs_req_t *r, const rs_resp_t *resp);
 int rs__h2_stream_start(rs_req_t *r, int status, const char *headers, size_t headers_len,

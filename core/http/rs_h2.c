@@ -612,15 +612,15 @@ void rs__h2_goaway(rs_h2_t *h, uint32_t code, int reason) {
   rs__conn_read_stop(h->c);
 }
 
-void rs__h2_drain(rs_conn_t *c) {
+void rs__h2_drain(rs_conn_t *c, rs_h2_goaway_t reason) {
   rs_h2_t *h = c->h2;
   if (h->dying || h->draining) return;
   if (h->nstreams == 0) {
-    rs__h2_goaway(h, NGHTTP2_NO_ERROR, RS_H2_GOAWAY_SHUTDOWN);
+    rs__h2_goaway(h, NGHTTP2_NO_ERROR, (int)reason);
   } else {
     /* The streams it has begun finish; no new one is taken. */
     h->draining = true;
-    RS_COUNTER_ADD(c->loop->counters.h2_goaways[RS_H2_GOAWAY_SHUTDOWN], 1);
+    RS_COUNTER_ADD(c->loop->counters.h2_goaways[reason], 1);
     nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->ng),
                           NGHTTP2_NO_ERROR, NULL, 0);
   }

@@ -265,6 +265,7 @@ void rs_loop_gen_switch(rs_task_t *t) {
   __atomic_store_n(&lg->state, RS_LOOP_GEN_ACTIVE, __ATOMIC_RELEASE);
   old->retired = true;
   rs__loop_gen_try_close(old);
+  rs_conn_h2_reload(loop);
   rs_log_debug("loop %d: switched to configuration %u", loop->index, lg->gen->id);
 }
 

@@ -602,9 +602,31 @@ def test_sigterm_graceful_goaway():
         eq(srv.proc.wait(timeout=30 * SLOW), 0)
 
 
+def test_reload_graceful_goaway():
+    """SIGHUP: each HTTP/2 connection gets GOAWAY NO_ERROR once the new
+    configuration has taken over (as nginx's reload), the stream in flight
+    still gets its whole answer, the connection then ends, and a new one is
+    served under the new configuration."""
+    with Backend() as b, H2Server(b.port) as srv:
+        c = Raw(srv.port)
+        c.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, req("/slowhead?ms=1500")))
+        time.sleep(0.3)
+        srv.signal(signal.SIGHUP)
+        fr, eof = c.frames(lambda f: goaway(f) is not None and
+                           any(x[0] == DATA and x[2] == 1 and x[1] & END_STREAM for x in f), timeout=20)
+        g = goaway(fr)
+        assert g is not None and g[1] == NO_ERROR and g[0] >= 1, fr
+        assert has(HEADERS, 1)(fr), fr
+        fr2, eof = c.frames(lambda f: False, timeout=10)
+        assert eof, "the connection stayed open after its last stream: %r" % (fr2,)
+        c.close()
+        eq(metric(srv, "rustyssr_http2_goaway_total", reason="reload"), 1.0)
+        alive(srv)
+
+
 if __name__ == "__main__":
     main([test_preface_without_http2_is_505, test_actions_over_h2c, test_static_large_file_and_304,
           test_proxy_streamed_and_post, test_proxy_backpressure_slow_client, test_compression, test_render_and_cached_page, test_many_streams_h2load,
           test_access_log_and_metrics, test_malformed_requests_are_stream_errors, test_concurrent_streams_limit, test_oversized_headers_431,
           test_rapid_reset, test_continuation_flood, test_settings_flood, test_ping_flood, test_zero_window_stall,
-          test_tls_alpn_h2, test_sigterm_graceful_goaway])
+          test_tls_alpn_h2, test_sigterm_graceful_goaway, test_reload_graceful_goaway])

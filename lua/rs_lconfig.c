@@ -372,13 +372,6 @@ static int rs__setup(lua_State *L) {
   return 0;
 }
 
-rs_lconfig_ctx_t *rs_lconfig_ctx(lua_State *L) {
-  lua_getfield(L, LUA_REGISTRYINDEX, "rustyssr.ctx");
-  rs_lconfig_ctx_t *ctx = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return ctx;
-}
-
 lua_State *rs_lconfig_state_new(const char *config_dir, rs_config_t *cfg,
                                 char *err, size_t errlen) {
   lua_State *L = rs_lutil_state_new();   /* counted; the panic handler set */

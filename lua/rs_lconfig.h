@@ -58,7 +58,4 @@ int rs_lconfig_run(lua_State *L, const char *name, const char *chunk, size_t len
  * thread (the loader's check, each configuration generation). */
 struct rs_tls_ctx_s *rs_lconfig_tls_ctx(const rs_tls_conf_t *tc, bool http2, char *err, size_t errlen);
 
-/* The module state of L (from rs_lconfig_state_new). */
-rs_lconfig_ctx_t *rs_lconfig_ctx(lua_State *L);
-
 #endif

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rs_lconfig.h"
 #include "rs_ljson.h"
 #include "rs_lstate.h"
 #include "rs_log.h"

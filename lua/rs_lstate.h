@@ -1,8 +1,9 @@
 /* lua/rs_lstate.h — the types the files of the rustyssr Lua module share
  * (HAProxy's -t.h type headers): the module's state, which ssr.config
  * (rs_lconfig.c), ssr.route (rs_lroute.c) and ssr.purge (rs_lcache.c) hold
- * as upvalue 1. Types only: no function of any lua/ file is declared here,
- * so any of them includes it without including the others. */
+ * as upvalue 1. Types, and the module state's one accessor: no function of
+ * any lua/ file is declared here, so any of them includes it without
+ * including the others. */
 #ifndef RS_LSTATE_H
 #define RS_LSTATE_H
 
@@ -25,5 +26,13 @@ typedef struct {
   void (*on_route)(void *ud, lua_State *L, const rs_route_t *route, int opts_idx, int fn_idx);
   void *on_route_ud;
 } rs_lconfig_ctx_t;
+
+/* The module state of L (set by rs_lconfig_state_new), or NULL. */
+static inline rs_lconfig_ctx_t *rs_lconfig_ctx(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "rustyssr.ctx");
+  rs_lconfig_ctx_t *ctx = (rs_lconfig_ctx_t *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return ctx;
+}
 
 #endif

@@ -4,7 +4,11 @@
 #ifndef RS_FLEET_INT_H
 #define RS_FLEET_INT_H
 
-#include "rs_fleet.h"
+/* Include rs_fleet.h first: a private header leaves its module's public one
+ * to the files that include it, so the two never include each other. */
+#ifndef RS_FLEET_H
+#error "include rs_fleet.h before rs_fleet_int.h"
+#endif
 
 /* The process's part (rs_fleet.h): its subscriber, the purge log cursor. */
 struct rs_fleet_s {

@@ -2,6 +2,7 @@
  * of the fleet applied here in sequence order, from the channel or, after a
  * gap or a reconnection, from the purge log; a full local purge when the log
  * no longer holds what was missed. On the fleet's (main) loop. */
+#include "rs_fleet.h"
 #include "rs_fleet_int.h"
 
 #include "rs_log.h"

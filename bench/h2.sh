@@ -11,6 +11,9 @@
 # scripts/test or bench/render.sh), rendered once by a `render = true` route
 # and then a cache hit; nginx serves the bytes rustyssr rendered.
 #
+# TLS=1: both over TLS (the same ECDSA P-256 certificate, made here; ALPN h2;
+# nginx with ssl_session_cache shared), h2load over https.
+#
 # Needs h2load and nginx (Debian: nghttp2-client, nginx-light).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,9 +51,18 @@ size=$(stat -c %s "$tmp/page.html")
 
 port_rs=18480
 port_ng=18481
+scheme=http; curl_h2=--http2-prior-knowledge; rs_tls=""; ng_tls=""; ng_ssl=""
+if [ "${TLS:-0}" = 1 ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/key.pem" \
+    -out "$tmp/cert.pem" -days 2 -subj /CN=localhost 2>/dev/null
+  scheme=https; curl_h2="--http2 -k"
+  rs_tls=", tls = { cert = \"$tmp/cert.pem\", key = \"$tmp/key.pem\" }"
+  ng_tls=" ssl"
+  ng_ssl="ssl_certificate $tmp/cert.pem; ssl_certificate_key $tmp/key.pem; ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m;"
+fi
 cat > "$tmp/rs.lua" <<LUA
 local ssr = require "rustyssr"
-ssr.config { listen = { "127.0.0.1:$port_rs", http2 = true }, admin = false, workers = "auto", pin = true,
+ssr.config { listen = { "127.0.0.1:$port_rs", http2 = true$rs_tls }, admin = false, workers = "auto", pin = true,
              log = { level = "warn" } }
 local f = assert(io.open("$tmp/page.html", "rb")); local page = f:read("*a"); f:close()
 ssr.route("GET", "/page.html", { respond = { status = 200,
@@ -62,7 +74,7 @@ if [ "${DEMO:-0}" = 1 ]; then
   [ -f "$bundle" ] || { echo "no $bundle: build the demo app first (scripts/test or bench/render.sh)" >&2; exit 1; }
   cat > "$tmp/rs.lua" <<LUA
 local ssr = require "rustyssr"
-ssr.config { listen = { "127.0.0.1:$port_rs", http2 = true }, admin = false, workers = "auto", pin = true,
+ssr.config { listen = { "127.0.0.1:$port_rs", http2 = true$rs_tls }, admin = false, workers = "auto", pin = true,
              log = { level = "warn" }, render = { bundle = "$bundle", threads = 1 } }
 ssr.route("GET", "/*", { render = true })
 LUA
@@ -83,7 +95,8 @@ http {
   gzip off; etag on;
   types { text/html html; }
   server {
-    listen 127.0.0.1:$port_ng reuseport http2;
+    listen 127.0.0.1:$port_ng reuseport$ng_tls http2;
+    $ng_ssl
     http2_max_concurrent_streams 128;
     root $tmp;
   }
@@ -94,7 +107,7 @@ echo $! > "$tmp/rs.pid"
 sleep 1
 if [ "${DEMO:-0}" = 1 ]; then   # rendered once: what nginx serves, and rustyssr's cache is warm
   for _ in 1 2 3 4 5 6 7 8 9 10; do
-    curl -fsS --http2-prior-knowledge -o "$tmp/page.html" "http://127.0.0.1:$port_rs/" && break
+    curl -fsS $curl_h2 -o "$tmp/page.html" "$scheme://127.0.0.1:$port_rs/" && break
     sleep 1
   done
   size=$(stat -c %s "$tmp/page.html")
@@ -103,23 +116,23 @@ nginx -c "$tmp/nginx.conf" -p "$tmp" 2>"$tmp/ng.log" &
 echo $! > "$tmp/ng.pid"
 sleep 1
 for _ in $(seq 1 50); do   # both ready (a loaded machine starts them slowly)
-  curl -fsS --http2-prior-knowledge -o /dev/null "http://127.0.0.1:$port_rs$rs_path" 2>/dev/null &&
-    curl -fsS --http2-prior-knowledge -o /dev/null "http://127.0.0.1:$port_ng/page.html" 2>/dev/null && break
+  curl -fsS $curl_h2 -o /dev/null "$scheme://127.0.0.1:$port_rs$rs_path" 2>/dev/null &&
+    curl -fsS $curl_h2 -o /dev/null "$scheme://127.0.0.1:$port_ng/page.html" 2>/dev/null && break
   sleep 0.2
 done
-curl -fsS --http2-prior-knowledge "http://127.0.0.1:$port_rs$rs_path" | cmp - "$tmp/page.html"
-curl -fsS --http2-prior-knowledge "http://127.0.0.1:$port_ng/page.html" | cmp - "$tmp/page.html"
+curl -fsS $curl_h2 "$scheme://127.0.0.1:$port_rs$rs_path" | cmp - "$tmp/page.html"
+curl -fsS $curl_h2 "$scheme://127.0.0.1:$port_ng/page.html" | cmp - "$tmp/page.html"
 
 run() { # name port path → prints req/s
   # h2load asks for gzip by default: identity, so both send the same bytes
   h2load -t"$threads" -c"$conns" -m"$streams" -n"$nreq" -H "accept-encoding: identity" \
-    "http://127.0.0.1:$2$3" > "$tmp/$1.out"
+    "$scheme://127.0.0.1:$2$3" > "$tmp/$1.out"
   grep -q "$nreq 2xx" "$tmp/$1.out" || { echo "$1: not all 2xx" >&2; cat "$tmp/$1.out" "$tmp/nginx-error.log" >&2; exit 1; }
   awk '/^traffic:/ {print "traffic", $0 > "/dev/stderr"} /^finished in/ {print $4}' "$tmp/$1.out"
 }
 p99() { awk '/^time for request:/ {print $5}' "$tmp/$1.out"; }   # h2load: max
 
-echo "page: $size bytes; h2load -t$threads -c$conns -m$streams -n$nreq; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(nginx -v 2>&1)"
+echo "$scheme; page: $size bytes; h2load -t$threads -c$conns -m$streams -n$nreq; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(nginx -v 2>&1)"
 echo
 echo "| run | rustyssr req/s | max | nginx req/s | max | ratio |"
 echo "|---|---|---|---|---|---|"

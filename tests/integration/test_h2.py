@@ -577,6 +577,29 @@ def test_tls_alpn_h2():
         up = pattern(500000)
         st, h, body, ver = curl(url("/sink"), "--http2", "-k", *res, prior=False, data=up)
         eq(__import__("json").loads(body)["sha256"], hashlib.sha256(up).hexdigest())
+        h2 = lambda p, *more: curl(url(p), "--http2", "-k", *res, *more, prior=False)
+        st, h, _, ver = h2("/old")                                 # redirect
+        eq((st, ver, h.get("location")), (301, "HTTP/2", "/new"))
+        st, h, _, ver = h2("/nowhere")                             # 404 page
+        eq((st, ver), (404, "HTTP/2"))
+        data = pattern(1536 * 1024 + 5)                            # static: a file body over TLS
+        with open(os.path.join(srv.dir, "site", "t.bin"), "wb") as f:
+            f.write(data)
+        st, h, body, ver = h2("/files/t.bin")
+        eq((st, ver, len(body)), (200, "HTTP/2", len(data)))
+        assert body == data, "static body differs over TLS"
+        st, h, body, ver = h2("/files/t.bin", "-H", "If-None-Match: " + h.get("etag"))
+        eq((st, body), (304, b""))
+        st, h, page, ver = h2("/u/tls?i=1")                         # render, then its cached page
+        eq((st, ver, h.get("x-cache")), (200, "HTTP/2", "MISS"))
+        deadline = time.time() + 10 * SLOW
+        while time.time() < deadline:
+            st, h, body, ver = h2("/u/tls?i=1")
+            if (h.get("x-cache") or "").startswith("HIT"):
+                break
+            time.sleep(0.05)
+        assert (h.get("x-cache") or "").startswith("HIT"), h
+        eq(body, page)
         p = subprocess.run(["h2load", "-c4", "-m10", "-n400", url("/hello").replace("localhost", "127.0.0.1")],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120 * SLOW)
         out = p.stdout.decode()

@@ -492,6 +492,10 @@ void rs__conn_parse(rs_conn_t *c, const char *data, size_t len) {
         kind = strcmp(llhttp_get_error_reason(&c->parser), "Invalid HTTP version") == 0
                    ? RS_REQ_E_BAD_VERSION : RS_REQ_E_BAD_REQUEST;
         break;
+      case HPE_PAUSED_H2_UPGRADE:  /* "PRI * HTTP/2.0": HTTP/2 is not on here */
+        kind = RS_REQ_E_BAD_REQUEST;
+        if (c->why == NULL) c->why = "an HTTP/2 preface on a listener without http2";
+        break;
       case HPE_INVALID_HEADER_TOKEN:
       case HPE_LF_EXPECTED:
       case HPE_CR_EXPECTED: kind = RS_REQ_E_BAD_CHAR; break;

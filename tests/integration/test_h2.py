@@ -12,7 +12,6 @@ sockets."""
 
 import hashlib
 import os
-import re
 import shutil
 import signal
 import socket
@@ -228,6 +227,7 @@ def test_preface_without_http2_is_400():
         data = s.recv(4096)
         assert data.startswith(b"HTTP/1.1 400 ") and b"Connection: close" in data, data
         s.close()
+        wait_log(srv, "400 bad_request: (an HTTP/2 preface on a listener without http2)")
 
 
 def test_actions_over_h2c():

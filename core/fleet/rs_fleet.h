@@ -14,7 +14,14 @@
  *   P{h}:s  the sequence of the last soft purge of this key (as P{h}:k)
  *   Pseq    the purge sequence; Pte HASH "*" / "t:TAG" -> sequence of the
  *           last purge of everything / of that tag; Ptp HASH prefix -> seq;
- *           Pse, Psp: the same for soft purges
+ *           Pse, Psp: the same for soft purges; Pte:x, Ptp:x, Pse:x,
+ *           Psp:x ZSET field -> when that marker expires (unix ms)
+ *   Plife   when the last page stored in the tier expires (unix ms, on
+ *           Redis's clock; PXAT that time). Every purge marker expires
+ *           lock_ms after it: a marker matters only while a page stored
+ *           before it may still be in the tier or a render that began
+ *           before it may still store (a render that outlived its lock,
+ *           with a purge since it began, is refused)
  *   Pplog   the purge log (a stream, IDs "seq-1"), Ppurge the channel
  * A page is dead when a purge that covers it (all, its key, one of its tags,
  * a prefix of its key) has a sequence above the one its render began at:

@@ -347,6 +347,47 @@ def test_a_purge_the_fleet_did_not_get_answers_503():
             stop_all(gws)
 
 
+def test_purge_markers_expire_after_the_pages_they_cover():
+    """A tag or prefix purge leaves a marker in Redis (a field of Pte / Ptp)
+    that refuses the pages stored before it; it expires once none of them
+    can be left: lock_ms (here 2 x 5000 + 500) after the last page stored
+    expires (Plife; pages here live 60 + 10 s). Until then a page stored
+    before the purge is dead for every instance."""
+    with Redis() as redis:
+        gws = fleet(redis, n=2, extra_routes='ssr.route("GET", "/news/*", { render = true, tags = { "news" } })')
+        try:
+            a, b = gws
+            p = "t%d:" % redis.port
+
+            def num(*args):
+                line = redis.command(*args)
+                assert line[:1] == b":", (args, line)
+                return int(line[1:])
+
+            def pages():
+                return num("EVAL", "return #redis.call('KEYS', ARGV[1])", "0", p + "{*}:b")
+            for path in ("/news/1", "/pre/1"):
+                assert a.get(path).header("x-cache") == "MISS"
+            wait_for(lambda: a.metrics()["rustyssr_l3_stores_total"] == 2, "a's pages never reached the tier")
+            assert pages() == 2
+            assert num("EXISTS", p + "te") == 0 and num("EXISTS", p + "tp") == 0
+            life = num("PTTL", p + "life")
+            assert 60000 < life <= 70000, life
+            for query, marker in (("tag=news", "te"), ("prefix=GET%20localhost/pre/", "tp")):
+                r = admin_purge(a, query)
+                assert r.status == 200, r
+                ttl, index = num("PTTL", p + marker), num("PTTL", p + marker + ":x")
+                assert life <= ttl <= 70000 + 10500 and index == ttl, (marker, life, ttl, index)
+            wait_for(lambda: b.metrics()["rustyssr_l3_purges_applied_total"] == 2, "b never heard the purges")
+            assert pages() == 2                    # still in Redis, dead: b renders them again
+            for path in ("/news/1", "/pre/1"):
+                r = b.get(path)
+                assert r.status == 200 and r.header("x-cache") == "MISS", (path, r.header("x-cache"))
+            assert renders(b) == 2
+        finally:
+            stop_all(gws)
+
+
 def test_a_soft_purge_reaches_the_fleet_as_a_soft_purge():
     """A soft purge on A (stale=1): every instance keeps the page, stale;
     the tier keeps it too, stale. C, which never had the page, gets the
@@ -568,6 +609,7 @@ if __name__ == "__main__":
           test_purges_reach_every_instance, test_a_render_that_began_before_a_purge_is_never_stored,
           test_redis_away_costs_no_failed_request,
           test_a_hung_redis_costs_no_failed_request, test_a_purge_the_fleet_did_not_get_answers_503,
+          test_purge_markers_expire_after_the_pages_they_cover,
           test_a_soft_purge_reaches_the_fleet_as_a_soft_purge,
           test_a_new_bundle_and_the_pages_of_the_old_one_in_the_tier,
           test_redis_paused_killed_and_restarted_under_load,

@@ -135,7 +135,7 @@ static void rs__pflow_render(rs__pflow_t *fl, int rc) {
   /* A failed hook fails the flight (its waiters: 500); one that exited or
    * lost its client lets each waiter render its own. */
   rs_page__fleet_unlock(loop, fl->key, fl->klen, &fl->l3);
-  rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, rc == RS_LHOOK_FAIL ? 500 : -1);
+  rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, rc == RS_LHOOK_FAIL ? 500 : RS_PAGE__OWN, stale != NULL);
   rs_resp_t resp = fl->lc->resp;
   const char *xc = rs__stale_xc(fl);
   rs__pflow_free(fl, loop);
@@ -223,7 +223,7 @@ static void rs__pflow_l3_done(void *data, rs_l3_result_t res, rs_entry_t *e, uin
         /* Another instance refreshes this page: serve the stale one. */
         rs_entry_t *stale = fl->stale;
         const char *xc = rs__stale_xc(fl);
-        rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, -1);
+        rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, RS_PAGE__AGAIN, true);
         rs__pflow_free(fl, loop);
         rs_page_respond_entry(req, stale, xc, rs_page__release_entry, stale);
         break;
@@ -353,6 +353,8 @@ static void rs__pflow_lookup(rs__pflow_t *fl) {
       pl->spare = NULL;          /* the cache holds it now */
       pw->req = req;
       pw->route = route;
+      pw->key = rs_xstrndup(key, klen);
+      pw->klen = klen;
       loop->pending_jobs++;
       rs__pflow_free(fl, loop);
       return;
@@ -449,6 +451,20 @@ static void rs__pflow_go(rs__pflow_t *fl, int rc) {
 
 void rs_page_request(rs_req_t *req, const rs_route_t *route) {
   rs__pflow_go(rs__pflow_new(req, route, RS__S_BYPASS), RS__NOHOOK);
+}
+
+void rs_page__lookup_again(rs_req_t *req, const rs_route_t *route, const char *key, size_t klen) {
+  rs__pflow_t *fl = rs__pflow_new(req, route, RS__S_KEY_DONE);
+  if (klen < sizeof(fl->kbuf)) {
+    memcpy(fl->kbuf, key, klen);
+    fl->kbuf[klen] = 0;
+    fl->key = fl->kbuf;
+  } else {
+    fl->key = rs_xstrndup(key, klen);
+    fl->key_heap = true;
+  }
+  fl->klen = klen;
+  rs__pflow_lookup(fl);
 }
 
 void rs_page__log_xcache(rs_req_t *req, const char *extra) {

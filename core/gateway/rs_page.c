@@ -244,6 +244,25 @@ static void rs__pflow_l3_done(void *data, rs_l3_result_t res, rs_entry_t *e, uin
       /* Waited long enough: render here, without the lock. */
       rs__pflow_leader(fl);
       break;
+    case RS_L3_REFRESH_LEAD:
+      /* Fresh, due for its refresh ahead, and this instance refreshes it
+       * for the fleet: a refresh ahead of this loop's own copy answers
+       * with that copy; otherwise the tier's page answers now (and is
+       * stored here: the next requests are hits) while the render runs in
+       * the background. */
+      if (fl->stale != NULL && rs_entry_fresh(fl->stale, rs_now_ms())) {
+        rs_entry_release(e);
+      } else {
+        RS_COUNTER_ADD(pl->c.hits_l3, 1);
+        (void)rs_cache_put(loop->cache, e);
+        if (fl->stale != NULL) rs_entry_release(fl->stale);
+        fl->stale = e;
+        fl->stale_xc = "HIT-L3";
+      }
+      fl->l3.lead = true;
+      fl->l3.seq = seq;
+      rs__pflow_leader(fl);
+      break;
     case RS_L3_STALE_LEAD:
       /* Stale for the fleet, and this instance refreshes it: the stale
        * page (this loop's, or the tier's) answers now, the render runs in
@@ -307,11 +326,11 @@ static void rs__pflow_lookup(rs__pflow_t *fl) {
   if (pl->spare == NULL) pl->spare = rs_page__waiter_new(loop);
   rs_page_waiter_t *pw = pl->spare;
   /* A refresh ahead uses spare render capacity only: none while renders
-   * wait in the queue (it would add to it what is no miss yet). Not with
-   * a shared tier: its lookup would come first, and hand back the page
-   * this instance stored there (or wait for another's lock). */
+   * wait in the queue (it would add to it what is no miss yet). With a
+   * shared tier it asks the tier first, whose lock makes it one refresh
+   * for the fleet (RS_L3_REFRESH_LEAD; the others take the tier's page). */
   const rs_loop_gen_t *gen = rs_req_gen(req);
-  bool spare = pl->fleet == NULL && rs_pool_queued(gen != NULL ? gen->pool : loop->pool) == 0;
+  bool spare = rs_pool_queued(gen != NULL ? gen->pool : loop->pool) == 0;
   rs_lookup_t r = rs_cache_lookup_ex(loop->cache, hash, key, klen, rs_now_ms(), &e, &pw->w, spare);
   switch (r) {
     case RS_LOOKUP_HIT:

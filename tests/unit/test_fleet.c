@@ -599,6 +599,49 @@ static void test_purge_markers_expire(void) {
   spin(50);
 }
 
+/* cache.prefresh across the fleet: a page keeps its refresh-ahead time in
+ * the tier; before it, a hit carries it (as the page rendered here has
+ * it); past it, the first lookup takes the lock and refreshes the page
+ * (REFRESH_LEAD, the page with it), the others get the page with none. */
+static void test_refresh_ahead_for_the_fleet(void) {
+  inst_t a, b;
+  inst_start(&a, port);
+  inst_start(&b, port);
+  ASSERT(run_until(inst_ready, &a, 5000));
+  ASSERT(run_until(inst_ready, &b, 5000));
+  look_t l = { 0 };
+  const char *key = "GET r.example/ahead";
+  ASSERT_EQ(lookup(&a, key, 1, &l), RS_L3_LEAD);
+  rs_entry_t *e = page(key, "<p>ahead</p>", 0);
+  e->refresh_ms = e->created_ms + 300;            /* as cache.prefresh sets it */
+  store(&a, e, l.seq, 1);
+  ASSERT_EQ(rs_fleet_loop_stats(a.fl)->stores, 1);
+  ASSERT_EQ(lookup(&b, key, 2, &l), RS_L3_HIT);
+  uint64_t now = rs_now_ms();
+  ASSERT(l.e->refresh_ms > now && l.e->refresh_ms <= e->refresh_ms + 50);
+  spin(400);
+  ASSERT_EQ(lookup(&b, key, 2, &l), RS_L3_REFRESH_LEAD);
+  ASSERT(l.e != NULL && l.e->refresh_ms == 0 && rs_entry_fresh(l.e, rs_now_ms()));
+  uint64_t rseq = l.seq;                          /* the refresh's start */
+  ASSERT_EQ(lookup(&a, key, 3, &l), RS_L3_HIT);     /* b refreshes it */
+  ASSERT(l.e != NULL && l.e->refresh_ms == 0);
+  ASSERT_EQ(rs_fleet_loop_stats(b.fl)->refreshes, 1);
+  /* b's new page (due later) ends it: the next hit has its time again */
+  rs_entry_t *e2 = page(key, "<p>ahead 2</p>", 0);
+  e2->refresh_ms = e2->created_ms + 5000;
+  store(&b, e2, rseq, 2);
+  ASSERT_EQ(rs_fleet_loop_stats(b.fl)->stores, 1);
+  ASSERT_EQ(lookup(&a, key, 3, &l), RS_L3_HIT);
+  ASSERT(l.e->refresh_ms > rs_now_ms() + 4000);
+  ASSERT_MEM_EQ(l.e->body[RS_ENC_IDENTITY].p, l.e->body[RS_ENC_IDENTITY].len, "<p>ahead 2</p>", 14);
+  rs_entry_release(e);
+  rs_entry_release(e2);
+  if (l.e) rs_entry_release(l.e);
+  inst_stop(&a);
+  inst_stop(&b);
+  spin(50);
+}
+
 static void test_tier_down_is_a_miss(void) {
   redis_stop(pid);
   pid = -1;
@@ -635,6 +678,7 @@ int main(void) {
   RS_TEST(test_pages_of_another_bundle);
   RS_TEST(test_missed_purges_replayed);
   RS_TEST(test_purge_markers_expire);
+  RS_TEST(test_refresh_ahead_for_the_fleet);
   RS_TEST(test_tier_down_is_a_miss);
   redis_stop(pid);
   for (int i = 0; i < 100 && uv_run(&loop, UV_RUN_NOWAIT) != 0; i++) usleep(1000);

@@ -377,7 +377,8 @@ def test_purge_markers_expire_after_the_pages_they_cover():
                 r = admin_purge(a, query)
                 assert r.status == 200, r
                 ttl, index = num("PTTL", p + marker), num("PTTL", p + marker + ":x")
-                assert life <= ttl <= 70000 + 10500 and index == ttl, (marker, life, ttl, index)
+                # (index read a moment after ttl)
+                assert life <= ttl <= 70000 + 10500 and ttl - 100 <= index <= ttl, (marker, life, ttl, index)
             wait_for(lambda: b.metrics()["rustyssr_l3_purges_applied_total"] == 2, "b never heard the purges")
             assert pages() == 2                    # still in Redis, dead: b renders them again
             for path in ("/news/1", "/pre/1"):

@@ -532,7 +532,7 @@ static void test_purge_markers_expire(void) {
       snprintf(x, sizeof(x), "%s", marks[i].index);
       if (soft) h[2] = 's', x[2] = 's';
       long long th = rawi(r, "PTTL", h), tx = rawi(r, "PTTL", x);
-      if (!(th >= page_ttl_ms && th <= 70000 + 5000 && tx == th))
+      if (!(th >= page_ttl_ms && th <= 70000 + 5000 && tx <= th && tx >= th - 100))   /* read a moment apart */
         TAP_FAIL("%s (soft %d): PTTL %s %lld, %s %lld: want within [%lld, 75000]", marks[i].arg, soft, h, th, x,
                  tx, page_ttl_ms);
       /* while it lives, the page stored before it is dead (or stale) */
@@ -548,6 +548,7 @@ static void test_purge_markers_expire(void) {
   long long tk = rawi(r, "PTTL", kkey);
   ASSERT(tk > 60000 && tk <= 75000);
   if (l.e) rs_entry_release(l.e);
+  l.e = NULL;
   inst_stop(&a);
   spin(50);
 

@@ -512,8 +512,7 @@ rs_tls_t *rs_tls_new(rs_tls_ctx_t *ctx) {
   t->bio = BIO_new(rs__bio_method);
   if (t->ssl == NULL || t->bio == NULL) abort();
   BIO_set_data(t->bio, t);
-  BIO_up_ref(t->bio);                            /* one reference for each direction */
-  SSL_set_bio(t->ssl, t->bio, t->bio);           /* the SSL owns them now */
+  SSL_set_bio(t->ssl, t->bio, t->bio);           /* the SSL owns it now (one reference for both) */
   SSL_set_accept_state(t->ssl);
   return t;
 }

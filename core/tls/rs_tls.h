@@ -1,5 +1,5 @@
 /* core/tls/rs_tls.h — TLS for the listeners with OpenSSL 3 (Debian's
- * libssl-dev), over memory BIOs: the connection code reads and writes the
+ * libssl-dev), over a memory BIO of its own: the connection code reads and writes the
  * socket as it does for cleartext and passes the bytes through here, so TLS
  * keeps one loop per thread and adds no thread.
  *
@@ -91,6 +91,22 @@ void rs_tls_shutdown(rs_tls_t *t);
  * none waits. */
 size_t rs_tls_take(rs_tls_t *t, void *buf, size_t cap);
 size_t rs_tls_pending(const rs_tls_t *t);
+
+/* The ciphertext made so far as it was made, handed over without a copy:
+ * a list of *n chunks (NULL when none) the caller writes in order and frees
+ * with rs_tls_chunks_free. */
+typedef struct rs_tls_chunk_s {
+  struct rs_tls_chunk_s *next;
+  size_t len, cap;
+  char data[];
+} rs_tls_chunk_t;
+rs_tls_chunk_t *rs_tls_take_chunks(rs_tls_t *t, size_t *n);
+void rs_tls_chunks_free(rs_tls_chunk_t *c);
+/* Nothing more to do for now (what was read is answered): OpenSSL's record
+ * buffers are freed unless they hold data. */
+void rs_tls_idle(rs_tls_t *t);
+/* Free the chunks this thread keeps for reuse (a loop thread, at its end). */
+void rs_tls_thread_dispose(void);
 /* Bytes fed and not yet read out as plaintext (records buffered, whole or
  * not): rs_tls_read may have more to give without another feed. */
 bool rs_tls_buffered(const rs_tls_t *t);

@@ -6,7 +6,9 @@ a paused parser, SNI (exact, wildcard, default), ALPN, TLS 1.2 and 1.3 and
 refusing 1.2, resumption (tickets and the session cache) in /metrics, a
 stalled handshake closed after handshake_timeout_ms, garbage instead of a
 ClientHello, OCSP stapling, certificates reloaded on SIGHUP under load (a
-bad one keeps the old with file:line), the config's errors and -T.
+bad one keeps the old with file:line), tickets resuming across reloads (a
+new route, a new certificate) with the keys' rotation clock kept, the
+config's errors and -T.
 
 Certificates are made at test time with the openssl CLI: a CA, leaves for
 a.test, b.test and *.w.test, an expired one, an OCSP response."""
@@ -629,6 +631,85 @@ def test_certificate_reload_under_load():
         assert not results["bad"], results["bad"][:3]
 
 
+def reload(srv, what):
+    n = srv.log().count(": reloaded ")
+    srv.signal(signal.SIGHUP)
+    wait_for(what, lambda: srv.log().count(": reloaded ") > n)
+
+
+def test_tickets_resume_across_reloads():
+    # A reload keeps each TLS listener's ticket keys: a ticket given before
+    # SIGHUP resumes after it, under the new configuration (a new route
+    # answers on the resumed connection), TLS 1.3 and 1.2 alike; and after a
+    # reload that brings a new certificate too (a ticket stands for the
+    # session the client verified, not for the certificate: README "TLS").
+    for ext in (".pem", ".key"):
+        sh("cp", pki("a" + ext), pki("tk" + ext))
+    tls = "{ cert = %s, key = %s }" % (lua_str(pki("tk.pem")), lua_str(pki("tk.key")))
+    with tls_server(tls=tls) as srv:
+        ctx13, ctx12 = client_ctx(), client_ctx(maxv=ssl.TLSVersion.TLSv1_2)
+
+        def session(ctx):
+            with tls_connect(srv, ctx=ctx) as s:
+                assert get(s, "/x").status == 200    # TLS 1.3: the tickets have come
+                return s.session
+
+        def resume(ctx, sess, path):
+            with tls_connect(srv, ctx=ctx, session=sess) as s:
+                resp = get(s, path, close=True)
+                return s.session_reused, resp
+
+        def serial_seen():
+            with tls_connect(srv) as s:
+                der = s.getpeercert(binary_form=True)
+            p = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-serial"], input=der,
+                               stdout=subprocess.PIPE, check=True)
+            return p.stdout.decode().strip().split("=")[1].upper()
+
+        # TLS 1.3 tickets are for one use each: one per resumption below
+        t13 = [session(ctx13) for _ in range(2)]
+        t12 = session(ctx12)
+        with open(srv.config_path, "a") as f:
+            f.write('ssr.respond("/new", 200, "new\\n")\n')
+        reload(srv, "the reload with a new route")
+        reused, resp = resume(ctx13, t13[0], "/new")
+        assert resp.status == 200 and resp.body == b"new\n", resp
+        assert reused, "a TLS 1.3 ticket from before the reload did not resume"
+        reused, resp = resume(ctx12, t12, "/new")
+        assert reused and resp.status == 200, "a TLS 1.2 ticket from before the reload did not resume"
+        # a new certificate: new handshakes get it, the ticket still resumes
+        for ext in (".pem", ".key"):
+            sh("cp", pki("a2" + ext), pki("tk" + ext + ".tmp"))
+            os.replace(pki("tk" + ext + ".tmp"), pki("tk" + ext))
+        reload(srv, "the reload with a new certificate")
+        assert serial_seen() == serial_of(pki("a2.pem"))
+        reused, resp = resume(ctx13, t13[1], "/new")
+        assert reused and resp.status == 200, "a ticket from before the certificate changed did not resume"
+        assert metric(srv, "rustyssr_tls_resumed_total") == 3
+
+
+def test_ticket_rotation_keeps_its_phase_across_reloads():
+    # The rotation's clock goes with the keys: reloads every second or so
+    # (shorter than ticket_rotate) do not hold the keys back, so a ticket
+    # still stops resuming after two rotations.
+    with tls_server(tls="{ %s, ticket_rotate = 4 }" % cert("a")) as srv:
+        ctx = client_ctx()
+        with tls_connect(srv, ctx=ctx) as s:
+            assert get(s, "/x").status == 200
+            sess = s.session
+
+        def refused():
+            reload(srv, "a reload")
+            with tls_connect(srv, ctx=ctx, session=sess) as s:
+                reused = s.session_reused
+                get(s, "/x", close=True)
+            if not reused:
+                return True
+            time.sleep(0.5)
+            return False
+        wait_for("the old ticket key to be forgotten despite the reloads", refused, timeout=40)
+
+
 # ------------------------------------------------------------------ config
 
 
@@ -731,4 +812,5 @@ if __name__ == "__main__":
           test_session_resumption, test_ticket_keys_rotate, test_closes_send_close_notify, test_access_log_tls_variables,
           test_stalled_handshake_is_closed, test_garbage_instead_of_a_client_hello,
           test_expired_certificate_is_served_and_refused_by_clients, test_ocsp_stapling,
-          test_certificate_reload_under_load, test_config_errors, test_dump_and_servers_listener])
+          test_certificate_reload_under_load, test_tickets_resume_across_reloads,
+          test_ticket_rotation_keeps_its_phase_across_reloads, test_config_errors, test_dump_and_servers_listener])

@@ -63,9 +63,9 @@ static rs_http_listen_t *rs__listen(const rs_server_t *srv, const rs_config_t *c
     l[k].handshake_timeout = lc->tls->handshake_timeout_ms;
     char e[512];
     l[k].tls = rs_lconfig_tls_ctx(lc->tls, lc->http2, e, sizeof(e));
-    /* A reload keeps the listener's ticket keys: the tickets clients hold
-     * go on resuming (README "TLS", Reload). */
-    if (l[k].tls != NULL && srv->gen != NULL && srv->gen->listen[k].tls != NULL)
+    /* A reload keeps the listener's ticket keys when it keeps tickets on:
+     * the tickets clients hold go on resuming (README "TLS", Reload). */
+    if (l[k].tls != NULL && lc->tls->tickets && srv->gen != NULL && srv->gen->listen[k].tls != NULL)
       rs_tls_ctx_share_tickets(l[k].tls, srv->gen->listen[k].tls);
     if (l[k].tls == NULL && err[0] == '\0')
       snprintf(err, errlen, "%s: ssr.config: '%s%s.tls': %s", cfg->file ? cfg->file : "?", k ? "servers." : "listen",

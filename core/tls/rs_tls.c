@@ -243,6 +243,10 @@ static SSL_CTX *rs__ssl_ctx(rs_tls_ctx_t *t, const rs_tls_opts_t *o, char *err, 
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(c, (long)(o->session_cache ? o->session_cache : 20480));
   }
+  if (o->no_tickets) {
+    SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
+    if (o->session_cache == 1) SSL_CTX_set_num_tickets(c, 0);   /* they would name nothing */
+  }
   SSL_CTX_set_tlsext_ticket_key_evp_cb(c, rs__ticket_key);
   SSL_CTX_set_tlsext_servername_callback(c, rs__servername);
   SSL_CTX_set_tlsext_servername_arg(c, t);

@@ -47,6 +47,9 @@ typedef struct {
   uint32_t session_timeout_s;    /* tickets and cached sessions (0: 3600) */
   size_t session_cache;          /* server-side cache entries (0: 20480; off with tickets only
                                     when set to 1) */
+  bool no_tickets;               /* no session tickets (nginx's ssl_session_tickets off):
+                                    TLS 1.2 resumes from the cache only, TLS 1.3's
+                                    tickets name a cached session (none with the cache off) */
 } rs_tls_opts_t;
 
 /* A context, or NULL with err ("cert.pem: no such file", "key.pem does not

@@ -410,6 +410,29 @@ def test_session_resumption():
             assert not s.session_reused
 
 
+def test_session_tickets_off():
+    # session_tickets = false (nginx's ssl_session_tickets off): TLS 1.2 gets
+    # no ticket and resumes from the session cache by id, TLS 1.3 by a ticket
+    # that names a cached session; with the cache off too nothing resumes.
+    def resumed(srv, ctx, ticket_expected=None):
+        with tls_connect(srv, ctx=ctx) as s:
+            assert get(s, "/x").status == 200
+            sess = s.session
+        if ticket_expected is not None:
+            assert sess.has_ticket == ticket_expected
+        with tls_connect(srv, ctx=ctx, session=sess) as s:
+            assert get(s, "/x", close=True).status == 200
+            return s.session_reused
+    tls12 = lambda: client_ctx(maxv=ssl.TLSVersion.TLSv1_2)   # noqa: E731
+    with tls_server(tls="{ %s, session_tickets = false }" % cert("a")) as srv:
+        assert resumed(srv, tls12(), ticket_expected=False), "TLS 1.2 from the session cache"
+        assert resumed(srv, client_ctx()), "TLS 1.3 from the session cache"
+    with tls_server(tls="{ %s, session_tickets = false, session_cache = false }" % cert("a")) as srv:
+        assert not resumed(srv, tls12(), ticket_expected=False)
+        assert not resumed(srv, client_ctx())
+        assert metric(srv, "rustyssr_tls_resumed_total") == 0
+
+
 def test_ticket_keys_rotate():
     # ticket_rotate = 3: a ticket resumes while its key is the current or the
     # previous one (3 s at least: room for a loaded machine), and not after
@@ -736,6 +759,8 @@ def test_config_errors():
     check('{ "127.0.0.1:1", tls = { %s, protocol = { "TLSv1.3" } } }' % a,
           r"unknown key 'protocol' in ssr.config listen.tls \(did you mean 'protocols'\?\)")
     check('{ "127.0.0.1:1", tls = { %s }, http2 = "yes" }' % a, r"'listen.http2' must be a boolean")
+    check('{ "127.0.0.1:1", tls = { %s, session_tickets = "off" } }' % a,
+          r"'listen.tls.session_tickets' must be a boolean, got")
     check('{ "127.0.0.1:1", tls = { %s }, htp2 = true }' % a, r"unknown key 'htp2' in ssr.config listen")
     check('{ tls = { %s } }' % a, r"'listen' table needs its address first")
     check('{ "127.0.0.1:1", tls = { %s, certs = { { %s } } } }' % (a, a), r"give cert/key/ocsp or certs, not both")
@@ -763,7 +788,7 @@ def test_config_errors():
 def test_dump_and_servers_listener():
     port2 = free_port()
     tls2 = '{ certs = { { %s }, { %s } }, protocols = { "TLSv1.3" }, session_timeout = 600, session_cache = 0, ' \
-           'ticket_rotate = 120, handshake_timeout_ms = 3000, ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256" }' % (
+           'session_tickets = false, ticket_rotate = 120, handshake_timeout_ms = 3000, ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256" }' % (
                cert("b"), cert("a", ocsp=True))
     routes = ('ssr.respond("/x", 200, "hello\\n")\n'
               'ssr.route("GET", "/y", { server = "other", respond = { status = 200, body = "other\\n" } })\n')
@@ -775,12 +800,12 @@ def test_dump_and_servers_listener():
         assert p.returncode == 0, p.stderr
         for want in ('listen = { "127.0.0.1:%d", http2 = true, tls = { certs = { { cert = %s, key = %s }, }, '
                      'protocols = { "TLSv1.2", "TLSv1.3", }, session_timeout = 3600, session_cache = 20480, '
-                     'ticket_rotate = 3600, handshake_timeout_ms = 10000 } },'
+                     'session_tickets = true, ticket_rotate = 3600, handshake_timeout_ms = 10000 } },'
                      % (srv.port, lua_str(pki("a.pem")), lua_str(pki("a.key"))),
                      '["other"] = { listen = { "127.0.0.1:%d", tls = { certs = { { cert = %s, key = %s }, '
                      '{ cert = %s, key = %s, ocsp = %s }, }, protocols = { "TLSv1.3", }, ciphers = '
-                     '"ECDHE-ECDSA-AES128-GCM-SHA256", session_timeout = 600, session_cache = 0, ticket_rotate = 120, '
-                     'handshake_timeout_ms = 3000 } } },'
+                     '"ECDHE-ECDSA-AES128-GCM-SHA256", session_timeout = 600, session_cache = 0, '
+                     'session_tickets = false, ticket_rotate = 120, handshake_timeout_ms = 3000 } } },'
                      % (port2, lua_str(pki("b.pem")), lua_str(pki("b.key")), lua_str(pki("a.pem")),
                         lua_str(pki("a.key")), lua_str(pki("a.ocsp.der")))):
             assert want in out, "missing %r in:\n%s" % (want, out)
@@ -809,7 +834,7 @@ def rslib_bin():
 if __name__ == "__main__":
     main([test_every_action_over_https, test_pipelined_requests_with_a_paused_parser,
           test_slow_reader_gets_the_whole_body, test_sni_picks_the_certificate, test_alpn, test_tls12_and_tls13,
-          test_session_resumption, test_ticket_keys_rotate, test_closes_send_close_notify, test_access_log_tls_variables,
+          test_session_resumption, test_session_tickets_off, test_ticket_keys_rotate, test_closes_send_close_notify, test_access_log_tls_variables,
           test_stalled_handshake_is_closed, test_garbage_instead_of_a_client_hello,
           test_expired_certificate_is_served_and_refused_by_clients, test_ocsp_stapling,
           test_certificate_reload_under_load, test_tickets_resume_across_reloads,

@@ -98,6 +98,18 @@ static void rs__cert(rs__keep_t *k, int t, const char *name, rs_tls_cert_file_t 
   }
 }
 
+/* A boolean field key of the table at t into *out, when given; name is the
+ * table's ("listen.tls"). */
+static void rs__bool(lua_State *L, int t, const char *name, const char *key, bool *out) {
+  if (!rs_lutil_field(L, t, key)) return;
+  char desc[64];
+  if (lua_type(L, -1) != LUA_TBOOLEAN)
+    rs_lutil_error(L, "ssr.config: '%s.%s' must be a boolean, got %s", name, key,
+                   rs_lutil_describe(L, -1, desc, sizeof(desc)));
+  *out = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+}
+
 static void rs__protocols(lua_State *L, const char *name, rs_tls_conf_t *tc) {
   char desc[64];
   if (lua_type(L, -1) != LUA_TTABLE || lua_objlen(L, -1) == 0)
@@ -180,13 +192,7 @@ static void rs__tls(rs__keep_t *k, int t, const char *name, rs_tls_conf_t *tc) {
     else tc->session_cache = (size_t)rs_lutil_int(L, -1, "ssr.config", what, 0, 100000000);
     lua_pop(L, 1);
   }
-  if (rs_lutil_field(L, t, "session_tickets")) {
-    if (lua_type(L, -1) != LUA_TBOOLEAN)
-      rs_lutil_error(L, "ssr.config: '%s.session_tickets' must be a boolean, got %s", name,
-                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
-    tc->tickets = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-  }
+  rs__bool(L, t, name, "session_tickets", &tc->tickets);
   if (rs_lutil_field(L, t, "ticket_rotate")) {
     snprintf(what, sizeof(what), "%.100s.ticket_rotate", name);
     tc->ticket_rotate_s = (uint32_t)rs_lutil_int(L, -1, "ssr.config", what, 1, 7 * 86400);
@@ -244,13 +250,7 @@ static void rs__listener_table(rs__keep_t *k, int t, const char *name, const cha
                    name);
   rs_lconfig__addr(L, lua_gettop(L), name, default_host, a);
   lua_pop(L, 1);
-  if (rs_lutil_field(L, t, "http2")) {
-    if (lua_type(L, -1) != LUA_TBOOLEAN)
-      rs_lutil_error(L, "ssr.config: '%s.http2' must be a boolean, got %s", name,
-                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
-    lc->http2 = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-  }
+  rs__bool(L, t, name, "http2", &lc->http2);
   if (rs_lutil_field(L, t, "tls")) {
     snprintf(what, sizeof(what), "%.100s.tls", name);
     if (lua_type(L, -1) != LUA_TTABLE)

@@ -176,6 +176,30 @@ def wait_for(what, cond, timeout=10.0):
         time.sleep(0.05)
 
 
+def ticket(srv, ctx):
+    """A session from a full handshake and a request (TLS 1.3's tickets come
+    after the handshake)."""
+    with tls_connect(srv, ctx=ctx) as s:
+        assert get(s, "/x").status == 200
+        return s.session
+
+
+def resume(srv, ctx, sess, path="/x"):
+    """(resumed?, the answer to path) of a connection offering sess."""
+    with tls_connect(srv, ctx=ctx, session=sess) as s:
+        resp = get(s, path, close=True)
+        return s.session_reused, resp
+
+
+def serial_seen(srv):
+    """The serial number of the certificate a new connection gets."""
+    with tls_connect(srv) as s:
+        der = s.getpeercert(binary_form=True)
+    p = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-serial"], input=der,
+                       stdout=subprocess.PIPE, check=True)
+    return p.stdout.decode().strip().split("=")[1].upper()
+
+
 # ------------------------------------------------------------------ every action
 
 
@@ -415,14 +439,12 @@ def test_session_tickets_off():
     # no ticket and resumes from the session cache by id, TLS 1.3 by a ticket
     # that names a cached session; with the cache off too nothing resumes.
     def resumed(srv, ctx, ticket_expected=None):
-        with tls_connect(srv, ctx=ctx) as s:
-            assert get(s, "/x").status == 200
-            sess = s.session
+        sess = ticket(srv, ctx)
         if ticket_expected is not None:
             assert sess.has_ticket == ticket_expected
-        with tls_connect(srv, ctx=ctx, session=sess) as s:
-            assert get(s, "/x", close=True).status == 200
-            return s.session_reused
+        reused, resp = resume(srv, ctx, sess)
+        assert resp.status == 200
+        return reused
     tls12 = lambda: client_ctx(maxv=ssl.TLSVersion.TLSv1_2)   # noqa: E731
     with tls_server(tls="{ %s, session_tickets = false }" % cert("a")) as srv:
         assert resumed(srv, tls12(), ticket_expected=False), "TLS 1.2 from the session cache"
@@ -598,15 +620,7 @@ def test_certificate_reload_under_load():
     tls = "{ cert = %s, key = %s }" % (lua_str(pki("live.pem")), lua_str(pki("live.key")))
     with tls_server(tls=tls) as srv:
         serial_a, serial_a2 = serial_of(pki("a.pem")), serial_of(pki("a2.pem"))
-
-        def serial_seen():
-            with tls_connect(srv) as s:
-                der = s.getpeercert(binary_form=True)
-            p = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-serial"], input=der,
-                               stdout=subprocess.PIPE, check=True)
-            return p.stdout.decode().strip().split("=")[1].upper()
-
-        assert serial_seen() == serial_a
+        assert serial_seen(srv) == serial_a
         # load: keep-alive connections asking all along
         stop = threading.Event()
         results = {"ok": 0, "bad": []}
@@ -634,7 +648,7 @@ def test_certificate_reload_under_load():
         before = srv.log().count(": reloaded ")
         srv.signal(signal.SIGHUP)
         wait_for("the reload", lambda: srv.log().count(": reloaded ") > before)
-        wait_for("the new certificate", lambda: serial_seen() == serial_a2)
+        wait_for("the new certificate", lambda: serial_seen(srv) == serial_a2)
         ok0 = results["ok"]
         wait_for("more requests on the old connections", lambda: results["ok"] > ok0 + 30)
         # a bad certificate: the old configuration stays, with file:line
@@ -647,7 +661,7 @@ def test_certificate_reload_under_load():
         assert re.search(r"reload failed, keeping the current configuration: %s:\d+: ssr.config: 'listen.tls': "
                          r".*live\.pem: cannot load the certificate" % re.escape(srv.config_path), srv.log()), \
             srv.log()
-        assert serial_seen() == serial_a2
+        assert serial_seen(srv) == serial_a2
         stop.set()
         for t in threads:
             t.join(30)
@@ -671,42 +685,24 @@ def test_tickets_resume_across_reloads():
     tls = "{ cert = %s, key = %s }" % (lua_str(pki("tk.pem")), lua_str(pki("tk.key")))
     with tls_server(tls=tls) as srv:
         ctx13, ctx12 = client_ctx(), client_ctx(maxv=ssl.TLSVersion.TLSv1_2)
-
-        def session(ctx):
-            with tls_connect(srv, ctx=ctx) as s:
-                assert get(s, "/x").status == 200    # TLS 1.3: the tickets have come
-                return s.session
-
-        def resume(ctx, sess, path):
-            with tls_connect(srv, ctx=ctx, session=sess) as s:
-                resp = get(s, path, close=True)
-                return s.session_reused, resp
-
-        def serial_seen():
-            with tls_connect(srv) as s:
-                der = s.getpeercert(binary_form=True)
-            p = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-serial"], input=der,
-                               stdout=subprocess.PIPE, check=True)
-            return p.stdout.decode().strip().split("=")[1].upper()
-
         # TLS 1.3 tickets are for one use each: one per resumption below
-        t13 = [session(ctx13) for _ in range(2)]
-        t12 = session(ctx12)
+        t13 = [ticket(srv, ctx13) for _ in range(2)]
+        t12 = ticket(srv, ctx12)
         with open(srv.config_path, "a") as f:
             f.write('ssr.respond("/new", 200, "new\\n")\n')
         reload(srv, "the reload with a new route")
-        reused, resp = resume(ctx13, t13[0], "/new")
+        reused, resp = resume(srv, ctx13, t13[0], "/new")
         assert resp.status == 200 and resp.body == b"new\n", resp
         assert reused, "a TLS 1.3 ticket from before the reload did not resume"
-        reused, resp = resume(ctx12, t12, "/new")
+        reused, resp = resume(srv, ctx12, t12, "/new")
         assert reused and resp.status == 200, "a TLS 1.2 ticket from before the reload did not resume"
         # a new certificate: new handshakes get it, the ticket still resumes
         for ext in (".pem", ".key"):
             sh("cp", pki("a2" + ext), pki("tk" + ext + ".tmp"))
             os.replace(pki("tk" + ext + ".tmp"), pki("tk" + ext))
         reload(srv, "the reload with a new certificate")
-        assert serial_seen() == serial_of(pki("a2.pem"))
-        reused, resp = resume(ctx13, t13[1], "/new")
+        assert serial_seen(srv) == serial_of(pki("a2.pem"))
+        reused, resp = resume(srv, ctx13, t13[1], "/new")
         assert reused and resp.status == 200, "a ticket from before the certificate changed did not resume"
         assert metric(srv, "rustyssr_tls_resumed_total") == 3
 
@@ -717,15 +713,11 @@ def test_ticket_rotation_keeps_its_phase_across_reloads():
     # still stops resuming after two rotations.
     with tls_server(tls="{ %s, ticket_rotate = 4 }" % cert("a")) as srv:
         ctx = client_ctx()
-        with tls_connect(srv, ctx=ctx) as s:
-            assert get(s, "/x").status == 200
-            sess = s.session
+        sess = ticket(srv, ctx)
 
         def refused():
             reload(srv, "a reload")
-            with tls_connect(srv, ctx=ctx, session=sess) as s:
-                reused = s.session_reused
-                get(s, "/x", close=True)
+            reused, _ = resume(srv, ctx, sess)
             if not reused:
                 return True
             time.sleep(0.5)

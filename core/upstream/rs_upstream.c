@@ -227,7 +227,7 @@ static void rs__on_conn_closed(uv_handle_t *h) {
 }
 
 void rs__uconn_free(rs__uconn_t *c) {
-  rs_tlsc_free(c->tls);
+  rs_tls_free(c->tls);
   free(c);
 }
 

@@ -1,4 +1,5 @@
 /* core/tls/rs_tls.c — see rs_tls.h. */
+#include "rs_tls.h"
 #include "rs_tls_int.h"
 
 #include <openssl/core_names.h>

@@ -7,7 +7,9 @@
 #ifndef RS_TLS_INT_H
 #define RS_TLS_INT_H
 
-#include "rs_tls.h"
+#ifndef RS_TLS_H
+#error "include rs_tls.h before rs_tls_int.h"
+#endif
 
 #include <openssl/ssl.h>
 

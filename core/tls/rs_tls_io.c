@@ -1,6 +1,7 @@
 /* core/tls/rs_tls_io.c — the memory-BIO engine of every TLS connection,
  * the listeners' (rs_tls.c) and the upstreams' (rs_tls_client.c): see
  * rs_tls_int.h. The calls are rs_tls.h's. */
+#include "rs_tls.h"
 #include "rs_tls_int.h"
 
 #include <openssl/err.h>

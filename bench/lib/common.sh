@@ -19,9 +19,12 @@
 #   bench_ratios R...                           "ratio rustyssr/nginx: median (min, max)"
 #   bench_render_one [BUILD]                    $tmp/render_one: bench/render_one.c against BUILD's librs_shim.a
 #   bench_catalogue_urls                        urls=(...) the 64 catalogue URLs; node_args=(--url U ...)
+#   bench_py NAME SCRIPT [ARGS...]              python3 SCRIPT ARGS with $BENCH_TMP (/tmp/rustyssr-NAME.*), and
+#                                               the trap: every process group of $BENCH_TMP/pgids stopped
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 hz=$(getconf CLK_TCK)
+export DEBIAN_FRONTEND=noninteractive   # apt-get here and in scripts/setup asks nothing
 say() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
 die() { say "FAILED: $*"; exit 1; }
 
@@ -206,4 +209,46 @@ bench_catalogue_urls() {
     urls+=("$u")
     node_args+=(--url "$u")
   done
+}
+
+# bench/run, hooks.sh, proxy.sh and fleet.sh: SCRIPT (bench/lib/run.py,
+# gateway.py, fleet.py) starts each server in a process group of its own and
+# writes the group id to $BENCH_TMP/pgids before anything else; it stops them
+# itself, and the trap stops SCRIPT and whatever group is left if it could
+# not (killed, crashed): SIGTERM, 1 s, SIGKILL. $BENCH_TMP is removed at the
+# end unless ARGS has --keep-tmp.
+bench_py() {
+  local name=$1 script=$2 a
+  shift 2
+  BENCH_TMP=$(mktemp -d "/tmp/rustyssr-$name.XXXXXX")
+  export BENCH_TMP
+  bench_keep=0
+  for a in "$@"; do [ "$a" = --keep-tmp ] && bench_keep=1; done
+  bench_pid=""
+  trap bench_py_cleanup EXIT
+  trap 'exit 130' INT TERM HUP
+  python3 "$script" "$@" &
+  bench_pid=$!
+  wait "$bench_pid"
+}
+bench_py_cleanup() {
+  local rc=$? g
+  if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then
+    kill -TERM "$bench_pid" 2>/dev/null || true
+    wait "$bench_pid" 2>/dev/null || true
+  fi
+  if [ -f "$BENCH_TMP/pgids" ]; then
+    while read -r g; do
+      if [ -n "$g" ] && pgrep -g "$g" >/dev/null 2>&1; then
+        say "stopping leftover process group $g"
+        kill -TERM -- "-$g" 2>/dev/null || true
+      fi
+    done <"$BENCH_TMP/pgids"
+    sleep 1
+    while read -r g; do
+      if [ -n "$g" ] && pgrep -g "$g" >/dev/null 2>&1; then kill -KILL -- "-$g" 2>/dev/null || true; fi
+    done <"$BENCH_TMP/pgids"
+  fi
+  if [ "$bench_keep" = 1 ]; then say "configs and logs kept in $BENCH_TMP"; else rm -rf "$BENCH_TMP"; fi
+  exit "$rc"
 }

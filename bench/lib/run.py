@@ -244,7 +244,7 @@ def main():
     for text, fig, met in report.goals(ctx):
         print("%-8s %s: %s" % ("—" if met is None else ("met" if met else "MISSED"), text, fig))
     failed_checks = [c for c in ctx.checks if not c["ok"]]
-    if a.keep_tmp:
+    if a.keep_tmp and not os.environ.get("BENCH_TMP"):    # else bench/lib/common.sh's bench_py says it
         log("configs and logs kept in %s" % ctx.tmp)
     if ctx.failures or left:
         sys.exit(2)

@@ -8,7 +8,6 @@ ctx.checks (a failed check is reported in RESULTS.md, never hidden).
 """
 import math
 import os
-import statistics
 import time
 
 import client

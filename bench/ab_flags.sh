@@ -14,7 +14,7 @@ rounds=$1 secs=$2
 shift 2
 bench_tmp
 bench_render_one "${BUILD:-$here/build/release}"
-bundle="$here/bench/app/dist/server.js"
+bench_bundle
 bench_catalogue_urls
 sets=("$@")
 n=${#sets[@]}

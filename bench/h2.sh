@@ -17,6 +17,7 @@
 # Needs h2load and nginx (Debian: nghttp2-client, nginx-light); installs them
 # if missing. RUSTYSSR_BIN: another binary (default build/release/rustyssr,
 # built when missing).
+# shellcheck disable=SC2086  # $curl_h2: one or two curl options, split on purpose
 source "$(dirname "$0")/lib/common.sh"
 runs=${1:-3}
 nreq=${2:-100000}
@@ -53,13 +54,11 @@ ssr.route("GET", "/*", { render = true })
 LUA
   rs_path=/
 fi
-# shellcheck disable=SC2086  # $curl_h2: one or two curl options
 bench_rustyssr "$scheme://127.0.0.1:$port_rs$rs_path" $curl_h2
 if [ "${DEMO:-0}" = 1 ]; then   # rendered once: what nginx serves, and rustyssr's cache is warm
   curl -fsS $curl_h2 -o "$tmp/page.html" "$scheme://127.0.0.1:$port_rs/"
   size=$(stat -c %s "$tmp/page.html")
 fi
-# shellcheck disable=SC2086
 bench_nginx "  server {
     listen 127.0.0.1:$port_ng reuseport$ng_tls http2;
     $ng_ssl

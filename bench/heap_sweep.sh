@@ -16,10 +16,9 @@ source "$(dirname "$0")/lib/common.sh"
 rounds=${1:-5}
 secs=${SECONDS_PER_RUN:-4}
 read -r -a sizes <<<"${SIZES:-1 2 4 8 16 32}"
-bundle="$here/bench/app/dist/server.js"
 build="$here/build/release"
 command -v node >/dev/null || { echo "heap_sweep.sh: node (20) is needed" >&2; exit 1; }
-[ -f "$bundle" ] || { echo "heap_sweep.sh: build the demo bundle first (bench/app: npm ci && npm run build)" >&2; exit 1; }
+bench_bundle
 bench_tmp
 [ -f "$build/CMakeCache.txt" ] || cmake -S "$here" -B "$build" >/dev/null
 cmake --build "$build" -j2 --target rs_shim >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log" >&2; exit 1; }

@@ -23,6 +23,7 @@
 #                                               the trap: every process group of $BENCH_TMP/pgids stopped
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck disable=SC2034  # for the scripts that source this file
 hz=$(getconf CLK_TCK)
 export DEBIAN_FRONTEND=noninteractive   # apt-get here and in scripts/setup asks nothing
 say() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
@@ -82,6 +83,7 @@ bench_cleanup() {
   pids=$(cat "$tmp"/*.pid 2>/dev/null | sort -u) || true
   if [ -n "$pids" ]; then
     for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
+    # shellcheck disable=SC2086  # one pid a word
     for _ in $(seq 50); do bench_alive $pids || break; sleep 0.1; done
     for p in $pids; do
       if bench_alive "$p"; then say "killing $p"; kill -KILL "$p" 2>/dev/null || true; fi
@@ -110,7 +112,7 @@ bench_wait() {
   local url=$1
   shift
   for _ in $(seq 300); do
-    curl -fsS -o /dev/null "$@" "$url" 2>/dev/null && return 0
+    curl -fsS --max-time 5 -o /dev/null "$@" "$url" 2>/dev/null && return 0
     sleep 0.1
   done
   tail -n 20 "$tmp"/*.log >&2 || true

@@ -52,7 +52,7 @@ start() {
   for _ in $(seq 200); do grep -q "ready: serving" "$tmp/log" && return; sleep 0.05; done
   echo "did not start:"; cat "$tmp/log"; exit 1
 }
-stop() { kill -TERM "$pid"; wait "$pid" || true; }
+stop() { kill -TERM "$pid"; wait "$pid" || true; rm -f "$tmp/rs.pid"; }
 run() {   # $1 = label
   start
   local out; out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s "$tmp/mix.lua" "http://127.0.0.1:$P/")

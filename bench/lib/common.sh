@@ -7,7 +7,7 @@
 #   bench_bundle                                $bundle: the demo app's bundle (built when missing)
 #   bench_tmp                                   $tmp, and the trap: every process of $tmp/*.pid stopped, $tmp removed
 #   bench_start NAME CMD [ARGS...]              CMD in the background: pid $tmp/NAME.pid, stderr $tmp/NAME.log
-#   bench_wait URL [CURL ARGS...]               until URL answers 2xx (30 s at most)
+#   bench_wait URL [CURL ARGS...]               until URL answers 2xx (300 tries 0.1 s apart)
 #   bench_rustyssr URL [CURL ARGS...]           $bin -c $tmp/rs.lua started (NAME rs), waited for on URL
 #   bench_nginx [--no-affinity] HTTP URL [CURL ARGS...]
 #                                               $tmp/nginx.conf: the skeleton below with HTTP (server blocks,

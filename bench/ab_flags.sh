@@ -9,24 +9,13 @@
 #   bench/ab_flags.sh ROUNDS SECS "" "--no-flush-bytecode" "--max-lazy" [node]
 #
 # Needs a built tree (build/release/librs_shim.a) and gcc.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/lib/common.sh"
 rounds=$1 secs=$2
 shift 2
-build=${BUILD:-$here/build/release}
-libdir=$(readlink -f "$build/deps/root/usr/lib/x86_64-linux-gnu" 2>/dev/null ||
-         readlink -f "$here/build/deps/root/usr/lib/x86_64-linux-gnu")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-gcc -O2 -I"$here/shim" "$here/bench/render_one.c" -o "$tmp/render_one" \
-  "$build/librs_shim.a" "$libdir/libnode.so.108" -Wl,-rpath,"$libdir" -lstdc++ -lpthread -lm
-bundle="$here/bench/app/dist/server.js"
-cats=(shoes electronics clothes home toys books beauty sport)
-urls=(); node_args=()
-for i in $(seq 0 63); do
-  if [ "$i" = 0 ]; then u="/catalog/shoes?page=2"; else u="/catalog/${cats[i % 8]}?page=$((1 + (i >> 3)))"; fi
-  urls+=("$u"); node_args+=(--url "$u")
-done
+bench_tmp
+bench_render_one "${BUILD:-$here/build/release}"
+bench_bundle
+bench_catalogue_urls
 sets=("$@")
 n=${#sets[@]}
 for r in $(seq 0 $((rounds - 1))); do

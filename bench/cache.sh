@@ -9,25 +9,19 @@
 #    nginx serves a precompressed copy (page.html.br, Content-Encoding: br).
 # 3. RSS with 10,000 distinct demo pages cached, against the sum of their
 #    sizes and variants (rustyssr_cache_bytes).
-# Needs the demo app built (scripts/run builds it), wrk and nginx.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
+# Needs wrk and nginx (installed when missing), the demo app and rustyssr
+# (built when missing; RUSTYSSR_BIN: another binary).
+source "$(dirname "$0")/lib/common.sh"
 runs=${1:-3}
 secs=${2:-10}
 conns=${CONNS:-100}
 threads=${THREADS:-2}
 pages=${PAGES:-10000}
 
-command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
-command -v nginx >/dev/null || apt-get install -y -qq nginx-light >/dev/null
-bin="$here/build/release/rustyssr"
-bundle="$here/bench/app/dist/server.js"
-[ -x "$bin" ] || { echo "build first: scripts/run or cmake --build build/release" >&2; exit 1; }
-[ -f "$bundle" ] || { echo "build the demo app first: (cd bench/app && npm ci && npm run build)" >&2; exit 1; }
-
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
-trap 'kill $(cat "$tmp"/*.pid 2>/dev/null) 2>/dev/null || true; sleep 0.5; rm -rf "$tmp"' EXIT
+bench_tools wrk:wrk nginx:nginx-light
+bench_binary
+bench_bundle
+bench_tmp
 port_rs=18580; admin_rs=18582; port_ng=18581
 url="/catalog/shoes?page=2"
 
@@ -38,37 +32,16 @@ ssr.config { listen = "127.0.0.1:$port_rs", admin = "127.0.0.1:$admin_rs", worke
              cache = { ttl = 3600, max_entries = 200000, max_bytes = "4GB" } }
 ssr.route("GET", "/*", { render = true })
 LUA
-"$bin" -c "$tmp/rs.lua" 2>"$tmp/rs.log" &
-echo $! > "$tmp/rs.pid"
-sleep 1
+bench_rustyssr "http://127.0.0.1:$port_rs$url"
 curl -fsS "http://127.0.0.1:$port_rs$url" -o "$tmp/page.html"
 curl -fsS -H "Accept-Encoding: br" "http://127.0.0.1:$port_rs$url" -o "$tmp/page.html.br"
 size=$(stat -c %s "$tmp/page.html"); brsize=$(stat -c %s "$tmp/page.html.br")
 
-cat > "$tmp/nginx.conf" <<NGX
-worker_processes auto;
-worker_cpu_affinity auto;
-daemon off;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_requests 1000000; keepalive_timeout 75s;
-  open_file_cache max=1000 inactive=60s;
-  gzip off; etag on;
-  types { text/html html; }
-  server {
+bench_nginx "  server {
     listen 127.0.0.1:$port_ng reuseport;
     root $tmp;
     location = /page.html.br { default_type text/html; add_header Content-Encoding br; add_header Vary Accept-Encoding; }
-  }
-}
-NGX
-nginx -c "$tmp/nginx.conf" -p "$tmp" 2>"$tmp/ng.log" &
-echo $! > "$tmp/ng.pid"
-sleep 1
+  }" "http://127.0.0.1:$port_ng/page.html"
 curl -fsS "http://127.0.0.1:$port_ng/page.html" | cmp - "$tmp/page.html"
 
 run() { # name url [header] → req/s
@@ -92,11 +65,9 @@ table() { # label rs_url ng_url [header]
     r=$(python3 -c "print(round($a / $b, 3))"); ratios+=("$r")
     echo "| $i | $a | $(pct rs 50%) | $(pct rs 99%) | $b | $(pct ng 50%) | $(pct ng 99%) | $r |"
   done
-  python3 - "${ratios[@]}" <<'PY'
-import sys, statistics
-v = sorted(float(x) for x in sys.argv[1:])
-print("\nratio rustyssr/nginx: median %.3f (min %.3f, max %.3f)\n" % (statistics.median(v), v[0], v[-1]))
-PY
+  echo
+  bench_ratios "${ratios[@]}"
+  echo
 }
 
 echo "demo page $url: $size bytes identity, $brsize bytes br; wrk -t$threads -c$conns -d${secs}s; $(nproc) cores"

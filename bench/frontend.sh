@@ -6,74 +6,27 @@
 #   bench/frontend.sh [RUNS=3] [SECONDS=10]     (CONNS=100 THREADS=2 in env)
 #
 # Needs wrk and nginx (Debian: wrk, nginx-light); installs them if missing.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
+# RUSTYSSR_BIN: another binary (default build/release/rustyssr, built when missing).
+source "$(dirname "$0")/lib/common.sh"
 runs=${1:-3}
 secs=${2:-10}
 conns=${CONNS:-100}
 threads=${THREADS:-2}
 
-command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
-command -v nginx >/dev/null || apt-get install -y -qq nginx-light >/dev/null
-bin="$here/build/release/rustyssr"
-if [ ! -x "$bin" ]; then
-  "$here/scripts/setup"
-  cmake -S "$here" -B "$here/build/release" >/dev/null
-  cmake --build "$here/build/release" -j"$(nproc)" --target rustyssr
-fi
-
-tmp=$(mktemp -d)
-chmod 755 "$tmp"   # nginx workers run as another user
-trap 'kill $(cat "$tmp"/*.pid 2>/dev/null) 2>/dev/null || true; sleep 0.5; rm -rf "$tmp"' EXIT
-python3 - "$tmp/page.html" <<'PY'
-import sys, random
-r = random.Random(42)
-words = "каталог товар цена скидка доставка рейтинг отзыв корзина catalog price rating".split()
-out = ['<!doctype html><html lang="ru"><head><meta charset="utf-8"><title>bench</title></head><body><main>']
-while sum(len(s.encode()) for s in out) < 14 * 1024 - 200:
-    out.append('<div class="card"><h3>%s</h3><p>%s</p><b>%d ₽</b></div>\n' % (
-        " ".join(r.choice(words) for _ in range(3)), " ".join(r.choice(words) for _ in range(8)),
-        r.randint(100, 99999)))
-out.append("</main></body></html>\n")
-open(sys.argv[1], "w").write("".join(out))
-PY
+bench_tools wrk:wrk nginx:nginx-light
+bench_binary
+bench_tmp
+bench_page "$tmp/page.html"
 size=$(stat -c %s "$tmp/page.html")
 
 port_rs=18480
 port_ng=18481
-cat > "$tmp/rs.lua" <<LUA
-local ssr = require "rustyssr"
-ssr.config { listen = "127.0.0.1:$port_rs", admin = false, workers = "auto", pin = true,
-             log = { level = "warn" } }
-local f = assert(io.open("$tmp/page.html", "rb")); local page = f:read("*a"); f:close()
-ssr.route("GET", "/page.html", { respond = { status = 200,
-  headers = { ["Content-Type"] = "text/html" }, body = page } })
-LUA
-cat > "$tmp/nginx.conf" <<NGX
-worker_processes auto;
-worker_cpu_affinity auto;
-daemon off;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_requests 1000000; keepalive_timeout 75s;
-  open_file_cache max=1000 inactive=60s;
-  gzip off; etag on;
-  types { text/html html; }
-  server {
+bench_respond_lua "\"127.0.0.1:$port_rs\""
+bench_rustyssr "http://127.0.0.1:$port_rs/page.html"
+bench_nginx "  server {
     listen 127.0.0.1:$port_ng reuseport;
     root $tmp;
-  }
-}
-NGX
-"$bin" -c "$tmp/rs.lua" 2>"$tmp/rs.log" &
-echo $! > "$tmp/rs.pid"
-nginx -c "$tmp/nginx.conf" -p "$tmp" 2>"$tmp/ng.log" &
-echo $! > "$tmp/ng.pid"
-sleep 1
+  }" "http://127.0.0.1:$port_ng/page.html"
 curl -fsS "http://127.0.0.1:$port_rs/page.html" | cmp - "$tmp/page.html"
 curl -fsS "http://127.0.0.1:$port_ng/page.html" | cmp - "$tmp/page.html"
 
@@ -98,8 +51,4 @@ for i in $(seq 1 "$runs"); do
   echo "| $i | $a | $ap | $b | $bp | $r |"
 done
 echo
-python3 - "${ratios[@]}" <<'PY'
-import sys, statistics
-v = sorted(float(x) for x in sys.argv[1:])
-print("ratio rustyssr/nginx: median %.3f (min %.3f, max %.3f)" % (statistics.median(v), v[0], v[-1]))
-PY
+bench_ratios "${ratios[@]}"

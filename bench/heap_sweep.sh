@@ -12,29 +12,18 @@
 #
 # Needs node (20), gcc and a built tree (build/release/librs_shim.a: it
 # builds rs_shim when missing). Prints a Markdown table on stdout.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/lib/common.sh"
 rounds=${1:-5}
 secs=${SECONDS_PER_RUN:-4}
 read -r -a sizes <<<"${SIZES:-1 2 4 8 16 32}"
-bundle="$here/bench/app/dist/server.js"
 build="$here/build/release"
-libdir="$here/build/deps/root/usr/lib/x86_64-linux-gnu"
 command -v node >/dev/null || { echo "heap_sweep.sh: node (20) is needed" >&2; exit 1; }
-[ -f "$bundle" ] || { echo "heap_sweep.sh: build the demo bundle first (bench/app: npm ci && npm run build)" >&2; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bench_bundle
+bench_tmp
 [ -f "$build/CMakeCache.txt" ] || cmake -S "$here" -B "$build" >/dev/null
 cmake --build "$build" -j2 --target rs_shim >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log" >&2; exit 1; }
-gcc -O2 -I"$here/shim" "$here/bench/render_one.c" -o "$tmp/render_one" \
-  "$build/librs_shim.a" "$libdir/libnode.so.108" -Wl,-rpath,"$libdir" -lstdc++ -lpthread -lm
-
-cats=(shoes electronics clothes home toys books beauty sport)
-urls=(); node_args=()
-for i in $(seq 0 63); do
-  if [ "$i" = 0 ]; then u="/catalog/shoes?page=2"; else u="/catalog/${cats[i % 8]}?page=$((1 + (i >> 3)))"; fi
-  urls+=("$u"); node_args+=(--url "$u")
-done
+bench_render_one "$build"
+bench_catalogue_urls
 rps() { python3 -c 'import json,sys; d = json.load(sys.stdin); print(d["renders_per_s"], d["cpu_renders_per_s"])'; }
 
 echo "# Semi-space sweep — $(date -u '+%Y-%m-%d %H:%M UTC')"

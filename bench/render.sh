@@ -22,31 +22,20 @@
 # Needs node (20), wrk, gcc, and a built tree (scripts/setup; it builds
 # rustyssr, rs_shim and bench/app/dist/server.js when missing). Prints a
 # Markdown report on stdout; everything it starts is stopped on exit.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/lib/common.sh"
 runs=${1:-3}
 dur=${DURATION:-10}
 rsecs=${RENDER_SECONDS:-5}
 conns=${CONNS:-100}
 threads=${THREADS:-2}
 node_workers=${NODE_WORKERS:-2}
-bundle="$here/bench/app/dist/server.js"
 build="$here/build/release"
-libdir="$here/build/deps/root/usr/lib/x86_64-linux-gnu"
 
 command -v node >/dev/null || { echo "render.sh: node (20) is needed" >&2; exit 1; }
-command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+bench_tools wrk:wrk
 command -v gcc >/dev/null || { echo "render.sh: gcc is needed" >&2; exit 1; }
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_tmp
 
 # ------------------------------------------------------------------ build
 log() { echo "render.sh: $*" >&2; }
@@ -54,12 +43,8 @@ log() { echo "render.sh: $*" >&2; }
 cmake --build "$build" -j"$(nproc)" --target rustyssr rs_shim >"$tmp/build.log" 2>&1 ||
   { cat "$tmp/build.log" >&2; exit 1; }
 bin="$build/rustyssr"
-gcc -O2 -I"$here/shim" "$here/bench/render_one.c" -o "$tmp/render_one" \
-  "$build/librs_shim.a" "$libdir/libnode.so.108" -Wl,-rpath,"$libdir" -lstdc++ -lpthread -lm
-if [ ! -f "$bundle" ]; then
-  log "building the demo bundle (npm ci, npm run build)"
-  (cd "$here/bench/app" && npm ci --silent && npm run build --silent) >&2
-fi
+bench_render_one "$build"
+bench_bundle
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 median_range() { # values... → "median (min–max)"
@@ -72,14 +57,8 @@ PY
 }
 median() { python3 -c 'import sys, statistics; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
-# The URLs render-bench.js generates with --urls 64, given to both engines.
-cats=(shoes electronics clothes home toys books beauty sport)
-urls=()
-for i in $(seq 0 63); do
-  if [ "$i" = 0 ]; then urls+=("/catalog/shoes?page=2"); else urls+=("/catalog/${cats[i % 8]}?page=$((1 + (i >> 3)))"); fi
-done
-node_url_args=()
-for u in "${urls[@]}"; do node_url_args+=(--url "$u"); done
+bench_catalogue_urls
+export BENCH_SCENARIOS="$here/bench/scenarios"   # unique.lua's done() (report.lua): one more line in wrk's output
 
 cores=$(nproc)
 v8_rs=$("$tmp/render_one" --seconds 0.01 --warmup 0 --json "$bundle" / | python3 -c 'import json,sys; print(json.load(sys.stdin)["v8"])')
@@ -99,7 +78,7 @@ echo "| run | rustyssr shim renders/s | µs/render | Node 20 renders/s | µs/ren
 echo "|---|---|---|---|---|---|"
 for i in $(seq 1 "$runs"); do
   a=$("$tmp/render_one" --seconds "$rsecs" --warmup 1 --json "$bundle" "${urls[@]}")
-  b=$(node "$here/bench/node/render-bench.js" --seconds "$rsecs" --warmup 1 --encode --json "${node_url_args[@]}")
+  b=$(node "$here/bench/node/render-bench.js" --seconds "$rsecs" --warmup 1 --encode --json "${node_args[@]}")
   ar=$(echo "$a" | python3 -c 'import json,sys; print(json.load(sys.stdin)["renders_per_s"])')
   au=$(echo "$a" | python3 -c 'import json,sys; print(json.load(sys.stdin)["us_per_render"])')
   br=$(echo "$b" | python3 -c 'import json,sys; print(json.load(sys.stdin)["renders_per_s"])')
@@ -134,37 +113,10 @@ ssr.config { listen = "127.0.0.1:${port[$n]}", admin = "127.0.0.1:${admin[$n]}",
              render = { bundle = "$bundle", threads = "auto" } }
 ssr.route("GET", "/*", $route)
 LUA
-  "$bin" -c "$tmp/$n.lua" 2>"$tmp/$n.log" &
-  pids+=($!)
+  bench_start "$n" "$bin" -c "$tmp/$n.lua"
 done
-node "$here/bench/node/server.js" --port "${port[nd]}" --workers "$node_workers" --cache none --quiet 2>"$tmp/nd.log" &
-pids+=($!)
-cat > "$tmp/unique.lua" <<'LUA'
--- Every request a distinct URL, within a run and across runs: the run's nonce
--- (wrk's argument after --), the wrk thread's number and a counter go in the
--- query. `tid` is a global that setup() puts into each thread's Lua state (a
--- local of that name would hide it and give every thread the same URLs,
--- which the page cache would then answer or coalesce).
-local cats = { "shoes", "electronics", "clothes", "home", "toys", "books", "beauty", "sport" }
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-local n, nonce = 0, "0"
-function init(args) nonce = args[1] or "0" end
-function request()
-  n = n + 1
-  return wrk.format("GET", "/catalog/" .. cats[n % 8 + 1] .. "?page=" .. (n % 40 + 1) ..
-                    "&u=" .. nonce .. "-" .. tostring(tid) .. "-" .. n)
-end
-LUA
-for n in rs rsc nd; do
-  for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "http://127.0.0.1:${port[$n]}/catalog/shoes?page=2" 2>/dev/null && break
-    sleep 0.1
-  done
-done
+bench_start nd node "$here/bench/node/server.js" --port "${port[nd]}" --workers "$node_workers" --cache none --quiet
+for n in rs rsc nd; do bench_wait "http://127.0.0.1:${port[$n]}/catalog/shoes?page=2"; done
 render_threads=$(curl -fsS "http://127.0.0.1:${admin[rs]}/metrics" | grep -c '^rustyssr_render_heap_used_bytes{' || true)
 [ "${render_threads:-0}" -gt 0 ] || render_threads=$cores
 # the same bytes from all three, or the comparison means nothing
@@ -179,7 +131,7 @@ declare -A sent
 sent[rs]=0; sent[rsc]=0; sent[nd]=0
 run_wrk() { # seconds name → leaves $tmp/name.out
   nonce=$((nonce + 1))
-  wrk -t"$threads" -c"$conns" -d"${1}s" --latency -s "$tmp/unique.lua" "http://127.0.0.1:${port[$2]}/" -- "$nonce" \
+  wrk -t"$threads" -c"$conns" -d"${1}s" --latency -s "$here/bench/scenarios/unique.lua" "http://127.0.0.1:${port[$2]}/" -- "$nonce" \
     >"$tmp/$2.out" 2>&1
   sent[$2]=$((sent[$2] + $(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$tmp/$2.out")))
 }

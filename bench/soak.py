@@ -53,7 +53,8 @@ def start(lua_cfg, routes, nofile=None):
     return p, port, admin, log
 
 
-def get(port, path="/hello", timeout=5):
+def fetch(port, path, timeout=5):
+    """The whole answer (status line, headers, body) to a GET with Connection: close."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
         s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
@@ -63,9 +64,14 @@ def get(port, path="/hello", timeout=5):
             if not b:
                 break
             data += b
-        return int(data.split(b" ", 2)[1]) if data else 0
+        return data
     finally:
         s.close()
+
+
+def get(port, path="/hello", timeout=5):
+    data = fetch(port, path, timeout)
+    return int(data.split(b" ", 2)[1]) if data else 0
 
 
 def until_ok(port, n, limit=60):
@@ -82,15 +88,7 @@ def until_ok(port, n, limit=60):
 
 
 def metric(admin, name):
-    s = socket.create_connection(("127.0.0.1", admin), timeout=5)
-    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
-    s.close()
+    data = fetch(admin, "/metrics")
     for line in data.decode().splitlines():
         if line.startswith(name + " "):
             return float(line.split()[-1])

@@ -17,25 +17,19 @@
 #      µs of server CPU per handshake; and openssl s_time -new (one client,
 #      sequential);
 # each rustyssr then nginx, alternated RUNS times. The load average is
-# printed first: the machine may be shared.
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
+# printed first: the machine may be shared. Installs wrk, h2load and nginx
+# when missing, builds rustyssr and the demo app when missing (RUSTYSSR_BIN:
+# another binary).
+source "$(dirname "$0")/lib/common.sh"
 secs=${1:-5}
 runs=${2:-1}
 conns=${CONNS:-50}
 threads=${THREADS:-2}
-bin="$here/build/release/rustyssr"
-bundle="$here/bench/app/dist/server.js"
-[ -x "$bin" ] || { echo "build first: cmake --build build/release" >&2; exit 1; }
-[ -f "$bundle" ] || { echo "build the demo app first: (cd bench/app && npm ci && npm run build)" >&2; exit 1; }
-command -v wrk >/dev/null || { echo "wrk is needed" >&2; exit 1; }
-command -v h2load >/dev/null || { echo "h2load is needed (Debian's nghttp2-client)" >&2; exit 1; }
 full=${FULL:-3000}
-ngx=$(command -v nginx || echo /usr/sbin/nginx)
-
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
-trap 'kill $(cat "$tmp"/*.pid 2>/dev/null) 2>/dev/null || true; sleep 0.5; rm -rf "$tmp"' EXIT
+bench_tools wrk:wrk h2load:nghttp2-client nginx:nginx-light
+bench_binary
+bench_bundle
+bench_tmp
 p_plain=18680; p_tls=18681; admin=18682; n_plain=18683; n_tls=18684
 url="/catalog/shoes?page=2"
 
@@ -51,27 +45,12 @@ ssr.config { listen = { "127.0.0.1:$p_tls", tls = { cert = "$tmp/cert.pem", key 
 ssr.route("GET", "/*", { render = true })
 ssr.route("GET", "/*", { server = "plain", render = true })
 LUA
-"$bin" -c "$tmp/rs.lua" 2>"$tmp/rs.log" &
-echo $! > "$tmp/rs.pid"
-for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$p_plain$url" 2>/dev/null && break; sleep 0.1; done
+bench_rustyssr "http://127.0.0.1:$p_plain$url"
 curl -fsS "http://127.0.0.1:$p_plain$url" -o "$tmp/page.html"
 curl -fsSk "https://127.0.0.1:$p_tls$url" -o "$tmp/page-tls.html"
 cmp "$tmp/page.html" "$tmp/page-tls.html"
 
-cat > "$tmp/nginx.conf" <<NGX
-worker_processes auto;
-daemon off;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_requests 1000000; keepalive_timeout 75s;
-  open_file_cache max=1000 inactive=60s;
-  gzip off; etag on;
-  types { text/html html; }
-  ssl_certificate $tmp/cert.pem;
+bench_nginx --no-affinity "  ssl_certificate $tmp/cert.pem;
   ssl_certificate_key $tmp/key.pem;
   ssl_protocols TLSv1.2 TLSv1.3;
   ssl_session_cache shared:SSL:10m;
@@ -81,31 +60,18 @@ http {
     listen 127.0.0.1:$n_tls ssl reuseport;
     root $tmp;
     location / { try_files /page.html =404; }
-  }
-}
-NGX
-"$ngx" -c "$tmp/nginx.conf" -p "$tmp" 2>"$tmp/ng.log" &
-echo $! > "$tmp/ngm.pid"
-sleep 1
+  }" "https://127.0.0.1:$n_tls$url" -k
 curl -fsSk "https://127.0.0.1:$n_tls$url" | cmp - "$tmp/page.html"
 
-# CPU ticks (utime + stime) of a process and its threads, or of nginx's
-# master and workers.
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-cpu_of() {
-  if [ "$1" = rs ]; then ticks "$(cat "$tmp/rs.pid")"; return; fi
-  local m; m=$(cat "$tmp/ngm.pid"); local t; t=$(ticks "$m")
-  for w in $(pgrep -P "$m"); do t=$((t + $(ticks "$w"))); done
-  echo "$t"
-}
-hz=$(getconf CLK_TCK)
+# The server's CPU ticks: bench_cpu rs (the process and its threads), bench_cpu
+# ng (nginx's master and workers).
 
 # one: who url [wrk args...] -> "req/s µs-cpu/req"
 one() {
   local who=$1 u=$2; shift 2
-  local c0; c0=$(cpu_of "$who")
+  local c0; c0=$(bench_cpu "$who")
   wrk -t"$threads" -c"$conns" -d"${secs}s" "$@" "$u" > "$tmp/wrk.out" 2>&1
-  local c1; c1=$(cpu_of "$who")
+  local c1; c1=$(bench_cpu "$who")
   local reqs; reqs=$(awk '/requests in/ {print $1}' "$tmp/wrk.out")
   local rps; rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/wrk.out")
   local errs; errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' "$tmp/wrk.out")
@@ -117,9 +83,9 @@ one() {
 # one request each, no session reuse (h2load keeps none across clients).
 full() {
   local who=$1 u=$2
-  local c0; c0=$(cpu_of "$who")
+  local c0; c0=$(bench_cpu "$who")
   h2load --h1 -t"$threads" -n "$full" -c "$full" "$u" > "$tmp/h2load.out" 2>&1
-  local c1; c1=$(cpu_of "$who")
+  local c1; c1=$(bench_cpu "$who")
   local secs; secs=$(awk '/finished in/ {sub("s,", "", $3); print $3}' "$tmp/h2load.out")
   local ok; ok=$(awk '/^requests:/ {print $8}' "$tmp/h2load.out")
   awk -v s="$secs" -v n="$ok" -v d="$((c1 - c0))" -v hz="$hz" -v f="$full" \

@@ -11,19 +11,17 @@
 # took (rustyssr_renders_total). Then, on "after", one deploy under load: a
 # new bundle (the same code, other bytes) is installed and SIGHUP sent while
 # wrk runs, and it prints the renders that deploy caused, the pages marked
-# stale and the non-2xx answers. Needs wrk and the demo app built
-# (bench/app/dist/server.js). About a minute.
+# stale and the non-2xx answers. Needs wrk and the demo app (installed and
+# built when missing). About a minute.
 #
 #   bench/traffic.sh            env: DURATION=6 CONNS=32 THREADS=2 PAGES=40
 #                                    RUSTYSSR_BIN=build/release/rustyssr
-set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
-bin=${RUSTYSSR_BIN:-$here/build/release/rustyssr}
+source "$(dirname "$0")/lib/common.sh"
 DURATION=${DURATION:-6}; CONNS=${CONNS:-32}; THREADS=${THREADS:-2}; PAGES=${PAGES:-40}
-[ -x "$bin" ] || { echo "traffic.sh: no $bin (scripts/test builds it)" >&2; exit 2; }
-[ -f "$here/bench/app/dist/server.js" ] || { echo "traffic.sh: build the demo app first (bench/app)" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "traffic.sh: wrk is missing" >&2; exit 2; }
-tmp=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
+bench_tools wrk:wrk
+bench_binary
+bench_bundle
+bench_tmp
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 P=$(port); A=$(port); B=$(port)
 mkdir -p "$tmp/bench/app/dist" "$tmp/routes"
@@ -50,10 +48,11 @@ metric() { curl -s "http://127.0.0.1:$A/metrics" | awk -v k="$1" '$1 == k { prin
 renders() { curl -s "http://127.0.0.1:$A/metrics" | awk '/^rustyssr_renders_total/ { s += $2 } END { print s + 0 }'; }
 start() {
   "$bin" -c "$tmp/rustyssr.lua" > "$tmp/log" 2>&1 & pid=$!
+  echo "$pid" > "$tmp/rs.pid"
   for _ in $(seq 200); do grep -q "ready: serving" "$tmp/log" && return; sleep 0.05; done
   echo "did not start:"; cat "$tmp/log"; exit 1
 }
-stop() { kill -TERM "$pid"; wait "$pid" || true; }
+stop() { kill -TERM "$pid"; wait "$pid" || true; rm -f "$tmp/rs.pid"; }
 run() {   # $1 = label
   start
   local out; out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s "$tmp/mix.lua" "http://127.0.0.1:$P/")

@@ -12,14 +12,11 @@ with min–max, and the ratios of the runs of one round. The shell wrappers
 install what is missing and stop any process group left behind.
 """
 import argparse
-import datetime
 import json
 import os
 import shutil
-import signal
 import statistics
 import sys
-import tempfile
 import time
 import urllib.request
 
@@ -31,7 +28,7 @@ import procs                                    # noqa: E402
 from measure import Load, compare               # noqa: E402
 from procs import Proc, wait_port               # noqa: E402
 from report import fmt_range                    # noqa: E402
-from scenarios import HIT_URL, ZIPF_S, zipf_urls  # noqa: E402
+from scenarios import HIT_URL, zipf_load  # noqa: E402
 from servers import NGINX_HEAD, NGINX_HTTP, NginxLua, RustySSR, Server  # noqa: E402
 
 # The key both the rustyssr hook and the nginx content handler compute: the
@@ -188,11 +185,7 @@ def hooks_phase(ctx, sc):
     if sc == "hit":
         urls, load = [HIT_URL], Load(HIT_URL)
     else:
-        urls = zipf_urls()
-        urls_file = os.path.join(ctx.tmp, "zipf-urls.txt")
-        with open(urls_file, "w") as f:
-            f.write("\n".join(urls) + "\n")
-        load = Load("/", "zipf.lua", args=lambda nonce: [urls_file, nonce, ZIPF_S])
+        urls, load = zipf_load(ctx)
     try:
         a = RustySSRConf(ctx, "rs-plain-" + sc, "(a) rustyssr, render route",
                          'ssr.route("GET", "/*", { render = true })\n').start()
@@ -474,32 +467,8 @@ def main():
     for f in (ctx.rustyssr, ctx.bundle):
         if not os.path.exists(f):
             sys.exit("gateway.py: %s is missing" % f)
-    ctx.tmp = os.environ.get("BENCH_TMP") or tempfile.mkdtemp(prefix="rustyssr-gw-")
-    os.chmod(ctx.tmp, 0o755)
-    procs.set_state_dir(ctx.tmp)
-    copy = os.path.join(ctx.tmp, "rustyssr")
-    shutil.copy2(ctx.rustyssr, copy)
-    ctx.rustyssr = copy
-    t_start = time.monotonic()
-    results_dir = os.path.join(ctx.root, "bench", "results")
-    os.makedirs(results_dir, exist_ok=True)
-    logf = open(os.path.join(results_dir, "last-%s.log" % a.what), "w")
-
-    def log(msg):
-        line = "[%5.0fs] %s" % (time.monotonic() - t_start, msg)
-        print(line, file=sys.stderr, flush=True)
-        logf.write(line + "\n")
-        logf.flush()
-    ctx.log = log
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt("signal %d" % signum)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGHUP, on_term)
-
-    import run as runmod                      # machine(), versions and the phase loop of bench/run
-    runmod.machine(ctx)
-    ctx.date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    import run as runmod                      # start(), machine() and the phase loop of bench/run
+    log, t_start, results_dir = runmod.start(ctx, "rustyssr-gw-", "last-%s.log" % a.what)
     log("%s: %s; %d run(s) of %d s, warm-up %d s; load average %s" % (
         ctx.cmd, ctx.versions["rustyssr"], ctx.runs, ctx.duration, ctx.warmup, ctx.machine["load_start"]))
     phases = ([(sc, lambda sc=sc: hooks_phase(ctx, sc)) for sc in ctx.want] if a.what == "hooks"

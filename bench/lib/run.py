@@ -124,6 +124,43 @@ def run_phases(ctx, phases, log):
     return interrupted, left
 
 
+def start(ctx, prefix, log_name):
+    """What bench/run and gateway.py (hooks.sh, proxy.sh) do first: ctx.tmp
+    ($BENCH_TMP, or a new directory named PREFIX...) with the run's copy of
+    ctx.rustyssr; ctx.log, a line to stderr and to bench/results/LOG_NAME;
+    SIGTERM and SIGHUP raise KeyboardInterrupt (the phases stop their
+    servers); ctx.machine and ctx.date. Returns (log, the start's
+    time.monotonic(), bench/results)."""
+    ctx.tmp = os.environ.get("BENCH_TMP") or tempfile.mkdtemp(prefix=prefix)
+    os.chmod(ctx.tmp, 0o755)                 # nginx's workers run as another user
+    procs.set_state_dir(ctx.tmp)
+    # Every rustyssr of the run is this one binary, even if the build tree
+    # is rebuilt meanwhile (its RUNPATH to libnode is absolute).
+    copy = os.path.join(ctx.tmp, "rustyssr")
+    shutil.copy2(ctx.rustyssr, copy)
+    ctx.rustyssr = copy
+    t_start = time.monotonic()
+    results_dir = os.path.join(ctx.root, "bench", "results")      # git-ignored: logs, raw figures
+    os.makedirs(results_dir, exist_ok=True)
+    logf = open(os.path.join(results_dir, log_name), "w")
+
+    def log(msg):
+        line = "[%5.0fs] %s" % (time.monotonic() - t_start, msg)
+        print(line, file=sys.stderr, flush=True)
+        logf.write(line + "\n")
+        logf.flush()
+    ctx.log = log
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+
+    machine(ctx)
+    ctx.date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return log, t_start, results_dir
+
+
 def main():
     ap = argparse.ArgumentParser(prog="bench/run", description=(
         "rustyssr's benchmark suite: every scenario against its peers, on loopback, "
@@ -177,33 +214,7 @@ def main():
         if not os.path.exists(f):
             sys.exit("bench/run: %s is missing (bench/run builds it; see bench/README.md)" % f)
 
-    ctx.tmp = os.environ.get("BENCH_TMP") or tempfile.mkdtemp(prefix="rustyssr-bench-")
-    os.chmod(ctx.tmp, 0o755)                 # nginx's workers run as another user
-    procs.set_state_dir(ctx.tmp)
-    # Every rustyssr of the run is this one binary, even if the build tree
-    # is rebuilt meanwhile (its RUNPATH to libnode is absolute).
-    copy = os.path.join(ctx.tmp, "rustyssr")
-    shutil.copy2(ctx.rustyssr, copy)
-    ctx.rustyssr = copy
-    t_start = time.monotonic()
-    results_dir = os.path.join(ctx.root, "bench", "results")      # git-ignored: logs, raw figures
-    os.makedirs(results_dir, exist_ok=True)
-    logf = open(os.path.join(results_dir, "last-run.log"), "w")
-
-    def log(msg):
-        line = "[%5.0fs] %s" % (time.monotonic() - t_start, msg)
-        print(line, file=sys.stderr, flush=True)
-        logf.write(line + "\n")
-        logf.flush()
-    ctx.log = log
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt("signal %d" % signum)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGHUP, on_term)
-
-    machine(ctx)
-    ctx.date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    log, t_start, results_dir = start(ctx, "rustyssr-bench-", "last-run.log")
     log("bench/run: %s; %d run(s) of %d s, warm-up %d s; load average %s; scenarios: %s%s" % (
         ctx.versions["rustyssr"], ctx.runs, ctx.duration, ctx.warmup, ctx.machine["load_start"],
         ",".join(w for w in want if w != "micro"), " + micro" if do_micro else ""))
@@ -244,7 +255,7 @@ def main():
     for text, fig, met in report.goals(ctx):
         print("%-8s %s: %s" % ("—" if met is None else ("met" if met else "MISSED"), text, fig))
     failed_checks = [c for c in ctx.checks if not c["ok"]]
-    if a.keep_tmp:
+    if a.keep_tmp and not os.environ.get("BENCH_TMP"):    # else bench/lib/common.sh's bench_py says it
         log("configs and logs kept in %s" % ctx.tmp)
     if ctx.failures or left:
         sys.exit(2)

@@ -8,7 +8,6 @@ ctx.checks (a failed check is reported in RESULTS.md, never hidden).
 """
 import math
 import os
-import statistics
 import time
 
 import client
@@ -26,6 +25,16 @@ HERD_CONNS = 500
 def zipf_urls(n=MANY):
     """n distinct catalogue URLs, in rank order (the first is the most asked)."""
     return ["/catalog/%s?page=%d" % (CATS[k % 8], k // 8 + 1) for k in range(n)]
+
+
+def zipf_load(ctx):
+    """The hit-many URLs (zipf_urls()) and wrk's load over them: the list
+    written to a file in ctx.tmp, scenarios/zipf.lua drawing from it."""
+    urls = zipf_urls()
+    urls_file = os.path.join(ctx.tmp, "zipf-urls.txt")
+    with open(urls_file, "w") as f:
+        f.write("\n".join(urls) + "\n")
+    return urls, Load("/", "zipf.lua", args=lambda nonce: [urls_file, nonce, ZIPF_S])
 
 
 def zipf_miss_share(x, n=MANY, s=ZIPF_S):
@@ -138,11 +147,7 @@ def phase_static(ctx, want):
 # ------------------------------------------------------------------ hit-many
 def phase_hit_many(ctx):
     rs = ngl = node = None
-    urls = zipf_urls()
-    urls_file = os.path.join(ctx.tmp, "zipf-urls.txt")
-    with open(urls_file, "w") as f:
-        f.write("\n".join(urls) + "\n")
-    load = Load("/", "zipf.lua", args=lambda nonce: [urls_file, nonce, ZIPF_S])
+    urls, load = zipf_load(ctx)
     try:
         rs = RustySSR(ctx, "rs-hit-many").start()
         t0 = time.monotonic()
@@ -270,11 +275,7 @@ def mixed_ttl(ctx):
 
 def phase_mixed(ctx):
     rs = node = None
-    urls = zipf_urls()
-    urls_file = os.path.join(ctx.tmp, "zipf-urls.txt")
-    with open(urls_file, "w") as f:
-        f.write("\n".join(urls) + "\n")
-    load = Load("/", "zipf.lua", args=lambda nonce: [urls_file, nonce, ZIPF_S])
+    urls, load = zipf_load(ctx)
     ttl = mixed_ttl(ctx)
     ctx.log("mixed: " + ctx.notes["mixed-model"])
     try:

@@ -129,7 +129,15 @@ static void rs__h2_on_write(uv_write_t *w, int status) {
 
 void rs__h2_flush(rs_h2_t *h) {
   rs_conn_t *c = h->c;
-  if (c->closed || h->in_cb > 0 || h->writing || h->ng == NULL) return;
+  if (c->closed || h->in_cb > 0 || h->ng == NULL) return;
+  h->in_cb++;
+  rs__h2_budget(h);             /* windows: bodies let in, refused */
+  h->in_cb--;
+  if (c->closed) {
+    rs__h2_close(c);
+    return;
+  }
+  if (h->writing) return;
   h->in_cb++;
   int rv = nghttp2_session_send(h->ng);
   h->in_cb--;

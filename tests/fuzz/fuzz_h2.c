@@ -30,6 +30,7 @@
 #include "../../core/http/rs_conn.c"
 #include "../../core/http/rs_conn_io.c"
 #include "../../core/http/rs_h2.c"
+#include "../../core/http/rs_h2_body.c"
 #include "../../core/http/rs_h2_out.c"
 #include "../../core/http/rs_parse.c"
 #include "../../core/http/rs_req.c"

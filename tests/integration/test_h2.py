@@ -37,13 +37,18 @@ ssr.route("POST", "/sink", { proxy = { upstream = "api" } })
 ssr.route("GET", "/echo", { proxy = { upstream = "api" } })
 ssr.route("GET", "/slowhead", { proxy = { upstream = "api" } })
 ssr.route("GET", "/u/*", { render = true })
+ssr.route("POST", "/lua", function(req) return 200, "got " .. (req.headers["content-length"] or "-") end)
 '''
+# /sink with its body read whole before the proxy takes it (a limit with a
+# key hook), instead of streamed.
+BUFFERED_SINK = ('ssr.route("POST", "/sink", { proxy = { upstream = "api" }, '
+                 'limit_req = { rate = "1000r/s", burst = 1000, key = function(req) return "k" end } })')
 
 # ------------------------------------------------------------------ frames
 
 DATA, HEADERS, RST, SETTINGS, PING, GOAWAY, WINUPD, CONT = 0, 1, 3, 4, 6, 7, 8, 9
 END_STREAM, END_HEADERS, ACK = 1, 4, 1
-NO_ERROR, PROTOCOL_ERROR, ENHANCE_YOUR_CALM = 0, 1, 0xB
+NO_ERROR, PROTOCOL_ERROR, FLOW_CONTROL_ERROR, REFUSED_STREAM, ENHANCE_YOUR_CALM = 0, 1, 3, 7, 0xB
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
@@ -88,6 +93,8 @@ class Raw:
         self.s.settimeout(10 * SLOW)
         self.s.connect(("127.0.0.1", port))
         self.buf = b""
+        self.win = {0: 65535}          # send windows by stream, from WINDOW_UPDATEs
+        self.init_win = 65535
         self.s.sendall(PREFACE + frame(SETTINGS, 0, 0, settings))
 
     def send(self, b):
@@ -106,6 +113,15 @@ class Raw:
                 t, fl = self.buf[3], self.buf[4]
                 sid = struct.unpack(">I", self.buf[5:9])[0] & 0x7FFFFFFF
                 got.append((t, fl, sid, self.buf[9:9 + n]))
+                if t == WINUPD:
+                    self.win[sid] = self.win.get(sid, self.init_win) + struct.unpack(">I", self.buf[9:13])[0]
+                elif t == SETTINGS and not fl & ACK:
+                    vals = dict(struct.unpack(">HI", self.buf[9 + i:15 + i]) for i in range(0, n, 6))
+                    if 4 in vals:
+                        for k in self.win:
+                            if k:
+                                self.win[k] += vals[4] - self.init_win
+                        self.init_win = vals[4]
                 self.buf = self.buf[9 + n:]
                 if t == SETTINGS and not fl & ACK:
                     try:
@@ -125,6 +141,25 @@ class Raw:
                 return got, True
             self.buf += d
         return got, False
+
+    def upload(self, sid, n, end=False):
+        """n bytes of DATA on sid, no faster than the windows the server
+        gives (read from its WINDOW_UPDATEs); returns the frames read
+        meanwhile, or raises when the windows stay shut."""
+        seen = []
+        while n > 0:
+            room = min(self.win[0], self.win.get(sid, self.init_win), 16384, n)
+            if room <= 0:
+                fr, eof = self.frames(lambda f: any(x[0] in (WINUPD, RST, GOAWAY) for x in f))
+                seen += fr
+                assert not eof and not any(x[0] in (RST, GOAWAY) for x in fr), ("upload ended", fr[-3:])
+                assert any(x[0] == WINUPD for x in fr), "the windows stayed shut (stream %d, %d left)" % (sid, n)
+                continue
+            n -= room
+            self.win[0] -= room
+            self.win[sid] = self.win.get(sid, self.init_win) - room
+            self.send(frame(DATA, END_STREAM if end and n == 0 else 0, sid, b"x" * room))
+        return seen
 
     def close(self):
         self.s.close()
@@ -153,13 +188,13 @@ def has(t, sid):
 class H2Server(Server):
     """A server whose main listener has http2 = true (h2=False: without)."""
 
-    def __init__(self, backend_port=None, h2=True, config=None, tls=None, **kw):
+    def __init__(self, backend_port=None, h2=True, config=None, tls=None, routes=ROUTES, **kw):
         self.site = tempfile.mkdtemp(prefix="rs-h2-site-")
         cfg = {"render": "{ bundle = \"%s\", threads = 1 }" % BUNDLE}
         if backend_port:
             cfg["upstreams"] = '{ api = { servers = { "127.0.0.1:%d" } } }' % backend_port
         cfg.update(config or {})
-        routes = ROUTES if backend_port else "\n".join(l for l in ROUTES.splitlines() if "proxy" not in l)
+        routes = routes if backend_port else "\n".join(l for l in routes.splitlines() if "proxy" not in l)
         super().__init__(config=cfg, routes=routes, **kw)
         os.makedirs(os.path.join(self.dir, "site"), exist_ok=True)
         with open(self.config_path) as f:
@@ -454,6 +489,156 @@ def test_oversized_headers_431():
         alive(srv)
 
 
+# ------------------------------------------------------------------ request bodies and flow control
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def settings_of(frames):
+    for t, fl, sid, p in frames:
+        if t == SETTINGS and not fl & ACK:
+            return dict(struct.unpack(">HI", p[i:i + 6]) for i in range(0, len(p), 6))
+    return None
+
+
+def data_frames(sid, n, end=False, size=16384):
+    out = []
+    while n > 0:
+        k = min(size, n)
+        n -= k
+        out.append(frame(DATA, END_STREAM if end and n == 0 else 0, sid, b"x" * k))
+    return b"".join(out)
+
+
+def post_head(sid, path, length=None):
+    extra = [("content-length", str(length))] if length is not None else []
+    return frame(HEADERS, END_HEADERS, sid, req(path, "POST", extra))
+
+
+def test_body_windows_advertised():
+    """The windows a connection is given: 64 KB - 1 per stream (the preread,
+    nginx's http2_body_preread_size), limits.body + 1 MB for the connection."""
+    with H2Server(config={"limits": "{ body = \"3MB\" }"}) as srv:
+        c = Raw(srv.port)
+        fr, eof = c.frames(lambda f: settings_of(f) is not None and has(WINUPD, 0)(f))
+        eq(settings_of(fr).get(4), 65535)                         # SETTINGS_INITIAL_WINDOW_SIZE
+        inc = [struct.unpack(">I", p)[0] for t, fl, sid, p in fr if t == WINUPD and sid == 0][0]
+        eq(inc + 65535, 3 * 1024 * 1024 + 1024 * 1024)
+        c.close()
+
+
+def test_connection_window_bounds_held_bodies():
+    """A body let in (1 MB) and sixteen others' preread take the whole
+    connection window (limits.body 1 MB + 1 MB) while none is complete; a
+    DATA frame past it is a connection error, GOAWAY FLOW_CONTROL_ERROR,
+    counted and logged."""
+    with H2Server() as srv:
+        c = Raw(srv.port)
+        c.frames(has(WINUPD, 0))
+        mb = 1024 * 1024
+        c.send(post_head(1, "/lua", mb))
+        c.upload(1, mb - 1)                                      # as the windows open
+        for sid in range(3, 35, 2):
+            c.send(post_head(sid, "/lua", 100000))
+            c.upload(sid, 65535)                                 # each its preread
+        fr, eof = c.frames(lambda f: False, timeout=0.5)
+        assert goaway(fr) is None and not any(x[0] == RST for x in fr), fr[-5:]
+        eq(c.win[0], 2 * mb - (mb - 1) - 16 * 65535)            # what the connection has left: 17 bytes
+        c.send(post_head(35, "/lua", 100000) + data_frames(35, 16384))
+        fr, eof = c.frames(lambda f: goaway(f) is not None)
+        g = goaway(fr)
+        assert g is not None, fr[-5:]
+        eq(g[1], FLOW_CONTROL_ERROR)
+        c.close()
+        wait_log(srv, "DATA past the connection's window")
+        eq(metric(srv, "rustyssr_http2_goaway_total", reason="flow_control"), 1.0)
+        alive(srv)
+
+
+def test_many_streams_past_their_window():
+    """Hostile: 60 streams each sending a body of almost limits.body without
+    END_STREAM, honouring no window. Before the windows bounded them the
+    server held every one (60 MB); now a stream past its preread is reset
+    (FLOW_CONTROL_ERROR), or the connection ends, and the process grows by
+    far less than one body per stream."""
+    with H2Server() as srv:
+        alive(srv)
+        before = rss_kb(srv.proc.pid)
+        c = Raw(srv.port)
+        c.frames(has(WINUPD, 0))
+        mb = 1024 * 1024
+        sent = 0
+        try:
+            for i in range(60):
+                sid = 1 + 2 * i
+                c.send(post_head(sid, "/lua") + data_frames(sid, mb - 1))
+                sent += 1
+        except OSError:
+            pass
+        fr, eof = c.frames(lambda f: goaway(f) is not None or
+                           sum(1 for x in f if x[0] == RST) >= sent - 2, timeout=20)
+        grown = rss_kb(srv.proc.pid) - before
+        codes = [struct.unpack(">I", p[:4])[0] for t, fl, sid, p in fr if t == RST]
+        g = goaway(fr)
+        assert FLOW_CONTROL_ERROR in codes or (g is not None and g[1] == FLOW_CONTROL_ERROR), (codes[:10], g)
+        assert set(codes) <= {FLOW_CONTROL_ERROR, REFUSED_STREAM}, codes
+        assert grown < 24 * 1024, "RSS grew by %d KB" % grown
+        c.close()
+        assert metric(srv, "rustyssr_http2_resets_total", reason="flow_control") >= 1
+        wait_log(srv, "DATA past the stream's window: RST_STREAM FLOW_CONTROL_ERROR")
+        alive(srv)
+
+
+def test_large_uploads_still_flow():
+    """The windows reopen as bodies are taken: a 3 MB upload streamed to the
+    upstream, 900 KB ones read whole (a Lua handler, a proxy route that
+    buffers), several at once on one connection (more than the connection
+    window together: let in one after the other) arrive whole."""
+    up3 = pattern(3 * 1024 * 1024 + 7)
+    up9 = pattern(900 * 1024 + 5)
+    with Backend() as b, H2Server(b.port, config={"limits": "{ body = \"4MB\" }"}) as srv:
+        st, h, body, _ = curl(srv.url("/sink"), data=up3)
+        doc = __import__("json").loads(body)
+        eq((st, doc["len"], doc["sha256"]), (200, len(up3), hashlib.sha256(up3).hexdigest()))
+    with Backend() as b, H2Server(b.port, routes=ROUTES.replace(
+            'ssr.route("POST", "/sink", { proxy = { upstream = "api" } })', BUFFERED_SINK)) as srv:
+        st, h, body, _ = curl(srv.url("/lua"), data=up9)
+        eq((st, body), (200, b"got %d" % len(up9)))
+        st, h, body, _ = curl(srv.url("/sink"), data=up9)
+        doc = __import__("json").loads(body)
+        eq((st, doc["len"], doc["sha256"]), (200, len(up9), hashlib.sha256(up9).hexdigest()))
+        f = tempfile.NamedTemporaryFile(delete=False)
+        f.write(up9)
+        f.close()
+
+        def h2load(m):
+            p = subprocess.run(["h2load", "-n%d" % m, "-c1", "-m%d" % m, "-d", f.name, srv.url("/sink")],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120 * SLOW)
+            out = p.stdout.decode()
+            line = [l for l in out.splitlines() if l.startswith("requests:")]
+            assert line, out
+            return [int(w) for w in line[0].replace(",", " ").split() if w.isdigit()], out
+
+        # six at once on one connection: 5.4 MB, let in one after the other
+        (total, started, done, ok, failed, errored, tout), out = h2load(6)
+        eq((done, ok), (6, 6), out)
+        # forty at once: the preread of those waiting would keep the one let
+        # in from finishing; the newest are refused (REFUSED_STREAM, which a
+        # client may retry), the others finish, none waits for a timeout
+        refused = metric(srv, "rustyssr_http2_resets_total", reason="refused_stream")
+        (total, started, done, ok, failed, errored, tout), out = h2load(40)
+        os.unlink(f.name)
+        eq((done, tout), (40, 0), out)
+        assert ok >= 2 and ok + errored == 40, out
+        eq(metric(srv, "rustyssr_http2_resets_total", reason="refused_stream") - refused, float(errored))
+        alive(srv)
+
+
 # ------------------------------------------------------------------ attacks
 
 def test_rapid_reset():
@@ -652,5 +837,7 @@ if __name__ == "__main__":
     main([test_preface_without_http2_is_400, test_actions_over_h2c, test_static_large_file_and_304,
           test_proxy_streamed_and_post, test_proxy_backpressure_slow_client, test_compression, test_render_and_cached_page, test_many_streams_h2load,
           test_access_log_and_metrics, test_malformed_requests_are_stream_errors, test_concurrent_streams_limit, test_oversized_headers_431,
+          test_body_windows_advertised, test_connection_window_bounds_held_bodies, test_many_streams_past_their_window,
+          test_large_uploads_still_flow,
           test_rapid_reset, test_continuation_flood, test_settings_flood, test_ping_flood, test_zero_window_stall,
           test_tls_alpn_h2, test_sigterm_graceful_goaway, test_reload_graceful_goaway])

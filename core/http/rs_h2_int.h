@@ -88,7 +88,10 @@ typedef struct rs_h2s_s {
   int fd;
   int64_t file_off;
   size_t file_len;
-  const char *nc_p;              /* a DATA frame's payload, sent without copy */
+  const char *nc_p;              /* a DATA frame's payload, sent without copy;
+                                    NULL: file bytes at nc_off, read straight
+                                    into the write's buffer */
+  int64_t nc_off;
   rs__h2chunk_t *q, *qtail;      /* STREAM: pieces queued */
   size_t qbytes;
   bool ended, drain;

@@ -305,6 +305,74 @@ def test_static_large_file_and_304():
         assert len(body) < 1000, len(body)
 
 
+def download(c, sid, grant=100000):
+    """Read stream sid's answer with windows the client opens only as it
+    takes the bytes (grant at a time, the initial 65535 first); checks the
+    server never sends past them. Returns (headers frame seen, body, end
+    flag, RST code or None)."""
+    body, head, granted, taken = b"", False, 65535, 0
+    while True:
+        fr, eof = c.frames(lambda f: len(f) > 0, timeout=20)
+        assert fr, "stalled at %d bytes (eof %s)" % (len(body), eof)
+        for t, fl, s, p in fr:
+            if s != sid:
+                continue
+            if t == HEADERS:
+                head = True
+            elif t == RST:
+                return head, body, False, struct.unpack(">I", p)[0]
+            elif t == DATA:
+                body += p
+                taken += len(p)
+                assert len(body) <= granted, "sent past the window: %d > %d" % (len(body), granted)
+                if fl & END_STREAM:
+                    return head, body, True, None
+                if taken >= grant // 2:
+                    inc = struct.pack(">I", taken)
+                    c.send(frame(WINUPD, 0, 0, inc) + frame(WINUPD, 0, sid, inc))
+                    granted += taken
+                    taken = 0
+
+
+def test_static_file_past_the_windows():
+    """A file body larger than the client's connection window, read from the
+    file straight into the frames: byte-identical, never past the windows
+    the client opens as it reads; a range of it; a file cut short while its
+    answer waits for the window resets that stream only (INTERNAL_ERROR)."""
+    with H2Server() as srv:
+        data = pattern(1536 * 1024 + 11)
+        path = os.path.join(srv.dir, "site", "w.bin")
+        with open(path, "wb") as f:
+            f.write(data)
+        c = Raw(srv.port)
+        c.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, req("/files/w.bin")))
+        head, body, end, code = download(c, 1)
+        eq((head, end, code, len(body)), (True, True, None, len(data)))
+        assert body == data, "static body differs"
+        c.send(frame(HEADERS, END_STREAM | END_HEADERS, 3, req("/files/w.bin", extra=[("range", "bytes=1000-1200000")])))
+        head, body, end, code = download(c, 3)
+        eq((head, end, len(body)), (True, True, 1200000 - 1000 + 1))
+        assert body == data[1000:1200001], "range differs"
+        st, h, body, _ = curl(srv.url("/files/w.bin"), "-r", "70000-")
+        eq((st, h.get("content-range"), body == data[70000:]), (206, "bytes 70000-%d/%d" % (len(data) - 1, len(data)), True))
+        # the file shrinks while the answer waits for the client's window
+        c.send(frame(HEADERS, END_STREAM | END_HEADERS, 5, req("/files/w.bin")))
+        fr, eof = c.frames(lambda f: has(HEADERS, 5)(f) and has(DATA, 5)(f))
+        assert has(DATA, 5)(fr) and rst(fr, 5) is None, fr          # what the window allowed
+        with open(path, "r+b") as f:
+            f.truncate(100000)
+        inc = struct.pack(">I", 1 << 20)
+        c.send(frame(WINUPD, 0, 0, inc) + frame(WINUPD, 0, 5, inc))
+        fr, eof = c.frames(lambda f: rst(f, 5) is not None)
+        eq(rst(fr, 5), 2)                                         # INTERNAL_ERROR
+        c.send(frame(HEADERS, END_STREAM | END_HEADERS, 7, req()))
+        fr, eof = c.frames(has(DATA, 7))
+        assert has(DATA, 7)(fr) and not eof, fr
+        c.close()
+        wait_log(srv, "sending a file body: the file was truncated")
+        alive(srv)
+
+
 def test_proxy_streamed_and_post():
     with Backend() as b, H2Server(b.port) as srv:
         n = 5 * 1024 * 1024 + 3
@@ -834,7 +902,7 @@ def test_reload_graceful_goaway():
 
 
 if __name__ == "__main__":
-    main([test_preface_without_http2_is_400, test_actions_over_h2c, test_static_large_file_and_304,
+    main([test_preface_without_http2_is_400, test_actions_over_h2c, test_static_large_file_and_304, test_static_file_past_the_windows,
           test_proxy_streamed_and_post, test_proxy_backpressure_slow_client, test_compression, test_render_and_cached_page, test_many_streams_h2load,
           test_access_log_and_metrics, test_malformed_requests_are_stream_errors, test_concurrent_streams_limit, test_oversized_headers_431,
           test_body_windows_advertised, test_connection_window_bounds_held_bodies, test_many_streams_past_their_window,

@@ -9,9 +9,13 @@
 #   1. HTTP/1.1 keep-alive: cleartext and TLS (wrk -tT -cC): req/s and µs of
 #      server CPU per request (the process's utime+stime over the run, from
 #      /proc, divided by the requests wrk counted);
-#   2. new TLS handshakes per second: wrk with "Connection: close" (one
-#      request per connection, a full handshake each: wrk keeps no
-#      session), and openssl s_time -new (one client, sequential);
+#   2. a connection per request, resumed: wrk with "Connection: close"
+#      (wrk keeps its TLS session from one connection to the next, as a
+#      browser does: each handshake resumes a ticket);
+#   3. full handshakes: h2load --h1 -n N -c N (N clients at once, one
+#      request each, no session: every handshake full), handshakes/s and
+#      µs of server CPU per handshake; and openssl s_time -new (one client,
+#      sequential);
 # each rustyssr then nginx, alternated RUNS times. The load average is
 # printed first: the machine may be shared.
 set -euo pipefail
@@ -25,6 +29,8 @@ bundle="$here/bench/app/dist/server.js"
 [ -x "$bin" ] || { echo "build first: cmake --build build/release" >&2; exit 1; }
 [ -f "$bundle" ] || { echo "build the demo app first: (cd bench/app && npm ci && npm run build)" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk is needed" >&2; exit 1; }
+command -v h2load >/dev/null || { echo "h2load is needed (Debian's nghttp2-client)" >&2; exit 1; }
+full=${FULL:-3000}
 ngx=$(command -v nginx || echo /usr/sbin/nginx)
 
 tmp=$(mktemp -d)
@@ -107,6 +113,20 @@ one() {
     'BEGIN { printf "%10.0f req/s  %7.1f us CPU/req  %s\n", r, n ? d * 1e6 / hz / n : 0, e }'
 }
 
+# full: who url -> "handshakes/s µs-cpu/handshake": $full clients at once,
+# one request each, no session reuse (h2load keeps none across clients).
+full() {
+  local who=$1 u=$2
+  local c0; c0=$(cpu_of "$who")
+  h2load --h1 -t"$threads" -n "$full" -c "$full" "$u" > "$tmp/h2load.out" 2>&1
+  local c1; c1=$(cpu_of "$who")
+  local secs; secs=$(awk '/finished in/ {sub("s,", "", $3); print $3}' "$tmp/h2load.out")
+  local ok; ok=$(awk '/^requests:/ {print $8}' "$tmp/h2load.out")
+  awk -v s="$secs" -v n="$ok" -v d="$((c1 - c0))" -v hz="$hz" -v f="$full" \
+    'BEGIN { printf "%10.0f hs/s   %7.1f us CPU/hs   %s\n", s ? n / s : 0, n ? d * 1e6 / hz / n : 0,
+             n == f ? "" : "(" f - n " failed)" }'
+}
+
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs; wrk -t$threads -c$conns -d${secs}s; page $(stat -c %s "$tmp/page.html") bytes"
 for r in $(seq "$runs"); do
   echo "-- run $r"
@@ -114,8 +134,10 @@ for r in $(seq "$runs"); do
   printf "nginx    cleartext keep-alive  "; one ng "http://127.0.0.1:$n_plain$url"
   printf "rustyssr TLS keep-alive        "; one rs "https://127.0.0.1:$p_tls$url"
   printf "nginx    TLS keep-alive        "; one ng "https://127.0.0.1:$n_tls$url"
-  printf "rustyssr TLS new handshakes    "; one rs "https://127.0.0.1:$p_tls$url" -H "Connection: close"
-  printf "nginx    TLS new handshakes    "; one ng "https://127.0.0.1:$n_tls$url" -H "Connection: close"
+  printf "rustyssr TLS close, resumed    "; one rs "https://127.0.0.1:$p_tls$url" -H "Connection: close"
+  printf "nginx    TLS close, resumed    "; one ng "https://127.0.0.1:$n_tls$url" -H "Connection: close"
+  printf "rustyssr TLS full handshakes   "; full rs "https://127.0.0.1:$p_tls$url"
+  printf "nginx    TLS full handshakes   "; full ng "https://127.0.0.1:$n_tls$url"
 done
 st() { openssl s_time -connect "127.0.0.1:$1" -new -time "$secs" -www "$url" 2>/dev/null |
        awk '/real seconds/ {printf "%.0f handshakes/s (s_time -new, 1 client)\n", $1 / $4}' | head -1; }

@@ -162,7 +162,13 @@ static int rs__ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv, E
     rc = 1;
   } else if (memcmp(name, t->cur.name, 16) == 0) {
     k = t->cur;
-    rc = 1;
+    /* TLS 1.3: a new ticket on every resumption (2: "renew"). Clients use
+     * a 1.3 ticket once (RFC 8446 C.4; OpenSSL's drop it after use), so a
+     * resumption without one leaves the client nothing to resume with, and
+     * every other connection was a full handshake (wrk with "Connection:
+     * close": 50% resumed, against 99% with nginx, which leaves OpenSSL its
+     * own keys). TLS 1.2 keeps its ticket while the key is current. */
+    rc = SSL_version(ssl) == TLS1_3_VERSION ? 2 : 1;
   } else if (t->prev.set && memcmp(name, t->prev.name, 16) == 0) {
     k = t->prev;
     rc = 2;                      /* good, and worth renewing under the current key */

@@ -372,6 +372,15 @@ def test_session_resumption():
         with tls_connect(srv, ctx=ctx, session=sess) as s:
             assert s.session_reused
             assert get(s, "/x", close=True).status == 200
+            sess2 = s.session
+        # A resumed TLS 1.3 connection gets a new ticket (clients use a
+        # TLS 1.3 ticket once, RFC 8446 C.4: OpenSSL's drop it after use),
+        # so a client that resumed resumes again; without it every other
+        # connection of wrk or a browser was a full handshake.
+        assert sess2.id != sess.id, "no new ticket after a resumption"
+        with tls_connect(srv, ctx=ctx, session=sess2) as s:
+            assert s.session_reused
+            assert get(s, "/x", close=True).status == 200
         # TLS 1.2: tickets, then the session cache (no tickets)
         for tickets in (True, False):
             ctx = client_ctx(maxv=ssl.TLSVersion.TLSv1_2, tickets=tickets)
@@ -381,7 +390,7 @@ def test_session_resumption():
             with tls_connect(srv, ctx=ctx, session=sess) as s:
                 assert s.session_reused, "tickets" if tickets else "session cache"
                 assert get(s, "/x", close=True).status == 200
-        assert metric(srv, "rustyssr_tls_resumed_total") == 3
+        assert metric(srv, "rustyssr_tls_resumed_total") == 4
         # openssl s_client -sess_out / -sess_in
         sf = os.path.join(srv.dir, "sess.pem")
         out = s_client(srv, "-sess_out", sf, "-ign_eof", name="a.test",
@@ -389,7 +398,7 @@ def test_session_resumption():
         assert "hello" in out and os.path.exists(sf), out
         out = s_client(srv, "-sess_in", sf, name="a.test")
         assert "Reused, TLSv1.3" in out, out
-        assert metric(srv, "rustyssr_tls_resumed_total") == 4
+        assert metric(srv, "rustyssr_tls_resumed_total") == 5
     with tls_server(tls="{ %s, session_cache = false }" % cert("a")) as srv:   # tickets only
         ctx = client_ctx(maxv=ssl.TLSVersion.TLSv1_2, tickets=False)
         with tls_connect(srv, ctx=ctx) as s:

@@ -7,7 +7,9 @@
  * iovec), a file body is read from its fd frame by frame straight into the
  * write's buffer behind its frame header (NO_COPY too: one copy, the
  * kernel's, where nghttp2's own frame buffer took two), a streamed body
- * (the proxy) is queued per stream and taken as the stream's window allows.
+ * (the proxy) is queued per stream and taken as the stream's window allows,
+ * copied from its queue into the write behind the frame's header (NO_COPY
+ * again: one copy).
  *
  * Output: nghttp2_session_send fills one batch (frames copied into buf,
  * NO_COPY payloads pointed to) of at most RS__H2_BATCH bytes, which goes
@@ -47,6 +49,27 @@ static void rs__h2_commit(rs_h2_t *h, size_t n) {
 static void rs__h2_put(rs_h2_t *h, const void *p, size_t n) {
   memcpy(rs__h2_room(h, n), p, n);
   rs__h2_commit(h, n);
+}
+
+/* len bytes of s's streamed body, from its queue into the buffer (one
+ * copy; nghttp2's frame buffer took two). */
+static void rs__h2_put_queue(rs_h2_t *h, rs__h2s_t *s, size_t len) {
+  char *p = rs__h2_room(h, len);
+  size_t n = 0;
+  while (n < len) {
+    rs__h2chunk_t *ch = s->q;
+    size_t k = RS_MIN(len - n, ch->len - ch->off);
+    memcpy(p + n, ch->data + ch->off, k);
+    ch->off += k;
+    n += k;
+    if (ch->off == ch->len) {
+      s->q = ch->next;
+      if (s->q == NULL) s->qtail = NULL;
+      free(ch);
+    }
+  }
+  s->qbytes -= len;
+  rs__h2_commit(h, len);
 }
 
 /* len bytes of s's file body at nc_off, read straight into the buffer
@@ -94,6 +117,8 @@ int rs__h2_send_data_cb(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t
   if (len > 0 && s->nc_p != NULL) {          /* bytes in memory: pointed to */
     h->seg[h->nseg++] = (rs__h2seg_t){ s->nc_p, 0, len };
     h->batch += len;
+  } else if (len > 0 && s->kind == RS__H2B_STREAM) {
+    rs__h2_put_queue(h, s, len);
   } else if (len > 0 && rs__h2_put_file(h, s, len) != 0) {
     h->buf_len = buf_len;                    /* none of the frame goes; the stream is reset */
     h->batch = batch;
@@ -306,22 +331,16 @@ static ssize_t rs__h2_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t
     *flags |= NGHTTP2_DATA_FLAG_EOF;
     return 0;
   }
-  size_t n = 0;                        /* a streamed body: its queue */
-  while (s->q != NULL && n < len) {
-    rs__h2chunk_t *ch = s->q;
-    size_t k = RS_MIN(len - n, ch->len - ch->off);
-    memcpy(buf + n, ch->data + ch->off, k);
-    ch->off += k;
-    n += k;
-    if (ch->off == ch->len) {
-      s->q = ch->next;
-      if (s->q == NULL) s->qtail = NULL;
-      free(ch);
-    }
-  }
-  s->qbytes -= n;
-  if (s->q == NULL && s->ended) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  /* A streamed body: its queue, copied by rs__h2_put_queue into the write
+   * behind the frame's header. */
+  (void)buf;
+  size_t n = RS_MIN(len, s->qbytes);
+  if (n == s->qbytes && s->ended) *flags |= NGHTTP2_DATA_FLAG_EOF;
   else if (n == 0) return NGHTTP2_ERR_DEFERRED;     /* resumed by the next write */
+  if (n > 0) {
+    s->nc_p = NULL;
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  }
   return (ssize_t)n;
 }
 

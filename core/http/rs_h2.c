@@ -637,9 +637,13 @@ void rs__h2_arm(rs_conn_t *c) {
     ms = o->timeouts.write;
   } else {
     h->write_timed = false;
-    bool reading = false;
+    /* A stream the client could send on: not paused by its consumer, not
+     * held back by the windows (its preread spent before it is let in,
+     * or the connection's window full of bodies handlers still have). */
+    bool reading = false, conn_open = h->held < h->window;
     for (rs__h2s_t *s = h->streams; s != NULL && !reading; s = s->next)
-      reading = !s->end_in && !s->paused && !s->responded;
+      reading = !s->end_in && !s->paused && !s->responded && conn_open &&
+                !(s->buffering && !s->admitted && s->body_in >= RS__H2_PREREAD);
     if (reading) ms = o->timeouts.body;       /* a request head or body coming */
     else if (h->nstreams == 0) ms = c->served ? o->timeouts.keepalive : o->timeouts.header;
     else {                                    /* handlers work: their clocks run */

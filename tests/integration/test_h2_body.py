@@ -161,6 +161,33 @@ def test_connection_window_bounds_held_bodies():
         alive(srv)
 
 
+def test_full_window_is_not_a_body_timeout():
+    """Two bodies of 1 MB held by slow handlers fill the connection window:
+    a third stream cannot send until they are answered. That is not the
+    client being slow: no body timeout (timeouts.body_ms 1 s) while the
+    window is shut by bodies handlers have; the third upload then goes."""
+    slow = 'ssr.route("POST", "/slowlua", function(req) ssr.sleep(2.5) return 200, "slow" end)\n'
+    with H2Server(config={"timeouts": "{ body_ms = 1000 }"}, routes=ROUTES + slow) as srv:
+        c = Raw(srv.port)
+        c.frames(has(WINUPD, 0))
+        mb = 1024 * 1024
+        c.send(post_head(1, "/slowlua", mb))
+        c.upload(1, mb, end=True)
+        c.send(post_head(3, "/slowlua", mb))
+        c.upload(3, mb, end=True)
+        eq(c.win[0], 0)                                          # the connection's window is full
+        c.send(post_head(5, "/lua", 1000))
+        seen = c.upload(5, 1000, end=True)                       # waits for a handler to answer
+        fr, eof = c.frames(lambda f: has(DATA, 5)(f + seen) and has(DATA, 1)(f + seen) and has(DATA, 3)(f + seen),
+                           timeout=20)
+        fr += seen
+        assert not eof and goaway(fr) is None, fr[-5:]
+        eq([p for t, fl, sid, p in fr if t == DATA and sid == 5], [b"got 1000"])
+        c.close()
+        assert "timed out reading a request" not in srv.log()
+        alive(srv)
+
+
 def test_many_streams_past_their_window():
     """Hostile: 60 streams each sending a body of almost limits.body without
     END_STREAM, honouring no window. Before the windows bounded them the
@@ -241,5 +268,6 @@ def test_large_uploads_still_flow():
 
 
 if __name__ == "__main__":
-    main([test_body_windows_advertised, test_connection_window_bounds_held_bodies, test_many_streams_past_their_window,
+    main([test_body_windows_advertised, test_connection_window_bounds_held_bodies, test_full_window_is_not_a_body_timeout,
+          test_many_streams_past_their_window,
           test_large_uploads_still_flow, test_static_file_past_the_windows])

@@ -22,8 +22,10 @@
  *   needs no WINDOW_UPDATE; a client that sends more on a stream whose body
  *   waits gets RST_STREAM FLOW_CONTROL_ERROR (nghttp2's check, as nginx).
  * - a buffered body (the handler wants it whole) is let in, oldest stream
- *   first, when the connection's window has room for all of it; its
- *   stream's window then becomes its whole size (one WINDOW_UPDATE).
+ *   first, when the connection's window has room for all of it besides
+ *   CONN_SLACK (the others' preread; with none let in, the oldest goes
+ *   anyway); its stream's window then becomes its whole size (one
+ *   WINDOW_UPDATE).
  * - STREAM_WINDOW: a streamed body's window (the proxy), reopened as its
  *   consumer takes the bytes: 256 KB in flight keeps an upload at speed
  *   over a path of 25 ms at 80 Mbit/s, and is what HTTP/1's reader lets

@@ -123,28 +123,40 @@ done
 curl -fsS $curl_h2 "$scheme://127.0.0.1:$port_rs$rs_path" | cmp - "$tmp/page.html"
 curl -fsS $curl_h2 "$scheme://127.0.0.1:$port_ng/page.html" | cmp - "$tmp/page.html"
 
-run() { # name port path → prints req/s
+# CPU ticks (utime + stime) of rustyssr, or of nginx's master and workers.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_of() {
+  local m; m=$(cat "$tmp/$1.pid"); local t; t=$(ticks "$m")
+  if [ "$1" = ng ]; then for w in $(pgrep -P "$m"); do t=$((t + $(ticks "$w"))); done; fi
+  echo "$t"
+}
+hz=$(getconf CLK_TCK)
+
+run() { # name port path → prints req/s; the server's µs of CPU per request in $tmp/$1.cpu
+  local c0; c0=$(cpu_of "$1")
   # h2load asks for gzip by default: identity, so both send the same bytes
   h2load -t"$threads" -c"$conns" -m"$streams" -n"$nreq" -H "accept-encoding: identity" \
     "$scheme://127.0.0.1:$2$3" > "$tmp/$1.out"
+  local c1; c1=$(cpu_of "$1")
   grep -q "$nreq 2xx" "$tmp/$1.out" || { echo "$1: not all 2xx" >&2; cat "$tmp/$1.out" "$tmp/nginx-error.log" >&2; exit 1; }
+  awk -v d="$((c1 - c0))" -v hz="$hz" -v n="$nreq" 'BEGIN { printf "%.1f\n", d * 1e6 / hz / n }' > "$tmp/$1.cpu"
   awk '/^traffic:/ {print "traffic", $0 > "/dev/stderr"} /^finished in/ {print $4}' "$tmp/$1.out"
 }
 p99() { awk '/^time for request:/ {print $5}' "$tmp/$1.out"; }   # h2load: max
 
 echo "$scheme; page: $size bytes; h2load -t$threads -c$conns -m$streams -n$nreq; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg); $(nginx -v 2>&1)"
 echo
-echo "| run | rustyssr req/s | max | nginx req/s | max | ratio |"
-echo "|---|---|---|---|---|---|"
+echo "| run | rustyssr req/s | µs CPU/req | max | nginx req/s | µs CPU/req | max | ratio |"
+echo "|---|---|---|---|---|---|---|---|"
 run rs $port_rs $rs_path >/dev/null   # warm-up, both
 run ng $port_ng /page.html >/dev/null
 ratios=()
 for i in $(seq 1 "$runs"); do
-  a=$(run rs $port_rs $rs_path); ap=$(p99 rs)
-  b=$(run ng $port_ng /page.html); bp=$(p99 ng)
+  a=$(run rs $port_rs $rs_path); ap=$(p99 rs); ac=$(cat "$tmp/rs.cpu")
+  b=$(run ng $port_ng /page.html); bp=$(p99 ng); bc=$(cat "$tmp/ng.cpu")
   r=$(python3 -c "print(round($a / $b, 3))")
   ratios+=("$r")
-  echo "| $i | $a | $ap | $b | $bp | $r |"
+  echo "| $i | $a | $ac | $ap | $b | $bc | $bp | $r |"
 done
 echo
 python3 - "${ratios[@]}" <<'PY'

@@ -7,7 +7,8 @@
  *                      -- certs = { { cert = ..., key = ..., ocsp = ... }, ... },
  *                      protocols = { "TLSv1.2", "TLSv1.3" }, ciphers = "...",
  *                      session_timeout = 3600, session_cache = 20480,
- *                      ticket_rotate = 3600, handshake_timeout_ms = 10000 } }
+ *                      session_tickets = true, ticket_rotate = 3600,
+ *                      handshake_timeout_ms = 10000 } }
  *
  * The same form for `listen` and for each servers.NAME.listen. Checked in
  * full at load (the files are read and the context made once, so a missing
@@ -27,7 +28,7 @@
 
 static const char *const rs__listen_keys[] = { "tls", "http2", NULL };
 static const char *const rs__listen_tls_keys[] = { "cert", "key", "ocsp", "certs", "protocols", "ciphers",
-                                            "session_timeout", "session_cache", "ticket_rotate",
+                                            "session_timeout", "session_cache", "session_tickets", "ticket_rotate",
                                             "handshake_timeout_ms", NULL };
 static const char *const rs__listen_cert_keys[] = { "cert", "key", "ocsp", NULL };
 
@@ -97,6 +98,18 @@ static void rs__cert(rs__keep_t *k, int t, const char *name, rs_tls_cert_file_t 
   }
 }
 
+/* A boolean field key of the table at t into *out, when given; name is the
+ * table's ("listen.tls"). */
+static void rs__bool(lua_State *L, int t, const char *name, const char *key, bool *out) {
+  if (!rs_lutil_field(L, t, key)) return;
+  char desc[64];
+  if (lua_type(L, -1) != LUA_TBOOLEAN)
+    rs_lutil_error(L, "ssr.config: '%s.%s' must be a boolean, got %s", name, key,
+                   rs_lutil_describe(L, -1, desc, sizeof(desc)));
+  *out = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+}
+
 static void rs__protocols(lua_State *L, const char *name, rs_tls_conf_t *tc) {
   char desc[64];
   if (lua_type(L, -1) != LUA_TTABLE || lua_objlen(L, -1) == 0)
@@ -125,6 +138,7 @@ static void rs__tls(rs__keep_t *k, int t, const char *name, rs_tls_conf_t *tc) {
   tc->session_timeout_s = 3600;
   tc->session_cache = 20480;
   tc->ticket_rotate_s = 3600;
+  tc->tickets = true;
   tc->handshake_timeout_ms = 10000;
   if (rs_lutil_field(L, t, "certs")) {
     if (lua_type(L, -1) != LUA_TTABLE || lua_objlen(L, -1) == 0)
@@ -178,6 +192,7 @@ static void rs__tls(rs__keep_t *k, int t, const char *name, rs_tls_conf_t *tc) {
     else tc->session_cache = (size_t)rs_lutil_int(L, -1, "ssr.config", what, 0, 100000000);
     lua_pop(L, 1);
   }
+  rs__bool(L, t, name, "session_tickets", &tc->tickets);
   if (rs_lutil_field(L, t, "ticket_rotate")) {
     snprintf(what, sizeof(what), "%.100s.ticket_rotate", name);
     tc->ticket_rotate_s = (uint32_t)rs_lutil_int(L, -1, "ssr.config", what, 1, 7 * 86400);
@@ -203,6 +218,7 @@ rs_tls_ctx_t *rs_lconfig_tls_ctx(const rs_tls_conf_t *tc, bool http2, char *err,
     .tls13_only = !tc->tls12, .tls12_only = !tc->tls13,
     .session_timeout_s = tc->session_timeout_s,
     .session_cache = tc->session_cache == 0 ? 1 : tc->session_cache,   /* rs_tls.h: 1 = off */
+    .no_tickets = !tc->tickets,
   };
   return rs_tls_ctx_new(&o, err, errlen);
 }
@@ -234,13 +250,7 @@ static void rs__listener_table(rs__keep_t *k, int t, const char *name, const cha
                    name);
   rs_lconfig__addr(L, lua_gettop(L), name, default_host, a);
   lua_pop(L, 1);
-  if (rs_lutil_field(L, t, "http2")) {
-    if (lua_type(L, -1) != LUA_TBOOLEAN)
-      rs_lutil_error(L, "ssr.config: '%s.http2' must be a boolean, got %s", name,
-                     rs_lutil_describe(L, -1, desc, sizeof(desc)));
-    lc->http2 = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-  }
+  rs__bool(L, t, name, "http2", &lc->http2);
   if (rs_lutil_field(L, t, "tls")) {
     snprintf(what, sizeof(what), "%.100s.tls", name);
     if (lua_type(L, -1) != LUA_TTABLE)

@@ -147,8 +147,9 @@ static void rs__listener(FILE *out, const rs_addr_t *a, const rs_listener_conf_t
       rs__str(out, t->ciphers);
       fputs(", ", out);
     }
-    fprintf(out, "session_timeout = %u, session_cache = %zu, ticket_rotate = %u, handshake_timeout_ms = %llu }",
-            t->session_timeout_s, t->session_cache, t->ticket_rotate_s, (unsigned long long)t->handshake_timeout_ms);
+    fprintf(out, "session_timeout = %u, session_cache = %zu, session_tickets = %s, ticket_rotate = %u, "
+            "handshake_timeout_ms = %llu }", t->session_timeout_s, t->session_cache, t->tickets ? "true" : "false",
+            t->ticket_rotate_s, (unsigned long long)t->handshake_timeout_ms);
   }
   fputs(" }", out);
 }

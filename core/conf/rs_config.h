@@ -71,6 +71,7 @@ typedef struct rs_tls_conf_s {
   size_t session_cache;          /* server-side cache entries per listener;
                                     0 = off, tickets only (20480) */
   uint32_t ticket_rotate_s;      /* a new ticket key this often (3600) */
+  bool tickets;                  /* session_tickets (true) */
   uint64_t handshake_timeout_ms; /* a handshake not done by then closes (10000) */
 } rs_tls_conf_t;
 

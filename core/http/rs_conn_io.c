@@ -15,8 +15,8 @@
  * TLS (a connection of a listener with tls = {...}: c->tio): the bytes
  * read are fed to its rs_tls_t (core/tls/rs_tls.h), which runs the
  * handshake; once it is done the plaintext goes to the protocol. Plaintext
- * written is encrypted at once into the TLS engine's memory BIO, and that
- * ciphertext goes out in a uv_write of its own whose completion calls the
+ * written is encrypted at once into the TLS engine's chunks, and those
+ * chunks go out, not copied, in a uv_write of their own whose completion calls the
  * writer's callback: callbacks still fire in order and when the bytes have
  * been taken by the socket, so the write clock and the streams' high mark
  * work as over cleartext, and rs__conn_queued (libuv's write queue) counts
@@ -43,14 +43,29 @@ struct rs__tio_s {
   bool fed;                      /* bytes have come */
 };
 
-/* A ciphertext write: the writer's request and callback (none for the
- * engine's own bytes). */
+/* A ciphertext write: the chunks the engine made (freed once written),
+ * the writer's request and callback (none for the engine's own bytes). */
 typedef struct {
   uv_write_t w;
   uv_write_t *user;
   uv_write_cb cb;
-  char data[];
+  rs_tls_chunk_t *chunks;
 } rs__tw_t;
+
+/* The chunks as uv_bufs, skipping the first skip bytes (written already);
+ * bufs has room for n. Returns how many. */
+static unsigned rs__chunk_bufs(rs_tls_chunk_t *c, size_t skip, uv_buf_t *bufs) {
+  unsigned k = 0;
+  for (; c != NULL; c = c->next) {
+    if (skip >= c->len) {
+      skip -= c->len;
+      continue;
+    }
+    bufs[k++] = uv_buf_init(c->data + skip, (unsigned)(c->len - skip));
+    skip = 0;
+  }
+  return k;
+}
 
 #define RS__PLAIN_SIZE (64 * 1024)
 static _Thread_local char *rs__tl_plain;   /* the loop thread's plaintext buffer */
@@ -112,24 +127,39 @@ static void rs__tw_done(uv_write_t *w, int status) {
   rs__tw_t *tw = RS_CONTAINER_OF(w, rs__tw_t, w);
   uv_write_t *user = tw->user;
   uv_write_cb cb = tw->cb;
+  rs_tls_chunks_free(tw->chunks);
   free(tw);
   if (cb != NULL) cb(user, status);
+}
+
+/* Queue chunks (their first skip bytes written already) in one uv_write,
+ * with the writer's callback when given (called even when there is
+ * nothing, once the earlier bytes are out). */
+static int rs__tw_queue(rs_conn_t *c, rs_tls_chunk_t *chunks, size_t n, size_t skip, uv_write_t *user,
+                        uv_write_cb cb) {
+  uv_buf_t one, *bufs = n > 1 ? rs_xmalloc(n * sizeof(*bufs)) : &one;
+  unsigned k = rs__chunk_bufs(chunks, skip, bufs);
+  if (k == 0) bufs[k++] = uv_buf_init(NULL, 0);
+  rs__tw_t *tw = rs_xmalloc(sizeof(*tw));
+  tw->user = user;
+  tw->cb = cb;
+  tw->chunks = chunks;
+  int rc = uv_write(&tw->w, (uv_stream_t *)&c->tcp, bufs, k, rs__tw_done);   /* copies bufs */
+  if (bufs != &one) free(bufs);
+  if (rc != 0) {
+    rs_tls_chunks_free(chunks);
+    free(tw);
+  }
+  return rc;
 }
 
 /* Write what the engine has made, with the writer's callback when given
  * (called even when there is nothing, once the earlier bytes are out). */
 static int rs__tls_flush(rs_conn_t *c, uv_write_t *user, uv_write_cb cb) {
-  rs_tls_t *t = c->tio->tls;
-  size_t n = rs_tls_pending(t);
-  if (n == 0 && cb == NULL) return 0;
-  rs__tw_t *tw = rs_xmalloc(sizeof(*tw) + (n ? n : 1));
-  tw->user = user;
-  tw->cb = cb;
-  size_t got = n ? rs_tls_take(t, tw->data, n) : 0;
-  uv_buf_t b = uv_buf_init(tw->data, (unsigned)got);
-  int rc = uv_write(&tw->w, (uv_stream_t *)&c->tcp, &b, 1, rs__tw_done);
-  if (rc != 0) free(tw);
-  return rc;
+  size_t n = 0;
+  rs_tls_chunk_t *chunks = rs_tls_take_chunks(c->tio->tls, &n);
+  if (chunks == NULL && cb == NULL) return 0;
+  return rs__tw_queue(c, chunks, n, 0, user, cb);
 }
 
 /* Before a close: the alert or close_notify the engine has, if the socket
@@ -189,7 +219,12 @@ static void rs__tls_drain(rs_conn_t *c) {
     rs__tls_fail(c);
     return;
   }
-  if (!c->closed && rs__tls_flush(c, NULL, NULL) != 0) rs__conn_close(c);
+  if (c->closed) return;
+  if (rs__tls_flush(c, NULL, NULL) != 0) {
+    rs__conn_close(c);
+    return;
+  }
+  rs_tls_idle(io->tls);
 }
 
 static void rs__on_idle(uv_idle_t *h) {
@@ -241,6 +276,7 @@ static void rs__plain_http_answer(rs_conn_t *c) {
   rs__tw_t *tw = rs_xmalloc(sizeof(*tw));
   tw->user = NULL;
   tw->cb = NULL;
+  tw->chunks = NULL;
   uv_buf_t b = uv_buf_init(resp, (unsigned)len);
   if (uv_write(&tw->w, (uv_stream_t *)&c->tcp, &b, 1, rs__tw_done) != 0) {
     free(tw);
@@ -333,26 +369,21 @@ int rs__conn_try_write(rs_conn_t *c, const uv_buf_t *bufs, unsigned n) {
   size_t total = 0;
   for (unsigned i = 0; i < n; i++) total += bufs[i].len;
   if (rs__tls_write_bufs(io->tls, bufs, n) != 0) return UV_EPROTO;
-  size_t len = rs_tls_pending(io->tls);
-  rs__tw_t *tw = rs_xmalloc(sizeof(*tw) + (len ? len : 1));
-  tw->user = NULL;
-  tw->cb = NULL;
-  len = rs_tls_take(io->tls, tw->data, len);
-  uv_buf_t b = uv_buf_init(tw->data, (unsigned)len);
-  int w = len ? uv_try_write((uv_stream_t *)&c->tcp, &b, 1) : 0;
+  size_t len = rs_tls_pending(io->tls), nc = 0;
+  rs_tls_chunk_t *chunks = rs_tls_take_chunks(io->tls, &nc);
+  uv_buf_t one, *cb = nc > 1 ? rs_xmalloc(nc * sizeof(*cb)) : &one;
+  unsigned k = rs__chunk_bufs(chunks, 0, cb);
+  int w = k ? uv_try_write((uv_stream_t *)&c->tcp, cb, k) : 0;
+  if (cb != &one) free(cb);
   if (w == UV_EAGAIN) w = 0;
   if (w < 0) {
-    free(tw);
+    rs_tls_chunks_free(chunks);
     return w;
   }
   if ((size_t)w < len) {
-    b = uv_buf_init(tw->data + w, (unsigned)(len - (size_t)w));
-    if (uv_write(&tw->w, (uv_stream_t *)&c->tcp, &b, 1, rs__tw_done) != 0) {
-      free(tw);
-      return UV_EPIPE;
-    }
+    if (rs__tw_queue(c, chunks, nc, (size_t)w, NULL, NULL) != 0) return UV_EPIPE;
   } else {
-    free(tw);
+    rs_tls_chunks_free(chunks);
   }
   return (int)total;
 }
@@ -436,4 +467,5 @@ void rs__conn_io_tls_facts(rs_conn_t *c, const char **protocol, const char **cip
 void rs__conn_io_loop_dispose(void) {
   free(rs__tl_plain);
   rs__tl_plain = NULL;
+  rs_tls_thread_dispose();
 }

@@ -63,6 +63,10 @@ static rs_http_listen_t *rs__listen(const rs_server_t *srv, const rs_config_t *c
     l[k].handshake_timeout = lc->tls->handshake_timeout_ms;
     char e[512];
     l[k].tls = rs_lconfig_tls_ctx(lc->tls, lc->http2, e, sizeof(e));
+    /* A reload keeps the listener's ticket keys when it keeps tickets on:
+     * the tickets clients hold go on resuming (README "TLS", Reload). */
+    if (l[k].tls != NULL && lc->tls->tickets && srv->gen != NULL && srv->gen->listen[k].tls != NULL)
+      rs_tls_ctx_share_tickets(l[k].tls, srv->gen->listen[k].tls);
     if (l[k].tls == NULL && err[0] == '\0')
       snprintf(err, errlen, "%s: ssr.config: '%s%s.tls': %s", cfg->file ? cfg->file : "?", k ? "servers." : "listen",
                k ? srv->lsn_names[k] : "", e);
@@ -101,7 +105,6 @@ rs_gen_t *rs_gen_new(rs_server_t *srv, rs_config_t *cfg, bool owns, rs_pool_t *p
   for (int k = 0; k < srv->nlisteners; k++) {
     const rs_listener_conf_t *lc = rs__listener_conf(srv, cfg, k);
     gen->tls_rot[k].every = lc != NULL && lc->tls != NULL ? (uint64_t)lc->tls->ticket_rotate_s * 1000 : 0;
-    gen->tls_rot[k].last = rs_now_ms();
   }
   gen->pool = pool;
   gen->routers = rs_xcalloc((size_t)srv->nlisteners, sizeof(*gen->routers));
@@ -135,9 +138,7 @@ rs_gen_t *rs_gen_new(rs_server_t *srv, rs_config_t *cfg, bool owns, rs_pool_t *p
 void rs_gen_tls_tick(rs_gen_t *gen, uint64_t now_ms) {
   for (size_t k = 0; k < gen->http.nlisten; k++) {
     struct rs_gen_tls_rot_s *r = &gen->tls_rot[k];
-    if (gen->listen[k].tls == NULL || r->every == 0 || now_ms - r->last < r->every) continue;
-    rs_tls_ctx_rotate_tickets(gen->listen[k].tls);
-    r->last = now_ms;
+    if (gen->listen[k].tls == NULL || !rs_tls_ctx_rotate_due(gen->listen[k].tls, now_ms, r->every)) continue;
     rs_log_debug("listener %zu: new TLS ticket key (the previous one still decrypts)", k);
   }
 }

@@ -20,8 +20,9 @@ struct rs_gen_s {                /* its fields: core/server/ only */
   int *access_file;              /* [nlisteners], http.access_file */
   rs_http_listen_t *listen;      /* [nlisteners], http.listen: each one's TLS
                                     context (owned: one reference each) */
-  struct rs_gen_tls_rot_s {      /* [nlisteners]: ticket keys' rotation (ms) */
-    uint64_t every, last;
+  struct rs_gen_tls_rot_s {      /* [nlisteners]: ticket keys' rotation (ms; its
+                                    phase goes with the keys, rs_tls.h) */
+    uint64_t every;
   } *tls_rot;
   char tls_err[600];             /* a TLS context that could not be made ("" = none):
                                     the generation must not be used */
@@ -39,8 +40,9 @@ struct rs_gen_s {                /* its fields: core/server/ only */
 rs_gen_t *rs_gen_new(rs_server_t *srv, rs_config_t *cfg, bool owns, rs_pool_t *pool);
 
 /* New ticket keys for the listeners whose ticket_rotate has passed since
- * their last rotation (or the generation's start). Main thread, from a
- * timer (rs_server.c); the loops go on using the contexts meanwhile. */
+ * their current key began (in this generation or, the keys carried by a
+ * reload, an earlier one). Main thread, from a timer (rs_server.c); the
+ * loops go on using the contexts meanwhile. */
 void rs_gen_tls_tick(rs_gen_t *gen, uint64_t now_ms);
 
 /* Destroy the pool, then free the routers, the config when owned, and gen.

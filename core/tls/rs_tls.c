@@ -1,5 +1,6 @@
 /* core/tls/rs_tls.c — see rs_tls.h. */
 #include "rs_tls.h"
+#include "rs_tls_int.h"
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -24,6 +25,16 @@ typedef struct {
   bool set;
 } rs__tkey_t;
 
+/* The ticket keys: the current one encrypts, the previous one still
+ * decrypts. Shared by a listener's contexts across reloads
+ * (rs_tls_ctx_share_tickets), counted. */
+typedef struct {
+  pthread_mutex_t lock;
+  rs__tkey_t cur, prev;
+  uint64_t since_ms;             /* when cur began (rs_now_ms) */
+  int refs;                      /* atomic */
+} rs__tkeys_t;
+
 typedef struct {
   SSL_CTX *ctx;
   char **names;                  /* lower-case DNS names, "*.example.com" for wildcards */
@@ -37,30 +48,23 @@ struct rs_tls_ctx_s {
   size_t ncerts;
   unsigned char *alpn;           /* the server's list in wire format */
   size_t alpn_len;
-  pthread_mutex_t tlock;         /* the ticket keys */
-  rs__tkey_t cur, prev;
+  rs__tkeys_t *keys;             /* swapped only on the main thread before the
+                                    context serves (rs_tls_ctx_share_tickets) */
+  EVP_CIPHER *aes;               /* AES-256-CBC for tickets, fetched once: an
+                                    EVP_aes_256_cbc() is fetched again at each init */
   uint64_t handshakes, resumed, failed;   /* atomic */
   int refs;                      /* the maker's and each connection's (atomic) */
 };
 
-struct rs_tls_s {
-  SSL *ssl;
-  BIO *rbio, *wbio;              /* network -> SSL, SSL -> network */
+/* A listener's connection: the engine's (rs_tls_int.h) and its context. */
+typedef struct {
+  rs_tls_t t;
   rs_tls_ctx_t *ctx;
-  bool done;
-  char err[160];
-};
+} rs__conn_t;
 
 static int rs__ex_index = -1;
 static pthread_once_t rs__once = PTHREAD_ONCE_INIT;
 static void rs__init_index(void) { rs__ex_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL); }
-
-static void rs__openssl_error(char *err, size_t errlen, const char *what) {
-  unsigned long e = ERR_peek_last_error();
-  const char *reason = e ? ERR_reason_error_string(e) : NULL;
-  snprintf(err, errlen, "%s%s%s", what, reason ? ": " : "", reason ? reason : "");
-  ERR_clear_error();
-}
 
 /* ------------------------------------------------------------ names */
 
@@ -154,14 +158,15 @@ static void rs__tkey_new(rs__tkey_t *k) {
 static int rs__ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx,
                           EVP_MAC_CTX *hctx, int enc) {
   rs_tls_ctx_t *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), rs__ex_index);
+  rs__tkeys_t *ks = t->keys;
   rs__tkey_t k;
   int rc;
-  pthread_mutex_lock(&t->tlock);
+  pthread_mutex_lock(&ks->lock);
   if (enc) {
-    k = t->cur;
+    k = ks->cur;
     rc = 1;
-  } else if (memcmp(name, t->cur.name, 16) == 0) {
-    k = t->cur;
+  } else if (memcmp(name, ks->cur.name, 16) == 0) {
+    k = ks->cur;
     /* TLS 1.3: a new ticket on every resumption (2: "renew"). Clients use
      * a 1.3 ticket once (RFC 8446 C.4; OpenSSL's drop it after use), so a
      * resumption without one leaves the client nothing to resume with, and
@@ -169,29 +174,46 @@ static int rs__ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv, E
      * close": 50% resumed, against 99% with nginx, which leaves OpenSSL its
      * own keys). TLS 1.2 keeps its ticket while the key is current. */
     rc = SSL_version(ssl) == TLS1_3_VERSION ? 2 : 1;
-  } else if (t->prev.set && memcmp(name, t->prev.name, 16) == 0) {
-    k = t->prev;
+  } else if (ks->prev.set && memcmp(name, ks->prev.name, 16) == 0) {
+    k = ks->prev;
     rc = 2;                      /* good, and worth renewing under the current key */
   } else {
     rc = 0;                      /* unknown key: a full handshake */
   }
-  pthread_mutex_unlock(&t->tlock);
+  pthread_mutex_unlock(&ks->lock);
   if (rc == 0) return 0;
-  OSSL_PARAM params[] = {
-    OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac, sizeof(k.hmac)),
-    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-    OSSL_PARAM_construct_end(),
-  };
+  /* The cipher was fetched with the context; the digest goes by name (the
+   * MAC context is OpenSSL's new one each time), its length given. */
+  OSSL_PARAM params[3];
+  params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac, sizeof(k.hmac));
+  params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", sizeof("SHA256") - 1);
+  params[2] = OSSL_PARAM_construct_end();
   if (enc) {
-    if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1) return -1;
     memcpy(name, k.name, 16);
-    if (EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1) return -1;
-  } else if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1) {
-    return -1;
+    if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1 || EVP_EncryptInit_ex2(cctx, t->aes, k.aes, iv, NULL) != 1) rc = -1;
+  } else if (EVP_DecryptInit_ex2(cctx, t->aes, k.aes, iv, NULL) != 1) {
+    rc = -1;
   }
-  if (EVP_MAC_CTX_set_params(hctx, params) != 1) return -1;
+  if (rc != -1 && EVP_MAC_CTX_set_params(hctx, params) != 1) rc = -1;
   OPENSSL_cleanse(&k, sizeof(k));
   return rc;
+}
+
+static rs__tkeys_t *rs__tkeys_new(void) {
+  rs__tkeys_t *ks = rs_xcalloc(1, sizeof(*ks));
+  pthread_mutex_init(&ks->lock, NULL);
+  rs__tkey_new(&ks->cur);
+  ks->since_ms = rs_now_ms();
+  ks->refs = 1;
+  return ks;
+}
+
+static void rs__tkeys_unref(rs__tkeys_t *ks) {
+  if (ks == NULL || __atomic_sub_fetch(&ks->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+  OPENSSL_cleanse(&ks->cur, sizeof(ks->cur));
+  OPENSSL_cleanse(&ks->prev, sizeof(ks->prev));
+  pthread_mutex_destroy(&ks->lock);
+  free(ks);
 }
 
 /* ------------------------------------------------------------ contexts */
@@ -199,18 +221,20 @@ static int rs__ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv, E
 static SSL_CTX *rs__ssl_ctx(rs_tls_ctx_t *t, const rs_tls_opts_t *o, char *err, size_t errlen) {
   SSL_CTX *c = SSL_CTX_new(TLS_server_method());
   if (c == NULL) {
-    rs__openssl_error(err, errlen, "SSL_CTX_new");
+    rs__tls_openssl_error(err, errlen, "SSL_CTX_new");
     return NULL;
   }
   SSL_CTX_set_ex_data(c, rs__ex_index, t);
   SSL_CTX_set_min_proto_version(c, o->tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(c, o->tls12_only ? TLS1_2_VERSION : TLS1_3_VERSION);
   SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-  /* An idle keep-alive connection holds no record buffers (~34 KB each), as
-   * nginx sets it. */
-  SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+  /* No SSL_MODE_RELEASE_BUFFERS (nginx's choice: OpenSSL frees its record
+   * buffers after every record, and allocates them again for the next):
+   * the connection code calls rs_tls_idle once it has read and answered
+   * what came, so an idle keep-alive connection still holds no record
+   * buffers (~34 KB), and a burst of records shares one allocation. */
   if (SSL_CTX_set_cipher_list(c, o->ciphers ? o->ciphers : RS__TLS12_CIPHERS) != 1) {
-    rs__openssl_error(err, errlen, "ciphers");
+    rs__tls_openssl_error(err, errlen, "ciphers");
     SSL_CTX_free(c);
     return NULL;
   }
@@ -221,6 +245,10 @@ static SSL_CTX *rs__ssl_ctx(rs_tls_ctx_t *t, const rs_tls_opts_t *o, char *err, 
   } else {
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(c, (long)(o->session_cache ? o->session_cache : 20480));
+  }
+  if (o->no_tickets) {
+    SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
+    if (o->session_cache == 1) SSL_CTX_set_num_tickets(c, 0);   /* they would name nothing */
   }
   SSL_CTX_set_tlsext_ticket_key_evp_cb(c, rs__ticket_key);
   SSL_CTX_set_tlsext_servername_callback(c, rs__servername);
@@ -233,7 +261,7 @@ static int rs__load(rs__cert_t *c, const rs_tls_cert_conf_t *cc, char *err, size
   char what[512];
   if (SSL_CTX_use_certificate_chain_file(c->ctx, cc->cert) != 1) {
     snprintf(what, sizeof(what), "%s: cannot load the certificate", cc->cert);
-    rs__openssl_error(err, errlen, what);
+    rs__tls_openssl_error(err, errlen, what);
     return -1;
   }
   if (SSL_CTX_use_PrivateKey_file(c->ctx, cc->key, SSL_FILETYPE_PEM) != 1) {
@@ -243,12 +271,12 @@ static int rs__load(rs__cert_t *c, const rs_tls_cert_conf_t *cc, char *err, size
       return -1;
     }
     snprintf(what, sizeof(what), "%s: cannot load the private key", cc->key);
-    rs__openssl_error(err, errlen, what);
+    rs__tls_openssl_error(err, errlen, what);
     return -1;
   }
   if (SSL_CTX_check_private_key(c->ctx) != 1) {
     snprintf(what, sizeof(what), "%s does not match %s", cc->key, cc->cert);
-    rs__openssl_error(err, errlen, what);
+    rs__tls_openssl_error(err, errlen, what);
     return -1;
   }
   if (cc->ocsp != NULL) {
@@ -295,8 +323,13 @@ rs_tls_ctx_t *rs_tls_ctx_new(const rs_tls_opts_t *o, char *err, size_t errlen) {
   }
   rs_tls_ctx_t *t = rs_xcalloc(1, sizeof(*t));
   t->refs = 1;
-  pthread_mutex_init(&t->tlock, NULL);
-  rs__tkey_new(&t->cur);
+  t->keys = rs__tkeys_new();
+  t->aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+  if (t->aes == NULL) {
+    rs__tls_openssl_error(err, errlen, "AES-256-CBC for the session tickets");
+    rs_tls_ctx_free(t);
+    return NULL;
+  }
   for (size_t i = 0; i < o->nalpn; i++) {
     size_t n = strlen(o->alpn[i]);
     if (n == 0 || n > 255) {
@@ -331,9 +364,8 @@ static void rs__ctx_unref(rs_tls_ctx_t *t) {
   }
   free(t->certs);
   free(t->alpn);
-  OPENSSL_cleanse(&t->cur, sizeof(t->cur));
-  OPENSSL_cleanse(&t->prev, sizeof(t->prev));
-  pthread_mutex_destroy(&t->tlock);
+  rs__tkeys_unref(t->keys);
+  EVP_CIPHER_free(t->aes);
   free(t);
 }
 
@@ -341,14 +373,42 @@ void rs_tls_ctx_free(rs_tls_ctx_t *t) {
   if (t != NULL) rs__ctx_unref(t);
 }
 
+/* Under ks->lock. */
+static void rs__rotate(rs__tkeys_t *ks, const rs__tkey_t *k, uint64_t now_ms) {
+  ks->prev = ks->cur;
+  ks->cur = *k;
+  ks->since_ms = now_ms;
+}
+
 void rs_tls_ctx_rotate_tickets(rs_tls_ctx_t *t) {
   rs__tkey_t k;
   rs__tkey_new(&k);
-  pthread_mutex_lock(&t->tlock);
-  t->prev = t->cur;
-  t->cur = k;
-  pthread_mutex_unlock(&t->tlock);
+  pthread_mutex_lock(&t->keys->lock);
+  rs__rotate(t->keys, &k, rs_now_ms());
+  pthread_mutex_unlock(&t->keys->lock);
   OPENSSL_cleanse(&k, sizeof(k));
+}
+
+bool rs_tls_ctx_rotate_due(rs_tls_ctx_t *t, uint64_t now_ms, uint64_t every_ms) {
+  rs__tkeys_t *ks = t->keys;
+  pthread_mutex_lock(&ks->lock);
+  bool due = every_ms != 0 && now_ms >= ks->since_ms + every_ms;
+  pthread_mutex_unlock(&ks->lock);
+  if (!due) return false;
+  rs__tkey_t k;
+  rs__tkey_new(&k);              /* outside the lock: handshakes wait on it */
+  pthread_mutex_lock(&ks->lock);
+  rs__rotate(ks, &k, now_ms);
+  pthread_mutex_unlock(&ks->lock);
+  OPENSSL_cleanse(&k, sizeof(k));
+  return true;
+}
+
+void rs_tls_ctx_share_tickets(rs_tls_ctx_t *t, rs_tls_ctx_t *from) {
+  if (t == from || t->keys == from->keys) return;
+  __atomic_add_fetch(&from->keys->refs, 1, __ATOMIC_RELAXED);
+  rs__tkeys_unref(t->keys);
+  t->keys = from->keys;
 }
 
 void rs_tls_ctx_stats(rs_tls_ctx_t *t, rs_tls_stats_t *out) {
@@ -357,104 +417,35 @@ void rs_tls_ctx_stats(rs_tls_ctx_t *t, rs_tls_stats_t *out) {
   out->failed = __atomic_load_n(&t->failed, __ATOMIC_RELAXED);
 }
 
+
 /* ------------------------------------------------------------ connections */
 
+static void rs__conn_done(rs_tls_t *t) {
+  rs_tls_ctx_t *ctx = ((rs__conn_t *)t)->ctx;
+  __atomic_fetch_add(&ctx->handshakes, 1, __ATOMIC_RELAXED);
+  if (SSL_session_reused(t->ssl)) __atomic_fetch_add(&ctx->resumed, 1, __ATOMIC_RELAXED);
+}
+
+static void rs__conn_failed(rs_tls_t *t) {
+  if (!t->done) __atomic_fetch_add(&((rs__conn_t *)t)->ctx->failed, 1, __ATOMIC_RELAXED);
+}
+
+static void rs__conn_release(rs_tls_t *t) {
+  rs__conn_t *c = (rs__conn_t *)t;
+  rs__ctx_unref(c->ctx);
+  free(c);
+}
+
+static const rs_tls_side_t rs__server_side = {
+  .done = rs__conn_done, .failed = rs__conn_failed, .close = NULL, .release = rs__conn_release,
+};
+
 rs_tls_t *rs_tls_new(rs_tls_ctx_t *ctx) {
-  rs_tls_t *t = rs_xcalloc(1, sizeof(*t));
+  rs__conn_t *c = rs_xcalloc(1, sizeof(*c));
   __atomic_add_fetch(&ctx->refs, 1, __ATOMIC_RELAXED);
-  t->ctx = ctx;
-  t->ssl = SSL_new(ctx->certs[0].ctx);
-  t->rbio = BIO_new(BIO_s_mem());
-  t->wbio = BIO_new(BIO_s_mem());
-  if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) abort();
-  BIO_set_mem_eof_return(t->rbio, -1);           /* empty means "wait", not EOF */
-  SSL_set_bio(t->ssl, t->rbio, t->wbio);         /* the SSL owns them now */
-  SSL_set_accept_state(t->ssl);
-  return t;
+  c->ctx = ctx;
+  SSL *ssl = SSL_new(ctx->certs[0].ctx);
+  rs__tls_init(&c->t, ssl, &rs__server_side);
+  SSL_set_accept_state(ssl);
+  return &c->t;
 }
-
-void rs_tls_free(rs_tls_t *t) {
-  if (t == NULL) return;
-  SSL_free(t->ssl);
-  rs__ctx_unref(t->ctx);
-  free(t);
-}
-
-static int rs__fail(rs_tls_t *t, int ssl_err) {
-  unsigned long e = ERR_peek_last_error();
-  const char *reason = e ? ERR_reason_error_string(e) : NULL;
-  snprintf(t->err, sizeof(t->err), "%s", reason ? reason : ssl_err == SSL_ERROR_SYSCALL ? "unexpected end" : "protocol error");
-  ERR_clear_error();
-  return RS_TLS_ERROR;
-}
-
-static int rs__handshake(rs_tls_t *t) {
-  if (t->done) return RS_TLS_OK;
-  int r = SSL_do_handshake(t->ssl);
-  if (r == 1) {
-    t->done = true;
-    __atomic_fetch_add(&t->ctx->handshakes, 1, __ATOMIC_RELAXED);
-    if (SSL_session_reused(t->ssl)) __atomic_fetch_add(&t->ctx->resumed, 1, __ATOMIC_RELAXED);
-    return RS_TLS_OK;
-  }
-  int e = SSL_get_error(t->ssl, r);
-  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return RS_TLS_OK;
-  __atomic_fetch_add(&t->ctx->failed, 1, __ATOMIC_RELAXED);
-  return rs__fail(t, e);
-}
-
-int rs_tls_feed(rs_tls_t *t, const void *p, size_t n) {
-  if (n > 0 && BIO_write(t->rbio, p, (int)RS_MIN(n, (size_t)INT32_MAX)) <= 0) return RS_TLS_ERROR;
-  return rs__handshake(t);
-}
-
-ssize_t rs_tls_read(rs_tls_t *t, void *buf, size_t cap) {
-  if (!t->done) {
-    if (rs__handshake(t) != RS_TLS_OK) return RS_TLS_ERROR;
-    if (!t->done) return 0;
-  }
-  size_t n = 0;
-  if (SSL_read_ex(t->ssl, buf, cap, &n) == 1) return (ssize_t)n;
-  int e = SSL_get_error(t->ssl, 0);
-  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
-  if (e == SSL_ERROR_ZERO_RETURN) return RS_TLS_CLOSED;
-  return rs__fail(t, e);
-}
-
-int rs_tls_write(rs_tls_t *t, const void *p, size_t n) {
-  if (!t->done) return RS_TLS_ERROR;
-  size_t w = 0;
-  if (n == 0) return RS_TLS_OK;
-  if (SSL_write_ex(t->ssl, p, n, &w) == 1 && w == n) return RS_TLS_OK;
-  return rs__fail(t, SSL_get_error(t->ssl, 0));
-}
-
-void rs_tls_shutdown(rs_tls_t *t) {
-  if (t->done) SSL_shutdown(t->ssl);
-  ERR_clear_error();
-}
-
-size_t rs_tls_take(rs_tls_t *t, void *buf, size_t cap) {
-  int n = BIO_read(t->wbio, buf, (int)RS_MIN(cap, (size_t)INT32_MAX));
-  return n > 0 ? (size_t)n : 0;
-}
-
-size_t rs_tls_pending(const rs_tls_t *t) { return BIO_ctrl_pending(t->wbio); }
-
-bool rs_tls_buffered(const rs_tls_t *t) { return SSL_has_pending(t->ssl) == 1 || BIO_ctrl_pending(t->rbio) > 0; }
-
-bool rs_tls_handshake_done(const rs_tls_t *t) { return t->done; }
-
-const char *rs_tls_alpn(const rs_tls_t *t, size_t *len) {
-  const unsigned char *p = NULL;
-  unsigned n = 0;
-  SSL_get0_alpn_selected(t->ssl, &p, &n);
-  *len = n;
-  return n ? (const char *)p : NULL;
-}
-
-const char *rs_tls_sni(const rs_tls_t *t) { return SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name); }
-const char *rs_tls_version(const rs_tls_t *t) { return SSL_get_version(t->ssl); }
-const char *rs_tls_cipher(const rs_tls_t *t) { return SSL_get_cipher_name(t->ssl); }
-bool rs_tls_resumed(const rs_tls_t *t) { return SSL_session_reused(t->ssl) == 1; }
-const char *rs_tls_error(const rs_tls_t *t) { return t->err; }

@@ -1,5 +1,6 @@
 /* core/tls/rs_tls_client.c — see rs_tls_client.h. */
 #include "rs_tls_client.h"
+#include "rs_tls_int.h"
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
@@ -24,26 +25,19 @@ struct rs_tlsc_ctx_s {
 static pthread_mutex_t rs__lock = PTHREAD_MUTEX_INITIALIZER;
 static rs_tlsc_ctx_t *rs__shared;
 
-struct rs_tlsc_s {
-  SSL *ssl;
-  BIO *rbio, *wbio;              /* network -> SSL, SSL -> network */
+/* A client connection: the engine's (rs_tls_int.h), and what a client
+ * adds. */
+typedef struct {
+  rs_tls_t t;
   rs_tlsc_slot_t *slot;
   uint32_t gen;                  /* slot->gen when made */
   const void *offered;           /* the session offered (compared, not owned) */
-  bool verify, done, verify_failed;
-  char err[200];
-};
+  bool verify, verify_failed;
+} rs__client_t;
 
 static int rs__ex = -1;
 static pthread_once_t rs__once = PTHREAD_ONCE_INIT;
 static void rs__init_index(void) { rs__ex = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL); }
-
-static void rs__openssl_error(char *err, size_t errlen, const char *what) {
-  unsigned long e = ERR_peek_last_error();
-  const char *reason = e ? ERR_reason_error_string(e) : NULL;
-  snprintf(err, errlen, "%s%s%s", what, reason ? ": " : "", reason ? reason : "");
-  ERR_clear_error();
-}
 
 /* ------------------------------------------------------------ sessions */
 
@@ -60,7 +54,7 @@ void rs_tlsc_slot_reuse(rs_tlsc_slot_t *s) {
 /* A session the server gave (TLS 1.2 at the handshake's end, TLS 1.3 with
  * each NewSessionTicket): the newest goes in the connection's slot. */
 static int rs__new_session(SSL *ssl, SSL_SESSION *sess) {
-  rs_tlsc_t *t = SSL_get_ex_data(ssl, rs__ex);
+  rs__client_t *t = SSL_get_ex_data(ssl, rs__ex);
   if (t == NULL || t->slot == NULL || t->slot->gen != t->gen || !SSL_SESSION_is_resumable(sess)) return 0;
   rs_tlsc_slot_clear(t->slot);
   t->slot->sess = sess;
@@ -74,7 +68,7 @@ rs_tlsc_ctx_t *rs_tlsc_ctx_new(const rs_tlsc_opts_t *o, char *err, size_t errlen
   SSL_CTX *c = SSL_CTX_new(TLS_client_method());
   char what[600];
   if (c == NULL) {
-    rs__openssl_error(err, errlen, "SSL_CTX_new");
+    rs__tls_openssl_error(err, errlen, "SSL_CTX_new");
     return NULL;
   }
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
@@ -115,7 +109,7 @@ rs_tlsc_ctx_t *rs_tlsc_ctx_new(const rs_tlsc_opts_t *o, char *err, size_t errlen
   t->verify = !o->no_verify;
   return t;
 fail:
-  rs__openssl_error(err, errlen, what);
+  rs__tls_openssl_error(err, errlen, what);
   SSL_CTX_free(c);
   return NULL;
 }
@@ -171,26 +165,58 @@ static bool rs__is_ip(const char *s) {
   return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
 }
 
-rs_tlsc_t *rs_tlsc_new(rs_tlsc_ctx_t *ctx, const char *host, const char *sni, rs_tlsc_slot_t *slot) {
-  rs_tlsc_t *t = rs_xcalloc(1, sizeof(*t));
-  t->ssl = SSL_new(ctx->ctx);
-  t->rbio = BIO_new(BIO_s_mem());
-  t->wbio = BIO_new(BIO_s_mem());
-  if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) abort();
-  BIO_set_mem_eof_return(t->rbio, -1);           /* empty means "wait", not EOF */
-  SSL_set_bio(t->ssl, t->rbio, t->wbio);
-  SSL_set_connect_state(t->ssl);
-  SSL_set_ex_data(t->ssl, rs__ex, t);
+/* The session offered was refused (a server whose TLS 1.3 tickets are for
+ * one use, or that forgot it): drop it; the tickets this handshake brings
+ * take its place. */
+static void rs__client_done(rs_tls_t *tt) {
+  rs__client_t *t = (rs__client_t *)tt;
+  if (t->offered != NULL && !SSL_session_reused(tt->ssl) && t->slot != NULL && t->slot->gen == t->gen &&
+      t->slot->sess == t->offered)
+    rs_tlsc_slot_clear(t->slot);
+}
+
+static void rs__client_failed(rs_tls_t *tt) {
+  rs__client_t *t = (rs__client_t *)tt;
+  if (tt->done) return;
+  long v = SSL_get_verify_result(tt->ssl);
+  if (t->verify && v != X509_V_OK) {
+    t->verify_failed = true;
+    snprintf(tt->err, sizeof(tt->err), "certificate verify failed: %s", X509_verify_cert_error_string(v));
+  }
+  /* The session offered may be what failed: the next connection starts afresh. */
+  if (t->slot != NULL && t->slot->gen == t->gen) rs_tlsc_slot_clear(t->slot);
+}
+
+/* A connection closed without close_notify must not spoil its session
+ * (OpenSSL marks such sessions not resumable): a quiet end. */
+static void rs__client_close(rs_tls_t *tt) {
+  rs__client_t *t = (rs__client_t *)tt;
+  if (tt->done && !t->verify_failed) SSL_set_shutdown(tt->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  SSL_set_ex_data(tt->ssl, rs__ex, NULL);
+}
+
+static void rs__client_release(rs_tls_t *tt) { free((rs__client_t *)tt); }
+
+static const rs_tls_side_t rs__client_side = {
+  .done = rs__client_done, .failed = rs__client_failed, .close = rs__client_close, .release = rs__client_release,
+};
+
+rs_tls_t *rs_tlsc_new(rs_tlsc_ctx_t *ctx, const char *host, const char *sni, rs_tlsc_slot_t *slot) {
+  rs__client_t *t = rs_xcalloc(1, sizeof(*t));
+  SSL *ssl = SSL_new(ctx->ctx);
+  rs__tls_init(&t->t, ssl, &rs__client_side);
+  SSL_set_connect_state(ssl);
+  SSL_set_ex_data(ssl, rs__ex, t);
   t->verify = ctx->verify;
   const char *name = sni != NULL ? sni : host;
   bool ip = rs__is_ip(name);
-  if (!ip) SSL_set_tlsext_host_name(t->ssl, name);
+  if (!ip) SSL_set_tlsext_host_name(ssl, name);
   if (t->verify) {
     if (ip) {
-      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), name);
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name);
     } else {
-      SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-      SSL_set1_host(t->ssl, name);
+      SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      SSL_set1_host(ssl, name);
     }
   }
   if (slot != NULL) {
@@ -200,102 +226,12 @@ rs_tlsc_t *rs_tlsc_new(rs_tlsc_ctx_t *ctx, const char *host, const char *sni, rs
      * certificate check. */
     const char *was = slot->sess != NULL ? SSL_SESSION_get0_hostname(slot->sess) : NULL;
     if (slot->sess != NULL && (ip ? was == NULL : was != NULL && strcasecmp(was, name) == 0)) {
-      SSL_set_session(t->ssl, slot->sess);
+      SSL_set_session(ssl, slot->sess);
       t->offered = slot->sess;
     }
   }
   ERR_clear_error();
-  return t;
+  return &t->t;
 }
 
-void rs_tlsc_free(rs_tlsc_t *t) {
-  if (t == NULL) return;
-  /* A connection closed without close_notify must not spoil its session
-   * (OpenSSL marks such sessions not resumable): a quiet end. */
-  if (t->done && !t->verify_failed) SSL_set_shutdown(t->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-  SSL_set_ex_data(t->ssl, rs__ex, NULL);
-  SSL_free(t->ssl);
-  free(t);
-}
-
-static int rs__fail(rs_tlsc_t *t, int ssl_err) {
-  long v = SSL_get_verify_result(t->ssl);
-  if (!t->done && t->verify && v != X509_V_OK) {
-    t->verify_failed = true;
-    snprintf(t->err, sizeof(t->err), "certificate verify failed: %s", X509_verify_cert_error_string(v));
-  } else {
-    unsigned long e = ERR_peek_last_error();
-    const char *reason = e ? ERR_reason_error_string(e) : NULL;
-    snprintf(t->err, sizeof(t->err), "%s",
-             reason ? reason : ssl_err == SSL_ERROR_SYSCALL ? "unexpected end" : "protocol error");
-  }
-  ERR_clear_error();
-  /* The session offered may be what failed: the next connection starts afresh. */
-  if (!t->done && t->slot != NULL && t->slot->gen == t->gen) rs_tlsc_slot_clear(t->slot);
-  return RS_TLSC_ERROR;
-}
-
-static int rs__handshake(rs_tlsc_t *t) {
-  if (t->done) return RS_TLSC_OK;
-  int r = SSL_do_handshake(t->ssl);
-  if (r == 1) {
-    t->done = true;
-    /* The session offered was refused (a server whose TLS 1.3 tickets are
-     * for one use, or that forgot it): drop it; the tickets this
-     * handshake brings take its place. */
-    if (t->offered != NULL && !SSL_session_reused(t->ssl) && t->slot != NULL && t->slot->gen == t->gen &&
-        t->slot->sess == t->offered)
-      rs_tlsc_slot_clear(t->slot);
-    return RS_TLSC_OK;
-  }
-  int e = SSL_get_error(t->ssl, r);
-  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return RS_TLSC_OK;
-  return rs__fail(t, e);
-}
-
-int rs_tlsc_start(rs_tlsc_t *t) { return rs__handshake(t); }
-
-int rs_tlsc_feed(rs_tlsc_t *t, const void *p, size_t n) {
-  if (n > 0 && BIO_write(t->rbio, p, (int)RS_MIN(n, (size_t)INT32_MAX)) <= 0) return RS_TLSC_ERROR;
-  return rs__handshake(t);
-}
-
-ssize_t rs_tlsc_read(rs_tlsc_t *t, void *buf, size_t cap) {
-  if (!t->done) {
-    if (rs__handshake(t) != RS_TLSC_OK) return RS_TLSC_ERROR;
-    if (!t->done) return 0;
-  }
-  size_t n = 0;
-  if (SSL_read_ex(t->ssl, buf, cap, &n) == 1) return (ssize_t)n;
-  int e = SSL_get_error(t->ssl, 0);
-  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
-  if (e == SSL_ERROR_ZERO_RETURN) return RS_TLSC_CLOSED;
-  return rs__fail(t, e);
-}
-
-int rs_tlsc_write(rs_tlsc_t *t, const void *p, size_t n) {
-  if (!t->done) return RS_TLSC_ERROR;
-  size_t w = 0;
-  if (n == 0) return RS_TLSC_OK;
-  if (SSL_write_ex(t->ssl, p, n, &w) == 1 && w == n) return RS_TLSC_OK;
-  return rs__fail(t, SSL_get_error(t->ssl, 0));
-}
-
-void rs_tlsc_shutdown(rs_tlsc_t *t) {
-  if (t->done) SSL_shutdown(t->ssl);
-  ERR_clear_error();
-}
-
-size_t rs_tlsc_take(rs_tlsc_t *t, void *buf, size_t cap) {
-  int n = BIO_read(t->wbio, buf, (int)RS_MIN(cap, (size_t)INT32_MAX));
-  return n > 0 ? (size_t)n : 0;
-}
-
-size_t rs_tlsc_pending(const rs_tlsc_t *t) { return BIO_ctrl_pending(t->wbio); }
-bool rs_tlsc_unread(const rs_tlsc_t *t) { return SSL_pending(t->ssl) > 0 || BIO_ctrl_pending(t->rbio) > 0; }
-
-bool rs_tlsc_done(const rs_tlsc_t *t) { return t->done; }
-bool rs_tlsc_resumed(const rs_tlsc_t *t) { return SSL_session_reused(t->ssl) == 1; }
-const char *rs_tlsc_version(const rs_tlsc_t *t) { return SSL_get_version(t->ssl); }
-bool rs_tlsc_verify_failed(const rs_tlsc_t *t) { return t->verify_failed; }
-const char *rs_tlsc_error(const rs_tlsc_t *t) { return t->err; }
+bool rs_tlsc_verify_failed(const rs_tls_t *t) { return ((const rs__client_t *)t)->verify_failed; }

@@ -1,5 +1,5 @@
 /* core/tls/rs_tls_client.h — TLS to upstreams (the client side), with
- * OpenSSL 3 over memory BIOs like the listeners' rs_tls.h: the upstream code
+ * OpenSSL 3 over the engine the listeners' rs_tls.h runs: the upstream code
  * reads and writes its libuv socket as for cleartext and passes the bytes
  * through here, on its loop thread, with no thread of its own.
  *
@@ -7,11 +7,13 @@
  *   of ca-certificates, or a CA file), an optional client certificate,
  *   TLS 1.2 and 1.3; one per upstream and per loop;
  *
- *   a connection (rs_tlsc_t): SNI and the name the certificate must carry
- *   (a DNS name, or an IP address checked against the IP SANs), resumption
- *   with the last session the same server gave (a slot the caller keeps per
- *   server, rs_tlsc_slot_t); feed it the socket's bytes, take the bytes to
- *   write, read and write plaintext.
+ *   a connection (an rs_tls_t made by rs_tlsc_new): SNI and the name the
+ *   certificate must carry (a DNS name, or an IP address checked against
+ *   the IP SANs), resumption with the last session the same server gave (a
+ *   slot the caller keeps per server, rs_tlsc_slot_t); then driven as any
+ *   connection of rs_tls.h, the one memory-BIO engine of both sides: feed
+ *   it the socket's bytes, take the bytes to write, read and write
+ *   plaintext.
  *
  * Threads: a context is made on one thread and may be used by any; a
  * connection and the slot it stores sessions in belong to one loop
@@ -20,11 +22,9 @@
 #define RS_TLS_CLIENT_H
 
 #include "rs_common.h"
-
-#include <sys/types.h>
+#include "rs_tls.h"
 
 typedef struct rs_tlsc_ctx_s rs_tlsc_ctx_t;
-typedef struct rs_tlsc_s rs_tlsc_t;
 
 typedef struct {
   const char *ca;                /* PEM file of trusted CAs; NULL: the system store */
@@ -58,40 +58,12 @@ void rs_tlsc_slot_reuse(rs_tlsc_slot_t *s);
 /* A client connection of ctx to host (a DNS name or an IP literal: what the
  * server's certificate must name); sni: the name sent and verified instead
  * (NULL: host, and no SNI for an IP). slot (may be NULL): the session to
- * offer, and where new ones go. Call rs_tlsc_start, then take and write. */
-rs_tlsc_t *rs_tlsc_new(rs_tlsc_ctx_t *ctx, const char *host, const char *sni, rs_tlsc_slot_t *slot);
-void rs_tlsc_free(rs_tlsc_t *t);
-
-/* Results as rs_tls.h: RS_TLS_OK, RS_TLS_ERROR, RS_TLS_CLOSED. */
-#define RS_TLSC_OK 0
-#define RS_TLSC_ERROR (-1)
-#define RS_TLSC_CLOSED (-2)
-
-/* Begin the handshake (a ClientHello to take). */
-int rs_tlsc_start(rs_tlsc_t *t);
-/* Bytes read from the socket; runs the handshake as far as they allow. */
-int rs_tlsc_feed(rs_tlsc_t *t, const void *p, size_t n);
-/* Plaintext from the server: > 0 bytes, 0 when more must be fed,
- * RS_TLSC_CLOSED (close_notify) or RS_TLSC_ERROR. */
-ssize_t rs_tlsc_read(rs_tlsc_t *t, void *buf, size_t cap);
-/* Encrypt n bytes (after the handshake). */
-int rs_tlsc_write(rs_tlsc_t *t, const void *p, size_t n);
-/* Queue close_notify (after the handshake; nothing otherwise). */
-void rs_tlsc_shutdown(rs_tlsc_t *t);
-/* Ciphertext to write, taken out (0: none waits). */
-size_t rs_tlsc_take(rs_tlsc_t *t, void *buf, size_t cap);
-size_t rs_tlsc_pending(const rs_tlsc_t *t);
-/* Are bytes from the server waiting, fed and not read yet (decrypted or
- * not)? A connection going back to a pool must have none. */
-bool rs_tlsc_unread(const rs_tlsc_t *t);
-
-bool rs_tlsc_done(const rs_tlsc_t *t);
-bool rs_tlsc_resumed(const rs_tlsc_t *t);
-const char *rs_tlsc_version(const rs_tlsc_t *t);
-/* Did the last RS_TLSC_ERROR come from the certificate check? */
-bool rs_tlsc_verify_failed(const rs_tlsc_t *t);
-/* Why the last RS_TLSC_ERROR happened: the verification error
- * (X509_verify_cert_error_string) or OpenSSL's reason. */
-const char *rs_tlsc_error(const rs_tlsc_t *t);
+ * offer, and where new ones go. Then rs_tls.h's calls: rs_tls_feed(t, NULL,
+ * 0) makes the ClientHello to take and write; rs_tls_free frees it. */
+rs_tls_t *rs_tlsc_new(rs_tlsc_ctx_t *ctx, const char *host, const char *sni, rs_tlsc_slot_t *slot);
+/* Did the last RS_TLS_ERROR of t (made by rs_tlsc_new) come from the
+ * certificate check? rs_tls_error(t) then says why
+ * (X509_verify_cert_error_string). */
+bool rs_tlsc_verify_failed(const rs_tls_t *t);
 
 #endif

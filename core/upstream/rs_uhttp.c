@@ -496,7 +496,7 @@ static void rs__x_complete(rs_uhttp_t *x, const char *end_pos, const char *data_
   /* Reuse only a connection whose answer ended cleanly, with nothing after
    * it, and that both sides allow to stay open. */
   bool reuse = x->keepalive && llhttp_should_keep_alive(&c->parser) && end_pos == data_end && !c->writing &&
-               rs__x_body_done(x) && !x->write_failed && (c->tls == NULL || !rs_tlsc_unread(c->tls));
+               rs__x_body_done(x) && !x->write_failed && (c->tls == NULL || !rs_tls_buffered(c->tls));
   rs__uconn_release(c, reuse);
   rs__x_done(x, 0);
 }

@@ -227,7 +227,7 @@ static void rs__on_conn_closed(uv_handle_t *h) {
 }
 
 void rs__uconn_free(rs__uconn_t *c) {
-  rs_tlsc_free(c->tls);
+  rs_tls_free(c->tls);
   free(c);
 }
 
@@ -271,6 +271,7 @@ void rs__uconn_release(rs__uconn_t *c, bool reuse) {
   c->idle = true;
   c->idle_since = uv_now(&u->loop->uv);
   RS_COUNTER_ADD(g->idle, 1);
+  if (c->tls != NULL) rs_tls_idle(c->tls);   /* a pooled TLS connection holds no record buffers */
   /* Keep reading: a close by the server is seen now, not on the next use. */
   uv_read_start((uv_stream_t *)&c->tcp, rs__uconn_alloc, rs__uhttp_on_read);
 }

@@ -91,7 +91,7 @@ struct rs__uconn_s {
   rs_uhttp_t *x;                 /* the exchange on it; NULL when idle */
   llhttp_t parser;
   uint64_t idle_since;
-  rs_tlsc_t *tls;                /* an https:// server's TLS (rs_utls.c); NULL: cleartext */
+  rs_tls_t *tls;                 /* an https:// server's TLS (rs_utls.c); NULL: cleartext */
   bool connected, closing, idle, writing;
 };
 

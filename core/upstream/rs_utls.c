@@ -1,6 +1,6 @@
 /* core/upstream/rs_utls.c — TLS to https:// upstream servers and URLs,
  * between a connection's socket and its exchange (rs_upstream_int.h), with
- * core/tls/rs_tls_client.h over memory BIOs on the loop thread:
+ * core/tls/rs_tls_client.h over the TLS engine (core/tls) on the loop thread:
  *
  *   connect → handshake (within the connect timeout; a failure is a
  *   connect failure: counted, logged with the verification error, the next
@@ -140,11 +140,11 @@ static void rs__twrite_done(uv_write_t *w, int status) {
 /* Take out whatever ciphertext waits and write it: at once when the
  * socket takes it all (*sent), else by uv_write with cb(req) after. */
 static int rs__flush(rs__uconn_t *c, uv_write_t *req, uv_write_cb cb, bool *sent) {
-  size_t n = rs_tlsc_pending(c->tls);
+  size_t n = rs_tls_pending(c->tls);
   if (sent != NULL) *sent = false;
   if (n == 0 && cb == NULL) return 0;
   rs__twrite_t *t = rs_xmalloc(sizeof(*t) + (n ? n : 1));
-  n = rs_tlsc_take(c->tls, t->data, n);
+  n = rs_tls_take(c->tls, t->data, n);
   uv_buf_t b = uv_buf_init(t->data, (unsigned)n);
   if (n > 0 && (sent != NULL || cb == NULL)) {
     int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
@@ -166,7 +166,7 @@ int rs__uconn_write(rs__uconn_t *c, uv_write_t *req, uv_buf_t *bufs, unsigned n,
   if (sent != NULL) *sent = false;
   if (c->tls != NULL) {
     for (unsigned i = 0; i < n; i++)
-      if (rs_tlsc_write(c->tls, bufs[i].base, bufs[i].len) != RS_TLSC_OK) return UV_EPROTO;
+      if (rs_tls_write(c->tls, bufs[i].base, bufs[i].len) != RS_TLS_OK) return UV_EPROTO;
     return rs__flush(c, req, cb, sent);
   }
   if (sent != NULL) {
@@ -193,10 +193,10 @@ int rs__uconn_write(rs__uconn_t *c, uv_write_t *req, uv_buf_t *bufs, unsigned n,
 }
 
 void rs__utls_close(rs__uconn_t *c) {
-  if (c->tls == NULL || !c->connected || !rs_tlsc_done(c->tls)) return;
-  rs_tlsc_shutdown(c->tls);
+  if (c->tls == NULL || !c->connected || !rs_tls_handshake_done(c->tls)) return;
+  rs_tls_shutdown(c->tls);
   char buf[256];
-  size_t n = rs_tlsc_take(c->tls, buf, sizeof(buf));
+  size_t n = rs_tls_take(c->tls, buf, sizeof(buf));
   uv_buf_t b = uv_buf_init(buf, (unsigned)n);
   if (n > 0) (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);   /* best effort */
 }
@@ -219,23 +219,23 @@ static void rs__handshake_failed(rs_uhttp_t *x, rs__uconn_t *c) {
   bool verify = rs_tlsc_verify_failed(c->tls);
   rs__count(x, verify ? RS__TLS_VERIFY : RS__TLS_ERROR, false);
   rs_log_warn("upstream %s: server %s: TLS handshake failed: %s", x->up ? x->up->conf->name : "-", x->srv->name,
-              rs_tlsc_error(c->tls));
+              rs_tls_error(c->tls));
   rs__flush(c, NULL, NULL, NULL);   /* the alert, if the socket takes it */
   rs__x_fail(x, verify ? -EKEYREJECTED : -EBADE, RS__F_TLS);
 }
 
 bool rs__utls_timed_out(rs_uhttp_t *x) {
   rs__uconn_t *c = x->conn;
-  if (c == NULL || c->tls == NULL || !c->connected || rs_tlsc_done(c->tls)) return false;
+  if (c == NULL || c->tls == NULL || !c->connected || rs_tls_handshake_done(c->tls)) return false;
   rs__count(x, RS__TLS_ERROR, false);
   rs_log_warn("upstream %s: server %s: TLS handshake timed out", x->up ? x->up->conf->name : "-", x->srv->name);
   return true;
 }
 
 void rs__utls_connected(rs_uhttp_t *x, rs__uconn_t *c) {
-  int rc = rs_tlsc_start(c->tls);
-  if (rc == RS_TLSC_OK) rc = rs__flush(c, NULL, NULL, NULL) == 0 ? RS_TLSC_OK : RS_TLSC_ERROR;
-  if (rc != RS_TLSC_OK) {
+  int rc = rs_tls_feed(c->tls, NULL, 0);   /* the ClientHello */
+  if (rc == RS_TLS_OK) rc = rs__flush(c, NULL, NULL, NULL) == 0 ? RS_TLS_OK : RS_TLS_ERROR;
+  if (rc != RS_TLS_OK) {
     rs__handshake_failed(x, c);
     return;
   }
@@ -246,15 +246,15 @@ void rs__utls_connected(rs_uhttp_t *x, rs__uconn_t *c) {
  * ticket, a key update) keep it; plaintext nobody asked for, the server's
  * close_notify or an error end it. */
 static void rs__idle_read(rs__uconn_t *c, char *base, size_t cap) {
-  ssize_t r = rs_tlsc_read(c->tls, base, cap);
+  ssize_t r = rs_tls_read(c->tls, base, cap);
   if (r == 0 && rs__flush(c, NULL, NULL, NULL) == 0) return;
   rs__uconn_close(c);
 }
 
 void rs__utls_on_read(rs__uconn_t *c, char *base, size_t n, size_t cap) {
   rs_uhttp_t *x = c->x;
-  bool was_done = rs_tlsc_done(c->tls);
-  if (rs_tlsc_feed(c->tls, base, n) != RS_TLSC_OK) {
+  bool was_done = rs_tls_handshake_done(c->tls);
+  if (rs_tls_feed(c->tls, base, n) != RS_TLS_OK) {
     if (x != NULL && !was_done) rs__handshake_failed(x, c);
     else if (x != NULL) rs__x_fail(x, -ECONNRESET, RS__F_RESET);
     else rs__uconn_close(c);
@@ -264,15 +264,15 @@ void rs__utls_on_read(rs__uconn_t *c, char *base, size_t n, size_t cap) {
     rs__idle_read(c, base, cap);
     return;
   }
-  if (!rs_tlsc_done(c->tls)) {   /* more of the handshake */
+  if (!rs_tls_handshake_done(c->tls)) {   /* more of the handshake */
     if (rs__flush(c, NULL, NULL, NULL) != 0) rs__x_fail(x, -ECONNRESET, RS__F_CONNECT);
     return;
   }
   if (!was_done) {               /* it just finished: the request goes */
-    bool resumed = rs_tlsc_resumed(c->tls);
+    bool resumed = rs_tls_resumed(c->tls);
     rs__count(x, RS__TLS_OK, resumed);
     rs_log_debug("upstream %s: server %s: %s%s", x->up ? x->up->conf->name : "-", x->srv->name,
-                 rs_tlsc_version(c->tls), resumed ? ", resumed" : "");
+                 rs_tls_version(c->tls), resumed ? ", resumed" : "");
     if (rs__flush(c, NULL, NULL, NULL) != 0) {
       rs__x_fail(x, -ECONNRESET, RS__F_CONNECT);
       return;
@@ -281,15 +281,15 @@ void rs__utls_on_read(rs__uconn_t *c, char *base, size_t n, size_t cap) {
     if (c->x != x || x->conn != c) return;
   }
   for (;;) {
-    ssize_t r = rs_tlsc_read(c->tls, base, cap);
+    ssize_t r = rs_tls_read(c->tls, base, cap);
     if (r == 0) break;
-    if (r == RS_TLSC_CLOSED) {
+    if (r == RS_TLS_CLOSED) {
       rs__x_eof(x, c, UV_EOF);
       return;
     }
     if (r < 0) {
       rs_log_info("upstream %s: server %s: TLS: %s", x->up ? x->up->conf->name : "-", x->srv->name,
-                  rs_tlsc_error(c->tls));
+                  rs_tls_error(c->tls));
       rs__x_fail(x, -ECONNRESET, RS__F_RESET);
       return;
     }

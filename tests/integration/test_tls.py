@@ -6,7 +6,9 @@ a paused parser, SNI (exact, wildcard, default), ALPN, TLS 1.2 and 1.3 and
 refusing 1.2, resumption (tickets and the session cache) in /metrics, a
 stalled handshake closed after handshake_timeout_ms, garbage instead of a
 ClientHello, OCSP stapling, certificates reloaded on SIGHUP under load (a
-bad one keeps the old with file:line), the config's errors and -T.
+bad one keeps the old with file:line), tickets resuming across reloads (a
+new route, a new certificate) with the keys' rotation clock kept, the
+config's errors and -T.
 
 Certificates are made at test time with the openssl CLI: a CA, leaves for
 a.test, b.test and *.w.test, an expired one, an OCSP response."""
@@ -172,6 +174,30 @@ def wait_for(what, cond, timeout=10.0):
         if time.time() > deadline:
             raise AssertionError("timed out waiting for " + what)
         time.sleep(0.05)
+
+
+def ticket(srv, ctx):
+    """A session from a full handshake and a request (TLS 1.3's tickets come
+    after the handshake)."""
+    with tls_connect(srv, ctx=ctx) as s:
+        assert get(s, "/x").status == 200
+        return s.session
+
+
+def resume(srv, ctx, sess, path="/x"):
+    """(resumed?, the answer to path) of a connection offering sess."""
+    with tls_connect(srv, ctx=ctx, session=sess) as s:
+        resp = get(s, path, close=True)
+        return s.session_reused, resp
+
+
+def serial_seen(srv):
+    """The serial number of the certificate a new connection gets."""
+    with tls_connect(srv) as s:
+        der = s.getpeercert(binary_form=True)
+    p = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-serial"], input=der,
+                       stdout=subprocess.PIPE, check=True)
+    return p.stdout.decode().strip().split("=")[1].upper()
 
 
 # ------------------------------------------------------------------ every action
@@ -408,6 +434,27 @@ def test_session_resumption():
             assert not s.session_reused
 
 
+def test_session_tickets_off():
+    # session_tickets = false (nginx's ssl_session_tickets off): TLS 1.2 gets
+    # no ticket and resumes from the session cache by id, TLS 1.3 by a ticket
+    # that names a cached session; with the cache off too nothing resumes.
+    def resumed(srv, ctx, ticket_expected=None):
+        sess = ticket(srv, ctx)
+        if ticket_expected is not None:
+            assert sess.has_ticket == ticket_expected
+        reused, resp = resume(srv, ctx, sess)
+        assert resp.status == 200
+        return reused
+    tls12 = lambda: client_ctx(maxv=ssl.TLSVersion.TLSv1_2)   # noqa: E731
+    with tls_server(tls="{ %s, session_tickets = false }" % cert("a")) as srv:
+        assert resumed(srv, tls12(), ticket_expected=False), "TLS 1.2 from the session cache"
+        assert resumed(srv, client_ctx()), "TLS 1.3 from the session cache"
+    with tls_server(tls="{ %s, session_tickets = false, session_cache = false }" % cert("a")) as srv:
+        assert not resumed(srv, tls12(), ticket_expected=False)
+        assert not resumed(srv, client_ctx())
+        assert metric(srv, "rustyssr_tls_resumed_total") == 0
+
+
 def test_ticket_keys_rotate():
     # ticket_rotate = 3: a ticket resumes while its key is the current or the
     # previous one (3 s at least: room for a loaded machine), and not after
@@ -573,15 +620,7 @@ def test_certificate_reload_under_load():
     tls = "{ cert = %s, key = %s }" % (lua_str(pki("live.pem")), lua_str(pki("live.key")))
     with tls_server(tls=tls) as srv:
         serial_a, serial_a2 = serial_of(pki("a.pem")), serial_of(pki("a2.pem"))
-
-        def serial_seen():
-            with tls_connect(srv) as s:
-                der = s.getpeercert(binary_form=True)
-            p = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-serial"], input=der,
-                               stdout=subprocess.PIPE, check=True)
-            return p.stdout.decode().strip().split("=")[1].upper()
-
-        assert serial_seen() == serial_a
+        assert serial_seen(srv) == serial_a
         # load: keep-alive connections asking all along
         stop = threading.Event()
         results = {"ok": 0, "bad": []}
@@ -609,7 +648,7 @@ def test_certificate_reload_under_load():
         before = srv.log().count(": reloaded ")
         srv.signal(signal.SIGHUP)
         wait_for("the reload", lambda: srv.log().count(": reloaded ") > before)
-        wait_for("the new certificate", lambda: serial_seen() == serial_a2)
+        wait_for("the new certificate", lambda: serial_seen(srv) == serial_a2)
         ok0 = results["ok"]
         wait_for("more requests on the old connections", lambda: results["ok"] > ok0 + 30)
         # a bad certificate: the old configuration stays, with file:line
@@ -622,11 +661,68 @@ def test_certificate_reload_under_load():
         assert re.search(r"reload failed, keeping the current configuration: %s:\d+: ssr.config: 'listen.tls': "
                          r".*live\.pem: cannot load the certificate" % re.escape(srv.config_path), srv.log()), \
             srv.log()
-        assert serial_seen() == serial_a2
+        assert serial_seen(srv) == serial_a2
         stop.set()
         for t in threads:
             t.join(30)
         assert not results["bad"], results["bad"][:3]
+
+
+def reload(srv, what):
+    n = srv.log().count(": reloaded ")
+    srv.signal(signal.SIGHUP)
+    wait_for(what, lambda: srv.log().count(": reloaded ") > n)
+
+
+def test_tickets_resume_across_reloads():
+    # A reload keeps each TLS listener's ticket keys: a ticket given before
+    # SIGHUP resumes after it, under the new configuration (a new route
+    # answers on the resumed connection), TLS 1.3 and 1.2 alike; and after a
+    # reload that brings a new certificate too (a ticket stands for the
+    # session the client verified, not for the certificate: README "TLS").
+    for ext in (".pem", ".key"):
+        sh("cp", pki("a" + ext), pki("tk" + ext))
+    tls = "{ cert = %s, key = %s }" % (lua_str(pki("tk.pem")), lua_str(pki("tk.key")))
+    with tls_server(tls=tls) as srv:
+        ctx13, ctx12 = client_ctx(), client_ctx(maxv=ssl.TLSVersion.TLSv1_2)
+        # TLS 1.3 tickets are for one use each: one per resumption below
+        t13 = [ticket(srv, ctx13) for _ in range(2)]
+        t12 = ticket(srv, ctx12)
+        with open(srv.config_path, "a") as f:
+            f.write('ssr.respond("/new", 200, "new\\n")\n')
+        reload(srv, "the reload with a new route")
+        reused, resp = resume(srv, ctx13, t13[0], "/new")
+        assert resp.status == 200 and resp.body == b"new\n", resp
+        assert reused, "a TLS 1.3 ticket from before the reload did not resume"
+        reused, resp = resume(srv, ctx12, t12, "/new")
+        assert reused and resp.status == 200, "a TLS 1.2 ticket from before the reload did not resume"
+        # a new certificate: new handshakes get it, the ticket still resumes
+        for ext in (".pem", ".key"):
+            sh("cp", pki("a2" + ext), pki("tk" + ext + ".tmp"))
+            os.replace(pki("tk" + ext + ".tmp"), pki("tk" + ext))
+        reload(srv, "the reload with a new certificate")
+        assert serial_seen(srv) == serial_of(pki("a2.pem"))
+        reused, resp = resume(srv, ctx13, t13[1], "/new")
+        assert reused and resp.status == 200, "a ticket from before the certificate changed did not resume"
+        assert metric(srv, "rustyssr_tls_resumed_total") == 3
+
+
+def test_ticket_rotation_keeps_its_phase_across_reloads():
+    # The rotation's clock goes with the keys: reloads every second or so
+    # (shorter than ticket_rotate) do not hold the keys back, so a ticket
+    # still stops resuming after two rotations.
+    with tls_server(tls="{ %s, ticket_rotate = 4 }" % cert("a")) as srv:
+        ctx = client_ctx()
+        sess = ticket(srv, ctx)
+
+        def refused():
+            reload(srv, "a reload")
+            reused, _ = resume(srv, ctx, sess)
+            if not reused:
+                return True
+            time.sleep(0.5)
+            return False
+        wait_for("the old ticket key to be forgotten despite the reloads", refused, timeout=40)
 
 
 # ------------------------------------------------------------------ config
@@ -655,6 +751,8 @@ def test_config_errors():
     check('{ "127.0.0.1:1", tls = { %s, protocol = { "TLSv1.3" } } }' % a,
           r"unknown key 'protocol' in ssr.config listen.tls \(did you mean 'protocols'\?\)")
     check('{ "127.0.0.1:1", tls = { %s }, http2 = "yes" }' % a, r"'listen.http2' must be a boolean")
+    check('{ "127.0.0.1:1", tls = { %s, session_tickets = "off" } }' % a,
+          r"'listen.tls.session_tickets' must be a boolean, got")
     check('{ "127.0.0.1:1", tls = { %s }, htp2 = true }' % a, r"unknown key 'htp2' in ssr.config listen")
     check('{ tls = { %s } }' % a, r"'listen' table needs its address first")
     check('{ "127.0.0.1:1", tls = { %s, certs = { { %s } } } }' % (a, a), r"give cert/key/ocsp or certs, not both")
@@ -682,7 +780,7 @@ def test_config_errors():
 def test_dump_and_servers_listener():
     port2 = free_port()
     tls2 = '{ certs = { { %s }, { %s } }, protocols = { "TLSv1.3" }, session_timeout = 600, session_cache = 0, ' \
-           'ticket_rotate = 120, handshake_timeout_ms = 3000, ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256" }' % (
+           'session_tickets = false, ticket_rotate = 120, handshake_timeout_ms = 3000, ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256" }' % (
                cert("b"), cert("a", ocsp=True))
     routes = ('ssr.respond("/x", 200, "hello\\n")\n'
               'ssr.route("GET", "/y", { server = "other", respond = { status = 200, body = "other\\n" } })\n')
@@ -694,12 +792,12 @@ def test_dump_and_servers_listener():
         assert p.returncode == 0, p.stderr
         for want in ('listen = { "127.0.0.1:%d", http2 = true, tls = { certs = { { cert = %s, key = %s }, }, '
                      'protocols = { "TLSv1.2", "TLSv1.3", }, session_timeout = 3600, session_cache = 20480, '
-                     'ticket_rotate = 3600, handshake_timeout_ms = 10000 } },'
+                     'session_tickets = true, ticket_rotate = 3600, handshake_timeout_ms = 10000 } },'
                      % (srv.port, lua_str(pki("a.pem")), lua_str(pki("a.key"))),
                      '["other"] = { listen = { "127.0.0.1:%d", tls = { certs = { { cert = %s, key = %s }, '
                      '{ cert = %s, key = %s, ocsp = %s }, }, protocols = { "TLSv1.3", }, ciphers = '
-                     '"ECDHE-ECDSA-AES128-GCM-SHA256", session_timeout = 600, session_cache = 0, ticket_rotate = 120, '
-                     'handshake_timeout_ms = 3000 } } },'
+                     '"ECDHE-ECDSA-AES128-GCM-SHA256", session_timeout = 600, session_cache = 0, '
+                     'session_tickets = false, ticket_rotate = 120, handshake_timeout_ms = 3000 } } },'
                      % (port2, lua_str(pki("b.pem")), lua_str(pki("b.key")), lua_str(pki("a.pem")),
                         lua_str(pki("a.key")), lua_str(pki("a.ocsp.der")))):
             assert want in out, "missing %r in:\n%s" % (want, out)
@@ -728,7 +826,8 @@ def rslib_bin():
 if __name__ == "__main__":
     main([test_every_action_over_https, test_pipelined_requests_with_a_paused_parser,
           test_slow_reader_gets_the_whole_body, test_sni_picks_the_certificate, test_alpn, test_tls12_and_tls13,
-          test_session_resumption, test_ticket_keys_rotate, test_closes_send_close_notify, test_access_log_tls_variables,
+          test_session_resumption, test_session_tickets_off, test_ticket_keys_rotate, test_closes_send_close_notify, test_access_log_tls_variables,
           test_stalled_handshake_is_closed, test_garbage_instead_of_a_client_hello,
           test_expired_certificate_is_served_and_refused_by_clients, test_ocsp_stapling,
-          test_certificate_reload_under_load, test_config_errors, test_dump_and_servers_listener])
+          test_certificate_reload_under_load, test_tickets_resume_across_reloads,
+          test_ticket_rotation_keeps_its_phase_across_reloads, test_config_errors, test_dump_and_servers_listener])

@@ -3,6 +3,8 @@
  * other): certificates chosen by SNI (exact, wildcard, default), ALPN in the
  * server's order, TLS 1.3 and 1.2, plaintext both ways, session resumption
  * by ticket across one rotation of the ticket keys and not across two,
+ * ticket keys shared by a reload's new context (resumed there, rotated
+ * together, their phase kept),
  * TLS 1.1 refused, garbage refused, bad certificate files named in the
  * error, a context outliving its maker while a connection uses it, TLS 1.2
  * only, buffered records, OCSP files. Certificates are made here (EC P-256,
@@ -303,6 +305,50 @@ static void test_resumption_across_one_rotation(void) {
   latest = NULL;
 }
 
+/* rs_tls_ctx_share_tickets (a reload): the new context resumes the old
+ * one's tickets and shares its rotations and their phase; a context that
+ * does not share them does not resume them; the keys outlive the context
+ * that made them. */
+static void test_tickets_shared_across_contexts(void) {
+  resume_ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_session_cache_mode(resume_ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(resume_ctx, new_session);
+  rs_tls_ctx_t *old = server_ctx(), *other = server_ctx(), *next = server_ctx();
+  ASSERT(old && other && next);
+  bool resumed;
+  SSL_SESSION *s1 = handshake(old, NULL, &resumed), *s2 = handshake(old, NULL, &resumed), *r;
+  ASSERT(s1 && s2);
+  r = handshake(other, s1, &resumed);
+  ASSERT(!resumed);                              /* keys of its own: a full handshake */
+  SSL_SESSION_free(r);
+  rs_tls_ctx_share_tickets(next, old);
+  r = handshake(next, s2, &resumed);
+  ASSERT(resumed);                               /* the old context's ticket */
+  SSL_SESSION_free(r);
+  /* The phase goes with the keys: not due now, due an hour on, once. */
+  uint64_t now = rs_now_ms(), hour = 3600 * 1000;
+  ASSERT(!rs_tls_ctx_rotate_due(next, now, hour));
+  ASSERT(!rs_tls_ctx_rotate_due(next, now + hour, 0));
+  SSL_SESSION *s3 = handshake(next, NULL, &resumed), *s4 = handshake(old, NULL, &resumed);
+  ASSERT(rs_tls_ctx_rotate_due(next, now + hour + 1000, hour));
+  ASSERT(!rs_tls_ctx_rotate_due(old, now + hour + 2000, hour));   /* shared: rotated already */
+  rs_tls_ctx_free(old);                          /* next keeps the keys */
+  r = handshake(next, s3, &resumed);
+  ASSERT(resumed);                               /* the previous key still decrypts */
+  SSL_SESSION_free(r);
+  ASSERT(rs_tls_ctx_rotate_due(next, now + 2 * hour + 1000, hour));
+  r = handshake(next, s4, &resumed);
+  ASSERT(!resumed);                              /* two rotations since, whichever context rotated */
+  SSL_SESSION_free(r);
+  SSL_SESSION_free(s1), SSL_SESSION_free(s2), SSL_SESSION_free(s3), SSL_SESSION_free(s4);
+  rs_tls_ctx_free(other);
+  rs_tls_ctx_free(next);
+  SSL_CTX_free(resume_ctx);
+  resume_ctx = NULL;
+  SSL_SESSION_free(latest);
+  latest = NULL;
+}
+
 static void test_refusals(void) {
   rs_tls_ctx_t *ctx = server_ctx();
   ASSERT(ctx != NULL);
@@ -403,6 +449,7 @@ int main(void) {
   RS_TEST(test_sni_picks_the_certificate);
   RS_TEST(test_alpn_and_data);
   RS_TEST(test_resumption_across_one_rotation);
+  RS_TEST(test_tickets_shared_across_contexts);
   RS_TEST(test_refusals);
   RS_TEST(test_refs_versions_buffered);
   char cmd[300];

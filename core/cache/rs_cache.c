@@ -610,12 +610,16 @@ static bool rs__soften(rs_entry_t *e, uint64_t now) {
   return true;
 }
 
-/* Visit every shard: set its purge epoch (when epoch != 0) and drop the
- * entries that match (soft: mark them stale instead). Returns how many. */
-static size_t rs__purge_each_ex(rs_cache_t *c, uint64_t epoch, rs__match_fn match,
-                                const char *arg, size_t len, uint64_t now, bool expiry, bool soft) {
+/* What rs__purge_each does to the entries that match: drop them (counted
+ * as purged, or as expired by a sweep) or mark them stale (a soft purge). */
+typedef enum { RS__DROP, RS__EXPIRE, RS__SOFTEN } rs__how_t;
+
+/* Visit every shard: set its purge epoch (when epoch != 0) and apply how
+ * to the entries that match. Returns how many. */
+static size_t rs__purge_each(rs_cache_t *c, uint64_t epoch, rs__match_fn match, const char *arg, size_t len,
+                             uint64_t now, rs__how_t how) {
   size_t n = 0;
-  uint64_t t = soft ? rs_now_ms() : 0;
+  uint64_t t = how == RS__SOFTEN ? rs_now_ms() : 0;
   for (unsigned i = 0; i < c->nshards; i++) {
     rs__shard_t *s = &c->shards[i];
     rs_entry_t *grave = NULL;
@@ -626,21 +630,18 @@ static size_t rs__purge_each_ex(rs_cache_t *c, uint64_t epoch, rs__match_fn matc
       rs_entry_t **pp = &s->buckets[b];
       while (*pp) {
         if (!match(*pp, arg, len, now)) pp = &(*pp)->_next;
-        else if (soft) k += rs__soften(*pp, t), pp = &(*pp)->_next;
+        else if (how == RS__SOFTEN) k += rs__soften(*pp, t), pp = &(*pp)->_next;
         else { rs__drop(s, pp, &grave); k++; }
       }
     }
-    if (expiry) s->st.expirations += k; else if (soft) s->st.softened += k; else s->st.purged += k;
+    if (how == RS__EXPIRE) s->st.expirations += k;
+    else if (how == RS__SOFTEN) s->st.softened += k;
+    else s->st.purged += k;
     uv_mutex_unlock(&s->lock);
     rs__bury(grave);
     n += k;
   }
   return n;
-}
-
-static size_t rs__purge_each(rs_cache_t *c, uint64_t epoch, rs__match_fn match,
-                             const char *arg, size_t len, uint64_t now, bool expiry) {
-  return rs__purge_each_ex(c, epoch, match, arg, len, now, expiry, false);
 }
 
 static bool rs__match_prefix(const rs_entry_t *e, const char *p, size_t len, uint64_t now) {
@@ -677,15 +678,15 @@ size_t rs_cache_purge_key(rs_cache_t *c, const char *key, size_t len) {
 }
 
 size_t rs_cache_purge_prefix(rs_cache_t *c, const char *prefix, size_t len) {
-  return rs__purge_each(c, rs__epoch_bump(c), rs__match_prefix, prefix, len, 0, false);
+  return rs__purge_each(c, rs__epoch_bump(c), rs__match_prefix, prefix, len, 0, RS__DROP);
 }
 
 size_t rs_cache_purge_tag(rs_cache_t *c, const char *tag, size_t len) {
-  return rs__purge_each(c, rs__epoch_bump(c), rs__match_tag, tag, len, 0, false);
+  return rs__purge_each(c, rs__epoch_bump(c), rs__match_tag, tag, len, 0, RS__DROP);
 }
 
 size_t rs_cache_purge_all(rs_cache_t *c) {
-  return rs__purge_each(c, rs__epoch_bump(c), rs__match_all, NULL, 0, 0, false);
+  return rs__purge_each(c, rs__epoch_bump(c), rs__match_all, NULL, 0, 0, RS__DROP);
 }
 
 typedef struct {
@@ -701,7 +702,7 @@ static bool rs__match_key_fn(const rs_entry_t *e, const char *arg, size_t len, u
 size_t rs_cache_purge_if(rs_cache_t *c, bool (*match)(const char *key, size_t len, void *ud), void *ud) {
   rs__match_key_t m = { match, ud };
   return rs__purge_each(c, rs__epoch_bump(c), rs__match_key_fn, (const char *)(void *)&m, sizeof(m), 0,
-                        false);
+                        RS__DROP);
 }
 
 size_t rs_cache_soft_key(rs_cache_t *c, const char *key, size_t len) {
@@ -718,17 +719,17 @@ size_t rs_cache_soft_key(rs_cache_t *c, const char *key, size_t len) {
 }
 
 size_t rs_cache_soft_tag(rs_cache_t *c, const char *tag, size_t len) {
-  return rs__purge_each_ex(c, rs__epoch_bump(c), rs__match_tag, tag, len, 0, false, true);
+  return rs__purge_each(c, rs__epoch_bump(c), rs__match_tag, tag, len, 0, RS__SOFTEN);
 }
 
 size_t rs_cache_soft_all(rs_cache_t *c) {
-  return rs__purge_each_ex(c, rs__epoch_bump(c), rs__match_all, NULL, 0, 0, false, true);
+  return rs__purge_each(c, rs__epoch_bump(c), rs__match_all, NULL, 0, 0, RS__SOFTEN);
 }
 
 size_t rs_cache_soft_if(rs_cache_t *c, bool (*match)(const char *key, size_t len, void *ud), void *ud) {
   rs__match_key_t m = { match, ud };
-  return rs__purge_each_ex(c, rs__epoch_bump(c), rs__match_key_fn, (const char *)(void *)&m, sizeof(m), 0,
-                           false, true);
+  return rs__purge_each(c, rs__epoch_bump(c), rs__match_key_fn, (const char *)(void *)&m, sizeof(m), 0,
+                        RS__SOFTEN);
 }
 
 void rs_cache_bundle(rs_cache_t *c, uint64_t bundle) {
@@ -742,12 +743,12 @@ static bool rs__match_other_bundle(const rs_entry_t *e, const char *arg, size_t 
 }
 
 size_t rs_cache_purge_bundle(rs_cache_t *c, uint64_t keep, bool soft) {
-  return rs__purge_each_ex(c, rs__epoch_bump(c), rs__match_other_bundle, (const char *)&keep, sizeof(keep), 0,
-                           false, soft);
+  return rs__purge_each(c, rs__epoch_bump(c), rs__match_other_bundle, (const char *)&keep, sizeof(keep), 0,
+                        soft ? RS__SOFTEN : RS__DROP);
 }
 
 size_t rs_cache_sweep(rs_cache_t *c, uint64_t now_ms) {
-  return rs__purge_each(c, 0, rs__match_expired, NULL, 0, now_ms, true);
+  return rs__purge_each(c, 0, rs__match_expired, NULL, 0, now_ms, RS__EXPIRE);
 }
 
 void rs_cache_stats(rs_cache_t *c, rs_cache_stats_t *out) {

@@ -111,7 +111,8 @@ rs_lookup_t rs_cache_lookup_ex(rs_cache_t *c, uint64_t hash, const char *key, si
 rs_waiter_t *rs_cache_complete(rs_cache_t *c, uint64_t hash, const char *key, size_t len,
                                rs_entry_t *e, bool store);
 
-/* Insert without a flight (tests, warm-up). Returns 0, or -ESTALE when a
+/* Insert without a flight (tests, warm-up, a page from the shared tier
+ * that answers while its flight renders the next one). Returns 0, or -ESTALE when a
  * purge newer than e->epoch covers it. The cache takes its own reference.
  * Also -E2BIG (e->size above a shard's byte share) and -EINVAL (e is dead:
  * an entry L2 dropped never comes back). An entry refused for epoch or size

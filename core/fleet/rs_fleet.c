@@ -32,9 +32,11 @@
   "end\n"
 
 /* KEYS m l te tp seq k b kbase se sp sk skbase; ARGV rid lock_px key
- * now_unix_ms bundle on_other. Returns {1, s} when the page is there,
- * alive and fresh, {2, seq} when this render took the lock, {3, seq} when
- * another holds it; a page that is there but stale (past its fresh time
+ * now_unix_ms bundle on_other. Returns {1, s, r} when the page is there,
+ * alive and fresh, {7, seq, r} when it is also past its refresh-ahead time
+ * 'r' (cache.prefresh) and this render took the lock to refresh it ahead
+ * ({1, seq, r} when another holds it), {2, seq} when this render took the
+ * lock, {3, seq} when another holds it; a page that is there but stale (past its fresh time
  * 'f', soft-purged since its render began: the markers se sp sk skbase, as
  * te tp k kbase; or rendered by a bundle 'v' other than bundle, when
  * on_other is 's') is {4, seq} when this render took the lock to refresh
@@ -56,7 +58,7 @@ static const char RS__LUA_LOOKUP[] =
   "  return {wait, cur}\n"
   "end\n"
   "local cur = tonumber(redis.call('GET', KEYS[5]) or '0')\n"
-  "local m = redis.call('HMGET', KEYS[1], 's', 't', 'f', 'v')\n"
+  "local m = redis.call('HMGET', KEYS[1], 's', 't', 'f', 'v', 'r')\n"
   "if m[1] then\n"
   "  local s = tonumber(m[1])\n"
   "  if gone(s, m[2] or '', ARGV[3], KEYS[3], KEYS[4], KEYS[6], KEYS[8]) then\n"
@@ -65,27 +67,44 @@ static const char RS__LUA_LOOKUP[] =
   "    local other = ARGV[5] ~= '' and (m[4] or '') ~= '' and m[4] ~= ARGV[5]\n"
   "    if not (other and ARGV[6] == 'p') then\n"
   "      if not other and tonumber(m[3] or '0') > tonumber(ARGV[4]) and\n"
-  "         not gone(s, m[2] or '', ARGV[3], KEYS[9], KEYS[10], KEYS[11], KEYS[12]) then return {1, s} end\n"
+  "         not gone(s, m[2] or '', ARGV[3], KEYS[9], KEYS[10], KEYS[11], KEYS[12]) then\n"
+  "        local r = tonumber(m[5] or '0')\n"
+  "        local res = {1, s}\n"
+  "        if r > 0 and tonumber(ARGV[4]) >= r then res = lock(7, 1, cur) end\n"
+  "        res[3] = r\n"
+  "        return res\n"
+  "      end\n"
   "      return lock(4, 5, cur)\n"
   "    end\n"
   "  end\n"
   "end\n"
   "return lock(2, 3, cur)\n";
 
-/* KEYS m b l te tp k kbase; ARGV start_seq tags blob px rid key
- * fresh_until_unix_ms bundle. 1 stored, 0 refused (a purge covers it). Releases
+/* KEYS m b l te tp k kbase seq life; ARGV start_seq tags blob px rid key
+ * fresh_until_unix_ms bundle refresh_at_unix_ms (0: none). 1 stored, 0 refused (a purge covers it, or
+ * came after it began while its render outlived its lock: the purge's
+ * markers may be gone, see RS__LUA_PURGE). Keeps life (the latest expiry of
+ * a page in the tier, unix ms on this server's clock) up to date. Releases
  * the lock when rid holds it. */
 static const char RS__LUA_STORE[] =
   RS__LUA_GONE
   "local s = tonumber(ARGV[1])\n"
   "local ok = not gone(s, ARGV[2], ARGV[6], KEYS[4], KEYS[5], KEYS[6], KEYS[7])\n"
+  "if ok and redis.call('GET', KEYS[3]) ~= ARGV[5] and tonumber(redis.call('GET', KEYS[8]) or '0') > s then\n"
+  "  ok = false\n"
+  "end\n"
   "if ok then\n"
   "  local old = tonumber(redis.call('HGET', KEYS[1], 's') or '-1')\n"
   "  if old <= s then\n"
   "    redis.call('DEL', KEYS[1])\n"
-  "    redis.call('HSET', KEYS[1], 's', ARGV[1], 't', ARGV[2], 'f', ARGV[7], 'v', ARGV[8])\n"
+  "    redis.call('HSET', KEYS[1], 's', ARGV[1], 't', ARGV[2], 'f', ARGV[7], 'v', ARGV[8], 'r', ARGV[9])\n"
   "    redis.call('PEXPIRE', KEYS[1], ARGV[4])\n"
   "    redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])\n"
+  "    local t = redis.call('TIME')\n"
+  "    local e = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[4])\n"
+  "    if e > tonumber(redis.call('GET', KEYS[9]) or '0') then\n"
+  "      redis.call('SET', KEYS[9], string.format('%d', e), 'PXAT', string.format('%d', e))\n"
+  "    end\n"
   "  end\n"
   "end\n"
   "if redis.call('GET', KEYS[3]) == ARGV[5] then redis.call('DEL', KEYS[3]) end\n"
@@ -96,24 +115,55 @@ static const char RS__LUA_UNLOCK[] =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
   "return 0\n";
 
-/* KEYS seq te tp plog m b k khook se sp sk skhook; ARGV kind arg channel
- * marker_px plog_max. A KEY purge marks both the key and its form as a key
- * hook's string. A soft purge (kind "soft-...") sets the soft markers
- * (se sp sk skhook, as te tp k khook) and deletes nothing: the pages it
- * covers stay, stale. Returns the purge's sequence. */
+/* KEYS seq te tp plog m b k khook se sp sk skhook life tex tpx sex spx;
+ * ARGV kind arg channel slack_ms plog_max. A KEY purge marks both the key
+ * and its form as a key hook's string. A soft purge (kind "soft-...") sets
+ * the soft markers (se sp sk skhook, as te tp k khook) and deletes nothing:
+ * the pages it covers stay, stale. Returns the purge's sequence.
+ *
+ * A marker matters while a page stored before it may still be in the tier
+ * (until life: the latest expiry of a page stored, RS__LUA_STORE) or a
+ * render that began before it may still store (a render holding its lock;
+ * one that outlived it is refused when a purge came meanwhile): it expires
+ * slack_ms (the lock's time) after life. A KEY marker is a key of its own
+ * with that expiry; a tag, prefix or all marker is a field of a hash (te
+ * tp se sp), with its expiry as its score in the hash's index (tex tpx sex
+ * spx, a sorted set): each purge that writes a hash deletes the fields past
+ * their time and sets the hash's expiry to its last field's. */
 static const char RS__LUA_PURGE[] =
   "local seq = redis.call('INCR', KEYS[1])\n"
   "local kind = ARGV[1]\n"
-  "local te, tp, k, kh = KEYS[2], KEYS[3], KEYS[7], KEYS[8]\n"
+  "local te, tp, k, kh, tex, tpx = KEYS[2], KEYS[3], KEYS[7], KEYS[8], KEYS[14], KEYS[15]\n"
   "local soft = string.sub(kind, 1, 5) == 'soft-'\n"
-  "if soft then kind = string.sub(kind, 6); te, tp, k, kh = KEYS[9], KEYS[10], KEYS[11], KEYS[12] end\n"
-  "if kind == 'all' then redis.call('HSET', te, '*', seq)\n"
-  "elseif kind == 'tag' then redis.call('HSET', te, 't:' .. ARGV[2], seq)\n"
-  "elseif kind == 'prefix' then redis.call('HSET', tp, ARGV[2], seq)\n"
+  "if soft then\n"
+  "  kind = string.sub(kind, 6)\n"
+  "  te, tp, k, kh, tex, tpx = KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[16], KEYS[17]\n"
+  "end\n"
+  "local t = redis.call('TIME')\n"
+  "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+  "local life = tonumber(redis.call('GET', KEYS[13]) or '0')\n"
+  "local px = math.max(life - now, 0) + tonumber(ARGV[4])\n"
+  "local function mark(h, x, field)\n"
+  "  redis.call('HSET', h, field, seq)\n"
+  "  redis.call('ZADD', x, 'GT', now + px, field)\n"
+  "  local old = redis.call('ZRANGEBYSCORE', x, '-inf', now, 'LIMIT', 0, 1000)\n"
+  "  if #old > 0 then\n"
+  "    redis.call('HDEL', h, unpack(old))\n"
+  "    redis.call('ZREM', x, unpack(old))\n"
+  "  end\n"
+  "  local last = redis.call('ZRANGE', x, -1, -1, 'WITHSCORES')\n"
+  "  local at = string.format('%d', tonumber(last[2]))\n"
+  "  redis.call('PEXPIREAT', h, at)\n"
+  "  redis.call('PEXPIREAT', x, at)\n"
+  "end\n"
+  "local pxs = string.format('%d', px)\n"
+  "if kind == 'all' then mark(te, tex, '*')\n"
+  "elseif kind == 'tag' then mark(te, tex, 't:' .. ARGV[2])\n"
+  "elseif kind == 'prefix' then mark(tp, tpx, ARGV[2])\n"
   "else\n"
   "  if not soft then redis.call('DEL', KEYS[5], KEYS[6]) end\n"
-  "  redis.call('SET', k, seq, 'PX', ARGV[4])\n"
-  "  redis.call('SET', kh, seq, 'PX', ARGV[4])\n"
+  "  redis.call('SET', k, seq, 'PX', pxs)\n"
+  "  redis.call('SET', kh, seq, 'PX', pxs)\n"
   "end\n"
   "redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], seq .. '-1', 'k', ARGV[1], 'a', ARGV[2])\n"
   "redis.call('PUBLISH', ARGV[3], seq .. ' ' .. ARGV[1] .. ' ' .. ARGV[2])\n"
@@ -164,7 +214,9 @@ typedef struct rs__lookup_s {
   uint64_t bundle;               /* the page's bundle wanted (0: any) */
   bool other_is_miss;            /* another bundle's page is a miss (else stale) */
   int script;                    /* 1 HIT, 2 LEAD, 3 WAIT, 4 STALE_LEAD,
-                                    5 STALE_WAIT, 6 too late (no lock), 0 no answer */
+                                    5 STALE_WAIT, 6 too late (no lock), 7
+                                    REFRESH_LEAD, 0 no answer */
+  uint64_t refresh_unix;         /* the page's refresh-ahead time ('r'), 0: none */
   rs_l3_result_t res;            /* the answer, when deferred */
   int refs;                      /* commands in flight + a deferred answer */
   bool answered;
@@ -324,10 +376,12 @@ static bool rs__noscript(rs_fleet_loop_t *fl, const redisReply *reply) {
 static void rs__lookup_script(rs_redis_t *r, void *data, const redisReply *reply, int status) {
   (void)r;
   rs__lookup_t *q = data;
-  if (status == 0 && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+  if (status == 0 && reply->type == REDIS_REPLY_ARRAY && (reply->elements == 2 || reply->elements == 3) &&
       reply->element[0]->type == REDIS_REPLY_INTEGER && reply->element[1]->type == REDIS_REPLY_INTEGER) {
     q->script = (int)reply->element[0]->integer;
     q->seq = (uint64_t)reply->element[1]->integer;
+    if (reply->elements == 3 && reply->element[2]->type == REDIS_REPLY_INTEGER && reply->element[2]->integer > 0)
+      q->refresh_unix = (uint64_t)reply->element[2]->integer;
   } else if (status == 0) {
     if (!rs__noscript(q->fl, reply) && reply->type == REDIS_REPLY_ERROR)
       rs_log_warn("redis: lookup: %.*s", (int)reply->len, reply->str);
@@ -359,13 +413,21 @@ static void rs__lookup_body(rs_redis_t *r, void *data, const redisReply *reply, 
         rs_entry_release(e);
         e = NULL;
         s = RS_BLOB_EXPIRED;
-      } else if (q->script >= 1 && q->script <= 3) {
-        q->script = q->script == 2 ? 4 : 5;      /* stale; refreshed by the lock holder */
+      } else if ((q->script >= 1 && q->script <= 3) || q->script == 7) {
+        q->script = q->script == 2 || q->script == 7 ? 4 : 5;   /* stale; refreshed by the lock holder */
       }
     }
     if (s == RS_BLOB_OK) {
-      res = q->script == 4 ? RS_L3_STALE_LEAD : q->script == 5 ? RS_L3_STALE_WAIT : RS_L3_HIT;
-      if (res != RS_L3_HIT) {
+      res = q->script == 4 ? RS_L3_STALE_LEAD : q->script == 5 ? RS_L3_STALE_WAIT
+            : q->script == 7 ? RS_L3_REFRESH_LEAD : RS_L3_HIT;
+      /* Its refresh ahead, as a page rendered here has it: when it is
+       * due, the first lookup of the fleet takes the lock and refreshes it
+       * (REFRESH_LEAD); one that finds it due and locked (another instance
+       * refreshes it), or leads the refresh itself, keeps the page with
+       * none (the tier has the new page when this copy expires). */
+      uint64_t unix_now = rs_blob_now_unix_ms();
+      e->refresh_ms = res == RS_L3_HIT && q->refresh_unix > unix_now ? rs_now_ms() + (q->refresh_unix - unix_now) : 0;
+      if (res == RS_L3_STALE_LEAD || res == RS_L3_STALE_WAIT) {
         /* Stale in the tier (a soft purge, or past its TTL): stale here
          * from now on at the latest, within the grace it has. */
         uint64_t now = rs_now_ms(), age = now > e->created_ms ? now - e->created_ms : 0;
@@ -377,7 +439,7 @@ static void rs__lookup_body(rs_redis_t *r, void *data, const redisReply *reply, 
     if (res == RS_L3_HIT && q->script == 2) rs_fleet_unlock(fl, q->key, q->klen, q->rid);
   }
   if (res == RS_L3_MISS) {
-    if (q->script == 2 || q->script == 4) res = RS_L3_LEAD;
+    if (q->script == 2 || q->script == 4 || q->script == 7) res = RS_L3_LEAD;
     else if (q->script == 3 || q->script == 5) res = RS_L3_WAIT;
   }
   switch (res) {
@@ -387,6 +449,7 @@ static void rs__lookup_body(rs_redis_t *r, void *data, const redisReply *reply, 
   case RS_L3_MISS: fl->stats.misses++; break;
   case RS_L3_STALE_LEAD: fl->stats.stale++, fl->stats.leads++; break;
   case RS_L3_STALE_WAIT: fl->stats.stale++, fl->stats.waits++; break;
+  case RS_L3_REFRESH_LEAD: fl->stats.hits++, fl->stats.leads++, fl->stats.refreshes++; break;
   }
   q->cb(q->data, res, e, q->seq);
   rs__lookup_unref(q);
@@ -488,7 +551,7 @@ void rs_fleet_store(rs_fleet_loop_t *fl, const rs_entry_t *e, uint64_t start_seq
   char *m = rs__pkey(f->prefix, e->key, e->key_len, 'm'), *b = rs__pkey(f->prefix, e->key, e->key_len, 'b');
   char *l = rs__pkey(f->prefix, e->key, e->key_len, 'l'), *k = rs__pkey(f->prefix, e->key, e->key_len, 'k');
   char *kb = rs__pkey_base(f->prefix, e->key, e->key_len, 'k');
-  char seq[24], px[24], rids[24], fresh[24], bund[24];
+  char seq[24], px[24], rids[24], fresh[24], bund[24], refresh[24];
   rs__bundle_str(bund, sizeof(bund), e->bundle);
   snprintf(seq, sizeof(seq), "%llu", (unsigned long long)start_seq);
   snprintf(px, sizeof(px), "%llu", (unsigned long long)(end - now));
@@ -497,11 +560,14 @@ void rs_fleet_store(rs_fleet_loop_t *fl, const rs_entry_t *e, uint64_t start_seq
   uint64_t fresh_end = e->created_ms + e->ttl_ms;
   snprintf(fresh, sizeof(fresh), "%llu",
            (unsigned long long)(rs_blob_now_unix_ms() + (fresh_end > now ? fresh_end - now : 0)));
-  const char *argv[] = { "EVALSHA", fl->sha[RS__S_STORE], "7", m, b, l, f->k_te, f->k_tp, k, kb,
-                         seq, tags.p ? tags.p : "", blob, px, rids, e->key, fresh, bund };
+  /* its refresh-ahead time, on the wall clock (0: none) */
+  snprintf(refresh, sizeof(refresh), "%llu", e->refresh_ms == 0 ? 0ull
+           : (unsigned long long)(rs_blob_now_unix_ms() + (e->refresh_ms > now ? e->refresh_ms - now : 0)));
+  const char *argv[] = { "EVALSHA", fl->sha[RS__S_STORE], "9", m, b, l, f->k_te, f->k_tp, k, kb, f->k_seq,
+                         f->k_life, seq, tags.p ? tags.p : "", blob, px, rids, e->key, fresh, bund, refresh };
   size_t lens[RS_ARRAY_SIZE(argv)];
   for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++)   /* tags and the blob are not NUL-terminated */
-    lens[i] = i == 11 ? tags.len : i == 12 ? blen : i == 15 ? e->key_len : strlen(argv[i]);
+    lens[i] = i == 13 ? tags.len : i == 14 ? blen : i == 17 ? e->key_len : strlen(argv[i]);
   if (rs_redis_cmd(fl->r, rs__stored, fl, f->o.write_timeout_ms, (int)RS_ARRAY_SIZE(argv), argv, lens) < 0)
     fl->stats.errors++;
   free(m), free(b), free(l), free(k), free(kb);
@@ -568,16 +634,17 @@ void rs_fleet_purge(rs_fleet_loop_t *fl, rs_purge_by_t kind, const char *arg, si
     char *kh = rs__pkey(f->prefix, hk.p, hk.len, 'k');
     char *sk = rs__pkey(f->prefix, karg, klen, 's'), *skh = rs__pkey(f->prefix, hk.p, hk.len, 's');
     rs_key_dispose(&hk);
-    char px[24], max[24];
-    /* A key's purge marker lives as long as a page may: one day is the
-     * longest TTL + grace rustyssr's config takes. */
-    snprintf(px, sizeof(px), "%u", 86400u * 1000u);
+    char slack[24], max[24];
+    /* The markers outlive the pages stored before them by a lock's time
+     * (RS__LUA_PURGE). */
+    snprintf(slack, sizeof(slack), "%u", f->o.lock_ms);
     snprintf(max, sizeof(max), "%u", f->o.plog_max);
-    const char *argv[] = { "EVALSHA", fl->sha[RS__S_PURGE], "12", f->k_seq, f->k_te, f->k_tp, f->k_plog, m, b, k, kh,
-                           f->k_se, f->k_sp, sk, skh, rs_fleet__kind(kind, soft), arg ? arg : "", f->chan, px, max };
+    const char *argv[] = { "EVALSHA", fl->sha[RS__S_PURGE], "17", f->k_seq, f->k_te, f->k_tp, f->k_plog, m, b, k, kh,
+                           f->k_se, f->k_sp, sk, skh, f->k_life, f->k_tex, f->k_tpx, f->k_sex, f->k_spx,
+                           rs_fleet__kind(kind, soft), arg ? arg : "", f->chan, slack, max };
     size_t lens[RS_ARRAY_SIZE(argv)];
     for (size_t i = 0; i < RS_ARRAY_SIZE(argv); i++)   /* arg is not NUL-terminated */
-      lens[i] = i == 16 ? (arg ? len : 0) : strlen(argv[i]);
+      lens[i] = i == 21 ? (arg ? len : 0) : strlen(argv[i]);
     rc = rs_redis_cmd(fl->r, rs__purged, p, f->o.write_timeout_ms, (int)RS_ARRAY_SIZE(argv), argv, lens);
     free(m), free(b), free(k), free(kh), free(sk), free(skh);
   }
@@ -610,6 +677,11 @@ rs_fleet_t *rs_fleet_new(uv_loop_t *loop, const rs_fleet_opts_t *opts) {
   f->chan = rs__cat(f->prefix, "purge");
   f->k_se = rs__cat(f->prefix, "se");
   f->k_sp = rs__cat(f->prefix, "sp");
+  f->k_life = rs__cat(f->prefix, "life");
+  f->k_tex = rs__cat(f->prefix, "te:x");
+  f->k_tpx = rs__cat(f->prefix, "tp:x");
+  f->k_sex = rs__cat(f->prefix, "se:x");
+  f->k_spx = rs__cat(f->prefix, "sp:x");
   f->started = uv_now(loop);
   f->sub = rs_redis_new(loop, &f->o.redis);
   f->cmd = rs_redis_new(loop, &f->o.redis);
@@ -624,7 +696,7 @@ void rs_fleet_close(rs_fleet_t *f) {
   rs_redis_close(f->sub);
   rs_redis_close(f->cmd);
   free(f->k_seq), free(f->k_te), free(f->k_tp), free(f->k_plog), free(f->chan), free(f->prefix);
-  free(f->k_se), free(f->k_sp);
+  free(f->k_se), free(f->k_sp), free(f->k_life), free(f->k_tex), free(f->k_tpx), free(f->k_sex), free(f->k_spx);
   free(f);
 }
 

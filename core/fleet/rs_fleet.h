@@ -4,7 +4,8 @@
  *
  * Keys, for prefix P and h = 16 hex digits of XXH3 of the full key:
  *   P{h}:m  HASH s (purge sequence when the render began), t (tags, "\n"),
- *           f (fresh until, unix ms), v (the bundle that rendered it, hex)
+ *           f (fresh until, unix ms), v (the bundle that rendered it, hex),
+ *           r (refresh ahead from, unix ms; 0: never: cache.prefresh)
  *   P{h}:b  the page (rs_blob.h), PEXPIRE = the TTL + grace it has left
  *   P{h}:l  the render lock (a render id), PX = lock_ms
  *   P{h}:k  the sequence of the last purge of this key (KEY purges name a
@@ -14,7 +15,14 @@
  *   P{h}:s  the sequence of the last soft purge of this key (as P{h}:k)
  *   Pseq    the purge sequence; Pte HASH "*" / "t:TAG" -> sequence of the
  *           last purge of everything / of that tag; Ptp HASH prefix -> seq;
- *           Pse, Psp: the same for soft purges
+ *           Pse, Psp: the same for soft purges; Pte:x, Ptp:x, Pse:x,
+ *           Psp:x ZSET field -> when that marker expires (unix ms)
+ *   Plife   when the last page stored in the tier expires (unix ms, on
+ *           Redis's clock; PXAT that time). Every purge marker expires
+ *           lock_ms after it: a marker matters only while a page stored
+ *           before it may still be in the tier or a render that began
+ *           before it may still store (a render that outlived its lock,
+ *           with a purge since it began, is refused)
  *   Pplog   the purge log (a stream, IDs "seq-1"), Ppurge the channel
  * A page is dead when a purge that covers it (all, its key, one of its tags,
  * a prefix of its key) has a sequence above the one its render began at:
@@ -68,6 +76,9 @@ typedef enum {
                                     its TTL cut to now at the latest): serve it stale
                                     and refresh it (this instance holds the lock) */
   RS_L3_STALE_WAIT,              /* *e: the page, stale; another instance refreshes it */
+  RS_L3_REFRESH_LEAD,            /* *e: the page, fresh, past its refresh-ahead time:
+                                    serve it and refresh it in the background (this
+                                    instance holds the lock) */
 } rs_l3_result_t;
 
 /* A lookup's answer, on the loop thread. seq: the purge sequence when the
@@ -77,6 +88,7 @@ typedef void (*rs_l3_cb)(void *data, rs_l3_result_t res, rs_entry_t *e, uint64_t
 typedef struct {
   uint64_t hits, leads, waits, misses, errors, stores, stores_refused, too_big, corrupt;
   uint64_t stale;                /* STALE_LEAD and STALE_WAIT (counted in leads, waits too) */
+  uint64_t refreshes;            /* REFRESH_LEAD (counted in hits, leads too) */
   uint64_t purges_sent, purges_applied, replays, full_purges;
 } rs_fleet_stats_t;
 

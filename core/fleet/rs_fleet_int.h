@@ -17,6 +17,8 @@ struct rs_fleet_s {
   char *prefix;
   char *k_seq, *k_te, *k_tp, *k_plog, *chan;
   char *k_se, *k_sp;             /* the soft purges' markers (as k_te, k_tp) */
+  char *k_life;                  /* the latest expiry of a page in the tier */
+  char *k_tex, *k_tpx, *k_sex, *k_spx;   /* the markers' expiries (rs_fleet.h) */
   rs_redis_t *sub;               /* the purge channel */
   rs_redis_t *cmd;               /* replay of the purge log */
   uint64_t applied;              /* last purge sequence applied here */

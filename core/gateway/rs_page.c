@@ -135,7 +135,7 @@ static void rs__pflow_render(rs__pflow_t *fl, int rc) {
   /* A failed hook fails the flight (its waiters: 500); one that exited or
    * lost its client lets each waiter render its own. */
   rs_page__fleet_unlock(loop, fl->key, fl->klen, &fl->l3);
-  rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, rc == RS_LHOOK_FAIL ? 500 : -1);
+  rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, rc == RS_LHOOK_FAIL ? 500 : RS_PAGE__OWN, stale != NULL);
   rs_resp_t resp = fl->lc->resp;
   const char *xc = rs__stale_xc(fl);
   rs__pflow_free(fl, loop);
@@ -223,7 +223,7 @@ static void rs__pflow_l3_done(void *data, rs_l3_result_t res, rs_entry_t *e, uin
         /* Another instance refreshes this page: serve the stale one. */
         rs_entry_t *stale = fl->stale;
         const char *xc = rs__stale_xc(fl);
-        rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, -1);
+        rs_page__flight_fail(loop, fl->hash, fl->key, fl->klen, RS_PAGE__AGAIN, true);
         rs__pflow_free(fl, loop);
         rs_page_respond_entry(req, stale, xc, rs_page__release_entry, stale);
         break;
@@ -242,6 +242,25 @@ static void rs__pflow_l3_done(void *data, rs_l3_result_t res, rs_entry_t *e, uin
         return;
       }
       /* Waited long enough: render here, without the lock. */
+      rs__pflow_leader(fl);
+      break;
+    case RS_L3_REFRESH_LEAD:
+      /* Fresh, due for its refresh ahead, and this instance refreshes it
+       * for the fleet: a refresh ahead of this loop's own copy answers
+       * with that copy; otherwise the tier's page answers now (and is
+       * stored here: the next requests are hits) while the render runs in
+       * the background. */
+      if (fl->stale != NULL && rs_entry_fresh(fl->stale, rs_now_ms())) {
+        rs_entry_release(e);
+      } else {
+        RS_COUNTER_ADD(pl->c.hits_l3, 1);
+        (void)rs_cache_put(loop->cache, e);
+        if (fl->stale != NULL) rs_entry_release(fl->stale);
+        fl->stale = e;
+        fl->stale_xc = "HIT-L3";
+      }
+      fl->l3.lead = true;
+      fl->l3.seq = seq;
       rs__pflow_leader(fl);
       break;
     case RS_L3_STALE_LEAD:
@@ -307,11 +326,11 @@ static void rs__pflow_lookup(rs__pflow_t *fl) {
   if (pl->spare == NULL) pl->spare = rs_page__waiter_new(loop);
   rs_page_waiter_t *pw = pl->spare;
   /* A refresh ahead uses spare render capacity only: none while renders
-   * wait in the queue (it would add to it what is no miss yet). Not with
-   * a shared tier: its lookup would come first, and hand back the page
-   * this instance stored there (or wait for another's lock). */
+   * wait in the queue (it would add to it what is no miss yet). With a
+   * shared tier it asks the tier first, whose lock makes it one refresh
+   * for the fleet (RS_L3_REFRESH_LEAD; the others take the tier's page). */
   const rs_loop_gen_t *gen = rs_req_gen(req);
-  bool spare = pl->fleet == NULL && rs_pool_queued(gen != NULL ? gen->pool : loop->pool) == 0;
+  bool spare = rs_pool_queued(gen != NULL ? gen->pool : loop->pool) == 0;
   rs_lookup_t r = rs_cache_lookup_ex(loop->cache, hash, key, klen, rs_now_ms(), &e, &pw->w, spare);
   switch (r) {
     case RS_LOOKUP_HIT:
@@ -353,6 +372,8 @@ static void rs__pflow_lookup(rs__pflow_t *fl) {
       pl->spare = NULL;          /* the cache holds it now */
       pw->req = req;
       pw->route = route;
+      pw->key = rs_xstrndup(key, klen);
+      pw->klen = klen;
       loop->pending_jobs++;
       rs__pflow_free(fl, loop);
       return;
@@ -449,6 +470,20 @@ static void rs__pflow_go(rs__pflow_t *fl, int rc) {
 
 void rs_page_request(rs_req_t *req, const rs_route_t *route) {
   rs__pflow_go(rs__pflow_new(req, route, RS__S_BYPASS), RS__NOHOOK);
+}
+
+void rs_page__lookup_again(rs_req_t *req, const rs_route_t *route, const char *key, size_t klen) {
+  rs__pflow_t *fl = rs__pflow_new(req, route, RS__S_KEY_DONE);
+  if (klen < sizeof(fl->kbuf)) {
+    memcpy(fl->kbuf, key, klen);
+    fl->kbuf[klen] = 0;
+    fl->key = fl->kbuf;
+  } else {
+    fl->key = rs_xstrndup(key, klen);
+    fl->key_heap = true;
+  }
+  fl->klen = klen;
+  rs__pflow_lookup(fl);
 }
 
 void rs_page__log_xcache(rs_req_t *req, const char *extra) {

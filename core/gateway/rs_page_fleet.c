@@ -139,6 +139,7 @@ void rs_page_fleet_collect(rs_buf_t *out, rs_loop_t **loops, int nloops) {
     sum.too_big += RS_COUNTER_GET(s->too_big);
     sum.corrupt += RS_COUNTER_GET(s->corrupt);
     sum.stale += RS_COUNTER_GET(s->stale);
+    sum.refreshes += RS_COUNTER_GET(s->refreshes);
     sum.purges_sent += RS_COUNTER_GET(s->purges_sent);
     uint64_t t;
     open += rs_fleet_loop_breaker(fl, &t);
@@ -153,6 +154,9 @@ void rs_page_fleet_collect(rs_buf_t *out, rs_loop_t **loops, int nloops) {
     { "rustyssr_l3_stale_total", "counter",
       "Shared-tier lookups that found the page stale (soft-purged or past its TTL): served stale, "
       "refreshed by one instance.", sum.stale },
+    { "rustyssr_l3_refreshes_total", "counter",
+      "Shared-tier lookups that found the page due for its refresh ahead and took the lock to refresh it "
+      "for the fleet (cache.prefresh).", sum.refreshes },
     { "rustyssr_l3_misses_total", "counter", "Shared-tier lookups with no answer in time (rendered here).",
       sum.misses },
     { "rustyssr_l3_errors_total", "counter", "Shared-tier commands that failed or timed out.", sum.errors },

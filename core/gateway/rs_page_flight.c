@@ -28,13 +28,16 @@ static void rs__waiter_run(rs_task_t *task) {
   loop->pending_jobs--;
   if (pw->entry != NULL) {
     rs_page_respond_entry(req, pw->entry, "MISS", rs_page__release_entry, pw->entry);
-  } else if (pw->status < 0) {
+  } else if (pw->status == RS_PAGE__AGAIN) {
+    rs_page__lookup_again(req, pw->route, pw->key, pw->klen);
+  } else if (pw->status == RS_PAGE__OWN) {
     /* The page was not storable (e.g. it set a cookie): never share it;
      * this request renders its own (its props hook may wait). */
     rs_page_uncached(req, pw->route, rs_policy_bypass_extra(pw->route));
   } else {
     rs_render_respond_error(req, pw->status);
   }
+  free(pw->key);
   free(pw);
   rs_loop_maybe_done(loop);
 }
@@ -52,7 +55,9 @@ void rs_page__flight_free(rs_page_flight_t *fl) {
   free(fl);
 }
 
-void rs_page__flight_fail(rs_loop_t *loop, uint64_t hash, const char *key, size_t key_len, int status) {
+void rs_page__flight_fail(rs_loop_t *loop, uint64_t hash, const char *key, size_t key_len, int status,
+                          bool background) {
+  if (background && status != RS_PAGE__OWN) status = RS_PAGE__AGAIN;
   rs_waiter_t *w = rs_cache_complete(loop->cache, hash, key, key_len, NULL, false);
   for (rs_waiter_t *next; w != NULL; w = next) {
     next = w->next;
@@ -64,13 +69,13 @@ void rs_page__flight_complete(rs_page_flight_t *fl, rs_entry_t *e, int fail) {
   rs_loop_t *loop = fl->loop;
   if (e == NULL || !fl->storable) rs_page__fleet_unlock(loop, fl->key, fl->key_len, &fl->l3);
   if (e == NULL) {
-    rs_page__flight_fail(loop, fl->hash, fl->key, fl->key_len, fail);
+    rs_page__flight_fail(loop, fl->hash, fl->key, fl->key_len, fail, fl->req == NULL);
     return;
   }
   bool store = fl->storable;
   if (!store) {                  /* not shared: each waiter renders its own */
     RS_COUNTER_ADD(rs_page__loop(loop)->c.uncacheable, 1);
-    rs_page__flight_fail(loop, fl->hash, fl->key, fl->key_len, -1);
+    rs_page__flight_fail(loop, fl->hash, fl->key, fl->key_len, RS_PAGE__OWN, fl->req == NULL);
     return;
   }
   rs_page__fleet_store(loop, e, &fl->l3);
@@ -238,7 +243,7 @@ int rs_page__render_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route
   }
   /* Nothing will complete this flight: fail it now, waiters included. */
   rs_page__fleet_unlock(loop, key, key_len, &fl->l3);
-  rs_page__flight_fail(loop, hash, key, key_len, 503);
+  rs_page__flight_fail(loop, hash, key, key_len, 503, req == NULL);
   rs_page__flight_free(fl);
   return 503;
 }

@@ -20,6 +20,17 @@
 #include "rs_pool.h"
 #include "rs_router.h"
 
+/* What a failed flight tells its waiters (rs_page_waiter_t.status), beside
+ * an error status (a request's own flight failed: its waiters share its
+ * answer, as they would have shared its page). */
+enum {
+  RS_PAGE__OWN = -1,             /* the page is not to be shared (a cookie...):
+                                    render your own, uncached */
+  RS_PAGE__AGAIN = -2,           /* a background flight (refresh) ended without a
+                                    page: look the page up again, as if it had
+                                    never run (its error is nobody's answer) */
+};
+
 /* A request waiting on another's render (RS_LOOKUP_MISS_WAIT). */
 typedef struct rs_page_waiter_s {
   rs_waiter_t w;                 /* linked by the cache, woken by the completer */
@@ -27,8 +38,10 @@ typedef struct rs_page_waiter_s {
   rs_req_t *req;
   const rs_route_t *route;
   rs_loop_t *loop;
+  char *key;                     /* its key (heap), to look it up again */
+  size_t klen;
   rs_entry_t *entry;             /* set by wake */
-  int status;                    /* set by wake: error status, or -1 = render yourself */
+  int status;                    /* set by wake: error status, RS_PAGE__OWN or RS_PAGE__AGAIN */
 } rs_page_waiter_t;
 
 /* A render's part in the shared tier (core/fleet/rs_fleet.h): lead when it
@@ -95,6 +108,12 @@ static inline rs_page_loop_t *rs_page__loop(const rs_loop_t *loop) {
   return rs_page__slot >= 0 ? loop->slots[rs_page__slot] : NULL;
 }
 
+/* ------------------------------------------------------------------ rs_page.c */
+
+/* Look req's page up again under key (a waiter told RS_PAGE__AGAIN): the
+ * flow from its lookup on, its bypass and key hooks not run again. */
+void rs_page__lookup_again(rs_req_t *req, const rs_route_t *route, const char *key, size_t klen);
+
 /* ------------------------------------------------------------------ rs_page_key.c */
 
 /* Build req's key in k (set up by the caller with rs_key_init): the hook's
@@ -139,13 +158,18 @@ unsigned rs_page__defer_for(const rs_req_t *req);
 
 /* Finish fl's flight with e (NULL: failed with status fail): store it when
  * storable, hand it to every waiter (or tell them to render their own when
- * it was not storable, or the error), and offer it to this loop's L1. */
+ * it was not storable, the error, or to look again when the flight was a
+ * background one), and offer it to this loop's L1. */
 void rs_page__flight_complete(rs_page_flight_t *fl, rs_entry_t *e, int fail);
 
 /* Fail the flight of key on loop: nothing is stored, and every request
- * waiting on it is woken with status (an error status, or -1: render your
- * own). The one place a failed flight wakes its waiters. */
-void rs_page__flight_fail(rs_loop_t *loop, uint64_t hash, const char *key, size_t key_len, int status);
+ * waiting on it is woken with status (an error status, RS_PAGE__OWN or
+ * RS_PAGE__AGAIN). background: the flight was a background refresh's (no
+ * request of its own): its waiters are told RS_PAGE__AGAIN whatever
+ * status is, except RS_PAGE__OWN. The one place a failed flight wakes its
+ * waiters. */
+void rs_page__flight_fail(rs_loop_t *loop, uint64_t hash, const char *key, size_t key_len, int status,
+                          bool background);
 
 /* Start the render that owns the flight of key (req NULL: a background
  * refresh, the job then renders from its own copy of `from`; props: the

@@ -169,7 +169,7 @@ int rs_page__proxy_start(rs_req_t *from, rs_req_t *req, const rs_route_t *route,
   int status = err == -ETIMEDOUT ? 504 : 502;
   rs_log_warn("cached proxy: upstream %s: %s", route->proxy.upstream, rs_fetch_strerror(err));
   rs_page__fleet_unlock(loop, key, key_len, &fl->l3);
-  rs_page__flight_fail(loop, hash, key, key_len, status);
+  rs_page__flight_fail(loop, hash, key, key_len, status, req == NULL);
   rs_page__flight_free(fl);
   return status;
 }

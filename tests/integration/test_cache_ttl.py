@@ -196,6 +196,35 @@ def test_overdue_refresh_goes_before_misses():
         assert all(s == 200 for s in seen), seen
 
 
+def test_a_failed_refresh_is_not_its_waiters_answer():
+    """A request that finds no page while a background refresh of it runs
+    waits for that refresh; when the refresh fails, the request gets what
+    it would have got without it (here: its own render, 200), never the
+    refresh's 500. /refail/a's second render (the refresh) throws after
+    1.5 s; a hard purge meanwhile takes the stale page away, so the next
+    request joins the refresh's flight."""
+    with server("{ ttl = 1, grace = 60, ttl_jitter = 0, prefresh = false }") as srv:
+        first = srv.get("/refail/a")
+        assert first.status == 200 and first.header("x-cache") == "MISS" and b"render 1" in first.body, first
+        deadline = time.time() + 10 * SLOW
+        while True:                  # its first stale answer starts the refresh
+            r = srv.get("/refail/a")
+            assert r.status == 200, r
+            if r.header("x-cache") == "STALE":
+                break
+            assert time.time() < deadline, "never stale"
+            time.sleep(0.05)
+        r = srv.request(b"POST /purge?url=/refail/a&host=localhost HTTP/1.1\r\nHost: x\r\n"
+                        b"Content-Length: 0\r\nConnection: close\r\n\r\n", port=srv.admin_port)
+        assert r.status == 200 and b'"purged": 1' in r.body, r
+        r = srv.get("/refail/a")
+        assert r.status == 200 and r.header("x-cache") == "MISS" and b"render 3" in r.body, r
+        m = srv.metrics()
+        assert m["rustyssr_cache_coalesced_total"] == 1, m      # it did wait on the refresh
+        assert m["rustyssr_cache_refresh_failed_total"] == 1, m
+        assert srv.get("/refail/a").header("x-cache").startswith("HIT"), "its page was not stored"
+
+
 def test_refresh_keeps_the_variants_clients_took():
     """A background refresh builds the variants of the page it replaces:
     a page only ever asked for without Accept-Encoding is refreshed as
@@ -275,4 +304,6 @@ def test_dump_shows_both_keys():
 if __name__ == "__main__":
     main([test_ttl_jitter_spreads_expiry_within_bound, test_no_jitter_expires_together,
           test_prefresh_refreshes_a_hot_page_once_in_background, test_prefresh_off_lets_the_page_expire,
-          test_prefresh_only_with_spare_render_capacity, test_refresh_keeps_the_variants_clients_took, test_overdue_refresh_goes_before_misses, test_bad_values_name_file_and_line, test_dump_shows_both_keys])
+          test_prefresh_only_with_spare_render_capacity, test_refresh_keeps_the_variants_clients_took,
+          test_overdue_refresh_goes_before_misses, test_a_failed_refresh_is_not_its_waiters_answer,
+          test_bad_values_name_file_and_line, test_dump_shows_both_keys])

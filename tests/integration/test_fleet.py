@@ -66,13 +66,13 @@ class Redis:
         return False
 
 
-def gateway(redis, extra_routes="", timeout_ms=1000, bundle=BUNDLE, cache_extra=""):
+def gateway(redis, extra_routes="", timeout_ms=1000, bundle=BUNDLE, cache_extra="", times="ttl = 60, grace = 10"):
     shared = '{ redis = "127.0.0.1:%d", prefix = "t%d:", timeout_ms = %d, write_timeout_ms = %d, ' \
              'lock_wait_ms = 3000 }' % (redis.port, redis.port, timeout_ms, timeout_ms)
     return Server(
         workers=1,
         config={"render": '{ bundle = "%s", threads = 1, timeout_ms = 5000 }' % bundle,
-                "cache": "{ ttl = 60, grace = 10, shared = %s%s }" % (shared, cache_extra)},
+                "cache": "{ %s, shared = %s%s }" % (times, shared, cache_extra)},
         routes='ssr.route("GET", "/*", { render = true })\n' + extra_routes)
 
 
@@ -347,6 +347,104 @@ def test_a_purge_the_fleet_did_not_get_answers_503():
             stop_all(gws)
 
 
+def test_purge_markers_expire_after_the_pages_they_cover():
+    """A tag or prefix purge leaves a marker in Redis (a field of Pte / Ptp)
+    that refuses the pages stored before it; it expires once none of them
+    can be left: lock_ms (here 2 x 5000 + 500) after the last page stored
+    expires (Plife; pages here live 60 + 10 s). Until then a page stored
+    before the purge is dead for every instance."""
+    with Redis() as redis:
+        gws = fleet(redis, n=2, extra_routes='ssr.route("GET", "/news/*", { render = true, tags = { "news" } })')
+        try:
+            a, b = gws
+            p = "t%d:" % redis.port
+
+            def num(*args):
+                line = redis.command(*args)
+                assert line[:1] == b":", (args, line)
+                return int(line[1:])
+
+            def pages():
+                return num("EVAL", "return #redis.call('KEYS', ARGV[1])", "0", p + "{*}:b")
+            for path in ("/news/1", "/pre/1"):
+                assert a.get(path).header("x-cache") == "MISS"
+            wait_for(lambda: a.metrics()["rustyssr_l3_stores_total"] == 2, "a's pages never reached the tier")
+            assert pages() == 2
+            assert num("EXISTS", p + "te") == 0 and num("EXISTS", p + "tp") == 0
+            life = num("PTTL", p + "life")
+            assert 60000 < life <= 70000, life
+            for query, marker in (("tag=news", "te"), ("prefix=GET%20localhost/pre/", "tp")):
+                r = admin_purge(a, query)
+                assert r.status == 200, r
+                ttl, index = num("PTTL", p + marker), num("PTTL", p + marker + ":x")
+                # (index read a moment after ttl)
+                assert life <= ttl <= 70000 + 10500 and ttl - 100 <= index <= ttl, (marker, life, ttl, index)
+            wait_for(lambda: b.metrics()["rustyssr_l3_purges_applied_total"] == 2, "b never heard the purges")
+            assert pages() == 2                    # still in Redis, dead: b renders them again
+            for path in ("/news/1", "/pre/1"):
+                r = b.get(path)
+                assert r.status == 200 and r.header("x-cache") == "MISS", (path, r.header("x-cache"))
+            assert renders(b) == 2
+        finally:
+            stop_all(gws)
+
+
+def test_refresh_ahead_once_for_the_fleet():
+    """cache.prefresh with a shared tier: a page B took from the tier has
+    the refresh-ahead time it has on A, which rendered it; past it, the
+    first instance to see a hit asks the tier, takes the lock and renders
+    the page again in the background (answering with its copy); the other,
+    asking the tier too, gets the page, not a second render. An instance
+    without a copy (C) that asks the tier first past that time answers
+    with the tier's page and refreshes it in the background. When A's copy
+    expires, it takes the new page from the tier. No client ever waits for
+    a render but the first. (ttl 6 s, prefresh 0.5: due at 3 s.)"""
+    with Redis() as redis:
+        gws = [gateway(redis, times="ttl = 6, grace = 0, ttl_jitter = 0, prefresh = 0.5") for _ in range(3)]
+        for g in gws:
+            g.start()
+        wait_ready(gws)
+        try:
+            a, b, c = gws
+            assert a.get("/warm").status == 200   # A's page counter runs ahead: its pages differ from B's, C's
+            first, first2 = a.get("/slow/pf"), a.get("/slow/pf2")
+            born = time.time()
+            assert first.header("x-cache") == "MISS" and first2.header("x-cache") == "MISS"
+            r = b.get("/slow/pf")
+            assert r.header("x-cache") == "HIT-L3" and r.body == first.body, r.header("x-cache")
+            assert renders(a) == 3 and renders(b) == 0
+            time.sleep(max(0.0, born + 3.3 - time.time()))     # past the refresh-ahead time
+            assert time.time() < born + 5.0, "too slow to tell (the pages expire at 6 s)"
+            r = b.get("/slow/pf")            # B's copy (from the tier) is due: B refreshes it
+            assert r.status == 200 and r.header("x-cache") == "HIT-L2" and r.body == first.body, r.header("x-cache")
+            r = a.get("/slow/pf")            # A's is due too: the tier's lock says B has it
+            assert r.status == 200 and r.header("x-cache") in ("HIT-L2", "HIT-L3"), r.header("x-cache")
+            r = c.get("/slow/pf2")           # C has no copy: the tier's, and C refreshes it
+            assert r.status == 200 and r.header("x-cache") == "HIT-L3" and r.body == first2.body, r.header("x-cache")
+            r = c.get("/slow/pf2")           # stored here meanwhile: no wait for the refresh
+            assert r.header("x-cache") in ("HIT-L1", "HIT-L2") and r.body == first2.body, r.header("x-cache")
+            wait_for(lambda: b.metrics()["rustyssr_l3_stores_total"] == 1, "B's refresh never reached the tier")
+            wait_for(lambda: c.metrics()["rustyssr_l3_stores_total"] == 1, "C's refresh never reached the tier")
+            assert (renders(a), renders(b), renders(c)) == (3, 1, 1), (renders(a), renders(b), renders(c))
+            mb, ma = b.metrics(), a.metrics()
+            assert mb["rustyssr_cache_prefreshes_total"] == 1 and mb["rustyssr_l3_refreshes_total"] == 1, mb
+            assert ma["rustyssr_l3_refreshes_total"] == 0, ma
+            assert c.metrics()["rustyssr_l3_refreshes_total"] == 1
+            fresh, fresh2 = b.get("/slow/pf"), c.get("/slow/pf2")
+            assert fresh.body != first.body and fresh.header("x-cache").startswith("HIT"), fresh.header("x-cache")
+            assert fresh2.body != first2.body and fresh2.header("x-cache").startswith("HIT")
+            # A's copies expire at 6 s (or A's own refresh ahead of pf2 takes
+            # C's page earlier): the tier has the new pages, fresh.
+            time.sleep(max(0.0, born + 6.2 - time.time()))
+            for path, want in (("/slow/pf", fresh.body), ("/slow/pf2", fresh2.body)):
+                r = a.get(path)
+                assert r.status == 200 and r.body == want, (path, r.header("x-cache"), r.body[:80])
+                assert r.header("x-cache") in ("HIT-L1", "HIT-L2", "HIT-L3"), r.header("x-cache")
+            assert (renders(a), renders(b), renders(c)) == (3, 1, 1), (renders(a), renders(b), renders(c))
+        finally:
+            stop_all(gws)
+
+
 def test_a_soft_purge_reaches_the_fleet_as_a_soft_purge():
     """A soft purge on A (stale=1): every instance keeps the page, stale;
     the tier keeps it too, stale. C, which never had the page, gets the
@@ -568,6 +666,8 @@ if __name__ == "__main__":
           test_purges_reach_every_instance, test_a_render_that_began_before_a_purge_is_never_stored,
           test_redis_away_costs_no_failed_request,
           test_a_hung_redis_costs_no_failed_request, test_a_purge_the_fleet_did_not_get_answers_503,
+          test_purge_markers_expire_after_the_pages_they_cover,
+          test_refresh_ahead_once_for_the_fleet,
           test_a_soft_purge_reaches_the_fleet_as_a_soft_purge,
           test_a_new_bundle_and_the_pages_of_the_old_one_in_the_tier,
           test_redis_paused_killed_and_restarted_under_load,

@@ -2,6 +2,7 @@
 // One isolate (render.threads = 1) keeps the globals below deterministic.
 var renders = 0;        // every call to render
 var failing = false;    // set through /control?fail=1 (sent with a Cookie: bypasses the cache)
+var counts = {};        // renders per /refail path
 var padding = "";
 for (var i = 0; i < 200; i++) padding += "<li>каталог товар " + i + " — цена и скидка</li>";
 
@@ -24,6 +25,11 @@ globalThis.render = function (request) {
   }
   if (failing && p.indexOf("/flaky") === 0) throw new Error("backend down");
   if (p.indexOf("/slow") === 0) { busy(300); return page(request); }
+  if (p.indexOf("/refail") === 0) {      // its second render (a refresh) fails, after 1.5 s
+    var n = counts[p] = (counts[p] || 0) + 1;
+    if (n === 2) { busy(1500); throw new Error("refresh failed"); }
+    return page(request, "<p>render " + n + "</p>");
+  }
   if (p === "/cookie") return { status: 200, headers: { "set-cookie": "sid=1" }, html: page(request) };
   if (p === "/private") return { status: 200, headers: { "cache-control": "private, max-age=60" }, html: page(request) };
   if (p === "/nostore") return { status: 200, headers: { "cache-control": "no-store" }, html: page(request) };

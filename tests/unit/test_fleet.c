@@ -12,6 +12,8 @@
 #include "rs_fleet.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
+#include <xxhash.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -71,15 +73,19 @@ static bool inst_ready(void *arg) {
   return rs_fleet_loop_ready(in->fl) && rs_fleet_subscribed(in->f) && rs_fleet_stats(in->f)->replays > 0;
 }
 
-static void inst_start_backoff(inst_t *in, int port, uint32_t backoff) {
+static void inst_start_opts(inst_t *in, int port, uint32_t backoff, const char *prefix, uint32_t lock_ms) {
   memset(in, 0, sizeof(*in));
   rs_fleet_opts_t o = {
     .redis = { .host = "127.0.0.1", .port = port, .timeout_ms = 1000, .connect_timeout_ms = 1000,
                .backoff_min_ms = backoff, .backoff_max_ms = backoff * 5 },
-    .prefix = "t:", .write_timeout_ms = 1000, .lock_ms = 5000, .on_purge = on_purge, .purge_data = in,
+    .prefix = prefix, .write_timeout_ms = 1000, .lock_ms = lock_ms, .on_purge = on_purge, .purge_data = in,
   };
   in->f = rs_fleet_new(&loop, &o);
   in->fl = rs_fleet_loop_new(in->f, &loop);
+}
+
+static void inst_start_backoff(inst_t *in, int port, uint32_t backoff) {
+  inst_start_opts(in, port, backoff, "t:", 5000);
 }
 
 static void inst_start(inst_t *in, int port) { inst_start_backoff(in, port, 20); }
@@ -126,7 +132,7 @@ static rs_l3_result_t lookup(inst_t *in, const char *key, uint64_t rid, look_t *
 
 static const char *const TAGS[] = { "catalog", "product:7" };
 
-static rs_entry_t *page(const char *key, const char *body, size_t ntags) {
+static rs_entry_t *page_ttl(const char *key, const char *body, size_t ntags, uint64_t ttl_ms, uint64_t grace_ms) {
   rs_entry_spec_t s;
   memset(&s, 0, sizeof s);
   s.key = key;
@@ -138,12 +144,16 @@ static rs_entry_t *page(const char *key, const char *body, size_t ntags) {
   s.body_len = strlen(body);
   s.tags = TAGS;
   s.ntags = ntags;
-  s.ttl_ms = 60000;
-  s.grace_ms = 10000;
+  s.ttl_ms = ttl_ms;
+  s.grace_ms = grace_ms;
   s.gzip_level = 1;
   s.brotli_quality = -1;
   s.min_compress = 1;
   return rs_entry_build(&s);
+}
+
+static rs_entry_t *page(const char *key, const char *body, size_t ntags) {
+  return page_ttl(key, body, ntags, 60000, 10000);
 }
 
 typedef struct {
@@ -453,6 +463,186 @@ static void test_missed_purges_replayed(void) {
   spin(50);
 }
 
+/* One command's integer answer (an integer, or a number in a string; -100
+ * for nil, -101 for anything else). */
+static void rawi_cb(rs_redis_t *r, void *data, const redisReply *reply, int status) {
+  (void)r;
+  long long *v = data;
+  if (status != 0) *v = -101;
+  else if (reply->type == REDIS_REPLY_INTEGER) *v = reply->integer;
+  else if (reply->type == REDIS_REPLY_STRING) *v = strtoll(reply->str, NULL, 10);
+  else if (reply->type == REDIS_REPLY_NIL) *v = -100;
+  else *v = -101;
+}
+static bool rawi_done(void *arg) { return *(long long *)arg != -102; }
+static long long rawi(rs_redis_t *r, const char *cmd, const char *key) {
+  long long v = -102;
+  const char *argv[] = { cmd, key };
+  rs_redis_cmd(r, rawi_cb, &v, 0, 2, argv, NULL);
+  run_until(rawi_done, &v, 5000);
+  return v;
+}
+
+/* The purge markers expire once no page they cover can be in the tier:
+ * lock_ms after the last page stored expires (Plife); a tag, prefix or all
+ * marker is a field of a hash that its index prunes, and the hash expires
+ * with its last field. */
+static void test_purge_markers_expire(void) {
+  rs_redis_opts_t ro = { .host = "127.0.0.1", .port = port, .timeout_ms = 1000 };
+  rs_redis_t *r = rs_redis_new(&loop, &ro);
+  ASSERT(run_until(raw_ready, r, 5000));
+  inst_t a;
+  /* A page that lives 70 s: markers written after it live as long, and a lock's time more. */
+  inst_start_opts(&a, port, 20, "x:", 5000);
+  ASSERT(run_until(inst_ready, &a, 5000));
+  look_t l = { 0 };
+  const char *key = "GET m.example/shop/1";
+  ASSERT_EQ(lookup(&a, key, 1, &l), RS_L3_LEAD);
+  rs_entry_t *e = page(key, "<p>shop 1</p>", 2);
+  store(&a, e, l.seq, 1);
+  rs_entry_release(e);
+  ASSERT_EQ(rs_fleet_loop_stats(a.fl)->stores, 1);
+  char bkey[64];
+  snprintf(bkey, sizeof(bkey), "x:{%016llx}:b", (unsigned long long)XXH3_64bits(key, strlen(key)));
+  long long page_ttl_ms = rawi(r, "PTTL", bkey), life = rawi(r, "PTTL", "x:life");
+  ASSERT(page_ttl_ms > 60000 && page_ttl_ms <= 70000);
+  ASSERT(life >= page_ttl_ms - 50 && life <= 70000);
+  static const struct {
+    rs_purge_by_t kind;
+    const char *arg, *hash, *index;
+  } marks[] = {
+    { RS_PURGE_TAG, "catalog", "x:te", "x:te:x" },
+    { RS_PURGE_PREFIX, "GET m.example/shop/", "x:tp", "x:tp:x" },
+    { RS_PURGE_ALL, "", "x:te", "x:te:x" },
+  };
+  for (size_t i = 0; i < RS_ARRAY_SIZE(marks); i++) {
+    for (int soft = 0; soft < 2; soft++) {
+      /* the page again (soft purges keep it; the others take it away) */
+      if (lookup(&a, key, 1, &l) != RS_L3_HIT) {
+        ASSERT(l.res == RS_L3_LEAD || l.res == RS_L3_STALE_LEAD);
+        e = page(key, "<p>shop 1</p>", 2);
+        store(&a, e, l.seq, 1);
+        rs_entry_release(e);
+        ASSERT_EQ(lookup(&a, key, 1, &l), RS_L3_HIT);
+      }
+      page_ttl_ms = rawi(r, "PTTL", bkey);
+      ASSERT(purge_ex(&a, marks[i].kind, marks[i].arg, soft, &a, &a) > 0);
+      char h[16], x[16];
+      snprintf(h, sizeof(h), "%s", marks[i].hash);
+      snprintf(x, sizeof(x), "%s", marks[i].index);
+      if (soft) h[2] = 's', x[2] = 's';
+      long long th = rawi(r, "PTTL", h), tx = rawi(r, "PTTL", x);
+      if (!(th >= page_ttl_ms && th <= 70000 + 5000 && tx <= th && tx >= th - 100))   /* read a moment apart */
+        TAP_FAIL("%s (soft %d): PTTL %s %lld, %s %lld: want within [%lld, 75000]", marks[i].arg, soft, h, th, x,
+                 tx, page_ttl_ms);
+      /* while it lives, the page stored before it is dead (or stale) */
+      rs_l3_result_t want = soft ? RS_L3_STALE_LEAD : RS_L3_LEAD;
+      if (lookup(&a, key, 1, &l) != want) TAP_FAIL("%s (soft %d): lookup %d != %d", marks[i].arg, soft, l.res, want);
+      rs_fleet_unlock(a.fl, key, strlen(key), 1);
+    }
+  }
+  /* A KEY marker is a key of its own, with the same expiry. */
+  ASSERT(purge(&a, RS_PURGE_KEY, key, &a, &a) > 0);
+  char kkey[64];
+  snprintf(kkey, sizeof(kkey), "x:{%016llx}:k", (unsigned long long)XXH3_64bits(key, strlen(key)));
+  long long tk = rawi(r, "PTTL", kkey);
+  ASSERT(tk > 60000 && tk <= 75000);
+  if (l.e) rs_entry_release(l.e);
+  l.e = NULL;
+  inst_stop(&a);
+  spin(50);
+
+  /* No page in the tier (prefix y:): a marker lives lock_ms (300 ms). */
+  inst_start_opts(&a, port, 20, "y:", 300);
+  ASSERT(run_until(inst_ready, &a, 5000));
+  ASSERT(purge(&a, RS_PURGE_TAG, "old", &a, &a) > 0);
+  long long t = rawi(r, "PTTL", "y:te");
+  ASSERT(t > 0 && t <= 300);
+  ASSERT_EQ(rawi(r, "HLEN", "y:te"), 1);
+  spin(400);
+  ASSERT_EQ(rawi(r, "EXISTS", "y:te"), 0);           /* gone with its last field */
+  ASSERT_EQ(rawi(r, "EXISTS", "y:te:x"), 0);
+  /* A purge prunes the fields past their time. */
+  ASSERT(purge(&a, RS_PURGE_TAG, "a", &a, &a) > 0);
+  ASSERT(purge(&a, RS_PURGE_PREFIX, "GET y/", &a, &a) > 0);
+  spin(200);
+  ASSERT(purge(&a, RS_PURGE_TAG, "b", &a, &a) > 0);
+  ASSERT_EQ(rawi(r, "HLEN", "y:te"), 2);
+  spin(200);                                          /* "a" past its time, "b" not */
+  ASSERT(purge(&a, RS_PURGE_TAG, "c", &a, &a) > 0);
+  ASSERT_EQ(rawi(r, "HLEN", "y:te"), 2);
+  ASSERT_EQ(rawi(r, "ZCARD", "y:te:x"), 2);
+  ASSERT_EQ(rawi(r, "HLEN", "y:tp"), 0);              /* its own expiry */
+
+  /* A render that outlived its lock, with a purge since it began: its
+   * purge's markers may be gone, so the tier refuses it; with no purge
+   * since, it is stored. */
+  const char *k2 = "GET y/late";
+  ASSERT_EQ(lookup(&a, k2, 7, &l), RS_L3_LEAD);
+  uint64_t begun = l.seq;
+  spin(400);                                          /* the lock (300 ms) is gone */
+  e = page(k2, "<p>late</p>", 0);
+  store(&a, e, begun, 7);
+  ASSERT_EQ(rs_fleet_loop_stats(a.fl)->stores, 1);    /* nothing purged since it began */
+  ASSERT_EQ(lookup(&a, k2, 8, &l), RS_L3_HIT);
+  ASSERT_EQ(lookup(&a, "GET y/late2", 9, &l), RS_L3_LEAD);
+  begun = l.seq;
+  spin(400);
+  ASSERT(purge(&a, RS_PURGE_TAG, "unrelated", &a, &a) > begun);
+  rs_entry_release(e);
+  e = page("GET y/late2", "<p>late 2</p>", 0);
+  store(&a, e, begun, 9);
+  ASSERT_EQ(rs_fleet_loop_stats(a.fl)->stores_refused, 1);
+  rs_entry_release(e);
+  if (l.e) rs_entry_release(l.e);
+  rs_redis_close(r);
+  inst_stop(&a);
+  spin(50);
+}
+
+/* cache.prefresh across the fleet: a page keeps its refresh-ahead time in
+ * the tier; before it, a hit carries it (as the page rendered here has
+ * it); past it, the first lookup takes the lock and refreshes the page
+ * (REFRESH_LEAD, the page with it), the others get the page with none. */
+static void test_refresh_ahead_for_the_fleet(void) {
+  inst_t a, b;
+  inst_start(&a, port);
+  inst_start(&b, port);
+  ASSERT(run_until(inst_ready, &a, 5000));
+  ASSERT(run_until(inst_ready, &b, 5000));
+  look_t l = { 0 };
+  const char *key = "GET r.example/ahead";
+  ASSERT_EQ(lookup(&a, key, 1, &l), RS_L3_LEAD);
+  rs_entry_t *e = page(key, "<p>ahead</p>", 0);
+  e->refresh_ms = e->created_ms + 300;            /* as cache.prefresh sets it */
+  store(&a, e, l.seq, 1);
+  ASSERT_EQ(rs_fleet_loop_stats(a.fl)->stores, 1);
+  ASSERT_EQ(lookup(&b, key, 2, &l), RS_L3_HIT);
+  uint64_t now = rs_now_ms();
+  ASSERT(l.e->refresh_ms > now && l.e->refresh_ms <= e->refresh_ms + 50);
+  spin(400);
+  ASSERT_EQ(lookup(&b, key, 2, &l), RS_L3_REFRESH_LEAD);
+  ASSERT(l.e != NULL && l.e->refresh_ms == 0 && rs_entry_fresh(l.e, rs_now_ms()));
+  uint64_t rseq = l.seq;                          /* the refresh's start */
+  ASSERT_EQ(lookup(&a, key, 3, &l), RS_L3_HIT);     /* b refreshes it */
+  ASSERT(l.e != NULL && l.e->refresh_ms == 0);
+  ASSERT_EQ(rs_fleet_loop_stats(b.fl)->refreshes, 1);
+  /* b's new page (due later) ends it: the next hit has its time again */
+  rs_entry_t *e2 = page(key, "<p>ahead 2</p>", 0);
+  e2->refresh_ms = e2->created_ms + 5000;
+  store(&b, e2, rseq, 2);
+  ASSERT_EQ(rs_fleet_loop_stats(b.fl)->stores, 1);
+  ASSERT_EQ(lookup(&a, key, 3, &l), RS_L3_HIT);
+  ASSERT(l.e->refresh_ms > rs_now_ms() + 4000);
+  ASSERT_MEM_EQ(l.e->body[RS_ENC_IDENTITY].p, l.e->body[RS_ENC_IDENTITY].len, "<p>ahead 2</p>", 14);
+  rs_entry_release(e);
+  rs_entry_release(e2);
+  if (l.e) rs_entry_release(l.e);
+  inst_stop(&a);
+  inst_stop(&b);
+  spin(50);
+}
+
 static void test_tier_down_is_a_miss(void) {
   redis_stop(pid);
   pid = -1;
@@ -488,6 +678,8 @@ int main(void) {
   RS_TEST(test_key_purge_covers_variants);
   RS_TEST(test_pages_of_another_bundle);
   RS_TEST(test_missed_purges_replayed);
+  RS_TEST(test_purge_markers_expire);
+  RS_TEST(test_refresh_ahead_for_the_fleet);
   RS_TEST(test_tier_down_is_a_miss);
   redis_stop(pid);
   for (int i = 0; i < 100 && uv_run(&loop, UV_RUN_NOWAIT) != 0; i++) usleep(1000);

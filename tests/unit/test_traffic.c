@@ -140,8 +140,13 @@ static void test_bundles(void) {
   ASSERT_EQ(rs_cache_put(c, fresh), 0);
   ASSERT_EQ(rs_cache_purge_bundle(c, 22, true), 1);    /* old only: not 22, not the proxy page */
   ASSERT(rs_entry_flagged(old) && !rs_entry_dead(old) && !rs_entry_flagged(fresh) && !rs_entry_flagged(proxy));
+  rs_cache_stats_t st;
+  rs_cache_stats(c, &st);
+  ASSERT(st.softened == 1 && st.purged == 0 && st.expirations == 0);   /* counted as what was done */
   ASSERT_EQ(rs_cache_purge_bundle(c, 22, false), 1);
   ASSERT(rs_entry_dead(old));
+  rs_cache_stats(c, &st);
+  ASSERT(st.softened == 1 && st.purged == 1 && st.expirations == 0);
   rs_cache_bundle(c, 0);         /* keep: any bundle */
   rs_entry_t *any = entry(c, "GET h/4", 33, 60000, 60000);
   ASSERT_EQ(rs_cache_put(c, any), 0);

@@ -50,7 +50,7 @@ typedef enum {
  * HTTP vocabulary. */
 #define RS_LOOP_REQ_ERRORS_MAX 32
 #define RS_LOOP_DATE_MAX 48
-#define RS_LOOP_H2_REASONS_MAX 8
+#define RS_LOOP_H2_REASONS_MAX 10
 
 /* Counters of one loop, written only by that loop's thread, summed on
  * scrape. Aligned so two loops never share a cache line. */

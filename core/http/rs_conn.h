@@ -285,6 +285,7 @@ const rs_str_t *rs_req_header(const rs_req_t *req, const char *lname);
   XX(PROTOCOL, "protocol_error")    /* a malformed request (RFC 9113 §8.1.1) */ \
   XX(REFUSED, "refused_stream")     /* over the concurrent streams */   \
   XX(INTERNAL, "internal_error")    /* an answer cut short (upstream) */ \
+  XX(FLOW_CONTROL, "flow_control")  /* DATA past the stream's window */ \
   XX(OTHER, "other")
 #define RS_H2_GOAWAY_MAP(XX)                                            \
   XX(SHUTDOWN, "shutdown")          /* stop: NO_ERROR */                 \
@@ -294,6 +295,7 @@ const rs_str_t *rs_req_header(const rs_req_t *req, const char *lname);
   XX(CONTINUATION, "continuation_flood")                                \
   XX(FLOOD, "flood")                /* SETTINGS/PING acks not read */   \
   XX(PROTOCOL, "protocol_error")    /* any other connection error */    \
+  XX(FLOW_CONTROL, "flow_control")  /* DATA past the connection's window */ \
   XX(TIMEOUT, "timeout")            /* a client not reading, not sending */
 typedef enum {
 #define XX(e, s) RS_H2_RST_##e,

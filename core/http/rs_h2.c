@@ -35,13 +35,11 @@ const char *rs_h2_goaway_label(rs_h2_goaway_t g) {
 
 /* ------------------------------------------------------------------ streams */
 
-static rs__h2s_t *rs__h2s_get(rs_h2_t *h, int32_t id) {
+rs__h2s_t *rs__h2s_get(rs_h2_t *h, int32_t id) {
   return nghttp2_session_get_stream_user_data(h->ng, id);
 }
 
-/* The request's stream is over for its handler: detach the request from it
- * (rs_req_respond and rs_req_stream_* then only free it). */
-static void rs__h2s_orphan(rs__h2s_t *s, bool abort) {
+void rs__h2s_orphan(rs__h2s_t *s, bool abort) {
   rs_req_t *r = s->r;
   s->r = NULL;
   r->_conn = NULL;
@@ -58,8 +56,7 @@ static void rs__h2_dispatch(rs_h2_t *h, rs__h2s_t *s) {
   c->loop->handler(r);          /* may answer right now */
 }
 
-/* Answer a request refused before its handler (431, 413, 400...). */
-static void rs__h2_refuse(rs_h2_t *h, rs__h2s_t *s, rs_req_error_t kind, const char *why) {
+void rs__h2_refuse(rs_h2_t *h, rs__h2s_t *s, rs_req_error_t kind, const char *why) {
   rs_req_t *r = s->r;
   rs_loop_t *loop = h->c->loop;
   int status = rs_req_error_status(kind);
@@ -228,50 +225,16 @@ static void rs__h2_head_done(rs_h2_t *h, rs__h2s_t *s, bool end_stream) {
     if (r->stream_body) {
       r->body_streamed = true;
       r->body_length = clen;
+      /* Its window reopens as the consumer takes the bytes: wider than the
+       * preread, as HTTP/1's reader lets that much wait. */
+      nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, s->id, RS__H2_STREAM_WINDOW);
       rs__h2_dispatch(h, s);
       return;
     }
   }
-  if (clen > 0) {
-    r->_body = malloc((size_t)clen);
-    if (r->_body == NULL) {
-      rs__h2_refuse(h, s, RS_REQ_E_BODY_TOO_LARGE, NULL);
-      return;
-    }
-    r->_body_cap = (size_t)clen;
-  }
-}
-
-/* Give held body bytes (and the end) to a streamed body's consumer, as
- * long as it takes them; the stream's window opens by what it took. */
-static void rs__h2_deliver(rs_h2_t *h, rs__h2s_t *s) {
-  while (s->r != NULL && !s->paused && s->held_len > 0) {
-    rs_req_t *r = s->r;
-    size_t n = s->held_len;
-    char *p = s->held;
-    s->held = NULL;
-    s->held_len = s->held_cap = 0;
-    if (!s->closed) nghttp2_session_consume_stream(h->ng, s->id, n);
-    if (r->on_body != NULL) r->on_body(r, p, n);
-    free(p);
-  }
-  if (s->r != NULL && !s->paused && s->end_pending) {
-    s->end_pending = false;
-    s->r->body_complete = true;
-    if (s->r->on_body != NULL) s->r->on_body(s->r, NULL, 0);
-  }
-}
-
-void rs__h2_body_pause(rs_req_t *r, bool paused) {
-  rs__h2s_t *s = r->_h2;
-  rs_h2_t *h = s->h;
-  if (s->paused == paused) return;
-  s->paused = paused;
-  if (paused) return;
-  h->in_cb++;                   /* its consumer may answer: no flush below it */
-  rs__h2_deliver(h, s);
-  h->in_cb--;
-  rs__h2_flush(h);
+  /* Read whole before dispatch, once let in (rs__h2_budget). */
+  s->buffering = true;
+  s->expect = clen >= 0 ? (size_t)clen : r->opts->limits.body;
 }
 
 /* ------------------------------------------------------------------ nghttp2's receive callbacks */
@@ -336,61 +299,6 @@ static int rs__h2_on_header(nghttp2_session *ng, const nghttp2_frame *f, const u
   return 0;
 }
 
-static int rs__h2_on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
-                          void *ud) {
-  (void)flags;
-  rs_h2_t *h = ud;
-  rs__h2s_t *s = rs__h2s_get(h, id);
-  /* The connection's window opens at once (a paused stream holds only its
-   * own); the stream's as its consumer takes the bytes. */
-  nghttp2_session_consume_connection(ng, len);
-  if (s == NULL || s->r == NULL || (s->dispatched && !s->r->body_streamed) || s->responded) {
-    nghttp2_session_consume_stream(ng, id, len);   /* dropped */
-    return 0;
-  }
-  rs_req_t *r = s->r;
-  s->body_in += len;
-  if (s->body_in > r->opts->limits.body) {
-    nghttp2_session_consume_stream(ng, id, len);
-    if (!r->body_streamed) {
-      rs__h2_refuse(h, s, RS_REQ_E_BODY_TOO_LARGE, NULL);
-    } else {                    /* its handler has it: the stream ends */
-      nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
-      rs__h2s_orphan(s, true);
-    }
-    return 0;
-  }
-  if (r->body_streamed) {
-    if (s->paused || s->held_len > 0) {
-      if (s->held_len + len > s->held_cap) {
-        s->held_cap = RS_MAX(s->held_len + len, s->held_cap * 2);
-        s->held = rs_xrealloc(s->held, s->held_cap);
-      }
-      memcpy(s->held + s->held_len, data, len);
-      s->held_len += len;
-      return 0;
-    }
-    nghttp2_session_consume_stream(ng, id, len);
-    if (r->on_body != NULL) r->on_body(r, (const char *)data, len);
-    return 0;
-  }
-  nghttp2_session_consume_stream(ng, id, len);
-  if (r->body_len + len > r->_body_cap) {
-    size_t cap = RS_MAX(r->_body_cap * 2, 4096);
-    while (cap < r->body_len + len) cap *= 2;
-    char *nb = realloc(r->_body, cap);
-    if (nb == NULL) {
-      rs__h2_refuse(h, s, RS_REQ_E_BODY_TOO_LARGE, NULL);
-      return 0;
-    }
-    r->_body = nb;
-    r->_body_cap = cap;
-  }
-  memcpy(r->_body + r->body_len, data, len);
-  r->body_len += len;
-  return 0;
-}
-
 /* Rapid reset: one token per RST_STREAM from the client. */
 static bool rs__h2_reset_budget(rs_h2_t *h) {
   uint64_t now = uv_now(&h->c->loop->uv);
@@ -417,7 +325,7 @@ static int rs__h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, voi
   }
   if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) return 0;
   rs__h2s_t *s = rs__h2s_get(h, f->hd.stream_id);
-  if (s == NULL || s->r == NULL) return 0;
+  if (s == NULL || s->r == NULL || s->dropped) return 0;
   bool end = (f->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
   if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
     rs__h2_head_done(h, s, end);
@@ -445,6 +353,7 @@ static int rs__h2_on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code
   if (s == NULL) return 0;
   nghttp2_session_set_stream_user_data(ng, id, NULL);
   s->closed = true;
+  rs__h2_release(h, s, s->held_conn);   /* its body's bytes go back to the connection */
   if (s->r != NULL) {
     if (!s->dispatched) {
       rs__req_free(s->r);       /* its head or body was still coming */
@@ -470,17 +379,25 @@ static int rs__h2_on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, voi
   if (f->hd.type == NGHTTP2_RST_STREAM) {
     uint32_t e = f->rst_stream.error_code;
     int why = e == NGHTTP2_PROTOCOL_ERROR ? RS_H2_RST_PROTOCOL : e == NGHTTP2_REFUSED_STREAM ? RS_H2_RST_REFUSED
-              : e == NGHTTP2_INTERNAL_ERROR ? RS_H2_RST_INTERNAL : RS_H2_RST_OTHER;
+              : e == NGHTTP2_INTERNAL_ERROR ? RS_H2_RST_INTERNAL
+              : e == NGHTTP2_FLOW_CONTROL_ERROR ? RS_H2_RST_FLOW_CONTROL : RS_H2_RST_OTHER;
     RS_COUNTER_ADD(loop->counters.h2_resets[why], 1);
+    if (why == RS_H2_RST_FLOW_CONTROL)
+      rs_log_info("client %s: HTTP/2 stream %d: DATA past the stream's window: RST_STREAM FLOW_CONTROL_ERROR",
+                  rs__conn_peer(h->c), (int)f->hd.stream_id);
   } else if (f->hd.type == NGHTTP2_GOAWAY && !h->dying && !h->draining &&
              f->goaway.error_code != NGHTTP2_NO_ERROR) {
     /* a connection error nghttp2 found itself: its flood limits (too many
      * SETTINGS entries) say ENHANCE_YOUR_CALM */
     uint32_t e = f->goaway.error_code;
     RS_COUNTER_ADD(loop->counters.h2_goaways[e == NGHTTP2_ENHANCE_YOUR_CALM ? RS_H2_GOAWAY_FLOOD
-                                                                            : RS_H2_GOAWAY_PROTOCOL], 1);
-    rs_log_info("client %s: HTTP/2 connection error %u: GOAWAY", rs__conn_peer(h->c),
-                (unsigned)f->goaway.error_code);
+                                             : e == NGHTTP2_FLOW_CONTROL_ERROR ? RS_H2_GOAWAY_FLOW_CONTROL
+                                                                               : RS_H2_GOAWAY_PROTOCOL], 1);
+    if (e == NGHTTP2_FLOW_CONTROL_ERROR)
+      rs_log_info("client %s: HTTP/2: DATA past the connection's window (%zu bytes of request bodies "
+                  "held): GOAWAY FLOW_CONTROL_ERROR", rs__conn_peer(h->c), h->held);
+    else
+      rs_log_info("client %s: HTTP/2 connection error %u: GOAWAY", rs__conn_peer(h->c), (unsigned)e);
     h->dying = true;
   }
   return 0;
@@ -544,13 +461,16 @@ static void rs__h2_start(rs_conn_t *c) {
   nghttp2_settings_entry iv[] = {
     { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
       o->limits.http2_streams ? (uint32_t)o->limits.http2_streams : RS__H2_MAX_STREAMS },
-    { NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, RS__H2_STREAM_WINDOW },
+    { NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, RS__H2_PREREAD },
     { NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)RS_MIN(o->limits.header_bytes, UINT32_MAX) },
     { NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, 4096 },
     { NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
   };
   nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
-  nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0, RS__H2_CONN_WINDOW);
+  /* The connection's window: one body of limits.body plus 16 prereads
+   * (rs_h2_int.h), within the protocol's 2^31 - 1. */
+  h->window = (size_t)RS_MIN((uint64_t)o->limits.body + RS__H2_CONN_SLACK, (uint64_t)INT32_MAX);
+  nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0, (int32_t)h->window);
   c->h2 = h;
   RS_COUNTER_ADD(c->loop->counters.h2_conns, 1);
 }
@@ -717,9 +637,13 @@ void rs__h2_arm(rs_conn_t *c) {
     ms = o->timeouts.write;
   } else {
     h->write_timed = false;
-    bool reading = false;
+    /* A stream the client could send on: not paused by its consumer, not
+     * held back by the windows (its preread spent before it is let in,
+     * or the connection's window full of bodies handlers still have). */
+    bool reading = false, conn_open = h->held < h->window;
     for (rs__h2s_t *s = h->streams; s != NULL && !reading; s = s->next)
-      reading = !s->end_in && !s->paused && !s->responded;
+      reading = !s->end_in && !s->paused && !s->responded && conn_open &&
+                !(s->buffering && !s->admitted && s->body_in >= RS__H2_PREREAD);
     if (reading) ms = o->timeouts.body;       /* a request head or body coming */
     else if (h->nstreams == 0) ms = c->served ? o->timeouts.keepalive : o->timeouts.header;
     else {                                    /* handlers work: their clocks run */

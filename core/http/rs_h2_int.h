@@ -13,8 +13,35 @@
 #include <nghttp2/nghttp2.h>
 
 #define RS__H2_MAX_STREAMS 128          /* limits.http2_streams' default (nginx's) */
-#define RS__H2_STREAM_WINDOW (256 * 1024) /* a request body's window per stream */
-#define RS__H2_CONN_WINDOW (16 * 1024 * 1024)
+/* Request bodies and flow control (rs__h2_budget). The bytes of request
+ * bodies a connection holds are bounded by the windows it advertises, which
+ * reopen only as handlers take the bytes (nginx's http2 module does the
+ * same with its preread buffer and client_body_buffer_size):
+ * - PREREAD: every stream's window until its body is let in: 64 KB - 1, the
+ *   protocol's default (nginx's http2_body_preread_size 64k). A small POST
+ *   needs no WINDOW_UPDATE; a client that sends more on a stream whose body
+ *   waits gets RST_STREAM FLOW_CONTROL_ERROR (nghttp2's check, as nginx).
+ * - a buffered body (the handler wants it whole) is let in, oldest stream
+ *   first, when the connection's window has room for all of it besides
+ *   CONN_SLACK (the others' preread; with none let in, the oldest goes
+ *   anyway); its stream's window then becomes its whole size (one
+ *   WINDOW_UPDATE).
+ * - STREAM_WINDOW: a streamed body's window (the proxy), reopened as its
+ *   consumer takes the bytes: 256 KB in flight keeps an upload at speed
+ *   over a path of 25 ms at 80 Mbit/s, and is what HTTP/1's reader lets
+ *   wait per request.
+ * - the connection's window: limits.body + CONN_SLACK, so a connection holds
+ *   at most one body of limits.body plus 16 streams' preread (HTTP/1.1 holds
+ *   one body plus its 64 KB read buffer); received bytes go back to it when
+ *   their request is over (a buffered body) or its consumer took them (a
+ *   streamed one). A client that sends past it gets GOAWAY
+ *   FLOW_CONTROL_ERROR. Bodies waiting to be let in whose preread would
+ *   keep the ones let in from finishing are refused (RST_STREAM
+ *   REFUSED_STREAM, the newest first; RFC 9113 §8.7: the client may retry
+ *   them). */
+#define RS__H2_PREREAD 65535
+#define RS__H2_STREAM_WINDOW (256 * 1024)
+#define RS__H2_CONN_SLACK (16 * 65536)
 #define RS__H2_SEGS 64                  /* iovec entries per write */
 #define RS__H2_BATCH (256 * 1024)       /* bytes per write */
 /* Rapid reset (CVE-2023-44487): RST_STREAMs from the client, a token bucket
@@ -50,6 +77,12 @@ typedef struct rs_h2s_s {
   bool end_pending;              /* ... and waits behind held body bytes */
   bool paused;                   /* rs_req_body_pause */
   bool closed;                   /* nghttp2 closed the stream */
+  /* Flow control of its request body (rs__h2_budget) */
+  bool buffering;                /* a body to read whole before dispatch */
+  bool admitted;                 /* ... let in: its window reopens as it comes */
+  bool dropped;                  /* refused (REFUSED_STREAM): its bytes dropped */
+  size_t expect;                 /* a buffered body's size: content-length, else limits.body */
+  size_t held_conn;              /* received, not yet given back to the connection's window */
   /* The answer's body */
   int kind;
   const char *body;              /* MEM: body, then file bytes */
@@ -57,7 +90,10 @@ typedef struct rs_h2s_s {
   int fd;
   int64_t file_off;
   size_t file_len;
-  const char *nc_p;              /* a DATA frame's payload, sent without copy */
+  const char *nc_p;              /* a DATA frame's payload, sent without copy;
+                                    NULL: file bytes at nc_off, read straight
+                                    into the write's buffer */
+  int64_t nc_off;
   rs__h2chunk_t *q, *qtail;      /* STREAM: pieces queued */
   size_t qbytes;
   bool ended, drain;
@@ -91,9 +127,31 @@ typedef struct rs_h2_s {
   bool dying;                    /* GOAWAY is going: close once it is written */
   bool draining;                 /* graceful GOAWAY sent: close at no streams */
   bool free_me;                  /* the conn closed while a write was out */
+  size_t held;                   /* sum of the streams' held_conn */
+  size_t window;                 /* the connection's receive window: limits.body + CONN_SLACK */
   double tokens;                 /* rapid-reset budget */
   uint64_t tokens_ms;
 } rs_h2_t;
+
+/* rs_h2.c */
+rs__h2s_t *rs__h2s_get(rs_h2_t *h, int32_t id);
+/* The request's stream is over for its handler: detach the request from it
+ * (rs_req_respond and rs_req_stream_* then only free it); abort: on_abort. */
+void rs__h2s_orphan(rs__h2s_t *s, bool abort);
+/* Answer a request refused before its handler (431, 413, 400...). */
+void rs__h2_refuse(rs_h2_t *h, rs__h2s_t *s, rs_req_error_t kind, const char *why);
+
+/* rs_h2_body.c */
+/* nghttp2's DATA callback: a request body's bytes. */
+int rs__h2_on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data, size_t len, void *ud);
+/* Give a streamed body's held bytes (and its end) to its consumer. */
+void rs__h2_deliver(rs_h2_t *h, rs__h2s_t *s);
+/* n of s's received bytes go back to the connection's window. */
+void rs__h2_release(rs_h2_t *h, rs__h2s_t *s, size_t n);
+/* Let waiting buffered bodies in while the connection's window has room,
+ * and refuse those whose preread would keep the ones let in from
+ * finishing. After each read and each write. */
+void rs__h2_budget(rs_h2_t *h);
 
 /* rs_h2_out.c */
 /* Produce frames and write them, unless a write is out or nghttp2 is on

@@ -4,8 +4,12 @@
  * headers dropped, RFC 9113 §8.2.2); its body a DATA source: bytes in
  * memory (a stored page, an error page) go out without a copy (nghttp2's
  * NO_COPY: the frame header is ours, the payload the handler's, in one
- * iovec), a file body is read from its fd frame by frame, a streamed body
- * (the proxy) is queued per stream and taken as the stream's window allows.
+ * iovec), a file body is read from its fd frame by frame straight into the
+ * write's buffer behind its frame header (NO_COPY too: one copy, the
+ * kernel's, where nghttp2's own frame buffer took two), a streamed body
+ * (the proxy) is queued per stream and taken as the stream's window allows,
+ * copied from its queue into the write behind the frame's header (NO_COPY
+ * again: one copy).
  *
  * Output: nghttp2_session_send fills one batch (frames copied into buf,
  * NO_COPY payloads pointed to) of at most RS__H2_BATCH bytes, which goes
@@ -24,17 +28,67 @@ static bool rs__h2_full(const rs_h2_t *h, unsigned segs) {
   return h->nseg > 0 && (h->batch >= RS__H2_BATCH || h->nseg + segs > RS__H2_SEGS);
 }
 
-static void rs__h2_put(rs_h2_t *h, const void *p, size_t n) {
+/* Room for n more bytes at the end of the batch's buffer. */
+static char *rs__h2_room(rs_h2_t *h, size_t n) {
   if (h->buf_len + n > h->buf_cap) {
     h->buf_cap = RS_MAX(h->buf_cap * 2, RS_MAX(h->buf_len + n, 16384));
     h->buf = rs_xrealloc(h->buf, h->buf_cap);
   }
+  return h->buf + h->buf_len;
+}
+
+/* The n bytes at the end of the buffer join the batch. */
+static void rs__h2_commit(rs_h2_t *h, size_t n) {
   rs__h2seg_t *last = h->nseg > 0 ? &h->seg[h->nseg - 1] : NULL;
   if (last != NULL && last->p == NULL && last->off + last->len == h->buf_len) last->len += n;
   else h->seg[h->nseg++] = (rs__h2seg_t){ NULL, h->buf_len, n };
-  memcpy(h->buf + h->buf_len, p, n);
   h->buf_len += n;
   h->batch += n;
+}
+
+static void rs__h2_put(rs_h2_t *h, const void *p, size_t n) {
+  memcpy(rs__h2_room(h, n), p, n);
+  rs__h2_commit(h, n);
+}
+
+/* len bytes of s's streamed body, from its queue into the buffer (one
+ * copy; nghttp2's frame buffer took two). */
+static void rs__h2_put_queue(rs_h2_t *h, rs__h2s_t *s, size_t len) {
+  char *p = rs__h2_room(h, len);
+  size_t n = 0;
+  while (n < len) {
+    rs__h2chunk_t *ch = s->q;
+    size_t k = RS_MIN(len - n, ch->len - ch->off);
+    memcpy(p + n, ch->data + ch->off, k);
+    ch->off += k;
+    n += k;
+    if (ch->off == ch->len) {
+      s->q = ch->next;
+      if (s->q == NULL) s->qtail = NULL;
+      free(ch);
+    }
+  }
+  s->qbytes -= len;
+  rs__h2_commit(h, len);
+}
+
+/* len bytes of s's file body at nc_off, read straight into the buffer
+ * (one copy, the kernel's). 0, or -1 when the file cannot give them. */
+static int rs__h2_put_file(rs_h2_t *h, rs__h2s_t *s, size_t len) {
+  char *p = rs__h2_room(h, len);
+  size_t got = 0;
+  while (got < len) {
+    ssize_t k = pread(s->fd, p + got, len - got, (off_t)(s->nc_off + (int64_t)got));
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) {
+      rs_log_info("client %s: sending a file body: %s", rs__conn_peer(h->c),
+                  k == 0 ? "the file was truncated" : strerror(errno));
+      return -1;
+    }
+    got += (size_t)k;
+  }
+  rs__h2_commit(h, len);
+  return 0;
 }
 
 ssize_t rs__h2_send_cb(nghttp2_session *ng, const uint8_t *data, size_t len, int flags, void *ud) {
@@ -52,14 +106,25 @@ int rs__h2_send_data_cb(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t
   rs_h2_t *h = ud;
   rs__h2s_t *s = src->ptr;
   if (rs__h2_full(h, 2)) return NGHTTP2_ERR_WOULDBLOCK;
+  size_t buf_len = h->buf_len, batch = h->batch;   /* to take the frame back */
+  unsigned nseg = h->nseg;
+  size_t last = nseg > 0 ? h->seg[nseg - 1].len : 0;
   rs__h2_put(h, framehd, 9);
   if (frame->data.padlen > 0) {     /* we never ask for padding; kept correct anyway */
     uint8_t pl = (uint8_t)(frame->data.padlen - 1);
     rs__h2_put(h, &pl, 1);
   }
-  if (len > 0) {
+  if (len > 0 && s->nc_p != NULL) {          /* bytes in memory: pointed to */
     h->seg[h->nseg++] = (rs__h2seg_t){ s->nc_p, 0, len };
     h->batch += len;
+  } else if (len > 0 && s->kind == RS__H2B_STREAM) {
+    rs__h2_put_queue(h, s, len);
+  } else if (len > 0 && rs__h2_put_file(h, s, len) != 0) {
+    h->buf_len = buf_len;                    /* none of the frame goes; the stream is reset */
+    h->batch = batch;
+    h->nseg = nseg;
+    if (nseg > 0) h->seg[nseg - 1].len = last;
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   if (frame->data.padlen > 1) {
     static const uint8_t zeros[256];
@@ -129,7 +194,15 @@ static void rs__h2_on_write(uv_write_t *w, int status) {
 
 void rs__h2_flush(rs_h2_t *h) {
   rs_conn_t *c = h->c;
-  if (c->closed || h->in_cb > 0 || h->writing || h->ng == NULL) return;
+  if (c->closed || h->in_cb > 0 || h->ng == NULL) return;
+  h->in_cb++;
+  rs__h2_budget(h);             /* windows: bodies let in, refused */
+  h->in_cb--;
+  if (c->closed) {
+    rs__h2_close(c);
+    return;
+  }
+  if (h->writing) return;
   h->in_cb++;
   int rv = nghttp2_session_send(h->ng);
   h->in_cb--;
@@ -245,39 +318,29 @@ static ssize_t rs__h2_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t
       if (s->body_off == s->body_len && s->file_len == 0) *flags |= NGHTTP2_DATA_FLAG_EOF;
       return (ssize_t)n;
     }
-    if (s->file_len > 0) {             /* a file body: read frame by frame */
-      ssize_t k;
-      do k = pread(s->fd, buf, RS_MIN(len, s->file_len), (off_t)s->file_off);
-      while (k < 0 && errno == EINTR);
-      if (k <= 0) {
-        rs_log_info("client %s: sending a file body: %s", rs__conn_peer(s->h->c),
-                    k == 0 ? "the file was truncated" : strerror(errno));
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;   /* the stream is reset */
-      }
-      s->file_off += k;
-      s->file_len -= (size_t)k;
+    if (s->file_len > 0) {             /* a file body: read frame by frame, */
+      size_t n = RS_MIN(len, s->file_len);   /* by rs__h2_put_file, into the write */
+      s->nc_p = NULL;
+      s->nc_off = s->file_off;
+      s->file_off += (int64_t)n;
+      s->file_len -= n;
+      *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
       if (s->file_len == 0) *flags |= NGHTTP2_DATA_FLAG_EOF;
-      return k;
+      return (ssize_t)n;
     }
     *flags |= NGHTTP2_DATA_FLAG_EOF;
     return 0;
   }
-  size_t n = 0;                        /* a streamed body: its queue */
-  while (s->q != NULL && n < len) {
-    rs__h2chunk_t *ch = s->q;
-    size_t k = RS_MIN(len - n, ch->len - ch->off);
-    memcpy(buf + n, ch->data + ch->off, k);
-    ch->off += k;
-    n += k;
-    if (ch->off == ch->len) {
-      s->q = ch->next;
-      if (s->q == NULL) s->qtail = NULL;
-      free(ch);
-    }
-  }
-  s->qbytes -= n;
-  if (s->q == NULL && s->ended) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  /* A streamed body: its queue, copied by rs__h2_put_queue into the write
+   * behind the frame's header. */
+  (void)buf;
+  size_t n = RS_MIN(len, s->qbytes);
+  if (n == s->qbytes && s->ended) *flags |= NGHTTP2_DATA_FLAG_EOF;
   else if (n == 0) return NGHTTP2_ERR_DEFERRED;     /* resumed by the next write */
+  if (n > 0) {
+    s->nc_p = NULL;
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  }
   return (ssize_t)n;
 }
 

@@ -19,7 +19,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,13 +36,18 @@ ssr.route("POST", "/sink", { proxy = { upstream = "api" } })
 ssr.route("GET", "/echo", { proxy = { upstream = "api" } })
 ssr.route("GET", "/slowhead", { proxy = { upstream = "api" } })
 ssr.route("GET", "/u/*", { render = true })
+ssr.route("POST", "/lua", function(req) return 200, "got " .. (req.headers["content-length"] or "-") end)
 '''
+# /sink with its body read whole before the proxy takes it (a limit with a
+# key hook), instead of streamed.
+BUFFERED_SINK = ('ssr.route("POST", "/sink", { proxy = { upstream = "api" }, '
+                 'limit_req = { rate = "1000r/s", burst = 1000, key = function(req) return "k" end } })')
 
 # ------------------------------------------------------------------ frames
 
 DATA, HEADERS, RST, SETTINGS, PING, GOAWAY, WINUPD, CONT = 0, 1, 3, 4, 6, 7, 8, 9
 END_STREAM, END_HEADERS, ACK = 1, 4, 1
-NO_ERROR, PROTOCOL_ERROR, ENHANCE_YOUR_CALM = 0, 1, 0xB
+NO_ERROR, PROTOCOL_ERROR, FLOW_CONTROL_ERROR, REFUSED_STREAM, ENHANCE_YOUR_CALM = 0, 1, 3, 7, 0xB
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
@@ -88,6 +92,8 @@ class Raw:
         self.s.settimeout(10 * SLOW)
         self.s.connect(("127.0.0.1", port))
         self.buf = b""
+        self.win = {0: 65535}          # send windows by stream, from WINDOW_UPDATEs
+        self.init_win = 65535
         self.s.sendall(PREFACE + frame(SETTINGS, 0, 0, settings))
 
     def send(self, b):
@@ -106,6 +112,15 @@ class Raw:
                 t, fl = self.buf[3], self.buf[4]
                 sid = struct.unpack(">I", self.buf[5:9])[0] & 0x7FFFFFFF
                 got.append((t, fl, sid, self.buf[9:9 + n]))
+                if t == WINUPD:
+                    self.win[sid] = self.win.get(sid, self.init_win) + struct.unpack(">I", self.buf[9:13])[0]
+                elif t == SETTINGS and not fl & ACK:
+                    vals = dict(struct.unpack(">HI", self.buf[9 + i:15 + i]) for i in range(0, n, 6))
+                    if 4 in vals:
+                        for k in self.win:
+                            if k:
+                                self.win[k] += vals[4] - self.init_win
+                        self.init_win = vals[4]
                 self.buf = self.buf[9 + n:]
                 if t == SETTINGS and not fl & ACK:
                     try:
@@ -125,6 +140,25 @@ class Raw:
                 return got, True
             self.buf += d
         return got, False
+
+    def upload(self, sid, n, end=False):
+        """n bytes of DATA on sid, no faster than the windows the server
+        gives (read from its WINDOW_UPDATEs); returns the frames read
+        meanwhile, or raises when the windows stay shut."""
+        seen = []
+        while n > 0:
+            room = min(self.win[0], self.win.get(sid, self.init_win), 16384, n)
+            if room <= 0:
+                fr, eof = self.frames(lambda f: any(x[0] in (WINUPD, RST, GOAWAY) for x in f))
+                seen += fr
+                assert not eof and not any(x[0] in (RST, GOAWAY) for x in fr), ("upload ended", fr[-3:])
+                assert any(x[0] == WINUPD for x in fr), "the windows stayed shut (stream %d, %d left)" % (sid, n)
+                continue
+            n -= room
+            self.win[0] -= room
+            self.win[sid] = self.win.get(sid, self.init_win) - room
+            self.send(frame(DATA, END_STREAM if end and n == 0 else 0, sid, b"x" * room))
+        return seen
 
     def close(self):
         self.s.close()
@@ -153,13 +187,13 @@ def has(t, sid):
 class H2Server(Server):
     """A server whose main listener has http2 = true (h2=False: without)."""
 
-    def __init__(self, backend_port=None, h2=True, config=None, tls=None, **kw):
+    def __init__(self, backend_port=None, h2=True, config=None, tls=None, routes=ROUTES, **kw):
         self.site = tempfile.mkdtemp(prefix="rs-h2-site-")
         cfg = {"render": "{ bundle = \"%s\", threads = 1 }" % BUNDLE}
         if backend_port:
             cfg["upstreams"] = '{ api = { servers = { "127.0.0.1:%d" } } }' % backend_port
         cfg.update(config or {})
-        routes = ROUTES if backend_port else "\n".join(l for l in ROUTES.splitlines() if "proxy" not in l)
+        routes = routes if backend_port else "\n".join(l for l in routes.splitlines() if "proxy" not in l)
         super().__init__(config=cfg, routes=routes, **kw)
         os.makedirs(os.path.join(self.dir, "site"), exist_ok=True)
         with open(self.config_path) as f:

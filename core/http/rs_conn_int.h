@@ -229,4 +229,14 @@ void rs__h2_body_pause(rs_req_t *r, bool paused);
 /* Append r's access-log line to the loop's buffer (rs_access_log.c). */
 void rs__access_log(rs_req_t *r, rs_conn_t *c);
 
+/* v in decimal at p (at most 20 bytes); returns the end. For the heads of
+ * both protocols (snprintf's "%llu" was 1.7% of an HTTP/2 hit over TLS). */
+static inline char *rs__put_u64(char *p, uint64_t v) {
+  char tmp[24];
+  int i = 0;
+  do { tmp[i++] = (char)('0' + v % 10); v /= 10; } while (v);
+  while (i) *p++ = tmp[--i];
+  return p;
+}
+
 #endif

@@ -262,14 +262,17 @@ static size_t rs__h2_nva(rs_req_t *r, int status, const rs_str_t *blocks, int nb
   nghttp2_nv *nv = rs_req_alloc(r, (lines + 5) * sizeof(*nv));
   size_t n = 0;
   char *st = rs_req_alloc(r, 4);
-  snprintf(st, 4, "%03d", status);
+  st[0] = (char)('0' + status / 100 % 10);
+  st[1] = (char)('0' + status / 10 % 10);
+  st[2] = (char)('0' + status % 10);
+  st[3] = '\0';
   nv[n++] = rs__h2_nv1(":status", 7, st, 3);
   nv[n++] = rs__h2_nv1("server", 6, "rustyssr", 8);
   if (loop->date_len > 8) nv[n++] = rs__h2_nv1("date", 4, loop->date + 6, loop->date_len - 8);
   if (clen >= 0) {
     char *cl = rs_req_alloc(r, 24);
-    int k = snprintf(cl, 24, "%lld", (long long)clen);
-    nv[n++] = rs__h2_nv1("content-length", 14, cl, (size_t)k);
+    size_t k = (size_t)(rs__put_u64(cl, (uint64_t)clen) - cl);
+    nv[n++] = rs__h2_nv1("content-length", 14, cl, k);
   }
   for (int b = 0; b < nb; b++) {
     if (blocks[b].len == 0) continue;

@@ -20,14 +20,6 @@ static char *rs__put(char *p, const char *s, size_t n) {
   return p + n;
 }
 
-static char *rs__put_u64(char *p, uint64_t v) {
-  char tmp[24];
-  int i = 0;
-  do { tmp[i++] = (char)('0' + v % 10); v /= 10; } while (v);
-  while (i) *p++ = tmp[--i];
-  return p;
-}
-
 void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
   rs_conn_t *c = r->_conn;
   rs_resp_t filtered;

@@ -41,6 +41,7 @@ struct rs__tio_s {
   bool done;                     /* the handshake is done (and counted) */
   bool shut;                     /* close_notify sent */
   bool fed;                      /* bytes have come */
+  bool draining;                 /* inside rs__tls_drain: it frees the record buffers at its end */
 };
 
 /* A ciphertext write: the chunks the engine made (freed once written),
@@ -201,7 +202,7 @@ static void rs__tls_handshake_done(rs_conn_t *c) {
 }
 
 /* The plaintext the engine holds, to the protocol, while reads are wanted. */
-static void rs__tls_drain(rs_conn_t *c) {
+static void rs__tls_drain_in(rs_conn_t *c) {
   rs__tio_t *io = c->tio;
   if (rs__tl_plain == NULL) rs__tl_plain = rs_xmalloc(RS__PLAIN_SIZE);
   while (!c->closed && io->reading && !c->lingering) {
@@ -219,12 +220,21 @@ static void rs__tls_drain(rs_conn_t *c) {
     rs__tls_fail(c);
     return;
   }
-  if (c->closed) return;
-  if (rs__tls_flush(c, NULL, NULL) != 0) {
-    rs__conn_close(c);
-    return;
-  }
-  rs_tls_idle(io->tls);
+  if (!c->closed && rs__tls_flush(c, NULL, NULL) != 0) rs__conn_close(c);
+}
+
+/* What was read, answered as far as it can be now; then OpenSSL's record
+ * buffers are freed (rs_tls_idle) once for the whole batch, not after each
+ * write inside it. A write outside a drain (an answer that came later: a
+ * render, a proxied body) frees them itself (rs__conn_write), so an idle
+ * keep-alive connection holds none either way. */
+static void rs__tls_drain(rs_conn_t *c) {
+  rs__tio_t *io = c->tio;
+  bool was = io->draining;
+  io->draining = true;
+  rs__tls_drain_in(c);
+  io->draining = was;
+  if (!was && !c->closed) rs_tls_idle(io->tls);
 }
 
 static void rs__on_idle(uv_idle_t *h) {
@@ -356,7 +366,9 @@ int rs__conn_write(rs_conn_t *c, uv_write_t *w, const uv_buf_t *bufs, unsigned n
   if (io == NULL) return uv_write(w, (uv_stream_t *)&c->tcp, bufs, n, cb);
   if (!io->done || io->shut) return UV_EPROTO;
   if (rs__tls_write_bufs(io->tls, bufs, n) != 0) return UV_EPROTO;
-  return rs__tls_flush(c, w, cb);
+  int rc = rs__tls_flush(c, w, cb);
+  if (!io->draining) rs_tls_idle(io->tls);
+  return rc;
 }
 
 int rs__conn_try_write(rs_conn_t *c, const uv_buf_t *bufs, unsigned n) {
@@ -385,6 +397,7 @@ int rs__conn_try_write(rs_conn_t *c, const uv_buf_t *bufs, unsigned n) {
   } else {
     rs_tls_chunks_free(chunks);
   }
+  if (!io->draining) rs_tls_idle(io->tls);
   return (int)total;
 }
 

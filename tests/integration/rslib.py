@@ -175,6 +175,19 @@ def wait_log(srv, needle, timeout=2.0):
     raise AssertionError("no %r in the log:\n%s" % (needle, srv.log()))
 
 
+def wait_for(what, cond, timeout=10.0):
+    """Poll cond() until it returns a truthy value (returned), for at most
+    timeout seconds (times SLOW); else fail naming what was awaited."""
+    deadline = time.time() + timeout * SLOW
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.02)
+
+
 def check_sanitizer_clean(log):
     for bad in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer"):
         assert bad not in log, "sanitizer report in the server log:\n" + log

@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 
-from rslib import SLOW, TESTS, Reader, Server, lua_str, main, read_response, run_config_check
+from rslib import SLOW, TESTS, Reader, Server, lua_str, main, read_response, run_config_check, wait_for
 
 JS = os.path.join(TESTS, "js")
 BUNDLE = os.path.join(JS, "it_render.js")
@@ -60,18 +60,6 @@ def server(workers=2, bundle=BUNDLE, config=None, routes=ROUTES, **render):
 def outcomes(srv):
     m = srv.metrics()
     return {k: m['rustyssr_renders_total{outcome="%s"}' % k] for k in OUTCOMES}, m
-
-
-def wait_for(what, cond, timeout=5.0):
-    """Poll cond() (returns a truthy value when done) until the deadline."""
-    deadline = time.time() + timeout * SLOW
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.02)
 
 
 def line_of(path, text):

@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rslib import SLOW, TESTS, Reader, Server, free_port, lua_str, main, parse_metrics, run_config_check, \
-    wait_log  # noqa: E402
+    wait_for, wait_log  # noqa: E402
 from backend import Backend, pattern  # noqa: E402
 
 PKI = tempfile.mkdtemp(prefix="rs-tls-pki-")
@@ -163,17 +163,6 @@ def s_client(srv, *args, name=None, data=b"", timeout=20):
 
 def metric(srv, name):
     return srv.metrics().get(name, 0)
-
-
-def wait_for(what, cond, timeout=10.0):
-    deadline = time.time() + timeout * SLOW
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.05)
 
 
 def ticket(srv, ctx):

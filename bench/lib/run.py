@@ -176,8 +176,8 @@ def main():
     ap.add_argument("--out", help="folder for RESULTS.md and results.png (default: bench/ for a full run "
                                   "of every scenario, bench/results/ otherwise)")
     ap.add_argument("--keep-tmp", action="store_true", help="keep the configs and server logs")
-    ap.add_argument("--render-nice", type=int, default=0,
-                    help="rustyssr's render.nice (default 0; below 0 needs root or CAP_SYS_NICE)")
+    ap.add_argument("--render-nice", type=int, default=None,
+                    help="rustyssr's render.nice (default: the binary's own, -5; 0 for no render priority)")
     ap.add_argument("--from-json", metavar="FILE", help="only write RESULTS.md and results.png again from the "
                     "raw figures of an earlier run (bench/results/last-run.json), into --out or bench/results/")
     a = ap.parse_args()
@@ -199,7 +199,7 @@ def main():
     ctx.cores = os.cpu_count()
     ctx.nonce = int(time.time()) % 100000 * 1000
     ctx.results, ctx.checks, ctx.notes, ctx.failures = {}, [], {}, []
-    if ctx.render_nice:
+    if ctx.render_nice is not None:
         ctx.notes["render-nice"] = "rustyssr ran with render.nice = %d (--render-nice)" % ctx.render_nice
     ctx.chart = None
     want = ALL if not a.only else [w.strip() for w in a.only.split(",") if w.strip()]

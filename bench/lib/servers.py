@@ -55,8 +55,8 @@ class RustySSR(Server):
     def config_text(self):
         q = lambda v: ('"%s"' % v) if isinstance(v, str) else str(v)
         route = "true" if self.cache else "{ cache = false }"
-        n = getattr(self.ctx, "render_nice", 0)
-        nice = ", nice = %d" % n if n else ""
+        n = getattr(self.ctx, "render_nice", None)
+        nice = ", nice = %d" % n if n is not None else ""
         return """local ssr = require "rustyssr"
 ssr.config {
   listen = "127.0.0.1:%d", admin = "127.0.0.1:%d",

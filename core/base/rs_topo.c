@@ -1,8 +1,15 @@
 /* core/base/rs_topo.c — see rs_topo.h. */
+#define _GNU_SOURCE 1 /* pthread_setname_np */
 #include "rs_topo.h"
 
+#include <errno.h>
 #include <hwloc.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static hwloc_topology_t rs__topo;
 static bool rs__topo_ok;
@@ -66,4 +73,27 @@ int rs_topo_pin_self(int index, char *desc, size_t desclen) {
   }
   snprintf(desc, desclen, "core %u (PU %d)", obj->logical_index, pu);
   return 0;
+}
+
+void rs_thread_name(const char *name) {
+  char n[16];
+  snprintf(n, sizeof(n), "%s", name);
+  (void)pthread_setname_np(pthread_self(), n);
+}
+
+static id_t rs__tid(void) { return (id_t)syscall(SYS_gettid); }
+
+int rs_nice_self(int want) {
+  return setpriority(PRIO_PROCESS, rs__tid(), want) == 0 ? 0 : errno;
+}
+
+bool rs_nice_allowed(int want) {
+  id_t tid = rs__tid();
+  errno = 0;
+  int had = getpriority(PRIO_PROCESS, tid);
+  if (had == -1 && errno != 0) return false;
+  if (want >= had) return true;
+  if (setpriority(PRIO_PROCESS, tid, want) != 0) return false;
+  (void)setpriority(PRIO_PROCESS, tid, had);          /* raising: always allowed */
+  return true;
 }

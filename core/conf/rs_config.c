@@ -47,7 +47,7 @@ void rs_config_init(rs_config_t *cfg) {
   cfg->render.timeout_ms = 2000;
   cfg->render.heap_mb = 128;
   cfg->render.semi_space_mb = 8;   /* bench/heap_sweep.sh */
-  cfg->render.nice = 0;
+  cfg->render.nice = -5;          /* bench/README.md, "Render priority" */
   cfg->render.v8_flags = NULL;
   cfg->render.env = NULL;
   cfg->render.nenv = 0;

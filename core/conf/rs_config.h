@@ -148,7 +148,7 @@ typedef struct rs_config_s {
     uint64_t timeout_ms;         /* queue wait (→ 503), then render time (→ 504) (2000) */
     int heap_mb;                 /* V8 old generation per isolate (128) */
     int semi_space_mb;           /* V8 semi-space; young gen = 3x (8) */
-    int nice;                    /* render threads' nice value, -20..19 (0) */
+    int nice;                    /* render threads' nice value, -20..19 (-5) */
     char *v8_flags;              /* V8 flags, space-separated; NULL = none (owned) */
     char **env;                  /* process.env: name, value, name, ... (owned) */
     size_t nenv;                 /* pairs in env */

@@ -52,6 +52,7 @@ typedef struct {
 struct rs_pool_s {
   const rs_config_t *cfg;
   int nthreads;
+  int nice;                   /* the render threads' nice value (render.nice if allowed) */
   rs__worker_t *workers;
 
   uv_mutex_t qlock;
@@ -322,17 +323,16 @@ static void rs__worker_render(rs__worker_t *w, rs_render_job_t *job) {
   }
 }
 
-/* render.nice: this thread's nice value (Linux: PRIO_PROCESS with a thread
- * id sets that thread's alone). Below 0 needs CAP_SYS_NICE (root, or
- * LimitNICE= in a systemd unit): without it, as nginx's worker_priority,
- * the start goes on at the nice value the thread has, and says why. */
+/* render.nice: this thread's nice value, when the process may set it
+ * (pool->nice: rs_pool_create found out). Below 0 needs root or
+ * CAP_SYS_NICE (LimitNICE= in a systemd unit); without them the render
+ * threads stay at 0 and the server raises its loop threads' instead (the
+ * same gap, rs_server.c), as a negative nginx worker_priority cannot. */
 static void rs__worker_nice(rs__worker_t *w) {
-  int want = w->pool->cfg->render.nice;
+  int want = w->pool->nice, rc;
   if (want == 0) return;
-  pid_t tid = (pid_t)syscall(SYS_gettid);
-  if (setpriority(PRIO_PROCESS, (id_t)tid, want) != 0)
-    rs_log_warn("render %d: render.nice = %d not applied: %s%s", w->index, want, strerror(errno),
-                errno == EACCES || errno == EPERM ? " (below 0 needs root or CAP_SYS_NICE)" : "");
+  if ((rc = rs_nice_self(want)) != 0)
+    rs_log_warn("render %d: render.nice = %d not applied: %s", w->index, want, strerror(rc));
 }
 
 /* V8's platform workers (parallel scavenges, concurrent marking, TurboFan)
@@ -365,6 +365,9 @@ static void rs__worker_main(void *arg) {
   rs_pool_t *pool = w->pool;
   char where[96] = "unpinned (pin = false)";
   rs_log_set_thread(1000 + w->index);
+  char name[16];
+  snprintf(name, sizeof(name), "rs-render-%d", w->index);
+  rs_thread_name(name);
   if (pool->cfg->pin) rs_topo_pin_self(w->index, where, sizeof(where));
   rs__worker_nice(w);
   if (w->engine == NULL) {
@@ -430,6 +433,7 @@ static void rs__worker_main(void *arg) {
 static void rs__watchdog_main(void *arg) {
   rs_pool_t *pool = arg;
   rs_log_set_thread(999);
+  rs_thread_name("rs-watchdog");
   /* Check often enough that a render overshoots its timeout by at most a
    * few percent, and at most 10 ms. */
   uint64_t tick = RS_MAX(1, RS_MIN(10, pool->cfg->render.timeout_ms / 20));
@@ -579,7 +583,9 @@ int rs_pool_create(const rs_config_t *cfg, rs_pool_t **out, char *err, size_t er
     w->index = i;
     uv_mutex_init(&w->lock);
   }
-  rs__v8_workers_nice(cfg->render.nice);
+  /* Below 0 only when this process may (probed on the calling thread). */
+  pool->nice = cfg->render.nice < 0 && !rs_nice_allowed(cfg->render.nice) ? 0 : cfg->render.nice;
+  rs__v8_workers_nice(pool->nice);
   /* The engine made here goes to worker 0: thread creation orders it. */
   pool->workers[0].engine = first;
   for (int i = 0; i < pool->nthreads; i++)

@@ -8,6 +8,7 @@
 #include "rs_conn.h"
 #include "rs_lconfig.h"
 #include "rs_log.h"
+#include "rs_topo.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,12 @@ static void rs__keep_fixed(rs_server_t *srv, const rs_config_t *cur, rs_config_t
   RS__FIXED(cur->backlog != next->backlog, "backlog", next->backlog = cur->backlog);
   RS__FIXED(cur->workers != next->workers, "workers", next->workers = cur->workers);
   RS__FIXED(cur->pin != next->pin, "pin", next->pin = cur->pin);
+  /* Without CAP_SYS_NICE a negative render.nice raises the loop threads at
+   * start (rs_server.c), which only a restart can take back. */
+  RS__FIXED(cur->render.nice != next->render.nice &&
+                (srv->loop_nice != 0 || (next->render.nice < 0 && !rs_nice_allowed(next->render.nice))),
+            "render.nice (without CAP_SYS_NICE the loop threads' nice value is set at start)",
+            next->render.nice = cur->render.nice);
   RS__FIXED((cur->pid == NULL) != (next->pid == NULL) || (cur->pid && strcmp(cur->pid, next->pid) != 0),
             "pid", (void)0);
   bool servers_changed = cur->nservers != next->nservers;

@@ -187,8 +187,12 @@ static void rs__loop_thread(void *arg) {
     rs_loop_gen_use(loop, loop->gen);
     if (loop->gen->lua != NULL) rs_log_info("loop %d: Lua hooks ready", loop->index);
   }
-  char where[96] = "unpinned (pin = false)";
+  char where[96] = "unpinned (pin = false)", name[16];
+  snprintf(name, sizeof(name), "rs-loop-%d", loop->index);
+  rs_thread_name(name);
   if (loop->cfg->pin) rs_topo_pin_self(loop->index - 1, where, sizeof(where));
+  int nrc = srv->loop_nice != 0 ? rs_nice_self(srv->loop_nice) : 0;
+  if (nrc != 0) rs_log_warn("loop %d: nice %d not applied: %s", loop->index, srv->loop_nice, strerror(nrc));
   int rc = rs__loop_listen(loop);
   if (rc != 0) {
     rs_log_error("loop %d: listen: %s", loop->index, uv_strerror(rc));
@@ -622,6 +626,16 @@ int rs_server_run(rs_config_t *cfg) {
     goto fail_sockets;
   }
   rs__admin_start(&srv);
+  /* render.nice < 0 puts the render threads before the loop threads; when
+   * this process may not lower a nice value, the loop threads are raised
+   * by as much instead: inside the process's cgroup or autogroup only the
+   * gap weighs (README, render.nice). */
+  if (cfg->render.bundle != NULL && cfg->render.nice < 0 && !rs_nice_allowed(cfg->render.nice)) {
+    srv.loop_nice = -cfg->render.nice;
+    rs_log_info("render.nice = %d: lowering a nice value needs root or CAP_SYS_NICE; the render threads "
+                "stay at 0 and the loop threads run at %d (the same gap)",
+                cfg->render.nice, srv.loop_nice);
+  }
   rs_pool_t *pool0 = NULL;
   if (cfg->render.bundle != NULL) {
     char err[1024];

@@ -42,6 +42,8 @@ typedef struct rs_listener_s {
 struct rs_server_s {
   rs_config_t *cfg;              /* the current generation's (main thread) */
   int nloops;
+  int loop_nice;                 /* the loop threads' nice value: > 0 when render.nice < 0 is not
+                                  * allowed (the same gap, the other way); fixed at start */
   rs_loop_t **loops;             /* worker loops, index 1..N in loops[0..N-1] */
   rs_loop_t admin;               /* the main thread's loop */
   struct rs_cache_s *cache;

@@ -77,13 +77,14 @@ class Server:
         with open(self.config_path, "w") as f:
             f.write(raw_config)
         self.args = list(args)
+        self.wrap = []               # a command the binary runs under (setpriv ...)
         self.proc = None
 
     def start(self, wait=True):
         self.logf = open(self.log_path, "wb")
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-        self.proc = subprocess.Popen([BIN, "-c", self.config_path] + self.args,
+        self.proc = subprocess.Popen(self.wrap + [BIN, "-c", self.config_path] + self.args,
                                      stdout=self.logf, stderr=subprocess.STDOUT, env=env)
         if wait:
             self.wait_ready()

@@ -82,26 +82,43 @@ def test_v8_flags_and_semi_space_start():
 
 
 def thread_nices(pid):
-    """[(name, nice)] of every thread of the process (/proc/PID/task)."""
-    out = []
+    """{name: [nice, ...]} of the process's threads (/proc/PID/task): the
+    render threads rs-render-N, the loop threads rs-loop-N, V8's "V8 ..."."""
+    out = {}
     for tid in os.listdir("/proc/%d/task" % pid):
         with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
             head, _, rest = f.read().rpartition(")")
-        out.append((head.split("(", 1)[1], int(rest.split()[16])))   # field 19: nice
+        name = head.split("(", 1)[1]
+        kind = "render" if name.startswith("rs-render-") else "loop" if name.startswith("rs-loop-") \
+            else "v8" if name.startswith("V8 ") else "other"
+        out.setdefault(kind, []).append(int(rest.split()[16]))   # field 19: nice
     return out
 
 
-def check_nices(srv, want):
-    """The 2 render threads and V8's worker(s) at want, every other thread at 0
-    (once both isolates are loaded: a render thread's load watch is a
-    short-lived thread of its own)."""
+def check_nices(srv, render, loop, loops=1):
+    """The 2 render threads and V8's worker(s) at `render`, the `loops` loop
+    threads at `loop`, every other thread at 0 (once both isolates are
+    loaded: a render thread's load watch is a short-lived thread of its own)."""
     wait_log(srv, "render 1: isolate ready", 20)
     wait_log(srv, "render 0: isolate ready", 20)
     got = thread_nices(srv.proc.pid)
-    v8 = [n for name, n in got if name.startswith("V8 ")]
-    ours = sorted(n for name, n in got if not name.startswith("V8 "))
-    assert v8 and all(n == want for n in v8), got
-    assert ours.count(want) == 2 and all(n in (0, want) for n in ours), got
+    assert got["render"] == [render, render], got
+    assert got["v8"] and all(n == render for n in got["v8"]), got
+    assert got["loop"] == [loop] * loops, got
+    assert all(n == 0 for n in got["other"]), got
+
+
+def may_lower_nice():
+    """Whether this test (and so the server it starts) may lower a nice
+    value: CAP_SYS_NICE in the effective set (bit 23)."""
+    with open("/proc/self/status") as f:
+        eff = [l for l in f if l.startswith("CapEff:")][0].split()[1]
+    return bool(int(eff, 16) >> 23 & 1)
+
+
+NO_CAP_SYS_NICE = ["setpriv", "--bounding-set=-sys_nice", "--inh-caps=-sys_nice", "--"]
+FALLBACK_LINE = ("render.nice = -5: lowering a nice value needs root or CAP_SYS_NICE; the render threads "
+                 "stay at 0 and the loop threads run at 5 (the same gap)")
 
 
 def test_render_nice():
@@ -109,18 +126,42 @@ def test_render_nice():
     # worker thread, and only they, run at it.
     with server(threads="2", nice="7") as srv:
         assert srv.get("/timers").status == 200
-        check_nices(srv, 7)
+        check_nices(srv, 7, 0)
         code, out = run_config_check(srv.config_path)
         assert code == 0, out
-    # Below 0 needs root or CAP_SYS_NICE: applied with it, else the start
-    # goes on at 0 and says why, once per render thread.
-    with server(threads="2", nice="-3") as srv:
+    with server(threads="2", nice="0") as srv:     # no priority: every thread at 0
         assert srv.get("/timers").status == 200
-        if os.geteuid() == 0:
-            check_nices(srv, -3)
+        check_nices(srv, 0, 0)
+
+
+def test_render_priority_by_default():
+    # By default the render threads run 5 nice levels above the loop
+    # threads: below 0 when the process may (root, CAP_SYS_NICE) ...
+    with server(threads="2") as srv:
+        assert srv.get("/timers").status == 200
+        if may_lower_nice():
+            check_nices(srv, -5, 0)
+            assert FALLBACK_LINE not in srv.log(), srv.log()
         else:
-            assert all(n == 0 for _, n in thread_nices(srv.proc.pid))
-            assert srv.log().count("render.nice = -3 not applied") >= 2, srv.log()
+            check_nices(srv, 0, 5)
+            assert FALLBACK_LINE in srv.log(), srv.log()
+    # ... and else by raising the loop threads instead: the same gap, which
+    # is all that weighs inside the process's cgroup or autogroup.
+    if os.geteuid() == 0:                          # (dropping a capability needs root's)
+        srv = server(threads="2")
+        srv.wrap = NO_CAP_SYS_NICE
+        with srv:
+            assert srv.get("/timers").status == 200
+            check_nices(srv, 0, 5)
+            assert srv.log().count(FALLBACK_LINE) == 1, srv.log()
+            assert "not applied" not in srv.log(), srv.log()
+            # Only a restart can lower the loop threads again: a reload that
+            # changes render.nice keeps the running value, and says so.
+            reload_with(srv, {"threads": "2", "nice": "-3"})
+            assert re.search(r"reload: .*render\.nice \(without CAP_SYS_NICE.*cannot change without a "
+                             r"restart", srv.log()), srv.log()
+            check_nices(srv, 0, 5)
+            assert srv.get("/timers").status == 200
 
 
 def test_timers_and_messages_while_pending():
@@ -159,7 +200,8 @@ def test_broken_chain_reports_its_error():
 
 def reload_with(srv, render):
     """Rewrite the config with these render.* fields, SIGHUP, wait for it."""
-    fields = ["bundle = %s" % lua_str(BUNDLE), "threads = 1"] + ["%s = %s" % kv for kv in render.items()]
+    render = dict({"threads": "1"}, **render)
+    fields = ["bundle = %s" % lua_str(BUNDLE)] + ["%s = %s" % kv for kv in render.items()]
     with open(srv.config_path, "w") as f:
         f.write('local ssr = require "rustyssr"\nssr.config {\n  listen = "127.0.0.1:%d", admin = '
                 '"127.0.0.1:%d", workers = 1, pin = false,\n  render = { %s }\n}\n%s\n'
@@ -199,7 +241,7 @@ def test_node_target_bundle():
 
 if __name__ == "__main__":
     main([test_env_from_config, test_bad_keys_are_config_errors, test_v8_flags_and_semi_space_start,
-          test_render_nice,
+          test_render_nice, test_render_priority_by_default,
           test_timers_and_messages_while_pending, test_render_timeout_covers_timers,
           test_broken_chain_reports_its_error, test_reload_env_applies_flags_do_not,
           test_node_target_bundle])

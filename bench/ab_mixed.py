@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """bench/ab_mixed.py — the mixed scenario for rustyssr settings side by side:
-each NAME=BINARY[::CACHE_LUA] is started in turn on a free port with
+each NAME=BINARY[::CACHE_LUA[::RENDER_LUA]] is started in turn on a free port with
 bench/run's mixed config (workers and render threads "auto", TTL --ttl,
-grace 0, CACHE_LUA added inside `cache = { ... }`), its 10,000 Zipf pages
+grace 0, CACHE_LUA added inside `cache = { ... }`, RENDER_LUA inside
+`render = { ... }`), its 10,000 Zipf pages
 filled, then --preroll seconds of the load unmeasured and DUR seconds of
 wrk -t2 -c100 with scenarios/zipf.lua measured; the order rotated each
 round. Prints each run's req/s, p50, p99, p99/p50, the share of requests
@@ -34,7 +35,7 @@ ap.add_argument('dur', type=int)
 ap.add_argument('specs', nargs='+')
 ap.add_argument('--ttl', type=int, default=4)
 ap.add_argument('--preroll', type=int, default=4)
-ap.add_argument('--nice', type=int, default=0)
+ap.add_argument('--nice', type=int, default=None)   # render.nice for every spec (default: the binary's)
 a = ap.parse_args()
 B = os.path.join(here, 'bench/app/dist/server.js')
 HZ = os.sysconf('SC_CLK_TCK')
@@ -70,8 +71,10 @@ def renders(admin):
 def start(spec, port, admin):
     name, _, binp = spec.partition('=')
     binp, _, extra = binp.partition('::')
+    extra, _, rextra = extra.partition('::')
     conf = os.path.join(tmp, 'ab-%s.lua' % name)
-    nice = ', nice = %d' % a.nice if a.nice else ''
+    nice = ', nice = %d' % a.nice if a.nice is not None else ''
+    nice += ', ' + rextra if rextra else ''
     open(conf, 'w').write('''local ssr = require "rustyssr"
 ssr.config { listen = "127.0.0.1:%d", admin = "127.0.0.1:%d", workers = "auto", pin = true, log = { level = "warn" },
   render = { bundle = "%s", threads = "auto"%s }, cache = { ttl = %d, grace = 0, %s } }

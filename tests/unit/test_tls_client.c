@@ -67,21 +67,28 @@ static rs_tlsc_ctx_t *client(const char *ca, bool no_verify) {
   return c;
 }
 
+/* What from made (its chunks, as a socket write takes them) fed to to;
+ * *moved set when there was any. Returns the feeds' result (the first
+ * error stops them). */
+static int move(rs_tls_t *from, rs_tls_t *to, bool *moved) {
+  size_t n = 0;
+  int rc = RS_TLS_OK;
+  rs_tls_chunk_t *chunks = rs_tls_take_chunks(from, &n);
+  for (rs_tls_chunk_t *k = chunks; k != NULL && rc == RS_TLS_OK; k = k->next) {
+    *moved = true;
+    rc = rs_tls_feed(to, k->data, k->len);
+  }
+  rs_tls_chunks_free(chunks);
+  return rc;
+}
+
 /* Move the bytes both ways until nothing moves. Returns the client's
  * result: RS_TLS_OK once both are done, else RS_TLS_ERROR. */
 static int pump(rs_tls_t *c, rs_tls_t *s) {
-  char buf[16384];
   for (int round = 0; round < 100; round++) {
     bool moved = false;
-    size_t n;
-    while ((n = rs_tls_take(c, buf, sizeof(buf))) > 0) {
-      moved = true;
-      rs_tls_feed(s, buf, n);
-    }
-    while ((n = rs_tls_take(s, buf, sizeof(buf))) > 0) {
-      moved = true;
-      if (rs_tls_feed(c, buf, n) != RS_TLS_OK) return RS_TLS_ERROR;
-    }
+    (void)move(c, s, &moved);    /* a server's failure: its alert goes to the client */
+    if (move(s, c, &moved) != RS_TLS_OK) return RS_TLS_ERROR;
     if (!moved) return rs_tls_handshake_done(c) && rs_tls_handshake_done(s) ? RS_TLS_OK : RS_TLS_ERROR;
   }
   return RS_TLS_ERROR;

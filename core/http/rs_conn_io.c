@@ -12,21 +12,22 @@
  * the socket and these functions, so the parser and the writers never know
  * about it. Loop thread.
  *
- * TLS (a connection of a listener with tls = {...}: c->tio): the bytes
- * read are fed to its rs_tls_t (core/tls/rs_tls.h), which runs the
- * handshake; once it is done the plaintext goes to the protocol. Plaintext
- * written is encrypted at once into the TLS engine's chunks, and those
- * chunks go out, not copied, in a uv_write of their own whose completion calls the
+ * TLS (a connection of a listener with tls = {...}: c->tio): the bytes read
+ * are fed to its rs_tls_t (core/tls/rs_tls.h), which runs the handshake;
+ * once it is done the plaintext goes to the protocol. Plaintext written is
+ * encrypted at once into the TLS engine's chunks, and those chunks go out,
+ * not copied, in a uv_write of their own whose completion calls the
  * writer's callback (rs_tls_send, core/tls/rs_tls_send.h, which the
- * upstreams' TLS connections write with too): callbacks still fire in order and when the bytes have
- * been taken by the socket, so the write clock and the streams' high mark
- * work as over cleartext, and rs__conn_queued (libuv's write queue) counts
- * the ciphertext waiting. What the engine writes by itself (the
- * handshake's flights, tickets, alerts, close_notify) goes the same way,
- * in the order it was made. When the parser pauses (pipeline full) or a
- * streamed body's consumer is full, the records already read stay in the
- * engine; reads starting again drain them from an idle handle, at the top
- * of the next loop turn, never from inside the caller. */
+ * upstreams' TLS connections write with too): callbacks still fire in order
+ * and when the bytes have been taken by the socket, so the write clock and
+ * the streams' high mark work as over cleartext, and rs__conn_queued
+ * (libuv's write queue) counts the ciphertext waiting. What the engine
+ * writes by itself (the handshake's flights, tickets, alerts, close_notify)
+ * goes the same way, in the order it was made. When the parser pauses
+ * (pipeline full) or a streamed body's consumer is full, the records
+ * already read stay in the engine; reads starting again drain them from an
+ * idle handle, at the top of the next loop turn, never from inside the
+ * caller. */
 #include "rs_conn.h"
 #include "rs_conn_int.h"
 

@@ -12,8 +12,8 @@
  *
  *   a connection (rs_tls_t): feed it the bytes read from the socket, take
  *   the bytes to write (the engine's chunks, not copied: rs_tls_send.h
- *   writes them on a libuv stream), read and write plaintext. The same engine and calls
- *   serve the upstreams' client connections (rs_tlsc_new,
+ *   writes them on a libuv stream), read and write plaintext. The same
+ *   engine and calls serve the upstreams' client connections (rs_tlsc_new,
  *   core/tls/rs_tls_client.h).
  *
  * Threads: a context is made and rotated on the main thread and used by

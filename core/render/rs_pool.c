@@ -414,9 +414,15 @@ static void rs__worker_main(void *arg) {
       job->outcome = RS_RENDER_EXPIRED;
       job->status = 503;
     } else {
+      /* A refresh no client waits for yet (refresh ahead, stale while
+       * revalidate) is not worth more than the hits: it runs at the loop
+       * threads' priority, not before them. */
+      bool calm = which == 1 && pool->nice < 0 && (job->due_ms == 0 || job->due_ms > now) &&
+                  rs_nice_self(0) == 0;
       if (job->no_render) job->outcome = RS_RENDER_OK;
       else rs__worker_render(w, job);
       if (job->after_render != NULL) job->after_render(job);
+      if (calm) (void)rs_nice_self(pool->nice);      /* allowed: rs_pool_create probed it */
     }
     if (!job->no_render) RS_COUNTER_ADD(w->outcomes[job->outcome], 1);
     rs__deliver(pool, job);

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import threading
 import time
 
 from rslib import SLOW, TESTS, Server, lua_str, main, run_config_check, wait_log
@@ -164,6 +165,55 @@ def test_render_priority_by_default():
             assert srv.get("/timers").status == 200
 
 
+def render_nices_while_busy(srv, seconds):
+    """The nice values rs-render-0 had while running (state R), sampled for
+    `seconds`."""
+    tids = [t for t in os.listdir("/proc/%d/task" % srv.proc.pid)
+            if open("/proc/%d/task/%s/comm" % (srv.proc.pid, t)).read().strip() == "rs-render-0"]
+    assert len(tids) == 1, tids
+    seen, end = set(), time.time() + seconds
+    while time.time() < end:
+        with open("/proc/%d/task/%s/stat" % (srv.proc.pid, tids[0])) as f:
+            rest = f.read().rpartition(")")[2].split()
+        if rest[0] == "R":
+            seen.add(int(rest[16]))
+        time.sleep(0.005)
+    return seen
+
+
+def test_background_refresh_runs_at_the_loops_priority():
+    # A render a client waits for goes before the hits (render.nice = -5);
+    # a refresh nobody waits for yet (stale while revalidate) does not: it
+    # runs at nice 0, the loop threads' value, and the thread goes back.
+    cache_js = os.path.join(JS, "it_cache.js")
+    srv = Server(workers=1, config={"render": '{ bundle = %s, threads = 1, timeout_ms = 5000 }' % lua_str(cache_js),
+                                    "cache": "{ ttl = 1, grace = 30, ttl_jitter = 0, prefresh = false }"},
+                 routes='ssr.route("GET", "/*", { render = true })')
+    client_nice = -5 if may_lower_nice() else 0
+    with srv:
+        wait_log(srv, "render 0: isolate ready", 20)
+        t = threading.Thread(target=lambda: srv.get("/slow/a"))   # a miss: busy 300 ms
+        t.start()
+        seen = render_nices_while_busy(srv, 0.2)
+        t.join()
+        assert seen == {client_nice}, seen
+        time.sleep(1.2)                                            # past the TTL, within grace
+        r = srv.get("/slow/a")
+        assert r.status == 200 and r.header("x-cache") == "STALE", r
+        seen = render_nices_while_busy(srv, 0.2)                   # its refresh: busy 300 ms
+        assert seen == {0}, seen
+        deadline = time.time() + 10 * SLOW
+        while not (srv.get("/slow/a").header("x-cache") or "").startswith("HIT"):
+            assert time.time() < deadline
+            time.sleep(0.05)
+        check_nices_render_only(srv, client_nice)
+
+
+def check_nices_render_only(srv, want):
+    got = thread_nices(srv.proc.pid)
+    assert got["render"] == [want], got
+
+
 def test_timers_and_messages_while_pending():
     with server() as srv:
         t0 = time.time()
@@ -241,7 +291,7 @@ def test_node_target_bundle():
 
 if __name__ == "__main__":
     main([test_env_from_config, test_bad_keys_are_config_errors, test_v8_flags_and_semi_space_start,
-          test_render_nice, test_render_priority_by_default,
+          test_render_nice, test_render_priority_by_default, test_background_refresh_runs_at_the_loops_priority,
           test_timers_and_messages_while_pending, test_render_timeout_covers_timers,
           test_broken_chain_reports_its_error, test_reload_env_applies_flags_do_not,
           test_node_target_bundle])

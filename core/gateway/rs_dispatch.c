@@ -63,10 +63,15 @@ void rs_dispatch_init(void) {
 }
 
 /* The request is freed: count it (rustyssr_request_duration_seconds),
- * give back its limit_conn slot, drop its generation (rs__route). */
+ * give back its limit_conn slot, drop its generation (rs__route). One
+ * never answered (status 0) never reached its handler: freed while its
+ * body came (the client left, an HTTP/2 stream reset or refused), it is
+ * no request in rustyssr_requests_total either. A handler answers every
+ * request it had, its client gone or not (499 then, rs_conn.h). */
 static void rs__dispatch_free(rs_req_t *req) {
   const rs_route_match_t *m = rs_req_match(req);
-  rs_reqstats_end(req, m != NULL ? m->route : NULL, rs_req_status(req));
+  int status = rs_req_status(req);
+  if (status != 0) rs_reqstats_end(req, m != NULL ? m->route : NULL, status);
   rs_ratelimit_release(req);
   rs_loop_gen_unref(rs_req_gen(req));
 }

@@ -1,7 +1,10 @@
 /* core/gateway/rs_reqstats.h — rustyssr_request_duration_seconds: a
  * Prometheus histogram of the requests the dispatcher answered, by route
  * and status class, from the dispatch (the request's head, and a body read
- * whole, received) to its answer's last byte written (or the client gone).
+ * whole, received) to its answer's last byte written (or the client gone:
+ * status 499 when it went before the answer left, rs_conn.h). A request
+ * freed before its handler had it (never answered) is not counted, as
+ * rustyssr_requests_total does not count it.
  *
  * The route label is the route's host and path pattern as declared
  * ("/blog/:slug", "shop.example.com/cart"); routes with the same label

@@ -221,7 +221,8 @@ struct rs_req_s {
 void *rs_req_alloc(rs_req_t *req, size_t n);
 
 /* Answer req. Call once per request, on its loop. When the client has gone
- * the response is dropped and release is called at once. */
+ * the response is dropped and release is called at once; the request
+ * counts as 499 (rustyssr_requests_total, rs_req_status). */
 void rs_req_respond(rs_req_t *req, const rs_resp_t *resp);
 
 /* A short answer with a body in static storage (error pages, "ok"). */
@@ -273,7 +274,8 @@ void rs_req_body_pause(rs_req_t *req, bool paused);
 /* The client's "ip:port" ("-" once it has gone). Loop thread. */
 const char *rs_req_peer(rs_req_t *req);
 
-/* The status req was answered with (0 before rs_req_respond). */
+/* The status req was answered with (0 before rs_req_respond; 499 when its
+ * client went before the answer left, whatever the handler gave). */
 static inline int rs_req_status(const rs_req_t *req) { return req->_status; }
 
 /* The value of the first header called name (lower-case literal), or NULL. */

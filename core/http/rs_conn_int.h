@@ -174,6 +174,11 @@ rs_req_t *rs__req_new(rs_conn_t *c);
 /* Release its answer, run its on_free, free its pool and buffers; keep
  * the struct for reuse (up to RS__FREE_REQS_MAX per loop). */
 void rs__req_free(rs_req_t *r);
+/* A dispatched request whose client went before its answer left (an
+ * orphan, answered now by its handler): its status becomes 499, nginx's
+ * "client closed request", counted in rustyssr_requests_total as its
+ * owner's on_free counts it in the request histogram. Does not free it. */
+void rs__req_gone(rs_req_t *r);
 /* Append n bytes (p NULL: room only) to the request's url/header arena;
  * -1 out of memory. Pointers into it stay offsets until the head is done. */
 int rs__req_append(rs_req_t *r, const char *p, size_t n);

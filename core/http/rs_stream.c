@@ -165,6 +165,7 @@ static int rs__stream_start(rs_req_t *r, int status, const char *headers, size_t
   if (gone) {
     /* Keep the request: the handler ends it (and frees it) with _end. */
     r->_resp = resp;
+    rs__req_gone(r);
     return -ECONNRESET;
   }
   /* First bytes queue on the request (it is not READY yet) and leave with

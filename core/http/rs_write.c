@@ -31,6 +31,7 @@ void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
   r->_resp = *resp;
   r->_status = resp->status;
   if (c == NULL) {             /* the client went away while we worked */
+    rs__req_gone(r);
     rs__req_free(r);
     return;
   }
@@ -94,6 +95,11 @@ void rs_req_respond(rs_req_t *r, const rs_resp_t *resp) {
 
   r->_state = RS__REQ_READY;
   if (r == c->head) rs__conn_flush(c);
+}
+
+void rs__req_gone(rs_req_t *r) {
+  r->_status = 499;
+  RS_COUNTER_ADD(r->loop->counters.requests[4], 1);
 }
 
 void rs_req_respond_error(rs_req_t *req, int status, const char *extra) {

@@ -24,7 +24,7 @@ globalThis.render = function (request) {
     return "failing=" + failing;
   }
   if (failing && p.indexOf("/flaky") === 0) throw new Error("backend down");
-  if (p.indexOf("/slow") === 0) { busy(300); return page(request); }
+  if (p.indexOf("/slow") === 0) { busy(Number(request.query.ms) || 300); return page(request); }   // ?ms=N: N ms
   if (p.indexOf("/refail") === 0) {      // its second render (a refresh) fails, after 1.5 s
     var n = counts[p] = (counts[p] || 0) + 1;
     if (n === 2) { busy(1500); throw new Error("refresh failed"); }

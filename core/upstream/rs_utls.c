@@ -202,10 +202,13 @@ bool rs__utls_timed_out(rs_uhttp_t *x) {
 }
 
 void rs__utls_connected(rs_uhttp_t *x, rs__uconn_t *c) {
-  int rc = rs_tls_feed(c->tls, NULL, 0);   /* the ClientHello */
-  if (rc == RS_TLS_OK) rc = rs__flush(c, NULL, NULL, NULL) == 0 ? RS_TLS_OK : RS_TLS_ERROR;
-  if (rc != RS_TLS_OK) {
+  if (rs_tls_feed(c->tls, NULL, 0) != RS_TLS_OK) {   /* the ClientHello */
     rs__handshake_failed(x, c);
+    return;
+  }
+  int rc = rs__flush(c, NULL, NULL, NULL);
+  if (rc != 0) {                 /* the socket's error (reset at once): as a connect's, not TLS's */
+    rs__x_fail(x, rc, RS__F_CONNECT);
     return;
   }
   if (!x->paused) uv_read_start((uv_stream_t *)&c->tcp, rs__uconn_alloc, rs__uhttp_on_read);

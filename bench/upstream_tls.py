@@ -9,7 +9,12 @@ Alternated wrk runs; per route the median req/s, rustyssr's CPU per request
 the upstream handshakes and resumptions counted in /metrics. Prints a
 Markdown table; the load average is noted before and after.
 
-    bench/upstream_tls.py [--runs 3] [--duration 5] [--conns 20]
+--body N: uploads instead: each request a POST of N bytes, which the proxy
+streams to the upstream (nginx reads it whole, as proxy_pass does before
+passing it on, to a location of its own that answers "ok"). --routes picks
+some of the four (comma-separated).
+
+    bench/upstream_tls.py [--runs 3] [--duration 5] [--conns 20] [--body N] [--routes plain,tls]
     env: RUSTYSSR_BIN (default build/release/rustyssr)
 
 Needs nginx, wrk and the openssl CLI. Every process it starts runs in a
@@ -83,7 +88,10 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--conns", type=int, default=20)
+    ap.add_argument("--body", type=int, default=0)
+    ap.add_argument("--routes", default=",".join(ROUTES))
     a = ap.parse_args()
+    routes = tuple(r for r in a.routes.split(",") if r in ROUTES)
     d = tempfile.mkdtemp(prefix="rs-bench-utls-")
     os.chmod(d, 0o755)                                # nginx's workers may run as another user
     certs(d)
@@ -100,12 +108,17 @@ http { access_log off; keepalive_requests 1000000;
   uwsgi_temp_path %(d)s/tmp; scgi_temp_path %(d)s/tmp;
   server { listen 127.0.0.1:%(h)d; listen 127.0.0.1:%(s)d ssl;
     ssl_certificate %(d)s/leaf.crt; ssl_certificate_key %(d)s/leaf.key; ssl_session_cache shared:S:1m;
-    root %(d)s/www; } }
+    root %(d)s/www;
+    location /up/ { client_max_body_size 1g; client_body_buffer_size 1m; proxy_pass http://127.0.0.1:%(h)d/ok/; }
+    location /ok/ { return 200 "ok"; } } }
 """ % {"d": d, "h": http_port, "s": https_port})
+    script = os.path.join(d, "post.lua")
+    with open(script, "w") as f:
+        f.write('wrk.method = "POST"\nwrk.body = string.rep("0123456789abcdef", %d)\n' % (a.body // 16))
     with open(os.path.join(d, "rustyssr.lua"), "w") as f:
         f.write("""local ssr = require "rustyssr"
 ssr.config { listen = "127.0.0.1:%(p)d", admin = "127.0.0.1:%(a)d", workers = 1, pin = false,
-  log = { level = "warn" },
+  log = { level = "warn" }, limits = { body = "1GB" },
   upstreams = {
     plain = { servers = { "127.0.0.1:%(h)d" }, keepalive = 64 },
     tls = { servers = { "https://localhost:%(s)d" }, keepalive = 64, tls = { ca = "ca.crt" } },
@@ -126,13 +139,15 @@ end
             wait_port(p)
         rs = procs[1].pid
         load0 = open("/proc/loadavg").read().split()[:3]
-        res = {r: {"rps": [], "us": []} for r in ROUTES}
+        res = {r: {"rps": [], "us": []} for r in routes}
         for rnd in range(a.runs + 1):                 # round 0 warms up
-            order = ROUTES[rnd % len(ROUTES):] + ROUTES[:rnd % len(ROUTES)]
+            order = routes[rnd % len(routes):] + routes[:rnd % len(routes)]
             for r in order:
                 c0 = cpu_seconds(rs)
-                out = subprocess.run(["wrk", "-t1", "-c%d" % a.conns, "-d%ds" % (a.duration if rnd else 1),
-                                      "http://127.0.0.1:%d/%s/item.json" % (port, r)],
+                path = "up/item" if a.body else "item.json"
+                out = subprocess.run(["wrk", "-t1", "-c%d" % a.conns, "-d%ds" % (a.duration if rnd else 1)]
+                                     + (["-s", script] if a.body else [])
+                                     + ["http://127.0.0.1:%d/%s/%s" % (port, r, path)],
                                      stdout=subprocess.PIPE, check=True).stdout.decode()
                 c1 = cpu_seconds(rs)
                 n = int(re.search(r"(\d+) requests in", out).group(1))
@@ -146,14 +161,15 @@ end
         m = metrics(admin)
         print("| route | req/s (median, range) | rustyssr CPU µs/request | upstream TLS handshakes | resumed |")
         print("|---|---|---|---|---|")
-        for r in ROUTES:
+        for r in routes:
             rps, us = res[r]["rps"], res[r]["us"]
             hs = m.get((r, "ok"), 0)
             print("| %s | %.0f (%.0f–%.0f) | %.1f (%.1f–%.1f) | %s | %s |" % (
                 r, statistics.median(rps), min(rps), max(rps), statistics.median(us), min(us), max(us),
                 hs if r.startswith("tls") else "-", m.get((r, "resumed"), 0) if r.startswith("tls") else "-"))
-        print("\nwrk -t1 -c%d, %d runs of %d s alternated; load average %s before, %s after; %d cores" % (
-            a.conns, a.runs, a.duration, " ".join(load0), " ".join(load1), os.cpu_count()))
+        print("\nwrk -t1 -c%d%s, %d runs of %d s alternated; load average %s before, %s after; %d cores" % (
+            a.conns, ", POST of %d bytes" % a.body if a.body else "", a.runs, a.duration, " ".join(load0),
+            " ".join(load1), os.cpu_count()))
     finally:
         for p in procs:
             try:

@@ -12,25 +12,28 @@
  * the socket and these functions, so the parser and the writers never know
  * about it. Loop thread.
  *
- * TLS (a connection of a listener with tls = {...}: c->tio): the bytes
- * read are fed to its rs_tls_t (core/tls/rs_tls.h), which runs the
- * handshake; once it is done the plaintext goes to the protocol. Plaintext
- * written is encrypted at once into the TLS engine's chunks, and those
- * chunks go out, not copied, in a uv_write of their own whose completion calls the
- * writer's callback: callbacks still fire in order and when the bytes have
- * been taken by the socket, so the write clock and the streams' high mark
- * work as over cleartext, and rs__conn_queued (libuv's write queue) counts
- * the ciphertext waiting. What the engine writes by itself (the
- * handshake's flights, tickets, alerts, close_notify) goes the same way,
- * in the order it was made. When the parser pauses (pipeline full) or a
- * streamed body's consumer is full, the records already read stay in the
- * engine; reads starting again drain them from an idle handle, at the top
- * of the next loop turn, never from inside the caller. */
+ * TLS (a connection of a listener with tls = {...}: c->tio): the bytes read
+ * are fed to its rs_tls_t (core/tls/rs_tls.h), which runs the handshake;
+ * once it is done the plaintext goes to the protocol. Plaintext written is
+ * encrypted at once into the TLS engine's chunks, and those chunks go out,
+ * not copied, in a uv_write of their own whose completion calls the
+ * writer's callback (rs_tls_send, core/tls/rs_tls_send.h, which the
+ * upstreams' TLS connections write with too): callbacks still fire in order
+ * and when the bytes have been taken by the socket, so the write clock and
+ * the streams' high mark work as over cleartext, and rs__conn_queued
+ * (libuv's write queue) counts the ciphertext waiting. What the engine
+ * writes by itself (the handshake's flights, tickets, alerts, close_notify)
+ * goes the same way, in the order it was made. When the parser pauses
+ * (pipeline full) or a streamed body's consumer is full, the records
+ * already read stay in the engine; reads starting again drain them from an
+ * idle handle, at the top of the next loop turn, never from inside the
+ * caller. */
 #include "rs_conn.h"
 #include "rs_conn_int.h"
 
 #include "rs_metrics.h"
 #include "rs_tls.h"
+#include "rs_tls_send.h"
 
 struct rs__tio_s {
   rs_tls_t *tls;
@@ -43,30 +46,6 @@ struct rs__tio_s {
   bool fed;                      /* bytes have come */
   bool draining;                 /* inside rs__tls_drain: it frees the record buffers at its end */
 };
-
-/* A ciphertext write: the chunks the engine made (freed once written),
- * the writer's request and callback (none for the engine's own bytes). */
-typedef struct {
-  uv_write_t w;
-  uv_write_t *user;
-  uv_write_cb cb;
-  rs_tls_chunk_t *chunks;
-} rs__tw_t;
-
-/* The chunks as uv_bufs, skipping the first skip bytes (written already);
- * bufs has room for n. Returns how many. */
-static unsigned rs__chunk_bufs(rs_tls_chunk_t *c, size_t skip, uv_buf_t *bufs) {
-  unsigned k = 0;
-  for (; c != NULL; c = c->next) {
-    if (skip >= c->len) {
-      skip -= c->len;
-      continue;
-    }
-    bufs[k++] = uv_buf_init(c->data + skip, (unsigned)(c->len - skip));
-    skip = 0;
-  }
-  return k;
-}
 
 #define RS__PLAIN_SIZE (64 * 1024)
 static _Thread_local char *rs__tl_plain;   /* the loop thread's plaintext buffer */
@@ -124,55 +103,15 @@ static void rs__conn_proto(rs_conn_t *c, const char *p, size_t n) {
 
 /* ------------------------------------------------------------------ ciphertext out */
 
-static void rs__tw_done(uv_write_t *w, int status) {
-  rs__tw_t *tw = RS_CONTAINER_OF(w, rs__tw_t, w);
-  uv_write_t *user = tw->user;
-  uv_write_cb cb = tw->cb;
-  rs_tls_chunks_free(tw->chunks);
-  free(tw);
-  if (cb != NULL) cb(user, status);
-}
-
-/* Queue chunks (their first skip bytes written already) in one uv_write,
- * with the writer's callback when given (called even when there is
- * nothing, once the earlier bytes are out). */
-static int rs__tw_queue(rs_conn_t *c, rs_tls_chunk_t *chunks, size_t n, size_t skip, uv_write_t *user,
-                        uv_write_cb cb) {
-  uv_buf_t one, *bufs = n > 1 ? rs_xmalloc(n * sizeof(*bufs)) : &one;
-  unsigned k = rs__chunk_bufs(chunks, skip, bufs);
-  if (k == 0) bufs[k++] = uv_buf_init(NULL, 0);
-  rs__tw_t *tw = rs_xmalloc(sizeof(*tw));
-  tw->user = user;
-  tw->cb = cb;
-  tw->chunks = chunks;
-  int rc = uv_write(&tw->w, (uv_stream_t *)&c->tcp, bufs, k, rs__tw_done);   /* copies bufs */
-  if (bufs != &one) free(bufs);
-  if (rc != 0) {
-    rs_tls_chunks_free(chunks);
-    free(tw);
-  }
-  return rc;
-}
-
 /* Write what the engine has made, with the writer's callback when given
  * (called even when there is nothing, once the earlier bytes are out). */
 static int rs__tls_flush(rs_conn_t *c, uv_write_t *user, uv_write_cb cb) {
-  size_t n = 0;
-  rs_tls_chunk_t *chunks = rs_tls_take_chunks(c->tio->tls, &n);
-  if (chunks == NULL && cb == NULL) return 0;
-  return rs__tw_queue(c, chunks, n, 0, user, cb);
+  return rs_tls_send(c->tio->tls, (uv_stream_t *)&c->tcp, false, user, cb, NULL);
 }
 
 /* Before a close: the alert or close_notify the engine has, if the socket
  * takes it now (a close cancels queued writes). */
-static void rs__tls_last_words(rs_conn_t *c) {
-  char buf[512];
-  if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > 0) return;
-  size_t n = rs_tls_take(c->tio->tls, buf, sizeof(buf));
-  if (n == 0) return;
-  uv_buf_t b = uv_buf_init(buf, (unsigned)n);
-  (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-}
+static void rs__tls_last_words(rs_conn_t *c) { rs_tls_send_last(c->tio->tls, (uv_stream_t *)&c->tcp); }
 
 static const char *rs__peer(rs_conn_t *c) { return rs__conn_peer(c); }
 
@@ -270,6 +209,11 @@ static bool rs__plain_http(const char *p, size_t n) {
   return i >= 3 && i < n && p[i] == ' ';
 }
 
+static void rs__plain_http_written(uv_write_t *w, int status) {
+  (void)status;
+  free(w);
+}
+
 /* nginx's answer to it: a cleartext 400 that says so, then close. */
 static void rs__plain_http_answer(rs_conn_t *c) {
   static const char page[] =
@@ -283,13 +227,10 @@ static void rs__plain_http_answer(rs_conn_t *c) {
                    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", sizeof(page) - 1, page);
   RS__COUNT(failed);
   rs_log_info("client %s: TLS handshake failed: a plain HTTP request on a TLS port (400)", rs__peer(c));
-  rs__tw_t *tw = rs_xmalloc(sizeof(*tw));
-  tw->user = NULL;
-  tw->cb = NULL;
-  tw->chunks = NULL;
+  uv_write_t *w = rs_xmalloc(sizeof(*w));
   uv_buf_t b = uv_buf_init(resp, (unsigned)len);
-  if (uv_write(&tw->w, (uv_stream_t *)&c->tcp, &b, 1, rs__tw_done) != 0) {
-    free(tw);
+  if (uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, rs__plain_http_written) != 0) {
+    free(w);
     rs__conn_close(c);
     return;
   }
@@ -324,48 +265,11 @@ void rs__conn_input(rs_conn_t *c, const char *p, size_t n) {
   rs__tls_drain(c);
 }
 
-/* Encrypt bufs as full TLS records: the pieces a writer hands over (an
- * HTTP/2 frame's 9-byte header and its payload, a head and its body) are
- * gathered up to 16 KB, a record's most, instead of one record each (22
- * bytes more on the wire and one AEAD call per piece). Measured with
- * `TLS=1 DEMO=1 bench/h2.sh 3 100000` (h2load -c100 -m10 over TLS, warm
- * demo page, load ~1.7): one record per piece 0.82-0.88x nginx (median
- * 0.87), gathered 1.07-1.24x (median 1.21). */
-#define RS__TLS_RECORD 16384
-static int rs__tls_write_bufs(rs_tls_t *tls, const uv_buf_t *bufs, unsigned n) {
-  static _Thread_local char stage[RS__TLS_RECORD];
-  size_t used = 0;
-  for (unsigned i = 0; i < n; i++) {
-    const char *p = bufs[i].base;
-    size_t len = bufs[i].len;
-    while (len > 0) {
-      if (used == 0 && len >= RS__TLS_RECORD) {   /* whole records straight from the caller */
-        size_t k = len - len % RS__TLS_RECORD;
-        if (rs_tls_write(tls, p, k) != RS_TLS_OK) return -1;
-        p += k;
-        len -= k;
-        continue;
-      }
-      size_t k = RS_MIN(len, RS__TLS_RECORD - used);
-      memcpy(stage + used, p, k);
-      used += k;
-      p += k;
-      len -= k;
-      if (used == RS__TLS_RECORD) {
-        if (rs_tls_write(tls, stage, used) != RS_TLS_OK) return -1;
-        used = 0;
-      }
-    }
-  }
-  if (used > 0 && rs_tls_write(tls, stage, used) != RS_TLS_OK) return -1;
-  return 0;
-}
-
 int rs__conn_write(rs_conn_t *c, uv_write_t *w, const uv_buf_t *bufs, unsigned n, uv_write_cb cb) {
   rs__tio_t *io = c->tio;
   if (io == NULL) return uv_write(w, (uv_stream_t *)&c->tcp, bufs, n, cb);
   if (!io->done || io->shut) return UV_EPROTO;
-  if (rs__tls_write_bufs(io->tls, bufs, n) != 0) return UV_EPROTO;
+  if (rs_tls_write_bufs(io->tls, bufs, n) != 0) return UV_EPROTO;
   int rc = rs__tls_flush(c, w, cb);
   if (!io->draining) rs_tls_idle(io->tls);
   return rc;
@@ -380,23 +284,9 @@ int rs__conn_try_write(rs_conn_t *c, const uv_buf_t *bufs, unsigned n) {
   if (!io->done || io->shut || uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > 0) return UV_EAGAIN;
   size_t total = 0;
   for (unsigned i = 0; i < n; i++) total += bufs[i].len;
-  if (rs__tls_write_bufs(io->tls, bufs, n) != 0) return UV_EPROTO;
-  size_t len = rs_tls_pending(io->tls), nc = 0;
-  rs_tls_chunk_t *chunks = rs_tls_take_chunks(io->tls, &nc);
-  uv_buf_t one, *cb = nc > 1 ? rs_xmalloc(nc * sizeof(*cb)) : &one;
-  unsigned k = rs__chunk_bufs(chunks, 0, cb);
-  int w = k ? uv_try_write((uv_stream_t *)&c->tcp, cb, k) : 0;
-  if (cb != &one) free(cb);
-  if (w == UV_EAGAIN) w = 0;
-  if (w < 0) {
-    rs_tls_chunks_free(chunks);
-    return w;
-  }
-  if ((size_t)w < len) {
-    if (rs__tw_queue(c, chunks, nc, (size_t)w, NULL, NULL) != 0) return UV_EPIPE;
-  } else {
-    rs_tls_chunks_free(chunks);
-  }
+  if (rs_tls_write_bufs(io->tls, bufs, n) != 0) return UV_EPROTO;
+  int rc = rs_tls_send(io->tls, (uv_stream_t *)&c->tcp, true, NULL, NULL, NULL);
+  if (rc != 0) return rc;
   if (!io->draining) rs_tls_idle(io->tls);
   return (int)total;
 }

@@ -11,8 +11,9 @@
  *   encrypts, the previous one still decrypts) and by a session cache;
  *
  *   a connection (rs_tls_t): feed it the bytes read from the socket, take
- *   the bytes to write, read and write plaintext. The same engine and calls
- *   serve the upstreams' client connections (rs_tlsc_new,
+ *   the bytes to write (the engine's chunks, not copied: rs_tls_send.h
+ *   writes them on a libuv stream), read and write plaintext. The same
+ *   engine and calls serve the upstreams' client connections (rs_tlsc_new,
  *   core/tls/rs_tls_client.h).
  *
  * Threads: a context is made and rotated on the main thread and used by
@@ -85,7 +86,7 @@ void rs_tls_free(rs_tls_t *t);
 
 #define RS_TLS_OK 0
 #define RS_TLS_ERROR (-1)        /* a failed handshake or a protocol error: send what
-                                    rs_tls_take gives (an alert), then close */
+                                    rs_tls_take_chunks gives (an alert), then close */
 #define RS_TLS_CLOSED (-2)       /* the peer sent close_notify */
 
 /* Bytes read from the socket. Runs the handshake as far as they allow
@@ -104,14 +105,13 @@ int rs_tls_write(rs_tls_t *t, const void *p, size_t n);
 /* Send close_notify. */
 void rs_tls_shutdown(rs_tls_t *t);
 
-/* Ciphertext to write to the socket, up to cap bytes, taken out; 0 when
- * none waits. */
-size_t rs_tls_take(rs_tls_t *t, void *buf, size_t cap);
+/* Bytes of ciphertext made and not taken yet. */
 size_t rs_tls_pending(const rs_tls_t *t);
 
 /* The ciphertext made so far as it was made, handed over without a copy:
  * a list of *n chunks (NULL when none) the caller writes in order and frees
- * with rs_tls_chunks_free. */
+ * with rs_tls_chunks_free (on a loop, rs_tls_send in rs_tls_send.h does
+ * both). */
 typedef struct rs_tls_chunk_s {
   struct rs_tls_chunk_s *next;
   size_t len, cap;

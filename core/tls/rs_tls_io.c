@@ -239,27 +239,6 @@ void rs_tls_shutdown(rs_tls_t *t) {
   ERR_clear_error();
 }
 
-size_t rs_tls_take(rs_tls_t *t, void *buf, size_t cap) {
-  size_t got = 0;
-  while (t->out != NULL && got < cap) {
-    rs_tls_chunk_t *c = t->out;
-    size_t k = RS_MIN(cap - got, c->len);
-    memcpy((char *)buf + got, c->data, k);
-    got += k;
-    if (k < c->len) {            /* the rest of this chunk stays */
-      memmove(c->data, c->data + k, c->len - k);
-      c->len -= k;
-      break;
-    }
-    t->out = c->next;
-    if (t->out == NULL) t->out_tail = NULL;
-    c->next = NULL;
-    rs_tls_chunks_free(c);
-  }
-  t->out_len -= got;
-  return got;
-}
-
 rs_tls_chunk_t *rs_tls_take_chunks(rs_tls_t *t, size_t *n) {
   rs_tls_chunk_t *c = t->out;
   size_t k = 0;

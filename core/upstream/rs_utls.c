@@ -4,8 +4,10 @@
  *
  *   connect → handshake (within the connect timeout; a failure is a
  *   connect failure: counted, logged with the verification error, the next
- *   server tried) → the request goes out encrypted → what the socket reads
- *   is decrypted and parsed as cleartext would be.
+ *   server tried) → the request goes out encrypted, its records written
+ *   as the engine made them, not copied (rs_tls_send, as the listeners'
+ *   connections write) → what the socket reads is decrypted and parsed as
+ *   cleartext would be.
  *
  * A pooled connection keeps its TLS state with its socket (keep-alive over
  * TLS). Each server keeps the last session it gave and offers it on the
@@ -13,6 +15,8 @@
  * host, port, SNI) in the runtime, a few of them. */
 #include "rs_upstream.h"
 #include "rs_upstream_int.h"
+
+#include "rs_tls_send.h"
 
 /* ------------------------------------------------------------------ contexts */
 
@@ -121,52 +125,20 @@ int rs__utls_attach(rs_uhttp_t *x, rs__uconn_t *c) {
 
 /* ------------------------------------------------------------------ writes */
 
-/* Ciphertext on its way, with the write it stands for. */
-typedef struct {
-  uv_write_t w;
-  uv_write_t *orig;              /* NULL: handshake or alert bytes nobody waits for */
-  uv_write_cb cb;
-  char data[];
-} rs__twrite_t;
-
-static void rs__twrite_done(uv_write_t *w, int status) {
-  rs__twrite_t *t = RS_CONTAINER_OF(w, rs__twrite_t, w);
-  uv_write_t *orig = t->orig;
-  uv_write_cb cb = t->cb;
-  free(t);
-  if (cb != NULL) cb(orig, status);
-}
-
-/* Take out whatever ciphertext waits and write it: at once when the
- * socket takes it all (*sent), else by uv_write with cb(req) after. */
+/* Write whatever ciphertext the engine has made, its chunks as they are
+ * (rs_tls_send: given back when the write completes, fails or is
+ * cancelled by a close): at once when the socket takes it all (*sent; then
+ * cb never runs), else by uv_write with cb(req) after. What nobody waits
+ * for (cb NULL: the handshake's flights, an alert, what a read made) is
+ * tried at once too; a request's body pieces (no sent) go by uv_write. */
 static int rs__flush(rs__uconn_t *c, uv_write_t *req, uv_write_cb cb, bool *sent) {
-  size_t n = rs_tls_pending(c->tls);
-  if (sent != NULL) *sent = false;
-  if (n == 0 && cb == NULL) return 0;
-  rs__twrite_t *t = rs_xmalloc(sizeof(*t) + (n ? n : 1));
-  n = rs_tls_take(c->tls, t->data, n);
-  uv_buf_t b = uv_buf_init(t->data, (unsigned)n);
-  if (n > 0 && (sent != NULL || cb == NULL)) {
-    int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (w > 0 && (size_t)w == n) {
-      free(t);
-      if (sent != NULL) *sent = true;
-      return 0;
-    }
-    if (w > 0) b = uv_buf_init(t->data + w, (unsigned)(n - (size_t)w));
-  }
-  t->orig = req;
-  t->cb = cb;
-  int rc = uv_write(&t->w, (uv_stream_t *)&c->tcp, &b, 1, rs__twrite_done);
-  if (rc != 0) free(t);
-  return rc;
+  return rs_tls_send(c->tls, (uv_stream_t *)&c->tcp, sent != NULL || cb == NULL, req, cb, sent);
 }
 
 int rs__uconn_write(rs__uconn_t *c, uv_write_t *req, uv_buf_t *bufs, unsigned n, uv_write_cb cb, bool *sent) {
   if (sent != NULL) *sent = false;
   if (c->tls != NULL) {
-    for (unsigned i = 0; i < n; i++)
-      if (rs_tls_write(c->tls, bufs[i].base, bufs[i].len) != RS_TLS_OK) return UV_EPROTO;
+    if (rs_tls_write_bufs(c->tls, bufs, n) != 0) return UV_EPROTO;   /* a head and its body: one record */
     return rs__flush(c, req, cb, sent);
   }
   if (sent != NULL) {
@@ -195,10 +167,7 @@ int rs__uconn_write(rs__uconn_t *c, uv_write_t *req, uv_buf_t *bufs, unsigned n,
 void rs__utls_close(rs__uconn_t *c) {
   if (c->tls == NULL || !c->connected || !rs_tls_handshake_done(c->tls)) return;
   rs_tls_shutdown(c->tls);
-  char buf[256];
-  size_t n = rs_tls_take(c->tls, buf, sizeof(buf));
-  uv_buf_t b = uv_buf_init(buf, (unsigned)n);
-  if (n > 0) (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);   /* best effort */
+  rs_tls_send_last(c->tls, (uv_stream_t *)&c->tcp);   /* best effort */
 }
 
 /* ------------------------------------------------------------------ handshake and reads */
@@ -233,10 +202,13 @@ bool rs__utls_timed_out(rs_uhttp_t *x) {
 }
 
 void rs__utls_connected(rs_uhttp_t *x, rs__uconn_t *c) {
-  int rc = rs_tls_feed(c->tls, NULL, 0);   /* the ClientHello */
-  if (rc == RS_TLS_OK) rc = rs__flush(c, NULL, NULL, NULL) == 0 ? RS_TLS_OK : RS_TLS_ERROR;
-  if (rc != RS_TLS_OK) {
+  if (rs_tls_feed(c->tls, NULL, 0) != RS_TLS_OK) {   /* the ClientHello */
     rs__handshake_failed(x, c);
+    return;
+  }
+  int rc = rs__flush(c, NULL, NULL, NULL);
+  if (rc != 0) {                 /* the socket's error (reset at once): as a connect's, not TLS's */
+    rs__x_fail(x, rc, RS__F_CONNECT);
     return;
   }
   if (!x->paused) uv_read_start((uv_stream_t *)&c->tcp, rs__uconn_alloc, rs__uhttp_on_read);

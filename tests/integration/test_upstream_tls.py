@@ -7,11 +7,15 @@ route, ssr.fetch of an upstream and of a URL; every bad certificate is a 502
 with the verification error in the log and a count in /metrics; verify =
 false accepts it; sni names what is sent and verified; a client
 certificate is presented; pooled connections are reused over TLS (big,
-chunked and request bodies too; never with bytes after the answer); new
+chunked and request bodies too, uploads of 1-3 MB byte for byte; never
+with bytes after the answer); an upstream that closes mid-upload or stops
+reading is a 502 or a 504, and the gateway goes on; new
 connections resume the last session; a reload reads the CA again; bad tls
 keys are FILE:LINE at load."""
 
+import hashlib
 import os
+import random
 import re
 import signal
 import socket
@@ -65,6 +69,8 @@ class TLSBackend:
         self.resumed = 0
         self.sni = []
         self.lock = threading.Lock()
+        self.stalled = threading.Event()
+        self.release = threading.Event()
         me = self
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(os.path.join(D, leaf + ".crt"), os.path.join(D, leaf + ".key"))
@@ -93,6 +99,19 @@ class TLSBackend:
                         me.resumed += 1
 
             def do_POST(self):
+                if self.path in ("/cut", "/stall"):
+                    # Read some of the body, then close without an answer
+                    # (/cut: at once; /stall: after reading nothing more for
+                    # a while, longer than the gateway's send timeout).
+                    self.rfile.read(256 * 1024)
+                    if self.path == "/stall":
+                        me.stalled.set()
+                        me.release.wait(10 * SLOW)
+                    self.close_connection = True
+                    return
+                if self.path.startswith("/sha"):      # digest, read in pieces (slowly: /sha/slow)
+                    self.digest_body(self.path == "/sha/slow")
+                    return
                 n = int(self.headers.get("Content-Length") or 0)
                 if self.headers.get("Transfer-Encoding") == "chunked":
                     data = b""
@@ -106,6 +125,36 @@ class TLSBackend:
                 else:
                     data = self.rfile.read(n)
                 body = ("got %d sum %d" % (len(data), sum(data) % 65521)).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def digest_body(self, slow):
+                h, total = hashlib.sha256(), 0
+
+                def take(k):
+                    nonlocal total
+                    while k > 0:
+                        d = self.rfile.read(min(k, 65536))
+                        if not d:
+                            raise OSError("body cut short")
+                        h.update(d)
+                        total += len(d)
+                        k -= len(d)
+                        if slow:
+                            time.sleep(0.005)
+                if self.headers.get("Transfer-Encoding") == "chunked":
+                    while True:
+                        size = int(self.rfile.readline().strip(), 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            break
+                        take(size)
+                        self.rfile.readline()
+                else:
+                    take(int(self.headers.get("Content-Length") or 0))
+                body = ("got %d sha256 %s" % (total, h.hexdigest())).encode()
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -161,12 +210,13 @@ class TLSBackend:
         return self
 
     def __exit__(self, *exc):
+        self.release.set()
         self.srv.shutdown()
         self.srv.server_close()
         return False
 
 
-def proxy_server(url, tls=None, keepalive=None, workers=1, extra=None):
+def proxy_server(url, tls=None, keepalive=None, workers=1, extra=None, config=None):
     up = 'servers = { "%s" }' % url
     if extra is not None:
         up += ", " + extra
@@ -182,8 +232,15 @@ ssr.route("GET", "/f", function(req)
   if not res then return 502, "fetch failed: " .. err end
   return res.status, res.body
 end)
+ssr.route("GET", "/fb/:n", function(req)   -- a request body of n bytes (a pattern) to /sha/slow
+  local body = string.rep("0123456789abcdef", math.floor(tonumber(req.params.n) / 16))
+  local res, err = ssr.fetch("api", "/sha/slow", { method = "POST", body = body })
+  if not res then return 502, "fetch failed: " .. err end
+  return res.status, res.body
+end)
 '''
-    return Server(config={"upstreams": "{ api = { %s } }" % up}, routes=routes, workers=workers)
+    return Server(config=dict({"upstreams": "{ api = { %s } }" % up}, **(config or {})), routes=routes,
+                  workers=workers)
 
 
 def metric(m, name, **labels):
@@ -377,6 +434,102 @@ def test_bodies_over_tls():
         eq(b.conns, 1, "all on one pooled TLS connection")
 
 
+def upload(s, path, data, chunked=False, piece=65536):
+    """POST data to path through the gateway (with a length, or chunked in
+    pieces); the response."""
+    from rslib import read_response
+    with s.connect(timeout=30) as c:
+        if chunked:
+            c.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" % path.encode())
+            for i in range(0, len(data), piece):
+                c.sendall(b"%x\r\n%s\r\n" % (len(data[i:i + piece]), data[i:i + piece]))
+            c.sendall(b"0\r\n\r\n")
+        else:
+            c.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path.encode(), len(data)))
+            for i in range(0, len(data), piece):
+                c.sendall(data[i:i + piece])
+        return read_response(c)
+
+
+def test_large_uploads_over_tls():
+    """Request bodies of 1-3 MB (a hundred and more TLS records each, written
+    as the engine made them) through the proxy to a TLS upstream, byte for
+    byte (its SHA-256), with a length and chunked, to an upstream that reads
+    at once and to one that reads slowly (the socket takes part of a write,
+    the rest waits queued), and sent whole by ssr.fetch; all on one pooled
+    connection, which then serves a GET."""
+    rnd = random.Random(7)
+    with TLSBackend("good") as b, proxy_server("https://127.0.0.1:%d" % b.port, tls='{ ca = %r }' % CA,
+                                               config={"limits": '{ body = "8MB" }'}) as s:
+        for n, chunked, path in ((2 << 20, False, "/sha"), (3000000, True, "/sha"), (1 << 20, True, "/sha/slow"),
+                                 (3 << 20, False, "/sha/slow"), (1000003, False, "/sha")):
+            data = rnd.randbytes(n)
+            r = upload(s, "/p" + path, data, chunked=chunked)
+            want = "got %d sha256 %s" % (n, hashlib.sha256(data).hexdigest())
+            eq((r.status, r.body.decode()), (200, want), "%d bytes to %s (chunked=%s)" % (n, path, chunked))
+        # A body sent whole (ssr.fetch's): the socket takes part of it at
+        # once, the rest waits queued.
+        for n in (12 << 20, 1 << 20):
+            r = s.get("/fb/%d" % n)
+            want = "got %d sha256 %s" % (n, hashlib.sha256(b"0123456789abcdef" * (n // 16)).hexdigest())
+            eq((r.status, r.body.decode()), (200, want), "ssr.fetch with a body of %d bytes" % n)
+        r = s.get("/p/after")
+        eq((r.status, r.body), (200, b"tls-ok /after host=localhost"), "a GET on the pooled connection after")
+        eq(b.conns, 1, "all on one pooled TLS connection")
+
+
+def test_upstream_closes_mid_upload():
+    """A TLS upstream that closes mid-upload (without an answer, with
+    ciphertext queued toward it), and one that stops reading past the send
+    timeout: 502 and 504, counted; the gateway goes on serving, over a new
+    connection."""
+    with TLSBackend("good") as b, proxy_server("https://127.0.0.1:%d" % b.port, tls='{ ca = %r }' % CA,
+                                               extra="send_timeout_ms = 1000",
+                                               config={"limits": '{ body = "64MB" }'}) as s:
+        data = random.Random(3).randbytes(3 << 20)
+        for i in range(3):
+            with s.connect(timeout=30) as c:
+                c.sendall(b"POST /p/cut HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(data))
+                try:
+                    for k in range(0, len(data), 65536):
+                        c.sendall(data[k:k + 65536])
+                except OSError:
+                    pass                                # the gateway may close before it all went
+                from rslib import read_response
+                r = read_response(c)
+            eq(r.status, 502, "cut %d" % i)
+            r = upload(s, "/p/sha", data[:1 << 20])
+            eq((r.status, r.body.decode()), (200, "got %d sha256 %s" % (1 << 20, hashlib.sha256(data[:1 << 20]).hexdigest())),
+               "an upload after cut %d" % i)
+        wait_log(s, "connection closed early")
+        # More than the sockets' buffers on loopback hold (several MB), so
+        # that ciphertext waits queued toward the upstream when it stops.
+        big = bytes(range(256)) * (48 << 12)
+        with s.connect(timeout=30) as c:
+            c.sendall(b"POST /p/stall HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(big))
+
+            def send():
+                try:
+                    c.sendall(big)
+                except OSError:
+                    pass                                # closed after the answer
+            t = threading.Thread(target=send, daemon=True)
+            t.start()
+            from rslib import read_response
+            r = read_response(c)
+        t.join(30 * SLOW)
+        eq(r.status, 504, "an upstream that stopped reading")
+        assert b.stalled.is_set()
+        wait_log(s, "send timed out")
+        b.release.set()
+        r = s.get("/p/fine")
+        eq((r.status, r.body), (200, b"tls-ok /fine host=localhost"), "served after")
+        m = s.metrics()
+        srv = "127.0.0.1:%d" % b.port
+        assert metric(m, "rustyssr_upstream_failures_total", upstream="api", server=srv, kind="reset") >= 3, m
+        eq(metric(m, "rustyssr_upstream_failures_total", upstream="api", server=srv, kind="send_timeout"), 1, m)
+
+
 def test_server_closes_pooled():
     """A server that closes a pooled TLS connection: the pool drops it, the
     next request goes on a new one (resumed)."""
@@ -540,5 +693,6 @@ def test_config_errors():
 if __name__ == "__main__":
     main([test_valid_chain, test_name_and_sni, test_unknown_ca, test_system_store_does_not_know_our_ca,
           test_wrong_name, test_expired, test_verify_false, test_client_certificate, test_handshake_timeout, test_keepalive_over_tls,
-          test_resumption, test_resumption_tls12, test_bodies_over_tls, test_server_closes_pooled, test_bytes_after_the_answer,
+          test_resumption, test_resumption_tls12, test_bodies_over_tls, test_large_uploads_over_tls,
+          test_upstream_closes_mid_upload, test_server_closes_pooled, test_bytes_after_the_answer,
           test_fetch_url, test_reload_loads_the_ca_again, test_config_errors])

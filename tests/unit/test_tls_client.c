@@ -6,15 +6,24 @@
  * verify = false accepting it, SNI sent (the host, or the one given, none
  * for an IP), plaintext both ways, resumption from the slot and none once
  * the slot went to another server, files that do not load named in the
- * error. */
+ * error. Then the one write path both sides use on a libuv stream
+ * (rs_tls_send.h), over a socketpair: pieces gathered into full records,
+ * a write the socket takes at once (no callback), one it takes in part (the
+ * rest queued, the callback after it, the bytes intact and in order), one
+ * cancelled by a close (its callback with UV_ECANCELED; LeakSanitizer sees
+ * its chunks given back), a peer gone (the error returned, or given to the
+ * callback), close_notify as the last words. */
 #include "tap.h"
 
 #include "rs_tls.h"
 #include "rs_tls_client.h"
+#include "rs_tls_send.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/rs-test-tlsc-XXXXXX";
@@ -67,21 +76,28 @@ static rs_tlsc_ctx_t *client(const char *ca, bool no_verify) {
   return c;
 }
 
+/* What from made (its chunks, as a socket write takes them) fed to to;
+ * *moved set when there was any. Returns the feeds' result (the first
+ * error stops them). */
+static int move(rs_tls_t *from, rs_tls_t *to, bool *moved) {
+  size_t n = 0;
+  int rc = RS_TLS_OK;
+  rs_tls_chunk_t *chunks = rs_tls_take_chunks(from, &n);
+  for (rs_tls_chunk_t *k = chunks; k != NULL && rc == RS_TLS_OK; k = k->next) {
+    *moved = true;
+    rc = rs_tls_feed(to, k->data, k->len);
+  }
+  rs_tls_chunks_free(chunks);
+  return rc;
+}
+
 /* Move the bytes both ways until nothing moves. Returns the client's
  * result: RS_TLS_OK once both are done, else RS_TLS_ERROR. */
 static int pump(rs_tls_t *c, rs_tls_t *s) {
-  char buf[16384];
   for (int round = 0; round < 100; round++) {
     bool moved = false;
-    size_t n;
-    while ((n = rs_tls_take(c, buf, sizeof(buf))) > 0) {
-      moved = true;
-      rs_tls_feed(s, buf, n);
-    }
-    while ((n = rs_tls_take(s, buf, sizeof(buf))) > 0) {
-      moved = true;
-      if (rs_tls_feed(c, buf, n) != RS_TLS_OK) return RS_TLS_ERROR;
-    }
+    (void)move(c, s, &moved);    /* a server's failure: its alert goes to the client */
+    if (move(s, c, &moved) != RS_TLS_OK) return RS_TLS_ERROR;
     if (!moved) return rs_tls_handshake_done(c) && rs_tls_handshake_done(s) ? RS_TLS_OK : RS_TLS_ERROR;
   }
   return RS_TLS_ERROR;
@@ -252,6 +268,186 @@ static void test_shared_contexts(void) {
   ASSERT(strstr(err, "cannot load the CA file") != NULL);
 }
 
+/* ---------------------------------------------------------------- rs_tls_send */
+
+/* A client (the sender, as an upstream connection) and a server in memory,
+ * their handshake done; then the client's ciphertext goes over a
+ * socketpair: out is the client's end, in the server's, read into got. */
+typedef struct {
+  uv_loop_t loop;
+  uv_pipe_t out, in;
+  rs_tls_t *c, *s;
+  char *got;
+  size_t ngot, cap;
+  bool closed;                   /* close_notify read */
+  int cbs, status;               /* the writer's callbacks: how many, the last one's status */
+  uv_write_t req;
+} io_t;
+
+static bool io_open(io_t *io, rs_tlsc_ctx_t *cc, rs_tls_ctx_t *sc, int sndbuf) {
+  memset(io, 0, sizeof(*io));
+  int fd[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fd) != 0) return false;
+  if (sndbuf > 0) {
+    setsockopt(fd[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    setsockopt(fd[1], SOL_SOCKET, SO_RCVBUF, &sndbuf, sizeof(sndbuf));
+  }
+  uv_loop_init(&io->loop);
+  uv_pipe_init(&io->loop, &io->out, 0);
+  uv_pipe_init(&io->loop, &io->in, 0);
+  uv_pipe_open(&io->out, fd[0]);
+  uv_pipe_open(&io->in, fd[1]);
+  io->out.data = io->in.data = io->req.data = io;
+  io->c = rs_tlsc_new(cc, "a.test", NULL, NULL);
+  io->s = rs_tls_new(sc);
+  return rs_tls_feed(io->c, NULL, 0) == RS_TLS_OK && pump(io->c, io->s) == RS_TLS_OK;
+}
+
+static void io_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)h, (void)suggested;
+  static char b[65536];
+  *buf = uv_buf_init(b, sizeof(b));
+}
+
+static void io_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
+  io_t *io = st->data;
+  if (n <= 0) return;
+  if (rs_tls_feed(io->s, buf->base, (size_t)n) != RS_TLS_OK) return;
+  for (;;) {
+    if (io->cap - io->ngot < 65536) io->got = rs_xrealloc(io->got, io->cap = io->cap * 2 + 65536);
+    ssize_t r = rs_tls_read(io->s, io->got + io->ngot, io->cap - io->ngot);
+    if (r == RS_TLS_CLOSED) io->closed = true;
+    if (r <= 0) break;
+    io->ngot += (size_t)r;
+  }
+}
+
+static void io_written(uv_write_t *w, int status) {
+  io_t *io = w->data;
+  io->cbs++;
+  io->status = status;
+}
+
+/* Run the loop until *flag reaches want (10 s at most). */
+static bool io_until(io_t *io, const int *flag, int want) {
+  uint64_t end = uv_hrtime() + 10000000000ull;
+  while (*flag < want && uv_hrtime() < end) uv_run(&io->loop, UV_RUN_NOWAIT);
+  return *flag >= want;
+}
+
+static bool io_until_got(io_t *io, size_t n) {
+  uint64_t end = uv_hrtime() + 10000000000ull;
+  while (io->ngot < n && uv_hrtime() < end) uv_run(&io->loop, UV_RUN_NOWAIT);
+  return io->ngot >= n;
+}
+
+static void io_close(io_t *io) {
+  if (!uv_is_closing((uv_handle_t *)&io->out)) uv_close((uv_handle_t *)&io->out, NULL);
+  if (!uv_is_closing((uv_handle_t *)&io->in)) uv_close((uv_handle_t *)&io->in, NULL);
+  uv_run(&io->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&io->loop);
+  rs_tls_free(io->c);
+  rs_tls_free(io->s);
+  free(io->got);
+}
+
+/* n bytes of a pattern (never the same at two offsets a record apart). */
+static char *pattern(size_t n) {
+  char *p = rs_xmalloc(n);
+  for (size_t i = 0; i < n; i++) p[i] = (char)((i * 131 + i / 16411) & 0xff);
+  return p;
+}
+
+static void test_send(void) {
+  signal(SIGPIPE, SIG_IGN);
+  rs_tls_ctx_t *sc = server();
+  rs_tlsc_ctx_t *cc = client(crt, false);
+  ASSERT(sc && cc);
+  io_t io;
+  ASSERT(io_open(&io, cc, sc, 0));
+  uv_read_start((uv_stream_t *)&io.in, io_alloc, io_read);
+
+  /* 100 pieces of 100 bytes: one record (22 bytes of TLS 1.3 overhead), not 100 */
+  char piece[100];
+  uv_buf_t bufs[100];
+  memset(piece, 'p', sizeof(piece));
+  for (int i = 0; i < 100; i++) bufs[i] = uv_buf_init(piece, sizeof(piece));
+  ASSERT_EQ(rs_tls_write_bufs(io.c, bufs, 100), 0);
+  ASSERT_EQ(rs_tls_pending(io.c), 10000 + 22);
+  /* small: the socket takes it at once, the callback never runs */
+  bool sent = false;
+  ASSERT_EQ(rs_tls_send(io.c, (uv_stream_t *)&io.out, true, &io.req, io_written, &sent), 0);
+  ASSERT(sent);
+  ASSERT_EQ(rs_tls_pending(io.c), 0);
+  ASSERT(io_until_got(&io, 10000));
+  ASSERT_EQ(io.ngot, 10000);
+  ASSERT_EQ(io.cbs, 0);
+  /* nothing made, no callback: nothing to do */
+  ASSERT_EQ(rs_tls_send(io.c, (uv_stream_t *)&io.out, true, NULL, NULL, NULL), 0);
+  io_close(&io);
+
+  /* 4 MB through small socket buffers: part at once, the rest queued, the
+   * callback once it is all out; intact, in order */
+  size_t n = 4 << 20;
+  char *big = pattern(n);
+  ASSERT(io_open(&io, cc, sc, 64 * 1024));
+  uv_buf_t b = uv_buf_init(big, (unsigned)n);
+  ASSERT_EQ(rs_tls_write_bufs(io.c, &b, 1), 0);
+  ASSERT_EQ(rs_tls_send(io.c, (uv_stream_t *)&io.out, true, &io.req, io_written, &sent), 0);
+  ASSERT(!sent);
+  ASSERT(uv_stream_get_write_queue_size((uv_stream_t *)&io.out) > 0);
+  ASSERT_EQ(io.cbs, 0);
+  uv_read_start((uv_stream_t *)&io.in, io_alloc, io_read);
+  ASSERT(io_until(&io, &io.cbs, 1));
+  ASSERT_EQ(io.status, 0);
+  ASSERT(io_until_got(&io, n));
+  ASSERT_EQ(io.ngot, n);
+  ASSERT(memcmp(io.got, big, n) == 0);
+  /* the engine's own bytes after it (no callback): tried at once too */
+  rs_tls_shutdown(io.c);
+  rs_tls_send_last(io.c, (uv_stream_t *)&io.out);
+  ASSERT_EQ(rs_tls_pending(io.c), 0);
+  uint64_t end = uv_hrtime() + 10000000000ull;
+  while (!io.closed && uv_hrtime() < end) uv_run(&io.loop, UV_RUN_NOWAIT);
+  ASSERT(io.closed);
+  io_close(&io);
+
+  /* queued, then the stream closes: the callback says UV_ECANCELED, the
+   * chunks go back (else LeakSanitizer reports them) */
+  ASSERT(io_open(&io, cc, sc, 64 * 1024));
+  ASSERT_EQ(rs_tls_write_bufs(io.c, &b, 1), 0);
+  ASSERT_EQ(rs_tls_send(io.c, (uv_stream_t *)&io.out, false, &io.req, io_written, NULL), 0);
+  ASSERT(uv_stream_get_write_queue_size((uv_stream_t *)&io.out) > 0);
+  /* close_notify cannot go ahead of the queued bytes: dropped */
+  rs_tls_shutdown(io.c);
+  rs_tls_send_last(io.c, (uv_stream_t *)&io.out);
+  ASSERT_EQ(rs_tls_pending(io.c), 0);
+  uv_close((uv_handle_t *)&io.out, NULL);
+  ASSERT(io_until(&io, &io.cbs, 1));
+  ASSERT_EQ(io.status, UV_ECANCELED);
+  io_close(&io);
+
+  /* the peer gone: with no callback the error comes back; with one, the
+   * callback gets it */
+  ASSERT(io_open(&io, cc, sc, 0));
+  uv_close((uv_handle_t *)&io.in, NULL);
+  uv_run(&io.loop, UV_RUN_NOWAIT);
+  ASSERT_EQ(rs_tls_write_bufs(io.c, bufs, 1), 0);
+  ASSERT_EQ(rs_tls_send(io.c, (uv_stream_t *)&io.out, true, NULL, NULL, NULL), UV_EPIPE);
+  ASSERT_EQ(rs_tls_pending(io.c), 0);
+  ASSERT_EQ(rs_tls_write_bufs(io.c, bufs, 1), 0);
+  ASSERT_EQ(rs_tls_send(io.c, (uv_stream_t *)&io.out, true, &io.req, io_written, &sent), 0);
+  ASSERT(!sent);
+  ASSERT(io_until(&io, &io.cbs, 1));
+  ASSERT_EQ(io.status, UV_EPIPE);
+  io_close(&io);
+
+  free(big);
+  rs_tlsc_ctx_free(cc);
+  rs_tls_ctx_free(sc);
+  rs_tls_thread_dispose();
+}
+
 int main(void) {
   if (mkdtemp(dir) == NULL) return 1;
   make_cert();
@@ -259,6 +455,7 @@ int main(void) {
   RS_TEST(test_resumption);
   RS_TEST(test_bad_files);
   RS_TEST(test_shared_contexts);
+  RS_TEST(test_send);
   unlink(crt);
   unlink(key);
   rmdir(dir);

@@ -84,7 +84,14 @@ void rs_thread_name(const char *name) {
 static id_t rs__tid(void) { return (id_t)syscall(SYS_gettid); }
 
 int rs_nice_self(int want) {
+  want = want < -20 ? -20 : want > 19 ? 19 : want;
   return setpriority(PRIO_PROCESS, rs__tid(), want) == 0 ? 0 : errno;
+}
+
+int rs_nice_get(void) {
+  errno = 0;
+  int v = getpriority(PRIO_PROCESS, rs__tid());
+  return v == -1 && errno != 0 ? 0 : v;
 }
 
 bool rs_nice_allowed(int want) {

@@ -31,8 +31,11 @@ void rs_thread_name(const char *name);
  * Raising it always is; lowering it below the caller's needs root,
  * CAP_SYS_NICE or RLIMIT_NICE, so that is probed on the calling thread,
  * which is left at the value it had.
- * rs_nice_self: sets the calling thread's nice value; 0 or an errno. */
+ * rs_nice_self: sets the calling thread's nice value (clamped to -20..19);
+ * 0 or an errno. */
 bool rs_nice_allowed(int want);
 int rs_nice_self(int want);
+/* The calling thread's nice value (0 when it cannot be read). */
+int rs_nice_get(void);
 
 #endif

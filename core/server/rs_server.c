@@ -631,10 +631,11 @@ int rs_server_run(rs_config_t *cfg) {
    * by as much instead: inside the process's cgroup or autogroup only the
    * gap weighs (README, render.nice). */
   if (cfg->render.bundle != NULL && cfg->render.nice < 0 && !rs_nice_allowed(cfg->render.nice)) {
-    srv.loop_nice = -cfg->render.nice;
+    int base = rs_nice_get();    /* what every thread starts with (0 unless started under nice) */
+    srv.loop_nice = RS_MIN(19, base - cfg->render.nice);
     rs_log_info("render.nice = %d: lowering a nice value needs root or CAP_SYS_NICE; the render threads "
-                "stay at 0 and the loop threads run at %d (the same gap)",
-                cfg->render.nice, srv.loop_nice);
+                "stay at %d and the loop threads run at %d (the same gap)",
+                cfg->render.nice, base, srv.loop_nice);
   }
   rs_pool_t *pool0 = NULL;
   if (cfg->render.bundle != NULL) {

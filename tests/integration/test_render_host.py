@@ -163,6 +163,18 @@ def test_render_priority_by_default():
                              r"restart", srv.log()), srv.log()
             check_nices(srv, 0, 5)
             assert srv.get("/timers").status == 200
+        # Started under `nice -n 3`: the gap is kept from there.
+        srv = server(threads="2")
+        srv.wrap = ["nice", "-n", "3"] + NO_CAP_SYS_NICE
+        with srv:
+            assert srv.get("/timers").status == 200
+            wait_log(srv, "render 1: isolate ready", 20)
+            wait_log(srv, "render 0: isolate ready", 20)
+            got = thread_nices(srv.proc.pid)
+            assert got["render"] == [3, 3] and got["loop"] == [8], got
+            assert all(n == 3 for n in got["v8"] + got["other"]), got
+            assert "the render threads stay at 3 and the loop threads run at 8 (the same gap)" in srv.log(), \
+                srv.log()
 
 
 def render_nices_while_busy(srv, seconds):

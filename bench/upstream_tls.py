@@ -66,6 +66,21 @@ def wait_port(port, timeout=10):
     raise RuntimeError("nothing listens on %d" % port)
 
 
+def stop(procs, grace):
+    """SIGTERM each process's group (each runs in one of its own), then
+    SIGKILL the groups still there after `grace` seconds."""
+    for p in procs:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for p in procs:
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+
+
 def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -171,16 +186,7 @@ end
             a.conns, ", POST of %d bytes" % a.body if a.body else "", a.runs, a.duration, " ".join(load0),
             " ".join(load1), os.cpu_count()))
     finally:
-        for p in procs:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+        stop(procs, 10)
 
 
 if __name__ == "__main__":

@@ -18,14 +18,13 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from upstream_tls import certs, free_port, wait_port  # noqa: E402
+from upstream_tls import certs, free_port, stop, wait_port  # noqa: E402
 
 
 def totals(out):
@@ -97,16 +96,7 @@ ssr.proxy("/tls/", { upstream = "tls", path = "/" })
         c.close()
         return totals(out + ".1")
     finally:
-        for p in procs:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for p in procs:
-            try:
-                p.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+        stop(procs, 60)
 
 
 def main():
@@ -123,7 +113,7 @@ def main():
             os.chmod(d, 0o755)                        # nginx's workers may run as another user
             os.makedirs(os.path.join(d, "tmp"))
             certs(d)
-            total, cp = measure(b, a.n, a.body, d)
+            total, cp = measure(os.path.abspath(b), a.n, a.body, d)   # it runs in d
             print("| %s | %.0f | %.0f |" % (b, total / a.n, cp / a.n))
         finally:
             shutil.rmtree(d, ignore_errors=True)

@@ -52,7 +52,8 @@ typedef struct {
 struct rs_pool_s {
   const rs_config_t *cfg;
   int nthreads;
-  int nice;                   /* the render threads' nice value (render.nice if allowed) */
+  int base;                   /* the nice value the process started with (the loops' own) */
+  int nice;                   /* the render threads': render.nice if allowed, else base */
   rs__worker_t *workers;
 
   uv_mutex_t qlock;
@@ -324,13 +325,14 @@ static void rs__worker_render(rs__worker_t *w, rs_render_job_t *job) {
 }
 
 /* render.nice: this thread's nice value, when the process may set it
- * (pool->nice: rs_pool_create found out). Below 0 needs root or
- * CAP_SYS_NICE (LimitNICE= in a systemd unit); without them the render
- * threads stay at 0 and the server raises its loop threads' instead (the
- * same gap, rs_server.c), as a negative nginx worker_priority cannot. */
+ * (pool->nice: rs_pool_create found out). Below the value the process
+ * started with needs root or CAP_SYS_NICE (LimitNICE= in a systemd unit);
+ * without them the render threads stay where they started and the server
+ * raises its loop threads instead (the same gap, rs_server.c), which a
+ * negative nginx worker_priority cannot. */
 static void rs__worker_nice(rs__worker_t *w) {
   int want = w->pool->nice, rc;
-  if (want == 0) return;
+  if (want == w->pool->base) return;
   if ((rc = rs_nice_self(want)) != 0)
     rs_log_warn("render %d: render.nice = %d not applied: %s", w->index, want, strerror(rc));
 }
@@ -340,7 +342,7 @@ static void rs__worker_nice(rs__worker_t *w) {
  * the first isolate is made; one made later by a render thread inherits
  * that thread's value anyway. Found by name in /proc/self/task; set again
  * by the pool a reload makes. */
-static void rs__v8_workers_nice(int want) {
+static void rs__v8_workers_nice(int want, int base) {
   DIR *d = opendir("/proc/self/task");
   if (d == NULL) return;
   struct dirent *de;
@@ -352,9 +354,9 @@ static void rs__v8_workers_nice(int want) {
     if (f == NULL) continue;
     bool v8 = fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, "V8 ", 3) == 0;
     fclose(f);
-    /* (0 too: a reload may take a value back; that it cannot is said only
-     * when a value was asked for.) */
-    if (v8 && setpriority(PRIO_PROCESS, (id_t)atoi(de->d_name), want) != 0 && want != 0)
+    /* (base too: a reload may take a value back; that it cannot is said
+     * only when another value was asked for.) */
+    if (v8 && setpriority(PRIO_PROCESS, (id_t)atoi(de->d_name), want) != 0 && want != base)
       rs_log_warn("render: render.nice = %d not applied to V8's worker thread: %s", want, strerror(errno));
   }
   closedir(d);
@@ -417,8 +419,8 @@ static void rs__worker_main(void *arg) {
       /* A refresh no client waits for yet (refresh ahead, stale while
        * revalidate) is not worth more than the hits: it runs at the loop
        * threads' priority, not before them. */
-      bool calm = which == 1 && pool->nice < 0 && (job->due_ms == 0 || job->due_ms > now) &&
-                  rs_nice_self(0) == 0;
+      bool calm = which == 1 && pool->nice < pool->base && (job->due_ms == 0 || job->due_ms > now) &&
+                  rs_nice_self(pool->base) == 0;
       if (job->no_render) job->outcome = RS_RENDER_OK;
       else rs__worker_render(w, job);
       if (job->after_render != NULL) job->after_render(job);
@@ -589,9 +591,11 @@ int rs_pool_create(const rs_config_t *cfg, rs_pool_t **out, char *err, size_t er
     w->index = i;
     uv_mutex_init(&w->lock);
   }
-  /* Below 0 only when this process may (probed on the calling thread). */
-  pool->nice = cfg->render.nice < 0 && !rs_nice_allowed(cfg->render.nice) ? 0 : cfg->render.nice;
-  rs__v8_workers_nice(pool->nice);
+  /* Below where it started only when this process may (probed on the
+   * calling thread, the main one, which the loop threads start from). */
+  pool->base = rs_nice_get();
+  pool->nice = rs_nice_allowed(cfg->render.nice) ? cfg->render.nice : pool->base;
+  rs__v8_workers_nice(pool->nice, pool->base);
   /* The engine made here goes to worker 0: thread creation orders it. */
   pool->workers[0].engine = first;
   for (int i = 0; i < pool->nthreads; i++)

@@ -51,7 +51,7 @@ static void rs__keep_fixed(rs_server_t *srv, const rs_config_t *cur, rs_config_t
   /* Without CAP_SYS_NICE a negative render.nice raises the loop threads at
    * start (rs_server.c), which only a restart can take back. */
   RS__FIXED(cur->render.nice != next->render.nice &&
-                (srv->loop_nice != 0 || (next->render.nice < 0 && !rs_nice_allowed(next->render.nice))),
+                (srv->loop_nice != 0 || !rs_nice_allowed(next->render.nice)),
             "render.nice (without CAP_SYS_NICE the loop threads' nice value is set at start)",
             next->render.nice = cur->render.nice);
   RS__FIXED((cur->pid == NULL) != (next->pid == NULL) || (cur->pid && strcmp(cur->pid, next->pid) != 0),

@@ -627,10 +627,10 @@ int rs_server_run(rs_config_t *cfg) {
   }
   rs__admin_start(&srv);
   /* render.nice < 0 puts the render threads before the loop threads; when
-   * this process may not lower a nice value, the loop threads are raised
-   * by as much instead: inside the process's cgroup or autogroup only the
+   * this process may not lower a nice value below where it started, the
+   * loop threads are raised by as much instead: inside the process's cgroup or autogroup only the
    * gap weighs (README, render.nice). */
-  if (cfg->render.bundle != NULL && cfg->render.nice < 0 && !rs_nice_allowed(cfg->render.nice)) {
+  if (cfg->render.bundle != NULL && !rs_nice_allowed(cfg->render.nice)) {
     int base = rs_nice_get();    /* what every thread starts with (0 unless started under nice) */
     srv.loop_nice = RS_MIN(19, base - cfg->render.nice);
     rs_log_info("render.nice = %d: lowering a nice value needs root or CAP_SYS_NICE; the render threads "
